@@ -1,0 +1,41 @@
+# berth: `make demo` shows it working, `make test` runs every test lane.
+SHELL := /bin/bash
+SWIFT ?= swift
+# Debian's python3 carries the apt-installed jsonschema/pytest (not a pyenv one).
+PYTHON ?= /usr/bin/python3
+BERTH := .build/debug/berth
+
+.PHONY: all deps build release test test-swift test-schemas lint demo bench clean
+
+all: build
+
+deps:
+	@bash scripts/install-deps.sh
+
+build: deps
+	$(SWIFT) build
+
+release: deps
+	$(SWIFT) build -c release
+
+lint:
+	$(SWIFT) format lint --strict --recursive Sources Tests Package.swift
+
+test-swift: build
+	$(SWIFT) test
+
+test-schemas: deps
+	$(PYTHON) -m pytest -q Tests/schema
+
+test: build lint test-swift test-schemas
+	$(BERTH) validate manifests/
+	@echo "make test: all lanes passed"
+
+demo: build
+	@bash scripts/demo.sh $(BERTH)
+
+bench: release
+	.build/release/berth-bench
+
+clean:
+	rm -rf .build

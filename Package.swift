@@ -1,0 +1,75 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Layers (every arrow points down; only the bottom touches C):
+//   berth (CLI) ─► Reconcile ─► Model
+//               ├► Manifest  ─► Model, CYAML, CCap
+//               ├► Runtime   ─► Model, Kernel
+//               └► Journal   ─► CSystemd
+//   Kernel ─► CLinux (our C shim), CCap, SystemPackage
+let package = Package(
+    name: "berth",
+    products: [
+        .executable(name: "berth", targets: ["berth"]),
+        .executable(name: "berth-init", targets: ["berth-init"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.4.0"),
+    ],
+    targets: [
+        // System libraries from Debian's -dev packages (Makefile `deps` installs them).
+        .systemLibrary(
+            name: "CYAML", pkgConfig: "yaml-0.1",
+            providers: [.apt(["libyaml-dev"])]),
+        .systemLibrary(
+            name: "CSystemd", pkgConfig: "libsystemd",
+            providers: [.apt(["libsystemd-dev"])]),
+        .systemLibrary(
+            name: "CCap", pkgConfig: "libcap",
+            providers: [.apt(["libcap-dev"])]),
+        // Our C shim: what Glibc's module map does not expose.
+        .target(name: "CLinux"),
+
+        // Pure layers.
+        .target(name: "Model"),
+        .target(name: "Manifest", dependencies: ["Model", "CYAML", "CCap"]),
+        .target(name: "Reconcile", dependencies: ["Model"]),
+
+        // Kernel-touching layers.
+        .target(
+            name: "Kernel",
+            dependencies: [
+                "CLinux", "CCap",
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]),
+        .target(
+            name: "Runtime",
+            dependencies: [
+                "Model", "Kernel",
+                .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        .target(
+            name: "Journal",
+            dependencies: [
+                "CSystemd",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+
+        // Executables.
+        .executableTarget(
+            name: "berth",
+            dependencies: [
+                "Model", "Manifest", "Reconcile", "Runtime", "Journal", "Kernel",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        .executableTarget(name: "berth-init", dependencies: ["Kernel"]),
+
+        // Tests: lane 1 (pure) needs no root.
+        .testTarget(name: "ManifestTests", dependencies: ["Manifest", "Model"], exclude: ["Corpus"]),
+        .testTarget(name: "ModelTests", dependencies: ["Model"]),
+    ]
+)

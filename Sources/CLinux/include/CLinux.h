@@ -1,0 +1,19 @@
+// berth's C shim: what Swift's Glibc module does not expose.
+// Each function says why it exists and when it can go.
+#ifndef BERTH_CLINUX_H
+#define BERTH_CLINUX_H
+
+#include <sys/types.h>
+
+// pidfd_open(2) has no glibc wrapper before 2.36's header exposure in Swift's
+// module map; goes when Glibc's module exports it.
+int berth_pidfd_open(pid_t pid, unsigned int flags);
+
+// pivot_root(2) has no libc wrapper at all.
+int berth_pivot_root(const char *new_root, const char *put_old);
+
+// gethostname(2) wrapper that always NUL-terminates (POSIX leaves truncation
+// unspecified). Returns 0 or -1 with errno set.
+int berth_gethostname(char *buf, size_t len);
+
+#endif

@@ -1,0 +1,22 @@
+import CLinux
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The identity of the machine berth runs on, as the kernel reports it.
+public enum HostIdentity {
+    /// gethostname(2). Idempotent.
+    public static func hostname() throws(SystemError) -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        let result = buffer.withUnsafeMutableBufferPointer { pointer -> Int32 in
+            guard let base = pointer.baseAddress else { return -1 }
+            return berth_gethostname(base, pointer.count)
+        }
+        if result != 0 {
+            throw SystemError(call: "gethostname", errno: errno)
+        }
+        let bytes = buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}

@@ -1,0 +1,218 @@
+import Model
+
+/// All documents of a run, checked against each other and resolved for one host.
+public struct ManifestSet: Sendable {
+    public var documents: [ManifestDocument]
+
+    public init(documents: [ManifestDocument]) { self.documents = documents }
+
+    /// Checks names across every document, then selects and resolves the
+    /// objects placed on `host`, merging profiles and checking references,
+    /// addresses, subnets, bridges and port forwards.
+    public func resolve(for host: HostFacts) -> (desired: DesiredHost, errors: [ManifestError]) {
+        var errors: [ManifestError] = []
+        func fail(_ document: ManifestDocument, _ path: FieldPath, _ message: String, hint: String? = nil) {
+            errors.append(ManifestError(location: document.location(of: path), fieldPath: path.description, message: message, hint: hint))
+        }
+        let namePath = FieldPath.root / "metadata" / "name"
+
+        // Unique names per kind, across all hosts' documents.
+        var firstByName: [ObjectKind: [String: ManifestDocument]] = [:]
+        for document in documents {
+            if let first = firstByName[document.kind]?[document.metadata.name] {
+                fail(
+                    document, namePath, "\(document.kind.rawValue) '\(document.metadata.name)' is declared twice",
+                    hint: "first declared at \(first.location)")
+            } else {
+                firstByName[document.kind, default: [:]][document.metadata.name] = document
+            }
+        }
+
+        var profiles: [String: ContainerSpec] = [:]
+        for document in documents {
+            if case .profile(let spec) = document.object, profiles[document.metadata.name] == nil {
+                profiles[document.metadata.name] = spec
+            }
+        }
+        var allNetworks: [String: ManifestDocument] = [:]
+        var networks: [(ManifestDocument, NetworkObject)] = []
+        var containers: [(ManifestDocument, ContainerObject)] = []
+        var selectedNames: Set<String> = []
+        for document in documents {
+            switch document.object {
+            case .profile:
+                continue
+            case .network(let spec):
+                allNetworks[document.metadata.name] = allNetworks[document.metadata.name] ?? document
+                if spec.placement?.matches(host) ?? true, selectedNames.insert("network/" + document.metadata.name).inserted {
+                    networks.append((document, NetworkObject(metadata: document.metadata, spec: spec, source: document.location)))
+                }
+            case .container(let spec):
+                guard spec.placement?.matches(host) ?? true,
+                    selectedNames.insert("container/" + document.metadata.name).inserted
+                else { continue }
+                // Merge profiles in order; the container's own values win.
+                var merged = ContainerSpec()
+                for (index, name) in (spec.profiles ?? []).enumerated() {
+                    if let profile = profiles[name] {
+                        merged = profile.merged(over: merged)
+                    } else {
+                        fail(
+                            document, .root / "spec" / "profiles" / index, "unknown profile '\(name)'",
+                            hint: Suggest.closest(to: name, in: Array(firstByName[.profile]?.keys ?? [:].keys)).map { "did you mean '\($0)'?" })
+                    }
+                }
+                merged = spec.merged(over: merged)
+                containers.append((document, ContainerObject(metadata: document.metadata, spec: merged, source: document.location)))
+            }
+        }
+
+        let networkByName = Dictionary(networks.map { ($0.1.metadata.name, $0) }, uniquingKeysWith: { first, _ in first })
+        checkNetworks(networks, fail: fail)
+
+        // Per container: required fields after merging, limits, attachments.
+        var taken: [String: [IPAddress: (ManifestDocument, FieldPath)]] = [:]
+        for (document, container) in containers {
+            let spec = container.spec
+            let specPath = FieldPath.root / "spec"
+            if spec.rootfs?.source == nil {
+                fail(document, specPath / "rootfs", "required field is missing", hint: "set it here or in one of the container's profiles")
+            }
+            if let memory = spec.resources?.memory, let high = memory.high, let max = memory.max, high > max {
+                fail(document, specPath / "resources" / "memory" / "high", "memory.high (\(high)) is above memory.max (\(max))")
+            }
+            if let gid = spec.userNamespace?.gidMap ?? spec.userNamespace?.uidMap, gid.isEmpty {
+                fail(document, specPath / "userNamespace", "an id map needs at least one range")
+            }
+            var interfaces: [String: Int] = [:]
+            var attached: [String: Int] = [:]
+            var defaultRoutes = 0
+            for (index, attachment) in (spec.networks ?? []).enumerated() {
+                let path = specPath / "networks" / index
+                let interface = attachment.interface ?? "eth\(index)"
+                if let other = interfaces[interface] {
+                    fail(document, path / "interface", "interface '\(interface)' is already used by networks[\(other)]")
+                } else {
+                    interfaces[interface] = index
+                }
+                if attachment.defaultRoute == true { defaultRoutes += 1 }
+                if let other = attached[attachment.network] {
+                    fail(document, path / "network", "network '\(attachment.network)' is already attached as networks[\(other)]")
+                    continue
+                }
+                attached[attachment.network] = index
+                guard let (_, network) = networkByName[attachment.network] else {
+                    if allNetworks[attachment.network] != nil {
+                        fail(document, path / "network", "network '\(attachment.network)' is not placed on host '\(host.name)'")
+                    } else {
+                        let known = Array(allNetworks.keys)
+                        fail(
+                            document, path / "network", "unknown network '\(attachment.network)'",
+                            hint: Suggest.closest(to: attachment.network, in: known).map { "did you mean '\($0)'?" })
+                    }
+                    continue
+                }
+                for (addressIndex, cidr) in attachment.addresses.enumerated() {
+                    let addressPath = path / "addresses" / addressIndex
+                    let address = cidr.address
+                    let subnet: CIDR
+                    let gateway: IPAddress
+                    if address.isIPv4 {
+                        subnet = network.spec.subnet
+                        gateway = network.spec.effectiveGateway
+                    } else if let ipv6 = network.spec.ipv6 {
+                        subnet = ipv6.subnet
+                        gateway = ipv6.gateway ?? ipv6.subnet.firstHost
+                    } else {
+                        fail(document, addressPath, "network '\(network.metadata.name)' has no IPv6 subnet for \(address)")
+                        continue
+                    }
+                    if cidr.prefixLength != address.bitWidth && cidr.prefixLength != subnet.prefixLength {
+                        fail(
+                            document, addressPath, "prefix /\(cidr.prefixLength) differs from the network's \(subnet)",
+                            hint: "write the address alone or with /\(subnet.prefixLength)")
+                    }
+                    if !subnet.contains(address) {
+                        fail(document, addressPath, "address \(address) is not inside network '\(network.metadata.name)' (\(subnet))")
+                    } else if address == subnet.network {
+                        fail(document, addressPath, "address \(address) is the network address of \(subnet)")
+                    } else if address == subnet.broadcast {
+                        fail(document, addressPath, "address \(address) is the broadcast address of \(subnet)")
+                    } else if address == gateway {
+                        fail(document, addressPath, "address \(address) is the gateway of network '\(network.metadata.name)'")
+                    } else if let (other, otherPath) = taken[network.metadata.name]?[address] {
+                        fail(
+                            document, addressPath, "address \(address) is already taken by \(other.metadata.name)",
+                            hint: "see \(other.location(of: otherPath))")
+                    } else {
+                        taken[network.metadata.name, default: [:]][address] = (document, addressPath)
+                    }
+                }
+            }
+            if defaultRoutes > 1 {
+                fail(document, specPath / "networks", "more than one attachment has defaultRoute: true")
+            }
+        }
+
+        // Port forwards: the container exists here and is attached to the network.
+        var forwarded: [String: (ManifestDocument, FieldPath)] = [:]
+        let containerByName = Dictionary(containers.map { ($0.1.metadata.name, $0.1) }, uniquingKeysWith: { first, _ in first })
+        for (document, network) in networks {
+            for (index, forward) in (network.spec.portForwards ?? []).enumerated() {
+                let path = FieldPath.root / "spec" / "portForwards" / index
+                if let container = containerByName[forward.container] {
+                    let attachment = container.spec.networks?.first { $0.network == network.metadata.name }
+                    if attachment == nil {
+                        fail(document, path / "container", "container '\(forward.container)' is not attached to network '\(network.metadata.name)'")
+                    } else if attachment?.addresses.contains(where: { $0.address.isIPv4 }) != true {
+                        fail(
+                            document, path / "container", "container '\(forward.container)' has no IPv4 address on network '\(network.metadata.name)'"
+                        )
+                    }
+                } else {
+                    fail(
+                        document, path / "container", "unknown container '\(forward.container)' on host '\(host.name)'",
+                        hint: Suggest.closest(to: forward.container, in: Array(containerByName.keys)).map { "did you mean '\($0)'?" })
+                }
+                let key = "\(forward.protocol.rawValue)/\(forward.hostPort)"
+                let keys = forward.hostAddress.map { ["\(key)@\($0)", "\(key)@*"] } ?? [key + "@*"]
+                let clash =
+                    keys.compactMap { forwarded[$0] }.first
+                    ?? (forward.hostAddress == nil ? forwarded.first { $0.key.hasPrefix(key + "@") }?.value : nil)
+                if let (other, otherPath) = clash {
+                    fail(
+                        document, path / "hostPort", "host port \(key) is already forwarded",
+                        hint: "see \(other.location(of: otherPath))")
+                } else {
+                    forwarded[forward.hostAddress.map { "\(key)@\($0)" } ?? key + "@*"] = (document, path / "hostPort")
+                }
+            }
+        }
+
+        let desired = DesiredHost(host: host, networks: networks.map(\.1), containers: containers.map(\.1))
+        return (desired, errors.sorted())
+    }
+
+    private func checkNetworks(_ networks: [(ManifestDocument, NetworkObject)], fail: (ManifestDocument, FieldPath, String, String?) -> Void) {
+        for (index, (document, network)) in networks.enumerated() {
+            for (otherDocument, other) in networks[..<index] {
+                if network.spec.subnet.overlaps(other.spec.subnet) {
+                    fail(
+                        document, .root / "spec" / "subnet",
+                        "subnet \(network.spec.subnet) overlaps network '\(other.metadata.name)' (\(other.spec.subnet))",
+                        "see \(otherDocument.location(of: .root / "spec" / "subnet"))")
+                }
+                if let mine = network.spec.ipv6?.subnet, let theirs = other.spec.ipv6?.subnet, mine.overlaps(theirs) {
+                    fail(
+                        document, .root / "spec" / "ipv6" / "subnet",
+                        "subnet \(mine) overlaps network '\(other.metadata.name)' (\(theirs))", nil)
+                }
+                if network.bridgeName == other.bridgeName {
+                    fail(
+                        document, .root / "spec" / "bridge",
+                        "bridge '\(network.bridgeName)' is also used by network '\(other.metadata.name)'", nil)
+                }
+            }
+        }
+    }
+}

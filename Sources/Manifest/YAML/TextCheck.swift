@@ -1,0 +1,74 @@
+import Model
+
+/// Checks raw bytes before libyaml sees them: UTF-8 only, no byte-order mark,
+/// no NUL or control characters. Refused, never replaced by U+FFFD.
+enum TextCheck {
+    /// Returns the first problem with its 1-based line and column, or nil.
+    static func firstProblem(in bytes: UnsafeBufferPointer<UInt8>) -> (line: Int, column: Int, message: String)? {
+        var line = 1
+        var column = 1
+        var index = 0
+        let count = bytes.count
+        while index < count {
+            let byte = bytes[index]
+            if byte < 0x80 {
+                if byte == 0x0A {
+                    line += 1
+                    column = 1
+                } else {
+                    if byte < 0x20 && byte != 0x09 && byte != 0x0D {
+                        return (line, column, byte == 0 ? "NUL byte in file" : "control character 0x\(hex(byte)) in file")
+                    }
+                    if byte == 0x7F { return (line, column, "control character 0x7f in file") }
+                    column += 1
+                }
+                index += 1
+                continue
+            }
+            // Multi-byte sequence: decode and validate (no overlongs, no surrogates).
+            let length: Int
+            var scalar: UInt32
+            switch byte {
+            case 0xC2...0xDF:
+                length = 2
+                scalar = UInt32(byte & 0x1F)
+            case 0xE0...0xEF:
+                length = 3
+                scalar = UInt32(byte & 0x0F)
+            case 0xF0...0xF4:
+                length = 4
+                scalar = UInt32(byte & 0x07)
+            default:
+                return (line, column, "invalid UTF-8 byte 0x\(hex(byte))")
+            }
+            guard index + length <= count else {
+                return (line, column, "truncated UTF-8 sequence")
+            }
+            for offset in 1..<length {
+                let next = bytes[index + offset]
+                guard next & 0xC0 == 0x80 else {
+                    return (line, column, "invalid UTF-8 sequence")
+                }
+                scalar = scalar << 6 | UInt32(next & 0x3F)
+            }
+            let minimum: UInt32 = length == 2 ? 0x80 : (length == 3 ? 0x800 : 0x10000)
+            if scalar < minimum || scalar > 0x10FFFF || (0xD800...0xDFFF).contains(scalar) {
+                return (line, column, "invalid UTF-8 sequence")
+            }
+            if scalar == 0xFEFF {
+                return (line, column, "byte-order mark in file (save it as UTF-8 without BOM)")
+            }
+            if (0x80...0x9F).contains(scalar) && scalar != 0x85 {
+                return (line, column, "control character U+\(String(scalar, radix: 16, uppercase: true)) in file")
+            }
+            index += length
+            column += 1
+        }
+        return nil
+    }
+
+    static func hex(_ byte: UInt8) -> String {
+        let digits = String(byte, radix: 16)
+        return digits.count == 1 ? "0" + digits : digits
+    }
+}

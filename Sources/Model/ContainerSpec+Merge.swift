@@ -1,0 +1,87 @@
+/// Profile merging: mappings merge key by key, scalars and lists from `self`
+/// replace those of `base`. `container.merged(over: profile)` lets the
+/// container's own values win.
+extension ContainerSpec {
+    public func merged(over base: ContainerSpec) -> ContainerSpec {
+        var result = base
+        result.placement = placement ?? base.placement
+        result.profiles = profiles ?? base.profiles
+        result.state = state ?? base.state
+        result.hostname = hostname ?? base.hostname
+        result.rootfs = merge(rootfs, base.rootfs) { mine, theirs in
+            RootfsSpec(source: mine.source ?? theirs.source, persistent: mine.persistent ?? theirs.persistent)
+        }
+        result.`init` = merge(`init`, base.`init`) { mine, theirs in
+            InitSpec(command: mine.command ?? theirs.command, workingDir: mine.workingDir ?? theirs.workingDir)
+        }
+        result.env = merge(env, base.env) { mine, theirs in theirs.merging(mine) { _, new in new } }
+        result.networks = networks ?? base.networks
+        result.resources = merge(resources, base.resources) { $0.merged(over: $1) }
+        result.devices = devices ?? base.devices
+        result.capabilities = merge(capabilities, base.capabilities) { mine, theirs in
+            CapabilitiesSpec(add: mine.add ?? theirs.add, drop: mine.drop ?? theirs.drop)
+        }
+        result.security = merge(security, base.security) { mine, theirs in
+            var security = SecuritySpec()
+            security.privileged = mine.privileged ?? theirs.privileged
+            security.noNewPrivileges = mine.noNewPrivileges ?? theirs.noNewPrivileges
+            security.seccomp = mine.seccomp ?? theirs.seccomp
+            return security
+        }
+        result.mounts = mounts ?? base.mounts
+        result.userNamespace = userNamespace ?? base.userNamespace
+        result.restartPolicy = restartPolicy ?? base.restartPolicy
+        result.stopTimeout = stopTimeout ?? base.stopTimeout
+        result.firewall = merge(firewall, base.firewall) { mine, theirs in
+            FirewallSpec(defaultPolicy: mine.defaultPolicy ?? theirs.defaultPolicy, rules: mine.rules ?? theirs.rules)
+        }
+        result.policy = merge(policy, base.policy) { mine, theirs in ObjectPolicy(drift: mine.drift ?? theirs.drift) }
+        return result
+    }
+}
+
+extension ResourcesSpec {
+    public func merged(over base: ResourcesSpec) -> ResourcesSpec {
+        var result = ResourcesSpec()
+        result.cpu = merge(cpu, base.cpu) { mine, theirs in
+            CPUSpec(weight: mine.weight ?? theirs.weight, limit: mine.limit ?? theirs.limit, cpus: mine.cpus ?? theirs.cpus)
+        }
+        result.memory = merge(memory, base.memory) { mine, theirs in
+            MemorySpec(max: mine.max ?? theirs.max, high: mine.high ?? theirs.high, swap: mine.swap ?? theirs.swap)
+        }
+        result.pids = merge(pids, base.pids) { mine, theirs in PidsSpec(max: mine.max ?? theirs.max) }
+        result.io = merge(io, base.io) { mine, theirs in
+            IOSpec(weight: mine.weight ?? theirs.weight, limits: mine.limits ?? theirs.limits)
+        }
+        result.disk = merge(disk, base.disk) { mine, theirs in
+            DiskSpec(size: mine.size ?? theirs.size, inodes: mine.inodes ?? theirs.inodes)
+        }
+        return result
+    }
+}
+
+private func merge<T>(_ mine: T?, _ theirs: T?, _ combine: (T, T) -> T) -> T? {
+    switch (mine, theirs) {
+    case (let mine?, let theirs?): return combine(mine, theirs)
+    case (let mine?, nil): return mine
+    case (nil, let theirs?): return theirs
+    case (nil, nil): return nil
+    }
+}
+
+extension NetworkObject {
+    /// The bridge's interface name: the manifest's, or `br-NAME` when that fits
+    /// IFNAMSIZ, else `br-` and a stable hash of the name.
+    public var bridgeName: String {
+        if let bridge = spec.bridge { return bridge }
+        let readable = "br-" + metadata.name
+        if readable.utf8.count <= 15 { return readable }
+        var hash: UInt32 = 0x811c_9dc5
+        for byte in metadata.name.utf8 {
+            hash ^= UInt32(byte)
+            hash = hash &* 0x0100_0193
+        }
+        let hex = String(hash, radix: 16)
+        return "br-" + String(repeating: "0", count: 8 - hex.count) + hex
+    }
+}

@@ -1,0 +1,74 @@
+/// A bridge network that containers attach to.
+public struct NetworkSpec: Hashable, Sendable, Codable {
+    public var placement: Placement?
+    /// The bridge's interface name (default derived from the network name).
+    public var bridge: String?
+    public var subnet: CIDR
+    /// The bridge's address (default: the first host address of the subnet).
+    public var gateway: IPAddress?
+    public var ipv6: IPv6Subnet?
+    /// Masquerade traffic from the subnet leaving through the host.
+    public var nat: Bool?
+    /// Block traffic between containers of this network.
+    public var isolated: Bool?
+    public var mtu: Int?
+    public var portForwards: [PortForward]?
+    public var policy: ObjectPolicy?
+
+    public init(subnet: CIDR) { self.subnet = subnet }
+
+    /// The gateway in effect: the configured one, or the subnet's first host.
+    public var effectiveGateway: IPAddress {
+        if let gateway { return gateway }
+        return subnet.firstHost
+    }
+}
+
+public struct IPv6Subnet: Hashable, Sendable, Codable {
+    public var subnet: CIDR
+    public var gateway: IPAddress?
+    public init(subnet: CIDR, gateway: IPAddress? = nil) {
+        self.subnet = subnet
+        self.gateway = gateway
+    }
+}
+
+/// A host port forwarded to a container's port (DNAT on the host side).
+public struct PortForward: Hashable, Sendable, Codable {
+    public enum TransportProtocol: String, Hashable, Sendable, Codable, CaseIterable {
+        case tcp, udp
+    }
+    public var `protocol`: TransportProtocol
+    public var hostPort: UInt16
+    /// Only traffic to this host address (default: any).
+    public var hostAddress: IPAddress?
+    public var container: String
+    /// Default: the same as hostPort.
+    public var containerPort: UInt16?
+
+    public init(protocol: TransportProtocol, hostPort: UInt16, hostAddress: IPAddress? = nil, container: String, containerPort: UInt16? = nil) {
+        self.protocol = `protocol`
+        self.hostPort = hostPort
+        self.hostAddress = hostAddress
+        self.container = container
+        self.containerPort = containerPort
+    }
+}
+
+extension CIDR {
+    /// The first usable host address: network + 1.
+    public var firstHost: IPAddress {
+        var bytes = network.bytes
+        var index = bytes.count - 1
+        while index >= 0 {
+            if bytes[index] == 0xff {
+                bytes[index] = 0
+                index -= 1
+            } else {
+                bytes[index] += 1
+                break
+            }
+        }
+        return IPAddress(bytes: bytes) ?? address
+    }
+}

@@ -1,0 +1,83 @@
+import ArgumentParser
+import Foundation
+import Manifest
+import Model
+
+struct Validate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Check manifests and report every error.",
+        discussion: """
+            Reads files and directories (a directory contributes its *.yaml and *.yml
+            files, not recursively, skipping hidden files and editor backups). Prints
+            every error as FILE:LINE:COL: error: FIELD.PATH: message. Exits 1 on any
+            error, 0 when the manifests are valid for the host.
+            """)
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var hostOptions: HostOptions
+    @OptionGroup var format: OutputOptions
+
+    @Argument(help: ArgumentHelp("Manifest files or directories.", valueName: "path"))
+    var paths: [String]
+
+    func run() throws {
+        let host = try hostOptions.facts()
+        let outcome = ManifestPipeline.load(paths: paths, host: host)
+        switch format.output {
+        case .json:
+            let report = ValidationReport(
+                valid: outcome.errors.isEmpty, host: host.name, files: outcome.files.count,
+                documents: outcome.documentCount, errors: outcome.errors)
+            print(try JSONOutput.encode(report))
+        case .text:
+            for error in outcome.errors { Console.error(error.description) }
+            if outcome.errors.isEmpty, let desired = outcome.desired {
+                print(
+                    "valid: \(outcome.documentCount) documents in \(outcome.files.count) files; for host \(host.name): "
+                        + "\(desired.containers.count) containers, \(desired.networks.count) networks")
+            } else {
+                Console.error("\(outcome.errors.count) error\(outcome.errors.count == 1 ? "" : "s")")
+            }
+        }
+        if !outcome.errors.isEmpty { throw ExitCode(1) }
+    }
+}
+
+struct ValidationReport: Encodable {
+    var valid: Bool
+    var host: String
+    var files: Int
+    var documents: Int
+    var errors: [ManifestError]
+}
+
+/// Load, decode and resolve: the front half of validate, plan, apply and drift.
+enum ManifestPipeline {
+    struct Outcome {
+        var files: [String]
+        var documentCount: Int
+        var errors: [ManifestError]
+        /// Nil when a document failed: nothing is planned from a partial set.
+        var desired: DesiredHost?
+    }
+
+    static func load(paths: [String], host: HostFacts) -> Outcome {
+        let loaded = ManifestLoader().load(paths: paths)
+        guard loaded.errors.isEmpty else {
+            return Outcome(files: loaded.files, documentCount: loaded.documents.count, errors: loaded.errors, desired: nil)
+        }
+        let (desired, errors) = ManifestSet(documents: loaded.documents).resolve(for: host)
+        return Outcome(
+            files: loaded.files, documentCount: loaded.documents.count, errors: errors,
+            desired: errors.isEmpty ? desired : nil)
+    }
+}
+
+enum JSONOutput {
+    static func encode<T: Encodable>(_ value: T) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        let data = try encoder.encode(value)
+        return String(decoding: data, as: UTF8.self)
+    }
+}

@@ -1,0 +1,115 @@
+import ArgumentParser
+import Foundation
+import Kernel
+import Model
+import Runtime
+import SystemPackage
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Options every subcommand takes, so that several berth instances never collide.
+struct GlobalOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("Where berth keeps its state.", valueName: "dir"))
+    var stateDir: String = "/var/lib/berth"
+
+    @Option(name: .long, help: ArgumentHelp("Where berth keeps runtime files and its lock.", valueName: "dir"))
+    var runDir: String = "/run/berth"
+
+    @Option(name: .long, help: ArgumentHelp("The cgroup under which berth creates containers' cgroups.", valueName: "name"))
+    var cgroupParent: String = "berth"
+
+    var paths: RuntimePaths {
+        RuntimePaths(stateDirectory: FilePath(stateDir), runDirectory: FilePath(runDir), cgroupParent: cgroupParent)
+    }
+}
+
+enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+    case text, json
+}
+
+struct OutputOptions: ParsableArguments {
+    @Option(name: [.customShort("o"), .long], help: "Output format: text or json.")
+    var output: OutputFormat = .text
+}
+
+/// Which host of a fleet to plan for: detected, or overridden.
+struct HostOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("Plan for this host name instead of this machine's.", valueName: "name"))
+    var host: String?
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "A host label key=value (repeatable); replaces labels read from /etc/berth/host-labels.",
+            valueName: "key=value"))
+    var hostLabel: [String] = []
+
+    @Option(name: .long, help: ArgumentHelp("File of key=value host labels.", valueName: "file"))
+    var hostLabelsFile: String = "/etc/berth/host-labels"
+
+    func facts() throws -> HostFacts {
+        let name: String
+        if let host {
+            name = host
+        } else {
+            name = try HostIdentity.hostname()
+        }
+        var labels: [String: String] = [:]
+        if hostLabel.isEmpty {
+            labels = try HostOptions.readLabels(file: hostLabelsFile)
+        } else {
+            for item in hostLabel {
+                let (key, value) = try HostOptions.split(item, origin: "--host-label")
+                labels[key] = value
+            }
+        }
+        return HostFacts(name: name, labels: labels)
+    }
+
+    static func split(_ item: String, origin: String) throws -> (String, String) {
+        guard let equals = item.firstIndex(of: "=") else {
+            throw ValidationError("\(origin): '\(item)' is not key=value")
+        }
+        let key = String(item[..<equals]).trimmingSpaces
+        let value = String(item[item.index(after: equals)...]).trimmingSpaces
+        do {
+            try Names.checkLabelKey(key)
+            try Names.checkLabelValue(value)
+        } catch {
+            throw ValidationError("\(origin): \(error.message)")
+        }
+        return (key, value)
+    }
+
+    static func readLabels(file: String) throws -> [String: String] {
+        guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { return [:] }
+        var labels: [String: String] = [:]
+        for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let trimmed = String(line).trimmingSpaces
+            if trimmed.isEmpty || trimmed.hasPrefix("#") { continue }
+            let (key, value) = try split(trimmed, origin: "\(file):\(index + 1)")
+            labels[key] = value
+        }
+        return labels
+    }
+}
+
+extension String {
+    var trimmingSpaces: String {
+        var slice = Substring(self)
+        while let first = slice.first, first == " " || first == "\t" || first == "\r" { slice = slice.dropFirst() }
+        while let last = slice.last, last == " " || last == "\t" || last == "\r" { slice = slice.dropLast() }
+        return String(slice)
+    }
+}
+
+/// Writes to standard error without buffering surprises.
+enum Console {
+    static func error(_ text: String) {
+        var line = text
+        if !line.hasSuffix("\n") { line += "\n" }
+        FileHandle.standardError.write(Data(line.utf8))
+    }
+}

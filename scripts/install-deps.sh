@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs what berth needs to build and test on Debian 12, as root.
+# Idempotent: apt runs only when a package is missing.
+set -euo pipefail
+
+packages=(
+    # build: system libraries the Swift package links
+    pkg-config libyaml-dev libsystemd-dev libcap-dev libnftables-dev
+    # runtime: the built-in busybox template
+    busybox-static
+    # tests: JSON Schema validation of the manifests, and tools that check from outside
+    python3 python3-yaml python3-jsonschema python3-pytest iproute2
+)
+
+missing=()
+for package in "${packages[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
+        missing+=("$package")
+    fi
+done
+
+if ((${#missing[@]})); then
+    if [[ $(id -u) -ne 0 ]]; then
+        echo "install-deps: missing ${missing[*]}; run as root (or: sudo apt-get install ${missing[*]})" >&2
+        exit 1
+    fi
+    echo "install-deps: installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+if ! command -v swift >/dev/null 2>&1; then
+    echo "install-deps: no Swift toolchain on PATH (berth needs Swift 6.0 or later; see swift.org/install)" >&2
+    exit 1
+fi
