@@ -5,7 +5,7 @@ SWIFT ?= swift
 PYTHON ?= /usr/bin/python3
 BERTH := .build/debug/berth
 
-.PHONY: all deps build release test test-swift test-schemas lint demo bench clean
+.PHONY: all deps build release test test-swift test-schemas test-cli lint demo bench clean
 
 all: build
 
@@ -27,7 +27,10 @@ test-swift: build
 test-schemas: deps
 	$(PYTHON) -m pytest -q Tests/schema
 
-test: build lint test-swift test-schemas
+test-cli: build
+	BERTH=$(BERTH) $(PYTHON) -m pytest -q Tests/cli
+
+test: build lint test-swift test-schemas test-cli
 	$(BERTH) validate manifests/
 	@echo "make test: all lanes passed"
 

@@ -67,6 +67,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .executableTarget(name: "berth-init", dependencies: ["Kernel"]),
+        // Benchmarks print figures; they are never timed assertions in tests.
+        .executableTarget(name: "berth-bench", dependencies: ["Manifest", "Model"]),
 
         // Tests: lane 1 (pure) needs no root.
         .testTarget(name: "ManifestTests", dependencies: ["Manifest", "Model"], exclude: ["Corpus"]),

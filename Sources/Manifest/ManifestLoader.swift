@@ -79,7 +79,10 @@ public struct ManifestLoader: Sendable {
         for document in composed {
             if let decoded = reader.document(document.root) { documents.append(decoded) }
         }
-        return (documents, composer.errors + reader.errors)
+        // A node the composer already refused (a duplicate key, an unsupported
+        // tag) is reported once, not again as a type error.
+        let refused = Set(composer.errors.map(\.location))
+        return (documents, composer.errors + reader.errors.filter { !refused.contains($0.location) })
     }
 
     /// `*.yaml` and `*.yml`, not hidden. Editor backups (`web.yaml~`,

@@ -38,6 +38,9 @@ public struct ManifestSet: Sendable {
         var networks: [(ManifestDocument, NetworkObject)] = []
         var containers: [(ManifestDocument, ContainerObject)] = []
         var selectedNames: Set<String> = []
+        // Containers whose profiles did not all resolve: fields they would
+        // have supplied are not reported missing a second time.
+        var incomplete: Set<String> = []
         for document in documents {
             switch document.object {
             case .profile:
@@ -53,16 +56,19 @@ public struct ManifestSet: Sendable {
                 else { continue }
                 // Merge profiles in order; the container's own values win.
                 var merged = ContainerSpec()
+                var profilesMissing = false
                 for (index, name) in (spec.profiles ?? []).enumerated() {
                     if let profile = profiles[name] {
                         merged = profile.merged(over: merged)
                     } else {
+                        profilesMissing = true
                         fail(
                             document, .root / "spec" / "profiles" / index, "unknown profile '\(name)'",
                             hint: Suggest.closest(to: name, in: Array(firstByName[.profile]?.keys ?? [:].keys)).map { "did you mean '\($0)'?" })
                     }
                 }
                 merged = spec.merged(over: merged)
+                if profilesMissing { incomplete.insert(document.metadata.name) }
                 containers.append((document, ContainerObject(metadata: document.metadata, spec: merged, source: document.location)))
             }
         }
@@ -75,7 +81,7 @@ public struct ManifestSet: Sendable {
         for (document, container) in containers {
             let spec = container.spec
             let specPath = FieldPath.root / "spec"
-            if spec.rootfs?.source == nil {
+            if spec.rootfs?.source == nil, !incomplete.contains(container.metadata.name) {
                 fail(document, specPath / "rootfs", "required field is missing", hint: "set it here or in one of the container's profiles")
             }
             if let memory = spec.resources?.memory, let high = memory.high, let max = memory.max, high > max {

@@ -200,10 +200,19 @@ import Testing
     @Test(arguments: [
         ("  subnet: 10.88.0.1/24\n", "test.yaml:5:11: error: spec.subnet: 10.88.0.1/24 has host bits set (the network address is 10.88.0.0/24)"),
         ("  subnet: 10.88.0.0\n", "test.yaml:5:11: error: spec.subnet: '10.88.0.0' has no prefix length (write it as 10.88.0.0/24)"),
-        ("  subnet: 10.88.0.0/24\n  gateway: 10.89.0.1\n", "test.yaml:6:12: error: spec.gateway: gateway 10.89.0.1 is not inside subnet 10.88.0.0/24"),
+        (
+            "  subnet: 10.88.0.0/24\n  gateway: 10.89.0.1\n",
+            "test.yaml:6:12: error: spec.gateway: gateway 10.89.0.1 is not inside subnet 10.88.0.0/24"
+        ),
         ("  subnet: 10.88.0.0/24\n  mtu: 20\n", "test.yaml:6:8: error: spec.mtu: 20 is out of range (68-65535)"),
-        ("  subnet: 10.88.0.0/24\n  nat: on\n", "test.yaml:6:8: error: spec.nat: expected a boolean (true or false), got a string (YAML 1.2 booleans are only true and false)"),
-        ("  subnet: 10.88.0.0/24\n  portForwards: [{hostPort: 70000, container: a}]\n", "test.yaml:6:29: error: spec.portForwards[0].hostPort: 70000 is out of range (1-65535)"),
+        (
+            "  subnet: 10.88.0.0/24\n  nat: on\n",
+            "test.yaml:6:8: error: spec.nat: expected a boolean (true or false), got a string (YAML 1.2 booleans are only true and false)"
+        ),
+        (
+            "  subnet: 10.88.0.0/24\n  portForwards: [{hostPort: 70000, container: a}]\n",
+            "test.yaml:6:29: error: spec.portForwards[0].hostPort: 70000 is out of range (1-65535)"
+        ),
         ("  bridge: br0\n", "test.yaml:5:3: error: spec.subnet: required field is missing"),
     ])
     func badFieldIsReported(extra: String, expected: String) {

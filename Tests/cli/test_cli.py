@@ -1,0 +1,150 @@
+"""The berth binary as a user runs it: exit codes, output formats, directories.
+
+Run from the repository root after `swift build`:
+    /usr/bin/python3 -m pytest -q Tests/cli
+BERTH names the binary (default .build/debug/berth).
+"""
+import json
+import os
+import re
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+BERTH = os.environ.get("BERTH", str(ROOT / ".build" / "debug" / "berth"))
+ERROR_LINE = re.compile(r"^(?P<file>[^:]+):(?P<line>\d+):(?P<col>\d+): error: (?P<rest>.+)$")
+
+SUBCOMMANDS = [
+    "validate", "plan", "apply", "drift", "list", "status", "exec", "enter", "start", "stop",
+    "ubc", "suspend", "resume", "checkpoint", "restore", "events", "agent",
+]
+
+VALID = """\
+apiVersion: berth/v1
+kind: Container
+metadata:
+  name: web1
+spec:
+  rootfs: {template: busybox}
+"""
+
+
+def berth(*args, cwd=ROOT):
+    return subprocess.run([BERTH, *args], cwd=cwd, capture_output=True, text=True, timeout=60)
+
+
+def test_bundled_examples_are_valid():
+    result = berth("validate", "manifests/")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("valid: ")
+
+
+def test_invalid_manifest_exits_1_with_file_line_col_field(tmp_path):
+    bad = tmp_path / "web.yaml"
+    bad.write_text(VALID + "  resources:\n    memroy: {max: 1Gi}\n  hostname: 123\n")
+    result = berth("validate", str(bad))
+    assert result.returncode == 1
+    lines = [line for line in result.stderr.splitlines() if ERROR_LINE.match(line)]
+    assert lines == [
+        f"{bad}:8:5: error: spec.resources.memroy: unknown field (did you mean 'memory'?)",
+        f"{bad}:9:13: error: spec.hostname: expected a string, got an integer (quote it: \"123\")",
+    ]
+
+
+def test_json_output_lists_every_error(tmp_path):
+    bad = tmp_path / "web.yaml"
+    bad.write_text(VALID + "  state: up\n")
+    result = berth("validate", "--output", "json", str(bad))
+    assert result.returncode == 1
+    report = json.loads(result.stdout)
+    assert report["valid"] is False
+    assert report["errors"] == [{
+        "file": str(bad), "line": 7, "column": 10, "field": "spec.state",
+        "message": "'up' is not one of running, stopped, frozen",
+    }]
+
+
+def test_json_output_when_valid(tmp_path):
+    (tmp_path / "web.yaml").write_text(VALID)
+    result = berth("validate", "-o", "json", "--host", "node7", str(tmp_path))
+    assert result.returncode == 0
+    report = json.loads(result.stdout)
+    assert report == {"valid": True, "host": "node7", "files": 1, "documents": 1, "errors": []}
+
+
+def test_directory_skips_hidden_files_backups_and_other_extensions(tmp_path):
+    (tmp_path / "web.yaml").write_text(VALID)
+    broken = "this: [is not valid"
+    for name in [".web.yaml.swp", ".hidden.yaml", "web.yaml~", "#web.yaml#", "web.yaml.bak", "notes.txt", "web.json"]:
+        (tmp_path / name).write_text(broken)
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "nested.yaml").write_text(broken)
+    result = berth("validate", "-o", "json", str(tmp_path))
+    assert result.returncode == 0, result.stdout
+    assert json.loads(result.stdout)["files"] == 1
+
+
+def test_errors_from_several_files_are_all_reported(tmp_path):
+    (tmp_path / "a.yaml").write_text(VALID.replace("web1", "Web1"))
+    (tmp_path / "b.yml").write_text(VALID.replace("busybox", "Busy Box"))
+    result = berth("validate", str(tmp_path))
+    assert result.returncode == 1
+    files = {ERROR_LINE.match(line)["file"] for line in result.stderr.splitlines() if ERROR_LINE.match(line)}
+    assert files == {str(tmp_path / "a.yaml"), str(tmp_path / "b.yml")}
+
+
+def test_missing_path_is_an_error():
+    result = berth("validate", "/nonexistent/berth.yaml")
+    assert result.returncode == 1
+    assert "/nonexistent/berth.yaml:1:1: error: no such file or directory" in result.stderr
+
+
+def test_billion_laughs_is_refused_fast(tmp_path):
+    lines = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for level in range(1, 10):
+        lines.append(f"a{level}: &a{level} [" + ", ".join([f"*a{level - 1}"] * 9) + "]")
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text("\n".join(lines) + "\n")
+    started = time.monotonic()
+    result = berth("validate", str(bomb))
+    elapsed = time.monotonic() - started
+    assert result.returncode == 1
+    assert "YAML bomb" in result.stderr
+    assert elapsed < 10  # exponential expansion would take minutes and gigabytes
+
+
+def test_host_label_selects_placed_objects(tmp_path):
+    (tmp_path / "web.yaml").write_text(VALID + "  placement: {hostLabels: {role: web}}\n")
+    placed = berth("validate", "-o", "json", "--host", "n1", "--host-label", "role=web", str(tmp_path))
+    assert placed.returncode == 0
+    assert "1 containers" in berth("validate", "--host", "n1", "--host-label", "role=web", str(tmp_path)).stdout
+    assert "0 containers" in berth("validate", "--host", "n1", "--host-label", "role=db", str(tmp_path)).stdout
+
+
+def test_bad_host_label_is_refused(tmp_path):
+    result = berth("validate", "--host-label", "no-equals-sign", str(tmp_path))
+    assert result.returncode != 0
+    assert "not key=value" in result.stderr
+
+
+@pytest.mark.parametrize("command", SUBCOMMANDS)
+def test_every_subcommand_has_help_with_global_options(command):
+    result = berth(command, "--help")
+    assert result.returncode == 0, result.stderr
+    for option in ["--state-dir", "--run-dir", "--cgroup-parent"]:
+        assert option in result.stdout, f"{command} --help lacks {option}"
+
+
+@pytest.mark.parametrize("command", ["plan", "drift"])
+def test_plan_and_drift_take_detailed_exitcode(command):
+    assert "--detailed-exitcode" in berth(command, "--help").stdout
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
+def test_completion_scripts_are_generated(shell):
+    result = berth("--generate-completion-script", shell)
+    assert result.returncode == 0
+    assert "validate" in result.stdout and "checkpoint" in result.stdout
