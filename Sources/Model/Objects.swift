@@ -72,40 +72,22 @@ public struct SourceLocation: Hashable, Sendable, Codable, Comparable, CustomStr
     public var description: String { "\(file):\(line):\(column)" }
 }
 
-/// A resolved container: its metadata, its spec with profiles merged in, and
-/// where it was declared.
-public struct ContainerObject: Hashable, Sendable, Codable {
+/// A named object from a manifest: its metadata, its spec (for containers,
+/// with profiles merged in) and where it was declared.
+public struct ManifestObject<Spec: Hashable & Sendable & Codable>: Hashable, Sendable, Codable {
     public var metadata: ObjectMeta
-    public var spec: ContainerSpec
+    public var spec: Spec
     public var source: SourceLocation
-    public init(metadata: ObjectMeta, spec: ContainerSpec, source: SourceLocation) {
+    public init(metadata: ObjectMeta, spec: Spec, source: SourceLocation) {
         self.metadata = metadata
         self.spec = spec
         self.source = source
     }
 }
 
-public struct NetworkObject: Hashable, Sendable, Codable {
-    public var metadata: ObjectMeta
-    public var spec: NetworkSpec
-    public var source: SourceLocation
-    public init(metadata: ObjectMeta, spec: NetworkSpec, source: SourceLocation) {
-        self.metadata = metadata
-        self.spec = spec
-        self.source = source
-    }
-}
-
-public struct ProfileObject: Hashable, Sendable, Codable {
-    public var metadata: ObjectMeta
-    public var spec: ContainerSpec
-    public var source: SourceLocation
-    public init(metadata: ObjectMeta, spec: ContainerSpec, source: SourceLocation) {
-        self.metadata = metadata
-        self.spec = spec
-        self.source = source
-    }
-}
+public typealias ContainerObject = ManifestObject<ContainerSpec>
+public typealias NetworkObject = ManifestObject<NetworkSpec>
+public typealias ProfileObject = ManifestObject<ContainerSpec>
 
 /// What one host should have: the input to planning.
 public struct DesiredHost: Hashable, Sendable, Codable {

@@ -148,3 +148,25 @@ def test_completion_scripts_are_generated(shell):
     result = berth("--generate-completion-script", shell)
     assert result.returncode == 0
     assert "validate" in result.stdout and "checkpoint" in result.stdout
+
+
+CORPUS = ROOT / "Tests" / "ManifestTests" / "Corpus"
+INVALID = sorted(p.relative_to(CORPUS).as_posix() for p in CORPUS.glob("invalid*/*.yaml"))
+VALID_CASES = sorted(p.relative_to(CORPUS).as_posix() for p in CORPUS.glob("valid/*.yaml"))
+CORPUS_HOST = ["--host", "node1", "--host-label", "role=web"]
+
+
+@pytest.mark.parametrize("case", INVALID)
+def test_invalid_corpus_case_exits_1_with_its_golden_diagnostics(case):
+    result = berth("validate", *CORPUS_HOST, case, cwd=CORPUS)
+    assert result.returncode == 1, result.stdout
+    assert not result.stderr.startswith("Fatal error"), result.stderr  # no crash, no trap
+    lines = [line for line in result.stderr.splitlines() if ERROR_LINE.match(line)]
+    expected = (CORPUS / case).with_suffix(".expected").read_text().splitlines()
+    assert lines == expected
+
+
+@pytest.mark.parametrize("case", VALID_CASES)
+def test_valid_corpus_case_exits_0(case):
+    result = berth("validate", *CORPUS_HOST, case, cwd=CORPUS)
+    assert result.returncode == 0, result.stderr
