@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-BERTH = os.environ.get("BERTH", str(ROOT / ".build" / "debug" / "berth"))
+BERTH = str((ROOT / os.environ.get("BERTH", ".build/debug/berth")).resolve())
 ERROR_LINE = re.compile(r"^(?P<file>[^:]+):(?P<line>\d+):(?P<col>\d+): error: (?P<rest>.+)$")
 
 SUBCOMMANDS = [
