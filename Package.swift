@@ -73,5 +73,6 @@ let package = Package(
         // Tests: lane 1 (pure) needs no root.
         .testTarget(name: "ManifestTests", dependencies: ["Manifest", "Model"], exclude: ["Corpus"]),
         .testTarget(name: "ModelTests", dependencies: ["Model"]),
+        .testTarget(name: "JournalTests", dependencies: ["Journal"]),
     ]
 )
