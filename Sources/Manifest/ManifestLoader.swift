@@ -34,7 +34,11 @@ public struct ManifestLoader: Sendable {
                     for name in selected {
                         let file = base + "/" + name
                         var childIsDirectory: ObjCBool = false
-                        if FileManager.default.fileExists(atPath: file, isDirectory: &childIsDirectory), !childIsDirectory.boolValue {
+                        if !FileManager.default.fileExists(atPath: file, isDirectory: &childIsDirectory) {
+                            // A dangling symlink or a loop: never skip silently, or its
+                            // objects would vanish from the desired state.
+                            result.errors.append(fileError(file, "cannot read: broken symbolic link or missing file"))
+                        } else if !childIsDirectory.boolValue {
                             files.append(file)
                         }
                     }
@@ -82,7 +86,14 @@ public struct ManifestLoader: Sendable {
         // A node the composer already refused (a duplicate key, an unsupported
         // tag) is reported once, not again as a type error.
         let refused = Set(composer.errors.map(\.location))
-        return (documents, composer.errors + reader.errors.filter { !refused.contains($0.location) })
+        var errors = composer.errors + reader.errors.filter { !refused.contains($0.location) }
+        if reader.droppedErrors > 0, let last = reader.errors.last {
+            errors.append(
+                ManifestError(
+                    location: last.location, fieldPath: "",
+                    message: "\(reader.droppedErrors) more errors in this file not shown"))
+        }
+        return (documents, errors)
     }
 
     /// `*.yaml` and `*.yml`, not hidden. Editor backups (`web.yaml~`,
@@ -92,6 +103,17 @@ public struct ManifestLoader: Sendable {
     }
 
     private func read(_ file: String, into errors: inout [ManifestError]) -> Data? {
+        // Only regular files (after following symlinks): a FIFO or a device
+        // would block or never end.
+        let values = try? URL(fileURLWithPath: file).resourceValues(forKeys: [.isRegularFileKey, .fileSizeKey])
+        guard values?.isRegularFile == true else {
+            errors.append(fileError(file, "not a regular file"))
+            return nil
+        }
+        if let size = values?.fileSize, size > limits.maxFileBytes {
+            errors.append(fileError(file, "file is \(size) bytes, over the limit of \(limits.maxFileBytes)"))
+            return nil
+        }
         guard let handle = FileHandle(forReadingAtPath: file) else {
             errors.append(fileError(file, "cannot open file"))
             return nil

@@ -199,26 +199,46 @@ public struct ManifestSet: Sendable {
         return (desired, errors.sorted())
     }
 
-    private func checkNetworks(_ networks: [(ManifestDocument, NetworkObject)], fail: (ManifestDocument, FieldPath, String, String?) -> Void) {
-        for (index, (document, network)) in networks.enumerated() {
-            for (otherDocument, other) in networks[..<index] {
-                if network.spec.subnet.overlaps(other.spec.subnet) {
-                    fail(
-                        document, .root / "spec" / "subnet",
-                        "subnet \(network.spec.subnet) overlaps network '\(other.metadata.name)' (\(other.spec.subnet))",
-                        "see \(otherDocument.location(of: .root / "spec" / "subnet"))")
-                }
-                if let mine = network.spec.ipv6?.subnet, let theirs = other.spec.ipv6?.subnet, mine.overlaps(theirs) {
-                    fail(
-                        document, .root / "spec" / "ipv6" / "subnet",
-                        "subnet \(mine) overlaps network '\(other.metadata.name)' (\(theirs))", nil)
-                }
-                if network.bridgeName == other.bridgeName {
-                    fail(
-                        document, .root / "spec" / "bridge",
-                        "bridge '\(network.bridgeName)' is also used by network '\(other.metadata.name)'", nil)
-                }
+    /// Subnet overlaps and bridge clashes, each network reported at most once.
+    /// Near-linear: a dictionary for bridges, a sort-and-sweep for subnets.
+    private func checkNetworks(
+        _ networks: [(ManifestDocument, NetworkObject)], fail: (ManifestDocument, FieldPath, String, String?) -> Void
+    ) {
+        var bridges: [String: String] = [:]
+        for (document, network) in networks {
+            if let other = bridges[network.bridgeName] {
+                fail(document, .root / "spec" / "bridge", "bridge '\(network.bridgeName)' is also used by network '\(other)'", nil)
+            } else {
+                bridges[network.bridgeName] = network.metadata.name
             }
         }
+        for ipv4 in [true, false] {
+            let subnetPath: FieldPath = ipv4 ? .root / "spec" / "subnet" : .root / "spec" / "ipv6" / "subnet"
+            var ranges: [(start: [UInt8], end: [UInt8], subnet: CIDR, index: Int)] = []
+            for (index, entry) in networks.enumerated() {
+                guard let subnet = ipv4 ? entry.1.spec.subnet : entry.1.spec.ipv6?.subnet else { continue }
+                ranges.append((subnet.network.bytes, subnet.lastAddressBytes, subnet, index))
+            }
+            ranges.sort { $0.start.lexicographicallyPrecedes($1.start) || ($0.start == $1.start && $0.index < $1.index) }
+            var widest: (end: [UInt8], subnet: CIDR, index: Int)?
+            for range in ranges {
+                guard let current = widest, !current.end.lexicographicallyPrecedes(range.start) else {
+                    widest = (range.end, range.subnet, range.index)
+                    continue
+                }
+                let (first, second) = current.index < range.index ? (current.index, range.index) : (range.index, current.index)
+                let (document, network) = networks[second]
+                let (otherDocument, other) = networks[first]
+                fail(
+                    document, subnetPath,
+                    "subnet \(Self.subnet(of: network, ipv4: ipv4)) overlaps network '\(other.metadata.name)' (\(Self.subnet(of: other, ipv4: ipv4)))",
+                    "see \(otherDocument.location(of: subnetPath))")
+                if current.end.lexicographicallyPrecedes(range.end) { widest = (range.end, range.subnet, range.index) }
+            }
+        }
+    }
+
+    private static func subnet(of network: NetworkObject, ipv4: Bool) -> String {
+        ipv4 ? network.spec.subnet.description : network.spec.ipv6?.subnet.description ?? "-"
     }
 }

@@ -20,7 +20,8 @@ public struct CPUQuantity: Hashable, Comparable, Sendable, CustomStringConvertib
             self.millicores = value
             return
         }
-        guard let value = scaleDecimal(text, by: 1000) else {
+        let decimals = text.split(separator: ".", omittingEmptySubsequences: false).dropFirst().first?.count ?? 0
+        guard decimals <= 3, let value = scaleDecimal(text, by: 1000) else {
             throw ValueError(
                 "invalid CPU quantity '\(text)'",
                 hint: "write cores (\"1.5\") or millicores (\"500m\"), at most 3 decimals")
@@ -38,10 +39,13 @@ public struct CPUQuantity: Hashable, Comparable, Sendable, CustomStringConvertib
 public struct CPUSet: Hashable, Sendable, CustomStringConvertible {
     public var cpus: [Int]
 
+    public static let maxCPUs = 8192
+
     public init(cpus: [Int]) { self.cpus = cpus.sorted() }
 
     public init(parsing text: String) throws(ValueError) {
         var result = Set<Int>()
+        guard text.utf8.count <= 4096 else { throw ValueError("CPU list is longer than 4096 characters") }
         let invalid = ValueError(
             "invalid CPU list '\(text)'", hint: "write the kernel's list format, such as 0-3,6")
         guard !text.isEmpty else { throw invalid }
@@ -51,6 +55,11 @@ public struct CPUSet: Hashable, Sendable, CustomStringConvertible {
                 bounds.allSatisfy({ !$0.isEmpty && $0.count <= 5 && $0.allSatisfy { $0.isASCII && $0.isNumber } }),
                 let low = Int(bounds[0]), let high = Int(bounds[bounds.count - 1]), low <= high
             else { throw invalid }
+            // The kernel's NR_CPUS is at most 8192.
+            guard high < CPUSet.maxCPUs else {
+                throw ValueError("CPU \(high) in '\(text)' is beyond the largest possible CPU (\(CPUSet.maxCPUs - 1))")
+            }
+            if result.count == CPUSet.maxCPUs { continue }
             for cpu in low...high { result.insert(cpu) }
         }
         self.cpus = result.sorted()

@@ -29,7 +29,9 @@ extension ContainerSpec {
             return security
         }
         result.mounts = mounts ?? base.mounts
-        result.userNamespace = userNamespace ?? base.userNamespace
+        result.userNamespace = merge(userNamespace, base.userNamespace) { mine, theirs in
+            UserNamespaceSpec(uidMap: mine.uidMap, gidMap: mine.gidMap ?? theirs.gidMap)
+        }
         result.restartPolicy = restartPolicy ?? base.restartPolicy
         result.stopTimeout = stopTimeout ?? base.stopTimeout
         result.firewall = merge(firewall, base.firewall) { mine, theirs in

@@ -203,6 +203,20 @@ public struct CIDR: Hashable, Sendable, CustomStringConvertible {
             == CIDR(address: other.address, prefixLength: shorter).network
     }
 
+    /// The last address of the subnet (all host bits set), as bytes.
+    public var lastAddressBytes: [UInt8] {
+        var bytes = network.bytes
+        for index in 0..<bytes.count {
+            let bitsBefore = index * 8
+            if bitsBefore >= prefixLength {
+                bytes[index] = 0xff
+            } else if bitsBefore + 8 > prefixLength {
+                bytes[index] |= UInt8(truncatingIfNeeded: 0xff >> (prefixLength - bitsBefore))
+            }
+        }
+        return bytes
+    }
+
     /// The IPv4 broadcast address of this subnet, nil for IPv6 or /31, /32.
     public var broadcast: IPAddress? {
         guard case .v4(let value) = address, prefixLength <= 30 else { return nil }

@@ -61,12 +61,14 @@ public enum Names {
         guard path.utf8.count < 4096 else { throw ValueError("path is longer than 4095 bytes") }
         guard !path.utf8.contains(0) else { throw ValueError("path contains a NUL byte") }
         if path == "/" { return }
-        let components = path.dropFirst().split(separator: "/", omittingEmptySubsequences: false)
+        // Split on the byte '/', never on Characters: "/\u{301}" is one
+        // grapheme but two path components to the kernel.
+        let components = path.utf8.dropFirst().split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false)
         for component in components {
-            if component == ".." {
+            if component.elementsEqual("..".utf8) {
                 throw ValueError("path '\(path)' contains '..'", hint: "write the resolved path")
             }
-            if component == "." || component.isEmpty {
+            if component.isEmpty || component.elementsEqual(".".utf8) {
                 throw ValueError("path '\(path)' is not clean", hint: "remove '.', '//' and trailing '/'")
             }
         }

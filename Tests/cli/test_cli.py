@@ -170,3 +170,19 @@ def test_invalid_corpus_case_exits_1_with_its_golden_diagnostics(case):
 def test_valid_corpus_case_exits_0(case):
     result = berth("validate", *CORPUS_HOST, case, cwd=CORPUS)
     assert result.returncode == 0, result.stderr
+
+
+def test_fifo_in_manifest_directory_is_refused_not_waited_on(tmp_path):
+    (tmp_path / "web.yaml").write_text(VALID)
+    os.mkfifo(tmp_path / "pipe.yaml")
+    result = berth("validate", str(tmp_path))
+    assert result.returncode == 1
+    assert f"{tmp_path}/pipe.yaml:1:1: error: not a regular file" in result.stderr
+
+
+def test_dangling_symlink_in_manifest_directory_is_an_error(tmp_path):
+    (tmp_path / "web.yaml").write_text(VALID)
+    (tmp_path / "gone.yaml").symlink_to("/nonexistent/gone.yaml")
+    result = berth("validate", str(tmp_path))
+    assert result.returncode == 1
+    assert "broken symbolic link" in result.stderr

@@ -33,7 +33,7 @@ extension Reader {
 
     /// Decodes one document; nil when it has errors (recorded in `errors`).
     mutating func document(_ root: Node) -> ManifestDocument? {
-        let errorsBefore = errors.count
+        let errorsBefore = errorMark
         guard let top = mapping(root, .root, fields: Reader.topFields) else { return nil }
 
         if let node = top.required("apiVersion", &self), let version = string(node, .root / "apiVersion") {
@@ -57,7 +57,7 @@ extension Reader {
         case .network:
             object = networkSpec(specNode, .root / "spec").map { .network($0) }
         }
-        guard errors.count == errorsBefore, let metadata, let object else { return nil }
+        guard errorMark == errorsBefore, let metadata, let object else { return nil }
         return ManifestDocument(kind: kind, metadata: metadata, object: object, root: root)
     }
 

@@ -10,7 +10,7 @@ extension Reader {
     static let profileFields = containerFields.filter { $0 != "placement" && $0 != "profiles" }
 
     mutating func containerSpec(_ node: Node, _ path: FieldPath, isProfile: Bool) -> ContainerSpec? {
-        let errorsBefore = errors.count
+        let errorsBefore = errorMark
         guard let f = mapping(node, path, fields: isProfile ? Reader.profileFields : Reader.containerFields) else {
             return nil
         }
@@ -43,7 +43,7 @@ extension Reader {
         spec.stopTimeout = f.read("stopTimeout", &self) { $0.parsed($1, $2, Interval.init(parsing:)) }
         spec.firewall = f.read("firewall", &self) { $0.firewall($1, $2) }
         spec.policy = f.read("policy", &self) { $0.objectPolicy($1, $2) }
-        return errors.count == errorsBefore ? spec : nil
+        return errorMark == errorsBefore ? spec : nil
     }
 
     static func checkEnvName(_ name: String) throws(ValueError) {
@@ -189,7 +189,7 @@ extension Reader {
 
     static func checkDevicePath(_ path: String) throws(ValueError) {
         try Names.checkAbsolutePath(path)
-        guard path.hasPrefix("/dev/"), path.count > 5 else {
+        guard path.utf8.starts(with: "/dev/".utf8), path.utf8.count > 5 else {
             throw ValueError("'\(path)' is not under /dev")
         }
     }

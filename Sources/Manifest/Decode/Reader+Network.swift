@@ -6,7 +6,7 @@ extension Reader {
     ]
 
     mutating func networkSpec(_ node: Node, _ path: FieldPath) -> NetworkSpec? {
-        let errorsBefore = errors.count
+        let errorsBefore = errorMark
         guard let f = mapping(node, path, fields: Reader.networkFields) else { return nil }
         let subnet = f.required("subnet", &self).flatMap { readSubnet($0, path / "subnet", v4: true) }
         let placement = f.read("placement", &self) { $0.placement($1, $2) }
@@ -43,7 +43,7 @@ extension Reader {
         spec.mtu = mtu
         spec.portForwards = portForwards
         spec.policy = policy
-        return errors.count == errorsBefore ? spec : nil
+        return errorMark == errorsBefore ? spec : nil
     }
 
     /// A subnet: a CIDR of the right family whose host bits are clear.

@@ -5,14 +5,29 @@ import Model
 /// file are reported at once.
 struct Reader {
     private(set) var errors: [ManifestError] = []
+    /// Errors past this many are counted, not kept: aliases can make one bad
+    /// node report thousands of times.
+    var maxErrors = 1000
+    private(set) var droppedErrors = 0
 
     mutating func error(_ node: Node, _ path: FieldPath, _ message: String, hint: String? = nil) {
-        errors.append(ManifestError(location: node.location, fieldPath: path.description, message: message, hint: hint))
+        record(ManifestError(location: node.location, fieldPath: path.description, message: message, hint: hint))
     }
 
     mutating func error(_ node: Node, _ path: FieldPath, _ valueError: ValueError) {
-        errors.append(ManifestError(location: node.location, field: path, valueError))
+        record(ManifestError(location: node.location, field: path, valueError))
     }
+
+    private mutating func record(_ error: ManifestError) {
+        if errors.count < maxErrors {
+            errors.append(error)
+        } else {
+            droppedErrors += 1
+        }
+    }
+
+    /// A document decoded cleanly when no error was recorded or dropped since `mark`.
+    var errorMark: Int { errors.count + droppedErrors }
 
     // MARK: - Collections
 
@@ -247,6 +262,9 @@ struct Fields {
 /// "did you mean" suggestions by edit distance.
 enum Suggest {
     static func closest(to word: String, in candidates: [String]) -> String? {
+        // Suggestions are for typos among a handful of names, not a cost that
+        // grows with the product of two large lists.
+        guard candidates.count <= 256, word.count <= 64 else { return nil }
         let lowered = word.lowercased()
         var best: (String, Int)?
         for candidate in candidates {

@@ -56,6 +56,8 @@ struct Composer {
         var stack: [Frame] = []
         var anchors: [String: Node] = [:]
         var documentWeight = 0
+        // Empty documents count too: a file of four million `---` is refused.
+        var documentsStarted = 0
         var documentStartIndex = 0
         var root: Node?
 
@@ -75,7 +77,8 @@ struct Composer {
                 case YAML_STREAM_END_EVENT:
                     return documents
                 case YAML_DOCUMENT_START_EVENT:
-                    if documents.count >= limits.maxDocumentsPerFile {
+                    documentsStarted += 1
+                    if documentsStarted > limits.maxDocumentsPerFile {
                         fail(at: location, "more than \(limits.maxDocumentsPerFile) documents in one file")
                         return documents
                     }
@@ -102,6 +105,10 @@ struct Composer {
                 case YAML_SCALAR_EVENT:
                     let scalar = event.data.scalar
                     let text = Composer.text(scalar.value, length: scalar.length)
+                    if let problem = TextCheck.forbiddenScalar(in: text) {
+                        // Escapes in double-quoted scalars ("\0", "\e") bypass the raw-byte check.
+                        fail(at: location, "value contains \(problem)")
+                    }
                     let tag = Composer.string(scalar.tag)
                     var forcedString = false
                     if let tag {

@@ -16,6 +16,9 @@ enum TextCheck {
                     line += 1
                     column = 1
                 } else {
+                    if byte == 0x0D, index + 1 < count, bytes[index + 1] != 0x0A {
+                        return (line, column, "carriage return without a line feed (use LF or CRLF line endings)")
+                    }
                     if byte < 0x20 && byte != 0x09 && byte != 0x0D {
                         return (line, column, byte == 0 ? "NUL byte in file" : "control character 0x\(hex(byte)) in file")
                     }
@@ -58,11 +61,26 @@ enum TextCheck {
             if scalar == 0xFEFF {
                 return (line, column, "byte-order mark in file (save it as UTF-8 without BOM)")
             }
-            if (0x80...0x9F).contains(scalar) && scalar != 0x85 {
+            if (0x80...0x9F).contains(scalar) || scalar == 0x2028 || scalar == 0x2029 {
                 return (line, column, "control character U+\(String(scalar, radix: 16, uppercase: true)) in file")
             }
             index += length
             column += 1
+        }
+        return nil
+    }
+
+    /// A character no decoded value may hold: NUL, C0 controls other than
+    /// tab and newline, DEL, C1 controls, line/paragraph separators, BOM.
+    static func forbiddenScalar(in text: String) -> String? {
+        for scalar in text.unicodeScalars {
+            let value = scalar.value
+            if value == 0 { return "a NUL character" }
+            if (value < 0x20 && value != 0x09 && value != 0x0A) || value == 0x7F || (0x80...0x9F).contains(value)
+                || value == 0x2028 || value == 0x2029 || value == 0xFEFF
+            {
+                return "control character U+\(String(value, radix: 16, uppercase: true))"
+            }
         }
         return nil
     }
