@@ -5,7 +5,7 @@ SWIFT ?= swift
 PYTHON ?= /usr/bin/python3
 BERTH := .build/debug/berth
 
-.PHONY: all deps build release test test-swift test-schemas test-cli lint demo bench clean
+.PHONY: all deps build release test test-swift test-schemas test-cli test-kernel lint demo bench clean
 
 all: build
 
@@ -30,7 +30,14 @@ test-schemas: deps
 test-cli: build
 	BERTH=$(BERTH) $(PYTHON) -m pytest -q Tests/cli
 
-test: build lint test-swift test-schemas test-cli
+# Lane 2: the real kernel, as root, inside a sandbox host (own net and mount
+# namespaces, cgroups under a parent each test names), then a leak check.
+test-kernel: build
+	@if [ "$$(id -u)" -ne 0 ]; then echo "lane 2 skipped: it needs root"; else \
+		bash scripts/sandbox-run.sh $(SWIFT) test --skip-build --filter 'HostKernelTests\.' && \
+		bash scripts/check-leaks.sh; fi
+
+test: build lint test-swift test-schemas test-cli test-kernel
 	$(BERTH) validate manifests/
 	@echo "make test: all lanes passed"
 

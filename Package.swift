@@ -74,5 +74,8 @@ let package = Package(
         .testTarget(name: "ManifestTests", dependencies: ["Manifest", "Model"], exclude: ["Corpus"]),
         .testTarget(name: "ModelTests", dependencies: ["Model"]),
         .testTarget(name: "JournalTests", dependencies: ["Journal"]),
+        .testTarget(name: "KernelTests", dependencies: ["Kernel"]),
+        // Lane 2: real kernel, as root, only inside a sandbox host (scripts/sandbox-run.sh).
+        .testTarget(name: "HostKernelTests", dependencies: ["Kernel"]),
     ]
 )

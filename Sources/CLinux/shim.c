@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 int berth_pidfd_open(pid_t pid, unsigned int flags) {
@@ -22,4 +23,10 @@ int berth_gethostname(char *buf, size_t len) {
     if (gethostname(buf, len) != 0) return -1;
     buf[len - 1] = '\0';
     return 0;
+}
+
+long berth_statfs_type(const char *path) {
+    struct statfs buf;
+    if (statfs(path, &buf) != 0) return -1;
+    return (long)buf.f_type;
 }

@@ -16,4 +16,8 @@ int berth_pivot_root(const char *new_root, const char *put_old);
 // unspecified). Returns 0 or -1 with errno set.
 int berth_gethostname(char *buf, size_t len);
 
+// statfs(2)'s f_type: <sys/vfs.h> is not in Glibc's Swift module map.
+// Returns the magic, or -1 with errno set. Goes when the module exports statfs.
+long berth_statfs_type(const char *path);
+
 #endif

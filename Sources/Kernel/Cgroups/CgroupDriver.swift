@@ -1,0 +1,66 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// One interface over cgroup v1 and v2. Paths are relative to the hierarchy
+/// root (`berth/web1`); every value is written with one write(2) and read back.
+public protocol CgroupDriver: Sendable {
+    var version: CgroupVersion { get }
+    /// Creates the cgroup and its missing parents. Idempotent.
+    func create(_ path: CgroupPath) throws(SystemError)
+    /// Removes an empty cgroup. Idempotent (a missing cgroup is fine).
+    func remove(_ path: CgroupPath) throws(SystemError)
+    func exists(_ path: CgroupPath) -> Bool
+    /// Moves a process into the cgroup.
+    func addProcess(_ pid: pid_t, to path: CgroupPath) throws(SystemError)
+    func processes(in path: CgroupPath) throws(SystemError) -> [pid_t]
+    /// Sets every limit (declaratively: nil resets) and returns what the kernel holds.
+    func apply(_ limits: CgroupLimits, to path: CgroupPath) throws -> [CgroupWrite]
+    func observe(_ path: CgroupPath) throws(SystemError) -> CgroupObservation
+    func setFrozen(_ frozen: Bool, _ path: CgroupPath) throws(SystemError)
+    /// SIGKILL to every process in the cgroup.
+    func killAll(_ path: CgroupPath) throws(SystemError)
+}
+
+public enum CgroupVersion: String, Sendable {
+    case v1, v2
+}
+
+/// Writes and reads cgroup files: one write(2) of a checked value, then a read back.
+enum CgroupFile {
+    static func write(_ directory: String, _ file: String, _ value: String) throws(SystemError) -> CgroupWrite {
+        let path = directory + "/" + file
+        guard CgroupValues.isWritable(value) else {
+            throw SystemError(call: "write", errno: EINVAL, subject: "\(path) (refused value '\(value)')")
+        }
+        let fd = try Syscall.open(path, O_WRONLY)
+        defer { Syscall.close(fd) }
+        try Syscall.writeOnce(fd, Array(value.utf8), subject: path)
+        let back = (try? read(directory, file)) ?? ""
+        return CgroupWrite(file: file, value: value, readBack: back)
+    }
+
+    static func read(_ directory: String, _ file: String) throws(SystemError) -> String {
+        CgroupValues.trimmed(String(decoding: try Syscall.readFile(directory + "/" + file), as: UTF8.self))
+    }
+
+    static func readNumber(_ directory: String, _ file: String) -> UInt64? {
+        (try? read(directory, file)).flatMap { UInt64($0) }
+    }
+
+    static func pids(_ directory: String) throws(SystemError) -> [pid_t] {
+        try read(directory, "cgroup.procs").split(separator: "\n").compactMap { pid_t($0) }
+    }
+}
+
+/// Picks the driver for this host: v2 when /sys/fs/cgroup is cgroup2,
+/// else v1 controllers from the mount table.
+public enum CgroupDrivers {
+    public static func detect(root: String = "/sys/fs/cgroup") throws -> any CgroupDriver {
+        if try Syscall.filesystemType(root) == FilesystemMagic.cgroup2 {
+            return CgroupV2Driver(root: root)
+        }
+        let mountinfo = String(decoding: try Syscall.readFile("/proc/self/mountinfo"), as: UTF8.self)
+        return try CgroupV1Driver(mounts: CgroupV1Driver.controllerMounts(mountinfo: mountinfo))
+    }
+}

@@ -1,0 +1,95 @@
+/// Resource limits in the kernel's units, independent of the cgroup version.
+/// `nil` means "no limit" (or the default weight): applying limits is
+/// declarative, so a field left out is reset, not kept.
+public struct CgroupLimits: Hashable, Sendable {
+    /// 1-10000 (cgroup v2 cpu.weight). Default 100.
+    public var cpuWeight: Int?
+    /// CPU time per period, in microseconds; nil is unlimited.
+    public var cpuQuotaMicros: UInt64?
+    public var cpuPeriodMicros: UInt64 = 100_000
+    /// The kernel's list format, canonical ("0-1,3").
+    public var cpus: String?
+    public var memoryMax: UInt64?
+    public var memoryHigh: UInt64?
+    /// Swap on top of memory.
+    public var swapMax: UInt64?
+    public var pidsMax: Int?
+    /// 1-10000. Default 100.
+    public var ioWeight: Int?
+    public var ioLimits: [IOLimit] = []
+
+    public init() {}
+
+    public struct IOLimit: Hashable, Sendable {
+        public var major: UInt32
+        public var minor: UInt32
+        public var readBytesPerSecond: UInt64?
+        public var writeBytesPerSecond: UInt64?
+        public var readIOPS: UInt64?
+        public var writeIOPS: UInt64?
+        public init(major: UInt32, minor: UInt32) {
+            self.major = major
+            self.minor = minor
+        }
+    }
+}
+
+/// What one cgroup has and uses, read back from its files.
+public struct CgroupObservation: Hashable, Sendable {
+    /// The limits as the kernel holds them (memory rounded to pages, ...).
+    public var limits = CgroupLimits()
+    public var memoryCurrent: UInt64?
+    public var memoryPeak: UInt64?
+    /// How often the memory limit was hit (v1 failcnt, v2 events "max").
+    public var memoryFailures: UInt64?
+    public var oomKills: UInt64?
+    public var pidsCurrent: Int?
+    /// How often a fork was refused by pids.max.
+    public var pidsFailures: UInt64?
+    public var cpuUsageNanos: UInt64?
+    public var frozen: Bool = false
+    public init() {}
+}
+
+/// One value written to a cgroup file, with what the kernel reads back.
+public struct CgroupWrite: Hashable, Sendable, CustomStringConvertible {
+    public var file: String
+    public var value: String
+    public var readBack: String
+    public var description: String { "\(file) = \(value) (reads \(readBack))" }
+}
+
+/// A cgroup feature this host's kernel or hierarchy does not offer.
+public struct CgroupUnsupported: Error, Hashable, Sendable, CustomStringConvertible {
+    public var feature: String
+    public var reason: String
+    public var description: String { "\(feature): not supported here (\(reason))" }
+}
+
+/// A cgroup path below the hierarchy root, made of DNS-label-like parts
+/// ("berth/web1"); checked again here, whatever the caller validated.
+public struct CgroupPath: Hashable, Sendable, CustomStringConvertible {
+    public let components: [String]
+
+    public init(_ path: String) throws(SystemError) {
+        let parts = path.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        for part in parts {
+            let bytes = Array(part.utf8)
+            let valid =
+                !bytes.isEmpty && bytes.count <= 255 && part != "." && part != ".."
+                && bytes.allSatisfy {
+                    ($0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "z")) || ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9"))
+                        || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ".")
+                        || ($0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z"))
+                }
+            guard valid else { throw SystemError(call: "cgroup path", errno: 22, subject: path) }
+        }
+        components = parts
+    }
+
+    public func appending(_ name: String) throws(SystemError) -> CgroupPath {
+        try CgroupPath(description + "/" + name)
+    }
+
+    public var description: String { components.joined(separator: "/") }
+}

@@ -1,0 +1,247 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// cgroup v1: one hierarchy per controller (or co-mounted groups such as
+/// cpu,cpuacct). Hybrid hosts (v1 controllers, cgroup2 with nothing useful)
+/// use this driver.
+public struct CgroupV1Driver: CgroupDriver {
+    /// Controller name → its hierarchy's mount point.
+    public let mounts: [String: String]
+    public var version: CgroupVersion { .v1 }
+
+    /// Controllers berth uses; cpu, memory and pids are required.
+    static let wanted = ["cpu", "cpuacct", "cpuset", "memory", "pids", "blkio", "freezer", "devices"]
+    static let required = ["cpu", "memory", "pids"]
+
+    public init(mounts: [String: String]) throws(SystemError) {
+        for controller in CgroupV1Driver.required where mounts[controller] == nil {
+            throw SystemError(call: "cgroup v1", errno: ENOENT, subject: "controller \(controller) is not mounted")
+        }
+        self.mounts = mounts
+    }
+
+    /// Parses /proc/self/mountinfo for cgroup v1 mounts of the wanted controllers.
+    public static func controllerMounts(mountinfo: String) -> [String: String] {
+        var result: [String: String] = [:]
+        for line in mountinfo.split(separator: "\n") {
+            let halves = line.split(separator: " - ", maxSplits: 1).map(String.init)
+            guard halves.count == 2 else { continue }
+            let fields = halves[0].split(separator: " ")
+            let tail = halves[1].split(separator: " ")
+            guard fields.count >= 5, tail.count >= 3, tail[0] == "cgroup" else { continue }
+            let mountPoint = unescape(String(fields[4]))
+            for option in tail[2].split(separator: ",") where wanted.contains(String(option)) {
+                result[String(option)] = result[String(option)] ?? mountPoint
+            }
+        }
+        return result
+    }
+
+    /// mountinfo escapes space, tab, newline and backslash as \ooo.
+    static func unescape(_ text: String) -> String {
+        var bytes: [UInt8] = []
+        var input = Array(text.utf8)[...]
+        while let byte = input.first {
+            if byte == UInt8(ascii: "\\"), input.count >= 4,
+                let value = UInt8(String(decoding: input.dropFirst().prefix(3), as: UTF8.self), radix: 8)
+            {
+                bytes.append(value)
+                input = input.dropFirst(4)
+            } else {
+                bytes.append(byte)
+                input = input.dropFirst()
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Distinct hierarchy directories for `path` (co-mounted controllers once).
+    func directories(_ path: CgroupPath) -> [String] {
+        var seen: Set<String> = []
+        var result: [String] = []
+        for controller in CgroupV1Driver.wanted {
+            guard let mount = mounts[controller], seen.insert(mount).inserted else { continue }
+            result.append(mount + "/" + path.description)
+        }
+        return result
+    }
+
+    func directory(_ controller: String, _ path: CgroupPath) -> String? {
+        mounts[controller].map { $0 + "/" + path.description }
+    }
+
+    public func create(_ path: CgroupPath) throws(SystemError) {
+        for controller in CgroupV1Driver.wanted {
+            guard let mount = mounts[controller] else { continue }
+            var current = mount
+            for component in path.components {
+                let parent = current
+                current += "/" + component
+                if Syscall.exists(current) { continue }
+                try Syscall.mkdir(current, existOK: true)
+                if controller == "cpuset" {
+                    // A new cpuset is empty and refuses tasks: inherit the parent's.
+                    _ = try CgroupFile.write(current, "cpuset.cpus", try CgroupFile.read(parent, "cpuset.cpus"))
+                    _ = try CgroupFile.write(current, "cpuset.mems", try CgroupFile.read(parent, "cpuset.mems"))
+                }
+            }
+        }
+    }
+
+    public func remove(_ path: CgroupPath) throws(SystemError) {
+        for directory in directories(path) { try Syscall.rmdir(directory, missingOK: true) }
+    }
+
+    public func exists(_ path: CgroupPath) -> Bool {
+        directory("memory", path).map { Syscall.exists($0 + "/cgroup.procs") } ?? false
+    }
+
+    public func addProcess(_ pid: pid_t, to path: CgroupPath) throws(SystemError) {
+        for directory in directories(path) { _ = try CgroupFile.write(directory, "cgroup.procs", "\(pid)") }
+    }
+
+    public func processes(in path: CgroupPath) throws(SystemError) -> [pid_t] {
+        guard let memory = directory("memory", path) else { return [] }
+        return try CgroupFile.pids(memory)
+    }
+
+    public func apply(_ limits: CgroupLimits, to path: CgroupPath) throws -> [CgroupWrite] {
+        var writes: [CgroupWrite] = []
+        if let cpu = directory("cpu", path) {
+            writes.append(try CgroupFile.write(cpu, "cpu.shares", "\(CgroupValues.v1Shares(weight: limits.cpuWeight ?? 100))"))
+            writes.append(try CgroupFile.write(cpu, "cpu.cfs_period_us", "\(limits.cpuPeriodMicros)"))
+            writes.append(try CgroupFile.write(cpu, "cpu.cfs_quota_us", limits.cpuQuotaMicros.map(String.init) ?? "-1"))
+        }
+        if let cpus = limits.cpus {
+            guard let cpuset = directory("cpuset", path) else {
+                throw CgroupUnsupported(feature: "cpu set", reason: "the cpuset controller is not mounted")
+            }
+            writes.append(try CgroupFile.write(cpuset, "cpuset.cpus", cpus))
+        }
+        if let memory = directory("memory", path) {
+            writes += try applyMemory(limits, memory)
+        }
+        if let pids = directory("pids", path) {
+            writes.append(try CgroupFile.write(pids, "pids.max", limits.pidsMax.map(String.init) ?? "max"))
+        }
+        if let blkio = directory("blkio", path) {
+            writes += try applyIO(limits, blkio)
+        } else if limits.ioWeight != nil || !limits.ioLimits.isEmpty {
+            throw CgroupUnsupported(feature: "io limits", reason: "the blkio controller is not mounted")
+        }
+        return writes
+    }
+
+    /// memory.limit_in_bytes must stay ≤ memory.memsw.limit_in_bytes at every
+    /// step: raise memsw first when the new limit is above it.
+    private func applyMemory(_ limits: CgroupLimits, _ dir: String) throws -> [CgroupWrite] {
+        var writes: [CgroupWrite] = []
+        let hasSwapAccounting = Syscall.exists(dir + "/memory.memsw.limit_in_bytes")
+        if limits.swapMax != nil && !hasSwapAccounting {
+            throw CgroupUnsupported(feature: "memory swap limit", reason: "no memory.memsw.limit_in_bytes (swapaccount off)")
+        }
+        let limit = limits.memoryMax.map(String.init) ?? "-1"
+        var memsw: String?
+        if hasSwapAccounting {
+            if let max = limits.memoryMax, let swap = limits.swapMax {
+                let (total, overflow) = max.addingReportingOverflow(swap)
+                memsw = overflow ? "-1" : String(total)
+            } else {
+                memsw = "-1"
+            }
+        }
+        let currentMemsw = CgroupFile.readNumber(dir, "memory.memsw.limit_in_bytes") ?? UInt64.max
+        let raising = (limits.memoryMax ?? UInt64.max) > currentMemsw
+        if let memsw, raising { writes.append(try CgroupFile.write(dir, "memory.memsw.limit_in_bytes", memsw)) }
+        writes.append(try CgroupFile.write(dir, "memory.limit_in_bytes", limit))
+        if let memsw, !raising { writes.append(try CgroupFile.write(dir, "memory.memsw.limit_in_bytes", memsw)) }
+        // v1 has no memory.high; the soft limit is the closest reclaim target.
+        writes.append(try CgroupFile.write(dir, "memory.soft_limit_in_bytes", limits.memoryHigh.map(String.init) ?? "-1"))
+        return writes
+    }
+
+    private func applyIO(_ limits: CgroupLimits, _ dir: String) throws -> [CgroupWrite] {
+        var writes: [CgroupWrite] = []
+        let weightFile = ["blkio.weight", "blkio.bfq.weight"].first { Syscall.exists(dir + "/" + $0) }
+        if let weightFile {
+            writes.append(try CgroupFile.write(dir, weightFile, "\(CgroupValues.v1BlkioWeight(limits.ioWeight ?? 100))"))
+        } else if limits.ioWeight != nil {
+            throw CgroupUnsupported(feature: "io weight", reason: "no blkio.weight (the io scheduler has no weights)")
+        }
+        for limit in limits.ioLimits {
+            let device = "\(limit.major):\(limit.minor)"
+            let pairs: [(String, UInt64?)] = [
+                ("blkio.throttle.read_bps_device", limit.readBytesPerSecond),
+                ("blkio.throttle.write_bps_device", limit.writeBytesPerSecond),
+                ("blkio.throttle.read_iops_device", limit.readIOPS),
+                ("blkio.throttle.write_iops_device", limit.writeIOPS),
+            ]
+            for (file, value) in pairs {
+                // 0 removes a v1 throttle rule.
+                writes.append(try CgroupFile.write(dir, file, "\(device) \(value ?? 0)"))
+            }
+        }
+        return writes
+    }
+
+    public func observe(_ path: CgroupPath) throws(SystemError) -> CgroupObservation {
+        var observation = CgroupObservation()
+        var limits = CgroupLimits()
+        if let cpu = directory("cpu", path) {
+            limits.cpuWeight = CgroupFile.readNumber(cpu, "cpu.shares").map { CgroupValues.weight(fromShares: Int($0)) }
+            limits.cpuPeriodMicros = CgroupFile.readNumber(cpu, "cpu.cfs_period_us") ?? 100_000
+            limits.cpuQuotaMicros = CgroupFile.readNumber(cpu, "cpu.cfs_quota_us")  // "-1" reads as nil
+        }
+        if let cpuset = directory("cpuset", path) {
+            limits.cpus = try? CgroupFile.read(cpuset, "cpuset.cpus")
+        }
+        if let memory = directory("memory", path) {
+            // The kernel reports "unlimited" as a huge page-aligned number.
+            let unlimited: UInt64 = 1 << 62
+            func limit(_ file: String) -> UInt64? { CgroupFile.readNumber(memory, file).flatMap { $0 >= unlimited ? nil : $0 } }
+            limits.memoryMax = limit("memory.limit_in_bytes")
+            limits.memoryHigh = limit("memory.soft_limit_in_bytes")
+            if let memsw = limit("memory.memsw.limit_in_bytes"), let max = limits.memoryMax, memsw >= max {
+                limits.swapMax = memsw - max
+            }
+            observation.memoryCurrent = CgroupFile.readNumber(memory, "memory.usage_in_bytes")
+            observation.memoryPeak = CgroupFile.readNumber(memory, "memory.max_usage_in_bytes")
+            observation.memoryFailures = CgroupFile.readNumber(memory, "memory.failcnt")
+            observation.oomKills = CgroupValues.keyed((try? CgroupFile.read(memory, "memory.oom_control")) ?? "")["oom_kill"]
+        }
+        if let pids = directory("pids", path) {
+            limits.pidsMax = (try? CgroupFile.read(pids, "pids.max")).flatMap { CgroupValues.parseMax($0) ?? nil }.map { Int($0) }
+            observation.pidsCurrent = CgroupFile.readNumber(pids, "pids.current").map { Int($0) }
+            observation.pidsFailures = CgroupValues.keyed((try? CgroupFile.read(pids, "pids.events")) ?? "")["max"]
+        }
+        if let cpuacct = directory("cpuacct", path) {
+            observation.cpuUsageNanos = CgroupFile.readNumber(cpuacct, "cpuacct.usage")
+        }
+        if let freezer = directory("freezer", path) {
+            observation.frozen = (try? CgroupFile.read(freezer, "freezer.state")) == "FROZEN"
+        }
+        observation.limits = limits
+        return observation
+    }
+
+    public func setFrozen(_ frozen: Bool, _ path: CgroupPath) throws(SystemError) {
+        guard let freezer = directory("freezer", path) else {
+            throw SystemError(call: "freeze", errno: ENOENT, subject: "the freezer controller is not mounted")
+        }
+        _ = try CgroupFile.write(freezer, "freezer.state", frozen ? "FROZEN" : "THAWED")
+        // FREEZING settles within milliseconds; wait a bounded time for it.
+        for _ in 0..<200 where frozen {
+            if (try? CgroupFile.read(freezer, "freezer.state")) == "FROZEN" { return }
+            usleep(5000)
+        }
+    }
+
+    /// Freeze, kill every member, thaw: no process can fork past the kill.
+    public func killAll(_ path: CgroupPath) throws(SystemError) {
+        let canFreeze = directory("freezer", path).map { Syscall.exists($0) } ?? false
+        if canFreeze { try? setFrozen(true, path) }
+        for pid in try processes(in: path) { try? Syscall.kill(pid, SIGKILL) }
+        if canFreeze { try? setFrozen(false, path) }
+    }
+}

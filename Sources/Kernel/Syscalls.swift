@@ -1,0 +1,103 @@
+import CLinux
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Thin, throwing wrappers around the system calls berth uses, one per call,
+/// named after it. errno is read immediately; EINTR is retried in one place.
+public enum Syscall {
+    /// Retries `body` while it fails with EINTR; returns its result or throws.
+    @inline(__always)
+    static func retrying<T: BinaryInteger>(_ call: String, _ subject: String?, _ body: () -> T) throws(SystemError) -> T {
+        while true {
+            let result = body()
+            if result >= 0 { return result }
+            let code = errno
+            if code == EINTR { continue }
+            throw SystemError(call: call, errno: code, subject: subject)
+        }
+    }
+
+    /// open(2) with O_CLOEXEC always added. Not idempotent (returns a new fd).
+    public static func open(_ path: String, _ flags: Int32, mode: mode_t = 0) throws(SystemError) -> Int32 {
+        try retrying("open", path) { Glibc.open(path, flags | O_CLOEXEC, mode) }
+    }
+
+    /// close(2). Never retried: on Linux the descriptor is gone even on EINTR.
+    public static func close(_ fd: Int32) {
+        _ = Glibc.close(fd)
+    }
+
+    /// write(2) once. A short write is an error: cgroup and proc files take a
+    /// value in exactly one write or not at all.
+    public static func writeOnce(_ fd: Int32, _ bytes: [UInt8], subject: String) throws(SystemError) {
+        let written = try retrying("write", subject) {
+            bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+        }
+        if written != bytes.count {
+            throw SystemError(call: "write", errno: EIO, subject: subject)
+        }
+    }
+
+    /// Reads a whole (small) file: procfs, sysfs and cgroupfs values.
+    public static func readFile(_ path: String, limit: Int = 1 << 20) throws(SystemError) -> [UInt8] {
+        let fd = try open(path, O_RDONLY)
+        defer { close(fd) }
+        var result: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while result.count < limit {
+            let count = try retrying("read", path) {
+                buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            }
+            if count == 0 { break }
+            result.append(contentsOf: buffer[0..<count])
+        }
+        return result
+    }
+
+    /// mkdir(2). Idempotent when `existOK` (EEXIST is success).
+    public static func mkdir(_ path: String, mode: mode_t = 0o755, existOK: Bool = false) throws(SystemError) {
+        if Glibc.mkdir(path, mode) == 0 { return }
+        let code = errno
+        if existOK && code == EEXIST { return }
+        throw SystemError(call: "mkdir", errno: code, subject: path)
+    }
+
+    /// rmdir(2). Idempotent when `missingOK` (ENOENT is success).
+    public static func rmdir(_ path: String, missingOK: Bool = false) throws(SystemError) {
+        if Glibc.rmdir(path) == 0 { return }
+        let code = errno
+        if missingOK && code == ENOENT { return }
+        throw SystemError(call: "rmdir", errno: code, subject: path)
+    }
+
+    /// statfs(2): the filesystem magic of `path`. Idempotent.
+    public static func filesystemType(_ path: String) throws(SystemError) -> Int {
+        let magic = berth_statfs_type(path)
+        if magic < 0 {
+            throw SystemError(call: "statfs", errno: errno, subject: path)
+        }
+        return Int(magic)
+    }
+
+    /// access(2) with F_OK: whether a path exists. Idempotent.
+    public static func exists(_ path: String) -> Bool {
+        Glibc.access(path, F_OK) == 0
+    }
+
+    /// kill(2). Not a liveness check: a zombie accepts signals.
+    public static func kill(_ pid: pid_t, _ signal: Int32) throws(SystemError) {
+        if Glibc.kill(pid, signal) != 0 {
+            throw SystemError(call: "kill", errno: errno, subject: "pid \(pid)")
+        }
+    }
+}
+
+/// Filesystem magic numbers from linux/magic.h.
+public enum FilesystemMagic {
+    public static let cgroup2: Int = 0x6367_7270
+    public static let cgroup1: Int = 0x0027_e0eb
+    public static let tmpfs: Int = 0x0102_1994
+    public static let proc: Int = 0x9fa0
+}
