@@ -76,6 +76,8 @@ let package = Package(
         .testTarget(name: "JournalTests", dependencies: ["Journal"]),
         .testTarget(name: "KernelTests", dependencies: ["Kernel"]),
         // Lane 2: real kernel, as root, only inside a sandbox host (scripts/sandbox-run.sh).
-        .testTarget(name: "HostKernelTests", dependencies: ["Kernel"]),
+        .testTarget(
+            name: "HostKernelTests",
+            dependencies: ["Kernel", "Runtime", "Model", .product(name: "Logging", package: "swift-log")]),
     ]
 )

@@ -30,3 +30,5 @@ long berth_statfs_type(const char *path) {
     if (statfs(path, &buf) != 0) return -1;
     return (long)buf.f_type;
 }
+
+int berth_pipe2(int fds[2], int flags) { return pipe2(fds, flags); }

@@ -5,6 +5,8 @@
 
 #include <sys/types.h>
 
+#include "BerthContainer.h"
+
 // pidfd_open(2) has no glibc wrapper before 2.36's header exposure in Swift's
 // module map; goes when Glibc's module exports it.
 int berth_pidfd_open(pid_t pid, unsigned int flags);
@@ -15,6 +17,10 @@ int berth_pivot_root(const char *new_root, const char *put_old);
 // gethostname(2) wrapper that always NUL-terminates (POSIX leaves truncation
 // unspecified). Returns 0 or -1 with errno set.
 int berth_gethostname(char *buf, size_t len);
+
+// pipe2(2) is _GNU_SOURCE-only and missing from Swift's Glibc module.
+// Goes when the module exports it.
+int berth_pipe2(int fds[2], int flags);
 
 // statfs(2)'s f_type: <sys/vfs.h> is not in Glibc's Swift module map.
 // Returns the magic, or -1 with errno set. Goes when the module exports statfs.

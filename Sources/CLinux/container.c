@@ -1,0 +1,329 @@
+#define _GNU_SOURCE
+#include "BerthContainer.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <linux/openat2.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+static const char *const step_names[] = {
+    [BERTH_STEP_SYNC] = "wait for the parent",
+    [BERTH_STEP_CGROUP_NS] = "unshare the cgroup namespace",
+    [BERTH_STEP_PROPAGATION] = "make / private",
+    [BERTH_STEP_ROOT_MOUNT] = "mount the root filesystem",
+    [BERTH_STEP_ROOT_OPEN] = "open the root filesystem",
+    [BERTH_STEP_PROC] = "mount proc",
+    [BERTH_STEP_SYS] = "mount sysfs",
+    [BERTH_STEP_DEV] = "mount /dev",
+    [BERTH_STEP_DEV_NODES] = "create device nodes",
+    [BERTH_STEP_DEVPTS] = "mount devpts",
+    [BERTH_STEP_SHM] = "mount /dev/shm",
+    [BERTH_STEP_MQUEUE] = "mount /dev/mqueue",
+    [BERTH_STEP_BIND] = "bind mount",
+    [BERTH_STEP_MASK] = "mask a path",
+    [BERTH_STEP_READONLY] = "make a path read-only",
+    [BERTH_STEP_HOSTNAME] = "set the hostname",
+    [BERTH_STEP_PIVOT] = "pivot_root",
+    [BERTH_STEP_NO_NEW_PRIVS] = "set no_new_privs",
+    [BERTH_STEP_CAPABILITIES] = "drop capabilities",
+    [BERTH_STEP_STDIO] = "set up stdio",
+    [BERTH_STEP_CWD] = "change to the working directory",
+    [BERTH_STEP_EXEC] = "execute init",
+};
+
+const char *berth_step_name(int step) {
+    if (step <= 0 || step >= (int)(sizeof step_names / sizeof step_names[0]) || !step_names[step]) return "set up";
+    return step_names[step];
+}
+
+// Paths masked (bind of /dev/null, or an empty read-only tmpfs for
+// directories) and made read-only, as hardened runtimes do.
+static const char *const masked_paths[] = {
+    "proc/acpi", "proc/asound", "proc/kcore", "proc/keys", "proc/latency_stats", "proc/timer_list",
+    "proc/timer_stats", "proc/sched_debug", "proc/scsi", "sys/firmware", "sys/devices/virtual/powercap", NULL,
+};
+static const char *const readonly_paths[] = {
+    "proc/bus", "proc/fs", "proc/irq", "proc/sys", "proc/sysrq-trigger", NULL,
+};
+
+struct device_node {
+    const char *name;
+    unsigned int major, minor;
+};
+static const struct device_node device_nodes[] = {
+    {"null", 1, 3}, {"zero", 1, 5}, {"full", 1, 7}, {"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0}, {NULL, 0, 0},
+};
+
+__attribute__((noreturn)) static void fail(const struct berth_container_config *config, int step) {
+    int32_t record[2] = {step, errno};
+    ssize_t ignored = write(config->error_fd, record, sizeof record);
+    (void)ignored;
+    _exit(127);
+}
+
+// "/proc/self/fd/N" without snprintf (not async-signal-safe).
+static void fd_path(char buffer[64], int fd) {
+    static const char prefix[] = "/proc/self/fd/";
+    char digits[16];
+    int count = 0;
+    unsigned int value = (unsigned int)fd;
+    do {
+        digits[count++] = (char)('0' + value % 10);
+        value /= 10;
+    } while (value && count < 15);
+    memcpy(buffer, prefix, sizeof prefix - 1);
+    int at = (int)sizeof prefix - 1;
+    while (count) buffer[at++] = digits[--count];
+    buffer[at] = '\0';
+}
+
+// openat2 confined to the container root: symlinks may not lead out of it
+// (RESOLVE_IN_ROOT), magic links are refused, and with `no_symlinks` no
+// symlink is followed at all.
+static int open_in_root(int rootfd, const char *path, int flags, int no_symlinks) {
+    struct open_how how;
+    memset(&how, 0, sizeof how);
+    how.flags = (uint64_t)(flags | O_CLOEXEC);
+    how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | (no_symlinks ? RESOLVE_NO_SYMLINKS : 0);
+    return (int)syscall(SYS_openat2, rootfd, path, &how, sizeof how);
+}
+
+// Opens (creating as needed) the directory `path` below the root, component by
+// component, never following a symlink: a mount target can't be redirected.
+static int ensure_dir(int rootfd, const char *path) {
+    int fd = open_in_root(rootfd, path, O_PATH | O_DIRECTORY, 1);
+    if (fd >= 0 || errno != ENOENT) return fd;
+    char buffer[4096];
+    size_t length = strlen(path);
+    if (length >= sizeof buffer) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    memcpy(buffer, path, length + 1);
+    int parent = fcntl(rootfd, F_DUPFD_CLOEXEC, 3);
+    if (parent < 0) return -1;
+    char *component = buffer;
+    while (*component) {
+        char *end = component;
+        while (*end && *end != '/') end++;
+        int last = (*end == '\0');
+        *end = '\0';
+        if (*component) {
+            if (mkdirat(parent, component, 0755) != 0 && errno != EEXIST) {
+                close(parent);
+                return -1;
+            }
+            struct open_how how;
+            memset(&how, 0, sizeof how);
+            how.flags = O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+            how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+            int child = (int)syscall(SYS_openat2, parent, component, &how, sizeof how);
+            close(parent);
+            if (child < 0) return -1;
+            parent = child;
+        }
+        if (last) break;
+        component = end + 1;
+    }
+    return parent;
+}
+
+static void mount_on_dir(const struct berth_container_config *config, int rootfd, const char *path, const char *source,
+                         const char *type, unsigned long flags, const char *data, int step) {
+    int fd = ensure_dir(rootfd, path);
+    if (fd < 0) fail(config, step);
+    char target[64];
+    fd_path(target, fd);
+    if (mount(source, target, type, flags, data) != 0) fail(config, step);
+    close(fd);
+}
+
+static void mask_paths(const struct berth_container_config *config, int rootfd) {
+    int nullfd = open_in_root(rootfd, "dev/null", O_PATH, 1);
+    if (nullfd < 0) fail(config, BERTH_STEP_MASK);
+    char null_path[64];
+    fd_path(null_path, nullfd);
+    for (const char *const *path = masked_paths; *path; path++) {
+        int fd = open_in_root(rootfd, *path, O_PATH, 1);
+        if (fd < 0) {
+            if (errno == ENOENT) continue;
+            fail(config, BERTH_STEP_MASK);
+        }
+        struct stat st;
+        if (fstat(fd, &st) != 0) fail(config, BERTH_STEP_MASK);
+        char target[64];
+        fd_path(target, fd);
+        int result = S_ISDIR(st.st_mode) ? mount("tmpfs", target, "tmpfs", MS_RDONLY, "size=0k,nr_inodes=1")
+                                         : mount(null_path, target, NULL, MS_BIND, NULL);
+        if (result != 0) fail(config, BERTH_STEP_MASK);
+        close(fd);
+    }
+    close(nullfd);
+    for (const char *const *path = readonly_paths; *path; path++) {
+        int fd = open_in_root(rootfd, *path, O_PATH, 1);
+        if (fd < 0) {
+            if (errno == ENOENT) continue;
+            fail(config, BERTH_STEP_READONLY);
+        }
+        char target[64];
+        fd_path(target, fd);
+        if (mount(target, target, NULL, MS_BIND | MS_REC, NULL) != 0) fail(config, BERTH_STEP_READONLY);
+        close(fd);
+        fd = open_in_root(rootfd, *path, O_PATH, 1);
+        if (fd < 0) fail(config, BERTH_STEP_READONLY);
+        fd_path(target, fd);
+        if (mount(NULL, target, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0)
+            fail(config, BERTH_STEP_READONLY);
+        close(fd);
+    }
+}
+
+static void make_dev(const struct berth_container_config *config, int rootfd) {
+    mount_on_dir(config, rootfd, "dev", "tmpfs", "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k",
+                 BERTH_STEP_DEV);
+    int devfd = open_in_root(rootfd, "dev", O_PATH | O_DIRECTORY, 1);
+    if (devfd < 0) fail(config, BERTH_STEP_DEV);
+    for (const struct device_node *node = device_nodes; node->name; node++) {
+        if (mknodat(devfd, node->name, S_IFCHR | 0666, makedev(node->major, node->minor)) != 0)
+            fail(config, BERTH_STEP_DEV_NODES);
+    }
+    mount_on_dir(config, rootfd, "dev/pts", "devpts", "devpts", MS_NOSUID | MS_NOEXEC,
+                 "newinstance,ptmxmode=0666,mode=0620", BERTH_STEP_DEVPTS);
+    mount_on_dir(config, rootfd, "dev/shm", "shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=65536k",
+                 BERTH_STEP_SHM);
+    mount_on_dir(config, rootfd, "dev/mqueue", "mqueue", "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL,
+                 BERTH_STEP_MQUEUE);
+    if (symlinkat("pts/ptmx", devfd, "ptmx") != 0 || symlinkat("/proc/self/fd", devfd, "fd") != 0 ||
+        symlinkat("/proc/self/fd/0", devfd, "stdin") != 0 || symlinkat("/proc/self/fd/1", devfd, "stdout") != 0 ||
+        symlinkat("/proc/self/fd/2", devfd, "stderr") != 0)
+        fail(config, BERTH_STEP_DEV_NODES);
+    close(devfd);
+}
+
+static void drop_capabilities(const struct berth_container_config *config) {
+    for (int cap = 0; cap < 64; cap++) {
+        if (config->capabilities & (UINT64_C(1) << cap)) continue;
+        if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0) {
+            if (errno == EINVAL) break;  // past the kernel's last capability
+            fail(config, BERTH_STEP_CAPABILITIES);
+        }
+    }
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL)
+        fail(config, BERTH_STEP_CAPABILITIES);
+    struct __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
+    struct __user_cap_data_struct data[2];
+    memset(data, 0, sizeof data);
+    data[0].effective = data[0].permitted = (uint32_t)config->capabilities;
+    data[1].effective = data[1].permitted = (uint32_t)(config->capabilities >> 32);
+    if (syscall(SYS_capset, &header, data) != 0) fail(config, BERTH_STEP_CAPABILITIES);
+}
+
+static void exec_init(const struct berth_container_config *config) {
+    const char *program = config->argv[0];
+    if (strchr(program, '/')) {
+        execve(program, (char *const *)config->argv, (char *const *)config->envp);
+        fail(config, BERTH_STEP_EXEC);
+    }
+    static const char *const search[] = {"/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin", NULL};
+    int saved = ENOENT;
+    for (const char *const *dir = search; *dir; dir++) {
+        char path[4096];
+        size_t dir_length = strlen(*dir), name_length = strlen(program);
+        if (dir_length + name_length + 2 > sizeof path) continue;
+        memcpy(path, *dir, dir_length);
+        path[dir_length] = '/';
+        memcpy(path + dir_length + 1, program, name_length + 1);
+        execve(path, (char *const *)config->argv, (char *const *)config->envp);
+        if (errno != ENOENT) saved = errno;
+    }
+    errno = saved;
+    fail(config, BERTH_STEP_EXEC);
+}
+
+__attribute__((noreturn)) static void child_main(const struct berth_container_config *config) {
+    // Until exec this process is a copy of berth: nobody may ptrace it or
+    // open its /proc/PID/exe (runc CVE-2019-5736). exec resets it.
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) fail(config, BERTH_STEP_SYNC);
+    char go;
+    if (read(config->sync_fd, &go, 1) != 1) fail(config, BERTH_STEP_SYNC);
+    close(config->sync_fd);
+    if (unshare(CLONE_NEWCGROUP) != 0) fail(config, BERTH_STEP_CGROUP_NS);
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) fail(config, BERTH_STEP_PROPAGATION);
+
+    umask(0);
+    int root_ok = config->overlay_options
+                      ? mount("overlay", config->rootfs, "overlay", 0, config->overlay_options)
+                      : mount(config->rootfs, config->rootfs, NULL, MS_BIND | MS_REC, NULL);
+    if (root_ok != 0) fail(config, BERTH_STEP_ROOT_MOUNT);
+    int rootfd = open(config->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (rootfd < 0) fail(config, BERTH_STEP_ROOT_OPEN);
+
+    mount_on_dir(config, rootfd, "proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, BERTH_STEP_PROC);
+    mount_on_dir(config, rootfd, "sys", "sysfs", "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL,
+                 BERTH_STEP_SYS);
+    make_dev(config, rootfd);
+    for (int i = 0; i < config->bind_count; i++) {
+        const struct berth_bind_mount *bind = &config->binds[i];
+        const char *inside = bind->destination;
+        while (*inside == '/') inside++;
+        mount_on_dir(config, rootfd, inside, bind->source, NULL, MS_BIND | MS_REC, NULL, BERTH_STEP_BIND);
+        if (bind->read_only) mount_on_dir(config, rootfd, inside, NULL, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL,
+                                          BERTH_STEP_BIND);
+    }
+    mask_paths(config, rootfd);
+    umask(022);
+
+    if (config->hostname && sethostname(config->hostname, strlen(config->hostname)) != 0)
+        fail(config, BERTH_STEP_HOSTNAME);
+
+    // pivot_root(".", "."): the old root stacks under the new one and is
+    // detached at once; nothing of the host stays reachable.
+    if (fchdir(rootfd) != 0 || syscall(SYS_pivot_root, ".", ".") != 0 || umount2(".", MNT_DETACH) != 0 || chdir("/") != 0)
+        fail(config, BERTH_STEP_PIVOT);
+    close(rootfd);
+
+    if (config->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail(config, BERTH_STEP_NO_NEW_PRIVS);
+    drop_capabilities(config);
+
+    for (int fd = 0; fd < 3; fd++) {
+        if (dup2(config->stdio[fd], fd) != fd) fail(config, BERTH_STEP_STDIO);
+    }
+    // Every other descriptor closes at exec (the error pipe included).
+    if (syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) != 0) fail(config, BERTH_STEP_STDIO);
+    if (chdir(config->cwd ? config->cwd : "/") != 0) fail(config, BERTH_STEP_CWD);
+
+    // Signals: default dispositions and an empty mask for init.
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; sig++) {
+        if (sig != SIGKILL && sig != SIGSTOP) sigaction(sig, &action, NULL);
+    }
+    sigset_t empty;
+    sigemptyset(&empty);
+    sigprocmask(SIG_SETMASK, &empty, NULL);
+
+    exec_init(config);
+    _exit(127);
+}
+
+pid_t berth_container_clone(const struct berth_container_config *config) {
+    unsigned long flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | SIGCHLD;
+    pid_t pid = (pid_t)syscall(SYS_clone, flags, 0, 0, 0, 0);
+    if (pid == 0) child_main(config);
+    return pid;
+}

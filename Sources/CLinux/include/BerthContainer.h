@@ -1,0 +1,73 @@
+// Container creation between clone and exec. This runs in the child of a
+// multi-threaded process, so it is C and does only async-signal-safe work:
+// raw system calls on memory the parent prepared, no malloc, no locks.
+// Failures are reported over a CLOEXEC pipe as {step, errno} and end in _exit.
+#ifndef BERTH_CONTAINER_H
+#define BERTH_CONTAINER_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+struct berth_bind_mount {
+    const char *source;       // host path
+    const char *destination;  // path inside the container, absolute
+    int read_only;
+};
+
+struct berth_container_config {
+    // The directory the root is mounted on (a host path in the new mount namespace).
+    const char *rootfs;
+    // "lowerdir=...,upperdir=...,workdir=..." for an overlay root, or NULL to bind `rootfs` itself.
+    const char *overlay_options;
+    const char *hostname;
+    const char *const *argv;  // argv[0]: absolute, or searched in the standard PATH inside
+    const char *const *envp;
+    const char *cwd;          // absolute, inside the container
+    const struct berth_bind_mount *binds;
+    int bind_count;
+    // Capabilities kept in the bounding, permitted and effective sets (bit n = capability n).
+    uint64_t capabilities;
+    int no_new_privs;
+    // Descriptors that become 0, 1, 2 in the container.
+    int stdio[3];
+    // The child reads one byte from sync_fd before it starts (the parent puts it in its cgroup first).
+    int sync_fd;
+    // The child writes {int32 step, int32 errno} here on failure; EOF means exec succeeded.
+    int error_fd;
+};
+
+// Steps reported on failure (berth_step_name gives their text).
+enum berth_step {
+    BERTH_STEP_SYNC = 1,
+    BERTH_STEP_CGROUP_NS,
+    BERTH_STEP_PROPAGATION,
+    BERTH_STEP_ROOT_MOUNT,
+    BERTH_STEP_ROOT_OPEN,
+    BERTH_STEP_PROC,
+    BERTH_STEP_SYS,
+    BERTH_STEP_DEV,
+    BERTH_STEP_DEV_NODES,
+    BERTH_STEP_DEVPTS,
+    BERTH_STEP_SHM,
+    BERTH_STEP_MQUEUE,
+    BERTH_STEP_BIND,
+    BERTH_STEP_MASK,
+    BERTH_STEP_READONLY,
+    BERTH_STEP_HOSTNAME,
+    BERTH_STEP_PIVOT,
+    BERTH_STEP_NO_NEW_PRIVS,
+    BERTH_STEP_CAPABILITIES,
+    BERTH_STEP_STDIO,
+    BERTH_STEP_CWD,
+    BERTH_STEP_EXEC,
+};
+
+const char *berth_step_name(int step);
+
+// clone(2)s the container's init into new pid, mount, uts, ipc and net
+// namespaces (a cgroup namespace follows once it is in its cgroup). Returns
+// the child's pid in the caller's namespace, or -1 with errno set. The child
+// never returns.
+pid_t berth_container_clone(const struct berth_container_config *config);
+
+#endif

@@ -1,0 +1,164 @@
+import CLinux
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// What the C shim needs to start a container's init.
+public struct ContainerLaunch: Sendable {
+    public struct BindMount: Sendable, Equatable {
+        public var source: String
+        public var destination: String
+        public var readOnly: Bool
+        public init(source: String, destination: String, readOnly: Bool) {
+            self.source = source
+            self.destination = destination
+            self.readOnly = readOnly
+        }
+    }
+
+    /// The (host) directory the root is mounted on, inside the new mount namespace.
+    public var rootfs: String
+    /// Overlay lower/upper/work directories, or nil to use `rootfs` as it is.
+    public var overlay: (lower: String, upper: String, work: String)?
+    public var hostname: String
+    public var arguments: [String]
+    public var environment: [String]
+    public var workingDirectory: String
+    public var bindMounts: [BindMount]
+    public var capabilities: CapabilitySet
+    public var noNewPrivileges: Bool
+    /// Where the container's stdout and stderr go (appended); stdin is /dev/null.
+    public var consoleLog: String
+
+    public init(
+        rootfs: String, overlay: (lower: String, upper: String, work: String)?, hostname: String, arguments: [String],
+        environment: [String], workingDirectory: String, bindMounts: [BindMount], capabilities: CapabilitySet,
+        noNewPrivileges: Bool, consoleLog: String
+    ) {
+        self.rootfs = rootfs
+        self.overlay = overlay
+        self.hostname = hostname
+        self.arguments = arguments
+        self.environment = environment
+        self.workingDirectory = workingDirectory
+        self.bindMounts = bindMounts
+        self.capabilities = capabilities
+        self.noNewPrivileges = noNewPrivileges
+        self.consoleLog = consoleLog
+    }
+}
+
+/// A container's set-up failed in the child: which step, and errno.
+public struct ContainerStartError: Error, CustomStringConvertible, Sendable {
+    public var step: String
+    public var errno: Int32
+    public var description: String {
+        "container set-up failed: \(step): \(String(cString: strerror(errno))) (\(SystemError.name(of: errno)))"
+    }
+}
+
+extension ContainerLaunch {
+    /// Clones the container's init into new namespaces. `beforeStart` runs in
+    /// the parent with the child's pid while the child waits (join its cgroup
+    /// there); then the child sets up its root and execs. Returns the pid once
+    /// exec succeeded.
+    public func start(beforeStart: (pid_t) throws -> Void) throws -> pid_t {
+        let sync = try Pipe2.make()
+        let report = try Pipe2.make()
+        var childEndsClosed = false
+        defer {
+            Syscall.close(sync.write)
+            Syscall.close(report.read)
+            if !childEndsClosed {
+                Syscall.close(sync.read)
+                Syscall.close(report.write)
+            }
+        }
+        let stdin = try Syscall.open("/dev/null", O_RDONLY)
+        defer { Syscall.close(stdin) }
+        let console = try Syscall.open(consoleLog, O_WRONLY | O_CREAT | O_APPEND, mode: 0o640)
+        defer { Syscall.close(console) }
+
+        // Every string the child reads lives in C memory until clone returns.
+        var arena = CStringArena()
+        defer { arena.free() }
+        let argv = arena.array(arguments)
+        let envp = arena.array(environment)
+        let binds = UnsafeMutablePointer<berth_bind_mount>.allocate(capacity: max(1, bindMounts.count))
+        defer { binds.deallocate() }
+        for (index, bind) in bindMounts.enumerated() {
+            binds[index] = berth_bind_mount(
+                source: arena.string(bind.source), destination: arena.string(bind.destination), read_only: bind.readOnly ? 1 : 0)
+        }
+        var config = berth_container_config()
+        config.rootfs = arena.string(rootfs)
+        if let overlay {
+            config.overlay_options = arena.string("lowerdir=\(overlay.lower),upperdir=\(overlay.upper),workdir=\(overlay.work)")
+        }
+        config.hostname = arena.string(hostname)
+        config.argv = argv
+        config.envp = envp
+        config.cwd = arena.string(workingDirectory)
+        config.binds = UnsafePointer(binds)
+        config.bind_count = Int32(bindMounts.count)
+        config.capabilities = capabilities.mask
+        config.no_new_privs = noNewPrivileges ? 1 : 0
+        config.stdio = (stdin, console, console)
+        config.sync_fd = sync.read
+        config.error_fd = report.write
+
+        let pid = berth_container_clone(&config)
+        if pid < 0 { throw SystemError(call: "clone", errno: errno, subject: rootfs) }
+        Syscall.close(sync.read)
+        Syscall.close(report.write)
+        childEndsClosed = true
+
+        do {
+            try beforeStart(pid)
+            try Syscall.writeOnce(sync.write, [1], subject: "container sync pipe")
+        } catch {
+            _ = Glibc.kill(pid, SIGKILL)
+            _ = Reaper.wait(pid)
+            throw error
+        }
+        // EOF: exec happened (the pipe was CLOEXEC). 8 bytes: {step, errno}.
+        let record = try Syscall.readAll(report.read, upTo: 8)
+        if record.count == 8 {
+            let step = record[0..<4].withUnsafeBytes { $0.loadUnaligned(as: Int32.self) }
+            let code = record[4..<8].withUnsafeBytes { $0.loadUnaligned(as: Int32.self) }
+            _ = Reaper.wait(pid)
+            throw ContainerStartError(step: String(cString: berth_step_name(step)), errno: code)
+        }
+        return pid
+    }
+}
+
+/// C strings and arrays that stay valid until `free()`.
+struct CStringArena {
+    private var strings: [UnsafeMutablePointer<CChar>] = []
+    private var arrays: [UnsafeMutablePointer<UnsafePointer<CChar>?>] = []
+
+    /// A C copy of `text` (nil only if the allocation failed).
+    mutating func string(_ text: String) -> UnsafePointer<CChar>? {
+        guard let copy = strdup(text) else { return nil }
+        strings.append(copy)
+        return UnsafePointer(copy)
+    }
+
+    /// A NULL-terminated array of C strings.
+    mutating func array(_ texts: [String]) -> UnsafePointer<UnsafePointer<CChar>?> {
+        let array = UnsafeMutablePointer<UnsafePointer<CChar>?>.allocate(capacity: texts.count + 1)
+        for (index, text) in texts.enumerated() { array[index] = string(text) }
+        array[texts.count] = nil
+        arrays.append(array)
+        return UnsafePointer(array)
+    }
+
+    mutating func free() {
+        for pointer in strings { Glibc.free(pointer) }
+        for array in arrays { array.deallocate() }
+        strings.removeAll()
+        arrays.removeAll()
+    }
+}

@@ -1,0 +1,52 @@
+import CLinux
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// pipe2(2) with O_CLOEXEC.
+enum Pipe2 {
+    static func make() throws(SystemError) -> (read: Int32, write: Int32) {
+        var fds: [Int32] = [-1, -1]
+        if berth_pipe2(&fds, O_CLOEXEC) != 0 { throw SystemError(call: "pipe2", errno: errno) }
+        return (fds[0], fds[1])
+    }
+}
+
+extension Syscall {
+    /// Reads until EOF or `limit` bytes.
+    public static func readAll(_ fd: Int32, upTo limit: Int) throws(SystemError) -> [UInt8] {
+        var result: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: max(1, min(limit, 65536)))
+        while result.count < limit {
+            let want = min(buffer.count, limit - result.count)
+            let count = try retrying("read", "pipe") {
+                buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, want) }
+            }
+            if count == 0 { break }
+            result.append(contentsOf: buffer[0..<count])
+        }
+        return result
+    }
+}
+
+/// Reaping children berth itself started (a container's init while berth runs).
+public enum Reaper {
+    /// waitpid(2), blocking. Returns the status, or nil when `pid` is not our child.
+    @discardableResult
+    public static func wait(_ pid: pid_t) -> Int32? {
+        var status: Int32 = 0
+        while true {
+            let result = waitpid(pid, &status, 0)
+            if result == pid { return status }
+            if result < 0 && errno == EINTR { continue }
+            return nil
+        }
+    }
+
+    /// waitpid(2) with WNOHANG: the status if it has ended, nil otherwise.
+    public static func poll(_ pid: pid_t) -> Int32? {
+        var status: Int32 = 0
+        return waitpid(pid, &status, WNOHANG) == pid ? status : nil
+    }
+}

@@ -1,0 +1,85 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Runs a host helper program (never a container process) and collects its
+/// output. posix_spawn runs no Swift code in the child.
+public enum Spawn {
+    public struct Result: Sendable {
+        public var status: Int32
+        public var output: [UInt8]
+        public var exitedCleanly: Bool { status & 0x7f == 0 && (status >> 8) & 0xff == 0 }
+    }
+
+    public static func run(_ arguments: [String], outputLimit: Int = 1 << 20) throws(SystemError) -> Result {
+        guard let program = arguments.first else { throw SystemError(call: "posix_spawn", errno: EINVAL) }
+        let pipe = try Pipe2.make()
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_adddup2(&actions, pipe.write, 1)
+        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        var arena = CStringArena()
+        defer { arena.free() }
+        let argv = arena.array(arguments)
+        var pid: pid_t = 0
+        let result = argv.withMemoryRebound(to: UnsafeMutablePointer<CChar>?.self, capacity: arguments.count + 1) { pointer in
+            posix_spawn(&pid, program, &actions, nil, pointer, environ)
+        }
+        Syscall.close(pipe.write)
+        defer { Syscall.close(pipe.read) }
+        if result != 0 { throw SystemError(call: "posix_spawn", errno: result, subject: program) }
+        let output = (try? Syscall.readAll(pipe.read, upTo: outputLimit)) ?? []
+        let status = Reaper.wait(pid) ?? -1
+        return Result(status: status, output: output)
+    }
+}
+
+extension Syscall {
+    /// fsync(2).
+    public static func fsync(_ fd: Int32, subject: String) throws(SystemError) {
+        _ = try retrying("fsync", subject) { Glibc.fsync(fd) }
+    }
+
+    /// rename(2). Atomic within one filesystem.
+    public static func rename(_ from: String, _ to: String) throws(SystemError) {
+        if Glibc.rename(from, to) != 0 { throw SystemError(call: "rename", errno: errno, subject: "\(from) → \(to)") }
+    }
+
+    /// Writes `bytes` to `path` atomically and durably: a temp file, fsync,
+    /// rename over the old one, fsync of the directory.
+    public static func writeAtomically(_ bytes: [UInt8], to path: String, mode: mode_t = 0o600) throws(SystemError) {
+        let directory = path.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+        let temporary = "\(path).tmp-\(getpid())"
+        let fd = try open(temporary, O_WRONLY | O_CREAT | O_TRUNC, mode: mode)
+        do {
+            try writeOnce(fd, bytes, subject: temporary)
+            try fsync(fd, subject: temporary)
+        } catch {
+            close(fd)
+            _ = unlink(temporary)
+            throw error
+        }
+        close(fd)
+        try rename(temporary, path)
+        let directoryFD = try open(directory.isEmpty ? "." : directory, O_RDONLY | O_DIRECTORY)
+        defer { close(directoryFD) }
+        try fsync(directoryFD, subject: directory)
+    }
+
+    /// The device number of a block or character device node (stat(2)).
+    public static func deviceNumber(_ path: String) throws(SystemError) -> (major: UInt32, minor: UInt32) {
+        var info = stat()
+        if fstatat(AT_FDCWD, path, &info, 0) != 0 { throw SystemError(call: "stat", errno: errno, subject: path) }
+        let device = UInt64(info.st_rdev)
+        let major = UInt32(((device >> 32) & 0xffff_f000) | ((device >> 8) & 0x0000_0fff))
+        let minor = UInt32(((device >> 12) & 0xffff_ff00) | (device & 0x0000_00ff))
+        return (major, minor)
+    }
+
+    /// symlink(2).
+    public static func symlink(_ target: String, at path: String) throws(SystemError) {
+        if Glibc.symlink(target, path) != 0 { throw SystemError(call: "symlink", errno: errno, subject: path) }
+    }
+}

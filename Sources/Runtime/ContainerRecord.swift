@@ -1,0 +1,50 @@
+import Foundation
+import Kernel
+
+/// What berth keeps about a container it created, in
+/// `STATE/containers/NAME/container.json`: enough to find it again after
+/// berth restarts (pid plus start time, re-checked against /proc).
+public struct ContainerRecord: Codable, Equatable, Sendable {
+    public var name: String
+    /// The init's pid in berth's pid namespace; nil when stopped.
+    public var pid: Int32?
+    /// /proc/PID/stat start time, to tell a recycled pid from our init.
+    public var startTime: UInt64?
+    public var cgroup: String
+    public var rootfs: String
+    public var lower: String
+    public var upper: String
+    public var work: String
+    public var keepPrivateLayer: Bool
+}
+
+/// The state directory's layout and atomic reads and writes.
+public struct StateStore: Sendable {
+    public let paths: RuntimePaths
+
+    public init(paths: RuntimePaths) { self.paths = paths }
+
+    public var containersDirectory: String { paths.stateDirectory.string + "/containers" }
+    public var templatesDirectory: String { paths.stateDirectory.string + "/templates" }
+    public func containerDirectory(_ name: String) -> String { containersDirectory + "/" + name }
+    public func runDirectory(_ name: String) -> String { paths.runDirectory.string + "/containers/" + name }
+
+    public func save(_ record: ContainerRecord) throws {
+        try FileManager.default.createDirectory(atPath: containerDirectory(record.name), withIntermediateDirectories: true)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try Syscall.writeAtomically(Array(try encoder.encode(record)), to: containerDirectory(record.name) + "/container.json")
+    }
+
+    /// The record, or nil when there is none or it is unreadable (the kernel
+    /// is then the truth to rebuild from).
+    public func load(_ name: String) -> ContainerRecord? {
+        guard let bytes = try? Syscall.readFile(containerDirectory(name) + "/container.json") else { return nil }
+        return try? JSONDecoder().decode(ContainerRecord.self, from: Data(bytes))
+    }
+
+    public func names() -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: containersDirectory)) ?? [])
+            .filter { !$0.hasPrefix(".") }.sorted()
+    }
+}

@@ -1,0 +1,171 @@
+import Foundation
+import Kernel
+import Logging
+import Model
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Starts, finds and stops containers on this host. Containers are detached:
+/// no process of berth's stays with them, and a new ContainerRuntime (a
+/// restarted berth) finds them again from the state dir, re-checked in /proc.
+public struct ContainerRuntime: Sendable {
+    public let paths: RuntimePaths
+    public let cgroups: any CgroupDriver
+    public let state: StateStore
+    public let templates: TemplateStore
+    let logger: Logger
+
+    public init(paths: RuntimePaths, cgroups: any CgroupDriver, logger: Logger) {
+        self.paths = paths
+        self.cgroups = cgroups
+        self.logger = logger
+        state = StateStore(paths: paths)
+        templates = TemplateStore(directory: state.templatesDirectory)
+    }
+
+    public enum Status: Equatable, Sendable {
+        case running(pid: Int32)
+        case stopped
+        /// No record: berth does not know this container.
+        case unknown
+    }
+
+    public struct RuntimeError: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    func cgroupPath(_ name: String) throws -> CgroupPath {
+        try CgroupPath(paths.cgroupParent).appending(name)
+    }
+
+    /// Running, stopped or unknown, from the record checked against /proc:
+    /// the pid must still be our init (same start time) and not a zombie.
+    public func status(_ name: String) -> Status {
+        guard let record = state.load(name) else { return .unknown }
+        guard let pid = record.pid, let recordedStart = record.startTime, let stat = ProcessStat.read(pid),
+            stat.startTime == recordedStart, stat.isAlive
+        else { return .stopped }
+        return .running(pid: pid)
+    }
+
+    /// Creates the container's cgroup and private layer and starts its init.
+    public func start(_ container: ContainerObject) throws -> ContainerRecord {
+        let name = container.metadata.name
+        try Names.checkDNSLabel(name)
+        if case .running(let pid) = status(name) {
+            throw RuntimeError(description: "container \(name) is already running (pid \(pid))")
+        }
+        let spec = container.spec
+        let lower: String
+        switch spec.rootfs?.source {
+        case .template(let template): lower = try templates.path(of: template, logger: logger)
+        case .directory(let directory): lower = directory
+        case .tarball(let tarball): throw RuntimeError(description: "tarball templates are not supported yet (\(tarball))")
+        case nil: throw RuntimeError(description: "container \(name) has no rootfs")
+        }
+        let privateDirectory = state.containerDirectory(name)
+        let runDirectory = state.runDirectory(name)
+        let files = FileManager.default
+        for directory in [privateDirectory + "/upper", privateDirectory + "/work", runDirectory + "/rootfs"] {
+            try files.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        }
+        var record = ContainerRecord(
+            name: name, pid: nil, startTime: nil, cgroup: try cgroupPath(name).description, rootfs: runDirectory + "/rootfs",
+            lower: lower, upper: privateDirectory + "/upper", work: privateDirectory + "/work",
+            keepPrivateLayer: spec.rootfs?.persistent ?? false)
+        try state.save(record)
+
+        let group = try cgroupPath(name)
+        try cgroups.create(group)
+        do {
+            let writes = try cgroups.apply(try CgroupLimits(spec.resources), to: group)
+            logger.debug("cgroup limits", metadata: ["container": "\(name)", "writes": "\(writes)"])
+            let launch = try launchConfiguration(container, record: record)
+            let pid = try launch.start { pid in try cgroups.addProcess(pid, to: group) }
+            record.pid = pid
+            record.startTime = ProcessStat.read(pid)?.startTime
+            try state.save(record)
+            logger.info("started", metadata: ["container": "\(name)", "pid": "\(pid)"])
+            return record
+        } catch {
+            try? cgroups.killAll(group)
+            try? cgroups.remove(group)
+            throw error
+        }
+    }
+
+    func launchConfiguration(_ container: ContainerObject, record: ContainerRecord) throws -> ContainerLaunch {
+        let spec = container.spec
+        var environment = [
+            "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            "HOSTNAME=\(spec.hostname ?? container.metadata.name)", "HOME=/root", "TERM=xterm",
+        ]
+        for (key, value) in (spec.env ?? [:]).sorted(by: { $0.key < $1.key }) {
+            environment.removeAll { $0.hasPrefix(key + "=") }
+            environment.append("\(key)=\(value)")
+        }
+        let binds = (spec.mounts ?? []).compactMap { mount -> ContainerLaunch.BindMount? in
+            guard mount.type == .bind, let source = mount.source else { return nil }
+            return ContainerLaunch.BindMount(source: source, destination: mount.destination, readOnly: mount.readOnly ?? false)
+        }
+        let capabilities = try CapabilitySet.resolve(
+            add: spec.capabilities?.add ?? [], drop: spec.capabilities?.drop ?? [], privileged: spec.security?.privileged ?? false)
+        return ContainerLaunch(
+            rootfs: record.rootfs, overlay: (record.lower, record.upper, record.work),
+            hostname: spec.hostname ?? container.metadata.name,
+            arguments: spec.`init`?.command ?? ["/sbin/init"], environment: environment,
+            workingDirectory: spec.`init`?.workingDir ?? "/", bindMounts: binds, capabilities: capabilities,
+            noNewPrivileges: spec.security?.noNewPrivileges ?? true,
+            consoleLog: state.containerDirectory(container.metadata.name) + "/console.log")
+    }
+
+    /// SIGTERM to init, then after `timeout` SIGKILL to everything in the
+    /// container's cgroup; removes the cgroup. Idempotent.
+    public func stop(_ name: String, timeout: Interval = Interval(milliseconds: 10_000)) throws {
+        guard var record = state.load(name) else { throw RuntimeError(description: "no container \(name)") }
+        let group = try cgroupPath(name)
+        if case .running(let pid) = status(name) {
+            _ = kill(pid, SIGTERM)
+            let deadline = ContinuousClock.now.advanced(by: .milliseconds(Int64(timeout.milliseconds)))
+            while ContinuousClock.now < deadline, case .running = status(name) {
+                _ = Reaper.poll(pid)
+                usleep(10_000)
+            }
+            if case .running = status(name) {
+                logger.info("stop timed out, killing", metadata: ["container": "\(name)"])
+                try cgroups.killAll(group)
+            }
+            for _ in 0..<500 {
+                _ = Reaper.poll(pid)
+                if case .running = status(name) { usleep(10_000) } else { break }
+            }
+        }
+        // The pid namespace dies with init; wait for the cgroup to empty.
+        for _ in 0..<500 where ((try? cgroups.processes(in: group)) ?? []).isEmpty == false {
+            try? cgroups.killAll(group)
+            usleep(10_000)
+        }
+        try cgroups.remove(group)
+        record.pid = nil
+        record.startTime = nil
+        try state.save(record)
+        logger.info("stopped", metadata: ["container": "\(name)"])
+    }
+
+    /// Stops the container and forgets it; its private layer goes unless it
+    /// is kept (manifest `rootfs.persistent`, or `keepPrivateLayer`).
+    public func delete(_ name: String, keepPrivateLayer: Bool? = nil) throws {
+        guard let record = state.load(name) else { return }
+        try stop(name, timeout: Interval(milliseconds: 0))
+        let keep = keepPrivateLayer ?? record.keepPrivateLayer
+        let files = FileManager.default
+        try? files.removeItem(atPath: state.runDirectory(name))
+        if keep {
+            try? files.removeItem(atPath: state.containerDirectory(name) + "/container.json")
+        } else {
+            try files.removeItem(atPath: state.containerDirectory(name))
+        }
+    }
+}

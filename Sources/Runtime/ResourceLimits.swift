@@ -1,0 +1,39 @@
+import Kernel
+import Model
+
+extension CgroupLimits {
+    /// The kernel-level limits for a container's resources spec. Device paths
+    /// of io limits are resolved to MAJOR:MINOR with stat(2).
+    public init(_ resources: ResourcesSpec?) throws {
+        self.init()
+        guard let resources else { return }
+        cpuWeight = resources.cpu?.weight
+        if let limit = resources.cpu?.limit {
+            // millicores × period / 1000, checked: a huge limit is "no limit".
+            let (quota, overflow) = limit.millicores.multipliedReportingOverflow(by: cpuPeriodMicros)
+            cpuQuotaMicros = overflow ? nil : max(1000, quota / 1000)
+        }
+        cpus = resources.cpu?.cpus?.description
+        memoryMax = resources.memory?.max?.bytes
+        memoryHigh = resources.memory?.high?.bytes
+        swapMax = resources.memory?.swap?.bytes
+        pidsMax = resources.pids?.max
+        ioWeight = resources.io?.weight
+        for limit in resources.io?.limits ?? [] {
+            let numbers: (major: UInt32, minor: UInt32)
+            if limit.device.hasPrefix("/") {
+                numbers = try Syscall.deviceNumber(limit.device)
+            } else {
+                let parts = limit.device.split(separator: ":").compactMap { UInt32($0) }
+                guard parts.count == 2 else { throw SystemError(call: "io device", errno: 22, subject: limit.device) }
+                numbers = (parts[0], parts[1])
+            }
+            var io = IOLimit(major: numbers.major, minor: numbers.minor)
+            io.readBytesPerSecond = limit.readBytesPerSecond?.bytes
+            io.writeBytesPerSecond = limit.writeBytesPerSecond?.bytes
+            io.readIOPS = limit.readIOPS
+            io.writeIOPS = limit.writeIOPS
+            ioLimits.append(io)
+        }
+    }
+}

@@ -1,0 +1,81 @@
+import Foundation
+import Kernel
+import Logging
+
+/// Read-only root filesystem templates, shared by every container as the
+/// lower layer of its overlay (OpenVZ-style template caching): the hundredth
+/// container costs no copy.
+public struct TemplateStore: Sendable {
+    public let directory: String
+    /// Where the built-in busybox template takes its binary (Debian's busybox-static).
+    public var busyboxBinary = "/bin/busybox"
+
+    public init(directory: String) { self.directory = directory }
+
+    public struct Unsupported: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// The lower directory for a template name, built on first use.
+    public func path(of template: String, logger: Logger) throws -> String {
+        guard template == "busybox" else {
+            throw Unsupported(description: "unknown template '\(template)' (built in: busybox)")
+        }
+        let path = directory + "/busybox"
+        if Syscall.exists(path + "/bin/busybox") { return path }
+        try buildBusybox(at: path, logger: logger)
+        return path
+    }
+
+    /// Builds the busybox template in a temporary directory and renames it in
+    /// place, so a crash never leaves a half-built template behind.
+    func buildBusybox(at path: String, logger: Logger) throws {
+        guard Syscall.exists(busyboxBinary) else {
+            throw Unsupported(description: "\(busyboxBinary) is missing (install Debian's busybox-static)")
+        }
+        let files = FileManager.default
+        try files.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let staging = "\(directory)/.busybox-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        defer { try? files.removeItem(atPath: staging) }
+        for sub in ["bin", "sbin", "usr/bin", "usr/sbin", "etc", "proc", "sys", "dev", "root", "run", "var/log", "home"] {
+            try files.createDirectory(atPath: "\(staging)/\(sub)", withIntermediateDirectories: true)
+        }
+        try files.createDirectory(atPath: "\(staging)/tmp", withIntermediateDirectories: true, attributes: [.posixPermissions: 0o1777])
+        try files.copyItem(atPath: busyboxBinary, toPath: "\(staging)/bin/busybox")
+        try files.setAttributes([.posixPermissions: 0o755], ofItemAtPath: "\(staging)/bin/busybox")
+        let listing = try Spawn.run([busyboxBinary, "--list-full"])
+        guard listing.exitedCleanly else {
+            throw Unsupported(description: "\(busyboxBinary) --list-full failed (status \(listing.status))")
+        }
+        for applet in String(decoding: listing.output, as: UTF8.self).split(separator: "\n") {
+            let relative = String(applet)
+            // Only plain relative paths: bin/sh, usr/bin/wc.
+            guard !relative.isEmpty, !relative.hasPrefix("/"), !relative.contains(".."), relative != "bin/busybox" else { continue }
+            let link = "\(staging)/\(relative)"
+            if Syscall.exists(link) { continue }
+            try Syscall.symlink("/bin/busybox", at: link)
+        }
+        let etc: [String: String] = [
+            "passwd": "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
+            "group": "root:x:0:\nnogroup:x:65534:\n",
+            "hosts": "127.0.0.1\tlocalhost\n::1\tlocalhost\n",
+            "inittab": "::sysinit:/bin/hostname -F /etc/hostname\n::respawn:/sbin/syslogd -n\n::ctrlaltdel:/sbin/reboot\n",
+            "hostname": "localhost\n",
+        ]
+        for (name, text) in etc {
+            try Syscall.writeAtomically(Array(text.utf8), to: "\(staging)/etc/\(name)", mode: 0o644)
+        }
+        var renameError: SystemError?
+        do throws(SystemError) {
+            try Syscall.rename(staging, path)
+        } catch {
+            renameError = error
+        }
+        if let renameError {
+            // Another berth built it first: use theirs.
+            guard Syscall.exists(path + "/bin/busybox") else { throw renameError }
+            return
+        }
+        logger.info("template built", metadata: ["template": "busybox", "path": "\(path)"])
+    }
+}

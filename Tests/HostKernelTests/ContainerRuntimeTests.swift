@@ -1,0 +1,185 @@
+import Foundation
+import Kernel
+import Logging
+import Model
+import Runtime
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// A throwaway host for one test: temp state and run dirs, a cgroup parent
+/// of its own; `tearDown` deletes everything and reports what is left.
+final class TestHost {
+    let root: String
+    let runtime: ContainerRuntime
+    let parent: String
+
+    init() throws {
+        root = "/tmp/berth-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        parent = "berth-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let paths = RuntimePaths(stateDirectory: .init(root + "/state"), runDirectory: .init(root + "/run"), cgroupParent: parent)
+        runtime = ContainerRuntime(paths: paths, cgroups: try CgroupDrivers.detect(), logger: Logger(label: "test"))
+    }
+
+    func container(_ name: String, command: [String], configure: (inout ContainerSpec) -> Void = { _ in }) -> ContainerObject {
+        var spec = ContainerSpec()
+        spec.rootfs = RootfsSpec(source: .template("busybox"))
+        spec.`init` = InitSpec(command: command)
+        configure(&spec)
+        return ContainerObject(metadata: ObjectMeta(name: name), spec: spec, source: SourceLocation(file: "test", line: 1, column: 1))
+    }
+
+    /// The container's private layer: what it wrote, seen from the host.
+    func written(_ name: String, _ path: String, waitSeconds: Int = 10) -> String? {
+        let file = "\(root)/state/containers/\(name)/upper\(path)"
+        for _ in 0..<(waitSeconds * 50) {
+            if let text = try? String(contentsOfFile: file, encoding: .utf8), text.hasSuffix("\n") {
+                return text.trimmingCharacters(in: .whitespacesAndNewlines)
+            }
+            usleep(20_000)
+        }
+        return nil
+    }
+
+    func tearDown() -> [String] {
+        for name in runtime.state.names() { try? runtime.delete(name, keepPrivateLayer: false) }
+        if let parentPath = try? CgroupPath(parent) { try? runtime.cgroups.remove(parentPath) }
+        var leaks: [String] = []
+        if let parentPath = try? CgroupPath(parent), runtime.cgroups.exists(parentPath) { leaks.append("cgroup \(parent)") }
+        try? FileManager.default.removeItem(atPath: root)
+        if FileManager.default.fileExists(atPath: root) { leaks.append(root) }
+        return leaks
+    }
+}
+
+@Suite(.serialized, .enabled(if: Sandbox.isActive, "lane 2: run through scripts/sandbox-run.sh as root"))
+struct ContainerRuntimeTests {
+    let probe = [
+        "/bin/sh", "-c",
+        "echo $$ > /tmp/pid; hostname > /tmp/hostname; ps -o pid,comm > /tmp/ps; "
+            + "(wc -c < /proc/timer_list) > /tmp/timer_list 2>&1; (echo x > /proc/sys/kernel/domainname) 2>/dev/null; "
+            + "echo $? > /tmp/procsys; "
+            + "ls /dev > /tmp/dev; ls /proc/self/fd > /tmp/fds; exec sleep 300",
+    ]
+
+    @Test func initIsPID1WithItsHostnameAndSeesOnlyItsOwnProcesses() throws {
+        let host = try TestHost()
+        defer { #expect(host.tearDown() == []) }
+        let record = try host.runtime.start(host.container("web1", command: probe) { $0.hostname = "web1.example" })
+        let pid = try #require(record.pid)
+        #expect(host.written("web1", "/tmp/pid") == "1")
+        #expect(ProcessStat.namespacePID(pid) == 1)
+        #expect(host.written("web1", "/tmp/hostname") == "web1.example")
+        let ps = try #require(host.written("web1", "/tmp/ps"))
+        let pids = ps.split(separator: "\n").dropFirst().compactMap { Int($0.split(separator: " ").first ?? "") }
+        #expect(pids.contains(1))
+        #expect(pids.allSatisfy { $0 < 10 }, "ps inside shows host processes: \(ps)")
+        #expect(host.runtime.status("web1") == .running(pid: pid))
+    }
+
+    @Test func fileWrittenInsideIsNotInTheTemplate() throws {
+        let host = try TestHost()
+        defer { #expect(host.tearDown() == []) }
+        let record = try host.runtime.start(host.container("c1", command: probe))
+        #expect(host.written("c1", "/tmp/hostname") == "c1")
+        #expect(!FileManager.default.fileExists(atPath: record.lower + "/tmp/hostname"))
+    }
+
+    @Test func hardenedBoundaryIsSeenFromInside() throws {
+        let host = try TestHost()
+        defer { #expect(host.tearDown() == []) }
+        let record = try host.runtime.start(host.container("c1", command: probe))
+        let pid = try #require(record.pid)
+        // Masked (this kernel has no /proc/kcore; timer_list is masked the same way).
+        #expect(host.written("c1", "/tmp/timer_list") == "0")
+        // /proc/sys is read-only inside.
+        #expect(["1", "2"].contains(host.written("c1", "/tmp/procsys") ?? "missing"))
+        // Only stdio is open in the container: no descriptor leaked from berth.
+        #expect(host.written("c1", "/tmp/fds")?.split(separator: "\n").sorted() == ["0", "1", "2", "3"])
+        let dev = try #require(host.written("c1", "/tmp/dev")).split(separator: "\n").map(String.init)
+        #expect(Set(["null", "zero", "full", "random", "urandom", "tty", "pts", "ptmx", "shm"]).isSubset(of: Set(dev)))
+        let status = cat("/proc/\(pid)/status")
+        func field(_ name: String) -> String? {
+            status.split(separator: "\n").first { $0.hasPrefix(name + ":") }.map {
+                String($0.dropFirst(name.count + 1)).trimmingCharacters(in: .whitespaces)
+            }
+        }
+        let expected = try CapabilitySet.resolve(add: [], drop: [], privileged: false).mask
+        #expect(field("CapBnd").flatMap { UInt64($0, radix: 16) } == expected)
+        #expect(field("CapInh") == "0000000000000000")
+        #expect(field("CapAmb") == "0000000000000000")
+        #expect(field("NoNewPrivs") == "1")
+        let sysAdmin = UInt64(1) << 21
+        #expect((field("CapEff").flatMap { UInt64($0, radix: 16) } ?? sysAdmin) & sysAdmin == 0)
+    }
+
+    @Test func capabilityAddedInTheManifestIsInTheBoundingSet() throws {
+        let host = try TestHost()
+        defer { #expect(host.tearDown() == []) }
+        let record = try host.runtime.start(
+            host.container("c1", command: ["sleep", "300"]) { $0.capabilities = CapabilitiesSpec(add: ["CAP_NET_ADMIN"], drop: ["CAP_MKNOD"]) })
+        let pid = try #require(record.pid)
+        let line = cat("/proc/\(pid)/status").split(separator: "\n").first { $0.hasPrefix("CapBnd:") } ?? ""
+        let mask = UInt64(line.split(separator: "\t").last ?? "", radix: 16) ?? 0
+        #expect(mask & (1 << 12) != 0)  // CAP_NET_ADMIN
+        #expect(mask & (1 << 27) == 0)  // CAP_MKNOD
+    }
+
+    @Test func memoryLimitFromTheSpecShowsInTheCgroupFile() throws {
+        let host = try TestHost()
+        defer { #expect(host.tearDown() == []) }
+        let record = try host.runtime.start(
+            host.container("c1", command: ["sleep", "300"]) { spec in
+                var resources = ResourcesSpec()
+                resources.memory = MemorySpec(max: ByteSize(bytes: 64 << 20))
+                resources.pids = PidsSpec(max: 64)
+                spec.resources = resources
+            })
+        let observed = try host.runtime.cgroups.observe(try CgroupPath(record.cgroup))
+        #expect(observed.limits.memoryMax == 64 << 20)
+        #expect(observed.limits.pidsMax == 64)
+        #expect(try host.runtime.cgroups.processes(in: try CgroupPath(record.cgroup)).contains(try #require(record.pid)))
+    }
+
+    @Test func stopKillsAnInitThatIgnoresSIGTERMAndCleansUp() throws {
+        let host = try TestHost()
+        defer { #expect(host.tearDown() == []) }
+        // A shell as PID 1 has no SIGTERM handler: only the SIGKILL fallback ends it.
+        let record = try host.runtime.start(host.container("c1", command: ["/bin/sh", "-c", "sleep 300 & sleep 300 & wait"]))
+        let pid = try #require(record.pid)
+        try host.runtime.stop("c1", timeout: Interval(milliseconds: 300))
+        #expect(host.runtime.status("c1") == .stopped)
+        #expect(ProcessStat.read(pid)?.isAlive != true)
+        #expect(!host.runtime.cgroups.exists(try CgroupPath(record.cgroup)))
+    }
+
+    @Test func aNewRuntimeFindsTheRunningContainerAgain() throws {
+        let host = try TestHost()
+        defer { #expect(host.tearDown() == []) }
+        let record = try host.runtime.start(host.container("c1", command: ["sleep", "300"]))
+        let again = ContainerRuntime(paths: host.runtime.paths, cgroups: try CgroupDrivers.detect(), logger: Logger(label: "again"))
+        #expect(again.status("c1") == .running(pid: try #require(record.pid)))
+    }
+
+    @Test func symlinkedMountTargetIsRefusedNotFollowedOutOfTheRoot() throws {
+        let host = try TestHost()
+        defer { #expect(host.tearDown() == []) }
+        // The container's own layer holds /data → /etc (as a hostile image could).
+        let upper = "\(host.root)/state/containers/c1/upper"
+        try FileManager.default.createDirectory(atPath: upper, withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: upper + "/data", withDestinationPath: "/etc")
+        let source = host.root + "/source"
+        try FileManager.default.createDirectory(atPath: source, withIntermediateDirectories: true)
+        let hostEtc = try FileManager.default.contentsOfDirectory(atPath: "/etc").sorted()
+        #expect {
+            _ = try host.runtime.start(
+                host.container("c1", command: ["sleep", "300"]) { $0.mounts = [MountSpec(source: source, destination: "/data")] })
+        } throws: { error in
+            (error as? ContainerStartError).map { $0.step == "bind mount" && $0.errno == ELOOP } ?? false
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: "/etc").sorted() == hostEtc)
+        #expect(host.runtime.status("c1") != .running(pid: 0))
+    }
+}
