@@ -3,10 +3,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/audit.h>
 #include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <linux/openat2.h>
 #include <sched.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/mount.h>
@@ -39,6 +43,7 @@ static const char *const step_names[] = {
     [BERTH_STEP_HOSTNAME] = "set the hostname",
     [BERTH_STEP_PIVOT] = "pivot_root",
     [BERTH_STEP_NO_NEW_PRIVS] = "set no_new_privs",
+    [BERTH_STEP_SECCOMP] = "install the seccomp filter",
     [BERTH_STEP_CAPABILITIES] = "drop capabilities",
     [BERTH_STEP_STDIO] = "set up stdio",
     [BERTH_STEP_CWD] = "change to the working directory",
@@ -214,6 +219,47 @@ static void make_dev(const struct berth_container_config *config, int rootfd) {
     close(devfd);
 }
 
+// System calls a container never needs and that hardened runtimes refuse:
+// kernel modules, kexec, keyrings, bpf, handles that escape mount namespaces,
+// clocks, swap, accounting. They return EPERM.
+static const int denied_syscalls[] = {
+#ifdef SYS_kexec_load
+    SYS_kexec_load,
+#endif
+#ifdef SYS_kexec_file_load
+    SYS_kexec_file_load,
+#endif
+    SYS_init_module, SYS_finit_module, SYS_delete_module, SYS_open_by_handle_at, SYS_name_to_handle_at,
+    SYS_keyctl, SYS_add_key, SYS_request_key, SYS_bpf, SYS_perf_event_open, SYS_reboot, SYS_swapon, SYS_swapoff,
+    SYS_acct, SYS_settimeofday, SYS_clock_settime, SYS_clock_adjtime, SYS_adjtimex, SYS_iopl, SYS_ioperm,
+    SYS_userfaultfd, SYS_uselib, SYS_lookup_dcookie,
+#ifdef SYS_fsopen
+    SYS_fsopen, SYS_fsconfig, SYS_fsmount, SYS_move_mount, SYS_open_tree,
+#endif
+};
+
+static void install_seccomp(const struct berth_container_config *config) {
+    enum { denied_count = sizeof denied_syscalls / sizeof denied_syscalls[0] };
+    struct sock_filter filter[8 + denied_count];
+    int n = 0;
+    // Only the native ABI: another architecture's numbers would bypass the list.
+    filter[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch));
+    filter[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0);
+    filter[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS);
+    filter[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
+    // x32 calls carry bit 30: refuse them all.
+    filter[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 0x40000000, denied_count + 1, 0);
+    for (int i = 0; i < denied_count; i++) {
+        // Match: jump to the EPERM return after the remaining checks and the ALLOW.
+        filter[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned int)denied_syscalls[i],
+                                                   (unsigned char)(denied_count - i), 0);
+    }
+    filter[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+    filter[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM);
+    struct sock_fprog program = {(unsigned short)n, filter};
+    if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program, 0, 0) != 0) fail(config, BERTH_STEP_SECCOMP);
+}
+
 static void drop_capabilities(const struct berth_container_config *config) {
     for (int cap = 0; cap < 64; cap++) {
         if (config->capabilities & (UINT64_C(1) << cap)) continue;
@@ -297,6 +343,8 @@ __attribute__((noreturn)) static void child_main(const struct berth_container_co
     close(rootfd);
 
     if (config->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail(config, BERTH_STEP_NO_NEW_PRIVS);
+    // Before dropping capabilities: without no_new_privs, installing a filter needs CAP_SYS_ADMIN.
+    if (config->seccomp) install_seccomp(config);
     drop_capabilities(config);
 
     for (int fd = 0; fd < 3; fd++) {

@@ -112,13 +112,15 @@ public struct ContainerRuntime: Sendable {
         }
         let capabilities = try CapabilitySet.resolve(
             add: spec.capabilities?.add ?? [], drop: spec.capabilities?.drop ?? [], privileged: spec.security?.privileged ?? false)
-        return ContainerLaunch(
+        var launch = ContainerLaunch(
             rootfs: record.rootfs, overlay: (record.lower, record.upper, record.work),
             hostname: spec.hostname ?? container.metadata.name,
             arguments: spec.`init`?.command ?? ["/sbin/init"], environment: environment,
             workingDirectory: spec.`init`?.workingDir ?? "/", bindMounts: binds, capabilities: capabilities,
             noNewPrivileges: spec.security?.noNewPrivileges ?? true,
             consoleLog: state.containerDirectory(container.metadata.name) + "/console.log")
+        launch.seccomp = spec.security?.seccomp != .unconfined && spec.security?.privileged != true
+        return launch
     }
 
     /// SIGTERM to init, then after `timeout` SIGKILL to everything in the

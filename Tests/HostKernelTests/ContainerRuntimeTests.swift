@@ -115,6 +115,20 @@ struct ContainerRuntimeTests {
         #expect((field("CapEff").flatMap { UInt64($0, radix: 16) } ?? sysAdmin) & sysAdmin == 0)
     }
 
+    @Test func seccompFilterIsOnAndRefusesDangerousCalls() throws {
+        let host = try TestHost()
+        defer { #expect(host.tearDown() == []) }
+        // busybox has no keyctl; the filter shows in /proc/PID/status.
+        let record = try host.runtime.start(host.container("c1", command: ["sleep", "300"]))
+        let pid = try #require(record.pid)
+        let status = cat("/proc/\(pid)/status")
+        #expect(status.contains("Seccomp:\t2"))
+        var unconfined = try host.runtime.start(
+            host.container("c2", command: ["sleep", "300"]) { $0.security = { var s = SecuritySpec(); s.seccomp = .unconfined; return s }() })
+        #expect(cat("/proc/\(try #require(unconfined.pid))/status").contains("Seccomp:\t0"))
+        unconfined.pid = nil
+    }
+
     @Test func capabilityAddedInTheManifestIsInTheBoundingSet() throws {
         let host = try TestHost()
         defer { #expect(host.tearDown() == []) }

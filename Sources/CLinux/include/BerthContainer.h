@@ -28,6 +28,8 @@ struct berth_container_config {
     // Capabilities kept in the bounding, permitted and effective sets (bit n = capability n).
     uint64_t capabilities;
     int no_new_privs;
+    // Install berth's default seccomp filter (dangerous calls return EPERM).
+    int seccomp;
     // Descriptors that become 0, 1, 2 in the container.
     int stdio[3];
     // The child reads one byte from sync_fd before it starts (the parent puts it in its cgroup first).
@@ -56,6 +58,7 @@ enum berth_step {
     BERTH_STEP_HOSTNAME,
     BERTH_STEP_PIVOT,
     BERTH_STEP_NO_NEW_PRIVS,
+    BERTH_STEP_SECCOMP,
     BERTH_STEP_CAPABILITIES,
     BERTH_STEP_STDIO,
     BERTH_STEP_CWD,

@@ -28,6 +28,8 @@ public struct ContainerLaunch: Sendable {
     public var bindMounts: [BindMount]
     public var capabilities: CapabilitySet
     public var noNewPrivileges: Bool
+    /// berth's default seccomp filter (kexec, modules, keyrings, bpf, ... return EPERM).
+    public var seccomp: Bool = true
     /// Where the container's stdout and stderr go (appended); stdin is /dev/null.
     public var consoleLog: String
 
@@ -104,6 +106,7 @@ extension ContainerLaunch {
         config.bind_count = Int32(bindMounts.count)
         config.capabilities = capabilities.mask
         config.no_new_privs = noNewPrivileges ? 1 : 0
+        config.seccomp = seccomp ? 1 : 0
         config.stdio = (stdin, console, console)
         config.sync_fd = sync.read
         config.error_fd = report.write
