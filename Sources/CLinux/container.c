@@ -206,6 +206,27 @@ static void make_dev(const struct berth_container_config *config, int rootfd) {
         if (mknodat(devfd, node->name, S_IFCHR | 0666, makedev(node->major, node->minor)) != 0)
             fail(config, BERTH_STEP_DEV_NODES);
     }
+    for (int i = 0; i < config->device_count; i++) {
+        const struct berth_device_node *node = &config->devices[i];
+        // "dev/" + the node's directory, created without following symlinks.
+        char directory[4096] = "dev";
+        const char *slash = strrchr(node->path, '/');
+        const char *name = node->path;
+        if (slash) {
+            size_t length = (size_t)(slash - node->path);
+            if (length + 5 > sizeof directory) fail(config, BERTH_STEP_DEV_NODES);
+            directory[3] = '/';
+            memcpy(directory + 4, node->path, length);
+            directory[4 + length] = '\0';
+            name = slash + 1;
+        }
+        int dirfd = ensure_dir(rootfd, directory);
+        if (dirfd < 0) fail(config, BERTH_STEP_DEV_NODES);
+        mode_t type = node->is_block ? S_IFBLK : S_IFCHR;
+        if (mknodat(dirfd, name, type | 0660, makedev(node->major, node->minor)) != 0 && errno != EEXIST)
+            fail(config, BERTH_STEP_DEV_NODES);
+        close(dirfd);
+    }
     mount_on_dir(config, rootfd, "dev/pts", "devpts", "devpts", MS_NOSUID | MS_NOEXEC,
                  "newinstance,ptmxmode=0666,mode=0620", BERTH_STEP_DEVPTS);
     mount_on_dir(config, rootfd, "dev/shm", "shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=65536k",

@@ -77,12 +77,30 @@ public struct ContainerRuntime: Sendable {
             keepPrivateLayer: spec.rootfs?.persistent ?? false)
         try state.save(record)
 
+        var limits = try CgroupLimits(spec.resources)
+        let devices = try deviceNodes(spec)
+        if cgroups.version == .v1 {
+            limits.devices =
+                CgroupLimits.DeviceRule.standard
+                + devices.map { device, access in
+                    // berth makes the node itself, so mknod ("m") is always granted.
+                    CgroupLimits.DeviceRule(
+                        kind: device.isBlock ? .block : .char, major: device.major, minor: device.minor,
+                        access: access.contains("m") ? access : access + "m")
+                }
+        }
         let group = try cgroupPath(name)
         try cgroups.create(group)
         do {
-            let writes = try cgroups.apply(try CgroupLimits(spec.resources), to: group)
+            let writes = try cgroups.apply(limits, to: group)
             logger.debug("cgroup limits", metadata: ["container": "\(name)", "writes": "\(writes)"])
-            let launch = try launchConfiguration(container, record: record)
+            var launch = try launchConfiguration(container, record: record)
+            launch.devices = devices.map(\.node)
+            if cgroups.version == .v2 {
+                // No BPF device program yet: without CAP_MKNOD no new node can appear.
+                launch.capabilities.mask &= ~(UInt64(1) << 27)
+                logger.warning("cgroup v2 device allow-list not enforced; CAP_MKNOD dropped", metadata: ["container": "\(name)"])
+            }
             let pid = try launch.start { pid in try cgroups.addProcess(pid, to: group) }
             record.pid = pid
             record.startTime = ProcessStat.read(pid)?.startTime
@@ -93,6 +111,18 @@ public struct ContainerRuntime: Sendable {
             try? cgroups.killAll(group)
             try? cgroups.remove(group)
             throw error
+        }
+    }
+
+    /// The manifest's devices: host nodes, their numbers and the access granted.
+    func deviceNodes(_ spec: ContainerSpec) throws -> [(node: ContainerLaunch.DeviceNode, access: String)] {
+        try (spec.devices ?? []).map { device in
+            guard let info = try Syscall.deviceNode(device.path) else {
+                throw RuntimeError(description: "\(device.path) is not a device node")
+            }
+            let node = ContainerLaunch.DeviceNode(
+                path: String(device.path.dropFirst("/dev/".count)), isBlock: info.isBlock, major: info.major, minor: info.minor)
+            return (node, device.access ?? "rw")
         }
     }
 

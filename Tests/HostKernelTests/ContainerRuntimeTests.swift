@@ -124,9 +124,28 @@ struct ContainerRuntimeTests {
         let status = cat("/proc/\(pid)/status")
         #expect(status.contains("Seccomp:\t2"))
         var unconfined = try host.runtime.start(
-            host.container("c2", command: ["sleep", "300"]) { $0.security = { var s = SecuritySpec(); s.seccomp = .unconfined; return s }() })
+            host.container("c2", command: ["sleep", "300"]) {
+                $0.security = {
+                    var s = SecuritySpec(); s.seccomp = .unconfined; return s
+                }()
+            })
         #expect(cat("/proc/\(try #require(unconfined.pid))/status").contains("Seccomp:\t0"))
         unconfined.pid = nil
+    }
+
+    @Test func deviceNotOnTheListCannotBeUsedButAListedOneCan() throws {
+        let host = try TestHost()
+        defer { #expect(host.tearDown() == []) }
+        let script =
+            "(mknod /tmp/sda b 8 0 && head -c 1 /tmp/sda > /dev/null) 2> /tmp/sda.err; echo $? > /tmp/sda.rc; "
+            + "(exec 3<> /dev/net/tun) 2> /tmp/tun.err; echo $? > /tmp/tun.rc; exec sleep 300"
+        _ = try host.runtime.start(
+            host.container("c1", command: ["/bin/sh", "-c", script]) { $0.devices = [DeviceSpec(path: "/dev/net/tun", access: "rw")] })
+        #expect(host.written("c1", "/tmp/sda.rc") != "0", "\(host.written("c1", "/tmp/sda.err", waitSeconds: 1) ?? "")")
+        #expect(host.written("c1", "/tmp/sda.err")?.contains("Operation not permitted") == true)
+        if host.runtime.cgroups.version == .v1 {
+            #expect(host.written("c1", "/tmp/tun.rc") == "0", "\(host.written("c1", "/tmp/tun.err", waitSeconds: 1) ?? "")")
+        }
     }
 
     @Test func capabilityAddedInTheManifestIsInTheBoundingSet() throws {

@@ -14,6 +14,13 @@ struct berth_bind_mount {
     int read_only;
 };
 
+// An extra device node from the manifest, created in the container's /dev.
+struct berth_device_node {
+    const char *path;  // below /dev, e.g. "net/tun"
+    int is_block;
+    unsigned int major, minor;
+};
+
 struct berth_container_config {
     // The directory the root is mounted on (a host path in the new mount namespace).
     const char *rootfs;
@@ -25,6 +32,8 @@ struct berth_container_config {
     const char *cwd;          // absolute, inside the container
     const struct berth_bind_mount *binds;
     int bind_count;
+    const struct berth_device_node *devices;
+    int device_count;
     // Capabilities kept in the bounding, permitted and effective sets (bit n = capability n).
     uint64_t capabilities;
     int no_new_privs;

@@ -17,8 +17,39 @@ public struct CgroupLimits: Hashable, Sendable {
     /// 1-10000. Default 100.
     public var ioWeight: Int?
     public var ioLimits: [IOLimit] = []
+    /// Devices the group may use; nil leaves the device controller alone.
+    public var devices: [DeviceRule]?
 
     public init() {}
+
+    /// One allow rule, as the v1 devices controller writes it: "c 1:3 rwm".
+    public struct DeviceRule: Hashable, Sendable, CustomStringConvertible {
+        public enum Kind: Character, Sendable { case char = "c", block = "b" }
+        public var kind: Kind
+        public var major: UInt32
+        /// nil is every minor ("*").
+        public var minor: UInt32?
+        public var access: String
+
+        public init(kind: Kind, major: UInt32, minor: UInt32?, access: String) {
+            self.kind = kind
+            self.major = major
+            self.minor = minor
+            self.access = access
+        }
+
+        public var description: String { "\(kind.rawValue) \(major):\(minor.map(String.init) ?? "*") \(access)" }
+
+        /// The nodes every container has (hardened runtimes' list): null, zero,
+        /// full, random, urandom, tty, console, ptmx, and the pts.
+        public static let standard: [DeviceRule] = [
+            DeviceRule(kind: .char, major: 1, minor: 3, access: "rwm"), DeviceRule(kind: .char, major: 1, minor: 5, access: "rwm"),
+            DeviceRule(kind: .char, major: 1, minor: 7, access: "rwm"), DeviceRule(kind: .char, major: 1, minor: 8, access: "rwm"),
+            DeviceRule(kind: .char, major: 1, minor: 9, access: "rwm"), DeviceRule(kind: .char, major: 5, minor: 0, access: "rwm"),
+            DeviceRule(kind: .char, major: 5, minor: 1, access: "rwm"), DeviceRule(kind: .char, major: 5, minor: 2, access: "rwm"),
+            DeviceRule(kind: .char, major: 136, minor: nil, access: "rwm"),
+        ]
+    }
 
     public struct IOLimit: Hashable, Sendable {
         public var major: UInt32

@@ -125,6 +125,14 @@ public struct CgroupV1Driver: CgroupDriver {
         if let pids = directory("pids", path) {
             writes.append(try CgroupFile.write(pids, "pids.max", limits.pidsMax.map(String.init) ?? "max"))
         }
+        if let rules = limits.devices {
+            guard let devices = directory("devices", path) else {
+                throw CgroupUnsupported(feature: "device allow-list", reason: "the devices controller is not mounted")
+            }
+            // Default deny, then the allow-list: one rule per write.
+            writes.append(try CgroupFile.write(devices, "devices.deny", "a"))
+            for rule in rules { writes.append(try CgroupFile.write(devices, "devices.allow", rule.description)) }
+        }
         if let blkio = directory("blkio", path) {
             writes += try applyIO(limits, blkio)
         } else if limits.ioWeight != nil || !limits.ioLimits.isEmpty {

@@ -47,6 +47,10 @@ public struct CgroupV2Driver: CgroupDriver {
             throw CgroupUnsupported(feature: "memory swap limit", reason: "no memory.swap.max (swap accounting off)")
         }
         var writes: [CgroupWrite] = []
+        if limits.devices != nil {
+            // cgroup v2 enforces devices only through a BPF_CGROUP_DEVICE program.
+            throw CgroupUnsupported(feature: "device allow-list", reason: "cgroup v2 needs a BPF device program, not built yet")
+        }
         for (file, value) in CgroupValues.v2Settings(limits, memorySwapSupported: swap) {
             writes.append(try CgroupFile.write(dir, file, value))
         }

@@ -17,6 +17,23 @@ public struct ContainerLaunch: Sendable {
         }
     }
 
+    /// An extra device node made in the container's /dev.
+    public struct DeviceNode: Sendable, Equatable {
+        /// Below /dev: "net/tun".
+        public var path: String
+        public var isBlock: Bool
+        public var major: UInt32
+        public var minor: UInt32
+        public init(path: String, isBlock: Bool, major: UInt32, minor: UInt32) {
+            self.path = path
+            self.isBlock = isBlock
+            self.major = major
+            self.minor = minor
+        }
+    }
+
+    public var devices: [DeviceNode] = []
+
     /// The (host) directory the root is mounted on, inside the new mount namespace.
     public var rootfs: String
     /// Overlay lower/upper/work directories, or nil to use `rootfs` as it is.
@@ -93,7 +110,15 @@ extension ContainerLaunch {
             binds[index] = berth_bind_mount(
                 source: arena.string(bind.source), destination: arena.string(bind.destination), read_only: bind.readOnly ? 1 : 0)
         }
+        let nodes = UnsafeMutablePointer<berth_device_node>.allocate(capacity: max(1, devices.count))
+        defer { nodes.deallocate() }
+        for (index, device) in devices.enumerated() {
+            nodes[index] = berth_device_node(
+                path: arena.string(device.path), is_block: device.isBlock ? 1 : 0, major: device.major, minor: device.minor)
+        }
         var config = berth_container_config()
+        config.devices = UnsafePointer(nodes)
+        config.device_count = Int32(devices.count)
         config.rootfs = arena.string(rootfs)
         if let overlay {
             config.overlay_options = arena.string("lowerdir=\(overlay.lower),upperdir=\(overlay.upper),workdir=\(overlay.work)")

@@ -78,6 +78,17 @@ extension Syscall {
         return (major, minor)
     }
 
+    /// Whether `path` is a block (true) or character (false) device, with its
+    /// numbers; nil when it is no device node.
+    public static func deviceNode(_ path: String) throws(SystemError) -> (isBlock: Bool, major: UInt32, minor: UInt32)? {
+        var info = stat()
+        if fstatat(AT_FDCWD, path, &info, 0) != 0 { throw SystemError(call: "stat", errno: errno, subject: path) }
+        let type = info.st_mode & S_IFMT
+        guard type == S_IFBLK || type == S_IFCHR else { return nil }
+        let numbers = try deviceNumber(path)
+        return (type == S_IFBLK, numbers.major, numbers.minor)
+    }
+
     /// symlink(2).
     public static func symlink(_ target: String, at path: String) throws(SystemError) {
         if Glibc.symlink(target, path) != 0 { throw SystemError(call: "symlink", errno: errno, subject: path) }
