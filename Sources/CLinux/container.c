@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #ifndef CLOSE_RANGE_CLOEXEC
@@ -47,7 +48,8 @@ static const char *const step_names[] = {
     [BERTH_STEP_CAPABILITIES] = "drop capabilities",
     [BERTH_STEP_STDIO] = "set up stdio",
     [BERTH_STEP_CWD] = "change to the working directory",
-    [BERTH_STEP_EXEC] = "execute init",
+    [BERTH_STEP_EXEC] = "execute the command",
+    [BERTH_STEP_SETNS] = "join the container's namespaces",
 };
 
 const char *berth_step_name(int step) {
@@ -394,5 +396,68 @@ pid_t berth_container_clone(const struct berth_container_config *config) {
     unsigned long flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | SIGCHLD;
     pid_t pid = (pid_t)syscall(SYS_clone, flags, 0, 0, 0, 0);
     if (pid == 0) child_main(config);
+    return pid;
+}
+
+// ---- berth exec -------------------------------------------------------------
+
+static const int namespace_types[6] = {CLONE_NEWIPC, CLONE_NEWUTS, CLONE_NEWNET, CLONE_NEWCGROUP, CLONE_NEWPID, CLONE_NEWNS};
+
+__attribute__((noreturn)) static void exec_fail(const struct berth_exec_config *config, int step) {
+    int32_t record[2] = {step, errno};
+    ssize_t ignored = write(config->error_fd, record, sizeof record);
+    (void)ignored;
+    _exit(127);
+}
+
+__attribute__((noreturn)) static void exec_child(const struct berth_exec_config *config) {
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) exec_fail(config, BERTH_STEP_SYNC);
+    char go;
+    if (read(config->sync_fd, &go, 1) != 1) exec_fail(config, BERTH_STEP_SYNC);
+    for (int i = 0; i < 6; i++) {
+        if (config->namespace_fds[i] < 0) continue;
+        // setns(mnt) also moves root and cwd to the container's root.
+        if (setns(config->namespace_fds[i], namespace_types[i]) != 0) exec_fail(config, BERTH_STEP_SETNS);
+    }
+    pid_t pid = (pid_t)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+    if (pid < 0) exec_fail(config, BERTH_STEP_EXEC);
+    if (pid > 0) {
+        // The joining child: wait for the command and mirror its end.
+        close(config->error_fd);
+        int status = 0;
+        while (waitpid(pid, &status, 0) < 0) {
+            if (errno != EINTR) _exit(127);
+        }
+        if (WIFEXITED(status)) _exit(WEXITSTATUS(status));
+        _exit(128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0));
+    }
+    // The command, inside the pid namespace.
+    struct berth_container_config shared;
+    memset(&shared, 0, sizeof shared);
+    shared.argv = config->argv;
+    shared.envp = config->envp;
+    shared.capabilities = config->capabilities;
+    shared.error_fd = config->error_fd;
+    if (config->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail(&shared, BERTH_STEP_NO_NEW_PRIVS);
+    if (config->seccomp) install_seccomp(&shared);
+    drop_capabilities(&shared);
+    if (syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) != 0) fail(&shared, BERTH_STEP_STDIO);
+    if (chdir(config->cwd ? config->cwd : "/") != 0) fail(&shared, BERTH_STEP_CWD);
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; sig++) {
+        if (sig != SIGKILL && sig != SIGSTOP) sigaction(sig, &action, NULL);
+    }
+    sigset_t empty;
+    sigemptyset(&empty);
+    sigprocmask(SIG_SETMASK, &empty, NULL);
+    exec_init(&shared);
+    _exit(127);
+}
+
+pid_t berth_container_exec(const struct berth_exec_config *config) {
+    pid_t pid = (pid_t)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+    if (pid == 0) exec_child(config);
     return pid;
 }

@@ -16,6 +16,11 @@ public struct ContainerRecord: Codable, Equatable, Sendable {
     public var upper: String
     public var work: String
     public var keepPrivateLayer: Bool
+    /// What `berth exec` applies to commands it runs inside.
+    public var capabilities: UInt64?
+    public var noNewPrivileges: Bool?
+    public var seccomp: Bool?
+    public var environment: [String]?
 }
 
 /// The state directory's layout and atomic reads and writes.

@@ -102,6 +102,10 @@ public struct ContainerRuntime: Sendable {
                 logger.warning("cgroup v2 device allow-list not enforced; CAP_MKNOD dropped", metadata: ["container": "\(name)"])
             }
             let pid = try launch.start { pid in try cgroups.addProcess(pid, to: group) }
+            record.capabilities = launch.capabilities.mask
+            record.noNewPrivileges = launch.noNewPrivileges
+            record.seccomp = launch.seccomp
+            record.environment = launch.environment
             record.pid = pid
             record.startTime = ProcessStat.read(pid)?.startTime
             try state.save(record)
@@ -151,6 +155,26 @@ public struct ContainerRuntime: Sendable {
             consoleLog: state.containerDirectory(container.metadata.name) + "/console.log")
         launch.seccomp = spec.security?.seccomp != .unconfined && spec.security?.privileged != true
         return launch
+    }
+
+    /// Runs `command` inside the running container and returns its exit code.
+    public func exec(_ name: String, command: [String], workingDirectory: String = "/", environment: [String] = []) throws -> Int32 {
+        guard case .running(let pid) = status(name), let record = state.load(name) else {
+            throw RuntimeError(description: "container \(name) is not running")
+        }
+        var merged = record.environment ?? ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]
+        for variable in environment {
+            let key = variable.split(separator: "=", maxSplits: 1).first.map(String.init) ?? variable
+            merged.removeAll { $0.hasPrefix(key + "=") }
+            merged.append(variable)
+        }
+        let group = try CgroupPath(record.cgroup)
+        let exec = ContainerExec(
+            initPID: pid, arguments: command, environment: merged, workingDirectory: workingDirectory,
+            capabilities: CapabilitySet(mask: record.capabilities ?? 0), noNewPrivileges: record.noNewPrivileges ?? true,
+            seccomp: record.seccomp ?? true)
+        logger.info("exec", metadata: ["container": "\(name)", "command": "\(command)", "user": "\(getuid())"])
+        return try exec.run { child in try cgroups.addProcess(child, to: group) }
     }
 
     /// SIGTERM to init, then after `timeout` SIGKILL to everything in the

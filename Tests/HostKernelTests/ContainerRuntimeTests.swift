@@ -216,3 +216,41 @@ struct ContainerRuntimeTests {
         #expect(host.runtime.status("c1") != .running(pid: 0))
     }
 }
+
+@Suite(.serialized, .enabled(if: Sandbox.isActive, "lane 2: run through scripts/sandbox-run.sh as root"))
+struct ContainerExecTests {
+    @Test func execJoinsEveryNamespaceAndReturnsTheExitCode() throws {
+        let host = try TestHost()
+        defer { #expect(host.tearDown() == []) }
+        let record = try host.runtime.start(host.container("c1", command: ["sleep", "300"]) { $0.hostname = "inside" })
+        let script = "hostname > /tmp/exec-hostname; ps -o pid,comm > /tmp/exec-ps; cat /proc/self/cgroup > /tmp/exec-cgroup; exit 7"
+        let code = try host.runtime.exec("c1", command: ["/bin/sh", "-c", script])
+        #expect(code == 7)
+        #expect(host.written("c1", "/tmp/exec-hostname") == "inside")
+        let ps = try #require(host.written("c1", "/tmp/exec-ps"))
+        let pids = ps.split(separator: "\n").dropFirst().compactMap { Int($0.split(separator: " ").first ?? "") }
+        #expect(pids.contains(1) && pids.allSatisfy { $0 < 20 }, "\(ps)")
+        // In the container's cgroup namespace, its own cgroup is the root.
+        #expect(host.written("c1", "/tmp/exec-cgroup")?.split(separator: "\n").contains { $0.hasSuffix("memory:/") } == true)
+        #expect(try host.runtime.cgroups.processes(in: try CgroupPath(record.cgroup)).count == 1)
+    }
+
+    @Test func execOfAMissingProgramSaysWhichStepFailed() throws {
+        let host = try TestHost()
+        defer { #expect(host.tearDown() == []) }
+        _ = try host.runtime.start(host.container("c1", command: ["sleep", "300"]))
+        #expect {
+            _ = try host.runtime.exec("c1", command: ["/no/such/program"])
+        } throws: { error in
+            (error as? ContainerStartError).map { $0.step == "execute the command" && $0.errno == ENOENT } ?? false
+        }
+    }
+
+    @Test func execIntoAStoppedContainerIsRefused() throws {
+        let host = try TestHost()
+        defer { #expect(host.tearDown() == []) }
+        _ = try host.runtime.start(host.container("c1", command: ["sleep", "300"]))
+        try host.runtime.stop("c1", timeout: Interval(milliseconds: 100))
+        #expect(throws: ContainerRuntime.RuntimeError.self) { _ = try host.runtime.exec("c1", command: ["true"]) }
+    }
+}

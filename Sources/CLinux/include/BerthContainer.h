@@ -72,6 +72,7 @@ enum berth_step {
     BERTH_STEP_STDIO,
     BERTH_STEP_CWD,
     BERTH_STEP_EXEC,
+    BERTH_STEP_SETNS,
 };
 
 const char *berth_step_name(int step);
@@ -82,4 +83,29 @@ const char *berth_step_name(int step);
 // never returns.
 pid_t berth_container_clone(const struct berth_container_config *config);
 
+#endif
+
+#ifndef BERTH_EXEC_H
+#define BERTH_EXEC_H
+// Running a command inside a running container (berth exec, berth enter):
+// the child joins the container's namespaces with setns (so it is C, in a
+// fresh single-threaded child), forks once more so the command is inside the
+// pid namespace, and exits with the command's status.
+struct berth_exec_config {
+    // Namespace descriptors of the container's init, opened by the parent:
+    // ipc, uts, net, cgroup, pid, mnt (in that order; -1 to skip).
+    int namespace_fds[6];
+    const char *const *argv;
+    const char *const *envp;
+    const char *cwd;
+    uint64_t capabilities;
+    int no_new_privs;
+    int seccomp;
+    int sync_fd;
+    int error_fd;
+};
+
+// Returns the pid of the joining child; its exit status is the command's
+// (128 + signal when the command was killed). -1 with errno on failure.
+pid_t berth_container_exec(const struct berth_exec_config *config);
 #endif

@@ -1,0 +1,90 @@
+import CLinux
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// A command run inside a running container: every namespace of its init is
+/// joined (in C, in a fresh child), the same capabilities, no_new_privs and
+/// seccomp apply, and stdin, stdout and stderr are berth's own.
+public struct ContainerExec: Sendable {
+    public var initPID: pid_t
+    public var arguments: [String]
+    public var environment: [String]
+    public var workingDirectory: String
+    public var capabilities: CapabilitySet
+    public var noNewPrivileges: Bool
+    public var seccomp: Bool
+
+    public init(
+        initPID: pid_t, arguments: [String], environment: [String], workingDirectory: String, capabilities: CapabilitySet,
+        noNewPrivileges: Bool, seccomp: Bool
+    ) {
+        self.initPID = initPID
+        self.arguments = arguments
+        self.environment = environment
+        self.workingDirectory = workingDirectory
+        self.capabilities = capabilities
+        self.noNewPrivileges = noNewPrivileges
+        self.seccomp = seccomp
+    }
+
+    static let namespaces = ["ipc", "uts", "net", "cgroup", "pid", "mnt"]
+
+    /// Runs the command and returns its exit code (128 + signal when killed).
+    /// `beforeStart` gets the joining child's pid (move it into the cgroup).
+    public func run(beforeStart: (pid_t) throws -> Void) throws -> Int32 {
+        guard !arguments.isEmpty else { throw SystemError(call: "exec", errno: EINVAL, subject: "empty command") }
+        var fds: [Int32] = []
+        defer { fds.forEach { Syscall.close($0) } }
+        for name in ContainerExec.namespaces {
+            fds.append(try Syscall.open("/proc/\(initPID)/ns/\(name)", O_RDONLY))
+        }
+        let sync = try Pipe2.make()
+        let report = try Pipe2.make()
+        var childEndsClosed = false
+        defer {
+            Syscall.close(sync.write)
+            Syscall.close(report.read)
+            if !childEndsClosed {
+                Syscall.close(sync.read)
+                Syscall.close(report.write)
+            }
+        }
+        var arena = CStringArena()
+        defer { arena.free() }
+        var config = berth_exec_config()
+        config.namespace_fds = (fds[0], fds[1], fds[2], fds[3], fds[4], fds[5])
+        config.argv = arena.array(arguments)
+        config.envp = arena.array(environment)
+        config.cwd = arena.string(workingDirectory)
+        config.capabilities = capabilities.mask
+        config.no_new_privs = noNewPrivileges ? 1 : 0
+        config.seccomp = seccomp ? 1 : 0
+        config.sync_fd = sync.read
+        config.error_fd = report.write
+
+        let pid = berth_container_exec(&config)
+        if pid < 0 { throw SystemError(call: "clone", errno: errno, subject: "exec in pid \(initPID)") }
+        Syscall.close(sync.read)
+        Syscall.close(report.write)
+        childEndsClosed = true
+        do {
+            try beforeStart(pid)
+            try Syscall.writeOnce(sync.write, [1], subject: "exec sync pipe")
+        } catch {
+            _ = Glibc.kill(pid, SIGKILL)
+            _ = Reaper.wait(pid)
+            throw error
+        }
+        let record = try Syscall.readAll(report.read, upTo: 8)
+        let status = Reaper.wait(pid) ?? -1
+        if record.count == 8 {
+            let step = record[0..<4].withUnsafeBytes { $0.loadUnaligned(as: Int32.self) }
+            let code = record[4..<8].withUnsafeBytes { $0.loadUnaligned(as: Int32.self) }
+            throw ContainerStartError(step: String(cString: berth_step_name(step)), errno: code)
+        }
+        if status & 0x7f == 0 { return (status >> 8) & 0xff }
+        return 128 + (status & 0x7f)
+    }
+}
