@@ -1,5 +1,6 @@
 import Foundation
 import Kernel
+import Model
 
 /// What berth keeps about a container it created, in
 /// `STATE/containers/NAME/container.json`: enough to find it again after
@@ -21,6 +22,8 @@ public struct ContainerRecord: Codable, Equatable, Sendable {
     public var noNewPrivileges: Bool?
     public var seccomp: Bool?
     public var environment: [String]?
+    /// The spec it was started from, so `berth start` can start it again.
+    public var spec: ContainerSpec?
 }
 
 /// The state directory's layout and atomic reads and writes.

@@ -75,6 +75,7 @@ public struct ContainerRuntime: Sendable {
             name: name, pid: nil, startTime: nil, cgroup: try cgroupPath(name).description, rootfs: runDirectory + "/rootfs",
             lower: lower, upper: privateDirectory + "/upper", work: privateDirectory + "/work",
             keepPrivateLayer: spec.rootfs?.persistent ?? false)
+        record.spec = spec
         try state.save(record)
 
         var limits = try CgroupLimits(spec.resources)
@@ -155,6 +156,34 @@ public struct ContainerRuntime: Sendable {
             consoleLog: state.containerDirectory(container.metadata.name) + "/console.log")
         launch.seccomp = spec.security?.seccomp != .unconfined && spec.security?.privileged != true
         return launch
+    }
+
+    /// Starts a stopped container again from the spec it last ran with.
+    public func restart(_ name: String) throws -> ContainerRecord {
+        guard let record = state.load(name), let spec = record.spec else {
+            throw RuntimeError(description: "no container \(name) (or it was never started by this berth)")
+        }
+        return try start(ContainerObject(metadata: ObjectMeta(name: name), spec: spec, source: SourceLocation(file: "state", line: 1, column: 1)))
+    }
+
+    /// Every container berth knows, with its status and cgroup figures.
+    public func list() -> [(record: ContainerRecord, status: Status, usage: CgroupObservation?)] {
+        state.names().compactMap { name in
+            guard let record = state.load(name) else { return nil }
+            let status = status(name)
+            var usage: CgroupObservation?
+            if case .running = status, let group = try? CgroupPath(record.cgroup) { usage = try? cgroups.observe(group) }
+            return (record, status, usage)
+        }
+    }
+
+    /// Freezes (suspend) or thaws (resume) every process of the container.
+    public func setFrozen(_ name: String, _ frozen: Bool) throws {
+        guard case .running = status(name), let record = state.load(name) else {
+            throw RuntimeError(description: "container \(name) is not running")
+        }
+        try cgroups.setFrozen(frozen, try CgroupPath(record.cgroup))
+        logger.info(frozen ? "suspended" : "resumed", metadata: ["container": "\(name)"])
     }
 
     /// Runs `command` inside the running container and returns its exit code.

@@ -254,3 +254,56 @@ struct ContainerExecTests {
         #expect(throws: ContainerRuntime.RuntimeError.self) { _ = try host.runtime.exec("c1", command: ["true"]) }
     }
 }
+
+/// The berth binary driven as a user would, against containers of a test host.
+@Suite(.serialized, .enabled(if: Sandbox.isActive, "lane 2: run through scripts/sandbox-run.sh as root"))
+struct ContainerCLITests {
+    static let binary = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent(".build/debug/berth").path
+
+    func berth(_ host: TestHost, _ arguments: [String]) throws -> (code: Int32, output: String) {
+        let global = ["--state-dir", host.root + "/state", "--run-dir", host.root + "/run", "--cgroup-parent", host.parent]
+        let command = arguments[0]
+        let result = try Spawn.run([ContainerCLITests.binary, command] + global + arguments.dropFirst())
+        return ((result.status >> 8) & 0xff, String(decoding: result.output, as: UTF8.self))
+    }
+
+    @Test func listExecUBCSuspendStopAndStartFromTheCommandLine() throws {
+        let host = try TestHost()
+        defer { #expect(host.tearDown() == []) }
+        let record = try host.runtime.start(
+            host.container("web1", command: ["sleep", "300"]) { spec in
+                var resources = ResourcesSpec()
+                resources.memory = MemorySpec(max: ByteSize(bytes: 128 << 20))
+                resources.pids = PidsSpec(max: 100)
+                spec.resources = resources
+            })
+        let pid = try #require(record.pid)
+
+        let list = try berth(host, ["list", "--output", "json"])
+        #expect(list.code == 0)
+        let rows = try JSONSerialization.jsonObject(with: Data(list.output.utf8)) as? [[String: Any]]
+        #expect(rows?.first?["name"] as? String == "web1")
+        #expect(rows?.first?["state"] as? String == "running")
+        #expect(rows?.first?["pid"] as? Int == Int(pid))
+
+        #expect(try berth(host, ["exec", "web1", "--", "/bin/sh", "-c", "exit 3"]).code == 3)
+        let ubc = try berth(host, ["ubc", "web1"]).output
+        #expect(ubc.contains("physpages") && ubc.contains("\(128 << 20)") && ubc.contains("numproc"))
+
+        #expect(try berth(host, ["suspend", "web1"]).code == 0)
+        #expect(try berth(host, ["status", "web1"]).output.contains("frozen"))
+        #expect(try berth(host, ["resume", "web1"]).code == 0)
+        #expect(try berth(host, ["status", "web1"]).output.contains("running"))
+
+        #expect(try berth(host, ["stop", "web1", "--timeout", "0"]).code == 0)
+        #expect(host.runtime.status("web1") == .stopped)
+        #expect(try berth(host, ["start", "web1"]).code == 0)
+        guard case .running(let again) = host.runtime.status("web1") else {
+            Issue.record("not running after berth start")
+            return
+        }
+        #expect(again != pid)
+        #expect(try berth(host, ["stop", "web1", "--timeout", "0"]).code == 0)
+    }
+}

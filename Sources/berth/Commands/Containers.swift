@@ -1,0 +1,269 @@
+import ArgumentParser
+import Foundation
+import Kernel
+import Logging
+import Model
+import Runtime
+
+/// The runtime for the instance the global options name.
+enum RuntimeContext {
+    static let logging: Void = {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            let level = ProcessInfo.processInfo.environment["BERTH_LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0) }
+            handler.logLevel = level ?? .notice
+            return handler
+        }
+    }()
+
+    static func runtime(_ global: GlobalOptions) throws -> ContainerRuntime {
+        _ = logging
+        return ContainerRuntime(paths: global.paths, cgroups: try CgroupDrivers.detect(), logger: Logger(label: "berth"))
+    }
+}
+
+struct ContainerSummary: Encodable {
+    var name: String
+    var state: String
+    var pid: Int32?
+    var addresses: [String]
+    var cpuSeconds: Double?
+    var memory: Usage
+    var pids: Usage
+
+    struct Usage: Encodable {
+        var current: UInt64?
+        var limit: UInt64?
+    }
+
+    init(record: ContainerRecord, status: ContainerRuntime.Status, usage: CgroupObservation?) {
+        name = record.name
+        switch status {
+        case .running(let pid):
+            state = usage?.frozen == true ? "frozen" : "running"
+            self.pid = pid
+        case .stopped, .unknown:
+            state = "stopped"
+        }
+        addresses = (record.spec?.networks ?? []).flatMap { $0.addresses.map(\.address.description) }
+        cpuSeconds = usage?.cpuUsageNanos.map { Double($0) / 1e9 }
+        memory = Usage(current: usage?.memoryCurrent, limit: usage?.limits.memoryMax)
+        pids = Usage(current: usage?.pidsCurrent.map(UInt64.init), limit: usage?.limits.pidsMax.map(UInt64.init))
+    }
+}
+
+enum Table {
+    /// Left-aligned columns separated by two spaces.
+    static func render(_ rows: [[String]]) -> String {
+        guard let header = rows.first else { return "" }
+        var widths = header.map(\.count)
+        for row in rows { for (index, cell) in row.enumerated() where index < widths.count { widths[index] = max(widths[index], cell.count) } }
+        return rows.map { row in
+            row.enumerated().map { index, cell in
+                index == row.count - 1 ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
+            }.joined(separator: "  ")
+        }.joined(separator: "\n")
+    }
+
+    static func size(_ bytes: UInt64?) -> String {
+        guard let bytes else { return "-" }
+        return ByteSize(bytes: bytes).humanReadable
+    }
+}
+
+extension ByteSize {
+    /// 12.3Mi style, for tables.
+    var humanReadable: String {
+        let units = ["", "Ki", "Mi", "Gi", "Ti"]
+        var value = Double(bytes)
+        var unit = 0
+        while value >= 1024, unit < units.count - 1 {
+            value /= 1024
+            unit += 1
+        }
+        return unit == 0 ? "\(bytes)" : String(format: "%.1f%@", value, units[unit])
+    }
+}
+
+struct List: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List containers: name, state, init pid, addresses, cpu, memory, pids.")
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var format: OutputOptions
+
+    func run() throws {
+        let summaries = try RuntimeContext.runtime(global).list().map(ContainerSummary.init)
+        if format.output == .json {
+            print(try JSONOutput.encode(summaries))
+            return
+        }
+        var rows = [["NAME", "STATE", "PID", "ADDRESSES", "CPU(s)", "MEMORY", "PIDS"]]
+        for summary in summaries {
+            rows.append([
+                summary.name, summary.state, summary.pid.map(String.init) ?? "-",
+                summary.addresses.isEmpty ? "-" : summary.addresses.joined(separator: ","),
+                summary.cpuSeconds.map { String(format: "%.2f", $0) } ?? "-",
+                "\(Table.size(summary.memory.current))/\(Table.size(summary.memory.limit))",
+                "\(summary.pids.current.map(String.init) ?? "-")/\(summary.pids.limit.map(String.init) ?? "-")",
+            ])
+        }
+        print(Table.render(rows))
+    }
+}
+
+struct Status: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show one container's state and resources.")
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var format: OutputOptions
+    @Argument(help: "Container name.") var name: String
+
+    func run() throws {
+        let runtime = try RuntimeContext.runtime(global)
+        guard let entry = runtime.list().first(where: { $0.record.name == name }) else {
+            throw ValidationError("no container named '\(name)'")
+        }
+        let summary = ContainerSummary(record: entry.record, status: entry.status, usage: entry.usage)
+        if format.output == .json {
+            print(try JSONOutput.encode(summary))
+            return
+        }
+        print(
+            Table.render([
+                ["name:", summary.name], ["state:", summary.state], ["pid:", summary.pid.map(String.init) ?? "-"],
+                ["addresses:", summary.addresses.isEmpty ? "-" : summary.addresses.joined(separator: ", ")],
+                ["cgroup:", entry.record.cgroup], ["rootfs:", entry.record.lower + " (private layer " + entry.record.upper + ")"],
+                ["memory:", "\(Table.size(summary.memory.current)) of \(Table.size(summary.memory.limit))"],
+                ["pids:", "\(summary.pids.current.map(String.init) ?? "-") of \(summary.pids.limit.map(String.init) ?? "max")"],
+            ]))
+    }
+}
+
+struct Exec: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a command inside a container.",
+        discussion: "Example: berth exec web1 -- ps. Exits with the command's exit code.")
+    @OptionGroup var global: GlobalOptions
+    @Flag(name: [.customShort("t"), .long], help: "Allocate a terminal (not available yet: the caller's terminal is passed).")
+    var tty = false
+    @Option(name: [.customShort("w"), .long], help: ArgumentHelp("Working directory inside.", valueName: "dir"))
+    var workdir: String = "/"
+    @Option(name: [.customShort("e"), .long], help: ArgumentHelp("Set an environment variable.", valueName: "key=value"))
+    var env: [String] = []
+    @Argument(help: "Container name.") var name: String
+    @Argument(parsing: .captureForPassthrough, help: "The command and its arguments.") var command: [String] = []
+
+    func run() throws {
+        let arguments = command.first == "--" ? Array(command.dropFirst()) : command
+        guard !arguments.isEmpty else { throw ValidationError("give a command: berth exec \(name) -- CMD...") }
+        let code = try RuntimeContext.runtime(global).exec(name, command: arguments, workingDirectory: workdir, environment: env)
+        throw ExitCode(code)
+    }
+}
+
+struct Enter: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Open an interactive shell inside a container.")
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "Container name.") var name: String
+
+    func run() throws {
+        let term = ProcessInfo.processInfo.environment["TERM"] ?? "xterm"
+        let code = try RuntimeContext.runtime(global).exec(
+            name, command: ["/bin/sh", "-l"], workingDirectory: "/root", environment: ["TERM=\(term)", "PS1=\(name):\\w# "])
+        throw ExitCode(code)
+    }
+}
+
+struct Start: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Start a stopped container again from its last spec.")
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "Container name.") var name: String
+
+    func run() throws {
+        let record = try RuntimeContext.runtime(global).restart(name)
+        print("started \(name) (pid \(record.pid.map(String.init) ?? "?"))")
+    }
+}
+
+struct Stop: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Stop a container: SIGTERM to init, then SIGKILL of its cgroup after the timeout.")
+    @OptionGroup var global: GlobalOptions
+    @Option(help: ArgumentHelp("Seconds to wait before SIGKILL.", valueName: "seconds")) var timeout: Int?
+    @Argument(help: "Container name.") var name: String
+
+    func run() throws {
+        let runtime = try RuntimeContext.runtime(global)
+        let seconds = UInt64(max(0, timeout ?? 10))
+        let configured = runtime.state.load(name)?.spec?.stopTimeout
+        try runtime.stop(
+            name, timeout: timeout == nil ? configured ?? Interval(milliseconds: seconds * 1000) : Interval(milliseconds: seconds * 1000))
+        print("stopped \(name)")
+    }
+}
+
+struct Suspend: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Freeze every process of a container.")
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "Container name.") var name: String
+    func run() throws { try RuntimeContext.runtime(global).setFrozen(name, true) }
+}
+
+struct Resume: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Thaw a suspended container.")
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "Container name.") var name: String
+    func run() throws { try RuntimeContext.runtime(global).setFrozen(name, false) }
+}
+
+struct UBC: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ubc",
+        abstract: "Resource table like OpenVZ's user beancounters: held, maxheld, barrier, limit, failcnt.")
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var format: OutputOptions
+    @Argument(help: "Container names (default: all).") var names: [String] = []
+
+    struct Counter: Encodable {
+        var container: String
+        var resource: String
+        var held: UInt64?
+        var maxheld: UInt64?
+        var barrier: UInt64?
+        var limit: UInt64?
+        var failcnt: UInt64?
+    }
+
+    func run() throws {
+        var counters: [Counter] = []
+        for entry in try RuntimeContext.runtime(global).list() where names.isEmpty || names.contains(entry.record.name) {
+            guard let usage = entry.usage else { continue }
+            let name = entry.record.name
+            counters.append(
+                Counter(
+                    container: name, resource: "physpages", held: usage.memoryCurrent, maxheld: usage.memoryPeak,
+                    barrier: usage.limits.memoryHigh ?? usage.limits.memoryMax, limit: usage.limits.memoryMax,
+                    failcnt: usage.memoryFailures))
+            counters.append(
+                Counter(
+                    container: name, resource: "numproc", held: usage.pidsCurrent.map(UInt64.init), maxheld: nil,
+                    barrier: usage.limits.pidsMax.map(UInt64.init), limit: usage.limits.pidsMax.map(UInt64.init),
+                    failcnt: usage.pidsFailures))
+            counters.append(
+                Counter(
+                    container: name, resource: "oomguarpages", held: usage.oomKills, maxheld: nil, barrier: nil, limit: nil, failcnt: usage.oomKills))
+        }
+        if format.output == .json {
+            print(try JSONOutput.encode(counters))
+            return
+        }
+        func cell(_ value: UInt64?) -> String { value.map(String.init) ?? "-" }
+        var rows = [["CONTAINER", "RESOURCE", "HELD", "MAXHELD", "BARRIER", "LIMIT", "FAILCNT"]]
+        for counter in counters {
+            rows.append([
+                counter.container, counter.resource, cell(counter.held), cell(counter.maxheld), cell(counter.barrier),
+                cell(counter.limit), cell(counter.failcnt),
+            ])
+        }
+        print(Table.render(rows))
+    }
+}
