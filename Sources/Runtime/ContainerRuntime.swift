@@ -158,6 +158,29 @@ public struct ContainerRuntime: Sendable {
         return launch
     }
 
+    /// Applies new resource limits to a running container, live, and records
+    /// them; returns what the kernel now holds. Every cgroup value can change
+    /// while the container runs.
+    @discardableResult
+    public func updateResources(_ name: String, _ resources: ResourcesSpec?) throws -> [CgroupWrite] {
+        guard var record = state.load(name) else { throw RuntimeError(description: "no container \(name)") }
+        var limits = try CgroupLimits(resources)
+        if cgroups.version == .v1, let spec = record.spec {
+            limits.devices =
+                CgroupLimits.DeviceRule.standard
+                + (try deviceNodes(spec)).map { device, access in
+                    CgroupLimits.DeviceRule(
+                        kind: device.isBlock ? .block : .char, major: device.major, minor: device.minor,
+                        access: access.contains("m") ? access : access + "m")
+                }
+        }
+        let writes = try cgroups.apply(limits, to: try CgroupPath(record.cgroup))
+        record.spec?.resources = resources
+        try state.save(record)
+        logger.info("resources updated live", metadata: ["container": "\(name)", "writes": "\(writes.count)"])
+        return writes
+    }
+
     /// Starts a stopped container again from the spec it last ran with.
     public func restart(_ name: String) throws -> ContainerRecord {
         guard let record = state.load(name), let spec = record.spec else {

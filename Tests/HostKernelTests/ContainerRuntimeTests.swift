@@ -307,3 +307,39 @@ struct ContainerCLITests {
         #expect(try berth(host, ["stop", "web1", "--timeout", "0"]).code == 0)
     }
 }
+
+@Suite(.serialized, .enabled(if: Sandbox.isActive, "lane 2: run through scripts/sandbox-run.sh as root"))
+struct ContainerResourceTests {
+    /// CPU time the container's cgroup used over `seconds` of wall time.
+    func cpuSeconds(_ host: TestHost, _ record: ContainerRecord, over seconds: Double) throws -> Double {
+        let group = try CgroupPath(record.cgroup)
+        let before = try host.runtime.cgroups.observe(group).cpuUsageNanos ?? 0
+        usleep(UInt32(seconds * 1_000_000))
+        let after = try host.runtime.cgroups.observe(group).cpuUsageNanos ?? 0
+        return Double(after - before) / 1e9
+    }
+
+    @Test func cpuLimitHoldsABusyLoopNearItsQuotaAndChangesLive() throws {
+        let host = try TestHost()
+        defer { #expect(host.tearDown() == []) }
+        let record = try host.runtime.start(
+            host.container("busy", command: ["/bin/sh", "-c", "while :; do :; done"]) { spec in
+                var resources = ResourcesSpec()
+                resources.cpu = CPUSpec(limit: CPUQuantity(millicores: 200))
+                spec.resources = resources
+            })
+        let limited = try cpuSeconds(host, record, over: 1.0)
+        #expect(limited > 0.05 && limited < 0.35, "used \(limited) s of CPU in 1 s under a 0.2-core limit")
+        // Live: raise the limit without a restart; the same init keeps running.
+        var resources = ResourcesSpec()
+        resources.cpu = CPUSpec(limit: CPUQuantity(millicores: 600))
+        resources.memory = MemorySpec(max: ByteSize(bytes: 96 << 20))
+        try host.runtime.updateResources("busy", resources)
+        let raised = try cpuSeconds(host, record, over: 1.0)
+        #expect(raised > 0.4 && raised < 0.75, "used \(raised) s of CPU in 1 s under a 0.6-core limit")
+        let observed = try host.runtime.cgroups.observe(try CgroupPath(record.cgroup)).limits
+        #expect(observed.cpuQuotaMicros == 60_000)
+        #expect(observed.memoryMax == 96 << 20)
+        #expect(host.runtime.status("busy") == .running(pid: try #require(record.pid)))
+    }
+}
