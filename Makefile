@@ -45,7 +45,9 @@ demo: build
 	@bash scripts/demo.sh $(BERTH)
 
 bench: release
-	.build/release/berth-bench
+	.build/release/berth-bench parse
+	@if [ "$$(id -u)" -ne 0 ]; then echo "runtime benchmark skipped: it needs root"; else \
+		bash scripts/sandbox-run.sh .build/release/berth-bench runtime; fi
 
 clean:
 	rm -rf .build

@@ -68,7 +68,9 @@ let package = Package(
             ]),
         .executableTarget(name: "berth-init", dependencies: ["Kernel"]),
         // Benchmarks print figures; they are never timed assertions in tests.
-        .executableTarget(name: "berth-bench", dependencies: ["Manifest", "Model"]),
+        .executableTarget(
+            name: "berth-bench",
+            dependencies: ["Manifest", "Model", "Runtime", "Kernel", .product(name: "Logging", package: "swift-log")]),
 
         // Tests: lane 1 (pure) needs no root.
         .testTarget(name: "ManifestTests", dependencies: ["Manifest", "Model"], exclude: ["Corpus"]),

@@ -8,6 +8,8 @@ packages=(
     pkg-config libyaml-dev libsystemd-dev libcap-dev libnftables-dev
     # runtime: the built-in busybox template
     busybox-static
+    # benchmark peer: container start-up is measured against runc
+    runc
     # tests: JSON Schema validation of the manifests, and tools that check from outside
     python3 python3-yaml python3-jsonschema python3-pytest iproute2
 )

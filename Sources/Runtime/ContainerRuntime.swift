@@ -237,23 +237,30 @@ public struct ContainerRuntime: Sendable {
         if case .running(let pid) = status(name) {
             _ = kill(pid, SIGTERM)
             let deadline = ContinuousClock.now.advanced(by: .milliseconds(Int64(timeout.milliseconds)))
+            var pause: UInt32 = 200
             while ContinuousClock.now < deadline, case .running = status(name) {
                 _ = Reaper.poll(pid)
-                usleep(10_000)
+                usleep(pause)
+                pause = min(pause * 2, 20_000)
             }
             if case .running = status(name) {
                 logger.info("stop timed out, killing", metadata: ["container": "\(name)"])
                 try cgroups.killAll(group)
             }
-            for _ in 0..<500 {
+            var settle: UInt32 = 100
+            for _ in 0..<400 {
                 _ = Reaper.poll(pid)
-                if case .running = status(name) { usleep(10_000) } else { break }
+                guard case .running = status(name) else { break }
+                usleep(settle)
+                settle = min(settle * 2, 20_000)
             }
         }
         // The pid namespace dies with init; wait for the cgroup to empty.
-        for _ in 0..<500 where ((try? cgroups.processes(in: group)) ?? []).isEmpty == false {
+        var pause: UInt32 = 100
+        for _ in 0..<400 where ((try? cgroups.processes(in: group)) ?? []).isEmpty == false {
             try? cgroups.killAll(group)
-            usleep(10_000)
+            usleep(pause)
+            pause = min(pause * 2, 20_000)
         }
         try cgroups.remove(group)
         record.pid = nil

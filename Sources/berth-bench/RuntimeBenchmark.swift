@@ -1,0 +1,163 @@
+import Foundation
+import Kernel
+import Logging
+import Model
+import Runtime
+
+/// Container start-up against runc, measured in the same run on the same
+/// busybox rootfs, and the cost of many containers side by side.
+func runtimeBenchmark() throws {
+    guard getuid() == 0, ProcessInfo.processInfo.environment["BERTH_SANDBOX"] == "1" else {
+        throw BenchError("run as root through scripts/sandbox-run.sh (make bench does)")
+    }
+    let iterations = Int(ProcessInfo.processInfo.environment["BERTH_BENCH_ITERATIONS"] ?? "") ?? 20
+    let root = "/tmp/berth-bench-\(getpid())"
+    let parent = "berth-bench-\(getpid())"
+    defer { try? FileManager.default.removeItem(atPath: root) }
+    let paths = RuntimePaths(stateDirectory: .init(root + "/state"), runDirectory: .init(root + "/run"), cgroupParent: parent)
+    var logger = Logger(label: "bench")
+    logger.logLevel = .warning
+    let runtime = ContainerRuntime(paths: paths, cgroups: try CgroupDrivers.detect(), logger: logger)
+    let berth = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("berth").path
+    let global = ["--state-dir", root + "/state", "--run-dir", root + "/run", "--cgroup-parent", parent]
+
+    func container(_ name: String, _ command: [String]) -> ContainerObject {
+        var spec = ContainerSpec()
+        spec.rootfs = RootfsSpec(source: .template("busybox"))
+        spec.`init` = InitSpec(command: command)
+        return ContainerObject(metadata: ObjectMeta(name: name), spec: spec, source: SourceLocation(file: "bench", line: 1, column: 1))
+    }
+    func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
+    let clock = ContinuousClock()
+    func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+
+    // berth, in process: create + start + exit + cleanup of /bin/true.
+    _ = try runtime.start(container("warm", ["/bin/true"]))
+    try runtime.delete("warm")
+    var inProcess: [Double] = []
+    for index in 0..<iterations {
+        let name = "t\(index)"
+        inProcess.append(
+            seconds(
+                try clock.measure {
+                    let record = try runtime.start(container(name, ["/bin/true"]))
+                    if let pid = record.pid { Reaper.wait(pid) }
+                    try runtime.stop(name, timeout: Interval(milliseconds: 0))
+                }))
+        try runtime.delete(name)
+    }
+
+    // berth, the binary: `berth start` + `berth stop` of a recorded container.
+    let record = try runtime.start(container("cli", ["/bin/true"]))
+    if let pid = record.pid { Reaper.wait(pid) }
+    try runtime.stop("cli", timeout: Interval(milliseconds: 0))
+    var cli: [Double] = []
+    for _ in 0..<iterations {
+        cli.append(
+            seconds(
+                try clock.measure {
+                    let started = try Spawn.run([berth, "start"] + global + ["cli"])
+                    let stopped = try Spawn.run([berth, "stop"] + global + ["--timeout", "0", "cli"])
+                    guard started.exitedCleanly, stopped.exitedCleanly else { throw BenchError("berth start/stop failed") }
+                }))
+    }
+    try runtime.delete("cli")
+
+    // runc run of the same busybox tree (a copy: runc wants a bundle).
+    var runc: [Double] = []
+    let runcBinary = ["/usr/sbin/runc", "/usr/bin/runc"].first { FileManager.default.fileExists(atPath: $0) }
+    if let runcBinary {
+        let bundle = root + "/bundle"
+        try FileManager.default.createDirectory(atPath: bundle, withIntermediateDirectories: true)
+        let template = try runtime.templates.path(of: "busybox", logger: Logger(label: "bench"))
+        _ = try Spawn.run(["/bin/cp", "-a", template, bundle + "/rootfs"])
+        try runcConfig().write(toFile: bundle + "/config.json", atomically: true, encoding: .utf8)
+        for index in 0..<iterations {
+            runc.append(
+                seconds(
+                    try clock.measure {
+                        let result = try Spawn.run([runcBinary, "--root", root + "/runc", "run", "--bundle", bundle, "b\(index)"])
+                        guard result.exitedCleanly else { throw BenchError("runc run failed (status \(result.status))") }
+                    }))
+        }
+    }
+
+    print("berth-bench runtime: create + start + exit of /bin/true on the busybox rootfs, \(iterations) runs each (medians)")
+    let runcMedian = runc.isEmpty ? nil : median(runc)
+    func line(_ label: String, _ values: [Double]) {
+        let value = median(values)
+        let ratio = runcMedian.map { String(format: "  %.2fx runc", value / $0) } ?? ""
+        print(String(format: "  %@ %7.2f ms%@", label.padding(toLength: 34, withPad: " ", startingAt: 0), value * 1000, ratio))
+    }
+    line("berth runtime (in process)", inProcess)
+    line("berth start + berth stop (binary)", cli)
+    if let runcMedian {
+        print(String(format: "  %@ %7.2f ms", "runc run".padding(toLength: 34, withPad: " ", startingAt: 0), runcMedian * 1000))
+    } else {
+        print("  runc: not installed (apt-get install runc) — no ratio")
+    }
+    print("  target: berth at most 0.3x runc")
+
+    // Many containers: time per start at 1, 50, 100, 200 and memory per container.
+    let count = Int(ProcessInfo.processInfo.environment["BERTH_BENCH_MANY"] ?? "") ?? 200
+    let before = availableMemory()
+    var perStart: [Double] = []
+    for index in 0..<count {
+        perStart.append(seconds(try clock.measure { _ = try runtime.start(container("m\(index)", ["/bin/sleep", "600"])) }))
+    }
+    let after = availableMemory()
+    print("  \(count) sleeping containers: start time at")
+    for mark in [1, 50, 100, 200] where mark <= count {
+        let window = perStart[max(0, mark - 5)..<mark]
+        print(String(format: "    #%-4d %7.2f ms", mark, window.reduce(0, +) / Double(window.count) * 1000))
+    }
+    if let before, let after {
+        print(String(format: "  host memory per container: %.0f KiB (MemAvailable drop / %d)", Double(before - after) / 1024 / Double(count), count))
+    }
+    for index in 0..<count { try runtime.delete("m\(index)") }
+    try? runtime.cgroups.remove(try CgroupPath(parent))
+}
+
+struct BenchError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// MemAvailable from /proc/meminfo, in bytes.
+func availableMemory() -> Int? {
+    guard let text = try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8) else { return nil }
+    for line in text.split(separator: "\n") where line.hasPrefix("MemAvailable:") {
+        return line.split(separator: " ").dropFirst().first.flatMap { Int($0) }.map { $0 * 1024 }
+    }
+    return nil
+}
+
+/// A minimal OCI config for `runc run`: /bin/true, no terminal, the same
+/// namespaces as a berth container.
+func runcConfig() -> String {
+    """
+    {
+      "ociVersion": "1.0.2",
+      "process": {"terminal": false, "user": {"uid": 0, "gid": 0}, "args": ["/bin/true"],
+        "env": ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"], "cwd": "/",
+        "capabilities": {"bounding": ["CAP_KILL"], "effective": ["CAP_KILL"], "permitted": ["CAP_KILL"]},
+        "noNewPrivileges": true},
+      "root": {"path": "rootfs", "readonly": false},
+      "hostname": "bench",
+      "mounts": [
+        {"destination": "/proc", "type": "proc", "source": "proc"},
+        {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+        {"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]},
+        {"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
+        {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]}
+      ],
+      "linux": {
+        "namespaces": [{"type": "pid"}, {"type": "network"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}, {"type": "cgroup"}],
+        "maskedPaths": ["/proc/kcore", "/proc/keys", "/proc/timer_list", "/sys/firmware"],
+        "readonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
+      }
+    }
+    """
+}
