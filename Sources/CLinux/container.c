@@ -159,6 +159,55 @@ static void mount_on_dir(const struct berth_container_config *config, int rootfd
     close(fd);
 }
 
+// Opens (creating an empty file as needed) the file `path` below the root,
+// its directory made without following symlinks and the file opened with
+// RESOLVE_BENEATH from it: a bind target can't be redirected.
+static int ensure_file(int rootfd, const char *path) {
+    char directory[4096];
+    const char *slash = strrchr(path, '/');
+    const char *name = path;
+    int dirfd;
+    if (slash) {
+        size_t length = (size_t)(slash - path);
+        if (length >= sizeof directory) {
+            errno = ENAMETOOLONG;
+            return -1;
+        }
+        memcpy(directory, path, length);
+        directory[length] = '\0';
+        dirfd = ensure_dir(rootfd, directory);
+        name = slash + 1;
+    } else {
+        dirfd = fcntl(rootfd, F_DUPFD_CLOEXEC, 3);
+    }
+    if (dirfd < 0) return -1;
+    struct open_how how;
+    memset(&how, 0, sizeof how);
+    how.flags = O_RDONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC;
+    how.mode = 0644;
+    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+    int fd = (int)syscall(SYS_openat2, dirfd, name, &how, sizeof how);
+    close(dirfd);
+    return fd;
+}
+
+static void bind_file(const struct berth_container_config *config, int rootfd, const char *inside, const char *source,
+                      int read_only) {
+    int fd = ensure_file(rootfd, inside);
+    if (fd < 0) fail(config, BERTH_STEP_BIND);
+    char target[64];
+    fd_path(target, fd);
+    if (mount(source, target, NULL, MS_BIND, NULL) != 0) fail(config, BERTH_STEP_BIND);
+    close(fd);
+    if (read_only) {
+        fd = ensure_file(rootfd, inside);
+        if (fd < 0) fail(config, BERTH_STEP_BIND);
+        fd_path(target, fd);
+        if (mount(NULL, target, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) != 0) fail(config, BERTH_STEP_BIND);
+        close(fd);
+    }
+}
+
 static void mask_paths(const struct berth_container_config *config, int rootfd) {
     int nullfd = open_in_root(rootfd, "dev/null", O_PATH, 1);
     if (nullfd < 0) fail(config, BERTH_STEP_MASK);
@@ -349,6 +398,10 @@ __attribute__((noreturn)) static void child_main(const struct berth_container_co
         const struct berth_bind_mount *bind = &config->binds[i];
         const char *inside = bind->destination;
         while (*inside == '/') inside++;
+        if (bind->is_file) {
+            bind_file(config, rootfd, inside, bind->source, bind->read_only);
+            continue;
+        }
         mount_on_dir(config, rootfd, inside, bind->source, NULL, MS_BIND | MS_REC, NULL, BERTH_STEP_BIND);
         if (bind->read_only) mount_on_dir(config, rootfd, inside, NULL, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL,
                                           BERTH_STEP_BIND);

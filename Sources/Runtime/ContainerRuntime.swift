@@ -62,7 +62,7 @@ public struct ContainerRuntime: Sendable {
         switch spec.rootfs?.source {
         case .template(let template): lower = try templates.path(of: template, logger: logger)
         case .directory(let directory): lower = directory
-        case .tarball(let tarball): throw RuntimeError(description: "tarball templates are not supported yet (\(tarball))")
+        case .tarball(let tarball): lower = try templates.path(ofTarball: tarball, logger: logger)
         case nil: throw RuntimeError(description: "container \(name) has no rootfs")
         }
         let privateDirectory = state.containerDirectory(name)
@@ -141,9 +141,16 @@ public struct ContainerRuntime: Sendable {
             environment.removeAll { $0.hasPrefix(key + "=") }
             environment.append("\(key)=\(value)")
         }
-        let binds = (spec.mounts ?? []).compactMap { mount -> ContainerLaunch.BindMount? in
-            guard mount.type == .bind, let source = mount.source else { return nil }
-            return ContainerLaunch.BindMount(source: source, destination: mount.destination, readOnly: mount.readOnly ?? false)
+        var binds: [ContainerLaunch.BindMount] = []
+        for mount in spec.mounts ?? [] {
+            guard mount.type == .bind, let source = mount.source else { continue }
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: source, isDirectory: &isDirectory) else {
+                throw RuntimeError(description: "bind mount source \(source) does not exist")
+            }
+            binds.append(
+                ContainerLaunch.BindMount(
+                    source: source, destination: mount.destination, readOnly: mount.readOnly ?? false, isFile: !isDirectory.boolValue))
         }
         let capabilities = try CapabilitySet.resolve(
             add: spec.capabilities?.add ?? [], drop: spec.capabilities?.drop ?? [], privileged: spec.security?.privileged ?? false)

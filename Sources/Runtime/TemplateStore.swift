@@ -27,6 +27,41 @@ public struct TemplateStore: Sendable {
         return path
     }
 
+    /// The lower directory for a tarball, unpacked once into the cache. The
+    /// cache key is the path with its size and modification time, so a
+    /// replaced tarball is unpacked again.
+    public func path(ofTarball tarball: String, logger: Logger) throws -> String {
+        let attributes = try FileManager.default.attributesOfItem(atPath: tarball)
+        let size = (attributes[.size] as? NSNumber)?.uint64Value ?? 0
+        let modified = (attributes[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in "\(tarball)|\(size)|\(modified)".utf8 {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x0100_0000_01b3
+        }
+        let path = directory + "/tar-" + String(hash, radix: 16)
+        if Syscall.exists(path) { return path }
+        let files = FileManager.default
+        try files.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let staging = "\(directory)/.tar-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        defer { try? files.removeItem(atPath: staging) }
+        try files.createDirectory(atPath: staging, withIntermediateDirectories: true)
+        // GNU tar detects the compression, strips leading '/' and refuses '..'.
+        let result = try Spawn.run(["/bin/tar", "--extract", "--file", tarball, "--directory", staging, "--numeric-owner"])
+        guard result.exitedCleanly else {
+            throw Unsupported(description: "unpacking \(tarball) failed (tar status \(result.status >> 8))")
+        }
+        var renameError: SystemError?
+        do throws(SystemError) {
+            try Syscall.rename(staging, path)
+        } catch {
+            renameError = error
+        }
+        if let renameError, !Syscall.exists(path) { throw renameError }
+        logger.info("template unpacked", metadata: ["tarball": "\(tarball)", "path": "\(path)"])
+        return path
+    }
+
     /// Builds the busybox template in a temporary directory and renames it in
     /// place, so a crash never leaves a half-built template behind.
     func buildBusybox(at path: String, logger: Logger) throws {

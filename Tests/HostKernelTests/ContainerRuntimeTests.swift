@@ -343,3 +343,52 @@ struct ContainerResourceTests {
         #expect(host.runtime.status("busy") == .running(pid: try #require(record.pid)))
     }
 }
+
+@Suite(.serialized, .enabled(if: Sandbox.isActive, "lane 2: run through scripts/sandbox-run.sh as root"))
+struct ContainerRootfsTests {
+    @Test func tarballTemplateIsUnpackedOnceAndSharedAsTheLowerLayer() throws {
+        let host = try TestHost()
+        defer { #expect(host.tearDown() == []) }
+        let template = try host.runtime.templates.path(of: "busybox", logger: Logger(label: "test"))
+        let tarball = host.root + "/image.tar.gz"
+        let tar = try Spawn.run(["/bin/tar", "--create", "--gzip", "--file", tarball, "--directory", template, "."])
+        #expect(tar.exitedCleanly)
+        let a = try host.runtime.start(
+            host.container("a", command: ["/bin/sh", "-c", "echo from-a > /tmp/mark; exec sleep 300"]) {
+                $0.rootfs = RootfsSpec(source: .tarball(tarball))
+            })
+        let b = try host.runtime.start(
+            host.container("b", command: ["/bin/sh", "-c", "echo from-b > /tmp/mark; exec sleep 300"]) {
+                $0.rootfs = RootfsSpec(source: .tarball(tarball))
+            })
+        #expect(a.lower == b.lower)
+        #expect(a.lower.contains("/templates/tar-"))
+        #expect(host.written("a", "/tmp/mark") == "from-a")
+        #expect(host.written("b", "/tmp/mark") == "from-b")
+    }
+
+    @Test func bindMountsOfADirectoryAndAFileReadOnly() throws {
+        let host = try TestHost()
+        defer { #expect(host.tearDown() == []) }
+        let data = host.root + "/data"
+        try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
+        try "shared\n".write(toFile: data + "/file.txt", atomically: true, encoding: .utf8)
+        try "motd\n".write(toFile: host.root + "/motd", atomically: true, encoding: .utf8)
+        let script =
+            "cat /data/file.txt > /tmp/seen; cat /etc/motd >> /tmp/seen; (echo x > /etc/motd) 2>/dev/null; echo $? > /tmp/ro; "
+            + "echo written > /data/new.txt; exec sleep 300"
+        _ = try host.runtime.start(
+            host.container("c1", command: ["/bin/sh", "-c", script]) { spec in
+                spec.mounts = [
+                    MountSpec(source: data, destination: "/data"),
+                    MountSpec(source: host.root + "/motd", destination: "/etc/motd", readOnly: true),
+                ]
+            })
+        #expect(host.written("c1", "/tmp/ro") != "0")
+        #expect(host.written("c1", "/tmp/seen") == "shared\nmotd")
+        // A writable bind mount writes through to the host directory.
+        for _ in 0..<250 where !FileManager.default.fileExists(atPath: data + "/new.txt") { usleep(20_000) }
+        #expect((try? String(contentsOfFile: data + "/new.txt", encoding: .utf8)) == "written\n")
+        #expect((try? String(contentsOfFile: host.root + "/motd", encoding: .utf8)) == "motd\n")
+    }
+}

@@ -12,6 +12,7 @@ struct berth_bind_mount {
     const char *source;       // host path
     const char *destination;  // path inside the container, absolute
     int read_only;
+    int is_file;  // the source is a file: the target is created as an empty file
 };
 
 // An extra device node from the manifest, created in the container's /dev.

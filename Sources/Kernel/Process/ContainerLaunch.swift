@@ -10,10 +10,13 @@ public struct ContainerLaunch: Sendable {
         public var source: String
         public var destination: String
         public var readOnly: Bool
-        public init(source: String, destination: String, readOnly: Bool) {
+        /// The source is a file (the target is made as an empty file).
+        public var isFile: Bool
+        public init(source: String, destination: String, readOnly: Bool, isFile: Bool = false) {
             self.source = source
             self.destination = destination
             self.readOnly = readOnly
+            self.isFile = isFile
         }
     }
 
@@ -108,7 +111,8 @@ extension ContainerLaunch {
         defer { binds.deallocate() }
         for (index, bind) in bindMounts.enumerated() {
             binds[index] = berth_bind_mount(
-                source: arena.string(bind.source), destination: arena.string(bind.destination), read_only: bind.readOnly ? 1 : 0)
+                source: arena.string(bind.source), destination: arena.string(bind.destination), read_only: bind.readOnly ? 1 : 0,
+                is_file: bind.isFile ? 1 : 0)
         }
         let nodes = UnsafeMutablePointer<berth_device_node>.allocate(capacity: max(1, devices.count))
         defer { nodes.deallocate() }
