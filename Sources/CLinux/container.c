@@ -372,6 +372,25 @@ static void exec_init(const struct berth_container_config *config) {
     fail(config, BERTH_STEP_EXEC);
 }
 
+// The last steps before exec, shared by a container's init and berth exec:
+// every descriptor but stdio closes at exec (the error pipe included), the
+// working directory, default signal dispositions and an empty mask.
+__attribute__((noreturn)) static void finish_and_exec(const struct berth_container_config *config, const char *cwd) {
+    if (syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) != 0) fail(config, BERTH_STEP_STDIO);
+    if (chdir(cwd ? cwd : "/") != 0) fail(config, BERTH_STEP_CWD);
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; sig++) {
+        if (sig != SIGKILL && sig != SIGSTOP) sigaction(sig, &action, NULL);
+    }
+    sigset_t empty;
+    sigemptyset(&empty);
+    sigprocmask(SIG_SETMASK, &empty, NULL);
+    exec_init(config);
+    _exit(127);
+}
+
 __attribute__((noreturn)) static void child_main(const struct berth_container_config *config) {
     // Until exec this process is a copy of berth: nobody may ptrace it or
     // open its /proc/PID/exe (runc CVE-2019-5736). exec resets it.
@@ -426,23 +445,7 @@ __attribute__((noreturn)) static void child_main(const struct berth_container_co
     for (int fd = 0; fd < 3; fd++) {
         if (dup2(config->stdio[fd], fd) != fd) fail(config, BERTH_STEP_STDIO);
     }
-    // Every other descriptor closes at exec (the error pipe included).
-    if (syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) != 0) fail(config, BERTH_STEP_STDIO);
-    if (chdir(config->cwd ? config->cwd : "/") != 0) fail(config, BERTH_STEP_CWD);
-
-    // Signals: default dispositions and an empty mask for init.
-    struct sigaction action;
-    memset(&action, 0, sizeof action);
-    action.sa_handler = SIG_DFL;
-    for (int sig = 1; sig < NSIG; sig++) {
-        if (sig != SIGKILL && sig != SIGSTOP) sigaction(sig, &action, NULL);
-    }
-    sigset_t empty;
-    sigemptyset(&empty);
-    sigprocmask(SIG_SETMASK, &empty, NULL);
-
-    exec_init(config);
-    _exit(127);
+    finish_and_exec(config, config->cwd);
 }
 
 pid_t berth_container_clone(const struct berth_container_config *config) {
@@ -494,19 +497,7 @@ __attribute__((noreturn)) static void exec_child(const struct berth_exec_config 
     if (config->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail(&shared, BERTH_STEP_NO_NEW_PRIVS);
     if (config->seccomp) install_seccomp(&shared);
     drop_capabilities(&shared);
-    if (syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) != 0) fail(&shared, BERTH_STEP_STDIO);
-    if (chdir(config->cwd ? config->cwd : "/") != 0) fail(&shared, BERTH_STEP_CWD);
-    struct sigaction action;
-    memset(&action, 0, sizeof action);
-    action.sa_handler = SIG_DFL;
-    for (int sig = 1; sig < NSIG; sig++) {
-        if (sig != SIGKILL && sig != SIGSTOP) sigaction(sig, &action, NULL);
-    }
-    sigset_t empty;
-    sigemptyset(&empty);
-    sigprocmask(SIG_SETMASK, &empty, NULL);
-    exec_init(&shared);
-    _exit(127);
+    finish_and_exec(&shared, config->cwd);
 }
 
 pid_t berth_container_exec(const struct berth_exec_config *config) {

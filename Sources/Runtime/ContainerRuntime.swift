@@ -80,16 +80,7 @@ public struct ContainerRuntime: Sendable {
 
         var limits = try CgroupLimits(spec.resources)
         let devices = try deviceNodes(spec)
-        if cgroups.version == .v1 {
-            limits.devices =
-                CgroupLimits.DeviceRule.standard
-                + devices.map { device, access in
-                    // berth makes the node itself, so mknod ("m") is always granted.
-                    CgroupLimits.DeviceRule(
-                        kind: device.isBlock ? .block : .char, major: device.major, minor: device.minor,
-                        access: access.contains("m") ? access : access + "m")
-                }
-        }
+        if cgroups.version == .v1 { limits.devices = deviceRules(devices) }
         let group = try cgroupPath(name)
         try cgroups.create(group)
         do {
@@ -117,6 +108,17 @@ public struct ContainerRuntime: Sendable {
             try? cgroups.remove(group)
             throw error
         }
+    }
+
+    /// The v1 allow-list: the standard nodes and the manifest's. berth makes
+    /// the nodes itself, so mknod ("m") is always granted.
+    func deviceRules(_ devices: [(node: ContainerLaunch.DeviceNode, access: String)]) -> [CgroupLimits.DeviceRule] {
+        CgroupLimits.DeviceRule.standard
+            + devices.map { device, access in
+                CgroupLimits.DeviceRule(
+                    kind: device.isBlock ? .block : .char, major: device.major, minor: device.minor,
+                    access: access.contains("m") ? access : access + "m")
+            }
     }
 
     /// The manifest's devices: host nodes, their numbers and the access granted.
@@ -172,15 +174,7 @@ public struct ContainerRuntime: Sendable {
     public func updateResources(_ name: String, _ resources: ResourcesSpec?) throws -> [CgroupWrite] {
         guard var record = state.load(name) else { throw RuntimeError(description: "no container \(name)") }
         var limits = try CgroupLimits(resources)
-        if cgroups.version == .v1, let spec = record.spec {
-            limits.devices =
-                CgroupLimits.DeviceRule.standard
-                + (try deviceNodes(spec)).map { device, access in
-                    CgroupLimits.DeviceRule(
-                        kind: device.isBlock ? .block : .char, major: device.major, minor: device.minor,
-                        access: access.contains("m") ? access : access + "m")
-                }
-        }
+        if cgroups.version == .v1, let spec = record.spec { limits.devices = deviceRules(try deviceNodes(spec)) }
         let writes = try cgroups.apply(limits, to: try CgroupPath(record.cgroup))
         record.spec?.resources = resources
         try state.save(record)

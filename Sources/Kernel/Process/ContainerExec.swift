@@ -40,17 +40,7 @@ public struct ContainerExec: Sendable {
         for name in ContainerExec.namespaces {
             fds.append(try Syscall.open("/proc/\(initPID)/ns/\(name)", O_RDONLY))
         }
-        let sync = try Pipe2.make()
-        let report = try Pipe2.make()
-        var childEndsClosed = false
-        defer {
-            Syscall.close(sync.write)
-            Syscall.close(report.read)
-            if !childEndsClosed {
-                Syscall.close(sync.read)
-                Syscall.close(report.write)
-            }
-        }
+        let handshake = try ChildHandshake()
         var arena = CStringArena()
         defer { arena.free() }
         var config = berth_exec_config()
@@ -61,29 +51,12 @@ public struct ContainerExec: Sendable {
         config.capabilities = capabilities.mask
         config.no_new_privs = noNewPrivileges ? 1 : 0
         config.seccomp = seccomp ? 1 : 0
-        config.sync_fd = sync.read
-        config.error_fd = report.write
+        config.sync_fd = handshake.sync.read
+        config.error_fd = handshake.report.write
 
         let pid = berth_container_exec(&config)
         if pid < 0 { throw SystemError(call: "clone", errno: errno, subject: "exec in pid \(initPID)") }
-        Syscall.close(sync.read)
-        Syscall.close(report.write)
-        childEndsClosed = true
-        do {
-            try beforeStart(pid)
-            try Syscall.writeOnce(sync.write, [1], subject: "exec sync pipe")
-        } catch {
-            _ = Glibc.kill(pid, SIGKILL)
-            _ = Reaper.wait(pid)
-            throw error
-        }
-        let record = try Syscall.readAll(report.read, upTo: 8)
-        let status = Reaper.wait(pid) ?? -1
-        if record.count == 8 {
-            let step = record[0..<4].withUnsafeBytes { $0.loadUnaligned(as: Int32.self) }
-            let code = record[4..<8].withUnsafeBytes { $0.loadUnaligned(as: Int32.self) }
-            throw ContainerStartError(step: String(cString: berth_step_name(step)), errno: code)
-        }
+        let status = try handshake.release(pid, beforeStart: beforeStart, waitForExit: true) ?? -1
         if status & 0x7f == 0 { return (status >> 8) & 0xff }
         return 128 + (status & 0x7f)
     }

@@ -86,17 +86,7 @@ extension ContainerLaunch {
     /// there); then the child sets up its root and execs. Returns the pid once
     /// exec succeeded.
     public func start(beforeStart: (pid_t) throws -> Void) throws -> pid_t {
-        let sync = try Pipe2.make()
-        let report = try Pipe2.make()
-        var childEndsClosed = false
-        defer {
-            Syscall.close(sync.write)
-            Syscall.close(report.read)
-            if !childEndsClosed {
-                Syscall.close(sync.read)
-                Syscall.close(report.write)
-            }
-        }
+        let handshake = try ChildHandshake()
         let stdin = try Syscall.open("/dev/null", O_RDONLY)
         defer { Syscall.close(stdin) }
         let console = try Syscall.open(consoleLog, O_WRONLY | O_CREAT | O_APPEND, mode: 0o640)
@@ -137,31 +127,12 @@ extension ContainerLaunch {
         config.no_new_privs = noNewPrivileges ? 1 : 0
         config.seccomp = seccomp ? 1 : 0
         config.stdio = (stdin, console, console)
-        config.sync_fd = sync.read
-        config.error_fd = report.write
+        config.sync_fd = handshake.sync.read
+        config.error_fd = handshake.report.write
 
         let pid = berth_container_clone(&config)
         if pid < 0 { throw SystemError(call: "clone", errno: errno, subject: rootfs) }
-        Syscall.close(sync.read)
-        Syscall.close(report.write)
-        childEndsClosed = true
-
-        do {
-            try beforeStart(pid)
-            try Syscall.writeOnce(sync.write, [1], subject: "container sync pipe")
-        } catch {
-            _ = Glibc.kill(pid, SIGKILL)
-            _ = Reaper.wait(pid)
-            throw error
-        }
-        // EOF: exec happened (the pipe was CLOEXEC). 8 bytes: {step, errno}.
-        let record = try Syscall.readAll(report.read, upTo: 8)
-        if record.count == 8 {
-            let step = record[0..<4].withUnsafeBytes { $0.loadUnaligned(as: Int32.self) }
-            let code = record[4..<8].withUnsafeBytes { $0.loadUnaligned(as: Int32.self) }
-            _ = Reaper.wait(pid)
-            throw ContainerStartError(step: String(cString: berth_step_name(step)), errno: code)
-        }
+        _ = try handshake.release(pid, beforeStart: beforeStart, waitForExit: false)
         return pid
     }
 }

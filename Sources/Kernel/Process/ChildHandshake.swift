@@ -1,0 +1,60 @@
+import CLinux
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The two pipes between berth and a child it cloned: the child waits on
+/// `sync` until berth has put it in its cgroup, and reports a failed set-up
+/// step on `report` (CLOEXEC, so EOF means exec happened).
+final class ChildHandshake {
+    let sync: (read: Int32, write: Int32)
+    let report: (read: Int32, write: Int32)
+    private var childEndsOpen = true
+
+    init() throws(SystemError) {
+        let sync = try Pipe2.make()
+        do {
+            report = try Pipe2.make()
+        } catch {
+            Syscall.close(sync.read)
+            Syscall.close(sync.write)
+            throw error
+        }
+        self.sync = sync
+    }
+
+    deinit {
+        Syscall.close(sync.write)
+        Syscall.close(report.read)
+        if childEndsOpen {
+            Syscall.close(sync.read)
+            Syscall.close(report.write)
+        }
+    }
+
+    /// After clone: closes the child's ends, runs `beforeStart`, lets the
+    /// child go and waits for exec. On failure the child is killed and reaped.
+    /// `waitForExit` also reaps the child and returns its wait status.
+    func release(_ pid: pid_t, beforeStart: (pid_t) throws -> Void, waitForExit: Bool) throws -> Int32? {
+        Syscall.close(sync.read)
+        Syscall.close(report.write)
+        childEndsOpen = false
+        do {
+            try beforeStart(pid)
+            try Syscall.writeOnce(sync.write, [1], subject: "child sync pipe")
+        } catch {
+            _ = Glibc.kill(pid, SIGKILL)
+            _ = Reaper.wait(pid)
+            throw error
+        }
+        let record = try Syscall.readAll(report.read, upTo: 8)
+        let status = record.count == 8 || waitForExit ? Reaper.wait(pid) : nil
+        if record.count == 8 {
+            let step = record[0..<4].withUnsafeBytes { $0.loadUnaligned(as: Int32.self) }
+            let code = record[4..<8].withUnsafeBytes { $0.loadUnaligned(as: Int32.self) }
+            throw ContainerStartError(step: String(cString: berth_step_name(step)), errno: code)
+        }
+        return status
+    }
+}
