@@ -5,7 +5,7 @@ SWIFT ?= swift
 PYTHON ?= /usr/bin/python3
 BERTH := .build/debug/berth
 
-.PHONY: all deps build release test test-swift test-schemas test-cli test-kernel lint demo bench clean
+.PHONY: all deps build release test test-swift test-schemas test-cli test-kernel test-vm deps-vm lint demo bench clean
 
 all: build
 
@@ -37,7 +37,18 @@ test-kernel: build
 		bash scripts/sandbox-run.sh $(SWIFT) test --skip-build --filter 'HostKernelTests\.' && \
 		bash scripts/check-leaks.sh; fi
 
-test: build lint test-swift test-schemas test-cli test-kernel
+deps-vm:
+	@bash scripts/install-vm-deps.sh
+
+# Lane 3: lane 2's tests on cgroup v2, in a VM (virtme-ng, Debian's kernel,
+# qemu without KVM). Runs when its tools are present (make deps-vm installs
+# them; .ci/run always does).
+test-vm: build
+	@if [ -x .build-venv/bin/vng ] && ls /boot/vmlinuz-* >/dev/null 2>&1; then \
+		$(SWIFT) build --build-tests && bash scripts/vm-lane.sh; \
+	else echo "lane 3 skipped: run 'make deps-vm' for the cgroup v2 VM"; fi
+
+test: build lint test-swift test-schemas test-cli test-kernel test-vm
 	$(BERTH) validate manifests/
 	@echo "make test: all lanes passed"
 

@@ -96,7 +96,14 @@ public struct CgroupV2Driver: CgroupDriver {
     }
 
     public func setFrozen(_ frozen: Bool, _ path: CgroupPath) throws(SystemError) {
-        _ = try CgroupFile.write(directory(path), "cgroup.freeze", frozen ? "1" : "0")
+        let dir = directory(path)
+        _ = try CgroupFile.write(dir, "cgroup.freeze", frozen ? "1" : "0")
+        // Freezing completes asynchronously: wait (bounded) until cgroup.events says so.
+        for _ in 0..<400 {
+            let events = CgroupValues.keyed((try? CgroupFile.read(dir, "cgroup.events")) ?? "")
+            if (events["frozen"] == 1) == frozen { return }
+            usleep(5000)
+        }
     }
 
     public func killAll(_ path: CgroupPath) throws(SystemError) {

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Lane 3's tools: qemu, Debian's kernel package (booted under qemu, where
+# /sys/fs/cgroup is cgroup2) and virtme-ng from PyPI in a venv of the project's.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+packages=(qemu-system-x86 linux-image-amd64 python3-venv)
+missing=()
+for package in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if ((${#missing[@]})); then
+    echo "install-vm-deps: installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+venv=.build-venv
+if [[ ! -x "$venv/bin/vng" ]]; then
+    /usr/bin/python3 -m venv "$venv"
+    "$venv/bin/pip" install -q 'virtme-ng>=1.30'
+fi

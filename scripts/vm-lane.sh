@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Lane 3: the host-kernel tests again on cgroup v2, in a VM booted by
+# virtme-ng from Debian's kernel under qemu (no KVM here: TCG, ~25 s to boot).
+# The VM sees the host's filesystem; /tmp inside is a fresh tmpfs so overlay
+# upper layers sit on a filesystem that supports them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+venv=$(realpath -m "${BERTH_VNG_VENV:-.build-venv}")
+vng="$venv/bin/vng"
+kernel=$(ls /boot/vmlinuz-* 2>/dev/null | sort -V | tail -n 1 || true)
+if [[ ! -x "$vng" || -z "$kernel" ]]; then
+    echo "vm-lane: virtme-ng or a kernel in /boot is missing (make deps-vm installs them)" >&2
+    exit 1
+fi
+tests=$(ls -d .build/debug/berthPackageTests.xctest 2>/dev/null || ls -d .build/*/debug/berthPackageTests.xctest)
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+inner="mount -t tmpfs tmpfs /tmp && stat -f -c 'vm-lane: /sys/fs/cgroup is %T' /sys/fs/cgroup && \
+scripts/sandbox-run.sh $tests --testing-library swift-testing --filter 'HostKernelTests\\.' && \
+scripts/check-leaks.sh; echo \"vm-lane-status=\$?\""
+PATH="$venv/bin:$PATH" timeout 1200 "$vng" --disable-kvm --memory 2G -r "$kernel" --cwd "$PWD" -- "$inner" 2>&1 | tee "$log"
+grep -q '^vm-lane-status=0' "$log"
