@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Lane 3: the host-kernel tests again on cgroup v2, in a VM booted by
 # virtme-ng from Debian's kernel under qemu (no KVM here: TCG, ~25 s to boot).
-# The VM sees the host's filesystem; /tmp inside is a fresh tmpfs so overlay
-# upper layers sit on a filesystem that supports them.
+# The VM sees the host's filesystem (9p, which overlayfs refuses as an upper
+# layer), so the tests keep their state on a tmpfs of the VM's own.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv=$(realpath -m "${BERTH_VNG_VENV:-.build-venv}")
@@ -15,8 +15,9 @@ fi
 tests=$(ls -d .build/debug/berthPackageTests.xctest 2>/dev/null || ls -d .build/*/debug/berthPackageTests.xctest)
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-inner="mount -t tmpfs tmpfs /tmp && stat -f -c 'vm-lane: /sys/fs/cgroup is %T' /sys/fs/cgroup && \
-scripts/sandbox-run.sh $tests --testing-library swift-testing --filter 'HostKernelTests\\.' && \
+inner="mkdir -p /run/berth-lane && mount -t tmpfs tmpfs /run/berth-lane && \
+stat -f -c 'vm-lane: /sys/fs/cgroup is %T' /sys/fs/cgroup && \
+BERTH_TEST_ROOT=/run/berth-lane scripts/sandbox-run.sh $tests --testing-library swift-testing --filter 'HostKernelTests\\.' && \
 scripts/check-leaks.sh; echo \"vm-lane-status=\$?\""
 PATH="$venv/bin:$PATH" timeout 1200 "$vng" --disable-kvm --memory 2G -r "$kernel" --cwd "$PWD" -- "$inner" 2>&1 | tee "$log"
 grep -q '^vm-lane-status=0' "$log"

@@ -17,7 +17,10 @@ final class TestHost {
     let parent: String
 
     init() throws {
-        root = "/tmp/berth-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        // BERTH_TEST_ROOT: a filesystem overlayfs accepts as an upper layer
+        // (the VM lane points it at a tmpfs; its /tmp is the host's 9p share).
+        let base = ProcessInfo.processInfo.environment["BERTH_TEST_ROOT"] ?? "/tmp"
+        root = "\(base)/berth-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         parent = "berth-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let paths = RuntimePaths(stateDirectory: .init(root + "/state"), runDirectory: .init(root + "/run"), cgroupParent: parent)
         runtime = ContainerRuntime(paths: paths, cgroups: try CgroupDrivers.detect(), logger: Logger(label: "test"))
