@@ -80,7 +80,7 @@ public struct ContainerRuntime: Sendable {
 
         var limits = try CgroupLimits(spec.resources)
         let devices = try deviceNodes(spec)
-        if cgroups.version == .v1 { limits.devices = deviceRules(devices) }
+        limits.devices = deviceRules(devices)
         let group = try cgroupPath(name)
         try cgroups.create(group)
         do {
@@ -88,11 +88,6 @@ public struct ContainerRuntime: Sendable {
             logger.debug("cgroup limits", metadata: ["container": "\(name)", "writes": "\(writes)"])
             var launch = try launchConfiguration(container, record: record)
             launch.devices = devices.map(\.node)
-            if cgroups.version == .v2 {
-                // No BPF device program yet: without CAP_MKNOD no new node can appear.
-                launch.capabilities.mask &= ~(UInt64(1) << 27)
-                logger.warning("cgroup v2 device allow-list not enforced; CAP_MKNOD dropped", metadata: ["container": "\(name)"])
-            }
             let pid = try launch.start { pid in try cgroups.addProcess(pid, to: group) }
             record.capabilities = launch.capabilities.mask
             record.noNewPrivileges = launch.noNewPrivileges
@@ -174,7 +169,7 @@ public struct ContainerRuntime: Sendable {
     public func updateResources(_ name: String, _ resources: ResourcesSpec?) throws -> [CgroupWrite] {
         guard var record = state.load(name) else { throw RuntimeError(description: "no container \(name)") }
         var limits = try CgroupLimits(resources)
-        if cgroups.version == .v1, let spec = record.spec { limits.devices = deviceRules(try deviceNodes(spec)) }
+        if let spec = record.spec { limits.devices = deviceRules(try deviceNodes(spec)) }
         let writes = try cgroups.apply(limits, to: try CgroupPath(record.cgroup))
         record.spec?.resources = resources
         try state.save(record)

@@ -116,6 +116,21 @@ struct CgroupDriverTests {
         #expect(try !cgroup.driver.observe(cgroup.group).frozen)
     }
 
+    @Test func deviceAllowListLetsListedNodesThroughAndRefusesOthers() throws {
+        let cgroup = try TestCgroup()
+        defer { #expect(cgroup.tearDown() == []) }
+        var limits = CgroupLimits()
+        limits.devices = [
+            .init(kind: .char, major: 1, minor: 3, access: "rwm"), .init(kind: .char, major: 1, minor: 5, access: "r"),
+        ]
+        _ = try cgroup.driver.apply(limits, to: cgroup.group)
+        // Exit status: 0 = /dev/zero readable, /dev/urandom (1:9) refused.
+        let child = try cgroup.spawnHeld("head -c 1 /dev/zero > /dev/null || exit 1; head -c 1 /dev/urandom > /dev/null && exit 2; exit 0")
+        child.release()
+        let status = try #require(child.wait())
+        #expect(status >> 8 == 0, "exit status \(status >> 8): 1 = an allowed device was refused, 2 = a refused one was readable")
+    }
+
     @Test func multiLineValueIsRefusedBeforeAnyWrite() throws {
         let cgroup = try TestCgroup()
         defer { #expect(cgroup.tearDown() == []) }

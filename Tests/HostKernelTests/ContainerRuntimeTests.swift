@@ -109,9 +109,7 @@ struct ContainerRuntimeTests {
                 String($0.dropFirst(name.count + 1)).trimmingCharacters(in: .whitespaces)
             }
         }
-        var expected = try CapabilitySet.resolve(add: [], drop: [], privileged: false).mask
-        // cgroup v2 has no device allow-list yet, so CAP_MKNOD goes too.
-        if host.runtime.cgroups.version == .v2 { expected &= ~(UInt64(1) << 27) }
+        let expected = try CapabilitySet.resolve(add: [], drop: [], privileged: false).mask
         #expect(field("CapBnd").flatMap { UInt64($0, radix: 16) } == expected)
         #expect(field("CapInh") == "0000000000000000")
         #expect(field("CapAmb") == "0000000000000000")
@@ -151,7 +149,7 @@ struct ContainerRuntimeTests {
             })
         #expect(host.written("c1", "/tmp/sda.rc") != "0", "\(host.written("c1", "/tmp/sda.err", waitSeconds: 1) ?? "")")
         #expect(host.written("c1", "/tmp/sda.err")?.contains("Operation not permitted") == true)
-        if host.runtime.cgroups.version == .v1 && hasTun {
+        if hasTun {
             #expect(host.written("c1", "/tmp/tun.rc") == "0", "\(host.written("c1", "/tmp/tun.err", waitSeconds: 1) ?? "")")
         }
     }

@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include "BerthContainer.h"
+#include "BerthDevices.h"
 
 // pidfd_open(2) has no glibc wrapper before 2.36's header exposure in Swift's
 // module map; goes when Glibc's module exports it.

@@ -1,3 +1,5 @@
+import CLinux
+
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -47,9 +49,9 @@ public struct CgroupV2Driver: CgroupDriver {
             throw CgroupUnsupported(feature: "memory swap limit", reason: "no memory.swap.max (swap accounting off)")
         }
         var writes: [CgroupWrite] = []
-        if limits.devices != nil {
-            // cgroup v2 enforces devices only through a BPF_CGROUP_DEVICE program.
-            throw CgroupUnsupported(feature: "device allow-list", reason: "cgroup v2 needs a BPF device program, not built yet")
+        if let rules = limits.devices {
+            try attachDeviceProgram(rules, dir)
+            writes.append(CgroupWrite(file: "(bpf device program)", value: "\(rules.count) rules", readBack: "attached"))
         }
         for (file, value) in CgroupValues.v2Settings(limits, memorySwapSupported: swap) {
             writes.append(try CgroupFile.write(dir, file, value))
@@ -63,6 +65,35 @@ public struct CgroupV2Driver: CgroupDriver {
             writes.append(try CgroupFile.write(dir, "io.max", CgroupValues.v2IOMax(limit)))
         }
         return writes
+    }
+
+    /// cgroup v2 enforces devices only through a BPF_CGROUP_DEVICE program:
+    /// one is assembled from the allow-list (default deny) and attached.
+    func attachDeviceProgram(_ rules: [CgroupLimits.DeviceRule], _ dir: String) throws(SystemError) {
+        var native = rules.map { rule in
+            var access: UInt32 = 0
+            if rule.access.contains("m") { access |= 1 }
+            if rule.access.contains("r") { access |= 2 }
+            if rule.access.contains("w") { access |= 4 }
+            return berth_device_rule(
+                is_block: rule.kind == .block ? 1 : 0, major: rule.major, minor: rule.minor.map { Int32($0) } ?? -1, access: access)
+        }
+        var log = [CChar](repeating: 0, count: 16384)
+        let program = native.withUnsafeMutableBufferPointer { buffer in
+            log.withUnsafeMutableBufferPointer { logBuffer in
+                berth_device_program_load(buffer.baseAddress, Int32(buffer.count), logBuffer.baseAddress, logBuffer.count)
+            }
+        }
+        if program < 0 {
+            let verifier = String(decoding: log.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            throw SystemError(call: "bpf(BPF_PROG_LOAD)", errno: errno, subject: verifier.isEmpty ? dir : "\(dir): \(verifier)")
+        }
+        defer { Syscall.close(program) }
+        let directoryFD = try Syscall.open(dir, O_RDONLY | O_DIRECTORY)
+        defer { Syscall.close(directoryFD) }
+        if berth_device_program_attach(program, directoryFD) != 0 {
+            throw SystemError(call: "bpf(BPF_PROG_ATTACH)", errno: errno, subject: dir)
+        }
     }
 
     public func observe(_ path: CgroupPath) throws(SystemError) -> CgroupObservation {
