@@ -54,7 +54,7 @@ let package = Package(
         .target(
             name: "Journal",
             dependencies: [
-                "CSystemd",
+                "CSystemd", "Kernel",
                 .product(name: "Logging", package: "swift-log"),
             ]),
 
@@ -75,11 +75,12 @@ let package = Package(
         // Tests: lane 1 (pure) needs no root.
         .testTarget(name: "ManifestTests", dependencies: ["Manifest", "Model"], exclude: ["Corpus"]),
         .testTarget(name: "ModelTests", dependencies: ["Model"]),
-        .testTarget(name: "JournalTests", dependencies: ["Journal"]),
+        .testTarget(
+            name: "JournalTests", dependencies: ["Journal", "Kernel", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "KernelTests", dependencies: ["Kernel"]),
         // Lane 2: real kernel, as root, only inside a sandbox host (scripts/sandbox-run.sh).
         .testTarget(
             name: "HostKernelTests",
-            dependencies: ["Kernel", "Runtime", "Model", .product(name: "Logging", package: "swift-log")]),
+            dependencies: ["Kernel", "Runtime", "Model", "Journal", .product(name: "Logging", package: "swift-log")]),
     ]
 )

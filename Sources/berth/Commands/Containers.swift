@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Journal
 import Kernel
 import Logging
 import Model
@@ -7,12 +8,17 @@ import Runtime
 
 /// The runtime for the instance the global options name.
 enum RuntimeContext {
+    /// People read notices and worse on stderr; every event (info and up)
+    /// goes to journald as a structured entry, without ever blocking.
     static let logging: Void = {
+        let environment = ProcessInfo.processInfo.environment
+        let sink = JournalSink(socketPath: environment["BERTH_JOURNAL_SOCKET"] ?? JournalSink.defaultSocket)
         LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            let level = ProcessInfo.processInfo.environment["BERTH_LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0) }
-            handler.logLevel = level ?? .notice
-            return handler
+            var console = StreamLogHandler.standardError(label: label)
+            console.logLevel = environment["BERTH_LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0) } ?? .notice
+            var journal = JournalLogHandler(label: label, sink: sink)
+            journal.logLevel = .info
+            return MultiplexLogHandler([console, journal])
         }
     }()
 

@@ -1,0 +1,111 @@
+import Foundation
+import Kernel
+import Logging
+
+/// A swift-log handler that writes structured events to journald over its
+/// native protocol without ever blocking: a stalled journald costs a dropped
+/// event (counted), an absent one sends the event to stderr instead.
+public struct JournalLogHandler: LogHandler {
+    public var logLevel: Logger.Level = .info
+    public var metadata: Logger.Metadata = [:]
+    let label: String
+    let sink: JournalSink
+
+    public init(label: String, sink: JournalSink) {
+        self.label = label
+        self.sink = sink
+    }
+
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    public func log(event: LogEvent) {
+        var merged = metadata
+        if let extra = event.metadata { merged.merge(extra) { _, new in new } }
+        sink.send(message: "\(event.message)", level: event.level, metadata: merged, source: event.source)
+    }
+}
+
+/// Where journal events go: journald's socket, else stderr.
+public final class JournalSink: @unchecked Sendable {
+    public static let defaultSocket = "/run/systemd/journal/socket"
+    let socket: DatagramSocket?
+    let identifier: String
+    private let lock = NSLock()
+    private var droppedCount = 0
+
+    /// Events dropped because journald did not keep up.
+    public var dropped: Int { lock.withLock { droppedCount } }
+
+    public init(socketPath: String = JournalSink.defaultSocket, identifier: String = "berth") {
+        socket = try? DatagramSocket(path: socketPath)
+        self.identifier = identifier
+    }
+
+    /// Sends one event. Metadata keys become fields: `container` →
+    /// BERTH_CONTAINER, and the well-known ones (object, kind, action, field,
+    /// desired, observed, result) → BERTH_OBJECT, ...
+    public func send(message: String, level: Logger.Level, metadata: Logger.Metadata, source: String) {
+        var fields: [(name: String, value: String)] = [
+            ("MESSAGE", message), ("PRIORITY", "\(JournalSink.priority(level).rawValue)"),
+            ("SYSLOG_IDENTIFIER", identifier),
+        ]
+        if let id = EventKind.messageID(for: message) { fields.append(("MESSAGE_ID", id)) }
+        for (key, value) in metadata.sorted(by: { $0.key < $1.key }) {
+            let name = "BERTH_" + key.uppercased().map { $0.isLetter || $0.isNumber ? String($0) : "_" }.joined()
+            fields.append((name, "\(value)"))
+        }
+        guard let socket, let datagram = try? NativeProtocol.encode(fields) else {
+            fallback(message, metadata)
+            return
+        }
+        switch socket.send(datagram) {
+        case .sent:
+            return
+        case .wouldBlock:
+            lock.withLock { droppedCount += 1 }
+        case .noReceiver, .failed:
+            fallback(message, metadata)
+        }
+    }
+
+    private func fallback(_ message: String, _ metadata: Logger.Metadata) {
+        let details = metadata.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+        FileHandle.standardError.write(Data("berth: \(message)\(details.isEmpty ? "" : " " + details)\n".utf8))
+    }
+
+    static func priority(_ level: Logger.Level) -> NativeProtocol.Priority {
+        switch level {
+        case .trace, .debug: return .debug
+        case .info: return .info
+        case .notice: return .notice
+        case .warning: return .warning
+        case .error: return .error
+        case .critical: return .critical
+        }
+    }
+}
+
+/// One MESSAGE_ID per kind of event, so `journalctl MESSAGE_ID=...` finds
+/// every exec, every start, ... (ids are fixed: never change one).
+public enum EventKind: String, CaseIterable, Sendable {
+    case started, stopped, exec, suspended, resumed
+    case resourcesUpdated = "resources updated live"
+
+    public var messageID: String {
+        switch self {
+        case .started: return "3f1d0a6c2b8e4d5f9a7c6b5e4d3c2b1a"
+        case .stopped: return "8c2e4f6a1b3d5c7e9f0a2b4c6d8e0f1a"
+        case .exec: return "5a7c9e1f3b5d7f9a1c3e5a7c9e1f3b5d"
+        case .suspended: return "2d4f6b8d0f2b4d6f8b0d2f4b6d8f0b2d"
+        case .resumed: return "9e1a3c5e7a9c1e3a5c7e9a1c3e5a7c9e"
+        case .resourcesUpdated: return "6b8d0f2d4b6f8d0b2f4d6b8f0d2b4f6d"
+        }
+    }
+
+    static func messageID(for message: String) -> String? {
+        EventKind(rawValue: message)?.messageID
+    }
+}

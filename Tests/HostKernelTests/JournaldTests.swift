@@ -1,0 +1,102 @@
+import Foundation
+import Journal
+import Kernel
+import Logging
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// A real systemd-journald of the test's own: the sandbox's private mount
+/// namespace gets tmpfs over /run/systemd, /run/log and /var/log/journal, so
+/// nothing reaches the machine's journal.
+final class TestJournald {
+    let pid: pid_t
+    static let mounts = ["/run/systemd", "/run/log", "/var/log/journal"]
+
+    init() throws {
+        for path in TestJournald.mounts where FileManager.default.fileExists(atPath: path) {
+            let result = try Spawn.run(["/bin/mount", "-t", "tmpfs", "tmpfs", path])
+            guard result.exitedCleanly else { throw SystemError(call: "mount tmpfs", errno: EIO, subject: path) }
+        }
+        var child: pid_t = 0
+        var argv: [UnsafeMutablePointer<CChar>?] = [strdup("/lib/systemd/systemd-journald"), nil]
+        defer { argv.forEach { free($0) } }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        let result = posix_spawn(&child, "/lib/systemd/systemd-journald", &actions, nil, &argv, environ)
+        guard result == 0 else { throw SystemError(call: "posix_spawn", errno: result, subject: "systemd-journald") }
+        pid = child
+        for _ in 0..<200 where !FileManager.default.fileExists(atPath: JournalSink.defaultSocket) { usleep(20_000) }
+    }
+
+    /// Entries as `journalctl -o json` prints them, filtered by `match`.
+    func entries(_ match: String) throws -> [[String: Any]] {
+        _ = try? Spawn.run(["/bin/journalctl", "-D", "/run/log/journal", "--sync"])
+        let output = try Spawn.run(["/bin/journalctl", "-D", "/run/log/journal", "-o", "json", match]).output
+        return String(decoding: output, as: UTF8.self).split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+    }
+
+    func tearDown() {
+        kill(pid, SIGCONT)
+        kill(pid, SIGTERM)
+        _ = Reaper.wait(pid)
+        for path in TestJournald.mounts.reversed() { _ = try? Spawn.run(["/bin/umount", path]) }
+    }
+}
+
+@Suite(.serialized, .enabled(if: Sandbox.isActive, "lane 2: run through scripts/sandbox-run.sh as root"))
+struct JournaldTests {
+    @Test func execIsAJournalEventWithWhoAndWhat() throws {
+        let journald = try TestJournald()
+        defer { journald.tearDown() }
+        let host = try TestHost()
+        defer { #expect(host.tearDown() == []) }
+        _ = try host.runtime.start(host.container("web1", command: ["sleep", "300"]))
+        let global = ["--state-dir", host.root + "/state", "--run-dir", host.root + "/run", "--cgroup-parent", host.parent]
+        let result = try Spawn.run([ContainerCLITests.binary, "exec"] + global + ["web1", "--", "/bin/true"])
+        #expect(result.exitedCleanly)
+        var entries: [[String: Any]] = []
+        for _ in 0..<50 where entries.isEmpty {
+            entries = try journald.entries("MESSAGE_ID=\(EventKind.exec.messageID)")
+            if entries.isEmpty { usleep(50_000) }
+        }
+        let entry = try #require(entries.first)
+        #expect(entry["BERTH_CONTAINER"] as? String == "web1")
+        #expect((entry["BERTH_COMMAND"] as? String)?.contains("/bin/true") == true)
+        #expect(entry["BERTH_USER"] as? String == "0")
+        #expect(entry["PRIORITY"] as? String == "6")
+        #expect(entry["SYSLOG_IDENTIFIER"] as? String == "berth")
+    }
+
+    @Test func aStalledJournaldNeverBlocksAndDropsAreCounted() throws {
+        let journald = try TestJournald()
+        defer { journald.tearDown() }
+        kill(journald.pid, SIGSTOP)
+        let sink = JournalSink()
+        let clock = ContinuousClock()
+        let elapsed = clock.measure {
+            for index in 0..<5000 {
+                sink.send(message: "event \(index)", level: .info, metadata: ["object": "c\(index)"], source: "test")
+            }
+        }
+        #expect(elapsed < .seconds(5))  // a blocking send would hang here until SIGCONT
+        #expect(sink.dropped > 0)
+        kill(journald.pid, SIGCONT)
+    }
+
+    @Test func anAbsentJournaldFallsBackWithoutBlocking() {
+        let sink = JournalSink(socketPath: "/nonexistent/berth-test/socket")
+        let clock = ContinuousClock()
+        let elapsed = clock.measure { sink.send(message: "nobody listens", level: .info, metadata: [:], source: "test") }
+        #expect(elapsed < .seconds(1))
+        #expect(sink.dropped == 0)
+    }
+}
