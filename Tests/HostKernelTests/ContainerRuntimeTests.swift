@@ -342,7 +342,9 @@ struct ContainerResourceTests {
         resources.memory = MemorySpec(max: ByteSize(bytes: 96 << 20))
         try host.runtime.updateResources("busy", resources)
         let raised = try cpuSeconds(host, record, over: 1.0)
-        #expect(raised > 0.4 && raised < 0.75, "used \(raised) s of CPU in 1 s under a 0.6-core limit")
+        // The ceiling is what the quota guarantees; the floor is loose because
+        // other suites run in parallel on two cores.
+        #expect(raised > limited && raised > 0.2 && raised < 0.75, "used \(raised) s of CPU in 1 s under a 0.6-core limit")
         let observed = try host.runtime.cgroups.observe(try CgroupPath(record.cgroup)).limits
         #expect(observed.cpuQuotaMicros == 60_000)
         #expect(observed.memoryMax == 96 << 20)

@@ -36,9 +36,8 @@ final class TestJournald {
     }
 
     /// Entries as `journalctl -o json` prints them, filtered by `match`.
-    func entries(_ match: String) throws -> [[String: Any]] {
-        _ = try? Spawn.run(["/bin/journalctl", "-D", "/run/log/journal", "--sync"])
-        let output = try Spawn.run(["/bin/journalctl", "-D", "/run/log/journal", "-o", "json", match]).output
+    func entries(_ matches: String...) throws -> [[String: Any]] {
+        let output = try Spawn.run(["/bin/journalctl", "-D", "/run/log/journal", "-o", "json"] + matches).output
         return String(decoding: output, as: UTF8.self).split(separator: "\n").compactMap {
             try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
         }
@@ -59,18 +58,19 @@ struct JournaldTests {
         defer { journald.tearDown() }
         let host = try TestHost()
         defer { #expect(host.tearDown() == []) }
-        _ = try host.runtime.start(host.container("web1", command: ["sleep", "300"]))
+        // Suites run in parallel: a name no other test uses keeps the match exact.
+        _ = try host.runtime.start(host.container("journal1", command: ["sleep", "300"]))
         let global = ["--state-dir", host.root + "/state", "--run-dir", host.root + "/run", "--cgroup-parent", host.parent]
-        let result = try Spawn.run([ContainerCLITests.binary, "exec"] + global + ["web1", "--", "/bin/true"])
+        let result = try Spawn.run([ContainerCLITests.binary, "exec"] + global + ["journal1", "--", "/bin/true"])
         #expect(result.exitedCleanly)
         var entries: [[String: Any]] = []
         for _ in 0..<50 where entries.isEmpty {
-            entries = try journald.entries("MESSAGE_ID=\(EventKind.exec.messageID)")
+            entries = try journald.entries("MESSAGE_ID=\(EventKind.exec.messageID)", "BERTH_CONTAINER=journal1")
             if entries.isEmpty { usleep(50_000) }
         }
         let entry = try #require(entries.first)
-        #expect(entry["BERTH_CONTAINER"] as? String == "web1")
-        #expect((entry["BERTH_COMMAND"] as? String)?.contains("/bin/true") == true)
+        #expect(entry["BERTH_CONTAINER"] as? String == "journal1")
+        #expect((entry["BERTH_COMMAND"] as? String)?.contains("/bin/true") == true, "\(entries)")
         #expect(entry["BERTH_USER"] as? String == "0")
         #expect(entry["PRIORITY"] as? String == "6")
         #expect(entry["SYSLOG_IDENTIFIER"] as? String == "berth")
