@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -488,6 +489,13 @@ __attribute__((noreturn)) static void exec_child(const struct berth_exec_config 
         _exit(128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0));
     }
     // The command, inside the pid namespace.
+    if (config->tty_fd >= 0) {
+        // Its own session with the terminal as controlling tty, so job control and ^C work.
+        if (setsid() < 0 || ioctl(config->tty_fd, TIOCSCTTY, 0) != 0) exec_fail(config, BERTH_STEP_STDIO);
+        for (int fd = 0; fd < 3; fd++) {
+            if (dup2(config->tty_fd, fd) != fd) exec_fail(config, BERTH_STEP_STDIO);
+        }
+    }
     struct berth_container_config shared;
     memset(&shared, 0, sizeof shared);
     shared.argv = config->argv;

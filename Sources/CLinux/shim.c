@@ -4,7 +4,11 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
 #include <sys/vfs.h>
+#include <termios.h>
 #include <unistd.h>
 
 int berth_pidfd_open(pid_t pid, unsigned int flags) {
@@ -32,3 +36,49 @@ long berth_statfs_type(const char *path) {
 }
 
 int berth_pipe2(int fds[2], int flags) { return pipe2(fds, flags); }
+
+int berth_openpty(int *master, int *slave) {
+    int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (m < 0) return -1;
+    char name[128];
+    if (grantpt(m) != 0 || unlockpt(m) != 0 || ptsname_r(m, name, sizeof name) != 0) {
+        close(m);
+        return -1;
+    }
+    int s = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (s < 0) {
+        close(m);
+        return -1;
+    }
+    *master = m;
+    *slave = s;
+    return 0;
+}
+
+int berth_copy_window_size(int from, int to) {
+    struct winsize size;
+    if (ioctl(from, TIOCGWINSZ, &size) != 0) return -1;
+    return ioctl(to, TIOCSWINSZ, &size);
+}
+
+int berth_make_raw(int fd, void *saved, unsigned long saved_size) {
+    if (saved_size < sizeof(struct termios)) {
+        errno = EINVAL;
+        return -1;
+    }
+    struct termios settings;
+    if (tcgetattr(fd, &settings) != 0) return -1;
+    memcpy(saved, &settings, sizeof settings);
+    cfmakeraw(&settings);
+    return tcsetattr(fd, TCSANOW, &settings);
+}
+
+int berth_restore_terminal(int fd, const void *saved, unsigned long saved_size) {
+    if (saved_size < sizeof(struct termios)) {
+        errno = EINVAL;
+        return -1;
+    }
+    struct termios settings;
+    memcpy(&settings, saved, sizeof settings);
+    return tcsetattr(fd, TCSANOW, &settings);
+}

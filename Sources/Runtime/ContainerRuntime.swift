@@ -206,7 +206,9 @@ public struct ContainerRuntime: Sendable {
     }
 
     /// Runs `command` inside the running container and returns its exit code.
-    public func exec(_ name: String, command: [String], workingDirectory: String = "/", environment: [String] = []) throws -> Int32 {
+    public func exec(
+        _ name: String, command: [String], workingDirectory: String = "/", environment: [String] = [], tty: Bool = false
+    ) throws -> Int32 {
         guard case .running(let pid) = status(name), let record = state.load(name) else {
             throw RuntimeError(description: "container \(name) is not running")
         }
@@ -217,11 +219,12 @@ public struct ContainerRuntime: Sendable {
             merged.append(variable)
         }
         let group = try CgroupPath(record.cgroup)
-        let exec = ContainerExec(
+        var exec = ContainerExec(
             initPID: pid, arguments: command, environment: merged, workingDirectory: workingDirectory,
             capabilities: CapabilitySet(mask: record.capabilities ?? 0), noNewPrivileges: record.noNewPrivileges ?? true,
             seccomp: record.seccomp ?? true)
-        logger.info("exec", metadata: ["container": "\(name)", "command": "\(command)", "user": "\(getuid())"])
+        exec.tty = tty
+        logger.info("exec", metadata: ["container": "\(name)", "command": "\(command)", "user": "\(getuid())", "tty": "\(tty)"])
         return try exec.run { child in try cgroups.addProcess(child, to: group) }
     }
 

@@ -302,6 +302,17 @@ struct ContainerCLITests {
         #expect(try berth(host, ["resume", "web1"]).code == 0)
         #expect(try berth(host, ["status", "web1"]).output.contains("running"))
 
+        // -t: the command gets a terminal; input is relayed, the exit code kept.
+        let tty = try berth(host, ["exec", "-t", "web1", "--", "/bin/sh", "-c", "test -t 0 && test -t 1 && echo is-a-tty"])
+        #expect(tty.code == 0)
+        #expect(tty.output.contains("is-a-tty"))
+        let global = ["--state-dir", host.root + "/state", "--run-dir", host.root + "/run", "--cgroup-parent", host.parent]
+        let interactive = try Spawn.run(
+            [ContainerCLITests.binary, "exec"] + global + ["-t", "web1", "--", "/bin/sh"],
+            input: Array("echo hello-$((6*7)); exit 5\n".utf8))
+        #expect((interactive.status >> 8) & 0xff == 5)
+        #expect(String(decoding: interactive.output, as: UTF8.self).contains("hello-42"))
+
         #expect(try berth(host, ["stop", "web1", "--timeout", "0"]).code == 0)
         #expect(host.runtime.status("web1") == .stopped)
         #expect(try berth(host, ["start", "web1"]).code == 0)

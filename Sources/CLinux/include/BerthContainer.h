@@ -104,6 +104,9 @@ struct berth_exec_config {
     int seccomp;
     int sync_fd;
     int error_fd;
+    // A terminal's slave side for stdin, stdout and stderr (and as the
+    // controlling terminal of a new session), or -1 to pass berth's own.
+    int tty_fd;
 };
 
 // Returns the pid of the joining child; its exit status is the command's

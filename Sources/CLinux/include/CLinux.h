@@ -23,6 +23,19 @@ int berth_gethostname(char *buf, size_t len);
 // Goes when the module exports it.
 int berth_pipe2(int fds[2], int flags);
 
+// A new pseudo-terminal pair: posix_openpt + grantpt + unlockpt + open of
+// the slave, both O_CLOEXEC. Returns 0 or -1 with errno set. Here because
+// Glibc's module map lacks ptsname_r and the terminal ioctls.
+int berth_openpty(int *master, int *slave);
+
+// Window size of `from` copied to `to` (TIOCGWINSZ/TIOCSWINSZ); -1 if `from` is no terminal.
+int berth_copy_window_size(int from, int to);
+
+// Raw mode for the caller's terminal; `saved` receives the old settings
+// (a struct termios, `saved_size` bytes) for berth_restore_terminal.
+int berth_make_raw(int fd, void *saved, unsigned long saved_size);
+int berth_restore_terminal(int fd, const void *saved, unsigned long saved_size);
+
 // statfs(2)'s f_type: <sys/vfs.h> is not in Glibc's Swift module map.
 // Returns the magic, or -1 with errno set. Goes when the module exports statfs.
 long berth_statfs_type(const char *path);

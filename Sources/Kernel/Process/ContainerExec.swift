@@ -15,6 +15,8 @@ public struct ContainerExec: Sendable {
     public var capabilities: CapabilitySet
     public var noNewPrivileges: Bool
     public var seccomp: Bool
+    /// Give the command a new pseudo-terminal and relay it to berth's stdio.
+    public var tty: Bool = false
 
     public init(
         initPID: pid_t, arguments: [String], environment: [String], workingDirectory: String, capabilities: CapabilitySet,
@@ -53,10 +55,31 @@ public struct ContainerExec: Sendable {
         config.seccomp = seccomp ? 1 : 0
         config.sync_fd = handshake.sync.read
         config.error_fd = handshake.report.write
+        config.tty_fd = -1
+        var master: Int32 = -1
+        var slave: Int32 = -1
+        if tty {
+            if berth_openpty(&master, &slave) != 0 { throw SystemError(call: "openpty", errno: errno) }
+            config.tty_fd = slave
+            _ = berth_copy_window_size(0, slave)
+        }
+        defer {
+            if master >= 0 { Syscall.close(master) }
+            if slave >= 0 { Syscall.close(slave) }
+        }
 
         let pid = berth_container_exec(&config)
         if pid < 0 { throw SystemError(call: "clone", errno: errno, subject: "exec in pid \(initPID)") }
-        let status = try handshake.release(pid, beforeStart: beforeStart, waitForExit: true) ?? -1
+        let status: Int32
+        if tty {
+            _ = try handshake.release(pid, beforeStart: beforeStart, waitForExit: false)
+            Syscall.close(slave)
+            slave = -1
+            TerminalRelay.run(master: master)
+            status = Reaper.wait(pid) ?? -1
+        } else {
+            status = try handshake.release(pid, beforeStart: beforeStart, waitForExit: true) ?? -1
+        }
         if status & 0x7f == 0 { return (status >> 8) & 0xff }
         return 128 + (status & 0x7f)
     }

@@ -11,13 +11,23 @@ public enum Spawn {
         public var exitedCleanly: Bool { status & 0x7f == 0 && (status >> 8) & 0xff == 0 }
     }
 
-    public static func run(_ arguments: [String], outputLimit: Int = 1 << 20) throws(SystemError) -> Result {
+    /// `input` (at most a pipe's capacity, 64 KiB) is the program's stdin;
+    /// without it stdin is /dev/null.
+    public static func run(_ arguments: [String], input: [UInt8]? = nil, outputLimit: Int = 1 << 20) throws(SystemError) -> Result {
         guard let program = arguments.first else { throw SystemError(call: "posix_spawn", errno: EINVAL) }
         let pipe = try Pipe2.make()
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        var inputPipe: (read: Int32, write: Int32)?
+        if let input {
+            guard input.count <= 65536 else { throw SystemError(call: "posix_spawn", errno: E2BIG, subject: "input") }
+            let stdinPipe = try Pipe2.make()
+            inputPipe = stdinPipe
+            posix_spawn_file_actions_adddup2(&actions, stdinPipe.read, 0)
+        } else {
+            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        }
         posix_spawn_file_actions_adddup2(&actions, pipe.write, 1)
         posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
         var arena = CStringArena()
@@ -29,6 +39,11 @@ public enum Spawn {
         }
         Syscall.close(pipe.write)
         defer { Syscall.close(pipe.read) }
+        if let inputPipe {
+            Syscall.close(inputPipe.read)
+            if result == 0, let input { try? Syscall.writeOnce(inputPipe.write, input, subject: "stdin of \(program)") }
+            Syscall.close(inputPipe.write)
+        }
         if result != 0 { throw SystemError(call: "posix_spawn", errno: result, subject: program) }
         let output = (try? Syscall.readAll(pipe.read, upTo: outputLimit)) ?? []
         let status = Reaper.wait(pid) ?? -1

@@ -149,7 +149,7 @@ struct Exec: ParsableCommand {
         abstract: "Run a command inside a container.",
         discussion: "Example: berth exec web1 -- ps. Exits with the command's exit code.")
     @OptionGroup var global: GlobalOptions
-    @Flag(name: [.customShort("t"), .long], help: "Allocate a terminal (not available yet: the caller's terminal is passed).")
+    @Flag(name: [.customShort("t"), .long], help: "Allocate a pseudo-terminal for the command.")
     var tty = false
     @Option(name: [.customShort("w"), .long], help: ArgumentHelp("Working directory inside.", valueName: "dir"))
     var workdir: String = "/"
@@ -161,7 +161,8 @@ struct Exec: ParsableCommand {
     func run() throws {
         let arguments = command.first == "--" ? Array(command.dropFirst()) : command
         guard !arguments.isEmpty else { throw ValidationError("give a command: berth exec \(name) -- CMD...") }
-        let code = try RuntimeContext.runtime(global).exec(name, command: arguments, workingDirectory: workdir, environment: env)
+        let code = try RuntimeContext.runtime(global).exec(
+            name, command: arguments, workingDirectory: workdir, environment: env, tty: tty)
         throw ExitCode(code)
     }
 }
@@ -174,7 +175,8 @@ struct Enter: ParsableCommand {
     func run() throws {
         let term = ProcessInfo.processInfo.environment["TERM"] ?? "xterm"
         let code = try RuntimeContext.runtime(global).exec(
-            name, command: ["/bin/sh", "-l"], workingDirectory: "/root", environment: ["TERM=\(term)", "PS1=\(name):\\w# "])
+            name, command: ["/bin/sh", "-l"], workingDirectory: "/root", environment: ["TERM=\(term)", "PS1=\(name):\\w# "],
+            tty: true)
         throw ExitCode(code)
     }
 }
