@@ -36,6 +36,8 @@ let package = Package(
         .target(name: "Model"),
         .target(name: "Manifest", dependencies: ["Model", "CYAML", "CCap"]),
         .target(name: "Reconcile", dependencies: ["Model"]),
+        // Wire codec (pure) and the rtnetlink socket over Kernel.
+        .target(name: "Netlink", dependencies: ["Kernel", "Model"]),
 
         // Kernel-touching layers.
         .target(
@@ -78,9 +80,10 @@ let package = Package(
         .testTarget(
             name: "JournalTests", dependencies: ["Journal", "Kernel", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "KernelTests", dependencies: ["Kernel"]),
+        .testTarget(name: "NetlinkTests", dependencies: ["Netlink"]),
         // Lane 2: real kernel, as root, only inside a sandbox host (scripts/sandbox-run.sh).
         .testTarget(
             name: "HostKernelTests",
-            dependencies: ["Kernel", "Runtime", "Model", "Journal", .product(name: "Logging", package: "swift-log")]),
+            dependencies: ["Kernel", "Runtime", "Model", "Journal", "Netlink", .product(name: "Logging", package: "swift-log")]),
     ]
 )

@@ -7,6 +7,8 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
+#include <linux/netlink.h>
+#include <sys/socket.h>
 #include <sys/vfs.h>
 #include <termios.h>
 #include <unistd.h>
@@ -81,4 +83,19 @@ int berth_restore_terminal(int fd, const void *saved, unsigned long saved_size) 
     struct termios settings;
     memcpy(&settings, saved, sizeof settings);
     return tcsetattr(fd, TCSANOW, &settings);
+}
+
+int berth_netlink_socket(int protocol) {
+    int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, protocol);
+    if (fd < 0) return -1;
+    struct sockaddr_nl address;
+    memset(&address, 0, sizeof address);
+    address.nl_family = AF_NETLINK;
+    if (bind(fd, (struct sockaddr *)&address, sizeof address) != 0) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        return -1;
+    }
+    return fd;
 }

@@ -36,6 +36,10 @@ int berth_copy_window_size(int from, int to);
 int berth_make_raw(int fd, void *saved, unsigned long saved_size);
 int berth_restore_terminal(int fd, const void *saved, unsigned long saved_size);
 
+// socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, protocol) bound to a
+// kernel-chosen port: struct sockaddr_nl is not in Glibc's module map.
+int berth_netlink_socket(int protocol);
+
 // statfs(2)'s f_type: <sys/vfs.h> is not in Glibc's Swift module map.
 // Returns the magic, or -1 with errno set. Goes when the module exports statfs.
 long berth_statfs_type(const char *path);

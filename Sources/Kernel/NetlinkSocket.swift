@@ -1,0 +1,41 @@
+import CLinux
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// An AF_NETLINK socket (raw datagrams). The protocol logic lives in the
+/// Netlink module; this is only the system calls.
+public final class NetlinkSocket: @unchecked Sendable {
+    public let fd: Int32
+
+    /// socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, protocol) and bind(2) to a kernel-chosen port.
+    public init(protocol netlinkProtocol: Int32 = 0 /* NETLINK_ROUTE */) throws(SystemError) {
+        let fd = berth_netlink_socket(netlinkProtocol)
+        if fd < 0 { throw SystemError(call: "socket", errno: errno, subject: "AF_NETLINK") }
+        self.fd = fd
+    }
+
+    deinit { Glibc.close(fd) }
+
+    /// send(2) of one datagram to the kernel.
+    public func sendDatagram(_ bytes: [UInt8]) throws(SystemError) {
+        while true {
+            let sent = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, 0) }
+            if sent >= 0 { return }
+            if errno == EINTR { continue }
+            throw SystemError(call: "send", errno: errno, subject: "netlink")
+        }
+    }
+
+    /// recv(2) of one datagram (up to 64 KiB; dumps arrive in several).
+    public func receiveDatagram() throws(SystemError) -> [UInt8] {
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if count >= 0 { return Array(buffer[0..<count]) }
+            if errno == EINTR { continue }
+            throw SystemError(call: "recv", errno: errno, subject: "netlink")
+        }
+    }
+}

@@ -1,0 +1,234 @@
+import Kernel
+import Model
+
+/// The transport under the rtnetlink client: the kernel's socket, or a fake
+/// in tests.
+public protocol NetlinkTransport: AnyObject {
+    func send(_ bytes: [UInt8]) throws
+    func receive() throws -> [UInt8]
+}
+
+extension NetlinkSocket: NetlinkTransport {
+    public func send(_ bytes: [UInt8]) throws { try sendDatagram(bytes) }
+    public func receive() throws -> [UInt8] { try receiveDatagram() }
+}
+
+/// A kernel answer that said no, with the operation that asked.
+public struct NetlinkError: Error, Equatable, CustomStringConvertible {
+    public var operation: String
+    public var errno: Int32
+    public init(operation: String, errno: Int32) {
+        self.operation = operation
+        self.errno = errno
+    }
+    public var description: String { "\(operation): \(SystemError(call: "netlink", errno: errno).description.dropFirst("netlink: ".count))" }
+}
+
+/// A link as a dump reports it.
+public struct Link: Equatable, Sendable {
+    public var index: Int32
+    public var name: String
+    public var flags: UInt32
+    public var mtu: UInt32?
+    public var master: Int32?
+    public var kind: String?
+    public var isUp: Bool { flags & Netlink.IFF_UP != 0 }
+}
+
+/// A small rtnetlink client: links (bridge, veth), addresses, routes. Every
+/// request carries a sequence number and asks for an ACK; a kernel error
+/// comes back as a NetlinkError naming the operation.
+public final class RouteNetlink {
+    let transport: NetlinkTransport
+    private var sequence: UInt32 = 1
+
+    public init(transport: NetlinkTransport) { self.transport = transport }
+
+    public convenience init() throws { self.init(transport: try NetlinkSocket()) }
+
+    // MARK: Requests
+
+    /// RTM_NEWLINK for a bridge.
+    public static func newBridge(_ name: String, mtu: UInt32? = nil) -> (UInt16, UInt16, [UInt8]) {
+        var attributes: [Attribute] = [.string(Netlink.IFLA_IFNAME, name)]
+        if let mtu { attributes.append(.u32(Netlink.IFLA_MTU, mtu)) }
+        attributes.append(.nested(Netlink.IFLA_LINKINFO, [.string(Netlink.IFLA_INFO_KIND, "bridge")]))
+        return (
+            Netlink.RTM_NEWLINK, Netlink.NLM_F_CREATE | Netlink.NLM_F_EXCL,
+            InterfaceInfo().encoded() + Attribute.encode(attributes)
+        )
+    }
+
+    /// RTM_NEWLINK for a veth pair; the peer is created directly in the
+    /// network namespace `peerNamespaceFD` when given (no later move, which
+    /// costs an RCU grace period).
+    public static func newVeth(_ name: String, peer: String, peerNamespaceFD: Int32? = nil) -> (UInt16, UInt16, [UInt8]) {
+        var peerAttributes: [Attribute] = [.string(Netlink.IFLA_IFNAME, peer)]
+        if let peerNamespaceFD { peerAttributes.append(.u32(Netlink.IFLA_NET_NS_FD, UInt32(bitPattern: peerNamespaceFD))) }
+        let peerInfo = Attribute(Netlink.VETH_INFO_PEER, InterfaceInfo().encoded() + Attribute.encode(peerAttributes))
+        let attributes: [Attribute] = [
+            .string(Netlink.IFLA_IFNAME, name),
+            .nested(
+                Netlink.IFLA_LINKINFO,
+                [.string(Netlink.IFLA_INFO_KIND, "veth"), .nested(Netlink.IFLA_INFO_DATA, [peerInfo])]),
+        ]
+        return (
+            Netlink.RTM_NEWLINK, Netlink.NLM_F_CREATE | Netlink.NLM_F_EXCL,
+            InterfaceInfo().encoded() + Attribute.encode(attributes)
+        )
+    }
+
+    public static func setLink(index: Int32, up: Bool? = nil, master: Int32? = nil, mtu: UInt32? = nil) -> (UInt16, UInt16, [UInt8]) {
+        var info = InterfaceInfo(index: index)
+        if let up {
+            info.flags = up ? Netlink.IFF_UP : 0
+            info.change = Netlink.IFF_UP
+        }
+        var attributes: [Attribute] = []
+        if let master { attributes.append(.u32(Netlink.IFLA_MASTER, UInt32(bitPattern: master))) }
+        if let mtu { attributes.append(.u32(Netlink.IFLA_MTU, mtu)) }
+        return (Netlink.RTM_NEWLINK, 0, info.encoded() + Attribute.encode(attributes))
+    }
+
+    public static func deleteLink(index: Int32) -> (UInt16, UInt16, [UInt8]) {
+        (Netlink.RTM_DELLINK, 0, InterfaceInfo(index: index).encoded())
+    }
+
+    /// RTM_NEWADDR: the address with its prefix (and the IPv4 broadcast).
+    public static func newAddress(index: Int32, _ cidr: CIDR) -> (UInt16, UInt16, [UInt8]) {
+        let family = cidr.address.isIPv4 ? Netlink.AF_INET : Netlink.AF_INET6
+        var attributes: [Attribute] = [Attribute(Netlink.IFA_LOCAL, cidr.address.bytes), Attribute(Netlink.IFA_ADDRESS, cidr.address.bytes)]
+        if let broadcast = cidr.broadcast { attributes.append(Attribute(Netlink.IFA_BROADCAST, broadcast.bytes)) }
+        let header = AddressInfo(family: family, prefixLength: UInt8(cidr.prefixLength), index: UInt32(bitPattern: index))
+        return (Netlink.RTM_NEWADDR, Netlink.NLM_F_CREATE | Netlink.NLM_F_EXCL, header.encoded() + Attribute.encode(attributes))
+    }
+
+    /// RTM_NEWROUTE: the default route via `gateway` (main table, static, universe scope).
+    public static func newDefaultRoute(via gateway: IPAddress) -> (UInt16, UInt16, [UInt8]) {
+        let family = gateway.isIPv4 ? Netlink.AF_INET : Netlink.AF_INET6
+        // struct rtmsg: family, dst_len, src_len, tos, table (254 main), protocol (4 static), scope (0), type (1 unicast), flags.
+        var header: [UInt8] = [family, 0, 0, 0, 254, 4, 0, 1]
+        header.appendLittleEndian(UInt32(0))
+        return (
+            Netlink.RTM_NEWROUTE, Netlink.NLM_F_CREATE | Netlink.NLM_F_EXCL,
+            header + Attribute.encode([Attribute(Netlink.RTA_GATEWAY, gateway.bytes)])
+        )
+    }
+
+    // MARK: Operations
+
+    public func createBridge(_ name: String, mtu: UInt32? = nil) throws {
+        try request(RouteNetlink.newBridge(name, mtu: mtu), operation: "create bridge \(name)")
+    }
+
+    public func createVeth(_ name: String, peer: String, peerNamespaceFD: Int32? = nil) throws {
+        try request(RouteNetlink.newVeth(name, peer: peer, peerNamespaceFD: peerNamespaceFD), operation: "create veth \(name)")
+    }
+
+    public func setLink(_ name: String, up: Bool? = nil, master: String? = nil, mtu: UInt32? = nil) throws {
+        let index = try self.index(of: name)
+        let masterIndex = try master.map { try self.index(of: $0) }
+        try request(RouteNetlink.setLink(index: index, up: up, master: masterIndex, mtu: mtu), operation: "set link \(name)")
+    }
+
+    public func deleteLink(_ name: String) throws {
+        try request(RouteNetlink.deleteLink(index: try index(of: name)), operation: "delete link \(name)")
+    }
+
+    public func addAddress(_ cidr: CIDR, to name: String) throws {
+        try request(RouteNetlink.newAddress(index: try index(of: name), cidr), operation: "add address \(cidr) to \(name)")
+    }
+
+    public func addDefaultRoute(via gateway: IPAddress) throws {
+        try request(RouteNetlink.newDefaultRoute(via: gateway), operation: "add default route via \(gateway)")
+    }
+
+    public func index(of name: String) throws -> Int32 {
+        guard let link = try links().first(where: { $0.name == name }) else {
+            throw NetlinkError(operation: "find link \(name)", errno: 19)  // ENODEV
+        }
+        return link.index
+    }
+
+    /// RTM_GETLINK dump.
+    public func links() throws -> [Link] {
+        try dump(Netlink.RTM_GETLINK, InterfaceInfo().encoded(), operation: "dump links").compactMap { message in
+            guard message.type == Netlink.RTM_NEWLINK, let info = InterfaceInfo.decode(message.payload),
+                let attributes = Attribute.decode(message.payload[InterfaceInfo.size...])
+            else { return nil }
+            var link = Link(index: info.index, name: "", flags: info.flags)
+            for attribute in attributes {
+                switch attribute.type {
+                case Netlink.IFLA_IFNAME: link.name = attribute.stringValue
+                case Netlink.IFLA_MTU: link.mtu = attribute.u32Value
+                case Netlink.IFLA_MASTER: link.master = attribute.u32Value.map { Int32(bitPattern: $0) }
+                case Netlink.IFLA_LINKINFO:
+                    link.kind = Attribute.decode(attribute.value[...])?.first { $0.type == Netlink.IFLA_INFO_KIND }?.stringValue
+                default: break
+                }
+            }
+            return link
+        }
+    }
+
+    /// RTM_GETADDR dump: (link index, address with prefix).
+    public func addresses() throws -> [(index: Int32, cidr: CIDR)] {
+        try dump(Netlink.RTM_GETADDR, AddressInfo(family: Netlink.AF_UNSPEC, prefixLength: 0, index: 0).encoded(), operation: "dump addresses")
+            .compactMap { message in
+                guard message.type == Netlink.RTM_NEWADDR, let info = AddressInfo.decode(message.payload),
+                    let attributes = Attribute.decode(message.payload[AddressInfo.size...]),
+                    let value = (attributes.first { $0.type == Netlink.IFA_LOCAL } ?? attributes.first { $0.type == Netlink.IFA_ADDRESS })?
+                        .value,
+                    let address = IPAddress(bytes: value)
+                else { return nil }
+                return (Int32(bitPattern: info.index), CIDR(address: address, prefixLength: Int(info.prefixLength)))
+            }
+    }
+
+    // MARK: Exchange
+
+    func nextSequence() -> UInt32 {
+        sequence &+= 1
+        return sequence
+    }
+
+    /// Sends a request with NLM_F_ACK and waits for its ACK or error.
+    func request(_ request: (UInt16, UInt16, [UInt8]), operation: String) throws {
+        let sequence = nextSequence()
+        let message = NetlinkMessage(
+            type: request.0, flags: Netlink.NLM_F_REQUEST | Netlink.NLM_F_ACK | request.1, sequence: sequence, payload: request.2)
+        try transport.send(message.encoded())
+        while true {
+            guard let replies = NetlinkMessage.decode(try transport.receive()) else {
+                throw NetlinkError(operation: operation, errno: 74)  // EBADMSG
+            }
+            for reply in replies where reply.sequence == sequence && reply.type == Netlink.NLMSG_ERROR {
+                let code = reply.payload.readLittleEndian(UInt32.self, at: 0).map { Int32(bitPattern: $0) } ?? -74
+                if code == 0 { return }
+                throw NetlinkError(operation: operation, errno: -code)
+            }
+        }
+    }
+
+    /// Sends a dump request and collects every message until NLMSG_DONE.
+    func dump(_ type: UInt16, _ payload: [UInt8], operation: String) throws -> [NetlinkMessage] {
+        let sequence = nextSequence()
+        try transport.send(
+            NetlinkMessage(type: type, flags: Netlink.NLM_F_REQUEST | Netlink.NLM_F_DUMP, sequence: sequence, payload: payload).encoded())
+        var collected: [NetlinkMessage] = []
+        while true {
+            guard let replies = NetlinkMessage.decode(try transport.receive()) else {
+                throw NetlinkError(operation: operation, errno: 74)
+            }
+            for reply in replies where reply.sequence == sequence {
+                switch reply.type {
+                case Netlink.NLMSG_DONE: return collected
+                case Netlink.NLMSG_ERROR:
+                    let code = reply.payload.readLittleEndian(UInt32.self, at: 0).map { Int32(bitPattern: $0) } ?? -74
+                    throw NetlinkError(operation: operation, errno: -code)
+                default: collected.append(reply)
+                }
+            }
+        }
+    }
+}

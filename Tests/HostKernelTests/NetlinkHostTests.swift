@@ -1,0 +1,44 @@
+import Foundation
+import Kernel
+import Model
+import Netlink
+import Testing
+
+/// rtnetlink against the sandbox's own network namespace, checked from the
+/// outside with `ip -j` as a user would.
+@Suite(.serialized, .enabled(if: Sandbox.isActive, "lane 2: run through scripts/sandbox-run.sh as root"))
+struct NetlinkHostTests {
+    func ip(_ arguments: [String]) throws -> [[String: Any]] {
+        let output = try Spawn.run(["/sbin/ip", "-j"] + arguments).output
+        return (try JSONSerialization.jsonObject(with: Data(output)) as? [[String: Any]]) ?? []
+    }
+
+    @Test func bridgeVethAddressAndTeardownShowInIp() throws {
+        let netlink = try RouteNetlink()
+        try netlink.createBridge("brt-test0")
+        defer { try? netlink.deleteLink("brt-test0") }
+        try netlink.setLink("brt-test0", up: true)
+        try netlink.addAddress(try CIDR(parsing: "10.123.0.1/24"), to: "brt-test0")
+        try netlink.createVeth("vt-test0", peer: "vt-test0p")
+        defer { try? netlink.deleteLink("vt-test0") }
+        try netlink.setLink("vt-test0", up: true, master: "brt-test0")
+
+        let bridge = try #require(try ip(["-d", "link", "show", "brt-test0"]).first)
+        #expect((bridge["linkinfo"] as? [String: Any])?["info_kind"] as? String == "bridge")
+        let veth = try #require(try ip(["link", "show", "vt-test0"]).first)
+        #expect(veth["master"] as? String == "brt-test0")
+        let addresses = try ip(["addr", "show", "brt-test0"]).first?["addr_info"] as? [[String: Any]] ?? []
+        #expect(addresses.contains { $0["local"] as? String == "10.123.0.1" && $0["prefixlen"] as? Int == 24 })
+        #expect(try netlink.addresses().contains { $0.cidr.description == "10.123.0.1/24" })
+        #expect(try netlink.links().first { $0.name == "brt-test0" }?.kind == "bridge")
+
+        // The kernel's refusal comes back typed, naming the operation.
+        #expect(throws: NetlinkError(operation: "create bridge brt-test0", errno: EEXIST)) { try netlink.createBridge("brt-test0") }
+
+        try netlink.deleteLink("vt-test0")
+        try netlink.deleteLink("brt-test0")
+        #expect(
+            try ip(["link", "show"]).allSatisfy { ($0["ifname"] as? String)?.hasPrefix("vt-test0") != true && $0["ifname"] as? String != "brt-test0" }
+        )
+    }
+}

@@ -1,0 +1,117 @@
+import Model
+import Testing
+
+@testable import Netlink
+
+/// Parses "38 00 00 00 ..." (comments after '#' ignored) into bytes.
+func hex(_ text: String) -> [UInt8] {
+    text.split(separator: "\n").flatMap { line in
+        (line.split(separator: "#").first ?? "").split(separator: " ").compactMap { UInt8($0, radix: 16) }
+    }
+}
+
+@Suite struct CodecTests {
+    @Test func bridgeCreateRequestMatchesTheKernelLayout() {
+        let (type, flags, payload) = RouteNetlink.newBridge("br0")
+        let message = NetlinkMessage(type: type, flags: Netlink.NLM_F_REQUEST | Netlink.NLM_F_ACK | flags, sequence: 1, payload: payload)
+        let expected = hex(
+            """
+            38 00 00 00  10 00  05 06  01 00 00 00  00 00 00 00   # nlmsghdr: len 56, RTM_NEWLINK, REQUEST|ACK|EXCL|CREATE, seq 1
+            00 00 00 00  00 00 00 00  00 00 00 00  00 00 00 00   # ifinfomsg: AF_UNSPEC, index 0, flags 0
+            08 00 03 00  62 72 30 00                             # IFLA_IFNAME "br0\\0"
+            10 00 12 80                                          # IFLA_LINKINFO, nested, len 16
+            0b 00 01 00  62 72 69 64 67 65 00 00                 #   IFLA_INFO_KIND "bridge\\0" + 1 byte of padding
+            """)
+        #expect(message.encoded() == expected)
+    }
+
+    @Test func addressRequestCarriesLocalAddressAndBroadcast() throws {
+        let (type, _, payload) = RouteNetlink.newAddress(index: 7, try CIDR(parsing: "10.88.0.1/24"))
+        #expect(type == Netlink.RTM_NEWADDR)
+        let expected = hex(
+            """
+            02 18 00 00  07 00 00 00         # ifaddrmsg: AF_INET, /24, index 7
+            08 00 02 00  0a 58 00 01         # IFA_LOCAL 10.88.0.1
+            08 00 01 00  0a 58 00 01         # IFA_ADDRESS 10.88.0.1
+            08 00 04 00  0a 58 00 ff         # IFA_BROADCAST 10.88.0.255
+            """)
+        #expect(payload == expected)
+    }
+
+    @Test func attributesRoundTripWithPadding() {
+        let attributes: [Attribute] = [.string(3, "eth0"), .u32(4, 1500), .u8(16, 6), Attribute(1, [1, 2, 3, 4, 5, 6])]
+        let encoded = Attribute.encode(attributes)
+        #expect(encoded.count % 4 == 0)
+        #expect(Attribute.decode(encoded[...]) == attributes)
+        #expect(Attribute.decode([0xff, 0x00, 0x03, 0x00][...]) == nil)  // length past the end
+    }
+
+    @Test func messagesSplitOnAlignedLengths() {
+        let first = NetlinkMessage(type: 16, flags: 2, sequence: 5, payload: [1, 2, 3])
+        let second = NetlinkMessage(type: 3, flags: 2, sequence: 5, payload: [0, 0, 0, 0])
+        let decoded = NetlinkMessage.decode(first.encoded() + second.encoded())
+        #expect(decoded?.count == 2)
+        #expect(decoded?.last?.type == Netlink.NLMSG_DONE)
+        #expect(NetlinkMessage.decode([0x40, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]) == nil)
+    }
+}
+
+/// A transport that answers from a script: what the kernel would send.
+final class ScriptedTransport: NetlinkTransport {
+    var sent: [[UInt8]] = []
+    var replies: [([UInt8]) -> [UInt8]]
+
+    init(_ replies: [([UInt8]) -> [UInt8]]) { self.replies = replies }
+
+    func send(_ bytes: [UInt8]) throws { sent.append(bytes) }
+
+    func receive() throws -> [UInt8] {
+        let reply = replies.removeFirst()
+        return reply(sent.last ?? [])
+    }
+
+    /// An NLMSG_ERROR answering the request's sequence with `code` (0 = ACK).
+    static func ack(_ code: Int32) -> ([UInt8]) -> [UInt8] {
+        { request in
+            let sequence = request.readLittleEndian(UInt32.self, at: 8) ?? 0
+            var payload: [UInt8] = []
+            payload.appendLittleEndian(UInt32(bitPattern: code))
+            payload += request.prefix(16)
+            return NetlinkMessage(type: Netlink.NLMSG_ERROR, flags: 0, sequence: sequence, payload: payload).encoded()
+        }
+    }
+}
+
+@Suite struct ExchangeTests {
+    @Test func kernelErrorComesBackTypedWithTheOperation() {
+        let client = RouteNetlink(transport: ScriptedTransport([ScriptedTransport.ack(-17)]))
+        #expect(throws: NetlinkError(operation: "create bridge br0", errno: 17)) { try client.createBridge("br0") }
+    }
+
+    @Test func ackCompletesTheRequest() throws {
+        let transport = ScriptedTransport([ScriptedTransport.ack(0)])
+        try RouteNetlink(transport: transport).createBridge("br0")
+        #expect(transport.sent.count == 1)
+    }
+
+    @Test func linkDumpIsParsedUntilDone() throws {
+        let dumpReply: ([UInt8]) -> [UInt8] = { request in
+            let sequence = request.readLittleEndian(UInt32.self, at: 8) ?? 0
+            let lo = InterfaceInfo(index: 1, flags: Netlink.IFF_UP).encoded() + Attribute.encode([.string(Netlink.IFLA_IFNAME, "lo")])
+            let br =
+                InterfaceInfo(index: 4, flags: 0).encoded()
+                + Attribute.encode([
+                    .string(Netlink.IFLA_IFNAME, "br-front"), .u32(Netlink.IFLA_MTU, 1500),
+                    .nested(Netlink.IFLA_LINKINFO, [.string(Netlink.IFLA_INFO_KIND, "bridge")]),
+                ])
+            return NetlinkMessage(type: Netlink.RTM_NEWLINK, flags: Netlink.NLM_F_MULTI, sequence: sequence, payload: lo).encoded()
+                + NetlinkMessage(type: Netlink.RTM_NEWLINK, flags: Netlink.NLM_F_MULTI, sequence: sequence, payload: br).encoded()
+                + NetlinkMessage(type: Netlink.NLMSG_DONE, flags: Netlink.NLM_F_MULTI, sequence: sequence, payload: [0, 0, 0, 0]).encoded()
+        }
+        let links = try RouteNetlink(transport: ScriptedTransport([dumpReply])).links()
+        #expect(links.map(\.name) == ["lo", "br-front"])
+        #expect(links[0].isUp)
+        #expect(links[1].kind == "bridge")
+        #expect(links[1].mtu == 1500)
+    }
+}
