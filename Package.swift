@@ -49,7 +49,7 @@ let package = Package(
         .target(
             name: "Runtime",
             dependencies: [
-                "Model", "Kernel",
+                "Model", "Kernel", "Netlink",
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),
             ]),

@@ -9,7 +9,11 @@
 #include <sys/ioctl.h>
 #include <linux/netlink.h>
 #include <sys/socket.h>
+#include <sched.h>
+#include <sys/syscall.h>
 #include <sys/vfs.h>
+#include <sys/wait.h>
+#include <signal.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -97,5 +101,80 @@ int berth_netlink_socket(int protocol) {
         errno = saved;
         return -1;
     }
+    return fd;
+}
+
+int berth_netlink_socket_in_netns(int netns_fd) {
+    int pair[2];
+    if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, pair) != 0) return -1;
+    pid_t pid = (pid_t)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+    if (pid < 0) {
+        int saved = errno;
+        close(pair[0]);
+        close(pair[1]);
+        errno = saved;
+        return -1;
+    }
+    if (pid == 0) {
+        // Child: async-signal-safe calls only.
+        int code = 0;
+        int fd = -1;
+        if (setns(netns_fd, CLONE_NEWNET) != 0 || (fd = berth_netlink_socket(0)) < 0) code = errno ? errno : EIO;
+        char data = (char)code;
+        struct iovec iov = {&data, 1};
+        union {
+            char buffer[CMSG_SPACE(sizeof(int))];
+            struct cmsghdr align;
+        } control;
+        memset(&control, 0, sizeof control);
+        struct msghdr message;
+        memset(&message, 0, sizeof message);
+        message.msg_iov = &iov;
+        message.msg_iovlen = 1;
+        if (fd >= 0) {
+            message.msg_control = control.buffer;
+            message.msg_controllen = sizeof control.buffer;
+            struct cmsghdr *header = CMSG_FIRSTHDR(&message);
+            header->cmsg_level = SOL_SOCKET;
+            header->cmsg_type = SCM_RIGHTS;
+            header->cmsg_len = CMSG_LEN(sizeof(int));
+            memcpy(CMSG_DATA(header), &fd, sizeof fd);
+        }
+        _exit(sendmsg(pair[1], &message, 0) == 1 ? 0 : 1);
+    }
+    close(pair[1]);
+    char data = 0;
+    struct iovec iov = {&data, 1};
+    union {
+        char buffer[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } control;
+    struct msghdr message;
+    memset(&message, 0, sizeof message);
+    message.msg_iov = &iov;
+    message.msg_iovlen = 1;
+    message.msg_control = control.buffer;
+    message.msg_controllen = sizeof control.buffer;
+    ssize_t received = recvmsg(pair[0], &message, MSG_CMSG_CLOEXEC);
+    int saved = errno;
+    close(pair[0]);
+    int status;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (received != 1) {
+        errno = received < 0 ? saved : EIO;
+        return -1;
+    }
+    if (data != 0) {
+        errno = data;
+        return -1;
+    }
+    struct cmsghdr *header = CMSG_FIRSTHDR(&message);
+    if (!header || header->cmsg_type != SCM_RIGHTS) {
+        errno = EIO;
+        return -1;
+    }
+    int fd;
+    memcpy(&fd, CMSG_DATA(header), sizeof fd);
     return fd;
 }

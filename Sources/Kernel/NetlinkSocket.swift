@@ -16,6 +16,15 @@ public final class NetlinkSocket: @unchecked Sendable {
         self.fd = fd
     }
 
+    /// A NETLINK_ROUTE socket in another network namespace (the fd of
+    /// /proc/PID/ns/net): links, addresses and routes it changes are that
+    /// namespace's.
+    public init(networkNamespaceFD: Int32) throws(SystemError) {
+        let fd = berth_netlink_socket_in_netns(networkNamespaceFD)
+        if fd < 0 { throw SystemError(call: "netlink socket in namespace", errno: errno) }
+        self.fd = fd
+    }
+
     deinit { Glibc.close(fd) }
 
     /// send(2) of one datagram to the kernel.

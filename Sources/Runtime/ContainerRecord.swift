@@ -24,6 +24,8 @@ public struct ContainerRecord: Codable, Equatable, Sendable {
     public var environment: [String]?
     /// The spec it was started from, so `berth start` can start it again.
     public var spec: ContainerSpec?
+    /// The networks it was attached to, for `berth start`.
+    public var networks: [NetworkObject]?
 }
 
 /// The state directory's layout and atomic reads and writes.

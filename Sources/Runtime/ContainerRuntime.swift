@@ -51,7 +51,7 @@ public struct ContainerRuntime: Sendable {
     }
 
     /// Creates the container's cgroup and private layer and starts its init.
-    public func start(_ container: ContainerObject) throws -> ContainerRecord {
+    public func start(_ container: ContainerObject, networks: [NetworkObject] = []) throws -> ContainerRecord {
         let name = container.metadata.name
         try Names.checkDNSLabel(name)
         if case .running(let pid) = status(name) {
@@ -76,6 +76,7 @@ public struct ContainerRuntime: Sendable {
             lower: lower, upper: privateDirectory + "/upper", work: privateDirectory + "/work",
             keepPrivateLayer: spec.rootfs?.persistent ?? false)
         record.spec = spec
+        record.networks = networks.filter { network in spec.networks?.contains { $0.network == network.metadata.name } ?? false }
         try state.save(record)
 
         var limits = try CgroupLimits(spec.resources)
@@ -88,7 +89,14 @@ public struct ContainerRuntime: Sendable {
             logger.debug("cgroup limits", metadata: ["container": "\(name)", "writes": "\(writes)"])
             var launch = try launchConfiguration(container, record: record)
             launch.devices = devices.map(\.node)
-            let pid = try launch.start { pid in try cgroups.addProcess(pid, to: group) }
+            let byName = Dictionary(networks.map { ($0.metadata.name, $0) }, uniquingKeysWith: { first, _ in first })
+            let attacher = NetworkAttacher(logger: logger)
+            let pid = try launch.start { pid in
+                try cgroups.addProcess(pid, to: group)
+                // The child waits in its new network namespace: its network is
+                // ready before init runs.
+                try attacher.attach(pid: pid, container: container, networks: byName)
+            }
             record.capabilities = launch.capabilities.mask
             record.noNewPrivileges = launch.noNewPrivileges
             record.seccomp = launch.seccomp
@@ -182,7 +190,9 @@ public struct ContainerRuntime: Sendable {
         guard let record = state.load(name), let spec = record.spec else {
             throw RuntimeError(description: "no container \(name) (or it was never started by this berth)")
         }
-        return try start(ContainerObject(metadata: ObjectMeta(name: name), spec: spec, source: SourceLocation(file: "state", line: 1, column: 1)))
+        return try start(
+            ContainerObject(metadata: ObjectMeta(name: name), spec: spec, source: SourceLocation(file: "state", line: 1, column: 1)),
+            networks: record.networks ?? [])
     }
 
     /// Every container berth knows, with its status and cgroup figures.

@@ -40,6 +40,11 @@ int berth_restore_terminal(int fd, const void *saved, unsigned long saved_size);
 // kernel-chosen port: struct sockaddr_nl is not in Glibc's module map.
 int berth_netlink_socket(int protocol);
 
+// A NETLINK_ROUTE socket that lives in the network namespace `netns_fd`:
+// a short-lived child joins the namespace (setns is per thread, so never in
+// Swift), opens the socket and passes it back over SCM_RIGHTS.
+int berth_netlink_socket_in_netns(int netns_fd);
+
 // statfs(2)'s f_type: <sys/vfs.h> is not in Glibc's Swift module map.
 // Returns the magic, or -1 with errno set. Goes when the module exports statfs.
 long berth_statfs_type(const char *path);
