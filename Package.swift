@@ -64,7 +64,7 @@ let package = Package(
         .executableTarget(
             name: "berth",
             dependencies: [
-                "Model", "Manifest", "Reconcile", "Runtime", "Journal", "Kernel",
+                "Model", "Manifest", "Reconcile", "Runtime", "Journal", "Kernel", "Netlink",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
@@ -81,9 +81,12 @@ let package = Package(
             name: "JournalTests", dependencies: ["Journal", "Kernel", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "KernelTests", dependencies: ["Kernel"]),
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink"]),
+        .testTarget(name: "ReconcileTests", dependencies: ["Reconcile", "Model"]),
         // Lane 2: real kernel, as root, only inside a sandbox host (scripts/sandbox-run.sh).
         .testTarget(
             name: "HostKernelTests",
-            dependencies: ["Kernel", "Runtime", "Model", "Journal", "Netlink", .product(name: "Logging", package: "swift-log")]),
+            dependencies: [
+                "Kernel", "Runtime", "Model", "Journal", "Netlink", .product(name: "Logging", package: "swift-log"),
+            ]),
     ]
 )

@@ -1,0 +1,217 @@
+import Model
+
+/// What the host has, as far as planning needs it: read from the state dir
+/// and the kernel by the runtime, then handed to the pure planner.
+public struct ObservedHost: Sendable, Equatable {
+    public var containers: [ObservedContainer]
+    /// Names of the networks whose bridge exists.
+    public var networks: Set<String>
+
+    public init(containers: [ObservedContainer] = [], networks: Set<String> = []) {
+        self.containers = containers
+        self.networks = networks
+    }
+}
+
+public struct ObservedContainer: Sendable, Equatable {
+    public var name: String
+    public var running: Bool
+    public var frozen: Bool
+    /// The spec it was last started or updated with.
+    public var recordedSpec: ContainerSpec?
+    /// Resources as the kernel holds them (nil where unreadable).
+    public var resources: ObservedResources?
+
+    public init(name: String, running: Bool, frozen: Bool = false, recordedSpec: ContainerSpec?, resources: ObservedResources?) {
+        self.name = name
+        self.running = running
+        self.frozen = frozen
+        self.recordedSpec = recordedSpec
+        self.resources = resources
+    }
+}
+
+/// Kernel values, normalised to the manifest's units (pages rounded away by
+/// comparing page-rounded desired values; v1 shares converted to weights).
+public struct ObservedResources: Sendable, Equatable {
+    public var cpuWeight: Int?
+    public var cpuLimitMillicores: UInt64?
+    public var memoryMax: UInt64?
+    public var pidsMax: Int?
+
+    public init(cpuWeight: Int? = nil, cpuLimitMillicores: UInt64? = nil, memoryMax: UInt64? = nil, pidsMax: Int? = nil) {
+        self.cpuWeight = cpuWeight
+        self.cpuLimitMillicores = cpuLimitMillicores
+        self.memoryMax = memoryMax
+        self.pidsMax = pidsMax
+    }
+}
+
+/// One step of a plan, with its reason.
+public struct Action: Sendable, Equatable, Codable, CustomStringConvertible {
+    public enum Kind: String, Sendable, Codable {
+        case create, updateLive = "update-live", pendingRestart = "pending-restart", replace, delete, start, stop
+    }
+    public var kind: Kind
+    public var object: String
+    public var field: String?
+    public var old: String?
+    public var new: String?
+    public var reason: String
+
+    public init(_ kind: Kind, _ object: String, field: String? = nil, old: String? = nil, new: String? = nil, reason: String) {
+        self.kind = kind
+        self.object = object
+        self.field = field
+        self.old = old
+        self.new = new
+        self.reason = reason
+    }
+
+    public var description: String {
+        var text = "\(kind.rawValue) \(object)"
+        if let field { text += " \(field): \(old ?? "-") → \(new ?? "-")" }
+        return text + " (\(reason))"
+    }
+}
+
+/// A difference between desired and observed, for `berth drift`.
+public struct Drift: Sendable, Equatable, Codable {
+    public var object: String
+    public var field: String
+    public var desired: String
+    public var observed: String
+    public var policy: DriftPolicy
+}
+
+public struct PlanOptions: Sendable {
+    public var prune = false
+    public init(prune: Bool = false) { self.prune = prune }
+}
+
+/// The planner: a pure function of desired and observed.
+public enum Planner {
+    public static func plan(desired: DesiredHost, observed: ObservedHost, options: PlanOptions = PlanOptions()) -> [Action] {
+        var actions: [Action] = []
+        let observedByName = Dictionary(observed.containers.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        // Networks before the containers that use them.
+        for network in desired.networks where !observed.networks.contains(network.metadata.name) {
+            actions.append(Action(.create, "Network/\(network.metadata.name)", reason: "bridge \(network.bridgeName) does not exist"))
+        }
+        for container in desired.containers {
+            let name = container.metadata.name
+            let object = "Container/\(name)"
+            let wantsRunning = (container.spec.state ?? .running) != .stopped
+            guard let current = observedByName[name] else {
+                actions.append(Action(.create, object, reason: "not on this host"))
+                continue
+            }
+            if !wantsRunning && current.running {
+                actions.append(Action(.stop, object, reason: "state: stopped"))
+                continue
+            }
+            if wantsRunning && !current.running {
+                actions.append(Action(.start, object, reason: "not running"))
+                continue
+            }
+            guard current.running else { continue }
+            actions += resourceChanges(container, current, object: object)
+            if let recorded = current.recordedSpec {
+                actions += restartChanges(desired: container.spec, recorded: recorded, object: object)
+            }
+        }
+        if options.prune {
+            let desiredNames = Set(desired.containers.map(\.metadata.name))
+            for container in observed.containers where !desiredNames.contains(container.name) {
+                actions.append(Action(.delete, "Container/\(container.name)", reason: "no manifest names it (--prune)"))
+            }
+        }
+        return actions
+    }
+
+    /// Live-changeable resource fields whose kernel value differs.
+    static func resourceChanges(_ container: ContainerObject, _ current: ObservedContainer, object: String) -> [Action] {
+        guard let observed = current.resources else { return [] }
+        return resourceDrift(container, observed).map { field, desired, actual in
+            Action(.updateLive, object, field: field, old: actual, new: desired, reason: "the kernel can change it live")
+        }
+    }
+
+    static func resourceDrift(_ container: ContainerObject, _ observed: ObservedResources) -> [(String, String, String)] {
+        let resources = container.spec.resources
+        var differences: [(String, String, String)] = []
+        func text<T>(_ value: T?) -> String { value.map { "\($0)" } ?? "unlimited" }
+        let weight = resources?.cpu?.weight ?? 100
+        if let actual = observed.cpuWeight, actual != weight {
+            differences.append(("spec.resources.cpu.weight", "\(weight)", "\(actual)"))
+        }
+        let limit = resources?.cpu?.limit?.millicores
+        if limit != observed.cpuLimitMillicores {
+            differences.append(
+                (
+                    "spec.resources.cpu.limit", text(limit.map { CPUQuantity(millicores: $0) }),
+                    text(observed.cpuLimitMillicores.map { CPUQuantity(millicores: $0) })
+                ))
+        }
+        // The kernel rounds memory limits down to pages.
+        let memory = resources?.memory?.max.map { $0.bytes / 4096 * 4096 }
+        if memory != observed.memoryMax {
+            differences.append(
+                ("spec.resources.memory.max", text(memory.map { ByteSize(bytes: $0) }), text(observed.memoryMax.map { ByteSize(bytes: $0) })))
+        }
+        let pids = resources?.pids?.max
+        if pids != observed.pidsMax {
+            differences.append(("spec.resources.pids.max", text(pids), text(observed.pidsMax)))
+        }
+        return differences
+    }
+
+    /// Fields that only take effect when the container restarts.
+    static func restartChanges(desired: ContainerSpec, recorded: ContainerSpec, object: String) -> [Action] {
+        var actions: [Action] = []
+        if desired.rootfs?.source != recorded.rootfs?.source {
+            actions.append(Action(.replace, object, field: "spec.rootfs", reason: "another root filesystem: only with --replace"))
+        }
+        let restartFields: [(String, Bool)] = [
+            ("spec.init", desired.`init` != recorded.`init`), ("spec.env", desired.env != recorded.env),
+            ("spec.hostname", desired.hostname != recorded.hostname), ("spec.mounts", desired.mounts != recorded.mounts),
+            ("spec.capabilities", desired.capabilities != recorded.capabilities), ("spec.security", desired.security != recorded.security),
+            ("spec.devices", desired.devices != recorded.devices), ("spec.networks", desired.networks != recorded.networks),
+        ]
+        for (field, changed) in restartFields where changed {
+            actions.append(Action(.pendingRestart, object, field: field, reason: "applied at the next restart (or now with --restart)"))
+        }
+        return actions
+    }
+
+    /// Differences between desired and observed, per the objects' drift policy.
+    public static func drift(desired: DesiredHost, observed: ObservedHost) -> [Drift] {
+        let observedByName = Dictionary(observed.containers.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        var result: [Drift] = []
+        for container in desired.containers {
+            let policy = container.spec.policy?.drift ?? .enforce
+            if policy == .ignore { continue }
+            let object = "Container/\(container.metadata.name)"
+            guard let current = observedByName[container.metadata.name] else {
+                result.append(Drift(object: object, field: "state", desired: "running", observed: "absent", policy: policy))
+                continue
+            }
+            let wanted = container.spec.state ?? .running
+            if wanted != .stopped && !current.running {
+                result.append(Drift(object: object, field: "state", desired: wanted.rawValue, observed: "stopped", policy: policy))
+            }
+            if let resources = current.resources, current.running {
+                for (field, desiredValue, actual) in resourceDrift(container, resources) {
+                    result.append(Drift(object: object, field: field, desired: desiredValue, observed: actual, policy: policy))
+                }
+            }
+        }
+        for network in desired.networks where !observed.networks.contains(network.metadata.name) {
+            let policy = network.spec.policy?.drift ?? .enforce
+            if policy == .ignore { continue }
+            result.append(
+                Drift(object: "Network/\(network.metadata.name)", field: "bridge", desired: network.bridgeName, observed: "absent", policy: policy))
+        }
+        return result
+    }
+}

@@ -1,0 +1,59 @@
+import Foundation
+import Kernel
+import Netlink
+import Testing
+
+/// plan → apply → plan (nothing) → drift → apply → prune, on the bundled
+/// manifests, through the berth binary.
+@Suite(.serialized, .enabled(if: Sandbox.isActive, "lane 2: run through scripts/sandbox-run.sh as root"))
+struct ReconcileCLITests {
+    static let manifests = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("manifests").path
+
+    @Test func applyConvergesIsIdempotentRepairsDriftAndPrunes() throws {
+        let host = try TestHost()
+        defer {
+            for bridge in ["br-front", "br-edge"] { try? RouteNetlink().deleteLink(bridge) }
+            #expect(host.tearDown() == [])
+        }
+        let global = ["--state-dir", host.root + "/state", "--run-dir", host.root + "/run", "--cgroup-parent", host.parent]
+        func berth(_ command: String, _ arguments: [String]) throws -> (code: Int32, output: String) {
+            let result = try Spawn.run([ContainerCLITests.binary, command] + global + arguments)
+            return ((result.status >> 8) & 0xff, String(decoding: result.output, as: UTF8.self))
+        }
+        let manifests = ReconcileCLITests.manifests
+
+        let plan = try berth("plan", ["--detailed-exitcode", manifests])
+        #expect(plan.code == 2)
+        #expect(plan.output.contains("create Container/web1"))
+        #expect(try berth("apply", [manifests]).code == 0)
+        #expect(host.runtime.list().filter { if case .running = $0.status { return true } else { return false } }.count == 3)
+
+        // A second apply has nothing to do and writes nothing.
+        #expect(try berth("plan", ["--detailed-exitcode", manifests]).code == 0)
+        #expect(try berth("apply", [manifests]).output.contains("No changes"))
+        #expect(try berth("drift", ["--detailed-exitcode", manifests]).code == 0)
+
+        // Drift made outside berth is reported, then corrected live.
+        let record = try #require(host.runtime.state.load("web1"))
+        var lowered = CgroupLimits()
+        lowered.memoryMax = 64 << 20
+        lowered.pidsMax = 256
+        lowered.cpuQuotaMicros = 50_000
+        _ = try host.runtime.cgroups.apply(lowered, to: try CgroupPath(record.cgroup))
+        let drift = try berth("drift", ["--detailed-exitcode", "--output", "json", manifests])
+        #expect(drift.code == 2)
+        #expect(drift.output.contains("spec.resources.memory.max"))
+        let pid = record.pid
+        #expect(try berth("apply", [manifests]).output.contains("update-live Container/web1"))
+        #expect(try berth("drift", ["--detailed-exitcode", manifests]).code == 0)
+        #expect(host.runtime.state.load("web1")?.pid == pid)  // changed live, not restarted
+
+        // Prune refuses an empty set unless told, then removes what berth made.
+        let empty = host.root + "/empty"
+        try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
+        #expect(try berth("apply", ["--prune", empty]).code != 0)
+        #expect(try berth("apply", ["--prune", "--allow-empty", empty]).code == 0)
+        #expect(host.runtime.state.names().isEmpty)
+    }
+}
