@@ -29,6 +29,9 @@ let package = Package(
         .systemLibrary(
             name: "CCap", pkgConfig: "libcap",
             providers: [.apt(["libcap-dev"])]),
+        .systemLibrary(
+            name: "CNftables", pkgConfig: "libnftables",
+            providers: [.apt(["libnftables-dev"])]),
         // Our C shim: what Glibc's module map does not expose.
         .target(name: "CLinux"),
 
@@ -43,7 +46,7 @@ let package = Package(
         .target(
             name: "Kernel",
             dependencies: [
-                "CLinux", "CCap",
+                "CLinux", "CCap", "CNftables",
                 .product(name: "SystemPackage", package: "swift-system"),
             ]),
         .target(
@@ -82,6 +85,7 @@ let package = Package(
         .testTarget(name: "KernelTests", dependencies: ["Kernel"]),
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink"]),
         .testTarget(name: "ReconcileTests", dependencies: ["Reconcile", "Model"]),
+        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Model"]),
         // Lane 2: real kernel, as root, only inside a sandbox host (scripts/sandbox-run.sh).
         .testTarget(
             name: "HostKernelTests",

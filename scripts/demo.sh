@@ -64,6 +64,12 @@ for _ in 1 2 3 4 5 6 7 8 9 10; do
     sleep 0.3
 done
 
+step "a port forward: host port 8080 on the edge network's gateway reaches edge-web:80"
+for _ in 1 2 3 4 5 6 7 8 9 10; do
+    /bin/busybox wget -q -O - http://10.89.0.1:8080/ && break
+    sleep 0.3
+done
+
 step "berth exec web2 -- ip -o -4 addr"
 "$berth" exec "${global[@]}" web2 -- ip -o -4 addr
 

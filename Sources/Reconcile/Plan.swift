@@ -6,6 +6,8 @@ public struct ObservedHost: Sendable, Equatable {
     public var containers: [ObservedContainer]
     /// Names of the networks whose bridge exists.
     public var networks: Set<String>
+    /// Whether the host's NAT/port-forward table is what the manifests want.
+    public var natCurrent: Bool = true
 
     public init(containers: [ObservedContainer] = [], networks: Set<String> = []) {
         self.containers = containers
@@ -120,6 +122,9 @@ public enum Planner {
                 actions += restartChanges(desired: container.spec, recorded: recorded, object: object)
             }
         }
+        if !observed.natCurrent {
+            actions.append(Action(.updateLive, "Ruleset/nat", reason: "the nftables table for NAT and port forwards is missing or differs"))
+        }
         if options.prune {
             let desiredNames = Set(desired.containers.map(\.metadata.name))
             for container in observed.containers where !desiredNames.contains(container.name) {
@@ -205,6 +210,10 @@ public enum Planner {
                     result.append(Drift(object: object, field: field, desired: desiredValue, observed: actual, policy: policy))
                 }
             }
+        }
+        if !observed.natCurrent {
+            result.append(
+                Drift(object: "Ruleset/nat", field: "table", desired: "present and current", observed: "missing or changed", policy: .enforce))
         }
         for network in desired.networks where !observed.networks.contains(network.metadata.name) {
             let policy = network.spec.policy?.drift ?? .enforce

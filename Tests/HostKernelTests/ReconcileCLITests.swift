@@ -29,6 +29,18 @@ struct ReconcileCLITests {
         #expect(try berth("apply", [manifests]).code == 0)
         #expect(host.runtime.list().filter { if case .running = $0.status { return true } else { return false } }.count == 3)
 
+        // The port forward from the host reaches edge-web through the NAT table.
+        var page = ""
+        for _ in 0..<20 where !page.contains("hello from edge-web") {
+            page = String(decoding: try Spawn.run(["/bin/busybox", "wget", "-q", "-O", "-", "http://10.89.0.1:8080/"]).output, as: UTF8.self)
+            if !page.contains("hello from edge-web") { usleep(200_000) }
+        }
+        #expect(page.contains("hello from edge-web"))
+        let table = "berth_" + String(host.parent.map { $0.isLetter || $0.isNumber ? $0 : "_" })
+        // Checked through libnftables: Debian's nftables package would enable a
+        // service that flushes the host's ruleset, so the project does not install it.
+        #expect(try NFTables().tableExists(family: "ip", name: table))
+
         // A second apply has nothing to do and writes nothing.
         #expect(try berth("plan", ["--detailed-exitcode", manifests]).code == 0)
         #expect(try berth("apply", [manifests]).output.contains("No changes"))
@@ -55,5 +67,6 @@ struct ReconcileCLITests {
         #expect(try berth("apply", ["--prune", empty]).code != 0)
         #expect(try berth("apply", ["--prune", "--allow-empty", empty]).code == 0)
         #expect(host.runtime.state.names().isEmpty)
+        #expect(!(try NFTables().tableExists(family: "ip", name: table)))
     }
 }

@@ -104,6 +104,17 @@ extension Syscall {
         return (type == S_IFBLK, numbers.major, numbers.minor)
     }
 
+    /// One write(2) of `value` to an existing kernel file (sysctl, cgroup):
+    /// no temp file, no rename; refuses values with whitespace.
+    public static func writeAtomicallyInPlace(_ value: String, to path: String) throws(SystemError) {
+        guard CgroupValues.isWritable(value), !value.contains(" ") else {
+            throw SystemError(call: "write", errno: EINVAL, subject: "\(path) (refused value '\(value)')")
+        }
+        let fd = try open(path, O_WRONLY)
+        defer { close(fd) }
+        try writeOnce(fd, Array(value.utf8), subject: path)
+    }
+
     /// symlink(2).
     public static func symlink(_ target: String, at path: String) throws(SystemError) {
         if Glibc.symlink(target, path) != 0 { throw SystemError(call: "symlink", errno: errno, subject: path) }

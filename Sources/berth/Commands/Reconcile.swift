@@ -11,6 +11,18 @@ import Runtime
 /// Observe, plan and apply: manifests in, a host that matches them out.
 enum Reconciliation {
     /// What this host has: berth's records checked against the kernel.
+    static func natRuleset(_ runtime: ContainerRuntime, _ desired: DesiredHost) -> NATRuleset {
+        NATRuleset(
+            table: NATRuleset.tableName(cgroupParent: runtime.paths.cgroupParent), networks: desired.networks,
+            containers: desired.containers)
+    }
+
+    static func observe(_ runtime: ContainerRuntime, _ desired: DesiredHost) -> ObservedHost {
+        var observed = observe(runtime, networks: desired.networks)
+        observed.natCurrent = natRuleset(runtime, desired).isCurrent(state: runtime.state)
+        return observed
+    }
+
     static func observe(_ runtime: ContainerRuntime, networks: [NetworkObject]) -> ObservedHost {
         var observed = ObservedHost()
         for (record, status, usage) in runtime.list() {
@@ -69,7 +81,7 @@ struct Plan: ParsableCommand {
         let desired = try Reconciliation.desired(paths, host: try hostOptions.facts())
         let runtime = try RuntimeContext.runtime(global)
         let actions = Planner.plan(
-            desired: desired, observed: Reconciliation.observe(runtime, networks: desired.networks), options: PlanOptions(prune: prune))
+            desired: desired, observed: Reconciliation.observe(runtime, desired), options: PlanOptions(prune: prune))
         try Reconciliation.print(actions, format: format.output)
         if detailedExitcode && !actions.isEmpty { throw ExitCode(2) }
     }
@@ -96,7 +108,7 @@ struct Apply: ParsableCommand {
         let lock = try RunLock(path: global.runDir + "/berth.lock")
         defer { withExtendedLifetime(lock) {} }
         let actions = Planner.plan(
-            desired: desired, observed: Reconciliation.observe(runtime, networks: desired.networks), options: PlanOptions(prune: prune))
+            desired: desired, observed: Reconciliation.observe(runtime, desired), options: PlanOptions(prune: prune))
         if dryRun {
             try Reconciliation.print(actions, format: format.output)
             return
@@ -131,6 +143,8 @@ struct Apply: ParsableCommand {
                     }
                 case (.delete, "Container"):
                     try runtime.delete(name)
+                case (.updateLive, "Ruleset"):
+                    try Reconciliation.natRuleset(runtime, desired).apply(state: runtime.state)
                 default:
                     result = "skipped"
                 }
@@ -168,7 +182,7 @@ struct Drift: ParsableCommand {
     func run() throws {
         let desired = try Reconciliation.desired(paths, host: try hostOptions.facts())
         let runtime = try RuntimeContext.runtime(global)
-        let drifts = Planner.drift(desired: desired, observed: Reconciliation.observe(runtime, networks: desired.networks))
+        let drifts = Planner.drift(desired: desired, observed: Reconciliation.observe(runtime, desired))
         let logger = Logger(label: "berth")
         for drift in drifts {
             logger.info(

@@ -1,0 +1,46 @@
+import CNftables
+
+/// libnftables: a ruleset given as one buffer is one transaction (all or
+/// nothing). berth builds that buffer from typed values, never from
+/// manifest text, and only ever names its own table.
+public final class NFTables: @unchecked Sendable {
+    public struct Failure: Error, CustomStringConvertible {
+        public var message: String
+        public var description: String { "nftables: \(message)" }
+    }
+
+    private let context: OpaquePointer
+
+    public init() throws {
+        guard let context = nft_ctx_new(UInt32(NFT_CTX_DEFAULT)) else { throw Failure(message: "nft_ctx_new failed") }
+        nft_ctx_buffer_output(context)
+        nft_ctx_buffer_error(context)
+        self.context = context
+    }
+
+    deinit { nft_ctx_free(context) }
+
+    /// Runs commands (one transaction); returns nft's output.
+    @discardableResult
+    public func run(_ commands: String) throws -> String {
+        let result = nft_run_cmd_from_buffer(context, commands)
+        if result != 0 {
+            let error = nft_ctx_get_error_buffer(context).map { String(cString: $0) } ?? "error \(result)"
+            throw Failure(message: error.trimmingCharactersNewlines)
+        }
+        return nft_ctx_get_output_buffer(context).map { String(cString: $0) } ?? ""
+    }
+
+    /// Whether `family name` exists.
+    public func tableExists(family: String, name: String) -> Bool {
+        (try? run("list table \(family) \(name)")) != nil
+    }
+}
+
+extension String {
+    var trimmingCharactersNewlines: String {
+        var slice = Substring(self)
+        while let last = slice.last, last == "\n" || last == " " { slice = slice.dropLast() }
+        return String(slice)
+    }
+}

@@ -1,0 +1,89 @@
+import Foundation
+import Kernel
+import Model
+
+/// The host-side nftables table of one berth instance: masquerade for NAT
+/// networks and DNAT for port forwards. Built from typed values only; applied
+/// as one transaction that replaces the whole table.
+public struct NATRuleset: Equatable, Sendable {
+    public var table: String
+    public var text: String
+    /// Bridges whose IPv4 forwarding must be on (per interface, never globally).
+    public var forwardingBridges: [String]
+
+    /// The table berth owns for `cgroupParent` (one table per owner).
+    public static func tableName(cgroupParent: String) -> String {
+        "berth_" + String(cgroupParent.map { $0.isLetter || $0.isNumber ? $0 : "_" })
+    }
+
+    public init(table: String, networks: [NetworkObject], containers: [ContainerObject]) {
+        self.table = table
+        var prerouting: [String] = []
+        var postrouting: [String] = []
+        var bridges: [String] = []
+        for network in networks {
+            let forwards = network.spec.portForwards ?? []
+            if network.spec.nat == true {
+                postrouting.append("ip saddr \(network.spec.subnet) oifname != \"\(network.bridgeName)\" masquerade")
+            }
+            if network.spec.nat == true || !forwards.isEmpty { bridges.append(network.bridgeName) }
+            for forward in forwards {
+                let attachment = containers.first { $0.metadata.name == forward.container }?.spec.networks?
+                    .first { $0.network == network.metadata.name }
+                guard let address = attachment?.addresses.first(where: { $0.address.isIPv4 })?.address else { continue }
+                let destination = forward.hostAddress.map { "ip daddr \($0) " } ?? "fib daddr type local "
+                let port = forward.containerPort ?? forward.hostPort
+                prerouting.append("\(destination)\(forward.protocol.rawValue) dport \(forward.hostPort) dnat to \(address):\(port)")
+            }
+        }
+        forwardingBridges = bridges
+        if prerouting.isEmpty && postrouting.isEmpty {
+            // Nothing to do: make sure the table is gone.
+            text = "add table ip \(table)\ndelete table ip \(table)\n"
+            return
+        }
+        func chain(_ name: String, _ hook: String, _ priority: String, _ rules: [String]) -> String {
+            "  chain \(name) {\n    type nat hook \(hook) priority \(priority); policy accept;\n"
+                + rules.map { "    \($0)\n" }.joined() + "  }\n"
+        }
+        text =
+            "add table ip \(table)\ndelete table ip \(table)\ntable ip \(table) {\n"
+            + chain("prerouting", "prerouting", "dstnat", prerouting)
+            // Connections made from the host itself to a forwarded port.
+            + chain("output", "output", "-100", prerouting)
+            + chain("postrouting", "postrouting", "srcnat", postrouting)
+            + "}\n"
+    }
+
+    /// A short fingerprint, kept in the state dir to tell whether the kernel
+    /// has this ruleset without re-reading it.
+    public var fingerprint: String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in text.utf8 {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x0100_0000_01b3
+        }
+        return String(hash, radix: 16)
+    }
+
+    public var isEmpty: Bool { forwardingBridges.isEmpty && !text.contains("{") }
+
+    /// Applies the table (one transaction) and the per-bridge forwarding sysctl.
+    public func apply(state: StateStore) throws {
+        try NFTables().run(text)
+        for bridge in forwardingBridges {
+            try Syscall.writeAtomicallyInPlace("1", to: "/proc/sys/net/ipv4/conf/\(bridge)/forwarding")
+        }
+        try FileManager.default.createDirectory(atPath: state.paths.stateDirectory.string, withIntermediateDirectories: true)
+        try Syscall.writeAtomically(Array(fingerprint.utf8), to: state.paths.stateDirectory.string + "/nat.fingerprint")
+    }
+
+    /// Whether the kernel holds this ruleset: the table exists (or need not)
+    /// and the fingerprint berth recorded matches.
+    public func isCurrent(state: StateStore) -> Bool {
+        let recorded = (try? Syscall.readFile(state.paths.stateDirectory.string + "/nat.fingerprint")).map { String(decoding: $0, as: UTF8.self) }
+        guard recorded == fingerprint else { return isEmpty && recorded == nil }
+        if isEmpty { return true }
+        return (try? NFTables().tableExists(family: "ip", name: table)) ?? false
+    }
+}
