@@ -178,3 +178,5 @@ int berth_netlink_socket_in_netns(int netns_fd) {
     memcpy(&fd, CMSG_DATA(header), sizeof fd);
     return fd;
 }
+
+int berth_setns_net(int fd) { return setns(fd, CLONE_NEWNET); }

@@ -119,6 +119,10 @@ public enum Planner {
             guard current.running else { continue }
             actions += resourceChanges(container, current, object: object)
             if let recorded = current.recordedSpec {
+                if container.spec.firewall != recorded.firewall {
+                    actions.append(
+                        Action(.updateLive, object, field: "spec.firewall", reason: "rules are replaced live in the container's namespace"))
+                }
                 actions += restartChanges(desired: container.spec, recorded: recorded, object: object)
             }
         }

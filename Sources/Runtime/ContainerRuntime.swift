@@ -96,6 +96,7 @@ public struct ContainerRuntime: Sendable {
                 // The child waits in its new network namespace: its network is
                 // ready before init runs.
                 try attacher.attach(pid: pid, container: container, networks: byName)
+                if spec.firewall != nil { try ContainerFirewall.apply(spec.firewall, pid: pid) }
             }
             record.capabilities = launch.capabilities.mask
             record.noNewPrivileges = launch.noNewPrivileges
@@ -183,6 +184,17 @@ public struct ContainerRuntime: Sendable {
         try state.save(record)
         logger.info("resources updated live", metadata: ["container": "\(name)", "writes": "\(writes.count)"])
         return writes
+    }
+
+    /// Replaces the container's own firewall, live.
+    public func updateFirewall(_ name: String, _ firewall: FirewallSpec?) throws {
+        guard case .running(let pid) = status(name), var record = state.load(name) else {
+            throw RuntimeError(description: "container \(name) is not running")
+        }
+        try ContainerFirewall.apply(firewall, pid: pid)
+        record.spec?.firewall = firewall
+        try state.save(record)
+        logger.info("firewall updated live", metadata: ["container": "\(name)"])
     }
 
     /// Starts a stopped container again from the spec it last ran with.

@@ -1,10 +1,44 @@
-// berth-init: the single-threaded helper that finishes a container's set-up
-// inside its new namespaces and then execs the container's init.
-// The runtime issue fills it in; today it only reports that it is a helper.
+// berth-init: berth's single-threaded helper for work that must happen inside
+// a container's namespaces (setns is per thread, and Swift code in berth
+// itself may hop threads). No Foundation, no Dispatch: one thread, then exit.
+//
+//   berth-init firewall NETNS_PATH   reads an nftables ruleset on stdin and
+//                                    applies it inside that network namespace
+import CLinux
+import Kernel
+
 #if canImport(Glibc)
     import Glibc
 #endif
 
-let message = "berth-init: internal helper of berth; not meant to be run by hand\n"
-_ = message.withCString { write(2, $0, strlen($0)) }
-exit(2)
+func fail(_ message: String) -> Never {
+    let line = "berth-init: \(message)\n"
+    _ = line.withCString { write(2, $0, strlen($0)) }
+    exit(1)
+}
+
+let arguments = CommandLine.arguments
+guard arguments.count == 3, arguments[1] == "firewall" else {
+    fail("internal helper of berth; usage: berth-init firewall NETNS_PATH < ruleset")
+}
+var input: [UInt8] = []
+do {
+    input = try Syscall.readAll(0, upTo: 1 << 20)
+} catch {
+    fail("\(error)")
+}
+let namespace: Int32
+do {
+    namespace = try Syscall.open(arguments[2], O_RDONLY)
+} catch {
+    fail("\(error)")
+}
+if berth_setns_net(namespace) != 0 {
+    fail("\(SystemError(call: "setns", errno: errno, subject: arguments[2]))")
+}
+do {
+    try NFTables().run(String(decoding: input, as: UTF8.self))
+} catch {
+    fail("\(error)")
+}
+exit(0)

@@ -59,4 +59,40 @@ struct ContainerNetworkTests {
         }
         #expect(left.isEmpty)
     }
+
+    @Test func containerFirewallBlocksWhatItShouldAndChangesLive() throws {
+        let host = try TestHost()
+        defer { #expect(host.tearDown() == []) }
+        let net = try network("fw", subnet: "10.78.0.0/24", bridge: "br-t78")
+        defer { try? RouteNetlink().deleteLink("br-t78") }
+        let address = try CIDR(parsing: "10.78.0.10", requirePrefix: false)
+        var firewall = FirewallSpec(defaultPolicy: .drop, rules: [FirewallRule(action: .allow, protocol: .tcp, port: 80)])
+        let server = "mkdir -p /www; echo fw > /www/index.html; httpd -p 8081 -h /www; exec httpd -f -p 80 -h /www"
+        _ = try host.runtime.start(
+            host.container("fw1", command: ["/bin/sh", "-c", server]) { spec in
+                spec.networks = [NetworkAttachment(network: "fw", addresses: [address])]
+                spec.firewall = firewall
+            }, networks: [net])
+        func get(_ port: Int) throws -> Bool {
+            for _ in 0..<3 {
+                // (busybox-static's wget crashes with -T; coreutils' timeout bounds it.)
+                let result = try Spawn.run(["/usr/bin/timeout", "2", "/bin/busybox", "wget", "-q", "-O", "-", "http://10.78.0.10:\(port)/"])
+                if result.exitedCleanly { return true }
+                usleep(100_000)
+            }
+            return false
+        }
+        #expect(try get(80))
+        #expect(try !get(8081))
+        #expect(!(try Spawn.run(["/usr/bin/timeout", "3", "/bin/busybox", "ping", "-c", "1", "-W", "1", "10.78.0.10"]).exitedCleanly))
+
+        // Live: allow 8081 and icmp without a restart.
+        firewall.rules?.append(FirewallRule(action: .allow, protocol: .tcp, port: 8081))
+        firewall.rules?.append(FirewallRule(action: .allow, protocol: .icmp))
+        let pid = host.runtime.state.load("fw1")?.pid
+        try host.runtime.updateFirewall("fw1", firewall)
+        #expect(try get(8081))
+        #expect(try Spawn.run(["/usr/bin/timeout", "3", "/bin/busybox", "ping", "-c", "1", "-W", "2", "10.78.0.10"]).exitedCleanly)
+        #expect(host.runtime.state.load("fw1")?.pid == pid)
+    }
 }

@@ -45,6 +45,11 @@ int berth_netlink_socket(int protocol);
 // Swift), opens the socket and passes it back over SCM_RIGHTS.
 int berth_netlink_socket_in_netns(int netns_fd);
 
+// setns(2) into a network namespace. _GNU_SOURCE-only, so not in Swift's
+// Glibc. Only berth-init calls it: it is single-threaded, and namespace
+// membership is per thread.
+int berth_setns_net(int fd);
+
 // statfs(2)'s f_type: <sys/vfs.h> is not in Glibc's Swift module map.
 // Returns the magic, or -1 with errno set. Goes when the module exports statfs.
 long berth_statfs_type(const char *path);

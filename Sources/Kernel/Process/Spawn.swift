@@ -33,9 +33,23 @@ public enum Spawn {
         var arena = CStringArena()
         defer { arena.free() }
         let argv = arena.array(arguments)
+        // The child starts with an empty signal mask and default dispositions:
+        // berth's threads may block signals (SIGALRM, SIGTERM) that helpers need.
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        var all = sigset_t()
+        sigfillset(&all)
+        sigdelset(&all, SIGKILL)
+        sigdelset(&all, SIGSTOP)
+        posix_spawnattr_setsigmask(&attributes, &empty)
+        posix_spawnattr_setsigdefault(&attributes, &all)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
         var pid: pid_t = 0
         let result = argv.withMemoryRebound(to: UnsafeMutablePointer<CChar>?.self, capacity: arguments.count + 1) { pointer in
-            posix_spawn(&pid, program, &actions, nil, pointer, environ)
+            posix_spawn(&pid, program, &actions, &attributes, pointer, environ)
         }
         Syscall.close(pipe.write)
         defer { Syscall.close(pipe.read) }

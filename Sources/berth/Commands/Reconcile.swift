@@ -131,6 +131,8 @@ struct Apply: ParsableCommand {
                     if let container = containers[name] { _ = try runtime.start(container, networks: desired.networks) }
                 case (.stop, "Container"):
                     try runtime.stop(name, timeout: containers[name]?.spec.stopTimeout ?? Interval(milliseconds: 10_000))
+                case (.updateLive, "Container") where action.field == "spec.firewall":
+                    try runtime.updateFirewall(name, containers[name]?.spec.firewall)
                 case (.updateLive, "Container"):
                     if updated.insert(name).inserted { try runtime.updateResources(name, containers[name]?.spec.resources) }
                 case (.pendingRestart, "Container"):
