@@ -102,6 +102,11 @@ public enum Netlink {
     public static let RTA_OIF: UInt16 = 4
     public static let RTA_GATEWAY: UInt16 = 5
 
+    public static let RTM_SETLINK: UInt16 = 19
+    public static let IFLA_PROTINFO: UInt16 = 12
+    public static let IFLA_BRPORT_ISOLATED: UInt16 = 33
+    public static let AF_BRIDGE: UInt8 = 7
+
     public static let IFF_UP: UInt32 = 0x1
     public static let AF_UNSPEC: UInt8 = 0
     public static let AF_INET: UInt8 = 2

@@ -90,6 +90,15 @@ public final class RouteNetlink {
         return (Netlink.RTM_NEWLINK, 0, info.encoded() + Attribute.encode(attributes))
     }
 
+    /// RTM_SETLINK (AF_BRIDGE) of a bridge port's isolation flag: isolated
+    /// ports reach the bridge but not each other.
+    public static func setPortIsolated(index: Int32, _ isolated: Bool) -> (UInt16, UInt16, [UInt8]) {
+        var info = InterfaceInfo(index: index)
+        info.family = Netlink.AF_BRIDGE
+        let attributes: [Attribute] = [.nested(Netlink.IFLA_PROTINFO, [.u8(Netlink.IFLA_BRPORT_ISOLATED, isolated ? 1 : 0)])]
+        return (Netlink.RTM_SETLINK, 0, info.encoded() + Attribute.encode(attributes))
+    }
+
     public static func deleteLink(index: Int32) -> (UInt16, UInt16, [UInt8]) {
         (Netlink.RTM_DELLINK, 0, InterfaceInfo(index: index).encoded())
     }
@@ -129,6 +138,10 @@ public final class RouteNetlink {
         let index = try self.index(of: name)
         let masterIndex = try master.map { try self.index(of: $0) }
         try request(RouteNetlink.setLink(index: index, up: up, master: masterIndex, mtu: mtu), operation: "set link \(name)")
+    }
+
+    public func setPortIsolated(_ name: String, _ isolated: Bool) throws {
+        try request(RouteNetlink.setPortIsolated(index: try index(of: name), isolated), operation: "set isolation of \(name)")
     }
 
     public func deleteLink(_ name: String) throws {

@@ -64,6 +64,7 @@ public struct NetworkAttacher {
             if try host.links().contains(where: { $0.name == hostName }) { try host.deleteLink(hostName) }
             try host.createVeth(hostName, peer: interface, peerNamespaceFD: namespaceFD)
             try host.setLink(hostName, up: true, master: network.bridgeName)
+            if network.spec.isolated == true { try host.setPortIsolated(hostName, true) }
             let addresses = attachment.addresses.map { cidr in
                 cidr.prefixLength == cidr.address.bitWidth && cidr.address.isIPv4
                     ? CIDR(address: cidr.address, prefixLength: network.spec.subnet.prefixLength) : cidr

@@ -95,4 +95,25 @@ struct ContainerNetworkTests {
         #expect(try Spawn.run(["/usr/bin/timeout", "3", "/bin/busybox", "ping", "-c", "1", "-W", "2", "10.78.0.10"]).exitedCleanly)
         #expect(host.runtime.state.load("fw1")?.pid == pid)
     }
+
+    @Test func containersOnAnIsolatedNetworkReachTheGatewayButNotEachOther() throws {
+        let host = try TestHost()
+        defer { #expect(host.tearDown() == []) }
+        var isolated = try network("iso", subnet: "10.79.0.0/24", bridge: "br-t79")
+        isolated.spec.isolated = true
+        defer { try? RouteNetlink().deleteLink("br-t79") }
+        let addressA = try CIDR(parsing: "10.79.0.11", requirePrefix: false)
+        let addressB = try CIDR(parsing: "10.79.0.12", requirePrefix: false)
+        _ = try host.runtime.start(
+            host.container("b", command: ["sleep", "300"]) { $0.networks = [NetworkAttachment(network: "iso", addresses: [addressB])] },
+            networks: [isolated])
+        let probe =
+            "ping -c 1 -W 1 10.79.0.12 > /dev/null 2>&1; echo $? > /tmp/neighbour; "
+            + "ping -c 1 -W 2 10.79.0.1 > /dev/null 2>&1; echo $? > /tmp/gateway; exec sleep 300"
+        _ = try host.runtime.start(
+            host.container("a", command: ["/bin/sh", "-c", probe]) { $0.networks = [NetworkAttachment(network: "iso", addresses: [addressA])] },
+            networks: [isolated])
+        #expect(host.written("a", "/tmp/neighbour") != "0")
+        #expect(host.written("a", "/tmp/gateway") == "0")
+    }
 }
