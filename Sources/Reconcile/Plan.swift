@@ -6,6 +6,8 @@ public struct ObservedHost: Sendable, Equatable {
     public var containers: [ObservedContainer]
     /// Names of the networks whose bridge exists.
     public var networks: Set<String>
+    /// Networks whose bridge berth created (name → bridge): prune candidates.
+    public var recordedNetworks: [String: String] = [:]
     /// Whether the host's NAT/port-forward table is what the manifests want.
     public var natCurrent: Bool = true
 
@@ -133,6 +135,11 @@ public enum Planner {
             let desiredNames = Set(desired.containers.map(\.metadata.name))
             for container in observed.containers where !desiredNames.contains(container.name) {
                 actions.append(Action(.delete, "Container/\(container.name)", reason: "no manifest names it (--prune)"))
+            }
+            // Networks after the containers that used them.
+            let desiredNetworks = Set(desired.networks.map(\.metadata.name))
+            for (name, bridge) in observed.recordedNetworks.sorted(by: { $0.key < $1.key }) where !desiredNetworks.contains(name) {
+                actions.append(Action(.delete, "Network/\(name)", field: nil, old: bridge, reason: "no manifest names it (--prune)"))
             }
         }
         return actions

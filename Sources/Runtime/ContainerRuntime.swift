@@ -90,7 +90,7 @@ public struct ContainerRuntime: Sendable {
             var launch = try launchConfiguration(container, record: record)
             launch.devices = devices.map(\.node)
             let byName = Dictionary(networks.map { ($0.metadata.name, $0) }, uniquingKeysWith: { first, _ in first })
-            let attacher = NetworkAttacher(logger: logger)
+            let attacher = NetworkAttacher(logger: logger, state: state)
             let pid = try launch.start { pid in
                 try cgroups.addProcess(pid, to: group)
                 // The child waits in its new network namespace: its network is

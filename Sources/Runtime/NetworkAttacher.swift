@@ -12,14 +12,20 @@ import Netlink
 /// which costs an RCU grace period) and goes away with that namespace.
 public struct NetworkAttacher {
     let logger: Logger
+    /// Where created bridges are recorded (ownership: only those are deleted).
+    var state: StateStore?
 
-    public init(logger: Logger) { self.logger = logger }
+    public init(logger: Logger, state: StateStore? = nil) {
+        self.logger = logger
+        self.state = state
+    }
 
     /// The bridge exists, is up and holds the gateway address. Idempotent.
     public func ensureBridge(_ network: NetworkObject, netlink: RouteNetlink) throws {
         let name = network.bridgeName
         if try netlink.links().first(where: { $0.name == name }) == nil {
             try netlink.createBridge(name, mtu: network.spec.mtu.map { UInt32($0) })
+            try state?.recordNetwork(network.metadata.name, bridge: name)
             logger.info("bridge created", metadata: ["network": "\(network.metadata.name)", "bridge": "\(name)"])
         }
         let index = try netlink.index(of: name)
@@ -28,6 +34,13 @@ public struct NetworkAttacher {
             try netlink.addAddress(gateway, to: name)
         }
         try netlink.setLink(name, up: true)
+    }
+
+    /// Deletes a bridge berth created (its addresses go with it). Idempotent.
+    public func deleteBridge(network: String, bridge: String, netlink: RouteNetlink) throws {
+        if try netlink.links().contains(where: { $0.name == bridge }) { try netlink.deleteLink(bridge) }
+        state?.forgetNetwork(network)
+        logger.info("bridge deleted", metadata: ["network": "\(network)", "bridge": "\(bridge)"])
     }
 
     /// The host-side name of a container's veth: a hash of container and

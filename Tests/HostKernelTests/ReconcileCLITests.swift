@@ -67,6 +67,9 @@ struct ReconcileCLITests {
         #expect(try berth("apply", ["--prune", empty]).code != 0)
         #expect(try berth("apply", ["--prune", "--allow-empty", empty]).code == 0)
         #expect(host.runtime.state.names().isEmpty)
+        // Teardown leaves no bridge behind: berth deletes the ones it created.
+        let links = try RouteNetlink().links().map(\.name)
+        #expect(!links.contains("br-front") && !links.contains("br-edge"), "\(links)")
         #expect(!(try NFTables().tableExists(family: "ip", name: table)))
     }
 }

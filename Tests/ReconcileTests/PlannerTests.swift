@@ -81,6 +81,15 @@ import Testing
         #expect(Planner.plan(desired: desired, observed: observed, options: PlanOptions(prune: true)).map(\.kind) == [.delete])
     }
 
+    @Test func pruneDeletesRecordedNetworksAfterContainers() {
+        let desired = DesiredHost(host: HostFacts(name: "h"), networks: [], containers: [])
+        var observed = ObservedHost(containers: [running(container("old"))])
+        observed.recordedNetworks = ["front": "br-front"]
+        let actions = Planner.plan(desired: desired, observed: observed, options: PlanOptions(prune: true))
+        #expect(actions.map(\.object) == ["Container/old", "Network/front"])
+        #expect(actions.last?.old == "br-front")
+    }
+
     @Test func driftRespectsPolicy() {
         let warn = container("warn", memory: 128 << 20) { $0.policy = ObjectPolicy(drift: .warn) }
         let ignore = container("ignore", memory: 128 << 20) { $0.policy = ObjectPolicy(drift: .ignore) }

@@ -20,6 +20,7 @@ enum Reconciliation {
     static func observe(_ runtime: ContainerRuntime, _ desired: DesiredHost) -> ObservedHost {
         var observed = observe(runtime, networks: desired.networks)
         observed.natCurrent = natRuleset(runtime, desired).isCurrent(state: runtime.state)
+        observed.recordedNetworks = runtime.state.recordedNetworks()
         return observed
     }
 
@@ -126,7 +127,12 @@ struct Apply: ParsableCommand {
             do {
                 switch (action.kind, kind) {
                 case (.create, "Network"):
-                    if let network = networks[name] { try NetworkAttacher(logger: logger).ensureBridge(network, netlink: try RouteNetlink()) }
+                    if let network = networks[name] {
+                        try NetworkAttacher(logger: logger, state: runtime.state).ensureBridge(network, netlink: try RouteNetlink())
+                    }
+                case (.delete, "Network"):
+                    try NetworkAttacher(logger: logger, state: runtime.state).deleteBridge(
+                        network: name, bridge: action.old ?? name, netlink: try RouteNetlink())
                 case (.create, "Container"), (.start, "Container"):
                     if let container = containers[name] { _ = try runtime.start(container, networks: desired.networks) }
                 case (.stop, "Container"):
