@@ -51,6 +51,7 @@ static const char *const step_names[] = {
     [BERTH_STEP_CWD] = "change to the working directory",
     [BERTH_STEP_EXEC] = "execute the command",
     [BERTH_STEP_SETNS] = "join the container's namespaces",
+    [BERTH_STEP_SYSCTL] = "set a network sysctl",
 };
 
 const char *berth_step_name(int step) {
@@ -414,6 +415,20 @@ __attribute__((noreturn)) static void child_main(const struct berth_container_co
     mount_on_dir(config, rootfd, "sys", "sysfs", "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL,
                  BERTH_STEP_SYS);
     make_dev(config, rootfd);
+    if (config->disable_ipv6) {
+        // The namespace's own /proc/sys/net, before /proc/sys turns read-only.
+        static const char *const keys[] = {"proc/sys/net/ipv6/conf/all/disable_ipv6",
+                                           "proc/sys/net/ipv6/conf/default/disable_ipv6", NULL};
+        for (const char *const *key = keys; *key; key++) {
+            int fd = open_in_root(rootfd, *key, O_WRONLY, 1);
+            if (fd < 0) {
+                if (errno == ENOENT) continue;  // a kernel without IPv6
+                fail(config, BERTH_STEP_SYSCTL);
+            }
+            if (write(fd, "1", 1) != 1) fail(config, BERTH_STEP_SYSCTL);
+            close(fd);
+        }
+    }
     for (int i = 0; i < config->bind_count; i++) {
         const struct berth_bind_mount *bind = &config->binds[i];
         const char *inside = bind->destination;

@@ -168,6 +168,7 @@ public struct ContainerRuntime: Sendable {
             noNewPrivileges: spec.security?.noNewPrivileges ?? true,
             consoleLog: state.containerDirectory(container.metadata.name) + "/console.log")
         launch.seccomp = spec.security?.seccomp != .unconfined && spec.security?.privileged != true
+        launch.disableIPv6 = !(spec.networks ?? []).contains { $0.addresses.contains { !$0.address.isIPv4 } }
         return launch
     }
 

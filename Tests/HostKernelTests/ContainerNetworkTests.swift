@@ -31,7 +31,8 @@ struct ContainerNetworkTests {
         let client =
             "ping -c 1 -W 3 10.77.0.12 > /tmp/ping 2>&1; echo $? > /tmp/ping.rc; "
             + "for i in 1 2 3 4 5; do wget -q -O /tmp/page http://10.77.0.12/ && break; sleep 0.2; done; "
-            + "ip -o -4 addr > /tmp/addrs; ip route > /tmp/routes; exec sleep 300"
+            + "ip -o -4 addr > /tmp/addrs; ip route > /tmp/routes; ip -o -6 addr | wc -l > /tmp/inet6; "
+            + "cat /proc/sys/net/ipv6/conf/eth0/disable_ipv6 > /tmp/v6off; exec sleep 300"
         _ = try host.runtime.start(
             host.container("a", command: ["/bin/sh", "-c", client]) {
                 $0.networks = [NetworkAttachment(network: "front", addresses: [addressA])]
@@ -42,6 +43,9 @@ struct ContainerNetworkTests {
         #expect(addresses.contains("eth0") && addresses.contains("10.77.0.11/24"))
         #expect(addresses.split(separator: "\n").allSatisfy { $0.contains(" lo ") || $0.contains(" eth0 ") })
         #expect(host.written("a", "/tmp/routes")?.contains("default via 10.77.0.1 dev eth0") == true)
+        // No IPv6 address in the manifest: IPv6 is off inside.
+        #expect(host.written("a", "/tmp/v6off") == "1")
+        #expect(host.written("a", "/tmp/inet6") == "0")
 
         // Host side: the bridge holds the gateway and both veths.
         let netlink = try RouteNetlink()

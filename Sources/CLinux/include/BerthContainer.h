@@ -40,6 +40,9 @@ struct berth_container_config {
     int no_new_privs;
     // Install berth's default seccomp filter (dangerous calls return EPERM).
     int seccomp;
+    // Turn IPv6 off in the container's network namespace (no IPv6 address
+    // given: neighbour discovery on a shared bridge costs much at scale).
+    int disable_ipv6;
     // Descriptors that become 0, 1, 2 in the container.
     int stdio[3];
     // The child reads one byte from sync_fd before it starts (the parent puts it in its cgroup first).
@@ -74,6 +77,7 @@ enum berth_step {
     BERTH_STEP_CWD,
     BERTH_STEP_EXEC,
     BERTH_STEP_SETNS,
+    BERTH_STEP_SYSCTL,
 };
 
 const char *berth_step_name(int step);

@@ -50,6 +50,8 @@ public struct ContainerLaunch: Sendable {
     public var noNewPrivileges: Bool
     /// berth's default seccomp filter (kexec, modules, keyrings, bpf, ... return EPERM).
     public var seccomp: Bool = true
+    /// IPv6 off inside (when the container has no IPv6 address).
+    public var disableIPv6: Bool = false
     /// Where the container's stdout and stderr go (appended); stdin is /dev/null.
     public var consoleLog: String
 
@@ -126,6 +128,7 @@ extension ContainerLaunch {
         config.capabilities = capabilities.mask
         config.no_new_privs = noNewPrivileges ? 1 : 0
         config.seccomp = seccomp ? 1 : 0
+        config.disable_ipv6 = disableIPv6 ? 1 : 0
         config.stdio = (stdin, console, console)
         config.sync_fd = handshake.sync.read
         config.error_fd = handshake.report.write
