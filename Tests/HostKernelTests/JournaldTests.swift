@@ -74,6 +74,12 @@ struct JournaldTests {
         #expect(entry["BERTH_USER"] as? String == "0")
         #expect(entry["PRIORITY"] as? String == "6")
         #expect(entry["SYSLOG_IDENTIFIER"] as? String == "berth")
+
+        // berth events reads the same history back through sd_journal.
+        let events = try Spawn.run([ContainerCLITests.binary, "events"] + global + ["--output", "json", "journal1"])
+        #expect(events.exitedCleanly)
+        let parsed = try JSONSerialization.jsonObject(with: Data(events.output)) as? [[String: Any]] ?? []
+        #expect(parsed.contains { $0["message"] as? String == "exec" && ($0["fields"] as? [String: String])?["container"] == "journal1" })
     }
 
     @Test func aStalledJournaldNeverBlocksAndDropsAreCounted() throws {

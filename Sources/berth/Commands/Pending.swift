@@ -23,15 +23,6 @@ struct Restore: ParsableCommand {
     func run() throws { throw NotImplemented(command: "restore") }
 }
 
-struct Events: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Show berth's history of applies and drifts from the journal.")
-    @OptionGroup var global: GlobalOptions
-    @OptionGroup var format: OutputOptions
-    @Option(help: ArgumentHelp("Only events since this time (journalctl syntax).", valueName: "time")) var since: String?
-    @Argument(help: "Object name (default: all).") var name: String?
-    func run() throws { throw NotImplemented(command: "events") }
-}
-
 struct Agent: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Reconcile continuously: at start, on manifest changes and on an interval.")
