@@ -40,20 +40,12 @@ public enum Syscall {
         }
     }
 
-    /// Reads a whole (small) file: procfs, sysfs and cgroupfs values.
+    /// Reads a whole (small) file: procfs, sysfs and cgroupfs values, at
+    /// most `limit` bytes.
     public static func readFile(_ path: String, limit: Int = 1 << 20) throws(SystemError) -> [UInt8] {
         let fd = try open(path, O_RDONLY)
         defer { close(fd) }
-        var result: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while result.count < limit {
-            let count = try retrying("read", path) {
-                buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            }
-            if count == 0 { break }
-            result.append(contentsOf: buffer[0..<count])
-        }
-        return result
+        return try readAll(fd, upTo: limit, subject: path)
     }
 
     /// mkdir(2). Idempotent when `existOK` (EEXIST is success).
@@ -100,4 +92,21 @@ public enum FilesystemMagic {
     public static let cgroup1: Int = 0x0027_e0eb
     public static let tmpfs: Int = 0x0102_1994
     public static let proc: Int = 0x9fa0
+}
+
+extension Syscall {
+    /// Reads until EOF or `limit` bytes; `subject` names the source in errors.
+    public static func readAll(_ fd: Int32, upTo limit: Int, subject: String = "pipe") throws(SystemError) -> [UInt8] {
+        var result: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: max(1, min(limit, 65536)))
+        while result.count < limit {
+            let want = min(buffer.count, limit - result.count)
+            let count = try retrying("read", subject) {
+                buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, want) }
+            }
+            if count == 0 { break }
+            result.append(contentsOf: buffer[0..<count])
+        }
+        return result
+    }
 }

@@ -78,12 +78,6 @@ extension NetworkObject {
         if let bridge = spec.bridge { return bridge }
         let readable = "br-" + metadata.name
         if readable.utf8.count <= 15 { return readable }
-        var hash: UInt32 = 0x811c_9dc5
-        for byte in metadata.name.utf8 {
-            hash ^= UInt32(byte)
-            hash = hash &* 0x0100_0193
-        }
-        let hex = String(hash, radix: 16)
-        return "br-" + String(repeating: "0", count: 8 - hex.count) + hex
+        return "br-" + FNV1a.hex32(metadata.name)
     }
 }

@@ -173,18 +173,17 @@ public struct CIDR: Hashable, Sendable, CustomStringConvertible {
         self.init(address: address, prefixLength: length)
     }
 
+    /// The host bits of byte `index` of an address under this prefix.
+    func hostMask(byte index: Int) -> UInt8 {
+        let bitsBefore = index * 8
+        if bitsBefore >= prefixLength { return 0xff }
+        if bitsBefore + 8 <= prefixLength { return 0 }
+        return UInt8(truncatingIfNeeded: 0xff >> (prefixLength - bitsBefore))
+    }
+
     /// The network address: host bits cleared.
     public var network: IPAddress {
-        var bytes = address.bytes
-        for index in 0..<bytes.count {
-            let bitsBefore = index * 8
-            if bitsBefore >= prefixLength {
-                bytes[index] = 0
-            } else if bitsBefore + 8 > prefixLength {
-                let keep = prefixLength - bitsBefore
-                bytes[index] &= UInt8(truncatingIfNeeded: 0xff << (8 - keep))
-            }
-        }
+        let bytes = address.bytes.enumerated().map { index, byte in byte & ~hostMask(byte: index) }
         return IPAddress(bytes: bytes) ?? address
     }
 
@@ -205,23 +204,13 @@ public struct CIDR: Hashable, Sendable, CustomStringConvertible {
 
     /// The last address of the subnet (all host bits set), as bytes.
     public var lastAddressBytes: [UInt8] {
-        var bytes = network.bytes
-        for index in 0..<bytes.count {
-            let bitsBefore = index * 8
-            if bitsBefore >= prefixLength {
-                bytes[index] = 0xff
-            } else if bitsBefore + 8 > prefixLength {
-                bytes[index] |= UInt8(truncatingIfNeeded: 0xff >> (prefixLength - bitsBefore))
-            }
-        }
-        return bytes
+        address.bytes.enumerated().map { index, byte in byte | hostMask(byte: index) }
     }
 
     /// The IPv4 broadcast address of this subnet, nil for IPv6 or /31, /32.
     public var broadcast: IPAddress? {
-        guard case .v4(let value) = address, prefixLength <= 30 else { return nil }
-        let hostMask: UInt32 = prefixLength == 0 ? .max : (UInt32(1) << (32 - prefixLength)) - 1
-        return .v4(value | hostMask)
+        guard address.isIPv4, prefixLength <= 30 else { return nil }
+        return IPAddress(bytes: lastAddressBytes)
     }
 
     public var description: String { "\(address)/\(prefixLength)" }

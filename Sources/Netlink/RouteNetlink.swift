@@ -135,8 +135,10 @@ public final class RouteNetlink {
     }
 
     public func setLink(_ name: String, up: Bool? = nil, master: String? = nil, mtu: UInt32? = nil) throws {
-        let index = try self.index(of: name)
-        let masterIndex = try master.map { try self.index(of: $0) }
+        // One dump resolves both names.
+        let links = try self.links()
+        let index = try RouteNetlink.index(of: name, in: links)
+        let masterIndex = try master.map { try RouteNetlink.index(of: $0, in: links) }
         try request(RouteNetlink.setLink(index: index, up: up, master: masterIndex, mtu: mtu), operation: "set link \(name)")
     }
 
@@ -157,7 +159,11 @@ public final class RouteNetlink {
     }
 
     public func index(of name: String) throws -> Int32 {
-        guard let link = try links().first(where: { $0.name == name }) else {
+        try RouteNetlink.index(of: name, in: try links())
+    }
+
+    static func index(of name: String, in links: [Link]) throws -> Int32 {
+        guard let link = links.first(where: { $0.name == name }) else {
             throw NetlinkError(operation: "find link \(name)", errno: 19)  // ENODEV
         }
         return link.index

@@ -58,12 +58,7 @@ public struct NATRuleset: Equatable, Sendable {
     /// A short fingerprint, kept in the state dir to tell whether the kernel
     /// has this ruleset without re-reading it.
     public var fingerprint: String {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in text.utf8 {
-            hash ^= UInt64(byte)
-            hash = hash &* 0x0100_0000_01b3
-        }
-        return String(hash, radix: 16)
+        String(FNV1a.hash64(text), radix: 16)
     }
 
     public var isEmpty: Bool { forwardingBridges.isEmpty && !text.contains("{") }
@@ -72,7 +67,7 @@ public struct NATRuleset: Equatable, Sendable {
     public func apply(state: StateStore) throws {
         try NFTables().run(text)
         for bridge in forwardingBridges {
-            try Syscall.writeAtomicallyInPlace("1", to: "/proc/sys/net/ipv4/conf/\(bridge)/forwarding")
+            try Syscall.writeValue("1", to: "/proc/sys/net/ipv4/conf/\(bridge)/forwarding", allowingSpaces: false)
         }
         try FileManager.default.createDirectory(atPath: state.paths.stateDirectory.string, withIntermediateDirectories: true)
         try Syscall.writeAtomically(Array(fingerprint.utf8), to: state.paths.stateDirectory.string + "/nat.fingerprint")

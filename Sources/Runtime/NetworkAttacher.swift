@@ -23,12 +23,13 @@ public struct NetworkAttacher {
     /// The bridge exists, is up and holds the gateway address. Idempotent.
     public func ensureBridge(_ network: NetworkObject, netlink: RouteNetlink) throws {
         let name = network.bridgeName
-        if try netlink.links().first(where: { $0.name == name }) == nil {
+        var index = try netlink.links().first(where: { $0.name == name })?.index
+        if index == nil {
             try netlink.createBridge(name, mtu: network.spec.mtu.map { UInt32($0) })
             try state?.recordNetwork(network.metadata.name, bridge: name)
             logger.info("bridge created", metadata: ["network": "\(network.metadata.name)", "bridge": "\(name)"])
+            index = try netlink.index(of: name)
         }
-        let index = try netlink.index(of: name)
         let gateway = CIDR(address: network.spec.effectiveGateway, prefixLength: network.spec.subnet.prefixLength)
         if try !netlink.addresses().contains(where: { $0.index == index && $0.cidr == gateway }) {
             try netlink.addAddress(gateway, to: name)
@@ -46,13 +47,7 @@ public struct NetworkAttacher {
     /// The host-side name of a container's veth: a hash of container and
     /// network (never the container's name itself; at most 15 bytes).
     public static func hostInterfaceName(container: String, network: String) -> String {
-        var hash: UInt32 = 0x811c_9dc5
-        for byte in "\(container)/\(network)".utf8 {
-            hash ^= UInt32(byte)
-            hash = hash &* 0x0100_0193
-        }
-        let hex = String(hash, radix: 16)
-        return "vb" + String(repeating: "0", count: 8 - hex.count) + hex
+        "vb" + FNV1a.hex32("\(container)/\(network)")
     }
 
     /// Attaches the container whose init is `pid` (waiting, before exec) to

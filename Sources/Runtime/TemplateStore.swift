@@ -1,6 +1,7 @@
 import Foundation
 import Kernel
 import Logging
+import Model
 
 /// Read-only root filesystem templates, shared by every container as the
 /// lower layer of its overlay (OpenVZ-style template caching): the hundredth
@@ -34,12 +35,7 @@ public struct TemplateStore: Sendable {
         let attributes = try FileManager.default.attributesOfItem(atPath: tarball)
         let size = (attributes[.size] as? NSNumber)?.uint64Value ?? 0
         let modified = (attributes[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in "\(tarball)|\(size)|\(modified)".utf8 {
-            hash ^= UInt64(byte)
-            hash = hash &* 0x0100_0000_01b3
-        }
-        let path = directory + "/tar-" + String(hash, radix: 16)
+        let path = directory + "/tar-" + String(FNV1a.hash64("\(tarball)|\(size)|\(modified)"), radix: 16)
         if Syscall.exists(path) { return path }
         let files = FileManager.default
         try files.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -51,13 +47,7 @@ public struct TemplateStore: Sendable {
         guard result.exitedCleanly else {
             throw Unsupported(description: "unpacking \(tarball) failed (tar status \(result.status >> 8))")
         }
-        var renameError: SystemError?
-        do throws(SystemError) {
-            try Syscall.rename(staging, path)
-        } catch {
-            renameError = error
-        }
-        if let renameError, !Syscall.exists(path) { throw renameError }
+        try publish(staging, at: path, complete: path)
         logger.info("template unpacked", metadata: ["tarball": "\(tarball)", "path": "\(path)"])
         return path
     }
@@ -100,17 +90,22 @@ public struct TemplateStore: Sendable {
         for (name, text) in etc {
             try Syscall.writeAtomically(Array(text.utf8), to: "\(staging)/etc/\(name)", mode: 0o644)
         }
+        guard try publish(staging, at: path, complete: path + "/bin/busybox") else { return }
+        logger.info("template built", metadata: ["template": "busybox", "path": "\(path)"])
+    }
+
+    /// Renames a fully built staging directory into place. Returns false when
+    /// another berth got there first (`complete` exists): theirs is used.
+    @discardableResult
+    func publish(_ staging: String, at path: String, complete: String) throws -> Bool {
         var renameError: SystemError?
         do throws(SystemError) {
             try Syscall.rename(staging, path)
         } catch {
             renameError = error
         }
-        if let renameError {
-            // Another berth built it first: use theirs.
-            guard Syscall.exists(path + "/bin/busybox") else { throw renameError }
-            return
-        }
-        logger.info("template built", metadata: ["template": "busybox", "path": "\(path)"])
+        guard let renameError else { return true }
+        guard Syscall.exists(complete) else { throw renameError }
+        return false
     }
 }

@@ -29,13 +29,7 @@ public enum CgroupVersion: String, Sendable {
 /// Writes and reads cgroup files: one write(2) of a checked value, then a read back.
 enum CgroupFile {
     static func write(_ directory: String, _ file: String, _ value: String) throws(SystemError) -> CgroupWrite {
-        let path = directory + "/" + file
-        guard CgroupValues.isWritable(value) else {
-            throw SystemError(call: "write", errno: EINVAL, subject: "\(path) (refused value '\(value)')")
-        }
-        let fd = try Syscall.open(path, O_WRONLY)
-        defer { Syscall.close(fd) }
-        try Syscall.writeOnce(fd, Array(value.utf8), subject: path)
+        try Syscall.writeValue(value, to: directory + "/" + file)
         let back = (try? read(directory, file)) ?? ""
         return CgroupWrite(file: file, value: value, readBack: back)
     }

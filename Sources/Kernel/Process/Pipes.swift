@@ -13,23 +13,6 @@ enum Pipe2 {
     }
 }
 
-extension Syscall {
-    /// Reads until EOF or `limit` bytes.
-    public static func readAll(_ fd: Int32, upTo limit: Int) throws(SystemError) -> [UInt8] {
-        var result: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: max(1, min(limit, 65536)))
-        while result.count < limit {
-            let want = min(buffer.count, limit - result.count)
-            let count = try retrying("read", "pipe") {
-                buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, want) }
-            }
-            if count == 0 { break }
-            result.append(contentsOf: buffer[0..<count])
-        }
-        return result
-    }
-}
-
 /// Reaping children berth itself started (a container's init while berth runs).
 public enum Reaper {
     /// waitpid(2), blocking. Returns the status, or nil when `pid` is not our child.

@@ -118,10 +118,11 @@ extension Syscall {
         return (type == S_IFBLK, numbers.major, numbers.minor)
     }
 
-    /// One write(2) of `value` to an existing kernel file (sysctl, cgroup):
-    /// no temp file, no rename; refuses values with whitespace.
-    public static func writeAtomicallyInPlace(_ value: String, to path: String) throws(SystemError) {
-        guard CgroupValues.isWritable(value), !value.contains(" ") else {
+    /// One write(2) of a checked value to an existing kernel file (cgroup,
+    /// sysctl): no temp file, no rename. Printable ASCII only, no newline,
+    /// and inner spaces only when `allowingSpaces` (cpu.max, io.max).
+    public static func writeValue(_ value: String, to path: String, allowingSpaces: Bool = true) throws(SystemError) {
+        guard CgroupValues.isWritable(value), allowingSpaces || !value.contains(" ") else {
             throw SystemError(call: "write", errno: EINVAL, subject: "\(path) (refused value '\(value)')")
         }
         let fd = try open(path, O_WRONLY)
