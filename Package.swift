@@ -2,7 +2,8 @@
 import PackageDescription
 
 // Layers (every arrow points down; only the bottom touches C):
-//   berth (CLI) ─► Reconcile ─► Model
+//   berth (CLI) ─► Engine ─► Reconcile, Manifest, Runtime
+//               ├► Reconcile ─► Model
 //               ├► Manifest  ─► Model, CYAML, CCap
 //               ├► Runtime   ─► Model, Kernel
 //               └► Journal   ─► CSystemd
@@ -63,11 +64,19 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]),
 
+        // The engine: observe, plan, apply; shared by the CLI, the agent and benchmarks.
+        .target(
+            name: "Engine",
+            dependencies: [
+                "Model", "Manifest", "Reconcile", "Runtime", "Kernel", "Netlink",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+
         // Executables.
         .executableTarget(
             name: "berth",
             dependencies: [
-                "Model", "Manifest", "Reconcile", "Runtime", "Journal", "Kernel", "Netlink",
+                "Model", "Manifest", "Reconcile", "Runtime", "Journal", "Kernel", "Netlink", "Engine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),

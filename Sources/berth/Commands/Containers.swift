@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Journal
+import Engine
 import Kernel
 import Logging
 import Model

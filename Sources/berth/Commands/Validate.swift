@@ -1,4 +1,5 @@
 import ArgumentParser
+import Engine
 import Foundation
 import Manifest
 import Model
@@ -49,28 +50,6 @@ struct ValidationReport: Encodable {
     var files: Int
     var documents: Int
     var errors: [ManifestError]
-}
-
-/// Load, decode and resolve: the front half of validate, plan, apply and drift.
-enum ManifestPipeline {
-    struct Outcome {
-        var files: [String]
-        var documentCount: Int
-        var errors: [ManifestError]
-        /// Nil when a document failed: nothing is planned from a partial set.
-        var desired: DesiredHost?
-    }
-
-    static func load(paths: [String], host: HostFacts) -> Outcome {
-        let loaded = ManifestLoader().load(paths: paths)
-        guard loaded.errors.isEmpty else {
-            return Outcome(files: loaded.files, documentCount: loaded.documents.count, errors: loaded.errors, desired: nil)
-        }
-        let (desired, errors) = ManifestSet(documents: loaded.documents).resolve(for: host)
-        return Outcome(
-            files: loaded.files, documentCount: loaded.documents.count, errors: errors,
-            desired: errors.isEmpty ? desired : nil)
-    }
 }
 
 enum JSONOutput {
