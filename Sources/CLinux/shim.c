@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include "CLinux.h"
 
+#include <pthread.h>
 #include <errno.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -92,6 +93,10 @@ int berth_restore_terminal(int fd, const void *saved, unsigned long saved_size) 
 int berth_netlink_socket(int protocol) {
     int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, protocol);
     if (fd < 0) return -1;
+    // Strict checking: the kernel honours filters in dump requests (an
+    // address dump of one link) and rejects malformed ones.
+    int on = 1;
+    if (protocol == NETLINK_ROUTE) (void)setsockopt(fd, SOL_NETLINK, NETLINK_GET_STRICT_CHK, &on, sizeof on);
     struct sockaddr_nl address;
     memset(&address, 0, sizeof address);
     address.nl_family = AF_NETLINK;
@@ -104,79 +109,39 @@ int berth_netlink_socket(int protocol) {
     return fd;
 }
 
-int berth_netlink_socket_in_netns(int netns_fd) {
-    int pair[2];
-    if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, pair) != 0) return -1;
-    pid_t pid = (pid_t)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
-    if (pid < 0) {
-        int saved = errno;
-        close(pair[0]);
-        close(pair[1]);
-        errno = saved;
-        return -1;
-    }
-    if (pid == 0) {
-        // Child: async-signal-safe calls only.
-        int code = 0;
-        int fd = -1;
-        if (setns(netns_fd, CLONE_NEWNET) != 0 || (fd = berth_netlink_socket(0)) < 0) code = errno ? errno : EIO;
-        char data = (char)code;
-        struct iovec iov = {&data, 1};
-        union {
-            char buffer[CMSG_SPACE(sizeof(int))];
-            struct cmsghdr align;
-        } control;
-        memset(&control, 0, sizeof control);
-        struct msghdr message;
-        memset(&message, 0, sizeof message);
-        message.msg_iov = &iov;
-        message.msg_iovlen = 1;
-        if (fd >= 0) {
-            message.msg_control = control.buffer;
-            message.msg_controllen = sizeof control.buffer;
-            struct cmsghdr *header = CMSG_FIRSTHDR(&message);
-            header->cmsg_level = SOL_SOCKET;
-            header->cmsg_type = SCM_RIGHTS;
-            header->cmsg_len = CMSG_LEN(sizeof(int));
-            memcpy(CMSG_DATA(header), &fd, sizeof fd);
-        }
-        _exit(sendmsg(pair[1], &message, 0) == 1 ? 0 : 1);
-    }
-    close(pair[1]);
-    char data = 0;
-    struct iovec iov = {&data, 1};
-    union {
-        char buffer[CMSG_SPACE(sizeof(int))];
-        struct cmsghdr align;
-    } control;
-    struct msghdr message;
-    memset(&message, 0, sizeof message);
-    message.msg_iov = &iov;
-    message.msg_iovlen = 1;
-    message.msg_control = control.buffer;
-    message.msg_controllen = sizeof control.buffer;
-    ssize_t received = recvmsg(pair[0], &message, MSG_CMSG_CLOEXEC);
-    int saved = errno;
-    close(pair[0]);
-    int status;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-    if (received != 1) {
-        errno = received < 0 ? saved : EIO;
-        return -1;
-    }
-    if (data != 0) {
-        errno = data;
-        return -1;
-    }
-    struct cmsghdr *header = CMSG_FIRSTHDR(&message);
-    if (!header || header->cmsg_type != SCM_RIGHTS) {
-        errno = EIO;
-        return -1;
-    }
+struct netns_socket_job {
+    int netns_fd;
     int fd;
-    memcpy(&fd, CMSG_DATA(header), sizeof fd);
-    return fd;
+    int error;
+};
+
+static void *netns_socket_thread(void *argument) {
+    struct netns_socket_job *job = argument;
+    // setns(CLONE_NEWNET) changes only this thread, which then ends: the
+    // socket stays bound to the namespace it was created in.
+    if (setns(job->netns_fd, CLONE_NEWNET) != 0) {
+        job->error = errno;
+        return NULL;
+    }
+    job->fd = berth_netlink_socket(0);
+    if (job->fd < 0) job->error = errno;
+    return NULL;
+}
+
+int berth_netlink_socket_in_netns(int netns_fd) {
+    struct netns_socket_job job = {netns_fd, -1, 0};
+    pthread_t thread;
+    int code = pthread_create(&thread, NULL, netns_socket_thread, &job);
+    if (code != 0) {
+        errno = code;
+        return -1;
+    }
+    pthread_join(thread, NULL);
+    if (job.fd < 0) {
+        errno = job.error ? job.error : EIO;
+        return -1;
+    }
+    return job.fd;
 }
 
 int berth_setns_net(int fd) { return setns(fd, CLONE_NEWNET); }

@@ -27,9 +27,19 @@ public struct Reconciler {
     /// What this host has: berth's records checked against the kernel.
     public func observe(_ desired: DesiredHost) -> ObservedHost {
         var observed = ObservedHost()
+        let containers = Dictionary(desired.containers.map { ($0.metadata.name, $0) }, uniquingKeysWith: { first, _ in first })
+        let networks = Dictionary(desired.networks.map { ($0.metadata.name, $0) }, uniquingKeysWith: { first, _ in first })
         for (record, status, usage) in runtime.list() {
             var running = false
-            if case .running = status { running = true }
+            var network: NetworkObservation?
+            if case .running(let pid) = status {
+                running = true
+                // Unreadable (the init just died): nil, and network changes wait for a restart.
+                if let container = containers[record.name] {
+                    network = try? NetworkAttacher.observe(
+                        pid: pid, container: container, networks: networks, ipv6: record.ipv6 ?? record.spec?.usesIPv6 ?? false)
+                }
+            }
             let resources = usage.map { usage in
                 ObservedResources(
                     cpuWeight: usage.limits.cpuWeight,
@@ -38,10 +48,16 @@ public struct Reconciler {
             }
             observed.containers.append(
                 ObservedContainer(
-                    name: record.name, running: running, frozen: usage?.frozen ?? false, recordedSpec: record.spec, resources: resources))
+                    name: record.name, running: running, frozen: usage?.frozen ?? false, recordedSpec: record.spec, resources: resources,
+                    network: network))
         }
-        let links = Set(((try? RouteNetlink().links()) ?? []).map(\.name))
-        observed.networks = Set(desired.networks.filter { links.contains($0.bridgeName) }.map(\.metadata.name))
+        if let netlink = try? RouteNetlink() {
+            for network in desired.networks {
+                guard let bridge = try? NetworkAttacher.observeBridge(network, netlink: netlink) else { continue }
+                observed.networks.insert(network.metadata.name)
+                observed.bridges[network.metadata.name] = BridgeObservation(up: bridge.up, hasGateway: bridge.hasGateway)
+            }
+        }
         observed.natCurrent = natRuleset(desired).isCurrent(state: runtime.state)
         observed.recordedNetworks = runtime.state.recordedNetworks()
         return observed
@@ -70,6 +86,7 @@ public struct Reconciler {
         let networks = Dictionary(desired.networks.map { ($0.metadata.name, $0) }, uniquingKeysWith: { first, _ in first })
         var outcomes: [Outcome] = []
         var updated: Set<String> = []
+        var networked: Set<String> = []
         var restarted: Set<String> = []
         for action in actions {
             let parts = action.object.split(separator: "/", maxSplits: 1).map(String.init)
@@ -91,6 +108,14 @@ public struct Reconciler {
                     try runtime.stop(name, timeout: containers[name]?.spec.stopTimeout ?? Interval(milliseconds: 10_000))
                 case (.updateLive, "Container") where action.field == "spec.firewall":
                     try runtime.updateFirewall(name, containers[name]?.spec.firewall)
+                case (.updateLive, "Container") where action.field?.hasPrefix("spec.networks") == true:
+                    if networked.insert(name).inserted, let container = containers[name] {
+                        try runtime.updateNetworks(container, networks: desired.networks)
+                    }
+                case (.updateLive, "Network"):
+                    if let network = networks[name] {
+                        try NetworkAttacher(logger: logger, state: runtime.state).ensureBridge(network, netlink: try RouteNetlink())
+                    }
                 case (.updateLive, "Container"):
                     if updated.insert(name).inserted { try runtime.updateResources(name, containers[name]?.spec.resources) }
                 case (.pendingRestart, "Container"):

@@ -101,6 +101,8 @@ public enum Netlink {
     public static let RTA_DST: UInt16 = 1
     public static let RTA_OIF: UInt16 = 4
     public static let RTA_GATEWAY: UInt16 = 5
+    public static let RTA_TABLE: UInt16 = 15
+    public static let RT_TABLE_MAIN: UInt8 = 254
 
     public static let RTM_SETLINK: UInt16 = 19
     public static let IFLA_PROTINFO: UInt16 = 12

@@ -35,6 +35,15 @@ public struct Link: Equatable, Sendable {
     public var isUp: Bool { flags & Netlink.IFF_UP != 0 }
 }
 
+/// A route as a dump reports it.
+public struct Route: Equatable, Sendable {
+    public var family: UInt8
+    public var destinationLength: UInt8
+    public var table: UInt32
+    public var gateway: IPAddress?
+    public var outputIndex: Int32?
+}
+
 /// A small rtnetlink client: links (bridge, veth), addresses, routes. Every
 /// request carries a sequence number and asks for an ACK; a kernel error
 /// comes back as a NetlinkError naming the operation.
@@ -112,16 +121,36 @@ public final class RouteNetlink {
         return (Netlink.RTM_NEWADDR, Netlink.NLM_F_CREATE | Netlink.NLM_F_EXCL, header.encoded() + Attribute.encode(attributes))
     }
 
-    /// RTM_NEWROUTE: the default route via `gateway` (main table, static, universe scope).
-    public static func newDefaultRoute(via gateway: IPAddress) -> (UInt16, UInt16, [UInt8]) {
+    /// RTM_DELADDR: the same body as RTM_NEWADDR.
+    public static func deleteAddress(index: Int32, _ cidr: CIDR) -> (UInt16, UInt16, [UInt8]) {
+        (Netlink.RTM_DELADDR, 0, newAddress(index: index, cidr).2)
+    }
+
+    /// RTM_GETLINK of one link by name (a get, not a dump: one answer
+    /// however many links the host has).
+    public static func getLink(_ name: String) -> (UInt16, UInt16, [UInt8]) {
+        (Netlink.RTM_GETLINK, 0, InterfaceInfo().encoded() + Attribute.encode([.string(Netlink.IFLA_IFNAME, name)]))
+    }
+
+    /// RTM_NEWROUTE: the default route via `gateway` (main table, static,
+    /// universe scope); `replace` swaps an existing default route.
+    public static func newDefaultRoute(via gateway: IPAddress, replace: Bool = false) -> (UInt16, UInt16, [UInt8]) {
         let family = gateway.isIPv4 ? Netlink.AF_INET : Netlink.AF_INET6
         // struct rtmsg: family, dst_len, src_len, tos, table (254 main), protocol (4 static), scope (0), type (1 unicast), flags.
-        var header: [UInt8] = [family, 0, 0, 0, 254, 4, 0, 1]
+        var header: [UInt8] = [family, 0, 0, 0, Netlink.RT_TABLE_MAIN, 4, 0, 1]
         header.appendLittleEndian(UInt32(0))
         return (
-            Netlink.RTM_NEWROUTE, Netlink.NLM_F_CREATE | Netlink.NLM_F_EXCL,
+            Netlink.RTM_NEWROUTE, Netlink.NLM_F_CREATE | (replace ? Netlink.NLM_F_REPLACE : Netlink.NLM_F_EXCL),
             header + Attribute.encode([Attribute(Netlink.RTA_GATEWAY, gateway.bytes)])
         )
+    }
+
+    /// RTM_DELROUTE of the default route of one family (main table).
+    public static func deleteDefaultRoute(family: UInt8) -> (UInt16, UInt16, [UInt8]) {
+        // Scope "nowhere" (255) matches a route of any scope, as iproute2 sends.
+        var header: [UInt8] = [family, 0, 0, 0, Netlink.RT_TABLE_MAIN, 0, 255, 0]
+        header.appendLittleEndian(UInt32(0))
+        return (Netlink.RTM_DELROUTE, 0, header)
     }
 
     // MARK: Operations
@@ -135,10 +164,8 @@ public final class RouteNetlink {
     }
 
     public func setLink(_ name: String, up: Bool? = nil, master: String? = nil, mtu: UInt32? = nil) throws {
-        // One dump resolves both names.
-        let links = try self.links()
-        let index = try RouteNetlink.index(of: name, in: links)
-        let masterIndex = try master.map { try RouteNetlink.index(of: $0, in: links) }
+        let index = try index(of: name)
+        let masterIndex = try master.map { try self.index(of: $0) }
         try request(RouteNetlink.setLink(index: index, up: up, master: masterIndex, mtu: mtu), operation: "set link \(name)")
     }
 
@@ -154,45 +181,65 @@ public final class RouteNetlink {
         try request(RouteNetlink.newAddress(index: try index(of: name), cidr), operation: "add address \(cidr) to \(name)")
     }
 
-    public func addDefaultRoute(via gateway: IPAddress) throws {
-        try request(RouteNetlink.newDefaultRoute(via: gateway), operation: "add default route via \(gateway)")
+    public func deleteAddress(_ cidr: CIDR, from name: String) throws {
+        try request(RouteNetlink.deleteAddress(index: try index(of: name), cidr), operation: "delete address \(cidr) from \(name)")
+    }
+
+    public func addDefaultRoute(via gateway: IPAddress, replace: Bool = false) throws {
+        try request(RouteNetlink.newDefaultRoute(via: gateway, replace: replace), operation: "add default route via \(gateway)")
+    }
+
+    public func deleteDefaultRoute(family: UInt8) throws {
+        try request(RouteNetlink.deleteDefaultRoute(family: family), operation: "delete default route")
     }
 
     public func index(of name: String) throws -> Int32 {
-        try RouteNetlink.index(of: name, in: try links())
-    }
-
-    static func index(of name: String, in links: [Link]) throws -> Int32 {
-        guard let link = links.first(where: { $0.name == name }) else {
+        guard let link = try link(named: name) else {
             throw NetlinkError(operation: "find link \(name)", errno: 19)  // ENODEV
         }
         return link.index
     }
 
-    /// RTM_GETLINK dump.
-    public func links() throws -> [Link] {
-        try dump(Netlink.RTM_GETLINK, InterfaceInfo().encoded(), operation: "dump links").compactMap { message in
-            guard message.type == Netlink.RTM_NEWLINK, let info = InterfaceInfo.decode(message.payload),
-                let attributes = Attribute.decode(message.payload[InterfaceInfo.size...])
-            else { return nil }
-            var link = Link(index: info.index, name: "", flags: info.flags)
-            for attribute in attributes {
-                switch attribute.type {
-                case Netlink.IFLA_IFNAME: link.name = attribute.stringValue
-                case Netlink.IFLA_MTU: link.mtu = attribute.u32Value
-                case Netlink.IFLA_MASTER: link.master = attribute.u32Value.map { Int32(bitPattern: $0) }
-                case Netlink.IFLA_LINKINFO:
-                    link.kind = Attribute.decode(attribute.value[...])?.first { $0.type == Netlink.IFLA_INFO_KIND }?.stringValue
-                default: break
-                }
-            }
-            return link
+    /// One link by name, or nil when there is none.
+    public func link(named name: String) throws -> Link? {
+        let reply: NetlinkMessage
+        do {
+            reply = try get(RouteNetlink.getLink(name), operation: "get link \(name)")
+        } catch let error as NetlinkError where error.errno == 19 {
+            return nil
         }
+        return RouteNetlink.decodeLink(reply)
     }
 
-    /// RTM_GETADDR dump: (link index, address with prefix).
-    public func addresses() throws -> [(index: Int32, cidr: CIDR)] {
-        try dump(Netlink.RTM_GETADDR, AddressInfo(family: Netlink.AF_UNSPEC, prefixLength: 0, index: 0).encoded(), operation: "dump addresses")
+    /// RTM_GETLINK dump.
+    public func links() throws -> [Link] {
+        try dump(Netlink.RTM_GETLINK, InterfaceInfo().encoded(), operation: "dump links").compactMap(RouteNetlink.decodeLink)
+    }
+
+    static func decodeLink(_ message: NetlinkMessage) -> Link? {
+        guard message.type == Netlink.RTM_NEWLINK, let info = InterfaceInfo.decode(message.payload),
+            let attributes = Attribute.decode(message.payload[InterfaceInfo.size...])
+        else { return nil }
+        var link = Link(index: info.index, name: "", flags: info.flags)
+        for attribute in attributes {
+            switch attribute.type {
+            case Netlink.IFLA_IFNAME: link.name = attribute.stringValue
+            case Netlink.IFLA_MTU: link.mtu = attribute.u32Value
+            case Netlink.IFLA_MASTER: link.master = attribute.u32Value.map { Int32(bitPattern: $0) }
+            case Netlink.IFLA_LINKINFO:
+                link.kind = Attribute.decode(attribute.value[...])?.first { $0.type == Netlink.IFLA_INFO_KIND }?.stringValue
+            default: break
+            }
+        }
+        return link
+    }
+
+    /// RTM_GETADDR dump: (link index, address with prefix); of one link
+    /// when `index` is given (the socket asks for strict checking, so the
+    /// kernel filters).
+    public func addresses(index: Int32? = nil) throws -> [(index: Int32, cidr: CIDR)] {
+        let request = AddressInfo(family: Netlink.AF_UNSPEC, prefixLength: 0, index: UInt32(bitPattern: index ?? 0))
+        return try dump(Netlink.RTM_GETADDR, request.encoded(), operation: "dump addresses")
             .compactMap { message in
                 guard message.type == Netlink.RTM_NEWADDR, let info = AddressInfo.decode(message.payload),
                     let attributes = Attribute.decode(message.payload[AddressInfo.size...]),
@@ -202,6 +249,33 @@ public final class RouteNetlink {
                 else { return nil }
                 return (Int32(bitPattern: info.index), CIDR(address: address, prefixLength: Int(info.prefixLength)))
             }
+            // Without strict checking (old kernels) the filter is ignored.
+            .filter { index == nil || $0.index == index }
+    }
+
+    /// RTM_GETROUTE dump of the main table's default routes.
+    public func defaultRoutes() throws -> [Route] {
+        var request: [UInt8] = [Netlink.AF_UNSPEC, 0, 0, 0, 0, 0, 0, 0]
+        request.appendLittleEndian(UInt32(0))
+        return try dump(Netlink.RTM_GETROUTE, request, operation: "dump routes").compactMap(RouteNetlink.decodeRoute)
+            .filter { $0.table == UInt32(Netlink.RT_TABLE_MAIN) && $0.destinationLength == 0 && $0.gateway != nil }
+    }
+
+    static func decodeRoute(_ message: NetlinkMessage) -> Route? {
+        let payload = message.payload
+        guard message.type == Netlink.RTM_NEWROUTE, payload.count >= 12, let attributes = Attribute.decode(payload[12...]) else {
+            return nil
+        }
+        var route = Route(family: payload[0], destinationLength: payload[1], table: UInt32(payload[4]))
+        for attribute in attributes {
+            switch attribute.type {
+            case Netlink.RTA_GATEWAY: route.gateway = IPAddress(bytes: attribute.value)
+            case Netlink.RTA_OIF: route.outputIndex = attribute.u32Value.map { Int32(bitPattern: $0) }
+            case Netlink.RTA_TABLE: route.table = attribute.u32Value ?? route.table
+            default: break
+            }
+        }
+        return route
     }
 
     // MARK: Exchange
@@ -225,6 +299,23 @@ public final class RouteNetlink {
                 let code = reply.payload.readLittleEndian(UInt32.self, at: 0).map { Int32(bitPattern: $0) } ?? -74
                 if code == 0 { return }
                 throw NetlinkError(operation: operation, errno: -code)
+            }
+        }
+    }
+
+    /// Sends a get request and returns its one answer.
+    func get(_ request: (UInt16, UInt16, [UInt8]), operation: String) throws -> NetlinkMessage {
+        let sequence = nextSequence()
+        try transport.send(
+            NetlinkMessage(type: request.0, flags: Netlink.NLM_F_REQUEST | request.1, sequence: sequence, payload: request.2).encoded())
+        while true {
+            guard let replies = NetlinkMessage.decode(try transport.receive()) else {
+                throw NetlinkError(operation: operation, errno: 74)
+            }
+            for reply in replies where reply.sequence == sequence {
+                guard reply.type == Netlink.NLMSG_ERROR else { return reply }
+                let code = reply.payload.readLittleEndian(UInt32.self, at: 0).map { Int32(bitPattern: $0) } ?? -74
+                throw NetlinkError(operation: operation, errno: code == 0 ? 74 : -code)
             }
         }
     }

@@ -10,10 +10,23 @@ public struct ObservedHost: Sendable, Equatable {
     public var recordedNetworks: [String: String] = [:]
     /// Whether the host's NAT/port-forward table is what the manifests want.
     public var natCurrent: Bool = true
+    /// Existing bridges of desired networks, by network name.
+    public var bridges: [String: BridgeObservation] = [:]
 
     public init(containers: [ObservedContainer] = [], networks: Set<String> = []) {
         self.containers = containers
         self.networks = networks
+    }
+}
+
+/// A network's bridge as the kernel has it.
+public struct BridgeObservation: Sendable, Equatable {
+    public var up: Bool
+    /// Whether the gateway address (with the subnet's prefix) is on it.
+    public var hasGateway: Bool
+    public init(up: Bool, hasGateway: Bool) {
+        self.up = up
+        self.hasGateway = hasGateway
     }
 }
 
@@ -25,13 +38,20 @@ public struct ObservedContainer: Sendable, Equatable {
     public var recordedSpec: ContainerSpec?
     /// Resources as the kernel holds them (nil where unreadable).
     public var resources: ObservedResources?
+    /// Its network namespace as the kernel has it (nil where not observed:
+    /// network changes are then planned for the next restart).
+    public var network: NetworkObservation?
 
-    public init(name: String, running: Bool, frozen: Bool = false, recordedSpec: ContainerSpec?, resources: ObservedResources?) {
+    public init(
+        name: String, running: Bool, frozen: Bool = false, recordedSpec: ContainerSpec?, resources: ObservedResources?,
+        network: NetworkObservation? = nil
+    ) {
         self.name = name
         self.running = running
         self.frozen = frozen
         self.recordedSpec = recordedSpec
         self.resources = resources
+        self.network = network
     }
 }
 
@@ -99,9 +119,17 @@ public enum Planner {
         var actions: [Action] = []
         let observedByName = Dictionary(observed.containers.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         // Networks before the containers that use them.
-        for network in desired.networks where !observed.networks.contains(network.metadata.name) {
-            actions.append(Action(.create, "Network/\(network.metadata.name)", reason: "bridge \(network.bridgeName) does not exist"))
+        for network in desired.networks {
+            let object = "Network/\(network.metadata.name)"
+            guard observed.networks.contains(network.metadata.name) else {
+                actions.append(Action(.create, object, reason: "bridge \(network.bridgeName) does not exist"))
+                continue
+            }
+            for (field, wanted, actual) in bridgeDrift(network, observed.bridges[network.metadata.name]) {
+                actions.append(Action(.updateLive, object, field: field, old: actual, new: wanted, reason: "the bridge is repaired live"))
+            }
         }
+        let networksByName = Dictionary(desired.networks.map { ($0.metadata.name, $0) }, uniquingKeysWith: { first, _ in first })
         for container in desired.containers {
             let name = container.metadata.name
             let object = "Container/\(name)"
@@ -120,12 +148,25 @@ public enum Planner {
             }
             guard current.running else { continue }
             actions += resourceChanges(container, current, object: object)
+            if let network = current.network {
+                for change in networkDrift(container, network, networks: networksByName) {
+                    actions.append(
+                        change.live
+                            ? Action(
+                                .updateLive, object, field: change.field, old: change.observed, new: change.desired,
+                                reason: "the container's network is changed live")
+                            : Action(
+                                .pendingRestart, object, field: change.field, old: change.observed, new: change.desired,
+                                reason: "IPv6 is off in its namespace until it restarts (it started without an IPv6 address)"))
+                }
+            }
             if let recorded = current.recordedSpec {
                 if container.spec.firewall != recorded.firewall {
                     actions.append(
                         Action(.updateLive, object, field: "spec.firewall", reason: "rules are replaced live in the container's namespace"))
                 }
-                actions += restartChanges(desired: container.spec, recorded: recorded, object: object)
+                actions += restartChanges(
+                    desired: container.spec, recorded: recorded, object: object, networksLive: current.network != nil)
             }
         }
         if !observed.natCurrent {
@@ -182,8 +223,70 @@ public enum Planner {
         return differences
     }
 
+    /// A bridge that exists but is down or lost its gateway address.
+    static func bridgeDrift(_ network: NetworkObject, _ bridge: BridgeObservation?) -> [(String, String, String)] {
+        guard let bridge else { return [] }
+        var differences: [(String, String, String)] = []
+        if !bridge.up { differences.append(("bridge.state", "up", "down")) }
+        if !bridge.hasGateway {
+            let gateway = CIDR(address: network.spec.effectiveGateway, prefixLength: network.spec.subnet.prefixLength)
+            differences.append(("spec.gateway", "\(gateway)", "absent"))
+        }
+        return differences
+    }
+
+    /// One difference in a container's network namespace; `live` when the
+    /// runtime can repair it without a restart.
+    struct NetworkChange {
+        var field: String
+        var desired: String
+        var observed: String
+        var live = true
+    }
+
+    /// Interfaces, addresses, bridge ports and the default route: what the
+    /// manifests want against what the kernel has in the namespace.
+    static func networkDrift(_ container: ContainerObject, _ observed: NetworkObservation, networks: [String: NetworkObject])
+        -> [NetworkChange]
+    {
+        func list(_ addresses: [CIDR]) -> String { addresses.isEmpty ? "none" : addresses.map(\.description).sorted().joined(separator: ",") }
+        let layout = container.interfaceLayout(networks: networks)
+        let byName = Dictionary(observed.interfaces.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        var changes: [NetworkChange] = []
+        for (index, wanted) in layout.enumerated() {
+            let field = "spec.networks[\(index)]"
+            guard let interface = byName[wanted.interface] else {
+                changes.append(NetworkChange(field: field, desired: "\(wanted.interface) on \(wanted.network)", observed: "absent"))
+                continue
+            }
+            if interface.hostSideAttached == false {
+                changes.append(NetworkChange(field: field + ".network", desired: wanted.network, observed: "not a port of its bridge"))
+            }
+            if !interface.up { changes.append(NetworkChange(field: field + ".interface", desired: "up", observed: "down")) }
+            if Set(wanted.addresses) != Set(interface.addresses) {
+                let needsIPv6 = !observed.ipv6 && wanted.addresses.contains { !$0.address.isIPv4 }
+                changes.append(
+                    NetworkChange(
+                        field: field + ".addresses", desired: list(wanted.addresses), observed: list(interface.addresses), live: !needsIPv6))
+            }
+        }
+        let wantedNames = Set(layout.map(\.interface))
+        for interface in observed.interfaces where interface.kind == "veth" && !wantedNames.contains(interface.name) {
+            changes.append(NetworkChange(field: "spec.networks", desired: "no \(interface.name)", observed: interface.name))
+        }
+        let gateways = layout.compactMap(\.gateway).prefix(1).map(\.description)
+        let observedGateways = observed.defaultGateways.filter(\.isIPv4).map(\.description).sorted()
+        if gateways != observedGateways {
+            changes.append(
+                NetworkChange(
+                    field: "spec.networks.defaultRoute", desired: gateways.first.map { "via \($0)" } ?? "none",
+                    observed: observedGateways.isEmpty ? "none" : observedGateways.map { "via \($0)" }.joined(separator: ",")))
+        }
+        return changes
+    }
+
     /// Fields that only take effect when the container restarts.
-    static func restartChanges(desired: ContainerSpec, recorded: ContainerSpec, object: String) -> [Action] {
+    static func restartChanges(desired: ContainerSpec, recorded: ContainerSpec, object: String, networksLive: Bool = false) -> [Action] {
         var actions: [Action] = []
         if desired.rootfs?.source != recorded.rootfs?.source {
             actions.append(Action(.replace, object, field: "spec.rootfs", reason: "another root filesystem: only with --replace"))
@@ -192,7 +295,8 @@ public enum Planner {
             ("spec.init", desired.`init` != recorded.`init`), ("spec.env", desired.env != recorded.env),
             ("spec.hostname", desired.hostname != recorded.hostname), ("spec.mounts", desired.mounts != recorded.mounts),
             ("spec.capabilities", desired.capabilities != recorded.capabilities), ("spec.security", desired.security != recorded.security),
-            ("spec.devices", desired.devices != recorded.devices), ("spec.networks", desired.networks != recorded.networks),
+            ("spec.devices", desired.devices != recorded.devices),
+            ("spec.networks", !networksLive && desired.networks != recorded.networks),
         ]
         for (field, changed) in restartFields where changed {
             actions.append(Action(.pendingRestart, object, field: field, reason: "applied at the next restart (or now with --restart)"))
@@ -202,6 +306,7 @@ public enum Planner {
 
     /// Differences between desired and observed, per the objects' drift policy.
     public static func drift(desired: DesiredHost, observed: ObservedHost) -> [Drift] {
+        let networksByName = Dictionary(desired.networks.map { ($0.metadata.name, $0) }, uniquingKeysWith: { first, _ in first })
         let observedByName = Dictionary(observed.containers.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         var result: [Drift] = []
         for container in desired.containers {
@@ -221,16 +326,27 @@ public enum Planner {
                     result.append(Drift(object: object, field: field, desired: desiredValue, observed: actual, policy: policy))
                 }
             }
+            if let network = current.network, current.running {
+                for change in networkDrift(container, network, networks: networksByName) {
+                    result.append(Drift(object: object, field: change.field, desired: change.desired, observed: change.observed, policy: policy))
+                }
+            }
         }
         if !observed.natCurrent {
             result.append(
                 Drift(object: "Ruleset/nat", field: "table", desired: "present and current", observed: "missing or changed", policy: .enforce))
         }
-        for network in desired.networks where !observed.networks.contains(network.metadata.name) {
+        for network in desired.networks {
             let policy = network.spec.policy?.drift ?? .enforce
             if policy == .ignore { continue }
-            result.append(
-                Drift(object: "Network/\(network.metadata.name)", field: "bridge", desired: network.bridgeName, observed: "absent", policy: policy))
+            let object = "Network/\(network.metadata.name)"
+            guard observed.networks.contains(network.metadata.name) else {
+                result.append(Drift(object: object, field: "bridge", desired: network.bridgeName, observed: "absent", policy: policy))
+                continue
+            }
+            for (field, wanted, actual) in bridgeDrift(network, observed.bridges[network.metadata.name]) {
+                result.append(Drift(object: object, field: field, desired: wanted, observed: actual, policy: policy))
+            }
         }
         return result
     }

@@ -22,6 +22,8 @@ public struct ContainerRecord: Codable, Equatable, Sendable {
     public var noNewPrivileges: Bool?
     public var seccomp: Bool?
     public var environment: [String]?
+    /// Whether IPv6 is on in its network namespace (decided at start).
+    public var ipv6: Bool?
     /// The spec it was started from, so `berth start` can start it again.
     public var spec: ContainerSpec?
     /// The networks it was attached to, for `berth start`.

@@ -102,6 +102,7 @@ public struct ContainerRuntime: Sendable {
             record.noNewPrivileges = launch.noNewPrivileges
             record.seccomp = launch.seccomp
             record.environment = launch.environment
+            record.ipv6 = !launch.disableIPv6
             record.pid = pid
             record.startTime = ProcessStat.read(pid)?.startTime
             try state.save(record)
@@ -168,7 +169,7 @@ public struct ContainerRuntime: Sendable {
             noNewPrivileges: spec.security?.noNewPrivileges ?? true,
             consoleLog: state.containerDirectory(container.metadata.name) + "/console.log")
         launch.seccomp = spec.security?.seccomp != .unconfined && spec.security?.privileged != true
-        launch.disableIPv6 = !(spec.networks ?? []).contains { $0.addresses.contains { !$0.address.isIPv4 } }
+        launch.disableIPv6 = !spec.usesIPv6
         return launch
     }
 
@@ -196,6 +197,22 @@ public struct ContainerRuntime: Sendable {
         record.spec?.firewall = firewall
         try state.save(record)
         logger.info("firewall updated live", metadata: ["container": "\(name)"])
+    }
+
+    /// Attaches, detaches and readdresses a running container's networks
+    /// live, and records the new attachments for its next start.
+    public func updateNetworks(_ container: ContainerObject, networks: [NetworkObject]) throws {
+        let name = container.metadata.name
+        guard case .running(let pid) = status(name), var record = state.load(name) else {
+            throw RuntimeError(description: "container \(name) is not running")
+        }
+        let byName = Dictionary(networks.map { ($0.metadata.name, $0) }, uniquingKeysWith: { first, _ in first })
+        try NetworkAttacher(logger: logger, state: state).converge(
+            pid: pid, container: container, networks: byName, ipv6: record.ipv6 ?? container.spec.usesIPv6)
+        record.spec?.networks = container.spec.networks
+        record.networks = networks.filter { network in container.spec.networks?.contains { $0.network == network.metadata.name } ?? false }
+        try state.save(record)
+        logger.info("networks updated live", metadata: ["container": "\(name)"])
     }
 
     /// Starts a stopped container again from the spec it last ran with.

@@ -10,6 +10,8 @@ import Netlink
 /// Bridges on the host side and veth pairs into containers, over rtnetlink.
 /// A container's side is created straight in its network namespace (no move,
 /// which costs an RCU grace period) and goes away with that namespace.
+/// Every lookup is a get by name or a dump filtered to one link, so the cost
+/// of attaching a container does not grow with the number on the bridge.
 public struct NetworkAttacher {
     let logger: Logger
     /// Where created bridges are recorded (ownership: only those are deleted).
@@ -20,26 +22,37 @@ public struct NetworkAttacher {
         self.state = state
     }
 
-    /// The bridge exists, is up and holds the gateway address. Idempotent.
-    public func ensureBridge(_ network: NetworkObject, netlink: RouteNetlink) throws {
+    /// The bridge exists, is up and holds the gateway address. Idempotent;
+    /// returns the bridge's link index.
+    @discardableResult
+    public func ensureBridge(_ network: NetworkObject, netlink: RouteNetlink) throws -> Int32 {
         let name = network.bridgeName
-        var index = try netlink.links().first(where: { $0.name == name })?.index
-        if index == nil {
+        var link = try netlink.link(named: name)
+        if link == nil {
             try netlink.createBridge(name, mtu: network.spec.mtu.map { UInt32($0) })
             try state?.recordNetwork(network.metadata.name, bridge: name)
             logger.info("bridge created", metadata: ["network": "\(network.metadata.name)", "bridge": "\(name)"])
-            index = try netlink.index(of: name)
+            link = try netlink.link(named: name)
         }
+        guard let link else { throw NetlinkError(operation: "find bridge \(name)", errno: ENODEV) }
         let gateway = CIDR(address: network.spec.effectiveGateway, prefixLength: network.spec.subnet.prefixLength)
-        if try !netlink.addresses().contains(where: { $0.index == index && $0.cidr == gateway }) {
+        if try !netlink.addresses(index: link.index).contains(where: { $0.cidr == gateway }) {
             try netlink.addAddress(gateway, to: name)
         }
-        try netlink.setLink(name, up: true)
+        if !link.isUp { try netlink.setLink(name, up: true) }
+        return link.index
+    }
+
+    /// The bridge of a desired network as the kernel has it (nil: absent).
+    public static func observeBridge(_ network: NetworkObject, netlink: RouteNetlink) throws -> (up: Bool, hasGateway: Bool)? {
+        guard let link = try netlink.link(named: network.bridgeName) else { return nil }
+        let gateway = CIDR(address: network.spec.effectiveGateway, prefixLength: network.spec.subnet.prefixLength)
+        return (link.isUp, try netlink.addresses(index: link.index).contains { $0.cidr == gateway })
     }
 
     /// Deletes a bridge berth created (its addresses go with it). Idempotent.
     public func deleteBridge(network: String, bridge: String, netlink: RouteNetlink) throws {
-        if try netlink.links().contains(where: { $0.name == bridge }) { try netlink.deleteLink(bridge) }
+        if try netlink.link(named: bridge) != nil { try netlink.deleteLink(bridge) }
         state?.forgetNetwork(network)
         logger.info("bridge deleted", metadata: ["network": "\(network)", "bridge": "\(bridge)"])
     }
@@ -53,48 +66,108 @@ public struct NetworkAttacher {
     /// Attaches the container whose init is `pid` (waiting, before exec) to
     /// its networks: veth into the bridge, addresses, lo up, default route.
     public func attach(pid: pid_t, container: ContainerObject, networks: [String: NetworkObject]) throws {
-        let attachments = container.spec.networks ?? []
-        guard !attachments.isEmpty else {
-            try inside(pid) { netlink in try netlink.setLink("lo", up: true) }
-            return
+        for attachment in container.spec.networks ?? [] where networks[attachment.network] == nil {
+            throw SystemError(call: "attach", errno: ENOENT, subject: "network \(attachment.network)")
         }
-        let host = try RouteNetlink()
-        let namespaceFD = try Syscall.open("/proc/\(pid)/ns/net", O_RDONLY)
-        defer { Syscall.close(namespaceFD) }
-        var plans: [(interface: String, addresses: [CIDR], gateway: IPAddress?)] = []
-        for (index, attachment) in attachments.enumerated() {
-            guard let network = networks[attachment.network] else {
-                throw SystemError(call: "attach", errno: ENOENT, subject: "network \(attachment.network)")
-            }
-            try ensureBridge(network, netlink: host)
-            let hostName = NetworkAttacher.hostInterfaceName(container: container.metadata.name, network: network.metadata.name)
-            let interface = attachment.interface ?? "eth\(index)"
-            if try host.links().contains(where: { $0.name == hostName }) { try host.deleteLink(hostName) }
-            try host.createVeth(hostName, peer: interface, peerNamespaceFD: namespaceFD)
-            try host.setLink(hostName, up: true, master: network.bridgeName)
-            if network.spec.isolated == true { try host.setPortIsolated(hostName, true) }
-            let addresses = attachment.addresses.map { cidr in
-                cidr.prefixLength == cidr.address.bitWidth && cidr.address.isIPv4
-                    ? CIDR(address: cidr.address, prefixLength: network.spec.subnet.prefixLength) : cidr
-            }
-            let isDefault = attachment.defaultRoute ?? (index == 0)
-            plans.append((interface, addresses, isDefault ? network.spec.effectiveGateway : nil))
+        try converge(pid: pid, container: container, networks: networks, ipv6: container.spec.usesIPv6)
+        if !(container.spec.networks ?? []).isEmpty {
+            logger.info(
+                "networks attached",
+                metadata: ["container": "\(container.metadata.name)", "networks": "\((container.spec.networks ?? []).map(\.network))"])
         }
-        try inside(pid) { netlink in
-            try netlink.setLink("lo", up: true)
-            for plan in plans {
-                for address in plan.addresses { try netlink.addAddress(address, to: plan.interface) }
-                try netlink.setLink(plan.interface, up: true)
-            }
-            for plan in plans { if let gateway = plan.gateway { try netlink.addDefaultRoute(via: gateway) } }
-        }
-        logger.info("networks attached", metadata: ["container": "\(container.metadata.name)", "networks": "\(attachments.map(\.network))"])
     }
 
-    /// Runs `body` with an rtnetlink client inside the network namespace of `pid`.
-    func inside(_ pid: pid_t, _ body: (RouteNetlink) throws -> Void) throws {
+    /// Makes a running container's network namespace match its manifest,
+    /// live: veths created or deleted (attach, detach), addresses added and
+    /// removed, interfaces up, the host ends on their bridges, the default
+    /// route. At start the namespace holds only lo, so this is also the
+    /// attach. Only veths are ever deleted (a moved-in device stays). IPv6
+    /// addresses wait for a restart when IPv6 is off in the namespace.
+    public func converge(pid: pid_t, container: ContainerObject, networks: [String: NetworkObject], ipv6: Bool) throws {
+        let layout = container.interfaceLayout(networks: networks)
         let namespaceFD = try Syscall.open("/proc/\(pid)/ns/net", O_RDONLY)
         defer { Syscall.close(namespaceFD) }
-        try body(RouteNetlink(transport: try NetlinkSocket(networkNamespaceFD: namespaceFD)))
+        let inside = RouteNetlink(transport: try NetlinkSocket(networkNamespaceFD: namespaceFD))
+        var links = try inside.links()
+        if let loopback = links.first(where: { $0.name == "lo" }), !loopback.isUp { try inside.setLink("lo", up: true) }
+        guard !layout.isEmpty || links.contains(where: { $0.kind == "veth" }) else { return }
+        let host = try RouteNetlink()
+        let wanted = Set(layout.map(\.interface))
+        for link in links where link.kind == "veth" && !wanted.contains(link.name) {
+            try inside.deleteLink(link.name)
+            logger.info("network detached", metadata: ["container": "\(container.metadata.name)", "interface": "\(link.name)"])
+        }
+        links.removeAll { $0.kind == "veth" && !wanted.contains($0.name) }
+        let addresses = try inside.addresses()
+        for interface in layout {
+            guard let network = networks[interface.network] else { continue }
+            let bridge = try ensureBridge(network, netlink: host)
+            let hostName = NetworkAttacher.hostInterfaceName(container: container.metadata.name, network: network.metadata.name)
+            var current = links.first { $0.name == interface.interface }
+            let hostLink = try host.link(named: hostName)
+            if current != nil && hostLink == nil {
+                // Its peer is not ours: make the pair again.
+                try inside.deleteLink(interface.interface)
+                current = nil
+            }
+            if current == nil {
+                if hostLink != nil { try host.deleteLink(hostName) }
+                try host.createVeth(hostName, peer: interface.interface, peerNamespaceFD: namespaceFD)
+                try host.setLink(hostName, up: true, master: network.bridgeName)
+                if network.spec.isolated == true { try host.setPortIsolated(hostName, true) }
+            } else if let hostLink, hostLink.master != bridge || !hostLink.isUp {
+                try host.setLink(hostName, up: true, master: network.bridgeName)
+                if network.spec.isolated == true { try host.setPortIsolated(hostName, true) }
+            }
+            let present = current.map { link in addresses.filter { $0.index == link.index }.map(\.cidr) } ?? []
+            for address in present where !interface.addresses.contains(address) && !address.isIPv6LinkLocal {
+                try inside.deleteAddress(address, from: interface.interface)
+            }
+            for address in interface.addresses where !present.contains(address) && (ipv6 || address.address.isIPv4) {
+                try inside.addAddress(address, to: interface.interface)
+            }
+            if current?.isUp != true { try inside.setLink(interface.interface, up: true) }
+        }
+        let gateway = layout.compactMap(\.gateway).first
+        let routes = try inside.defaultRoutes().filter { $0.family == Netlink.AF_INET }
+        if routes.compactMap(\.gateway) != (gateway.map { [$0] } ?? []) {
+            if let gateway {
+                if routes.count > 1 { for _ in routes { try inside.deleteDefaultRoute(family: Netlink.AF_INET) } }
+                try inside.addDefaultRoute(via: gateway, replace: true)
+            } else {
+                for _ in routes { try inside.deleteDefaultRoute(family: Netlink.AF_INET) }
+            }
+        }
+    }
+
+    /// What the kernel has in the container's network namespace, for the
+    /// planner: interfaces and their addresses, the default route, and
+    /// whether each wanted interface's host end is a port of its bridge.
+    public static func observe(pid: pid_t, container: ContainerObject, networks: [String: NetworkObject], ipv6: Bool) throws
+        -> NetworkObservation
+    {
+        let namespaceFD = try Syscall.open("/proc/\(pid)/ns/net", O_RDONLY)
+        defer { Syscall.close(namespaceFD) }
+        let inside = RouteNetlink(transport: try NetlinkSocket(networkNamespaceFD: namespaceFD))
+        let layout = Dictionary(
+            container.interfaceLayout(networks: networks).map { ($0.interface, $0) }, uniquingKeysWith: { first, _ in first })
+        let addresses = try inside.addresses()
+        var host: RouteNetlink?
+        var interfaces: [NetworkObservation.Interface] = []
+        for link in try inside.links() where link.name != "lo" {
+            var interface = NetworkObservation.Interface(
+                name: link.name, kind: link.kind, up: link.isUp,
+                addresses: addresses.filter { $0.index == link.index && !$0.cidr.isIPv6LinkLocal }.map(\.cidr))
+            if let wanted = layout[link.name], let network = networks[wanted.network] {
+                let netlink = try host ?? RouteNetlink()
+                host = netlink
+                let hostLink = try netlink.link(named: hostInterfaceName(container: container.metadata.name, network: wanted.network))
+                let bridge = try netlink.link(named: network.bridgeName)
+                interface.hostSideAttached = hostLink.map { $0.isUp && $0.master != nil && $0.master == bridge?.index } ?? false
+            }
+            interfaces.append(interface)
+        }
+        let gateways = try inside.defaultRoutes().compactMap(\.gateway)
+        return NetworkObservation(interfaces: interfaces, defaultGateways: gateways, ipv6: ipv6)
     }
 }

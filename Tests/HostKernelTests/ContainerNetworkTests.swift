@@ -64,6 +64,75 @@ struct ContainerNetworkTests {
         #expect(left.isEmpty)
     }
 
+    /// What the sandbox host reaches: one ICMP echo, answered or not.
+    func reachable(_ address: String) -> Bool {
+        guard let result = try? Spawn.run(["/bin/busybox", "ping", "-c", "1", "-W", "2", address]) else { return false }
+        return result.status == 0
+    }
+
+    /// `ip -j addr` inside the container's network namespace, as a user checks it.
+    func addressesInside(pid: Int32) throws -> [String: [String]] {
+        let output = try Spawn.run(["/usr/bin/nsenter", "-t", "\(pid)", "-n", "/usr/sbin/ip", "-j", "addr"]).output
+        let links = try #require(try JSONSerialization.jsonObject(with: Data(output)) as? [[String: Any]])
+        var result: [String: [String]] = [:]
+        for link in links {
+            guard let name = link["ifname"] as? String else { continue }
+            result[name] = ((link["addr_info"] as? [[String: Any]]) ?? []).compactMap { info in
+                guard let local = info["local"] as? String, let prefix = info["prefixlen"] as? Int else { return nil }
+                return "\(local)/\(prefix)"
+            }
+        }
+        return result
+    }
+
+    @Test func addressesAndNetworksChangeLiveWithoutARestart() throws {
+        let host = try TestHost()
+        defer { #expect(host.tearDown() == []) }
+        let front = try network("livefront", subnet: "10.81.0.0/24", bridge: "br-t81")
+        let back = try network("liveback", subnet: "10.82.0.0/24", bridge: "br-t82")
+        defer { for bridge in ["br-t81", "br-t82"] { try? RouteNetlink().deleteLink(bridge) } }
+        func attachment(_ network: String, _ addresses: [String]) throws -> NetworkAttachment {
+            NetworkAttachment(network: network, addresses: try addresses.map { try CIDR(parsing: $0, requirePrefix: false) })
+        }
+        let first = try attachment("livefront", ["10.81.0.10"])
+        var container = host.container("live1", command: ["/bin/sleep", "300"]) { spec in spec.networks = [first] }
+        let record = try host.runtime.start(container, networks: [front, back])
+        let pid = try #require(record.pid)
+        #expect(reachable("10.81.0.10"))
+        #expect(!reachable("10.81.0.11"))
+
+        // An address added live answers at once; init is the same process.
+        container.spec.networks = [try attachment("livefront", ["10.81.0.10", "10.81.0.11"])]
+        try host.runtime.updateNetworks(container, networks: [front, back])
+        #expect(reachable("10.81.0.11"))
+        #expect(try addressesInside(pid: pid)["eth0"] == ["10.81.0.10/24", "10.81.0.11/24"])
+
+        // A second network attached live: eth1 with its address, a port of the second bridge.
+        container.spec.networks = [
+            try attachment("livefront", ["10.81.0.10", "10.81.0.11"]), try attachment("liveback", ["10.82.0.10"]),
+        ]
+        try host.runtime.updateNetworks(container, networks: [front, back])
+        #expect(reachable("10.82.0.10"))
+        #expect(try addressesInside(pid: pid)["eth1"] == ["10.82.0.10/24"])
+        let netlink = try RouteNetlink()
+        let backPort = NetworkAttacher.hostInterfaceName(container: "live1", network: "liveback")
+        #expect(try netlink.link(named: backPort)?.master == (try netlink.index(of: "br-t82")))
+
+        // Detached live, and the extra address removed: gone inside and on the host.
+        container.spec.networks = [try attachment("livefront", ["10.81.0.10"])]
+        try host.runtime.updateNetworks(container, networks: [front, back])
+        let inside = try addressesInside(pid: pid)
+        #expect(inside["eth1"] == nil)
+        #expect(inside["eth0"] == ["10.81.0.10/24"])
+        #expect(try netlink.link(named: backPort) == nil)
+        #expect(!reachable("10.81.0.11"))
+        #expect(reachable("10.81.0.10"))
+
+        // Nothing restarted, and the next start uses the new attachments.
+        #expect(host.runtime.state.load("live1")?.pid == pid)
+        #expect(host.runtime.state.load("live1")?.spec?.networks == container.spec.networks)
+    }
+
     @Test func containerFirewallBlocksWhatItShouldAndChangesLive() throws {
         let host = try TestHost()
         defer { #expect(host.tearDown() == []) }

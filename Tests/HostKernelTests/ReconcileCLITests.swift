@@ -61,6 +61,35 @@ struct ReconcileCLITests {
         #expect(try berth("drift", ["--detailed-exitcode", manifests]).code == 0)
         #expect(host.runtime.state.load("web1")?.pid == pid)  // changed live, not restarted
 
+        // Network drift made outside berth: an address deleted inside web1, a
+        // stray one added to web2, the front bridge set down. All reported,
+        // all repaired live (the containers keep their init).
+        let web1 = try #require(pid)
+        let web2 = try #require(host.runtime.state.load("web2")?.pid)
+        func ip(_ pid: Int32, _ arguments: [String]) throws {
+            _ = try Spawn.run(["/usr/bin/nsenter", "-t", "\(pid)", "-n", "/usr/sbin/ip"] + arguments)
+        }
+        try ip(web1, ["addr", "del", "10.88.0.11/24", "dev", "eth0"])
+        try ip(web2, ["addr", "add", "10.88.0.99/24", "dev", "eth0"])
+        _ = try Spawn.run(["/usr/sbin/ip", "link", "set", "br-front", "down"])
+        let networkDrift = try berth("drift", ["--detailed-exitcode", manifests])
+        #expect(networkDrift.code == 2)
+        for field in ["spec.networks[0].addresses", "spec.networks.defaultRoute", "bridge.state"] {
+            #expect(networkDrift.output.contains(field), "\(networkDrift.output)")
+        }
+        #expect(networkDrift.output.contains("10.88.0.99/24"))
+        #expect(try berth("apply", [manifests]).code == 0)
+        #expect(try berth("drift", ["--detailed-exitcode", manifests]).code == 0)
+        #expect(host.runtime.state.load("web1")?.pid == web1 && host.runtime.state.load("web2")?.pid == web2)
+        var answer = ""
+        for _ in 0..<20 where !answer.contains("web1") {
+            answer = String(
+                decoding: try Spawn.run(["/usr/bin/timeout", "5", "/bin/busybox", "wget", "-q", "-O", "-", "http://10.88.0.11/"]).output,
+                as: UTF8.self)
+            if !answer.contains("web1") { usleep(200_000) }
+        }
+        #expect(answer.contains("web1"), "\(answer)")
+
         // Prune refuses an empty set unless told, then removes what berth made.
         let empty = host.root + "/empty"
         try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)

@@ -38,6 +38,52 @@ func hex(_ text: String) -> [UInt8] {
         #expect(payload == expected)
     }
 
+    @Test func addressDeleteHasTheNewAddressBodyAndNoCreateFlags() throws {
+        let cidr = try CIDR(parsing: "10.88.0.7/24")
+        let (type, flags, payload) = RouteNetlink.deleteAddress(index: 3, cidr)
+        #expect(type == Netlink.RTM_DELADDR)
+        #expect(flags == 0)
+        #expect(payload == RouteNetlink.newAddress(index: 3, cidr).2)
+    }
+
+    @Test func linkGetByNameIsARequestNotADump() {
+        let (type, flags, payload) = RouteNetlink.getLink("vb1")
+        #expect(type == Netlink.RTM_GETLINK)
+        #expect(flags & Netlink.NLM_F_DUMP == 0)
+        let expected = hex(
+            """
+            00 00 00 00  00 00 00 00  00 00 00 00  00 00 00 00   # ifinfomsg: all zero
+            08 00 03 00  76 62 31 00                             # IFLA_IFNAME "vb1\0"
+            """)
+        #expect(payload == expected)
+    }
+
+    @Test func defaultRouteReplaceAndDelete() throws {
+        let (type, flags, payload) = RouteNetlink.newDefaultRoute(via: try IPAddress(parsing: "10.88.0.1"), replace: true)
+        #expect(type == Netlink.RTM_NEWROUTE)
+        #expect(flags == Netlink.NLM_F_CREATE | Netlink.NLM_F_REPLACE)
+        let expected = hex(
+            """
+            02 00 00 00  fe 04 00 01  00 00 00 00   # rtmsg: AF_INET, /0, main table, static, universe, unicast
+            08 00 05 00  0a 58 00 01                # RTA_GATEWAY 10.88.0.1
+            """)
+        #expect(payload == expected)
+        let delete = RouteNetlink.deleteDefaultRoute(family: Netlink.AF_INET)
+        #expect(delete.0 == Netlink.RTM_DELROUTE)
+        #expect(delete.2 == hex("02 00 00 00  fe 00 ff 00  00 00 00 00   # AF_INET, /0, main, scope nowhere"))
+    }
+
+    @Test func routeDumpAnswerIsDecoded() throws {
+        let payload =
+            hex("02 00 00 00  fe 04 00 01  00 00 00 00")
+            + Attribute.encode([.u32(Netlink.RTA_TABLE, 254), Attribute(Netlink.RTA_GATEWAY, [10, 88, 0, 1]), .u32(Netlink.RTA_OIF, 2)])
+        let route = try #require(RouteNetlink.decodeRoute(NetlinkMessage(type: Netlink.RTM_NEWROUTE, flags: 0, payload: payload)))
+        #expect(route.gateway == (try IPAddress(parsing: "10.88.0.1")))
+        #expect(route.outputIndex == 2)
+        #expect(route.table == 254)
+        #expect(route.destinationLength == 0)
+    }
+
     @Test func attributesRoundTripWithPadding() {
         let attributes: [Attribute] = [.string(3, "eth0"), .u32(4, 1500), .u8(16, 6), Attribute(1, [1, 2, 3, 4, 5, 6])]
         let encoded = Attribute.encode(attributes)
@@ -92,6 +138,11 @@ final class ScriptedTransport: NetlinkTransport {
         let transport = ScriptedTransport([ScriptedTransport.ack(0)])
         try RouteNetlink(transport: transport).createBridge("br0")
         #expect(transport.sent.count == 1)
+    }
+
+    @Test func missingLinkByNameIsNil() throws {
+        let client = RouteNetlink(transport: ScriptedTransport([ScriptedTransport.ack(-19)]))
+        #expect(try client.link(named: "nope") == nil)
     }
 
     @Test func linkDumpIsParsedUntilDone() throws {

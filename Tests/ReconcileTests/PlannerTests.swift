@@ -105,4 +105,97 @@ import Testing
         let desired = DesiredHost(host: HostFacts(name: "h"), networks: [], containers: [web])
         #expect(Planner.plan(desired: desired, observed: ObservedHost(containers: [running(web)])).map(\.kind) == [.stop])
     }
+
+    // MARK: Networks, live
+
+    func attached(_ addresses: [String], extra: [NetworkAttachment] = []) throws -> ContainerObject {
+        let cidrs = try addresses.map { try CIDR(parsing: $0, requirePrefix: false) }
+        return container("web1") { spec in spec.networks = [NetworkAttachment(network: "front", addresses: cidrs)] + extra }
+    }
+
+    func namespace(_ addresses: [String], up: Bool = true, attached: Bool = true, gateway: String? = "10.88.0.1") throws
+        -> NetworkObservation
+    {
+        NetworkObservation(
+            interfaces: [
+                NetworkObservation.Interface(
+                    name: "eth0", kind: "veth", up: up, addresses: try addresses.map { try CIDR(parsing: $0) }, hostSideAttached: attached)
+            ],
+            defaultGateways: try gateway.map { [try IPAddress(parsing: $0)] } ?? [], ipv6: false)
+    }
+
+    func host(_ web: ContainerObject, _ namespace: NetworkObservation, recorded: ContainerSpec? = nil) throws -> (DesiredHost, ObservedHost) {
+        var current = running(web)
+        current.network = namespace
+        if let recorded { current.recordedSpec = recorded }
+        let desired = DesiredHost(host: HostFacts(name: "h"), networks: [try network("front")], containers: [web])
+        var observed = ObservedHost(containers: [current], networks: ["front"])
+        observed.bridges["front"] = BridgeObservation(up: true, hasGateway: true)
+        return (desired, observed)
+    }
+
+    @Test func matchingNamespacePlansNothing() throws {
+        // An address written without a prefix takes the network's.
+        let (desired, observed) = try host(try attached(["10.88.0.10"]), try namespace(["10.88.0.10/24"]))
+        #expect(Planner.plan(desired: desired, observed: observed).isEmpty)
+        #expect(Planner.drift(desired: desired, observed: observed).isEmpty)
+    }
+
+    @Test func addedAddressIsLiveNotPendingRestart() throws {
+        let before = try attached(["10.88.0.10"])
+        let (desired, observed) = try host(
+            try attached(["10.88.0.10", "10.88.0.11"]), try namespace(["10.88.0.10/24"]), recorded: before.spec)
+        let actions = Planner.plan(desired: desired, observed: observed)
+        #expect(
+            actions == [
+                Action(
+                    .updateLive, "Container/web1", field: "spec.networks[0].addresses", old: "10.88.0.10/24",
+                    new: "10.88.0.10/24,10.88.0.11/24", reason: "the container's network is changed live")
+            ])
+    }
+
+    @Test func strayAddressDownLinkAndLostRouteAreDrift() throws {
+        let (desired, observed) = try host(
+            try attached(["10.88.0.10"]), try namespace(["10.88.0.10/24", "10.88.0.99/24"], up: false, gateway: nil))
+        let fields = Planner.drift(desired: desired, observed: observed).map(\.field)
+        #expect(fields == ["spec.networks[0].interface", "spec.networks[0].addresses", "spec.networks.defaultRoute"])
+        #expect(Planner.plan(desired: desired, observed: observed).allSatisfy { $0.kind == .updateLive })
+    }
+
+    @Test func attachAndDetachAreLive() throws {
+        // Desired: no networks; observed: eth0 → detach.
+        let bare = container("web1")
+        let (desired, observed) = try host(bare, try namespace(["10.88.0.10/24"]))
+        let detach = Planner.plan(desired: desired, observed: observed)
+        #expect(detach.map(\.field) == ["spec.networks", "spec.networks.defaultRoute"])
+        #expect(detach.allSatisfy { $0.kind == .updateLive })
+        // Desired: eth0; observed: nothing → attach.
+        let empty = NetworkObservation(interfaces: [], defaultGateways: [], ipv6: false)
+        let (desired2, observed2) = try host(try attached(["10.88.0.10"]), empty, recorded: bare.spec)
+        let attach = Planner.plan(desired: desired2, observed: observed2)
+        #expect(attach.first?.field == "spec.networks[0]")
+        #expect(attach.first?.old == "absent")
+        #expect(!attach.contains { $0.kind == .pendingRestart })
+    }
+
+    @Test func hostEndOffItsBridgeIsRepaired() throws {
+        let (desired, observed) = try host(try attached(["10.88.0.10"]), try namespace(["10.88.0.10/24"], attached: false))
+        #expect(Planner.plan(desired: desired, observed: observed).map(\.field) == ["spec.networks[0].network"])
+    }
+
+    @Test func ipv6AddressWaitsForARestartWhenIPv6IsOff() throws {
+        let (desired, observed) = try host(try attached(["10.88.0.10", "fd00::10/64"]), try namespace(["10.88.0.10/24"]))
+        let actions = Planner.plan(desired: desired, observed: observed)
+        #expect(actions.map(\.kind) == [.pendingRestart])
+        #expect(actions.first?.field == "spec.networks[0].addresses")
+    }
+
+    @Test func bridgeDownOrWithoutGatewayIsRepairedLive() throws {
+        let (desired, _) = try host(try attached(["10.88.0.10"]), try namespace(["10.88.0.10/24"]))
+        var observed = ObservedHost(containers: [], networks: ["front"])
+        observed.bridges["front"] = BridgeObservation(up: false, hasGateway: false)
+        let actions = Planner.plan(desired: DesiredHost(host: desired.host, networks: desired.networks, containers: []), observed: observed)
+        #expect(actions.map(\.field) == ["bridge.state", "spec.gateway"])
+        #expect(actions.allSatisfy { $0.kind == .updateLive && $0.object == "Network/front" })
+    }
 }

@@ -41,8 +41,8 @@ int berth_restore_terminal(int fd, const void *saved, unsigned long saved_size);
 int berth_netlink_socket(int protocol);
 
 // A NETLINK_ROUTE socket that lives in the network namespace `netns_fd`:
-// a short-lived child joins the namespace (setns is per thread, so never in
-// Swift), opens the socket and passes it back over SCM_RIGHTS.
+// a short-lived C thread joins the namespace (setns of a network namespace
+// is per thread), opens the socket and ends; no Swift code runs on it.
 int berth_netlink_socket_in_netns(int netns_fd);
 
 // setns(2) into a network namespace. _GNU_SOURCE-only, so not in Swift's

@@ -1,0 +1,85 @@
+/// One interface a container should have inside its network namespace:
+/// derived from its attachments and the networks they name. The runtime
+/// makes it so; the planner compares it against what the kernel has.
+public struct InterfaceLayout: Hashable, Sendable {
+    /// The name inside the container (eth0, eth1, ... by default).
+    public var interface: String
+    public var network: String
+    /// Addresses as they go on the interface: an IPv4 address written
+    /// without a prefix takes the network's.
+    public var addresses: [CIDR]
+    /// The gateway of the default route when this attachment carries it.
+    public var gateway: IPAddress?
+}
+
+extension ContainerObject {
+    /// The interfaces this container should have, in attachment order.
+    /// Attachments naming a network that is not in `networks` are left out.
+    public func interfaceLayout(networks: [String: NetworkObject]) -> [InterfaceLayout] {
+        var layout: [InterfaceLayout] = []
+        for (index, attachment) in (spec.networks ?? []).enumerated() {
+            guard let network = networks[attachment.network] else { continue }
+            let addresses = attachment.addresses.map { cidr in
+                cidr.prefixLength == cidr.address.bitWidth && cidr.address.isIPv4
+                    ? CIDR(address: cidr.address, prefixLength: network.spec.subnet.prefixLength) : cidr
+            }
+            let isDefault = attachment.defaultRoute ?? (index == 0)
+            layout.append(
+                InterfaceLayout(
+                    interface: attachment.interface ?? "eth\(index)", network: attachment.network, addresses: addresses,
+                    gateway: isDefault ? network.spec.effectiveGateway : nil))
+        }
+        return layout
+    }
+}
+
+extension ContainerSpec {
+    /// Whether the container's namespace needs IPv6 (it is off otherwise).
+    public var usesIPv6: Bool {
+        (networks ?? []).contains { $0.addresses.contains { !$0.address.isIPv4 } }
+    }
+}
+
+/// What the kernel has in a running container's network namespace, and
+/// whether the host side of each of its veths sits on the right bridge.
+public struct NetworkObservation: Hashable, Sendable {
+    public struct Interface: Hashable, Sendable {
+        public var name: String
+        public var kind: String?
+        public var up: Bool
+        /// Addresses without IPv6 link-local ones (the kernel makes those).
+        public var addresses: [CIDR]
+        /// The host end exists, is up and is a port of the network's bridge
+        /// (nil when not checked: no attachment wants this interface).
+        public var hostSideAttached: Bool?
+
+        public init(name: String, kind: String?, up: Bool, addresses: [CIDR], hostSideAttached: Bool? = nil) {
+            self.name = name
+            self.kind = kind
+            self.up = up
+            self.addresses = addresses
+            self.hostSideAttached = hostSideAttached
+        }
+    }
+
+    /// Every interface but lo.
+    public var interfaces: [Interface]
+    /// Gateways of the main table's default routes.
+    public var defaultGateways: [IPAddress]
+    /// Whether IPv6 is on in the namespace (it is set once, at start).
+    public var ipv6: Bool
+
+    public init(interfaces: [Interface], defaultGateways: [IPAddress], ipv6: Bool) {
+        self.interfaces = interfaces
+        self.defaultGateways = defaultGateways
+        self.ipv6 = ipv6
+    }
+}
+
+extension CIDR {
+    /// fe80::/10: made by the kernel for every IPv6 interface, never by berth.
+    public var isIPv6LinkLocal: Bool {
+        let bytes = address.bytes
+        return bytes.count == 16 && bytes[0] == 0xfe && bytes[1] & 0xc0 == 0x80
+    }
+}
