@@ -60,7 +60,8 @@ demo: build
 bench: release
 	.build/release/berth-bench parse
 	@if [ "$$(id -u)" -ne 0 ]; then echo "runtime benchmark skipped: it needs root"; else \
-		bash scripts/sandbox-run.sh .build/release/berth-bench runtime; fi
+		bash scripts/sandbox-run.sh .build/release/berth-bench runtime && \
+		bash scripts/sandbox-run.sh .build/release/berth-bench network; fi
 
 clean:
 	rm -rf .build

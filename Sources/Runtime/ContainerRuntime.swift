@@ -15,7 +15,7 @@ public struct ContainerRuntime: Sendable {
     public let cgroups: any CgroupDriver
     public let state: StateStore
     public let templates: TemplateStore
-    let logger: Logger
+    public let logger: Logger
 
     public init(paths: RuntimePaths, cgroups: any CgroupDriver, logger: Logger) {
         self.paths = paths

@@ -7,28 +7,17 @@ import Runtime
 /// Container start-up against runc, measured in the same run on the same
 /// busybox rootfs, and the cost of many containers side by side.
 func runtimeBenchmark() throws {
-    guard getuid() == 0, ProcessInfo.processInfo.environment["BERTH_SANDBOX"] == "1" else {
-        throw BenchError("run as root through scripts/sandbox-run.sh (make bench does)")
-    }
     let iterations = Int(ProcessInfo.processInfo.environment["BERTH_BENCH_ITERATIONS"] ?? "") ?? 20
-    let root = "/tmp/berth-bench-\(getpid())"
-    let parent = "berth-bench-\(getpid())"
-    defer { try? FileManager.default.removeItem(atPath: root) }
-    let paths = RuntimePaths(stateDirectory: .init(root + "/state"), runDirectory: .init(root + "/run"), cgroupParent: parent)
-    var logger = Logger(label: "bench")
-    logger.logLevel = .warning
-    let runtime = ContainerRuntime(paths: paths, cgroups: try CgroupDrivers.detect(), logger: logger)
+    let host = try BenchHost("runtime")
+    defer { host.cleanUp() }
+    let runtime = host.runtime
+    let root = host.root
+    let parent = host.parent
     let berth = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("berth").path
-    let global = ["--state-dir", root + "/state", "--run-dir", root + "/run", "--cgroup-parent", parent]
-
-    func container(_ name: String, _ command: [String]) -> ContainerObject {
-        var spec = ContainerSpec()
-        spec.rootfs = RootfsSpec(source: .template("busybox"))
-        spec.`init` = InitSpec(command: command)
-        return ContainerObject(metadata: ObjectMeta(name: name), spec: spec, source: SourceLocation(file: "bench", line: 1, column: 1))
-    }
-    func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
-    let clock = ContinuousClock()
+    let global = host.global
+    func container(_ name: String, _ command: [String]) -> ContainerObject { host.container(name, command) }
+    func median(_ values: [Double]) -> Double { Stopwatch.median(values) }
+    let clock = Stopwatch.clock
     func seconds(_ duration: Duration) -> Double {
         Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
@@ -118,11 +107,6 @@ func runtimeBenchmark() throws {
     }
     for index in 0..<count { try runtime.delete("m\(index)") }
     try? runtime.cgroups.remove(try CgroupPath(parent))
-}
-
-struct BenchError: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
 }
 
 /// MemAvailable from /proc/meminfo, in bytes.

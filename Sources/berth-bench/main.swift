@@ -1,6 +1,7 @@
 // Benchmarks (never timed tests). `berth-bench parse`: the manifest pipeline.
 // `berth-bench runtime`: container create+start+exit against runc, and 200
-// containers side by side; needs root inside a sandbox host (make bench).
+// containers side by side; `berth-bench network`: network set-up per
+// container up to 1000 on one bridge. Root, inside a sandbox host (make bench).
 import Foundation
 
 let mode = CommandLine.arguments.dropFirst().first ?? "parse"
@@ -8,8 +9,9 @@ do {
     switch mode {
     case "parse": try parseBenchmark()
     case "runtime": try runtimeBenchmark()
+    case "network": try networkBenchmark()
     default:
-        FileHandle.standardError.write(Data("usage: berth-bench [parse|runtime]\n".utf8))
+        FileHandle.standardError.write(Data("usage: berth-bench [parse|runtime|network]\n".utf8))
         exit(2)
     }
 } catch {
