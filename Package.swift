@@ -11,8 +11,7 @@ import PackageDescription
 let package = Package(
     name: "berth",
     products: [
-        .executable(name: "berth", targets: ["berth"]),
-        .executable(name: "berth-init", targets: ["berth-init"]),
+        .executable(name: "berth", targets: ["berth"])
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -34,7 +33,7 @@ let package = Package(
             name: "CNftables", pkgConfig: "libnftables",
             providers: [.apt(["libnftables-dev"])]),
         // Our C shim: what Glibc's module map does not expose.
-        .target(name: "CLinux"),
+        .target(name: "CLinux", linkerSettings: [.linkedLibrary("nftables")]),
 
         // Pure layers.
         .target(name: "Model"),
@@ -80,7 +79,6 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
-        .executableTarget(name: "berth-init", dependencies: ["Kernel"]),
         // Benchmarks print figures; they are never timed assertions in tests.
         .executableTarget(
             name: "berth-bench",

@@ -144,4 +144,3 @@ int berth_netlink_socket_in_netns(int netns_fd) {
     return job.fd;
 }
 
-int berth_setns_net(int fd) { return setns(fd, CLONE_NEWNET); }

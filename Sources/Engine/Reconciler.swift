@@ -32,12 +32,20 @@ public struct Reconciler {
         for (record, status, usage) in runtime.list() {
             var running = false
             var network: NetworkObservation?
+            var firewallCurrent: Bool?
             if case .running(let pid) = status {
                 running = true
                 // Unreadable (the init just died): nil, and network changes wait for a restart.
                 if let container = containers[record.name] {
                     network = try? NetworkAttacher.observe(
                         pid: pid, container: container, networks: networks, ipv6: record.ipv6 ?? record.spec?.usesIPv6 ?? false)
+                    if record.spec?.firewall != nil || record.firewallFingerprint != nil {
+                        do {
+                            firewallCurrent = try ContainerFirewall.observe(pid: pid) == record.firewallFingerprint
+                        } catch {
+                            firewallCurrent = nil
+                        }
+                    }
                 }
             }
             let resources = usage.map { usage in
@@ -49,7 +57,7 @@ public struct Reconciler {
             observed.containers.append(
                 ObservedContainer(
                     name: record.name, running: running, frozen: usage?.frozen ?? false, recordedSpec: record.spec, resources: resources,
-                    network: network))
+                    network: network, firewallCurrent: firewallCurrent))
         }
         if let netlink = try? RouteNetlink() {
             for network in desired.networks {

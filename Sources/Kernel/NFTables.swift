@@ -1,4 +1,9 @@
+import CLinux
 import CNftables
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// libnftables: a ruleset given as one buffer is one transaction (all or
 /// nothing). berth builds that buffer from typed values, never from
@@ -29,6 +34,20 @@ public final class NFTables: @unchecked Sendable {
             throw Failure(message: error.trimmingCharactersNewlines)
         }
         return nft_ctx_get_output_buffer(context).map { String(cString: $0) } ?? ""
+    }
+
+    /// Runs commands (one transaction) inside another network namespace
+    /// (the fd of /proc/PID/ns/net), from a C thread that joins it; returns
+    /// nft's output.
+    @discardableResult
+    public static func run(_ commands: String, inNetworkNamespace namespaceFD: Int32) throws -> String {
+        var output: UnsafeMutablePointer<CChar>?
+        let result = berth_nft_run_in_netns(namespaceFD, commands, &output)
+        defer { free(output) }
+        if result < 0 { throw SystemError(call: "setns", errno: errno, subject: "nftables in a network namespace") }
+        let text = output.map { String(cString: $0) } ?? ""
+        if result != 0 { throw Failure(message: text.trimmingCharactersNewlines) }
+        return text
     }
 
     /// Whether `family name` exists.

@@ -24,4 +24,10 @@ public enum FNV1a {
         let hex = String(hash32(text), radix: 16)
         return String(repeating: "0", count: 8 - hex.count) + hex
     }
+
+    /// `hash64` as 16 lowercase hex digits, zero-padded (fingerprints).
+    public static func hex64(_ text: String) -> String {
+        let hex = String(hash64(text), radix: 16)
+        return String(repeating: "0", count: 16 - hex.count) + hex
+    }
 }

@@ -32,6 +32,8 @@ public struct Link: Equatable, Sendable {
     public var mtu: UInt32?
     public var master: Int32?
     public var kind: String?
+    /// The hardware address (IFLA_ADDRESS).
+    public var mac: [UInt8]?
     public var isUp: Bool { flags & Netlink.IFF_UP != 0 }
 }
 
@@ -87,15 +89,23 @@ public final class RouteNetlink {
         )
     }
 
-    public static func setLink(index: Int32, up: Bool? = nil, master: Int32? = nil, mtu: UInt32? = nil) -> (UInt16, UInt16, [UInt8]) {
+    /// RTM_NEWLINK on an existing link: up/down, bridge master, MTU, MAC,
+    /// a new name, or a move into the network namespace `namespaceFD`.
+    public static func setLink(
+        index: Int32, up: Bool? = nil, master: Int32? = nil, mtu: UInt32? = nil, mac: [UInt8]? = nil, rename: String? = nil,
+        namespaceFD: Int32? = nil
+    ) -> (UInt16, UInt16, [UInt8]) {
         var info = InterfaceInfo(index: index)
         if let up {
             info.flags = up ? Netlink.IFF_UP : 0
             info.change = Netlink.IFF_UP
         }
         var attributes: [Attribute] = []
+        if let rename { attributes.append(.string(Netlink.IFLA_IFNAME, rename)) }
         if let master { attributes.append(.u32(Netlink.IFLA_MASTER, UInt32(bitPattern: master))) }
         if let mtu { attributes.append(.u32(Netlink.IFLA_MTU, mtu)) }
+        if let mac { attributes.append(Attribute(Netlink.IFLA_ADDRESS, mac)) }
+        if let namespaceFD { attributes.append(.u32(Netlink.IFLA_NET_NS_FD, UInt32(bitPattern: namespaceFD))) }
         return (Netlink.RTM_NEWLINK, 0, info.encoded() + Attribute.encode(attributes))
     }
 
@@ -163,10 +173,21 @@ public final class RouteNetlink {
         try request(RouteNetlink.newVeth(name, peer: peer, peerNamespaceFD: peerNamespaceFD), operation: "create veth \(name)")
     }
 
-    public func setLink(_ name: String, up: Bool? = nil, master: String? = nil, mtu: UInt32? = nil) throws {
+    public func setLink(
+        _ name: String, up: Bool? = nil, master: String? = nil, mtu: UInt32? = nil, mac: [UInt8]? = nil, rename: String? = nil
+    ) throws {
         let index = try index(of: name)
         let masterIndex = try master.map { try self.index(of: $0) }
-        try request(RouteNetlink.setLink(index: index, up: up, master: masterIndex, mtu: mtu), operation: "set link \(name)")
+        try request(
+            RouteNetlink.setLink(index: index, up: up, master: masterIndex, mtu: mtu, mac: mac, rename: rename), operation: "set link \(name)")
+    }
+
+    /// Moves a link into another network namespace (an RCU grace period,
+    /// ~15 ms: berth creates veth peers in place instead; this is for
+    /// devices handed to a container).
+    public func moveLink(_ name: String, toNamespaceFD namespaceFD: Int32, rename: String? = nil) throws {
+        try request(
+            RouteNetlink.setLink(index: try index(of: name), rename: rename, namespaceFD: namespaceFD), operation: "move link \(name)")
     }
 
     public func setPortIsolated(_ name: String, _ isolated: Bool) throws {
@@ -225,6 +246,7 @@ public final class RouteNetlink {
             switch attribute.type {
             case Netlink.IFLA_IFNAME: link.name = attribute.stringValue
             case Netlink.IFLA_MTU: link.mtu = attribute.u32Value
+            case Netlink.IFLA_ADDRESS: link.mac = attribute.value
             case Netlink.IFLA_MASTER: link.master = attribute.u32Value.map { Int32(bitPattern: $0) }
             case Netlink.IFLA_LINKINFO:
                 link.kind = Attribute.decode(attribute.value[...])?.first { $0.type == Netlink.IFLA_INFO_KIND }?.stringValue

@@ -41,10 +41,12 @@ public struct ObservedContainer: Sendable, Equatable {
     /// Its network namespace as the kernel has it (nil where not observed:
     /// network changes are then planned for the next restart).
     public var network: NetworkObservation?
+    /// Whether its firewall table is as berth applied it (nil: not observed).
+    public var firewallCurrent: Bool?
 
     public init(
         name: String, running: Bool, frozen: Bool = false, recordedSpec: ContainerSpec?, resources: ObservedResources?,
-        network: NetworkObservation? = nil
+        network: NetworkObservation? = nil, firewallCurrent: Bool? = nil
     ) {
         self.name = name
         self.running = running
@@ -52,6 +54,7 @@ public struct ObservedContainer: Sendable, Equatable {
         self.recordedSpec = recordedSpec
         self.resources = resources
         self.network = network
+        self.firewallCurrent = firewallCurrent
     }
 }
 
@@ -147,8 +150,15 @@ public enum Planner {
                 continue
             }
             guard current.running else { continue }
-            actions += resourceChanges(container, current, object: object)
-            if let network = current.network {
+            // With drift policy warn or ignore, what changed behind berth's
+            // back (the manifest did not change since it was applied) is left
+            // alone; what the manifest changed is still applied.
+            let enforce = (container.spec.policy?.drift ?? .enforce) == .enforce
+            let recorded = current.recordedSpec
+            if enforce || recorded == nil || recorded?.resources != container.spec.resources {
+                actions += resourceChanges(container, current, object: object)
+            }
+            if let network = current.network, enforce || recorded == nil || recorded?.networks != container.spec.networks {
                 for change in networkDrift(container, network, networks: networksByName) {
                     actions.append(
                         change.live
@@ -164,6 +174,11 @@ public enum Planner {
                 if container.spec.firewall != recorded.firewall {
                     actions.append(
                         Action(.updateLive, object, field: "spec.firewall", reason: "rules are replaced live in the container's namespace"))
+                } else if current.firewallCurrent == false && enforce {
+                    actions.append(
+                        Action(
+                            .updateLive, object, field: "spec.firewall", old: "missing or edited", new: "as in the manifest",
+                            reason: "the table in the container's namespace is replaced live"))
                 }
                 actions += restartChanges(
                     desired: container.spec, recorded: recorded, object: object, networksLive: current.network != nil)
@@ -325,6 +340,10 @@ public enum Planner {
                 for (field, desiredValue, actual) in resourceDrift(container, resources) {
                     result.append(Drift(object: object, field: field, desired: desiredValue, observed: actual, policy: policy))
                 }
+            }
+            if current.running, current.firewallCurrent == false {
+                result.append(
+                    Drift(object: object, field: "spec.firewall", desired: "as in the manifest", observed: "missing or edited", policy: policy))
             }
             if let network = current.network, current.running {
                 for change in networkDrift(container, network, networks: networksByName) {

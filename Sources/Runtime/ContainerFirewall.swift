@@ -6,8 +6,11 @@ import Model
 #endif
 
 /// A container's own inbound firewall: an nftables table inside its network
-/// namespace, applied by berth-init (setns needs a single-threaded process).
+/// namespace, applied in one libnftables transaction from a C thread that
+/// joins the namespace (never Swift code: setns is per thread).
 public enum ContainerFirewall {
+    static let table = "inet berth"
+
     /// The ruleset for `firewall` (typed values only), replacing the table in
     /// one transaction; nil when there is nothing to enforce.
     public static func ruleset(_ firewall: FirewallSpec?) -> String? {
@@ -26,27 +29,30 @@ public enum ContainerFirewall {
             rules.append(parts.joined(separator: " "))
         }
         let policy = firewall.defaultPolicy == .drop ? "drop" : "accept"
-        return "add table inet berth\ndelete table inet berth\ntable inet berth {\n  chain input {\n"
+        return "add table \(table)\ndelete table \(table)\ntable \(table) {\n  chain input {\n"
             + "    type filter hook input priority filter; policy \(policy);\n"
             + rules.map { "    \($0)\n" }.joined() + "  }\n}\n"
     }
 
-    /// Where berth-init is: beside the running executable.
-    static var helper: String {
-        var buffer = [CChar](repeating: 0, count: 4096)
-        let count = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-        let executable = count > 0 ? String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self) : "/usr/local/bin/berth"
-        let directory = executable.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
-        return directory + "/berth-init"
+    /// Applies `firewall` inside the network namespace of `pid` (removing the
+    /// table when there is nothing to enforce); returns the fingerprint of
+    /// the table as the kernel now lists it (nil: no table).
+    @discardableResult
+    public static func apply(_ firewall: FirewallSpec?, pid: pid_t) throws -> String? {
+        let text = ruleset(firewall) ?? "add table \(table)\ndelete table \(table)\n"
+        let namespaceFD = try Syscall.open("/proc/\(pid)/ns/net", O_RDONLY)
+        defer { Syscall.close(namespaceFD) }
+        try NFTables.run(text, inNetworkNamespace: namespaceFD)
+        guard ruleset(firewall) != nil else { return nil }
+        return FNV1a.hex64(try NFTables.run("list table \(table)", inNetworkNamespace: namespaceFD))
     }
 
-    /// Applies `firewall` inside the network namespace of `pid` (removing the
-    /// table when there is nothing to enforce).
-    public static func apply(_ firewall: FirewallSpec?, pid: pid_t) throws {
-        let text = ruleset(firewall) ?? "add table inet berth\ndelete table inet berth\n"
-        let result = try Spawn.run([helper, "firewall", "/proc/\(pid)/ns/net"], input: Array(text.utf8))
-        guard result.exitedCleanly else {
-            throw SystemError(call: "berth-init firewall", errno: EIO, subject: "pid \(pid) (status \(result.status >> 8))")
-        }
+    /// The fingerprint of the table as the kernel lists it now, nil when
+    /// there is no table: a flushed or edited table shows as a difference.
+    public static func observe(pid: pid_t) throws -> String? {
+        let namespaceFD = try Syscall.open("/proc/\(pid)/ns/net", O_RDONLY)
+        defer { Syscall.close(namespaceFD) }
+        guard let listing = try? NFTables.run("list table \(table)", inNetworkNamespace: namespaceFD) else { return nil }
+        return FNV1a.hex64(listing)
     }
 }

@@ -24,6 +24,9 @@ public struct ContainerRecord: Codable, Equatable, Sendable {
     public var environment: [String]?
     /// Whether IPv6 is on in its network namespace (decided at start).
     public var ipv6: Bool?
+    /// The fingerprint of its firewall table as the kernel listed it right
+    /// after berth applied it (nil: no table).
+    public var firewallFingerprint: String?
     /// The spec it was started from, so `berth start` can start it again.
     public var spec: ContainerSpec?
     /// The networks it was attached to, for `berth start`.

@@ -91,13 +91,15 @@ public struct ContainerRuntime: Sendable {
             launch.devices = devices.map(\.node)
             let byName = Dictionary(networks.map { ($0.metadata.name, $0) }, uniquingKeysWith: { first, _ in first })
             let attacher = NetworkAttacher(logger: logger, state: state)
+            var firewall: String?
             let pid = try launch.start { pid in
                 try cgroups.addProcess(pid, to: group)
                 // The child waits in its new network namespace: its network is
                 // ready before init runs.
                 try attacher.attach(pid: pid, container: container, networks: byName)
-                if spec.firewall != nil { try ContainerFirewall.apply(spec.firewall, pid: pid) }
+                if spec.firewall != nil { firewall = try ContainerFirewall.apply(spec.firewall, pid: pid) }
             }
+            record.firewallFingerprint = firewall
             record.capabilities = launch.capabilities.mask
             record.noNewPrivileges = launch.noNewPrivileges
             record.seccomp = launch.seccomp
@@ -193,7 +195,7 @@ public struct ContainerRuntime: Sendable {
         guard case .running(let pid) = status(name), var record = state.load(name) else {
             throw RuntimeError(description: "container \(name) is not running")
         }
-        try ContainerFirewall.apply(firewall, pid: pid)
+        record.firewallFingerprint = try ContainerFirewall.apply(firewall, pid: pid)
         record.spec?.firewall = firewall
         try state.save(record)
         logger.info("firewall updated live", metadata: ["container": "\(name)"])

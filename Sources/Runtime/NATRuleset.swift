@@ -63,22 +63,30 @@ public struct NATRuleset: Equatable, Sendable {
 
     public var isEmpty: Bool { forwardingBridges.isEmpty && !text.contains("{") }
 
-    /// Applies the table (one transaction) and the per-bridge forwarding sysctl.
+    /// Applies the table (one transaction) and the per-bridge forwarding
+    /// sysctl; records what was applied and how the kernel lists it.
     public func apply(state: StateStore) throws {
-        try NFTables().run(text)
+        let nft = try NFTables()
+        try nft.run(text)
         for bridge in forwardingBridges {
             try Syscall.writeValue("1", to: "/proc/sys/net/ipv4/conf/\(bridge)/forwarding", allowingSpaces: false)
         }
+        let listing = isEmpty ? "" : FNV1a.hex64(try nft.run("list table ip \(table)"))
         try FileManager.default.createDirectory(atPath: state.paths.stateDirectory.string, withIntermediateDirectories: true)
-        try Syscall.writeAtomically(Array(fingerprint.utf8), to: state.paths.stateDirectory.string + "/nat.fingerprint")
+        try Syscall.writeAtomically(Array("\(fingerprint) \(listing)".utf8), to: state.paths.stateDirectory.string + "/nat.fingerprint")
     }
 
-    /// Whether the kernel holds this ruleset: the table exists (or need not)
-    /// and the fingerprint berth recorded matches.
+    /// Whether the kernel holds this ruleset: berth applied this one, the
+    /// table lists as it did then (a flushed or edited table differs), and
+    /// forwarding is still on for each bridge.
     public func isCurrent(state: StateStore) -> Bool {
-        let recorded = (try? Syscall.readFile(state.paths.stateDirectory.string + "/nat.fingerprint")).map { String(decoding: $0, as: UTF8.self) }
-        guard recorded == fingerprint else { return isEmpty && recorded == nil }
+        let recorded = (try? Syscall.readFile(state.paths.stateDirectory.string + "/nat.fingerprint"))
+            .map { String(decoding: $0, as: UTF8.self).split(separator: " ").map(String.init) }
+        guard let recorded, recorded.first == fingerprint else { return isEmpty && recorded == nil }
         if isEmpty { return true }
-        return (try? NFTables().tableExists(family: "ip", name: table)) ?? false
+        guard let listing = try? NFTables().run("list table ip \(table)"), recorded.last == FNV1a.hex64(listing) else { return false }
+        return forwardingBridges.allSatisfy { bridge in
+            (try? Syscall.readFile("/proc/sys/net/ipv4/conf/\(bridge)/forwarding", limit: 8)).map { $0.first == UInt8(ascii: "1") } ?? false
+        }
     }
 }

@@ -100,6 +100,13 @@ struct ContainerNetworkTests {
         let pid = try #require(record.pid)
         #expect(reachable("10.81.0.10"))
         #expect(!reachable("10.81.0.11"))
+        // A neighbour on the other network only: not reachable (nothing routes
+        // between the bridges) until live1 joins that network too.
+        let neighbour = try attachment("liveback", ["10.82.0.20"])
+        _ = try host.runtime.start(
+            host.container("live2", command: ["/bin/sleep", "300"]) { spec in spec.networks = [neighbour] }, networks: [front, back])
+        let ping = ["/bin/ping", "-c", "1", "-W", "2", "10.82.0.20"]
+        #expect(try host.runtime.exec("live1", command: ping) != 0)
 
         // An address added live answers at once; init is the same process.
         container.spec.networks = [try attachment("livefront", ["10.81.0.10", "10.81.0.11"])]
@@ -114,6 +121,7 @@ struct ContainerNetworkTests {
         try host.runtime.updateNetworks(container, networks: [front, back])
         #expect(reachable("10.82.0.10"))
         #expect(try addressesInside(pid: pid)["eth1"] == ["10.82.0.10/24"])
+        #expect(try host.runtime.exec("live1", command: ping) == 0)
         let netlink = try RouteNetlink()
         let backPort = NetworkAttacher.hostInterfaceName(container: "live1", network: "liveback")
         #expect(try netlink.link(named: backPort)?.master == (try netlink.index(of: "br-t82")))

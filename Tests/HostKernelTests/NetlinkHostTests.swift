@@ -35,6 +35,25 @@ struct NetlinkHostTests {
         // The kernel's refusal comes back typed, naming the operation.
         #expect(throws: NetlinkError(operation: "create bridge brt-test0", errno: EEXIST)) { try netlink.createBridge("brt-test0") }
 
+        // MTU and MAC set, then the peer moved into another namespace by fd and renamed there.
+        try netlink.setLink("vt-test0p", mtu: 1400, mac: [0x02, 0xbe, 0x27, 0, 0, 0x01])
+        let peer = try #require(try ip(["link", "show", "vt-test0p"]).first)
+        #expect(peer["mtu"] as? Int == 1400)
+        #expect(peer["address"] as? String == "02:be:27:00:00:01")
+        let holder = try Child(held: "exec /usr/bin/unshare --net /bin/sleep 30")
+        defer { holder.kill() }
+        holder.release()
+        let mine = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/net")
+        for _ in 0..<200 where (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(holder.pid)/ns/net")) == mine {
+            usleep(10_000)
+        }
+        let namespace = try Syscall.open("/proc/\(holder.pid)/ns/net", O_RDONLY)
+        defer { Syscall.close(namespace) }
+        try netlink.moveLink("vt-test0p", toNamespaceFD: namespace, rename: "eth7")
+        #expect(try netlink.link(named: "vt-test0p") == nil)
+        let inside = RouteNetlink(transport: try NetlinkSocket(networkNamespaceFD: namespace))
+        #expect(try inside.link(named: "eth7")?.mac == [0x02, 0xbe, 0x27, 0, 0, 0x01])
+
         try netlink.deleteLink("vt-test0")
         try netlink.deleteLink("brt-test0")
         #expect(

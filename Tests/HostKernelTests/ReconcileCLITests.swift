@@ -90,6 +90,24 @@ struct ReconcileCLITests {
         }
         #expect(answer.contains("web1"), "\(answer)")
 
+        // Rules edited behind berth's back: edge-web's own table loses its
+        // rules, the NAT table its port forwards. Both show; the NAT table
+        // comes back, edge-web's table stays as it is (its policy is warn:
+        // report only).
+        let edge = try #require(host.runtime.state.load("edge-web")?.pid)
+        let edgeNamespace = try Syscall.open("/proc/\(edge)/ns/net", O_RDONLY)
+        defer { Syscall.close(edgeNamespace) }
+        try NFTables.run("flush chain inet berth input", inNetworkNamespace: edgeNamespace)
+        try NFTables().run("flush chain ip \(table) prerouting")
+        let ruleDrift = try berth("drift", ["--detailed-exitcode", manifests])
+        #expect(ruleDrift.code == 2)
+        #expect(ruleDrift.output.contains("spec.firewall") && ruleDrift.output.contains("Ruleset/nat"), "\(ruleDrift.output)")
+        #expect(try berth("apply", [manifests]).code == 0)
+        let afterRules = try berth("drift", ["--output", "json", manifests]).output
+        #expect(afterRules.contains("spec.firewall") && afterRules.contains("warn") && !afterRules.contains("Ruleset/nat"), "\(afterRules)")
+        #expect(!(try NFTables.run("list chain inet berth input", inNetworkNamespace: edgeNamespace).contains("dport 80")))
+        #expect(try NFTables().run("list chain ip \(table) prerouting").contains("dnat"))
+
         // Prune refuses an empty set unless told, then removes what berth made.
         let empty = host.root + "/empty"
         try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)

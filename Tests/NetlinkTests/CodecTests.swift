@@ -46,6 +46,21 @@ func hex(_ text: String) -> [UInt8] {
         #expect(payload == RouteNetlink.newAddress(index: 3, cidr).2)
     }
 
+    @Test func setLinkCarriesRenameMTUMacAndNamespace() {
+        let (type, _, payload) = RouteNetlink.setLink(
+            index: 5, up: true, mtu: 1400, mac: [0x02, 0, 0, 0, 0, 0x01], rename: "eth1", namespaceFD: 9)
+        #expect(type == Netlink.RTM_NEWLINK)
+        let expected = hex(
+            """
+            00 00 00 00  05 00 00 00  01 00 00 00  01 00 00 00   # ifinfomsg: index 5, flags UP, change UP
+            09 00 03 00  65 74 68 31  00 00 00 00                # IFLA_IFNAME "eth1\0" + padding
+            08 00 04 00  78 05 00 00                             # IFLA_MTU 1400
+            0a 00 01 00  02 00 00 00  00 01 00 00                # IFLA_ADDRESS 02:00:00:00:00:01 + padding
+            08 00 1c 00  09 00 00 00                             # IFLA_NET_NS_FD 9
+            """)
+        #expect(payload == expected)
+    }
+
     @Test func linkGetByNameIsARequestNotADump() {
         let (type, flags, payload) = RouteNetlink.getLink("vb1")
         #expect(type == Netlink.RTM_GETLINK)

@@ -198,4 +198,28 @@ import Testing
         #expect(actions.map(\.field) == ["bridge.state", "spec.gateway"])
         #expect(actions.allSatisfy { $0.kind == .updateLive && $0.object == "Network/front" })
     }
+
+    @Test func editedFirewallTableIsDriftAndReplacedLive() {
+        let web = container("web1") { $0.firewall = FirewallSpec(defaultPolicy: .drop, rules: []) }
+        var current = running(web)
+        current.firewallCurrent = false
+        let desired = DesiredHost(host: HostFacts(name: "h"), networks: [], containers: [web])
+        let observed = ObservedHost(containers: [current])
+        #expect(Planner.plan(desired: desired, observed: observed).map(\.field) == ["spec.firewall"])
+        #expect(Planner.drift(desired: desired, observed: observed).map(\.field) == ["spec.firewall"])
+        current.firewallCurrent = true
+        #expect(Planner.plan(desired: desired, observed: ObservedHost(containers: [current])).isEmpty)
+    }
+
+    @Test func warnPolicyReportsDriftButLeavesItAloneUntilTheManifestChanges() {
+        let web = container("web1", memory: 128 << 20) { $0.policy = ObjectPolicy(drift: .warn) }
+        var current = running(web, memory: 64 << 20)
+        current.firewallCurrent = false
+        let desired = DesiredHost(host: HostFacts(name: "h"), networks: [], containers: [web])
+        #expect(Planner.plan(desired: desired, observed: ObservedHost(containers: [current])).isEmpty)
+        #expect(Planner.drift(desired: desired, observed: ObservedHost(containers: [current])).count == 2)
+        // The manifest changed since it was applied: that is applied.
+        current.recordedSpec?.resources?.memory?.max = ByteSize(bytes: 256 << 20)
+        #expect(Planner.plan(desired: desired, observed: ObservedHost(containers: [current])).map(\.field) == ["spec.resources.memory.max"])
+    }
 }

@@ -45,10 +45,12 @@ int berth_netlink_socket(int protocol);
 // is per thread), opens the socket and ends; no Swift code runs on it.
 int berth_netlink_socket_in_netns(int netns_fd);
 
-// setns(2) into a network namespace. _GNU_SOURCE-only, so not in Swift's
-// Glibc. Only berth-init calls it: it is single-threaded, and namespace
-// membership is per thread.
-int berth_setns_net(int fd);
+// Runs nftables commands (one libnftables transaction) inside the network
+// namespace `netns_fd`, on a short-lived C thread that joins it. Returns 0
+// with nft's output, 1 with its error text (both in *output, to free()), or
+// -1 with errno when the thread could not join the namespace.
+int berth_nft_run_in_netns(int netns_fd, const char *commands, char **output);
+
 
 // statfs(2)'s f_type: <sys/vfs.h> is not in Glibc's Swift module map.
 // Returns the magic, or -1 with errno set. Goes when the module exports statfs.
