@@ -109,34 +109,55 @@ int berth_netlink_socket(int protocol) {
     return fd;
 }
 
-struct netns_socket_job {
+struct netns_call {
     int netns_fd;
-    int fd;
+    void (*body)(void *);
+    void *argument;
     int error;
 };
 
-static void *netns_socket_thread(void *argument) {
-    struct netns_socket_job *job = argument;
-    // setns(CLONE_NEWNET) changes only this thread, which then ends: the
-    // socket stays bound to the namespace it was created in.
-    if (setns(job->netns_fd, CLONE_NEWNET) != 0) {
-        job->error = errno;
+static void *netns_call_thread(void *argument) {
+    struct netns_call *call = argument;
+    // setns(CLONE_NEWNET) changes only this thread, which then ends: what
+    // `body` opens (sockets) stays bound to the namespace.
+    if (setns(call->netns_fd, CLONE_NEWNET) != 0) {
+        call->error = errno;
         return NULL;
     }
-    job->fd = berth_netlink_socket(0);
-    if (job->fd < 0) job->error = errno;
+    call->body(call->argument);
     return NULL;
 }
 
-int berth_netlink_socket_in_netns(int netns_fd) {
-    struct netns_socket_job job = {netns_fd, -1, 0};
+int berth_in_netns(int netns_fd, void (*body)(void *), void *argument) {
+    struct netns_call call = {netns_fd, body, argument, 0};
     pthread_t thread;
-    int code = pthread_create(&thread, NULL, netns_socket_thread, &job);
+    int code = pthread_create(&thread, NULL, netns_call_thread, &call);
     if (code != 0) {
         errno = code;
         return -1;
     }
     pthread_join(thread, NULL);
+    if (call.error != 0) {
+        errno = call.error;
+        return -1;
+    }
+    return 0;
+}
+
+struct netns_socket_job {
+    int fd;
+    int error;
+};
+
+static void open_netlink_socket(void *argument) {
+    struct netns_socket_job *job = argument;
+    job->fd = berth_netlink_socket(0);
+    if (job->fd < 0) job->error = errno;
+}
+
+int berth_netlink_socket_in_netns(int netns_fd) {
+    struct netns_socket_job job = {-1, 0};
+    if (berth_in_netns(netns_fd, open_netlink_socket, &job) != 0) return -1;
     if (job.fd < 0) {
         errno = job.error ? job.error : EIO;
         return -1;

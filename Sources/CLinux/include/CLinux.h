@@ -45,6 +45,11 @@ int berth_netlink_socket(int protocol);
 // is per thread), opens the socket and ends; no Swift code runs on it.
 int berth_netlink_socket_in_netns(int netns_fd);
 
+// Runs body(argument) on a short-lived C thread that first joins the network
+// namespace `netns_fd` (setns of a network namespace is per thread); no
+// Swift code runs on that thread. -1 with errno when it could not join.
+int berth_in_netns(int netns_fd, void (*body)(void *), void *argument);
+
 // Runs nftables commands (one libnftables transaction) inside the network
 // namespace `netns_fd`, on a short-lived C thread that joins it. Returns 0
 // with nft's output, 1 with its error text (both in *output, to free()), or
