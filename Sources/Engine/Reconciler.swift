@@ -64,6 +64,7 @@ public struct Reconciler {
                 guard let bridge = try? NetworkAttacher.observeBridge(network, netlink: netlink) else { continue }
                 observed.networks.insert(network.metadata.name)
                 observed.bridges[network.metadata.name] = BridgeObservation(up: bridge.up, hasGateway: bridge.hasGateway)
+                if network.spec.needsForwarding { observed.forwarding[network.metadata.name] = NATRuleset.forwarding(network.bridgeName) }
             }
         }
         observed.natCurrent = natRuleset(desired).isCurrent(state: runtime.state)
@@ -95,6 +96,7 @@ public struct Reconciler {
         var outcomes: [Outcome] = []
         var updated: Set<String> = []
         var networked: Set<String> = []
+        var natApplied = false
         var restarted: Set<String> = []
         for action in actions {
             let parts = action.object.split(separator: "/", maxSplits: 1).map(String.init)
@@ -136,8 +138,12 @@ public struct Reconciler {
                     }
                 case (.delete, "Container"):
                     try runtime.delete(name)
-                case (.updateLive, "Ruleset"):
-                    try natRuleset(desired).apply(state: runtime.state)
+                case (.updateLive, "Ruleset"), (.updateLive, "Sysctl"):
+                    // The ruleset's apply also sets the per-bridge forwarding sysctls.
+                    if !natApplied {
+                        try natRuleset(desired).apply(state: runtime.state)
+                        natApplied = true
+                    }
                 default:
                     result = "skipped"
                 }

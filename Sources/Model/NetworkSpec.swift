@@ -17,6 +17,10 @@ public struct NetworkSpec: Hashable, Sendable, Codable {
 
     public init(subnet: CIDR) { self.subnet = subnet }
 
+    /// Whether IPv4 forwarding must be on for this network's bridge (NAT or
+    /// port forwards); berth turns it on per bridge, never globally.
+    public var needsForwarding: Bool { nat == true || !(portForwards ?? []).isEmpty }
+
     /// The gateway in effect: the configured one, or the subnet's first host.
     public var effectiveGateway: IPAddress {
         if let gateway { return gateway }

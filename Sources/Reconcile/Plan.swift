@@ -12,6 +12,9 @@ public struct ObservedHost: Sendable, Equatable {
     public var natCurrent: Bool = true
     /// Existing bridges of desired networks, by network name.
     public var bridges: [String: BridgeObservation] = [:]
+    /// IPv4 forwarding of the bridges of desired networks that need it, by
+    /// network name (absent: the bridge does not exist yet).
+    public var forwarding: [String: Bool] = [:]
 
     public init(containers: [ObservedContainer] = [], networks: Set<String> = []) {
         self.containers = containers
@@ -187,6 +190,12 @@ public enum Planner {
         if !observed.natCurrent {
             actions.append(Action(.updateLive, "Ruleset/nat", reason: "the nftables table for NAT and port forwards is missing or differs"))
         }
+        for (network, bridge, current) in forwardingChanges(desired, observed) {
+            actions.append(
+                Action(
+                    .updateLive, "Sysctl/net.ipv4.conf.\(bridge).forwarding", field: "value", old: current, new: "1",
+                    reason: "NAT or port forwards of network \(network) need forwarding on its bridge (set per bridge, never globally)"))
+        }
         if options.prune {
             let desiredNames = Set(desired.containers.map(\.metadata.name))
             for container in observed.containers where !desiredNames.contains(container.name) {
@@ -236,6 +245,15 @@ public enum Planner {
             differences.append(("spec.resources.pids.max", text(pids), text(observed.pidsMax)))
         }
         return differences
+    }
+
+    /// Bridges whose forwarding sysctl berth must turn on: (network, bridge, current value).
+    static func forwardingChanges(_ desired: DesiredHost, _ observed: ObservedHost) -> [(String, String, String)] {
+        desired.networks.compactMap { network in
+            guard network.spec.needsForwarding, observed.forwarding[network.metadata.name] != true else { return nil }
+            let current = observed.forwarding[network.metadata.name].map { $0 ? "1" : "0" } ?? "absent"
+            return (network.metadata.name, network.bridgeName, current)
+        }
     }
 
     /// A bridge that exists but is down or lost its gateway address.
@@ -350,6 +368,10 @@ public enum Planner {
                     result.append(Drift(object: object, field: change.field, desired: change.desired, observed: change.observed, policy: policy))
                 }
             }
+        }
+        for (_, bridge, current) in forwardingChanges(desired, observed) where current != "absent" {
+            result.append(
+                Drift(object: "Sysctl/net.ipv4.conf.\(bridge).forwarding", field: "value", desired: "1", observed: current, policy: .enforce))
         }
         if !observed.natCurrent {
             result.append(

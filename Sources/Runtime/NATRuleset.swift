@@ -26,7 +26,7 @@ public struct NATRuleset: Equatable, Sendable {
             if network.spec.nat == true {
                 postrouting.append("ip saddr \(network.spec.subnet) oifname != \"\(network.bridgeName)\" masquerade")
             }
-            if network.spec.nat == true || !forwards.isEmpty { bridges.append(network.bridgeName) }
+            if network.spec.needsForwarding { bridges.append(network.bridgeName) }
             for forward in forwards {
                 let attachment = containers.first { $0.metadata.name == forward.container }?.spec.networks?
                     .first { $0.network == network.metadata.name }
@@ -85,8 +85,11 @@ public struct NATRuleset: Equatable, Sendable {
         guard let recorded, recorded.first == fingerprint else { return isEmpty && recorded == nil }
         if isEmpty { return true }
         guard let listing = try? NFTables().run("list table ip \(table)"), recorded.last == FNV1a.hex64(listing) else { return false }
-        return forwardingBridges.allSatisfy { bridge in
-            (try? Syscall.readFile("/proc/sys/net/ipv4/conf/\(bridge)/forwarding", limit: 8)).map { $0.first == UInt8(ascii: "1") } ?? false
-        }
+        return forwardingBridges.allSatisfy { bridge in NATRuleset.forwarding(bridge) == true }
+    }
+
+    /// IPv4 forwarding of one interface (nil: no such interface).
+    public static func forwarding(_ interface: String) -> Bool? {
+        (try? Syscall.readFile("/proc/sys/net/ipv4/conf/\(interface)/forwarding", limit: 8)).map { $0.first == UInt8(ascii: "1") }
     }
 }

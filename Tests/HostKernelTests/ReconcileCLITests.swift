@@ -1,6 +1,7 @@
 import Foundation
 import Kernel
 import Netlink
+import Runtime
 import Testing
 
 /// plan → apply → plan (nothing) → drift → apply → prune, on the bundled
@@ -26,6 +27,7 @@ struct ReconcileCLITests {
         let plan = try berth("plan", ["--detailed-exitcode", manifests])
         #expect(plan.code == 2)
         #expect(plan.output.contains("create Container/web1"))
+        #expect(plan.output.contains("Sysctl/net.ipv4.conf.br-edge.forwarding value: absent → 1"), "\(plan.output)")
         #expect(try berth("apply", [manifests]).code == 0)
         #expect(host.runtime.list().filter { if case .running = $0.status { return true } else { return false } }.count == 3)
 
@@ -99,14 +101,17 @@ struct ReconcileCLITests {
         defer { Syscall.close(edgeNamespace) }
         try NFTables.run("flush chain inet berth input", inNetworkNamespace: edgeNamespace)
         try NFTables().run("flush chain ip \(table) prerouting")
+        try Syscall.writeValue("0", to: "/proc/sys/net/ipv4/conf/br-edge/forwarding", allowingSpaces: false)
         let ruleDrift = try berth("drift", ["--detailed-exitcode", manifests])
         #expect(ruleDrift.code == 2)
         #expect(ruleDrift.output.contains("spec.firewall") && ruleDrift.output.contains("Ruleset/nat"), "\(ruleDrift.output)")
+        #expect(ruleDrift.output.contains("Sysctl/net.ipv4.conf.br-edge.forwarding"))
         #expect(try berth("apply", [manifests]).code == 0)
         let afterRules = try berth("drift", ["--output", "json", manifests]).output
         #expect(afterRules.contains("spec.firewall") && afterRules.contains("warn") && !afterRules.contains("Ruleset/nat"), "\(afterRules)")
         #expect(!(try NFTables.run("list chain inet berth input", inNetworkNamespace: edgeNamespace).contains("dport 80")))
         #expect(try NFTables().run("list chain ip \(table) prerouting").contains("dnat"))
+        #expect(NATRuleset.forwarding("br-edge") == true)
 
         // Prune refuses an empty set unless told, then removes what berth made.
         let empty = host.root + "/empty"

@@ -222,4 +222,20 @@ import Testing
         current.recordedSpec?.resources?.memory?.max = ByteSize(bytes: 256 << 20)
         #expect(Planner.plan(desired: desired, observed: ObservedHost(containers: [current])).map(\.field) == ["spec.resources.memory.max"])
     }
+
+    @Test func planSaysWhenItTurnsOnForwardingForABridge() throws {
+        var edge = try network("edge")
+        edge.spec.nat = true
+        let desired = DesiredHost(host: HostFacts(name: "h"), networks: [edge], containers: [])
+        let fresh = Planner.plan(desired: desired, observed: ObservedHost())
+        #expect(fresh.map(\.object) == ["Network/edge", "Sysctl/net.ipv4.conf.br-edge.forwarding"])
+        #expect(fresh.last?.old == "absent" && fresh.last?.new == "1")
+        var observed = ObservedHost(networks: ["edge"])
+        observed.bridges["edge"] = BridgeObservation(up: true, hasGateway: true)
+        observed.forwarding["edge"] = false
+        #expect(Planner.plan(desired: desired, observed: observed).map(\.old) == ["0"])
+        #expect(Planner.drift(desired: desired, observed: observed).map(\.object) == ["Sysctl/net.ipv4.conf.br-edge.forwarding"])
+        observed.forwarding["edge"] = true
+        #expect(Planner.plan(desired: desired, observed: observed).isEmpty)
+    }
 }
