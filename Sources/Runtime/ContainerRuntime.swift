@@ -285,7 +285,7 @@ public struct ContainerRuntime: Sendable {
                 pause = min(pause * 2, 20_000)
             }
             if case .running = status(name) {
-                logger.info("stop timed out, killing", metadata: ["container": "\(name)"])
+                if timeout.milliseconds > 0 { logger.info("stop timed out, killing", metadata: ["container": "\(name)"]) }
                 try cgroups.killAll(group)
             }
             var settle: UInt32 = 100
