@@ -397,6 +397,8 @@ __attribute__((noreturn)) static void child_main(const struct berth_container_co
     // Until exec this process is a copy of berth: nobody may ptrace it or
     // open its /proc/PID/exe (runc CVE-2019-5736). exec resets it.
     if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) fail(config, BERTH_STEP_SYNC);
+    close(config->parent_fds[0]);
+    close(config->parent_fds[1]);
     char go;
     if (read(config->sync_fd, &go, 1) != 1) fail(config, BERTH_STEP_SYNC);
     close(config->sync_fd);
@@ -484,6 +486,8 @@ __attribute__((noreturn)) static void exec_fail(const struct berth_exec_config *
 
 __attribute__((noreturn)) static void exec_child(const struct berth_exec_config *config) {
     if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) exec_fail(config, BERTH_STEP_SYNC);
+    close(config->parent_fds[0]);
+    close(config->parent_fds[1]);
     char go;
     if (read(config->sync_fd, &go, 1) != 1) exec_fail(config, BERTH_STEP_SYNC);
     for (int i = 0; i < 6; i++) {

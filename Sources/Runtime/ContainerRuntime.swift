@@ -78,14 +78,20 @@ public struct ContainerRuntime: Sendable {
         record.spec = spec
         record.networks = networks.filter { network in spec.networks?.contains { $0.network == network.metadata.name } ?? false }
         try state.save(record)
+        Failpoint.recordSaved.hit()
 
         var limits = try CgroupLimits(spec.resources)
         let devices = try deviceNodes(spec)
         limits.devices = deviceRules(devices)
         let group = try cgroupPath(name)
         try cgroups.create(group)
+        // Leftovers of a start that was interrupted (the record has no live
+        // init, so nothing in this cgroup is the container any more).
+        if !(try cgroups.processes(in: group)).isEmpty { try cgroups.killAll(group) }
+        Failpoint.cgroupCreated.hit()
         do {
             let writes = try cgroups.apply(limits, to: group)
+            Failpoint.limitsApplied.hit()
             logger.debug("cgroup limits", metadata: ["container": "\(name)", "writes": "\(writes)"])
             var launch = try launchConfiguration(container, record: record)
             launch.devices = devices.map(\.node)
@@ -94,11 +100,15 @@ public struct ContainerRuntime: Sendable {
             var firewall: String?
             let pid = try launch.start { pid in
                 try cgroups.addProcess(pid, to: group)
+                Failpoint.cloned.hit()
                 // The child waits in its new network namespace: its network is
                 // ready before init runs.
                 try attacher.attach(pid: pid, container: container, networks: byName)
+                Failpoint.networkAttached.hit()
                 if spec.firewall != nil { firewall = try ContainerFirewall.apply(spec.firewall, pid: pid) }
+                Failpoint.firewallApplied.hit()
             }
+            Failpoint.initReleased.hit()
             record.firewallFingerprint = firewall
             record.capabilities = launch.capabilities.mask
             record.noNewPrivileges = launch.noNewPrivileges
@@ -184,6 +194,7 @@ public struct ContainerRuntime: Sendable {
         var limits = try CgroupLimits(resources)
         if let spec = record.spec { limits.devices = deviceRules(try deviceNodes(spec)) }
         let writes = try cgroups.apply(limits, to: try CgroupPath(record.cgroup))
+        Failpoint.resourcesWritten.hit()
         record.spec?.resources = resources
         try state.save(record)
         logger.info("resources updated live", metadata: ["container": "\(name)", "writes": "\(writes.count)"])
@@ -211,6 +222,7 @@ public struct ContainerRuntime: Sendable {
         let byName = Dictionary(networks.map { ($0.metadata.name, $0) }, uniquingKeysWith: { first, _ in first })
         try NetworkAttacher(logger: logger, state: state).converge(
             pid: pid, container: container, networks: byName, ipv6: record.ipv6 ?? container.spec.usesIPv6)
+        Failpoint.networksConverged.hit()
         record.spec?.networks = container.spec.networks
         record.networks = networks.filter { network in container.spec.networks?.contains { $0.network == network.metadata.name } ?? false }
         try state.save(record)
@@ -315,9 +327,11 @@ public struct ContainerRuntime: Sendable {
     public func delete(_ name: String, keepPrivateLayer: Bool? = nil) throws {
         guard let record = state.load(name) else { return }
         try stop(name, timeout: Interval(milliseconds: 0))
+        Failpoint.containerStopped.hit()
         let keep = keepPrivateLayer ?? record.keepPrivateLayer
         let files = FileManager.default
         try? files.removeItem(atPath: state.runDirectory(name))
+        Failpoint.runFilesRemoved.hit()
         if keep {
             try? files.removeItem(atPath: state.containerDirectory(name) + "/container.json")
         } else {

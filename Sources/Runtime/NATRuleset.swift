@@ -68,6 +68,7 @@ public struct NATRuleset: Equatable, Sendable {
     public func apply(state: StateStore) throws {
         let nft = try NFTables()
         try nft.run(text)
+        Failpoint.natApplied.hit()
         for bridge in forwardingBridges {
             try Syscall.writeValue("1", to: "/proc/sys/net/ipv4/conf/\(bridge)/forwarding", allowingSpaces: false)
         }
@@ -82,8 +83,9 @@ public struct NATRuleset: Equatable, Sendable {
     public func isCurrent(state: StateStore) -> Bool {
         let recorded = (try? Syscall.readFile(state.paths.stateDirectory.string + "/nat.fingerprint"))
             .map { String(decoding: $0, as: UTF8.self).split(separator: " ").map(String.init) }
-        guard let recorded, recorded.first == fingerprint else { return isEmpty && recorded == nil }
-        if isEmpty { return true }
+        // Nothing wanted: current when no table is left (whatever was recorded).
+        if isEmpty { return !((try? NFTables().tableExists(family: "ip", name: table)) ?? false) }
+        guard let recorded, recorded.first == fingerprint else { return false }
         guard let listing = try? NFTables().run("list table ip \(table)"), recorded.last == FNV1a.hex64(listing) else { return false }
         return forwardingBridges.allSatisfy { bridge in NATRuleset.forwarding(bridge) == true }
     }

@@ -29,8 +29,13 @@ public struct NetworkAttacher {
         let name = network.bridgeName
         var link = try netlink.link(named: name)
         if link == nil {
-            try netlink.createBridge(name, mtu: network.spec.mtu.map { UInt32($0) })
+            // Recorded first: a berth killed in between leaves a record of a
+            // bridge that may not exist (deleting it is idempotent), never a
+            // bridge that no record owns.
             try state?.recordNetwork(network.metadata.name, bridge: name)
+            Failpoint.bridgeRecorded.hit()
+            try netlink.createBridge(name, mtu: network.spec.mtu.map { UInt32($0) })
+            Failpoint.bridgeCreated.hit()
             logger.info("bridge created", metadata: ["network": "\(network.metadata.name)", "bridge": "\(name)"])
             link = try netlink.link(named: name)
         }
@@ -53,6 +58,7 @@ public struct NetworkAttacher {
     /// Deletes a bridge berth created (its addresses go with it). Idempotent.
     public func deleteBridge(network: String, bridge: String, netlink: RouteNetlink) throws {
         if try netlink.link(named: bridge) != nil { try netlink.deleteLink(bridge) }
+        Failpoint.bridgeDeleted.hit()
         state?.forgetNetwork(network)
         logger.info("bridge deleted", metadata: ["network": "\(network)", "bridge": "\(bridge)"])
     }

@@ -49,6 +49,9 @@ struct berth_container_config {
     int sync_fd;
     // The child writes {int32 step, int32 errno} here on failure; EOF means exec succeeded.
     int error_fd;
+    // The parent's ends of those pipes: the child closes them first, so a
+    // berth that dies (even by SIGKILL) reads as EOF and the child exits.
+    int parent_fds[2];
 };
 
 // Steps reported on failure (berth_step_name gives their text).
@@ -108,6 +111,8 @@ struct berth_exec_config {
     int seccomp;
     int sync_fd;
     int error_fd;
+    // As in berth_container_config.
+    int parent_fds[2];
     // A terminal's slave side for stdin, stdout and stderr (and as the
     // controlling terminal of a new session), or -1 to pass berth's own.
     int tty_fd;

@@ -55,6 +55,7 @@ public struct ContainerExec: Sendable {
         config.seccomp = seccomp ? 1 : 0
         config.sync_fd = handshake.sync.read
         config.error_fd = handshake.report.write
+        config.parent_fds = (handshake.sync.write, handshake.report.read)
         config.tty_fd = -1
         var master: Int32 = -1
         var slave: Int32 = -1

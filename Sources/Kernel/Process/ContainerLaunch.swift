@@ -132,6 +132,7 @@ extension ContainerLaunch {
         config.stdio = (stdin, console, console)
         config.sync_fd = handshake.sync.read
         config.error_fd = handshake.report.write
+        config.parent_fds = (handshake.sync.write, handshake.report.read)
 
         let pid = berth_container_clone(&config)
         if pid < 0 { throw SystemError(call: "clone", errno: errno, subject: rootfs) }

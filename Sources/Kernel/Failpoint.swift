@@ -1,0 +1,43 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Named points in berth's multi-step changes where a test can make berth
+/// die with SIGKILL (`BERTH_FAILPOINT=NAME`), to prove that the next run
+/// converges and nothing leaks, whatever step an apply was killed at.
+/// Unset, a failpoint costs one comparison.
+public enum Failpoint: String, CaseIterable, Sendable {
+    // Creating a network.
+    case bridgeRecorded = "network.bridge-recorded"
+    case bridgeCreated = "network.bridge-created"
+    // Starting a container.
+    case recordSaved = "start.record-saved"
+    case cgroupCreated = "start.cgroup-created"
+    case limitsApplied = "start.limits-applied"
+    case cloned = "start.cloned"
+    case networkAttached = "start.network-attached"
+    case firewallApplied = "start.firewall-applied"
+    case initReleased = "start.init-released"
+    // Changing a running container.
+    case resourcesWritten = "update.resources-written"
+    case networksConverged = "update.networks-converged"
+    // NAT and port forwards.
+    case natApplied = "nat.applied"
+    // Deleting.
+    case containerStopped = "delete.stopped"
+    case runFilesRemoved = "delete.run-files-removed"
+    case bridgeDeleted = "network.bridge-deleted"
+
+    static let armed: String? = {
+        guard let value = getenv("BERTH_FAILPOINT") else { return nil }
+        return String(cString: value)
+    }()
+
+    /// Dies here, at once and without cleanup, when this point is armed.
+    public func hit() {
+        guard let armed = Failpoint.armed, armed == rawValue else { return }
+        let line = "berth: failpoint \(rawValue): killed\n"
+        _ = line.withCString { write(2, $0, strlen($0)) }
+        kill(getpid(), SIGKILL)
+    }
+}

@@ -1,0 +1,138 @@
+import Foundation
+import Kernel
+import Netlink
+import Runtime
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// berth killed with SIGKILL at every failpoint of a create, an update and a
+/// delete; the next apply converges and nothing is left behind once the
+/// manifests are gone.
+@Suite(.serialized, .enabled(if: Sandbox.isActive, "lane 2: run through scripts/sandbox-run.sh as root"))
+struct CrashConvergenceTests {
+    static let networks = """
+        apiVersion: berth/v1
+        kind: Network
+        metadata: {name: kfront}
+        spec: {subnet: 10.83.0.0/24, bridge: br-kfront}
+        ---
+        apiVersion: berth/v1
+        kind: Network
+        metadata: {name: kedge}
+        spec:
+          subnet: 10.84.0.0/24
+          bridge: br-kedge
+          nat: true
+          portForwards: [{protocol: tcp, hostPort: 18080, container: kweb2, containerPort: 80}]
+
+        """
+
+    static func containers(memory: String, addresses: String) -> String {
+        """
+        apiVersion: berth/v1
+        kind: Container
+        metadata: {name: kweb1}
+        spec:
+          rootfs: {template: busybox}
+          init: {command: ["/bin/sleep", "3617"]}
+          resources: {memory: {max: \(memory)}, pids: {max: 64}}
+          networks: [{network: kfront, addresses: [\(addresses)]}]
+        ---
+        apiVersion: berth/v1
+        kind: Container
+        metadata: {name: kweb2}
+        spec:
+          rootfs: {template: busybox}
+          init: {command: ["/bin/sleep", "3618"]}
+          networks: [{network: kedge, addresses: [10.84.0.12]}]
+          firewall:
+            defaultPolicy: drop
+            rules: [{action: allow, protocol: tcp, port: 80}]
+
+        """
+    }
+
+    enum Phase { case create, update, delete }
+
+    static func phase(_ point: Failpoint) -> Phase {
+        switch point {
+        case .resourcesWritten, .networksConverged: return .update
+        case .containerStopped, .runFilesRemoved, .bridgeDeleted: return .delete
+        default: return .create
+        }
+    }
+
+    @Test(arguments: Failpoint.allCases)
+    func killedAtEveryStepConvergesAndLeavesNothing(point: Failpoint) throws {
+        let host = try TestHost()
+        defer { #expect(host.tearDown() == []) }
+        defer { for bridge in ["br-kfront", "br-kedge"] { try? RouteNetlink().deleteLink(bridge) } }
+        let files = FileManager.default
+        func directory(_ name: String, _ documents: [String]) throws -> String {
+            let path = host.root + "/" + name
+            try files.createDirectory(atPath: path, withIntermediateDirectories: true)
+            for (index, text) in documents.enumerated() { try text.write(toFile: "\(path)/\(index).yaml", atomically: true, encoding: .utf8) }
+            return path
+        }
+        let first = try directory("v1", [CrashConvergenceTests.networks, CrashConvergenceTests.containers(memory: "64Mi", addresses: "10.83.0.11")])
+        let second = try directory(
+            "v2", [CrashConvergenceTests.networks, CrashConvergenceTests.containers(memory: "96Mi", addresses: "10.83.0.11, 10.83.0.21")])
+        let empty = try directory("empty", [])
+        let global = ["--state-dir", host.root + "/state", "--run-dir", host.root + "/run", "--cgroup-parent", host.parent]
+        func berth(_ arguments: [String], failpoint: Failpoint? = nil) throws -> Spawn.Result {
+            let environment = ["/usr/bin/env"] + (failpoint.map { ["BERTH_FAILPOINT=\($0.rawValue)"] } ?? [])
+            return try Spawn.run(environment + [ContainerCLITests.binary, arguments[0]] + global + arguments.dropFirst())
+        }
+        func converged(_ arguments: [String]) throws {
+            let applied = try berth(["apply"] + arguments)
+            #expect(applied.exitedCleanly, "\(point.rawValue): \(String(decoding: applied.output, as: UTF8.self))")
+            let plan = try berth(["plan", "--detailed-exitcode"] + arguments.filter { $0 != "--allow-empty" })
+            #expect(plan.exitedCleanly, "\(point.rawValue): \(String(decoding: plan.output, as: UTF8.self))")
+        }
+
+        let (setUp, target): ([String]?, [String])
+        switch CrashConvergenceTests.phase(point) {
+        case .create: (setUp, target) = (nil, [first])
+        case .update: (setUp, target) = ([first], [second])
+        case .delete: (setUp, target) = ([first], ["--prune", "--allow-empty", empty])
+        }
+        if let setUp { try converged(setUp) }
+        let killed = try berth(["apply"] + target, failpoint: point)
+        #expect(killed.status & 0x7f == SIGKILL, "\(point.rawValue) was not reached: \(String(decoding: killed.output, as: UTF8.self))")
+        try converged(target)
+        if CrashConvergenceTests.phase(point) == .update {
+            let record = try #require(host.runtime.state.load("kweb1"))
+            let limits = try host.runtime.cgroups.observe(try CgroupPath(record.cgroup)).limits
+            #expect(limits.memoryMax == 96 << 20)
+        }
+
+        // Everything removed through berth, then nothing of it is left.
+        try converged(["--prune", "--allow-empty", empty])
+        #expect(host.runtime.state.names().isEmpty)
+        #expect(host.runtime.state.recordedNetworks().isEmpty)
+        let netlink = try RouteNetlink()
+        for name in ["br-kfront", "br-kedge"] + [("kweb1", "kfront"), ("kweb2", "kedge")].map(NetworkAttacher.hostInterfaceName) {
+            #expect(try netlink.link(named: name) == nil, "\(point.rawValue): link \(name) left")
+        }
+        #expect(!(try NFTables().tableExists(family: "ip", name: NATRuleset.tableName(cgroupParent: host.parent))))
+        for name in ["kweb1", "kweb2"] {
+            #expect(!host.runtime.cgroups.exists(try CgroupPath(host.parent).appending(name)), "\(point.rawValue): cgroup \(name) left")
+        }
+        let mounts = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
+        #expect(!mounts.contains(host.root), "\(point.rawValue): mounts left")
+        #expect(CrashConvergenceTests.processes(containing: ["3617", "3618"]).isEmpty, "\(point.rawValue): processes left")
+    }
+
+    /// Pids whose command line contains one of `markers`.
+    static func processes(containing markers: [String]) -> [Int32] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap { entry in
+            guard let pid = Int32(entry), let bytes = try? Syscall.readFile("/proc/\(entry)/cmdline", limit: 4096) else { return nil }
+            let line = String(decoding: bytes.map { $0 == 0 ? 32 : $0 }, as: UTF8.self)
+            return markers.contains { line.contains("sleep \($0)") } ? pid : nil
+        }
+    }
+}
