@@ -128,6 +128,12 @@ public struct Reconciler {
     /// Differences between the manifests and the kernel; read-only.
     public func drift(_ desired: DesiredHost) -> [Drift] {
         let drifts = Planner.drift(desired: desired, observed: observe(desired))
+        log(drifts)
+        return drifts
+    }
+
+    /// One "drift" event per difference.
+    public func log(_ drifts: [Drift]) {
         for drift in drifts {
             logger.info(
                 "drift",
@@ -136,6 +142,5 @@ public struct Reconciler {
                     "policy": "\(drift.policy.rawValue)",
                 ])
         }
-        return drifts
     }
 }
