@@ -27,9 +27,7 @@ public struct Reconciler {
     /// What this host has: berth's records checked against the kernel.
     public func observe(_ desired: DesiredHost) -> ObservedHost {
         var observed = ObservedHost()
-        for (record, status, usage) in runtime.list() {
-            var running = false
-            if case .running = status { running = true }
+        for (record, running, usage) in runtime.observeForPlanning() {
             let resources = usage.map { usage in
                 ObservedResources(
                     cpuWeight: usage.limits.cpuWeight,

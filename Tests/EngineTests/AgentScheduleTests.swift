@@ -171,18 +171,6 @@ import Testing
     }
 }
 
-@Suite struct AgentIntervalTests {
-    @Test(arguments: [("30s", 30_000), ("2m", 120_000), ("1h", 3_600_000), ("500ms", 500), ("1m30s", 90_000)] as [(String, UInt64)])
-    func agentIntervalsParse(text: String, milliseconds: UInt64) throws {
-        #expect(try Interval(parsing: text).milliseconds == milliseconds)
-    }
-
-    @Test(arguments: ["", "30", "30 s", "1d", "-5s", "s"])
-    func badIntervalsAreRefused(text: String) {
-        #expect(throws: ValueError.self) { try Interval(parsing: text) }
-    }
-}
-
 /// inotify_event records as the kernel lays them out (little-endian).
 @Suite struct InotifyParseTests {
     func record(watch: UInt32, mask: UInt32, cookie: UInt32 = 0, name: String, padTo length: Int) -> [UInt8] {

@@ -161,6 +161,14 @@ struct AgentTests {
         #expect(eventually { memoryMax(host, "c1") == 64 << 20 }, "\(agent.output)")
         #expect(agent.output.contains("drift") && agent.output.contains("spec.resources.memory.max"))
 
+        // A container that cannot start backs off (5s, then 10s); the others are untouched.
+        let broken = AgentTests.manifest("b1").replacingOccurrences(of: "[/bin/sleep, \"600\"]", with: "[/no/such/init]")
+        try AgentTests.save(broken, to: manifests + "/b1.yaml")
+        #expect(agent.waitFor { $0.contains("STATUS=reconciled 3 containers, 0 changes, 1 failure") } != nil, "\(agent.messages)")
+        #expect(agent.output.contains("delay=5s failures=1 object=Container/b1"), "\(agent.output)")
+        #expect(agent.waitFor(seconds: 8) { $0.contains("STATUS=") } != nil)
+        #expect(agent.output.contains("delay=10s failures=2 object=Container/b1"), "\(agent.output)")
+
         // SIGTERM: exit 0, STOPPING=1, the containers run on untouched.
         agent.signal(SIGTERM)
         #expect(agent.exitCode() == 0, "\(agent.output)")
