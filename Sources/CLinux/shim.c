@@ -16,6 +16,7 @@
 #include <signal.h>
 #include <termios.h>
 #include <unistd.h>
+#include <malloc.h>
 
 int berth_pidfd_open(pid_t pid, unsigned int flags) {
     return (int)syscall(SYS_pidfd_open, pid, flags);
@@ -180,3 +181,5 @@ int berth_netlink_socket_in_netns(int netns_fd) {
 }
 
 int berth_setns_net(int fd) { return setns(fd, CLONE_NEWNET); }
+
+int berth_malloc_trim(void) { return malloc_trim(0); }

@@ -146,7 +146,7 @@ private func agentMemory(root: String, manifests: String, parent: String, contai
     let fileBacked = Double(field("RssFile")).map { $0 / 1024 } ?? -1
     let statusLine = status.split(separator: "\n").first { $0.hasPrefix("STATUS=") }.map { String($0.dropFirst(7)) } ?? "?"
     print(
-        "  berth agent over \(containers) containers: first pass (start-up, load, observe, diff) \(Int(readyTime.components.seconds))s; \(statusLine)"
+        "  berth agent over \(containers) containers: start-up and first pass \(readyTime.components.seconds * 1000 + readyTime.components.attoseconds / 1_000_000_000_000_000) ms; \(statusLine)"
     )
     print(
         String(

@@ -93,6 +93,7 @@ public final class AgentLoop {
                     passes += 1
                     schedule.passFinished(at: MonotonicClock.milliseconds())
                     notify((passes == 1 ? "READY=1\n" : "") + "STATUS=" + summary.status(at: AgentLoop.clock()))
+                    Syscall.releaseFreedMemory()
                 } else {
                     schedule.lockRetryAt = MonotonicClock.milliseconds() + 1000
                 }

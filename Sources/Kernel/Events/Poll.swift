@@ -1,3 +1,5 @@
+import CLinux
+
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -14,6 +16,14 @@ extension Syscall {
             throw SystemError(call: "poll", errno: errno)
         }
         return entries.map { $0.revents != 0 }
+    }
+}
+
+extension Syscall {
+    /// malloc_trim(3): returns freed heap pages to the kernel (a long-running
+    /// process's idle memory). Idempotent.
+    public static func releaseFreedMemory() {
+        _ = berth_malloc_trim()
     }
 }
 

@@ -10,15 +10,15 @@ struct Agent: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Reconcile continuously: at start, on manifest changes and on an interval.",
         discussion: """
-            Watches the manifests directory (inotify) and reconciles after each change, every --interval (to
-            correct drift made outside berth), and on SIGHUP. An object whose action fails backs off (5s,
-            doubling to 5m). Invalid manifests apply nothing: the host keeps its last good state. SIGTERM ends
-            the agent after its current pass; containers keep running. Under systemd (dist/berth.service) it
-            sends READY=1, STATUS= and WATCHDOG=1.
+            Watches the manifests directory (inotify) and reconciles after each change, every --interval \
+            (to correct drift made outside berth), and on SIGHUP. An object whose action fails backs off \
+            (5s, doubling to 5m). Invalid manifests apply nothing: the host keeps its last good state. \
+            SIGTERM ends the agent after its current pass; containers keep running. Under systemd \
+            (dist/berth.service) it sends READY=1, STATUS= and WATCHDOG=1.
 
-            With --git DIR the agent follows a git checkout: before each pass it fetches and fast-forwards to
-            the upstream branch (when the checkout has a remote), and records the applied commit in
-            STATE/agent/applied-commit and on every event. The manifests are DIR itself, or --manifests
+            With --git DIR the agent follows a git checkout: before each pass it fetches and fast-forwards \
+            to the upstream branch (when the checkout has a remote), and records the applied commit in \
+            STATE/agent/applied-commit and on every event. The manifests are DIR itself, or --manifests \
             (relative to DIR) when given.
             """)
     @OptionGroup var global: GlobalOptions
