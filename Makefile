@@ -5,7 +5,7 @@ SWIFT ?= swift
 PYTHON ?= /usr/bin/python3
 BERTH := .build/debug/berth
 
-.PHONY: all deps build release test test-swift test-schemas test-cli test-kernel test-vm deps-vm lint demo bench clean
+.PHONY: all deps build release install test test-swift test-schemas test-cli test-kernel test-vm deps-vm lint demo bench clean
 
 all: build
 
@@ -19,6 +19,18 @@ build: deps
 # binary starts in ~9 ms instead of ~15 ms (start-up counts in every CLI call).
 release: deps
 	$(SWIFT) build -c release --static-swift-stdlib
+
+# The agent under systemd (README: "Running the agent under systemd"): the
+# release binary, the unit and the journal catalog. Then, as root:
+#   systemctl daemon-reload && systemctl enable --now berth
+PREFIX ?= /usr/local
+install: release
+	install -D -m 0755 .build/release/berth $(DESTDIR)$(PREFIX)/bin/berth
+	install -D -m 0644 dist/berth.service $(DESTDIR)/etc/systemd/system/berth.service
+	install -D -m 0644 dist/berth.catalog $(DESTDIR)/usr/lib/systemd/catalog/berth.catalog
+	install -D -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/berth/README.md
+	install -d -m 0755 $(DESTDIR)/etc/berth/manifests
+	@if [ -z "$(DESTDIR)" ]; then journalctl --update-catalog; systemctl daemon-reload 2>/dev/null || true; fi
 
 lint:
 	$(SWIFT) format lint --strict --recursive Sources Tests Package.swift
@@ -61,7 +73,8 @@ bench: release
 	.build/release/berth-bench parse
 	@if [ "$$(id -u)" -ne 0 ]; then echo "runtime benchmark skipped: it needs root"; else \
 		bash scripts/sandbox-run.sh .build/release/berth-bench runtime && \
-		bash scripts/sandbox-run.sh .build/release/berth-bench network; fi
+		bash scripts/sandbox-run.sh .build/release/berth-bench network && \
+		bash scripts/sandbox-run.sh .build/release/berth-bench reconcile; fi
 
 clean:
 	rm -rf .build

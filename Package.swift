@@ -82,7 +82,9 @@ let package = Package(
         // Benchmarks print figures; they are never timed assertions in tests.
         .executableTarget(
             name: "berth-bench",
-            dependencies: ["Manifest", "Model", "Runtime", "Kernel", .product(name: "Logging", package: "swift-log")]),
+            dependencies: [
+                "Manifest", "Model", "Runtime", "Kernel", "Engine", "Reconcile", .product(name: "Logging", package: "swift-log"),
+            ]),
 
         // Tests: lane 1 (pure) needs no root.
         .testTarget(name: "ManifestTests", dependencies: ["Manifest", "Model"], exclude: ["Corpus"]),
@@ -93,6 +95,7 @@ let package = Package(
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink"]),
         .testTarget(name: "ReconcileTests", dependencies: ["Reconcile", "Model"]),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Model"]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "Kernel", "Model"]),
         // Lane 2: real kernel, as root, only inside a sandbox host (scripts/sandbox-run.sh).
         .testTarget(
             name: "HostKernelTests",

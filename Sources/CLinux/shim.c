@@ -17,6 +17,7 @@
 #include <signal.h>
 #include <termios.h>
 #include <unistd.h>
+#include <malloc.h>
 
 int berth_pidfd_open(pid_t pid, unsigned int flags) {
     return (int)syscall(SYS_pidfd_open, pid, flags);
@@ -165,3 +166,4 @@ int berth_netlink_socket_in_netns(int netns_fd) {
     return job.fd;
 }
 
+int berth_malloc_trim(void) { return malloc_trim(0); }

@@ -29,22 +29,18 @@ public struct Reconciler {
         var observed = ObservedHost()
         let containers = Dictionary(desired.containers.map { ($0.metadata.name, $0) }, uniquingKeysWith: { first, _ in first })
         let networks = Dictionary(desired.networks.map { ($0.metadata.name, $0) }, uniquingKeysWith: { first, _ in first })
-        for (record, status, usage) in runtime.list() {
-            var running = false
+        for (record, running, usage) in runtime.observeForPlanning() {
             var network: NetworkObservation?
             var firewallCurrent: Bool?
-            if case .running(let pid) = status {
-                running = true
-                // Unreadable (the init just died): nil, and network changes wait for a restart.
-                if let container = containers[record.name] {
-                    network = try? NetworkAttacher.observe(
-                        pid: pid, container: container, networks: networks, ipv6: record.ipv6 ?? record.spec?.usesIPv6 ?? false)
-                    if record.spec?.firewall != nil || record.firewallFingerprint != nil {
-                        do {
-                            firewallCurrent = try ContainerFirewall.observe(pid: pid) == record.firewallFingerprint
-                        } catch {
-                            firewallCurrent = nil
-                        }
+            // Unreadable (the init just died): nil, and network changes wait for a restart.
+            if running, let pid = record.pid, let container = containers[record.name] {
+                network = try? NetworkAttacher.observe(
+                    pid: pid, container: container, networks: networks, ipv6: record.ipv6 ?? record.spec?.usesIPv6 ?? false)
+                if record.spec?.firewall != nil || record.firewallFingerprint != nil {
+                    do {
+                        firewallCurrent = try ContainerFirewall.observe(pid: pid) == record.firewallFingerprint
+                    } catch {
+                        firewallCurrent = nil
                     }
                 }
             }
@@ -167,6 +163,12 @@ public struct Reconciler {
     /// Differences between the manifests and the kernel; read-only.
     public func drift(_ desired: DesiredHost) -> [Drift] {
         let drifts = Planner.drift(desired: desired, observed: observe(desired))
+        log(drifts)
+        return drifts
+    }
+
+    /// One "drift" event per difference.
+    public func log(_ drifts: [Drift]) {
         for drift in drifts {
             logger.info(
                 "drift",
@@ -175,6 +177,5 @@ public struct Reconciler {
                     "policy": "\(drift.policy.rawValue)",
                 ])
         }
-        return drifts
     }
 }

@@ -93,6 +93,17 @@ public final class JournalSink: @unchecked Sendable {
 public enum EventKind: String, CaseIterable, Sendable {
     case started, stopped, exec, suspended, resumed
     case resourcesUpdated = "resources updated live"
+    /// One reconcile action and its result (Engine's Reconciler).
+    case applied
+    /// A difference between the manifests and the kernel.
+    case drift
+    case agentStarted = "agent started"
+    case agentReconciled = "agent reconciled"
+    case agentStopping = "agent stopping"
+    case manifestsInvalid = "manifests invalid"
+    case backOff = "back-off"
+    case gitUpdateFailed = "git update failed"
+    case waitingForLock = "waiting for lock"
 
     public var messageID: String {
         switch self {
@@ -102,6 +113,15 @@ public enum EventKind: String, CaseIterable, Sendable {
         case .suspended: return "2d4f6b8d0f2b4d6f8b0d2f4b6d8f0b2d"
         case .resumed: return "9e1a3c5e7a9c1e3a5c7e9a1c3e5a7c9e"
         case .resourcesUpdated: return "6b8d0f2d4b6f8d0b2f4d6b8f0d2b4f6d"
+        case .applied: return "7e29399c180c948575fe3311307ba636"
+        case .drift: return "fc328b2b6ff9563d09a65e40f27225a8"
+        case .agentStarted: return "58f57241830d6ba967611471ea993934"
+        case .agentReconciled: return "beb901c591168a192ceb317da9809c5d"
+        case .agentStopping: return "8e84b76dd68af2d92a447b3dc4da79f5"
+        case .manifestsInvalid: return "df6cc0b1f093fdb48636d5f46632afb0"
+        case .backOff: return "bceb490c35846eaa4170b126e1da2d41"
+        case .gitUpdateFailed: return "8debdc29f38b9269d760b6b36d20104b"
+        case .waitingForLock: return "a13051e02fd14f57715f38b0425b14a3"
         }
     }
 

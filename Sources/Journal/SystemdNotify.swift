@@ -10,4 +10,12 @@ public enum SystemdNotify {
     public static func notify(_ state: String) -> Bool {
         sd_notify(0, state) > 0
     }
+
+    /// sd_watchdog_enabled(3): the unit's WatchdogSec= in milliseconds when
+    /// systemd expects WATCHDOG=1 from this process, else nil.
+    public static func watchdogMilliseconds() -> UInt64? {
+        var microseconds: UInt64 = 0
+        guard sd_watchdog_enabled(0, &microseconds) > 0, microseconds > 0 else { return nil }
+        return max(1, microseconds / 1000)
+    }
 }

@@ -98,7 +98,9 @@ extension Syscall {
     /// Reads until EOF or `limit` bytes; `subject` names the source in errors.
     public static func readAll(_ fd: Int32, upTo limit: Int, subject: String = "pipe") throws(SystemError) -> [UInt8] {
         var result: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: max(1, min(limit, 65536)))
+        // Most reads are small kernel files (cgroup, proc): start with one
+        // page and grow while reads fill the buffer.
+        var buffer = [UInt8](repeating: 0, count: max(1, min(limit, 4096)))
         while result.count < limit {
             let want = min(buffer.count, limit - result.count)
             let count = try retrying("read", subject) {
@@ -106,6 +108,7 @@ extension Syscall {
             }
             if count == 0 { break }
             result.append(contentsOf: buffer[0..<count])
+            if count == buffer.count && buffer.count < 65536 { buffer = [UInt8](repeating: 0, count: min(buffer.count * 4, 65536)) }
         }
         return result
     }

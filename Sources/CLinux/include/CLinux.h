@@ -7,6 +7,7 @@
 
 #include "BerthContainer.h"
 #include "BerthDevices.h"
+#include "BerthSignals.h"
 
 // pidfd_open(2) has no glibc wrapper before 2.36's header exposure in Swift's
 // module map; goes when Glibc's module exports it.
@@ -60,5 +61,11 @@ int berth_nft_run_in_netns(int netns_fd, const char *commands, char **output);
 // statfs(2)'s f_type: <sys/vfs.h> is not in Glibc's Swift module map.
 // Returns the magic, or -1 with errno set. Goes when the module exports statfs.
 long berth_statfs_type(const char *path);
+
+// malloc_trim(3): gives freed heap back to the kernel. <malloc.h> is not in
+// Swift's Glibc module map; the agent calls it after each pass so its idle
+// resident memory is what it keeps, not what a pass over 1000 containers
+// once used. Goes when the module exports it.
+int berth_malloc_trim(void);
 
 #endif

@@ -16,10 +16,17 @@ public protocol CgroupDriver: Sendable {
     func processes(in path: CgroupPath) throws(SystemError) -> [pid_t]
     /// Sets every limit (declaratively: nil resets) and returns what the kernel holds.
     func apply(_ limits: CgroupLimits, to path: CgroupPath) throws -> [CgroupWrite]
-    func observe(_ path: CgroupPath) throws(SystemError) -> CgroupObservation
+    /// Limits and state; with `usage`, also the usage counters (memory,
+    /// pids, cpu, failures). Planning needs no usage: that halves the reads.
+    func observe(_ path: CgroupPath, usage: Bool) throws(SystemError) -> CgroupObservation
     func setFrozen(_ frozen: Bool, _ path: CgroupPath) throws(SystemError)
     /// SIGKILL to every process in the cgroup.
     func killAll(_ path: CgroupPath) throws(SystemError)
+}
+
+extension CgroupDriver {
+    /// Limits, state and usage counters.
+    public func observe(_ path: CgroupPath) throws(SystemError) -> CgroupObservation { try observe(path, usage: true) }
 }
 
 public enum CgroupVersion: String, Sendable {

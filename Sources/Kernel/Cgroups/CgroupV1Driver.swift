@@ -193,7 +193,7 @@ public struct CgroupV1Driver: CgroupDriver {
         return writes
     }
 
-    public func observe(_ path: CgroupPath) throws(SystemError) -> CgroupObservation {
+    public func observe(_ path: CgroupPath, usage: Bool) throws(SystemError) -> CgroupObservation {
         var observation = CgroupObservation()
         var limits = CgroupLimits()
         if let cpu = directory("cpu", path) {
@@ -201,7 +201,7 @@ public struct CgroupV1Driver: CgroupDriver {
             limits.cpuPeriodMicros = CgroupFile.readNumber(cpu, "cpu.cfs_period_us") ?? 100_000
             limits.cpuQuotaMicros = CgroupFile.readNumber(cpu, "cpu.cfs_quota_us")  // "-1" reads as nil
         }
-        if let cpuset = directory("cpuset", path) {
+        if usage, let cpuset = directory("cpuset", path) {
             limits.cpus = try? CgroupFile.read(cpuset, "cpuset.cpus")
         }
         if let memory = directory("memory", path) {
@@ -209,21 +209,25 @@ public struct CgroupV1Driver: CgroupDriver {
             let unlimited: UInt64 = 1 << 62
             func limit(_ file: String) -> UInt64? { CgroupFile.readNumber(memory, file).flatMap { $0 >= unlimited ? nil : $0 } }
             limits.memoryMax = limit("memory.limit_in_bytes")
-            limits.memoryHigh = limit("memory.soft_limit_in_bytes")
-            if let memsw = limit("memory.memsw.limit_in_bytes"), let max = limits.memoryMax, memsw >= max {
-                limits.swapMax = memsw - max
+            if usage {
+                limits.memoryHigh = limit("memory.soft_limit_in_bytes")
+                if let memsw = limit("memory.memsw.limit_in_bytes"), let max = limits.memoryMax, memsw >= max {
+                    limits.swapMax = memsw - max
+                }
+                observation.memoryCurrent = CgroupFile.readNumber(memory, "memory.usage_in_bytes")
+                observation.memoryPeak = CgroupFile.readNumber(memory, "memory.max_usage_in_bytes")
+                observation.memoryFailures = CgroupFile.readNumber(memory, "memory.failcnt")
+                observation.oomKills = CgroupValues.keyed((try? CgroupFile.read(memory, "memory.oom_control")) ?? "")["oom_kill"]
             }
-            observation.memoryCurrent = CgroupFile.readNumber(memory, "memory.usage_in_bytes")
-            observation.memoryPeak = CgroupFile.readNumber(memory, "memory.max_usage_in_bytes")
-            observation.memoryFailures = CgroupFile.readNumber(memory, "memory.failcnt")
-            observation.oomKills = CgroupValues.keyed((try? CgroupFile.read(memory, "memory.oom_control")) ?? "")["oom_kill"]
         }
         if let pids = directory("pids", path) {
             limits.pidsMax = (try? CgroupFile.read(pids, "pids.max")).flatMap { CgroupValues.parseMax($0) ?? nil }.map { Int($0) }
-            observation.pidsCurrent = CgroupFile.readNumber(pids, "pids.current").map { Int($0) }
-            observation.pidsFailures = CgroupValues.keyed((try? CgroupFile.read(pids, "pids.events")) ?? "")["max"]
+            if usage {
+                observation.pidsCurrent = CgroupFile.readNumber(pids, "pids.current").map { Int($0) }
+                observation.pidsFailures = CgroupValues.keyed((try? CgroupFile.read(pids, "pids.events")) ?? "")["max"]
+            }
         }
-        if let cpuacct = directory("cpuacct", path) {
+        if usage, let cpuacct = directory("cpuacct", path) {
             observation.cpuUsageNanos = CgroupFile.readNumber(cpuacct, "cpuacct.usage")
         }
         if let freezer = directory("freezer", path) {

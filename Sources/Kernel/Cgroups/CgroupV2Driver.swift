@@ -96,7 +96,7 @@ public struct CgroupV2Driver: CgroupDriver {
         }
     }
 
-    public func observe(_ path: CgroupPath) throws(SystemError) -> CgroupObservation {
+    public func observe(_ path: CgroupPath, usage: Bool) throws(SystemError) -> CgroupObservation {
         let dir = directory(path)
         var observation = CgroupObservation()
         var limits = CgroupLimits()
@@ -108,11 +108,16 @@ public struct CgroupV2Driver: CgroupDriver {
                 limits.cpuPeriodMicros = UInt64(parts[1]) ?? 100_000
             }
         }
-        limits.cpus = (try? CgroupFile.read(dir, "cpuset.cpus")).flatMap { $0.isEmpty ? nil : $0 }
         limits.memoryMax = (try? CgroupFile.read(dir, "memory.max")).flatMap { CgroupValues.parseMax($0) ?? nil }
+        limits.pidsMax = (try? CgroupFile.read(dir, "pids.max")).flatMap { CgroupValues.parseMax($0) ?? nil }.map { Int($0) }
+        observation.frozen = CgroupValues.keyed((try? CgroupFile.read(dir, "cgroup.events")) ?? "")["frozen"] == 1
+        guard usage else {
+            observation.limits = limits
+            return observation
+        }
+        limits.cpus = (try? CgroupFile.read(dir, "cpuset.cpus")).flatMap { $0.isEmpty ? nil : $0 }
         limits.memoryHigh = (try? CgroupFile.read(dir, "memory.high")).flatMap { CgroupValues.parseMax($0) ?? nil }
         limits.swapMax = (try? CgroupFile.read(dir, "memory.swap.max")).flatMap { CgroupValues.parseMax($0) ?? nil }
-        limits.pidsMax = (try? CgroupFile.read(dir, "pids.max")).flatMap { CgroupValues.parseMax($0) ?? nil }.map { Int($0) }
         observation.limits = limits
         observation.memoryCurrent = CgroupFile.readNumber(dir, "memory.current")
         observation.memoryPeak = CgroupFile.readNumber(dir, "memory.peak")
@@ -122,7 +127,6 @@ public struct CgroupV2Driver: CgroupDriver {
         observation.pidsCurrent = CgroupFile.readNumber(dir, "pids.current").map { Int($0) }
         observation.pidsFailures = CgroupValues.keyed((try? CgroupFile.read(dir, "pids.events")) ?? "")["max"]
         observation.cpuUsageNanos = CgroupValues.keyed((try? CgroupFile.read(dir, "cpu.stat")) ?? "")["usage_usec"].map { $0 * 1000 }
-        observation.frozen = CgroupValues.keyed((try? CgroupFile.read(dir, "cgroup.events")) ?? "")["frozen"] == 1
         return observation
     }
 

@@ -12,8 +12,11 @@ public enum Spawn {
     }
 
     /// `input` (at most a pipe's capacity, 64 KiB) is the program's stdin;
-    /// without it stdin is /dev/null.
-    public static func run(_ arguments: [String], input: [UInt8]? = nil, outputLimit: Int = 1 << 20) throws(SystemError) -> Result {
+    /// without it stdin is /dev/null. Standard error is discarded unless
+    /// `mergingStandardError` (then it is part of `output`, for error text).
+    public static func run(
+        _ arguments: [String], input: [UInt8]? = nil, outputLimit: Int = 1 << 20, mergingStandardError: Bool = false
+    ) throws(SystemError) -> Result {
         guard let program = arguments.first else { throw SystemError(call: "posix_spawn", errno: EINVAL) }
         let pipe = try Pipe2.make()
         var actions = posix_spawn_file_actions_t()
@@ -29,24 +32,16 @@ public enum Spawn {
             posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         }
         posix_spawn_file_actions_adddup2(&actions, pipe.write, 1)
-        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        if mergingStandardError {
+            posix_spawn_file_actions_adddup2(&actions, pipe.write, 2)
+        } else {
+            posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        }
         var arena = CStringArena()
         defer { arena.free() }
         let argv = arena.array(arguments)
-        // The child starts with an empty signal mask and default dispositions:
-        // berth's threads may block signals (SIGALRM, SIGTERM) that helpers need.
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
+        var attributes = cleanSignalAttributes()
         defer { posix_spawnattr_destroy(&attributes) }
-        var empty = sigset_t()
-        sigemptyset(&empty)
-        var all = sigset_t()
-        sigfillset(&all)
-        sigdelset(&all, SIGKILL)
-        sigdelset(&all, SIGSTOP)
-        posix_spawnattr_setsigmask(&attributes, &empty)
-        posix_spawnattr_setsigdefault(&attributes, &all)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
         var pid: pid_t = 0
         let result = argv.withMemoryRebound(to: UnsafeMutablePointer<CChar>?.self, capacity: arguments.count + 1) { pointer in
             posix_spawn(&pid, program, &actions, &attributes, pointer, environ)
@@ -62,6 +57,62 @@ public enum Spawn {
         let output = (try? Syscall.readAll(pipe.read, upTo: outputLimit)) ?? []
         let status = Reaper.wait(pid) ?? -1
         return Result(status: status, output: output)
+    }
+
+    /// Starts a long-running host program without waiting for it: stdin is
+    /// /dev/null, stdout and stderr go to `outputPath` (appended), and
+    /// `environment` is added to (or replaces entries of) berth's own. The
+    /// caller reaps the returned pid (Reaper).
+    public static func start(_ arguments: [String], environment: [String: String] = [:], outputPath: String = "/dev/null")
+        throws(SystemError) -> pid_t
+    {
+        guard let program = arguments.first else { throw SystemError(call: "posix_spawn", errno: EINVAL) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_APPEND, 0o600)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        var inherited: [String] = []
+        var index = 0
+        while let entry = environ[index] {
+            let text = String(cString: entry)
+            let name = String(text.prefix { $0 != "=" })
+            if environment[name] == nil { inherited.append(text) }
+            index += 1
+        }
+        var arena = CStringArena()
+        defer { arena.free() }
+        let argv = arena.array(arguments)
+        let envp = arena.array(inherited + environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" })
+        var attributes = cleanSignalAttributes()
+        defer { posix_spawnattr_destroy(&attributes) }
+        var pid: pid_t = 0
+        let result = argv.withMemoryRebound(to: UnsafeMutablePointer<CChar>?.self, capacity: arguments.count + 1) { argvPointer in
+            envp.withMemoryRebound(to: UnsafeMutablePointer<CChar>?.self, capacity: inherited.count + environment.count + 1) {
+                posix_spawn(&pid, program, &actions, &attributes, argvPointer, $0)
+            }
+        }
+        if result != 0 { throw SystemError(call: "posix_spawn", errno: result, subject: program) }
+        return pid
+    }
+
+    /// The child starts with an empty signal mask and default dispositions:
+    /// berth's threads may block signals (SIGALRM, SIGTERM) that helpers need,
+    /// and the agent catches some. The caller destroys the attributes.
+    private static func cleanSignalAttributes() -> posix_spawnattr_t {
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        var all = sigset_t()
+        sigfillset(&all)
+        sigdelset(&all, SIGKILL)
+        sigdelset(&all, SIGSTOP)
+        posix_spawnattr_setsigmask(&attributes, &empty)
+        posix_spawnattr_setsigdefault(&attributes, &all)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        return attributes
     }
 }
 

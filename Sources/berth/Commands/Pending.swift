@@ -22,14 +22,3 @@ struct Restore: ParsableCommand {
     @Argument(help: "Container name.") var name: String
     func run() throws { throw NotImplemented(command: "restore") }
 }
-
-struct Agent: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Reconcile continuously: at start, on manifest changes and on an interval.")
-    @OptionGroup var global: GlobalOptions
-    @OptionGroup var hostOptions: HostOptions
-    @Option(help: ArgumentHelp("Manifest directory.", valueName: "dir")) var manifests: String?
-    @Option(help: ArgumentHelp("Follow a local git checkout.", valueName: "dir")) var git: String?
-    @Option(help: ArgumentHelp("Drift check interval.", valueName: "duration")) var interval: String = "30s"
-    func run() throws { throw NotImplemented(command: "agent") }
-}

@@ -1,0 +1,267 @@
+import Foundation
+import Kernel
+import Logging
+import Model
+import Reconcile
+import Runtime
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// `berth agent`: reconcile at start, after manifest changes (inotify,
+/// debounced), on an interval (drift made outside berth), on SIGHUP; stop on
+/// SIGTERM/SIGINT after the current pass, leaving containers running. The
+/// run lock is held during a pass only, so `berth apply` can run in between.
+public final class AgentLoop {
+    public struct Configuration: Sendable {
+        /// The directory the manifests are read from (the checkout, or a
+        /// directory inside it, with `git`).
+        public var manifests: String
+        /// A git checkout to follow (fetch + fast-forward before each pass).
+        public var git: String?
+        public var interval: Interval
+        public var prune: Bool
+        public var host: HostFacts
+        public var paths: RuntimePaths
+
+        public init(manifests: String, git: String?, interval: Interval, prune: Bool, host: HostFacts, paths: RuntimePaths) {
+            self.manifests = manifests
+            self.git = git
+            self.interval = interval
+            self.prune = prune
+            self.host = host
+            self.paths = paths
+        }
+
+        var lockPath: String { paths.runDirectory.string + "/berth.lock" }
+        var appliedCommitPath: String { paths.stateDirectory.string + "/agent/applied-commit" }
+    }
+
+    let configuration: Configuration
+    let cgroups: any CgroupDriver
+    let notify: (String) -> Void
+    var logger: Logger
+    let checkout: GitCheckout?
+    var schedule: AgentSchedule
+    var backoff = Backoff()
+    var passes = 0
+    var reportedDrifts: Set<String> = []
+    var reportedPending: Set<String> = []
+    var reportedInvalid: String?
+    var lockHolderReported: String?
+    var appliedCommit: String?
+
+    /// `notify` is sd_notify (a no-op without a supervisor);
+    /// `watchdogMilliseconds` the unit's WatchdogSec when systemd asks for pings.
+    public init(
+        configuration: Configuration, cgroups: any CgroupDriver, logger: Logger, watchdogMilliseconds: UInt64?,
+        notify: @escaping (String) -> Void
+    ) throws {
+        self.configuration = configuration
+        self.cgroups = cgroups
+        self.logger = logger
+        self.notify = notify
+        checkout = try configuration.git.map { directory throws(GitCheckout.Failure) in try GitCheckout(directory: directory) }
+        schedule = AgentSchedule(
+            interval: configuration.interval.milliseconds, watchdogPeriod: watchdogMilliseconds, now: MonotonicClock.milliseconds())
+        appliedCommit = (try? Syscall.readFile(configuration.appliedCommitPath, limit: 128)).map {
+            String(decoding: $0, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+    }
+
+    /// Runs until SIGTERM or SIGINT.
+    public func run() throws {
+        let signals = try SignalPipe([SIGHUP, SIGTERM, SIGINT])
+        let watcher = try ManifestWatcher(directory: configuration.manifests)
+        try FileManager.default.createDirectory(atPath: configuration.paths.runDirectory.string, withIntermediateDirectories: true)
+        if let commit = appliedCommit { logger[metadataKey: "commit"] = "\(commit)" }
+        logger.info(
+            "agent started",
+            metadata: [
+                "manifests": "\(watcher.directory)", "interval": "\(configuration.interval)", "git": "\(configuration.git ?? "")",
+                "pid": "\(getpid())",
+            ])
+        if !watcher.isWatching { logger.warning("manifests directory is missing; watching for it", metadata: ["manifests": "\(watcher.directory)"]) }
+        var stopping = false
+        while !stopping {
+            let now = MonotonicClock.milliseconds()
+            if schedule.watchdogDue(at: now) { notify("WATCHDOG=1") }
+            if let trigger = schedule.duePass(at: now, backoffRetry: backoff.nextRetry, isFirst: passes == 0) {
+                if !watcher.isWatching { watcher.arm() }
+                if let summary = pass(trigger) {
+                    passes += 1
+                    schedule.passFinished(at: MonotonicClock.milliseconds())
+                    notify((passes == 1 ? "READY=1\n" : "") + "STATUS=" + summary.status(at: AgentLoop.clock()))
+                    Syscall.releaseFreedMemory()
+                } else {
+                    schedule.lockRetryAt = MonotonicClock.milliseconds() + 1000
+                }
+            }
+            let timeout = schedule.timeout(at: MonotonicClock.milliseconds(), backoffRetry: backoff.nextRetry)
+            _ = try Syscall.pollReadable([signals.fd, watcher.fd], timeoutMilliseconds: timeout)
+            for signal in signals.drain() {
+                if signal == SIGHUP {
+                    logger.info("reload requested (SIGHUP)")
+                    schedule.signalled = true
+                } else {
+                    stopping = true
+                }
+            }
+            if try watcher.changes() { schedule.debouncer.note(at: MonotonicClock.milliseconds()) }
+        }
+        logger.info("agent stopping", metadata: ["passes": "\(passes)"])
+        notify("STOPPING=1\nSTATUS=stopping; containers keep running")
+    }
+
+    /// One pass under the run lock; nil when another berth holds the lock.
+    func pass(_ trigger: PassTrigger) -> PassSummary? {
+        let lock: RunLock
+        do {
+            lock = try RunLock(path: configuration.lockPath)
+        } catch {
+            let holder = (error as? RunLock.Held)?.holder ?? "?"
+            if lockHolderReported != holder {
+                logger.notice("waiting for lock", metadata: ["holder": "\(holder)", "error": "\(error)"])
+                lockHolderReported = holder
+            }
+            return nil
+        }
+        lockHolderReported = nil
+        defer { withExtendedLifetime(lock) {} }
+        var summary = PassSummary(trigger: trigger)
+        if let checkout { summary.commit = followCheckout(checkout) ?? appliedCommit }
+        let now = MonotonicClock.milliseconds()
+        let outcome = ManifestPipeline.load(paths: [configuration.manifests], host: configuration.host)
+        var invalid: [String] = outcome.errors.map(\.description)
+        if outcome.desired != nil && invalid.isEmpty && configuration.prune && outcome.desired?.containers.isEmpty == true {
+            invalid = ["\(configuration.manifests): no containers, refusing to prune every container"]
+        }
+        guard let desired = outcome.desired, invalid.isEmpty else {
+            summary.invalid = "\(invalid.count) error\(invalid.count == 1 ? "" : "s"): \(invalid.first ?? "no manifests")"
+            reportInvalid(invalid)
+            backoff.settle(attempted: [], at: now)
+            return summary
+        }
+        reportedInvalid = nil
+        summary.containers = desired.containers.count
+        let outcomes = reconcile(desired, summary: &summary, now: now)
+        summary.changes = outcomes.filter { !$0.failed && ($0.result == "applied" || $0.result == "restarted") }.count
+        summary.failures = outcomes.filter(\.failed).count
+        if let commit = summary.commit, commit != appliedCommit { record(commit) }
+        let level: Logger.Level = summary.changes + summary.failures > 0 || trigger == .start || trigger == .signal ? .info : .debug
+        logger.log(
+            level: level, "agent reconciled",
+            metadata: [
+                "trigger": "\(trigger.rawValue)", "containers": "\(summary.containers)", "changes": "\(summary.changes)",
+                "failures": "\(summary.failures)", "backing_off": "\(summary.backingOff)",
+            ])
+        return summary
+    }
+
+    /// Observe, report new drift, plan, leave out what backs off or was
+    /// already reported as pending a restart, apply, and book the back-off.
+    func reconcile(_ desired: DesiredHost, summary: inout PassSummary, now: UInt64) -> [Reconciler.Outcome] {
+        let reconciler = Reconciler(runtime: ContainerRuntime(paths: configuration.paths, cgroups: cgroups, logger: logger), logger: logger)
+        let observed = reconciler.observe(desired)
+        let drifts = Planner.drift(desired: desired, observed: observed)
+        let driftKeys = drifts.map { "\($0.object) \($0.field) \($0.observed) \($0.desired)" }
+        reconciler.log(zip(drifts, driftKeys).filter { !reportedDrifts.contains($0.1) }.map(\.0))
+        reportedDrifts = Set(driftKeys)
+
+        let fingerprints = AgentLoop.fingerprints(desired)
+        var actions: [Action] = []
+        var waiting: Set<String> = []
+        var pending: Set<String> = []
+        for action in Planner.plan(desired: desired, observed: observed, options: PlanOptions(prune: configuration.prune)) {
+            if action.kind == .pendingRestart {
+                pending.insert(action.description)
+                if reportedPending.contains(action.description) { continue }
+            }
+            if backoff.admits(action.object, fingerprint: fingerprints[action.object] ?? 0, at: now) {
+                actions.append(action)
+            } else {
+                waiting.insert(action.object)
+            }
+        }
+        reportedPending = pending
+        summary.backingOff = waiting.count
+        let outcomes = reconciler.apply(actions, desired: desired) { [self] _ in
+            if schedule.watchdogDue(at: MonotonicClock.milliseconds()) { notify("WATCHDOG=1") }
+        }
+        let failed = Set(outcomes.filter(\.failed).map(\.action.object))
+        let attempted = Set(outcomes.map(\.action.object))
+        let finished = MonotonicClock.milliseconds()
+        for object in attempted.subtracting(failed) { backoff.succeeded(object) }
+        for object in failed.sorted() {
+            let (failures, delay) = backoff.failed(object, fingerprint: fingerprints[object] ?? 0, at: finished)
+            logger.warning(
+                "back-off",
+                metadata: [
+                    "object": "\(object)", "failures": "\(failures)", "delay": "\(Interval(milliseconds: delay))",
+                ])
+        }
+        backoff.settle(attempted: attempted, at: finished)
+        return outcomes
+    }
+
+    /// Fetch and fast-forward; returns HEAD (nil if even that failed).
+    func followCheckout(_ checkout: GitCheckout) -> String? {
+        do {
+            try checkout.update()
+        } catch {
+            logger.error("git update failed", metadata: ["checkout": "\(checkout.directory)", "error": "\(error)"])
+        }
+        do {
+            let head = try checkout.head()
+            logger[metadataKey: "commit"] = "\(head)"
+            return head
+        } catch {
+            logger.error("git update failed", metadata: ["checkout": "\(checkout.directory)", "error": "\(error)"])
+            return nil
+        }
+    }
+
+    /// The applied commit, in the state dir (atomically) and on later events.
+    func record(_ commit: String) {
+        let path = configuration.appliedCommitPath
+        do {
+            try FileManager.default.createDirectory(
+                atPath: String(path[..<(path.lastIndex(of: "/") ?? path.endIndex)]), withIntermediateDirectories: true)
+            try Syscall.writeAtomically(Array((commit + "\n").utf8), to: path, mode: 0o644)
+            appliedCommit = commit
+        } catch {
+            logger.error("cannot record the applied commit", metadata: ["path": "\(path)", "error": "\(error)"])
+        }
+    }
+
+    /// One event per new set of errors (the same broken file is not
+    /// reported again every interval); each error also on its own line.
+    func reportInvalid(_ errors: [String]) {
+        let key = errors.joined(separator: "\n")
+        guard key != reportedInvalid else { return }
+        reportedInvalid = key
+        logger.error(
+            "manifests invalid",
+            metadata: ["manifests": "\(configuration.manifests)", "errors": "\(errors.count)", "error": "\(errors.first ?? "")"])
+        for error in errors.dropFirst().prefix(20) { logger.notice("\(error)") }
+    }
+
+    /// What identifies each object's manifest: a change resets its back-off.
+    static func fingerprints(_ desired: DesiredHost) -> [String: Int] {
+        var fingerprints: [String: Int] = ["Ruleset/nat": desired.hashValue]
+        for container in desired.containers { fingerprints["Container/\(container.metadata.name)"] = container.spec.hashValue }
+        for network in desired.networks { fingerprints["Network/\(network.metadata.name)"] = network.spec.hashValue }
+        return fingerprints
+    }
+
+    /// The local time of day, HH:MM:SS (strftime, no locale data loaded).
+    static func clock() -> String {
+        var now = time(nil)
+        var parts = tm()
+        localtime_r(&now, &parts)
+        var buffer = [CChar](repeating: 0, count: 16)
+        let count = strftime(&buffer, buffer.count, "%H:%M:%S", &parts)
+        return String(decoding: buffer.prefix(count).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}

@@ -1,0 +1,31 @@
+import CLinux
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Signals delivered as bytes on a pipe (the C shim's handler writes them),
+/// so a poll(2) loop sees them next to its other descriptors. One per process.
+public final class SignalPipe: @unchecked Sendable {
+    public let fd: Int32
+
+    public init(_ signals: [Int32]) throws(SystemError) {
+        let fd = signals.withUnsafeBufferPointer { berth_signal_pipe($0.baseAddress, Int32($0.count)) }
+        if fd < 0 { throw SystemError(call: "sigaction", errno: errno, subject: "signal pipe") }
+        self.fd = fd
+    }
+
+    deinit { Syscall.close(fd) }
+
+    /// The signals received since the last call, in order; never blocks.
+    public func drain() -> [Int32] {
+        var signals: [Int32] = []
+        var buffer = [UInt8](repeating: 0, count: 64)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            if count <= 0 { return signals }
+            signals += buffer[0..<count].map { Int32($0) }
+        }
+    }
+}

@@ -1,0 +1,159 @@
+import Engine
+import Foundation
+import Kernel
+import Logging
+import Model
+import Reconcile
+import Runtime
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// A no-op reconcile (observe + diff, nothing to change) with 1, 100 and
+/// 1000 running containers: the time per container should stay flat (target:
+/// 1000 in at most 0.2 s). Then the real `berth agent` over the same
+/// containers, and its resident memory once idle (target: under 20 MB).
+func reconcileBenchmark() throws {
+    guard getuid() == 0, ProcessInfo.processInfo.environment["BERTH_SANDBOX"] == "1" else {
+        throw BenchError("run as root through scripts/sandbox-run.sh (make bench does)")
+    }
+    let counts = (ProcessInfo.processInfo.environment["BERTH_BENCH_RECONCILE"] ?? "1,100,1000").split(separator: ",").compactMap { Int($0) }
+    guard let largest = counts.max(), largest > 0 else { throw BenchError("BERTH_BENCH_RECONCILE: a list of counts like 1,100,1000") }
+    let root = "/tmp/berth-bench-reconcile-\(getpid())"
+    let parent = "berth-bench-reconcile-\(getpid())"
+    let paths = RuntimePaths(stateDirectory: .init(root + "/state"), runDirectory: .init(root + "/run"), cgroupParent: parent)
+    var logger = Logger(label: "bench")
+    logger.logLevel = .warning
+    let runtime = ContainerRuntime(paths: paths, cgroups: try CgroupDrivers.detect(), logger: logger)
+    let reconciler = Reconciler(runtime: runtime, logger: logger)
+    let manifests = root + "/manifests"
+    try FileManager.default.createDirectory(atPath: manifests, withIntermediateDirectories: true)
+    defer {
+        for name in runtime.state.names() {
+            try? runtime.stop(name, timeout: Interval(milliseconds: 0))
+            try? runtime.delete(name, keepPrivateLayer: false)
+        }
+        try? runtime.cgroups.remove(try CgroupPath(parent))
+        try? FileManager.default.removeItem(atPath: root)
+    }
+
+    // The containers come from manifests, so the agent later sees exactly the specs that run.
+    var text = ""
+    for index in 0..<largest {
+        text += """
+            ---
+            apiVersion: berth/v1
+            kind: Container
+            metadata: {name: r\(index)}
+            spec:
+              rootfs: {template: busybox}
+              init: {command: [/bin/sleep, "3600"]}
+              resources: {memory: {max: 16Mi}, pids: {max: 16}, cpu: {weight: 100}}
+
+            """
+    }
+    try text.write(toFile: manifests + "/containers.yaml", atomically: true, encoding: .utf8)
+    let loaded = ManifestPipeline.load(paths: [manifests], host: HostFacts(name: "bench"))
+    guard let all = loaded.desired else { throw BenchError("benchmark manifests: \(loaded.errors.prefix(3))") }
+
+    let clock = ContinuousClock()
+    func milliseconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15
+    }
+    print("berth-bench reconcile: a no-op pass (nothing to change) with N running busybox containers, median of 5")
+    print("  N        start N (setup)   observe+diff   per container   load+observe+diff   target: 1000 in ≤ 200 ms")
+    var started = 0
+    for count in counts.sorted() {
+        let setup = clock.measure {
+            while started < count {
+                do {
+                    _ = try runtime.start(all.containers[started])
+                } catch {
+                    print("  could not start container #\(started + 1): \(error)")
+                    break
+                }
+                started += 1
+            }
+        }
+        guard started == count else { break }
+        let desired = DesiredHost(host: all.host, networks: [], containers: Array(all.containers.prefix(count)))
+        let check = reconciler.plan(desired)
+        guard check.isEmpty else { throw BenchError("not a no-op with \(count): \(check.prefix(3).map(\.description))") }
+        var plans: [Double] = []
+        var passes: [Double] = []
+        for _ in 0..<5 {
+            plans.append(milliseconds(clock.measure { _ = reconciler.plan(desired) }))
+        }
+        if count == largest {
+            for _ in 0..<5 {
+                passes.append(
+                    milliseconds(
+                        clock.measure {
+                            if let loaded = ManifestPipeline.load(paths: [manifests], host: all.host).desired { _ = reconciler.plan(loaded) }
+                        }))
+            }
+        }
+        let plan = plans.sorted()[plans.count / 2]
+        let pass = passes.isEmpty ? "-" : String(format: "%.1f ms", passes.sorted()[passes.count / 2])
+        print(
+            String(
+                format: "  %-6d %10.1f s %13.1f ms %12.1f µs %19@", count, milliseconds(setup) / 1000, plan, plan * 1000 / Double(count),
+                pass))
+    }
+    try agentMemory(root: root, manifests: manifests, parent: parent, containers: started)
+}
+
+/// Starts the release `berth agent` on the benchmark's manifests, waits for
+/// READY=1 and a moment of idleness, and prints its resident memory.
+private func agentMemory(root: String, manifests: String, parent: String, containers: Int) throws {
+    let berth = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("berth").path
+    let notify = try DatagramReceiver(path: root + "/notify.sock")
+    let log = root + "/agent.log"
+    let pid = try Spawn.start(
+        [berth, "agent", "--state-dir", root + "/state", "--run-dir", root + "/run", "--cgroup-parent", parent, "--manifests", manifests],
+        environment: ["NOTIFY_SOCKET": notify.path, "BERTH_JOURNAL_SOCKET": root + "/no-journald"], outputPath: log)
+    defer {
+        _ = kill(pid, SIGTERM)
+        Reaper.wait(pid)
+    }
+    let clock = ContinuousClock()
+    var status: String?
+    let readyTime = clock.measure {
+        let deadline = MonotonicClock.milliseconds() + 300_000
+        while status == nil && MonotonicClock.milliseconds() < deadline {
+            if let datagram = notify.receive(timeoutMilliseconds: 200) {
+                let message = String(decoding: datagram, as: UTF8.self)
+                if message.contains("READY=1") { status = message }
+            } else if Reaper.poll(pid) != nil {
+                break
+            }
+        }
+    }
+    guard let status else {
+        let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        throw BenchError("berth agent did not become ready: \(output.suffix(600))")
+    }
+    sleep(2)
+    func field(_ name: String) -> String {
+        let text = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+        let line = text.split(separator: "\n").first { $0.hasPrefix(name + ":") } ?? ""
+        return line.dropFirst(name.count + 1).split(whereSeparator: { $0 == " " || $0 == "\t" }).first.map(String.init) ?? "?"
+    }
+    let rss = Double(field("VmRSS")).map { $0 / 1024 } ?? -1
+    let peak = Double(field("VmHWM")).map { $0 / 1024 } ?? -1
+    let anonymous = Double(field("RssAnon")).map { $0 / 1024 } ?? -1
+    let fileBacked = Double(field("RssFile")).map { $0 / 1024 } ?? -1
+    let statusLine = status.split(separator: "\n").first { $0.hasPrefix("STATUS=") }.map { String($0.dropFirst(7)) } ?? "?"
+    print(
+        "  berth agent over \(containers) containers: start-up and first pass \(readyTime.components.seconds * 1000 + readyTime.components.attoseconds / 1_000_000_000_000_000) ms; \(statusLine)"
+    )
+    print(
+        String(
+            format: "  agent resident memory while idle: %.1f MiB (peak %.1f MiB)  target < 20 MB -> %.2fx of target; no process per container",
+            rss, peak, rss * 1.048576 / 20))
+    // Most of it is the static binary's code and read-only data paged in from
+    // the file (shared with every berth process, reclaimable); the agent's own
+    // heap and stacks are the anonymous part.
+    print(String(format: "    of which anonymous (heap, stacks) %.1f MiB, file-backed (the binary's pages) %.1f MiB", anonymous, fileBacked))
+}

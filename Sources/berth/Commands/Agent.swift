@@ -1,0 +1,61 @@
+import ArgumentParser
+import Engine
+import Foundation
+import Journal
+import Kernel
+import Logging
+import Model
+
+struct Agent: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Reconcile continuously: at start, on manifest changes and on an interval.",
+        discussion: """
+            Watches the manifests directory (inotify) and reconciles after each change, every --interval \
+            (to correct drift made outside berth), and on SIGHUP. An object whose action fails backs off \
+            (5s, doubling to 5m). Invalid manifests apply nothing: the host keeps its last good state. \
+            SIGTERM ends the agent after its current pass; containers keep running. Under systemd \
+            (dist/berth.service) it sends READY=1, STATUS= and WATCHDOG=1.
+
+            With --git DIR the agent follows a git checkout: before each pass it fetches and fast-forwards \
+            to the upstream branch (when the checkout has a remote), and records the applied commit in \
+            STATE/agent/applied-commit and on every event. The manifests are DIR itself, or --manifests \
+            (relative to DIR) when given.
+            """)
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var hostOptions: HostOptions
+    @Option(help: ArgumentHelp("Manifest directory (with --git: relative to the checkout).", valueName: "dir")) var manifests: String?
+    @Option(help: ArgumentHelp("Follow a local git checkout.", valueName: "dir")) var git: String?
+    @Option(help: ArgumentHelp("Drift check interval (500ms, 30s, 5m, 1h).", valueName: "duration")) var interval: String = "30s"
+    @Flag(help: "Delete berth-owned containers that no manifest names any more (never with an empty set).") var prune = false
+
+    func validate() throws {
+        if manifests == nil && git == nil { throw ValidationError("give --manifests DIR or --git DIR") }
+        let parsed: Interval
+        do {
+            parsed = try Interval(parsing: interval)
+        } catch {
+            throw ValidationError("--interval: \(error.message)")
+        }
+        if parsed.milliseconds < 100 { throw ValidationError("--interval: at least 100ms") }
+    }
+
+    /// The manifests directory: --manifests, relative to --git when both are given.
+    var manifestDirectory: String {
+        guard let git else { return manifests ?? "." }
+        guard let manifests else { return git }
+        return manifests.hasPrefix("/") ? manifests : git + "/" + manifests
+    }
+
+    func run() throws {
+        let runtime = try RuntimeContext.runtime(global)
+        // git must never wait for a password on a terminal nobody watches.
+        setenv("GIT_TERMINAL_PROMPT", "0", 1)
+        let loop = try AgentLoop(
+            configuration: AgentLoop.Configuration(
+                manifests: manifestDirectory, git: git, interval: try Interval(parsing: interval), prune: prune,
+                host: try hostOptions.facts(), paths: global.paths),
+            cgroups: runtime.cgroups, logger: Logger(label: "berth"), watchdogMilliseconds: SystemdNotify.watchdogMilliseconds(),
+            notify: { SystemdNotify.notify($0) })
+        try loop.run()
+    }
+}

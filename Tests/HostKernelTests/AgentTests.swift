@@ -1,0 +1,227 @@
+import Foundation
+import Kernel
+import Runtime
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// `berth agent` as systemd would run it: a NOTIFY_SOCKET the test listens
+/// on, manifests changed the way editors and git change them, drift made
+/// behind its back, and signals.
+@Suite(.serialized, .enabled(if: Sandbox.isActive, "lane 2: run through scripts/sandbox-run.sh as root"))
+struct AgentTests {
+    /// One running agent: its pid, what it told the notify socket, its log.
+    final class AgentProcess {
+        let pid: pid_t
+        let notify: DatagramReceiver
+        let log: String
+        private(set) var messages: [String] = []
+        private(set) var status: Int32?
+
+        init(_ host: TestHost, _ arguments: [String]) throws {
+            notify = try DatagramReceiver(path: host.root + "/notify.sock")
+            log = host.root + "/agent.log"
+            let global = ["--state-dir", host.root + "/state", "--run-dir", host.root + "/run", "--cgroup-parent", host.parent]
+            pid = try Spawn.start(
+                [ContainerCLITests.binary, "agent"] + global + arguments,
+                environment: ["NOTIFY_SOCKET": notify.path, "BERTH_JOURNAL_SOCKET": host.root + "/no-journald"], outputPath: log)
+        }
+
+        /// Waits until a notification satisfies `predicate` (messages seen
+        /// before the call count too when `includingOld`).
+        @discardableResult
+        func waitFor(seconds: Int = 10, includingOld: Bool = false, _ predicate: (String) -> Bool) -> String? {
+            if includingOld, let old = messages.last(where: predicate) { return old }
+            let deadline = MonotonicClock.milliseconds() + UInt64(seconds) * 1000
+            while MonotonicClock.milliseconds() < deadline {
+                guard let datagram = notify.receive(timeoutMilliseconds: 100) else { continue }
+                let message = String(decoding: datagram, as: UTF8.self)
+                messages.append(message)
+                if predicate(message) { return message }
+            }
+            return nil
+        }
+
+        var isRunning: Bool {
+            if status == nil { status = Reaper.poll(pid) }
+            return status == nil
+        }
+
+        func signal(_ number: Int32) { if isRunning { _ = Glibc.kill(pid, number) } }
+
+        /// Waits (bounded) for the agent to end; its exit code, or nil.
+        func exitCode(seconds: Int = 15) -> Int32? {
+            for _ in 0..<(seconds * 20) where isRunning { usleep(50_000) }
+            guard let status, status & 0x7f == 0 else { return nil }
+            return (status >> 8) & 0xff
+        }
+
+        func kill() {
+            signal(SIGKILL)
+            if status == nil { status = Reaper.wait(pid) }
+        }
+
+        var output: String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
+    }
+
+    static func manifest(_ name: String, memory: String = "64Mi") -> String {
+        """
+        apiVersion: berth/v1
+        kind: Container
+        metadata: {name: \(name)}
+        spec:
+          rootfs: {template: busybox}
+          init: {command: [/bin/sleep, "600"]}
+          resources: {memory: {max: \(memory)}, pids: {max: 64}}
+
+        """
+    }
+
+    /// Written to a temp name, then renamed into place, as editors do.
+    static func save(_ text: String, to path: String) throws {
+        try text.write(toFile: path + ".tmp", atomically: false, encoding: .utf8)
+        try Syscall.rename(path + ".tmp", path)
+    }
+
+    func running(_ host: TestHost) -> [String: Int32] {
+        var result: [String: Int32] = [:]
+        for entry in host.runtime.list() { if case .running(let pid) = entry.status { result[entry.record.name] = pid } }
+        return result
+    }
+
+    func memoryMax(_ host: TestHost, _ name: String) -> UInt64? {
+        host.runtime.list().first { $0.record.name == name }?.usage?.limits.memoryMax
+    }
+
+    func eventually(seconds: Int = 5, _ condition: () -> Bool) -> Bool {
+        for _ in 0..<(seconds * 20) {
+            if condition() { return true }
+            usleep(50_000)
+        }
+        return condition()
+    }
+
+    /// Lowers c1's memory limit behind berth's back (what an admin's echo would do).
+    func makeDrift(_ host: TestHost, _ name: String) throws {
+        let record = try #require(host.runtime.state.load(name))
+        var lowered = CgroupLimits()
+        lowered.memoryMax = 32 << 20
+        _ = try host.runtime.cgroups.apply(lowered, to: try CgroupPath(record.cgroup))
+        #expect(memoryMax(host, name) == 32 << 20)
+    }
+
+    @Test func agentAppliesWatchesKeepsLastGoodStateAndLeavesContainersRunning() throws {
+        let host = try TestHost()
+        let manifests = host.root + "/manifests"
+        try FileManager.default.createDirectory(atPath: manifests, withIntermediateDirectories: true)
+        try AgentTests.save(AgentTests.manifest("c1"), to: manifests + "/c1.yaml")
+        // A long interval: every pass below comes from inotify or a signal.
+        let agent = try AgentProcess(host, ["--manifests", manifests, "--interval", "1h"])
+        defer {
+            agent.kill()
+            #expect(host.tearDown() == [])
+        }
+
+        let ready = agent.waitFor(seconds: 20) { $0.contains("READY=1") }
+        #expect(ready?.contains("STATUS=reconciled 1 container, 1 change, 0 failures") == true, "\(agent.messages) \(agent.output)")
+        #expect(running(host).keys.sorted() == ["c1"])
+
+        // A new manifest saved editor-style is started within a few seconds.
+        try "swap".write(toFile: manifests + "/.c2.yaml.swp", atomically: false, encoding: .utf8)
+        try AgentTests.save(AgentTests.manifest("c2"), to: manifests + "/c2.yaml")
+        #expect(eventually { running(host)["c2"] != nil }, "\(agent.output)")
+        #expect(agent.waitFor { $0.contains("STATUS=reconciled 2 containers") } != nil)
+
+        // An invalid file applies nothing, not even its valid document; the agent keeps running.
+        try AgentTests.save(
+            AgentTests.manifest("c3") + "---\nkind: Container\nmetadata: {name: c4}\nspec: {memroy: 1}\n", to: manifests + "/bad.yaml")
+        let invalid = agent.waitFor { $0.contains("STATUS=manifests invalid") }
+        #expect(invalid?.contains("bad.yaml") == true, "\(agent.messages)")
+        #expect(agent.isRunning)
+        #expect(running(host).keys.sorted() == ["c1", "c2"])
+        #expect(agent.output.contains("manifests invalid"))
+        try FileManager.default.removeItem(atPath: manifests + "/bad.yaml")
+        #expect(agent.waitFor { $0.contains("STATUS=reconciled 2 containers") } != nil)
+
+        // Idle, the agent holds no lock: an apply runs now and has nothing to do.
+        let apply = try Spawn.run(
+            [
+                ContainerCLITests.binary, "apply", "--state-dir", host.root + "/state", "--run-dir", host.root + "/run", "--cgroup-parent",
+                host.parent, manifests,
+            ])
+        #expect(apply.exitedCleanly)
+        #expect(String(decoding: apply.output, as: UTF8.self).contains("No changes"))
+
+        // SIGHUP makes a pass now, which repairs drift live.
+        let pids = running(host)
+        try makeDrift(host, "c1")
+        agent.signal(SIGHUP)
+        #expect(eventually { memoryMax(host, "c1") == 64 << 20 }, "\(agent.output)")
+        #expect(agent.output.contains("drift") && agent.output.contains("spec.resources.memory.max"))
+
+        // A container that cannot start backs off (5s, then 10s); the others are untouched.
+        let broken = AgentTests.manifest("b1").replacingOccurrences(of: "[/bin/sleep, \"600\"]", with: "[/no/such/init]")
+        try AgentTests.save(broken, to: manifests + "/b1.yaml")
+        #expect(agent.waitFor { $0.contains("STATUS=reconciled 3 containers, 0 changes, 1 failure") } != nil, "\(agent.messages)")
+        #expect(agent.output.contains("delay=5s failures=1 object=Container/b1"), "\(agent.output)")
+        #expect(agent.waitFor(seconds: 8) { $0.contains("STATUS=") } != nil)
+        #expect(agent.output.contains("delay=10s failures=2 object=Container/b1"), "\(agent.output)")
+
+        // SIGTERM: exit 0, STOPPING=1, the containers run on untouched.
+        agent.signal(SIGTERM)
+        #expect(agent.exitCode() == 0, "\(agent.output)")
+        #expect(agent.waitFor(seconds: 2, includingOld: true) { $0.contains("STOPPING=1") } != nil)
+        #expect(running(host) == pids)
+    }
+
+    @Test func agentFollowsGitCheckoutAndCorrectsDriftAtTheInterval() throws {
+        let host = try TestHost()
+        let upstream = host.root + "/upstream"
+        let checkout = host.root + "/checkout"
+        try FileManager.default.createDirectory(atPath: upstream, withIntermediateDirectories: true)
+        func git(_ directory: String, _ arguments: [String]) throws -> String {
+            let result = try Spawn.run(
+                ["/usr/bin/git", "-c", "user.name=berth test", "-c", "user.email=test@berth.invalid", "-C", directory] + arguments,
+                mergingStandardError: true)
+            let output = String(decoding: result.output, as: UTF8.self)
+            guard result.exitedCleanly else { throw SystemError(call: "git \(arguments.joined(separator: " ")): \(output)", errno: EIO) }
+            return output.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        _ = try git(upstream, ["init", "--quiet", "--initial-branch=main"])
+        try AgentTests.manifest("g1").write(toFile: upstream + "/g1.yaml", atomically: true, encoding: .utf8)
+        _ = try git(upstream, ["add", "."])
+        _ = try git(upstream, ["commit", "--quiet", "-m", "g1"])
+        _ = try git(host.root, ["clone", "--quiet", upstream, checkout])
+        let first = try git(upstream, ["rev-parse", "HEAD"])
+
+        let agent = try AgentProcess(host, ["--git", checkout, "--interval", "1s"])
+        defer {
+            agent.kill()
+            #expect(host.tearDown() == [])
+        }
+        #expect(agent.waitFor(seconds: 20) { $0.contains("READY=1") }?.contains("at commit \(first.prefix(12))") == true, "\(agent.output)")
+        #expect(running(host).keys.sorted() == ["g1"])
+        let appliedCommit = host.root + "/state/agent/applied-commit"
+        #expect(cat(appliedCommit) == first)
+        #expect(agent.output.contains("commit=\(first)"))
+
+        // Drift is corrected at the next interval, with no file change or signal.
+        try makeDrift(host, "g1")
+        #expect(eventually { memoryMax(host, "g1") == 64 << 20 }, "\(agent.output)")
+
+        // A new upstream commit is fetched, fast-forwarded, applied and recorded.
+        try AgentTests.manifest("g2").write(toFile: upstream + "/g2.yaml", atomically: true, encoding: .utf8)
+        _ = try git(upstream, ["add", "."])
+        _ = try git(upstream, ["commit", "--quiet", "-m", "g2"])
+        let second = try git(upstream, ["rev-parse", "HEAD"])
+        #expect(eventually(seconds: 8) { running(host)["g2"] != nil }, "\(agent.output)")
+        #expect(eventually { cat(appliedCommit) == second })
+        #expect(agent.output.contains("commit=\(second)"))
+
+        agent.signal(SIGTERM)
+        #expect(agent.exitCode() == 0, "\(agent.output)")
+        #expect(running(host).keys.sorted() == ["g1", "g2"])
+    }
+}
