@@ -29,7 +29,9 @@ public struct Reconciler {
         var observed = ObservedHost()
         let containers = Dictionary(desired.containers.map { ($0.metadata.name, $0) }, uniquingKeysWith: { first, _ in first })
         let networks = Dictionary(desired.networks.map { ($0.metadata.name, $0) }, uniquingKeysWith: { first, _ in first })
+        var known: Set<String> = []
         for (record, running, usage) in runtime.observeForPlanning() {
+            known.insert(record.name)
             var network: NetworkObservation?
             var firewallCurrent: Bool?
             // Unreadable (the init just died): nil, and network changes wait for a restart.
@@ -65,6 +67,14 @@ public struct Reconciler {
         }
         observed.natCurrent = natRuleset(desired).isCurrent(state: runtime.state)
         observed.recordedNetworks = runtime.state.recordedNetworks()
+        // Bridges marked as this instance's whose record was lost: still ours to prune.
+        let owner = NetworkAttacher.ownerAlias(cgroupParent: runtime.paths.cgroupParent, network: "")
+        for link in (try? RouteNetlink().links()) ?? [] where link.kind == "bridge" {
+            guard let alias = link.alias, alias.hasPrefix(owner) else { continue }
+            let network = String(alias.dropFirst(owner.count))
+            if observed.recordedNetworks[network] == nil { observed.recordedNetworks[network] = link.name }
+        }
+        observed.unrecorded = runtime.unrecorded(known: known)
         return observed
     }
 
@@ -110,6 +120,10 @@ public struct Reconciler {
                         network: name, bridge: action.old ?? name, netlink: try RouteNetlink())
                 case (.create, "Container"), (.start, "Container"):
                     if let container = containers[name] { _ = try runtime.start(container, networks: desired.networks) }
+                case (.adopt, "Container"):
+                    if let container = containers[name], let pid = runtime.initInCgroup(name) {
+                        try runtime.adopt(container, pid: pid, networks: desired.networks)
+                    }
                 case (.stop, "Container"):
                     try runtime.stop(name, timeout: containers[name]?.spec.stopTimeout ?? Interval(milliseconds: 10_000))
                 case (.updateLive, "Container") where action.field == "spec.firewall":

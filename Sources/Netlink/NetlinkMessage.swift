@@ -86,6 +86,7 @@ public enum Netlink {
     public static let IFLA_LINK: UInt16 = 5
     public static let IFLA_MASTER: UInt16 = 10
     public static let IFLA_OPERSTATE: UInt16 = 16
+    public static let IFLA_IFALIAS: UInt16 = 20
     public static let IFLA_LINKINFO: UInt16 = 18
     public static let IFLA_NET_NS_FD: UInt16 = 28
     public static let IFLA_INFO_KIND: UInt16 = 1

@@ -34,6 +34,8 @@ public struct Link: Equatable, Sendable {
     public var kind: String?
     /// The hardware address (IFLA_ADDRESS).
     public var mac: [UInt8]?
+    /// The interface alias (IFLA_IFALIAS): berth marks the bridges it owns.
+    public var alias: String?
     public var isUp: Bool { flags & Netlink.IFF_UP != 0 }
 }
 
@@ -93,7 +95,7 @@ public final class RouteNetlink {
     /// a new name, or a move into the network namespace `namespaceFD`.
     public static func setLink(
         index: Int32, up: Bool? = nil, master: Int32? = nil, mtu: UInt32? = nil, mac: [UInt8]? = nil, rename: String? = nil,
-        namespaceFD: Int32? = nil
+        namespaceFD: Int32? = nil, alias: String? = nil
     ) -> (UInt16, UInt16, [UInt8]) {
         var info = InterfaceInfo(index: index)
         if let up {
@@ -106,6 +108,7 @@ public final class RouteNetlink {
         if let mtu { attributes.append(.u32(Netlink.IFLA_MTU, mtu)) }
         if let mac { attributes.append(Attribute(Netlink.IFLA_ADDRESS, mac)) }
         if let namespaceFD { attributes.append(.u32(Netlink.IFLA_NET_NS_FD, UInt32(bitPattern: namespaceFD))) }
+        if let alias { attributes.append(.string(Netlink.IFLA_IFALIAS, alias)) }
         return (Netlink.RTM_NEWLINK, 0, info.encoded() + Attribute.encode(attributes))
     }
 
@@ -165,8 +168,11 @@ public final class RouteNetlink {
 
     // MARK: Operations
 
-    public func createBridge(_ name: String, mtu: UInt32? = nil) throws {
+    /// Creates a bridge; `alias` (IFLA_IFALIAS, which the kernel takes only
+    /// on an existing link, so in a second request) marks who owns it.
+    public func createBridge(_ name: String, mtu: UInt32? = nil, alias: String? = nil) throws {
         try request(RouteNetlink.newBridge(name, mtu: mtu), operation: "create bridge \(name)")
+        if let alias { try request(RouteNetlink.setLink(index: try index(of: name), alias: alias), operation: "set alias of \(name)") }
     }
 
     public func createVeth(_ name: String, peer: String, peerNamespaceFD: Int32? = nil) throws {
@@ -247,6 +253,7 @@ public final class RouteNetlink {
             case Netlink.IFLA_IFNAME: link.name = attribute.stringValue
             case Netlink.IFLA_MTU: link.mtu = attribute.u32Value
             case Netlink.IFLA_ADDRESS: link.mac = attribute.value
+            case Netlink.IFLA_IFALIAS: link.alias = attribute.stringValue
             case Netlink.IFLA_MASTER: link.master = attribute.u32Value.map { Int32(bitPattern: $0) }
             case Netlink.IFLA_LINKINFO:
                 link.kind = Attribute.decode(attribute.value[...])?.first { $0.type == Netlink.IFLA_INFO_KIND }?.stringValue

@@ -12,6 +12,9 @@ public struct ObservedHost: Sendable, Equatable {
     public var natCurrent: Bool = true
     /// Existing bridges of desired networks, by network name.
     public var bridges: [String: BridgeObservation] = [:]
+    /// Containers running under berth's cgroup parent without a record (a
+    /// lost state dir): name → init pid.
+    public var unrecorded: [String: Int32] = [:]
     /// IPv4 forwarding of the bridges of desired networks that need it, by
     /// network name (absent: the bridge does not exist yet).
     public var forwarding: [String: Bool] = [:]
@@ -80,7 +83,7 @@ public struct ObservedResources: Sendable, Equatable {
 /// One step of a plan, with its reason.
 public struct Action: Sendable, Equatable, Codable, CustomStringConvertible {
     public enum Kind: String, Sendable, Codable {
-        case create, updateLive = "update-live", pendingRestart = "pending-restart", replace, delete, start, stop
+        case create, updateLive = "update-live", pendingRestart = "pending-restart", replace, delete, start, stop, adopt
     }
     public var kind: Kind
     public var object: String
@@ -141,7 +144,13 @@ public enum Planner {
             let object = "Container/\(name)"
             let wantsRunning = (container.spec.state ?? .running) != .stopped
             guard let current = observedByName[name] else {
-                actions.append(Action(.create, object, reason: "not on this host"))
+                if let pid = observed.unrecorded[name] {
+                    actions.append(
+                        Action(
+                            .adopt, object, reason: "running (init pid \(pid)) under berth's cgroup parent without a record: adopted, not restarted"))
+                } else {
+                    actions.append(Action(.create, object, reason: "not on this host"))
+                }
                 continue
             }
             if !wantsRunning && current.running {
@@ -200,6 +209,12 @@ public enum Planner {
             let desiredNames = Set(desired.containers.map(\.metadata.name))
             for container in observed.containers where !desiredNames.contains(container.name) {
                 actions.append(Action(.delete, "Container/\(container.name)", reason: "no manifest names it (--prune)"))
+            }
+            for (name, pid) in observed.unrecorded.sorted(by: { $0.key < $1.key }) where !desiredNames.contains(name) {
+                actions.append(
+                    Action(
+                        .delete, "Container/\(name)",
+                        reason: "running (init pid \(pid)) under berth's cgroup parent without a record; no manifest names it (--prune)"))
             }
             // Networks after the containers that used them.
             let desiredNetworks = Set(desired.networks.map(\.metadata.name))
@@ -347,7 +362,8 @@ public enum Planner {
             if policy == .ignore { continue }
             let object = "Container/\(container.metadata.name)"
             guard let current = observedByName[container.metadata.name] else {
-                result.append(Drift(object: object, field: "state", desired: "running", observed: "absent", policy: policy))
+                let found = observed.unrecorded[container.metadata.name].map { "running without a record (init pid \($0))" }
+                result.append(Drift(object: object, field: "state", desired: "running", observed: found ?? "absent", policy: policy))
                 continue
             }
             let wanted = container.spec.state ?? .running

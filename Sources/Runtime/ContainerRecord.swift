@@ -77,6 +77,8 @@ public struct StateStore: Sendable {
         return result
     }
 
+    public func hasNetworkRecord(_ name: String) -> Bool { Syscall.exists(networksDirectory + "/" + name) }
+
     public func forgetNetwork(_ name: String) {
         try? FileManager.default.removeItem(atPath: networksDirectory + "/" + name)
     }

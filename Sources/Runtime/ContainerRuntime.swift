@@ -229,6 +229,66 @@ public struct ContainerRuntime: Sendable {
         logger.info("networks updated live", metadata: ["container": "\(name)"])
     }
 
+    /// Containers running under berth's cgroup parent without a record (the
+    /// state dir was lost or wiped): container name → its init's pid. An
+    /// init is the process that is PID 1 of its own pid namespace.
+    /// `known`: the names that have a record (one directory read, then
+    /// only the unknown cgroups are looked into).
+    public func unrecorded(known: Set<String>) -> [String: pid_t] {
+        guard let parent = try? CgroupPath(paths.cgroupParent) else { return [:] }
+        var result: [String: pid_t] = [:]
+        for name in cgroups.children(of: parent) where !known.contains(name) {
+            if let pid = initInCgroup(name) { result[name] = pid }
+        }
+        return result
+    }
+
+    /// The living init in the container's cgroup, if any.
+    public func initInCgroup(_ name: String) -> pid_t? {
+        guard let group = try? cgroupPath(name), let pids = try? cgroups.processes(in: group) else { return nil }
+        return pids.first { pid in ProcessStat.namespacePID(pid) == 1 && ProcessStat.read(pid)?.isAlive == true }
+    }
+
+    /// Takes a running container found by `unrecorded()` back under berth's
+    /// management without restarting it: a record is written from the
+    /// manifest (the kernel's values are then compared as for any other
+    /// container, so drift shows and is repaired live).
+    @discardableResult
+    public func adopt(_ container: ContainerObject, pid: pid_t, networks: [NetworkObject]) throws -> ContainerRecord {
+        let name = container.metadata.name
+        try Names.checkDNSLabel(name)
+        guard state.load(name) == nil else { throw RuntimeError(description: "container \(name) already has a record") }
+        guard let stat = ProcessStat.read(pid), stat.isAlive, ProcessStat.namespacePID(pid) == 1 else {
+            throw RuntimeError(description: "pid \(pid) is not a running container init")
+        }
+        let spec = container.spec
+        let lower: String
+        switch spec.rootfs?.source {
+        case .template(let template): lower = try templates.path(of: template, logger: logger)
+        case .directory(let directory): lower = directory
+        case .tarball(let tarball): lower = try templates.path(ofTarball: tarball, logger: logger)
+        case nil: throw RuntimeError(description: "container \(name) has no rootfs")
+        }
+        let privateDirectory = state.containerDirectory(name)
+        var record = ContainerRecord(
+            name: name, pid: pid, startTime: stat.startTime, cgroup: try cgroupPath(name).description,
+            rootfs: state.runDirectory(name) + "/rootfs", lower: lower, upper: privateDirectory + "/upper", work: privateDirectory + "/work",
+            keepPrivateLayer: spec.rootfs?.persistent ?? false)
+        let launch = try launchConfiguration(container, record: record)
+        record.spec = spec
+        record.networks = networks.filter { network in spec.networks?.contains { $0.network == network.metadata.name } ?? false }
+        record.capabilities = launch.capabilities.mask
+        record.noNewPrivileges = launch.noNewPrivileges
+        record.seccomp = launch.seccomp
+        record.environment = launch.environment
+        record.ipv6 = !launch.disableIPv6
+        // Its firewall table is replaced (live) so that berth knows what the kernel holds.
+        if spec.firewall != nil { record.firewallFingerprint = try ContainerFirewall.apply(spec.firewall, pid: pid) }
+        try state.save(record)
+        logger.info("adopted", metadata: ["container": "\(name)", "pid": "\(pid)"])
+        return record
+    }
+
     /// Starts a stopped container again from the spec it last ran with.
     public func restart(_ name: String) throws -> ContainerRecord {
         guard let record = state.load(name), let spec = record.spec else {
@@ -325,7 +385,18 @@ public struct ContainerRuntime: Sendable {
     /// Stops the container and forgets it; its private layer goes unless it
     /// is kept (manifest `rootfs.persistent`, or `keepPrivateLayer`).
     public func delete(_ name: String, keepPrivateLayer: Bool? = nil) throws {
-        guard let record = state.load(name) else { return }
+        guard let record = state.load(name) else {
+            // No record: only what runs in its cgroup under berth's parent.
+            let group = try cgroupPath(name)
+            var pause: UInt32 = 100
+            for _ in 0..<400 where cgroups.exists(group) && !((try? cgroups.processes(in: group)) ?? []).isEmpty {
+                try? cgroups.killAll(group)
+                usleep(pause)
+                pause = min(pause * 2, 20_000)
+            }
+            try cgroups.remove(group)
+            return
+        }
         try stop(name, timeout: Interval(milliseconds: 0))
         Failpoint.containerStopped.hit()
         let keep = keepPrivateLayer ?? record.keepPrivateLayer

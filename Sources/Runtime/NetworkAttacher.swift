@@ -28,18 +28,24 @@ public struct NetworkAttacher {
     public func ensureBridge(_ network: NetworkObject, netlink: RouteNetlink) throws -> Int32 {
         let name = network.bridgeName
         var link = try netlink.link(named: name)
+        let owner = state.map { NetworkAttacher.ownerAlias(cgroupParent: $0.paths.cgroupParent, network: network.metadata.name) }
         if link == nil {
             // Recorded first: a berth killed in between leaves a record of a
             // bridge that may not exist (deleting it is idempotent), never a
             // bridge that no record owns.
             try state?.recordNetwork(network.metadata.name, bridge: name)
             Failpoint.bridgeRecorded.hit()
-            try netlink.createBridge(name, mtu: network.spec.mtu.map { UInt32($0) })
+            try netlink.createBridge(name, mtu: network.spec.mtu.map { UInt32($0) }, alias: owner)
             Failpoint.bridgeCreated.hit()
             logger.info("bridge created", metadata: ["network": "\(network.metadata.name)", "bridge": "\(name)"])
             link = try netlink.link(named: name)
         }
         guard let link else { throw NetlinkError(operation: "find bridge \(name)", errno: ENODEV) }
+        if let owner, link.alias == owner, let state, !state.hasNetworkRecord(network.metadata.name) {
+            // Ours by its alias, but the state dir lost the record: take it back.
+            try state.recordNetwork(network.metadata.name, bridge: name)
+            logger.info("bridge adopted", metadata: ["network": "\(network.metadata.name)", "bridge": "\(name)"])
+        }
         let gateway = CIDR(address: network.spec.effectiveGateway, prefixLength: network.spec.subnet.prefixLength)
         if try !netlink.addresses(index: link.index).contains(where: { $0.cidr == gateway }) {
             try netlink.addAddress(gateway, to: name)
@@ -61,6 +67,12 @@ public struct NetworkAttacher {
         Failpoint.bridgeDeleted.hit()
         state?.forgetNetwork(network)
         logger.info("bridge deleted", metadata: ["network": "\(network)", "bridge": "\(bridge)"])
+    }
+
+    /// The alias berth puts on the bridges it creates: who owns it, so that a
+    /// bridge is known as berth's even when the state dir is lost.
+    public static func ownerAlias(cgroupParent: String, network: String) -> String {
+        "berth:\(cgroupParent):\(network)"
     }
 
     /// The host-side name of a container's veth: a hash of container and

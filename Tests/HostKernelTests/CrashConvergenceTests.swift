@@ -126,6 +126,46 @@ struct CrashConvergenceTests {
         #expect(CrashConvergenceTests.processes(containing: ["3617", "3618"]).isEmpty, "\(point.rawValue): processes left")
     }
 
+    /// The state dir is lost while containers run: the next apply adopts
+    /// them (same init, no restart), and a prune still finds what berth owns
+    /// (containers by their cgroup under berth's parent, bridges by alias).
+    @Test func lostStateDirIsAdoptedNotRestartedAndStillPruned() throws {
+        let host = try TestHost()
+        defer { #expect(host.tearDown() == []) }
+        defer { for bridge in ["br-kfront", "br-kedge"] { try? RouteNetlink().deleteLink(bridge) } }
+        let manifests = host.root + "/m"
+        let empty = host.root + "/empty"
+        for path in [manifests, empty] { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) }
+        try (CrashConvergenceTests.networks + "---\n" + CrashConvergenceTests.containers(memory: "64Mi", addresses: "10.83.0.11"))
+            .write(toFile: manifests + "/all.yaml", atomically: true, encoding: .utf8)
+        let global = ["--state-dir", host.root + "/state", "--run-dir", host.root + "/run", "--cgroup-parent", host.parent]
+        func berth(_ arguments: [String]) throws -> (code: Int32, output: String) {
+            let result = try Spawn.run([ContainerCLITests.binary, arguments[0]] + global + arguments.dropFirst())
+            return ((result.status >> 8) & 0xff, String(decoding: result.output, as: UTF8.self))
+        }
+        #expect(try berth(["apply", manifests]).code == 0)
+        let pids = try ["kweb1", "kweb2"].map { try #require(host.runtime.state.load($0)?.pid) }
+
+        // The state dir goes (a reinstall, a wiped disk); the containers keep running.
+        try FileManager.default.removeItem(atPath: host.root + "/state")
+        let plan = try berth(["plan", manifests])
+        #expect(plan.output.contains("adopt Container/kweb1") && plan.output.contains("adopt Container/kweb2"), "\(plan.output)")
+        #expect(!plan.output.contains("create Container"))
+        #expect(try berth(["apply", manifests]).code == 0)
+        #expect(try ["kweb1", "kweb2"].map { try #require(host.runtime.state.load($0)?.pid) } == pids)
+        #expect(try berth(["plan", "--detailed-exitcode", manifests]).code == 0)
+
+        // Lost again, then pruned: containers and bridges berth made are found and removed.
+        try FileManager.default.removeItem(atPath: host.root + "/state")
+        let prune = try berth(["apply", "--prune", "--allow-empty", empty])
+        #expect(prune.code == 0, "\(prune.output)")
+        #expect(prune.output.contains("delete Container/kweb1") && prune.output.contains("delete Network/kfront"), "\(prune.output)")
+        let netlink = try RouteNetlink()
+        #expect(try netlink.link(named: "br-kfront") == nil && netlink.link(named: "br-kedge") == nil)
+        #expect(CrashConvergenceTests.processes(containing: ["3617", "3618"]).isEmpty)
+        #expect(!(try NFTables().tableExists(family: "ip", name: NATRuleset.tableName(cgroupParent: host.parent))))
+    }
+
     /// Pids whose command line contains one of `markers`.
     static func processes(containing markers: [String]) -> [Int32] {
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []

@@ -238,4 +238,16 @@ import Testing
         observed.forwarding["edge"] = true
         #expect(Planner.plan(desired: desired, observed: observed).isEmpty)
     }
+
+    @Test func containerRunningWithoutARecordIsAdoptedNotCreated() {
+        let web = container("web1")
+        var observed = ObservedHost()
+        observed.unrecorded = ["web1": 4242, "old": 4343]
+        let desired = DesiredHost(host: HostFacts(name: "h"), networks: [], containers: [web])
+        #expect(Planner.plan(desired: desired, observed: observed).map(\.kind) == [.adopt])
+        #expect(Planner.drift(desired: desired, observed: observed).first?.observed == "running without a record (init pid 4242)")
+        let pruned = Planner.plan(desired: desired, observed: observed, options: PlanOptions(prune: true))
+        #expect(pruned.map(\.kind) == [.adopt, .delete])
+        #expect(pruned.last?.object == "Container/old")
+    }
 }

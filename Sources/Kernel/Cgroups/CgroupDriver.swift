@@ -11,6 +11,8 @@ public protocol CgroupDriver: Sendable {
     /// Removes an empty cgroup. Idempotent (a missing cgroup is fine).
     func remove(_ path: CgroupPath) throws(SystemError)
     func exists(_ path: CgroupPath) -> Bool
+    /// Names of the cgroups directly below `path` (none when it does not exist).
+    func children(of path: CgroupPath) -> [String]
     /// Moves a process into the cgroup.
     func addProcess(_ pid: pid_t, to path: CgroupPath) throws(SystemError)
     func processes(in path: CgroupPath) throws(SystemError) -> [pid_t]
@@ -35,6 +37,19 @@ public enum CgroupVersion: String, Sendable {
 
 /// Writes and reads cgroup files: one write(2) of a checked value, then a read back.
 enum CgroupFile {
+    /// Subdirectories (child cgroups) of a cgroup directory.
+    static func children(_ directory: String) -> [String] {
+        guard let stream = opendir(directory) else { return [] }
+        defer { closedir(stream) }
+        var names: [String] = []
+        while let entry = readdir(stream) {
+            guard entry.pointee.d_type == UInt8(DT_DIR) else { continue }
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names.sorted()
+    }
+
     static func write(_ directory: String, _ file: String, _ value: String) throws(SystemError) -> CgroupWrite {
         try Syscall.writeValue(value, to: directory + "/" + file)
         let back = (try? read(directory, file)) ?? ""

@@ -93,6 +93,10 @@ public struct CgroupV1Driver: CgroupDriver {
         for directory in directories(path) { try Syscall.rmdir(directory, missingOK: true) }
     }
 
+    public func children(of path: CgroupPath) -> [String] {
+        directory("memory", path).map(CgroupFile.children) ?? []
+    }
+
     public func exists(_ path: CgroupPath) -> Bool {
         directory("memory", path).map { Syscall.exists($0 + "/cgroup.procs") } ?? false
     }

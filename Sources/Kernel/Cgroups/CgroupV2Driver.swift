@@ -34,6 +34,8 @@ public struct CgroupV2Driver: CgroupDriver {
 
     public func exists(_ path: CgroupPath) -> Bool { Syscall.exists(directory(path) + "/cgroup.procs") }
 
+    public func children(of path: CgroupPath) -> [String] { CgroupFile.children(directory(path)) }
+
     public func addProcess(_ pid: pid_t, to path: CgroupPath) throws(SystemError) {
         _ = try CgroupFile.write(directory(path), "cgroup.procs", "\(pid)")
     }
