@@ -36,8 +36,11 @@ public struct Reconciler {
             var firewallCurrent: Bool?
             // Unreadable (the init just died): nil, and network changes wait for a restart.
             if running, let pid = record.pid, let container = containers[record.name] {
-                network = try? NetworkAttacher.observe(
-                    pid: pid, container: container, networks: networks, ipv6: record.ipv6 ?? record.spec?.usesIPv6 ?? false)
+                // A namespace that has and should have only lo is not read.
+                if !(container.spec.networks ?? []).isEmpty || !(record.spec?.networks ?? []).isEmpty {
+                    network = try? NetworkAttacher.observe(
+                        pid: pid, container: container, networks: networks, ipv6: record.ipv6 ?? record.spec?.usesIPv6 ?? false)
+                }
                 if record.spec?.firewall != nil || record.firewallFingerprint != nil {
                     do {
                         firewallCurrent = try ContainerFirewall.observe(pid: pid) == record.firewallFingerprint
@@ -95,7 +98,7 @@ public struct Reconciler {
     /// `report` as it happens.
     @discardableResult
     public func apply(
-        _ actions: [Action], desired: DesiredHost, restart: Bool = false, report: (Outcome) -> Void = { _ in }
+        _ actions: [Action], desired: DesiredHost, restart: Bool = false, replace: Bool = false, report: (Outcome) -> Void = { _ in }
     ) -> [Outcome] {
         let containers = Dictionary(desired.containers.map { ($0.metadata.name, $0) }, uniquingKeysWith: { first, _ in first })
         let networks = Dictionary(desired.networks.map { ($0.metadata.name, $0) }, uniquingKeysWith: { first, _ in first })
@@ -138,6 +141,17 @@ public struct Reconciler {
                     }
                 case (.updateLive, "Container"):
                     if updated.insert(name).inserted { try runtime.updateResources(name, containers[name]?.spec.resources) }
+                case (.replace, "Container"):
+                    // Another root filesystem: the container is made again (its
+                    // private layer kept only when the manifest says persistent).
+                    if replace, restarted.insert(name).inserted, let container = containers[name] {
+                        try runtime.stop(name, timeout: container.spec.stopTimeout ?? Interval(milliseconds: 10_000))
+                        try runtime.delete(name)
+                        _ = try runtime.start(container, networks: desired.networks)
+                        result = "replaced"
+                    } else if !replace {
+                        result = "not replaced (pass --replace)"
+                    }
                 case (.pendingRestart, "Container"):
                     if restart, restarted.insert(name).inserted, let container = containers[name] {
                         try runtime.stop(name, timeout: container.spec.stopTimeout ?? Interval(milliseconds: 10_000))

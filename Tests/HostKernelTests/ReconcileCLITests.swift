@@ -1,5 +1,6 @@
 import Foundation
 import Kernel
+import Logging
 import Netlink
 import Runtime
 import Testing
@@ -123,5 +124,44 @@ struct ReconcileCLITests {
         let links = try RouteNetlink().links().map(\.name)
         #expect(!links.contains("br-front") && !links.contains("br-edge"), "\(links)")
         #expect(!(try NFTables().tableExists(family: "ip", name: table)))
+    }
+
+    /// Another root filesystem is a replace: reported, and done only with --replace.
+    @Test func anotherRootfsIsReplacedOnlyWhenAsked() throws {
+        let host = try TestHost()
+        defer { #expect(host.tearDown() == []) }
+        let global = ["--state-dir", host.root + "/state", "--run-dir", host.root + "/run", "--cgroup-parent", host.parent]
+        func berth(_ arguments: [String]) throws -> (code: Int32, output: String) {
+            let result = try Spawn.run([ContainerCLITests.binary, arguments[0]] + global + arguments.dropFirst())
+            return ((result.status >> 8) & 0xff, String(decoding: result.output, as: UTF8.self))
+        }
+        let manifest = host.root + "/m/r.yaml"
+        try FileManager.default.createDirectory(atPath: host.root + "/m", withIntermediateDirectories: true)
+        func write(rootfs: String) throws {
+            try """
+            apiVersion: berth/v1
+            kind: Container
+            metadata: {name: rep1}
+            spec:
+              rootfs: {\(rootfs)}
+              init: {command: ["/bin/sleep", "3619"]}
+              stopTimeout: 200ms
+
+            """.write(toFile: manifest, atomically: true, encoding: .utf8)
+        }
+        try write(rootfs: "template: busybox")
+        #expect(try berth(["apply", manifest]).code == 0)
+        let before = try #require(host.runtime.state.load("rep1")?.pid)
+        let tree = try host.runtime.templates.path(of: "busybox", logger: Logger(label: "test"))
+        try write(rootfs: "directory: \(tree)")
+        #expect(try berth(["plan", manifest]).output.contains("replace Container/rep1 spec.rootfs"))
+        let kept = try berth(["apply", manifest])
+        #expect(kept.output.contains("not replaced (pass --replace)"), "\(kept.output)")
+        #expect(host.runtime.state.load("rep1")?.pid == before)
+        let replaced = try berth(["apply", "--replace", manifest])
+        #expect(replaced.code == 0 && replaced.output.contains("replaced"), "\(replaced.output)")
+        let record = try #require(host.runtime.state.load("rep1"))
+        #expect(record.pid != nil && record.pid != before && record.lower == tree)
+        #expect(try berth(["plan", "--detailed-exitcode", manifest]).code == 0)
     }
 }

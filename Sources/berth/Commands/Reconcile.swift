@@ -34,7 +34,24 @@ enum Reconciliation {
             return
         }
         Swift.print("Plan: \(actions.count) action\(actions.count == 1 ? "" : "s")")
-        for action in actions { Swift.print("  " + action.description) }
+        for action in actions { Swift.print("  " + painted(action)) }
+    }
+
+    /// Colour on a terminal only (and never with NO_COLOR set).
+    static let colour: Bool = isatty(STDOUT_FILENO) == 1 && getenv("NO_COLOR") == nil
+
+    /// The action's line, its kind coloured on a terminal.
+    static func painted(_ action: Action) -> String {
+        guard colour else { return action.description }
+        let code: String
+        switch action.kind {
+        case .create, .start, .adopt: code = "32"
+        case .delete, .stop: code = "31"
+        case .updateLive: code = "33"
+        case .pendingRestart, .replace: code = "35"
+        }
+        let kind = action.kind.rawValue
+        return "\u{1B}[\(code)m\(kind)\u{1B}[0m" + action.description.dropFirst(kind.count)
     }
 }
 
@@ -66,6 +83,8 @@ struct Apply: ParsableCommand {
     @Flag(help: "Delete berth-owned containers that no manifest names any more.") var prune = false
     @Flag(help: "Allow --prune with an empty manifest set.") var allowEmpty = false
     @Flag(help: "Restart containers whose changes need a restart.") var restart = false
+    @Flag(help: "Make containers whose root filesystem changed again (their private layer goes unless persistent).")
+    var replace = false
     @Argument(help: ArgumentHelp("Manifest files or directories.", valueName: "path")) var paths: [String]
 
     func run() throws {
@@ -83,8 +102,8 @@ struct Apply: ParsableCommand {
             return
         }
         let text = format.output == .text
-        let outcomes = reconciler.apply(actions, desired: desired, restart: restart) { outcome in
-            if text { print("\(outcome.action.description): \(outcome.result)") }
+        let outcomes = reconciler.apply(actions, desired: desired, restart: restart, replace: replace) { outcome in
+            if text { print("\(Reconciliation.painted(outcome.action)): \(outcome.result)") }
         }
         let failures = outcomes.filter(\.failed).count
         if format.output == .json { try Reconciliation.print(actions, format: .json) }
