@@ -104,6 +104,10 @@ public enum EventKind: String, CaseIterable, Sendable {
     case backOff = "back-off"
     case gitUpdateFailed = "git update failed"
     case waitingForLock = "waiting for lock"
+    case containerExited = "container exited"
+    case adopted
+    case networksUpdated = "networks updated live"
+    case firewallUpdated = "firewall updated live"
 
     public var messageID: String {
         switch self {
@@ -122,6 +126,10 @@ public enum EventKind: String, CaseIterable, Sendable {
         case .backOff: return "bceb490c35846eaa4170b126e1da2d41"
         case .gitUpdateFailed: return "8debdc29f38b9269d760b6b36d20104b"
         case .waitingForLock: return "a13051e02fd14f57715f38b0425b14a3"
+        case .containerExited: return "753f06fbd71d4d3ab1279592a7a4c754"
+        case .adopted: return "8726189e8f1343da9e5ba4ec179e78a7"
+        case .networksUpdated: return "a8af9feccb2a4bf9a24e061bdb916a8c"
+        case .firewallUpdated: return "65a252dd5ac548ed8afc905c456befde"
         }
     }
 

@@ -44,9 +44,7 @@ public struct ContainerRuntime: Sendable {
     /// the pid must still be our init (same start time) and not a zombie.
     public func status(_ name: String) -> Status {
         guard let record = state.load(name) else { return .unknown }
-        guard let pid = record.pid, let recordedStart = record.startTime, let stat = ProcessStat.read(pid),
-            stat.startTime == recordedStart, stat.isAlive
-        else { return .stopped }
+        guard isRunning(record), let pid = record.pid else { return .stopped }
         return .running(pid: pid)
     }
 
@@ -347,39 +345,38 @@ public struct ContainerRuntime: Sendable {
     public func stop(_ name: String, timeout: Interval = Interval(milliseconds: 10_000)) throws {
         guard var record = state.load(name) else { throw RuntimeError(description: "no container \(name)") }
         let group = try cgroupPath(name)
-        if case .running(let pid) = status(name) {
-            _ = kill(pid, SIGTERM)
-            let deadline = ContinuousClock.now.advanced(by: .milliseconds(Int64(timeout.milliseconds)))
-            var pause: UInt32 = 200
-            while ContinuousClock.now < deadline, case .running = status(name) {
-                _ = Reaper.poll(pid)
-                usleep(pause)
-                pause = min(pause * 2, 20_000)
+        // Through a pidfd checked against the recorded start time: the signal
+        // can only reach our init, and its exit is waited for with poll(2).
+        if isRunning(record), let pid = record.pid, let handle = try? PidFD(pid: pid, startTime: record.startTime) {
+            var exited = false
+            if timeout.milliseconds > 0 {
+                exited = !(try handle.signal(SIGTERM)) || handle.waitForExit(milliseconds: Int32(clamping: timeout.milliseconds))
+                if !exited { logger.info("stop timed out, killing", metadata: ["container": "\(name)"]) }
             }
-            if case .running = status(name) {
-                if timeout.milliseconds > 0 { logger.info("stop timed out, killing", metadata: ["container": "\(name)"]) }
+            if !exited {
                 try cgroups.killAll(group)
+                _ = handle.waitForExit(milliseconds: 5000)
             }
-            var settle: UInt32 = 100
-            for _ in 0..<400 {
-                _ = Reaper.poll(pid)
-                guard case .running = status(name) else { break }
-                usleep(settle)
-                settle = min(settle * 2, 20_000)
-            }
+            // Reaped here when this process started it (the agent, a benchmark).
+            _ = Reaper.poll(pid)
         }
-        // The pid namespace dies with init; wait for the cgroup to empty.
-        var pause: UInt32 = 100
-        for _ in 0..<400 where ((try? cgroups.processes(in: group)) ?? []).isEmpty == false {
-            try? cgroups.killAll(group)
-            usleep(pause)
-            pause = min(pause * 2, 20_000)
-        }
+        try drain(group)
         try cgroups.remove(group)
         record.pid = nil
         record.startTime = nil
         try state.save(record)
         logger.info("stopped", metadata: ["container": "\(name)"])
+    }
+
+    /// Kills what is left in the cgroup until it is empty (the pid
+    /// namespace dies with init; its processes go in the next moments).
+    func drain(_ group: CgroupPath) throws {
+        var pause: UInt32 = 100
+        for _ in 0..<400 where cgroups.exists(group) && !((try? cgroups.processes(in: group)) ?? []).isEmpty {
+            try? cgroups.killAll(group)
+            usleep(pause)
+            pause = min(pause * 2, 20_000)
+        }
     }
 
     /// Stops the container and forgets it; its private layer goes unless it
@@ -388,12 +385,7 @@ public struct ContainerRuntime: Sendable {
         guard let record = state.load(name) else {
             // No record: only what runs in its cgroup under berth's parent.
             let group = try cgroupPath(name)
-            var pause: UInt32 = 100
-            for _ in 0..<400 where cgroups.exists(group) && !((try? cgroups.processes(in: group)) ?? []).isEmpty {
-                try? cgroups.killAll(group)
-                usleep(pause)
-                pause = min(pause * 2, 20_000)
-            }
+            try drain(group)
             try cgroups.remove(group)
             return
         }

@@ -154,6 +154,13 @@ struct AgentTests {
         #expect(apply.exitedCleanly)
         #expect(String(decoding: apply.output, as: UTF8.self).contains("No changes"))
 
+        // An init killed behind berth's back: the agent sees the exit through
+        // its pidfd and starts the container again at once (the interval is 1h).
+        let killed = try #require(running(host)["c2"])
+        _ = Glibc.kill(killed, SIGKILL)
+        #expect(eventually { (running(host)["c2"] ?? killed) != killed }, "\(agent.output)")
+        #expect(agent.output.contains("container exited") && agent.output.contains("trigger=container exit"), "\(agent.output)")
+
         // SIGHUP makes a pass now, which repairs drift live.
         let pids = running(host)
         try makeDrift(host, "c1")

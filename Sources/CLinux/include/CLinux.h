@@ -13,6 +13,10 @@
 // module map; goes when Glibc's module exports it.
 int berth_pidfd_open(pid_t pid, unsigned int flags);
 
+// pidfd_send_signal(2): a signal to exactly the process the pidfd refers
+// to, never to a process that reused its pid.
+int berth_pidfd_send_signal(int pidfd, int signal);
+
 // pivot_root(2) has no libc wrapper at all.
 int berth_pivot_root(const char *new_root, const char *put_old);
 

@@ -51,6 +51,8 @@ public final class AgentLoop {
     var reportedInvalid: String?
     var lockHolderReported: String?
     var appliedCommit: String?
+    /// A pidfd per running container's init: readable when it exits.
+    var watched: [String: PidFD] = [:]
 
     /// `notify` is sd_notify (a no-op without a supervisor);
     /// `watchdogMilliseconds` the unit's WatchdogSec when systemd asks for pings.
@@ -72,6 +74,13 @@ public final class AgentLoop {
 
     /// Runs until SIGTERM or SIGINT.
     public func run() throws {
+        // One pidfd per running container: the soft descriptor limit (1024 by
+        // default) goes up to the hard one.
+        var limit = rlimit()
+        if getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 && limit.rlim_cur < limit.rlim_max {
+            limit.rlim_cur = limit.rlim_max
+            _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        }
         let signals = try SignalPipe([SIGHUP, SIGTERM, SIGINT])
         let watcher = try ManifestWatcher(directory: configuration.manifests)
         try FileManager.default.createDirectory(atPath: configuration.paths.runDirectory.string, withIntermediateDirectories: true)
@@ -99,7 +108,14 @@ public final class AgentLoop {
                 }
             }
             let timeout = schedule.timeout(at: MonotonicClock.milliseconds(), backoffRetry: backoff.nextRetry)
-            _ = try Syscall.pollReadable([signals.fd, watcher.fd], timeoutMilliseconds: timeout)
+            let inits = watched.sorted { $0.key < $1.key }
+            let ready = try Syscall.pollReadable([signals.fd, watcher.fd] + inits.map(\.value.fd), timeoutMilliseconds: timeout)
+            for (index, (name, handle)) in inits.enumerated() where ready[2 + index] {
+                logger.notice("container exited", metadata: ["container": "\(name)", "pid": "\(handle.pid)"])
+                _ = Reaper.poll(handle.pid)
+                watched[name] = nil
+                schedule.containerExited = true
+            }
             for signal in signals.drain() {
                 if signal == SIGHUP {
                     logger.info("reload requested (SIGHUP)")
@@ -146,6 +162,7 @@ public final class AgentLoop {
         reportedInvalid = nil
         summary.containers = desired.containers.count
         let outcomes = reconcile(desired, summary: &summary, now: now)
+        watchInits()
         summary.changes = outcomes.filter { !$0.failed && ($0.result == "applied" || $0.result == "restarted") }.count
         summary.failures = outcomes.filter(\.failed).count
         if let commit = summary.commit, commit != appliedCommit { record(commit) }
@@ -203,6 +220,22 @@ public final class AgentLoop {
         }
         backoff.settle(attempted: attempted, at: finished)
         return outcomes
+    }
+
+    /// Keeps one pidfd per running container (opened against the recorded
+    /// start time, so never on a recycled pid); stopped ones are let go.
+    func watchInits() {
+        let runtime = ContainerRuntime(paths: configuration.paths, cgroups: cgroups, logger: logger)
+        var current: [String: PidFD] = [:]
+        for name in runtime.state.names() {
+            guard let record = runtime.state.load(name), let pid = record.pid, runtime.isRunning(record) else { continue }
+            if let handle = watched[name], handle.pid == pid {
+                current[name] = handle
+            } else if let handle = try? PidFD(pid: pid, startTime: record.startTime) {
+                current[name] = handle
+            }
+        }
+        watched = current
     }
 
     /// Fetch and fast-forward; returns HEAD (nil if even that failed).

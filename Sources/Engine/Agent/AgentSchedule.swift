@@ -105,7 +105,7 @@ public struct Backoff: Sendable, Equatable {
 
 /// What started a pass, for events and STATUS=.
 public enum PassTrigger: String, Sendable {
-    case start, change, interval, signal, backOff = "back-off", lockRetry = "lock retry"
+    case start, change, interval, signal, exit = "container exit", backOff = "back-off", lockRetry = "lock retry"
 }
 
 /// The agent's timers, as one value: the interval, debounced file changes,
@@ -116,6 +116,8 @@ public struct AgentSchedule: Sendable {
     public var debouncer = Debouncer()
     public var nextPass: UInt64
     public var signalled = false
+    /// A watched container's init exited: a pass is due now.
+    public var containerExited = false
     public var lockRetryAt: UInt64?
     public var watchdogPeriod: UInt64?
     public var nextWatchdog: UInt64?
@@ -135,6 +137,10 @@ public struct AgentSchedule: Sendable {
         if signalled {
             signalled = false
             return .signal
+        }
+        if containerExited && lockRetryAt == nil {
+            containerExited = false
+            return .exit
         }
         if debouncer.fire(at: now) { return .change }
         if let retry = lockRetryAt {
@@ -166,7 +172,7 @@ public struct AgentSchedule: Sendable {
     public func timeout(at now: UInt64, backoffRetry: UInt64?) -> Int32 {
         var deadlines = [debouncer.deadline, nextWatchdog]
         deadlines += lockRetryAt.map { [$0] } ?? [nextPass, backoffRetry]
-        if signalled { deadlines.append(now) }
+        if signalled || (containerExited && lockRetryAt == nil) { deadlines.append(now) }
         let earliest = deadlines.compactMap { $0 }.min() ?? now + interval
         return Int32(clamping: earliest > now ? earliest - now : 0)
     }
