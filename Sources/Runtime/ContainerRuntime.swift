@@ -56,6 +56,11 @@ public struct ContainerRuntime: Sendable {
             throw RuntimeError(description: "container \(name) is already running (pid \(pid))")
         }
         let spec = container.spec
+        if spec.userNamespace != nil {
+            // Never run as host root what asked not to: refuse rather than ignore.
+            throw RuntimeError(
+                description: "container \(name): spec.userNamespace is not supported by this build yet; remove it to run without a user namespace")
+        }
         let lower: String
         switch spec.rootfs?.source {
         case .template(let template): lower = try templates.path(of: template, logger: logger)

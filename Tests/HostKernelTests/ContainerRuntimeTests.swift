@@ -82,6 +82,20 @@ struct ContainerRuntimeTests {
         #expect(host.runtime.status("web1") == .running(pid: pid))
     }
 
+    @Test func userNamespaceRequestIsRefusedNotIgnored() throws {
+        let host = try TestHost()
+        defer { #expect(host.tearDown() == []) }
+        let container = host.container("userns1", command: ["/bin/sleep", "30"]) { spec in
+            spec.userNamespace = UserNamespaceSpec(uidMap: [IDRange(containerID: 0, hostID: 100_000, size: 65536)])
+        }
+        #expect {
+            try host.runtime.start(container)
+        } throws: { error in
+            "\(error)".contains("spec.userNamespace is not supported")
+        }
+        #expect(host.runtime.state.load("userns1") == nil)
+    }
+
     @Test func fileWrittenInsideIsNotInTheTemplate() throws {
         let host = try TestHost()
         defer { #expect(host.tearDown() == []) }
