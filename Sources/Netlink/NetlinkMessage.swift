@@ -87,6 +87,9 @@ public enum Netlink {
     public static let IFLA_MASTER: UInt16 = 10
     public static let IFLA_OPERSTATE: UInt16 = 16
     public static let IFLA_IFALIAS: UInt16 = 20
+    public static let IFLA_AF_SPEC: UInt16 = 26
+    public static let IFLA_INET6_ADDR_GEN_MODE: UInt16 = 8
+    public static let IN6_ADDR_GEN_MODE_NONE: UInt8 = 1
     public static let IFLA_LINKINFO: UInt16 = 18
     public static let IFLA_NET_NS_FD: UInt16 = 28
     public static let IFLA_INFO_KIND: UInt16 = 1

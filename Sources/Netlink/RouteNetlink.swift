@@ -121,6 +121,15 @@ public final class RouteNetlink {
         return (Netlink.RTM_SETLINK, 0, info.encoded() + Attribute.encode(attributes))
     }
 
+    /// RTM_NEWLINK that stops IPv6 address generation on a link (no
+    /// link-local address, so no DAD, MLD or router solicitations on it):
+    /// for bridge ports, which need no address. Sent while the link is down.
+    public static func disableIPv6Addresses(index: Int32) -> (UInt16, UInt16, [UInt8]) {
+        let inet6: [Attribute] = [.u8(Netlink.IFLA_INET6_ADDR_GEN_MODE, Netlink.IN6_ADDR_GEN_MODE_NONE)]
+        let attributes: [Attribute] = [.nested(Netlink.IFLA_AF_SPEC, [.nested(UInt16(Netlink.AF_INET6), inet6)])]
+        return (Netlink.RTM_NEWLINK, 0, InterfaceInfo(index: index).encoded() + Attribute.encode(attributes))
+    }
+
     public static func deleteLink(index: Int32) -> (UInt16, UInt16, [UInt8]) {
         (Netlink.RTM_DELLINK, 0, InterfaceInfo(index: index).encoded())
     }
@@ -194,6 +203,10 @@ public final class RouteNetlink {
     public func moveLink(_ name: String, toNamespaceFD namespaceFD: Int32, rename: String? = nil) throws {
         try request(
             RouteNetlink.setLink(index: try index(of: name), rename: rename, namespaceFD: namespaceFD), operation: "move link \(name)")
+    }
+
+    public func disableIPv6Addresses(_ name: String) throws {
+        try request(RouteNetlink.disableIPv6Addresses(index: try index(of: name)), operation: "stop IPv6 addresses on \(name)")
     }
 
     public func setPortIsolated(_ name: String, _ isolated: Bool) throws {

@@ -131,6 +131,9 @@ public struct NetworkAttacher {
             if current == nil {
                 if hostLink != nil { try host.deleteLink(hostName) }
                 try host.createVeth(hostName, peer: interface.interface, peerNamespaceFD: namespaceFD)
+                // A bridge port needs no IPv6 address; without one it sends no
+                // neighbour discovery or MLD to every other port of the bridge.
+                try host.disableIPv6Addresses(hostName)
                 try host.setLink(hostName, up: true, master: network.bridgeName)
                 if network.spec.isolated == true { try host.setPortIsolated(hostName, true) }
             } else if let hostLink, hostLink.master != bridge || !hostLink.isUp {

@@ -42,6 +42,8 @@ func networkBenchmark() throws {
         try host.runtime.delete("n\(index)")
     }
 
+    let emptyBridge = try stepBreakdown(host, network, name: "s0", address: try address(1990))
+
     // 2. Set-up alone, container after container on one bridge: each
     // container starts without a network, then its network is attached
     // (the same code path as at start) and only that is timed.
@@ -53,6 +55,8 @@ func networkBenchmark() throws {
         perContainer.append(
             try Stopwatch.seconds { try attacher.attach(pid: pid, container: container, networks: ["bench": network]) })
     }
+
+    let fullBridge = try stepBreakdown(host, network, name: "s1", address: try address(1991))
 
     // 3. The anchor: iproute2 commands doing the same steps for a few more
     // containers on the same (full) bridge.
@@ -101,6 +105,48 @@ func networkBenchmark() throws {
         let last = Stopwatch.mean(perContainer[(count - 100)..<count])
         print(String(format: "  last hundred / first hundred: %.2fx (target at most 1.2x); one networked container ready: target 5 ms", last / first))
     }
+    print("  where the time goes, on an empty bridge and with \(count) ports (µs):")
+    for ((step, empty), (_, full)) in zip(emptyBridge, fullBridge) {
+        print(String(format: "    %@ %8.0f %8.0f", step.padding(toLength: 44, withPad: " ", startingAt: 0), empty * 1e6, full * 1e6))
+    }
     let teardown = Stopwatch.seconds { host.cleanUp() }
     print(String(format: "  teardown of all %d (namespaces let go): %.2f s", count + samples, teardown))
+}
+
+/// The attach of one container, step by step (the same requests as
+/// NetworkAttacher.converge makes), each timed.
+func stepBreakdown(_ host: BenchHost, _ network: NetworkObject, name: String, address: CIDR) throws -> [(String, Double)] {
+    let record = try host.runtime.start(host.container(name, ["/bin/sleep", "3600"]))
+    guard let pid = record.pid else { throw BenchError("\(name) did not start") }
+    let netlink = try RouteNetlink()
+    let hostName = NetworkAttacher.hostInterfaceName(container: name, network: network.metadata.name)
+    let attacher = NetworkAttacher(logger: host.runtime.logger)
+    let namespaceFD = try Syscall.open("/proc/\(pid)/ns/net", O_RDONLY)
+    defer { Syscall.close(namespaceFD) }
+    var inside: RouteNetlink?
+    let cidr = CIDR(address: address.address, prefixLength: network.spec.subnet.prefixLength)
+    let steps: [(String, () throws -> Void)] = [
+        ("netlink socket in the namespace (C thread)", { inside = RouteNetlink(transport: try NetlinkSocket(networkNamespaceFD: namespaceFD)) }),
+        (
+            "dump links and addresses inside",
+            {
+                _ = try inside?.links(); _ = try inside?.addresses()
+            }
+        ),
+        ("bridge checked (get + its addresses)", { try attacher.ensureBridge(network, netlink: netlink) }),
+        ("host end looked up by name", { _ = try netlink.link(named: hostName) }),
+        ("veth created, peer in the namespace", { try netlink.createVeth(hostName, peer: "eth0", peerNamespaceFD: namespaceFD) }),
+        ("IPv6 addresses off on the host end", { try netlink.disableIPv6Addresses(hostName) }),
+        ("host end made a port of the bridge", { try netlink.setLink(hostName, master: network.bridgeName) }),
+        ("host end up", { try netlink.setLink(hostName, up: true) }),
+        ("address added inside", { try inside?.addAddress(cidr, to: "eth0") }),
+        ("eth0 up inside", { try inside?.setLink("eth0", up: true) }),
+        (
+            "default route added inside",
+            {
+                _ = try inside?.defaultRoutes(); try inside?.addDefaultRoute(via: network.spec.effectiveGateway, replace: true)
+            }
+        ),
+    ]
+    return try steps.map { step, body in (step, try Stopwatch.seconds(body)) }
 }

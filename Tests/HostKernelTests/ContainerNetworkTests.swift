@@ -125,6 +125,9 @@ struct ContainerNetworkTests {
         let netlink = try RouteNetlink()
         let backPort = NetworkAttacher.hostInterfaceName(container: "live1", network: "liveback")
         #expect(try netlink.link(named: backPort)?.master == (try netlink.index(of: "br-t82")))
+        // Bridge ports carry no IPv6 address (no neighbour discovery across the bridge).
+        let frontPort = try netlink.index(of: NetworkAttacher.hostInterfaceName(container: "live1", network: "livefront"))
+        #expect(try netlink.addresses(index: frontPort).isEmpty)
 
         // Detached live, and the extra address removed: gone inside and on the host.
         container.spec.networks = [try attachment("livefront", ["10.81.0.10"])]

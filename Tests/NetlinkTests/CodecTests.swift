@@ -61,6 +61,18 @@ func hex(_ text: String) -> [UInt8] {
         #expect(payload == expected)
     }
 
+    @Test func ipv6AddressGenerationOffIsNestedInAFSpec() {
+        let (_, _, payload) = RouteNetlink.disableIPv6Addresses(index: 4)
+        let expected = hex(
+            """
+            00 00 00 00  04 00 00 00  00 00 00 00  00 00 00 00   # ifinfomsg: index 4
+            10 00 1a 80                                          # IFLA_AF_SPEC, nested, len 16
+            0c 00 0a 80                                          #   AF_INET6, nested, len 12
+            05 00 08 00  01 00 00 00                             #     IFLA_INET6_ADDR_GEN_MODE none + padding
+            """)
+        #expect(payload == expected)
+    }
+
     @Test func linkGetByNameIsARequestNotADump() {
         let (type, flags, payload) = RouteNetlink.getLink("vb1")
         #expect(type == Netlink.RTM_GETLINK)
