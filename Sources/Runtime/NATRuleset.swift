@@ -1,6 +1,7 @@
 import Foundation
 import Kernel
 import Model
+import Netlink
 
 /// The host-side nftables table of one berth instance: masquerade for NAT
 /// networks and DNAT for port forwards. Built from typed values only; applied
@@ -84,7 +85,7 @@ public struct NATRuleset: Equatable, Sendable {
         let recorded = (try? Syscall.readFile(state.paths.stateDirectory.string + "/nat.fingerprint"))
             .map { String(decoding: $0, as: UTF8.self).split(separator: " ").map(String.init) }
         // Nothing wanted: current when no table is left (whatever was recorded).
-        if isEmpty { return !((try? NFTables().tableExists(family: "ip", name: table)) ?? false) }
+        if isEmpty { return !((try? NFTablesNetlink.tableExists(family: NFTablesNetlink.familyIP, name: table)) ?? false) }
         guard let recorded, recorded.first == fingerprint else { return false }
         guard let listing = try? NFTables().run("list table ip \(table)"), recorded.last == FNV1a.hex64(listing) else { return false }
         return forwardingBridges.allSatisfy { bridge in NATRuleset.forwarding(bridge) == true }

@@ -43,6 +43,8 @@ struct ReconcileCLITests {
         // Checked through libnftables: Debian's nftables package would enable a
         // service that flushes the host's ruleset, so the project does not install it.
         #expect(try NFTables().tableExists(family: "ip", name: table))
+        #expect(try NFTablesNetlink.tableExists(family: NFTablesNetlink.familyIP, name: table))
+        #expect(!(try NFTablesNetlink.tableExists(family: NFTablesNetlink.familyIP, name: table + "_none")))
 
         // A second apply has nothing to do and writes nothing.
         #expect(try berth("plan", ["--detailed-exitcode", manifests]).code == 0)
@@ -124,6 +126,7 @@ struct ReconcileCLITests {
         let links = try RouteNetlink().links().map(\.name)
         #expect(!links.contains("br-front") && !links.contains("br-edge"), "\(links)")
         #expect(!(try NFTables().tableExists(family: "ip", name: table)))
+        #expect(!(try NFTablesNetlink.tableExists(family: NFTablesNetlink.familyIP, name: table)))
     }
 
     /// Another root filesystem is a replace: reported, and done only with --replace.

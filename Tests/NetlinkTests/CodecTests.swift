@@ -73,6 +73,17 @@ func hex(_ text: String) -> [UInt8] {
         #expect(payload == expected)
     }
 
+    @Test func nftablesTableGetIsAnNfnetlinkRequest() {
+        let (type, _, payload) = NFTablesNetlink.getTable(family: NFTablesNetlink.familyIP, name: "berth_x")
+        #expect(type == 0x0a01)  // NFNL_SUBSYS_NFTABLES << 8 | NFT_MSG_GETTABLE
+        let expected = hex(
+            """
+            02 00 00 00                          # nfgenmsg: NFPROTO_IPV4, version 0, res_id 0
+            0c 00 01 00  62 65 72 74 68 5f 78 00 # NFTA_TABLE_NAME "berth_x\0"
+            """)
+        #expect(payload == expected)
+    }
+
     @Test func linkGetByNameIsARequestNotADump() {
         let (type, flags, payload) = RouteNetlink.getLink("vb1")
         #expect(type == Netlink.RTM_GETLINK)
