@@ -13,7 +13,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <grp.h>
 #include <sys/mount.h>
+#include <sys/statvfs.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -52,6 +54,7 @@ static const char *const step_names[] = {
     [BERTH_STEP_EXEC] = "execute the command",
     [BERTH_STEP_SETNS] = "join the container's namespaces",
     [BERTH_STEP_SYSCTL] = "set a network sysctl",
+    [BERTH_STEP_IDENTITY] = "become root of the user namespace",
 };
 
 const char *berth_step_name(int step) {
@@ -193,6 +196,22 @@ static int ensure_file(int rootfd, const char *path) {
     return fd;
 }
 
+// A read-only remount of a bind mount that keeps the flags it already has:
+// in a user namespace, nosuid, nodev, noexec and the atime flags of a mount
+// that came from the host are locked, and a remount that drops them fails.
+static int remount_read_only(const char *target, unsigned long extra) {
+    struct statvfs info;
+    if (statvfs(target, &info) != 0) return -1;
+    unsigned long flags = MS_BIND | MS_REMOUNT | MS_RDONLY | extra;
+    if (info.f_flag & ST_NOSUID) flags |= MS_NOSUID;
+    if (info.f_flag & ST_NODEV) flags |= MS_NODEV;
+    if (info.f_flag & ST_NOEXEC) flags |= MS_NOEXEC;
+    if (info.f_flag & ST_NOATIME) flags |= MS_NOATIME;
+    if (info.f_flag & ST_NODIRATIME) flags |= MS_NODIRATIME;
+    if (info.f_flag & ST_RELATIME) flags |= MS_RELATIME;
+    return mount(NULL, target, NULL, flags, NULL);
+}
+
 static void bind_file(const struct berth_container_config *config, int rootfd, const char *inside, const char *source,
                       int read_only) {
     int fd = ensure_file(rootfd, inside);
@@ -205,7 +224,7 @@ static void bind_file(const struct berth_container_config *config, int rootfd, c
         fd = ensure_file(rootfd, inside);
         if (fd < 0) fail(config, BERTH_STEP_BIND);
         fd_path(target, fd);
-        if (mount(NULL, target, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) != 0) fail(config, BERTH_STEP_BIND);
+        if (remount_read_only(target, 0) != 0) fail(config, BERTH_STEP_BIND);
         close(fd);
     }
 }
@@ -244,8 +263,7 @@ static void mask_paths(const struct berth_container_config *config, int rootfd) 
         fd = open_in_root(rootfd, *path, O_PATH, 1);
         if (fd < 0) fail(config, BERTH_STEP_READONLY);
         fd_path(target, fd);
-        if (mount(NULL, target, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0)
-            fail(config, BERTH_STEP_READONLY);
+        if (remount_read_only(target, MS_NOSUID | MS_NODEV | MS_NOEXEC) != 0) fail(config, BERTH_STEP_READONLY);
         close(fd);
     }
 }
@@ -256,8 +274,16 @@ static void make_dev(const struct berth_container_config *config, int rootfd) {
     int devfd = open_in_root(rootfd, "dev", O_PATH | O_DIRECTORY, 1);
     if (devfd < 0) fail(config, BERTH_STEP_DEV);
     for (const struct device_node *node = device_nodes; node->name; node++) {
-        if (mknodat(devfd, node->name, S_IFCHR | 0666, makedev(node->major, node->minor)) != 0)
+        if (config->user_namespace) {
+            // No mknod in a user namespace: the host's node, bind-mounted.
+            char inside[64] = "dev/", host[64] = "/dev/";
+            size_t length = strlen(node->name);
+            memcpy(inside + 4, node->name, length + 1);
+            memcpy(host + 5, node->name, length + 1);
+            bind_file(config, rootfd, inside, host, 0);
+        } else if (mknodat(devfd, node->name, S_IFCHR | 0666, makedev(node->major, node->minor)) != 0) {
             fail(config, BERTH_STEP_DEV_NODES);
+        }
     }
     for (int i = 0; i < config->device_count; i++) {
         const struct berth_device_node *node = &config->devices[i];
@@ -272,6 +298,17 @@ static void make_dev(const struct berth_container_config *config, int rootfd) {
             memcpy(directory + 4, node->path, length);
             directory[4 + length] = '\0';
             name = slash + 1;
+        }
+        if (config->user_namespace) {
+            char inside[4096], host[4096];
+            size_t length = strlen(node->path);
+            if (length + 6 > sizeof inside) fail(config, BERTH_STEP_DEV_NODES);
+            memcpy(inside, "dev/", 4);
+            memcpy(inside + 4, node->path, length + 1);
+            memcpy(host, "/dev/", 5);
+            memcpy(host + 5, node->path, length + 1);
+            bind_file(config, rootfd, inside, host, 0);
+            continue;
         }
         int dirfd = ensure_dir(rootfd, directory);
         if (dirfd < 0) fail(config, BERTH_STEP_DEV_NODES);
@@ -402,6 +439,10 @@ __attribute__((noreturn)) static void child_main(const struct berth_container_co
     char go;
     if (read(config->sync_fd, &go, 1) != 1) fail(config, BERTH_STEP_SYNC);
     close(config->sync_fd);
+    // The parent has written the id maps: become the namespace's root (the
+    // host ids the map gives container root), keeping full capabilities there.
+    if (config->user_namespace && (setresgid(0, 0, 0) != 0 || setgroups(0, NULL) != 0 || setresuid(0, 0, 0) != 0))
+        fail(config, BERTH_STEP_IDENTITY);
     if (unshare(CLONE_NEWCGROUP) != 0) fail(config, BERTH_STEP_CGROUP_NS);
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) fail(config, BERTH_STEP_PROPAGATION);
 
@@ -440,8 +481,14 @@ __attribute__((noreturn)) static void child_main(const struct berth_container_co
             continue;
         }
         mount_on_dir(config, rootfd, inside, bind->source, NULL, MS_BIND | MS_REC, NULL, BERTH_STEP_BIND);
-        if (bind->read_only) mount_on_dir(config, rootfd, inside, NULL, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL,
-                                          BERTH_STEP_BIND);
+        if (bind->read_only) {
+            int fd = ensure_dir(rootfd, inside);
+            if (fd < 0) fail(config, BERTH_STEP_BIND);
+            char target[64];
+            fd_path(target, fd);
+            if (remount_read_only(target, 0) != 0) fail(config, BERTH_STEP_BIND);
+            close(fd);
+        }
     }
     mask_paths(config, rootfd);
     umask(022);
@@ -468,6 +515,7 @@ __attribute__((noreturn)) static void child_main(const struct berth_container_co
 
 pid_t berth_container_clone(const struct berth_container_config *config) {
     unsigned long flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | SIGCHLD;
+    if (config->user_namespace) flags |= CLONE_NEWUSER;
     pid_t pid = (pid_t)syscall(SYS_clone, flags, 0, 0, 0, 0);
     if (pid == 0) child_main(config);
     return pid;
@@ -475,7 +523,8 @@ pid_t berth_container_clone(const struct berth_container_config *config) {
 
 // ---- berth exec -------------------------------------------------------------
 
-static const int namespace_types[6] = {CLONE_NEWIPC, CLONE_NEWUTS, CLONE_NEWNET, CLONE_NEWCGROUP, CLONE_NEWPID, CLONE_NEWNS};
+static const int namespace_types[7] = {CLONE_NEWUSER, CLONE_NEWIPC,    CLONE_NEWUTS, CLONE_NEWNET,
+                                       CLONE_NEWCGROUP, CLONE_NEWPID, CLONE_NEWNS};
 
 __attribute__((noreturn)) static void exec_fail(const struct berth_exec_config *config, int step) {
     int32_t record[2] = {step, errno};
@@ -490,11 +539,14 @@ __attribute__((noreturn)) static void exec_child(const struct berth_exec_config 
     close(config->parent_fds[1]);
     char go;
     if (read(config->sync_fd, &go, 1) != 1) exec_fail(config, BERTH_STEP_SYNC);
-    for (int i = 0; i < 6; i++) {
+    for (int i = 0; i < 7; i++) {
         if (config->namespace_fds[i] < 0) continue;
         // setns(mnt) also moves root and cwd to the container's root.
         if (setns(config->namespace_fds[i], namespace_types[i]) != 0) exec_fail(config, BERTH_STEP_SETNS);
     }
+    // In the container's user namespace: its root, not the host's.
+    if (config->namespace_fds[0] >= 0 && (setresgid(0, 0, 0) != 0 || setgroups(0, NULL) != 0 || setresuid(0, 0, 0) != 0))
+        exec_fail(config, BERTH_STEP_IDENTITY);
     pid_t pid = (pid_t)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
     if (pid < 0) exec_fail(config, BERTH_STEP_EXEC);
     if (pid > 0) {

@@ -73,6 +73,13 @@ public enum Syscall {
         return Int(magic)
     }
 
+    /// stat(2)'s device and inode (for namespaces: which one a /proc/PID/ns link is).
+    public static func inode(_ path: String) -> (device: UInt64, inode: UInt64)? {
+        var info = stat()
+        guard fstatat(AT_FDCWD, path, &info, 0) == 0 else { return nil }
+        return (UInt64(info.st_dev), UInt64(info.st_ino))
+    }
+
     /// access(2) with F_OK: whether a path exists. Idempotent.
     public static func exists(_ path: String) -> Bool {
         Glibc.access(path, F_OK) == 0

@@ -56,12 +56,7 @@ public struct ContainerRuntime: Sendable {
             throw RuntimeError(description: "container \(name) is already running (pid \(pid))")
         }
         let spec = container.spec
-        if spec.userNamespace != nil {
-            // Never run as host root what asked not to: refuse rather than ignore.
-            throw RuntimeError(
-                description: "container \(name): spec.userNamespace is not supported by this build yet; remove it to run without a user namespace")
-        }
-        let lower: String
+        var lower: String
         switch spec.rootfs?.source {
         case .template(let template): lower = try templates.path(of: template, logger: logger)
         case .directory(let directory): lower = directory
@@ -73,6 +68,21 @@ public struct ContainerRuntime: Sendable {
         let files = FileManager.default
         for directory in [privateDirectory + "/upper", privateDirectory + "/work", runDirectory + "/rootfs"] {
             try files.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        }
+        var idMaps: (uid: String, gid: String)?
+        if let userNamespace = spec.userNamespace {
+            // The lower layer with its owners shifted into the map (cached per
+            // map), and the private layer owned by the container's root.
+            let gidMap = userNamespace.gidMap ?? userNamespace.uidMap
+            guard let rootUID = IDShift.host(0, in: userNamespace.uidMap), let rootGID = IDShift.host(0, in: gidMap) else {
+                throw RuntimeError(description: "container \(name): spec.userNamespace must map container id 0 (its root)")
+            }
+            lower = try templates.shifted(lower, uidMap: userNamespace.uidMap, gidMap: gidMap, logger: logger)
+            for directory in [privateDirectory + "/upper", privateDirectory + "/work"] where chown(directory, rootUID, rootGID) != 0 {
+                throw SystemError(call: "chown", errno: errno, subject: directory)
+            }
+            func text(_ map: [IDRange]) -> String { map.map { "\($0.containerID) \($0.hostID) \($0.size)\n" }.joined() }
+            idMaps = (text(userNamespace.uidMap), text(gidMap))
         }
         var record = ContainerRecord(
             name: name, pid: nil, startTime: nil, cgroup: try cgroupPath(name).description, rootfs: runDirectory + "/rootfs",
@@ -98,6 +108,7 @@ public struct ContainerRuntime: Sendable {
             logger.debug("cgroup limits", metadata: ["container": "\(name)", "writes": "\(writes)"])
             var launch = try launchConfiguration(container, record: record)
             launch.devices = devices.map(\.node)
+            launch.idMaps = idMaps
             let byName = Dictionary(networks.map { ($0.metadata.name, $0) }, uniquingKeysWith: { first, _ in first })
             let attacher = NetworkAttacher(logger: logger, state: state)
             var firewall: String?

@@ -2,6 +2,7 @@ import Foundation
 import Kernel
 import Logging
 import Model
+import Netlink
 import Runtime
 import Testing
 
@@ -82,18 +83,38 @@ struct ContainerRuntimeTests {
         #expect(host.runtime.status("web1") == .running(pid: pid))
     }
 
-    @Test func userNamespaceRequestIsRefusedNotIgnored() throws {
+    @Test func userNamespaceMapsContainerRootToAnUnprivilegedHostID() throws {
         let host = try TestHost()
         defer { #expect(host.tearDown() == []) }
-        let container = host.container("userns1", command: ["/bin/sleep", "30"]) { spec in
-            spec.userNamespace = UserNamespaceSpec(uidMap: [IDRange(containerID: 0, hostID: 100_000, size: 65536)])
+        var spec = NetworkSpec(subnet: try CIDR(parsing: "10.85.0.0/24"))
+        spec.bridge = "br-t85"
+        let network = NetworkObject(metadata: ObjectMeta(name: "usernet"), spec: spec, source: SourceLocation(file: "t", line: 1, column: 1))
+        defer { try? RouteNetlink().deleteLink("br-t85") }
+        let address = try CIDR(parsing: "10.85.0.10", requirePrefix: false)
+        let script =
+            "cat /proc/self/uid_map > /tmp/map; id -u > /tmp/uid; stat -c %u /bin/busybox > /tmp/owner; "
+            + "echo hi > /root/made; mknod /tmp/node c 1 3 2>/dev/null; echo $? > /tmp/mknod; "
+            + "cat /dev/null && echo ok > /tmp/devnull; exec sleep 300"
+        let container = host.container("userns1", command: ["/bin/sh", "-c", script]) { spec in
+            spec.userNamespace = UserNamespaceSpec(uidMap: [IDRange(containerID: 0, hostID: 200_000, size: 65536)])
+            spec.networks = [NetworkAttachment(network: "usernet", addresses: [address])]
         }
-        #expect {
-            try host.runtime.start(container)
-        } throws: { error in
-            "\(error)".contains("spec.userNamespace is not supported")
-        }
-        #expect(host.runtime.state.load("userns1") == nil)
+        let record = try host.runtime.start(container, networks: [network])
+        let pid = try #require(record.pid)
+        // Inside: root of its own namespace, the template's files its own, /dev usable.
+        #expect(host.written("userns1", "/tmp/map")?.split(separator: " ", omittingEmptySubsequences: true) == ["0", "200000", "65536"])
+        #expect(host.written("userns1", "/tmp/uid") == "0")
+        #expect(host.written("userns1", "/tmp/owner") == "0")
+        #expect(host.written("userns1", "/tmp/mknod") != "0")
+        #expect(host.written("userns1", "/tmp/devnull") == "ok")
+        // Outside: the init and its files belong to host uid 200000, not root.
+        let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
+        #expect(status.split(separator: "\n").first { $0.hasPrefix("Uid:") }?.split(separator: "\t").dropFirst().first == "200000")
+        var info = stat()
+        #expect(lstat(host.root + "/state/containers/userns1/upper/root/made", &info) == 0 && info.st_uid == 200_000)
+        // berth exec joins the user namespace too, and the network works.
+        #expect(try host.runtime.exec("userns1", command: ["/bin/sh", "-c", "test $(id -u) = 0"]) == 0)
+        #expect(try Spawn.run(["/bin/busybox", "ping", "-c", "1", "-W", "2", "10.85.0.10"]).exitedCleanly)
     }
 
     @Test func fileWrittenInsideIsNotInTheTemplate() throws {

@@ -40,6 +40,10 @@ struct berth_container_config {
     int no_new_privs;
     // Install berth's default seccomp filter (dangerous calls return EPERM).
     int seccomp;
+    // A new user namespace: the parent writes its uid and gid maps before
+    // it lets the child go; the child then becomes its root (setresuid 0)
+    // and bind-mounts device nodes (mknod is not allowed there).
+    int user_namespace;
     // Turn IPv6 off in the container's network namespace (no IPv6 address
     // given: neighbour discovery on a shared bridge costs much at scale).
     int disable_ipv6;
@@ -81,6 +85,7 @@ enum berth_step {
     BERTH_STEP_EXEC,
     BERTH_STEP_SETNS,
     BERTH_STEP_SYSCTL,
+    BERTH_STEP_IDENTITY,
 };
 
 const char *berth_step_name(int step);
@@ -101,8 +106,9 @@ pid_t berth_container_clone(const struct berth_container_config *config);
 // pid namespace, and exits with the command's status.
 struct berth_exec_config {
     // Namespace descriptors of the container's init, opened by the parent:
-    // ipc, uts, net, cgroup, pid, mnt (in that order; -1 to skip).
-    int namespace_fds[6];
+    // user, ipc, uts, net, cgroup, pid, mnt (in that order; -1 to skip; user
+    // only when the container has its own).
+    int namespace_fds[7];
     const char *const *argv;
     const char *const *envp;
     const char *cwd;

@@ -39,14 +39,23 @@ public struct ContainerExec: Sendable {
         guard !arguments.isEmpty else { throw SystemError(call: "exec", errno: EINVAL, subject: "empty command") }
         var fds: [Int32] = []
         defer { fds.forEach { Syscall.close($0) } }
+        // Its user namespace first, when it has its own (joining one's own fails).
+        var user: Int32 = -1
+        if let theirs = Syscall.inode("/proc/\(initPID)/ns/user"), let ours = Syscall.inode("/proc/self/ns/user"), theirs != ours {
+            user = try Syscall.open("/proc/\(initPID)/ns/user", O_RDONLY)
+            fds.append(user)
+        }
+        var joined: [Int32] = []
         for name in ContainerExec.namespaces {
-            fds.append(try Syscall.open("/proc/\(initPID)/ns/\(name)", O_RDONLY))
+            let fd = try Syscall.open("/proc/\(initPID)/ns/\(name)", O_RDONLY)
+            fds.append(fd)
+            joined.append(fd)
         }
         let handshake = try ChildHandshake()
         var arena = CStringArena()
         defer { arena.free() }
         var config = berth_exec_config()
-        config.namespace_fds = (fds[0], fds[1], fds[2], fds[3], fds[4], fds[5])
+        config.namespace_fds = (user, joined[0], joined[1], joined[2], joined[3], joined[4], joined[5])
         config.argv = arena.array(arguments)
         config.envp = arena.array(environment)
         config.cwd = arena.string(workingDirectory)

@@ -52,6 +52,9 @@ public struct ContainerLaunch: Sendable {
     public var seccomp: Bool = true
     /// IPv6 off inside (when the container has no IPv6 address).
     public var disableIPv6: Bool = false
+    /// A new user namespace with these uid_map and gid_map contents
+    /// ("0 100000 65536" lines), written by berth before the child goes on.
+    public var idMaps: (uid: String, gid: String)?
     /// Where the container's stdout and stderr go (appended); stdin is /dev/null.
     public var consoleLog: String
 
@@ -129,6 +132,7 @@ extension ContainerLaunch {
         config.no_new_privs = noNewPrivileges ? 1 : 0
         config.seccomp = seccomp ? 1 : 0
         config.disable_ipv6 = disableIPv6 ? 1 : 0
+        config.user_namespace = idMaps == nil ? 0 : 1
         config.stdio = (stdin, console, console)
         config.sync_fd = handshake.sync.read
         config.error_fd = handshake.report.write
@@ -136,7 +140,20 @@ extension ContainerLaunch {
 
         let pid = berth_container_clone(&config)
         if pid < 0 { throw SystemError(call: "clone", errno: errno, subject: rootfs) }
-        _ = try handshake.release(pid, beforeStart: beforeStart, waitForExit: false)
+        let maps = idMaps
+        _ = try handshake.release(
+            pid,
+            beforeStart: { pid in
+                if let maps {
+                    // One write each, by berth (privileged): no setgroups "deny" needed.
+                    for (file, text) in [("uid_map", maps.uid), ("gid_map", maps.gid)] {
+                        let fd = try Syscall.open("/proc/\(pid)/\(file)", O_WRONLY)
+                        defer { Syscall.close(fd) }
+                        try Syscall.writeOnce(fd, Array(text.utf8), subject: "/proc/\(pid)/\(file)")
+                    }
+                }
+                try beforeStart(pid)
+            }, waitForExit: false)
         return pid
     }
 }
