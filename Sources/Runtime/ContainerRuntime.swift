@@ -387,11 +387,15 @@ public struct ContainerRuntime: Sendable {
     /// Kills what is left in the cgroup until it is empty (the pid
     /// namespace dies with init; its processes go in the next moments).
     func drain(_ group: CgroupPath) throws {
+        // A while loop: `for ... where` would only filter, and go on reading
+        // the cgroup all 400 times after it is empty.
         var pause: UInt32 = 100
-        for _ in 0..<400 where cgroups.exists(group) && !((try? cgroups.processes(in: group)) ?? []).isEmpty {
+        var attempts = 0
+        while attempts < 400, cgroups.exists(group), !((try? cgroups.processes(in: group)) ?? []).isEmpty {
             try? cgroups.killAll(group)
             usleep(pause)
             pause = min(pause * 2, 20_000)
+            attempts += 1
         }
     }
 

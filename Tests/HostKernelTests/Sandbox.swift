@@ -116,7 +116,11 @@ final class TestCgroup {
     func tearDown() -> [String] {
         try? driver.killAll(group)
         for child in started { child.kill() }
-        for _ in 0..<100 where ((try? driver.processes(in: group)) ?? []).isEmpty == false { usleep(10_000) }
+        var waited = 0
+        while waited < 100, ((try? driver.processes(in: group)) ?? []).isEmpty == false {
+            usleep(10_000)
+            waited += 1
+        }
         try? driver.remove(group)
         try? driver.remove(parent)
         return [group, parent].filter { driver.exists($0) }.map(\.description)
