@@ -513,9 +513,28 @@ __attribute__((noreturn)) static void child_main(const struct berth_container_co
     finish_and_exec(config, config->cwd);
 }
 
+// struct clone_args of clone3(2) (linux/sched.h clashes with <sched.h>).
+struct berth_clone_args {
+    uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size, cgroup;
+};
+#ifndef CLONE_INTO_CGROUP
+#define CLONE_INTO_CGROUP 0x200000000ULL
+#endif
+
 pid_t berth_container_clone(const struct berth_container_config *config) {
-    unsigned long flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | SIGCHLD;
+    unsigned long flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET;
     if (config->user_namespace) flags |= CLONE_NEWUSER;
+    if (config->cgroup_fd >= 0) {
+        struct berth_clone_args args;
+        memset(&args, 0, sizeof args);
+        args.flags = flags | CLONE_INTO_CGROUP;
+        args.exit_signal = SIGCHLD;
+        args.cgroup = (uint64_t)config->cgroup_fd;
+        pid_t pid = (pid_t)syscall(SYS_clone3, &args, sizeof args);
+        if (pid == 0) child_main(config);
+        return pid;
+    }
+    flags |= SIGCHLD;
     pid_t pid = (pid_t)syscall(SYS_clone, flags, 0, 0, 0, 0);
     if (pid == 0) child_main(config);
     return pid;

@@ -109,11 +109,13 @@ public struct ContainerRuntime: Sendable {
             var launch = try launchConfiguration(container, record: record)
             launch.devices = devices.map(\.node)
             launch.idMaps = idMaps
+            launch.cgroupDirectory = cgroups.cloneTarget(group)
+            let joinsAtClone = launch.cgroupDirectory != nil
             let byName = Dictionary(networks.map { ($0.metadata.name, $0) }, uniquingKeysWith: { first, _ in first })
             let attacher = NetworkAttacher(logger: logger, state: state)
             var firewall: String?
             let pid = try launch.start { pid in
-                try cgroups.addProcess(pid, to: group)
+                if !joinsAtClone { try cgroups.addProcess(pid, to: group) }
                 Failpoint.cloned.hit()
                 // The child waits in its new network namespace: its network is
                 // ready before init runs.

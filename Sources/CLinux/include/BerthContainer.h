@@ -56,6 +56,10 @@ struct berth_container_config {
     // The parent's ends of those pipes: the child closes them first, so a
     // berth that dies (even by SIGKILL) reads as EOF and the child exits.
     int parent_fds[2];
+    // A cgroup v2 directory to clone the child straight into (clone3 with
+    // CLONE_INTO_CGROUP: no migration, which takes a lock that waits for an
+    // RCU grace period), or -1.
+    int cgroup_fd;
 };
 
 // Steps reported on failure (berth_step_name gives their text).

@@ -11,6 +11,9 @@ public protocol CgroupDriver: Sendable {
     /// Removes an empty cgroup. Idempotent (a missing cgroup is fine).
     func remove(_ path: CgroupPath) throws(SystemError)
     func exists(_ path: CgroupPath) -> Bool
+    /// The directory a process can be cloned straight into (clone3 with
+    /// CLONE_INTO_CGROUP: no migration afterwards); nil on cgroup v1.
+    func cloneTarget(_ path: CgroupPath) -> String?
     /// Names of the cgroups directly below `path` (none when it does not exist).
     func children(of path: CgroupPath) -> [String]
     /// Moves a process into the cgroup.

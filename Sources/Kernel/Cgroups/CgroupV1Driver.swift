@@ -93,6 +93,8 @@ public struct CgroupV1Driver: CgroupDriver {
         for directory in directories(path) { try Syscall.rmdir(directory, missingOK: true) }
     }
 
+    public func cloneTarget(_ path: CgroupPath) -> String? { nil }
+
     public func children(of path: CgroupPath) -> [String] {
         directory("memory", path).map(CgroupFile.children) ?? []
     }

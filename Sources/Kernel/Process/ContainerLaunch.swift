@@ -55,6 +55,9 @@ public struct ContainerLaunch: Sendable {
     /// A new user namespace with these uid_map and gid_map contents
     /// ("0 100000 65536" lines), written by berth before the child goes on.
     public var idMaps: (uid: String, gid: String)?
+    /// A cgroup v2 directory the child is cloned straight into (nil: the
+    /// caller moves it into its cgroups in `beforeStart`).
+    public var cgroupDirectory: String?
     /// Where the container's stdout and stderr go (appended); stdin is /dev/null.
     public var consoleLog: String
 
@@ -138,12 +141,29 @@ extension ContainerLaunch {
         config.error_fd = handshake.report.write
         config.parent_fds = (handshake.sync.write, handshake.report.read)
 
-        let pid = berth_container_clone(&config)
+        var cgroupFD: Int32 = -1
+        if let cgroupDirectory { cgroupFD = try Syscall.open(cgroupDirectory, O_RDONLY | O_DIRECTORY) }
+        defer { if cgroupFD >= 0 { Syscall.close(cgroupFD) } }
+        config.cgroup_fd = cgroupFD
+        var pid = berth_container_clone(&config)
+        var joinAfterClone = false
+        if pid < 0 && cgroupFD >= 0 && (errno == ENOSYS || errno == E2BIG || errno == EINVAL) {
+            // A kernel without CLONE_INTO_CGROUP: clone, then move it in.
+            config.cgroup_fd = -1
+            pid = berth_container_clone(&config)
+            joinAfterClone = true
+        }
         if pid < 0 { throw SystemError(call: "clone", errno: errno, subject: rootfs) }
+        let lateCgroup = joinAfterClone ? cgroupDirectory : nil
         let maps = idMaps
         _ = try handshake.release(
             pid,
             beforeStart: { pid in
+                if let lateCgroup {
+                    let fd = try Syscall.open(lateCgroup + "/cgroup.procs", O_WRONLY)
+                    defer { Syscall.close(fd) }
+                    try Syscall.writeOnce(fd, Array("\(pid)".utf8), subject: lateCgroup + "/cgroup.procs")
+                }
                 if let maps {
                     // One write each, by berth (privileged): no setgroups "deny" needed.
                     for (file, text) in [("uid_map", maps.uid), ("gid_map", maps.gid)] {
