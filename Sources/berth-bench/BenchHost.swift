@@ -15,7 +15,9 @@ struct BenchHost {
         guard getuid() == 0, ProcessInfo.processInfo.environment["BERTH_SANDBOX"] == "1" else {
             throw BenchError("run as root through scripts/sandbox-run.sh (make bench does)")
         }
-        root = "/tmp/berth-bench-\(label)-\(getpid())"
+        // BERTH_BENCH_ROOT: a filesystem overlayfs takes as an upper layer (the VM's tmpfs).
+        let base = ProcessInfo.processInfo.environment["BERTH_BENCH_ROOT"] ?? "/tmp"
+        root = "\(base)/berth-bench-\(label)-\(getpid())"
         parent = "berth-bench-\(label)-\(getpid())"
         let paths = RuntimePaths(stateDirectory: .init(root + "/state"), runDirectory: .init(root + "/run"), cgroupParent: parent)
         var logger = Logger(label: "bench")
