@@ -1,6 +1,7 @@
-import Foundation
+import FoundationEssentials
 import Kernel
 import Logging
+import Synchronization
 
 /// A swift-log handler that writes structured events to journald over its
 /// native protocol without ever blocking: a stalled journald costs a dropped
@@ -33,11 +34,10 @@ public final class JournalSink: @unchecked Sendable {
     public static let defaultSocket = "/run/systemd/journal/socket"
     let socket: DatagramSocket?
     let identifier: String
-    private let lock = NSLock()
-    private var droppedCount = 0
+    private let droppedCount = Atomic<Int>(0)
 
     /// Events dropped because journald did not keep up.
-    public var dropped: Int { lock.withLock { droppedCount } }
+    public var dropped: Int { droppedCount.load(ordering: .relaxed) }
 
     public init(socketPath: String = JournalSink.defaultSocket, identifier: String = "berth") {
         socket = try? DatagramSocket(path: socketPath)
@@ -65,7 +65,7 @@ public final class JournalSink: @unchecked Sendable {
         case .sent:
             return
         case .wouldBlock:
-            lock.withLock { droppedCount += 1 }
+            droppedCount.wrappingAdd(1, ordering: .relaxed)
         case .noReceiver, .failed:
             fallback(message, metadata)
         }
@@ -73,7 +73,7 @@ public final class JournalSink: @unchecked Sendable {
 
     private func fallback(_ message: String, _ metadata: Logger.Metadata) {
         let details = metadata.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
-        FileHandle.standardError.write(Data("berth: \(message)\(details.isEmpty ? "" : " " + details)\n".utf8))
+        Syscall.writeStandardError("berth: \(message)\(details.isEmpty ? "" : " " + details)\n")
     }
 
     static func priority(_ level: Logger.Level) -> NativeProtocol.Priority {

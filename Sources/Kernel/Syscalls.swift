@@ -73,6 +73,17 @@ public enum Syscall {
         return Int(magic)
     }
 
+    /// Writes text to standard error, all of it (retrying short writes).
+    public static func writeStandardError(_ text: String) {
+        var bytes = Array(text.utf8)[...]
+        while !bytes.isEmpty {
+            let written = bytes.withUnsafeBytes { Glibc.write(2, $0.baseAddress, $0.count) }
+            if written < 0 && errno == EINTR { continue }
+            guard written > 0 else { return }
+            bytes = bytes.dropFirst(written)
+        }
+    }
+
     /// stat(2)'s device and inode (for namespaces: which one a /proc/PID/ns link is).
     public static func inode(_ path: String) -> (device: UInt64, inode: UInt64)? {
         var info = stat()

@@ -1,4 +1,8 @@
-import Foundation
+import FoundationEssentials
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 import Model
 
 /// Reads manifest files and directories into decoded documents, collecting
@@ -21,29 +25,28 @@ public struct ManifestLoader: Sendable {
         var result = Result()
         var files: [String] = []
         for path in paths {
-            var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            guard let kind = ManifestLoader.kind(path) else {
                 result.errors.append(fileError(path, "no such file or directory"))
                 continue
             }
-            if isDirectory.boolValue {
+            if kind == S_IFDIR {
                 do {
                     let names = try FileManager.default.contentsOfDirectory(atPath: path)
                     let selected = names.filter(ManifestLoader.isManifestName).sorted()
                     let base = path.hasSuffix("/") ? String(path.dropLast()) : path
                     for name in selected {
                         let file = base + "/" + name
-                        var childIsDirectory: ObjCBool = false
-                        if !FileManager.default.fileExists(atPath: file, isDirectory: &childIsDirectory) {
+                        let childKind = ManifestLoader.kind(file)
+                        if childKind == nil {
                             // A dangling symlink or a loop: never skip silently, or its
                             // objects would vanish from the desired state.
                             result.errors.append(fileError(file, "cannot read: broken symbolic link or missing file"))
-                        } else if !childIsDirectory.boolValue {
+                        } else if childKind != S_IFDIR {
                             files.append(file)
                         }
                     }
                 } catch {
-                    result.errors.append(fileError(path, "cannot list directory: \(error.localizedDescription)"))
+                    result.errors.append(fileError(path, "cannot list directory: \(error)"))
                 }
             } else {
                 files.append(path)
@@ -102,35 +105,50 @@ public struct ManifestLoader: Sendable {
         !name.hasPrefix(".") && !name.hasPrefix("#") && (name.hasSuffix(".yaml") || name.hasSuffix(".yml"))
     }
 
+    /// The file type (S_IFDIR, S_IFREG, ...) after following symlinks; nil
+    /// when there is nothing there.
+    static func kind(_ path: String) -> mode_t? {
+        var info = stat()
+        guard fstatat(AT_FDCWD, path, &info, 0) == 0 else { return nil }
+        return info.st_mode & S_IFMT
+    }
+
     private func read(_ file: String, into errors: inout [ManifestError]) -> Data? {
         // Only regular files (after following symlinks): a FIFO or a device
-        // would block or never end.
-        let values = try? URL(fileURLWithPath: file).resourceValues(forKeys: [.isRegularFileKey, .fileSizeKey])
-        guard values?.isRegularFile == true else {
+        // would block or never end. O_NONBLOCK keeps even the open from waiting.
+        let fd = open(file, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+        guard fd >= 0 else {
+            errors.append(fileError(file, "cannot open file: \(String(cString: strerror(errno)))"))
+            return nil
+        }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG else {
             errors.append(fileError(file, "not a regular file"))
             return nil
         }
-        if let size = values?.fileSize, size > limits.maxFileBytes {
-            errors.append(fileError(file, "file is \(size) bytes, over the limit of \(limits.maxFileBytes)"))
+        if Int(info.st_size) > limits.maxFileBytes {
+            errors.append(fileError(file, "file is \(info.st_size) bytes, over the limit of \(limits.maxFileBytes)"))
             return nil
         }
-        guard let handle = FileHandle(forReadingAtPath: file) else {
-            errors.append(fileError(file, "cannot open file"))
-            return nil
-        }
-        defer { try? handle.close() }
-        do {
-            // Size checked before reading: read at most one byte past the cap.
-            let data = try handle.read(upToCount: limits.maxFileBytes + 1) ?? Data()
-            if data.count > limits.maxFileBytes {
-                errors.append(fileError(file, "file is larger than the limit of \(limits.maxFileBytes) bytes"))
+        // Size checked before reading: read at most one byte past the cap.
+        var bytes = [UInt8](repeating: 0, count: limits.maxFileBytes + 1)
+        var count = 0
+        while count < bytes.count {
+            let got = bytes.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress?.advanced(by: count), $0.count - count) }
+            if got < 0 && errno == EINTR { continue }
+            guard got >= 0 else {
+                errors.append(fileError(file, "cannot read file: \(String(cString: strerror(errno)))"))
                 return nil
             }
-            return data
-        } catch {
-            errors.append(fileError(file, "cannot read file: \(error.localizedDescription)"))
+            if got == 0 { break }
+            count += got
+        }
+        if count > limits.maxFileBytes {
+            errors.append(fileError(file, "file is larger than the limit of \(limits.maxFileBytes) bytes"))
             return nil
         }
+        return Data(bytes[0..<count])
     }
 
     private func fileError(_ file: String, _ message: String) -> ManifestError {

@@ -123,3 +123,13 @@ public enum Names {
         byte > 0x20 && byte < 0x7f ? String(UnicodeScalar(byte)) : "\\x" + String(byte, radix: 16)
     }
 }
+
+extension StringProtocol {
+    /// Without leading and trailing spaces, tabs and line ends.
+    public var trimmingWhitespace: String {
+        var slice = Substring(self)
+        while let first = slice.first, first.isWhitespace { slice = slice.dropFirst() }
+        while let last = slice.last, last.isWhitespace { slice = slice.dropLast() }
+        return String(slice)
+    }
+}

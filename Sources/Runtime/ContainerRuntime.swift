@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Kernel
 import Logging
 import Model
@@ -179,13 +179,14 @@ public struct ContainerRuntime: Sendable {
         var binds: [ContainerLaunch.BindMount] = []
         for mount in spec.mounts ?? [] {
             guard mount.type == .bind, let source = mount.source else { continue }
-            var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: source, isDirectory: &isDirectory) else {
+            var info = stat()
+            guard fstatat(AT_FDCWD, source, &info, 0) == 0 else {
                 throw RuntimeError(description: "bind mount source \(source) does not exist")
             }
             binds.append(
                 ContainerLaunch.BindMount(
-                    source: source, destination: mount.destination, readOnly: mount.readOnly ?? false, isFile: !isDirectory.boolValue))
+                    source: source, destination: mount.destination, readOnly: mount.readOnly ?? false,
+                    isFile: info.st_mode & S_IFMT != S_IFDIR))
         }
         let capabilities = try CapabilitySet.resolve(
             add: spec.capabilities?.add ?? [], drop: spec.capabilities?.drop ?? [], privileged: spec.security?.privileged ?? false)

@@ -1,7 +1,11 @@
-import Foundation
+import FoundationEssentials
 import Kernel
 import Logging
 import Model
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Read-only root filesystem templates, shared by every container as the
 /// lower layer of its overlay (OpenVZ-style template caching): the hundredth
@@ -32,9 +36,10 @@ public struct TemplateStore: Sendable {
     /// cache key is the path with its size and modification time, so a
     /// replaced tarball is unpacked again.
     public func path(ofTarball tarball: String, logger: Logger) throws -> String {
-        let attributes = try FileManager.default.attributesOfItem(atPath: tarball)
-        let size = (attributes[.size] as? NSNumber)?.uint64Value ?? 0
-        let modified = (attributes[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
+        var info = stat()
+        guard fstatat(AT_FDCWD, tarball, &info, 0) == 0 else { throw SystemError(call: "stat", errno: errno, subject: tarball) }
+        let size = UInt64(info.st_size)
+        let modified = "\(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec)"
         let path = directory + "/tar-" + String(FNV1a.hash64("\(tarball)|\(size)|\(modified)"), radix: 16)
         if Syscall.exists(path) { return path }
         let files = FileManager.default

@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import Kernel
 import Model
 import Runtime
@@ -110,6 +110,6 @@ enum Console {
     static func error(_ text: String) {
         var line = text
         if !line.hasSuffix("\n") { line += "\n" }
-        FileHandle.standardError.write(Data(line.utf8))
+        Syscall.writeStandardError(line)
     }
 }

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Kernel
 import Logging
 import Model
@@ -68,7 +68,7 @@ public final class AgentLoop {
         schedule = AgentSchedule(
             interval: configuration.interval.milliseconds, watchdogPeriod: watchdogMilliseconds, now: MonotonicClock.milliseconds())
         appliedCommit = (try? Syscall.readFile(configuration.appliedCommitPath, limit: 128)).map {
-            String(decoding: $0, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            String(decoding: $0, as: UTF8.self).trimmingWhitespace
         }
     }
 

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Model
 import Kernel
 
 /// A local git checkout the agent follows: when it has a remote, each pass
@@ -38,7 +39,7 @@ public struct GitCheckout: Sendable {
         } catch {
             throw Failure(command: command, output: "\(error)")
         }
-        let output = String(decoding: result.output, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let output = String(decoding: result.output, as: UTF8.self).trimmingWhitespace
         guard result.exitedCleanly else { throw Failure(command: command + " in \(directory)", output: output) }
         return output
     }

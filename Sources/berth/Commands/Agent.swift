@@ -1,10 +1,14 @@
 import ArgumentParser
 import Engine
-import Foundation
+import FoundationEssentials
 import Journal
 import Kernel
 import Logging
 import Model
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 struct Agent: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,11 +1,15 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import Journal
 import Engine
 import Kernel
 import Logging
 import Model
 import Runtime
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// The runtime for the instance the global options name.
 enum RuntimeContext {
@@ -67,9 +71,21 @@ enum Table {
         for row in rows { for (index, cell) in row.enumerated() where index < widths.count { widths[index] = max(widths[index], cell.count) } }
         return rows.map { row in
             row.enumerated().map { index, cell in
-                index == row.count - 1 ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
+                index == row.count - 1 ? cell : cell + String(repeating: " ", count: max(0, widths[index] - cell.count))
             }.joined(separator: "  ")
         }.joined(separator: "\n")
+    }
+
+    /// `value` with `digits` decimals, rounded ("%.2f" without Foundation's formatter).
+    static func fixed(_ value: Double, digits: Int) -> String {
+        var scale = 1.0
+        for _ in 0..<digits { scale *= 10 }
+        let scaled = Int64((abs(value) * scale).rounded())
+        let whole = scaled / Int64(scale)
+        let fraction = String(scaled % Int64(scale))
+        let sign = value < 0 && scaled != 0 ? "-" : ""
+        guard digits > 0 else { return sign + "\(whole)" }
+        return sign + "\(whole)." + String(repeating: "0", count: digits - fraction.count) + fraction
     }
 
     static func size(_ bytes: UInt64?) -> String {
@@ -88,7 +104,7 @@ extension ByteSize {
             value /= 1024
             unit += 1
         }
-        return unit == 0 ? "\(bytes)" : String(format: "%.1f%@", value, units[unit])
+        return unit == 0 ? "\(bytes)" : Table.fixed(value, digits: 1) + units[unit]
     }
 }
 
@@ -109,7 +125,7 @@ struct List: ParsableCommand {
             rows.append([
                 summary.name, summary.state, summary.pid.map(String.init) ?? "-",
                 summary.addresses.isEmpty ? "-" : summary.addresses.joined(separator: ","),
-                summary.cpuSeconds.map { String(format: "%.2f", $0) } ?? "-",
+                summary.cpuSeconds.map { Table.fixed($0, digits: 2) } ?? "-",
                 "\(Table.size(summary.memory.current))/\(Table.size(summary.memory.limit))",
                 "\(summary.pids.current.map(String.init) ?? "-")/\(summary.pids.limit.map(String.init) ?? "-")",
             ])

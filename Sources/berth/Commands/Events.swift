@@ -1,6 +1,10 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import Journal
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 struct Events: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -26,11 +30,22 @@ struct Events: ParsableCommand {
             print(try JSONOutput.encode(entries))
             return
         }
-        let formatter = ISO8601DateFormatter()
         for entry in entries {
-            let time = formatter.string(from: Date(timeIntervalSince1970: Double(entry.time) / 1_000_000))
+            let time = Events.iso8601(microseconds: entry.time)
             let details = entry.fields.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
             print("\(time)  \(entry.message)  \(details)")
         }
+    }
+}
+
+extension Events {
+    /// 2026-11-26T08:12:00Z (UTC), from microseconds since the epoch.
+    static func iso8601(microseconds: UInt64) -> String {
+        var seconds = time_t(microseconds / 1_000_000)
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        var buffer = [CChar](repeating: 0, count: 32)
+        let count = strftime(&buffer, buffer.count, "%Y-%m-%dT%H:%M:%SZ", &parts)
+        return String(decoding: buffer.prefix(count).map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }

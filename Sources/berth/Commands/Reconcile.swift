@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import Engine
 import Kernel
 import Logging
@@ -8,6 +8,10 @@ import Model
 import Netlink
 import Reconcile
 import Runtime
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// The CLI's side of the engine: manifests loaded, plans printed.
 enum Reconciliation {
