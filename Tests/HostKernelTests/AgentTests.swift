@@ -20,13 +20,15 @@ struct AgentTests {
         private(set) var messages: [String] = []
         private(set) var status: Int32?
 
-        init(_ host: TestHost, _ arguments: [String]) throws {
+        /// `journal`: events go to the real journald socket (a test's own
+        /// journald), else to a path where nothing listens (stderr).
+        init(_ host: TestHost, _ arguments: [String], journal: Bool = false) throws {
             notify = try DatagramReceiver(path: host.root + "/notify.sock")
             log = host.root + "/agent.log"
             let global = ["--state-dir", host.root + "/state", "--run-dir", host.root + "/run", "--cgroup-parent", host.parent]
-            pid = try Spawn.start(
-                [ContainerCLITests.binary, "agent"] + global + arguments,
-                environment: ["NOTIFY_SOCKET": notify.path, "BERTH_JOURNAL_SOCKET": host.root + "/no-journald"], outputPath: log)
+            var environment = ["NOTIFY_SOCKET": notify.path]
+            if !journal { environment["BERTH_JOURNAL_SOCKET"] = host.root + "/no-journald" }
+            pid = try Spawn.start([ContainerCLITests.binary, "agent"] + global + arguments, environment: environment, outputPath: log)
         }
 
         /// Waits until a notification satisfies `predicate` (messages seen
@@ -42,6 +44,12 @@ struct AgentTests {
                 if predicate(message) { return message }
             }
             return nil
+        }
+
+        /// Reads what the agent has sent so far, as systemd does (a full
+        /// notify socket would block sd_notify).
+        func drain() {
+            while let datagram = notify.receive(timeoutMilliseconds: 0) { messages.append(String(decoding: datagram, as: UTF8.self)) }
         }
 
         var isRunning: Bool {

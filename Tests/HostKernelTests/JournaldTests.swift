@@ -105,4 +105,51 @@ struct JournaldTests {
         #expect(elapsed < .seconds(1))
         #expect(sink.dropped == 0)
     }
+
+    /// journald stopped (SIGSTOP) for 30 s while the agent keeps applying
+    /// manifest changes; after SIGCONT the events sent meanwhile are there.
+    @Test func agentKeepsWorkingWhileJournaldIsStopped() throws {
+        let journald = try TestJournald()
+        defer { journald.tearDown() }
+        let host = try TestHost()
+        let manifests = host.root + "/manifests"
+        try FileManager.default.createDirectory(atPath: manifests, withIntermediateDirectories: true)
+        try AgentTests.save(AgentTests.manifest("jc1"), to: manifests + "/jc1.yaml")
+        let agent = try AgentTests.AgentProcess(host, ["--manifests", manifests, "--interval", "1h"], journal: true)
+        defer {
+            agent.kill()
+            #expect(host.tearDown() == [])
+        }
+        #expect(agent.waitFor(seconds: 20) { $0.contains("READY=1") } != nil, "\(agent.output)")
+
+        kill(journald.pid, SIGSTOP)
+        let stalled = MonotonicClock.milliseconds()
+        let memory = ["96Mi": UInt64(96 << 20), "64Mi": UInt64(64 << 20)]
+        var round = 0
+        // Changes keep being applied within seconds for as long as journald is stopped.
+        while MonotonicClock.milliseconds() - stalled < 30_000 {
+            let size = round % 2 == 0 ? "96Mi" : "64Mi"
+            try AgentTests.save(AgentTests.manifest("jc1", memory: size), to: manifests + "/jc1.yaml")
+            let applied = AgentTests().eventually(seconds: 5) {
+                agent.drain()
+                return host.runtime.list().first { $0.record.name == "jc1" }?.usage?.limits.memoryMax == memory[size]
+            }
+            #expect(applied, "round \(round) with journald stopped: \(agent.output)")
+            if !applied { break }
+            round += 1
+            usleep(1_500_000)
+        }
+        #expect(round >= 8)
+        kill(journald.pid, SIGCONT)
+
+        // What was sent before the socket filled up is in the journal now.
+        var entries: [[String: Any]] = []
+        for _ in 0..<100 where entries.isEmpty {
+            entries = try journald.entries("MESSAGE_ID=\(EventKind.applied.messageID)", "BERTH_OBJECT=Container/jc1")
+            if entries.isEmpty { usleep(50_000) }
+        }
+        #expect(!entries.isEmpty)
+        agent.signal(SIGTERM)
+        #expect(agent.exitCode() == 0, "\(agent.output)")
+    }
 }
