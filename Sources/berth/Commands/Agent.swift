@@ -12,6 +12,7 @@ import Model
 
 struct Agent: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "agent",
         abstract: "Reconcile continuously: at start, on manifest changes and on an interval.",
         discussion: """
             Watches the manifests directory (inotify) and reconciles after each change, every --interval \

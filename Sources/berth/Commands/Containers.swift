@@ -110,6 +110,7 @@ extension ByteSize {
 
 struct List: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "list",
         abstract: "List containers: name, state, init pid, addresses, cpu, memory, pids.")
     @OptionGroup var global: GlobalOptions
     @OptionGroup var format: OutputOptions
@@ -135,7 +136,8 @@ struct List: ParsableCommand {
 }
 
 struct Status: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Show one container's state and resources.")
+    static let configuration = CommandConfiguration(
+        commandName: "status", abstract: "Show one container's state and resources.")
     @OptionGroup var global: GlobalOptions
     @OptionGroup var format: OutputOptions
     @Argument(help: "Container name.") var name: String
@@ -163,6 +165,7 @@ struct Status: ParsableCommand {
 
 struct Exec: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "exec",
         abstract: "Run a command inside a container.",
         discussion: "Example: berth exec web1 -- ps. Exits with the command's exit code.")
     @OptionGroup var global: GlobalOptions
@@ -185,7 +188,8 @@ struct Exec: ParsableCommand {
 }
 
 struct Enter: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Open an interactive shell inside a container.")
+    static let configuration = CommandConfiguration(
+        commandName: "enter", abstract: "Open an interactive shell inside a container.")
     @OptionGroup var global: GlobalOptions
     @Argument(help: "Container name.") var name: String
 
@@ -199,7 +203,8 @@ struct Enter: ParsableCommand {
 }
 
 struct Start: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Start a stopped container again from its last spec.")
+    static let configuration = CommandConfiguration(
+        commandName: "start", abstract: "Start a stopped container again from its last spec.")
     @OptionGroup var global: GlobalOptions
     @Argument(help: "Container name.") var name: String
 
@@ -211,6 +216,7 @@ struct Start: ParsableCommand {
 
 struct Stop: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "stop",
         abstract: "Stop a container: SIGTERM to init, then SIGKILL of its cgroup after the timeout.")
     @OptionGroup var global: GlobalOptions
     @Option(help: ArgumentHelp("Seconds to wait before SIGKILL.", valueName: "seconds")) var timeout: Int?
@@ -227,14 +233,16 @@ struct Stop: ParsableCommand {
 }
 
 struct Suspend: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Freeze every process of a container.")
+    static let configuration = CommandConfiguration(
+        commandName: "suspend", abstract: "Freeze every process of a container.")
     @OptionGroup var global: GlobalOptions
     @Argument(help: "Container name.") var name: String
     func run() throws { try RuntimeContext.runtime(global).setFrozen(name, true) }
 }
 
 struct Resume: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Thaw a suspended container.")
+    static let configuration = CommandConfiguration(
+        commandName: "resume", abstract: "Thaw a suspended container.")
     @OptionGroup var global: GlobalOptions
     @Argument(help: "Container name.") var name: String
     func run() throws { try RuntimeContext.runtime(global).setFrozen(name, false) }

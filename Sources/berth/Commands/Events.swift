@@ -8,6 +8,7 @@ import Journal
 
 struct Events: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "events",
         abstract: "Show berth's history of applies, drifts and execs from the journal.",
         discussion: "Reads the local journal with sd_journal. Example: berth events web1 --since 3600")
     @OptionGroup var global: GlobalOptions

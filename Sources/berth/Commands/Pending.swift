@@ -8,7 +8,8 @@ struct NotImplemented: Error, CustomStringConvertible {
 }
 
 struct Checkpoint: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Checkpoint a container to disk with CRIU.")
+    static let configuration = CommandConfiguration(
+        commandName: "checkpoint", abstract: "Checkpoint a container to disk with CRIU.")
     @OptionGroup var global: GlobalOptions
     @Option(help: ArgumentHelp("Image directory.", valueName: "dir")) var imageDir: String?
     @Argument(help: "Container name.") var name: String
@@ -16,7 +17,8 @@ struct Checkpoint: ParsableCommand {
 }
 
 struct Restore: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Restore a checkpointed container with CRIU.")
+    static let configuration = CommandConfiguration(
+        commandName: "restore", abstract: "Restore a checkpointed container with CRIU.")
     @OptionGroup var global: GlobalOptions
     @Option(help: ArgumentHelp("Image directory.", valueName: "dir")) var imageDir: String?
     @Argument(help: "Container name.") var name: String

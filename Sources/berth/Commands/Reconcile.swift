@@ -61,6 +61,7 @@ enum Reconciliation {
 
 struct Plan: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "plan",
         abstract: "Show what apply would change.",
         discussion: "Exit codes with --detailed-exitcode: 0 nothing to do, 2 changes, 1 error.")
     @OptionGroup var global: GlobalOptions
@@ -79,7 +80,8 @@ struct Plan: ParsableCommand {
 }
 
 struct Apply: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Make the host match the manifests.")
+    static let configuration = CommandConfiguration(
+        commandName: "apply", abstract: "Make the host match the manifests.")
     @OptionGroup var global: GlobalOptions
     @OptionGroup var hostOptions: HostOptions
     @OptionGroup var format: OutputOptions
@@ -121,6 +123,7 @@ struct Apply: ParsableCommand {
 
 struct Drift: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "drift",
         abstract: "Report differences between the manifests and the kernel (read-only).",
         discussion: "Exit codes with --detailed-exitcode: 0 no drift, 2 drift, 1 error.")
     @OptionGroup var global: GlobalOptions

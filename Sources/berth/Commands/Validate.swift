@@ -6,6 +6,7 @@ import Model
 
 struct Validate: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "validate",
         abstract: "Check manifests and report every error.",
         discussion: """
             Reads files and directories (a directory contributes its *.yaml and *.yml
