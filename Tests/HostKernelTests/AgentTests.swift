@@ -167,7 +167,9 @@ struct AgentTests {
         let killed = try #require(running(host)["c2"])
         _ = Glibc.kill(killed, SIGKILL)
         #expect(eventually { (running(host)["c2"] ?? killed) != killed }, "\(agent.output)")
-        #expect(agent.output.contains("container exited") && agent.output.contains("trigger=container exit"), "\(agent.output)")
+        // (Which pass restarts it depends on timing: on a slow machine a pass
+        // already running may see it first; the exit is reported either way.)
+        #expect(agent.output.contains("container exited"), "\(agent.output)")
 
         // SIGHUP makes a pass now, which repairs drift live.
         let pids = running(host)
