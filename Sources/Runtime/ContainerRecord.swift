@@ -33,6 +33,17 @@ public struct ContainerRecord: Codable, Equatable, Sendable {
     public var networks: [NetworkObject]?
 }
 
+extension ContainerRecord {
+    /// What `berth exec` needs of how the init was launched.
+    mutating func keep(_ launch: ContainerLaunch) {
+        capabilities = launch.capabilities.mask
+        noNewPrivileges = launch.noNewPrivileges
+        seccomp = launch.seccomp
+        environment = launch.environment
+        ipv6 = !launch.disableIPv6
+    }
+}
+
 /// The state directory's layout and atomic reads and writes.
 public struct StateStore: Sendable {
     public let paths: RuntimePaths

@@ -56,13 +56,7 @@ public struct ContainerRuntime: Sendable {
             throw RuntimeError(description: "container \(name) is already running (pid \(pid))")
         }
         let spec = container.spec
-        var lower: String
-        switch spec.rootfs?.source {
-        case .template(let template): lower = try templates.path(of: template, logger: logger)
-        case .directory(let directory): lower = directory
-        case .tarball(let tarball): lower = try templates.path(ofTarball: tarball, logger: logger)
-        case nil: throw RuntimeError(description: "container \(name) has no rootfs")
-        }
+        let lower = try lowerLayer(container)
         let privateDirectory = state.containerDirectory(name)
         let runDirectory = state.runDirectory(name)
         let files = FileManager.default
@@ -70,16 +64,11 @@ public struct ContainerRuntime: Sendable {
             try files.createDirectory(atPath: directory, withIntermediateDirectories: true)
         }
         var idMaps: (uid: String, gid: String)?
-        if let userNamespace = spec.userNamespace {
-            // The lower layer with its owners shifted into the map (cached per
-            // map), and the private layer owned by the container's root.
+        if let userNamespace = spec.userNamespace, let (rootUID, rootGID) = try mappedRoot(container) {
+            // The private layer owned by the container's root.
             let gidMap = userNamespace.gidMap ?? userNamespace.uidMap
-            guard let rootUID = IDShift.host(0, in: userNamespace.uidMap), let rootGID = IDShift.host(0, in: gidMap) else {
-                throw RuntimeError(description: "container \(name): spec.userNamespace must map container id 0 (its root)")
-            }
-            lower = try templates.shifted(lower, uidMap: userNamespace.uidMap, gidMap: gidMap, logger: logger)
-            for directory in [privateDirectory + "/upper", privateDirectory + "/work"] where chown(directory, rootUID, rootGID) != 0 {
-                throw SystemError(call: "chown", errno: errno, subject: directory)
+            for directory in [privateDirectory + "/upper", privateDirectory + "/work"] {
+                guard chown(directory, rootUID, rootGID) == 0 else { throw SystemError(call: "chown", errno: errno, subject: directory) }
             }
             func text(_ map: [IDRange]) -> String { map.map { "\($0.containerID) \($0.hostID) \($0.size)\n" }.joined() }
             idMaps = (text(userNamespace.uidMap), text(gidMap))
@@ -89,7 +78,7 @@ public struct ContainerRuntime: Sendable {
             lower: lower, upper: privateDirectory + "/upper", work: privateDirectory + "/work",
             keepPrivateLayer: spec.rootfs?.persistent ?? false)
         record.spec = spec
-        record.networks = networks.filter { network in spec.networks?.contains { $0.network == network.metadata.name } ?? false }
+        record.networks = ContainerRuntime.attached(spec, of: networks)
         try state.save(record)
         Failpoint.recordSaved.hit()
 
@@ -126,11 +115,7 @@ public struct ContainerRuntime: Sendable {
             }
             Failpoint.initReleased.hit()
             record.firewallFingerprint = firewall
-            record.capabilities = launch.capabilities.mask
-            record.noNewPrivileges = launch.noNewPrivileges
-            record.seccomp = launch.seccomp
-            record.environment = launch.environment
-            record.ipv6 = !launch.disableIPv6
+            record.keep(launch)
             record.pid = pid
             record.startTime = ProcessStat.read(pid)?.startTime
             try state.save(record)
@@ -141,6 +126,42 @@ public struct ContainerRuntime: Sendable {
             try? cgroups.remove(group)
             throw error
         }
+    }
+
+    /// The read-only lower layer of the container's overlay: its template,
+    /// directory or unpacked tarball; with a user namespace, the copy whose
+    /// owners are shifted into the map (made once per map).
+    func lowerLayer(_ container: ContainerObject) throws -> String {
+        let spec = container.spec
+        var lower: String
+        switch spec.rootfs?.source {
+        case .template(let template): lower = try templates.path(of: template, logger: logger)
+        case .directory(let directory): lower = directory
+        case .tarball(let tarball): lower = try templates.path(ofTarball: tarball, logger: logger)
+        case nil: throw RuntimeError(description: "container \(container.metadata.name) has no rootfs")
+        }
+        if let userNamespace = spec.userNamespace {
+            _ = try mappedRoot(container)
+            lower = try templates.shifted(
+                lower, uidMap: userNamespace.uidMap, gidMap: userNamespace.gidMap ?? userNamespace.uidMap, logger: logger)
+        }
+        return lower
+    }
+
+    /// The host uid and gid of the container's root under its user
+    /// namespace (nil without one); container id 0 must be mapped.
+    func mappedRoot(_ container: ContainerObject) throws -> (uid: UInt32, gid: UInt32)? {
+        guard let userNamespace = container.spec.userNamespace else { return nil }
+        guard let uid = IDShift.host(0, in: userNamespace.uidMap), let gid = IDShift.host(0, in: userNamespace.gidMap ?? userNamespace.uidMap)
+        else {
+            throw RuntimeError(description: "container \(container.metadata.name): spec.userNamespace must map container id 0 (its root)")
+        }
+        return (uid, gid)
+    }
+
+    /// The networks a spec attaches to, for its record (a later start uses them).
+    static func attached(_ spec: ContainerSpec, of networks: [NetworkObject]) -> [NetworkObject] {
+        networks.filter { network in spec.networks?.contains { $0.network == network.metadata.name } ?? false }
     }
 
     /// The v1 allow-list: the standard nodes and the manifest's. berth makes
@@ -220,7 +241,7 @@ public struct ContainerRuntime: Sendable {
 
     /// Replaces the container's own firewall, live.
     public func updateFirewall(_ name: String, _ firewall: FirewallSpec?) throws {
-        guard case .running(let pid) = status(name), var record = state.load(name) else {
+        guard var record = state.load(name), isRunning(record), let pid = record.pid else {
             throw RuntimeError(description: "container \(name) is not running")
         }
         record.firewallFingerprint = try ContainerFirewall.apply(firewall, pid: pid)
@@ -233,7 +254,7 @@ public struct ContainerRuntime: Sendable {
     /// live, and records the new attachments for its next start.
     public func updateNetworks(_ container: ContainerObject, networks: [NetworkObject]) throws {
         let name = container.metadata.name
-        guard case .running(let pid) = status(name), var record = state.load(name) else {
+        guard var record = state.load(name), isRunning(record), let pid = record.pid else {
             throw RuntimeError(description: "container \(name) is not running")
         }
         let byName = Dictionary(networks.map { ($0.metadata.name, $0) }, uniquingKeysWith: { first, _ in first })
@@ -241,7 +262,7 @@ public struct ContainerRuntime: Sendable {
             pid: pid, container: container, networks: byName, ipv6: record.ipv6 ?? container.spec.usesIPv6)
         Failpoint.networksConverged.hit()
         record.spec?.networks = container.spec.networks
-        record.networks = networks.filter { network in container.spec.networks?.contains { $0.network == network.metadata.name } ?? false }
+        record.networks = ContainerRuntime.attached(container.spec, of: networks)
         try state.save(record)
         logger.info("networks updated live", metadata: ["container": "\(name)"])
     }
@@ -279,13 +300,7 @@ public struct ContainerRuntime: Sendable {
             throw RuntimeError(description: "pid \(pid) is not a running container init")
         }
         let spec = container.spec
-        let lower: String
-        switch spec.rootfs?.source {
-        case .template(let template): lower = try templates.path(of: template, logger: logger)
-        case .directory(let directory): lower = directory
-        case .tarball(let tarball): lower = try templates.path(ofTarball: tarball, logger: logger)
-        case nil: throw RuntimeError(description: "container \(name) has no rootfs")
-        }
+        let lower = try lowerLayer(container)
         let privateDirectory = state.containerDirectory(name)
         var record = ContainerRecord(
             name: name, pid: pid, startTime: stat.startTime, cgroup: try cgroupPath(name).description,
@@ -293,12 +308,8 @@ public struct ContainerRuntime: Sendable {
             keepPrivateLayer: spec.rootfs?.persistent ?? false)
         let launch = try launchConfiguration(container, record: record)
         record.spec = spec
-        record.networks = networks.filter { network in spec.networks?.contains { $0.network == network.metadata.name } ?? false }
-        record.capabilities = launch.capabilities.mask
-        record.noNewPrivileges = launch.noNewPrivileges
-        record.seccomp = launch.seccomp
-        record.environment = launch.environment
-        record.ipv6 = !launch.disableIPv6
+        record.networks = ContainerRuntime.attached(spec, of: networks)
+        record.keep(launch)
         // Its firewall table is replaced (live) so that berth knows what the kernel holds.
         if spec.firewall != nil { record.firewallFingerprint = try ContainerFirewall.apply(spec.firewall, pid: pid) }
         try state.save(record)
@@ -329,7 +340,7 @@ public struct ContainerRuntime: Sendable {
 
     /// Freezes (suspend) or thaws (resume) every process of the container.
     public func setFrozen(_ name: String, _ frozen: Bool) throws {
-        guard case .running = status(name), let record = state.load(name) else {
+        guard let record = state.load(name), isRunning(record) else {
             throw RuntimeError(description: "container \(name) is not running")
         }
         try cgroups.setFrozen(frozen, try CgroupPath(record.cgroup))
@@ -340,7 +351,7 @@ public struct ContainerRuntime: Sendable {
     public func exec(
         _ name: String, command: [String], workingDirectory: String = "/", environment: [String] = [], tty: Bool = false
     ) throws -> Int32 {
-        guard case .running(let pid) = status(name), let record = state.load(name) else {
+        guard let record = state.load(name), isRunning(record), let pid = record.pid else {
             throw RuntimeError(description: "container \(name) is not running")
         }
         var merged = record.environment ?? ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]
