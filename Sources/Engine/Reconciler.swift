@@ -105,6 +105,7 @@ public struct Reconciler {
         var outcomes: [Outcome] = []
         var updated: Set<String> = []
         var networked: Set<String> = []
+        var bridged: Set<String> = []
         var natApplied = false
         var restarted: Set<String> = []
         for action in actions {
@@ -114,8 +115,9 @@ public struct Reconciler {
             var failed = false
             do {
                 switch (action.kind, kind) {
-                case (.create, "Network"):
-                    if let network = networks[name] {
+                case (.create, "Network"), (.updateLive, "Network"):
+                    // ensureBridge creates, brings up and readdresses alike.
+                    if bridged.insert(name).inserted, let network = networks[name] {
                         try NetworkAttacher(logger: logger, state: runtime.state).ensureBridge(network, netlink: try RouteNetlink())
                     }
                 case (.delete, "Network"):
@@ -134,10 +136,6 @@ public struct Reconciler {
                 case (.updateLive, "Container") where action.field?.hasPrefix("spec.networks") == true:
                     if networked.insert(name).inserted, let container = containers[name] {
                         try runtime.updateNetworks(container, networks: desired.networks)
-                    }
-                case (.updateLive, "Network"):
-                    if let network = networks[name] {
-                        try NetworkAttacher(logger: logger, state: runtime.state).ensureBridge(network, netlink: try RouteNetlink())
                     }
                 case (.updateLive, "Container"):
                     if updated.insert(name).inserted { try runtime.updateResources(name, containers[name]?.spec.resources) }
