@@ -15,28 +15,14 @@ import Runtime
 /// 1000 in at most 0.2 s). Then the real `berth agent` over the same
 /// containers, and its resident memory once idle (target: under 20 MB).
 func reconcileBenchmark() throws {
-    guard getuid() == 0, ProcessInfo.processInfo.environment["BERTH_SANDBOX"] == "1" else {
-        throw BenchError("run as root through scripts/sandbox-run.sh (make bench does)")
-    }
     let counts = (ProcessInfo.processInfo.environment["BERTH_BENCH_RECONCILE"] ?? "1,100,1000").split(separator: ",").compactMap { Int($0) }
     guard let largest = counts.max(), largest > 0 else { throw BenchError("BERTH_BENCH_RECONCILE: a list of counts like 1,100,1000") }
-    let root = "/tmp/berth-bench-reconcile-\(getpid())"
-    let parent = "berth-bench-reconcile-\(getpid())"
-    let paths = RuntimePaths(stateDirectory: .init(root + "/state"), runDirectory: .init(root + "/run"), cgroupParent: parent)
-    var logger = Logger(label: "bench")
-    logger.logLevel = .warning
-    let runtime = ContainerRuntime(paths: paths, cgroups: try CgroupDrivers.detect(), logger: logger)
-    let reconciler = Reconciler(runtime: runtime, logger: logger)
+    let host = try BenchHost("reconcile")
+    defer { host.cleanUp() }
+    let (root, runtime) = (host.root, host.runtime)
+    let reconciler = Reconciler(runtime: runtime, logger: runtime.logger)
     let manifests = root + "/manifests"
     try FileManager.default.createDirectory(atPath: manifests, withIntermediateDirectories: true)
-    defer {
-        for name in runtime.state.names() {
-            try? runtime.stop(name, timeout: Interval(milliseconds: 0))
-            try? runtime.delete(name, keepPrivateLayer: false)
-        }
-        try? runtime.cgroups.remove(try CgroupPath(parent))
-        try? FileManager.default.removeItem(atPath: root)
-    }
 
     // The containers come from manifests, so the agent later sees exactly the specs that run.
     var text = ""
@@ -57,15 +43,11 @@ func reconcileBenchmark() throws {
     let loaded = ManifestPipeline.load(paths: [manifests], host: HostFacts(name: "bench"))
     guard let all = loaded.desired else { throw BenchError("benchmark manifests: \(loaded.errors.prefix(3))") }
 
-    let clock = ContinuousClock()
-    func milliseconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15
-    }
     print("berth-bench reconcile: a no-op pass (nothing to change) with N running busybox containers, median of 5")
     print("  N        start N (setup)   observe+diff   per container   load+observe+diff   target: 1000 in ≤ 200 ms")
     var started = 0
     for count in counts.sorted() {
-        let setup = clock.measure {
+        let setup = Stopwatch.seconds {
             while started < count {
                 do {
                     _ = try runtime.start(all.containers[started])
@@ -83,43 +65,42 @@ func reconcileBenchmark() throws {
         var plans: [Double] = []
         var passes: [Double] = []
         for _ in 0..<5 {
-            plans.append(milliseconds(clock.measure { _ = reconciler.plan(desired) }))
+            plans.append(Stopwatch.seconds { _ = reconciler.plan(desired) } * 1000)
         }
         if count == largest {
             for _ in 0..<5 {
                 passes.append(
-                    milliseconds(
-                        clock.measure {
-                            if let loaded = ManifestPipeline.load(paths: [manifests], host: all.host).desired { _ = reconciler.plan(loaded) }
-                        }))
+                    Stopwatch.seconds {
+                        if let loaded = ManifestPipeline.load(paths: [manifests], host: all.host).desired { _ = reconciler.plan(loaded) }
+                    } * 1000)
             }
         }
         let plan = plans.sorted()[plans.count / 2]
         let pass = passes.isEmpty ? "-" : String(format: "%.1f ms", passes.sorted()[passes.count / 2])
         print(
             String(
-                format: "  %-6d %10.1f s %13.1f ms %12.1f µs %19@", count, milliseconds(setup) / 1000, plan, plan * 1000 / Double(count),
+                format: "  %-6d %10.1f s %13.1f ms %12.1f µs %19@", count, setup, plan, plan * 1000 / Double(count),
                 pass))
     }
-    try agentMemory(root: root, manifests: manifests, parent: parent, containers: started)
+    try agentMemory(host, manifests: manifests, containers: started)
 }
 
 /// Starts the release `berth agent` on the benchmark's manifests, waits for
 /// READY=1 and a moment of idleness, and prints its resident memory.
-private func agentMemory(root: String, manifests: String, parent: String, containers: Int) throws {
+private func agentMemory(_ host: BenchHost, manifests: String, containers: Int) throws {
+    let root = host.root
     let berth = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("berth").path
     let notify = try DatagramReceiver(path: root + "/notify.sock")
     let log = root + "/agent.log"
     let pid = try Spawn.start(
-        [berth, "agent", "--state-dir", root + "/state", "--run-dir", root + "/run", "--cgroup-parent", parent, "--manifests", manifests],
+        [berth, "agent"] + host.global + ["--manifests", manifests],
         environment: ["NOTIFY_SOCKET": notify.path, "BERTH_JOURNAL_SOCKET": root + "/no-journald"], outputPath: log)
     defer {
         _ = kill(pid, SIGTERM)
         Reaper.wait(pid)
     }
-    let clock = ContinuousClock()
     var status: String?
-    let readyTime = clock.measure {
+    let readyTime = Stopwatch.seconds {
         let deadline = MonotonicClock.milliseconds() + 300_000
         while status == nil && MonotonicClock.milliseconds() < deadline {
             if let datagram = notify.receive(timeoutMilliseconds: 200) {
@@ -146,7 +127,7 @@ private func agentMemory(root: String, manifests: String, parent: String, contai
     let fileBacked = Double(field("RssFile")).map { $0 / 1024 } ?? -1
     let statusLine = status.split(separator: "\n").first { $0.hasPrefix("STATUS=") }.map { String($0.dropFirst(7)) } ?? "?"
     print(
-        "  berth agent over \(containers) containers: start-up and first pass \(readyTime.components.seconds * 1000 + readyTime.components.attoseconds / 1_000_000_000_000_000) ms; \(statusLine)"
+        "  berth agent over \(containers) containers: start-up and first pass \(Int(readyTime * 1000)) ms; \(statusLine)"
     )
     print(
         String(

@@ -12,15 +12,10 @@ func runtimeBenchmark() throws {
     defer { host.cleanUp() }
     let runtime = host.runtime
     let root = host.root
-    let parent = host.parent
     let berth = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("berth").path
     let global = host.global
     func container(_ name: String, _ command: [String]) -> ContainerObject { host.container(name, command) }
     func median(_ values: [Double]) -> Double { Stopwatch.median(values) }
-    let clock = Stopwatch.clock
-    func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-    }
 
     // berth, in process: create + start + exit + cleanup of /bin/true.
     _ = try runtime.start(container("warm", ["/bin/true"]))
@@ -29,12 +24,11 @@ func runtimeBenchmark() throws {
     for index in 0..<iterations {
         let name = "t\(index)"
         inProcess.append(
-            seconds(
-                try clock.measure {
-                    let record = try runtime.start(container(name, ["/bin/true"]))
-                    if let pid = record.pid { Reaper.wait(pid) }
-                    try runtime.stop(name, timeout: Interval(milliseconds: 0))
-                }))
+            try Stopwatch.seconds {
+                let record = try runtime.start(container(name, ["/bin/true"]))
+                if let pid = record.pid { Reaper.wait(pid) }
+                try runtime.stop(name, timeout: Interval(milliseconds: 0))
+            })
         try runtime.delete(name)
     }
 
@@ -45,12 +39,11 @@ func runtimeBenchmark() throws {
     var cli: [Double] = []
     for _ in 0..<iterations {
         cli.append(
-            seconds(
-                try clock.measure {
-                    let started = try Spawn.run([berth, "start"] + global + ["cli"])
-                    let stopped = try Spawn.run([berth, "stop"] + global + ["--timeout", "0", "cli"])
-                    guard started.exitedCleanly, stopped.exitedCleanly else { throw BenchError("berth start/stop failed") }
-                }))
+            try Stopwatch.seconds {
+                let started = try Spawn.run([berth, "start"] + global + ["cli"])
+                let stopped = try Spawn.run([berth, "stop"] + global + ["--timeout", "0", "cli"])
+                guard started.exitedCleanly, stopped.exitedCleanly else { throw BenchError("berth start/stop failed") }
+            })
     }
     try runtime.delete("cli")
 
@@ -65,11 +58,10 @@ func runtimeBenchmark() throws {
         try runcConfig().write(toFile: bundle + "/config.json", atomically: true, encoding: .utf8)
         for index in 0..<iterations {
             runc.append(
-                seconds(
-                    try clock.measure {
-                        let result = try Spawn.run([runcBinary, "--root", root + "/runc", "run", "--bundle", bundle, "b\(index)"])
-                        guard result.exitedCleanly else { throw BenchError("runc run failed (status \(result.status))") }
-                    }))
+                try Stopwatch.seconds {
+                    let result = try Spawn.run([runcBinary, "--root", root + "/runc", "run", "--bundle", bundle, "b\(index)"])
+                    guard result.exitedCleanly else { throw BenchError("runc run failed (status \(result.status))") }
+                })
         }
     }
 
@@ -94,7 +86,7 @@ func runtimeBenchmark() throws {
     let before = availableMemory()
     var perStart: [Double] = []
     for index in 0..<count {
-        perStart.append(seconds(try clock.measure { _ = try runtime.start(container("m\(index)", ["/bin/sleep", "600"])) }))
+        perStart.append(try Stopwatch.seconds { _ = try runtime.start(container("m\(index)", ["/bin/sleep", "600"])) })
     }
     let after = availableMemory()
     print("  \(count) sleeping containers: start time at")
@@ -105,8 +97,6 @@ func runtimeBenchmark() throws {
     if let before, let after {
         print(String(format: "  host memory per container: %.0f KiB (MemAvailable drop / %d)", Double(before - after) / 1024 / Double(count), count))
     }
-    for index in 0..<count { try runtime.delete("m\(index)") }
-    try? runtime.cgroups.remove(try CgroupPath(parent))
 }
 
 /// MemAvailable from /proc/meminfo, in bytes.
