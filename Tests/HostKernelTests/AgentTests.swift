@@ -103,14 +103,6 @@ struct AgentTests {
         host.runtime.list().first { $0.record.name == name }?.usage?.limits.memoryMax
     }
 
-    func eventually(seconds: Int = 5, _ condition: () -> Bool) -> Bool {
-        for _ in 0..<(seconds * 20) {
-            if condition() { return true }
-            usleep(50_000)
-        }
-        return condition()
-    }
-
     /// Lowers c1's memory limit behind berth's back (what an admin's echo would do).
     func makeDrift(_ host: TestHost, _ name: String) throws {
         let record = try #require(host.runtime.state.load(name))

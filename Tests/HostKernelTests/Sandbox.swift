@@ -23,6 +23,15 @@ enum Sandbox {
     }()
 }
 
+/// Whether `condition` holds within `seconds`, looking every 50 ms.
+func eventually(seconds: Int = 5, _ condition: () -> Bool) -> Bool {
+    for _ in 0..<(seconds * 20) {
+        if condition() { return true }
+        usleep(50_000)
+    }
+    return condition()
+}
+
 /// A child process started with posix_spawn (Foundation's Process hangs in
 /// waitUntilExit under Swift Testing on Linux, and leaks a descriptor).
 final class Child {
