@@ -430,19 +430,29 @@ __attribute__((noreturn)) static void finish_and_exec(const struct berth_contain
     _exit(127);
 }
 
-__attribute__((noreturn)) static void child_main(const struct berth_container_config *config) {
-    // Until exec this process is a copy of berth: nobody may ptrace it or
-    // open its /proc/PID/exe (runc CVE-2019-5736). exec resets it.
-    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) fail(config, BERTH_STEP_SYNC);
-    close(config->parent_fds[0]);
-    close(config->parent_fds[1]);
+// The first steps of every cloned child. Until exec it is a copy of berth:
+// nobody may ptrace it or open its /proc/PID/exe (runc CVE-2019-5736); exec
+// resets that. It closes the parent's ends of the pipes, so a berth that dies
+// reads as EOF, then waits for the parent's go. 0, or -1 with errno.
+static int await_parent(int sync_fd, const int parent_fds[2]) {
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) return -1;
+    close(parent_fds[0]);
+    close(parent_fds[1]);
     char go;
-    if (read(config->sync_fd, &go, 1) != 1) fail(config, BERTH_STEP_SYNC);
+    return read(sync_fd, &go, 1) == 1 ? 0 : -1;
+}
+
+// In a user namespace whose maps the parent has written: become its root
+// (the host ids the map gives container root), keeping full capabilities
+// there. 0, or -1 with errno.
+static int become_namespace_root(void) {
+    return setresgid(0, 0, 0) == 0 && setgroups(0, NULL) == 0 && setresuid(0, 0, 0) == 0 ? 0 : -1;
+}
+
+__attribute__((noreturn)) static void child_main(const struct berth_container_config *config) {
+    if (await_parent(config->sync_fd, config->parent_fds) != 0) fail(config, BERTH_STEP_SYNC);
     close(config->sync_fd);
-    // The parent has written the id maps: become the namespace's root (the
-    // host ids the map gives container root), keeping full capabilities there.
-    if (config->user_namespace && (setresgid(0, 0, 0) != 0 || setgroups(0, NULL) != 0 || setresuid(0, 0, 0) != 0))
-        fail(config, BERTH_STEP_IDENTITY);
+    if (config->user_namespace && become_namespace_root() != 0) fail(config, BERTH_STEP_IDENTITY);
     if (unshare(CLONE_NEWCGROUP) != 0) fail(config, BERTH_STEP_CGROUP_NS);
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) fail(config, BERTH_STEP_PROPAGATION);
 
@@ -553,19 +563,14 @@ __attribute__((noreturn)) static void exec_fail(const struct berth_exec_config *
 }
 
 __attribute__((noreturn)) static void exec_child(const struct berth_exec_config *config) {
-    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) exec_fail(config, BERTH_STEP_SYNC);
-    close(config->parent_fds[0]);
-    close(config->parent_fds[1]);
-    char go;
-    if (read(config->sync_fd, &go, 1) != 1) exec_fail(config, BERTH_STEP_SYNC);
+    if (await_parent(config->sync_fd, config->parent_fds) != 0) exec_fail(config, BERTH_STEP_SYNC);
     for (int i = 0; i < 7; i++) {
         if (config->namespace_fds[i] < 0) continue;
         // setns(mnt) also moves root and cwd to the container's root.
         if (setns(config->namespace_fds[i], namespace_types[i]) != 0) exec_fail(config, BERTH_STEP_SETNS);
     }
     // In the container's user namespace: its root, not the host's.
-    if (config->namespace_fds[0] >= 0 && (setresgid(0, 0, 0) != 0 || setgroups(0, NULL) != 0 || setresuid(0, 0, 0) != 0))
-        exec_fail(config, BERTH_STEP_IDENTITY);
+    if (config->namespace_fds[0] >= 0 && become_namespace_root() != 0) exec_fail(config, BERTH_STEP_IDENTITY);
     pid_t pid = (pid_t)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
     if (pid < 0) exec_fail(config, BERTH_STEP_EXEC);
     if (pid > 0) {
