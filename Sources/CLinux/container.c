@@ -55,6 +55,7 @@ static const char *const step_names[] = {
     [BERTH_STEP_SETNS] = "join the container's namespaces",
     [BERTH_STEP_SYSCTL] = "set a network sysctl",
     [BERTH_STEP_IDENTITY] = "become root of the user namespace",
+    [BERTH_STEP_CGROUP] = "join the cgroup",
 };
 
 const char *berth_step_name(int step) {
@@ -449,9 +450,44 @@ static int become_namespace_root(void) {
     return setresgid(0, 0, 0) == 0 && setgroups(0, NULL) == 0 && setresuid(0, 0, 0) == 0 ? 0 : -1;
 }
 
+// cgroup v1: the child moves itself into each hierarchy. Writing "0" to
+// `tasks` moves the calling thread only, so the kernel skips the threadgroup
+// lock (and its RCU grace period) that moving a whole process by pid takes;
+// the child has one thread, so that is the whole process. 0, or -1 with errno.
+static int enter_cgroup(const struct berth_cgroup_entry *cgroup) {
+    for (int i = 0; i < cgroup->task_fd_count; i++) {
+        if (write(cgroup->task_fds[i], "0", 1) != 1) return -1;
+        close(cgroup->task_fds[i]);
+    }
+    return 0;
+}
+
+// struct clone_args of clone3(2) (linux/sched.h clashes with <sched.h>).
+struct berth_clone_args {
+    uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size, cgroup;
+};
+#ifndef CLONE_INTO_CGROUP
+#define CLONE_INTO_CGROUP 0x200000000ULL
+#endif
+
+// fork-like clone with `flags` (namespaces); on cgroup v2 straight into the
+// entry's directory. The child's pid in the parent, 0 in the child.
+static pid_t clone_child(unsigned long flags, const struct berth_cgroup_entry *cgroup) {
+    if (cgroup->directory_fd >= 0) {
+        struct berth_clone_args args;
+        memset(&args, 0, sizeof args);
+        args.flags = flags | CLONE_INTO_CGROUP;
+        args.exit_signal = SIGCHLD;
+        args.cgroup = (uint64_t)cgroup->directory_fd;
+        return (pid_t)syscall(SYS_clone3, &args, sizeof args);
+    }
+    return (pid_t)syscall(SYS_clone, flags | SIGCHLD, 0, 0, 0, 0);
+}
+
 __attribute__((noreturn)) static void child_main(const struct berth_container_config *config) {
     if (await_parent(config->sync_fd, config->parent_fds) != 0) fail(config, BERTH_STEP_SYNC);
     close(config->sync_fd);
+    if (enter_cgroup(&config->cgroup) != 0) fail(config, BERTH_STEP_CGROUP);
     if (config->user_namespace && become_namespace_root() != 0) fail(config, BERTH_STEP_IDENTITY);
     if (unshare(CLONE_NEWCGROUP) != 0) fail(config, BERTH_STEP_CGROUP_NS);
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) fail(config, BERTH_STEP_PROPAGATION);
@@ -518,34 +554,16 @@ __attribute__((noreturn)) static void child_main(const struct berth_container_co
     drop_capabilities(config);
 
     for (int fd = 0; fd < 3; fd++) {
-        if (dup2(config->stdio[fd], fd) != fd) fail(config, BERTH_STEP_STDIO);
+        // Already in place for a foreground container (berth's own stdio).
+        if (config->stdio[fd] != fd && dup2(config->stdio[fd], fd) != fd) fail(config, BERTH_STEP_STDIO);
     }
     finish_and_exec(config, config->cwd);
 }
 
-// struct clone_args of clone3(2) (linux/sched.h clashes with <sched.h>).
-struct berth_clone_args {
-    uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size, cgroup;
-};
-#ifndef CLONE_INTO_CGROUP
-#define CLONE_INTO_CGROUP 0x200000000ULL
-#endif
-
 pid_t berth_container_clone(const struct berth_container_config *config) {
     unsigned long flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET;
     if (config->user_namespace) flags |= CLONE_NEWUSER;
-    if (config->cgroup_fd >= 0) {
-        struct berth_clone_args args;
-        memset(&args, 0, sizeof args);
-        args.flags = flags | CLONE_INTO_CGROUP;
-        args.exit_signal = SIGCHLD;
-        args.cgroup = (uint64_t)config->cgroup_fd;
-        pid_t pid = (pid_t)syscall(SYS_clone3, &args, sizeof args);
-        if (pid == 0) child_main(config);
-        return pid;
-    }
-    flags |= SIGCHLD;
-    pid_t pid = (pid_t)syscall(SYS_clone, flags, 0, 0, 0, 0);
+    pid_t pid = clone_child(flags, &config->cgroup);
     if (pid == 0) child_main(config);
     return pid;
 }
@@ -564,6 +582,7 @@ __attribute__((noreturn)) static void exec_fail(const struct berth_exec_config *
 
 __attribute__((noreturn)) static void exec_child(const struct berth_exec_config *config) {
     if (await_parent(config->sync_fd, config->parent_fds) != 0) exec_fail(config, BERTH_STEP_SYNC);
+    if (enter_cgroup(&config->cgroup) != 0) exec_fail(config, BERTH_STEP_CGROUP);
     for (int i = 0; i < 7; i++) {
         if (config->namespace_fds[i] < 0) continue;
         // setns(mnt) also moves root and cwd to the container's root.
@@ -604,7 +623,7 @@ __attribute__((noreturn)) static void exec_child(const struct berth_exec_config 
 }
 
 pid_t berth_container_exec(const struct berth_exec_config *config) {
-    pid_t pid = (pid_t)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+    pid_t pid = clone_child(0, &config->cgroup);
     if (pid == 0) exec_child(config);
     return pid;
 }

@@ -32,6 +32,8 @@ public struct Reconciler {
         var known: Set<String> = []
         for (record, running, usage) in runtime.observeForPlanning() {
             known.insert(record.name)
+            // A `berth run` container belongs to the berth that waits for it.
+            if record.foreground == true && running && containers[record.name] == nil { continue }
             var network: NetworkObservation?
             var firewallCurrent: Bool?
             // Unreadable (the init just died): nil, and network changes wait for a restart.

@@ -56,6 +56,73 @@ public enum Syscall {
         throw SystemError(call: "mkdir", errno: code, subject: path)
     }
 
+    /// mkdir -p: creates `path` and its missing parents. Idempotent.
+    public static func makeDirectories(_ path: String, mode: mode_t = 0o755) throws(SystemError) {
+        if Glibc.mkdir(path, mode) == 0 || errno == EEXIST { return }
+        guard errno == ENOENT, let slash = path.lastIndex(of: "/"), slash != path.startIndex else {
+            throw SystemError(call: "mkdir", errno: errno, subject: path)
+        }
+        try makeDirectories(String(path[..<slash]), mode: mode)
+        try mkdir(path, mode: mode, existOK: true)
+    }
+
+    /// unlink(2). Idempotent when `missingOK` (ENOENT is success).
+    public static func removeFile(_ path: String, missingOK: Bool = false) throws(SystemError) {
+        if Glibc.unlink(path) == 0 || (missingOK && errno == ENOENT) { return }
+        throw SystemError(call: "unlink", errno: errno, subject: path)
+    }
+
+    /// rm -rf of a directory berth owns: never follows a symlink (links are
+    /// removed, not their targets) and never crosses into another
+    /// filesystem. Idempotent (a missing `path` is fine).
+    public static func removeTree(_ path: String) throws(SystemError) {
+        var info = stat()
+        if lstat(path, &info) != 0 {
+            if errno == ENOENT { return }
+            throw SystemError(call: "lstat", errno: errno, subject: path)
+        }
+        guard info.st_mode & S_IFMT == S_IFDIR else { return try removeFile(path, missingOK: true) }
+        let fd = try open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW)
+        defer { close(fd) }
+        try removeContents(fd, device: info.st_dev, subject: path)
+        try rmdir(path, missingOK: true)
+    }
+
+    /// Empties the directory open as `fd`, depth first, staying on `device`.
+    private static func removeContents(_ fd: Int32, device: dev_t, subject: String) throws(SystemError) {
+        // fdopendir takes the descriptor over: hand it a duplicate.
+        let copy = try retrying("dup", subject) { fcntl(fd, F_DUPFD_CLOEXEC, 3) }
+        guard let stream = fdopendir(copy) else {
+            close(copy)
+            throw SystemError(call: "fdopendir", errno: errno, subject: subject)
+        }
+        defer { closedir(stream) }
+        while let entry = readdir(stream) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if name == "." || name == ".." { continue }
+            var info = stat()
+            if fstatat(fd, name, &info, AT_SYMLINK_NOFOLLOW) != 0 {
+                if errno == ENOENT { continue }
+                throw SystemError(call: "fstatat", errno: errno, subject: subject + "/" + name)
+            }
+            if info.st_mode & S_IFMT == S_IFDIR {
+                guard info.st_dev == device else {
+                    throw SystemError(call: "unlinkat", errno: EXDEV, subject: subject + "/" + name + " (a mount point)")
+                }
+                let child = try retrying("openat", subject + "/" + name) {
+                    openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+                }
+                defer { close(child) }
+                try removeContents(child, device: device, subject: subject + "/" + name)
+                if unlinkat(fd, name, AT_REMOVEDIR) != 0 && errno != ENOENT {
+                    throw SystemError(call: "unlinkat", errno: errno, subject: subject + "/" + name)
+                }
+            } else if unlinkat(fd, name, 0) != 0 && errno != ENOENT {
+                throw SystemError(call: "unlinkat", errno: errno, subject: subject + "/" + name)
+            }
+        }
+    }
+
     /// rmdir(2). Idempotent when `missingOK` (ENOENT is success).
     public static func rmdir(_ path: String, missingOK: Bool = false) throws(SystemError) {
         if Glibc.rmdir(path) == 0 { return }

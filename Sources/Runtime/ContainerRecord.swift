@@ -2,9 +2,12 @@ import FoundationEssentials
 import Kernel
 import Model
 
-/// What berth keeps about a container it created, in
-/// `STATE/containers/NAME/container.json`: enough to find it again after
-/// berth restarts (pid plus start time, re-checked against /proc).
+/// What berth keeps about a container it created: how it was made in
+/// `STATE/containers/NAME/container.json` (written when that changes, and
+/// synced), and its running init in `RUN/containers/NAME/init` (pid plus
+/// start time, re-checked against /proc). The run directory is a tmpfs on
+/// real hosts: like the processes, it does not outlive a reboot, so the
+/// init file needs no sync.
 public struct ContainerRecord: Codable, Equatable, Sendable {
     public var name: String
     /// The init's pid in berth's pid namespace; nil when stopped.
@@ -31,6 +34,9 @@ public struct ContainerRecord: Codable, Equatable, Sendable {
     public var spec: ContainerSpec?
     /// The networks it was attached to, for `berth start`.
     public var networks: [NetworkObject]?
+    /// Started by `berth run`, which waits for it: reconcile leaves it alone
+    /// while it runs (no manifest names it, yet it is not to be pruned).
+    public var foreground: Bool?
 }
 
 extension ContainerRecord {
@@ -55,18 +61,45 @@ public struct StateStore: Sendable {
     public func containerDirectory(_ name: String) -> String { containersDirectory + "/" + name }
     public func runDirectory(_ name: String) -> String { paths.runDirectory.string + "/containers/" + name }
 
-    public func save(_ record: ContainerRecord) throws {
-        try FileManager.default.createDirectory(atPath: containerDirectory(record.name), withIntermediateDirectories: true)
+    func recordFile(_ name: String) -> String { containerDirectory(name) + "/container.json" }
+    func initFile(_ name: String) -> String { runDirectory(name) + "/init" }
+
+    /// Writes the record: container.json only when its content changed (and
+    /// synced unless not `durable`), the init file (or its removal) always.
+    public func save(_ record: ContainerRecord, durable: Bool = true) throws {
+        var stored = record
+        stored.pid = nil
+        stored.startTime = nil
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try Syscall.writeAtomically(Array(try encoder.encode(record)), to: containerDirectory(record.name) + "/container.json")
+        let bytes = Array(try encoder.encode(stored))
+        if (try? Syscall.readFile(recordFile(record.name))) != bytes {
+            try Syscall.makeDirectories(containerDirectory(record.name))
+            try Syscall.writeAtomically(bytes, to: recordFile(record.name), durable: durable)
+        }
+        if let pid = record.pid {
+            try Syscall.makeDirectories(runDirectory(record.name))
+            let line = "\(pid) \(record.startTime.map(String.init) ?? "-")\n"
+            try Syscall.writeAtomically(Array(line.utf8), to: initFile(record.name), durable: false)
+        } else {
+            try Syscall.removeFile(initFile(record.name), missingOK: true)
+        }
     }
 
     /// The record, or nil when there is none or it is unreadable (the kernel
-    /// is then the truth to rebuild from).
+    /// is then the truth to rebuild from). Without an init file the
+    /// container is stopped (a record written before init files existed keeps
+    /// its pid in container.json: that is still honoured).
     public func load(_ name: String) -> ContainerRecord? {
-        guard let bytes = try? Syscall.readFile(containerDirectory(name) + "/container.json") else { return nil }
-        return try? JSONDecoder().decode(ContainerRecord.self, from: Data(bytes))
+        guard let bytes = try? Syscall.readFile(recordFile(name)),
+            var record = try? JSONDecoder().decode(ContainerRecord.self, from: Data(bytes))
+        else { return nil }
+        if let line = try? Syscall.readFile(initFile(name), limit: 64) {
+            let fields = String(decoding: line, as: UTF8.self).split(whereSeparator: { $0 == " " || $0 == "\n" })
+            record.pid = fields.first.flatMap { Int32($0) }
+            record.startTime = fields.dropFirst().first.flatMap { UInt64($0) }
+        }
+        return record
     }
 
     public var networksDirectory: String { paths.stateDirectory.string + "/networks" }

@@ -49,7 +49,11 @@ public struct ContainerRuntime: Sendable {
     }
 
     /// Creates the container's cgroup and private layer and starts its init.
-    public func start(_ container: ContainerObject, networks: [NetworkObject] = []) throws -> ContainerRecord {
+    /// A `foreground` container (berth run) gets berth's stdin, stdout and
+    /// stderr, and is deleted once it exits: its record is not synced to disk.
+    public func start(_ container: ContainerObject, networks: [NetworkObject] = [], foreground: Bool = false) throws
+        -> ContainerRecord
+    {
         let name = container.metadata.name
         try Names.checkDNSLabel(name)
         if case .running(let pid) = status(name) {
@@ -59,9 +63,8 @@ public struct ContainerRuntime: Sendable {
         let lower = try lowerLayer(container)
         let privateDirectory = state.containerDirectory(name)
         let runDirectory = state.runDirectory(name)
-        let files = FileManager.default
         for directory in [privateDirectory + "/upper", privateDirectory + "/work", runDirectory + "/rootfs"] {
-            try files.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            try Syscall.makeDirectories(directory)
         }
         var idMaps: (uid: String, gid: String)?
         if let userNamespace = spec.userNamespace, let (rootUID, rootGID) = try mappedRoot(container) {
@@ -79,11 +82,18 @@ public struct ContainerRuntime: Sendable {
             keepPrivateLayer: spec.rootfs?.persistent ?? false)
         record.spec = spec
         record.networks = ContainerRuntime.attached(spec, of: networks)
-        try state.save(record)
+        record.foreground = foreground ? true : nil
+        let devices = try deviceNodes(spec)
+        var launch = try launchConfiguration(container, record: record)
+        launch.devices = devices.map(\.node)
+        launch.idMaps = idMaps
+        launch.inheritsStdio = foreground
+        // Recorded once, before anything is made; only the init file follows.
+        record.keep(launch)
+        try state.save(record, durable: !foreground)
         Failpoint.recordSaved.hit()
 
         var limits = try CgroupLimits(spec.resources)
-        let devices = try deviceNodes(spec)
         limits.devices = deviceRules(devices)
         let group = try cgroupPath(name)
         try cgroups.create(group)
@@ -95,16 +105,11 @@ public struct ContainerRuntime: Sendable {
             let writes = try cgroups.apply(limits, to: group)
             Failpoint.limitsApplied.hit()
             logger.debug("cgroup limits", metadata: ["container": "\(name)", "writes": "\(writes)"])
-            var launch = try launchConfiguration(container, record: record)
-            launch.devices = devices.map(\.node)
-            launch.idMaps = idMaps
-            launch.cgroupDirectory = cgroups.cloneTarget(group)
-            let joinsAtClone = launch.cgroupDirectory != nil
+            launch.cgroup = cgroups.entry(group)
             let byName = Dictionary(networks.map { ($0.metadata.name, $0) }, uniquingKeysWith: { first, _ in first })
             let attacher = NetworkAttacher(logger: logger, state: state)
             var firewall: String?
             let pid = try launch.start { pid in
-                if !joinsAtClone { try cgroups.addProcess(pid, to: group) }
                 Failpoint.cloned.hit()
                 // The child waits in its new network namespace: its network is
                 // ready before init runs.
@@ -115,7 +120,6 @@ public struct ContainerRuntime: Sendable {
             }
             Failpoint.initReleased.hit()
             record.firewallFingerprint = firewall
-            record.keep(launch)
             record.pid = pid
             record.startTime = ProcessStat.read(pid)?.startTime
             try state.save(record)
@@ -327,6 +331,49 @@ public struct ContainerRuntime: Sendable {
             networks: record.networks ?? [])
     }
 
+    /// `berth run`: starts a new container in the foreground, passes berth's
+    /// signals on to its init, waits for it to exit, then deletes it with its
+    /// private layer. A second SIGINT or
+    /// SIGTERM kills the whole container: an init without handlers for them
+    /// (PID 1 of a pid namespace) ignores them. Returns the init's exit code
+    /// (128 + signal when it was killed).
+    public func runForeground(_ container: ContainerObject, networks: [NetworkObject] = []) throws -> Int32 {
+        let name = container.metadata.name
+        guard state.load(name) == nil else {
+            throw RuntimeError(description: "container \(name) already exists (berth start \(name) starts it again)")
+        }
+        let signals = try SignalPipe([SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2])
+        func cleanUp() throws { try delete(name, keepPrivateLayer: false) }
+        let record: ContainerRecord
+        do {
+            record = try start(container, networks: networks, foreground: true)
+        } catch {
+            try? cleanUp()
+            throw error
+        }
+        guard let pid = record.pid else { throw RuntimeError(description: "container \(name) started without a pid") }
+        let handle = try PidFD(pid: pid)
+        var interrupts = 0
+        var fds = [pollfd(fd: handle.fd, events: Int16(POLLIN), revents: 0), pollfd(fd: signals.fd, events: Int16(POLLIN), revents: 0)]
+        while fds[0].revents == 0 {
+            if Glibc.poll(&fds, 2, -1) < 0 && errno != EINTR { throw SystemError(call: "poll", errno: errno, subject: "container \(name)") }
+            for signal in signals.drain() {
+                if signal == SIGINT || signal == SIGTERM { interrupts += 1 }
+                if interrupts > 1 {
+                    logger.notice("killing the container", metadata: ["container": "\(name)", "signal": "\(signal)"])
+                    try? cgroups.killAll(try cgroupPath(name))
+                } else {
+                    _ = try? handle.signal(signal)
+                }
+            }
+        }
+        let status = Reaper.wait(pid) ?? 0
+        let code = status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+        logger.info("exited", metadata: ["container": "\(name)", "code": "\(code)"])
+        try cleanUp()
+        return code
+    }
+
     /// Every container berth knows, with its status and cgroup figures.
     public func list() -> [(record: ContainerRecord, status: Status, usage: CgroupObservation?)] {
         state.names().compactMap { name in
@@ -366,8 +413,9 @@ public struct ContainerRuntime: Sendable {
             capabilities: CapabilitySet(mask: record.capabilities ?? 0), noNewPrivileges: record.noNewPrivileges ?? true,
             seccomp: record.seccomp ?? true)
         exec.tty = tty
+        exec.cgroup = cgroups.entry(group)
         logger.info("exec", metadata: ["container": "\(name)", "command": "\(command)", "user": "\(getuid())", "tty": "\(tty)"])
-        return try exec.run { child in try cgroups.addProcess(child, to: group) }
+        return try exec.run()
     }
 
     /// SIGTERM to init, then after `timeout` SIGKILL to everything in the
@@ -426,13 +474,12 @@ public struct ContainerRuntime: Sendable {
         try stop(name, timeout: Interval(milliseconds: 0))
         Failpoint.containerStopped.hit()
         let keep = keepPrivateLayer ?? record.keepPrivateLayer
-        let files = FileManager.default
-        try? files.removeItem(atPath: state.runDirectory(name))
+        try? Syscall.removeTree(state.runDirectory(name))
         Failpoint.runFilesRemoved.hit()
         if keep {
-            try? files.removeItem(atPath: state.containerDirectory(name) + "/container.json")
+            try? Syscall.removeFile(state.containerDirectory(name) + "/container.json", missingOK: true)
         } else {
-            try files.removeItem(atPath: state.containerDirectory(name))
+            try Syscall.removeTree(state.containerDirectory(name))
         }
     }
 }

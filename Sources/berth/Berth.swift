@@ -1,6 +1,22 @@
 import ArgumentParser
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 @main
+enum Main {
+    static func main() {
+        // The lifecycle commands' plain forms skip ArgumentParser (FastPath).
+        guard let request = FastPath.parse(Array(CommandLine.arguments.dropFirst())) else { return Berth.main() }
+        do {
+            exit(try request.perform())
+        } catch {
+            Berth.exit(withError: error)
+        }
+    }
+}
+
 struct Berth: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "berth",
@@ -14,7 +30,7 @@ struct Berth: ParsableCommand {
         subcommands: [
             Validate.self, Plan.self, Apply.self, Drift.self,
             List.self, Status.self,
-            Exec.self, Enter.self, Start.self, Stop.self,
+            Run.self, Exec.self, Enter.self, Start.self, Stop.self,
             UBC.self, Suspend.self, Resume.self, Checkpoint.self, Restore.self,
             Events.self, Agent.self,
         ]

@@ -215,6 +215,11 @@ struct ContainerRuntimeTests {
         #expect(observed.limits.memoryMax == 64 << 20)
         #expect(observed.limits.pidsMax == 64)
         #expect(try host.runtime.cgroups.processes(in: try CgroupPath(record.cgroup)).contains(try #require(record.pid)))
+        // The init moved itself in (v1) or was cloned in (v2): every
+        // hierarchy berth manages shows the container's cgroup.
+        let lines = cat("/proc/\(try #require(record.pid))/cgroup").split(separator: "\n")
+        let managed = lines.filter(Sandbox.isManagedHierarchy)
+        #expect(!managed.isEmpty && managed.allSatisfy { $0.hasSuffix(":/" + record.cgroup) }, "\(lines)")
     }
 
     @Test func stopKillsAnInitThatIgnoresSIGTERMAndCleansUp() throws {
@@ -271,8 +276,11 @@ struct ContainerExecTests {
         let ps = try #require(host.written("c1", "/tmp/exec-ps"))
         let pids = ps.split(separator: "\n").dropFirst().compactMap { Int($0.split(separator: " ").first ?? "") }
         #expect(pids.contains(1) && pids.allSatisfy { $0 < 20 }, "\(ps)")
-        // In the container's cgroup namespace, its own cgroup is the root.
-        #expect(host.written("c1", "/tmp/exec-cgroup")?.split(separator: "\n").contains { $0.hasSuffix("memory:/") || $0 == "0::/" } == true)
+        // In the container's cgroup namespace, its own cgroup is the root, in
+        // every hierarchy berth manages.
+        let lines = try #require(host.written("c1", "/tmp/exec-cgroup")).split(separator: "\n")
+        let managed = lines.filter(Sandbox.isManagedHierarchy)
+        #expect(!managed.isEmpty && managed.allSatisfy { $0.hasSuffix(":/") }, "\(lines)")
         #expect(try host.runtime.cgroups.processes(in: try CgroupPath(record.cgroup)).count == 1)
     }
 

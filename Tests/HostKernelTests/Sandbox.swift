@@ -21,6 +21,17 @@ enum Sandbox {
         let initial = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/1/ns/net")
         return mine != launcher && mine != initial
     }()
+
+    /// Whether a /proc/PID/cgroup line ("4:memory:/path", "0::/path") names a
+    /// hierarchy berth puts containers in (not, say, name=systemd).
+    static func isManagedHierarchy(_ line: Substring) -> Bool {
+        let fields = line.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
+        guard fields.count == 3 else { return false }
+        if fields[0] == "0" && fields[1].isEmpty { return (try? CgroupDrivers.detect())?.version == .v2 }
+        return fields[1].split(separator: ",").contains {
+            ["cpu", "cpuacct", "cpuset", "memory", "pids", "blkio", "freezer", "devices"].contains(String($0))
+        }
+    }
 }
 
 /// Whether `condition` holds within `seconds`, looking every 50 ms.

@@ -22,6 +22,20 @@ struct berth_device_node {
     unsigned int major, minor;
 };
 
+// How a cloned child gets into its cgroup without berth migrating it: a
+// migration by another process takes a lock that waits for an RCU grace
+// period (about 12 ms on these machines).
+struct berth_cgroup_entry {
+    // cgroup v2: the directory to clone the child straight into (clone3 with
+    // CLONE_INTO_CGROUP), or -1.
+    int directory_fd;
+    // cgroup v1: every hierarchy's `tasks` file, open for writing. The child,
+    // single-threaded, writes "0" (itself) to each: a thread that moves only
+    // itself takes no global lock.
+    const int *task_fds;
+    int task_fd_count;
+};
+
 struct berth_container_config {
     // The directory the root is mounted on (a host path in the new mount namespace).
     const char *rootfs;
@@ -49,17 +63,15 @@ struct berth_container_config {
     int disable_ipv6;
     // Descriptors that become 0, 1, 2 in the container.
     int stdio[3];
-    // The child reads one byte from sync_fd before it starts (the parent puts it in its cgroup first).
+    // The child reads one byte from sync_fd before it starts (the parent
+    // writes its id maps and sets up its network first).
     int sync_fd;
     // The child writes {int32 step, int32 errno} here on failure; EOF means exec succeeded.
     int error_fd;
     // The parent's ends of those pipes: the child closes them first, so a
     // berth that dies (even by SIGKILL) reads as EOF and the child exits.
     int parent_fds[2];
-    // A cgroup v2 directory to clone the child straight into (clone3 with
-    // CLONE_INTO_CGROUP: no migration, which takes a lock that waits for an
-    // RCU grace period), or -1.
-    int cgroup_fd;
+    struct berth_cgroup_entry cgroup;
 };
 
 // Steps reported on failure (berth_step_name gives their text).
@@ -90,12 +102,13 @@ enum berth_step {
     BERTH_STEP_SETNS,
     BERTH_STEP_SYSCTL,
     BERTH_STEP_IDENTITY,
+    BERTH_STEP_CGROUP,
 };
 
 const char *berth_step_name(int step);
 
 // clone(2)s the container's init into new pid, mount, uts, ipc and net
-// namespaces (a cgroup namespace follows once it is in its cgroup). Returns
+// namespaces and its cgroup (a cgroup namespace follows once it is in it). Returns
 // the child's pid in the caller's namespace, or -1 with errno set. The child
 // never returns.
 pid_t berth_container_clone(const struct berth_container_config *config);
@@ -126,6 +139,8 @@ struct berth_exec_config {
     // A terminal's slave side for stdin, stdout and stderr (and as the
     // controlling terminal of a new session), or -1 to pass berth's own.
     int tty_fd;
+    // The container's cgroup, entered before the namespaces are joined.
+    struct berth_cgroup_entry cgroup;
 };
 
 // Returns the pid of the joining child; its exit status is the command's

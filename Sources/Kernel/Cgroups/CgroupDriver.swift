@@ -11,9 +11,8 @@ public protocol CgroupDriver: Sendable {
     /// Removes an empty cgroup. Idempotent (a missing cgroup is fine).
     func remove(_ path: CgroupPath) throws(SystemError)
     func exists(_ path: CgroupPath) -> Bool
-    /// The directory a process can be cloned straight into (clone3 with
-    /// CLONE_INTO_CGROUP: no migration afterwards); nil on cgroup v1.
-    func cloneTarget(_ path: CgroupPath) -> String?
+    /// How a process berth clones enters the cgroup by itself.
+    func entry(_ path: CgroupPath) -> CgroupEntry
     /// Names of the cgroups directly below `path` (none when it does not exist).
     func children(of path: CgroupPath) -> [String]
     /// Moves a process into the cgroup.
@@ -32,6 +31,18 @@ public protocol CgroupDriver: Sendable {
 extension CgroupDriver {
     /// Limits, state and usage counters.
     public func observe(_ path: CgroupPath) throws(SystemError) -> CgroupObservation { try observe(path, usage: true) }
+}
+
+/// How a process berth clones gets into its cgroup without berth migrating
+/// it: a migration by another process takes a lock that waits for an RCU
+/// grace period (about 12 ms on these machines), once per container start.
+public enum CgroupEntry: Sendable, Equatable {
+    /// cgroup v2: cloned straight into this directory (clone3 with CLONE_INTO_CGROUP).
+    case cloneInto(directory: String)
+    /// cgroup v1: the child, still single-threaded, writes "0" (itself) into
+    /// each hierarchy's `tasks` file. A thread that moves only itself takes
+    /// no global lock.
+    case moveSelf(taskFiles: [String])
 }
 
 public enum CgroupVersion: String, Sendable {

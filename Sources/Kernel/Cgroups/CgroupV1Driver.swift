@@ -93,7 +93,7 @@ public struct CgroupV1Driver: CgroupDriver {
         for directory in directories(path) { try Syscall.rmdir(directory, missingOK: true) }
     }
 
-    public func cloneTarget(_ path: CgroupPath) -> String? { nil }
+    public func entry(_ path: CgroupPath) -> CgroupEntry { .moveSelf(taskFiles: directories(path).map { $0 + "/tasks" }) }
 
     public func children(of path: CgroupPath) -> [String] {
         directory("memory", path).map(CgroupFile.children) ?? []

@@ -36,7 +36,7 @@ public struct CgroupV2Driver: CgroupDriver {
 
     public func children(of path: CgroupPath) -> [String] { CgroupFile.children(directory(path)) }
 
-    public func cloneTarget(_ path: CgroupPath) -> String? { directory(path) }
+    public func entry(_ path: CgroupPath) -> CgroupEntry { .cloneInto(directory: directory(path)) }
 
     public func addProcess(_ pid: pid_t, to path: CgroupPath) throws(SystemError) {
         _ = try CgroupFile.write(directory(path), "cgroup.procs", "\(pid)")

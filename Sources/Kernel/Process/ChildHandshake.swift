@@ -5,7 +5,7 @@ import CLinux
 #endif
 
 /// The two pipes between berth and a child it cloned: the child waits on
-/// `sync` until berth has put it in its cgroup, and reports a failed set-up
+/// `sync` until berth has prepared what it needs (id maps, network), and reports a failed set-up
 /// step on `report` (CLOEXEC, so EOF means exec happened).
 final class ChildHandshake {
     let sync: (read: Int32, write: Int32)

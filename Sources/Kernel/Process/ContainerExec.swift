@@ -17,6 +17,8 @@ public struct ContainerExec: Sendable {
     public var seccomp: Bool
     /// Give the command a new pseudo-terminal and relay it to berth's stdio.
     public var tty: Bool = false
+    /// The container's cgroup, which the command joins.
+    public var cgroup: CgroupEntry?
 
     public init(
         initPID: pid_t, arguments: [String], environment: [String], workingDirectory: String, capabilities: CapabilitySet,
@@ -34,8 +36,7 @@ public struct ContainerExec: Sendable {
     static let namespaces = ["ipc", "uts", "net", "cgroup", "pid", "mnt"]
 
     /// Runs the command and returns its exit code (128 + signal when killed).
-    /// `beforeStart` gets the joining child's pid (move it into the cgroup).
-    public func run(beforeStart: (pid_t) throws -> Void) throws -> Int32 {
+    public func run() throws -> Int32 {
         guard !arguments.isEmpty else { throw SystemError(call: "exec", errno: EINVAL, subject: "empty command") }
         var fds: [Int32] = []
         defer { fds.forEach { Syscall.close($0) } }
@@ -78,7 +79,12 @@ public struct ContainerExec: Sendable {
             if slave >= 0 { Syscall.close(slave) }
         }
 
-        let pid = berth_container_exec(&config)
+        let entry = try CgroupEntryDescriptors(cgroup)
+        let pid = entry.clone { cgroup in
+            config.cgroup = cgroup
+            return berth_container_exec(&config)
+        }
+        let beforeStart = { (pid: pid_t) throws in try entry.joinLate(pid) }
         if pid < 0 { throw SystemError(call: "clone", errno: errno, subject: "exec in pid \(initPID)") }
         let status: Int32
         if tty {

@@ -55,11 +55,13 @@ public struct ContainerLaunch: Sendable {
     /// A new user namespace with these uid_map and gid_map contents
     /// ("0 100000 65536" lines), written by berth before the child goes on.
     public var idMaps: (uid: String, gid: String)?
-    /// A cgroup v2 directory the child is cloned straight into (nil: the
-    /// caller moves it into its cgroups in `beforeStart`).
-    public var cgroupDirectory: String?
+    /// How the child enters its cgroup (nil: it stays in berth's).
+    public var cgroup: CgroupEntry?
     /// Where the container's stdout and stderr go (appended); stdin is /dev/null.
     public var consoleLog: String
+    /// A foreground container (berth run): the init gets berth's own stdin,
+    /// stdout and stderr instead, and no console log is written.
+    public var inheritsStdio = false
 
     public init(
         rootfs: String, overlay: (lower: String, upper: String, work: String)?, hostname: String, arguments: [String],
@@ -89,16 +91,16 @@ public struct ContainerStartError: Error, CustomStringConvertible, Sendable {
 }
 
 extension ContainerLaunch {
-    /// Clones the container's init into new namespaces. `beforeStart` runs in
-    /// the parent with the child's pid while the child waits (join its cgroup
-    /// there); then the child sets up its root and execs. Returns the pid once
+    /// Clones the container's init into new namespaces and its cgroup.
+    /// `beforeStart` runs in the parent with the child's pid while the child
+    /// waits; then the child sets up its root and execs. Returns the pid once
     /// exec succeeded.
     public func start(beforeStart: (pid_t) throws -> Void) throws -> pid_t {
         let handshake = try ChildHandshake()
-        let stdin = try Syscall.open("/dev/null", O_RDONLY)
-        defer { Syscall.close(stdin) }
-        let console = try Syscall.open(consoleLog, O_WRONLY | O_CREAT | O_APPEND, mode: 0o640)
-        defer { Syscall.close(console) }
+        let stdin = inheritsStdio ? -1 : try Syscall.open("/dev/null", O_RDONLY)
+        defer { if stdin >= 0 { Syscall.close(stdin) } }
+        let console = inheritsStdio ? -1 : try Syscall.open(consoleLog, O_WRONLY | O_CREAT | O_APPEND, mode: 0o640)
+        defer { if console >= 0 { Syscall.close(console) } }
 
         // Every string the child reads lives in C memory until clone returns.
         var arena = CStringArena()
@@ -136,34 +138,22 @@ extension ContainerLaunch {
         config.seccomp = seccomp ? 1 : 0
         config.disable_ipv6 = disableIPv6 ? 1 : 0
         config.user_namespace = idMaps == nil ? 0 : 1
-        config.stdio = (stdin, console, console)
+        config.stdio = inheritsStdio ? (0, 1, 2) : (stdin, console, console)
         config.sync_fd = handshake.sync.read
         config.error_fd = handshake.report.write
         config.parent_fds = (handshake.sync.write, handshake.report.read)
 
-        var cgroupFD: Int32 = -1
-        if let cgroupDirectory { cgroupFD = try Syscall.open(cgroupDirectory, O_RDONLY | O_DIRECTORY) }
-        defer { if cgroupFD >= 0 { Syscall.close(cgroupFD) } }
-        config.cgroup_fd = cgroupFD
-        var pid = berth_container_clone(&config)
-        var joinAfterClone = false
-        if pid < 0 && cgroupFD >= 0 && (errno == ENOSYS || errno == E2BIG || errno == EINVAL) {
-            // A kernel without CLONE_INTO_CGROUP: clone, then move it in.
-            config.cgroup_fd = -1
-            pid = berth_container_clone(&config)
-            joinAfterClone = true
+        let entry = try CgroupEntryDescriptors(cgroup)
+        let pid = entry.clone { cgroup in
+            config.cgroup = cgroup
+            return berth_container_clone(&config)
         }
         if pid < 0 { throw SystemError(call: "clone", errno: errno, subject: rootfs) }
-        let lateCgroup = joinAfterClone ? cgroupDirectory : nil
         let maps = idMaps
         _ = try handshake.release(
             pid,
             beforeStart: { pid in
-                if let lateCgroup {
-                    let fd = try Syscall.open(lateCgroup + "/cgroup.procs", O_WRONLY)
-                    defer { Syscall.close(fd) }
-                    try Syscall.writeOnce(fd, Array("\(pid)".utf8), subject: lateCgroup + "/cgroup.procs")
-                }
+                try entry.joinLate(pid)
                 if let maps {
                     // One write each, by berth (privileged): no setgroups "deny" needed.
                     for (file, text) in [("uid_map", maps.uid), ("gid_map", maps.gid)] {

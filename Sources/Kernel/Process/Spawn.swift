@@ -128,14 +128,17 @@ extension Syscall {
     }
 
     /// Writes `bytes` to `path` atomically and durably: a temp file, fsync,
-    /// rename over the old one, fsync of the directory.
-    public static func writeAtomically(_ bytes: [UInt8], to path: String, mode: mode_t = 0o600) throws(SystemError) {
+    /// rename over the old one, fsync of the directory. Without `durable`,
+    /// only atomically (for files that do not outlive a reboot anyway).
+    public static func writeAtomically(_ bytes: [UInt8], to path: String, mode: mode_t = 0o600, durable: Bool = true)
+        throws(SystemError)
+    {
         let directory = path.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
         let temporary = "\(path).tmp-\(getpid())"
         let fd = try open(temporary, O_WRONLY | O_CREAT | O_TRUNC, mode: mode)
         do {
             try writeOnce(fd, bytes, subject: temporary)
-            try fsync(fd, subject: temporary)
+            if durable { try fsync(fd, subject: temporary) }
         } catch {
             close(fd)
             _ = unlink(temporary)
@@ -143,6 +146,7 @@ extension Syscall {
         }
         close(fd)
         try rename(temporary, path)
+        guard durable else { return }
         let directoryFD = try open(directory.isEmpty ? "." : directory, O_RDONLY | O_DIRECTORY)
         defer { close(directoryFD) }
         try fsync(directoryFD, subject: directory)

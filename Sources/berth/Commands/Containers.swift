@@ -27,9 +27,11 @@ enum RuntimeContext {
         }
     }()
 
-    static func runtime(_ global: GlobalOptions) throws -> ContainerRuntime {
+    static func runtime(_ global: GlobalOptions) throws -> ContainerRuntime { try runtime(Instance(global)) }
+
+    static func runtime(_ instance: Instance) throws -> ContainerRuntime {
         _ = logging
-        return ContainerRuntime(paths: global.paths, cgroups: try CgroupDrivers.detect(), logger: Logger(label: "berth"))
+        return ContainerRuntime(paths: instance.paths, cgroups: try CgroupDrivers.detect(), logger: Logger(label: "berth"))
     }
 }
 
@@ -208,10 +210,8 @@ struct Start: ParsableCommand {
     @OptionGroup var global: GlobalOptions
     @Argument(help: "Container name.") var name: String
 
-    func run() throws {
-        let record = try RuntimeContext.runtime(global).restart(name)
-        print("started \(name) (pid \(record.pid.map(String.init) ?? "?"))")
-    }
+    var request: Lifecycle { .start(instance: Instance(global), name: name) }
+    func run() throws { _ = try request.perform() }
 }
 
 struct Stop: ParsableCommand {
@@ -222,14 +222,8 @@ struct Stop: ParsableCommand {
     @Option(help: ArgumentHelp("Seconds to wait before SIGKILL.", valueName: "seconds")) var timeout: Int?
     @Argument(help: "Container name.") var name: String
 
-    func run() throws {
-        let runtime = try RuntimeContext.runtime(global)
-        let seconds = UInt64(max(0, timeout ?? 10))
-        let configured = runtime.state.load(name)?.spec?.stopTimeout
-        try runtime.stop(
-            name, timeout: timeout == nil ? configured ?? Interval(milliseconds: seconds * 1000) : Interval(milliseconds: seconds * 1000))
-        print("stopped \(name)")
-    }
+    var request: Lifecycle { .stop(instance: Instance(global), timeout: timeout, name: name) }
+    func run() throws { _ = try request.perform() }
 }
 
 struct Suspend: ParsableCommand {

@@ -1,0 +1,115 @@
+import ArgumentParser
+import Kernel
+import Model
+import Runtime
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The instance options as plain values (GlobalOptions parsed, or the fast path's).
+struct Instance: Equatable {
+    var stateDir = "/var/lib/berth"
+    var runDir = "/run/berth"
+    var cgroupParent = "berth"
+
+    init() {}
+    init(_ global: GlobalOptions) {
+        stateDir = global.stateDir
+        runDir = global.runDir
+        cgroupParent = global.cgroupParent
+    }
+
+    var paths: RuntimePaths { RuntimePaths(stateDirectory: .init(stateDir), runDirectory: .init(runDir), cgroupParent: cgroupParent) }
+}
+
+/// The container lifecycle commands that must start fast (`run`, `start`,
+/// `stop`), as values: what ArgumentParser parsed and what the fast path
+/// parsed run through the same code.
+enum Lifecycle: Equatable {
+    case run(RunRequest)
+    case start(instance: Instance, name: String)
+    case stop(instance: Instance, timeout: Int?, name: String)
+
+    /// Does it; the process's exit code.
+    func perform() throws -> Int32 {
+        switch self {
+        case .run(let request):
+            return try request.perform()
+        case .start(let instance, let name):
+            let record = try RuntimeContext.runtime(instance).restart(name)
+            print("started \(name) (pid \(record.pid.map(String.init) ?? "?"))")
+        case .stop(let instance, let timeout, let name):
+            let runtime = try RuntimeContext.runtime(instance)
+            let given = timeout.map { Interval(milliseconds: UInt64(max(0, $0)) * 1000) }
+            try runtime.stop(name, timeout: given ?? runtime.state.load(name)?.spec?.stopTimeout ?? Interval(milliseconds: 10_000))
+            print("stopped \(name)")
+        }
+        return 0
+    }
+}
+
+/// `berth run`: a container in the foreground.
+struct RunRequest: Equatable {
+    var instance = Instance()
+    var name: String?
+    var template: String?
+    var rootfs: String?
+    var hostname: String?
+    var env: [String] = []
+    var workdir: String?
+    var command: [String] = []
+
+    func perform() throws -> Int32 {
+        let name = self.name ?? "run-\(getpid())"
+        var spec = ContainerSpec()
+        if template != nil && rootfs != nil { throw ValidationError("give --template or --rootfs, not both") }
+        spec.rootfs = RootfsSpec(source: rootfs.map { .directory($0) } ?? .template(template ?? "busybox"))
+        spec.`init` = InitSpec(command: command.isEmpty ? nil : command, workingDir: workdir)
+        spec.hostname = hostname
+        var variables: [String: String] = [:]
+        for item in env {
+            guard let equals = item.firstIndex(of: "="), equals != item.startIndex else {
+                throw ValidationError("--env: '\(item)' is not KEY=VALUE")
+            }
+            variables[String(item[..<equals])] = String(item[item.index(after: equals)...])
+        }
+        spec.env = variables.isEmpty ? nil : variables
+        let container = ContainerObject(
+            metadata: ObjectMeta(name: name), spec: spec, source: SourceLocation(file: "berth run", line: 1, column: 1))
+        return try RuntimeContext.runtime(instance).runForeground(container)
+    }
+}
+
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run a one-off container in the foreground, like runc run or systemd-nspawn.",
+        discussion: """
+            Example: berth run -- /bin/sh -c 'echo hello'. The container gets berth's stdin, \
+            stdout and stderr; berth passes signals on to its init and exits with the init's \
+            exit code. A second Ctrl-C (or SIGTERM) kills the container: an init without \
+            handlers ignores them. The container and its private layer are deleted when it \
+            exits. It needs no manifest, and reconcile leaves it alone while it runs.
+            """)
+    @OptionGroup var global: GlobalOptions
+    @Option(help: ArgumentHelp("Container name (default: run-PID).", valueName: "name")) var name: String?
+    @Option(help: ArgumentHelp("Root filesystem template (default: busybox).", valueName: "name")) var template: String?
+    @Option(help: ArgumentHelp("A directory to use as the read-only lower layer instead of a template.", valueName: "dir"))
+    var rootfs: String?
+    @Option(help: ArgumentHelp("Hostname inside (default: the container name).", valueName: "name")) var hostname: String?
+    @Option(name: [.customShort("e"), .long], help: ArgumentHelp("Set an environment variable.", valueName: "key=value"))
+    var env: [String] = []
+    @Option(name: [.customShort("w"), .long], help: ArgumentHelp("Working directory inside.", valueName: "dir"))
+    var workdir: String?
+    @Argument(parsing: .postTerminator, help: "-- and the command (default: the template's /sbin/init).")
+    var command: [String] = []
+
+    var request: RunRequest {
+        RunRequest(
+            instance: Instance(global), name: name, template: template, rootfs: rootfs, hostname: hostname, env: env, workdir: workdir,
+            command: command)
+    }
+
+    func run() throws { throw ExitCode(try Lifecycle.run(request).perform()) }
+}

@@ -1,0 +1,119 @@
+import Foundation
+import Kernel
+import Model
+import Runtime
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// `berth run` through the binary, and where a container's state lives.
+@Suite(.serialized, .enabled(if: Sandbox.isActive, "lane 2: run through scripts/sandbox-run.sh as root"))
+struct RunCommandTests {
+    func global(_ host: TestHost) -> [String] {
+        ["--state-dir", host.root + "/state", "--run-dir", host.root + "/run", "--cgroup-parent", host.parent]
+    }
+
+    /// Nothing of container `name` is left: record, run files, private layer, cgroup.
+    func gone(_ host: TestHost, _ name: String) -> Bool {
+        guard let group = try? CgroupPath(host.parent).appending(name) else { return false }
+        return !FileManager.default.fileExists(atPath: "\(host.root)/state/containers/\(name)")
+            && !FileManager.default.fileExists(atPath: "\(host.root)/run/containers/\(name)") && !host.runtime.cgroups.exists(group)
+    }
+
+    @Test func runPassesStdioAndTheExitCodeThenDeletesTheContainer() throws {
+        let host = try TestHost()
+        defer { #expect(host.tearDown() == []) }
+        let result = try Spawn.run(
+            [ContainerCLITests.binary, "run"] + global(host) + [
+                "--name", "r1", "--hostname", "box", "-e", "GREETING=hello", "--",
+                "/bin/sh", "-c", "read word; echo \"$GREETING-$word from $(hostname) as pid $$\"; exit 3",
+            ],
+            input: Array("world\n".utf8))
+        #expect((result.status >> 8) & 0xff == 3)
+        #expect(String(decoding: result.output, as: UTF8.self).contains("hello-world from box as pid 1"))
+        #expect(gone(host, "r1"))
+        // A name that exists is refused, not taken over.
+        _ = try host.runtime.start(host.container("taken", command: ["sleep", "300"]))
+        let refused = try Spawn.run(
+            [ContainerCLITests.binary, "run"] + global(host) + ["--name", "taken", "--", "/bin/true"], mergingStandardError: true)
+        #expect((refused.status >> 8) & 0xff == 1)
+        #expect(String(decoding: refused.output, as: UTF8.self).contains("container taken already exists"))
+    }
+
+    @Test func runIsLeftAloneByPruneAndPassesSignalsOn() throws {
+        let host = try TestHost()
+        defer { #expect(host.tearDown() == []) }
+        let empty = host.root + "/manifests"
+        try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
+        let script = "trap 'echo got-term; exit 5' TERM; while :; do sleep 0.1; done"
+        let output = host.root + "/run.out"
+        let berth = try Spawn.start(
+            [ContainerCLITests.binary, "run"] + global(host) + ["--name", "r2", "--", "/bin/sh", "-c", script], outputPath: output)
+        #expect(eventually { if case .running = host.runtime.status("r2") { return true } else { return false } })
+        usleep(200_000)  // the trap is set
+
+        // No manifest names it, yet a prune leaves it: berth run owns it.
+        let prune = try Spawn.run([ContainerCLITests.binary, "apply"] + global(host) + ["--prune", empty], mergingStandardError: true)
+        #expect(!String(decoding: prune.output, as: UTF8.self).contains("r2"))
+        guard case .running = host.runtime.status("r2") else {
+            Issue.record("berth apply --prune stopped a berth run container")
+            kill(berth, SIGKILL)
+            _ = Reaper.wait(berth)
+            return
+        }
+
+        // SIGTERM to berth reaches the init, whose exit code berth returns.
+        kill(berth, SIGTERM)
+        let status = Reaper.wait(berth) ?? -1
+        #expect((status >> 8) & 0xff == 5)
+        #expect((try? String(contentsOfFile: output, encoding: .utf8))?.contains("got-term") == true)
+        #expect(gone(host, "r2"))
+    }
+
+    @Test func aSecondInterruptKillsAnInitThatIgnoresTheFirst() throws {
+        let host = try TestHost()
+        defer { #expect(host.tearDown() == []) }
+        // PID 1 of a pid namespace without a handler ignores SIGINT.
+        let berth = try Spawn.start([ContainerCLITests.binary, "run"] + global(host) + ["--name", "r3", "--", "sleep", "300"])
+        #expect(eventually { if case .running = host.runtime.status("r3") { return true } else { return false } })
+        kill(berth, SIGINT)
+        usleep(300_000)
+        #expect(host.runtime.status("r3") != .stopped)
+        kill(berth, SIGINT)
+        let status = Reaper.wait(berth) ?? -1
+        #expect((status >> 8) & 0xff == 128 + SIGKILL)
+        #expect(gone(host, "r3"))
+    }
+
+    @Test func theInitIsRecordedInTheRunDirectoryAndTheRecordOnlyWhenItChanges() throws {
+        let host = try TestHost()
+        defer { #expect(host.tearDown() == []) }
+        let record = try host.runtime.start(host.container("s1", command: ["sleep", "300"]))
+        let pid = try #require(record.pid)
+        let initFile = "\(host.root)/run/containers/s1/init"
+        let recordFile = "\(host.root)/state/containers/s1/container.json"
+        #expect(cat(initFile).hasPrefix("\(pid) "))
+        #expect(!cat(recordFile).contains("\"pid\""))
+
+        // Stopped: no init file. Started again with the same spec: the
+        // record file is not rewritten (same inode), only the init file.
+        try host.runtime.stop("s1", timeout: Interval(milliseconds: 0))
+        #expect(!FileManager.default.fileExists(atPath: initFile))
+        #expect(host.runtime.status("s1") == .stopped)
+        let inode = Syscall.inode(recordFile)?.inode
+        let again = try host.runtime.restart("s1")
+        #expect(Syscall.inode(recordFile)?.inode == inode)
+        #expect(host.runtime.status("s1") == .running(pid: try #require(again.pid)))
+
+        // A record that keeps its pid in container.json (written before init
+        // files existed) is still found running.
+        try FileManager.default.removeItem(atPath: initFile)
+        var legacy = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: recordFile))) as? [String: Any])
+        legacy["pid"] = Int(try #require(again.pid))
+        legacy["startTime"] = Int(try #require(again.startTime))
+        try JSONSerialization.data(withJSONObject: legacy).write(to: URL(fileURLWithPath: recordFile))
+        #expect(host.runtime.status("s1") == .running(pid: try #require(again.pid)))
+    }
+}
