@@ -6,8 +6,8 @@ import PackageDescription
 //               ├► Reconcile ─► Model
 //               ├► Manifest  ─► Model, CYAML, CCap
 //               ├► Runtime   ─► Model, Kernel
-//               └► Journal   ─► CSystemd
-//   Kernel ─► CLinux (our C shim), CCap, SystemPackage
+//               └► Journal   ─► CLinux (libsystemd, opened on first use)
+//   Kernel ─► CLinux (our C shim; libnftables opened on first use), CCap, SystemPackage
 let package = Package(
     name: "berth",
     products: [
@@ -24,16 +24,12 @@ let package = Package(
             name: "CYAML", pkgConfig: "yaml-0.1",
             providers: [.apt(["libyaml-dev"])]),
         .systemLibrary(
-            name: "CSystemd", pkgConfig: "libsystemd",
-            providers: [.apt(["libsystemd-dev"])]),
-        .systemLibrary(
             name: "CCap", pkgConfig: "libcap",
             providers: [.apt(["libcap-dev"])]),
-        .systemLibrary(
-            name: "CNftables", pkgConfig: "libnftables",
-            providers: [.apt(["libnftables-dev"])]),
-        // Our C shim: what Glibc's module map does not expose.
-        .target(name: "CLinux", linkerSettings: [.linkedLibrary("nftables")]),
+        // Our C shim: what Glibc's module map does not expose; it also opens
+        // libnftables and libsystemd on first use (BerthLibraries.h), so the
+        // -dev headers are needed but nothing links them.
+        .target(name: "CLinux"),
 
         // Pure layers.
         .target(name: "Model"),
@@ -46,7 +42,7 @@ let package = Package(
         .target(
             name: "Kernel",
             dependencies: [
-                "CLinux", "CCap", "CNftables",
+                "CLinux", "CCap",
                 .product(name: "SystemPackage", package: "swift-system"),
             ]),
         .target(
@@ -59,7 +55,7 @@ let package = Package(
         .target(
             name: "Journal",
             dependencies: [
-                "CSystemd", "Kernel",
+                "CLinux", "Kernel",
                 .product(name: "Logging", package: "swift-log"),
             ]),
 

@@ -23,6 +23,8 @@
 #include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <net/if.h>
+#include <sys/socket.h>
 
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
@@ -56,6 +58,7 @@ static const char *const step_names[] = {
     [BERTH_STEP_SYSCTL] = "set a network sysctl",
     [BERTH_STEP_IDENTITY] = "become root of the user namespace",
     [BERTH_STEP_CGROUP] = "join the cgroup",
+    [BERTH_STEP_LOOPBACK] = "bring up lo",
 };
 
 const char *berth_step_name(int step) {
@@ -462,6 +465,24 @@ static int enter_cgroup(const struct berth_cgroup_entry *cgroup) {
     return 0;
 }
 
+// A new network namespace starts with lo down; the child brings it up
+// itself (an ioctl here instead of a netlink socket opened for it from a
+// thread that joins the namespace). 0, or -1 with errno.
+static int loopback_up(void) {
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    struct ifreq request;
+    memset(&request, 0, sizeof request);
+    memcpy(request.ifr_name, "lo", 3);
+    int result = ioctl(fd, SIOCGIFFLAGS, &request);
+    if (result == 0 && !(request.ifr_flags & IFF_UP)) {
+        request.ifr_flags |= IFF_UP;
+        result = ioctl(fd, SIOCSIFFLAGS, &request);
+    }
+    close(fd);
+    return result;
+}
+
 // struct clone_args of clone3(2) (linux/sched.h clashes with <sched.h>).
 struct berth_clone_args {
     uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size, cgroup;
@@ -489,6 +510,7 @@ __attribute__((noreturn)) static void child_main(const struct berth_container_co
     close(config->sync_fd);
     if (enter_cgroup(&config->cgroup) != 0) fail(config, BERTH_STEP_CGROUP);
     if (config->user_namespace && become_namespace_root() != 0) fail(config, BERTH_STEP_IDENTITY);
+    if (loopback_up() != 0) fail(config, BERTH_STEP_LOOPBACK);
     if (unshare(CLONE_NEWCGROUP) != 0) fail(config, BERTH_STEP_CGROUP_NS);
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) fail(config, BERTH_STEP_PROPAGATION);
 

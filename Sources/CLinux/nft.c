@@ -2,7 +2,6 @@
 #include "CLinux.h"
 
 #include <errno.h>
-#include <nftables/libnftables.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,14 +15,17 @@ struct nft_job {
 // socket here, so inside the namespace.
 static void run_nft(void *argument) {
     struct nft_job *job = argument;
-    struct nft_ctx *context = nft_ctx_new(NFT_CTX_DEFAULT);
-    if (!context) return;
-    nft_ctx_buffer_output(context);
-    nft_ctx_buffer_error(context);
-    job->result = nft_run_cmd_from_buffer(context, job->commands);
-    const char *text = job->result == 0 ? nft_ctx_get_output_buffer(context) : nft_ctx_get_error_buffer(context);
+    struct nft_ctx *context = berth_nft_ctx_new(NFT_CTX_DEFAULT);
+    if (!context) {
+        job->output = strdup(berth_library_error());
+        return;
+    }
+    berth_nft_ctx_buffer_output(context);
+    berth_nft_ctx_buffer_error(context);
+    job->result = berth_nft_run_cmd_from_buffer(context, job->commands);
+    const char *text = job->result == 0 ? berth_nft_ctx_get_output_buffer(context) : berth_nft_ctx_get_error_buffer(context);
     job->output = strdup(text ? text : "");
-    nft_ctx_free(context);
+    berth_nft_ctx_free(context);
 }
 
 int berth_nft_run_in_netns(int netns_fd, const char *commands, char **output) {

@@ -1,4 +1,4 @@
-import CSystemd
+import CLinux
 
 /// berth's own history, read back from the journal with libsystemd's
 /// sd_journal API: the timeline of applies, drifts and execs of an object.
@@ -24,34 +24,34 @@ public struct JournalReader {
     /// `sinceMicroseconds` skips older ones.
     public func entries(object: String? = nil, sinceMicroseconds: UInt64? = nil, limit: Int = 10_000) throws -> [Entry] {
         var journal: OpaquePointer?
-        let opened = sd_journal_open(&journal, Int32(SD_JOURNAL_LOCAL_ONLY))
+        let opened = berth_sd_journal_open(&journal, Int32(SD_JOURNAL_LOCAL_ONLY))
         guard opened >= 0, let journal else { throw Failure(call: "sd_journal_open", code: opened) }
-        defer { sd_journal_close(journal) }
+        defer { berth_sd_journal_close(journal) }
         func match(_ text: String) throws {
-            let result = text.withCString { sd_journal_add_match(journal, $0, 0) }
+            let result = text.withCString { berth_sd_journal_add_match(journal, $0, 0) }
             if result < 0 { throw Failure(call: "sd_journal_add_match", code: result) }
         }
         if let object {
             // (identifier AND object) OR (identifier AND container)
             try match("SYSLOG_IDENTIFIER=berth")
             try match("BERTH_OBJECT=\(object)")
-            _ = sd_journal_add_disjunction(journal)
+            _ = berth_sd_journal_add_disjunction(journal)
             try match("SYSLOG_IDENTIFIER=berth")
             try match("BERTH_CONTAINER=\(object)")
         } else {
             try match("SYSLOG_IDENTIFIER=berth")
         }
-        if let sinceMicroseconds { _ = sd_journal_seek_realtime_usec(journal, sinceMicroseconds) }
+        if let sinceMicroseconds { _ = berth_sd_journal_seek_realtime_usec(journal, sinceMicroseconds) }
         var entries: [Entry] = []
-        while entries.count < limit, sd_journal_next(journal) > 0 {
+        while entries.count < limit, berth_sd_journal_next(journal) > 0 {
             var time: UInt64 = 0
-            _ = sd_journal_get_realtime_usec(journal, &time)
+            _ = berth_sd_journal_get_realtime_usec(journal, &time)
             if let sinceMicroseconds, time < sinceMicroseconds { continue }
             var entry = Entry(time: time, message: "", fields: [:])
-            sd_journal_restart_data(journal)
+            berth_sd_journal_restart_data(journal)
             var data: UnsafeRawPointer?
             var length = 0
-            while sd_journal_enumerate_data(journal, &data, &length) > 0 {
+            while berth_sd_journal_enumerate_data(journal, &data, &length) > 0 {
                 guard let data else { continue }
                 let field = String(decoding: UnsafeRawBufferPointer(start: data, count: length), as: UTF8.self)
                 guard let equals = field.firstIndex(of: "=") else { continue }

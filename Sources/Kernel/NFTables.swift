@@ -1,5 +1,4 @@
 import CLinux
-import CNftables
 
 #if canImport(Glibc)
     import Glibc
@@ -17,23 +16,25 @@ public final class NFTables: @unchecked Sendable {
     private let context: OpaquePointer
 
     public init() throws {
-        guard let context = nft_ctx_new(UInt32(NFT_CTX_DEFAULT)) else { throw Failure(message: "nft_ctx_new failed") }
-        nft_ctx_buffer_output(context)
-        nft_ctx_buffer_error(context)
+        guard let context = berth_nft_ctx_new(UInt32(NFT_CTX_DEFAULT)) else {
+            throw Failure(message: "nft_ctx_new failed: \(String(cString: berth_library_error()))")
+        }
+        berth_nft_ctx_buffer_output(context)
+        berth_nft_ctx_buffer_error(context)
         self.context = context
     }
 
-    deinit { nft_ctx_free(context) }
+    deinit { berth_nft_ctx_free(context) }
 
     /// Runs commands (one transaction); returns nft's output.
     @discardableResult
     public func run(_ commands: String) throws -> String {
-        let result = nft_run_cmd_from_buffer(context, commands)
+        let result = berth_nft_run_cmd_from_buffer(context, commands)
         if result != 0 {
-            let error = nft_ctx_get_error_buffer(context).map { String(cString: $0) } ?? "error \(result)"
+            let error = berth_nft_ctx_get_error_buffer(context).map { String(cString: $0) } ?? "error \(result)"
             throw Failure(message: error.trimmingCharactersNewlines)
         }
-        return nft_ctx_get_output_buffer(context).map { String(cString: $0) } ?? ""
+        return berth_nft_ctx_get_output_buffer(context).map { String(cString: $0) } ?? ""
     }
 
     /// Runs commands (one transaction) inside another network namespace

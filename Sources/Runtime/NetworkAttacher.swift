@@ -87,12 +87,11 @@ public struct NetworkAttacher {
         for attachment in container.spec.networks ?? [] where networks[attachment.network] == nil {
             throw SystemError(call: "attach", errno: ENOENT, subject: "network \(attachment.network)")
         }
+        // Nothing to attach: the new namespace's lo the child brings up itself.
+        guard let attachments = container.spec.networks, !attachments.isEmpty else { return }
         try converge(pid: pid, container: container, networks: networks, ipv6: container.spec.usesIPv6)
-        if !(container.spec.networks ?? []).isEmpty {
-            logger.info(
-                "networks attached",
-                metadata: ["container": "\(container.metadata.name)", "networks": "\((container.spec.networks ?? []).map(\.network))"])
-        }
+        logger.info(
+            "networks attached", metadata: ["container": "\(container.metadata.name)", "networks": "\(attachments.map(\.network))"])
     }
 
     /// Makes a running container's network namespace match its manifest,

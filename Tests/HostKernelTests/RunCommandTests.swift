@@ -28,11 +28,11 @@ struct RunCommandTests {
         let result = try Spawn.run(
             [ContainerCLITests.binary, "run"] + global(host) + [
                 "--name", "r1", "--hostname", "box", "-e", "GREETING=hello", "--",
-                "/bin/sh", "-c", "read word; echo \"$GREETING-$word from $(hostname) as pid $$\"; exit 3",
+                "/bin/sh", "-c", "read word; echo \"$GREETING-$word from $(hostname) as pid $$, lo $(cat /sys/class/net/lo/flags)\"; exit 3",
             ],
             input: Array("world\n".utf8))
         #expect((result.status >> 8) & 0xff == 3)
-        #expect(String(decoding: result.output, as: UTF8.self).contains("hello-world from box as pid 1"))
+        #expect(String(decoding: result.output, as: UTF8.self).contains("hello-world from box as pid 1, lo 0x9"))
         #expect(gone(host, "r1"))
         // A name that exists is refused, not taken over.
         _ = try host.runtime.start(host.container("taken", command: ["sleep", "300"]))

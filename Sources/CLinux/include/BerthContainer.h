@@ -103,6 +103,7 @@ enum berth_step {
     BERTH_STEP_SYSCTL,
     BERTH_STEP_IDENTITY,
     BERTH_STEP_CGROUP,
+    BERTH_STEP_LOOPBACK,
 };
 
 const char *berth_step_name(int step);

@@ -1,0 +1,39 @@
+// libnftables and libsystemd, opened on first use (dlopen) instead of linked:
+// loading them and their dependencies (libgcrypt, liblzma, libzstd, liblz4,
+// libxtables, libgmp, libjansson...) cost every berth command about 1.2 ms
+// of start-up, and most commands (run, start, stop, exec, list) use neither.
+// Each wrapper has the signature of the function it stands for. When the
+// library cannot be loaded: NULL from berth_nft_ctx_new, -ELIBACC from the
+// sd_ functions, and berth_library_error() says why.
+#ifndef BERTH_LIBRARIES_H
+#define BERTH_LIBRARIES_H
+
+#include <nftables/libnftables.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <systemd/sd-journal.h>
+
+// The dlopen error of the library that last failed to load ("" when none did).
+const char *berth_library_error(void);
+
+struct nft_ctx *berth_nft_ctx_new(uint32_t flags);
+void berth_nft_ctx_free(struct nft_ctx *context);
+int berth_nft_ctx_buffer_output(struct nft_ctx *context);
+int berth_nft_ctx_buffer_error(struct nft_ctx *context);
+const char *berth_nft_ctx_get_output_buffer(struct nft_ctx *context);
+const char *berth_nft_ctx_get_error_buffer(struct nft_ctx *context);
+int berth_nft_run_cmd_from_buffer(struct nft_ctx *context, const char *commands);
+
+int berth_sd_notify(int unset_environment, const char *state);
+int berth_sd_watchdog_enabled(int unset_environment, uint64_t *usec);
+int berth_sd_journal_open(sd_journal **journal, int flags);
+void berth_sd_journal_close(sd_journal *journal);
+int berth_sd_journal_add_match(sd_journal *journal, const void *data, size_t size);
+int berth_sd_journal_add_disjunction(sd_journal *journal);
+int berth_sd_journal_seek_realtime_usec(sd_journal *journal, uint64_t usec);
+int berth_sd_journal_next(sd_journal *journal);
+int berth_sd_journal_get_realtime_usec(sd_journal *journal, uint64_t *usec);
+void berth_sd_journal_restart_data(sd_journal *journal);
+int berth_sd_journal_enumerate_data(sd_journal *journal, const void **data, size_t *length);
+
+#endif

@@ -1,2 +1,0 @@
-#include <systemd/sd-journal.h>
-#include <systemd/sd-daemon.h>
