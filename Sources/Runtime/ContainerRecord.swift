@@ -40,6 +40,14 @@ public struct ContainerRecord: Codable, Equatable, Sendable {
 }
 
 extension ContainerRecord {
+    /// The same record without a running init.
+    var stopped: ContainerRecord {
+        var copy = self
+        copy.pid = nil
+        copy.startTime = nil
+        return copy
+    }
+
     /// What `berth exec` needs of how the init was launched.
     mutating func keep(_ launch: ContainerLaunch) {
         capabilities = launch.capabilities.mask
@@ -67,9 +75,7 @@ public struct StateStore: Sendable {
     /// Writes the record: container.json only when its content changed (and
     /// synced unless not `durable`), the init file (or its removal) always.
     public func save(_ record: ContainerRecord, durable: Bool = true) throws {
-        var stored = record
-        stored.pid = nil
-        stored.startTime = nil
+        let stored = record.stopped
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         let bytes = Array(try encoder.encode(stored))
@@ -82,8 +88,20 @@ public struct StateStore: Sendable {
             let line = "\(pid) \(record.startTime.map(String.init) ?? "-")\n"
             try Syscall.writeAtomically(Array(line.utf8), to: initFile(record.name), durable: false)
         } else {
-            try Syscall.removeFile(initFile(record.name), missingOK: true)
+            try forgetInit(record.name)
         }
+    }
+
+    /// The container is stopped: its init file goes (container.json, which
+    /// a stop does not change, is left as it is).
+    public func forgetInit(_ name: String) throws {
+        try Syscall.removeFile(initFile(name), missingOK: true)
+        // Written by berth before init files existed, the record holds its
+        // pid. Decoded only then (a quoted "pid" elsewhere only costs a read).
+        guard let bytes = try? Syscall.readFile(recordFile(name)), String(decoding: bytes, as: UTF8.self).contains("\"pid\"") else {
+            return
+        }
+        if let record = load(name), record.pid != nil { try save(record.stopped) }
     }
 
     /// The record, or nil when there is none or it is unreadable (the kernel

@@ -343,12 +343,11 @@ public struct ContainerRuntime: Sendable {
             throw RuntimeError(description: "container \(name) already exists (berth start \(name) starts it again)")
         }
         let signals = try SignalPipe([SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2])
-        func cleanUp() throws { try delete(name, keepPrivateLayer: false) }
         let record: ContainerRecord
         do {
             record = try start(container, networks: networks, foreground: true)
         } catch {
-            try? cleanUp()
+            try? delete(name, keepPrivateLayer: false)
             throw error
         }
         guard let pid = record.pid else { throw RuntimeError(description: "container \(name) started without a pid") }
@@ -370,7 +369,7 @@ public struct ContainerRuntime: Sendable {
         let status = Reaper.wait(pid) ?? 0
         let code = status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
         logger.info("exited", metadata: ["container": "\(name)", "code": "\(code)"])
-        try cleanUp()
+        try delete(record, keepPrivateLayer: false)
         return code
     }
 
@@ -421,7 +420,13 @@ public struct ContainerRuntime: Sendable {
     /// SIGTERM to init, then after `timeout` SIGKILL to everything in the
     /// container's cgroup; removes the cgroup. Idempotent.
     public func stop(_ name: String, timeout: Interval = Interval(milliseconds: 10_000)) throws {
-        guard var record = state.load(name) else { throw RuntimeError(description: "no container \(name)") }
+        guard let record = state.load(name) else { throw RuntimeError(description: "no container \(name)") }
+        try stop(record, timeout: timeout)
+    }
+
+    /// `stop` of a record in hand.
+    func stop(_ record: ContainerRecord, timeout: Interval) throws {
+        let name = record.name
         let group = try cgroupPath(name)
         // Through a pidfd checked against the recorded start time: the signal
         // can only reach our init, and its exit is waited for with poll(2).
@@ -440,9 +445,7 @@ public struct ContainerRuntime: Sendable {
         }
         try drain(group)
         try cgroups.remove(group)
-        record.pid = nil
-        record.startTime = nil
-        try state.save(record)
+        try state.forgetInit(name)
         logger.info("stopped", metadata: ["container": "\(name)"])
     }
 
@@ -471,7 +474,13 @@ public struct ContainerRuntime: Sendable {
             try cgroups.remove(group)
             return
         }
-        try stop(name, timeout: Interval(milliseconds: 0))
+        try delete(record, keepPrivateLayer: keepPrivateLayer)
+    }
+
+    /// `delete` of a record in hand.
+    func delete(_ record: ContainerRecord, keepPrivateLayer: Bool?) throws {
+        let name = record.name
+        try stop(record, timeout: Interval(milliseconds: 0))
         Failpoint.containerStopped.hit()
         let keep = keepPrivateLayer ?? record.keepPrivateLayer
         try? Syscall.removeTree(state.runDirectory(name))

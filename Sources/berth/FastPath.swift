@@ -4,22 +4,20 @@
 /// for certain (help, unknown or repeated options, a missing value, a value
 /// that looks like an option) returns nil, and ArgumentParser handles the
 /// arguments as always. Tests hold its results equal to ArgumentParser's.
+/// Plain arrays and a switch: every new generic type costs start-up time.
 enum FastPath {
-    /// Options taking a value, per command (the instance options for all).
-    static let instanceOptions: Set<String> = ["--state-dir", "--run-dir", "--cgroup-parent"]
-    static let runOptions: Set<String> = ["--name", "--template", "--rootfs", "--hostname", "--env", "-e", "--workdir", "-w"]
-    static let repeatable: Set<String> = ["--env"]
+    /// Options that take a value: the instance options (every command),
+    /// run's, and stop's.
+    static let instanceOptions = ["--state-dir", "--run-dir", "--cgroup-parent"]
+    static let runOptions = ["--name", "--template", "--rootfs", "--hostname", "--env", "-e", "--workdir", "-w"]
+    static let stopOptions = ["--timeout"]
 
     static func parse(_ arguments: [String]) -> Lifecycle? {
-        guard let command = arguments.first else { return nil }
-        let valued: Set<String>
-        switch command {
-        case "run": valued = instanceOptions.union(runOptions)
-        case "start": valued = instanceOptions
-        case "stop": valued = instanceOptions.union(["--timeout"])
-        default: return nil
-        }
-        var values: [String: [String]] = [:]
+        guard let command = arguments.first, command == "run" || command == "start" || command == "stop" else { return nil }
+        var instance = Instance()
+        var run = RunRequest()
+        var timeout: Int?
+        var given: [String] = []
         var positionals: [String] = []
         var passthrough: [String]?
         var index = 1
@@ -35,44 +33,50 @@ enum FastPath {
                 continue
             }
             var option = token
-            var value: String?
-            if let equals = token.firstIndex(of: "="), token.hasPrefix("--") {
+            var inline: String?
+            if token.hasPrefix("--"), let equals = token.firstIndex(of: "=") {
                 option = String(token[..<equals])
-                value = String(token[token.index(after: equals)...])
+                inline = String(token[token.index(after: equals)...])
             }
-            let long = option == "-e" ? "--env" : option == "-w" ? "--workdir" : option
-            guard valued.contains(option) else { return nil }
-            if value == nil {
+            if option == "-e" { option = "--env" }
+            if option == "-w" { option = "--workdir" }
+            let known =
+                instanceOptions.contains(option) || (command == "run" && runOptions.contains(option))
+                || (command == "stop" && stopOptions.contains(option))
+            // Only --env may repeat; ArgumentParser's rules for the others are its own.
+            guard known, option == "--env" || !given.contains(option) else { return nil }
+            given.append(option)
+            let value: String
+            if let inline {
+                value = inline
+            } else {
                 guard index < arguments.count, !arguments[index].hasPrefix("-") else { return nil }
                 value = arguments[index]
                 index += 1
             }
-            guard let value, values[long] == nil || repeatable.contains(long) else { return nil }
-            values[long, default: []].append(value)
-        }
-        var instance = Instance()
-        if let value = values["--state-dir"]?.last { instance.stateDir = value }
-        if let value = values["--run-dir"]?.last { instance.runDir = value }
-        if let value = values["--cgroup-parent"]?.last { instance.cgroupParent = value }
-        switch command {
-        case "run":
-            guard positionals.isEmpty else { return nil }
-            return .run(
-                RunRequest(
-                    instance: instance, name: values["--name"]?.last, template: values["--template"]?.last,
-                    rootfs: values["--rootfs"]?.last, hostname: values["--hostname"]?.last, env: values["--env"] ?? [],
-                    workdir: values["--workdir"]?.last, command: passthrough ?? []))
-        case "start":
-            guard passthrough == nil, positionals.count == 1 else { return nil }
-            return .start(instance: instance, name: positionals[0])
-        default:
-            guard passthrough == nil, positionals.count == 1 else { return nil }
-            var timeout: Int?
-            if let text = values["--timeout"]?.last {
-                guard let seconds = Int(text) else { return nil }
+            switch option {
+            case "--state-dir": instance.stateDir = value
+            case "--run-dir": instance.runDir = value
+            case "--cgroup-parent": instance.cgroupParent = value
+            case "--name": run.name = value
+            case "--template": run.template = value
+            case "--rootfs": run.rootfs = value
+            case "--hostname": run.hostname = value
+            case "--env": run.env.append(value)
+            case "--workdir": run.workdir = value
+            default:
+                guard let seconds = Int(value) else { return nil }
                 timeout = seconds
             }
-            return .stop(instance: instance, timeout: timeout, name: positionals[0])
         }
+        if command == "run" {
+            guard positionals.isEmpty else { return nil }
+            run.instance = instance
+            run.command = passthrough ?? []
+            return .run(run)
+        }
+        guard passthrough == nil, positionals.count == 1 else { return nil }
+        if command == "start" { return .start(instance: instance, name: positionals[0]) }
+        return .stop(instance: instance, timeout: timeout, name: positionals[0])
     }
 }

@@ -47,7 +47,7 @@ struct FastPathTests {
     }
 
     @Test func knowsEveryOptionOfItsCommands() {
-        let known = FastPath.instanceOptions.union(FastPath.runOptions).union(["--timeout", "--help", "--version"])
+        let known = FastPath.instanceOptions + FastPath.runOptions + FastPath.stopOptions + ["--help", "--version"]
         for command in [Run.self, Start.self, Stop.self] as [any ParsableCommand.Type] {
             let help = Berth.helpMessage(for: command)
             let options = help.split(whereSeparator: { !($0.isLetter || $0 == "-") }).filter { $0.hasPrefix("--") && $0.count > 2 }

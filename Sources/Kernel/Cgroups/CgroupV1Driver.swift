@@ -23,22 +23,25 @@ public struct CgroupV1Driver: CgroupDriver {
 
     /// Parses /proc/self/mountinfo for cgroup v1 mounts of the wanted controllers.
     public static func controllerMounts(mountinfo: String) -> [String: String] {
+        // Bytes and element splits only: it runs at every start-up, and
+        // String searching pulls in _StringProcessing's generic machinery.
         var result: [String: String] = [:]
-        for line in mountinfo.split(separator: "\n") {
-            let halves = line.split(separator: " - ", maxSplits: 1).map(String.init)
-            guard halves.count == 2 else { continue }
-            let fields = halves[0].split(separator: " ")
-            let tail = halves[1].split(separator: " ")
-            guard fields.count >= 5, tail.count >= 3, tail[0] == "cgroup" else { continue }
-            let mountPoint = unescape(String(fields[4]))
-            for option in tail[2].split(separator: ",") where wanted.contains(String(option)) {
-                result[String(option)] = result[String(option)] ?? mountPoint
+        let space = UInt8(ascii: " ")
+        for line in Array(mountinfo.utf8).split(separator: UInt8(ascii: "\n")) {
+            let fields = line.split(separator: space)
+            // ID PARENT MAJOR:MINOR ROOT MOUNTPOINT OPTIONS [TAGS...] - TYPE SOURCE SUPEROPTIONS
+            guard let dash = fields.firstIndex(where: { $0.count == 1 && $0.first == UInt8(ascii: "-") }),
+                dash >= 5, fields.count >= dash + 4, fields[dash + 1].elementsEqual("cgroup".utf8)
+            else { continue }
+            let mountPoint = unescape(String(decoding: fields[4], as: UTF8.self))
+            for option in fields[dash + 3].split(separator: UInt8(ascii: ",")) {
+                let name = String(decoding: option, as: UTF8.self)
+                if wanted.contains(name) && result[name] == nil { result[name] = mountPoint }
             }
         }
         return result
     }
 
-    /// mountinfo escapes space, tab, newline and backslash as \ooo.
     static func unescape(_ text: String) -> String {
         var bytes: [UInt8] = []
         var input = Array(text.utf8)[...]
