@@ -83,13 +83,15 @@ public struct StateStore: Sendable {
             try Syscall.makeDirectories(containerDirectory(record.name))
             try Syscall.writeAtomically(bytes, to: recordFile(record.name), durable: durable)
         }
-        if let pid = record.pid {
-            try Syscall.makeDirectories(runDirectory(record.name))
-            let line = "\(pid) \(record.startTime.map(String.init) ?? "-")\n"
-            try Syscall.writeAtomically(Array(line.utf8), to: initFile(record.name), durable: false)
-        } else {
-            try forgetInit(record.name)
-        }
+        try saveInit(record)
+    }
+
+    /// Writes the init file alone (or removes it when `record` has no pid).
+    public func saveInit(_ record: ContainerRecord) throws {
+        guard let pid = record.pid else { return try forgetInit(record.name) }
+        try Syscall.makeDirectories(runDirectory(record.name))
+        let line = "\(pid) \(record.startTime.map(String.init) ?? "-")\n"
+        try Syscall.writeAtomically(Array(line.utf8), to: initFile(record.name), durable: false)
     }
 
     /// The container is stopped: its init file goes (container.json, which

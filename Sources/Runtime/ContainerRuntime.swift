@@ -119,10 +119,14 @@ public struct ContainerRuntime: Sendable {
                 Failpoint.firewallApplied.hit()
             }
             Failpoint.initReleased.hit()
-            record.firewallFingerprint = firewall
             record.pid = pid
             record.startTime = ProcessStat.read(pid)?.startTime
-            try state.save(record)
+            if let firewall {
+                record.firewallFingerprint = firewall
+                try state.save(record)
+            } else {
+                try state.saveInit(record)  // container.json is as written above
+            }
             logger.info("started", metadata: ["container": "\(name)", "pid": "\(pid)"])
             return record
         } catch {
