@@ -32,8 +32,9 @@ public struct Reconciler {
         var known: Set<String> = []
         for (record, running, usage) in runtime.observeForPlanning() {
             known.insert(record.name)
-            // A `berth run` container belongs to the berth that waits for it.
-            if record.foreground == true && running && containers[record.name] == nil { continue }
+            // A `berth run` container belongs to the berth that waits for it
+            // (once that berth is gone, it is an unmanaged container like any).
+            if record.hasLiveForegroundOwner && containers[record.name] == nil { continue }
             var network: NetworkObservation?
             var firewallCurrent: Bool?
             // Unreadable (the init just died): nil, and network changes wait for a restart.

@@ -34,12 +34,20 @@ public struct ContainerRecord: Codable, Equatable, Sendable {
     public var spec: ContainerSpec?
     /// The networks it was attached to, for `berth start`.
     public var networks: [NetworkObject]?
-    /// Started by `berth run`, which waits for it: reconcile leaves it alone
-    /// while it runs (no manifest names it, yet it is not to be pruned).
-    public var foreground: Bool?
+    /// Started by `berth run`: the pid and start time of the berth that
+    /// waits for it and deletes it. Reconcile leaves it alone while that
+    /// berth lives (no manifest names it, yet it is not to be pruned).
+    public var foregroundOwner: [UInt64]?
 }
 
 extension ContainerRecord {
+    /// Whether the `berth run` that owns this container is still there.
+    public var hasLiveForegroundOwner: Bool {
+        guard let owner = foregroundOwner, owner.count == 2, let pid = Int32(exactly: owner[0]), let stat = ProcessStat.read(pid)
+        else { return false }
+        return stat.isAlive && stat.startTime == owner[1]
+    }
+
     /// The same record without a running init.
     var stopped: ContainerRecord {
         var copy = self

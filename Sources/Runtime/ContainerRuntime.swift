@@ -82,7 +82,7 @@ public struct ContainerRuntime: Sendable {
             keepPrivateLayer: spec.rootfs?.persistent ?? false)
         record.spec = spec
         record.networks = ContainerRuntime.attached(spec, of: networks)
-        record.foreground = foreground ? true : nil
+        if foreground, let me = ProcessStat.read(getpid()) { record.foregroundOwner = [UInt64(getpid()), me.startTime] }
         let devices = try deviceNodes(spec)
         var launch = try launchConfiguration(container, record: record)
         launch.devices = devices.map(\.node)

@@ -17,48 +17,50 @@ func runtimeBenchmark() throws {
     func container(_ name: String, _ command: [String]) -> ContainerObject { host.container(name, command) }
     func median(_ values: [Double]) -> Double { Stopwatch.median(values) }
 
+    // The contenders run interleaved, in a rotated order each round: every
+    // run leaves a network namespace that the kernel tears down later on a
+    // worker thread, and that backlog must weigh on all of them alike.
+    var contenders: [(label: String, run: (Int) throws -> Void)] = []
+
     // berth, in process: create + start + exit + delete of /bin/true.
     _ = try runtime.start(container("warm", ["/bin/true"]))
     try runtime.delete("warm")
-    var inProcess: [Double] = []
-    for index in 0..<iterations {
-        let name = "t\(index)"
-        inProcess.append(
-            try Stopwatch.seconds {
-                let record = try runtime.start(container(name, ["/bin/true"]))
+    contenders.append(
+        (
+            "berth runtime (in process)",
+            { index in
+                let record = try runtime.start(container("t\(index)", ["/bin/true"]))
                 if let pid = record.pid { Reaper.wait(pid) }
-                try runtime.delete(name, keepPrivateLayer: false)
-            })
-    }
+                try runtime.delete("t\(index)", keepPrivateLayer: false)
+            }
+        ))
 
     // berth, the binary: `berth run` (create, start, wait, delete in one
     // process, as `runc run` does); the target's measure.
-    var run: [Double] = []
-    for _ in 0..<iterations {
-        run.append(
-            try Stopwatch.seconds {
+    contenders.append(
+        (
+            "berth run (the binary)",
+            { _ in
                 let result = try Spawn.run([berth, "run"] + global + ["--", "/bin/true"])
                 guard result.exitedCleanly else { throw BenchError("berth run failed (status \(result.status))") }
-            })
-    }
+            }
+        ))
 
     // berth, the binary: `berth start` + `berth stop` of a recorded container.
     let record = try runtime.start(container("cli", ["/bin/true"]))
     if let pid = record.pid { Reaper.wait(pid) }
     try runtime.stop("cli", timeout: Interval(milliseconds: 0))
-    var cli: [Double] = []
-    for _ in 0..<iterations {
-        cli.append(
-            try Stopwatch.seconds {
+    contenders.append(
+        (
+            "berth start + berth stop (binaries)",
+            { _ in
                 let started = try Spawn.run([berth, "start"] + global + ["cli"])
                 let stopped = try Spawn.run([berth, "stop"] + global + ["--timeout", "0", "cli"])
                 guard started.exitedCleanly, stopped.exitedCleanly else { throw BenchError("berth start/stop failed") }
-            })
-    }
-    try runtime.delete("cli")
+            }
+        ))
 
     // runc run of the same busybox tree (a copy: runc wants a bundle).
-    var runc: [Double] = []
     let runcBinary = ["/usr/sbin/runc", "/usr/bin/runc"].first { FileManager.default.fileExists(atPath: $0) }
     if let runcBinary {
         let bundle = root + "/bundle"
@@ -66,25 +68,35 @@ func runtimeBenchmark() throws {
         let template = try runtime.templates.path(of: "busybox", logger: Logger(label: "bench"))
         _ = try Spawn.run(["/bin/cp", "-a", template, bundle + "/rootfs"])
         try runcConfig().write(toFile: bundle + "/config.json", atomically: true, encoding: .utf8)
-        for index in 0..<iterations {
-            runc.append(
-                try Stopwatch.seconds {
+        contenders.append(
+            (
+                "runc run",
+                { index in
                     let result = try Spawn.run([runcBinary, "--root", root + "/runc", "run", "--bundle", bundle, "b\(index)"])
                     guard result.exitedCleanly else { throw BenchError("runc run failed (status \(result.status))") }
-                })
-        }
+                }
+            ))
     }
 
-    print("berth-bench runtime: create + start + exit of /bin/true on the busybox rootfs, \(iterations) runs each (medians)")
+    var times = [[Double]](repeating: [], count: contenders.count)
+    for index in 0..<iterations {
+        for turn in 0..<contenders.count {
+            let which = (index + turn) % contenders.count
+            times[which].append(try Stopwatch.seconds { try contenders[which].run(index) })
+        }
+    }
+    try runtime.delete("cli")
+    let runc = runcBinary == nil ? [] : times[contenders.count - 1]
+
+    print(
+        "berth-bench runtime: create + start + exit of /bin/true on the busybox rootfs, \(iterations) runs each, interleaved (medians)")
     let runcMedian = runc.isEmpty ? nil : median(runc)
     func line(_ label: String, _ values: [Double]) {
         let value = median(values)
         let ratio = runcMedian.map { String(format: "  %.2fx runc", value / $0) } ?? ""
         print(String(format: "  %@ %7.2f ms%@", label.padding(toLength: 36, withPad: " ", startingAt: 0), value * 1000, ratio))
     }
-    line("berth runtime (in process)", inProcess)
-    line("berth run (the binary)", run)
-    line("berth start + berth stop (binaries)", cli)
+    for (which, contender) in contenders.enumerated() where contender.label != "runc run" { line(contender.label, times[which]) }
     if let runcMedian {
         print(String(format: "  %@ %7.2f ms", "runc run".padding(toLength: 36, withPad: " ", startingAt: 0), runcMedian * 1000))
     } else {
@@ -92,7 +104,10 @@ func runtimeBenchmark() throws {
     }
     print("  target: berth run at most 0.3x runc run")
 
-    // Many containers: time per start at 1, 50, 100, 200 and memory per container.
+    // Many containers: time per start at 1, 50, 100, 200 and memory per
+    // container. First a pause, so that the kernel has torn down the network
+    // namespaces of the runs above and does not weigh on the first starts.
+    sleep(3)
     let count = Int(ProcessInfo.processInfo.environment["BERTH_BENCH_MANY"] ?? "") ?? 200
     let before = availableMemory()
     var perStart: [Double] = []
@@ -100,6 +115,10 @@ func runtimeBenchmark() throws {
         perStart.append(try Stopwatch.seconds { _ = try runtime.start(container("m\(index)", ["/bin/sleep", "600"])) })
     }
     let after = availableMemory()
+    // BERTH_BENCH_DUMP: every start time, to tell a trend from disk noise.
+    if ProcessInfo.processInfo.environment["BERTH_BENCH_DUMP"] != nil {
+        print("  every start (ms): " + perStart.map { String(format: "%.1f", $0 * 1000) }.joined(separator: " "))
+    }
     print("  \(count) sleeping containers: start time at")
     for mark in [1, 50, 100, 200] where mark <= count {
         let window = perStart[max(0, mark - 5)..<mark]

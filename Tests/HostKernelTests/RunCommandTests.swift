@@ -55,8 +55,10 @@ struct RunCommandTests {
         usleep(200_000)  // the trap is set
 
         // No manifest names it, yet a prune leaves it: berth run owns it.
-        let prune = try Spawn.run([ContainerCLITests.binary, "apply"] + global(host) + ["--prune", empty], mergingStandardError: true)
-        #expect(!String(decoding: prune.output, as: UTF8.self).contains("r2"))
+        let prune = try Spawn.run(
+            [ContainerCLITests.binary, "apply"] + global(host) + ["--prune", "--allow-empty", empty], mergingStandardError: true)
+        #expect((prune.status >> 8) & 0xff == 0)
+        #expect(!String(decoding: prune.output, as: UTF8.self).contains("r2"), "\(String(decoding: prune.output, as: UTF8.self))")
         guard case .running = host.runtime.status("r2") else {
             Issue.record("berth apply --prune stopped a berth run container")
             kill(berth, SIGKILL)
@@ -70,6 +72,27 @@ struct RunCommandTests {
         #expect((status >> 8) & 0xff == 5)
         #expect((try? String(contentsOfFile: output, encoding: .utf8))?.contains("got-term") == true)
         #expect(gone(host, "r2"))
+    }
+
+    @Test func aRunContainerWhoseBerthWasKilledIsPrunedLikeAnyOther() throws {
+        let host = try TestHost()
+        defer { #expect(host.tearDown() == []) }
+        let empty = host.root + "/manifests"
+        try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
+        let berth = try Spawn.start([ContainerCLITests.binary, "run"] + global(host) + ["--name", "r4", "--", "sleep", "300"])
+        #expect(eventually { if case .running = host.runtime.status("r4") { return true } else { return false } })
+        kill(berth, SIGKILL)
+        _ = Reaper.wait(berth)
+        // The container outlives its berth (containers are detached); nobody
+        // waits for it any more, so a prune removes it.
+        guard case .running = host.runtime.status("r4") else {
+            Issue.record("the container died with its berth")
+            return
+        }
+        let prune = try Spawn.run(
+            [ContainerCLITests.binary, "apply"] + global(host) + ["--prune", "--allow-empty", empty], mergingStandardError: true)
+        #expect(String(decoding: prune.output, as: UTF8.self).contains("Container/r4"))
+        #expect(gone(host, "r4"))
     }
 
     @Test func aSecondInterruptKillsAnInitThatIgnoresTheFirst() throws {
