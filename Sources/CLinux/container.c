@@ -483,6 +483,17 @@ static int loopback_up(void) {
     return result;
 }
 
+// The tmpfs of a private layer in memory, with the overlay's upper and work
+// directories and the root's mount point. 0, or -1 with errno.
+static int make_volatile_layer(const char *directory) {
+    if (mount("tmpfs", directory, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") != 0) return -1;
+    int fd = open(directory, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    int result = mkdirat(fd, "upper", 0755) == 0 && mkdirat(fd, "work", 0755) == 0 && mkdirat(fd, "root", 0755) == 0 ? 0 : -1;
+    close(fd);
+    return result;
+}
+
 // struct clone_args of clone3(2) (linux/sched.h clashes with <sched.h>).
 struct berth_clone_args {
     uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size, cgroup;
@@ -515,6 +526,7 @@ __attribute__((noreturn)) static void child_main(const struct berth_container_co
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) fail(config, BERTH_STEP_PROPAGATION);
 
     umask(0);
+    if (config->volatile_directory && make_volatile_layer(config->volatile_directory) != 0) fail(config, BERTH_STEP_ROOT_MOUNT);
     int root_ok = config->overlay_options
                       ? mount("overlay", config->rootfs, "overlay", 0, config->overlay_options)
                       : mount(config->rootfs, config->rootfs, NULL, MS_BIND | MS_REC, NULL);

@@ -20,6 +20,9 @@ public struct ContainerRecord: Codable, Equatable, Sendable {
     public var upper: String
     public var work: String
     public var keepPrivateLayer: Bool
+    /// The private layer is a tmpfs in the container's mount namespace
+    /// (berth run): `upper`, `work` and `rootfs` are paths inside it.
+    public var privateLayerInMemory: Bool?
     /// What `berth exec` applies to commands it runs inside.
     public var capabilities: UInt64?
     public var noNewPrivileges: Bool?

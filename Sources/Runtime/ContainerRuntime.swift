@@ -61,25 +61,28 @@ public struct ContainerRuntime: Sendable {
         }
         let spec = container.spec
         let lower = try lowerLayer(container)
-        let privateDirectory = state.containerDirectory(name)
+        // A foreground container's private layer is in memory (a tmpfs its
+        // child mounts on `rootfs`); any other's is on disk, in the state dir.
+        let privateDirectory = foreground ? state.runDirectory(name) + "/rootfs" : state.containerDirectory(name)
         let runDirectory = state.runDirectory(name)
-        for directory in [privateDirectory + "/upper", privateDirectory + "/work", runDirectory + "/rootfs"] {
-            try Syscall.makeDirectories(directory)
-        }
+        let onDisk = foreground ? [] : [privateDirectory + "/upper", privateDirectory + "/work"]
+        for directory in onDisk + [runDirectory + "/rootfs"] { try Syscall.makeDirectories(directory) }
         var idMaps: (uid: String, gid: String)?
         if let userNamespace = spec.userNamespace, let (rootUID, rootGID) = try mappedRoot(container) {
-            // The private layer owned by the container's root.
+            // The private layer owned by the container's root (one in memory
+            // is made by the child, as that root).
             let gidMap = userNamespace.gidMap ?? userNamespace.uidMap
-            for directory in [privateDirectory + "/upper", privateDirectory + "/work"] {
+            for directory in onDisk {
                 guard chown(directory, rootUID, rootGID) == 0 else { throw SystemError(call: "chown", errno: errno, subject: directory) }
             }
             func text(_ map: [IDRange]) -> String { map.map { "\($0.containerID) \($0.hostID) \($0.size)\n" }.joined() }
             idMaps = (text(userNamespace.uidMap), text(gidMap))
         }
         var record = ContainerRecord(
-            name: name, pid: nil, startTime: nil, cgroup: try cgroupPath(name).description, rootfs: runDirectory + "/rootfs",
-            lower: lower, upper: privateDirectory + "/upper", work: privateDirectory + "/work",
-            keepPrivateLayer: spec.rootfs?.persistent ?? false)
+            name: name, pid: nil, startTime: nil, cgroup: try cgroupPath(name).description,
+            rootfs: runDirectory + (foreground ? "/rootfs/root" : "/rootfs"), lower: lower, upper: privateDirectory + "/upper",
+            work: privateDirectory + "/work", keepPrivateLayer: spec.rootfs?.persistent ?? false)
+        record.privateLayerInMemory = foreground ? true : nil
         record.spec = spec
         record.networks = ContainerRuntime.attached(spec, of: networks)
         if foreground, let me = ProcessStat.read(getpid()) { record.foregroundOwner = [UInt64(getpid()), me.startTime] }
@@ -226,6 +229,7 @@ public struct ContainerRuntime: Sendable {
             workingDirectory: spec.`init`?.workingDir ?? "/", bindMounts: binds, capabilities: capabilities,
             noNewPrivileges: spec.security?.noNewPrivileges ?? true,
             consoleLog: state.containerDirectory(container.metadata.name) + "/console.log")
+        if record.privateLayerInMemory == true { launch.volatileDirectory = state.runDirectory(container.metadata.name) + "/rootfs" }
         launch.seccomp = spec.security?.seccomp != .unconfined && spec.security?.privileged != true
         launch.disableIPv6 = !spec.usesIPv6
         return launch

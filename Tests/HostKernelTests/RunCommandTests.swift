@@ -54,6 +54,15 @@ struct RunCommandTests {
         #expect(eventually { if case .running = host.runtime.status("r2") { return true } else { return false } })
         usleep(200_000)  // the trap is set
 
+        // Its writes stay in memory: a tmpfs in its own mount namespace, not
+        // the state dir, and not visible on the host.
+        let wrote = try Spawn.run(
+            [ContainerCLITests.binary, "exec"] + global(host) + ["r2", "--", "/bin/sh", "-c", "echo kept > /inside; cat /inside"])
+        #expect(String(decoding: wrote.output, as: UTF8.self) == "kept\n")
+        #expect(!FileManager.default.fileExists(atPath: "\(host.root)/state/containers/r2/upper"))
+        #expect(!FileManager.default.fileExists(atPath: "\(host.root)/run/containers/r2/rootfs/upper"))
+        #expect(try Spawn.run([ContainerCLITests.binary, "status"] + global(host) + ["r2"]).output.contains(Array("in memory".utf8)))
+
         // No manifest names it, yet a prune leaves it: berth run owns it.
         let prune = try Spawn.run(
             [ContainerCLITests.binary, "apply"] + global(host) + ["--prune", "--allow-empty", empty], mergingStandardError: true)

@@ -41,6 +41,11 @@ struct berth_container_config {
     const char *rootfs;
     // "lowerdir=...,upperdir=...,workdir=..." for an overlay root, or NULL to bind `rootfs` itself.
     const char *overlay_options;
+    // A private layer in memory (berth run): a tmpfs mounted here, in the new
+    // mount namespace only, holding the overlay's `upper` and `work` and the
+    // mount point `root` (the options and `rootfs` name those). It goes with
+    // the namespace: nothing to remove. NULL: the private layer is on disk.
+    const char *volatile_directory;
     const char *hostname;
     const char *const *argv;  // argv[0]: absolute, or searched in the standard PATH inside
     const char *const *envp;

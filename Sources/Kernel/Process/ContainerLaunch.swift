@@ -41,6 +41,10 @@ public struct ContainerLaunch: Sendable {
     public var rootfs: String
     /// Overlay lower/upper/work directories, or nil to use `rootfs` as it is.
     public var overlay: (lower: String, upper: String, work: String)?
+    /// A private layer in memory: a tmpfs the child mounts here, holding the
+    /// overlay's `upper` and `work` and the mount point `root` (which
+    /// `overlay` and `rootfs` must name).
+    public var volatileDirectory: String?
     public var hostname: String
     public var arguments: [String]
     public var environment: [String]
@@ -127,6 +131,7 @@ extension ContainerLaunch {
         if let overlay {
             config.overlay_options = arena.string("lowerdir=\(overlay.lower),upperdir=\(overlay.upper),workdir=\(overlay.work)")
         }
+        if let volatileDirectory { config.volatile_directory = arena.string(volatileDirectory) }
         config.hostname = arena.string(hostname)
         config.argv = argv
         config.envp = envp

@@ -158,7 +158,12 @@ struct Status: ParsableCommand {
             Table.render([
                 ["name:", summary.name], ["state:", summary.state], ["pid:", summary.pid.map(String.init) ?? "-"],
                 ["addresses:", summary.addresses.isEmpty ? "-" : summary.addresses.joined(separator: ", ")],
-                ["cgroup:", entry.record.cgroup], ["rootfs:", entry.record.lower + " (private layer " + entry.record.upper + ")"],
+                ["cgroup:", entry.record.cgroup],
+                [
+                    "rootfs:",
+                    entry.record.lower + " (private layer " + (entry.record.privateLayerInMemory == true ? "in memory" : entry.record.upper)
+                        + ")",
+                ],
                 ["memory:", "\(Table.size(summary.memory.current)) of \(Table.size(summary.memory.limit))"],
                 ["pids:", "\(summary.pids.current.map(String.init) ?? "-") of \(summary.pids.limit.map(String.init) ?? "max")"],
             ]))
