@@ -111,9 +111,9 @@ public struct StateStore: Sendable {
         try Syscall.removeFile(initFile(name), missingOK: true)
         // Written by berth before init files existed, the record holds its
         // pid. Decoded only then (a quoted "pid" elsewhere only costs a read).
-        guard let bytes = try? Syscall.readFile(recordFile(name)), String(decoding: bytes, as: UTF8.self).contains("\"pid\"") else {
-            return
-        }
+        let key = Array("\"pid\"".utf8)
+        guard let bytes = try? Syscall.readFile(recordFile(name)), bytes.indices.contains(where: { bytes[$0...].starts(with: key) })
+        else { return }
         if let record = load(name), record.pid != nil { try save(record.stopped) }
     }
 

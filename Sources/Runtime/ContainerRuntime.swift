@@ -61,12 +61,13 @@ public struct ContainerRuntime: Sendable {
         }
         let spec = container.spec
         let lower = try lowerLayer(container)
-        // A foreground container's private layer is in memory (a tmpfs its
-        // child mounts on `rootfs`); any other's is on disk, in the state dir.
-        let privateDirectory = foreground ? state.runDirectory(name) + "/rootfs" : state.containerDirectory(name)
+        // A foreground container's private layer is in memory: a tmpfs its
+        // child mounts on its run directory (seen only in its own mount
+        // namespace). Any other's is on disk, in the state dir.
         let runDirectory = state.runDirectory(name)
+        let privateDirectory = foreground ? runDirectory : state.containerDirectory(name)
         let onDisk = foreground ? [] : [privateDirectory + "/upper", privateDirectory + "/work"]
-        for directory in onDisk + [runDirectory + "/rootfs"] { try Syscall.makeDirectories(directory) }
+        for directory in onDisk + [runDirectory + (foreground ? "" : "/rootfs")] { try Syscall.makeDirectories(directory) }
         var idMaps: (uid: String, gid: String)?
         if let userNamespace = spec.userNamespace, let (rootUID, rootGID) = try mappedRoot(container) {
             // The private layer owned by the container's root (one in memory
@@ -80,7 +81,7 @@ public struct ContainerRuntime: Sendable {
         }
         var record = ContainerRecord(
             name: name, pid: nil, startTime: nil, cgroup: try cgroupPath(name).description,
-            rootfs: runDirectory + (foreground ? "/rootfs/root" : "/rootfs"), lower: lower, upper: privateDirectory + "/upper",
+            rootfs: runDirectory + (foreground ? "/root" : "/rootfs"), lower: lower, upper: privateDirectory + "/upper",
             work: privateDirectory + "/work", keepPrivateLayer: spec.rootfs?.persistent ?? false)
         record.privateLayerInMemory = foreground ? true : nil
         record.spec = spec
@@ -229,7 +230,7 @@ public struct ContainerRuntime: Sendable {
             workingDirectory: spec.`init`?.workingDir ?? "/", bindMounts: binds, capabilities: capabilities,
             noNewPrivileges: spec.security?.noNewPrivileges ?? true,
             consoleLog: state.containerDirectory(container.metadata.name) + "/console.log")
-        if record.privateLayerInMemory == true { launch.volatileDirectory = state.runDirectory(container.metadata.name) + "/rootfs" }
+        if record.privateLayerInMemory == true { launch.volatileDirectory = state.runDirectory(container.metadata.name) }
         launch.seccomp = spec.security?.seccomp != .unconfined && spec.security?.privileged != true
         launch.disableIPv6 = !spec.usesIPv6
         return launch

@@ -60,7 +60,7 @@ struct RunCommandTests {
             [ContainerCLITests.binary, "exec"] + global(host) + ["r2", "--", "/bin/sh", "-c", "echo kept > /inside; cat /inside"])
         #expect(String(decoding: wrote.output, as: UTF8.self) == "kept\n")
         #expect(!FileManager.default.fileExists(atPath: "\(host.root)/state/containers/r2/upper"))
-        #expect(!FileManager.default.fileExists(atPath: "\(host.root)/run/containers/r2/rootfs/upper"))
+        #expect(!FileManager.default.fileExists(atPath: "\(host.root)/run/containers/r2/upper"))
         #expect(try Spawn.run([ContainerCLITests.binary, "status"] + global(host) + ["r2"]).output.contains(Array("in memory".utf8)))
 
         // No manifest names it, yet a prune leaves it: berth run owns it.
