@@ -69,7 +69,7 @@ func runtimeBenchmark() throws {
         try FileManager.default.createDirectory(atPath: bundle, withIntermediateDirectories: true)
         let template = try runtime.templates.path(of: "busybox", logger: Logger(label: "bench"))
         _ = try Spawn.run(["/bin/cp", "-a", template, bundle + "/rootfs"])
-        try runcConfig().write(toFile: bundle + "/config.json", atomically: true, encoding: .utf8)
+        try runcConfig(runc: runcBinary, bundle: bundle)
         contenders.append(
             (
                 "runc run",
@@ -140,30 +140,22 @@ func availableMemory() -> Int? {
     return nil
 }
 
-/// A minimal OCI config for `runc run`: /bin/true, no terminal, the same
-/// namespaces as a berth container.
-func runcConfig() -> String {
-    """
-    {
-      "ociVersion": "1.0.2",
-      "process": {"terminal": false, "user": {"uid": 0, "gid": 0}, "args": ["/bin/true"],
-        "env": ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"], "cwd": "/",
-        "capabilities": {"bounding": ["CAP_KILL"], "effective": ["CAP_KILL"], "permitted": ["CAP_KILL"]},
-        "noNewPrivileges": true},
-      "root": {"path": "rootfs", "readonly": false},
-      "hostname": "bench",
-      "mounts": [
-        {"destination": "/proc", "type": "proc", "source": "proc"},
-        {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
-        {"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]},
-        {"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
-        {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]}
-      ],
-      "linux": {
-        "namespaces": [{"type": "pid"}, {"type": "network"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}, {"type": "cgroup"}],
-        "maskedPaths": ["/proc/kcore", "/proc/keys", "/proc/timer_list", "/sys/firmware"],
-        "readonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
-      }
-    }
-    """
+/// runc's own default config (`runc spec`) for the bundle, running
+/// /bin/true without a terminal, plus a cgroup namespace as berth's
+/// containers have: the peer does what runc does by default, not less.
+func runcConfig(runc: String, bundle: String) throws {
+    guard try Spawn.run([runc, "spec", "--bundle", bundle]).exitedCleanly else { throw BenchError("runc spec failed") }
+    let path = bundle + "/config.json"
+    guard var config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [String: Any],
+        var process = config["process"] as? [String: Any], var linux = config["linux"] as? [String: Any],
+        var namespaces = linux["namespaces"] as? [[String: Any]]
+    else { throw BenchError("runc spec wrote an unexpected config") }
+    process["terminal"] = false
+    process["args"] = ["/bin/true"]
+    config["process"] = process
+    config["hostname"] = "bench"
+    if !namespaces.contains(where: { $0["type"] as? String == "cgroup" }) { namespaces.append(["type": "cgroup"]) }
+    linux["namespaces"] = namespaces
+    config["linux"] = linux
+    try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: path))
 }

@@ -64,9 +64,26 @@ enum CgroupFile {
         return names.sorted()
     }
 
+    /// One open for the write and its read-back (from offset 0 of the same
+    /// descriptor: the kernel renders the file afresh). A write-only file,
+    /// such as devices.allow, reads back as "".
     static func write(_ directory: String, _ file: String, _ value: String) throws(SystemError) -> CgroupWrite {
-        try Syscall.writeValue(value, to: directory + "/" + file)
-        let back = (try? read(directory, file)) ?? ""
+        let path = directory + "/" + file
+        guard CgroupValues.isWritable(value) else {
+            throw SystemError(call: "write", errno: EINVAL, subject: "\(path) (refused value '\(value)')")
+        }
+        var fd = Glibc.open(path, O_RDWR | O_CLOEXEC)
+        let readable = fd >= 0
+        if !readable {
+            guard errno == EACCES else { throw SystemError(call: "open", errno: errno, subject: path) }
+            fd = try Syscall.open(path, O_WRONLY)
+        }
+        defer { Syscall.close(fd) }
+        try Syscall.writeOnce(fd, Array(value.utf8), subject: path)
+        var back = ""
+        if readable, lseek(fd, 0, SEEK_SET) == 0, let bytes = try? Syscall.readAll(fd, upTo: 1 << 20, subject: path) {
+            back = CgroupValues.trimmed(String(decoding: bytes, as: UTF8.self))
+        }
         return CgroupWrite(file: file, value: value, readBack: back)
     }
 
