@@ -15,17 +15,28 @@ public struct ProcessStat: Equatable, Sendable {
 
     public static func read(_ pid: pid_t, procRoot: String = "/proc") -> ProcessStat? {
         guard let bytes = try? Syscall.readFile("\(procRoot)/\(pid)/stat", limit: 4096) else { return nil }
-        return parse(String(decoding: bytes, as: UTF8.self))
+        return parse(bytes)
     }
 
     /// Parses a stat line; the command may contain spaces and ')', so fields
     /// are counted after the last ')'.
-    public static func parse(_ line: String) -> ProcessStat? {
-        guard let close = line.lastIndex(of: ")") else { return nil }
-        let fields = line[line.index(after: close)...].split(separator: " ")
+    public static func parse(_ line: String) -> ProcessStat? { parse(Array(line.utf8)) }
+
+    /// The same on the bytes as read (every start and status check reads
+    /// one: no String searching).
+    public static func parse(_ line: [UInt8]) -> ProcessStat? {
+        guard let close = line.lastIndex(of: UInt8(ascii: ")")) else { return nil }
+        let fields = line[(close + 1)...].split(separator: UInt8(ascii: " "))
         // fields[0] is state (field 3); starttime is field 22 → index 19.
-        guard fields.count > 19, let state = fields[0].first, let start = UInt64(fields[19]) else { return nil }
-        return ProcessStat(state: state, startTime: start)
+        guard fields.count > 19, let state = fields[0].first, fields[0].count == 1, !fields[19].isEmpty else { return nil }
+        var start: UInt64 = 0
+        for digit in fields[19] {
+            guard digit >= UInt8(ascii: "0"), digit <= UInt8(ascii: "9") else { return nil }
+            let (times, overflow) = start.multipliedReportingOverflow(by: 10)
+            guard !overflow else { return nil }
+            start = times + UInt64(digit - UInt8(ascii: "0"))
+        }
+        return ProcessStat(state: Character(Unicode.Scalar(state)), startTime: start)
     }
 
     /// The pid inside the process's innermost pid namespace (NSpid's last value).

@@ -16,11 +16,13 @@ enum RuntimeContext {
     /// People read notices and worse on stderr; every event (info and up)
     /// goes to journald as a structured entry, without ever blocking.
     static let logging: Void = {
-        let environment = ProcessInfo.processInfo.environment
-        let sink = JournalSink(socketPath: environment["BERTH_JOURNAL_SOCKET"] ?? JournalSink.defaultSocket)
+        // getenv, not ProcessInfo: its set-up costs every container start.
+        func variable(_ name: String) -> String? { getenv(name).map { String(cString: $0) } }
+        let sink = JournalSink(socketPath: variable("BERTH_JOURNAL_SOCKET") ?? JournalSink.defaultSocket)
+        let level = variable("BERTH_LOG_LEVEL").flatMap { Logger.Level(rawValue: $0) } ?? .notice
         LoggingSystem.bootstrap { label in
             var console = StreamLogHandler.standardError(label: label)
-            console.logLevel = environment["BERTH_LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0) } ?? .notice
+            console.logLevel = level
             var journal = JournalLogHandler(label: label, sink: sink)
             journal.logLevel = .info
             return MultiplexLogHandler([console, journal])
