@@ -348,6 +348,7 @@ public struct ContainerRuntime: Sendable {
     /// (128 + signal when it was killed).
     public func runForeground(_ container: ContainerObject, networks: [NetworkObject] = []) throws -> Int32 {
         let name = container.metadata.name
+        try Names.checkDNSLabel(name)
         guard state.load(name) == nil else {
             throw RuntimeError(description: "container \(name) already exists (berth start \(name) starts it again)")
         }

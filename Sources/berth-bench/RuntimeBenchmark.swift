@@ -7,7 +7,7 @@ import Runtime
 /// Container start-up against runc, measured in the same run on the same
 /// busybox rootfs, and the cost of many containers side by side.
 func runtimeBenchmark() throws {
-    let iterations = Int(ProcessInfo.processInfo.environment["BERTH_BENCH_ITERATIONS"] ?? "") ?? 20
+    let iterations = Int(ProcessInfo.processInfo.environment["BERTH_BENCH_ITERATIONS"] ?? "") ?? 40
     let host = try BenchHost("runtime")
     defer { host.cleanUp() }
     let runtime = host.runtime

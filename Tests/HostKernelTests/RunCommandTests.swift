@@ -34,6 +34,12 @@ struct RunCommandTests {
         #expect((result.status >> 8) & 0xff == 3)
         #expect(String(decoding: result.output, as: UTF8.self).contains("hello-world from box as pid 1, lo 0x9"))
         #expect(gone(host, "r1"))
+        // A command that cannot run: the step that failed, and nothing left.
+        let missing = try Spawn.run(
+            [ContainerCLITests.binary, "run"] + global(host) + ["--name", "r5", "--", "/no/such/program"], mergingStandardError: true)
+        #expect((missing.status >> 8) & 0xff == 1)
+        #expect(String(decoding: missing.output, as: UTF8.self).contains("execute the command"))
+        #expect(gone(host, "r5"))
         // A name that exists is refused, not taken over.
         _ = try host.runtime.start(host.container("taken", command: ["sleep", "300"]))
         let refused = try Spawn.run(
