@@ -158,6 +158,24 @@ public enum Syscall {
         return (UInt64(info.st_dev), UInt64(info.st_ino))
     }
 
+    /// What identifies one version of a file: device, inode, size and
+    /// modification time (a rename over it or a write changes one of them).
+    public struct FileVersion: Hashable, Sendable {
+        public var device: UInt64
+        public var inode: UInt64
+        public var size: Int64
+        public var modified: Int64
+    }
+
+    /// The file's current version (stat(2)); nil when it cannot be stat'ed.
+    public static func version(_ path: String) -> FileVersion? {
+        var info = stat()
+        guard fstatat(AT_FDCWD, path, &info, 0) == 0 else { return nil }
+        return FileVersion(
+            device: UInt64(info.st_dev), inode: UInt64(info.st_ino), size: Int64(info.st_size),
+            modified: Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec))
+    }
+
     /// access(2) with F_OK: whether a path exists. Idempotent.
     public static func exists(_ path: String) -> Bool {
         Glibc.access(path, F_OK) == 0

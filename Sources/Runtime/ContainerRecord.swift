@@ -1,6 +1,7 @@
 import FoundationEssentials
 import Kernel
 import Model
+import Synchronization
 
 /// What berth keeps about a container it created: how it was made in
 /// `STATE/containers/NAME/container.json` (written when that changes, and
@@ -43,6 +44,20 @@ public struct ContainerRecord: Codable, Equatable, Sendable {
     public var foregroundOwner: [UInt64]?
 }
 
+/// StateStore's decoded records, shared by its copies (a value type holding
+/// one cache). Bounded by the number of containers.
+final class RecordCache: Sendable {
+    private let entries = Mutex<[String: (version: Syscall.FileVersion, record: ContainerRecord)]>([:])
+
+    func record(_ file: String, _ version: Syscall.FileVersion) -> ContainerRecord? {
+        entries.withLock { entries in entries[file].flatMap { $0.version == version ? $0.record : nil } }
+    }
+
+    func keep(_ record: ContainerRecord, _ file: String, _ version: Syscall.FileVersion) {
+        entries.withLock { entries in entries[file] = (version, record) }
+    }
+}
+
 extension ContainerRecord {
     /// Whether the `berth run` that owns this container is still there.
     public var hasLiveForegroundOwner: Bool {
@@ -72,6 +87,10 @@ extension ContainerRecord {
 /// The state directory's layout and atomic reads and writes.
 public struct StateStore: Sendable {
     public let paths: RuntimePaths
+    /// Decoded records by file version: container.json changes only when
+    /// the container's definition does, so a long-lived berth (the agent)
+    /// decodes each one once rather than on every pass.
+    private let decoded = RecordCache()
 
     public init(paths: RuntimePaths) { self.paths = paths }
 
@@ -122,9 +141,19 @@ public struct StateStore: Sendable {
     /// container is stopped (a record written before init files existed keeps
     /// its pid in container.json: that is still honoured).
     public func load(_ name: String) -> ContainerRecord? {
-        guard let bytes = try? Syscall.readFile(recordFile(name)),
-            var record = try? JSONDecoder().decode(ContainerRecord.self, from: Data(bytes))
-        else { return nil }
+        let file = recordFile(name)
+        guard let version = Syscall.version(file) else { return nil }
+        var record: ContainerRecord
+        if let known = decoded.record(file, version) {
+            record = known
+        } else {
+            guard let bytes = try? Syscall.readFile(file),
+                let fresh = try? JSONDecoder().decode(ContainerRecord.self, from: Data(bytes))
+            else { return nil }
+            // Kept only when the file did not change while it was read.
+            if Syscall.version(file) == version { decoded.keep(fresh, file, version) }
+            record = fresh
+        }
         if let line = try? Syscall.readFile(initFile(name), limit: 64) {
             let fields = String(decoding: line, as: UTF8.self).split(whereSeparator: { $0 == " " || $0 == "\n" })
             record.pid = fields.first.flatMap { Int32($0) }

@@ -1,0 +1,59 @@
+import FoundationEssentials
+import Kernel
+import Model
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+@testable import Runtime
+
+/// container.json and the init file, without root.
+@Suite struct StateStoreTests {
+    let base = "/tmp/berth-state-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+    var store: StateStore {
+        StateStore(paths: RuntimePaths(stateDirectory: .init(base + "/state"), runDirectory: .init(base + "/run"), cgroupParent: "x"))
+    }
+
+    func record(_ name: String, hostname: String) -> ContainerRecord {
+        var record = ContainerRecord(
+            name: name, pid: nil, startTime: nil, cgroup: "x/" + name, rootfs: "/r", lower: "/l", upper: "/u", work: "/w",
+            keepPrivateLayer: false)
+        var spec = ContainerSpec()
+        spec.hostname = hostname
+        record.spec = spec
+        return record
+    }
+
+    @Test func theInitGoesToTheRunDirectoryAndEveryChangeIsReadBack() throws {
+        defer { try? Syscall.removeTree(base) }
+        let store = self.store
+        var first = record("c1", hostname: "one")
+        first.pid = 4242
+        first.startTime = 99
+        try store.save(first)
+        #expect(store.load("c1") == first)
+        #expect(!String(decoding: try Syscall.readFile(base + "/state/containers/c1/container.json"), as: UTF8.self).contains("4242"))
+        #expect(String(decoding: try Syscall.readFile(base + "/run/containers/c1/init"), as: UTF8.self) == "4242 99\n")
+
+        // A changed definition is read again, not served from what was decoded.
+        var second = record("c1", hostname: "two")
+        second.pid = 4242
+        second.startTime = 99
+        try store.save(second)
+        #expect(store.load("c1")?.spec?.hostname == "two")
+        // Also when another writer replaces the file.
+        var third = record("c1", hostname: "three")
+        third.pid = nil
+        let bytes = Array(try JSONEncoder().encode(third))
+        try Syscall.writeAtomically(bytes, to: base + "/state/containers/c1/container.json")
+        #expect(store.load("c1")?.spec?.hostname == "three")
+
+        // Stopped: the init file goes, the definition stays.
+        try store.save(second.stopped)
+        #expect(!Syscall.exists(base + "/run/containers/c1/init"))
+        #expect(store.load("c1") == second.stopped)
+        #expect(store.load("none") == nil)
+    }
+}
