@@ -342,10 +342,10 @@ public struct ContainerRuntime: Sendable {
 
     /// `berth run`: starts a new container in the foreground, passes berth's
     /// signals on to its init, waits for it to exit, then deletes it with its
-    /// private layer. A second SIGINT or
-    /// SIGTERM kills the whole container: an init without handlers for them
-    /// (PID 1 of a pid namespace) ignores them. Returns the init's exit code
-    /// (128 + signal when it was killed).
+    /// private layer. A second SIGINT or SIGTERM kills the whole container:
+    /// an init without handlers for them (PID 1 of a pid namespace) ignores
+    /// them. Returns the init's exit code (128 + signal when it was killed).
+    /// Whatever fails once the container exists, it is deleted.
     public func runForeground(_ container: ContainerObject, networks: [NetworkObject] = []) throws -> Int32 {
         let name = container.metadata.name
         try Names.checkDNSLabel(name)
@@ -353,14 +353,24 @@ public struct ContainerRuntime: Sendable {
             throw RuntimeError(description: "container \(name) already exists (berth start \(name) starts it again)")
         }
         let signals = try SignalPipe([SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2])
-        let record: ContainerRecord
+        var record: ContainerRecord?
         do {
             record = try start(container, networks: networks, foreground: true)
+            guard let pid = record?.pid else { throw RuntimeError(description: "container \(name) started without a pid") }
+            let status = try waitForeground(name, pid: pid, signals: signals)
+            let code = status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+            logger.info("exited", metadata: ["container": "\(name)", "code": "\(code)"])
+            if let record { try delete(record, keepPrivateLayer: false) }
+            return code
         } catch {
-            try? delete(name, keepPrivateLayer: false)
+            if let record { try? delete(record, keepPrivateLayer: false) } else { try? delete(name, keepPrivateLayer: false) }
             throw error
         }
-        guard let pid = record.pid else { throw RuntimeError(description: "container \(name) started without a pid") }
+    }
+
+    /// Waits for the foreground init `pid` to exit, passing signals on; its
+    /// wait status.
+    private func waitForeground(_ name: String, pid: pid_t, signals: SignalPipe) throws -> Int32 {
         let handle = try PidFD(pid: pid)
         var interrupts = 0
         var fds = [pollfd(fd: handle.fd, events: Int16(POLLIN), revents: 0), pollfd(fd: signals.fd, events: Int16(POLLIN), revents: 0)]
@@ -376,11 +386,7 @@ public struct ContainerRuntime: Sendable {
                 }
             }
         }
-        let status = Reaper.wait(pid) ?? 0
-        let code = status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-        logger.info("exited", metadata: ["container": "\(name)", "code": "\(code)"])
-        try delete(record, keepPrivateLayer: false)
-        return code
+        return Reaper.wait(pid) ?? 0
     }
 
     /// Every container berth knows, with its status and cgroup figures.
