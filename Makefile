@@ -16,10 +16,13 @@ build: deps
 	$(SWIFT) build
 
 # Release builds are tuned for start-up, which every CLI call pays (berth run
-# included): the Swift runtime and Foundation linked statically (~2 ms), and
-# type metadata reached through direct accessors instead of mangled names that
-# the runtime demangles on first use (~1 ms per `berth run`; larger code).
-RELEASE_FLAGS := --static-swift-stdlib -Xswiftc -Xfrontend -Xswiftc -disable-concrete-type-metadata-mangled-name-accessors
+# included): the Swift runtime and Foundation linked statically (~2 ms); type
+# metadata reached through direct accessors instead of mangled names that the
+# runtime demangles on first use (~1 ms per `berth run`; larger code); and no
+# $ORIGIN rpath (nothing is loaded from beside the binary, so the loader need
+# not look there for every library).
+RELEASE_FLAGS := --static-swift-stdlib --disable-local-rpath \
+	-Xswiftc -Xfrontend -Xswiftc -disable-concrete-type-metadata-mangled-name-accessors
 release: deps
 	$(SWIFT) build -c release $(RELEASE_FLAGS)
 

@@ -4,10 +4,11 @@ import PackageDescription
 // Layers (every arrow points down; only the bottom touches C):
 //   berth (CLI) ─► Engine ─► Reconcile, Manifest, Runtime
 //               ├► Reconcile ─► Model
-//               ├► Manifest  ─► Model, CYAML, CCap
+//               ├► Manifest  ─► Model, CLibraries (libyaml, libcap)
 //               ├► Runtime   ─► Model, Kernel
-//               └► Journal   ─► CLinux (libsystemd, opened on first use)
-//   Kernel ─► CLinux (our C shim; libnftables opened on first use), CCap, SystemPackage
+//               └► Journal   ─► CLibraries (libsystemd)
+//   Kernel ─► CLinux (our C shim), CLibraries (libnftables, libcap), SystemPackage
+//   CLibraries: system libraries opened on first use, not linked
 let package = Package(
     name: "berth",
     products: [
@@ -20,20 +21,16 @@ let package = Package(
     ],
     targets: [
         // System libraries from Debian's -dev packages (Makefile `deps` installs them).
-        .systemLibrary(
-            name: "CYAML", pkgConfig: "yaml-0.1",
-            providers: [.apt(["libyaml-dev"])]),
-        .systemLibrary(
-            name: "CCap", pkgConfig: "libcap",
-            providers: [.apt(["libcap-dev"])]),
-        // Our C shim: what Glibc's module map does not expose; it also opens
-        // libnftables and libsystemd on first use (BerthLibraries.h), so the
-        // -dev headers are needed but nothing links them.
-        .target(name: "CLinux"),
+        // The system libraries (libnftables, libsystemd, libcap, libyaml),
+        // opened on first use: their -dev headers are needed (Makefile `deps`),
+        // but nothing links them, so they cost no start-up.
+        .target(name: "CLibraries"),
+        // Our C shim: what Glibc's module map does not expose.
+        .target(name: "CLinux", dependencies: ["CLibraries"]),
 
         // Pure layers.
         .target(name: "Model"),
-        .target(name: "Manifest", dependencies: ["Model", "CYAML", "CCap"]),
+        .target(name: "Manifest", dependencies: ["Model", "CLibraries"]),
         .target(name: "Reconcile", dependencies: ["Model"]),
         // Wire codec (pure) and the rtnetlink socket over Kernel.
         .target(name: "Netlink", dependencies: ["Kernel", "Model"]),
@@ -42,7 +39,7 @@ let package = Package(
         .target(
             name: "Kernel",
             dependencies: [
-                "CLinux", "CCap",
+                "CLinux", "CLibraries",
                 .product(name: "SystemPackage", package: "swift-system"),
             ]),
         .target(
@@ -55,7 +52,7 @@ let package = Package(
         .target(
             name: "Journal",
             dependencies: [
-                "CLinux", "Kernel",
+                "CLibraries", "Kernel",
                 .product(name: "Logging", package: "swift-log"),
             ]),
 

@@ -1,5 +1,6 @@
 #define _GNU_SOURCE
 #include "CLinux.h"
+#include "BerthLibraries.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+import CLibraries
 import CLinux
 
 /// berth's own history, read back from the journal with libsystemd's

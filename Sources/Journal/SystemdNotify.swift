@@ -1,3 +1,4 @@
+import CLibraries
 import CLinux
 
 /// berth_sd_notify(3): tells a supervising systemd about readiness and status.

@@ -1,3 +1,4 @@
+import CLibraries
 import CLinux
 
 #if canImport(Glibc)

@@ -1,4 +1,4 @@
-import CCap
+import CLibraries
 import Model
 
 /// Capability names, checked against the running libcap's table.
@@ -16,7 +16,7 @@ public enum Capabilities {
             throw ValueError("'\(name)' is not a capability name", hint: "for example NET_ADMIN")
         }
         var value = cap_value_t()
-        guard cap_from_name("cap_" + body, &value) == 0 else {
+        guard berth_cap_from_name("cap_" + body, &value) == 0 else {
             throw ValueError("unknown capability '\(name)'", hint: Capabilities.suggestion(for: body))
         }
         return "CAP_" + body.uppercased()
@@ -27,9 +27,9 @@ public enum Capabilities {
         var names: [String] = []
         var index: cap_value_t = 0
         while index < 64 {
-            guard let pointer = cap_to_name(index) else { break }
+            guard let pointer = berth_cap_to_name(index) else { break }
             let name = String(cString: pointer)
-            cap_free(pointer)
+            berth_cap_free(pointer)
             // Unknown values come back as plain numbers.
             if name.hasPrefix("cap_") { names.append(name.uppercased()) } else { break }
             index += 1

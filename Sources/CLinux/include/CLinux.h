@@ -7,7 +7,6 @@
 
 #include "BerthContainer.h"
 #include "BerthDevices.h"
-#include "BerthLibraries.h"
 #include "BerthSignals.h"
 
 // pidfd_open(2) has no glibc wrapper before 2.36's header exposure in Swift's

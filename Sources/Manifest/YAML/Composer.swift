@@ -1,4 +1,4 @@
-import CYAML
+import CLibraries
 import Model
 
 /// Composes libyaml's event stream into `Node` trees, one per document.
@@ -44,13 +44,13 @@ struct Composer {
         guard let base = bytes.baseAddress else { return [] }
 
         var parser = yaml_parser_t()
-        guard yaml_parser_initialize(&parser) == 1 else {
+        guard berth_yaml_parser_initialize(&parser) == 1 else {
             fail(line: 1, column: 1, "libyaml could not allocate a parser")
             return []
         }
-        defer { yaml_parser_delete(&parser) }
-        yaml_parser_set_input_string(&parser, base, bytes.count)
-        yaml_parser_set_encoding(&parser, YAML_UTF8_ENCODING)
+        defer { berth_yaml_parser_delete(&parser) }
+        berth_yaml_parser_set_input_string(&parser, base, bytes.count)
+        berth_yaml_parser_set_encoding(&parser, YAML_UTF8_ENCODING)
 
         var documents: [Document] = []
         var stack: [Frame] = []
@@ -64,11 +64,11 @@ struct Composer {
         do {
             while true {
                 var event = yaml_event_t()
-                guard yaml_parser_parse(&parser, &event) == 1 else {
+                guard berth_yaml_parser_parse(&parser, &event) == 1 else {
                     reportSyntaxError(parser)
                     return documents
                 }
-                defer { yaml_event_delete(&event) }
+                defer { berth_yaml_event_delete(&event) }
                 let location = self.location(event.start_mark)
 
                 switch event.type {

@@ -15,10 +15,14 @@ struct library {
 
 static struct library nftables = {"libnftables.so.1", PTHREAD_ONCE_INIT, NULL};
 static struct library systemd = {"libsystemd.so.0", PTHREAD_ONCE_INIT, NULL};
+static struct library cap = {"libcap.so.2", PTHREAD_ONCE_INIT, NULL};
+static struct library yaml = {"libyaml-0.so.2", PTHREAD_ONCE_INIT, NULL};
 static char library_error[256];
 
 static void open_nftables(void) { nftables.handle = dlopen(nftables.soname, RTLD_NOW | RTLD_LOCAL); }
 static void open_systemd(void) { systemd.handle = dlopen(systemd.soname, RTLD_NOW | RTLD_LOCAL); }
+static void open_cap(void) { cap.handle = dlopen(cap.soname, RTLD_NOW | RTLD_LOCAL); }
+static void open_yaml(void) { yaml.handle = dlopen(yaml.soname, RTLD_NOW | RTLD_LOCAL); }
 
 const char *berth_library_error(void) { return library_error; }
 
@@ -79,3 +83,28 @@ FORWARD(systemd, int, sd_journal_get_realtime_usec, (sd_journal * journal, uint6
 FORWARD_VOID(systemd, sd_journal_restart_data, (sd_journal * journal), (journal))
 FORWARD(systemd, int, sd_journal_enumerate_data, (sd_journal * journal, const void **data, size_t *length),
         (journal, data, length), -ELIBACC)
+
+// libcap: cap_from_name sets errno on failure; a missing library looks the same.
+int berth_cap_from_name(const char *name, cap_value_t *value) {
+    static int (*function)(const char *, cap_value_t *);
+    int (*resolved)(const char *, cap_value_t *) = __atomic_load_n(&function, __ATOMIC_RELAXED);
+    if (!resolved) {
+        resolved = (int (*)(const char *, cap_value_t *))symbol(&cap, open_cap, "cap_from_name");
+        if (!resolved) {
+            errno = ELIBACC;
+            return -1;
+        }
+        __atomic_store_n(&function, resolved, __ATOMIC_RELAXED);
+    }
+    return resolved(name, value);
+}
+FORWARD(cap, char *, cap_to_name, (cap_value_t value), (value), NULL)
+FORWARD(cap, int, cap_free, (void *object), (object), -1)
+
+FORWARD(yaml, int, yaml_parser_initialize, (yaml_parser_t * parser), (parser), 0)
+FORWARD_VOID(yaml, yaml_parser_delete, (yaml_parser_t * parser), (parser))
+FORWARD_VOID(yaml, yaml_parser_set_input_string, (yaml_parser_t * parser, const unsigned char *input, size_t size),
+             (parser, input, size))
+FORWARD_VOID(yaml, yaml_parser_set_encoding, (yaml_parser_t * parser, yaml_encoding_t encoding), (parser, encoding))
+FORWARD(yaml, int, yaml_parser_parse, (yaml_parser_t * parser, yaml_event_t *event), (parser, event), 0)
+FORWARD_VOID(yaml, yaml_event_delete, (yaml_event_t * event), (event))

@@ -1,17 +1,26 @@
-// libnftables and libsystemd, opened on first use (dlopen) instead of linked:
-// loading them and their dependencies (libgcrypt, liblzma, libzstd, liblz4,
-// libxtables, libgmp, libjansson...) cost every berth command about 1.2 ms
-// of start-up, and most commands (run, start, stop, exec, list) use neither.
+// The system libraries berth calls (libnftables, libsystemd, libcap,
+// libyaml), opened on first use (dlopen) instead of linked: loading them and
+// their dependencies (libgcrypt, liblzma, libzstd, liblz4, libxtables,
+// libgmp, libjansson...) cost every berth command about 1.5 ms of start-up,
+// and most commands (run, start, stop, exec, list) use few or none.
 // Each wrapper has the signature of the function it stands for. When the
-// library cannot be loaded: NULL from berth_nft_ctx_new, -ELIBACC from the
-// sd_ functions, and berth_library_error() says why.
+// library cannot be loaded: NULL from berth_nft_ctx_new and cap_to_name,
+// -ELIBACC from the sd_ functions, -1 (errno ELIBACC) from cap_from_name,
+// 0 (failure) from the yaml_ ones; berth_library_error() says why.
 #ifndef BERTH_LIBRARIES_H
 #define BERTH_LIBRARIES_H
+
+// <sys/types.h> first, in the default feature environment, as Swift's
+// Glibc module sees it (a library header defining feature macros first
+// would give fd_set another shape here).
+#include <sys/types.h>
 
 #include <nftables/libnftables.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/capability.h>
 #include <systemd/sd-journal.h>
+#include <yaml.h>
 
 // The dlopen error of the library that last failed to load ("" when none did).
 const char *berth_library_error(void);
@@ -35,5 +44,16 @@ int berth_sd_journal_next(sd_journal *journal);
 int berth_sd_journal_get_realtime_usec(sd_journal *journal, uint64_t *usec);
 void berth_sd_journal_restart_data(sd_journal *journal);
 int berth_sd_journal_enumerate_data(sd_journal *journal, const void **data, size_t *length);
+
+int berth_cap_from_name(const char *name, cap_value_t *value);
+char *berth_cap_to_name(cap_value_t value);
+int berth_cap_free(void *object);
+
+int berth_yaml_parser_initialize(yaml_parser_t *parser);
+void berth_yaml_parser_delete(yaml_parser_t *parser);
+void berth_yaml_parser_set_input_string(yaml_parser_t *parser, const unsigned char *input, size_t size);
+void berth_yaml_parser_set_encoding(yaml_parser_t *parser, yaml_encoding_t encoding);
+int berth_yaml_parser_parse(yaml_parser_t *parser, yaml_event_t *event);
+void berth_yaml_event_delete(yaml_event_t *event);
 
 #endif
