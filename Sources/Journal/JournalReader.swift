@@ -1,5 +1,4 @@
 import CLibraries
-import CLinux
 
 /// berth's own history, read back from the journal with libsystemd's
 /// sd_journal API: the timeline of applies, drifts and execs of an object.

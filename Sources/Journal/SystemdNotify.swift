@@ -1,7 +1,6 @@
 import CLibraries
-import CLinux
 
-/// berth_sd_notify(3): tells a supervising systemd about readiness and status.
+/// sd_notify(3): tells a supervising systemd about readiness and status.
 ///
 /// A no-op when `NOTIFY_SOCKET` is unset (berth run by hand or in tests).
 public enum SystemdNotify {
@@ -12,7 +11,7 @@ public enum SystemdNotify {
         berth_sd_notify(0, state) > 0
     }
 
-    /// berth_sd_watchdog_enabled(3): the unit's WatchdogSec= in milliseconds when
+    /// sd_watchdog_enabled(3): the unit's WatchdogSec= in milliseconds when
     /// systemd expects WATCHDOG=1 from this process, else nil.
     public static func watchdogMilliseconds() -> UInt64? {
         var microseconds: UInt64 = 0

@@ -42,6 +42,7 @@ public struct CgroupV1Driver: CgroupDriver {
         return result
     }
 
+    /// mountinfo escapes space, tab, newline and backslash as \ooo.
     static func unescape(_ text: String) -> String {
         var bytes: [UInt8] = []
         var input = Array(text.utf8)[...]
