@@ -69,9 +69,7 @@ enum CgroupFile {
     /// such as devices.allow, reads back as "".
     static func write(_ directory: String, _ file: String, _ value: String) throws(SystemError) -> CgroupWrite {
         let path = directory + "/" + file
-        guard CgroupValues.isWritable(value) else {
-            throw SystemError(call: "write", errno: EINVAL, subject: "\(path) (refused value '\(value)')")
-        }
+        try Syscall.checkWritable(value, to: path)
         var fd = Glibc.open(path, O_RDWR | O_CLOEXEC)
         let readable = fd >= 0
         if !readable {

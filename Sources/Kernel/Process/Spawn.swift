@@ -173,13 +173,19 @@ extension Syscall {
         return (type == S_IFBLK, numbers.major, numbers.minor)
     }
 
+    /// Refuses a value that is not one checked kernel-file value (see
+    /// CgroupValues.isWritable; `allowingSpaces: false` for single words).
+    static func checkWritable(_ value: String, to path: String, allowingSpaces: Bool = true) throws(SystemError) {
+        guard CgroupValues.isWritable(value), allowingSpaces || !value.contains(" ") else {
+            throw SystemError(call: "write", errno: EINVAL, subject: "\(path) (refused value '\(value)')")
+        }
+    }
+
     /// One write(2) of a checked value to an existing kernel file (cgroup,
     /// sysctl): no temp file, no rename. Printable ASCII only, no newline,
     /// and inner spaces only when `allowingSpaces` (cpu.max, io.max).
     public static func writeValue(_ value: String, to path: String, allowingSpaces: Bool = true) throws(SystemError) {
-        guard CgroupValues.isWritable(value), allowingSpaces || !value.contains(" ") else {
-            throw SystemError(call: "write", errno: EINVAL, subject: "\(path) (refused value '\(value)')")
-        }
+        try checkWritable(value, to: path, allowingSpaces: allowingSpaces)
         let fd = try open(path, O_WRONLY)
         defer { close(fd) }
         try writeOnce(fd, Array(value.utf8), subject: path)
