@@ -153,9 +153,7 @@ public enum Syscall {
 
     /// stat(2)'s device and inode (for namespaces: which one a /proc/PID/ns link is).
     public static func inode(_ path: String) -> (device: UInt64, inode: UInt64)? {
-        var info = stat()
-        guard fstatat(AT_FDCWD, path, &info, 0) == 0 else { return nil }
-        return (UInt64(info.st_dev), UInt64(info.st_ino))
+        version(path).map { ($0.device, $0.inode) }
     }
 
     /// What identifies one version of a file: device, inode, size and

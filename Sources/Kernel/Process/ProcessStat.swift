@@ -28,14 +28,9 @@ public struct ProcessStat: Equatable, Sendable {
         guard let close = line.lastIndex(of: UInt8(ascii: ")")) else { return nil }
         let fields = line[(close + 1)...].split(separator: UInt8(ascii: " "))
         // fields[0] is state (field 3); starttime is field 22 → index 19.
-        guard fields.count > 19, let state = fields[0].first, fields[0].count == 1, !fields[19].isEmpty else { return nil }
-        var start: UInt64 = 0
-        for digit in fields[19] {
-            guard digit >= UInt8(ascii: "0"), digit <= UInt8(ascii: "9") else { return nil }
-            let (times, overflow) = start.multipliedReportingOverflow(by: 10)
-            guard !overflow else { return nil }
-            start = times + UInt64(digit - UInt8(ascii: "0"))
-        }
+        guard fields.count > 19, let state = fields[0].first, fields[0].count == 1,
+            let start = UInt64(String(decoding: fields[19], as: UTF8.self))
+        else { return nil }
         return ProcessStat(state: Character(Unicode.Scalar(state)), startTime: start)
     }
 
