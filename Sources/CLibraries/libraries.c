@@ -84,20 +84,7 @@ FORWARD_VOID(systemd, sd_journal_restart_data, (sd_journal * journal), (journal)
 FORWARD(systemd, int, sd_journal_enumerate_data, (sd_journal * journal, const void **data, size_t *length),
         (journal, data, length), -ELIBACC)
 
-// libcap: cap_from_name sets errno on failure; a missing library looks the same.
-int berth_cap_from_name(const char *name, cap_value_t *value) {
-    static int (*function)(const char *, cap_value_t *);
-    int (*resolved)(const char *, cap_value_t *) = __atomic_load_n(&function, __ATOMIC_RELAXED);
-    if (!resolved) {
-        resolved = (int (*)(const char *, cap_value_t *))symbol(&cap, open_cap, "cap_from_name");
-        if (!resolved) {
-            errno = ELIBACC;
-            return -1;
-        }
-        __atomic_store_n(&function, resolved, __ATOMIC_RELAXED);
-    }
-    return resolved(name, value);
-}
+FORWARD(cap, int, cap_from_name, (const char *name, cap_value_t *value), (name, value), -1)
 FORWARD(cap, char *, cap_to_name, (cap_value_t value), (value), NULL)
 FORWARD(cap, int, cap_free, (void *object), (object), -1)
 

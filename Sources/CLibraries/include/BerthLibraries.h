@@ -5,7 +5,7 @@
 // and most commands (run, start, stop, exec, list) use few or none.
 // Each wrapper has the signature of the function it stands for. When the
 // library cannot be loaded: NULL from berth_nft_ctx_new and cap_to_name,
-// -ELIBACC from the sd_ functions, -1 (errno ELIBACC) from cap_from_name,
+// -ELIBACC from the sd_ functions, -1 from cap_from_name and cap_free,
 // 0 (failure) from the yaml_ ones; berth_library_error() says why.
 #ifndef BERTH_LIBRARIES_H
 #define BERTH_LIBRARIES_H
