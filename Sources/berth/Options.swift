@@ -3,7 +3,6 @@ import FoundationEssentials
 import Kernel
 import Model
 import Runtime
-import SystemPackage
 
 #if canImport(Glibc)
     import Glibc
@@ -12,17 +11,15 @@ import SystemPackage
 /// Options every subcommand takes, so that several berth instances never collide.
 struct GlobalOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Where berth keeps its state.", valueName: "dir"))
-    var stateDir: String = "/var/lib/berth"
+    var stateDir: String = Instance.defaults.stateDir
 
     @Option(name: .long, help: ArgumentHelp("Where berth keeps runtime files and its lock.", valueName: "dir"))
-    var runDir: String = "/run/berth"
+    var runDir: String = Instance.defaults.runDir
 
     @Option(name: .long, help: ArgumentHelp("The cgroup under which berth creates containers' cgroups.", valueName: "name"))
-    var cgroupParent: String = "berth"
+    var cgroupParent: String = Instance.defaults.cgroupParent
 
-    var paths: RuntimePaths {
-        RuntimePaths(stateDirectory: FilePath(stateDir), runDirectory: FilePath(runDir), cgroupParent: cgroupParent)
-    }
+    var paths: RuntimePaths { Instance(self).paths }
 }
 
 enum OutputFormat: String, ExpressibleByArgument, CaseIterable {

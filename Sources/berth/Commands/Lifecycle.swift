@@ -7,8 +7,11 @@ import Runtime
     import Glibc
 #endif
 
-/// The instance options as plain values (GlobalOptions parsed, or the fast path's).
+/// The instance options as plain values (GlobalOptions parsed, or the fast
+/// path's); its defaults are GlobalOptions' defaults.
 struct Instance: Equatable {
+    static let defaults = Instance()
+
     var stateDir = "/var/lib/berth"
     var runDir = "/run/berth"
     var cgroupParent = "berth"
