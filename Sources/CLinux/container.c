@@ -437,13 +437,20 @@ __attribute__((noreturn)) static void finish_and_exec(const struct berth_contain
 // The first steps of every cloned child. Until exec it is a copy of berth:
 // nobody may ptrace it or open its /proc/PID/exe (runc CVE-2019-5736); exec
 // resets that. It closes the parent's ends of the pipes, so a berth that dies
-// reads as EOF, then waits for the parent's go. 0, or -1 with errno.
-static int await_parent(int sync_fd, const int parent_fds[2]) {
+// reads as EOF at the go. 0, or -1 with errno.
+static int detach_from_parent(const int parent_fds[2]) {
     if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) return -1;
     close(parent_fds[0]);
     close(parent_fds[1]);
+    return 0;
+}
+
+// Waits for the parent's go (one byte; EOF if berth died). 0, or -1.
+static int wait_for_go(int sync_fd) {
     char go;
-    return read(sync_fd, &go, 1) == 1 ? 0 : -1;
+    int result = read(sync_fd, &go, 1) == 1 ? 0 : -1;
+    close(sync_fd);
+    return result;
 }
 
 // In a user namespace whose maps the parent has written: become its root
@@ -456,11 +463,16 @@ static int become_namespace_root(void) {
 // cgroup v1: the child moves itself into each hierarchy. Writing "0" to
 // `tasks` moves the calling thread only, so the kernel skips the threadgroup
 // lock (and its RCU grace period) that moving a whole process by pid takes;
-// the child has one thread, so that is the whole process. 0, or -1 with errno.
+// the child has one thread, so that is the whole process. It opens the files
+// itself (still in the host's mount tree): berth may make the cgroup while
+// the child builds its root. 0, or -1 with errno.
 static int enter_cgroup(const struct berth_cgroup_entry *cgroup) {
-    for (int i = 0; i < cgroup->task_fd_count; i++) {
-        if (write(cgroup->task_fds[i], "0", 1) != 1) return -1;
-        close(cgroup->task_fds[i]);
+    for (int i = 0; i < cgroup->task_file_count; i++) {
+        int fd = open(cgroup->task_files[i], O_WRONLY | O_CLOEXEC);
+        if (fd < 0) return -1;
+        ssize_t written = write(fd, "0", 1);
+        close(fd);
+        if (written != 1) return -1;
     }
     return 0;
 }
@@ -517,12 +529,19 @@ static pid_t clone_child(unsigned long flags, const struct berth_cgroup_entry *c
 }
 
 __attribute__((noreturn)) static void child_main(const struct berth_container_config *config) {
-    if (await_parent(config->sync_fd, config->parent_fds) != 0) fail(config, BERTH_STEP_SYNC);
-    close(config->sync_fd);
-    if (enter_cgroup(&config->cgroup) != 0) fail(config, BERTH_STEP_CGROUP);
-    if (config->user_namespace && become_namespace_root() != 0) fail(config, BERTH_STEP_IDENTITY);
+    if (detach_from_parent(config->parent_fds) != 0) fail(config, BERTH_STEP_SYNC);
+    // In a user namespace the child needs its maps (written by the parent)
+    // before it may mount anything: it waits first. Without one it builds
+    // its root while the parent makes its cgroup and network, and waits
+    // before it enters the cgroup and leaves the host's tree.
+    int waited = 0;
+    if (config->user_namespace) {
+        if (wait_for_go(config->sync_fd) != 0) fail(config, BERTH_STEP_SYNC);
+        waited = 1;
+        if (enter_cgroup(&config->cgroup) != 0) fail(config, BERTH_STEP_CGROUP);
+        if (become_namespace_root() != 0) fail(config, BERTH_STEP_IDENTITY);
+    }
     if (loopback_up() != 0) fail(config, BERTH_STEP_LOOPBACK);
-    if (unshare(CLONE_NEWCGROUP) != 0) fail(config, BERTH_STEP_CGROUP_NS);
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) fail(config, BERTH_STEP_PROPAGATION);
 
     umask(0);
@@ -576,6 +595,13 @@ __attribute__((noreturn)) static void child_main(const struct berth_container_co
     if (config->hostname && sethostname(config->hostname, strlen(config->hostname)) != 0)
         fail(config, BERTH_STEP_HOSTNAME);
 
+    if (!waited) {
+        if (wait_for_go(config->sync_fd) != 0) fail(config, BERTH_STEP_SYNC);
+        if (enter_cgroup(&config->cgroup) != 0) fail(config, BERTH_STEP_CGROUP);
+    }
+    // Once in its cgroup: that cgroup is the root of its cgroup namespace.
+    if (unshare(CLONE_NEWCGROUP) != 0) fail(config, BERTH_STEP_CGROUP_NS);
+
     // pivot_root(".", "."): the old root stacks under the new one and is
     // detached at once; nothing of the host stays reachable.
     if (fchdir(rootfd) != 0 || syscall(SYS_pivot_root, ".", ".") != 0 || umount2(".", MNT_DETACH) != 0 || chdir("/") != 0)
@@ -615,7 +641,7 @@ __attribute__((noreturn)) static void exec_fail(const struct berth_exec_config *
 }
 
 __attribute__((noreturn)) static void exec_child(const struct berth_exec_config *config) {
-    if (await_parent(config->sync_fd, config->parent_fds) != 0) exec_fail(config, BERTH_STEP_SYNC);
+    if (detach_from_parent(config->parent_fds) != 0 || wait_for_go(config->sync_fd) != 0) exec_fail(config, BERTH_STEP_SYNC);
     if (enter_cgroup(&config->cgroup) != 0) exec_fail(config, BERTH_STEP_CGROUP);
     for (int i = 0; i < 7; i++) {
         if (config->namespace_fds[i] < 0) continue;

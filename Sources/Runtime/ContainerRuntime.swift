@@ -92,28 +92,35 @@ public struct ContainerRuntime: Sendable {
         launch.devices = devices.map(\.node)
         launch.idMaps = idMaps
         launch.inheritsStdio = foreground
-        // Recorded once, before anything is made; only the init file follows.
+        // Recorded once, before anything durable is made; only the init file follows.
         record.keep(launch)
-        try state.save(record, durable: !foreground)
-        Failpoint.recordSaved.hit()
-
         var limits = try CgroupLimits(spec.resources)
         limits.devices = deviceRules(devices)
         let group = try cgroupPath(name)
-        try cgroups.create(group)
-        // Leftovers of a start that was interrupted (the record has no live
-        // init, so nothing in this cgroup is the container any more).
-        if !(try cgroups.processes(in: group)).isEmpty { try cgroups.killAll(group) }
-        Failpoint.cgroupCreated.hit()
-        do {
+        let entry = cgroups.entry(group)
+        launch.cgroup = entry
+        func prepare() throws {
+            try state.save(record, durable: !foreground)
+            Failpoint.recordSaved.hit()
+            try cgroups.create(group)
+            // Leftovers of a start that was interrupted (the record has no live
+            // init, so nothing in this cgroup is the container any more).
+            if !(try cgroups.processes(in: group)).isEmpty { try cgroups.killAll(group) }
+            Failpoint.cgroupCreated.hit()
             let writes = try cgroups.apply(limits, to: group)
             Failpoint.limitsApplied.hit()
             logger.debug("cgroup limits", metadata: ["container": "\(name)", "writes": "\(writes)"])
-            launch.cgroup = cgroups.entry(group)
+        }
+        // v2 clones the child into its cgroup, which must exist first; on v1
+        // berth makes it while the child builds its root (a process dies with
+        // berth before the go, so the record still comes before the cgroup).
+        do {
+            if entry.isNeededAtClone { try prepare() }
             let byName = Dictionary(networks.map { ($0.metadata.name, $0) }, uniquingKeysWith: { first, _ in first })
             let attacher = NetworkAttacher(logger: logger, state: state)
             var firewall: String?
             let pid = try launch.start { pid in
+                if !entry.isNeededAtClone { try prepare() }
                 Failpoint.cloned.hit()
                 // The child waits in its new network namespace: its network is
                 // ready before init runs.

@@ -29,11 +29,11 @@ struct berth_cgroup_entry {
     // cgroup v2: the directory to clone the child straight into (clone3 with
     // CLONE_INTO_CGROUP), or -1.
     int directory_fd;
-    // cgroup v1: every hierarchy's `tasks` file, open for writing. The child,
-    // single-threaded, writes "0" (itself) to each: a thread that moves only
-    // itself takes no global lock.
-    const int *task_fds;
-    int task_fd_count;
+    // cgroup v1: every hierarchy's `tasks` file. The child, single-threaded,
+    // opens each and writes "0" (itself): a thread that moves only itself
+    // takes no global lock.
+    const char *const *task_files;
+    int task_file_count;
 };
 
 struct berth_container_config {
@@ -68,8 +68,9 @@ struct berth_container_config {
     int disable_ipv6;
     // Descriptors that become 0, 1, 2 in the container.
     int stdio[3];
-    // The child reads one byte from sync_fd before it starts (the parent
-    // writes its id maps and sets up its network first).
+    // The child reads one byte from sync_fd (a socket; the parent writes its
+    // id maps, makes a v1 cgroup and sets up its network first): with a user
+    // namespace before it starts, without one once its root is built.
     int sync_fd;
     // The child writes {int32 step, int32 errno} here on failure; EOF means exec succeeded.
     int error_fd;

@@ -43,6 +43,14 @@ public enum CgroupEntry: Sendable, Equatable {
     /// each hierarchy's `tasks` file. A thread that moves only itself takes
     /// no global lock.
     case moveSelf(taskFiles: [String])
+
+    /// The cgroup must exist when the child is cloned (v2). A v1 cgroup is
+    /// entered only after the go, so berth may make it while the child builds
+    /// its root.
+    public var isNeededAtClone: Bool {
+        if case .cloneInto = self { return true }
+        return false
+    }
 }
 
 public enum CgroupVersion: String, Sendable {

@@ -4,16 +4,18 @@ import CLinux
     import Glibc
 #endif
 
-/// The two pipes between berth and a child it cloned: the child waits on
-/// `sync` until berth has prepared what it needs (id maps, network), and reports a failed set-up
-/// step on `report` (CLOEXEC, so EOF means exec happened).
+/// The two channels between berth and a child it cloned: the child waits on
+/// `sync` until berth has prepared what it needs (id maps, cgroup, network),
+/// and reports a failed set-up step on `report` (CLOEXEC, so EOF means exec
+/// happened). `sync` is a socket: a child that failed before the go must
+/// not cost berth a SIGPIPE.
 final class ChildHandshake {
     let sync: (read: Int32, write: Int32)
     let report: (read: Int32, write: Int32)
     private var childEndsOpen = true
 
     init() throws(SystemError) {
-        let sync = try Pipe2.make()
+        let sync = try SocketChannel.make()
         do {
             report = try Pipe2.make()
         } catch {
@@ -42,13 +44,22 @@ final class ChildHandshake {
         childEndsOpen = false
         do {
             try beforeStart(pid)
-            try Syscall.writeOnce(sync.write, [1], subject: "child sync pipe")
         } catch {
             _ = Glibc.kill(pid, SIGKILL)
             _ = Reaper.wait(pid)
             throw error
         }
+        // A child that already failed (it builds its root before the go)
+        // has closed its end: its report below says why.
+        var go: UInt8 = 1
+        let sent = send(sync.write, &go, 1, Int32(MSG_NOSIGNAL))
+        let sendErrno = errno
         let record = try Syscall.readAll(report.read, upTo: 8)
+        if sent != 1 && record.count != 8 {
+            _ = Glibc.kill(pid, SIGKILL)
+            _ = Reaper.wait(pid)
+            throw SystemError(call: "send", errno: sendErrno, subject: "child sync socket")
+        }
         let status = record.count == 8 || waitForExit ? Reaper.wait(pid) : nil
         if record.count == 8 {
             let step = record[0..<4].withUnsafeBytes { $0.loadUnaligned(as: Int32.self) }

@@ -13,6 +13,19 @@ enum Pipe2 {
     }
 }
 
+/// socketpair(2) of a stream socket with SOCK_CLOEXEC: a one-way channel
+/// like a pipe, but one that `send` with MSG_NOSIGNAL writes to without a
+/// SIGPIPE when the other end is gone.
+enum SocketChannel {
+    static func make() throws(SystemError) -> (read: Int32, write: Int32) {
+        var fds: [Int32] = [-1, -1]
+        if socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &fds) != 0 {
+            throw SystemError(call: "socketpair", errno: errno)
+        }
+        return (fds[0], fds[1])
+    }
+}
+
 /// Reaping children berth itself started (a container's init while berth runs).
 public enum Reaper {
     /// waitpid(2), blocking. Returns the status, or nil when `pid` is not our child.
