@@ -87,7 +87,7 @@ let package = Package(
         .testTarget(name: "KernelTests", dependencies: ["Kernel"]),
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink"]),
         .testTarget(name: "ReconcileTests", dependencies: ["Reconcile", "Model"]),
-        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Model"]),
+        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Model", "Manifest"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Kernel", "Model"]),
         .testTarget(
             name: "CLITests", dependencies: ["berth", .product(name: "ArgumentParser", package: "swift-argument-parser")]),

@@ -54,8 +54,7 @@ public final class JournalSink: @unchecked Sendable {
         ]
         if let id = EventKind.messageID(for: message) { fields.append(("MESSAGE_ID", id)) }
         for (key, value) in metadata.sorted(by: { $0.key < $1.key }) {
-            let name = "BERTH_" + key.uppercased().map { $0.isLetter || $0.isNumber ? String($0) : "_" }.joined()
-            fields.append((name, "\(value)"))
+            fields.append((JournalSink.fieldName(key), "\(value)"))
         }
         guard let socket, let datagram = try? NativeProtocol.encode(fields) else {
             fallback(message, metadata)
@@ -69,6 +68,20 @@ public final class JournalSink: @unchecked Sendable {
         case .noReceiver, .failed:
             fallback(message, metadata)
         }
+    }
+
+    /// `container` → BERTH_CONTAINER: journald takes only A-Z, 0-9 and
+    /// "_" in field names, so anything else becomes "_".
+    static func fieldName(_ key: String) -> String {
+        var name = Array("BERTH_".utf8)
+        for byte in key.utf8 {
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"): name.append(byte - 32)
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"): name.append(byte)
+            default: name.append(UInt8(ascii: "_"))
+            }
+        }
+        return String(decoding: name, as: UTF8.self)
     }
 
     private func fallback(_ message: String, _ metadata: Logger.Metadata) {

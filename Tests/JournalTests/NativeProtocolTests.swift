@@ -24,6 +24,14 @@ import Testing
         #expect(try NativeProtocol.encode([("BERTH_OBSERVED", "")]) == Array("BERTH_OBSERVED=\n".utf8))
     }
 
+    /// Metadata keys become BERTH_ fields journald accepts, whatever they hold.
+    @Test func metadataKeysBecomeValidFieldNames() {
+        #expect(JournalSink.fieldName("container") == "BERTH_CONTAINER")
+        #expect(JournalSink.fieldName("exitCode2") == "BERTH_EXITCODE2")
+        #expect(JournalSink.fieldName("dry-run.é") == "BERTH_DRY_RUN___")
+        for key in ["container", "dry-run.é", "a b"] { #expect(NativeProtocol.isValidFieldName(JournalSink.fieldName(key))) }
+    }
+
     @Test(arguments: ["MESSAGE", "BERTH_ACTION", "A", "X1", String(repeating: "A", count: 64)])
     func acceptsClientFieldNames(name: String) {
         #expect(NativeProtocol.isValidFieldName(name))

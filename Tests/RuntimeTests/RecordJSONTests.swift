@@ -1,0 +1,83 @@
+import FoundationEssentials
+import Manifest
+import Model
+import Testing
+
+@testable import Runtime
+
+/// container.json's encoder: whatever it writes, JSONDecoder reads back as
+/// the same record, and it reads as JSONEncoder's output does.
+@Suite struct RecordJSONTests {
+    /// A record holding every field of every kind (the manifest corpus's
+    /// every-field.yaml, resolved), as a started container's would.
+    static func fullRecord() throws -> ContainerRecord {
+        let file = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("ManifestTests/Corpus/valid/every-field.yaml")
+        let decoded = ManifestLoader.decode(try Data(contentsOf: file), file: "every-field.yaml")
+        #expect(decoded.errors.isEmpty)
+        let host = HostFacts(name: "node1", labels: ["role": "web"])
+        let (desired, errors) = ManifestSet(documents: decoded.documents).resolve(for: host)
+        #expect(errors.isEmpty)
+        let container = try #require(desired.containers.first)
+        var record = ContainerRecord(
+            name: container.metadata.name, pid: 4242, startTime: 1_234_567, cgroup: "berth/full", rootfs: "/run/berth/full/rootfs",
+            lower: "/var/lib/berth/templates/busybox", upper: "/u", work: "/w", keepPrivateLayer: true)
+        record.privateLayerInMemory = false
+        record.capabilities = 0xa80_425fb
+        record.noNewPrivileges = true
+        record.seccomp = true
+        record.environment = ["PATH=/bin", "QUOTE=\"x\" \\ tab\there\nnew line", "UNICODE=été 🚢", "CONTROL=\u{01}\u{1f}"]
+        record.ipv6 = true
+        record.firewallFingerprint = "table inet berth {\n\tchain input { }\n}"
+        record.spec = container.spec
+        record.networks = desired.networks
+        record.foregroundOwner = [UInt64.max, 0]
+        return record
+    }
+
+    @Test func everyFieldReadsBackAsItWasAndAsJSONEncodersOutputDoes() throws {
+        let record = try RecordJSONTests.fullRecord()
+        #expect(record.spec?.resources != nil && record.spec?.firewall != nil && record.networks?.isEmpty == false)
+        let bytes = try RecordJSON.encode(record)
+        let ours = try JSONDecoder().decode(ContainerRecord.self, from: Data(bytes))
+        #expect(ours == record)
+        let foundation = try JSONDecoder().decode(ContainerRecord.self, from: JSONEncoder().encode(record))
+        #expect(ours == foundation)
+        // Deterministic (container.json is compared before it is rewritten).
+        #expect(try RecordJSON.encode(record) == bytes)
+    }
+
+    @Test func layoutIsSortedIndentedAndEscaped() throws {
+        struct Sample: Encodable {
+            var zeta = 1
+            var alpha: [String] = ["a\"b", "c\\d", "\u{7}"]
+            var empty: [Int] = []
+            var none: Int? = nil
+            var nested = ["k": -2.5]
+            var flag = false
+        }
+        let text = String(decoding: try RecordJSON.encode(Sample()), as: UTF8.self)
+        #expect(
+            text == """
+                {
+                  "alpha" : [
+                    "a\\"b",
+                    "c\\\\d",
+                    "\\u0007"
+                  ],
+                  "empty" : [],
+                  "flag" : false,
+                  "nested" : {
+                    "k" : -2.5
+                  },
+                  "zeta" : 1
+                }
+
+                """)
+    }
+
+    @Test func aNumberJSONCannotHoldIsAnError() {
+        struct Sample: Encodable { var value = Double.nan }
+        #expect(throws: EncodingError.self) { try RecordJSON.encode(Sample()) }
+    }
+}
