@@ -59,6 +59,7 @@ static const char *const step_names[] = {
     [BERTH_STEP_IDENTITY] = "become root of the user namespace",
     [BERTH_STEP_CGROUP] = "join the cgroup",
     [BERTH_STEP_LOOPBACK] = "bring up lo",
+    [BERTH_STEP_SESSION] = "start a session",
 };
 
 const char *berth_step_name(int step) {
@@ -613,6 +614,10 @@ __attribute__((noreturn)) static void child_main(const struct berth_container_co
     if (config->seccomp) install_seccomp(config);
     drop_capabilities(config);
 
+    // Its own session, as runc's and LXC's inits: no terminal's job control
+    // reaches it. A Ctrl-C at the terminal of a `berth run` goes to berth
+    // alone, which passes it on once.
+    if (setsid() < 0) fail(config, BERTH_STEP_SESSION);
     for (int fd = 0; fd < 3; fd++) {
         // Already in place for a foreground container (berth's own stdio).
         if (config->stdio[fd] != fd && dup2(config->stdio[fd], fd) != fd) fail(config, BERTH_STEP_STDIO);

@@ -9,7 +9,9 @@ enum FastPath {
     /// Options that take a value: the instance options (every command),
     /// run's, and stop's.
     static let instanceOptions = ["--state-dir", "--run-dir", "--cgroup-parent"]
-    static let runOptions = ["--name", "--template", "--rootfs", "--hostname", "--env", "-e", "--workdir", "-w"]
+    static let runOptions = [
+        "--name", "--template", "--rootfs", "--hostname", "--env", "-e", "--workdir", "-w", "--memory", "--cpus", "--pids",
+    ]
     static let stopOptions = ["--timeout"]
 
     static func parse(_ arguments: [String]) -> Lifecycle? {
@@ -64,6 +66,9 @@ enum FastPath {
             case "--hostname": run.hostname = value
             case "--env": run.env.append(value)
             case "--workdir": run.workdir = value
+            case "--memory": run.memory = value
+            case "--cpus": run.cpus = value
+            case "--pids": run.pids = value
             default:
                 guard let seconds = Int(value) else { return nil }
                 timeout = seconds

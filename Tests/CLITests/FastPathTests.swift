@@ -27,6 +27,7 @@ struct FastPathTests {
         ["run", "--name", "r1", "--template", "busybox", "--hostname", "h", "-w", "/tmp", "--", "sh", "-c", "echo --name"],
         ["run", "-e", "A=1", "--env", "B=2", "--env=C=3", "--rootfs", "/srv/root", "--", "/bin/sh"],
         ["run", "--workdir=/", "--state-dir", "/s", "--", "--not-an-option"],
+        ["run", "--memory", "256Mi", "--cpus=0.5", "--pids", "64", "--", "/bin/sh"],
     ]
 
     @Test(arguments: accepted) func acceptsWhatArgumentParserReadsTheSame(_ arguments: [String]) throws {

@@ -17,6 +17,25 @@ struct CgroupDriverTests {
         return "/sys/fs/cgroup/\(cgroup.group)/\(name)"
     }
 
+    /// v1: a new cpuset takes the cpus and mems of berth's parent; the
+    /// parent then has clone_children set (the kernel copies them for the
+    /// next container) and the hierarchy's root is left as it was.
+    @Test func aNewCpusetGetsItsParentsCpusAndTheRootIsLeftAlone() throws {
+        guard let v1 = try CgroupDrivers.detect() as? CgroupV1Driver, let mount = v1.mounts["cpuset"] else { return }
+        let rootFlag = cat(mount + "/cgroup.clone_children")
+        let cgroup = try TestCgroup()
+        defer { #expect(cgroup.tearDown() == []) }
+        let second = try cgroup.parent.appending("c2")
+        try cgroup.driver.create(second)
+        defer { try? cgroup.driver.remove(second) }
+        for group in [cgroup.group, second] {
+            #expect(cat("\(mount)/\(group)/cpuset.cpus") == cat(mount + "/cpuset.cpus"))
+            #expect(cat("\(mount)/\(group)/cpuset.mems") == cat(mount + "/cpuset.mems"))
+        }
+        #expect(cat("\(mount)/\(cgroup.parent)/cgroup.clone_children") == "1")
+        #expect(cat(mount + "/cgroup.clone_children") == rootFlag)
+    }
+
     @Test func memoryLimitChangedLiveShowsInCgroupFile() throws {
         let cgroup = try TestCgroup()
         defer { #expect(cgroup.tearDown() == []) }

@@ -28,11 +28,14 @@ struct RunCommandTests {
         let result = try Spawn.run(
             [ContainerCLITests.binary, "run"] + global(host) + [
                 "--name", "r1", "--hostname", "box", "-e", "GREETING=hello", "--",
-                "/bin/sh", "-c", "read word; echo \"$GREETING-$word from $(hostname) as pid $$, lo $(cat /sys/class/net/lo/flags)\"; exit 3",
+                "/bin/sh", "-c",
+                "read word; echo \"$GREETING-$word from $(hostname) as pid $$, lo $(cat /sys/class/net/lo/flags), group and session $(cut -d' ' -f5,6 /proc/1/stat)\"; exit 3",
             ],
             input: Array("world\n".utf8))
         #expect((result.status >> 8) & 0xff == 3)
-        #expect(String(decoding: result.output, as: UTF8.self).contains("hello-world from box as pid 1, lo 0x9"))
+        // The init leads its own session: a terminal's Ctrl-C reaches only
+        // berth, which passes it on once.
+        #expect(String(decoding: result.output, as: UTF8.self).contains("hello-world from box as pid 1, lo 0x9, group and session 1 1"))
         #expect(gone(host, "r1"))
         // A command that cannot run: the step that failed, and nothing left.
         let missing = try Spawn.run(
@@ -46,6 +49,36 @@ struct RunCommandTests {
             [ContainerCLITests.binary, "run"] + global(host) + ["--name", "taken", "--", "/bin/true"], mergingStandardError: true)
         #expect((refused.status >> 8) & 0xff == 1)
         #expect(String(decoding: refused.output, as: UTF8.self).contains("container taken already exists"))
+    }
+
+    /// --memory, --cpus and --pids are the container's cgroup limits; a bad
+    /// value is refused before anything is made.
+    @Test func runAppliesItsLimitsAndRefusesABadOne() throws {
+        let host = try TestHost()
+        defer { #expect(host.tearDown() == []) }
+        let berth = try Spawn.start(
+            [ContainerCLITests.binary, "run"] + global(host) + [
+                "--name", "r6", "--memory", "64Mi", "--cpus", "0.5", "--pids", "32", "--", "/bin/sleep", "30",
+            ])
+        #expect(eventually { if case .running = host.runtime.status("r6") { return true } else { return false } })
+        let group = try CgroupPath(host.parent).appending("r6")
+        let limits = try host.runtime.cgroups.observe(group).limits
+        #expect(limits.memoryMax == 64 << 20)
+        #expect(limits.pidsMax == 32)
+        #expect(limits.cpuQuotaMicros == 50_000 && limits.cpuPeriodMicros == 100_000)
+        // sleep as PID 1 ignores the first SIGTERM; the second kills the cgroup.
+        kill(berth, SIGTERM)
+        usleep(100_000)
+        kill(berth, SIGTERM)
+        _ = Reaper.wait(berth)
+        #expect(eventually { gone(host, "r6") })
+
+        let refused = try Spawn.run(
+            [ContainerCLITests.binary, "run"] + global(host) + ["--name", "r7", "--memory", "lots", "--", "/bin/true"],
+            mergingStandardError: true)
+        #expect((refused.status >> 8) & 0xff != 0)
+        #expect(String(decoding: refused.output, as: UTF8.self).contains("--memory"))
+        #expect(gone(host, "r7"))
     }
 
     @Test func runIsLeftAloneByPruneAndPassesSignalsOn() throws {

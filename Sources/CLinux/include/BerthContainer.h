@@ -110,6 +110,7 @@ enum berth_step {
     BERTH_STEP_IDENTITY,
     BERTH_STEP_CGROUP,
     BERTH_STEP_LOOPBACK,
+    BERTH_STEP_SESSION,
 };
 
 const char *berth_step_name(int step);

@@ -76,21 +76,55 @@ public struct CgroupV1Driver: CgroupDriver {
     }
 
     public func create(_ path: CgroupPath) throws(SystemError) {
+        var done: Set<String> = []
         for controller in CgroupV1Driver.wanted {
-            guard let mount = mounts[controller] else { continue }
+            guard let mount = mounts[controller], done.insert(mount).inserted else { continue }
+            let cpuset = mounts["cpuset"] == mount
+            var levels: [String] = []
             var current = mount
             for component in path.components {
-                let parent = current
                 current += "/" + component
-                if Syscall.exists(current) { continue }
-                try Syscall.mkdir(current, existOK: true)
-                if controller == "cpuset" {
-                    // A new cpuset is empty and refuses tasks: inherit the parent's.
-                    _ = try CgroupFile.write(current, "cpuset.cpus", try CgroupFile.read(parent, "cpuset.cpus"))
-                    _ = try CgroupFile.write(current, "cpuset.mems", try CgroupFile.read(parent, "cpuset.mems"))
+                levels.append(current)
+            }
+            // Usually berth's parent is there and only the container's own
+            // directory is new: one mkdir per hierarchy.
+            guard let leaf = levels.last else { continue }
+            if let made = try CgroupV1Driver.makeLevel(leaf) {
+                if made && cpuset { try CgroupV1Driver.inheritCpuset(leaf, parent: levels.dropLast().last ?? mount, mark: levels.count > 1) }
+                continue
+            }
+            for (index, level) in levels.enumerated() {
+                guard let made = try CgroupV1Driver.makeLevel(level) else { throw SystemError(call: "mkdir", errno: ENOENT, subject: level) }
+                if made && cpuset {
+                    let isLeaf = index == levels.count - 1
+                    try CgroupV1Driver.inheritCpuset(level, parent: index > 0 ? levels[index - 1] : mount, mark: isLeaf && index > 0)
                 }
             }
         }
+    }
+
+    /// mkdir of one cgroup: true when made, false when it was there, nil
+    /// when its parent is missing.
+    static func makeLevel(_ directory: String) throws(SystemError) -> Bool? {
+        if Glibc.mkdir(directory, 0o755) == 0 { return true }
+        switch errno {
+        case EEXIST: return false
+        case ENOENT: return nil
+        default: throw SystemError(call: "mkdir", errno: errno, subject: directory)
+        }
+    }
+
+    /// A new cpuset is empty and refuses tasks: it takes its parent's cpus
+    /// and mems. The kernel copies them itself under a parent with
+    /// `cgroup.clone_children`. `mark`: the parent is berth's own cgroup
+    /// parent (a container's cgroup is being made), which then gets that
+    /// flag, so later containers cost one read here. No other cgroup is
+    /// touched (the hierarchy's root is the whole machine's).
+    static func inheritCpuset(_ directory: String, parent: String, mark: Bool) throws(SystemError) {
+        guard try CgroupFile.read(directory, "cpuset.cpus").isEmpty else { return }
+        _ = try CgroupFile.write(directory, "cpuset.cpus", try CgroupFile.read(parent, "cpuset.cpus"))
+        _ = try CgroupFile.write(directory, "cpuset.mems", try CgroupFile.read(parent, "cpuset.mems"))
+        if mark { _ = try? CgroupFile.write(parent, "cgroup.clone_children", "1") }
     }
 
     public func remove(_ path: CgroupPath) throws(SystemError) {

@@ -61,7 +61,29 @@ struct RunRequest: Equatable {
     var hostname: String?
     var env: [String] = []
     var workdir: String?
+    /// Limits, as a manifest writes them ("256Mi", "0.5", 100).
+    var memory: String?
+    var cpus: String?
+    var pids: String?
     var command: [String] = []
+
+    /// The limits given, or nil for none: the in-memory private layer counts
+    /// against the memory limit.
+    func resources() throws -> ResourcesSpec? {
+        guard memory != nil || cpus != nil || pids != nil else { return nil }
+        var resources = ResourcesSpec()
+        do {
+            if let memory { resources.memory = MemorySpec(max: try ByteSize(parsing: memory)) }
+        } catch { throw ValidationError("--memory: \(error.message)\(error.hint.map { " (\($0))" } ?? "")") }
+        do {
+            if let cpus { resources.cpu = CPUSpec(limit: try CPUQuantity(parsing: cpus)) }
+        } catch { throw ValidationError("--cpus: \(error.message)\(error.hint.map { " (\($0))" } ?? "")") }
+        if let pids {
+            guard let count = Int(pids), count > 0 else { throw ValidationError("--pids: '\(pids)' is not a positive whole number") }
+            resources.pids = PidsSpec(max: count)
+        }
+        return resources
+    }
 
     func perform() throws -> Int32 {
         let name = self.name ?? "run-\(getpid())"
@@ -78,6 +100,7 @@ struct RunRequest: Equatable {
             variables[String(item[..<equals])] = String(item[item.index(after: equals)...])
         }
         spec.env = variables.isEmpty ? nil : variables
+        spec.resources = try resources()
         let container = ContainerObject(
             metadata: ObjectMeta(name: name), spec: spec, source: SourceLocation(file: "berth run", line: 1, column: 1))
         return try RuntimeContext.runtime(instance).runForeground(container)
@@ -105,13 +128,16 @@ struct Run: ParsableCommand {
     var env: [String] = []
     @Option(name: [.customShort("w"), .long], help: ArgumentHelp("Working directory inside.", valueName: "dir"))
     var workdir: String?
+    @Option(help: ArgumentHelp("Memory limit, its private layer included (e.g. 256Mi).", valueName: "size")) var memory: String?
+    @Option(help: ArgumentHelp("CPU time limit in CPUs (e.g. 0.5).", valueName: "cpus")) var cpus: String?
+    @Option(help: ArgumentHelp("Process limit.", valueName: "count")) var pids: String?
     @Argument(parsing: .postTerminator, help: "-- and the command (default: the template's /sbin/init).")
     var command: [String] = []
 
     var request: RunRequest {
         RunRequest(
             instance: Instance(global), name: name, template: template, rootfs: rootfs, hostname: hostname, env: env, workdir: workdir,
-            command: command)
+            memory: memory, cpus: cpus, pids: pids, command: command)
     }
 
     func run() throws { throw ExitCode(try Lifecycle.run(request).perform()) }
