@@ -96,9 +96,11 @@ public struct ContainerStartError: Error, CustomStringConvertible, Sendable {
 
 extension ContainerLaunch {
     /// Clones the container's init into new namespaces and its cgroup.
-    /// `beforeStart` runs in the parent with the child's pid while the child
-    /// waits; then the child sets up its root and execs. Returns the pid once
-    /// exec succeeded.
+    /// `beforeStart` runs in the parent with the child's pid. Meanwhile the
+    /// child builds its root (with a user namespace it first waits for its
+    /// id maps); it enters its cgroup, leaves the host's tree and execs only
+    /// once `beforeStart` returned, so a v1 cgroup may still be made there.
+    /// Returns the pid once exec succeeded.
     public func start(beforeStart: (pid_t) throws -> Void) throws -> pid_t {
         let handshake = try ChildHandshake()
         let stdin = inheritsStdio ? -1 : try Syscall.open("/dev/null", O_RDONLY)
