@@ -622,6 +622,7 @@ __attribute__((noreturn)) static void child_main(const struct berth_container_co
         // Already in place for a foreground container (berth's own stdio).
         if (config->stdio[fd] != fd && dup2(config->stdio[fd], fd) != fd) fail(config, BERTH_STEP_STDIO);
     }
+    if (config->controlling_tty && ioctl(0, TIOCSCTTY, 0) != 0) fail(config, BERTH_STEP_STDIO);
     finish_and_exec(config, config->cwd);
 }
 

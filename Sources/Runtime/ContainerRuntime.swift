@@ -51,9 +51,9 @@ public struct ContainerRuntime: Sendable {
     /// Creates the container's cgroup and private layer and starts its init.
     /// A `foreground` container (berth run) gets berth's stdin, stdout and
     /// stderr, and is deleted once it exits: its record is not synced to disk.
-    public func start(_ container: ContainerObject, networks: [NetworkObject] = [], foreground: Bool = false) throws
-        -> ContainerRecord
-    {
+    public func start(
+        _ container: ContainerObject, networks: [NetworkObject] = [], foreground: Bool = false, terminal: PseudoTerminal? = nil
+    ) throws -> ContainerRecord {
         let name = container.metadata.name
         try Names.checkDNSLabel(name)
         if case .running(let pid) = status(name) {
@@ -92,6 +92,7 @@ public struct ContainerRuntime: Sendable {
         launch.devices = devices.map(\.node)
         launch.idMaps = idMaps
         launch.inheritsStdio = foreground
+        launch.terminal = terminal?.slave
         // Recorded once, before anything durable is made; only the init file follows.
         record.keep(launch)
         var limits = try CgroupLimits(spec.resources)
@@ -353,18 +354,20 @@ public struct ContainerRuntime: Sendable {
     /// an init without handlers for them (PID 1 of a pid namespace) ignores
     /// them. Returns the init's exit code (128 + signal when it was killed).
     /// Whatever fails once the container exists, it is deleted.
-    public func runForeground(_ container: ContainerObject, networks: [NetworkObject] = []) throws -> Int32 {
+    public func runForeground(_ container: ContainerObject, networks: [NetworkObject] = [], terminal: Bool = false) throws -> Int32 {
         let name = container.metadata.name
         try Names.checkDNSLabel(name)
         guard state.load(name) == nil else {
             throw RuntimeError(description: "container \(name) already exists (berth start \(name) starts it again)")
         }
         let signals = try SignalPipe([SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2])
+        let pty = terminal ? try PseudoTerminal() : nil
         var record: ContainerRecord?
         do {
-            record = try start(container, networks: networks, foreground: true)
+            record = try start(container, networks: networks, foreground: true, terminal: pty)
             guard let pid = record?.pid else { throw RuntimeError(description: "container \(name) started without a pid") }
-            let status = try waitForeground(name, pid: pid, signals: signals)
+            pty?.closeSlave()  // the init holds it now: its end reads as EIO on the master
+            let status = try waitForeground(name, pid: pid, signals: signals, terminal: pty)
             let code = status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
             logger.info("exited", metadata: ["container": "\(name)", "code": "\(code)"])
             if let record { try delete(record, keepPrivateLayer: false) }
@@ -375,14 +378,12 @@ public struct ContainerRuntime: Sendable {
         }
     }
 
-    /// Waits for the foreground init `pid` to exit, passing signals on; its
-    /// wait status.
-    private func waitForeground(_ name: String, pid: pid_t, signals: SignalPipe) throws -> Int32 {
+    /// Waits for the foreground init `pid` to exit, passing signals on (with
+    /// a terminal, relaying it meanwhile); its wait status.
+    private func waitForeground(_ name: String, pid: pid_t, signals: SignalPipe, terminal: PseudoTerminal?) throws -> Int32 {
         let handle = try PidFD(pid: pid)
         var interrupts = 0
-        var fds = [pollfd(fd: handle.fd, events: Int16(POLLIN), revents: 0), pollfd(fd: signals.fd, events: Int16(POLLIN), revents: 0)]
-        while fds[0].revents == 0 {
-            if Glibc.poll(&fds, 2, -1) < 0 && errno != EINTR { throw SystemError(call: "poll", errno: errno, subject: "container \(name)") }
+        func passOn() {
             for signal in signals.drain() {
                 if signal == SIGINT || signal == SIGTERM { interrupts += 1 }
                 if interrupts > 1 {
@@ -392,6 +393,15 @@ public struct ContainerRuntime: Sendable {
                     _ = try? handle.signal(signal)
                 }
             }
+        }
+        // With a terminal: relayed until every process of the container has
+        // let go of it (its pid namespace ends with the init), then waited for
+        // as without one (an init may close its terminal and go on).
+        if let terminal { TerminalRelay.run(master: terminal.master, also: signals.fd, ready: passOn) }
+        var fds = [pollfd(fd: handle.fd, events: Int16(POLLIN), revents: 0), pollfd(fd: signals.fd, events: Int16(POLLIN), revents: 0)]
+        while fds[0].revents == 0 {
+            if Glibc.poll(&fds, 2, -1) < 0 && errno != EINTR { throw SystemError(call: "poll", errno: errno, subject: "container \(name)") }
+            passOn()
         }
         return Reaper.wait(pid) ?? 0
     }

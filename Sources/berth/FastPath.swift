@@ -13,6 +13,8 @@ enum FastPath {
         "--name", "--template", "--rootfs", "--hostname", "--env", "-e", "--workdir", "-w", "--memory", "--cpus", "--pids",
     ]
     static let stopOptions = ["--timeout"]
+    /// Flags (no value): run's.
+    static let runFlags = ["--tty", "-t"]
 
     static func parse(_ arguments: [String]) -> Lifecycle? {
         guard let command = arguments.first, command == "run" || command == "start" || command == "stop" else { return nil }
@@ -39,6 +41,11 @@ enum FastPath {
             if token.hasPrefix("--"), let equals = token.firstIndex(of: "=") {
                 option = String(token[..<equals])
                 inline = String(token[token.index(after: equals)...])
+            }
+            if command == "run" && (option == "-t" || option == "--tty") && inline == nil {
+                guard !run.tty else { return nil }
+                run.tty = true
+                continue
             }
             if option == "-e" { option = "--env" }
             if option == "-w" { option = "--workdir" }

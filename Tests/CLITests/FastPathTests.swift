@@ -28,6 +28,7 @@ struct FastPathTests {
         ["run", "-e", "A=1", "--env", "B=2", "--env=C=3", "--rootfs", "/srv/root", "--", "/bin/sh"],
         ["run", "--workdir=/", "--state-dir", "/s", "--", "--not-an-option"],
         ["run", "--memory", "256Mi", "--cpus=0.5", "--pids", "64", "--", "/bin/sh"],
+        ["run", "-t", "--name", "r1", "--", "/bin/sh"], ["run", "--tty"],
     ]
 
     @Test(arguments: accepted) func acceptsWhatArgumentParserReadsTheSame(_ arguments: [String]) throws {
@@ -40,7 +41,7 @@ struct FastPathTests {
         ["start", "--", "x"], ["stop", "--timeout", "soon", "x"], ["stop", "--timeout", "-1", "x"],
         ["start", "--state-dir", "--run-dir", "x"], ["start", "--state-dir", "/a", "--state-dir", "/b", "x"],
         ["run", "--name"], ["run", "--name", "a", "--name", "b"], ["run", "--bogus", "--", "true"], ["run", "positional"],
-        ["run", "-eA=1"], ["run", "--keep"], ["stop", "--timeout"],
+        ["run", "-eA=1"], ["run", "--keep"], ["stop", "--timeout"], ["run", "-t", "-t"], ["run", "--tty=yes"], ["start", "-t", "x"],
     ]
 
     @Test(arguments: handedOver) func handsEverythingElseToArgumentParser(_ arguments: [String]) {
@@ -48,7 +49,7 @@ struct FastPathTests {
     }
 
     @Test func knowsEveryOptionOfItsCommands() {
-        let known = FastPath.instanceOptions + FastPath.runOptions + FastPath.stopOptions + ["--help", "--version"]
+        let known = FastPath.instanceOptions + FastPath.runOptions + FastPath.stopOptions + FastPath.runFlags + ["--help", "--version"]
         for command in [Run.self, Start.self, Stop.self] as [any ParsableCommand.Type] {
             let help = Berth.helpMessage(for: command)
             let options = help.split(whereSeparator: { !($0.isLetter || $0 == "-") }).filter { $0.hasPrefix("--") && $0.count > 2 }

@@ -51,6 +51,24 @@ struct RunCommandTests {
         #expect(String(decoding: refused.output, as: UTF8.self).contains("container taken already exists"))
     }
 
+    /// -t: the init's stdio is a terminal berth relays, its controlling one.
+    @Test func runWithATerminalRelaysItAndReturnsTheExitCode() throws {
+        let host = try TestHost()
+        defer { #expect(host.tearDown() == []) }
+        let script =
+            "read word; [ -t 0 ] && [ -t 1 ] && echo \"terminal $word\"; "
+            + "[ \"$(cut -d' ' -f8 /proc/1/stat)\" -gt 0 ] && echo foreground; exit 4"
+        let result = try Spawn.run(
+            [ContainerCLITests.binary, "run"] + global(host) + ["-t", "--name", "r8", "--", "/bin/sh", "-c", script],
+            input: Array("hello\n".utf8))
+        let output = String(decoding: result.output, as: UTF8.self)
+        #expect((result.status >> 8) & 0xff == 4, "\(output)")
+        #expect(output.contains("terminal hello"), "\(output)")
+        // /proc/1/stat field 8: the terminal's foreground group (0 without a controlling one).
+        #expect(output.contains("foreground"), "\(output)")
+        #expect(gone(host, "r8"))
+    }
+
     /// --memory, --cpus and --pids are the container's cgroup limits; a bad
     /// value is refused before anything is made.
     @Test func runAppliesItsLimitsAndRefusesABadOne() throws {

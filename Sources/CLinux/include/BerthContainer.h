@@ -68,6 +68,9 @@ struct berth_container_config {
     int disable_ipv6;
     // Descriptors that become 0, 1, 2 in the container.
     int stdio[3];
+    // stdin is a terminal (berth run -t: a pseudo-terminal berth relays)
+    // that becomes the init's controlling terminal.
+    int controlling_tty;
     // The child reads one byte from sync_fd (a socket; the parent writes its
     // id maps, makes a v1 cgroup and sets up its network first): with a user
     // namespace before it starts, without one once its root is built.

@@ -66,6 +66,9 @@ public struct ContainerLaunch: Sendable {
     /// A foreground container (berth run): the init gets berth's own stdin,
     /// stdout and stderr instead, and no console log is written.
     public var inheritsStdio = false
+    /// The slave side of a pseudo-terminal (berth run -t): the init's stdin,
+    /// stdout, stderr and controlling terminal instead.
+    public var terminal: Int32?
 
     public init(
         rootfs: String, overlay: (lower: String, upper: String, work: String)?, hostname: String, arguments: [String],
@@ -146,6 +149,10 @@ extension ContainerLaunch {
         config.disable_ipv6 = disableIPv6 ? 1 : 0
         config.user_namespace = idMaps == nil ? 0 : 1
         config.stdio = inheritsStdio ? (0, 1, 2) : (stdin, console, console)
+        if let terminal {
+            config.stdio = (terminal, terminal, terminal)
+            config.controlling_tty = 1
+        }
         config.sync_fd = handshake.sync.read
         config.error_fd = handshake.report.write
         config.parent_fds = (handshake.sync.write, handshake.report.read)

@@ -4,12 +4,39 @@ import CLinux
     import Glibc
 #endif
 
+/// A pseudo-terminal pair (openpty), the master side for berth to relay.
+public final class PseudoTerminal {
+    public let master: Int32
+    /// Closed by `closeSlave()` once the child has its copy.
+    public private(set) var slave: Int32
+
+    public init() throws(SystemError) {
+        var master: Int32 = -1
+        var slave: Int32 = -1
+        if berth_openpty(&master, &slave) != 0 { throw SystemError(call: "openpty", errno: errno) }
+        if isatty(0) == 1 { _ = berth_copy_window_size(0, slave) }
+        self.master = master
+        self.slave = slave
+    }
+
+    public func closeSlave() {
+        if slave >= 0 { Syscall.close(slave) }
+        slave = -1
+    }
+
+    deinit {
+        Syscall.close(master)
+        if slave >= 0 { Syscall.close(slave) }
+    }
+}
+
 /// Relays between berth's stdin/stdout and a pseudo-terminal's master side
 /// until the command closes its terminal. The caller's terminal (if stdin is
 /// one) is put in raw mode meanwhile and restored after; its window size
-/// follows resizes.
-enum TerminalRelay {
-    static func run(master: Int32) {
+/// follows resizes. `also` is polled too: `ready` runs whenever it is
+/// readable (berth run's signal pipe).
+public enum TerminalRelay {
+    public static func run(master: Int32, also: Int32 = -1, ready: () -> Void = {}) {
         var saved = [UInt8](repeating: 0, count: 256)
         let isTerminal = isatty(0) == 1
         let raw = isTerminal && saved.withUnsafeMutableBytes { berth_make_raw(0, $0.baseAddress, UInt($0.count)) } == 0
@@ -19,13 +46,16 @@ enum TerminalRelay {
         var buffer = [UInt8](repeating: 0, count: 16384)
         var inputOpen = true
         while true {
-            var fds = [pollfd(fd: master, events: Int16(POLLIN), revents: 0), pollfd(fd: inputOpen ? 0 : -1, events: Int16(POLLIN), revents: 0)]
-            let ready = poll(&fds, 2, 250)
-            if ready < 0 {
+            var fds = [
+                pollfd(fd: master, events: Int16(POLLIN), revents: 0), pollfd(fd: inputOpen ? 0 : -1, events: Int16(POLLIN), revents: 0),
+                pollfd(fd: also, events: Int16(POLLIN), revents: 0),
+            ]
+            if poll(&fds, 3, 250) < 0 {
                 if errno == EINTR { continue }
                 return
             }
             if isTerminal { _ = berth_copy_window_size(0, master) }
+            if fds[2].revents != 0 { ready() }
             if fds[0].revents != 0 {
                 let count = buffer.withUnsafeMutableBytes { read(master, $0.baseAddress, $0.count) }
                 // EIO: every slave descriptor is closed, the command ended.

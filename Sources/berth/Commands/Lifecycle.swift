@@ -65,6 +65,8 @@ struct RunRequest: Equatable {
     var memory: String?
     var cpus: String?
     var pids: String?
+    /// A pseudo-terminal for the init, relayed to berth's own stdio.
+    var tty = false
     var command: [String] = []
 
     /// The limits given, or nil for none: the in-memory private layer counts
@@ -103,7 +105,7 @@ struct RunRequest: Equatable {
         spec.resources = try resources()
         let container = ContainerObject(
             metadata: ObjectMeta(name: name), spec: spec, source: SourceLocation(file: "berth run", line: 1, column: 1))
-        return try RuntimeContext.runtime(instance).runForeground(container)
+        return try RuntimeContext.runtime(instance).runForeground(container, terminal: tty)
     }
 }
 
@@ -131,13 +133,17 @@ struct Run: ParsableCommand {
     @Option(help: ArgumentHelp("Memory limit, its private layer included (e.g. 256Mi).", valueName: "size")) var memory: String?
     @Option(help: ArgumentHelp("CPU time limit in CPUs (e.g. 0.5).", valueName: "cpus")) var cpus: String?
     @Option(help: ArgumentHelp("Process limit.", valueName: "count")) var pids: String?
+    @Flag(
+        name: [.customShort("t"), .long], help: "Give the init a terminal: a pseudo-terminal berth relays to its own (job control and Ctrl-C inside)."
+    )
+    var tty = false
     @Argument(parsing: .postTerminator, help: "-- and the command (default: the template's /sbin/init).")
     var command: [String] = []
 
     var request: RunRequest {
         RunRequest(
             instance: Instance(global), name: name, template: template, rootfs: rootfs, hostname: hostname, env: env, workdir: workdir,
-            memory: memory, cpus: cpus, pids: pids, command: command)
+            memory: memory, cpus: cpus, pids: pids, tty: tty, command: command)
     }
 
     func run() throws { throw ExitCode(try Lifecycle.run(request).perform()) }
