@@ -66,18 +66,8 @@ public struct ContainerExec: Sendable {
         config.sync_fd = handshake.sync.read
         config.error_fd = handshake.report.write
         config.parent_fds = (handshake.sync.write, handshake.report.read)
-        config.tty_fd = -1
-        var master: Int32 = -1
-        var slave: Int32 = -1
-        if tty {
-            if berth_openpty(&master, &slave) != 0 { throw SystemError(call: "openpty", errno: errno) }
-            config.tty_fd = slave
-            _ = berth_copy_window_size(0, slave)
-        }
-        defer {
-            if master >= 0 { Syscall.close(master) }
-            if slave >= 0 { Syscall.close(slave) }
-        }
+        let terminal = tty ? try PseudoTerminal() : nil
+        config.tty_fd = terminal?.slave ?? -1
 
         let entry = try CgroupEntryDescriptors(cgroup)
         let pid = entry.clone { cgroup in
@@ -87,11 +77,10 @@ public struct ContainerExec: Sendable {
         let beforeStart = { (pid: pid_t) throws in try entry.joinLate(pid) }
         if pid < 0 { throw SystemError(call: "clone", errno: errno, subject: "exec in pid \(initPID)") }
         let status: Int32
-        if tty {
+        if let terminal {
             _ = try handshake.release(pid, beforeStart: beforeStart, waitForExit: false)
-            Syscall.close(slave)
-            slave = -1
-            TerminalRelay.run(master: master)
+            terminal.closeSlave()
+            TerminalRelay.run(master: terminal.master)
             status = Reaper.wait(pid) ?? -1
         } else {
             status = try handshake.release(pid, beforeStart: beforeStart, waitForExit: true) ?? -1
