@@ -646,8 +646,39 @@ __attribute__((noreturn)) static void exec_fail(const struct berth_exec_config *
     _exit(127);
 }
 
+// The joining child passes the signals berth passes it on to the command.
+static volatile pid_t exec_command_pid = 0;
+
+static void forward_to_command(int signal) {
+    int saved = errno;
+    if (exec_command_pid > 0) kill(exec_command_pid, signal);
+    errno = saved;
+}
+
+// Before anything else (until then berth's own handlers, inherited, would
+// run): the signals berth passes on are forwarded, once the command runs.
+static int forward_signals(void) {
+    static const int forwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = forward_to_command;
+    action.sa_flags = SA_RESTART;
+    sigemptyset(&action.sa_mask);
+    sigset_t unblock;
+    sigemptyset(&unblock);
+    for (size_t i = 0; i < sizeof forwarded / sizeof forwarded[0]; i++) {
+        if (sigaction(forwarded[i], &action, NULL) != 0) return -1;
+        sigaddset(&unblock, forwarded[i]);
+    }
+    return sigprocmask(SIG_UNBLOCK, &unblock, NULL);
+}
+
 __attribute__((noreturn)) static void exec_child(const struct berth_exec_config *config) {
+    if (forward_signals() != 0) exec_fail(config, BERTH_STEP_SESSION);
     if (detach_from_parent(config->parent_fds) != 0 || wait_for_go(config->sync_fd) != 0) exec_fail(config, BERTH_STEP_SYNC);
+    // Its own session (the command's too): a terminal's Ctrl-C reaches
+    // berth alone, which passes it on once, through this process.
+    if (setsid() < 0) exec_fail(config, BERTH_STEP_SESSION);
     if (enter_cgroup(&config->cgroup) != 0) exec_fail(config, BERTH_STEP_CGROUP);
     for (int i = 0; i < 7; i++) {
         if (config->namespace_fds[i] < 0) continue;
@@ -659,7 +690,9 @@ __attribute__((noreturn)) static void exec_child(const struct berth_exec_config 
     pid_t pid = (pid_t)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
     if (pid < 0) exec_fail(config, BERTH_STEP_EXEC);
     if (pid > 0) {
-        // The joining child: wait for the command and mirror its end.
+        // The joining child: wait for the command, passing signals on, and
+        // mirror its end.
+        exec_command_pid = pid;
         close(config->error_fd);
         int status = 0;
         while (waitpid(pid, &status, 0) < 0) {

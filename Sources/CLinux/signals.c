@@ -18,6 +18,9 @@ static void berth_signal_handler(int signal) {
     errno = saved;
 }
 
+// The handlers berth_signal_pipe replaced, by signal number.
+static struct sigaction berth_signal_saved[NSIG];
+
 int berth_signal_pipe(const int *signals, int count) {
     int fds[2];
     if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) return -1;
@@ -30,9 +33,22 @@ int berth_signal_pipe(const int *signals, int count) {
     sigset_t unblock;
     sigemptyset(&unblock);
     for (int index = 0; index < count; index++) {
-        if (sigaction(signals[index], &action, NULL) != 0) return -1;
+        if (signals[index] <= 0 || signals[index] >= NSIG) {
+            errno = EINVAL;
+            return -1;
+        }
+        if (sigaction(signals[index], &action, &berth_signal_saved[signals[index]]) != 0) return -1;
         sigaddset(&unblock, signals[index]);
     }
     if (pthread_sigmask(SIG_UNBLOCK, &unblock, NULL) != 0) return -1;
     return fds[0];
+}
+
+void berth_signal_restore(const int *signals, int count) {
+    for (int index = 0; index < count; index++) {
+        if (signals[index] > 0 && signals[index] < NSIG) sigaction(signals[index], &berth_signal_saved[signals[index]], NULL);
+    }
+    int fd = berth_signal_write_fd;
+    berth_signal_write_fd = -1;
+    if (fd >= 0) close(fd);
 }

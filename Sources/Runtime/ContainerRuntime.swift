@@ -427,8 +427,10 @@ public struct ContainerRuntime: Sendable {
     }
 
     /// Runs `command` inside the running container and returns its exit code.
+    /// `passesSignals`: signals berth gets go on to the command (the CLI).
     public func exec(
-        _ name: String, command: [String], workingDirectory: String = "/", environment: [String] = [], tty: Bool = false
+        _ name: String, command: [String], workingDirectory: String = "/", environment: [String] = [], tty: Bool = false,
+        passesSignals: Bool = false
     ) throws -> Int32 {
         guard let record = state.load(name), isRunning(record), let pid = record.pid else {
             throw RuntimeError(description: "container \(name) is not running")
@@ -445,6 +447,7 @@ public struct ContainerRuntime: Sendable {
             capabilities: CapabilitySet(mask: record.capabilities ?? 0), noNewPrivileges: record.noNewPrivileges ?? true,
             seccomp: record.seccomp ?? true)
         exec.tty = tty
+        exec.passesSignals = passesSignals
         exec.cgroup = cgroups.entry(group)
         logger.info("exec", metadata: ["container": "\(name)", "command": "\(command)", "user": "\(getuid())", "tty": "\(tty)"])
         return try exec.run()

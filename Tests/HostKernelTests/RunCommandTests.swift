@@ -69,6 +69,26 @@ struct RunCommandTests {
         #expect(gone(host, "r8"))
     }
 
+    /// berth exec passes SIGTERM on: the command handles it, its exit code
+    /// comes back, and nothing of it is left in the container.
+    @Test func execPassesSignalsOnToTheCommand() throws {
+        let host = try TestHost()
+        defer { #expect(host.tearDown() == []) }
+        let record = try host.runtime.start(host.container("e1", command: ["sleep", "300"]))
+        let output = host.root + "/exec.out"
+        let script = "trap 'echo got-term; exit 6' TERM; echo ready; while :; do sleep 0.1; done"
+        let berth = try Spawn.start(
+            [ContainerCLITests.binary, "exec"] + global(host) + ["e1", "--", "/bin/sh", "-c", script], outputPath: output)
+        #expect(eventually { (try? String(contentsOfFile: output, encoding: .utf8))?.contains("ready") == true })
+        kill(berth, SIGTERM)
+        let status = Reaper.wait(berth) ?? -1
+        #expect((status >> 8) & 0xff == 6, "status \(status)")
+        #expect((try? String(contentsOfFile: output, encoding: .utf8))?.contains("got-term") == true)
+        let group = try CgroupPath(record.cgroup)
+        let initPID = try #require(record.pid)
+        #expect(eventually { (try? host.runtime.cgroups.processes(in: group)) == [initPID] })
+    }
+
     /// --memory, --cpus and --pids are the container's cgroup limits; a bad
     /// value is refused before anything is made.
     @Test func runAppliesItsLimitsAndRefusesABadOne() throws {

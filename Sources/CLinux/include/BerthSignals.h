@@ -9,7 +9,12 @@
 // Here because a Swift closure cannot be a signal handler (Swift code is not
 // async-signal-safe), and signalfd(2) only sees a signal that every thread
 // blocks, which a multi-threaded Swift process cannot promise. The handler
-// calls write(2) only. Call it once per process; the handlers stay installed.
+// calls write(2) only. One at a time per process: berth_signal_restore
+// puts back the handlers it replaced and closes the pipe's write end.
 int berth_signal_pipe(const int *signals, int count);
+
+// Undoes berth_signal_pipe for the same `signals` (the caller closes the
+// read end).
+void berth_signal_restore(const int *signals, int count);
 
 #endif

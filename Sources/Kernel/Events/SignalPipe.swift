@@ -8,14 +8,20 @@ import CLinux
 /// so a poll(2) loop sees them next to its other descriptors. One per process.
 public final class SignalPipe: @unchecked Sendable {
     public let fd: Int32
+    private let signals: [Int32]
 
+    /// One at a time per process; the handlers it replaced come back at deinit.
     public init(_ signals: [Int32]) throws(SystemError) {
         let fd = signals.withUnsafeBufferPointer { berth_signal_pipe($0.baseAddress, Int32($0.count)) }
         if fd < 0 { throw SystemError(call: "sigaction", errno: errno, subject: "signal pipe") }
         self.fd = fd
+        self.signals = signals
     }
 
-    deinit { Syscall.close(fd) }
+    deinit {
+        signals.withUnsafeBufferPointer { berth_signal_restore($0.baseAddress, Int32($0.count)) }
+        Syscall.close(fd)
+    }
 
     /// The signals received since the last call, in order; never blocks.
     public func drain() -> [Int32] {

@@ -19,6 +19,10 @@ public struct ContainerExec: Sendable {
     public var tty: Bool = false
     /// The container's cgroup, which the command joins.
     public var cgroup: CgroupEntry?
+    /// Pass SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 that
+    /// berth gets on to the command (berth exec and enter, a process of
+    /// their own: the handlers are berth's while the command runs).
+    public var passesSignals = false
 
     public init(
         initPID: pid_t, arguments: [String], environment: [String], workingDirectory: String, capabilities: CapabilitySet,
@@ -68,6 +72,7 @@ public struct ContainerExec: Sendable {
         config.parent_fds = (handshake.sync.write, handshake.report.read)
         let terminal = tty ? try PseudoTerminal() : nil
         config.tty_fd = terminal?.slave ?? -1
+        let signals = passesSignals ? try SignalPipe([SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2]) : nil
 
         let entry = try CgroupEntryDescriptors(cgroup)
         let pid = entry.clone { cgroup in
@@ -77,13 +82,25 @@ public struct ContainerExec: Sendable {
         let beforeStart = { (pid: pid_t) throws in try entry.joinLate(pid) }
         if pid < 0 { throw SystemError(call: "clone", errno: errno, subject: "exec in pid \(initPID)") }
         let status: Int32
-        if let terminal {
-            _ = try handshake.release(pid, beforeStart: beforeStart, waitForExit: false)
-            terminal.closeSlave()
-            TerminalRelay.run(master: terminal.master)
-            status = Reaper.wait(pid) ?? -1
-        } else {
+        if terminal == nil && signals == nil {
             status = try handshake.release(pid, beforeStart: beforeStart, waitForExit: true) ?? -1
+        } else {
+            _ = try handshake.release(pid, beforeStart: beforeStart, waitForExit: false)
+            // To the joining child (ours, not reaped yet), which passes them
+            // to the command.
+            func passOn() { for signal in signals?.drain() ?? [] { _ = Glibc.kill(pid, signal) } }
+            if let terminal {
+                terminal.closeSlave()
+                TerminalRelay.run(master: terminal.master, also: signals?.fd ?? -1, ready: passOn)
+            }
+            if let signals, let handle = try? PidFD(pid: pid) {
+                var fds = [pollfd(fd: handle.fd, events: Int16(POLLIN), revents: 0), pollfd(fd: signals.fd, events: Int16(POLLIN), revents: 0)]
+                while fds[0].revents == 0 {
+                    if poll(&fds, 2, -1) < 0 && errno != EINTR { break }
+                    passOn()
+                }
+            }
+            status = Reaper.wait(pid) ?? -1
         }
         if status & 0x7f == 0 { return (status >> 8) & 0xff }
         return 128 + (status & 0x7f)

@@ -176,7 +176,7 @@ struct Exec: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "exec",
         abstract: "Run a command inside a container.",
-        discussion: "Example: berth exec web1 -- ps. Exits with the command's exit code.")
+        discussion: "Example: berth exec web1 -- ps. Exits with the command's exit code; signals berth gets (Ctrl-C, SIGTERM) go on to the command.")
     @OptionGroup var global: GlobalOptions
     @Flag(name: [.customShort("t"), .long], help: "Allocate a pseudo-terminal for the command.")
     var tty = false
@@ -191,7 +191,7 @@ struct Exec: ParsableCommand {
         let arguments = command.first == "--" ? Array(command.dropFirst()) : command
         guard !arguments.isEmpty else { throw ValidationError("give a command: berth exec \(name) -- CMD...") }
         let code = try RuntimeContext.runtime(global).exec(
-            name, command: arguments, workingDirectory: workdir, environment: env, tty: tty)
+            name, command: arguments, workingDirectory: workdir, environment: env, tty: tty, passesSignals: true)
         throw ExitCode(code)
     }
 }
@@ -206,7 +206,7 @@ struct Enter: ParsableCommand {
         let term = ProcessInfo.processInfo.environment["TERM"] ?? "xterm"
         let code = try RuntimeContext.runtime(global).exec(
             name, command: ["/bin/sh", "-l"], workingDirectory: "/root", environment: ["TERM=\(term)", "PS1=\(name):\\w# "],
-            tty: true)
+            tty: true, passesSignals: true)
         throw ExitCode(code)
     }
 }
