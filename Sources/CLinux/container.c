@@ -1,5 +1,6 @@
 #define _GNU_SOURCE
 #include "BerthContainer.h"
+#include "BerthSignals.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -659,18 +660,7 @@ static void forward_to_command(int signal) {
 // run): the signals berth passes on are forwarded, once the command runs.
 static int forward_signals(void) {
     static const int forwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
-    struct sigaction action;
-    memset(&action, 0, sizeof action);
-    action.sa_handler = forward_to_command;
-    action.sa_flags = SA_RESTART;
-    sigemptyset(&action.sa_mask);
-    sigset_t unblock;
-    sigemptyset(&unblock);
-    for (size_t i = 0; i < sizeof forwarded / sizeof forwarded[0]; i++) {
-        if (sigaction(forwarded[i], &action, NULL) != 0) return -1;
-        sigaddset(&unblock, forwarded[i]);
-    }
-    return sigprocmask(SIG_UNBLOCK, &unblock, NULL);
+    return berth_set_handlers(forwarded, (int)(sizeof forwarded / sizeof forwarded[0]), forward_to_command, NULL);
 }
 
 __attribute__((noreturn)) static void exec_child(const struct berth_exec_config *config) {

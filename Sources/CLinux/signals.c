@@ -21,13 +21,10 @@ static void berth_signal_handler(int signal) {
 // The handlers berth_signal_pipe replaced, by signal number.
 static struct sigaction berth_signal_saved[NSIG];
 
-int berth_signal_pipe(const int *signals, int count) {
-    int fds[2];
-    if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) return -1;
-    berth_signal_write_fd = fds[1];
+int berth_set_handlers(const int *signals, int count, void (*handler)(int), struct sigaction *saved) {
     struct sigaction action;
     memset(&action, 0, sizeof action);
-    action.sa_handler = berth_signal_handler;
+    action.sa_handler = handler;
     action.sa_flags = SA_RESTART;
     sigemptyset(&action.sa_mask);
     sigset_t unblock;
@@ -37,10 +34,17 @@ int berth_signal_pipe(const int *signals, int count) {
             errno = EINVAL;
             return -1;
         }
-        if (sigaction(signals[index], &action, &berth_signal_saved[signals[index]]) != 0) return -1;
+        if (sigaction(signals[index], &action, saved ? &saved[signals[index]] : NULL) != 0) return -1;
         sigaddset(&unblock, signals[index]);
     }
-    if (pthread_sigmask(SIG_UNBLOCK, &unblock, NULL) != 0) return -1;
+    return pthread_sigmask(SIG_UNBLOCK, &unblock, NULL) == 0 ? 0 : -1;
+}
+
+int berth_signal_pipe(const int *signals, int count) {
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) return -1;
+    berth_signal_write_fd = fds[1];
+    if (berth_set_handlers(signals, count, berth_signal_handler, berth_signal_saved) != 0) return -1;
     return fds[0];
 }
 

@@ -13,6 +13,13 @@
 // puts back the handlers it replaced and closes the pipe's write end.
 int berth_signal_pipe(const int *signals, int count);
 
+// For each of `signals`: `handler` (SA_RESTART, nothing else blocked while
+// it runs), the replaced action saved in saved[signal] when `saved` is not
+// NULL, and the signal unblocked in the calling thread. Async-signal-safe
+// (the shim's children call it). 0, or -1 with errno set.
+struct sigaction;
+int berth_set_handlers(const int *signals, int count, void (*handler)(int), struct sigaction *saved);
+
 // Undoes berth_signal_pipe for the same `signals` (the caller closes the
 // read end).
 void berth_signal_restore(const int *signals, int count);
