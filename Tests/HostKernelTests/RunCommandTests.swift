@@ -76,14 +76,15 @@ struct RunCommandTests {
         defer { #expect(host.tearDown() == []) }
         let record = try host.runtime.start(host.container("e1", command: ["sleep", "300"]))
         let output = host.root + "/exec.out"
-        let script = "trap 'echo got-term; exit 6' TERM; echo ready; while :; do sleep 0.1; done"
+        // The markers are computed: berth's own log line quotes the script.
+        let script = "trap 'echo got-$((2+3)); exit 6' TERM; echo ready-$((6*7)); while :; do sleep 0.1; done"
         let berth = try Spawn.start(
             [ContainerCLITests.binary, "exec"] + global(host) + ["e1", "--", "/bin/sh", "-c", script], outputPath: output)
-        #expect(eventually { (try? String(contentsOfFile: output, encoding: .utf8))?.contains("ready") == true })
+        #expect(eventually { (try? String(contentsOfFile: output, encoding: .utf8))?.contains("ready-42") == true })
         kill(berth, SIGTERM)
         let status = Reaper.wait(berth) ?? -1
         #expect((status >> 8) & 0xff == 6, "status \(status)")
-        #expect((try? String(contentsOfFile: output, encoding: .utf8))?.contains("got-term") == true)
+        #expect((try? String(contentsOfFile: output, encoding: .utf8))?.contains("got-5") == true)
         let group = try CgroupPath(record.cgroup)
         let initPID = try #require(record.pid)
         #expect(eventually { (try? host.runtime.cgroups.processes(in: group)) == [initPID] })
