@@ -15,6 +15,12 @@ struct RunCommandTests {
         ["--state-dir", host.root + "/state", "--run-dir", host.root + "/run", "--cgroup-parent", host.parent]
     }
 
+    /// Whether container `name` runs now.
+    func running(_ host: TestHost, _ name: String) -> Bool {
+        if case .running = host.runtime.status(name) { return true }
+        return false
+    }
+
     /// Nothing of container `name` is left: record, run files, private layer, cgroup.
     func gone(_ host: TestHost, _ name: String) -> Bool {
         guard let group = try? CgroupPath(host.parent).appending(name) else { return false }
@@ -99,7 +105,7 @@ struct RunCommandTests {
             [ContainerCLITests.binary, "run"] + global(host) + [
                 "--name", "r6", "--memory", "64Mi", "--cpus", "0.5", "--pids", "32", "--", "/bin/sleep", "30",
             ])
-        #expect(eventually { if case .running = host.runtime.status("r6") { return true } else { return false } })
+        #expect(eventually { running(host, "r6") })
         let group = try CgroupPath(host.parent).appending("r6")
         let limits = try host.runtime.cgroups.observe(group).limits
         #expect(limits.memoryMax == 64 << 20)
@@ -129,7 +135,7 @@ struct RunCommandTests {
         let output = host.root + "/run.out"
         let berth = try Spawn.start(
             [ContainerCLITests.binary, "run"] + global(host) + ["--name", "r2", "--", "/bin/sh", "-c", script], outputPath: output)
-        #expect(eventually { if case .running = host.runtime.status("r2") { return true } else { return false } })
+        #expect(eventually { running(host, "r2") })
         usleep(200_000)  // the trap is set
 
         // Its writes stay in memory: a tmpfs in its own mount namespace, not
@@ -167,7 +173,7 @@ struct RunCommandTests {
         let empty = host.root + "/manifests"
         try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
         let berth = try Spawn.start([ContainerCLITests.binary, "run"] + global(host) + ["--name", "r4", "--", "sleep", "300"])
-        #expect(eventually { if case .running = host.runtime.status("r4") { return true } else { return false } })
+        #expect(eventually { running(host, "r4") })
         kill(berth, SIGKILL)
         _ = Reaper.wait(berth)
         // The container outlives its berth (containers are detached); nobody
@@ -187,7 +193,7 @@ struct RunCommandTests {
         defer { #expect(host.tearDown() == []) }
         // PID 1 of a pid namespace without a handler ignores SIGINT.
         let berth = try Spawn.start([ContainerCLITests.binary, "run"] + global(host) + ["--name", "r3", "--", "sleep", "300"])
-        #expect(eventually { if case .running = host.runtime.status("r3") { return true } else { return false } })
+        #expect(eventually { running(host, "r3") })
         kill(berth, SIGINT)
         usleep(300_000)
         #expect(host.runtime.status("r3") != .stopped)
