@@ -536,10 +536,8 @@ __attribute__((noreturn)) static void child_main(const struct berth_container_co
     // before it may mount anything: it waits first. Without one it builds
     // its root while the parent makes its cgroup and network, and waits
     // before it enters the cgroup and leaves the host's tree.
-    int waited = 0;
     if (config->user_namespace) {
         if (wait_for_go(config->sync_fd) != 0) fail(config, BERTH_STEP_SYNC);
-        waited = 1;
         if (enter_cgroup(&config->cgroup) != 0) fail(config, BERTH_STEP_CGROUP);
         if (become_namespace_root() != 0) fail(config, BERTH_STEP_IDENTITY);
     }
@@ -597,7 +595,7 @@ __attribute__((noreturn)) static void child_main(const struct berth_container_co
     if (config->hostname && sethostname(config->hostname, strlen(config->hostname)) != 0)
         fail(config, BERTH_STEP_HOSTNAME);
 
-    if (!waited) {
+    if (!config->user_namespace) {
         if (wait_for_go(config->sync_fd) != 0) fail(config, BERTH_STEP_SYNC);
         if (enter_cgroup(&config->cgroup) != 0) fail(config, BERTH_STEP_CGROUP);
     }

@@ -368,7 +368,7 @@ public struct ContainerRuntime: Sendable {
             guard let pid = record?.pid else { throw RuntimeError(description: "container \(name) started without a pid") }
             pty?.closeSlave()  // the init holds it now: its end reads as EIO on the master
             let status = try waitForeground(name, pid: pid, signals: signals, terminal: pty)
-            let code = status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+            let code = Reaper.exitCode(status)
             logger.info("exited", metadata: ["container": "\(name)", "code": "\(code)"])
             if let record { try delete(record, keepPrivateLayer: false) }
             return code
@@ -383,25 +383,16 @@ public struct ContainerRuntime: Sendable {
     private func waitForeground(_ name: String, pid: pid_t, signals: SignalPipe, terminal: PseudoTerminal?) throws -> Int32 {
         let handle = try PidFD(pid: pid)
         var interrupts = 0
-        func passOn() {
-            for signal in signals.drain() {
-                if signal == SIGINT || signal == SIGTERM { interrupts += 1 }
-                if interrupts > 1 {
-                    logger.notice("killing the container", metadata: ["container": "\(name)", "signal": "\(signal)"])
-                    try? cgroups.killAll(try cgroupPath(name))
-                } else {
-                    _ = try? handle.signal(signal)
-                }
+        // A terminal is relayed until every process of the container has let
+        // go of it (its pid namespace ends with the init).
+        try signals.passOn(until: handle, relaying: terminal, subject: "container \(name)") { signal in
+            if signal == SIGINT || signal == SIGTERM { interrupts += 1 }
+            if interrupts > 1 {
+                logger.notice("killing the container", metadata: ["container": "\(name)", "signal": "\(signal)"])
+                try? cgroups.killAll(try cgroupPath(name))
+            } else {
+                _ = try? handle.signal(signal)
             }
-        }
-        // With a terminal: relayed until every process of the container has
-        // let go of it (its pid namespace ends with the init), then waited for
-        // as without one (an init may close its terminal and go on).
-        if let terminal { TerminalRelay.run(master: terminal.master, also: signals.fd, ready: passOn) }
-        var fds = [pollfd(fd: handle.fd, events: Int16(POLLIN), revents: 0), pollfd(fd: signals.fd, events: Int16(POLLIN), revents: 0)]
-        while fds[0].revents == 0 {
-            if Glibc.poll(&fds, 2, -1) < 0 && errno != EINTR { throw SystemError(call: "poll", errno: errno, subject: "container \(name)") }
-            passOn()
         }
         return Reaper.wait(pid) ?? 0
     }
@@ -522,7 +513,7 @@ public struct ContainerRuntime: Sendable {
         try? Syscall.removeTree(state.runDirectory(name))
         Failpoint.runFilesRemoved.hit()
         if keep {
-            try? Syscall.removeFile(state.containerDirectory(name) + "/container.json", missingOK: true)
+            try? Syscall.removeFile(state.recordFile(name), missingOK: true)
         } else {
             try Syscall.removeTree(state.containerDirectory(name))
         }

@@ -23,6 +23,22 @@ public final class SignalPipe: @unchecked Sendable {
         Syscall.close(fd)
     }
 
+    /// Until `process` exits (nil: returns at once), hands each signal that
+    /// arrives to `arrived`. With a terminal, relays it first, until every
+    /// holder has let go of it (a process may close its terminal and go on).
+    public func passOn(
+        until process: PidFD?, relaying terminal: PseudoTerminal?, subject: String, _ arrived: (Int32) -> Void
+    ) throws(SystemError) {
+        func drainAll() { for signal in drain() { arrived(signal) } }
+        if let terminal { TerminalRelay.run(master: terminal.master, also: fd, ready: drainAll) }
+        guard let process else { return }
+        var fds = [pollfd(fd: process.fd, events: Int16(POLLIN), revents: 0), pollfd(fd: fd, events: Int16(POLLIN), revents: 0)]
+        while fds[0].revents == 0 {
+            if Glibc.poll(&fds, 2, -1) < 0 && errno != EINTR { throw SystemError(call: "poll", errno: errno, subject: subject) }
+            drainAll()
+        }
+    }
+
     /// The signals received since the last call, in order; never blocks.
     public func drain() -> [Int32] {
         var signals: [Int32] = []

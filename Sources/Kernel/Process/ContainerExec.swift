@@ -86,23 +86,18 @@ public struct ContainerExec: Sendable {
             status = try handshake.release(pid, beforeStart: beforeStart, waitForExit: true) ?? -1
         } else {
             _ = try handshake.release(pid, beforeStart: beforeStart, waitForExit: false)
-            // To the joining child (ours, not reaped yet), which passes them
-            // to the command.
-            func passOn() { for signal in signals?.drain() ?? [] { _ = Glibc.kill(pid, signal) } }
-            if let terminal {
-                terminal.closeSlave()
-                TerminalRelay.run(master: terminal.master, also: signals?.fd ?? -1, ready: passOn)
-            }
-            if let signals, let handle = try? PidFD(pid: pid) {
-                var fds = [pollfd(fd: handle.fd, events: Int16(POLLIN), revents: 0), pollfd(fd: signals.fd, events: Int16(POLLIN), revents: 0)]
-                while fds[0].revents == 0 {
-                    if poll(&fds, 2, -1) < 0 && errno != EINTR { break }
-                    passOn()
+            terminal?.closeSlave()
+            if let signals {
+                // To the joining child (ours, not reaped yet), which passes
+                // them to the command.
+                try? signals.passOn(until: try? PidFD(pid: pid), relaying: terminal, subject: "exec in pid \(initPID)") {
+                    _ = Glibc.kill(pid, $0)
                 }
+            } else if let terminal {
+                TerminalRelay.run(master: terminal.master)
             }
             status = Reaper.wait(pid) ?? -1
         }
-        if status & 0x7f == 0 { return (status >> 8) & 0xff }
-        return 128 + (status & 0x7f)
+        return Reaper.exitCode(status)
     }
 }

@@ -28,6 +28,12 @@ enum SocketChannel {
 
 /// Reaping children berth itself started (a container's init while berth runs).
 public enum Reaper {
+    /// A wait status as a shell reports it: the exit code, or 128 + the
+    /// signal that killed the process.
+    public static func exitCode(_ status: Int32) -> Int32 {
+        status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+    }
+
     /// waitpid(2), blocking. Returns the status, or nil when `pid` is not our child.
     @discardableResult
     public static func wait(_ pid: pid_t) -> Int32? {

@@ -73,13 +73,16 @@ struct RunRequest: Equatable {
     /// against the memory limit.
     func resources() throws -> ResourcesSpec? {
         guard memory != nil || cpus != nil || pids != nil else { return nil }
+        func refused(_ option: String, _ error: ValueError) -> ValidationError {
+            ValidationError("\(option): \(error.message)\(error.hint.map { " (\($0))" } ?? "")")
+        }
         var resources = ResourcesSpec()
         do {
             if let memory { resources.memory = MemorySpec(max: try ByteSize(parsing: memory)) }
-        } catch { throw ValidationError("--memory: \(error.message)\(error.hint.map { " (\($0))" } ?? "")") }
+        } catch { throw refused("--memory", error) }
         do {
             if let cpus { resources.cpu = CPUSpec(limit: try CPUQuantity(parsing: cpus)) }
-        } catch { throw ValidationError("--cpus: \(error.message)\(error.hint.map { " (\($0))" } ?? "")") }
+        } catch { throw refused("--cpus", error) }
         if let pids {
             guard let count = Int(pids), count > 0 else { throw ValidationError("--pids: '\(pids)' is not a positive whole number") }
             resources.pids = PidsSpec(max: count)
