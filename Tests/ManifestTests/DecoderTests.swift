@@ -127,7 +127,6 @@ import Testing
                 memory: {max: 1Gi, high: 768Mi, swap: 0}
                 pids: {max: 1024}
                 io: {weight: 200, limits: [{device: "254:0", readBps: 50Mi, writeIops: 1000}]}
-                disk: {size: 10Gi, inodes: 500000}
               devices: [{path: /dev/net/tun, access: rwm}]
               capabilities: {add: [net_admin], drop: [CAP_MKNOD]}
               security: {privileged: false, noNewPrivileges: true, seccomp: default}

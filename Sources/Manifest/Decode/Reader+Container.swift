@@ -65,9 +65,9 @@ extension Reader {
             error(node, path, "give exactly one of template, directory or tarball, not \(given.joined(separator: " and "))")
             return nil
         }
-        if let template = f.read("template", &self, { $0.checked($1, $2, Names.checkDNSLabel) }) {
+        if let template = f.read("template", &self, { $0.checked($1, $2, Reader.checkTemplate) }) {
             spec.source = .template(template)
-        } else if let directory = f.read("directory", &self, { $0.checked($1, $2, Names.checkAbsolutePath) }) {
+        } else if let directory = f.read("directory", &self, { $0.checked($1, $2, Reader.checkPath) }) {
             spec.source = .directory(directory)
         } else if let tarball = f.read("tarball", &self, { $0.checked($1, $2, Reader.checkTarball) }) {
             spec.source = .tarball(tarball)
@@ -80,10 +80,40 @@ extension Reader {
         return spec
     }
 
+    /// The built-in templates. Runtime holds the other copy, the names it can
+    /// build (`TemplateStore.path(of:logger:)` in Sources/Runtime/TemplateStore.swift),
+    /// out of Manifest's reach: a name added there must be added here.
+    static let builtInTemplates = ["busybox"]
+
+    static func checkTemplate(_ name: String) throws(ValueError) {
+        guard builtInTemplates.contains(name) else {
+            throw ValueError(
+                "unknown template '\(name)'",
+                hint: Suggest.closest(to: name, in: builtInTemplates).map { "did you mean '\($0)'?" }
+                    ?? "built in: \(builtInTemplates.joined(separator: ", "))")
+        }
+    }
+
+    /// A path-typed value: no control characters (a double-quoted "\n" or
+    /// "\t" gets past the file's byte check, and a path holding one is never
+    /// what was meant), then absolute and clean.
+    static func checkPath(_ path: String) throws(ValueError) {
+        try checkNoControlCharacters(path)
+        try Names.checkAbsolutePath(path)
+    }
+
+    /// Refuses control characters (C0, DEL, C1, U+2028, U+2029), quoting the
+    /// value escaped.
+    static func checkNoControlCharacters(_ path: String) throws(ValueError) {
+        guard let control = path.unicodeScalars.first(where: TextCheck.isControl) else { return }
+        throw ValueError(
+            "path '\(TextCheck.escaped(path))' contains the control character \(TextCheck.escaped(String(control)))")
+    }
+
     static let tarballSuffixes = [".tar", ".tar.gz", ".tgz", ".tar.xz", ".txz"]
 
     static func checkTarball(_ path: String) throws(ValueError) {
-        try Names.checkAbsolutePath(path)
+        try checkPath(path)
         guard tarballSuffixes.contains(where: { path.hasSuffix($0) }) else {
             throw ValueError("'\(path)' is not a tarball", hint: "berth unpacks \(tarballSuffixes.joined(separator: ", "))")
         }
@@ -106,7 +136,7 @@ extension Reader {
                 return text
             }
         }
-        spec.workingDir = f.read("workingDir", &self) { $0.checked($1, $2, Names.checkAbsolutePath) }
+        spec.workingDir = f.read("workingDir", &self) { $0.checked($1, $2, Reader.checkPath) }
         return spec
     }
 
@@ -131,13 +161,13 @@ extension Reader {
             guard let f = reader.mapping(node, path, fields: ["weight", "limit", "cpus"]) else { return nil }
             return CPUSpec(
                 weight: f.read("weight", &reader) { $0.integer($1, $2, in: 1...10_000).map(Int.init) },
-                limit: f.read("limit", &reader) { $0.cpu($1, $2) },
+                limit: f.read("limit", &reader) { $0.cpuLimit($1, $2) },
                 cpus: f.read("cpus", &reader) { $0.parsed($1, $2, CPUSet.init(parsing:)) })
         }
         spec.memory = f.read("memory", &self) { reader, node, path in
             guard let f = reader.mapping(node, path, fields: ["max", "high", "swap"]) else { return nil }
             return MemorySpec(
-                max: f.read("max", &reader) { $0.size($1, $2) },
+                max: f.read("max", &reader) { $0.memoryMax($1, $2) },
                 high: f.read("high", &reader) { $0.size($1, $2) },
                 swap: f.read("swap", &reader) { $0.size($1, $2) })
         }
@@ -153,6 +183,11 @@ extension Reader {
                     reader.list(node, path) { $0.ioLimit($1, $2) }
                 })
         }
+        // Parsed for its syntax, refused for its presence: a quota berth does
+        // not enforce must not look accepted.
+        if let diskNode = f.keyNode("disk") {
+            error(diskNode, path / "disk", "disk quotas are not supported yet; remove \(path / "disk") (it would not be enforced)")
+        }
         spec.disk = f.read("disk", &self) { reader, node, path in
             guard let f = reader.mapping(node, path, fields: ["size", "inodes"]) else { return nil }
             return DiskSpec(
@@ -160,6 +195,31 @@ extension Reader {
                 inodes: f.read("inodes", &reader) { $0.integer($1, $2, in: 1...Int64.max).map(UInt64.init) })
         }
         return spec
+    }
+
+    /// A CPU limit of zero would stop the container; the least is 1m, which
+    /// berth represents exactly by scaling the CFS period.
+    mutating func cpuLimit(_ node: Node, _ path: FieldPath) -> CPUQuantity? {
+        guard let limit = cpu(node, path) else { return nil }
+        guard limit.millicores >= 1 else {
+            error(node, path, "must be at least 1m (one thousandth of a CPU)")
+            return nil
+        }
+        return limit
+    }
+
+    /// The least memory.max berth accepts: what a container's init needs to
+    /// start.
+    static let minimumMemoryMax = ByteSize(bytes: 4 << 20)
+
+    mutating func memoryMax(_ node: Node, _ path: FieldPath) -> ByteSize? {
+        guard let max = size(node, path) else { return nil }
+        guard max >= Reader.minimumMemoryMax else {
+            let written = node.scalarText ?? max.description
+            error(node, path, "\(written) is below the \(Reader.minimumMemoryMax) a container's init needs to start")
+            return nil
+        }
+        return max
     }
 
     mutating func ioLimit(_ node: Node, _ path: FieldPath) -> IODeviceLimit? {
@@ -177,6 +237,7 @@ extension Reader {
 
     /// `/dev/vda` or `MAJOR:MINOR`.
     static func checkBlockDevice(_ text: String) throws(ValueError) {
+        try checkNoControlCharacters(text)
         if text.hasPrefix("/") {
             try checkDevicePath(text)
             return
@@ -188,7 +249,7 @@ extension Reader {
     }
 
     static func checkDevicePath(_ path: String) throws(ValueError) {
-        try Names.checkAbsolutePath(path)
+        try checkPath(path)
         guard path.utf8.starts(with: "/dev/".utf8), path.utf8.count > 5 else {
             throw ValueError("'\(path)' is not under /dev")
         }
@@ -237,9 +298,9 @@ extension Reader {
     mutating func mount(_ node: Node, _ path: FieldPath) -> MountSpec? {
         guard let f = mapping(node, path, fields: ["type", "source", "destination", "readOnly", "size"]) else { return nil }
         let type = f.read("type", &self) { $0.enumeration($1, $2, MountSpec.Kind.self) } ?? .bind
-        let source = f.read("source", &self) { $0.checked($1, $2, Names.checkAbsolutePath) }
+        let source = f.read("source", &self) { $0.checked($1, $2, Reader.checkPath) }
         let destination = f.required("destination", &self).flatMap { node -> String? in
-            guard let text = checked(node, path / "destination", Names.checkAbsolutePath) else { return nil }
+            guard let text = checked(node, path / "destination", Reader.checkPath) else { return nil }
             if text == "/" {
                 error(node, path / "destination", "cannot mount over the container's root")
                 return nil
@@ -257,33 +318,6 @@ extension Reader {
         }
         guard let destination else { return nil }
         return MountSpec(type: type, source: source, destination: destination, readOnly: readOnly, size: size)
-    }
-
-    mutating func userNamespace(_ node: Node, _ path: FieldPath) -> UserNamespaceSpec? {
-        guard let f = mapping(node, path, fields: ["uidMap", "gidMap"]) else { return nil }
-        let ranges: (inout Reader, Node, FieldPath) -> [IDRange]? = { reader, node, path in
-            reader.list(node, path, minCount: 1) { $0.idRange($1, $2) }
-        }
-        let uidMap = f.required("uidMap", &self).flatMap { ranges(&self, $0, path / "uidMap") }
-        let gidMap = f.read("gidMap", &self, ranges)
-        guard let uidMap else { return nil }
-        return UserNamespaceSpec(uidMap: uidMap, gidMap: gidMap)
-    }
-
-    mutating func idRange(_ node: Node, _ path: FieldPath) -> IDRange? {
-        guard let f = mapping(node, path, fields: ["containerID", "hostID", "size"]) else { return nil }
-        let id: (inout Reader, Node, FieldPath) -> UInt32? = { $0.integer($1, $2, in: 0...4_294_967_294).map(UInt32.init) }
-        let containerID = f.required("containerID", &self).flatMap { id(&self, $0, path / "containerID") }
-        let hostID = f.required("hostID", &self).flatMap { id(&self, $0, path / "hostID") }
-        let size = f.required("size", &self).flatMap { node in
-            integer(node, path / "size", in: 1...4_294_967_295).map(UInt32.init)
-        }
-        guard let containerID, let hostID, let size else { return nil }
-        if UInt64(containerID) + UInt64(size) > 4_294_967_295 || UInt64(hostID) + UInt64(size) > 4_294_967_295 {
-            error(node, path, "range runs past the largest id (4294967294)")
-            return nil
-        }
-        return IDRange(containerID: containerID, hostID: hostID, size: size)
     }
 
     mutating func firewall(_ node: Node, _ path: FieldPath) -> FirewallSpec? {

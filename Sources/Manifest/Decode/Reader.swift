@@ -245,6 +245,12 @@ struct Fields {
 
     subscript(_ key: String) -> Node? { values[key] }
 
+    /// The key node of a field, for errors about the field's presence.
+    func keyNode(_ key: String) -> Node? {
+        guard case .mapping(let entries) = node.value else { return nil }
+        return entries.first { $0.key.scalarText == key }?.key
+    }
+
     /// The field, or an error at the mapping saying it is missing.
     func required(_ key: String, _ reader: inout Reader) -> Node? {
         if let value = values[key] { return value }

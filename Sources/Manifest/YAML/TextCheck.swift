@@ -85,6 +85,34 @@ enum TextCheck {
         return nil
     }
 
+    /// A control character as berth never prints it raw: C0 (U+0000-U+001F),
+    /// DEL, C1 (U+0080-U+009F), and the line and paragraph separators that some
+    /// terminals and editors break lines at.
+    static func isControl(_ scalar: Unicode.Scalar) -> Bool {
+        let value = scalar.value
+        return value < 0x20 || (0x7F...0x9F).contains(value) || value == 0x2028 || value == 0x2029
+    }
+
+    /// `text` with every control character written as a Swift escape (`\n`,
+    /// `\t`, `\r`, `\0`, `\u{1B}`), so a value quoted in a diagnostic can
+    /// neither break its line nor drive the terminal.
+    static func escaped(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: isControl) else { return text }
+        var result = String.UnicodeScalarView()
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\0": result.append(contentsOf: #"\0"#.unicodeScalars)
+            case "\t": result.append(contentsOf: #"\t"#.unicodeScalars)
+            case "\n": result.append(contentsOf: #"\n"#.unicodeScalars)
+            case "\r": result.append(contentsOf: #"\r"#.unicodeScalars)
+            case _ where isControl(scalar):
+                result.append(contentsOf: "\\u{\(String(scalar.value, radix: 16, uppercase: true))}".unicodeScalars)
+            default: result.append(scalar)
+            }
+        }
+        return String(result)
+    }
+
     static func hex(_ byte: UInt8) -> String {
         let digits = String(byte, radix: 16)
         return digits.count == 1 ? "0" + digits : digits
