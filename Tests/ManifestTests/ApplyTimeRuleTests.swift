@@ -88,7 +88,7 @@ private func diagnostics(_ lines: String) -> [String] { rendered(check(container
     }
 
     @Test func everyBuiltInTemplateIsAccepted() {
-        for name in Reader.builtInTemplates {
+        for name in ValueRules.builtInTemplates {
             #expect(diagnostics("  rootfs: {template: \(name)}\n") == [])
         }
     }
@@ -188,7 +188,7 @@ private func diagnostics(_ lines: String) -> [String] { rendered(check(container
         let scalar = try #require(Unicode.Scalar(value))
         let path = "/srv/a" + String(Character(scalar)) + "b"
         #expect {
-            try Reader.checkPath(path)
+            try ValueRules.checkPath(path)
         } throws: { error in
             guard let error = error as? ValueError else { return false }
             return error.message.hasPrefix("path '/srv/a\\") && !error.message.unicodeScalars.contains(scalar)
@@ -197,7 +197,7 @@ private func diagnostics(_ lines: String) -> [String] { rendered(check(container
 
     @Test(arguments: ["/srv/caf\u{E9}", "/srv/\u{A0}nbsp", "/srv/\u{1F600}"])
     func pathWithPrintableNonASCIIIsAccepted(path: String) throws {
-        try Reader.checkPath(path)
+        try ValueRules.checkPath(path)
     }
 }
 

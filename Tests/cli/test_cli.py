@@ -186,3 +186,61 @@ def test_dangling_symlink_in_manifest_directory_is_an_error(tmp_path):
     result = berth("validate", str(tmp_path))
     assert result.returncode == 1
     assert "broken symbolic link" in result.stderr
+
+
+# --- berth run: flag values refused before anything is created ----------------
+
+NOBODY = 65534
+
+
+def drop_root():
+    """Runs berth as nobody when the tests run as root: a flag refusal must not
+    need root, and a refusal that stopped working must not start a container."""
+    if os.geteuid() == 0:
+        os.setgroups([])
+        os.setgid(NOBODY)
+        os.setuid(NOBODY)
+
+
+def berth_run(tmp_path, *args):
+    state, run = tmp_path / "state", tmp_path / "run"
+    result = subprocess.run(
+        [BERTH, "run", "--state-dir", str(state), "--run-dir", str(run), "--cgroup-parent", "berth-cli-test", *args],
+        cwd=ROOT, capture_output=True, text=True, timeout=60, preexec_fn=drop_root)
+    assert not state.exists() and not run.exists(), "berth run created its directories before refusing"
+    return result
+
+
+RUN_REFUSALS = [
+    (["--memory", "2Mi"], "--memory: 2Mi is below the 4Mi a container's init needs to start"),
+    (["--memory", "4194303"], "--memory: 4194303 is below the 4Mi a container's init needs to start"),
+    (["--memory=0"], "--memory: 0 is below the 4Mi a container's init needs to start"),
+    (["--memory", "1G"], "--memory: decimal or ambiguous size suffix 'G' in '1G' (use a binary quantity such as 1Gi: "
+                         "'G' means 10^9 to Kubernetes and 2^30 to OpenVZ and systemd)"),
+    (["--cpus", "0"], "--cpus: must be at least 1m (one thousandth of a CPU)"),
+    (["--cpus", "0m"], "--cpus: must be at least 1m (one thousandth of a CPU)"),
+    (["--cpus=0.000"], "--cpus: must be at least 1m (one thousandth of a CPU)"),
+    (["--template", "busybx"], "--template: unknown template 'busybx' (did you mean 'busybox'?)"),
+    (["--template", "debian"], "--template: unknown template 'debian' (built in: busybox)"),
+    (["--rootfs", "srv/root"], "--rootfs: 'srv/root' is not an absolute path (start it with '/')"),
+    (["--rootfs", "/srv/a\nb"], r"--rootfs: path '/srv/a\nb' contains the control character \n"),
+    (["-w", "work"], "--workdir: 'work' is not an absolute path (start it with '/')"),
+    (["--workdir=/a/../b"], "--workdir: path '/a/../b' contains '..' (write the resolved path)"),
+    (["-w", "/srv/\x1b[31mred"], r"--workdir: path '/srv/\u{1B}[31mred' contains the control character \u{1B}"),
+    (["--pids", "0"], "--pids: 0 is out of range (1-4194304)"),
+    (["--pids", "4194305"], "--pids: 4194305 is out of range (1-4194304)"),
+    (["--pids", "many"], "--pids: 'many' is not a positive whole number"),
+    (["--template", "busybox", "--rootfs", "/srv/root"], "give --template or --rootfs, not both"),
+]
+
+
+@pytest.mark.parametrize("args, message", RUN_REFUSALS, ids=[" ".join(args) for args, _ in RUN_REFUSALS])
+@pytest.mark.parametrize("parser", ["fast path", "ArgumentParser"])
+def test_run_refuses_a_flag_value_as_validate_refuses_the_field(tmp_path, parser, args, message):
+    """The rules of `berth validate` (Manifest's ValueRules), applied to the flags
+    that fill the same fields; a repeated --name takes ArgumentParser's path."""
+    names = ["--name", "r1"] if parser == "fast path" else ["--name", "r0", "--name", "r1"]
+    result = berth_run(tmp_path, *names, *args, "--", "/bin/true")
+    assert result.returncode == 64, result.stderr  # ArgumentParser's ValidationError, as for any bad flag
+    assert f"Error: {message}" in result.stderr.splitlines()
+    assert not any(ord(c) < 0x20 and c not in "\n" for c in result.stderr), "a raw control character reached stderr"

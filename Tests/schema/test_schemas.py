@@ -220,6 +220,113 @@ def test_patterns_compile():
                 re.compile(node["pattern"])
 
 
+# --- value rules berth validate applies, as far as the schema can say them ---
+
+def container(**spec):
+    return {"apiVersion": "berth/v1", "kind": "Container", "metadata": {"name": "web1"},
+            "spec": {"rootfs": {"template": "busybox"}, **spec}}
+
+
+def error_paths(document):
+    return {".".join(map(str, error.absolute_path)) for error in errors_of(document)}
+
+
+@pytest.mark.parametrize("limit, accepted", [
+    (0, False), (0.0, False), (0.0005, False), (0.001, True), (1, True), (1.5, True),
+    ("0", False), ("00", False), ("0.0", False), ("0.000", False), ("00.000", False), ("0m", False), ("000m", False),
+    ("0.", False), (".5", False), ("0.0001", False),
+    ("0.001", True), ("0.010", True), ("0.5", True), ("00.5", True), ("1", True), ("10.250", True),
+    ("1m", True), ("001m", True), ("500m", True), ("1000m", True),
+])
+def test_cpu_limit_is_at_least_1m(limit, accepted):
+    document = container(resources={"cpu": {"limit": limit}})
+    assert error_paths(document) == (set() if accepted else {"spec.resources.cpu.limit"})
+
+
+MEBI = 1 << 20
+UNITS = {"": 1, "Ki": 1 << 10, "Mi": 1 << 20, "Gi": 1 << 30, "Ti": 1 << 40, "Pi": 1 << 50, "Ei": 1 << 60}
+MEMORY_NUMBERS = {
+    "": ["0", "1", "4194303", "04194303", "4194304", "004194304", "4194305", "9999999", "10000000"],
+    "Ki": ["0", "0.5", "1", "4095", "4095.999", "04095", "4096", "04096", "4096.5", "65536"],
+    "Mi": ["0", "0.0", "0.5", "3", "3.999", "03", "4", "4.0", "04", "4.5", "100"],
+    "Gi": ["0", "00", "0.0", "0.000", "0.001953125", "0.00390625", "0.5", "1"],
+    "Ti": ["0", "0.0", "0.000003814697265625", "1"],
+    "Pi": ["0", "1"],
+    "Ei": ["0", "0.00", "1"],
+}
+
+
+@pytest.mark.parametrize("text", [number + unit for unit, numbers in MEMORY_NUMBERS.items() for number in numbers])
+def test_memory_max_string_below_4mi_is_refused_where_the_schema_can_tell(text):
+    """Exact for bytes, Ki, Mi and zero; a non-zero fraction of Gi or more below 4Mi is berth's to refuse."""
+    from decimal import Decimal
+    unit = text.lstrip("0123456789.")
+    number = text[:len(text) - len(unit)]
+    below = Decimal(number) * UNITS[unit] < 4 * MEBI
+    left_to_berth = below and unit in ("Gi", "Ti", "Pi", "Ei") and Decimal(number) != 0
+    refused = error_paths(container(resources={"memory": {"max": text}})) == {"spec.resources.memory.max"}
+    assert refused == (below and not left_to_berth), f"{text}: {Decimal(number) * UNITS[unit]} bytes"
+
+
+@pytest.mark.parametrize("size, accepted", [(0, False), (4 * MEBI - 1, False), (4 * MEBI, True), (1 << 40, True)])
+def test_memory_max_integer_is_at_least_4mi(size, accepted):
+    assert error_paths(container(resources={"memory": {"max": size}})) == (set() if accepted else {"spec.resources.memory.max"})
+
+
+def test_memory_high_and_swap_have_no_minimum():
+    assert not errors_of(container(resources={"memory": {"max": "64Mi", "high": "1Mi", "swap": 0}}))
+
+
+@pytest.mark.parametrize("disk", [{}, {"size": "10Gi"}, {"inodes": 1000}])
+@pytest.mark.parametrize("kind", ["Container", "Profile"])
+def test_disk_quota_is_refused(kind, disk):
+    document = {**container(resources={"disk": disk}), "kind": kind}
+    if kind == "Profile":
+        document["spec"].pop("rootfs")
+    assert error_paths(document) == {"spec.resources.disk"}
+
+
+@pytest.mark.parametrize("name, accepted", [("busybox", True), ("busybx", False), ("BusyBox", False), ("debian", False)])
+def test_template_is_built_in(name, accepted):
+    document = container(rootfs={"template": name})
+    assert error_paths(document) == (set() if accepted else {"spec.rootfs.template"})
+
+
+PATH_FIELDS = [
+    ("spec.init.workingDir", lambda path: {"init": {"workingDir": path}}),
+    ("spec.rootfs.directory", lambda path: {"rootfs": {"directory": path}}),
+    ("spec.rootfs.tarball", lambda path: {"rootfs": {"tarball": path + ".tar"}}),
+    ("spec.mounts.0.source", lambda path: {"mounts": [{"source": path, "destination": "/data"}]}),
+    ("spec.mounts.0.destination", lambda path: {"mounts": [{"source": "/srv", "destination": path}]}),
+    ("spec.devices.0.path", lambda path: {"devices": [{"path": "/dev" + path}]}),
+    ("spec.resources.io.limits.0.device", lambda path: {"resources": {"io": {"limits": [{"device": "/dev" + path}]}}}),
+]
+
+
+@pytest.mark.parametrize("where, spec", PATH_FIELDS, ids=[where for where, _ in PATH_FIELDS])
+@pytest.mark.parametrize("character", [
+    "\x00", "\x01", "\t", "\n", "\r", "\x1b", "\x1f", "\x7f", "\x80", "\x85", "\x9f", "\u2028", "\u2029",
+])
+def test_path_with_a_control_character_is_refused(where, spec, character):
+    assert where in error_paths(container(**spec(f"/srv/a{character}b")))
+
+
+@pytest.mark.parametrize("where, spec", PATH_FIELDS, ids=[where for where, _ in PATH_FIELDS])
+@pytest.mark.parametrize("name", ["caf\u00e9", "\u00a0nbsp", "\U0001f600", "a b", "..x"])
+def test_path_with_printable_characters_is_accepted(where, spec, name):
+    assert not errors_of(container(**spec(f"/srv/{name}")))
+
+
+@pytest.mark.parametrize("field", ["uidMap", "gidMap"])
+def test_id_map_has_at_most_340_ranges(field):
+    def ranges(count):
+        return [{"containerID": index, "hostID": 100000 + index, "size": 1} for index in range(count)]
+    def namespace(count):
+        return {"uidMap": ranges(1), field: ranges(count)}
+    assert not errors_of(container(userNamespace=namespace(340)))
+    assert error_paths(container(userNamespace=namespace(341))) == {f"spec.userNamespace.{field}"}
+
+
 # --- manifests and corpus ----------------------------------------------------
 
 def yaml_files(directory):

@@ -65,9 +65,9 @@ extension Reader {
             error(node, path, "give exactly one of template, directory or tarball, not \(given.joined(separator: " and "))")
             return nil
         }
-        if let template = f.read("template", &self, { $0.checked($1, $2, Reader.checkTemplate) }) {
+        if let template = f.read("template", &self, { $0.checked($1, $2, ValueRules.checkTemplate) }) {
             spec.source = .template(template)
-        } else if let directory = f.read("directory", &self, { $0.checked($1, $2, Reader.checkPath) }) {
+        } else if let directory = f.read("directory", &self, { $0.checked($1, $2, ValueRules.checkPath) }) {
             spec.source = .directory(directory)
         } else if let tarball = f.read("tarball", &self, { $0.checked($1, $2, Reader.checkTarball) }) {
             spec.source = .tarball(tarball)
@@ -80,40 +80,10 @@ extension Reader {
         return spec
     }
 
-    /// The built-in templates. Runtime holds the other copy, the names it can
-    /// build (`TemplateStore.path(of:logger:)` in Sources/Runtime/TemplateStore.swift),
-    /// out of Manifest's reach: a name added there must be added here.
-    static let builtInTemplates = ["busybox"]
-
-    static func checkTemplate(_ name: String) throws(ValueError) {
-        guard builtInTemplates.contains(name) else {
-            throw ValueError(
-                "unknown template '\(name)'",
-                hint: Suggest.closest(to: name, in: builtInTemplates).map { "did you mean '\($0)'?" }
-                    ?? "built in: \(builtInTemplates.joined(separator: ", "))")
-        }
-    }
-
-    /// A path-typed value: no control characters (a double-quoted "\n" or
-    /// "\t" gets past the file's byte check, and a path holding one is never
-    /// what was meant), then absolute and clean.
-    static func checkPath(_ path: String) throws(ValueError) {
-        try checkNoControlCharacters(path)
-        try Names.checkAbsolutePath(path)
-    }
-
-    /// Refuses control characters (C0, DEL, C1, U+2028, U+2029), quoting the
-    /// value escaped.
-    static func checkNoControlCharacters(_ path: String) throws(ValueError) {
-        guard let control = path.unicodeScalars.first(where: TextCheck.isControl) else { return }
-        throw ValueError(
-            "path '\(TextCheck.escaped(path))' contains the control character \(TextCheck.escaped(String(control)))")
-    }
-
     static let tarballSuffixes = [".tar", ".tar.gz", ".tgz", ".tar.xz", ".txz"]
 
     static func checkTarball(_ path: String) throws(ValueError) {
-        try checkPath(path)
+        try ValueRules.checkPath(path)
         guard tarballSuffixes.contains(where: { path.hasSuffix($0) }) else {
             throw ValueError("'\(path)' is not a tarball", hint: "berth unpacks \(tarballSuffixes.joined(separator: ", "))")
         }
@@ -136,7 +106,7 @@ extension Reader {
                 return text
             }
         }
-        spec.workingDir = f.read("workingDir", &self) { $0.checked($1, $2, Reader.checkPath) }
+        spec.workingDir = f.read("workingDir", &self) { $0.checked($1, $2, ValueRules.checkPath) }
         return spec
     }
 
@@ -173,7 +143,7 @@ extension Reader {
         }
         spec.pids = f.read("pids", &self) { reader, node, path in
             guard let f = reader.mapping(node, path, fields: ["max"]) else { return nil }
-            return PidsSpec(max: f.read("max", &reader) { $0.integer($1, $2, in: 1...4_194_304).map(Int.init) })
+            return PidsSpec(max: f.read("max", &reader) { $0.integer($1, $2, in: ValueRules.pidsMax).map(Int.init) })
         }
         spec.io = f.read("io", &self) { reader, node, path in
             guard let f = reader.mapping(node, path, fields: ["weight", "limits"]) else { return nil }
@@ -197,29 +167,18 @@ extension Reader {
         return spec
     }
 
-    /// A CPU limit of zero would stop the container; the least is 1m, which
-    /// berth represents exactly by scaling the CFS period.
+    /// At least 1m (ValueRules.checkCPULimit).
     mutating func cpuLimit(_ node: Node, _ path: FieldPath) -> CPUQuantity? {
-        guard let limit = cpu(node, path) else { return nil }
-        guard limit.millicores >= 1 else {
-            error(node, path, "must be at least 1m (one thousandth of a CPU)")
-            return nil
-        }
-        return limit
+        cpu(node, path).flatMap { obeying($0, node, path, ValueRules.checkCPULimit) }
     }
 
-    /// The least memory.max berth accepts: what a container's init needs to
-    /// start.
-    static let minimumMemoryMax = ByteSize(bytes: 4 << 20)
-
+    /// At least 4Mi (ValueRules.checkMemoryMax), quoted as written.
     mutating func memoryMax(_ node: Node, _ path: FieldPath) -> ByteSize? {
-        guard let max = size(node, path) else { return nil }
-        guard max >= Reader.minimumMemoryMax else {
-            let written = node.scalarText ?? max.description
-            error(node, path, "\(written) is below the \(Reader.minimumMemoryMax) a container's init needs to start")
-            return nil
+        size(node, path).flatMap { max in
+            obeying(max, node, path) { (max: ByteSize) throws(ValueError) in
+                try ValueRules.checkMemoryMax(max, written: node.scalarText)
+            }
         }
-        return max
     }
 
     mutating func ioLimit(_ node: Node, _ path: FieldPath) -> IODeviceLimit? {
@@ -237,7 +196,7 @@ extension Reader {
 
     /// `/dev/vda` or `MAJOR:MINOR`.
     static func checkBlockDevice(_ text: String) throws(ValueError) {
-        try checkNoControlCharacters(text)
+        try ValueRules.checkNoControlCharacters(text)
         if text.hasPrefix("/") {
             try checkDevicePath(text)
             return
@@ -249,7 +208,7 @@ extension Reader {
     }
 
     static func checkDevicePath(_ path: String) throws(ValueError) {
-        try checkPath(path)
+        try ValueRules.checkPath(path)
         guard path.utf8.starts(with: "/dev/".utf8), path.utf8.count > 5 else {
             throw ValueError("'\(path)' is not under /dev")
         }
@@ -298,9 +257,9 @@ extension Reader {
     mutating func mount(_ node: Node, _ path: FieldPath) -> MountSpec? {
         guard let f = mapping(node, path, fields: ["type", "source", "destination", "readOnly", "size"]) else { return nil }
         let type = f.read("type", &self) { $0.enumeration($1, $2, MountSpec.Kind.self) } ?? .bind
-        let source = f.read("source", &self) { $0.checked($1, $2, Reader.checkPath) }
+        let source = f.read("source", &self) { $0.checked($1, $2, ValueRules.checkPath) }
         let destination = f.required("destination", &self).flatMap { node -> String? in
-            guard let text = checked(node, path / "destination", Reader.checkPath) else { return nil }
+            guard let text = checked(node, path / "destination", ValueRules.checkPath) else { return nil }
             if text == "/" {
                 error(node, path / "destination", "cannot mount over the container's root")
                 return nil

@@ -155,6 +155,17 @@ struct Reader {
         }
     }
 
+    /// A value read from `node`, kept when `rule` holds for it.
+    mutating func obeying<T>(_ value: T, _ node: Node, _ path: FieldPath, _ rule: (T) throws(ValueError) -> Void) -> T? {
+        do {
+            try rule(value)
+            return value
+        } catch {
+            self.error(node, path, error)
+            return nil
+        }
+    }
+
     mutating func bool(_ node: Node, _ path: FieldPath) -> Bool? {
         guard let scalar = scalar(node, path, expected: "a boolean") else { return nil }
         if case .bool(let value) = scalar.resolved { return value }

@@ -2,7 +2,7 @@ import Model
 
 /// Checks raw bytes before libyaml sees them: UTF-8 only, no byte-order mark,
 /// no NUL or control characters. Refused, never replaced by U+FFFD.
-enum TextCheck {
+package enum TextCheck {
     /// Returns the first problem with its 1-based line and column, or nil.
     static func firstProblem(in bytes: UnsafeBufferPointer<UInt8>) -> (line: Int, column: Int, message: String)? {
         var line = 1
@@ -96,7 +96,7 @@ enum TextCheck {
     /// `text` with every control character written as a Swift escape (`\n`,
     /// `\t`, `\r`, `\0`, `\u{1B}`), so a value quoted in a diagnostic can
     /// neither break its line nor drive the terminal.
-    static func escaped(_ text: String) -> String {
+    package static func escaped(_ text: String) -> String {
         guard text.unicodeScalars.contains(where: isControl) else { return text }
         var result = String.UnicodeScalarView()
         for scalar in text.unicodeScalars {

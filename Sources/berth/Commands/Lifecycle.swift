@@ -1,5 +1,6 @@
 import ArgumentParser
 import Kernel
+import Manifest
 import Model
 import Runtime
 
@@ -69,43 +70,77 @@ struct RunRequest: Equatable {
     var tty = false
     var command: [String] = []
 
-    /// The limits given, or nil for none: the in-memory private layer counts
-    /// against the memory limit.
-    func resources() throws -> ResourcesSpec? {
-        guard memory != nil || cpus != nil || pids != nil else { return nil }
-        func refused(_ option: String, _ error: ValueError) -> ValidationError {
-            ValidationError("\(option): \(error.message)\(error.hint.map { " (\($0))" } ?? "")")
-        }
-        var resources = ResourcesSpec()
-        do {
-            if let memory { resources.memory = MemorySpec(max: try ByteSize(parsing: memory)) }
-        } catch { throw refused("--memory", error) }
-        do {
-            if let cpus { resources.cpu = CPUSpec(limit: try CPUQuantity(parsing: cpus)) }
-        } catch { throw refused("--cpus", error) }
-        if let pids {
-            guard let count = Int(pids), count > 0 else { throw ValidationError("--pids: '\(pids)' is not a positive whole number") }
-            resources.pids = PidsSpec(max: count)
-        }
-        return resources
+    /// A refused flag value, named by its option: "--cpus: must be at least
+    /// 1m (one thousandth of a CPU)", control characters escaped as
+    /// `berth validate` escapes them.
+    static func refused(_ option: String, _ error: ValueError) -> ValidationError {
+        ValidationError(TextCheck.escaped("\(option): \(error.message)\(error.hint.map { " (\($0))" } ?? "")"))
     }
 
-    func perform() throws -> Int32 {
-        let name = self.name ?? "run-\(getpid())"
+    /// The container the flags describe. Every flag value is checked by the
+    /// rule `berth validate` applies to the manifest field it fills
+    /// (Manifest's ValueRules) before anything is created and before root is
+    /// needed.
+    func containerSpec() throws -> ContainerSpec {
         var spec = ContainerSpec()
         if template != nil && rootfs != nil { throw ValidationError("give --template or --rootfs, not both") }
-        spec.rootfs = RootfsSpec(source: rootfs.map { .directory($0) } ?? .template(template ?? "busybox"))
+        if let rootfs {
+            do { try ValueRules.checkPath(rootfs) } catch { throw RunRequest.refused("--rootfs", error) }
+            spec.rootfs = RootfsSpec(source: .directory(rootfs))
+        } else {
+            let template = self.template ?? "busybox"
+            do { try ValueRules.checkTemplate(template) } catch { throw RunRequest.refused("--template", error) }
+            spec.rootfs = RootfsSpec(source: .template(template))
+        }
+        if let workdir {
+            do { try ValueRules.checkPath(workdir) } catch { throw RunRequest.refused("--workdir", error) }
+        }
         spec.`init` = InitSpec(command: command.isEmpty ? nil : command, workingDir: workdir)
         spec.hostname = hostname
         var variables: [String: String] = [:]
         for item in env {
             guard let equals = item.firstIndex(of: "="), equals != item.startIndex else {
-                throw ValidationError("--env: '\(item)' is not KEY=VALUE")
+                throw ValidationError(TextCheck.escaped("--env: '\(item)' is not KEY=VALUE"))
             }
             variables[String(item[..<equals])] = String(item[item.index(after: equals)...])
         }
         spec.env = variables.isEmpty ? nil : variables
         spec.resources = try resources()
+        return spec
+    }
+
+    /// The limits given, or nil for none: the in-memory private layer counts
+    /// against the memory limit.
+    func resources() throws -> ResourcesSpec? {
+        guard memory != nil || cpus != nil || pids != nil else { return nil }
+        var resources = ResourcesSpec()
+        if let memory {
+            do {
+                let max = try ByteSize(parsing: memory)
+                try ValueRules.checkMemoryMax(max, written: memory)
+                resources.memory = MemorySpec(max: max)
+            } catch { throw RunRequest.refused("--memory", error) }
+        }
+        if let cpus {
+            do {
+                let limit = try CPUQuantity(parsing: cpus)
+                try ValueRules.checkCPULimit(limit)
+                resources.cpu = CPUSpec(limit: limit)
+            } catch { throw RunRequest.refused("--cpus", error) }
+        }
+        if let pids {
+            guard let count = Int64(pids) else {
+                throw ValidationError(TextCheck.escaped("--pids: '\(pids)' is not a positive whole number"))
+            }
+            do { try ValueRules.checkPidsMax(count) } catch { throw RunRequest.refused("--pids", error) }
+            resources.pids = PidsSpec(max: Int(count))
+        }
+        return resources
+    }
+
+    func perform() throws -> Int32 {
+        let spec = try containerSpec()
+        let name = self.name ?? "run-\(getpid())"
         let container = ContainerObject(
             metadata: ObjectMeta(name: name), spec: spec, source: SourceLocation(file: "berth run", line: 1, column: 1))
         return try RuntimeContext.runtime(instance).runForeground(container, terminal: tty)
