@@ -19,6 +19,6 @@ public enum ManifestPipeline {
         let (desired, errors) = ManifestSet(documents: loaded.documents).resolve(for: host)
         return Outcome(
             files: loaded.files, documentCount: loaded.documents.count, errors: errors,
-            desired: errors.isEmpty ? desired : nil)
+            desired: errors.isEmpty ? desired.defaulted() : nil)
     }
 }

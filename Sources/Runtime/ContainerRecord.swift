@@ -42,6 +42,11 @@ public struct ContainerRecord: Codable, Equatable, Sendable {
     /// waits for it and deletes it. Reconcile leaves it alone while that
     /// berth lives (no manifest names it, yet it is not to be pruned).
     public var foregroundOwner: [UInt64]?
+    /// The init's exit code once it ended by itself, where berth reaped it
+    /// (kept in the init file, like the pid: gone with a reboot).
+    public var exitCode: Int32?
+    /// How often it was started again after its init ended (restartPolicy).
+    public var restarts: Int?
 }
 
 /// StateStore's decoded records, shared by its copies (a value type holding
@@ -71,6 +76,8 @@ extension ContainerRecord {
         var copy = self
         copy.pid = nil
         copy.startTime = nil
+        copy.exitCode = nil
+        copy.restarts = nil
         return copy
     }
 
@@ -117,7 +124,11 @@ public struct StateStore: Sendable {
     public func saveInit(_ record: ContainerRecord) throws {
         guard let pid = record.pid else { return try forgetInit(record.name) }
         try Syscall.makeDirectories(runDirectory(record.name))
-        let line = "\(pid) \(record.startTime.map(String.init) ?? "-")\n"
+        var line = "\(pid) \(record.startTime.map(String.init) ?? "-")"
+        if record.exitCode != nil || (record.restarts ?? 0) > 0 {
+            line += " \(record.exitCode.map(String.init) ?? "-") \(record.restarts ?? 0)"
+        }
+        line += "\n"
         try Syscall.writeAtomically(Array(line.utf8), to: initFile(record.name), durable: false)
     }
 
@@ -151,10 +162,12 @@ public struct StateStore: Sendable {
             if Syscall.version(file) == version { decoded.keep(fresh, file, version) }
             record = fresh
         }
-        if let line = try? Syscall.readFile(initFile(name), limit: 64) {
+        if let line = try? Syscall.readFile(initFile(name), limit: 128) {
             let fields = String(decoding: line, as: UTF8.self).split(whereSeparator: { $0 == " " || $0 == "\n" })
             record.pid = fields.first.flatMap { Int32($0) }
             record.startTime = fields.dropFirst().first.flatMap { UInt64($0) }
+            record.exitCode = fields.dropFirst(2).first.flatMap { Int32($0) }
+            record.restarts = fields.dropFirst(3).first.flatMap { Int($0) }
         }
         return record
     }

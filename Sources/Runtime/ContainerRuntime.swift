@@ -25,6 +25,19 @@ public struct ContainerRuntime: Sendable {
         templates = TemplateStore(directory: state.templatesDirectory)
     }
 
+    private init(paths: RuntimePaths, cgroups: any CgroupDriver, state: StateStore, templates: TemplateStore, logger: Logger) {
+        self.paths = paths
+        self.cgroups = cgroups
+        self.state = state
+        self.templates = templates
+        self.logger = logger
+    }
+
+    /// The same runtime (sharing its decoded records) logging with `logger`.
+    public func with(logger: Logger) -> ContainerRuntime {
+        ContainerRuntime(paths: paths, cgroups: cgroups, state: state, templates: templates, logger: logger)
+    }
+
     public enum Status: Equatable, Sendable {
         case running(pid: Int32)
         case stopped
@@ -52,7 +65,8 @@ public struct ContainerRuntime: Sendable {
     /// A `foreground` container (berth run) gets berth's stdin, stdout and
     /// stderr, and is deleted once it exits: its record is not synced to disk.
     public func start(
-        _ container: ContainerObject, networks: [NetworkObject] = [], foreground: Bool = false, terminal: PseudoTerminal? = nil
+        _ container: ContainerObject, networks: [NetworkObject] = [], foreground: Bool = false, terminal: PseudoTerminal? = nil,
+        restarts: Int = 0
     ) throws -> ContainerRecord {
         let name = container.metadata.name
         try Names.checkDNSLabel(name)
@@ -85,6 +99,7 @@ public struct ContainerRuntime: Sendable {
             work: privateDirectory + "/work", keepPrivateLayer: spec.rootfs?.persistent ?? false)
         record.privateLayerInMemory = foreground ? true : nil
         record.spec = spec
+        record.restarts = restarts > 0 ? restarts : nil
         record.networks = ContainerRuntime.attached(spec, of: networks)
         if foreground, let me = ProcessStat.read(getpid()) { record.foregroundOwner = [UInt64(getpid()), me.startTime] }
         let devices = try deviceNodes(spec)
@@ -260,6 +275,25 @@ public struct ContainerRuntime: Sendable {
         return writes
     }
 
+    /// Takes a spec whose changes concern only berth's record (restart
+    /// policy, stop timeout, persistence; or anything while it is stopped).
+    public func updateRecord(_ name: String, _ spec: ContainerSpec) throws {
+        guard var record = state.load(name) else { throw RuntimeError(description: "no container \(name)") }
+        record.spec = spec
+        record.keepPrivateLayer = spec.rootfs?.persistent ?? false
+        try state.save(record)
+        logger.info("record updated", metadata: ["container": "\(name)"])
+    }
+
+    /// Keeps the exit code of an init that ended by itself (for list,
+    /// status and restartPolicy on-failure).
+    public func recordExit(_ name: String, code: Int32) throws {
+        guard var record = state.load(name), record.pid != nil, record.exitCode == nil else { return }
+        record.exitCode = code
+        try state.saveInit(record)
+        logger.notice("container exited", metadata: ["container": "\(name)", "code": "\(code)"])
+    }
+
     /// Replaces the container's own firewall, live.
     public func updateFirewall(_ name: String, _ firewall: FirewallSpec?) throws {
         guard var record = state.load(name), isRunning(record), let pid = record.pid else {
@@ -409,11 +443,22 @@ public struct ContainerRuntime: Sendable {
     }
 
     /// Freezes (suspend) or thaws (resume) every process of the container.
-    public func setFrozen(_ name: String, _ frozen: Bool) throws {
+    /// `recordState`: the record says so too (apply of `state: frozen`);
+    /// `berth suspend` leaves the record alone, so a plan shows it as drift.
+    public func setFrozen(_ name: String, _ frozen: Bool, recordState: Bool = false) throws {
         guard let record = state.load(name), isRunning(record) else {
             throw RuntimeError(description: "container \(name) is not running")
         }
         try cgroups.setFrozen(frozen, try CgroupPath(record.cgroup))
+        // The record says which state berth put it in (frozen by hand is drift).
+        if recordState, var spec = record.spec, spec.state != .stopped {
+            spec.state = frozen ? .frozen : .running
+            if spec != record.spec {
+                var updated = record
+                updated.spec = spec
+                try state.save(updated)
+            }
+        }
         logger.info(frozen ? "suspended" : "resumed", metadata: ["container": "\(name)"])
     }
 
@@ -425,6 +470,10 @@ public struct ContainerRuntime: Sendable {
     ) throws -> Int32 {
         guard let record = state.load(name), isRunning(record), let pid = record.pid else {
             throw RuntimeError(description: "container \(name) is not running")
+        }
+        // A command joining a frozen cgroup would freeze too, and wait for ever.
+        if (try? cgroups.observe(try CgroupPath(record.cgroup), usage: false))?.frozen == true {
+            throw RuntimeError(description: "container \(name) is frozen (suspended): berth resume \(name) first")
         }
         var merged = record.environment ?? ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]
         for variable in environment {

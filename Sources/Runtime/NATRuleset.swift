@@ -81,9 +81,18 @@ public struct NATRuleset: Equatable, Sendable {
     /// Whether the kernel holds this ruleset: berth applied this one, the
     /// table lists as it did then (a flushed or edited table differs), and
     /// forwarding is still on for each bridge.
-    public func isCurrent(state: StateStore) -> Bool {
+    public func isCurrent(state: StateStore) -> Bool { status(state: state).current }
+
+    /// Whether the kernel holds this ruleset, and whether berth last applied
+    /// this very ruleset (then a difference was made behind its back).
+    public func status(state: StateStore) -> (current: Bool, appliedByBerth: Bool) {
         let recorded = (try? Syscall.readFile(state.paths.stateDirectory.string + "/nat.fingerprint"))
             .map { String(decoding: $0, as: UTF8.self).split(separator: " ").map(String.init) }
+        let applied = recorded?.first == fingerprint
+        return (currentInKernel(recorded: recorded), applied)
+    }
+
+    private func currentInKernel(recorded: [String]?) -> Bool {
         // Nothing wanted: current when no table is left (whatever was recorded).
         if isEmpty { return !((try? NFTablesNetlink.tableExists(family: NFTablesNetlink.familyIP, name: table)) ?? false) }
         guard let recorded, recorded.first == fingerprint else { return false }

@@ -8,10 +8,9 @@ extension CgroupLimits {
         self.init()
         guard let resources else { return }
         cpuWeight = resources.cpu?.weight
-        if let limit = resources.cpu?.limit {
-            // millicores × period / 1000, checked: a huge limit is "no limit".
-            let (quota, overflow) = limit.millicores.multipliedReportingOverflow(by: cpuPeriodMicros)
-            cpuQuotaMicros = overflow ? nil : max(1000, quota / 1000)
+        if let limit = resources.cpu?.limit, let max = KernelUnits.cpuMax(millicores: limit.millicores) {
+            cpuQuotaMicros = max.quota
+            cpuPeriodMicros = max.period
         }
         cpus = resources.cpu?.cpus?.description
         memoryMax = resources.memory?.max?.bytes

@@ -198,3 +198,23 @@ import Testing
         #expect(Inotify.parse([UInt8](repeating: 0, count: 7)).isEmpty)
     }
 }
+
+@Suite struct RestartBackoffTests {
+    @Test func restartsDoubleTheirDelayUpToTheCapAndResetAfterALongRun() {
+        var backoff = RestartBackoff(initial: 1000, maximum: 8000, resetAfter: 60_000)
+        #expect(backoff.waitUntil("web1", at: 0) == nil)
+        #expect(backoff.restarted("web1", at: 0) == (restarts: 1, nextDelay: 1000))
+        // Ended again at once: held back until 1 s, then a pass is due then.
+        #expect(backoff.waitUntil("web1", at: 10) == 1000)
+        #expect(backoff.nextRetry == 1000)
+        #expect(backoff.restarted("web1", at: 1000) == (restarts: 2, nextDelay: 2000))
+        #expect(backoff.nextRetry == nil)
+        #expect(backoff.restarted("web1", at: 3000).nextDelay == 4000)
+        #expect(backoff.restarted("web1", at: 7000).nextDelay == 8000)
+        #expect(backoff.restarted("web1", at: 15_000).nextDelay == 8000)
+        // It ran for a minute: the next restart is the first of a new series.
+        #expect(backoff.restarted("web1", at: 80_000) == (restarts: 1, nextDelay: 1000))
+        backoff.forget("web1")
+        #expect(backoff.entries.isEmpty)
+    }
+}

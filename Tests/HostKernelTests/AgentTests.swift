@@ -74,14 +74,17 @@ struct AgentTests {
         var output: String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
     }
 
-    static func manifest(_ name: String, memory: String = "64Mi") -> String {
+    static func manifest(_ name: String, memory: String = "64Mi", restartPolicy: String = "never", command: String = "[/bin/sleep, \"600\"]")
+        -> String
+    {
         """
         apiVersion: berth/v1
         kind: Container
         metadata: {name: \(name)}
         spec:
           rootfs: {template: busybox}
-          init: {command: [/bin/sleep, "600"]}
+          init: {command: \(command)}
+          restartPolicy: \(restartPolicy)
           resources: {memory: {max: \(memory)}, pids: {max: 64}}
 
         """
@@ -130,7 +133,7 @@ struct AgentTests {
 
         // A new manifest saved editor-style is started within a few seconds.
         try "swap".write(toFile: manifests + "/.c2.yaml.swp", atomically: false, encoding: .utf8)
-        try AgentTests.save(AgentTests.manifest("c2"), to: manifests + "/c2.yaml")
+        try AgentTests.save(AgentTests.manifest("c2", restartPolicy: "always"), to: manifests + "/c2.yaml")
         #expect(eventually { running(host)["c2"] != nil }, "\(agent.output)")
         #expect(agent.waitFor { $0.contains("STATUS=reconciled 2 containers") } != nil)
 
@@ -154,11 +157,14 @@ struct AgentTests {
         #expect(apply.exitedCleanly)
         #expect(String(decoding: apply.output, as: UTF8.self).contains("No changes"))
 
-        // An init killed behind berth's back: the agent sees the exit through
-        // its pidfd and starts the container again at once (the interval is 1h).
+        // An init killed behind berth's back, restartPolicy always: the agent
+        // sees the exit through its pidfd and starts the container again at
+        // once (the interval is 1h), and counts the restart.
         let killed = try #require(running(host)["c2"])
         _ = Glibc.kill(killed, SIGKILL)
         #expect(eventually { (running(host)["c2"] ?? killed) != killed }, "\(agent.output)")
+        #expect(eventually { host.runtime.state.load("c2")?.restarts == 1 })
+        #expect(agent.output.contains("restarting"), "\(agent.output)")
         // (Which pass restarts it depends on timing: on a slow machine a pass
         // already running may see it first; the exit is reported either way.)
         #expect(agent.output.contains("container exited"), "\(agent.output)")
@@ -232,5 +238,28 @@ struct AgentTests {
         agent.signal(SIGTERM)
         #expect(agent.exitCode() == 0, "\(agent.output)")
         #expect(running(host).keys.sorted() == ["g1", "g2"])
+    }
+}
+
+extension AgentTests {
+    /// restartPolicy always with an init that ends at once: restarted with a
+    /// doubling delay (1s, 2s, 4s, ...), not hundreds of times a second;
+    /// each restart and the back-off are events; list shows the count.
+    @Test func anInitThatKeepsEndingIsRestartedWithBackOff() throws {
+        let host = try TestHost()
+        let manifests = host.root + "/manifests"
+        try FileManager.default.createDirectory(atPath: manifests, withIntermediateDirectories: true)
+        try AgentTests.save(AgentTests.manifest("crash", restartPolicy: "always", command: "[/bin/true]"), to: manifests + "/crash.yaml")
+        let agent = try AgentProcess(host, ["--manifests", manifests, "--interval", "1h"])
+        defer {
+            agent.kill()
+            #expect(host.tearDown() == [])
+        }
+        usleep(6_500_000)
+        let restarts = host.runtime.state.load("crash")?.restarts ?? 0
+        // 0s, 1s, 3s, 7s: at most 4 starts in 6.5 s (545 before the back-off).
+        #expect(restarts >= 2 && restarts <= 4, "\(restarts) restarts: \(agent.output)")
+        #expect(agent.output.contains("restart back-off"), "\(agent.output)")
+        #expect(agent.output.contains("restarting"))
     }
 }

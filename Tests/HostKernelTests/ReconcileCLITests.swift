@@ -159,7 +159,7 @@ struct ReconcileCLITests {
         try write(rootfs: "directory: \(tree)")
         #expect(try berth(["plan", manifest]).output.contains("replace Container/rep1 spec.rootfs"))
         let kept = try berth(["apply", manifest])
-        #expect(kept.output.contains("not replaced (pass --replace)"), "\(kept.output)")
+        #expect(kept.output.contains("skipped (pass --replace)"), "\(kept.output)")
         #expect(host.runtime.state.load("rep1")?.pid == before)
         let replaced = try berth(["apply", "--replace", manifest])
         #expect(replaced.code == 0 && replaced.output.contains("replaced"), "\(replaced.output)")

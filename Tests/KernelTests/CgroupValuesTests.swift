@@ -22,9 +22,14 @@ import Testing
         #expect(CgroupValues.v2IOMax(limit) == "254:0 rbps=1048576 wbps=max riops=max wiops=max")
     }
 
-    @Test(arguments: [1, 2, 50, 100, 333, 1000, 5000, 10_000])
-    func weightSurvivesARoundTripThroughShares(weight: Int) {
-        #expect(CgroupValues.weight(fromShares: CgroupValues.v1Shares(weight: weight)) == weight)
+    @Test func ioMaxAndThrottleFilesParse() {
+        let lines = CgroupValues.v2IOMaxLines("8:0 rbps=1048576 wbps=max riops=max wiops=10\n254:16 rbps=max wbps=2 riops=max wiops=max\n")
+        #expect(lines.map { "\($0.major):\($0.minor)" } == ["8:0", "254:16"])
+        #expect(lines.first?.readBytesPerSecond == 1_048_576 && lines.first?.writeIOPS == 10 && lines.first?.writeBytesPerSecond == nil)
+        let v1 = CgroupValues.v1ThrottleLines(readBps: "8:0 100\n", writeBps: "8:0 0\n8:16 5\n", readIOPS: "", writeIOPS: "")
+        #expect(v1.map { "\($0.major):\($0.minor)" } == ["8:0", "8:16"])
+        #expect(v1.first?.readBytesPerSecond == 100 && v1.first?.writeBytesPerSecond == nil && v1.last?.writeBytesPerSecond == 5)
+        #expect(CgroupValues.v2IOWeight("default 300\n8:0 50\n") == 300)
     }
 
     @Test(arguments: ["max", "12", "1 2", "0-3,5"])

@@ -3,7 +3,10 @@ import Testing
 
 @testable import Reconcile
 
+/// The planner is a pure function: its tests compare whole typed plans.
 @Suite struct PlannerTests {
+    static let source = SourceLocation(file: "t", line: 1, column: 1)
+
     func container(_ name: String, memory: UInt64? = nil, configure: (inout ContainerSpec) -> Void = { _ in }) -> ContainerObject {
         var spec = ContainerSpec()
         spec.rootfs = RootfsSpec(source: .template("busybox"))
@@ -13,53 +16,108 @@ import Testing
             spec.resources = resources
         }
         configure(&spec)
-        return ContainerObject(metadata: ObjectMeta(name: name), spec: spec, source: SourceLocation(file: "t", line: 1, column: 1))
+        return ContainerObject(metadata: ObjectMeta(name: name), spec: spec, source: PlannerTests.source)
     }
 
-    func running(_ object: ContainerObject, memory: UInt64? = nil) -> ObservedContainer {
-        ObservedContainer(
-            name: object.metadata.name, running: true, recordedSpec: object.spec,
-            resources: ObservedResources(cpuWeight: 100, cpuLimitMillicores: nil, memoryMax: memory, pidsMax: nil))
+    /// Running as the manifest says; `kernel` overrides what the kernel holds.
+    func running(_ object: ContainerObject, state: ObservedRunState = .running, kernel: (inout ResourceValues) -> Void = { _ in })
+        -> ObservedContainer
+    {
+        let expected = ResourceValues(spec: object.spec.resources)
+        var held = expected
+        kernel(&held)
+        return ObservedContainer(
+            name: object.metadata.name, state: state, recordedSpec: object.spec, resources: ObservedResources(kernel: held, expected: expected))
     }
 
     func network(_ name: String) throws -> NetworkObject {
-        NetworkObject(
-            metadata: ObjectMeta(name: name), spec: NetworkSpec(subnet: try CIDR(parsing: "10.88.0.0/24")),
-            source: SourceLocation(file: "t", line: 1, column: 1))
+        NetworkObject(metadata: ObjectMeta(name: name), spec: NetworkSpec(subnet: try CIDR(parsing: "10.88.0.0/24")), source: PlannerTests.source)
+    }
+
+    func host(_ containers: [ContainerObject], networks: [NetworkObject] = []) -> DesiredHost {
+        DesiredHost(host: HostFacts(name: "h"), networks: networks, containers: containers)
     }
 
     @Test func emptyHostGetsNetworksBeforeContainers() throws {
-        let desired = DesiredHost(host: HostFacts(name: "h"), networks: [try network("front")], containers: [container("web1")])
-        let actions = Planner.plan(desired: desired, observed: ObservedHost())
+        let front = try network("front")
+        let web = container("web1")
+        let actions = Planner.plan(desired: host([web], networks: [front]), observed: ObservedHost())
         #expect(actions.map(\.kind) == [.create, .create])
-        #expect(actions.map(\.object) == ["Network/front", "Container/web1"])
+        #expect(actions.map(\.object) == [.network("front"), .container("web1")])
+        #expect(actions.map(\.reason) == [.doesNotExist, .doesNotExist])
+        #expect(actions.last?.description == "create Container/web1 spec.state: absent → running (does not exist)")
     }
 
     @Test func matchingHostPlansNothing() throws {
         let web = container("web1", memory: 128 << 20)
-        let desired = DesiredHost(host: HostFacts(name: "h"), networks: [try network("front")], containers: [web])
-        let observed = ObservedHost(containers: [running(web, memory: 128 << 20)], networks: ["front"])
+        let observed = ObservedHost(containers: [running(web)], networks: ["front"])
+        let desired = host([web], networks: [try network("front")])
         #expect(Planner.plan(desired: desired, observed: observed).isEmpty)
         #expect(Planner.drift(desired: desired, observed: observed).isEmpty)
     }
 
-    @Test func pageRoundedMemoryIsNotDrift() {
-        let web = container("web1", memory: (64 << 20) + 100)
-        let desired = DesiredHost(host: HostFacts(name: "h"), networks: [], containers: [web])
-        let observed = ObservedHost(containers: [running(web, memory: 64 << 20)])
-        #expect(Planner.plan(desired: desired, observed: observed).isEmpty)
+    @Test func recordWrittenBeforeDefaultsCompareEqualToTheDefaultedManifest() {
+        // The record holds the spec as an older berth wrote it (no defaults):
+        // the manifest, defaulted once, is still the same container.
+        let web = container("web1")
+        let observed = ObservedHost(containers: [running(web)])
+        #expect(Planner.plan(desired: host([web.defaulted()]), observed: observed).isEmpty)
     }
 
-    @Test func changedMemoryIsAnUpdateLiveWithOldAndNew() {
+    @Test func changedMemoryIsOneUpdateLiveWithItsPayloadAndBothValues() {
         let web = container("web1", memory: 256 << 20)
-        let desired = DesiredHost(host: HostFacts(name: "h"), networks: [], containers: [web])
-        let actions = Planner.plan(desired: desired, observed: ObservedHost(containers: [running(web, memory: 128 << 20)]))
+        var current = running(web) { $0.memoryMax = 128 << 20 }
+        current.recordedSpec?.resources?.memory?.max = ByteSize(bytes: 128 << 20)
+        let actions = Planner.plan(desired: host([web]), observed: ObservedHost(containers: [current]))
         #expect(
             actions == [
                 Action(
-                    .updateLive, "Container/web1", field: "spec.resources.memory.max", old: "128Mi", new: "256Mi",
-                    reason: "the kernel can change it live")
+                    .container("web1"), .updateResources(web.defaulted().spec.resources),
+                    changes: [FieldChange("spec.resources.memory.max", desired: .bytes(256 << 20), observed: .bytes(128 << 20), origin: .manifest)],
+                    reason: .liveChange)
             ])
+        #expect(actions.first?.description == "update-live Container/web1 spec.resources.memory.max: 128Mi → 256Mi (the kernel can change it live)")
+    }
+
+    /// Every resource field the manifest can set is compared with the
+    /// kernel: a value changed behind berth's back is an update-live.
+    /// A kernel value changed behind berth's back, per manifest field.
+    static func changeKernel(_ field: String, _ values: inout ResourceValues) {
+        switch field {
+        case "spec.resources.cpu.weight": values.cpuWeight = 300
+        case "spec.resources.cpu.limit": values.cpuLimit = CPUQuantity(millicores: 250)
+        case "spec.resources.cpu.cpus": values.cpus = CPUSet(cpus: [1])
+        case "spec.resources.memory.max": values.memoryMax = 64 << 20
+        case "spec.resources.memory.high": values.memoryHigh = nil
+        case "spec.resources.memory.swap": values.swap = 1 << 20
+        case "spec.resources.pids.max": values.pidsMax = 7
+        case "spec.resources.io.weight": values.ioWeight = 100
+        default: values.ioLimits = [:]
+        }
+    }
+
+    @Test(arguments: [
+        "spec.resources.cpu.weight", "spec.resources.cpu.limit", "spec.resources.cpu.cpus", "spec.resources.memory.max",
+        "spec.resources.memory.high", "spec.resources.memory.swap", "spec.resources.pids.max", "spec.resources.io.weight",
+        "spec.resources.io.limits[/dev/vda]",
+    ])
+    func everyResourceFieldIsObservedAndRepairedLive(field: String) throws {
+        let change = { (values: inout ResourceValues) in PlannerTests.changeKernel(field, &values) }
+        let web = container("web1") { spec in
+            var resources = ResourcesSpec()
+            resources.cpu = CPUSpec(weight: 200, limit: CPUQuantity(millicores: 500), cpus: CPUSet(cpus: [0]))
+            resources.memory = MemorySpec(max: ByteSize(bytes: 128 << 20), high: ByteSize(bytes: 96 << 20), swap: ByteSize(bytes: 0))
+            resources.pids = PidsSpec(max: 64)
+            var limit = IODeviceLimit(device: "/dev/vda")
+            limit.readBytesPerSecond = ByteSize(bytes: 1 << 20)
+            resources.io = IOSpec(weight: 300, limits: [limit])
+            spec.resources = resources
+        }
+        let actions = Planner.plan(desired: host([web]), observed: ObservedHost(containers: [running(web, kernel: change)]))
+        #expect(actions.map(\.kind) == [.updateLive])
+        #expect(actions.first?.changes.map(\.field) == [field])
+        #expect(actions.first?.origin == .drift)
+        #expect(Planner.drift(desired: host([web]), observed: ObservedHost(containers: [running(web, kernel: change)])).map(\.field) == [field])
     }
 
     @Test func changedInitIsPendingRestartAndAnotherTemplateIsAReplace() {
@@ -68,42 +126,141 @@ import Testing
             spec.`init` = InitSpec(command: ["/bin/httpd", "-f"])
             spec.rootfs = RootfsSpec(source: .directory("/srv/root"))
         }
-        let desired = DesiredHost(host: HostFacts(name: "h"), networks: [], containers: [new])
-        let actions = Planner.plan(desired: desired, observed: ObservedHost(containers: [running(old)]))
+        let actions = Planner.plan(desired: host([new]), observed: ObservedHost(containers: [running(old)]))
         #expect(actions.map(\.kind) == [.replace, .pendingRestart])
-        #expect(actions.last?.field == "spec.init")
+        #expect(actions.last?.changes.map(\.field) == ["spec.init.command"])
+        #expect(actions.last?.changes.first?.desired == .text("/bin/httpd -f"))
+    }
+
+    static func changeSpec(_ field: String, _ spec: inout ContainerSpec) {
+        switch field {
+        case "spec.userNamespace": spec.userNamespace = UserNamespaceSpec(uidMap: [IDRange(containerID: 0, hostID: 100_000, size: 65536)])
+        case "spec.devices": spec.devices = [DeviceSpec(path: "/dev/net/tun")]
+        case "spec.hostname": spec.hostname = "other"
+        case "spec.env": spec.env = ["A": "1"]
+        case "spec.capabilities": spec.capabilities = CapabilitiesSpec(add: ["CAP_NET_ADMIN"])
+        case "spec.mounts": spec.mounts = [MountSpec(type: .tmpfs, destination: "/scratch")]
+        case "spec.security": spec.security?.noNewPrivileges = false
+        case "spec.init.workingDir": spec.`init`?.workingDir = "/srv"
+        case "spec.restartPolicy": spec.restartPolicy = .always
+        case "spec.stopTimeout": spec.stopTimeout = Interval(milliseconds: 3000)
+        case "spec.rootfs.persistent": spec.rootfs?.persistent = true
+        default: spec.policy = ObjectPolicy(drift: .warn)
+        }
+    }
+
+    @Test(arguments: [
+        "spec.userNamespace", "spec.devices", "spec.hostname", "spec.env", "spec.capabilities", "spec.mounts", "spec.security",
+        "spec.init.workingDir",
+    ])
+    func restartFieldsArePendingRestart(field: String) {
+        let change = { (spec: inout ContainerSpec) in PlannerTests.changeSpec(field, &spec) }
+        let old = container("web1").defaulted()
+        var new = old
+        change(&new.spec)
+        let actions = Planner.plan(desired: host([new]), observed: ObservedHost(containers: [running(old)]))
+        #expect(actions.map(\.kind) == [.pendingRestart])
+        #expect(actions.first?.changes.map(\.field) == [field])
+        guard case .restartContainer(let carried, _) = actions.first?.operation else {
+            Issue.record("expected a restart operation")
+            return
+        }
+        #expect(carried == new)
+    }
+
+    @Test(arguments: ["spec.restartPolicy", "spec.stopTimeout", "spec.rootfs.persistent", "spec.policy.drift"])
+    func recordOnlyFieldsUpdateTheRecordLive(field: String) {
+        let change = { (spec: inout ContainerSpec) in PlannerTests.changeSpec(field, &spec) }
+        let old = container("web1").defaulted()
+        var new = old
+        change(&new.spec)
+        let actions = Planner.plan(desired: host([new]), observed: ObservedHost(containers: [running(old)]))
+        #expect(actions.map(\.kind) == [.updateLive])
+        #expect(actions.first?.operation == .updateRecord(new.spec))
+        #expect(actions.first?.changes.map(\.field) == [field])
+    }
+
+    @Test func aLimitInTheKernelButNotInTheRecordIsRecordedAgain() {
+        // A live update wrote the kernel, then failed to save the record (a
+        // full disk): the plan must not say "No changes".
+        let web = container("web1", memory: 256 << 20)
+        var current = running(web)
+        current.recordedSpec?.resources?.memory?.max = ByteSize(bytes: 128 << 20)
+        let actions = Planner.plan(desired: host([web]), observed: ObservedHost(containers: [current]))
+        #expect(actions.map(\.operation) == [.updateResources(web.defaulted().spec.resources)])
+        #expect(actions.first?.changes.first?.observed == .text("128Mi in berth's record"))
     }
 
     @Test func pruneDeletesOnlyWhenAskedAndOnlyWhatIsObserved() {
-        let desired = DesiredHost(host: HostFacts(name: "h"), networks: [], containers: [])
         let observed = ObservedHost(containers: [running(container("old"))])
-        #expect(Planner.plan(desired: desired, observed: observed).isEmpty)
-        #expect(Planner.plan(desired: desired, observed: observed, options: PlanOptions(prune: true)).map(\.kind) == [.delete])
+        #expect(Planner.plan(desired: host([]), observed: observed).isEmpty)
+        let pruned = Planner.plan(desired: host([]), observed: observed, options: PlanOptions(prune: true))
+        #expect(pruned.map(\.operation) == [.deleteContainer])
+        #expect(pruned.map(\.reason) == [.noManifest])
     }
 
     @Test func pruneDeletesRecordedNetworksAfterContainers() {
-        let desired = DesiredHost(host: HostFacts(name: "h"), networks: [], containers: [])
         var observed = ObservedHost(containers: [running(container("old"))])
         observed.recordedNetworks = ["front": "br-front"]
-        let actions = Planner.plan(desired: desired, observed: observed, options: PlanOptions(prune: true))
-        #expect(actions.map(\.object) == ["Container/old", "Network/front"])
-        #expect(actions.last?.old == "br-front")
+        let actions = Planner.plan(desired: host([]), observed: observed, options: PlanOptions(prune: true))
+        #expect(actions.map(\.object) == [.container("old"), .network("front")])
+        #expect(actions.last?.operation == .deleteNetwork(bridge: "br-front"))
     }
 
     @Test func driftRespectsPolicy() {
         let warn = container("warn", memory: 128 << 20) { $0.policy = ObjectPolicy(drift: .warn) }
         let ignore = container("ignore", memory: 128 << 20) { $0.policy = ObjectPolicy(drift: .ignore) }
-        let desired = DesiredHost(host: HostFacts(name: "h"), networks: [], containers: [warn, ignore])
-        let observed = ObservedHost(containers: [running(warn, memory: 64 << 20), running(ignore, memory: 64 << 20)])
-        let drifts = Planner.drift(desired: desired, observed: observed)
-        #expect(drifts.map(\.object) == ["Container/warn"])
+        let observed = ObservedHost(containers: [
+            running(warn) { $0.memoryMax = 64 << 20 }, running(ignore) { $0.memoryMax = 64 << 20 },
+        ])
+        let drifts = Planner.drift(desired: host([warn, ignore]), observed: observed)
+        #expect(drifts.map(\.object) == [.container("warn")])
         #expect(drifts.first?.policy == .warn)
+        #expect(drifts.first?.origin == .drift)
     }
+
+    // MARK: State
 
     @Test func stoppedStateStopsARunningContainer() {
         let web = container("web1") { $0.state = .stopped }
-        let desired = DesiredHost(host: HostFacts(name: "h"), networks: [], containers: [web])
-        #expect(Planner.plan(desired: desired, observed: ObservedHost(containers: [running(web)])).map(\.kind) == [.stop])
+        let actions = Planner.plan(desired: host([web]), observed: ObservedHost(containers: [running(web)]))
+        #expect(actions.map(\.operation) == [.stopContainer(timeout: Defaults.stopTimeout)])
+    }
+
+    @Test func frozenStateFreezesAndAContainerFrozenBehindBerthsBackIsThawed() {
+        let frozen = container("web1") { $0.state = .frozen }
+        let plan = Planner.plan(desired: host([frozen]), observed: ObservedHost(containers: [running(container("web1"))]))
+        #expect(plan.map(\.operation) == [.freezeContainer])
+        #expect(plan.first?.origin == .manifest)
+        // Frozen by hand (or left frozen by a killed apply): drift, thawed.
+        let web = container("web1")
+        let observed = ObservedHost(containers: [running(web, state: .frozen)])
+        let thaw = Planner.plan(desired: host([web]), observed: observed)
+        #expect(thaw.map(\.operation) == [.thawContainer])
+        #expect(thaw.first?.origin == .drift)
+        #expect(Planner.drift(desired: host([web]), observed: observed).map(\.field) == ["spec.state"])
+        // Frozen as wanted: nothing.
+        #expect(Planner.plan(desired: host([frozen]), observed: ObservedHost(containers: [running(frozen, state: .frozen)])).isEmpty)
+    }
+
+    @Test(arguments: [
+        (RestartPolicy.never, Int32?.some(1), false), (.never, nil, false), (.onFailure, 0, false), (.onFailure, 1, true),
+        (.onFailure, nil, true), (.always, 0, true),
+    ])
+    func anInitThatEndedIsStartedAgainOnlyAsItsRestartPolicySays(policy: RestartPolicy, code: Int32?, starts: Bool) {
+        let web = container("web1") { $0.restartPolicy = policy }
+        let observed = ObservedHost(containers: [running(web, state: .exited(code: code))])
+        let actions = Planner.plan(desired: host([web]), observed: observed)
+        #expect(actions.map(\.kind) == (starts ? [.start] : []))
+        if starts { #expect(actions.first?.reason == .exited(code: code, policy: policy)) }
+        #expect(Planner.drift(desired: host([web]), observed: observed).isEmpty == !starts)
+    }
+
+    @Test func aContainerStoppedByBerthIsStartedWhenTheManifestSaysRunning() {
+        let web = container("web1")
+        let actions = Planner.plan(desired: host([web]), observed: ObservedHost(containers: [running(web, state: .stopped)]))
+        #expect(actions.map(\.kind) == [.start])
+        #expect(actions.first?.reason == .notRunning)
     }
 
     // MARK: Networks, live
@@ -128,11 +285,13 @@ import Testing
         var current = running(web)
         current.network = namespace
         if let recorded { current.recordedSpec = recorded }
-        let desired = DesiredHost(host: HostFacts(name: "h"), networks: [try network("front")], containers: [web])
+        let desired = host([web], networks: [try network("front")])
         var observed = ObservedHost(containers: [current], networks: ["front"])
         observed.bridges["front"] = BridgeObservation(up: true, hasGateway: true)
         return (desired, observed)
     }
+
+    func fields(_ actions: [Action]) -> [String] { actions.flatMap { $0.changes.map(\.field) } }
 
     @Test func matchingNamespacePlansNothing() throws {
         // An address written without a prefix takes the network's.
@@ -143,98 +302,104 @@ import Testing
 
     @Test func addedAddressIsLiveNotPendingRestart() throws {
         let before = try attached(["10.88.0.10"])
-        let (desired, observed) = try host(
-            try attached(["10.88.0.10", "10.88.0.11"]), try namespace(["10.88.0.10/24"]), recorded: before.spec)
+        let after = try attached(["10.88.0.10", "10.88.0.11"])
+        let (desired, observed) = try host(after, try namespace(["10.88.0.10/24"]), recorded: before.spec)
         let actions = Planner.plan(desired: desired, observed: observed)
         #expect(
             actions == [
                 Action(
-                    .updateLive, "Container/web1", field: "spec.networks[0].addresses", old: "10.88.0.10/24",
-                    new: "10.88.0.10/24,10.88.0.11/24", reason: "the container's network is changed live")
+                    .container("web1"), .updateNetworks(after.defaulted(), networks: [try network("front").defaulted()]),
+                    changes: [
+                        FieldChange(
+                            "spec.networks[0].addresses", desired: .text("10.88.0.10/24,10.88.0.11/24"), observed: .text("10.88.0.10/24"),
+                            origin: .manifest)
+                    ], reason: .networkChangedLive)
             ])
     }
 
     @Test func strayAddressDownLinkAndLostRouteAreDrift() throws {
         let (desired, observed) = try host(
             try attached(["10.88.0.10"]), try namespace(["10.88.0.10/24", "10.88.0.99/24"], up: false, gateway: nil))
-        let fields = Planner.drift(desired: desired, observed: observed).map(\.field)
-        #expect(fields == ["spec.networks[0].interface", "spec.networks[0].addresses", "spec.networks.defaultRoute"])
-        #expect(Planner.plan(desired: desired, observed: observed).allSatisfy { $0.kind == .updateLive })
+        #expect(
+            Planner.drift(desired: desired, observed: observed).map(\.field) == [
+                "spec.networks[0].interface", "spec.networks[0].addresses", "spec.networks.defaultRoute",
+            ])
+        #expect(Planner.plan(desired: desired, observed: observed).allSatisfy { $0.kind == .updateLive && $0.origin == .drift })
     }
 
     @Test func attachAndDetachAreLive() throws {
-        // Desired: no networks; observed: eth0 → detach.
         let bare = container("web1")
         let (desired, observed) = try host(bare, try namespace(["10.88.0.10/24"]))
         let detach = Planner.plan(desired: desired, observed: observed)
-        #expect(detach.map(\.field) == ["spec.networks", "spec.networks.defaultRoute"])
+        #expect(fields(detach) == ["spec.networks", "spec.networks.defaultRoute"])
         #expect(detach.allSatisfy { $0.kind == .updateLive })
-        // Desired: eth0; observed: nothing → attach.
         let empty = NetworkObservation(interfaces: [], defaultGateways: [], ipv6: false)
         let (desired2, observed2) = try host(try attached(["10.88.0.10"]), empty, recorded: bare.spec)
         let attach = Planner.plan(desired: desired2, observed: observed2)
-        #expect(attach.first?.field == "spec.networks[0]")
-        #expect(attach.first?.old == "absent")
+        #expect(attach.first?.changes.first?.field == "spec.networks[0]")
+        #expect(attach.first?.changes.first?.observed == .text("absent"))
         #expect(!attach.contains { $0.kind == .pendingRestart })
     }
 
     @Test func hostEndOffItsBridgeIsRepaired() throws {
         let (desired, observed) = try host(try attached(["10.88.0.10"]), try namespace(["10.88.0.10/24"], attached: false))
-        #expect(Planner.plan(desired: desired, observed: observed).map(\.field) == ["spec.networks[0].network"])
+        #expect(fields(Planner.plan(desired: desired, observed: observed)) == ["spec.networks[0].network"])
     }
 
     @Test func ipv6AddressWaitsForARestartWhenIPv6IsOff() throws {
         let (desired, observed) = try host(try attached(["10.88.0.10", "fd00::10/64"]), try namespace(["10.88.0.10/24"]))
         let actions = Planner.plan(desired: desired, observed: observed)
         #expect(actions.map(\.kind) == [.pendingRestart])
-        #expect(actions.first?.field == "spec.networks[0].addresses")
+        #expect(actions.first?.reason == .ipv6NeedsRestart)
+        #expect(fields(actions) == ["spec.networks[0].addresses"])
     }
 
     @Test func bridgeDownOrWithoutGatewayIsRepairedLive() throws {
-        let (desired, _) = try host(try attached(["10.88.0.10"]), try namespace(["10.88.0.10/24"]))
+        let front = try network("front")
         var observed = ObservedHost(containers: [], networks: ["front"])
         observed.bridges["front"] = BridgeObservation(up: false, hasGateway: false)
-        let actions = Planner.plan(desired: DesiredHost(host: desired.host, networks: desired.networks, containers: []), observed: observed)
-        #expect(actions.map(\.field) == ["bridge.state", "spec.gateway"])
-        #expect(actions.allSatisfy { $0.kind == .updateLive && $0.object == "Network/front" })
+        let actions = Planner.plan(desired: host([], networks: [front]), observed: observed)
+        #expect(actions.map(\.operation) == [.repairBridge(front.defaulted())])
+        #expect(fields(actions) == ["bridge.state", "spec.gateway"])
     }
 
     @Test func editedFirewallTableIsDriftAndReplacedLive() {
         let web = container("web1") { $0.firewall = FirewallSpec(defaultPolicy: .drop, rules: []) }
         var current = running(web)
         current.firewallCurrent = false
-        let desired = DesiredHost(host: HostFacts(name: "h"), networks: [], containers: [web])
         let observed = ObservedHost(containers: [current])
-        #expect(Planner.plan(desired: desired, observed: observed).map(\.field) == ["spec.firewall"])
-        #expect(Planner.drift(desired: desired, observed: observed).map(\.field) == ["spec.firewall"])
+        #expect(fields(Planner.plan(desired: host([web]), observed: observed)) == ["spec.firewall"])
+        #expect(Planner.drift(desired: host([web]), observed: observed).map(\.field) == ["spec.firewall"])
         current.firewallCurrent = true
-        #expect(Planner.plan(desired: desired, observed: ObservedHost(containers: [current])).isEmpty)
+        #expect(Planner.plan(desired: host([web]), observed: ObservedHost(containers: [current])).isEmpty)
     }
 
     @Test func warnPolicyReportsDriftButLeavesItAloneUntilTheManifestChanges() {
         let web = container("web1", memory: 128 << 20) { $0.policy = ObjectPolicy(drift: .warn) }
-        var current = running(web, memory: 64 << 20)
+        var current = running(web) { $0.memoryMax = 64 << 20 }
         current.firewallCurrent = false
-        let desired = DesiredHost(host: HostFacts(name: "h"), networks: [], containers: [web])
-        #expect(Planner.plan(desired: desired, observed: ObservedHost(containers: [current])).isEmpty)
-        #expect(Planner.drift(desired: desired, observed: ObservedHost(containers: [current])).count == 2)
+        #expect(Planner.plan(desired: host([web]), observed: ObservedHost(containers: [current])).isEmpty)
+        #expect(Planner.drift(desired: host([web]), observed: ObservedHost(containers: [current])).count == 2)
         // The manifest changed since it was applied: that is applied.
         current.recordedSpec?.resources?.memory?.max = ByteSize(bytes: 256 << 20)
-        #expect(Planner.plan(desired: desired, observed: ObservedHost(containers: [current])).map(\.field) == ["spec.resources.memory.max"])
+        let actions = Planner.plan(desired: host([web]), observed: ObservedHost(containers: [current]))
+        #expect(fields(actions) == ["spec.resources.memory.max"])
+        #expect(actions.first?.origin == .manifest)
     }
 
     @Test func planSaysWhenItTurnsOnForwardingForABridge() throws {
         var edge = try network("edge")
         edge.spec.nat = true
-        let desired = DesiredHost(host: HostFacts(name: "h"), networks: [edge], containers: [])
+        let desired = host([], networks: [edge])
         let fresh = Planner.plan(desired: desired, observed: ObservedHost())
-        #expect(fresh.map(\.object) == ["Network/edge", "Sysctl/net.ipv4.conf.br-edge.forwarding"])
-        #expect(fresh.last?.old == "absent" && fresh.last?.new == "1")
+        #expect(fresh.map(\.object) == [.network("edge"), .forwarding(bridge: "br-edge")])
+        #expect(fresh.last?.changes.first?.observed == .absent && fresh.last?.changes.first?.desired == .flag(true))
+        #expect(fresh.last?.description.contains("Sysctl/net.ipv4.conf.br-edge.forwarding value: absent → 1") == true)
         var observed = ObservedHost(networks: ["edge"])
         observed.bridges["edge"] = BridgeObservation(up: true, hasGateway: true)
         observed.forwarding["edge"] = false
-        #expect(Planner.plan(desired: desired, observed: observed).map(\.old) == ["0"])
-        #expect(Planner.drift(desired: desired, observed: observed).map(\.object) == ["Sysctl/net.ipv4.conf.br-edge.forwarding"])
+        #expect(Planner.plan(desired: desired, observed: observed).map(\.operation) == [.enableForwarding(bridge: "br-edge")])
+        #expect(Planner.drift(desired: desired, observed: observed).map(\.object) == [.forwarding(bridge: "br-edge")])
         observed.forwarding["edge"] = true
         #expect(Planner.plan(desired: desired, observed: observed).isEmpty)
     }
@@ -243,11 +408,10 @@ import Testing
         let web = container("web1")
         var observed = ObservedHost()
         observed.unrecorded = ["web1": 4242, "old": 4343]
-        let desired = DesiredHost(host: HostFacts(name: "h"), networks: [], containers: [web])
-        #expect(Planner.plan(desired: desired, observed: observed).map(\.kind) == [.adopt])
-        #expect(Planner.drift(desired: desired, observed: observed).first?.observed == "running without a record (init pid 4242)")
-        let pruned = Planner.plan(desired: desired, observed: observed, options: PlanOptions(prune: true))
+        #expect(Planner.plan(desired: host([web]), observed: observed).map(\.kind) == [.adopt])
+        #expect(Planner.drift(desired: host([web]), observed: observed).first?.observed == .text("running without a record (init pid 4242)"))
+        let pruned = Planner.plan(desired: host([web]), observed: observed, options: PlanOptions(prune: true))
         #expect(pruned.map(\.kind) == [.adopt, .delete])
-        #expect(pruned.last?.object == "Container/old")
+        #expect(pruned.last?.object == .container("old"))
     }
 }

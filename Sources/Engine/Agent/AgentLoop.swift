@@ -45,6 +45,13 @@ public final class AgentLoop {
     let checkout: GitCheckout?
     var schedule: AgentSchedule
     var backoff = Backoff()
+    var restartBackoff = RestartBackoff()
+    /// One runtime for every pass (its state store keeps decoded records);
+    /// each pass's engine logs with the pass's metadata (the commit).
+    let runtime: ContainerRuntime
+    var reconciler: Reconciler<LinuxHost> { Reconciler(runtime: runtime.with(logger: logger), logger: logger) }
+    /// Inits seen ended (name and pid), so each exit makes one pass.
+    var seenExits: Set<String> = []
     var passes = 0
     var reportedDrifts: Set<String> = []
     var reportedPending: Set<String> = []
@@ -64,6 +71,7 @@ public final class AgentLoop {
         self.cgroups = cgroups
         self.logger = logger
         self.notify = notify
+        runtime = ContainerRuntime(paths: configuration.paths, cgroups: cgroups, logger: logger)
         checkout = try configuration.git.map { directory throws(GitCheckout.Failure) in try GitCheckout(directory: directory) }
         schedule = AgentSchedule(
             interval: configuration.interval.milliseconds, watchdogPeriod: watchdogMilliseconds, now: MonotonicClock.milliseconds())
@@ -96,7 +104,7 @@ public final class AgentLoop {
         while !stopping {
             let now = MonotonicClock.milliseconds()
             if schedule.watchdogDue(at: now) { notify("WATCHDOG=1") }
-            if let trigger = schedule.duePass(at: now, backoffRetry: backoff.nextRetry, isFirst: passes == 0) {
+            if let trigger = schedule.duePass(at: now, backoffRetry: nextRetry(now), isFirst: passes == 0) {
                 if !watcher.isWatching { watcher.arm() }
                 if let summary = pass(trigger) {
                     passes += 1
@@ -107,12 +115,16 @@ public final class AgentLoop {
                     schedule.lockRetryAt = MonotonicClock.milliseconds() + 1000
                 }
             }
-            let timeout = schedule.timeout(at: MonotonicClock.milliseconds(), backoffRetry: backoff.nextRetry)
+            let timeout = schedule.timeout(at: MonotonicClock.milliseconds(), backoffRetry: nextRetry(MonotonicClock.milliseconds()))
             let inits = watched.sorted { $0.key < $1.key }
             let ready = try Syscall.pollReadable([signals.fd, watcher.fd] + inits.map(\.value.fd), timeoutMilliseconds: timeout)
             for (index, (name, handle)) in inits.enumerated() where ready[2 + index] {
-                logger.notice("container exited", metadata: ["container": "\(name)", "pid": "\(handle.pid)"])
-                _ = Reaper.poll(handle.pid)
+                // Our child when this agent started it: its exit code is kept.
+                if let status = Reaper.poll(handle.pid) {
+                    try? runtime.with(logger: logger).recordExit(name, code: Reaper.exitCode(status))
+                } else {
+                    logger.notice("container exited", metadata: ["container": "\(name)", "pid": "\(handle.pid)"])
+                }
                 watched[name] = nil
                 schedule.containerExited = true
             }
@@ -163,8 +175,8 @@ public final class AgentLoop {
         summary.containers = desired.containers.count
         let outcomes = reconcile(desired, summary: &summary, now: now)
         watchInits()
-        summary.changes = outcomes.filter { !$0.failed && ($0.result == "applied" || $0.result == "restarted") }.count
-        summary.failures = outcomes.filter(\.failed).count
+        summary.changes = outcomes.filter(\.result.changedHost).count
+        summary.failures = outcomes.filter(\.result.failed).count
         if let commit = summary.commit, commit != appliedCommit { record(commit) }
         let level: Logger.Level = summary.changes + summary.failures > 0 || trigger == .start || trigger == .signal ? .info : .debug
         logger.log(
@@ -176,12 +188,18 @@ public final class AgentLoop {
         return summary
     }
 
-    /// Observe, report new drift, plan, leave out what backs off or was
-    /// already reported as pending a restart, apply, and book the back-off.
-    func reconcile(_ desired: DesiredHost, summary: inout PassSummary, now: UInt64) -> [Reconciler.Outcome] {
-        let reconciler = Reconciler(runtime: ContainerRuntime(paths: configuration.paths, cgroups: cgroups, logger: logger), logger: logger)
+    /// The earliest time a failed object or a waiting restart is due.
+    func nextRetry(_ now: UInt64) -> UInt64? {
+        [backoff.nextRetry, restartBackoff.nextRetry].compactMap { $0 }.min()
+    }
+
+    /// Observe, report new drift, plan, leave out what backs off (failures,
+    /// restarts of an init that keeps ending) or was already reported as
+    /// pending a restart, apply, and book the back-off.
+    func reconcile(_ desired: DesiredHost, summary: inout PassSummary, now: UInt64) -> [Outcome] {
+        let reconciler = self.reconciler
         let observed = reconciler.observe(desired)
-        let drifts = Planner.drift(desired: desired, observed: observed)
+        let drifts = Planner.drift(desired: desired, observed: observed).filter { $0.origin == .drift }
         let driftKeys = drifts.map { "\($0.object) \($0.field) \($0.observed) \($0.desired)" }
         reconciler.log(zip(drifts, driftKeys).filter { !reportedDrifts.contains($0.1) }.map(\.0))
         reportedDrifts = Set(driftKeys)
@@ -191,23 +209,42 @@ public final class AgentLoop {
         var waiting: Set<String> = []
         var pending: Set<String> = []
         for action in Planner.plan(desired: desired, observed: observed, options: PlanOptions(prune: configuration.prune)) {
+            let object = action.object.description
             if action.kind == .pendingRestart {
                 pending.insert(action.description)
                 if reportedPending.contains(action.description) { continue }
             }
-            if backoff.admits(action.object, fingerprint: fingerprints[action.object] ?? 0, at: now) {
+            if case .exited(let code, let policy) = action.reason {
+                if restartBackoff.waitUntil(action.object.name, at: now) != nil {
+                    waiting.insert(object)
+                    continue
+                }
+                let (restarts, delay) = restartBackoff.restarted(action.object.name, at: now)
+                logger.notice(
+                    "restarting",
+                    metadata: [
+                        "container": "\(action.object.name)", "code": "\(code.map(String.init) ?? "unknown")", "policy": "\(policy.rawValue)",
+                        "restarts": "\(restarts)",
+                    ])
+                if delay > 0 && restarts >= 2 {
+                    logger.warning(
+                        "restart back-off",
+                        metadata: ["container": "\(action.object.name)", "restarts": "\(restarts)", "delay": "\(Interval(milliseconds: delay))"])
+                }
+            }
+            if backoff.admits(object, fingerprint: fingerprints[object] ?? 0, at: now) {
                 actions.append(action)
             } else {
-                waiting.insert(action.object)
+                waiting.insert(object)
             }
         }
         reportedPending = pending
         summary.backingOff = waiting.count
-        let outcomes = reconciler.apply(actions, desired: desired) { [self] _ in
+        let outcomes = reconciler.apply(actions) { [self] _ in
             if schedule.watchdogDue(at: MonotonicClock.milliseconds()) { notify("WATCHDOG=1") }
         }
-        let failed = Set(outcomes.filter(\.failed).map(\.action.object))
-        let attempted = Set(outcomes.map(\.action.object))
+        let failed = Set(outcomes.filter(\.result.failed).map(\.action.object.description))
+        let attempted = Set(outcomes.map(\.action.object.description))
         let finished = MonotonicClock.milliseconds()
         for object in attempted.subtracting(failed) { backoff.succeeded(object) }
         for object in failed.sorted() {
@@ -225,10 +262,18 @@ public final class AgentLoop {
     /// Keeps one pidfd per running container (opened against the recorded
     /// start time, so never on a recycled pid); stopped ones are let go.
     func watchInits() {
-        let runtime = ContainerRuntime(paths: configuration.paths, cgroups: cgroups, logger: logger)
         var current: [String: PidFD] = [:]
+        var exits: Set<String> = []
         for name in runtime.state.names() {
-            guard let record = runtime.state.load(name), let pid = record.pid, runtime.isRunning(record) else { continue }
+            guard let record = runtime.state.load(name), let pid = record.pid else { continue }
+            guard runtime.isRunning(record) else {
+                // Ended before it could be watched (an init that exits at
+                // once): one more pass, as its pidfd would have made.
+                let key = "\(name) \(pid)"
+                exits.insert(key)
+                if !seenExits.contains(key) && watched[name]?.pid != pid { schedule.containerExited = true }
+                continue
+            }
             if let handle = watched[name], handle.pid == pid {
                 current[name] = handle
             } else if let handle = try? PidFD(pid: pid, startTime: record.startTime) {
@@ -236,6 +281,7 @@ public final class AgentLoop {
             }
         }
         watched = current
+        seenExits = exits
     }
 
     /// Fetch and fast-forward; returns HEAD (nil if even that failed).

@@ -206,3 +206,66 @@ public struct PassSummary: Sendable, Equatable {
         return text + " at \(clock)"
     }
 }
+
+/// Restarts of containers whose init ended (restartPolicy always or
+/// on-failure): the first at once, then after a delay doubling from
+/// `initial` up to `maximum`; a container that ran for `resetAfter` since its
+/// last restart starts from the beginning again (kubelet's CrashLoopBackOff).
+public struct RestartBackoff: Sendable, Equatable {
+    public struct Entry: Sendable, Equatable {
+        /// Restarts in a row without a long enough run in between.
+        public var restarts: Int
+        public var lastStart: UInt64
+        public var retryAt: UInt64
+    }
+
+    public var initial: UInt64
+    public var maximum: UInt64
+    public var resetAfter: UInt64
+    public private(set) var entries: [String: Entry] = [:]
+    /// Containers whose restart was held back: a pass is due at their retry time.
+    public private(set) var waiting: Set<String> = []
+
+    public init(initial: UInt64 = 1000, maximum: UInt64 = 300_000, resetAfter: UInt64 = 600_000) {
+        self.initial = initial
+        self.maximum = maximum
+        self.resetAfter = resetAfter
+    }
+
+    /// The delay before restart number `restarts + 1` in a row (0 → none).
+    public func delay(restarts: Int) -> UInt64 {
+        guard restarts > 0 else { return 0 }
+        var delay = initial
+        for _ in 1..<restarts where delay < maximum { delay *= 2 }
+        return min(delay, maximum)
+    }
+
+    /// Whether the container may be restarted at `now`; nil when yes, else
+    /// when it may (it is then waiting, and `nextRetry` says when).
+    public mutating func waitUntil(_ container: String, at now: UInt64) -> UInt64? {
+        guard let entry = entries[container], now < entry.retryAt else { return nil }
+        waiting.insert(container)
+        return entry.retryAt
+    }
+
+    /// A restart at `now`: returns how many in a row and the delay before the
+    /// next one.
+    @discardableResult
+    public mutating func restarted(_ container: String, at now: UInt64) -> (restarts: Int, nextDelay: UInt64) {
+        var restarts = 1
+        if let entry = entries[container], now < entry.lastStart + resetAfter { restarts = entry.restarts + 1 }
+        let wait = delay(restarts: restarts)
+        entries[container] = Entry(restarts: restarts, lastStart: now, retryAt: now + wait)
+        waiting.remove(container)
+        return (restarts, wait)
+    }
+
+    /// The container was started or removed by other means: its count goes.
+    public mutating func forget(_ container: String) {
+        entries[container] = nil
+        waiting.remove(container)
+    }
+
+    /// The earliest time a held-back restart is due.
+    public var nextRetry: UInt64? { waiting.compactMap { entries[$0]?.retryAt }.min() }
+}

@@ -24,6 +24,8 @@ public protocol CgroupDriver: Sendable {
     /// pids, cpu, failures). Planning needs no usage: that halves the reads.
     func observe(_ path: CgroupPath, usage: Bool) throws(SystemError) -> CgroupObservation
     func setFrozen(_ frozen: Bool, _ path: CgroupPath) throws(SystemError)
+    /// The CPUs a cgroup with no set of its own may use: its parent's.
+    func inheritedCPUs(_ path: CgroupPath) -> String?
     /// SIGKILL to every process in the cgroup.
     func killAll(_ path: CgroupPath) throws(SystemError)
 }

@@ -153,7 +153,7 @@ public struct CgroupV1Driver: CgroupDriver {
     public func apply(_ limits: CgroupLimits, to path: CgroupPath) throws -> [CgroupWrite] {
         var writes: [CgroupWrite] = []
         if let cpu = directory("cpu", path) {
-            writes.append(try CgroupFile.write(cpu, "cpu.shares", "\(CgroupValues.v1Shares(weight: limits.cpuWeight ?? 100))"))
+            writes.append(try CgroupFile.write(cpu, "cpu.shares", "\(KernelUnits.shares(weight: limits.cpuWeight ?? 100))"))
             writes.append(try CgroupFile.write(cpu, "cpu.cfs_period_us", "\(limits.cpuPeriodMicros)"))
             writes.append(try CgroupFile.write(cpu, "cpu.cfs_quota_us", limits.cpuQuotaMicros.map(String.init) ?? "-1"))
         }
@@ -162,6 +162,9 @@ public struct CgroupV1Driver: CgroupDriver {
                 throw CgroupUnsupported(feature: "cpu set", reason: "the cpuset controller is not mounted")
             }
             writes.append(try CgroupFile.write(cpuset, "cpuset.cpus", cpus))
+        } else if let cpuset = directory("cpuset", path), let inherited = inheritedCPUs(path) {
+            // No set wanted: every CPU of the parent (a set written once would otherwise stay).
+            writes.append(try CgroupFile.write(cpuset, "cpuset.cpus", inherited))
         }
         if let memory = directory("memory", path) {
             writes += try applyMemory(limits, memory)
@@ -217,11 +220,18 @@ public struct CgroupV1Driver: CgroupDriver {
         var writes: [CgroupWrite] = []
         let weightFile = ["blkio.weight", "blkio.bfq.weight"].first { Syscall.exists(dir + "/" + $0) }
         if let weightFile {
-            writes.append(try CgroupFile.write(dir, weightFile, "\(CgroupValues.v1BlkioWeight(limits.ioWeight ?? 100))"))
+            writes.append(try CgroupFile.write(dir, weightFile, "\(KernelUnits.blkioWeight(limits.ioWeight ?? 100))"))
         } else if limits.ioWeight != nil {
             throw CgroupUnsupported(feature: "io weight", reason: "no blkio.weight (the io scheduler has no weights)")
         }
-        for limit in limits.ioLimits {
+        // Devices limited before and no longer: their rules go (0 removes one).
+        func read(_ file: String) -> String { (try? CgroupFile.read(dir, "blkio.throttle." + file)) ?? "" }
+        let wanted = Set(limits.ioLimits.map { "\($0.major):\($0.minor)" })
+        let stale = CgroupValues.v1ThrottleLines(
+            readBps: read("read_bps_device"), writeBps: read("write_bps_device"), readIOPS: read("read_iops_device"),
+            writeIOPS: read("write_iops_device")
+        ).filter { !wanted.contains("\($0.major):\($0.minor)") }
+        for limit in stale.map({ CgroupLimits.IOLimit(major: $0.major, minor: $0.minor) }) + limits.ioLimits {
             let device = "\(limit.major):\(limit.minor)"
             let pairs: [(String, UInt64?)] = [
                 ("blkio.throttle.read_bps_device", limit.readBytesPerSecond),
@@ -241,23 +251,21 @@ public struct CgroupV1Driver: CgroupDriver {
         var observation = CgroupObservation()
         var limits = CgroupLimits()
         if let cpu = directory("cpu", path) {
-            limits.cpuWeight = CgroupFile.readNumber(cpu, "cpu.shares").map { CgroupValues.weight(fromShares: Int($0)) }
+            limits.cpuWeight = CgroupFile.readNumber(cpu, "cpu.shares").map { KernelUnits.weight(shares: Int($0)) }
             limits.cpuPeriodMicros = CgroupFile.readNumber(cpu, "cpu.cfs_period_us") ?? 100_000
             limits.cpuQuotaMicros = CgroupFile.readNumber(cpu, "cpu.cfs_quota_us")  // "-1" reads as nil
         }
-        if usage, let cpuset = directory("cpuset", path) {
-            limits.cpus = try? CgroupFile.read(cpuset, "cpuset.cpus")
+        if let cpuset = directory("cpuset", path) {
+            limits.cpus = (try? CgroupFile.read(cpuset, "cpuset.cpus")).flatMap { $0.isEmpty ? nil : $0 }
         }
         if let memory = directory("memory", path) {
             // The kernel reports "unlimited" as a huge page-aligned number.
             let unlimited: UInt64 = 1 << 62
             func limit(_ file: String) -> UInt64? { CgroupFile.readNumber(memory, file).flatMap { $0 >= unlimited ? nil : $0 } }
             limits.memoryMax = limit("memory.limit_in_bytes")
+            limits.memoryHigh = limit("memory.soft_limit_in_bytes")
+            limits.swapMax = KernelUnits.swap(memsw: limit("memory.memsw.limit_in_bytes"), memory: limits.memoryMax)
             if usage {
-                limits.memoryHigh = limit("memory.soft_limit_in_bytes")
-                if let memsw = limit("memory.memsw.limit_in_bytes"), let max = limits.memoryMax, memsw >= max {
-                    limits.swapMax = memsw - max
-                }
                 observation.memoryCurrent = CgroupFile.readNumber(memory, "memory.usage_in_bytes")
                 observation.memoryPeak = CgroupFile.readNumber(memory, "memory.max_usage_in_bytes")
                 observation.memoryFailures = CgroupFile.readNumber(memory, "memory.failcnt")
@@ -274,11 +282,25 @@ public struct CgroupV1Driver: CgroupDriver {
         if usage, let cpuacct = directory("cpuacct", path) {
             observation.cpuUsageNanos = CgroupFile.readNumber(cpuacct, "cpuacct.usage")
         }
+        if let blkio = directory("blkio", path) {
+            let weightFile = ["blkio.weight", "blkio.bfq.weight"].first { Syscall.exists(blkio + "/" + $0) }
+            limits.ioWeight = weightFile.flatMap { CgroupFile.readNumber(blkio, $0) }.map { KernelUnits.ioWeight(blkioWeight: Int($0)) }
+            func read(_ file: String) -> String { (try? CgroupFile.read(blkio, "blkio.throttle." + file)) ?? "" }
+            limits.ioLimits = CgroupValues.v1ThrottleLines(
+                readBps: read("read_bps_device"), writeBps: read("write_bps_device"), readIOPS: read("read_iops_device"),
+                writeIOPS: read("write_iops_device"))
+        }
         if let freezer = directory("freezer", path) {
             observation.frozen = (try? CgroupFile.read(freezer, "freezer.state")) == "FROZEN"
         }
         observation.limits = limits
         return observation
+    }
+
+    public func inheritedCPUs(_ path: CgroupPath) -> String? {
+        guard let base = mounts["cpuset"] else { return nil }
+        let parent = ([base] + path.components.dropLast()).joined(separator: "/")
+        return (try? CgroupFile.read(parent, "cpuset.cpus")).flatMap { $0.isEmpty ? nil : $0 }
     }
 
     public func setFrozen(_ frozen: Bool, _ path: CgroupPath) throws(SystemError) {

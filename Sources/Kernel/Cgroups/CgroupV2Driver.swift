@@ -57,6 +57,12 @@ public struct CgroupV2Driver: CgroupDriver {
             try attachDeviceProgram(rules, dir)
             writes.append(CgroupWrite(file: "(bpf device program)", value: "\(rules.count) rules", readBack: "attached"))
         }
+        var limits = limits
+        if limits.cpus == nil, Syscall.exists(dir + "/cpuset.cpus") {
+            // No set wanted: every CPU of the parent (the set a write once put
+            // here would otherwise stay).
+            limits.cpus = inheritedCPUs(path)
+        }
         for (file, value) in CgroupValues.v2Settings(limits, memorySwapSupported: swap) {
             writes.append(try CgroupFile.write(dir, file, value))
         }
@@ -65,7 +71,10 @@ public struct CgroupV2Driver: CgroupDriver {
         } else if limits.ioWeight != nil {
             throw CgroupUnsupported(feature: "io weight", reason: "no io.weight (the io scheduler has no weights)")
         }
-        for limit in limits.ioLimits {
+        // Devices limited before and no longer: their line goes back to max.
+        let wanted = Set(limits.ioLimits.map { "\($0.major):\($0.minor)" })
+        let stale = CgroupValues.v2IOMaxLines((try? CgroupFile.read(dir, "io.max")) ?? "").filter { !wanted.contains("\($0.major):\($0.minor)") }
+        for limit in stale.map({ CgroupLimits.IOLimit(major: $0.major, minor: $0.minor) }) + limits.ioLimits {
             writes.append(try CgroupFile.write(dir, "io.max", CgroupValues.v2IOMax(limit)))
         }
         return writes
@@ -115,14 +124,13 @@ public struct CgroupV2Driver: CgroupDriver {
         limits.memoryMax = (try? CgroupFile.read(dir, "memory.max")).flatMap { CgroupValues.parseMax($0) ?? nil }
         limits.pidsMax = (try? CgroupFile.read(dir, "pids.max")).flatMap { CgroupValues.parseMax($0) ?? nil }.map { Int($0) }
         observation.frozen = CgroupValues.keyed((try? CgroupFile.read(dir, "cgroup.events")) ?? "")["frozen"] == 1
-        guard usage else {
-            observation.limits = limits
-            return observation
-        }
         limits.cpus = (try? CgroupFile.read(dir, "cpuset.cpus")).flatMap { $0.isEmpty ? nil : $0 }
         limits.memoryHigh = (try? CgroupFile.read(dir, "memory.high")).flatMap { CgroupValues.parseMax($0) ?? nil }
         limits.swapMax = (try? CgroupFile.read(dir, "memory.swap.max")).flatMap { CgroupValues.parseMax($0) ?? nil }
+        limits.ioWeight = (try? CgroupFile.read(dir, "io.weight")).flatMap { CgroupValues.v2IOWeight($0) }
+        limits.ioLimits = CgroupValues.v2IOMaxLines((try? CgroupFile.read(dir, "io.max")) ?? "")
         observation.limits = limits
+        guard usage else { return observation }
         observation.memoryCurrent = CgroupFile.readNumber(dir, "memory.current")
         observation.memoryPeak = CgroupFile.readNumber(dir, "memory.peak")
         let memoryEvents = CgroupValues.keyed((try? CgroupFile.read(dir, "memory.events")) ?? "")
@@ -132,6 +140,11 @@ public struct CgroupV2Driver: CgroupDriver {
         observation.pidsFailures = CgroupValues.keyed((try? CgroupFile.read(dir, "pids.events")) ?? "")["max"]
         observation.cpuUsageNanos = CgroupValues.keyed((try? CgroupFile.read(dir, "cpu.stat")) ?? "")["usage_usec"].map { $0 * 1000 }
         return observation
+    }
+
+    public func inheritedCPUs(_ path: CgroupPath) -> String? {
+        let parent = ([root] + path.components.dropLast()).joined(separator: "/")
+        return (try? CgroupFile.read(parent, "cpuset.cpus.effective")).flatMap { $0.isEmpty ? nil : $0 }
     }
 
     public func setFrozen(_ frozen: Bool, _ path: CgroupPath) throws(SystemError) {

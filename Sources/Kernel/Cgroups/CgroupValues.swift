@@ -23,19 +23,68 @@ public enum CgroupValues {
             + "riops=\(value(limit.readIOPS)) wiops=\(value(limit.writeIOPS))"
     }
 
-    // MARK: v1
-
-    /// cpu.shares from a v2-style weight, as systemd converts: weight * 1024 / 100, at least 2.
-    public static func v1Shares(weight: Int) -> Int { max(2, weight * 1024 / 100) }
-
-    /// The weight a v1 cpu.shares value stands for (rounded), so that reading
-    /// back never shows as drift.
-    public static func weight(fromShares shares: Int) -> Int {
-        max(1, min(10_000, (shares * 100 + 512) / 1024))
+    /// The default weight of an io.weight file ("default 100\n8:0 200").
+    public static func v2IOWeight(_ text: String) -> Int? {
+        for line in text.split(separator: "\n") {
+            let parts = line.split(separator: " ")
+            if parts.count == 2 && parts[0] == "default" { return Int(parts[1]) }
+        }
+        return nil
     }
 
-    /// blkio.weight (10-1000) from an io weight (1-10000).
-    public static func v1BlkioWeight(_ weight: Int) -> Int { max(10, min(1000, weight / 10)) }
+    /// The limits io.max lists, one line per device: "8:0 rbps=1048576 wbps=max riops=max wiops=max".
+    public static func v2IOMaxLines(_ text: String) -> [CgroupLimits.IOLimit] {
+        var result: [CgroupLimits.IOLimit] = []
+        for line in text.split(separator: "\n") {
+            let parts = line.split(separator: " ")
+            guard let device = parts.first, let numbers = deviceNumbers(device) else { continue }
+            var limit = CgroupLimits.IOLimit(major: numbers.major, minor: numbers.minor)
+            for part in parts.dropFirst() {
+                let pair = part.split(separator: "=", maxSplits: 1)
+                guard pair.count == 2 else { continue }
+                let value = pair[1] == "max" ? nil : UInt64(pair[1])
+                switch pair[0] {
+                case "rbps": limit.readBytesPerSecond = value
+                case "wbps": limit.writeBytesPerSecond = value
+                case "riops": limit.readIOPS = value
+                case "wiops": limit.writeIOPS = value
+                default: break
+                }
+            }
+            result.append(limit)
+        }
+        return result
+    }
+
+    /// "8:0" → (8, 0).
+    public static func deviceNumbers(_ text: Substring) -> (major: UInt32, minor: UInt32)? {
+        let numbers = text.split(separator: ":")
+        guard numbers.count == 2, let major = UInt32(numbers[0]), let minor = UInt32(numbers[1]) else { return nil }
+        return (major, minor)
+    }
+
+    /// v1 throttle files ("8:0 1048576" per line) merged into limits per device.
+    public static func v1ThrottleLines(
+        readBps: String, writeBps: String, readIOPS: String, writeIOPS: String
+    ) -> [CgroupLimits.IOLimit] {
+        var byDevice: [String: CgroupLimits.IOLimit] = [:]
+        func read(_ text: String, _ set: (inout CgroupLimits.IOLimit, UInt64) -> Void) {
+            for line in text.split(separator: "\n") {
+                let parts = line.split(separator: " ")
+                guard parts.count == 2, let numbers = deviceNumbers(parts[0]), let value = UInt64(parts[1]), value > 0 else { continue }
+                var limit = byDevice[String(parts[0])] ?? CgroupLimits.IOLimit(major: numbers.major, minor: numbers.minor)
+                set(&limit, value)
+                byDevice[String(parts[0])] = limit
+            }
+        }
+        read(readBps) { $0.readBytesPerSecond = $1 }
+        read(writeBps) { $0.writeBytesPerSecond = $1 }
+        read(readIOPS) { $0.readIOPS = $1 }
+        read(writeIOPS) { $0.writeIOPS = $1 }
+        return byDevice.keys.sorted().compactMap { byDevice[$0] }
+    }
+
+    // MARK: v1
 
     // MARK: Parsing
 

@@ -45,6 +45,10 @@ struct ContainerSummary: Encodable {
     var cpuSeconds: Double?
     var memory: Usage
     var pids: Usage
+    /// The init's exit code once it ended by itself (where berth saw it).
+    var exitCode: Int32?
+    /// Starts after its init ended (restartPolicy), since the last boot.
+    var restarts: Int
 
     struct Usage: Encodable {
         var current: UInt64?
@@ -58,8 +62,11 @@ struct ContainerSummary: Encodable {
             state = usage?.frozen == true ? "frozen" : "running"
             self.pid = pid
         case .stopped, .unknown:
-            state = "stopped"
+            // An init file without a living init: it ended by itself.
+            state = record.pid == nil ? "stopped" : "exited"
         }
+        exitCode = record.pid == nil ? nil : record.exitCode
+        restarts = record.restarts ?? 0
         addresses = (record.spec?.networks ?? []).flatMap { $0.addresses.map(\.address.description) }
         cpuSeconds = usage?.cpuUsageNanos.map { Double($0) / 1e9 }
         memory = Usage(current: usage?.memoryCurrent, limit: usage?.limits.memoryMax)
@@ -125,10 +132,11 @@ struct List: ParsableCommand {
             print(try JSONOutput.encode(summaries))
             return
         }
-        var rows = [["NAME", "STATE", "PID", "ADDRESSES", "CPU(s)", "MEMORY", "PIDS"]]
+        var rows = [["NAME", "STATE", "PID", "RESTARTS", "ADDRESSES", "CPU(s)", "MEMORY", "PIDS"]]
         for summary in summaries {
             rows.append([
-                summary.name, summary.state, summary.pid.map(String.init) ?? "-",
+                summary.name, summary.state + (summary.exitCode.map { " (\($0))" } ?? ""), summary.pid.map(String.init) ?? "-",
+                "\(summary.restarts)",
                 summary.addresses.isEmpty ? "-" : summary.addresses.joined(separator: ","),
                 summary.cpuSeconds.map { Table.fixed($0, digits: 2) } ?? "-",
                 "\(Table.size(summary.memory.current))/\(Table.size(summary.memory.limit))",
@@ -149,7 +157,7 @@ struct Status: ParsableCommand {
     func run() throws {
         let runtime = try RuntimeContext.runtime(global)
         guard let entry = runtime.list().first(where: { $0.record.name == name }) else {
-            throw ValidationError("no container named '\(name)'")
+            throw CLIFailure("no container named '\(name)'")
         }
         let summary = ContainerSummary(record: entry.record, status: entry.status, usage: entry.usage)
         if format.output == .json {
@@ -158,7 +166,9 @@ struct Status: ParsableCommand {
         }
         print(
             Table.render([
-                ["name:", summary.name], ["state:", summary.state], ["pid:", summary.pid.map(String.init) ?? "-"],
+                ["name:", summary.name], ["state:", summary.state + (summary.exitCode.map { ", exit code \($0)" } ?? "")],
+                ["pid:", summary.pid.map(String.init) ?? "-"],
+                ["restarts:", "\(summary.restarts) (restartPolicy \(entry.record.spec?.restartPolicy?.rawValue ?? "never"))"],
                 ["addresses:", summary.addresses.isEmpty ? "-" : summary.addresses.joined(separator: ", ")],
                 ["cgroup:", entry.record.cgroup],
                 [

@@ -15,47 +15,25 @@ import Runtime
 
 /// The CLI's side of the engine: manifests loaded, plans printed.
 enum Reconciliation {
-    static func reconciler(_ global: GlobalOptions) throws -> Reconciler {
+    static func reconciler(_ global: GlobalOptions) throws -> Reconciler<LinuxHost> {
         Reconciler(runtime: try RuntimeContext.runtime(global), logger: Logger(label: "berth"))
     }
 
-    static func desired(_ paths: [String], host: HostFacts) throws -> DesiredHost {
+    /// The manifests, resolved for `host`; invalid ones print every error
+    /// (as JSON with -o json) and exit 1: nothing is planned or changed.
+    static func desired(_ paths: [String], host: HostFacts, format: OutputFormat = .text) throws -> DesiredHost {
         let outcome = ManifestPipeline.load(paths: paths, host: host)
-        for error in outcome.errors { Console.error(error.description) }
         guard let desired = outcome.desired, outcome.errors.isEmpty else {
-            throw ValidationError("manifests have \(outcome.errors.count) error(s); nothing was planned or changed")
+            if format == .json {
+                let report = ValidationReport(
+                    valid: false, host: host.name, files: outcome.files.count, documents: outcome.documentCount, errors: outcome.errors)
+                print(try JSONOutput.encode(report))
+            } else {
+                for error in outcome.errors { Console.error(error.description) }
+            }
+            throw CLIFailure("manifests have \(outcome.errors.count) error\(outcome.errors.count == 1 ? "" : "s"); nothing was planned or changed")
         }
         return desired
-    }
-
-    static func print(_ actions: [Action], format: OutputFormat) throws {
-        if format == .json {
-            Swift.print(try JSONOutput.encode(actions))
-            return
-        }
-        if actions.isEmpty {
-            Swift.print("No changes: the host matches the manifests.")
-            return
-        }
-        Swift.print("Plan: \(actions.count) action\(actions.count == 1 ? "" : "s")")
-        for action in actions { Swift.print("  " + painted(action)) }
-    }
-
-    /// Colour on a terminal only (and never with NO_COLOR set).
-    static let colour: Bool = isatty(STDOUT_FILENO) == 1 && getenv("NO_COLOR") == nil
-
-    /// The action's line, its kind coloured on a terminal.
-    static func painted(_ action: Action) -> String {
-        guard colour else { return action.description }
-        let code: String
-        switch action.kind {
-        case .create, .start, .adopt: code = "32"
-        case .delete, .stop: code = "31"
-        case .updateLive: code = "33"
-        case .pendingRestart, .replace: code = "35"
-        }
-        let kind = action.kind.rawValue
-        return "\u{1B}[\(code)m\(kind)\u{1B}[0m" + action.description.dropFirst(kind.count)
     }
 }
 
@@ -72,9 +50,9 @@ struct Plan: ParsableCommand {
     @Argument(help: ArgumentHelp("Manifest files or directories.", valueName: "path")) var paths: [String]
 
     func run() throws {
-        let desired = try Reconciliation.desired(paths, host: try hostOptions.facts())
+        let desired = try Reconciliation.desired(paths, host: try hostOptions.facts(), format: format.output)
         let actions = try Reconciliation.reconciler(global).plan(desired, options: PlanOptions(prune: prune))
-        try Reconciliation.print(actions, format: format.output)
+        try PlanOutput.printPlan(actions, format: format.output)
         if detailedExitcode && !actions.isEmpty { throw ExitCode(2) }
     }
 }
@@ -94,9 +72,9 @@ struct Apply: ParsableCommand {
     @Argument(help: ArgumentHelp("Manifest files or directories.", valueName: "path")) var paths: [String]
 
     func run() throws {
-        let desired = try Reconciliation.desired(paths, host: try hostOptions.facts())
+        let desired = try Reconciliation.desired(paths, host: try hostOptions.facts(), format: format.output)
         if prune && desired.containers.isEmpty && !allowEmpty {
-            throw ValidationError("refusing to prune with no containers in the manifests (pass --allow-empty if that is meant)")
+            throw CLIFailure("refusing to prune with no containers in the manifests (pass --allow-empty if that is meant)")
         }
         let reconciler = try Reconciliation.reconciler(global)
         try FileManager.default.createDirectory(atPath: global.runDir, withIntermediateDirectories: true)
@@ -104,20 +82,24 @@ struct Apply: ParsableCommand {
         defer { withExtendedLifetime(lock) {} }
         let actions = reconciler.plan(desired, options: PlanOptions(prune: prune))
         if dryRun {
-            try Reconciliation.print(actions, format: format.output)
+            try PlanOutput.printPlan(actions, format: format.output)
             return
         }
         let text = format.output == .text
-        let outcomes = reconciler.apply(actions, desired: desired, restart: restart, replace: replace) { outcome in
-            if text { print("\(Reconciliation.painted(outcome.action)): \(outcome.result)") }
+        let outcomes = reconciler.apply(actions, options: ApplyOptions(restart: restart, replace: replace)) { outcome in
+            guard text else { return }
+            let lines = PlanOutput.lines(outcome.action, suffix: ": \(outcome.result)")
+            for line in lines { print(line) }
         }
-        let failures = outcomes.filter(\.failed).count
-        if format.output == .json { try Reconciliation.print(actions, format: .json) }
-        if actions.isEmpty && format.output == .text { print("No changes: the host matches the manifests.") }
-        if failures > 0 {
-            Console.error("\(failures) action\(failures == 1 ? "" : "s") failed")
-            throw ExitCode(1)
+        let failures = outcomes.filter(\.result.failed).count
+        if format.output == .json {
+            print(try JSONOutput.encode(outcomes.map { PlanOutput.ActionJSON($0.action, outcome: $0) }))
+        } else if actions.isEmpty {
+            print("No changes: the host matches the manifests.")
+        } else {
+            print(PlanOutput.totals(outcomes.map { ($0.action, $0.result) }, planned: false))
         }
+        if failures > 0 { throw ExitCode(1) }
     }
 }
 
@@ -133,17 +115,9 @@ struct Drift: ParsableCommand {
     @Argument(help: ArgumentHelp("Manifest files or directories.", valueName: "path")) var paths: [String]
 
     func run() throws {
-        let desired = try Reconciliation.desired(paths, host: try hostOptions.facts())
+        let desired = try Reconciliation.desired(paths, host: try hostOptions.facts(), format: format.output)
         let drifts = try Reconciliation.reconciler(global).drift(desired)
-        if format.output == .json {
-            print(try JSONOutput.encode(drifts))
-        } else if drifts.isEmpty {
-            print("No drift.")
-        } else {
-            var rows = [["OBJECT", "FIELD", "DESIRED", "OBSERVED", "POLICY"]]
-            for drift in drifts { rows.append([drift.object, drift.field, drift.desired, drift.observed, drift.policy.rawValue]) }
-            print(Table.render(rows))
-        }
+        try PlanOutput.printDrift(drifts, format: format.output)
         if detailedExitcode && !drifts.isEmpty { throw ExitCode(2) }
     }
 }

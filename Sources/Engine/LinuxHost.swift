@@ -1,0 +1,159 @@
+import Kernel
+import Logging
+import Model
+import Netlink
+import Reconcile
+import Runtime
+
+/// The Linux host as the engine sees it: observation through the runtime's
+/// drivers (cgroupfs, netlink, nftables, the state dir), and each planned
+/// operation carried out through the runtime.
+public struct LinuxHost: HostRuntime {
+    public let runtime: ContainerRuntime
+    let logger: Logger
+
+    public init(runtime: ContainerRuntime, logger: Logger) {
+        self.runtime = runtime
+        self.logger = logger
+    }
+
+    /// The instance's NAT and port-forward table for these objects.
+    public func natRuleset(networks: [NetworkObject], containers: [ContainerObject]) -> NATRuleset {
+        NATRuleset(table: NATRuleset.tableName(cgroupParent: runtime.paths.cgroupParent), networks: networks, containers: containers)
+    }
+
+    /// What this host has: berth's records checked against the kernel.
+    public func observe(_ desired: DesiredHost) -> ObservedHost {
+        let desired = desired.defaulted()
+        var observed = ObservedHost()
+        let containers = Dictionary(desired.containers.map { ($0.metadata.name, $0) }, uniquingKeysWith: { first, _ in first })
+        let networks = Dictionary(desired.networks.map { ($0.metadata.name, $0) }, uniquingKeysWith: { first, _ in first })
+        var known: Set<String> = []
+        let parent = try? CgroupPath(runtime.paths.cgroupParent)
+        // The CPUs a container without a set of its own gets: read once.
+        let inheritedCPUs = parent.flatMap { try? $0.appending("x") }.flatMap { runtime.cgroups.inheritedCPUs($0) }
+        for (record, running, usage) in runtime.observeForPlanning() {
+            known.insert(record.name)
+            // A `berth run` container belongs to the berth that waits for it
+            // (once that berth is gone, it is an unmanaged container like any).
+            if record.hasLiveForegroundOwner && containers[record.name] == nil { continue }
+            var network: NetworkObservation?
+            var firewallCurrent: Bool?
+            // Unreadable (the init just died): nil, and network changes wait for a restart.
+            if running, let pid = record.pid, let container = containers[record.name] {
+                // A namespace that has and should have only lo is not read.
+                if !(container.spec.networks ?? []).isEmpty || !(record.spec?.networks ?? []).isEmpty {
+                    network = try? NetworkAttacher.observe(
+                        pid: pid, container: container, networks: networks, ipv6: record.ipv6 ?? record.spec?.usesIPv6 ?? false)
+                }
+                if record.spec?.firewall != nil || record.firewallFingerprint != nil {
+                    do {
+                        firewallCurrent = try ContainerFirewall.observe(pid: pid) == record.firewallFingerprint
+                    } catch {
+                        firewallCurrent = nil
+                    }
+                }
+            }
+            var resources: ObservedResources?
+            if let usage {
+                let kernel = ResourceObservation.values(usage.limits, inheritedCPUs: inheritedCPUs)
+                let spec = containers[record.name]?.spec.resources ?? record.spec?.resources
+                let expected = ResourceObservation.expected(
+                    spec, version: runtime.cgroups.version, observed: kernel, inheritedCPUs: inheritedCPUs)
+                resources = ObservedResources(kernel: kernel, expected: expected)
+            }
+            let state: ObservedRunState
+            if running {
+                state = usage?.frozen == true ? .frozen : .running
+            } else if let pid = record.pid {
+                // The init ended by itself (berth's stop forgets the init file).
+                var code = record.exitCode
+                if code == nil, let status = Reaper.poll(pid) {
+                    // Our child (the agent started it): its code is kept for list and restartPolicy.
+                    code = Reaper.exitCode(status)
+                    try? runtime.recordExit(record.name, code: Reaper.exitCode(status))
+                }
+                state = .exited(code: code)
+            } else {
+                state = .stopped
+            }
+            observed.containers.append(
+                ObservedContainer(
+                    name: record.name, state: state, recordedSpec: record.spec, resources: resources, network: network,
+                    firewallCurrent: firewallCurrent))
+        }
+        if let netlink = try? RouteNetlink() {
+            for network in desired.networks {
+                guard let bridge = try? NetworkAttacher.observeBridge(network, netlink: netlink) else { continue }
+                observed.networks.insert(network.metadata.name)
+                observed.bridges[network.metadata.name] = BridgeObservation(up: bridge.up, hasGateway: bridge.hasGateway)
+                if network.spec.needsForwarding { observed.forwarding[network.metadata.name] = NATRuleset.forwarding(network.bridgeName) }
+            }
+            observed.recordedNetworks = runtime.state.recordedNetworks()
+            // Bridges marked as this instance's whose record was lost: still ours to prune.
+            let owner = NetworkAttacher.ownerAlias(cgroupParent: runtime.paths.cgroupParent, network: "")
+            for link in (try? netlink.links()) ?? [] where link.kind == "bridge" {
+                guard let alias = link.alias, alias.hasPrefix(owner) else { continue }
+                let network = String(alias.dropFirst(owner.count))
+                if observed.recordedNetworks[network] == nil { observed.recordedNetworks[network] = link.name }
+            }
+        } else {
+            observed.recordedNetworks = runtime.state.recordedNetworks()
+        }
+        let nat = natRuleset(networks: desired.networks, containers: desired.containers).status(state: runtime.state)
+        observed.natCurrent = nat.current
+        observed.natAppliedAsWanted = nat.appliedByBerth
+        observed.unrecorded = runtime.unrecorded(known: known)
+        return observed
+    }
+
+    /// Carries out one operation, exactly as planned.
+    public func perform(_ action: Action) throws {
+        let name = action.object.name
+        switch action.operation {
+        case .createNetwork(let network), .repairBridge(let network):
+            // ensureBridge creates, brings up and readdresses alike.
+            _ = try NetworkAttacher(logger: logger, state: runtime.state).ensureBridge(network, netlink: try RouteNetlink())
+        case .deleteNetwork(let bridge):
+            try NetworkAttacher(logger: logger, state: runtime.state).deleteBridge(network: name, bridge: bridge, netlink: try RouteNetlink())
+        case .createContainer(let container, let networks):
+            _ = try runtime.start(container, networks: networks)
+        case .startContainer(let container, let networks):
+            // Started again after its init ended by itself: counted.
+            var restarts = 0
+            if case .exited = action.reason { restarts = (runtime.state.load(name)?.restarts ?? 0) + 1 }
+            _ = try runtime.start(container, networks: networks, restarts: restarts)
+        case .adoptContainer(let container, let pid, let networks):
+            try runtime.adopt(container, pid: pid, networks: networks)
+        case .stopContainer(let timeout):
+            try runtime.stop(name, timeout: timeout)
+        case .freezeContainer:
+            try runtime.setFrozen(name, true, recordState: true)
+        case .thawContainer:
+            try runtime.setFrozen(name, false, recordState: true)
+        case .updateResources(let resources):
+            try runtime.updateResources(name, resources)
+        case .updateNetworks(let container, let networks):
+            try runtime.updateNetworks(container, networks: networks)
+        case .updateFirewall(let firewall):
+            try runtime.updateFirewall(name, firewall)
+        case .updateRecord(let spec):
+            try runtime.updateRecord(name, spec)
+        case .restartContainer(let container, let networks):
+            try runtime.stop(name, timeout: container.spec.effectiveStopTimeout)
+            _ = try runtime.start(container, networks: networks)
+        case .replaceContainer(let container, let networks):
+            // Another root filesystem: the container is made again (its
+            // private layer kept only when the manifest says persistent).
+            try runtime.stop(name, timeout: container.spec.effectiveStopTimeout)
+            try runtime.delete(name)
+            _ = try runtime.start(container, networks: networks)
+        case .deleteContainer:
+            try runtime.delete(name)
+        case .applyNAT(let networks, let containers):
+            try natRuleset(networks: networks, containers: containers).apply(state: runtime.state)
+        case .enableForwarding(let bridge):
+            try Syscall.writeValue("1", to: "/proc/sys/net/ipv4/conf/\(bridge)/forwarding", allowingSpaces: false)
+        }
+    }
+}

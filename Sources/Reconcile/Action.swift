@@ -1,0 +1,255 @@
+import Model
+
+/// The object an action or a drift is about, typed (rendered
+/// "Container/web1", "Network/front", "Ruleset/nat",
+/// "Sysctl/net.ipv4.conf.br-edge.forwarding" at the edge).
+public enum ObjectRef: Hashable, Sendable, Comparable, CustomStringConvertible {
+    case container(String)
+    case network(String)
+    /// The instance's NAT and port-forward table.
+    case natRuleset
+    /// A bridge's IPv4 forwarding sysctl.
+    case forwarding(bridge: String)
+
+    public var description: String {
+        switch self {
+        case .container(let name): return "Container/\(name)"
+        case .network(let name): return "Network/\(name)"
+        case .natRuleset: return "Ruleset/nat"
+        case .forwarding(let bridge): return "Sysctl/net.ipv4.conf.\(bridge).forwarding"
+        }
+    }
+
+    public var name: String {
+        switch self {
+        case .container(let name), .network(let name): return name
+        case .natRuleset: return "nat"
+        case .forwarding(let bridge): return bridge
+        }
+    }
+
+    public static func < (lhs: ObjectRef, rhs: ObjectRef) -> Bool { lhs.description < rhs.description }
+}
+
+/// A value as the manifest wants it or the kernel holds it, typed; rendered
+/// in the manifest's units.
+public enum FieldValue: Hashable, Sendable, CustomStringConvertible {
+    /// The object or setting does not exist.
+    case absent
+    /// No limit ("max", -1).
+    case unlimited
+    case bytes(UInt64)
+    case cpu(CPUQuantity)
+    case cpus(CPUSet)
+    case number(Int)
+    case flag(Bool)
+    case runState(ObservedRunState)
+    case text(String)
+
+    public var description: String {
+        switch self {
+        case .absent: return "absent"
+        case .unlimited: return "unlimited"
+        case .bytes(let bytes): return ByteSize(bytes: bytes).description
+        case .cpu(let cpu): return cpu.description
+        case .cpus(let cpus): return cpus.description
+        case .number(let number): return "\(number)"
+        case .flag(let flag): return flag ? "1" : "0"
+        case .runState(let state): return state.description
+        case .text(let text): return text
+        }
+    }
+
+    public static func limit(_ bytes: UInt64?) -> FieldValue { bytes.map { .bytes($0) } ?? .unlimited }
+}
+
+/// Why a field differs: the manifest changed since berth applied it, or the
+/// kernel changed behind berth's back (only the latter is drift).
+public enum ChangeOrigin: String, Hashable, Sendable, Codable {
+    case manifest
+    case drift
+}
+
+/// One field to change: desired and observed values, and why they differ.
+public struct FieldChange: Hashable, Sendable, CustomStringConvertible {
+    /// The manifest path (`spec.resources.memory.max`).
+    public var field: String
+    public var desired: FieldValue
+    public var observed: FieldValue
+    public var origin: ChangeOrigin
+
+    public init(_ field: String, desired: FieldValue, observed: FieldValue, origin: ChangeOrigin) {
+        self.field = field
+        self.desired = desired
+        self.observed = observed
+        self.origin = origin
+    }
+
+    public var description: String { "\(field): \(observed) → \(desired)" }
+}
+
+/// What a plan step does, with what it needs to do it: apply carries out
+/// the payload and never consults the manifests again.
+public enum Operation: Hashable, Sendable {
+    case createNetwork(NetworkObject)
+    /// Brings the bridge up and puts its gateway address back.
+    case repairBridge(NetworkObject)
+    case deleteNetwork(bridge: String)
+
+    case createContainer(ContainerObject, networks: [NetworkObject])
+    case adoptContainer(ContainerObject, pid: Int32, networks: [NetworkObject])
+    case startContainer(ContainerObject, networks: [NetworkObject])
+    case stopContainer(timeout: Interval)
+    case freezeContainer
+    case thawContainer
+    /// Writes every cgroup limit (declaratively) and records the resources.
+    case updateResources(ResourcesSpec?)
+    /// Attaches, detaches and readdresses the container's networks.
+    case updateNetworks(ContainerObject, networks: [NetworkObject])
+    case updateFirewall(FirewallSpec?)
+    /// Fields only berth's record holds (restart policy, stop timeout, ...):
+    /// the record takes the spec.
+    case updateRecord(ContainerSpec)
+    /// Fields that apply at the next start: carried out only with --restart.
+    case restartContainer(ContainerObject, networks: [NetworkObject])
+    /// Another root filesystem: carried out only with --replace.
+    case replaceContainer(ContainerObject, networks: [NetworkObject])
+    case deleteContainer
+
+    /// The NAT and port-forward table for these networks and containers.
+    case applyNAT(networks: [NetworkObject], containers: [ContainerObject])
+    case enableForwarding(bridge: String)
+}
+
+/// Why an action is planned: what is true of the host.
+public enum Reason: Hashable, Sendable, CustomStringConvertible {
+    case doesNotExist
+    case runningWithoutRecord(pid: Int32)
+    case notRunning
+    case exited(code: Int32?, policy: RestartPolicy)
+    case stateStopped
+    case stateFrozen
+    case frozenButRunningWanted
+    case liveChange
+    case networkChangedLive
+    case ipv6NeedsRestart
+    case firewallReplacedLive
+    case recordOnly
+    case appliedAtRestart
+    case anotherRootfs
+    case bridgeRepaired
+    case natTableDiffers
+    case forwardingNeeded(network: String)
+    case noManifest
+    case noManifestWithoutRecord(pid: Int32)
+
+    public var description: String {
+        switch self {
+        case .doesNotExist: return "does not exist"
+        case .runningWithoutRecord(let pid):
+            return "running (init pid \(pid)) under berth's cgroup parent without a record: adopted, not restarted"
+        case .notRunning: return "stopped, state running"
+        case .exited(let code, let policy):
+            let how = code.map { "exited with code \($0)" } ?? "exited"
+            return "\(how), restartPolicy \(policy.rawValue)"
+        case .stateStopped: return "running, state stopped"
+        case .stateFrozen: return "running, state frozen"
+        case .frozenButRunningWanted: return "frozen, state running"
+        case .liveChange: return "the kernel can change it live"
+        case .networkChangedLive: return "the container's network is changed live"
+        case .ipv6NeedsRestart: return "IPv6 is off in its namespace until it restarts (it started without an IPv6 address)"
+        case .firewallReplacedLive: return "rules are replaced live in the container's namespace"
+        case .recordOnly: return "berth's record of it changes; nothing in the kernel does"
+        case .appliedAtRestart: return "applied at the next restart (or now with --restart)"
+        case .anotherRootfs: return "another root filesystem: only with --replace"
+        case .bridgeRepaired: return "the bridge is repaired live"
+        case .natTableDiffers: return "the nftables table for NAT and port forwards is missing or differs"
+        case .forwardingNeeded(let network):
+            return "NAT or port forwards of network \(network) need forwarding on its bridge (set per bridge, never globally)"
+        case .noManifest: return "no manifest names it (--prune)"
+        case .noManifestWithoutRecord(let pid):
+            return "running (init pid \(pid)) under berth's cgroup parent without a record; no manifest names it (--prune)"
+        }
+    }
+}
+
+/// One step of a plan: its object, what to do (with the values it needs),
+/// the fields it changes and why.
+public struct Action: Hashable, Sendable, CustomStringConvertible {
+    /// How the step is shown: the verbs of `berth plan`.
+    public enum Kind: String, Sendable, Codable, CaseIterable {
+        case create
+        case updateLive = "update-live"
+        case pendingRestart = "pending-restart"
+        case replace, delete, start, stop, adopt, freeze, thaw
+    }
+
+    public var object: ObjectRef
+    public var operation: Operation
+    public var changes: [FieldChange]
+    public var reason: Reason
+
+    public init(_ object: ObjectRef, _ operation: Operation, changes: [FieldChange] = [], reason: Reason) {
+        self.object = object
+        self.operation = operation
+        self.changes = changes
+        self.reason = reason
+    }
+
+    public var kind: Kind {
+        switch operation {
+        case .createNetwork, .createContainer: return .create
+        case .repairBridge, .updateResources, .updateNetworks, .updateFirewall, .updateRecord, .applyNAT, .enableForwarding:
+            return .updateLive
+        case .deleteNetwork, .deleteContainer: return .delete
+        case .adoptContainer: return .adopt
+        case .startContainer: return .start
+        case .stopContainer: return .stop
+        case .freezeContainer: return .freeze
+        case .thawContainer: return .thaw
+        case .restartContainer: return .pendingRestart
+        case .replaceContainer: return .replace
+        }
+    }
+
+    /// Drift when every change it makes is a change behind berth's back.
+    public var origin: ChangeOrigin? {
+        guard !changes.isEmpty else { return nil }
+        return changes.allSatisfy { $0.origin == .drift } ? .drift : .manifest
+    }
+
+    /// One line: "update-live Container/web1 spec.resources.memory.max: 128Mi → 256Mi (the kernel can change it live)";
+    /// with several changes they are joined with "; ".
+    public var description: String {
+        var text = "\(kind.rawValue) \(object)"
+        if !changes.isEmpty { text += " " + changes.map(\.description).joined(separator: "; ") }
+        return text + " (\(reason))"
+    }
+}
+
+/// A difference between desired and observed, for `berth drift`.
+public struct Drift: Hashable, Sendable {
+    public var object: ObjectRef
+    public var field: String
+    public var desired: FieldValue
+    public var observed: FieldValue
+    public var policy: DriftPolicy
+    /// Whether the kernel changed behind berth's back (drift proper) or the
+    /// manifest changed since berth applied it (not applied yet).
+    public var origin: ChangeOrigin
+    /// What applying it takes.
+    public var kind: Action.Kind
+
+    public init(
+        object: ObjectRef, field: String, desired: FieldValue, observed: FieldValue, policy: DriftPolicy, origin: ChangeOrigin = .drift,
+        kind: Action.Kind = .updateLive
+    ) {
+        self.object = object
+        self.field = field
+        self.desired = desired
+        self.observed = observed
+        self.policy = policy
+        self.origin = origin
+        self.kind = kind
+    }
+}

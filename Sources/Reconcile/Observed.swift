@@ -1,0 +1,169 @@
+import Model
+
+/// What the host has, as far as planning needs it: read from the state dir
+/// and the kernel by a `HostRuntime`, then handed to the pure planner.
+public struct ObservedHost: Sendable, Equatable {
+    public var containers: [ObservedContainer]
+    /// Names of the networks whose bridge exists.
+    public var networks: Set<String>
+    /// Networks whose bridge berth created (name → bridge): prune candidates.
+    public var recordedNetworks: [String: String] = [:]
+    /// Whether the host's NAT/port-forward table is what the manifests want.
+    public var natCurrent: Bool = true
+    /// Whether the NAT table berth last applied is the one the manifests
+    /// want (then a difference is drift, not a manifest change).
+    public var natAppliedAsWanted: Bool = false
+    /// Existing bridges of desired networks, by network name.
+    public var bridges: [String: BridgeObservation] = [:]
+    /// Containers running under berth's cgroup parent without a record (a
+    /// lost state dir): name → init pid.
+    public var unrecorded: [String: Int32] = [:]
+    /// IPv4 forwarding of the bridges of desired networks that need it, by
+    /// network name (absent: the bridge does not exist yet).
+    public var forwarding: [String: Bool] = [:]
+
+    public init(containers: [ObservedContainer] = [], networks: Set<String> = []) {
+        self.containers = containers
+        self.networks = networks
+    }
+}
+
+/// A network's bridge as the kernel has it.
+public struct BridgeObservation: Sendable, Equatable {
+    public var up: Bool
+    /// Whether the gateway address (with the subnet's prefix) is on it.
+    public var hasGateway: Bool
+    public init(up: Bool, hasGateway: Bool) {
+        self.up = up
+        self.hasGateway = hasGateway
+    }
+}
+
+/// A container's processes as the kernel has them.
+public enum ObservedRunState: Hashable, Sendable, CustomStringConvertible {
+    case running
+    /// Running, every process frozen (freezer cgroup).
+    case frozen
+    /// Stopped by berth (`berth stop`, `state: stopped`), or never started.
+    case stopped
+    /// The init ended by itself; its exit code where berth saw it (nil: it
+    /// was not berth's child when it ended).
+    case exited(code: Int32?)
+
+    public var isAlive: Bool { self == .running || self == .frozen }
+
+    public var description: String {
+        switch self {
+        case .running: return "running"
+        case .frozen: return "frozen"
+        case .stopped: return "stopped"
+        case .exited(let code): return code.map { "exited (code \($0))" } ?? "exited"
+        }
+    }
+}
+
+public struct ObservedContainer: Sendable, Equatable {
+    public var name: String
+    public var state: ObservedRunState
+    /// The spec it was last started or updated with.
+    public var recordedSpec: ContainerSpec?
+    /// Resources as the kernel holds them, with the manifest's values as the
+    /// kernel would hold them (nil where unreadable).
+    public var resources: ObservedResources?
+    /// Its network namespace as the kernel has it (nil where not observed:
+    /// network changes are then planned for the next restart).
+    public var network: NetworkObservation?
+    /// Whether its firewall table is as berth applied it (nil: not observed).
+    public var firewallCurrent: Bool?
+
+    public init(
+        name: String, state: ObservedRunState, recordedSpec: ContainerSpec?, resources: ObservedResources? = nil,
+        network: NetworkObservation? = nil, firewallCurrent: Bool? = nil
+    ) {
+        self.name = name
+        self.state = state
+        self.recordedSpec = recordedSpec
+        self.resources = resources
+        self.network = network
+        self.firewallCurrent = firewallCurrent
+    }
+
+    public var running: Bool { state.isAlive }
+}
+
+/// Resource values in the manifest's units, after a trip through the
+/// kernel's (KernelUnits): what the kernel holds, or would hold.
+public struct ResourceValues: Sendable, Equatable {
+    public var cpuWeight: Int
+    /// nil: no limit.
+    public var cpuLimit: CPUQuantity?
+    /// nil: every CPU of the parent.
+    public var cpus: CPUSet?
+    public var memoryMax: UInt64?
+    public var memoryHigh: UInt64?
+    /// nil: unlimited, or no swap accounting on this host.
+    public var swap: UInt64?
+    public var pidsMax: Int?
+    /// nil: this host has no io weights.
+    public var ioWeight: Int?
+    /// Per device ("MAJ:MIN"), the limits set there.
+    public var ioLimits: [String: IOLimitValues]
+
+    public init(
+        cpuWeight: Int = Defaults.cpuWeight, cpuLimit: CPUQuantity? = nil, cpus: CPUSet? = nil, memoryMax: UInt64? = nil,
+        memoryHigh: UInt64? = nil, swap: UInt64? = nil, pidsMax: Int? = nil, ioWeight: Int? = nil, ioLimits: [String: IOLimitValues] = [:]
+    ) {
+        self.cpuWeight = cpuWeight
+        self.cpuLimit = cpuLimit
+        self.cpus = cpus
+        self.memoryMax = memoryMax
+        self.memoryHigh = memoryHigh
+        self.swap = swap
+        self.pidsMax = pidsMax
+        self.ioWeight = ioWeight
+        self.ioLimits = ioLimits
+    }
+}
+
+public struct IOLimitValues: Sendable, Hashable, CustomStringConvertible {
+    public var readBytesPerSecond: UInt64?
+    public var writeBytesPerSecond: UInt64?
+    public var readIOPS: UInt64?
+    public var writeIOPS: UInt64?
+
+    public init(readBytesPerSecond: UInt64? = nil, writeBytesPerSecond: UInt64? = nil, readIOPS: UInt64? = nil, writeIOPS: UInt64? = nil) {
+        self.readBytesPerSecond = readBytesPerSecond
+        self.writeBytesPerSecond = writeBytesPerSecond
+        self.readIOPS = readIOPS
+        self.writeIOPS = writeIOPS
+    }
+
+    public var isEmpty: Bool { readBytesPerSecond == nil && writeBytesPerSecond == nil && readIOPS == nil && writeIOPS == nil }
+
+    public var description: String {
+        func text(_ value: UInt64?, bytes: Bool) -> String {
+            guard let value else { return "max" }
+            return bytes ? ByteSize(bytes: value).description : "\(value)"
+        }
+        return "readBps=\(text(readBytesPerSecond, bytes: true)) writeBps=\(text(writeBytesPerSecond, bytes: true)) "
+            + "readIops=\(text(readIOPS, bytes: false)) writeIops=\(text(writeIOPS, bytes: false))"
+    }
+}
+
+/// A container's resources: the kernel's values, and the manifest's as the
+/// kernel would hold them (pages, shares, quota and period), so that the
+/// two compare exactly.
+public struct ObservedResources: Sendable, Equatable {
+    public var kernel: ResourceValues
+    public var expected: ResourceValues
+
+    public init(kernel: ResourceValues, expected: ResourceValues) {
+        self.kernel = kernel
+        self.expected = expected
+    }
+}
+
+public struct PlanOptions: Sendable {
+    public var prune = false
+    public init(prune: Bool = false) { self.prune = prune }
+}

@@ -1,0 +1,26 @@
+import Model
+
+extension Planner {
+    /// Every difference between desired and observed, per the objects' drift
+    /// policy (ignore: not reported; warn and enforce: reported). Computed as
+    /// the plan would be with every policy enforcing, so drift and plan can
+    /// never disagree about what differs.
+    public static func drift(desired: DesiredHost, observed: ObservedHost) -> [Drift] {
+        let desired = desired.defaulted()
+        var policies: [ObjectRef: DriftPolicy] = [:]
+        for container in desired.containers { policies[.container(container.metadata.name)] = container.spec.driftPolicy }
+        for network in desired.networks { policies[.network(network.metadata.name)] = network.spec.policy?.drift ?? Defaults.drift }
+        var result: [Drift] = []
+        for action in plan(desired: desired, observed: observed, options: PlanOptions(), enforceAll: true) {
+            let policy = policies[action.object] ?? .enforce
+            if policy == .ignore { continue }
+            for change in action.changes {
+                result.append(
+                    Drift(
+                        object: action.object, field: change.field, desired: change.desired, observed: change.observed, policy: policy,
+                        origin: change.origin, kind: action.kind))
+            }
+        }
+        return result
+    }
+}

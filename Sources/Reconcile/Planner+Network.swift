@@ -1,0 +1,53 @@
+import Model
+
+extension Planner {
+    /// One difference in a container's network namespace; `live` when the
+    /// runtime can repair it without a restart.
+    struct NetworkChange {
+        var field: String
+        var desired: String
+        var observed: String
+        var live = true
+    }
+
+    /// Interfaces, addresses, bridge ports and the default route: what the
+    /// manifests want against what the kernel has in the namespace.
+    static func networkDrift(_ container: ContainerObject, _ observed: NetworkObservation, networks: [String: NetworkObject])
+        -> [NetworkChange]
+    {
+        func list(_ addresses: [CIDR]) -> String { addresses.isEmpty ? "none" : addresses.map(\.description).sorted().joined(separator: ",") }
+        let layout = container.interfaceLayout(networks: networks)
+        let byName = Dictionary(observed.interfaces.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        var changes: [NetworkChange] = []
+        for (index, wanted) in layout.enumerated() {
+            let field = "spec.networks[\(index)]"
+            guard let interface = byName[wanted.interface] else {
+                changes.append(NetworkChange(field: field, desired: "\(wanted.interface) on \(wanted.network)", observed: "absent"))
+                continue
+            }
+            if interface.hostSideAttached == false {
+                changes.append(NetworkChange(field: field + ".network", desired: wanted.network, observed: "not a port of its bridge"))
+            }
+            if !interface.up { changes.append(NetworkChange(field: field + ".interface", desired: "up", observed: "down")) }
+            if Set(wanted.addresses) != Set(interface.addresses) {
+                let needsIPv6 = !observed.ipv6 && wanted.addresses.contains { !$0.address.isIPv4 }
+                changes.append(
+                    NetworkChange(
+                        field: field + ".addresses", desired: list(wanted.addresses), observed: list(interface.addresses), live: !needsIPv6))
+            }
+        }
+        let wantedNames = Set(layout.map(\.interface))
+        for interface in observed.interfaces where interface.kind == "veth" && !wantedNames.contains(interface.name) {
+            changes.append(NetworkChange(field: "spec.networks", desired: "no \(interface.name)", observed: interface.name))
+        }
+        let gateways = layout.compactMap(\.gateway).prefix(1).map(\.description)
+        let observedGateways = observed.defaultGateways.filter(\.isIPv4).map(\.description).sorted()
+        if gateways != observedGateways {
+            changes.append(
+                NetworkChange(
+                    field: "spec.networks.defaultRoute", desired: gateways.first.map { "via \($0)" } ?? "none",
+                    observed: observedGateways.isEmpty ? "none" : observedGateways.map { "via \($0)" }.joined(separator: ",")))
+        }
+        return changes
+    }
+}

@@ -1,0 +1,309 @@
+import Model
+
+/// The planner: a pure function of desired and observed. Its actions carry
+/// what apply needs (the objects, the values to write), so apply carries
+/// out the plan and never diffs again.
+public enum Planner {
+    public static func plan(desired: DesiredHost, observed: ObservedHost, options: PlanOptions = PlanOptions()) -> [Action] {
+        plan(desired: desired, observed: observed, options: options, enforceAll: false)
+    }
+
+    /// `enforceAll`: as if every object's drift policy were enforce (what
+    /// `drift` reports).
+    static func plan(desired: DesiredHost, observed: ObservedHost, options: PlanOptions, enforceAll: Bool) -> [Action] {
+        let desired = desired.defaulted()
+        var actions: [Action] = []
+        let observedByName = Dictionary(observed.containers.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        // Networks before the containers that use them.
+        for network in desired.networks {
+            let ref = ObjectRef.network(network.metadata.name)
+            guard observed.networks.contains(network.metadata.name) else {
+                actions.append(
+                    Action(
+                        ref, .createNetwork(network),
+                        changes: [FieldChange("bridge", desired: .text(network.bridgeName), observed: .absent, origin: .manifest)],
+                        reason: .doesNotExist))
+                continue
+            }
+            let changes = bridgeChanges(network, observed.bridges[network.metadata.name])
+            if !changes.isEmpty { actions.append(Action(ref, .repairBridge(network), changes: changes, reason: .bridgeRepaired)) }
+        }
+        for container in desired.containers {
+            actions += containerActions(
+                container, observedByName[container.metadata.name], desired: desired, observed: observed, enforceAll: enforceAll)
+        }
+        if !observed.natCurrent {
+            actions.append(
+                Action(
+                    .natRuleset, .applyNAT(networks: desired.networks, containers: desired.containers),
+                    changes: [
+                        FieldChange(
+                            "table", desired: .text("as the manifests want"), observed: .text("missing or differs"),
+                            origin: observed.natAppliedAsWanted ? .drift : .manifest)
+                    ],
+                    reason: .natTableDiffers))
+        }
+        for (network, bridge, current) in forwardingChanges(desired, observed) {
+            actions.append(
+                Action(
+                    .forwarding(bridge: bridge), .enableForwarding(bridge: bridge),
+                    changes: [FieldChange("value", desired: .flag(true), observed: current, origin: current == .absent ? .manifest : .drift)],
+                    reason: .forwardingNeeded(network: network)))
+        }
+        if options.prune { actions += pruneActions(desired, observed) }
+        return actions
+    }
+
+    /// What one desired container needs.
+    static func containerActions(
+        _ container: ContainerObject, _ current: ObservedContainer?, desired: DesiredHost, observed: ObservedHost, enforceAll: Bool = false
+    ) -> [Action] {
+        let name = container.metadata.name
+        let ref = ObjectRef.container(name)
+        let spec = container.spec
+        let attached = attachedNetworks(spec, desired.networks)
+        let wanted = spec.desiredState
+        guard let current else {
+            if let pid = observed.unrecorded[name] {
+                return [
+                    Action(
+                        ref, .adoptContainer(container, pid: pid, networks: attached),
+                        changes: [
+                            FieldChange(
+                                "spec.state", desired: .text(wanted.rawValue), observed: .text("running without a record (init pid \(pid))"),
+                                origin: .drift)
+                        ], reason: .runningWithoutRecord(pid: pid))
+                ]
+            }
+            var actions = [
+                Action(
+                    ref, .createContainer(container, networks: attached),
+                    changes: [
+                        FieldChange("spec.state", desired: .text(wanted == .stopped ? "created" : "running"), observed: .absent, origin: .manifest)
+                    ],
+                    reason: .doesNotExist)
+            ]
+            if wanted == .frozen { actions.append(Action(ref, .freezeContainer, reason: .stateFrozen)) }
+            if wanted == .stopped { actions.append(Action(ref, .stopContainer(timeout: spec.effectiveStopTimeout), reason: .stateStopped)) }
+            return actions
+        }
+        let recorded = current.recordedSpec?.defaulted(name: name)
+        let stateChange = { (origin: ChangeOrigin) in
+            [FieldChange("spec.state", desired: .text(wanted.rawValue), observed: .runState(current.state), origin: origin)]
+        }
+        // What changed behind berth's back is drift; what the manifest changed is not.
+        let stateOrigin: ChangeOrigin = recorded?.desiredState == wanted ? .drift : .manifest
+        switch (wanted, current.state) {
+        case (.stopped, .running), (.stopped, .frozen):
+            return [
+                Action(ref, .stopContainer(timeout: spec.effectiveStopTimeout), changes: stateChange(stateOrigin), reason: .stateStopped)
+            ]
+        case (.stopped, .stopped), (.stopped, .exited):
+            // Nothing runs: the record takes the spec, for the next start.
+            return recordUpdate(ref, spec, recorded, onlyRecordFields: false)
+        case (_, .stopped):
+            var actions = [
+                Action(ref, .startContainer(container, networks: attached), changes: stateChange(stateOrigin), reason: .notRunning)
+            ]
+            if wanted == .frozen { actions.append(Action(ref, .freezeContainer, reason: .stateFrozen)) }
+            return actions
+        case (_, .exited(let code)):
+            let policy = spec.effectiveRestartPolicy
+            let restarts = policy == .always || (policy == .onFailure && code != 0)
+            guard restarts else { return recordUpdate(ref, spec, recorded, onlyRecordFields: false) }
+            return [
+                Action(
+                    ref, .startContainer(container, networks: attached), changes: stateChange(.drift),
+                    reason: .exited(code: code, policy: policy))
+            ]
+        case (.running, .running), (.running, .frozen), (.frozen, .running), (.frozen, .frozen):
+            break
+        }
+        let enforce = enforceAll || spec.driftPolicy == .enforce
+        var actions = liveActions(container, current, recorded: recorded, desired: desired, attached: attached, enforce: enforce)
+        if wanted == .running && current.state == .frozen {
+            if enforce || stateOrigin == .manifest {
+                actions.append(Action(ref, .thawContainer, changes: stateChange(stateOrigin), reason: .frozenButRunningWanted))
+            }
+        } else if wanted == .frozen && current.state == .running {
+            if enforce || stateOrigin == .manifest {
+                actions.append(Action(ref, .freezeContainer, changes: stateChange(stateOrigin), reason: .stateFrozen))
+            }
+        }
+        return actions
+    }
+
+    /// Changes to a running (or frozen) container: live ones, then those for
+    /// its next start.
+    static func liveActions(
+        _ container: ContainerObject, _ current: ObservedContainer, recorded: ContainerSpec?, desired: DesiredHost, attached: [NetworkObject],
+        enforce: Bool
+    ) -> [Action] {
+        let ref = ObjectRef.container(container.metadata.name)
+        let spec = container.spec
+        var actions: [Action] = []
+        // With drift policy warn or ignore, what changed behind berth's back
+        // (the manifest did not change since it was applied) is left alone;
+        // what the manifest changed is still applied.
+        let resourcesChanged = recorded?.resources != spec.resources
+        if let resources = current.resources {
+            let origin: ChangeOrigin = resourcesChanged || recorded == nil ? .manifest : .drift
+            var changes = ResourceDiff.differences(desired: resources.expected, observed: resources.kernel).map {
+                FieldChange($0.0, desired: $0.1, observed: $0.2, origin: origin)
+            }
+            if changes.isEmpty && resourcesChanged, let recorded {
+                // The kernel has it; berth's record does not (a write that
+                // failed half-way): recorded again, so a restart keeps it.
+                changes = ResourceDiff.differences(
+                    desired: ResourceValues(spec: spec.resources), observed: ResourceValues(spec: recorded.resources)
+                ).map { FieldChange($0.0, desired: $0.1, observed: .text("\($0.2) in berth's record"), origin: .manifest) }
+            }
+            if !changes.isEmpty && (enforce || origin == .manifest) {
+                actions.append(Action(ref, .updateResources(spec.resources), changes: changes, reason: .liveChange))
+            }
+        }
+        var restartChanges: [FieldChange] = []
+        if let network = current.network, enforce || recorded == nil || recorded?.networks != spec.networks {
+            let networksByName = Dictionary(desired.networks.map { ($0.metadata.name, $0) }, uniquingKeysWith: { first, _ in first })
+            let origin: ChangeOrigin = recorded?.networks != spec.networks ? .manifest : .drift
+            var live: [FieldChange] = []
+            for change in networkDrift(container, network, networks: networksByName) {
+                let field = FieldChange(change.field, desired: .text(change.desired), observed: .text(change.observed), origin: origin)
+                if change.live { live.append(field) } else { restartChanges.append(field) }
+            }
+            if !live.isEmpty {
+                actions.append(Action(ref, .updateNetworks(container, networks: attached), changes: live, reason: .networkChangedLive))
+            }
+        }
+        if let recorded {
+            if spec.firewall != recorded.firewall {
+                actions.append(
+                    Action(
+                        ref, .updateFirewall(spec.firewall),
+                        changes: [
+                            FieldChange(
+                                "spec.firewall", desired: .text(describe(spec.firewall)), observed: .text(describe(recorded.firewall)),
+                                origin: .manifest)
+                        ], reason: .firewallReplacedLive))
+            } else if current.firewallCurrent == false && enforce {
+                actions.append(
+                    Action(
+                        ref, .updateFirewall(spec.firewall),
+                        changes: [
+                            FieldChange("spec.firewall", desired: .text("as in the manifest"), observed: .text("missing or edited"), origin: .drift)
+                        ], reason: .firewallReplacedLive))
+            }
+            if spec.rootfs?.source != recorded.rootfs?.source {
+                actions.append(
+                    Action(
+                        ref, .replaceContainer(container, networks: attached),
+                        changes: [
+                            FieldChange(
+                                "spec.rootfs", desired: .text(describe(spec.rootfs?.source)), observed: .text(describe(recorded.rootfs?.source)),
+                                origin: .manifest)
+                        ], reason: .anotherRootfs))
+            }
+            restartChanges += RestartFields.changes(desired: spec, recorded: recorded, networksLive: current.network != nil)
+            actions += recordUpdate(ref, spec, recorded, onlyRecordFields: true)
+        }
+        if !restartChanges.isEmpty {
+            let ipv6Only = restartChanges.allSatisfy { $0.field.hasPrefix("spec.networks[") }
+            actions.append(
+                Action(
+                    ref, .restartContainer(container, networks: attached), changes: restartChanges,
+                    reason: ipv6Only ? .ipv6NeedsRestart : .appliedAtRestart))
+        }
+        return actions
+    }
+
+    /// Fields only berth's record holds. With `onlyRecordFields` false (a
+    /// container that does not run), every difference is such a field.
+    static func recordUpdate(_ ref: ObjectRef, _ spec: ContainerSpec, _ recorded: ContainerSpec?, onlyRecordFields: Bool) -> [Action] {
+        guard let recorded, recorded != spec else { return [] }
+        var changes = RestartFields.recordOnly(desired: spec, recorded: recorded)
+        if !onlyRecordFields {
+            changes += RestartFields.changes(desired: spec, recorded: recorded, networksLive: false)
+            changes += ResourceDiff.differences(desired: ResourceValues(spec: spec.resources), observed: ResourceValues(spec: recorded.resources))
+                .map { FieldChange($0.0, desired: $0.1, observed: $0.2, origin: .manifest) }
+            if spec.firewall != recorded.firewall {
+                changes.append(
+                    FieldChange(
+                        "spec.firewall", desired: .text(describe(spec.firewall)), observed: .text(describe(recorded.firewall)), origin: .manifest))
+            }
+            if spec.rootfs?.source != recorded.rootfs?.source {
+                changes.append(
+                    FieldChange(
+                        "spec.rootfs", desired: .text(describe(spec.rootfs?.source)), observed: .text(describe(recorded.rootfs?.source)),
+                        origin: .manifest))
+            }
+        }
+        guard !changes.isEmpty else { return [] }
+        return [Action(ref, .updateRecord(spec), changes: changes, reason: .recordOnly)]
+    }
+
+    /// The networks a spec attaches to.
+    static func attachedNetworks(_ spec: ContainerSpec, _ networks: [NetworkObject]) -> [NetworkObject] {
+        networks.filter { network in spec.networks?.contains { $0.network == network.metadata.name } ?? false }
+    }
+
+    /// Containers and networks berth has that no manifest names (with --prune).
+    static func pruneActions(_ desired: DesiredHost, _ observed: ObservedHost) -> [Action] {
+        var actions: [Action] = []
+        let desiredNames = Set(desired.containers.map(\.metadata.name))
+        for container in observed.containers where !desiredNames.contains(container.name) {
+            actions.append(
+                Action(
+                    .container(container.name), .deleteContainer,
+                    changes: [FieldChange("spec.state", desired: .absent, observed: .runState(container.state), origin: .manifest)],
+                    reason: .noManifest))
+        }
+        for (name, pid) in observed.unrecorded.sorted(by: { $0.key < $1.key }) where !desiredNames.contains(name) {
+            actions.append(Action(.container(name), .deleteContainer, reason: .noManifestWithoutRecord(pid: pid)))
+        }
+        // Networks after the containers that used them.
+        let desiredNetworks = Set(desired.networks.map(\.metadata.name))
+        for (name, bridge) in observed.recordedNetworks.sorted(by: { $0.key < $1.key }) where !desiredNetworks.contains(name) {
+            actions.append(
+                Action(
+                    .network(name), .deleteNetwork(bridge: bridge),
+                    changes: [FieldChange("bridge", desired: .absent, observed: .text(bridge), origin: .manifest)], reason: .noManifest))
+        }
+        return actions
+    }
+
+    /// Bridges whose forwarding sysctl berth must turn on: (network, bridge, current value).
+    static func forwardingChanges(_ desired: DesiredHost, _ observed: ObservedHost) -> [(String, String, FieldValue)] {
+        desired.networks.compactMap { network in
+            guard network.spec.needsForwarding, observed.forwarding[network.metadata.name] != true else { return nil }
+            let current = observed.forwarding[network.metadata.name].map { FieldValue.flag($0) } ?? .absent
+            return (network.metadata.name, network.bridgeName, current)
+        }
+    }
+
+    /// A bridge that exists but is down or lost its gateway address.
+    static func bridgeChanges(_ network: NetworkObject, _ bridge: BridgeObservation?) -> [FieldChange] {
+        guard let bridge else { return [] }
+        var changes: [FieldChange] = []
+        if !bridge.up { changes.append(FieldChange("bridge.state", desired: .text("up"), observed: .text("down"), origin: .drift)) }
+        if !bridge.hasGateway {
+            let gateway = CIDR(address: network.spec.effectiveGateway, prefixLength: network.spec.subnet.prefixLength)
+            changes.append(FieldChange("spec.gateway", desired: .text("\(gateway)"), observed: .absent, origin: .drift))
+        }
+        return changes
+    }
+
+    static func describe(_ firewall: FirewallSpec?) -> String {
+        guard let firewall else { return "none" }
+        let rules = firewall.rules?.count ?? 0
+        return "policy \(firewall.defaultPolicy?.rawValue ?? "accept"), \(rules) rule\(rules == 1 ? "" : "s")"
+    }
+
+    static func describe(_ source: RootfsSource?) -> String {
+        switch source {
+        case .template(let name): return "template \(name)"
+        case .directory(let path): return "directory \(path)"
+        case .tarball(let path): return "tarball \(path)"
+        case nil: return "none"
+        }
+    }
+}

@@ -1,0 +1,90 @@
+import Model
+import Testing
+
+@testable import Reconcile
+
+/// The engine's apply, with a fake host: what it carries out, in which
+/// order, and what becomes of each action.
+@Suite struct ExecutorTests {
+    struct Failure: Error, CustomStringConvertible {
+        var description: String { "write memory.max: Device or resource busy (EBUSY)" }
+    }
+
+    final class FakeHost: HostRuntime {
+        var performed: [Action] = []
+        var failing: Set<ObjectRef> = []
+        func observe(_ desired: DesiredHost) -> ObservedHost { ObservedHost() }
+        func perform(_ action: Action) throws {
+            performed.append(action)
+            if failing.contains(action.object) { throw Failure() }
+        }
+    }
+
+    static let source = SourceLocation(file: "t", line: 1, column: 1)
+    let web = ContainerObject(metadata: ObjectMeta(name: "web1"), spec: ContainerSpec(), source: ExecutorTests.source)
+
+    func network(_ name: String) throws -> NetworkObject {
+        NetworkObject(metadata: ObjectMeta(name: name), spec: NetworkSpec(subnet: try CIDR(parsing: "10.88.0.0/24")), source: ExecutorTests.source)
+    }
+
+    @Test func everyActionKindIsCarriedOutExactlyAsPlanned() throws {
+        let front = try network("front")
+        let plan = [
+            Action(.network("front"), .createNetwork(front), reason: .doesNotExist),
+            Action(.container("web1"), .createContainer(web, networks: [front]), reason: .doesNotExist),
+            Action(.container("web2"), .startContainer(web, networks: []), reason: .notRunning),
+            Action(.container("web3"), .stopContainer(timeout: Interval(milliseconds: 5)), reason: .stateStopped),
+            Action(.container("web4"), .freezeContainer, reason: .stateFrozen),
+            Action(.container("web5"), .thawContainer, reason: .frozenButRunningWanted),
+            Action(.container("web6"), .updateResources(nil), reason: .liveChange),
+            Action(.container("web7"), .updateFirewall(nil), reason: .firewallReplacedLive),
+            Action(.container("web8"), .updateRecord(ContainerSpec()), reason: .recordOnly),
+            Action(.container("web9"), .deleteContainer, reason: .noManifest),
+            Action(.network("old"), .deleteNetwork(bridge: "br-old"), reason: .noManifest),
+            Action(.natRuleset, .applyNAT(networks: [front], containers: [web]), reason: .natTableDiffers),
+            Action(.forwarding(bridge: "br-front"), .enableForwarding(bridge: "br-front"), reason: .forwardingNeeded(network: "front")),
+            Action(.container("web10"), .adoptContainer(web, pid: 42, networks: []), reason: .runningWithoutRecord(pid: 42)),
+        ]
+        let host = FakeHost()
+        let outcomes = Executor.apply(plan, on: host)
+        #expect(host.performed == plan)
+        #expect(outcomes.map(\.result) == Array(repeating: .applied, count: plan.count))
+    }
+
+    @Test func pendingRestartAndReplaceWaitForTheirFlags() {
+        let plan = [
+            Action(.container("web1"), .restartContainer(web, networks: []), reason: .appliedAtRestart),
+            Action(.container("web2"), .replaceContainer(web, networks: []), reason: .anotherRootfs),
+        ]
+        let host = FakeHost()
+        #expect(Executor.apply(plan, on: host).map(\.result) == [.pendingRestart, .skipped(.needsReplace)])
+        #expect(host.performed.isEmpty)
+        let flagged = FakeHost()
+        let outcomes = Executor.apply(plan, on: flagged, options: ApplyOptions(restart: true, replace: true))
+        #expect(outcomes.map(\.result) == [.restarted, .replaced])
+        #expect(flagged.performed == plan)
+    }
+
+    @Test func aFailureIsReportedAndWhatDependsOnItIsSkippedWithTheReason() throws {
+        let front = try network("front")
+        let plan = [
+            Action(.network("front"), .createNetwork(front), reason: .doesNotExist),
+            Action(.container("web1"), .createContainer(web, networks: [front]), reason: .doesNotExist),
+            Action(.container("web2"), .updateResources(nil), reason: .liveChange),
+            Action(.container("web2"), .updateFirewall(nil), reason: .firewallReplacedLive),
+            Action(.container("web3"), .deleteContainer, reason: .noManifest),
+        ]
+        let host = FakeHost()
+        host.failing = [.network("front"), .container("web2")]
+        var reported: [Outcome] = []
+        let outcomes = Executor.apply(plan, on: host, report: { reported.append($0) })
+        #expect(
+            outcomes.map(\.result) == [
+                .failed("write memory.max: Device or resource busy (EBUSY)"), .skipped(.networkFailed("front")),
+                .failed("write memory.max: Device or resource busy (EBUSY)"), .skipped(.earlierFailure(.container("web2"))), .applied,
+            ])
+        #expect(reported == outcomes)
+        #expect(host.performed.map(\.object) == [.network("front"), .container("web2"), .container("web3")])
+        #expect(outcomes.filter(\.result.changedHost).count == 1)
+    }
+}
