@@ -82,23 +82,38 @@ public struct LinuxHost: HostRuntime {
                     name: record.name, state: state, recordedSpec: record.spec, resources: resources, network: network,
                     firewallCurrent: firewallCurrent))
         }
+        let records = runtime.state.networkRecords()
+        observed.recordedNetworks = records.mapValues(\.bridge)
+        observed.networkSpecs = records.compactMapValues(\.spec)
         if let netlink = try? RouteNetlink() {
+            // One dump of the bridge ports serves every network.
+            let ports = desired.networks.isEmpty ? [] : (try? netlink.bridgePorts()) ?? []
             for network in desired.networks {
-                guard let bridge = try? NetworkAttacher.observeBridge(network, netlink: netlink) else { continue }
+                guard let bridge = try? NetworkAttacher.observeBridge(network, netlink: netlink, ports: ports) else { continue }
                 observed.networks.insert(network.metadata.name)
-                observed.bridges[network.metadata.name] = BridgeObservation(up: bridge.up, hasGateway: bridge.hasGateway)
+                observed.bridges[network.metadata.name] = BridgeObservation(
+                    up: bridge.up, mtu: bridge.mtu, addresses: bridge.addresses, ports: bridge.ports)
                 if network.spec.needsForwarding { observed.forwarding[network.metadata.name] = NATRuleset.forwarding(network.bridgeName) }
             }
-            observed.recordedNetworks = runtime.state.recordedNetworks()
             // Bridges marked as this instance's whose record was lost: still ours to prune.
             let owner = NetworkAttacher.ownerAlias(cgroupParent: runtime.paths.cgroupParent, network: "")
-            for link in (try? netlink.links()) ?? [] where link.kind == "bridge" {
+            let bridges = ((try? netlink.links()) ?? []).filter { $0.kind == "bridge" }
+            var aliased: [String: [String]] = [:]
+            for link in bridges {
                 guard let alias = link.alias, alias.hasPrefix(owner) else { continue }
                 let network = String(alias.dropFirst(owner.count))
+                aliased[network, default: []].append(link.name)
                 if observed.recordedNetworks[network] == nil { observed.recordedNetworks[network] = link.name }
             }
-        } else {
-            observed.recordedNetworks = runtime.state.recordedNetworks()
+            // Bridges berth made for a desired network under another name.
+            let existing = Set(bridges.map(\.name))
+            for network in desired.networks {
+                let name = network.metadata.name
+                let record = records[name]
+                let candidates = (record?.oldBridges ?? []) + (record.map { [$0.bridge] } ?? []) + (aliased[name] ?? [])
+                let old = Set(candidates).subtracting([network.bridgeName]).intersection(existing)
+                if !old.isEmpty { observed.oldBridges[name] = old.sorted() }
+            }
         }
         let nat = natRuleset(networks: desired.networks, containers: desired.containers).status(state: runtime.state)
         observed.natCurrent = nat.current
@@ -111,11 +126,17 @@ public struct LinuxHost: HostRuntime {
     public func perform(_ action: Action) throws {
         let name = action.object.name
         switch action.operation {
-        case .createNetwork(let network), .repairBridge(let network):
-            // ensureBridge creates, brings up and readdresses alike.
+        case .createNetwork(let network), .moveBridge(let network, _):
+            // The bridge under the network's name; one made under an older
+            // name stays recorded until deleteOldBridge.
             _ = try NetworkAttacher(logger: logger, state: runtime.state).ensureBridge(network, netlink: try RouteNetlink())
+        case .repairBridge(let network):
+            try NetworkAttacher(logger: logger, state: runtime.state).repairBridge(network, netlink: try RouteNetlink())
         case .deleteNetwork(let bridge):
             try NetworkAttacher(logger: logger, state: runtime.state).deleteBridge(network: name, bridge: bridge, netlink: try RouteNetlink())
+        case .deleteOldBridge(let bridge, _):
+            try NetworkAttacher(logger: logger, state: runtime.state).deleteOldBridge(
+                network: name, bridge: bridge, netlink: try RouteNetlink())
         case .createContainer(let container, let networks):
             _ = try runtime.start(container, networks: networks)
         case .startContainer(let container, let networks):

@@ -10,6 +10,10 @@ public struct InterfaceLayout: Hashable, Sendable {
     public var addresses: [CIDR]
     /// The gateway of the default route when this attachment carries it.
     public var gateway: IPAddress?
+    /// The gateway of the IPv6 default route: the network's IPv6 gateway,
+    /// when this attachment carries the default route and has an IPv6
+    /// address.
+    public var gateway6: IPAddress?
 }
 
 extension ContainerObject {
@@ -24,10 +28,12 @@ extension ContainerObject {
                     ? CIDR(address: cidr.address, prefixLength: network.spec.subnet.prefixLength) : cidr
             }
             let isDefault = attachment.defaultRoute ?? (index == 0)
+            let hasIPv6 = addresses.contains { !$0.address.isIPv4 }
             layout.append(
                 InterfaceLayout(
                     interface: attachment.interface ?? "eth\(index)", network: attachment.network, addresses: addresses,
-                    gateway: isDefault ? network.spec.effectiveGateway : nil))
+                    gateway: isDefault ? network.spec.effectiveGateway : nil,
+                    gateway6: isDefault && hasIPv6 ? network.spec.ipv6?.effectiveGateway : nil))
         }
         return layout
     }

@@ -26,6 +26,19 @@ public struct NetworkSpec: Hashable, Sendable, Codable {
         if let gateway { return gateway }
         return subnet.firstHost
     }
+
+    /// The bridge's IPv4 address: the gateway with the subnet's prefix.
+    public var gatewayAddress: CIDR { CIDR(address: effectiveGateway, prefixLength: subnet.prefixLength) }
+
+    /// The bridge's IPv6 address when the network has IPv6: its gateway with
+    /// the IPv6 subnet's prefix.
+    public var ipv6GatewayAddress: CIDR? { ipv6.map { CIDR(address: $0.effectiveGateway, prefixLength: $0.subnet.prefixLength) } }
+
+    /// Every address the bridge holds (IPv6 link-local ones aside).
+    public var bridgeAddresses: [CIDR] { [gatewayAddress] + (ipv6GatewayAddress.map { [$0] } ?? []) }
+
+    /// The bridge's MTU in effect: the manifest's, or a bridge's default.
+    public var effectiveMTU: Int { mtu ?? Defaults.bridgeMTU }
 }
 
 public struct IPv6Subnet: Hashable, Sendable, Codable {
@@ -35,6 +48,9 @@ public struct IPv6Subnet: Hashable, Sendable, Codable {
         self.subnet = subnet
         self.gateway = gateway
     }
+
+    /// The gateway in effect: the configured one, or the subnet's first host.
+    public var effectiveGateway: IPAddress { gateway ?? subnet.firstHost }
 }
 
 /// A host port forwarded to a container's port (DNAT on the host side).

@@ -39,6 +39,16 @@ public struct Link: Equatable, Sendable {
     public var isUp: Bool { flags & Netlink.IFF_UP != 0 }
 }
 
+/// A port of a bridge as an AF_BRIDGE link dump reports it.
+public struct BridgePort: Equatable, Sendable {
+    public var index: Int32
+    public var name: String
+    /// The bridge it is a port of (IFLA_MASTER).
+    public var master: Int32?
+    /// IFLA_BRPORT_ISOLATED in IFLA_PROTINFO (nil: the kernel did not say).
+    public var isolated: Bool?
+}
+
 /// A route as a dump reports it.
 public struct Route: Equatable, Sendable {
     public var family: UInt8
@@ -128,6 +138,15 @@ public final class RouteNetlink {
         let inet6: [Attribute] = [.u8(Netlink.IFLA_INET6_ADDR_GEN_MODE, Netlink.IN6_ADDR_GEN_MODE_NONE)]
         let attributes: [Attribute] = [.nested(Netlink.IFLA_AF_SPEC, [.nested(UInt16(Netlink.AF_INET6), inet6)])]
         return (Netlink.RTM_NEWLINK, 0, InterfaceInfo(index: index).encoded() + Attribute.encode(attributes))
+    }
+
+    /// RTM_GETLINK dump in the AF_BRIDGE family: one answer per bridge port
+    /// (and per bridge), ports carrying their flags in IFLA_PROTINFO. With
+    /// strict checking the header must be all zero but for the family.
+    public static func getBridgePorts() -> (UInt16, UInt16, [UInt8]) {
+        var info = InterfaceInfo()
+        info.family = Netlink.AF_BRIDGE
+        return (Netlink.RTM_GETLINK, Netlink.NLM_F_DUMP, info.encoded())
     }
 
     public static func deleteLink(index: Int32) -> (UInt16, UInt16, [UInt8]) {
@@ -274,6 +293,36 @@ public final class RouteNetlink {
             }
         }
         return link
+    }
+
+    /// Every bridge port (AF_BRIDGE dump), or those of the bridge `master`.
+    public func bridgePorts(master: Int32? = nil) throws -> [BridgePort] {
+        let request = RouteNetlink.getBridgePorts()
+        return try dump(request.0, request.2, operation: "dump bridge ports").compactMap(RouteNetlink.decodeBridgePort)
+            .filter { master == nil || $0.master == master }
+    }
+
+    /// One answer of an AF_BRIDGE link dump; nil for what is not a port (the
+    /// bridge itself has no IFLA_PROTINFO).
+    static func decodeBridgePort(_ message: NetlinkMessage) -> BridgePort? {
+        guard message.type == Netlink.RTM_NEWLINK, let info = InterfaceInfo.decode(message.payload), info.family == Netlink.AF_BRIDGE,
+            let attributes = Attribute.decode(message.payload[InterfaceInfo.size...])
+        else { return nil }
+        var port = BridgePort(index: info.index, name: "")
+        var isPort = false
+        for attribute in attributes {
+            switch attribute.type {
+            case Netlink.IFLA_IFNAME: port.name = attribute.stringValue
+            case Netlink.IFLA_MASTER: port.master = attribute.u32Value.map { Int32(bitPattern: $0) }
+            case Netlink.IFLA_PROTINFO:
+                isPort = true
+                if let flag = Attribute.decode(attribute.value[...])?.first(where: { $0.type == Netlink.IFLA_BRPORT_ISOLATED }) {
+                    port.isolated = flag.value.first.map { $0 != 0 }
+                }
+            default: break
+            }
+        }
+        return isPort && port.master != nil && port.master != port.index ? port : nil
     }
 
     /// RTM_GETADDR dump: (link index, address with prefix); of one link

@@ -92,9 +92,19 @@ public struct FieldChange: Hashable, Sendable, CustomStringConvertible {
 /// the payload and never consults the manifests again.
 public enum Operation: Hashable, Sendable {
     case createNetwork(NetworkObject)
-    /// Brings the bridge up and puts its gateway address back.
+    /// Makes an existing bridge match its network, live: up, its MTU, its
+    /// addresses (the gateways added, any other removed), the isolation
+    /// flag of its ports.
     case repairBridge(NetworkObject)
+    /// Makes the network's bridge under the name the manifest now gives;
+    /// the bridge made under the old name `from` stays until the
+    /// containers moved (`deleteOldBridge`).
+    case moveBridge(NetworkObject, from: String)
     case deleteNetwork(bridge: String)
+    /// Deletes a network's bridge under a name the manifest no longer
+    /// gives, once `movedContainers` (the network's containers, moved to
+    /// the new bridge live) did not fail to move.
+    case deleteOldBridge(bridge: String, movedContainers: [String])
 
     case createContainer(ContainerObject, networks: [NetworkObject])
     case adoptContainer(ContainerObject, pid: Int32, networks: [NetworkObject])
@@ -138,6 +148,8 @@ public enum Reason: Hashable, Sendable, CustomStringConvertible {
     case appliedAtRestart
     case anotherRootfs
     case bridgeRepaired
+    case bridgeRenamed(from: String)
+    case containersMoved(to: String)
     case natTableDiffers
     case forwardingNeeded(network: String)
     case noManifest
@@ -162,7 +174,10 @@ public enum Reason: Hashable, Sendable, CustomStringConvertible {
         case .recordOnly: return "berth's record of it changes; nothing in the kernel does"
         case .appliedAtRestart: return "applied at the next restart (or now with --restart)"
         case .anotherRootfs: return "another root filesystem: only with --replace"
-        case .bridgeRepaired: return "the bridge is repaired live"
+        case .bridgeRepaired: return "the bridge is changed live"
+        case .bridgeRenamed(let old):
+            return "the bridge is made under its new name; the containers move to it live from \(old), which then goes"
+        case .containersMoved(let bridge): return "the network's containers moved to \(bridge) live"
         case .natTableDiffers: return "the nftables table for NAT and port forwards is missing or differs"
         case .forwardingNeeded(let network):
             return "NAT or port forwards of network \(network) need forwarding on its bridge (set per bridge, never globally)"
@@ -199,9 +214,9 @@ public struct Action: Hashable, Sendable, CustomStringConvertible {
     public var kind: Kind {
         switch operation {
         case .createNetwork, .createContainer: return .create
-        case .repairBridge, .updateResources, .updateNetworks, .updateFirewall, .updateRecord, .applyNAT, .enableForwarding:
+        case .repairBridge, .moveBridge, .updateResources, .updateNetworks, .updateFirewall, .updateRecord, .applyNAT, .enableForwarding:
             return .updateLive
-        case .deleteNetwork, .deleteContainer: return .delete
+        case .deleteNetwork, .deleteOldBridge, .deleteContainer: return .delete
         case .adoptContainer: return .adopt
         case .startContainer: return .start
         case .stopContainer: return .stop

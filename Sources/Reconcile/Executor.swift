@@ -128,6 +128,12 @@ public enum Executor {
         default: break
         }
         if failedObjects.contains(action.object) { return .skipped(.earlierFailure(action.object)) }
+        // An old bridge goes only once nothing is left on it.
+        if case .deleteOldBridge(_, let moved) = action.operation,
+            let stuck = moved.map(ObjectRef.container).first(where: failedObjects.contains)
+        {
+            return .skipped(.earlierFailure(stuck))
+        }
         let networks: [NetworkObject]
         switch action.operation {
         case .createContainer(_, let attached), .startContainer(_, let attached), .restartContainer(_, let attached),

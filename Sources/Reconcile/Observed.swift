@@ -8,6 +8,15 @@ public struct ObservedHost: Sendable, Equatable {
     public var networks: Set<String>
     /// Networks whose bridge berth created (name → bridge): prune candidates.
     public var recordedNetworks: [String: String] = [:]
+    /// The spec berth last applied to each network's bridge, by network
+    /// name (absent: no record, or one written before specs were kept): a
+    /// bridge field that differs from it changed in the manifest; one that
+    /// matches it changed behind berth's back.
+    public var networkSpecs: [String: NetworkSpec] = [:]
+    /// Bridges berth made for a desired network under a name the manifest
+    /// no longer gives (`spec.bridge` changed), that still exist: deleted
+    /// once the containers moved to the new bridge.
+    public var oldBridges: [String: [String]] = [:]
     /// Whether the host's NAT/port-forward table is what the manifests want.
     public var natCurrent: Bool = true
     /// Whether the NAT table berth last applied is the one the manifests
@@ -31,11 +40,19 @@ public struct ObservedHost: Sendable, Equatable {
 /// A network's bridge as the kernel has it.
 public struct BridgeObservation: Sendable, Equatable {
     public var up: Bool
-    /// Whether the gateway address (with the subnet's prefix) is on it.
-    public var hasGateway: Bool
-    public init(up: Bool, hasGateway: Bool) {
+    /// Its MTU (nil: not read).
+    public var mtu: Int?
+    /// Its addresses, IPv4 and IPv6, without the IPv6 link-local ones the
+    /// kernel makes (nil: not read).
+    public var addresses: [CIDR]?
+    /// Its ports that are berth's veths: name → isolated (IFLA_BRPORT_ISOLATED).
+    public var ports: [String: Bool]
+
+    public init(up: Bool, mtu: Int? = nil, addresses: [CIDR]? = nil, ports: [String: Bool] = [:]) {
         self.up = up
-        self.hasGateway = hasGateway
+        self.mtu = mtu
+        self.addresses = addresses
+        self.ports = ports
     }
 }
 

@@ -8,6 +8,8 @@ extension Planner {
         var desired: String
         var observed: String
         var live = true
+        /// The network of the attachment it is about.
+        var network: String?
     }
 
     /// Interfaces, addresses, bridge ports and the default route: what the
@@ -26,7 +28,8 @@ extension Planner {
                 continue
             }
             if interface.hostSideAttached == false {
-                changes.append(NetworkChange(field: field + ".network", desired: wanted.network, observed: "not a port of its bridge"))
+                changes.append(
+                    NetworkChange(field: field + ".network", desired: wanted.network, observed: "not a port of its bridge", network: wanted.network))
             }
             if !interface.up { changes.append(NetworkChange(field: field + ".interface", desired: "up", observed: "down")) }
             if Set(wanted.addresses) != Set(interface.addresses) {
@@ -40,13 +43,17 @@ extension Planner {
         for interface in observed.interfaces where interface.kind == "veth" && !wantedNames.contains(interface.name) {
             changes.append(NetworkChange(field: "spec.networks", desired: "no \(interface.name)", observed: interface.name))
         }
-        let gateways = layout.compactMap(\.gateway).prefix(1).map(\.description)
-        let observedGateways = observed.defaultGateways.filter(\.isIPv4).map(\.description).sorted()
-        if gateways != observedGateways {
-            changes.append(
-                NetworkChange(
-                    field: "spec.networks.defaultRoute", desired: gateways.first.map { "via \($0)" } ?? "none",
-                    observed: observedGateways.isEmpty ? "none" : observedGateways.map { "via \($0)" }.joined(separator: ",")))
+        // IPv6 routes only where IPv6 is on (a namespace started without it
+        // gets its IPv6 route at the restart its addresses wait for).
+        for family in observed.ipv6 ? [true, false] : [true] {
+            let gateways = layout.compactMap { family ? $0.gateway : $0.gateway6 }.prefix(1).map(\.description)
+            let observedGateways = observed.defaultGateways.filter { $0.isIPv4 == family }.map(\.description).sorted()
+            if gateways != observedGateways {
+                changes.append(
+                    NetworkChange(
+                        field: "spec.networks.defaultRoute", desired: gateways.first.map { "via \($0)" } ?? "none",
+                        observed: observedGateways.isEmpty ? "none" : observedGateways.map { "via \($0)" }.joined(separator: ",")))
+            }
         }
         return changes
     }

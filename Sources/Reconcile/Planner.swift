@@ -16,17 +16,7 @@ public enum Planner {
         let observedByName = Dictionary(observed.containers.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         // Networks before the containers that use them.
         for network in desired.networks {
-            let ref = ObjectRef.network(network.metadata.name)
-            guard observed.networks.contains(network.metadata.name) else {
-                actions.append(
-                    Action(
-                        ref, .createNetwork(network),
-                        changes: [FieldChange("bridge", desired: .text(network.bridgeName), observed: .absent, origin: .manifest)],
-                        reason: .doesNotExist))
-                continue
-            }
-            let changes = bridgeChanges(network, observed.bridges[network.metadata.name])
-            if !changes.isEmpty { actions.append(Action(ref, .repairBridge(network), changes: changes, reason: .bridgeRepaired)) }
+            actions += networkActions(network, observed: observed, enforceAll: enforceAll)
         }
         for container in desired.containers {
             actions += containerActions(
@@ -43,6 +33,7 @@ public enum Planner {
                     ],
                     reason: .natTableDiffers))
         }
+        actions += oldBridgeActions(desired, observed)
         for (network, bridge, current) in forwardingChanges(desired, observed) {
             actions.append(
                 Action(
@@ -120,7 +111,8 @@ public enum Planner {
             break
         }
         let enforce = enforceAll || spec.driftPolicy == .enforce
-        var actions = liveActions(container, current, recorded: recorded, desired: desired, attached: attached, enforce: enforce)
+        var actions = liveActions(
+            container, current, recorded: recorded, desired: desired, attached: attached, enforce: enforce, oldBridges: observed.oldBridges)
         if wanted == .running && current.state == .frozen {
             if enforce || stateOrigin == .manifest {
                 actions.append(Action(ref, .thawContainer, changes: stateChange(stateOrigin), reason: .frozenButRunningWanted))
@@ -137,7 +129,7 @@ public enum Planner {
     /// its next start.
     static func liveActions(
         _ container: ContainerObject, _ current: ObservedContainer, recorded: ContainerSpec?, desired: DesiredHost, attached: [NetworkObject],
-        enforce: Bool
+        enforce: Bool, oldBridges: [String: [String]] = [:]
     ) -> [Action] {
         let ref = ObjectRef.container(container.metadata.name)
         let spec = container.spec
@@ -163,12 +155,18 @@ public enum Planner {
             }
         }
         var restartChanges: [FieldChange] = []
-        if let network = current.network, enforce || recorded == nil || recorded?.networks != spec.networks {
+        // A network whose bridge was renamed in its manifest: the container
+        // moves to the new bridge, whatever its own drift policy.
+        let moving = attached.filter { !(oldBridges[$0.metadata.name] ?? []).isEmpty }.map(\.metadata.name)
+        if let network = current.network, enforce || recorded == nil || recorded?.networks != spec.networks || !moving.isEmpty {
             let networksByName = Dictionary(desired.networks.map { ($0.metadata.name, $0) }, uniquingKeysWith: { first, _ in first })
             let origin: ChangeOrigin = recorded?.networks != spec.networks ? .manifest : .drift
             var live: [FieldChange] = []
             for change in networkDrift(container, network, networks: networksByName) {
-                let field = FieldChange(change.field, desired: .text(change.desired), observed: .text(change.observed), origin: origin)
+                let moved = change.field.hasSuffix("].network") && change.network.map { moving.contains($0) } == true
+                let field = FieldChange(
+                    change.field, desired: .text(change.desired), observed: .text(change.observed), origin: moved ? .manifest : origin)
+                guard enforce || field.origin == .manifest else { continue }
                 if change.live { live.append(field) } else { restartChanges.append(field) }
             }
             if !live.isEmpty {
@@ -278,18 +276,6 @@ public enum Planner {
             let current = observed.forwarding[network.metadata.name].map { FieldValue.flag($0) } ?? .absent
             return (network.metadata.name, network.bridgeName, current)
         }
-    }
-
-    /// A bridge that exists but is down or lost its gateway address.
-    static func bridgeChanges(_ network: NetworkObject, _ bridge: BridgeObservation?) -> [FieldChange] {
-        guard let bridge else { return [] }
-        var changes: [FieldChange] = []
-        if !bridge.up { changes.append(FieldChange("bridge.state", desired: .text("up"), observed: .text("down"), origin: .drift)) }
-        if !bridge.hasGateway {
-            let gateway = CIDR(address: network.spec.effectiveGateway, prefixLength: network.spec.subnet.prefixLength)
-            changes.append(FieldChange("spec.gateway", desired: .text("\(gateway)"), observed: .absent, origin: .drift))
-        }
-        return changes
     }
 
     static func describe(_ firewall: FirewallSpec?) -> String {

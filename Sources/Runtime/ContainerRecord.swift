@@ -172,31 +172,6 @@ public struct StateStore: Sendable {
         return record
     }
 
-    public var networksDirectory: String { paths.stateDirectory.string + "/networks" }
-
-    /// Records a bridge berth created: only recorded bridges are ever deleted.
-    public func recordNetwork(_ name: String, bridge: String) throws {
-        try FileManager.default.createDirectory(atPath: networksDirectory, withIntermediateDirectories: true)
-        try Syscall.writeAtomically(Array(bridge.utf8), to: networksDirectory + "/" + name)
-    }
-
-    /// Network name → bridge, for the networks berth created.
-    public func recordedNetworks() -> [String: String] {
-        var result: [String: String] = [:]
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: networksDirectory)) ?? [] where !name.hasPrefix(".") {
-            if let bytes = try? Syscall.readFile(networksDirectory + "/" + name, limit: 64) {
-                result[name] = String(decoding: bytes, as: UTF8.self)
-            }
-        }
-        return result
-    }
-
-    public func hasNetworkRecord(_ name: String) -> Bool { Syscall.exists(networksDirectory + "/" + name) }
-
-    public func forgetNetwork(_ name: String) {
-        try? FileManager.default.removeItem(atPath: networksDirectory + "/" + name)
-    }
-
     public func names() -> [String] {
         ((try? FileManager.default.contentsOfDirectory(atPath: containersDirectory)) ?? [])
             .filter { !$0.hasPrefix(".") }.sorted()

@@ -22,18 +22,30 @@ public struct NetworkAttacher {
         self.state = state
     }
 
-    /// The bridge exists, is up and holds the gateway address. Idempotent;
-    /// returns the bridge's link index.
+    /// The bridge exists, is up, has the network's MTU and holds exactly
+    /// its gateway addresses (IPv4, and IPv6 when the network has it; any
+    /// other address is removed, IPv6 link-local ones aside). Idempotent;
+    /// returns the bridge's link index. Every lookup is of this one link,
+    /// so it is also what each attach runs; the ports' isolation flags,
+    /// which take a dump of the ports, are `repairBridge`'s.
     @discardableResult
     public func ensureBridge(_ network: NetworkObject, netlink: RouteNetlink) throws -> Int32 {
         let name = network.bridgeName
         var link = try netlink.link(named: name)
         let owner = state.map { NetworkAttacher.ownerAlias(cgroupParent: $0.paths.cgroupParent, network: network.metadata.name) }
+        var changed = false
         if link == nil {
             // Recorded first: a berth killed in between leaves a record of a
             // bridge that may not exist (deleting it is idempotent), never a
-            // bridge that no record owns.
-            try state?.recordNetwork(network.metadata.name, bridge: name)
+            // bridge that no record owns. A bridge made under an older name
+            // stays recorded until it is deleted.
+            if let state {
+                let previous = state.networkRecord(network.metadata.name)
+                var old = (previous?.oldBridges ?? []) + (previous.map { [$0.bridge] } ?? [])
+                old = old.filter { $0 != name }.reduce(into: []) { if !$0.contains($1) { $0.append($1) } }
+                try state.saveNetwork(
+                    network.metadata.name, NetworkRecord(bridge: name, spec: network.spec, oldBridges: old.isEmpty ? nil : old))
+            }
             Failpoint.bridgeRecorded.hit()
             try netlink.createBridge(name, mtu: network.spec.mtu.map { UInt32($0) }, alias: owner)
             Failpoint.bridgeCreated.hit()
@@ -46,27 +58,108 @@ public struct NetworkAttacher {
             try state.recordNetwork(network.metadata.name, bridge: name)
             logger.info("bridge adopted", metadata: ["network": "\(network.metadata.name)", "bridge": "\(name)"])
         }
-        let gateway = CIDR(address: network.spec.effectiveGateway, prefixLength: network.spec.subnet.prefixLength)
-        if try !netlink.addresses(index: link.index).contains(where: { $0.cidr == gateway }) {
-            try netlink.addAddress(gateway, to: name)
+        let mtu = UInt32(network.spec.effectiveMTU)
+        if link.mtu != mtu {
+            try netlink.setLink(name, mtu: mtu)
+            changed = true
         }
-        if !link.isUp { try netlink.setLink(name, up: true) }
+        let wanted = network.spec.bridgeAddresses
+        let present = try netlink.addresses(index: link.index).map(\.cidr).filter { !$0.isIPv6LinkLocal }
+        // Strays first: a new primary IPv4 address added before the old one
+        // is deleted would be a secondary, and go with it.
+        for address in present where !wanted.contains(address) {
+            try netlink.deleteAddress(address, from: name)
+            changed = true
+        }
+        if network.spec.ipv6 != nil && !present.contains(where: { !$0.address.isIPv4 }) { try NetworkAttacher.enableIPv6(name) }
+        for address in wanted where !present.contains(address) {
+            try netlink.addAddress(address, to: name)
+            changed = true
+        }
+        if !link.isUp {
+            try netlink.setLink(name, up: true)
+            changed = true
+        }
+        if changed { try recordApplied(network) }
         return link.index
     }
 
-    /// The bridge of a desired network as the kernel has it (nil: absent).
-    public static func observeBridge(_ network: NetworkObject, netlink: RouteNetlink) throws -> (up: Bool, hasGateway: Bool)? {
-        guard let link = try netlink.link(named: network.bridgeName) else { return nil }
-        let gateway = CIDR(address: network.spec.effectiveGateway, prefixLength: network.spec.subnet.prefixLength)
-        return (link.isUp, try netlink.addresses(index: link.index).contains { $0.cidr == gateway })
+    /// `ensureBridge`, then every berth port of the bridge takes the
+    /// network's isolation flag; the record takes the spec.
+    public func repairBridge(_ network: NetworkObject, netlink: RouteNetlink) throws {
+        let bridge = try ensureBridge(network, netlink: netlink)
+        let isolated = network.spec.isolated == true
+        for port in try netlink.bridgePorts(master: bridge) where NetworkAttacher.isHostInterface(port.name) && port.isolated != isolated {
+            try netlink.setPortIsolated(port.name, isolated)
+        }
+        try recordApplied(network)
     }
 
-    /// Deletes a bridge berth created (its addresses go with it). Idempotent.
+    /// The record keeps the spec last applied (written only when it changes).
+    func recordApplied(_ network: NetworkObject) throws {
+        guard let state else { return }
+        let previous = state.networkRecord(network.metadata.name)
+        var record = previous ?? NetworkRecord(bridge: network.bridgeName)
+        record.bridge = network.bridgeName
+        record.spec = network.spec
+        if record != previous { try state.saveNetwork(network.metadata.name, record) }
+    }
+
+    /// IPv6 on for a bridge (the host's default for new links may be off):
+    /// its gateway address needs it.
+    static func enableIPv6(_ bridge: String) throws {
+        let path = "/proc/sys/net/ipv6/conf/\(bridge)/disable_ipv6"
+        guard let current = try? Syscall.readFile(path, limit: 8), current.first != UInt8(ascii: "0") else { return }
+        try Syscall.writeValue("0", to: path, allowingSpaces: false)
+    }
+
+    /// The bridge of a desired network as the kernel has it (nil: absent):
+    /// up, MTU, addresses (IPv6 link-local ones aside) and the isolation
+    /// flag of berth's ports on it, from `ports` (one AF_BRIDGE dump for
+    /// every network).
+    public static func observeBridge(_ network: NetworkObject, netlink: RouteNetlink, ports: [BridgePort]) throws
+        -> (up: Bool, mtu: Int?, addresses: [CIDR], ports: [String: Bool])?
+    {
+        guard let link = try netlink.link(named: network.bridgeName) else { return nil }
+        let addresses = try netlink.addresses(index: link.index).map(\.cidr).filter { !$0.isIPv6LinkLocal }
+        var flags: [String: Bool] = [:]
+        for port in ports where port.master == link.index && isHostInterface(port.name) { flags[port.name] = port.isolated ?? false }
+        return (link.isUp, link.mtu.map { Int($0) }, addresses, flags)
+    }
+
+    /// Deletes a bridge berth created (its addresses go with it), and any
+    /// it made for the network under an older name. Idempotent.
     public func deleteBridge(network: String, bridge: String, netlink: RouteNetlink) throws {
+        for old in state?.networkRecord(network)?.oldBridges ?? [] where old != bridge {
+            if try netlink.link(named: old) != nil { try netlink.deleteLink(old) }
+        }
         if try netlink.link(named: bridge) != nil { try netlink.deleteLink(bridge) }
         Failpoint.bridgeDeleted.hit()
         state?.forgetNetwork(network)
         logger.info("bridge deleted", metadata: ["network": "\(network)", "bridge": "\(bridge)"])
+    }
+
+    /// Deletes a bridge berth made for `network` under a name the network no
+    /// longer has, once its containers moved. Only a bridge berth owns (by
+    /// the record, or by its alias) and never the network's current one.
+    public func deleteOldBridge(network: String, bridge: String, netlink: RouteNetlink) throws {
+        let record = state?.networkRecord(network)
+        guard record?.bridge != bridge else {
+            throw SystemError(call: "delete old bridge", errno: EBUSY, subject: "\(bridge) is network \(network)'s bridge")
+        }
+        if let link = try netlink.link(named: bridge) {
+            let owner = state.map { NetworkAttacher.ownerAlias(cgroupParent: $0.paths.cgroupParent, network: network) }
+            guard record?.oldBridges?.contains(bridge) == true || (owner != nil && link.alias == owner) else {
+                throw SystemError(call: "delete old bridge", errno: EPERM, subject: "\(bridge) is not berth's")
+            }
+            try netlink.deleteLink(bridge)
+        }
+        if let state, var current = record, current.oldBridges?.contains(bridge) == true {
+            current.oldBridges?.removeAll { $0 == bridge }
+            if current.oldBridges?.isEmpty == true { current.oldBridges = nil }
+            try state.saveNetwork(network, current)
+        }
+        logger.info("old bridge deleted", metadata: ["network": "\(network)", "bridge": "\(bridge)"])
     }
 
     /// The alias berth puts on the bridges it creates: who owns it, so that a
@@ -79,6 +172,11 @@ public struct NetworkAttacher {
     /// network (never the container's name itself; at most 15 bytes).
     public static func hostInterfaceName(container: String, network: String) -> String {
         "vb" + FNV1a.hex32("\(container)/\(network)")
+    }
+
+    /// Whether a link's name is one `hostInterfaceName` gives.
+    public static func isHostInterface(_ name: String) -> Bool {
+        name.utf8.count == 10 && name.hasPrefix("vb") && name.dropFirst(2).allSatisfy(\.isHexDigit)
     }
 
     /// Attaches the container whose init is `pid` (waiting, before exec) to
@@ -148,15 +246,25 @@ public struct NetworkAttacher {
             }
             if current?.isUp != true { try inside.setLink(interface.interface, up: true) }
         }
-        let gateway = layout.compactMap(\.gateway).first
-        let routes = try inside.defaultRoutes().filter { $0.family == Netlink.AF_INET }
-        if routes.compactMap(\.gateway) != (gateway.map { [$0] } ?? []) {
-            if let gateway {
-                if routes.count > 1 { for _ in routes { try inside.deleteDefaultRoute(family: Netlink.AF_INET) } }
-                try inside.addDefaultRoute(via: gateway, replace: true)
-            } else {
-                for _ in routes { try inside.deleteDefaultRoute(family: Netlink.AF_INET) }
-            }
+        let routes = try inside.defaultRoutes()
+        try NetworkAttacher.convergeDefaultRoute(
+            inside, family: Netlink.AF_INET, gateway: layout.compactMap(\.gateway).first, routes: routes)
+        // IPv6 is off in a namespace started without an IPv6 address.
+        if ipv6 {
+            try NetworkAttacher.convergeDefaultRoute(
+                inside, family: Netlink.AF_INET6, gateway: layout.compactMap(\.gateway6).first, routes: routes)
+        }
+    }
+
+    /// The one default route of a family via `gateway` (none when nil).
+    static func convergeDefaultRoute(_ inside: RouteNetlink, family: UInt8, gateway: IPAddress?, routes: [Route]) throws {
+        let routes = routes.filter { $0.family == family }
+        guard routes.compactMap(\.gateway) != (gateway.map { [$0] } ?? []) else { return }
+        if let gateway {
+            if routes.count > 1 { for _ in routes { try inside.deleteDefaultRoute(family: family) } }
+            try inside.addDefaultRoute(via: gateway, replace: true)
+        } else {
+            for _ in routes { try inside.deleteDefaultRoute(family: family) }
         }
     }
 

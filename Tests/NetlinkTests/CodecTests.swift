@@ -122,6 +122,42 @@ func hex(_ text: String) -> [UInt8] {
         #expect(route.destinationLength == 0)
     }
 
+    @Test func bridgePortDumpIsAnAFBridgeLinkDump() {
+        let (type, flags, payload) = RouteNetlink.getBridgePorts()
+        let message = NetlinkMessage(type: type, flags: Netlink.NLM_F_REQUEST | flags, sequence: 3, payload: payload)
+        let expected = hex(
+            """
+            20 00 00 00  12 00  01 03  03 00 00 00  00 00 00 00   # nlmsghdr: len 32, RTM_GETLINK, REQUEST|DUMP, seq 3
+            07 00 00 00  00 00 00 00  00 00 00 00  00 00 00 00   # ifinfomsg: AF_BRIDGE, everything else zero (strict checking)
+            """)
+        #expect(message.encoded() == expected)
+    }
+
+    @Test func bridgePortAnswerCarriesItsIsolationFlag() throws {
+        // What the kernel sends for an isolated port (br_fill_ifinfo), cut to
+        // the attributes that matter and one other port flag.
+        let port = hex(
+            """
+            07 00 01 00  09 00 00 00  43 10 01 00  00 00 00 00   # ifinfomsg: AF_BRIDGE, ARPHRD_ETHER, index 9, UP|BROADCAST|RUNNING|MULTICAST|LOWER_UP
+            0f 00 03 00  76 62 31 32  33 34 61 62  63 64 00 00   # IFLA_IFNAME "vb1234abcd\0" + padding
+            08 00 0a 00  04 00 00 00                             # IFLA_MASTER 4
+            08 00 04 00  dc 05 00 00                             # IFLA_MTU 1500
+            14 00 0c 80                                          # IFLA_PROTINFO, nested, len 20
+            05 00 01 00  03 00 00 00                             #   IFLA_BRPORT_STATE forwarding + padding
+            05 00 21 00  01 00 00 00                             #   IFLA_BRPORT_ISOLATED 1 + padding
+            """)
+        let decoded = try #require(RouteNetlink.decodeBridgePort(NetlinkMessage(type: Netlink.RTM_NEWLINK, flags: 2, payload: port)))
+        #expect(decoded == BridgePort(index: 9, name: "vb1234abcd", master: 4, isolated: true))
+        // The bridge itself answers too: its own index as master, no IFLA_PROTINFO.
+        let bridge = hex(
+            """
+            07 00 01 00  04 00 00 00  43 10 01 00  00 00 00 00   # ifinfomsg: AF_BRIDGE, index 4
+            0a 00 03 00  62 72 2d 74 31 00 00 00                 # IFLA_IFNAME "br-t1\0" + padding
+            08 00 0a 00  04 00 00 00                             # IFLA_MASTER 4 (itself)
+            """)
+        #expect(RouteNetlink.decodeBridgePort(NetlinkMessage(type: Netlink.RTM_NEWLINK, flags: 2, payload: bridge)) == nil)
+    }
+
     @Test func attributesRoundTripWithPadding() {
         let attributes: [Attribute] = [.string(3, "eth0"), .u32(4, 1500), .u8(16, 6), Attribute(1, [1, 2, 3, 4, 5, 6])]
         let encoded = Attribute.encode(attributes)

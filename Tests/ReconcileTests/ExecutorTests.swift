@@ -41,6 +41,9 @@ import Testing
             Action(.container("web8"), .updateRecord(ContainerSpec()), reason: .recordOnly),
             Action(.container("web9"), .deleteContainer, reason: .noManifest),
             Action(.network("old"), .deleteNetwork(bridge: "br-old"), reason: .noManifest),
+            Action(.network("front"), .repairBridge(front), reason: .bridgeRepaired),
+            Action(.network("front"), .moveBridge(front, from: "br-old"), reason: .bridgeRenamed(from: "br-old")),
+            Action(.network("front"), .deleteOldBridge(bridge: "br-old", movedContainers: ["web1"]), reason: .containersMoved(to: "br-front")),
             Action(.natRuleset, .applyNAT(networks: [front], containers: [web]), reason: .natTableDiffers),
             Action(.forwarding(bridge: "br-front"), .enableForwarding(bridge: "br-front"), reason: .forwardingNeeded(network: "front")),
             Action(.container("web10"), .adoptContainer(web, pid: 42, networks: []), reason: .runningWithoutRecord(pid: 42)),
@@ -86,5 +89,23 @@ import Testing
         #expect(reported == outcomes)
         #expect(host.performed.map(\.object) == [.network("front"), .container("web2"), .container("web3")])
         #expect(outcomes.filter(\.result.changedHost).count == 1)
+    }
+
+    @Test func anOldBridgeStaysWhenAContainerCouldNotMoveOffIt() throws {
+        let front = try network("front")
+        let plan = [
+            Action(.network("front"), .moveBridge(front, from: "br-old"), reason: .bridgeRenamed(from: "br-old")),
+            Action(.container("web1"), .updateNetworks(web, networks: [front]), reason: .networkChangedLive),
+            Action(.container("web2"), .updateNetworks(web, networks: [front]), reason: .networkChangedLive),
+            Action(.network("front"), .deleteOldBridge(bridge: "br-old", movedContainers: ["web1", "web2"]), reason: .containersMoved(to: "br-front")),
+        ]
+        let host = FakeHost()
+        host.failing = [.container("web2")]
+        #expect(
+            Executor.apply(plan, on: host).map(\.result) == [
+                .applied, .applied, .failed("write memory.max: Device or resource busy (EBUSY)"), .skipped(.earlierFailure(.container("web2"))),
+            ])
+        host.failing = []
+        #expect(Executor.apply(plan, on: host).allSatisfy { $0.result == .applied })
     }
 }

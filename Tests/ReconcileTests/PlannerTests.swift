@@ -287,7 +287,7 @@ import Testing
         if let recorded { current.recordedSpec = recorded }
         let desired = host([web], networks: [try network("front")])
         var observed = ObservedHost(containers: [current], networks: ["front"])
-        observed.bridges["front"] = BridgeObservation(up: true, hasGateway: true)
+        observed.bridges["front"] = BridgeObservation(up: true)
         return (desired, observed)
     }
 
@@ -357,7 +357,7 @@ import Testing
     @Test func bridgeDownOrWithoutGatewayIsRepairedLive() throws {
         let front = try network("front")
         var observed = ObservedHost(containers: [], networks: ["front"])
-        observed.bridges["front"] = BridgeObservation(up: false, hasGateway: false)
+        observed.bridges["front"] = BridgeObservation(up: false, addresses: [])
         let actions = Planner.plan(desired: host([], networks: [front]), observed: observed)
         #expect(actions.map(\.operation) == [.repairBridge(front.defaulted())])
         #expect(fields(actions) == ["bridge.state", "spec.gateway"])
@@ -396,7 +396,7 @@ import Testing
         #expect(fresh.last?.changes.first?.observed == .absent && fresh.last?.changes.first?.desired == .flag(true))
         #expect(fresh.last?.description.contains("Sysctl/net.ipv4.conf.br-edge.forwarding value: absent → 1") == true)
         var observed = ObservedHost(networks: ["edge"])
-        observed.bridges["edge"] = BridgeObservation(up: true, hasGateway: true)
+        observed.bridges["edge"] = BridgeObservation(up: true)
         observed.forwarding["edge"] = false
         #expect(Planner.plan(desired: desired, observed: observed).map(\.operation) == [.enableForwarding(bridge: "br-edge")])
         #expect(Planner.drift(desired: desired, observed: observed).map(\.object) == [.forwarding(bridge: "br-edge")])

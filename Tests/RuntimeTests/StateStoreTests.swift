@@ -56,4 +56,26 @@ import Testing
         #expect(store.load("c1") == second.stopped)
         #expect(store.load("none") == nil)
     }
+
+    @Test func aNetworkRecordKeepsItsSpecAndAnOlderPlainRecordIsStillRead() throws {
+        defer { try? Syscall.removeTree(base) }
+        let store = self.store
+        // As berth wrote it before specs were kept: the bridge's name alone.
+        try FileManager.default.createDirectory(atPath: store.networksDirectory, withIntermediateDirectories: true)
+        try Syscall.writeAtomically(Array("br-front".utf8), to: store.networksDirectory + "/front")
+        #expect(store.networkRecord("front") == NetworkRecord(bridge: "br-front"))
+        #expect(store.recordedNetworks() == ["front": "br-front"])
+        var spec = NetworkSpec(subnet: try CIDR(parsing: "10.88.0.0/24"))
+        spec.mtu = 1400
+        spec.isolated = true
+        let record = NetworkRecord(bridge: "br-new", spec: spec, oldBridges: ["br-front"])
+        try store.saveNetwork("front", record)
+        #expect(store.networkRecord("front") == record)
+        #expect(store.recordedNetworks() == ["front": "br-new"])
+        // recordNetwork (adoption) keeps what else the record holds.
+        try store.recordNetwork("front", bridge: "br-new")
+        #expect(store.networkRecord("front") == record)
+        store.forgetNetwork("front")
+        #expect(store.networkRecords().isEmpty)
+    }
 }

@@ -1,0 +1,71 @@
+import FoundationEssentials
+import Kernel
+import Model
+
+/// What berth keeps about a network whose bridge it created, in
+/// `STATE/networks/NAME`: the bridge (only recorded bridges are ever
+/// deleted), the spec last applied to it (so that a difference is known as
+/// a manifest change or as drift), and bridges made under an older name
+/// that still have to go. Records written before specs were kept hold the
+/// bridge's name alone, as plain text: they are still read.
+public struct NetworkRecord: Codable, Equatable, Sendable {
+    public var bridge: String
+    public var spec: NetworkSpec?
+    /// Bridges made for this network under a name it no longer has.
+    public var oldBridges: [String]?
+
+    public init(bridge: String, spec: NetworkSpec? = nil, oldBridges: [String]? = nil) {
+        self.bridge = bridge
+        self.spec = spec
+        self.oldBridges = oldBridges
+    }
+
+    /// A record file's bytes: JSON, or the bridge's name alone (older records).
+    static func decode(_ bytes: [UInt8]) -> NetworkRecord? {
+        guard bytes.first == UInt8(ascii: "{") else {
+            let bridge = String(decoding: bytes.filter { $0 != UInt8(ascii: "\n") && $0 != UInt8(ascii: " ") }, as: UTF8.self)
+            return bridge.isEmpty ? nil : NetworkRecord(bridge: bridge)
+        }
+        return try? JSONDecoder().decode(NetworkRecord.self, from: Data(bytes))
+    }
+}
+
+extension StateStore {
+    public var networksDirectory: String { paths.stateDirectory.string + "/networks" }
+
+    /// Records a bridge berth created: only recorded bridges are ever deleted.
+    public func recordNetwork(_ name: String, bridge: String) throws {
+        var record = networkRecord(name) ?? NetworkRecord(bridge: bridge)
+        record.bridge = bridge
+        try saveNetwork(name, record)
+    }
+
+    /// Writes a network's record (atomically).
+    public func saveNetwork(_ name: String, _ record: NetworkRecord) throws {
+        try FileManager.default.createDirectory(atPath: networksDirectory, withIntermediateDirectories: true)
+        try Syscall.writeAtomically(try RecordJSON.encode(record), to: networksDirectory + "/" + name)
+    }
+
+    /// One network's record, or nil when there is none or it is unreadable.
+    public func networkRecord(_ name: String) -> NetworkRecord? {
+        (try? Syscall.readFile(networksDirectory + "/" + name, limit: 1 << 16)).flatMap(NetworkRecord.decode)
+    }
+
+    /// Every network's record, by network name.
+    public func networkRecords() -> [String: NetworkRecord] {
+        var result: [String: NetworkRecord] = [:]
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: networksDirectory)) ?? [] where !name.hasPrefix(".") {
+            if let record = networkRecord(name) { result[name] = record }
+        }
+        return result
+    }
+
+    /// Network name → bridge, for the networks berth created.
+    public func recordedNetworks() -> [String: String] { networkRecords().mapValues(\.bridge) }
+
+    public func hasNetworkRecord(_ name: String) -> Bool { Syscall.exists(networksDirectory + "/" + name) }
+
+    public func forgetNetwork(_ name: String) {
+        try? FileManager.default.removeItem(atPath: networksDirectory + "/" + name)
+    }
+}

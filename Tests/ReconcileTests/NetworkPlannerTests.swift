@@ -1,0 +1,243 @@
+import Model
+import Testing
+
+@testable import Reconcile
+
+/// The live fields of a Network (docs/manifests.md, "Field contract"):
+/// each changed is an update-live of the network naming the field, with
+/// the values and the origin (the manifest, against berth's record of what
+/// it applied, or drift); each matching plans nothing.
+@Suite struct NetworkPlannerTests {
+    static let source = SourceLocation(file: "t", line: 1, column: 1)
+
+    /// A network as a manifest gives it; `configure` changes its spec.
+    func network(_ configure: (inout NetworkSpec) throws -> Void = { _ in }) throws -> NetworkObject {
+        var spec = NetworkSpec(subnet: try CIDR(parsing: "10.88.0.0/24"))
+        try configure(&spec)
+        return NetworkObject(metadata: ObjectMeta(name: "front"), spec: spec, source: NetworkPlannerTests.source)
+    }
+
+    /// The bridge exactly as `network` wants it, with two berth ports.
+    func bridge(for network: NetworkObject) -> BridgeObservation {
+        let isolated = network.spec.isolated == true
+        return BridgeObservation(
+            up: true, mtu: network.spec.effectiveMTU, addresses: network.spec.bridgeAddresses,
+            ports: ["vb00000001": isolated, "vb00000002": isolated])
+    }
+
+    func host(_ network: NetworkObject, _ bridge: BridgeObservation, recorded: NetworkSpec? = nil) -> (DesiredHost, ObservedHost) {
+        var observed = ObservedHost(networks: ["front"])
+        observed.bridges["front"] = bridge
+        observed.recordedNetworks["front"] = network.bridgeName
+        if let recorded { observed.networkSpecs["front"] = recorded }
+        return (DesiredHost(host: HostFacts(name: "h"), networks: [network], containers: []), observed)
+    }
+
+    func cidr(_ text: String) throws -> CIDR { try CIDR(parsing: text) }
+
+    struct Case: CustomStringConvertible, Sendable {
+        var field: String
+        /// The spec berth applied (and recorded).
+        var before: @Sendable (inout NetworkSpec) throws -> Void
+        /// The manifest's spec now.
+        var after: @Sendable (inout NetworkSpec) throws -> Void
+        var desired: FieldValue
+        var observed: FieldValue
+        var description: String { field }
+    }
+
+    static let cases: [Case] = [
+        Case(field: "spec.mtu", before: { $0.mtu = 1500 }, after: { $0.mtu = 1400 }, desired: .number(1400), observed: .number(1500)),
+        Case(field: "spec.mtu", before: { $0.mtu = 9000 }, after: { $0.mtu = nil }, desired: .number(1500), observed: .number(9000)),
+        Case(
+            field: "spec.gateway", before: { _ in }, after: { $0.gateway = try IPAddress(parsing: "10.88.0.254") },
+            desired: .text("10.88.0.254/24"), observed: .text("10.88.0.1/24")),
+        Case(
+            field: "spec.subnet", before: { _ in }, after: { $0.subnet = try CIDR(parsing: "10.99.0.0/16") }, desired: .text("10.99.0.1/16"),
+            observed: .text("10.88.0.1/24")),
+        // The whole `ipv6` block added or removed counts as its subnet.
+        Case(
+            field: "spec.ipv6.subnet", before: { _ in }, after: { $0.ipv6 = IPv6Subnet(subnet: try CIDR(parsing: "fd00:88::/64")) },
+            desired: .text("fd00:88::1/64"), observed: .absent),
+        Case(
+            field: "spec.ipv6.gateway", before: { $0.ipv6 = IPv6Subnet(subnet: try CIDR(parsing: "fd00:88::/64")) },
+            after: { $0.ipv6 = IPv6Subnet(subnet: try CIDR(parsing: "fd00:88::/64"), gateway: try IPAddress(parsing: "fd00:88::fe")) },
+            desired: .text("fd00:88::fe/64"), observed: .text("fd00:88::1/64")),
+        Case(
+            field: "spec.ipv6.subnet", before: { $0.ipv6 = IPv6Subnet(subnet: try CIDR(parsing: "fd00:88::/64")) },
+            after: { $0.ipv6 = IPv6Subnet(subnet: try CIDR(parsing: "fd00:99::/64")) }, desired: .text("fd00:99::1/64"),
+            observed: .text("fd00:88::1/64")),
+        Case(
+            field: "spec.ipv6.subnet", before: { $0.ipv6 = IPv6Subnet(subnet: try CIDR(parsing: "fd00:88::/64")) }, after: { $0.ipv6 = nil },
+            desired: .absent, observed: .text("fd00:88::1/64")),
+        Case(field: "spec.isolated", before: { $0.isolated = false }, after: { $0.isolated = true }, desired: .flag(true), observed: .flag(false)),
+        Case(field: "spec.isolated", before: { $0.isolated = true }, after: { $0.isolated = nil }, desired: .flag(false), observed: .flag(true)),
+    ]
+
+    @Test(arguments: NetworkPlannerTests.cases)
+    func changedFieldIsAnUpdateLiveOfTheBridgeFromTheManifest(_ field: Case) throws {
+        let applied = try network(field.before)
+        let wanted = try network(field.after)
+        let (desired, observed) = host(wanted, bridge(for: applied), recorded: applied.spec)
+        let actions = Planner.plan(desired: desired, observed: observed)
+        #expect(actions.map(\.kind) == [.updateLive])
+        #expect(actions.map(\.object) == [.network("front")])
+        #expect(actions.first?.operation == .repairBridge(wanted.defaulted()))
+        #expect(actions.first?.reason == .bridgeRepaired)
+        #expect(actions.first?.changes == [FieldChange(field.field, desired: field.desired, observed: field.observed, origin: .manifest)])
+        // Once applied, the kernel and the record match: nothing to do.
+        let (_, settled) = host(wanted, bridge(for: wanted), recorded: wanted.spec)
+        #expect(Planner.plan(desired: desired, observed: settled).isEmpty)
+        #expect(Planner.drift(desired: desired, observed: settled).isEmpty)
+    }
+
+    @Test(arguments: NetworkPlannerTests.cases)
+    func theSameDifferenceBehindBerthsBackIsDrift(_ field: Case) throws {
+        // The record says what the manifest says: the kernel moved.
+        let applied = try network(field.before)
+        let wanted = try network(field.after)
+        let (desired, observed) = host(wanted, bridge(for: applied), recorded: wanted.spec)
+        let actions = Planner.plan(desired: desired, observed: observed)
+        #expect(actions.map(\.operation) == [.repairBridge(wanted.defaulted())])
+        // Named as the gateway (the subnet did not change in the manifest).
+        let name = field.field.hasSuffix(".subnet") ? field.field.dropLast("subnet".count) + "gateway" : field.field
+        #expect(actions.first?.changes == [FieldChange(name, desired: field.desired, observed: field.observed, origin: .drift)])
+        let drift = Planner.drift(desired: desired, observed: observed)
+        #expect(drift.map(\.field) == [name] && drift.allSatisfy { $0.origin == .drift && $0.kind == .updateLive })
+        // Without a record (an older berth's), a difference is drift too.
+        let (_, unrecorded) = host(wanted, bridge(for: applied))
+        #expect(Planner.plan(desired: desired, observed: unrecorded).flatMap(\.changes).map(\.origin) == [.drift])
+    }
+
+    @Test func matchingBridgePlansNothing() throws {
+        let wanted = try network {
+            $0.mtu = 9000
+            $0.isolated = true
+            $0.gateway = try IPAddress(parsing: "10.88.0.254")
+            $0.ipv6 = IPv6Subnet(subnet: try CIDR(parsing: "fd00:88::/64"))
+        }
+        let (desired, observed) = host(wanted, bridge(for: wanted))
+        #expect(Planner.plan(desired: desired, observed: observed).isEmpty)
+        #expect(Planner.drift(desired: desired, observed: observed).isEmpty)
+        // The kernel's IPv6 link-local address is not berth's: not a difference.
+        var linkLocal = bridge(for: wanted)
+        linkLocal.addresses? += [try cidr("fe80::1/64")]
+        #expect(Planner.plan(desired: desired, observed: host(wanted, linkLocal).1).isEmpty)
+    }
+
+    @Test func strayAddressOnTheBridgeIsDrift() throws {
+        let wanted = try network()
+        var stray = bridge(for: wanted)
+        stray.addresses = [try cidr("10.88.0.1/24"), try cidr("10.88.0.77/24"), try cidr("fd00::5/64")]
+        let (desired, observed) = host(wanted, stray, recorded: wanted.spec)
+        let changes = Planner.plan(desired: desired, observed: observed).flatMap(\.changes)
+        #expect(
+            changes == [
+                FieldChange("spec.gateway", desired: .text("10.88.0.1/24"), observed: .text("10.88.0.1/24,10.88.0.77/24"), origin: .drift),
+                FieldChange("spec.ipv6.gateway", desired: .absent, observed: .text("fd00::5/64"), origin: .drift),
+            ])
+    }
+
+    @Test func aPrefixChangedBehindBerthsBackIsNamedAsTheSubnet() throws {
+        let wanted = try network { $0.ipv6 = IPv6Subnet(subnet: try CIDR(parsing: "fd00:88::/64")) }
+        var edited = bridge(for: wanted)
+        edited.addresses = [try cidr("10.88.0.1/16"), try cidr("fd00:88::1/80")]
+        let (desired, observed) = host(wanted, edited, recorded: wanted.spec)
+        #expect(
+            Planner.plan(desired: desired, observed: observed).flatMap(\.changes) == [
+                FieldChange("spec.subnet", desired: .text("10.88.0.1/24"), observed: .text("10.88.0.1/16"), origin: .drift),
+                FieldChange("spec.ipv6.subnet", desired: .text("fd00:88::1/64"), observed: .text("fd00:88::1/80"), origin: .drift),
+            ])
+    }
+
+    @Test func onePortOutOfStepIsNamed() throws {
+        let wanted = try network { $0.isolated = true }
+        var mixed = bridge(for: wanted)
+        mixed.ports["vb00000002"] = false
+        let (desired, observed) = host(wanted, mixed, recorded: wanted.spec)
+        let changes = Planner.plan(desired: desired, observed: observed).flatMap(\.changes)
+        #expect(changes == [FieldChange("spec.isolated", desired: .flag(true), observed: .text("0 on vb00000002"), origin: .drift)])
+    }
+
+    @Test func warnPolicyLeavesBridgeDriftAloneButAppliesManifestChanges() throws {
+        let applied = try network { $0.policy = ObjectPolicy(drift: .warn) }
+        let wanted = try network {
+            $0.policy = ObjectPolicy(drift: .warn)
+            $0.mtu = 1400
+        }
+        var drifted = bridge(for: applied)
+        drifted.ports["vb00000001"] = true
+        // Drift only: reported, not planned.
+        let (desired, observed) = host(applied, drifted, recorded: applied.spec)
+        #expect(Planner.plan(desired: desired, observed: observed).isEmpty)
+        #expect(Planner.drift(desired: desired, observed: observed).map(\.field) == ["spec.isolated"])
+        // The manifest changed the MTU: that alone is applied.
+        let (changed, both) = host(wanted, drifted, recorded: applied.spec)
+        #expect(Planner.plan(desired: changed, observed: both).flatMap(\.changes).map(\.field) == ["spec.mtu"])
+    }
+
+    // MARK: spec.bridge
+
+    func web(drift: DriftPolicy = .enforce) throws -> ContainerObject {
+        var spec = ContainerSpec()
+        spec.rootfs = RootfsSpec(source: .template("busybox"))
+        spec.policy = ObjectPolicy(drift: drift)
+        spec.networks = [NetworkAttachment(network: "front", addresses: [try CIDR(parsing: "10.88.0.10/24")])]
+        return ContainerObject(metadata: ObjectMeta(name: "web1"), spec: spec, source: NetworkPlannerTests.source)
+    }
+
+    /// web1 runs with its veth still on the old bridge.
+    func renamed(_ web: ContainerObject, newBridgeExists: Bool) throws -> (DesiredHost, ObservedHost, NetworkObject) {
+        let wanted = try network { $0.bridge = "br-new" }
+        var current = ObservedContainer(name: "web1", state: .running, recordedSpec: web.spec)
+        current.network = NetworkObservation(
+            interfaces: [
+                NetworkObservation.Interface(
+                    name: "eth0", kind: "veth", up: true, addresses: [try cidr("10.88.0.10/24")], hostSideAttached: false)
+            ], defaultGateways: [try IPAddress(parsing: "10.88.0.1")], ipv6: false)
+        var observed = ObservedHost(containers: [current], networks: newBridgeExists ? ["front"] : [])
+        if newBridgeExists { observed.bridges["front"] = bridge(for: wanted) }
+        observed.recordedNetworks["front"] = newBridgeExists ? "br-new" : "br-old"
+        observed.oldBridges["front"] = ["br-old"]
+        return (DesiredHost(host: HostFacts(name: "h"), networks: [wanted], containers: [web]), observed, wanted)
+    }
+
+    @Test(arguments: [DriftPolicy.enforce, .warn])
+    func renamedBridgeIsMadeTheContainersMoveLiveAndTheOldBridgeGoes(policy: DriftPolicy) throws {
+        let web = try web(drift: policy)
+        let (desired, observed, wanted) = try renamed(web, newBridgeExists: false)
+        let actions = Planner.plan(desired: desired, observed: observed)
+        let row = FieldChange("spec.bridge", desired: .text("br-new"), observed: .text("br-old"), origin: .manifest)
+        #expect(
+            actions == [
+                Action(.network("front"), .moveBridge(wanted.defaulted(), from: "br-old"), changes: [row], reason: .bridgeRenamed(from: "br-old")),
+                Action(
+                    .container("web1"), .updateNetworks(web.defaulted(), networks: [wanted.defaulted()]),
+                    changes: [
+                        FieldChange("spec.networks[0].network", desired: .text("front"), observed: .text("not a port of its bridge"), origin: .manifest)
+                    ], reason: .networkChangedLive),
+                Action(
+                    .network("front"), .deleteOldBridge(bridge: "br-old", movedContainers: ["web1"]), changes: [row],
+                    reason: .containersMoved(to: "br-new")),
+            ])
+        #expect(actions.map(\.kind) == [.updateLive, .updateLive, .delete])
+        // A move that stopped half-way (the old bridge could not go) is finished.
+        let (_, halfway, _) = try renamed(web, newBridgeExists: true)
+        var moved = halfway
+        moved.containers[0].network?.interfaces[0].hostSideAttached = true
+        #expect(Planner.plan(desired: desired, observed: moved).map(\.operation) == [.deleteOldBridge(bridge: "br-old", movedContainers: ["web1"])])
+        moved.oldBridges = [:]
+        #expect(Planner.plan(desired: desired, observed: moved).isEmpty)
+    }
+
+    @Test func bridgeRenamedBehindBerthsBackIsDriftAndMovedBack() throws {
+        // The record has the manifest's name; the kernel has the bridge under another.
+        let (desired, observed, _) = try renamed(try web(), newBridgeExists: false)
+        var behind = observed
+        behind.recordedNetworks["front"] = "br-new"
+        let drift = Planner.drift(desired: desired, observed: behind)
+        #expect(drift.filter { $0.field == "spec.bridge" }.map(\.origin) == [.drift, .drift])
+        #expect(
+            Planner.plan(desired: desired, observed: behind).map(\.kind) == [.updateLive, .updateLive, .delete])
+    }
+}
