@@ -307,7 +307,11 @@ struct ContainerExecTests {
 /// The berth binary driven as a user would, against containers of a test host.
 @Suite(.serialized, .enabled(if: Sandbox.isActive, "lane 2: run through scripts/sandbox-run.sh as root"))
 struct ContainerCLITests {
-    static let binary = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    /// `.build/debug/berth` of this package, or BERTH_TEST_BINARY (a build
+    /// with another --scratch-path).
+    static let binary =
+        ProcessInfo.processInfo.environment["BERTH_TEST_BINARY"]
+        ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent(".build/debug/berth").path
 
     func berth(_ host: TestHost, _ arguments: [String]) throws -> (code: Int32, output: String) {

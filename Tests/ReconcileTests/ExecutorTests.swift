@@ -97,7 +97,8 @@ import Testing
             Action(.network("front"), .moveBridge(front, from: "br-old"), reason: .bridgeRenamed(from: "br-old")),
             Action(.container("web1"), .updateNetworks(web, networks: [front]), reason: .networkChangedLive),
             Action(.container("web2"), .updateNetworks(web, networks: [front]), reason: .networkChangedLive),
-            Action(.network("front"), .deleteOldBridge(bridge: "br-old", movedContainers: ["web1", "web2"]), reason: .containersMoved(to: "br-front")),
+            Action(
+                .network("front"), .deleteOldBridge(bridge: "br-old", movedContainers: ["web1", "web2"]), reason: .containersMoved(to: "br-front")),
         ]
         let host = FakeHost()
         host.failing = [.container("web2")]

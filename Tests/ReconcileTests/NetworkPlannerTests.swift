@@ -214,7 +214,8 @@ import Testing
                 Action(
                     .container("web1"), .updateNetworks(web.defaulted(), networks: [wanted.defaulted()]),
                     changes: [
-                        FieldChange("spec.networks[0].network", desired: .text("front"), observed: .text("not a port of its bridge"), origin: .manifest)
+                        FieldChange(
+                            "spec.networks[0].network", desired: .text("front"), observed: .text("not a port of its bridge"), origin: .manifest)
                     ], reason: .networkChangedLive),
                 Action(
                     .network("front"), .deleteOldBridge(bridge: "br-old", movedContainers: ["web1"]), changes: [row],
