@@ -575,6 +575,11 @@ __attribute__((noreturn)) static void child_main(const struct berth_container_co
         const struct berth_bind_mount *bind = &config->binds[i];
         const char *inside = bind->destination;
         while (*inside == '/') inside++;
+        if (bind->tmpfs_options) {
+            unsigned long flags = MS_NOSUID | MS_NODEV | (bind->read_only ? MS_RDONLY : 0);
+            mount_on_dir(config, rootfd, inside, "tmpfs", "tmpfs", flags, bind->tmpfs_options, BERTH_STEP_BIND);
+            continue;
+        }
         if (bind->is_file) {
             bind_file(config, rootfd, inside, bind->source, bind->read_only);
             continue;

@@ -122,6 +122,30 @@ public struct LinuxHost: HostRuntime {
         return observed
     }
 
+    /// A write the kernel took but holds differently (a value it clamps, a
+    /// controller that ignores it) is an error, not silence: the limits are
+    /// read back and compared as the planner compares them.
+    public struct ReadBackMismatch: Error, CustomStringConvertible {
+        public var container: String
+        public var fields: [(field: String, wanted: String, held: String)]
+        public var description: String {
+            "\(container): the kernel holds "
+                + fields.map { "\($0.field) = \($0.held) (wrote \($0.wanted))" }.joined(separator: ", ")
+        }
+    }
+
+    func confirm(_ name: String, _ resources: ResourcesSpec?) throws {
+        guard let record = runtime.state.load(name), let group = try? CgroupPath(record.cgroup) else { return }
+        let held = try runtime.cgroups.observe(group, usage: false)
+        let inherited = runtime.cgroups.inheritedCPUs(group)
+        let kernel = ResourceObservation.values(held.limits, inheritedCPUs: inherited)
+        let expected = ResourceObservation.expected(resources, version: runtime.cgroups.version, observed: kernel, inheritedCPUs: inherited)
+        let differences = ResourceDiff.differences(desired: expected, observed: kernel)
+        if !differences.isEmpty {
+            throw ReadBackMismatch(container: name, fields: differences.map { ($0.0, $0.1.description, $0.2.description) })
+        }
+    }
+
     /// Carries out one operation, exactly as planned.
     public func perform(_ action: Action) throws {
         let name = action.object.name
@@ -154,6 +178,7 @@ public struct LinuxHost: HostRuntime {
             try runtime.setFrozen(name, false, recordState: true)
         case .updateResources(let resources):
             try runtime.updateResources(name, resources)
+            try confirm(name, resources)
         case .updateNetworks(let container, let networks):
             try runtime.updateNetworks(container, networks: networks)
         case .updateFirewall(let firewall):

@@ -18,10 +18,10 @@ extension ResourceValues {
 }
 
 /// Field-by-field differences of two sets of resource values.
-enum ResourceDiff {
+public enum ResourceDiff {
     /// (field, desired, observed) for every field that differs. An io weight
     /// the host cannot hold (nil observed) is left to the apply, which says so.
-    static func differences(desired: ResourceValues, observed: ResourceValues) -> [(String, FieldValue, FieldValue)] {
+    public static func differences(desired: ResourceValues, observed: ResourceValues) -> [(String, FieldValue, FieldValue)] {
         var result: [(String, FieldValue, FieldValue)] = []
         if desired.cpuWeight != observed.cpuWeight {
             result.append(("spec.resources.cpu.weight", .number(desired.cpuWeight), .number(observed.cpuWeight)))

@@ -111,7 +111,9 @@ public struct ContainerRuntime: Sendable {
         // Recorded once, before anything durable is made; only the init file follows.
         record.keep(launch)
         var limits = try CgroupLimits(spec.resources)
-        limits.devices = deviceRules(devices)
+        // A privileged container may use every device (the cgroup's device
+        // controller is left as its parent has it: allow all).
+        limits.devices = spec.security?.privileged == true ? nil : deviceRules(devices)
         let group = try cgroupPath(name)
         let entry = cgroups.entry(group)
         launch.cgroup = entry
@@ -234,7 +236,13 @@ public struct ContainerRuntime: Sendable {
         }
         var binds: [ContainerLaunch.BindMount] = []
         for mount in spec.mounts ?? [] {
-            guard mount.type == .bind, let source = mount.source else { continue }
+            if mount.type == .tmpfs {
+                binds.append(.tmpfs(destination: mount.destination, size: mount.size?.bytes, readOnly: mount.readOnly ?? false))
+                continue
+            }
+            guard let source = mount.source else {
+                throw RuntimeError(description: "bind mount on \(mount.destination) has no source")
+            }
             var info = stat()
             guard fstatat(AT_FDCWD, source, &info, 0) == 0 else {
                 throw RuntimeError(description: "bind mount source \(source) does not exist")
@@ -266,7 +274,7 @@ public struct ContainerRuntime: Sendable {
     public func updateResources(_ name: String, _ resources: ResourcesSpec?) throws -> [CgroupWrite] {
         guard var record = state.load(name) else { throw RuntimeError(description: "no container \(name)") }
         var limits = try CgroupLimits(resources)
-        if let spec = record.spec { limits.devices = deviceRules(try deviceNodes(spec)) }
+        if let spec = record.spec, spec.security?.privileged != true { limits.devices = deviceRules(try deviceNodes(spec)) }
         let writes = try cgroups.apply(limits, to: try CgroupPath(record.cgroup))
         Failpoint.resourcesWritten.hit()
         record.spec?.resources = resources

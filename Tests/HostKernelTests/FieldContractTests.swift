@@ -186,42 +186,56 @@ struct FieldContractTests {
         #expect(bench.pid() == pid)
     }
 
-    /// Fields applied at the next start: pending-restart until --restart.
-    @Test(arguments: [
-        ("spec.hostname", "hostname: fc1", "hostname: renamed"),
-        ("spec.env", "env: {A: \"1\"}", "env: {A: \"2\"}"),
-        ("spec.init.workingDir", "init: {command: [/bin/sleep, \"600\"], workingDir: /}", "init: {command: [/bin/sleep, \"600\"], workingDir: /tmp}"),
-        ("spec.init.command", "init: {command: [/bin/sleep, \"600\"]}", "init: {command: [/bin/sleep, \"700\"]}"),
-        ("spec.devices", "devices: []", "devices: [{path: /dev/net/tun}]"),
-        ("spec.capabilities", "capabilities: {drop: []}", "capabilities: {drop: [NET_RAW]}"),
-        ("spec.security", "security: {noNewPrivileges: true}", "security: {noNewPrivileges: false}"),
-        ("spec.mounts", "mounts: []", "mounts: [{type: tmpfs, destination: /scratch}]"),
-        (
-            "spec.userNamespace", "restartPolicy: never",
-            "userNamespace: {uidMap: [{containerID: 0, hostID: 200000, size: 65536}]}"
-        ),
-    ])
-    func restartFieldIsPendingUntilRestartThenApplied(field: String, before: String, after: String) throws {
-        if field == "spec.devices" && !FileManager.default.fileExists(atPath: "/dev/net/tun") { return }
+    /// Fields applied at the next start: each is pending-restart (the
+    /// planner tests check them one by one) until --restart, then each shows
+    /// in the new init, read from /proc as a user would.
+    @Test func restartFieldsArePendingUntilRestartThenApplied() throws {
         let bench = try Bench()
         defer { #expect(bench.host.tearDown() == []) }
-        try bench.write(before)
+        try bench.write("restartPolicy: never")
         #expect(try bench.berth("apply").code == 0)
         let pid = try #require(bench.pid())
-        try bench.write(after)
+        let tun = FileManager.default.fileExists(atPath: "/dev/net/tun")
+        let changed: [(field: String, line: String)] = [
+            ("spec.hostname", "hostname: renamed"), ("spec.env", "env: {A: \"2\"}"),
+            ("spec.init.command", "init: {command: [/bin/sleep, \"700\"], workingDir: /tmp}"),
+            ("spec.devices", tun ? "devices: [{path: /dev/net/tun}]" : "devices: []"),
+            ("spec.capabilities", "capabilities: {drop: [NET_RAW]}"), ("spec.security", "security: {noNewPrivileges: false}"),
+            ("spec.mounts", "mounts: [{type: tmpfs, destination: /scratch}]"),
+            ("spec.userNamespace", "userNamespace: {uidMap: [{containerID: 0, hostID: 200000, size: 65536}]}"),
+        ]
+        try bench.write((["restartPolicy: never"] + changed.map(\.line)).joined(separator: "\n"))
         let plan = try bench.berth("plan", ["--detailed-exitcode"])
-        #expect(plan.code == 2 && plan.output.contains("pending-restart Container/fc1") && plan.output.contains(field), "\(plan.output)")
+        #expect(plan.code == 2 && plan.output.contains("pending-restart Container/fc1"), "\(plan.output)")
+        for field in changed.map(\.field) + ["spec.init.workingDir"] where field != "spec.devices" || tun {
+            #expect(plan.output.contains(field), "\(field): \(plan.output)")
+        }
         let drift = try bench.berth("drift", ["--detailed-exitcode"])
-        #expect(drift.code == 2 && drift.output.contains(field) && drift.output.contains("manifest (not applied)"), "\(drift.output)")
+        #expect(drift.code == 2 && drift.output.contains("manifest (not applied)"), "\(drift.output)")
         let pending = try bench.berth("apply")
         #expect(pending.output.contains("pending restart") && bench.pid() == pid, "\(pending.output)")
         let restarted = try bench.berth("apply", ["--restart"])
         #expect(restarted.code == 0 && restarted.output.contains("restarted"), "\(restarted.output)")
-        #expect(bench.pid() != nil && bench.pid() != pid)
+        let new = try #require(bench.pid())
+        #expect(new != pid)
         #expect(try bench.berth("plan", ["--detailed-exitcode"]).code == 0)
-        if field == "spec.hostname", let pid = bench.pid() {
-            let name = try Spawn.run(["/usr/bin/nsenter", "-t", "\(pid)", "-u", "/bin/hostname"])
-            #expect(String(decoding: name.output, as: UTF8.self).contains("renamed"))
+
+        func proc(_ file: String) -> String { (try? String(contentsOfFile: "/proc/\(new)/\(file)", encoding: .utf8)) ?? "" }
+        let hostname = try Spawn.run(["/usr/bin/nsenter", "-t", "\(new)", "-u", "/bin/hostname"])
+        #expect(String(decoding: hostname.output, as: UTF8.self).contains("renamed"))
+        #expect(proc("environ").split(separator: "\0").contains("A=2"))
+        #expect(proc("cmdline").split(separator: "\0").last == "700")
+        #expect((try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(new)/cwd"))?.hasSuffix("/tmp") == true)
+        let status = proc("status")
+        #expect(status.contains("NoNewPrivs:\t0"), "\(status)")
+        let bounding = status.split(separator: "\n").first { $0.hasPrefix("CapBnd:") }.flatMap {
+            UInt64($0.split(separator: "\t").last ?? "", radix: 16)
+        }
+        #expect(bounding.map { $0 & (1 << 13) == 0 } == true, "CAP_NET_RAW (13) dropped: \(status)")
+        #expect(proc("mountinfo").contains(" /scratch "))
+        #expect(proc("uid_map").contains("200000"))
+        if tun {
+            #expect(try bench.berth("exec", ["fc1", "--", "/bin/ls", "/dev/net/tun"]).code == 0)
         }
     }
 
@@ -335,10 +349,21 @@ struct FieldContractTests {
     @Test func refusedFieldsAndErrorsExitOne() throws {
         let bench = try Bench()
         defer { #expect(bench.host.tearDown() == []) }
-        try bench.write("resources: {disk: {size: 10Mi}}")
-        for command in ["validate", "plan", "apply", "drift"] {
-            let result = try bench.berth(command)
-            #expect(result.code == 1 && result.output.contains("spec.resources.disk"), "\(command): \(result.output)")
+        // What the kernel would refuse or berth cannot enforce, each refused by
+        // every command that reads manifests, before anything is made.
+        let refused = [
+            ("resources: {disk: {size: 10Mi}}", "spec.resources.disk"), ("resources: {cpu: {limit: \"0\"}}", "spec.resources.cpu.limit"),
+            ("resources: {memory: {max: 0}}", "spec.resources.memory.max"),
+            ("userNamespace: {uidMap: [{containerID: 1, hostID: 100000, size: 10}]}", "spec.userNamespace.uidMap"),
+            ("rootfs: {template: busybx}", "spec.rootfs.template"),
+            ("init: {command: [/bin/sleep, \"600\"], workingDir: \"/tmp\\nx\"}", "spec.init.workingDir"),
+        ]
+        for (spec, field) in refused {
+            try bench.write(spec)
+            for command in ["validate", "plan", "apply", "drift"] {
+                let result = try bench.berth(command)
+                #expect(result.code == 1 && result.output.contains(field), "\(command): \(result.output)")
+            }
         }
         #expect(bench.host.runtime.state.names().isEmpty)
         #expect(try bench.berth("status", ["nosuch"]).code == 1)

@@ -9,10 +9,12 @@
 #include <sys/types.h>
 
 struct berth_bind_mount {
-    const char *source;       // host path
+    const char *source;       // host path (unused for a tmpfs)
     const char *destination;  // path inside the container, absolute
     int read_only;
     int is_file;  // the source is a file: the target is created as an empty file
+    // Not NULL: a tmpfs with these options (size=, mode=) instead of a bind mount.
+    const char *tmpfs_options;
 };
 
 // An extra device node from the manifest, created in the container's /dev.

@@ -12,11 +12,22 @@ public struct ContainerLaunch: Sendable {
         public var readOnly: Bool
         /// The source is a file (the target is made as an empty file).
         public var isFile: Bool
-        public init(source: String, destination: String, readOnly: Bool, isFile: Bool = false) {
+        /// A tmpfs with these mount options (size=, mode=) rather than a bind mount.
+        public var tmpfsOptions: String?
+        public init(source: String, destination: String, readOnly: Bool, isFile: Bool = false, tmpfsOptions: String? = nil) {
             self.source = source
             self.destination = destination
             self.readOnly = readOnly
             self.isFile = isFile
+            self.tmpfsOptions = tmpfsOptions
+        }
+
+        /// A tmpfs of `size` bytes (nil: the kernel's default, half the RAM,
+        /// charged to the container's memory cgroup), mode 1777 as /tmp.
+        public static func tmpfs(destination: String, size: UInt64?, readOnly: Bool) -> BindMount {
+            BindMount(
+                source: "tmpfs", destination: destination, readOnly: readOnly,
+                tmpfsOptions: "mode=1777" + (size.map { ",size=\($0)" } ?? ""))
         }
     }
 
@@ -121,7 +132,7 @@ extension ContainerLaunch {
         for (index, bind) in bindMounts.enumerated() {
             binds[index] = berth_bind_mount(
                 source: arena.string(bind.source), destination: arena.string(bind.destination), read_only: bind.readOnly ? 1 : 0,
-                is_file: bind.isFile ? 1 : 0)
+                is_file: bind.isFile ? 1 : 0, tmpfs_options: bind.tmpfsOptions.flatMap { arena.string($0) })
         }
         let nodes = UnsafeMutablePointer<berth_device_node>.allocate(capacity: max(1, devices.count))
         defer { nodes.deallocate() }
