@@ -124,6 +124,12 @@ public enum EventKind: String, CaseIterable, Sendable {
     case adopted
     case networksUpdated = "networks updated live"
     case firewallUpdated = "firewall updated live"
+    /// The agent starts a container whose init ended, as its restartPolicy says.
+    case restarting
+    /// An init that keeps ending: its next restart waits.
+    case restartBackOff = "restart back-off"
+    /// A record-only change (restart policy, stop timeout, ...).
+    case recordUpdated = "record updated"
 
     public var messageID: String {
         switch self {
@@ -146,6 +152,9 @@ public enum EventKind: String, CaseIterable, Sendable {
         case .adopted: return "8726189e8f1343da9e5ba4ec179e78a7"
         case .networksUpdated: return "a8af9feccb2a4bf9a24e061bdb916a8c"
         case .firewallUpdated: return "65a252dd5ac548ed8afc905c456befde"
+        case .restarting: return "16d3e4a5134c4ad4925530556fc0d48b"
+        case .restartBackOff: return "47be766af2634adc94a9ac8bde2590fa"
+        case .recordUpdated: return "f75b3fda8d704b9e94251feef8dc2973"
         }
     }
 
