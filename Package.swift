@@ -87,7 +87,8 @@ let package = Package(
         .testTarget(name: "KernelTests", dependencies: ["Kernel"]),
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink"]),
         .testTarget(name: "ReconcileTests", dependencies: ["Reconcile", "Model"]),
-        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Model", "Manifest"]),
+        .testTarget(
+            name: "RuntimeTests", dependencies: ["Runtime", "Model", "Manifest", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Kernel", "Model"]),
         .testTarget(
             name: "CLITests", dependencies: ["berth", .product(name: "ArgumentParser", package: "swift-argument-parser")]),

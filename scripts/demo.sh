@@ -20,12 +20,11 @@ work=$(mktemp -d /tmp/berth-demo-XXXXXX)
 parent="berth-demo-$$"
 global=(--state-dir "$work/state" --run-dir "$work/run" --cgroup-parent "$parent")
 cleanup() {
-    "$berth" apply "${global[@]}" --prune --allow-empty "$work/empty" > /dev/null 2>&1 || true
+    "$berth" apply "${global[@]}" --prune --yes > /dev/null 2>&1 || true
     for hierarchy in /sys/fs/cgroup/*/"$parent" /sys/fs/cgroup/"$parent"; do [[ -d $hierarchy ]] && rmdir "$hierarchy" 2> /dev/null; done
     rm -rf "$work"
 }
 trap cleanup EXIT
-mkdir -p "$work/empty"
 
 step "berth validate manifests/"
 "$berth" validate "$manifests"
@@ -89,6 +88,6 @@ step "berth apply corrects it live"
 step "berth ubc web1"
 "$berth" ubc "${global[@]}" web1
 
-step "cleanup: apply --prune with no manifests removes every container berth made"
-"$berth" apply "${global[@]}" --prune --allow-empty "$work/empty"
+step "cleanup: apply --prune with no manifests removes everything berth made (--yes: no prompt)"
+"$berth" apply "${global[@]}" --prune --yes
 "$berth" list "${global[@]}"

@@ -18,6 +18,7 @@
 #include <termios.h>
 #include <unistd.h>
 #include <malloc.h>
+#include <linux/openat2.h>
 
 int berth_pidfd_open(pid_t pid, unsigned int flags) {
     return (int)syscall(SYS_pidfd_open, pid, flags);
@@ -171,3 +172,11 @@ int berth_netlink_socket_in_netns(int netns_fd) {
 }
 
 int berth_malloc_trim(void) { return malloc_trim(0); }
+
+int berth_openat2_in_root(int rootfd, const char *path) {
+    struct open_how how;
+    memset(&how, 0, sizeof how);
+    how.flags = O_PATH | O_CLOEXEC;
+    how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+    return (int)syscall(SYS_openat2, rootfd, path, &how, sizeof how);
+}

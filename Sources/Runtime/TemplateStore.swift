@@ -36,11 +36,7 @@ public struct TemplateStore: Sendable {
     /// cache key is the path with its size and modification time, so a
     /// replaced tarball is unpacked again.
     public func path(ofTarball tarball: String, logger: Logger) throws -> String {
-        var info = stat()
-        guard fstatat(AT_FDCWD, tarball, &info, 0) == 0 else { throw SystemError(call: "stat", errno: errno, subject: tarball) }
-        let size = UInt64(info.st_size)
-        let modified = "\(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec)"
-        let path = directory + "/tar-" + String(FNV1a.hash64("\(tarball)|\(size)|\(modified)"), radix: 16)
+        let path = try cachePath(ofTarball: tarball)
         if Syscall.exists(path) { return path }
         let files = FileManager.default
         try files.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -57,47 +53,75 @@ public struct TemplateStore: Sendable {
         return path
     }
 
-    /// Builds the busybox template in a temporary directory and renames it in
-    /// place, so a crash never leaves a half-built template behind.
-    func buildBusybox(at path: String, logger: Logger) throws {
+    /// Where `tarball` is (or will be) unpacked: the path with its size and
+    /// modification time, so a replaced tarball is unpacked again.
+    public func cachePath(ofTarball tarball: String) throws(SystemError) -> String {
+        var info = stat()
+        guard fstatat(AT_FDCWD, tarball, &info, 0) == 0 else { throw SystemError(call: "stat", errno: errno, subject: tarball) }
+        let size = UInt64(info.st_size)
+        let modified = "\(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec)"
+        return directory + "/tar-" + String(FNV1a.hash64("\(tarball)|\(size)|\(modified)"), radix: 16)
+    }
+
+    /// The built-in template's directory when it is built, without building it.
+    public func builtPath(of template: String) -> String? {
+        let path = directory + "/" + template
+        return template == "busybox" && Syscall.exists(path + "/bin/busybox") ? path : nil
+    }
+
+    /// The directories of the busybox template.
+    static let busyboxDirectories = ["bin", "sbin", "usr/bin", "usr/sbin", "etc", "proc", "sys", "dev", "root", "run", "var/log", "home", "tmp"]
+
+    /// The applets the busybox template links to /bin/busybox: relative
+    /// paths (`bin/sh`, `usr/sbin/httpd`), as `busybox --list-full` gives them.
+    public func busyboxApplets() throws -> [String] {
         guard Syscall.exists(busyboxBinary) else {
             throw Unsupported(description: "\(busyboxBinary) is missing (install Debian's busybox-static)")
         }
+        let listing = try Spawn.run([busyboxBinary, "--list-full"])
+        guard listing.exitedCleanly else {
+            throw Unsupported(description: "\(busyboxBinary) --list-full failed (status \(listing.status))")
+        }
+        // Only plain relative paths: bin/sh, usr/bin/wc.
+        return String(decoding: listing.output, as: UTF8.self).split(separator: "\n").map(String.init).filter {
+            !$0.isEmpty && !$0.hasPrefix("/") && !$0.contains("..") && $0 != "bin/busybox"
+        }
+    }
+
+    /// Builds the busybox template in a temporary directory and renames it in
+    /// place, so a crash never leaves a half-built template behind.
+    func buildBusybox(at path: String, logger: Logger) throws {
+        let applets = try busyboxApplets()
         let files = FileManager.default
         try files.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let staging = "\(directory)/.busybox-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         defer { try? files.removeItem(atPath: staging) }
-        for sub in ["bin", "sbin", "usr/bin", "usr/sbin", "etc", "proc", "sys", "dev", "root", "run", "var/log", "home"] {
+        for sub in TemplateStore.busyboxDirectories where sub != "tmp" {
             try files.createDirectory(atPath: "\(staging)/\(sub)", withIntermediateDirectories: true)
         }
         try files.createDirectory(atPath: "\(staging)/tmp", withIntermediateDirectories: true, attributes: [.posixPermissions: 0o1777])
         try files.copyItem(atPath: busyboxBinary, toPath: "\(staging)/bin/busybox")
         try files.setAttributes([.posixPermissions: 0o755], ofItemAtPath: "\(staging)/bin/busybox")
-        let listing = try Spawn.run([busyboxBinary, "--list-full"])
-        guard listing.exitedCleanly else {
-            throw Unsupported(description: "\(busyboxBinary) --list-full failed (status \(listing.status))")
-        }
-        for applet in String(decoding: listing.output, as: UTF8.self).split(separator: "\n") {
-            let relative = String(applet)
-            // Only plain relative paths: bin/sh, usr/bin/wc.
-            guard !relative.isEmpty, !relative.hasPrefix("/"), !relative.contains(".."), relative != "bin/busybox" else { continue }
+        for relative in applets {
             let link = "\(staging)/\(relative)"
             if Syscall.exists(link) { continue }
             try Syscall.symlink("/bin/busybox", at: link)
         }
-        let etc: [String: String] = [
-            "passwd": "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
-            "group": "root:x:0:\nnogroup:x:65534:\n",
-            "hosts": "127.0.0.1\tlocalhost\n::1\tlocalhost\n",
-            "inittab": "::sysinit:/bin/hostname -F /etc/hostname\n::respawn:/sbin/syslogd -n\n::ctrlaltdel:/sbin/reboot\n",
-            "hostname": "localhost\n",
-        ]
-        for (name, text) in etc {
+        for (name, text) in TemplateStore.busyboxEtc {
             try Syscall.writeAtomically(Array(text.utf8), to: "\(staging)/etc/\(name)", mode: 0o644)
         }
         guard try publish(staging, at: path, complete: path + "/bin/busybox") else { return }
         logger.info("template built", metadata: ["template": "busybox", "path": "\(path)"])
     }
+
+    /// The files of the busybox template's /etc.
+    static let busyboxEtc: [String: String] = [
+        "passwd": "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
+        "group": "root:x:0:\nnogroup:x:65534:\n",
+        "hosts": "127.0.0.1\tlocalhost\n::1\tlocalhost\n",
+        "inittab": "::sysinit:/bin/hostname -F /etc/hostname\n::respawn:/sbin/syslogd -n\n::ctrlaltdel:/sbin/reboot\n",
+        "hostname": "localhost\n",
+    ]
 
     /// Renames a fully built staging directory into place. Returns false when
     /// another berth got there first (`complete` exists): theirs is used.

@@ -104,9 +104,9 @@ extension String {
 
 /// Writes to standard error without buffering surprises.
 enum Console {
-    static func error(_ text: String) {
+    static func error(_ text: String, newline: Bool = true) {
         var line = text
-        if !line.hasSuffix("\n") { line += "\n" }
+        if newline && !line.hasSuffix("\n") { line += "\n" }
         Syscall.writeStandardError(line)
     }
 }

@@ -244,3 +244,82 @@ def test_run_refuses_a_flag_value_as_validate_refuses_the_field(tmp_path, parser
     assert result.returncode == 64, result.stderr  # ArgumentParser's ValidationError, as for any bad flag
     assert f"Error: {message}" in result.stderr.splitlines()
     assert not any(ord(c) < 0x20 and c not in "\n" for c in result.stderr), "a raw control character reached stderr"
+
+
+# --- plan and apply look the init up in the root filesystem -------------------
+
+def instance(tmp_path):
+    state, run = tmp_path / "state", tmp_path / "run"
+    return state, run, ["--state-dir", str(state), "--run-dir", str(run), "--cgroup-parent", "berth-cli-test"]
+
+
+def container(init, rootfs="{template: busybox}"):
+    return VALID.replace("rootfs: {template: busybox}", f"rootfs: {rootfs}") + init
+
+
+@pytest.mark.parametrize("command", ["plan", "apply"])
+def test_init_missing_from_the_template_is_reported_at_its_line_before_anything_is_made(tmp_path, command):
+    """The README once started web1 with /bin/httpd: busybox's is /usr/sbin/httpd.
+    The template is not built (a fresh state dir): its layout is what is checked."""
+    state, run, flags = instance(tmp_path)
+    web = tmp_path / "web.yaml"
+    web.write_text(container('  init:\n    command: ["/bin/httpd", "-f", "-p", "80"]\n    workingDir: /www\n'))
+    result = berth(command, *flags, str(web))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert [line for line in result.stderr.splitlines() if ERROR_LINE.match(line)] == [
+        f"{web}:8:15: error: spec.init.command[0]: /bin/httpd is not in template busybox (did you mean '/usr/sbin/httpd'?)",
+        f"{web}:9:17: error: spec.init.workingDir: /www is not in template busybox",
+    ]
+    assert "nothing was planned or changed" in result.stderr
+    assert not state.exists() and not run.exists(), "the check made berth's directories"
+
+
+def test_init_from_a_profile_is_reported_in_the_profile(tmp_path):
+    _, _, flags = instance(tmp_path)
+    (tmp_path / "profile.yaml").write_text(
+        "apiVersion: berth/v1\nkind: Profile\nmetadata: {name: web}\nspec:\n  init: {command: [nginx]}\n")
+    (tmp_path / "web.yaml").write_text(VALID + "  profiles: [web]\n")
+    result = berth("plan", "-o", "json", *flags, str(tmp_path))
+    assert result.returncode == 1
+    assert json.loads(result.stdout)["errors"] == [{
+        "file": str(tmp_path / "profile.yaml"), "line": 5, "column": 20, "field": "spec.init.command[0]",
+        "message": "nginx is not in the search path of template busybox",
+        "hint": "searched /usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    }]
+
+
+def test_init_in_a_directory_rootfs_is_resolved_inside_it(tmp_path):
+    """A link that leads out of the directory does not count: the container
+    will not see the host's file."""
+    _, _, flags = instance(tmp_path)
+    root = tmp_path / "rootfs"
+    (root / "bin").mkdir(parents=True)
+    (root / "bin" / "app").write_text("#!/bin/sh\n")
+    (root / "bin" / "host-sh").symlink_to("/../../../../bin/sh")
+    web = tmp_path / "web.yaml"
+    web.write_text(container("", rootfs=f"{{directory: {root}}}"))
+    result = berth("plan", *flags, str(web))
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if ERROR_LINE.match(line)]
+    assert errors == [f"{web}:6:3: error: spec.init.command[0]: /sbin/init is not in directory {root}"]
+    for command, message in [("/bin/app", "/bin/app is not executable in directory {root} (no execute bit)"),
+                             ("/bin/host-sh", "/bin/host-sh is not in directory {root}")]:
+        web.write_text(container(f"  init: {{command: [{command}]}}\n", rootfs=f"{{directory: {root}}}"))
+        result = berth("plan", *flags, str(web))
+        assert f"error: spec.init.command[0]: {message.format(root=root)}" in result.stderr
+
+
+@pytest.mark.parametrize("command", ["plan", "apply"])
+def test_no_manifests_without_prune_is_a_usage_error(tmp_path, command):
+    _, _, flags = instance(tmp_path)
+    result = berth(command, *flags)
+    assert result.returncode == 64
+    assert "--prune alone, to remove everything berth owns" in result.stderr
+
+
+def test_apply_prune_without_manifests_asks_for_yes_when_not_on_a_terminal(tmp_path):
+    """Nothing owned: nothing to confirm. The confirmation itself is checked on
+    the kernel (HostKernelTests.ExampleTests), where there is something to remove."""
+    _, _, flags = instance(tmp_path)
+    assert "--yes" in berth("apply", "--help").stdout
+    assert "None with --prune:" in berth("plan", "--help").stdout

@@ -62,6 +62,13 @@ int berth_in_netns(int netns_fd, void (*body)(void *), void *argument);
 int berth_nft_run_in_netns(int netns_fd, const char *commands, char **output);
 
 
+// openat2(2) with O_PATH and RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS: `path`
+// resolved as if `rootfd` were "/", so neither ".." nor an absolute symlink
+// leads out of it. glibc has no wrapper, syscall(2) is variadic (Swift cannot
+// call it) and O_PATH is _GNU_SOURCE-only; goes when glibc's module exports
+// openat2. Returns the fd or -1 with errno.
+int berth_openat2_in_root(int rootfd, const char *path);
+
 // statfs(2)'s f_type: <sys/vfs.h> is not in Glibc's Swift module map.
 // Returns the magic, or -1 with errno set. Goes when the module exports statfs.
 long berth_statfs_type(const char *path);

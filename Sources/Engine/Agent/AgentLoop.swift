@@ -160,7 +160,7 @@ public final class AgentLoop {
         var summary = PassSummary(trigger: trigger)
         if let checkout { summary.commit = followCheckout(checkout) ?? appliedCommit }
         let now = MonotonicClock.milliseconds()
-        let outcome = ManifestPipeline.load(paths: [configuration.manifests], host: configuration.host)
+        let outcome = ManifestPipeline.load(paths: [configuration.manifests], host: configuration.host, runtime: runtime)
         var invalid: [String] = outcome.errors.map(\.description)
         if outcome.desired != nil && invalid.isEmpty && configuration.prune && outcome.desired?.containers.isEmpty == true {
             invalid = ["\(configuration.manifests): no containers, refusing to prune every container"]

@@ -21,8 +21,17 @@ enum Reconciliation {
 
     /// The manifests, resolved for `host`; invalid ones print every error
     /// (as JSON with -o json) and exit 1: nothing is planned or changed.
-    static func desired(_ paths: [String], host: HostFacts, format: OutputFormat = .text) throws -> DesiredHost {
-        let outcome = ManifestPipeline.load(paths: paths, host: host)
+    ///
+    /// With `runtime`, each container is also checked against the host's
+    /// files (its init command and working directory in its root
+    /// filesystem), before anything is created.
+    static func desired(
+        _ paths: [String], host: HostFacts, format: OutputFormat = .text, runtime: ContainerRuntime? = nil
+    ) throws -> DesiredHost {
+        let outcome = ManifestPipeline.load(paths: paths, host: host, runtime: runtime)
+        if format == .text {
+            for note in outcome.notes { Console.error("note: " + note) }
+        }
         guard let desired = outcome.desired, outcome.errors.isEmpty else {
             if format == .json {
                 let report = ValidationReport(
@@ -34,6 +43,53 @@ enum Reconciliation {
             throw CLIFailure("manifests have \(outcome.errors.count) error\(outcome.errors.count == 1 ? "" : "s"); nothing was planned or changed")
         }
         return desired
+    }
+
+    /// Removing everything (`--prune` without manifests) is confirmed: on a
+    /// terminal by typing yes, elsewhere only with `--yes`.
+    static func confirmRemovingEverything(_ actions: [Action], global: GlobalOptions, yes: Bool) throws {
+        guard !yes, !actions.isEmpty else { return }
+        var containers = Set<String>()
+        var networks = Set<String>()
+        for action in actions {
+            switch action.object {
+            case .container(let name): containers.insert(name)
+            case .network(let name): networks.insert(name)
+            case .natRuleset, .forwarding: continue
+            }
+        }
+        let (containerCount, networkCount) = (containers.count, networks.count)
+        let what =
+            "\(containerCount) container\(containerCount == 1 ? "" : "s") and \(networkCount) network\(networkCount == 1 ? "" : "s")"
+        guard isatty(STDIN_FILENO) == 1 else {
+            throw CLIFailure(
+                "apply --prune without manifests removes \(what) berth owns in \(global.stateDir); pass --yes to confirm (stdin is not a terminal)")
+        }
+        Console.error("This removes everything berth owns in this instance (state dir \(global.stateDir)): \(what).")
+        Console.error("Type 'yes' to go on: ", newline: false)
+        guard let answer = readLine(strippingNewline: true), answer.trimmingSpaces == "yes" else {
+            throw CLIFailure("not confirmed; nothing was changed")
+        }
+    }
+}
+
+/// The manifests a plan or apply works from: paths, or none at all with
+/// `--prune` (the empty set: everything berth owns goes).
+struct ManifestArguments: ParsableArguments {
+    @Argument(
+        help: ArgumentHelp(
+            "Manifest files or directories. None with --prune: remove everything berth owns in this instance.", valueName: "path"))
+    var paths: [String] = []
+
+    func check(prune: Bool) throws {
+        if paths.isEmpty && !prune {
+            throw ValidationError("Missing manifest files or directories (or --prune alone, to remove everything berth owns).")
+        }
+    }
+
+    func desired(host: HostFacts, format: OutputFormat, runtime: ContainerRuntime?) throws -> DesiredHost {
+        if paths.isEmpty { return DesiredHost(host: host, networks: [], containers: []) }
+        return try Reconciliation.desired(paths, host: host, format: format, runtime: runtime)
     }
 }
 
@@ -47,11 +103,14 @@ struct Plan: ParsableCommand {
     @OptionGroup var format: OutputOptions
     @Flag(help: "Exit 2 when there are changes, 0 when there are none.") var detailedExitcode = false
     @Flag(help: "Also plan deleting berth-owned containers no manifest names.") var prune = false
-    @Argument(help: ArgumentHelp("Manifest files or directories.", valueName: "path")) var paths: [String]
+    @OptionGroup var manifests: ManifestArguments
+
+    func validate() throws { try manifests.check(prune: prune) }
 
     func run() throws {
-        let desired = try Reconciliation.desired(paths, host: try hostOptions.facts(), format: format.output)
-        let actions = try Reconciliation.reconciler(global).plan(desired, options: PlanOptions(prune: prune))
+        let reconciler = try Reconciliation.reconciler(global)
+        let desired = try manifests.desired(host: try hostOptions.facts(), format: format.output, runtime: reconciler.runtime)
+        let actions = reconciler.plan(desired, options: PlanOptions(prune: prune))
         try PlanOutput.printPlan(actions, format: format.output)
         if detailedExitcode && !actions.isEmpty { throw ExitCode(2) }
     }
@@ -65,18 +124,27 @@ struct Apply: ParsableCommand {
     @OptionGroup var format: OutputOptions
     @Flag(help: "Print the plan and change nothing.") var dryRun = false
     @Flag(help: "Delete berth-owned containers that no manifest names any more.") var prune = false
-    @Flag(help: "Allow --prune with an empty manifest set.") var allowEmpty = false
+    @Flag(help: "Allow --prune with manifests that name no container.") var allowEmpty = false
+    @Flag(name: [.customShort("y"), .long], help: "Remove everything without asking (--prune without manifests).") var yes = false
     @Flag(help: "Restart containers whose changes need a restart.") var restart = false
     @Flag(help: "Make containers whose root filesystem changed again (their private layer goes unless persistent).")
     var replace = false
-    @Argument(help: ArgumentHelp("Manifest files or directories.", valueName: "path")) var paths: [String]
+    @OptionGroup var manifests: ManifestArguments
+
+    func validate() throws { try manifests.check(prune: prune) }
 
     func run() throws {
-        let desired = try Reconciliation.desired(paths, host: try hostOptions.facts(), format: format.output)
-        if prune && desired.containers.isEmpty && !allowEmpty {
+        let reconciler = try Reconciliation.reconciler(global)
+        let desired = try manifests.desired(host: try hostOptions.facts(), format: format.output, runtime: reconciler.runtime)
+        let everything = manifests.paths.isEmpty
+        if prune && !everything && desired.containers.isEmpty && !allowEmpty {
             throw CLIFailure("refusing to prune with no containers in the manifests (pass --allow-empty if that is meant)")
         }
-        let reconciler = try Reconciliation.reconciler(global)
+        if everything && !dryRun {
+            // Asked before the run lock is taken: a prompt never holds up the agent.
+            try Reconciliation.confirmRemovingEverything(
+                reconciler.plan(desired, options: PlanOptions(prune: true)), global: global, yes: yes)
+        }
         try FileManager.default.createDirectory(atPath: global.runDir, withIntermediateDirectories: true)
         let lock = try RunLock(path: global.runDir + "/berth.lock")
         defer { withExtendedLifetime(lock) {} }
@@ -95,7 +163,7 @@ struct Apply: ParsableCommand {
         if format.output == .json {
             print(try JSONOutput.encode(outcomes.map { PlanOutput.ActionJSON($0.action, outcome: $0) }))
         } else if actions.isEmpty {
-            print("No changes: the host matches the manifests.")
+            print(everything ? "No changes: berth owns nothing in this instance." : "No changes: the host matches the manifests.")
         } else {
             print(PlanOutput.totals(outcomes.map { ($0.action, $0.result) }, planned: false))
         }

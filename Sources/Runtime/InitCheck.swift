@@ -1,0 +1,194 @@
+import Kernel
+import Model
+
+/// Whether a container's init can start from its root filesystem: the
+/// command exists and is executable, the working directory is a directory.
+/// Checked on the lower layer (and on the container's private layer, when
+/// it has one already) before anything is created, so `plan` says what
+/// `apply` would otherwise find out half-way, as ENOENT from execve.
+public enum InitCheck {
+    /// Where the files are looked up.
+    public enum Layer: Sendable {
+        /// A directory, looked at as the container's root (RootTree).
+        case tree(RootTree)
+        /// The busybox template before it is built: the layout it will have.
+        case layout([String: RootTree.Entry])
+
+        func entry(_ path: String) throws(SystemError) -> RootTree.Entry {
+            switch self {
+            case .tree(let tree): return try tree.entry(path)
+            case .layout(let entries): return entries[InitCheck.normalized(path)] ?? .missing
+            }
+        }
+    }
+
+    /// The layers of one root filesystem, the private (upper) layer first as
+    /// overlayfs sees them, and how a message names the root filesystem.
+    public struct Root: Sendable {
+        public var layers: [Layer]
+        /// `template busybox`, `directory /srv/rootfs`, `tarball /srv/debian.tar.xz`.
+        public var name: String
+        public init(layers: [Layer], name: String) {
+            self.layers = layers
+            self.name = name
+        }
+
+        /// What `path` is in the merged view: the first layer that has it.
+        func entry(_ path: String) throws(SystemError) -> RootTree.Entry {
+            for layer in layers {
+                let entry = try layer.entry(path)
+                if entry != .missing { return entry }
+            }
+            return .missing
+        }
+    }
+
+    public struct Problem: Hashable, Sendable, CustomStringConvertible {
+        public enum Field: Hashable, Sendable {
+            /// `spec.init.command[0]` (or the default command when none is written).
+            case command
+            case workingDir
+        }
+        public var field: Field
+        public var message: String
+        public var hint: String?
+        public var description: String { message + (hint.map { " (\($0))" } ?? "") }
+    }
+
+    /// The directories the init's command is searched in when it has no
+    /// slash: the order of `exec_init` in container.c.
+    public static let searchPath = ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"]
+
+    /// Paths berth mounts over in every container: what is under them is not
+    /// the root filesystem's.
+    static let mountedByBerth = ["/proc", "/sys", "/dev"]
+
+    /// Every problem of `spec`'s init in `root`. A path under a mount of the
+    /// manifest (or /proc, /sys, /dev) is not checked: the mount provides it.
+    public static func problems(_ spec: ContainerSpec, in root: Root) -> [Problem] {
+        let command = spec.`init`?.command ?? Defaults.initCommand
+        let workingDir = spec.`init`?.workingDir ?? Defaults.workingDir
+        let mounted = mountedByBerth + (spec.mounts ?? []).map(\.destination)
+        func covered(_ path: String) -> Bool {
+            let path = normalized(path)
+            return mounted.contains { path == $0 || path.hasPrefix($0 + "/") }
+        }
+        var problems: [Problem] = []
+        func entry(_ field: Problem.Field, _ path: String) -> RootTree.Entry? {
+            do throws(SystemError) {
+                return try root.entry(path)
+            } catch {
+                problems.append(Problem(field: field, message: "\(path) in \(root.name) cannot be resolved: \(error)"))
+                return nil
+            }
+        }
+        if !covered(workingDir), let found = entry(.workingDir, workingDir), found != .directory {
+            let message = found == .missing ? "\(workingDir) is not in \(root.name)" : "\(workingDir) is not a directory in \(root.name)"
+            problems.append(Problem(field: .workingDir, message: message))
+        }
+        guard let program = command.first, !program.isEmpty else {
+            problems.append(Problem(field: .command, message: "the command is empty"))
+            return problems
+        }
+        if program.contains("/") {
+            let path = program.hasPrefix("/") ? program : (workingDir == "/" ? "" : workingDir) + "/" + program
+            guard !covered(path), let found = entry(.command, path) else { return problems }
+            switch found {
+            case .executable: break
+            case .missing:
+                let name = String(program.split(separator: "/").last ?? "")
+                let hint = name.isEmpty ? nil : searched(name, in: root).map { "did you mean '\($0)'?" }
+                problems.append(Problem(field: .command, message: "\(program) is not in \(root.name)", hint: hint))
+            case .directory:
+                problems.append(Problem(field: .command, message: "\(program) is a directory in \(root.name)"))
+            case .file:
+                problems.append(Problem(field: .command, message: "\(program) is not executable in \(root.name) (no execute bit)"))
+            case .other:
+                problems.append(Problem(field: .command, message: "\(program) is not a regular file in \(root.name)"))
+            }
+            return problems
+        }
+        // No slash: searched like exec_init does.
+        if searched(program, in: root) == nil {
+            let candidates = searchPath.map { $0 + "/" + program }
+            if let present = candidates.first(where: { (try? root.entry($0)) ?? .missing != .missing }) {
+                problems.append(Problem(field: .command, message: "\(present) is not executable in \(root.name)"))
+            } else {
+                problems.append(
+                    Problem(
+                        field: .command, message: "\(program) is not in the search path of \(root.name)",
+                        hint: "searched \(searchPath.joined(separator: ":"))"))
+            }
+        }
+        return problems
+    }
+
+    /// The first executable `name` in the search path.
+    static func searched(_ name: String, in root: Root) -> String? {
+        searchPath.map { $0 + "/" + name }.first { (try? root.entry($0)) == .executable }
+    }
+
+    /// `/a//./b/` as `/a/b`, and `..` as in a root (never above it).
+    static func normalized(_ path: String) -> String {
+        var components: [Substring] = []
+        for component in path.split(separator: "/") where component != "." {
+            if component == ".." {
+                _ = components.popLast()
+            } else {
+                components.append(component)
+            }
+        }
+        return "/" + components.joined(separator: "/")
+    }
+}
+
+extension TemplateStore {
+    /// The layout of the busybox template as `buildBusybox` makes it: for
+    /// checking against it without building it.
+    public func busyboxLayout() throws -> [String: RootTree.Entry] {
+        var entries: [String: RootTree.Entry] = ["/": .directory, "/bin/busybox": .executable]
+        for directory in TemplateStore.busyboxDirectories {
+            var path = ""
+            for component in directory.split(separator: "/") {
+                path += "/" + component
+                entries[path] = .directory
+            }
+        }
+        for name in TemplateStore.busyboxEtc.keys { entries["/etc/" + name] = .file }
+        for applet in try busyboxApplets() where entries["/" + applet] == nil { entries["/" + applet] = .executable }
+        return entries
+    }
+}
+
+extension ContainerRuntime {
+    /// The root filesystem a container would start from, for InitCheck,
+    /// without making anything: a template not built yet is looked at as
+    /// its layout. Nil for a tarball not unpacked yet (checked once it is)
+    /// or a container without a rootfs.
+    public func initCheckRoot(_ container: ContainerObject) throws -> InitCheck.Root? {
+        var layers: [InitCheck.Layer] = []
+        // The private layer of a container that exists already (overlayfs looks there first).
+        let upper = state.containerDirectory(container.metadata.name) + "/upper"
+        if Syscall.exists(upper) { layers.append(.tree(RootTree(root: upper))) }
+        switch container.spec.rootfs?.source {
+        case .template(let template):
+            if let built = templates.builtPath(of: template) {
+                layers.append(.tree(RootTree(root: built)))
+            } else {
+                guard template == "busybox" else { return nil }
+                layers.append(.layout(try templates.busyboxLayout()))
+            }
+            return InitCheck.Root(layers: layers, name: "template \(template)")
+        case .directory(let directory):
+            layers.append(.tree(RootTree(root: directory)))
+            return InitCheck.Root(layers: layers, name: "directory \(directory)")
+        case .tarball(let tarball):
+            let unpacked = try templates.cachePath(ofTarball: tarball)
+            guard Syscall.exists(unpacked) else { return nil }
+            layers.append(.tree(RootTree(root: unpacked)))
+            return InitCheck.Root(layers: layers, name: "tarball \(tarball)")
+        case nil:
+            return nil
+        }
+    }
+}

@@ -1,0 +1,159 @@
+import FoundationEssentials
+import Kernel
+import Model
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+@testable import Runtime
+
+/// The init command and working directory checked in the root filesystem
+/// before anything is created: on a layout (the busybox template before it
+/// is built) and on a real directory, resolved inside it.
+@Suite struct InitCheckTests {
+    /// busybox's template, small: what `busyboxLayout` gives for these paths.
+    static let busybox = InitCheck.Root(
+        layers: [
+            .layout([
+                "/": .directory, "/bin": .directory, "/sbin": .directory, "/usr": .directory, "/usr/sbin": .directory,
+                "/tmp": .directory, "/etc": .directory, "/bin/busybox": .executable, "/bin/sh": .executable,
+                "/usr/sbin/httpd": .executable, "/sbin/init": .executable, "/etc/passwd": .file,
+            ])
+        ], name: "template busybox")
+
+    static func spec(_ command: [String]?, workingDir: String? = nil, mounts: [String] = []) -> ContainerSpec {
+        var spec = ContainerSpec()
+        spec.`init` = InitSpec(command: command, workingDir: workingDir)
+        spec.mounts = mounts.isEmpty ? nil : mounts.map { MountSpec(type: .tmpfs, destination: $0) }
+        return spec
+    }
+
+    struct Case: CustomTestStringConvertible, Sendable {
+        var name: String
+        var spec: ContainerSpec
+        var expected: [String]
+        var testDescription: String { name }
+    }
+
+    static let cases: [Case] = [
+        Case(
+            name: "the README's first httpd", spec: spec(["/bin/httpd", "-f"]),
+            expected: [
+                "command: /bin/httpd is not in template busybox (did you mean '/usr/sbin/httpd'?)"
+            ]),
+        Case(name: "an absolute applet", spec: spec(["/usr/sbin/httpd", "-f"]), expected: []),
+        Case(name: "a name found in the search path", spec: spec(["httpd", "-f"]), expected: []),
+        Case(name: "the default /sbin/init", spec: spec(nil), expected: []),
+        Case(
+            name: "a name in no search directory", spec: spec(["nginx"]),
+            expected: [
+                "command: nginx is not in the search path of template busybox "
+                    + "(searched /usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin)"
+            ]),
+        Case(
+            name: "a missing path without a near name", spec: spec(["/opt/app/run"]),
+            expected: [
+                "command: /opt/app/run is not in template busybox"
+            ]),
+        Case(name: "a directory", spec: spec(["/usr/sbin"]), expected: ["command: /usr/sbin is a directory in template busybox"]),
+        Case(
+            name: "a file without an execute bit", spec: spec(["/etc/passwd"]),
+            expected: [
+                "command: /etc/passwd is not executable in template busybox (no execute bit)"
+            ]),
+        Case(
+            name: "a missing working directory", spec: spec(["/bin/sh"], workingDir: "/www"),
+            expected: [
+                "workingDir: /www is not in template busybox"
+            ]),
+        Case(
+            name: "a working directory that is a file", spec: spec(["/bin/sh"], workingDir: "/etc/passwd"),
+            expected: [
+                "workingDir: /etc/passwd is not a directory in template busybox"
+            ]),
+        Case(name: "a relative path from the working directory", spec: spec(["./httpd"], workingDir: "/usr/sbin"), expected: []),
+        Case(
+            name: "a relative path that is not there", spec: spec(["./run"], workingDir: "/tmp"),
+            expected: [
+                "command: ./run is not in template busybox"
+            ]),
+        Case(
+            name: "both wrong", spec: spec(["/bin/httpd"], workingDir: "/www"),
+            expected: [
+                "workingDir: /www is not in template busybox",
+                "command: /bin/httpd is not in template busybox (did you mean '/usr/sbin/httpd'?)",
+            ]),
+        Case(
+            name: "under a mount of the manifest: not the template's", spec: spec(["/app/run"], workingDir: "/app", mounts: ["/app"]),
+            expected: []),
+        Case(name: "under /proc: berth mounts it", spec: spec(["/proc/self/exe"]), expected: []),
+    ]
+
+    @Test(arguments: cases) func problemsOnTheBusyboxLayout(_ test: Case) {
+        let problems = InitCheck.problems(test.spec, in: InitCheckTests.busybox).map { problem in
+            (problem.field == .command ? "command: " : "workingDir: ") + problem.description
+        }
+        #expect(problems == test.expected)
+    }
+
+    let base = "/tmp/berth-initcheck-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+
+    func write(_ path: String, mode: mode_t) throws {
+        let fd = try Syscall.open(path, O_WRONLY | O_CREAT, mode: mode)
+        Syscall.close(fd)
+        #expect(chmod(path, mode) == 0)
+    }
+
+    @Test func aDirectoryIsResolvedInsideItselfNeverOnTheHost() throws {
+        defer { try? Syscall.removeTree(base) }
+        let root = base + "/rootfs"
+        for directory in ["bin", "usr/sbin", "srv", "etc"] { try Syscall.makeDirectories(root + "/" + directory) }
+        try write(root + "/usr/sbin/httpd", mode: 0o755)
+        try write(root + "/etc/motd", mode: 0o644)
+        // Absolute links resolve in the root, as they will in the container.
+        try Syscall.symlink("/usr/sbin/httpd", at: root + "/bin/httpd")
+        // Links that would leave it: to a host file outside the root, and up through `..`.
+        try write(base + "/outside", mode: 0o755)
+        try Syscall.symlink(base + "/outside", at: root + "/bin/host")
+        try Syscall.symlink("../../../../../../../outside", at: root + "/bin/up")
+        try Syscall.symlink("/bin/loop", at: root + "/bin/loop")
+        let rootfs = InitCheck.Root(layers: [.tree(RootTree(root: root))], name: "directory \(root)")
+
+        #expect(InitCheck.problems(InitCheckTests.spec(["/bin/httpd"], workingDir: "/srv"), in: rootfs).isEmpty)
+        #expect(InitCheck.problems(InitCheckTests.spec(["httpd"]), in: rootfs).isEmpty)
+        #expect(try RootTree(root: root).entry("/bin/host") == .missing)
+        #expect(try RootTree(root: root).entry("/bin/up") == .missing)
+        #expect(try RootTree(root: root).entry("/etc/motd") == .file)
+        #expect(
+            InitCheck.problems(InitCheckTests.spec(["/bin/host"]), in: rootfs).map(\.description) == [
+                "/bin/host is not in directory \(root)"
+            ])
+        #expect(
+            InitCheck.problems(InitCheckTests.spec(nil), in: rootfs).map(\.description) == ["/sbin/init is not in directory \(root)"])
+        let loop = InitCheck.problems(InitCheckTests.spec(["/bin/loop"]), in: rootfs).map(\.description)
+        #expect(loop.count == 1 && loop.first?.contains("ELOOP") == true, "\(loop)")
+        // A private layer that has the file: overlayfs shows it.
+        let upper = base + "/upper"
+        try Syscall.makeDirectories(upper + "/opt")
+        try write(upper + "/opt/app", mode: 0o700)
+        let merged = InitCheck.Root(layers: [.tree(RootTree(root: upper)), .tree(RootTree(root: root))], name: "directory \(root)")
+        #expect(InitCheck.problems(InitCheckTests.spec(["/opt/app"], workingDir: "/srv"), in: merged).isEmpty)
+    }
+
+    @Test func theBusyboxLayoutIsWhatTheBuildMakes() throws {
+        let store = TemplateStore(directory: base + "/templates")
+        guard Syscall.exists(store.busyboxBinary) else { return }  // Debian's busybox-static: installed by make test
+        defer { try? Syscall.removeTree(base) }
+        let layout = try store.busyboxLayout()
+        #expect(layout["/usr/sbin/httpd"] == .executable)
+        #expect(layout["/bin/httpd"] == nil)
+        #expect(layout["/bin/sh"] == .executable && layout["/sbin/init"] == .executable)
+        #expect(layout["/var"] == .directory && layout["/var/log"] == .directory && layout["/etc/passwd"] == .file)
+        // Built, the tree agrees with the layout on every path the layout names.
+        let built = try store.path(of: "busybox", logger: .init(label: "test"))
+        let tree = RootTree(root: built)
+        for (path, entry) in layout { #expect(try tree.entry(path) == entry, "\(path)") }
+    }
+}

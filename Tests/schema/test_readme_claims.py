@@ -1,0 +1,69 @@
+"""README's "What works today" never claims more than the field contract.
+
+Run from the repository root: /usr/bin/python3 -m pytest -q Tests/schema
+
+docs/manifests.md ("Field contract") classes every field; a `refused` field is
+one berth does not enforce yet, and its row quotes validate's message
+(`validate: "disk quotas are not supported yet"`). The feature that message names
+may appear in README's table only in its `next` row, and in the opening
+paragraphs only in a sentence that says it is next; every live or restart field's group (`spec.resources`,
+`spec.firewall`, ...) is named by the contract and tested elsewhere
+(test_contract_coverage.py).
+"""
+
+import pathlib
+import re
+
+from test_field_contract import contract
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+README = ROOT / "README.md"
+REFUSAL = re.compile(r'validate: "(?P<subject>.+?) (?:is|are) not supported yet"')
+
+
+def works_today():
+    """{area: state} from README's table."""
+    text = README.read_text(encoding="utf-8")
+    section = text.split("## What works today", 1)[1].split("\n## ", 1)[0]
+    rows = {}
+    for line in section.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) >= 2 and cells[0] not in ("area", "") and not set(cells[0]) <= set("-: "):
+            rows[cells[0]] = "|".join(cells[1:])
+    return rows
+
+
+def opening():
+    """README before its first section: what a visitor reads first."""
+    return README.read_text(encoding="utf-8").split("\n## ", 1)[0]
+
+
+def refused_features():
+    """The features validate refuses, as its messages name them ("disk quota")."""
+    features = set()
+    for kind in ("Container", "Network"):
+        for path, (klass, where) in contract(kind).items():
+            if klass != "refused":
+                continue
+            match = REFUSAL.search(where)
+            assert match, f"{path}: a refused row quotes validate's message ('... are not supported yet'): {where}"
+            features.add(match["subject"].rstrip("s"))
+    return features
+
+
+def test_the_table_has_a_next_row():
+    assert "next" in works_today()
+
+
+def test_a_refused_feature_is_claimed_only_as_next():
+    rows = works_today()
+    features = refused_features()
+    assert features, "the contract refuses nothing: this test has nothing to check"
+    for feature in features:
+        assert feature.lower() in rows["next"].lower(), f"'{feature}' is refused but not listed as next"
+        for area, state in rows.items():
+            if area != "next":
+                assert feature.lower() not in (area + " " + state).lower(), f"README claims '{feature}' under '{area}'"
+        for sentence in re.split(r"[.;]\s", " ".join(opening().split())):
+            if feature.lower() in sentence.lower():
+                assert "next" in sentence, f"README's opening claims '{feature}': {sentence}"
