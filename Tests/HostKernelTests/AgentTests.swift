@@ -177,7 +177,8 @@ struct AgentTests {
         #expect(agent.output.contains("drift") && agent.output.contains("spec.resources.memory.max"))
 
         // A container that cannot start backs off (5s, then 10s); the others are untouched.
-        let broken = AgentTests.manifest("b1").replacingOccurrences(of: "[/bin/sleep, \"600\"]", with: "[/no/such/init]")
+        // (Its bind mount's source is missing: plan cannot see that, start fails.)
+        let broken = AgentTests.manifest("b1") + "  mounts: [{source: /no/such/source, destination: /data}]\n"
         try AgentTests.save(broken, to: manifests + "/b1.yaml")
         #expect(agent.waitFor { $0.contains("STATUS=reconciled 3 containers, 0 changes, 1 failure") } != nil, "\(agent.messages)")
         #expect(agent.output.contains("delay=5s failures=1 object=Container/b1"), "\(agent.output)")
