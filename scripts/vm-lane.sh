@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Lane 3: the host-kernel tests again on cgroup v2, in a VM booted by
-# virtme-ng from Debian's kernel under qemu (no KVM here: TCG, ~25 s to boot).
+# virtme-ng from Debian's kernel under qemu (no KVM here: TCG, ~25 s to boot; the suites take 10-18 min, so the bound is 40).
 # The VM sees the host's filesystem (9p, which overlayfs refuses as an upper
 # layer), so the tests keep their state on a tmpfs of the VM's own.
 set -euo pipefail
@@ -25,5 +25,5 @@ inner="mkdir -p /run/berth-lane && mount -t tmpfs tmpfs /run/berth-lane && \
 stat -f -c 'vm-lane: /sys/fs/cgroup is %T' /sys/fs/cgroup && \
 BERTH_TEST_ROOT=/run/berth-lane scripts/sandbox-run.sh $tests --testing-library swift-testing --filter 'HostKernelTests\\.($suites)' && \
 scripts/check-leaks.sh; echo \"vm-lane-status=\$?\""
-PATH="$venv/bin:$PATH" timeout 1200 "$vng" --disable-kvm --memory 2G -r "$kernel" --cwd "$PWD" -- "$inner" 2>&1 | tee "$log"
+PATH="$venv/bin:$PATH" timeout 2400 "$vng" --disable-kvm --memory 2G -r "$kernel" --cwd "$PWD" -- "$inner" 2>&1 | tee "$log"
 grep -q '^vm-lane-status=0' "$log"
