@@ -3,8 +3,9 @@ import Model
 /// One problem in a manifest, with where it is and which field it concerns.
 ///
 /// Rendered as `FILE:LINE:COL: error: FIELD.PATH: message (hint)`, on one
-/// line: control characters from the user's text (a key, a value, a file name)
-/// are written as escapes there, never raw.
+/// line: control characters, bidi controls and other invisible format
+/// characters from the user's text (a key, a value, a file name) are written
+/// as escapes there, never raw.
 public struct ManifestError: Error, Hashable, Sendable, Comparable, CustomStringConvertible, Codable {
     public var location: SourceLocation
     /// Empty when the error is about the file or the YAML itself.

@@ -28,6 +28,8 @@ public struct ManifestSet: Sendable {
             }
         }
 
+        // Names offered as "did you mean" hints: listed once, in order, not once per error.
+        lazy var profileNames = firstByName[.profile].map { $0.keys.sorted() } ?? []
         var profiles: [String: ContainerSpec] = [:]
         for document in documents {
             if case .profile(let spec) = document.object, profiles[document.metadata.name] == nil {
@@ -64,7 +66,7 @@ public struct ManifestSet: Sendable {
                         profilesMissing = true
                         fail(
                             document, .root / "spec" / "profiles" / index, "unknown profile '\(name)'",
-                            hint: Suggest.closest(to: name, in: Array(firstByName[.profile]?.keys ?? [:].keys)).map { "did you mean '\($0)'?" })
+                            hint: Suggest.closest(to: name, in: profileNames).map { "did you mean '\($0)'?" })
                     }
                 }
                 merged = spec.merged(over: merged)
@@ -78,6 +80,7 @@ public struct ManifestSet: Sendable {
 
         // Per container: required fields after merging, limits, attachments.
         var taken: [String: [IPAddress: (ManifestDocument, FieldPath)]] = [:]
+        lazy var networkNames = allNetworks.keys.sorted()
         for (document, container) in containers {
             let spec = container.spec
             let specPath = FieldPath.root / "spec"
@@ -111,10 +114,9 @@ public struct ManifestSet: Sendable {
                     if allNetworks[attachment.network] != nil {
                         fail(document, path / "network", "network '\(attachment.network)' is not placed on host '\(host.name)'")
                     } else {
-                        let known = Array(allNetworks.keys)
                         fail(
                             document, path / "network", "unknown network '\(attachment.network)'",
-                            hint: Suggest.closest(to: attachment.network, in: known).map { "did you mean '\($0)'?" })
+                            hint: Suggest.closest(to: attachment.network, in: networkNames).map { "did you mean '\($0)'?" })
                     }
                     continue
                 }
@@ -161,13 +163,23 @@ public struct ManifestSet: Sendable {
         }
 
         // Port forwards: the container exists here and is attached to the network.
+        // Forwards by "protocol/port@address", and the first by "protocol/port"
+        // for a forward on every address, which clashes with any of them.
         var forwarded: [String: (ManifestDocument, FieldPath)] = [:]
+        var forwardedOnPort: [String: (ManifestDocument, FieldPath)] = [:]
         let containerByName = Dictionary(containers.map { ($0.1.metadata.name, $0.1) }, uniquingKeysWith: { first, _ in first })
+        lazy var containerNames = containerByName.keys.sorted()
+        // A container's attachments by network, built for the containers that forwards name.
+        var attachmentsOf: [String: [String: NetworkAttachment]] = [:]
         for (document, network) in networks {
             for (index, forward) in (network.spec.portForwards ?? []).enumerated() {
                 let path = FieldPath.root / "spec" / "portForwards" / index
                 if let container = containerByName[forward.container] {
-                    let attachment = container.spec.networks?.first { $0.network == network.metadata.name }
+                    if attachmentsOf[forward.container] == nil {
+                        attachmentsOf[forward.container] = Dictionary(
+                            (container.spec.networks ?? []).map { ($0.network, $0) }, uniquingKeysWith: { first, _ in first })
+                    }
+                    let attachment = attachmentsOf[forward.container]?[network.metadata.name]
                     if attachment == nil {
                         fail(document, path / "container", "container '\(forward.container)' is not attached to network '\(network.metadata.name)'")
                     } else if attachment?.addresses.contains(where: { $0.address.isIPv4 }) != true {
@@ -178,19 +190,20 @@ public struct ManifestSet: Sendable {
                 } else {
                     fail(
                         document, path / "container", "unknown container '\(forward.container)' on host '\(host.name)'",
-                        hint: Suggest.closest(to: forward.container, in: Array(containerByName.keys)).map { "did you mean '\($0)'?" })
+                        hint: Suggest.closest(to: forward.container, in: containerNames).map { "did you mean '\($0)'?" })
                 }
                 let key = "\(forward.protocol.rawValue)/\(forward.hostPort)"
                 let keys = forward.hostAddress.map { ["\(key)@\($0)", "\(key)@*"] } ?? [key + "@*"]
                 let clash =
                     keys.compactMap { forwarded[$0] }.first
-                    ?? (forward.hostAddress == nil ? forwarded.first { $0.key.hasPrefix(key + "@") }?.value : nil)
+                    ?? (forward.hostAddress == nil ? forwardedOnPort[key] : nil)
                 if let (other, otherPath) = clash {
                     fail(
                         document, path / "hostPort", "host port \(key) is already forwarded",
                         hint: "see \(other.location(of: otherPath))")
                 } else {
                     forwarded[forward.hostAddress.map { "\(key)@\($0)" } ?? key + "@*"] = (document, path / "hostPort")
+                    if forwardedOnPort[key] == nil { forwardedOnPort[key] = (document, path / "hostPort") }
                 }
             }
         }

@@ -213,6 +213,23 @@ private func diagnostics(_ lines: String) -> [String] { rendered(check(container
                 == #"a\nb.yaml:3:5: error: spec.env.A\u{1B}: 'x\u{1B}[31m\ty' is bad\r (not \0, \u{7F}, \u{85} or \u{2028})"#)
     }
 
+    /// Bidi controls and invisible format characters: a name that prints
+    /// reversed or hides a character reads as another one.
+    @Test(arguments: [
+        ("web\u{202E}1", #"web\u{202E}1"#),
+        ("\u{202A}\u{202B}\u{202C}\u{202D}", #"\u{202A}\u{202B}\u{202C}\u{202D}"#),
+        ("a\u{2066}b\u{2067}c\u{2068}d\u{2069}", #"a\u{2066}b\u{2067}c\u{2068}d\u{2069}"#),
+        ("\u{200E}ltr \u{200F}rtl \u{61C}alm", #"\u{200E}ltr \u{200F}rtl \u{61C}alm"#),
+        ("zero\u{200B}width\u{200C}non\u{200D}joiner", #"zero\u{200B}width\u{200C}non\u{200D}joiner"#),
+        ("\u{FEFF}bom \u{2060}wj \u{AD}shy", #"\u{FEFF}bom \u{2060}wj \u{AD}shy"#),
+        ("tag\u{E0041}", #"tag\u{E0041}"#),
+        ("caf\u{E9} \u{A0} \u{1F600} \u{5D0}\u{5D1}", "caf\u{E9} \u{A0} \u{1F600} \u{5D0}\u{5D1}"),
+    ])
+    func bidiAndInvisibleFormatCharactersAreEscaped(text: String, expected: String) {
+        let error = ManifestError(location: SourceLocation(file: "web.yaml", line: 1, column: 2), fieldPath: "", message: text)
+        #expect(error.description == "web.yaml:1:2: error: " + expected)
+    }
+
     @Test func textWithoutControlCharactersIsUnchanged() {
         let error = ManifestError(
             location: SourceLocation(file: "web.yaml", line: 1, column: 2), fieldPath: "spec", message: "caf\u{E9} \\n", hint: nil)

@@ -10,20 +10,22 @@ struct Reader {
     var maxErrors = 1000
     private(set) var droppedErrors = 0
 
-    mutating func error(_ node: Node, _ path: FieldPath, _ message: String, hint: String? = nil) {
-        record(ManifestError(location: node.location, fieldPath: path.description, message: message, hint: hint))
+    /// Records an error at `node`. The text is only built for errors that are
+    /// kept: past `maxErrors` (50,000 unknown keys, say) each costs a count.
+    mutating func error(_ node: Node, _ path: FieldPath, _ message: @autoclosure () -> String, hint: @autoclosure () -> String? = nil) {
+        guard errors.count < maxErrors else {
+            droppedErrors += 1
+            return
+        }
+        errors.append(ManifestError(location: node.location, fieldPath: path.description, message: message(), hint: hint()))
     }
 
     mutating func error(_ node: Node, _ path: FieldPath, _ valueError: ValueError) {
-        record(ManifestError(location: node.location, field: path, valueError))
-    }
-
-    private mutating func record(_ error: ManifestError) {
-        if errors.count < maxErrors {
-            errors.append(error)
-        } else {
+        guard errors.count < maxErrors else {
             droppedErrors += 1
+            return
         }
+        errors.append(ManifestError(location: node.location, field: path, valueError))
     }
 
     /// A document decoded cleanly when no error was recorded or dropped since `mark`.
@@ -44,10 +46,9 @@ struct Reader {
             if fields.contains(key) {
                 if values[key] == nil { values[key] = entry.value }
             } else {
-                let suggestion = Suggest.closest(to: key, in: fields)
                 error(
                     entry.key, path / key, "unknown field",
-                    hint: suggestion.map { "did you mean '\($0)'?" } ?? "valid fields: \(fields.joined(separator: ", "))")
+                    hint: Suggest.closest(to: key, in: fields).map { "did you mean '\($0)'?" } ?? "valid fields: \(fields.joined(separator: ", "))")
             }
         }
         return Fields(node: node, path: path, values: values)
@@ -64,6 +65,8 @@ struct Reader {
             return nil
         }
         var result: [String: String] = [:]
+        // Sized once: growing a million-label map rehashed it twenty times.
+        result.reserveCapacity(entries.count)
         var ok = true
         for entry in entries {
             guard let key = entry.key.scalarText else { continue }
@@ -281,40 +284,64 @@ enum Suggest {
     static func closest(to word: String, in candidates: [String]) -> String? {
         // Suggestions are for typos among a handful of names, not a cost that
         // grows with the product of two large lists.
-        guard candidates.count <= 256, word.count <= 64 else { return nil }
+        let length = word.count
+        guard candidates.count <= 256, length <= 64 else { return nil }
+        // No candidate further than this is ever suggested, so no distance
+        // past it needs measuring exactly: the closest candidate is either
+        // within it or the answer is none.
+        let reach = max(2, length / 3)
         let lowered = word.lowercased()
-        var best: (String, Int)?
+        let scalars = Array(lowered.unicodeScalars)
+        var best: (candidate: String, distance: Int)?
         for candidate in candidates {
-            if candidate.lowercased() == lowered { return candidate }
-            let distance = editDistance(lowered, candidate.lowercased())
-            if best == nil || distance < (best?.1 ?? .max) { best = (candidate, distance) }
+            let other = candidate.lowercased()
+            if other == lowered { return candidate }
+            // Only a strictly smaller distance replaces the best so far.
+            let limit = min(reach, (best?.distance ?? .max) - 1)
+            if let distance = editDistance(scalars, Array(other.unicodeScalars), limit: limit) {
+                best = (candidate, distance)
+            }
         }
         guard let (candidate, distance) = best else { return nil }
-        let allowed = max(2, min(word.count, candidate.count) / 3)
+        let allowed = max(2, min(length, candidate.count) / 3)
         return distance <= allowed ? candidate : nil
     }
 
-    static func editDistance(_ a: String, _ b: String) -> Int {
-        let a = Array(a.unicodeScalars)
-        let b = Array(b.unicodeScalars)
-        if a.isEmpty { return b.count }
-        if b.isEmpty { return a.count }
-        var previous = Array(0...b.count)
-        var current = [Int](repeating: 0, count: b.count + 1)
-        var twoBack = previous
+    /// Optimal string alignment distance (insertions, deletions,
+    /// substitutions and transpositions of neighbours each cost 1), or nil
+    /// when it is over `limit`: found out after a few rows, not at the end.
+    static func editDistance(_ a: [Unicode.Scalar], _ b: [Unicode.Scalar], limit: Int) -> Int? {
+        // The distance is at least the difference in length.
+        guard limit >= 0, abs(a.count - b.count) <= limit else { return nil }
+        if a.isEmpty || b.isEmpty { return max(a.count, b.count) }
+        // Three rows in one buffer: two back, previous, current.
+        let width = b.count + 1
+        var rows = [Int](repeating: 0, count: 3 * width)
+        var twoBack = 0
+        var previous = width
+        var current = 2 * width
+        for j in 0...b.count { rows[previous + j] = j }
+        var previousMinimum = 0
         for i in 1...a.count {
-            current[0] = i
+            rows[current] = i
+            var minimum = i
             for j in 1...b.count {
                 let cost = a[i - 1] == b[j - 1] ? 0 : 1
-                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+                var value = min(rows[previous + j] + 1, rows[current + j - 1] + 1, rows[previous + j - 1] + cost)
                 // Transposition (Damerau): "memroy" → "memory" costs 1.
                 if i > 1, j > 1, a[i - 1] == b[j - 2], a[i - 2] == b[j - 1] {
-                    current[j] = min(current[j], twoBack[j - 2] + 1)
+                    value = min(value, rows[twoBack + j - 2] + 1)
                 }
+                rows[current + j] = value
+                minimum = min(minimum, value)
             }
-            twoBack = previous
-            swap(&previous, &current)
+            // A row is at least the smaller of the row before and the one
+            // before that plus one: two rows over the limit keep every later one over.
+            if minimum > limit && previousMinimum > limit { return nil }
+            previousMinimum = minimum
+            (twoBack, previous, current) = (previous, current, twoBack)
         }
-        return previous[b.count]
+        let distance = rows[previous + b.count]
+        return distance <= limit ? distance : nil
     }
 }

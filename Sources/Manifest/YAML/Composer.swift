@@ -23,11 +23,27 @@ struct Composer {
 
     private struct Abort: Error {}
 
-    private enum Frame {
-        case mapping(
-            start: SourceLocation, anchor: String?, entries: [(key: Node, value: Node)], pendingKey: Node?, seen: [String: SourceLocation],
-            weight: Int)
-        case sequence(start: SourceLocation, anchor: String?, items: [Node], weight: Int)
+    /// An open collection. Mutated in place at the top of the stack: the
+    /// stack's last element is never copied out and back, which made every
+    /// append copy the whole collection (a 50,000-key mapping took minutes).
+    private struct Frame {
+        enum Kind { case mapping, sequence }
+        var kind: Kind
+        var start: SourceLocation
+        var anchor: String?
+        var entries: [(key: Node, value: Node)] = []
+        var items: [Node] = []
+        var pendingKey: Node?
+        /// Keys seen so far and where, for duplicate-key errors in O(1).
+        var seen: [String: SourceLocation] = [:]
+        /// Nodes in the collection so far, its own included.
+        var weight = 1
+
+        init(_ kind: Kind, start: SourceLocation, anchor: String?) {
+            self.kind = kind
+            self.start = start
+            self.anchor = anchor
+        }
     }
 
     /// Composes every document of `bytes`. Errors land in `errors`; documents
@@ -126,30 +142,21 @@ struct Composer {
                     try attach(node, to: &stack, root: &root)
                 case YAML_SEQUENCE_START_EVENT:
                     try checkCollectionTag(Composer.string(event.data.sequence_start.tag), expected: "tag:yaml.org,2002:seq", at: location)
-                    try push(
-                        .sequence(start: location, anchor: Composer.string(event.data.sequence_start.anchor), items: [], weight: 1), onto: &stack,
-                        at: location)
+                    try push(Frame(.sequence, start: location, anchor: Composer.string(event.data.sequence_start.anchor)), onto: &stack, at: location)
                     try charge(1, total: &documentWeight, at: location)
                 case YAML_MAPPING_START_EVENT:
                     try checkCollectionTag(Composer.string(event.data.mapping_start.tag), expected: "tag:yaml.org,2002:map", at: location)
-                    try push(
-                        .mapping(
-                            start: location, anchor: Composer.string(event.data.mapping_start.anchor), entries: [], pendingKey: nil, seen: [:],
-                            weight: 1), onto: &stack, at: location)
+                    try push(Frame(.mapping, start: location, anchor: Composer.string(event.data.mapping_start.anchor)), onto: &stack, at: location)
                     try charge(1, total: &documentWeight, at: location)
                 case YAML_SEQUENCE_END_EVENT, YAML_MAPPING_END_EVENT:
                     guard let frame = stack.popLast() else { continue }
-                    let node: Node
-                    let anchor: String?
-                    switch frame {
-                    case .sequence(let start, let name, let items, let weight):
-                        node = Node(.sequence(items), at: start, weight: weight)
-                        anchor = name
-                    case .mapping(let start, let name, let entries, _, _, let weight):
-                        node = Node(.mapping(entries), at: start, weight: weight)
-                        anchor = name
+                    let value: Node.Value
+                    switch frame.kind {
+                    case .sequence: value = .sequence(frame.items)
+                    case .mapping: value = .mapping(frame.entries)
                     }
-                    if let anchor { anchors[anchor] = node }
+                    let node = Node(value, at: frame.start, weight: frame.weight)
+                    if let anchor = frame.anchor { anchors[anchor] = node }
                     try attach(node, to: &stack, root: &root)
                 default:
                     continue
@@ -187,24 +194,26 @@ struct Composer {
     }
 
     private mutating func attach(_ node: Node, to stack: inout [Frame], root: inout Node?) throws(Abort) {
-        guard let top = stack.popLast() else {
+        let top = stack.count - 1
+        guard top >= 0 else {
             root = node
             return
         }
-        switch top {
-        case .sequence(let start, let anchor, var items, let weight):
-            items.append(node)
-            stack.append(.sequence(start: start, anchor: anchor, items: items, weight: weight + node.weight))
-        case .mapping(let start, let anchor, var entries, let pendingKey, var seen, let weight):
-            if let key = pendingKey {
-                entries.append((key: key, value: node))
-                stack.append(.mapping(start: start, anchor: anchor, entries: entries, pendingKey: nil, seen: seen, weight: weight + node.weight))
+        // Every change below goes through `stack[top]`, in place.
+        stack[top].weight += node.weight
+        switch stack[top].kind {
+        case .sequence:
+            stack[top].items.append(node)
+        case .mapping:
+            if let key = stack[top].pendingKey {
+                stack[top].entries.append((key: key, value: node))
+                stack[top].pendingKey = nil
                 return
             }
             // `node` is a key.
+            stack[top].pendingKey = node
             guard case .scalar(let scalar) = node.value else {
                 fail(at: node.location, "mapping keys must be strings, not \(node.kindDescription)")
-                stack.append(.mapping(start: start, anchor: anchor, entries: entries, pendingKey: node, seen: seen, weight: weight + node.weight))
                 return
             }
             if case .string = scalar.resolved {
@@ -214,14 +223,13 @@ struct Composer {
             if scalar.isPlain, scalar.text == "<<" {
                 fail(at: node.location, "merge keys ('<<') are not supported", hint: "repeat the fields or use a Profile")
             }
-            if let first = seen[scalar.text] {
+            if let first = stack[top].seen.updateValue(node.location, forKey: scalar.text) {
+                // Keep the first position: later duplicates name it too.
+                stack[top].seen[scalar.text] = first
                 fail(
                     at: node.location,
                     "duplicate key '\(scalar.text)' (first defined at \(first.line):\(first.column))")
-            } else {
-                seen[scalar.text] = node.location
             }
-            stack.append(.mapping(start: start, anchor: anchor, entries: entries, pendingKey: node, seen: seen, weight: weight + node.weight))
         }
     }
 

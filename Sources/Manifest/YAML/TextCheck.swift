@@ -93,11 +93,27 @@ package enum TextCheck {
         return value < 0x20 || (0x7F...0x9F).contains(value) || value == 0x2028 || value == 0x2029
     }
 
-    /// `text` with every control character written as a Swift escape (`\n`,
-    /// `\t`, `\r`, `\0`, `\u{1B}`), so a value quoted in a diagnostic can
-    /// neither break its line nor drive the terminal.
+    /// A character that is not shown but changes how text around it reads:
+    /// every format character (Unicode general category Cf): the bidi
+    /// controls (U+061C, U+200E, U+200F, U+202A-U+202E, U+2066-U+2069) that
+    /// can make `web1` print as a different name, zero-width spaces and
+    /// joiners (U+200B-U+200D, U+2060), the BOM (U+FEFF), the soft hyphen and
+    /// tag characters.
+    static func isInvisibleFormat(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.value >= 0xAD && scalar.properties.generalCategory == .format
+    }
+
+    /// What a diagnostic never prints raw: controls and invisible format characters.
+    static func needsEscape(_ scalar: Unicode.Scalar) -> Bool {
+        isControl(scalar) || isInvisibleFormat(scalar)
+    }
+
+    /// `text` with every control and invisible format character written as a
+    /// Swift escape (`\n`, `\t`, `\r`, `\0`, `\u{1B}`, `\u{202E}`), so a value
+    /// quoted in a diagnostic can neither break its line, drive the terminal
+    /// nor reorder or hide what is printed around it.
     package static func escaped(_ text: String) -> String {
-        guard text.unicodeScalars.contains(where: isControl) else { return text }
+        guard text.unicodeScalars.contains(where: needsEscape) else { return text }
         var result = String.UnicodeScalarView()
         for scalar in text.unicodeScalars {
             switch scalar {
@@ -105,7 +121,7 @@ package enum TextCheck {
             case "\t": result.append(contentsOf: #"\t"#.unicodeScalars)
             case "\n": result.append(contentsOf: #"\n"#.unicodeScalars)
             case "\r": result.append(contentsOf: #"\r"#.unicodeScalars)
-            case _ where isControl(scalar):
+            case _ where needsEscape(scalar):
                 result.append(contentsOf: "\\u{\(String(scalar.value, radix: 16, uppercase: true))}".unicodeScalars)
             default: result.append(scalar)
             }
