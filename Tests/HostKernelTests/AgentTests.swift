@@ -34,7 +34,7 @@ struct AgentTests {
         /// Waits until a notification satisfies `predicate` (messages seen
         /// before the call count too when `includingOld`).
         @discardableResult
-        func waitFor(seconds: Int = 10, includingOld: Bool = false, _ predicate: (String) -> Bool) -> String? {
+        func waitFor(seconds: Int = 30, includingOld: Bool = false, _ predicate: (String) -> Bool) -> String? {
             if includingOld, let old = messages.last(where: predicate) { return old }
             let deadline = MonotonicClock.milliseconds() + UInt64(seconds) * 1000
             while MonotonicClock.milliseconds() < deadline {
@@ -233,7 +233,7 @@ struct AgentTests {
         _ = try git(upstream, ["add", "."])
         _ = try git(upstream, ["commit", "--quiet", "-m", "g2"])
         let second = try git(upstream, ["rev-parse", "HEAD"])
-        #expect(eventually(seconds: 8) { running(host)["g2"] != nil }, "\(agent.output)")
+        #expect(eventually(seconds: 30) { running(host)["g2"] != nil }, "\(agent.output)")
         #expect(eventually { cat(appliedCommit) == second })
         #expect(agent.output.contains("commit=\(second)"))
 

@@ -133,7 +133,7 @@ struct JournaldTests {
         while MonotonicClock.milliseconds() - stalled < 30_000 {
             let size = round % 2 == 0 ? "96Mi" : "64Mi"
             try AgentTests.save(AgentTests.manifest("jc1", memory: size), to: manifests + "/jc1.yaml")
-            let applied = eventually(seconds: 5) {
+            let applied = eventually(seconds: 30) {
                 agent.drain()
                 return host.runtime.list().first { $0.record.name == "jc1" }?.usage?.limits.memoryMax == memory[size]
             }

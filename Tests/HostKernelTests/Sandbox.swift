@@ -34,8 +34,10 @@ enum Sandbox {
     }
 }
 
-/// Whether `condition` holds within `seconds`, looking every 50 ms.
-func eventually(seconds: Int = 5, _ condition: () -> Bool) -> Bool {
+/// Whether `condition` holds within `seconds`, looking every 50 ms. Generous
+/// by default: it returns as soon as the condition holds, and the VM lane
+/// (qemu without KVM, suites in parallel) takes seconds to start a process.
+func eventually(seconds: Int = 30, _ condition: () -> Bool) -> Bool {
     for _ in 0..<(seconds * 20) {
         if condition() { return true }
         usleep(50_000)
