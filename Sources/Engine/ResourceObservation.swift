@@ -47,37 +47,26 @@ enum ResourceObservation {
         // v1 keeps swap as memory + swap: without a memory limit there is none.
         values.swap = version == .v1 && values.memoryMax == nil ? nil : pages(resources?.memory?.swap)
         values.pidsMax = resources?.pids?.max
-        if let weight = resources?.io?.weight {
+        // No io weight in the manifest: the kernel's default, where the host has io weights at all.
+        if let weight = resources?.io?.weight ?? (observed.ioWeight != nil ? Defaults.ioWeight : nil) {
             values.ioWeight = version == .v1 ? KernelUnits.ioWeight(blkioWeight: KernelUnits.blkioWeight(weight)) : weight
-        } else if observed.ioWeight != nil {
-            values.ioWeight = version == .v1 ? KernelUnits.ioWeight(blkioWeight: KernelUnits.blkioWeight(Defaults.cpuWeight)) : 100
         }
         for limit in resources?.io?.limits ?? [] {
-            var io = IOLimitValues(
-                readBytesPerSecond: limit.readBytesPerSecond?.bytes, writeBytesPerSecond: limit.writeBytesPerSecond?.bytes,
-                readIOPS: limit.readIOPS, writeIOPS: limit.writeIOPS)
+            var io = IOLimitValues(limit)
             if io.isEmpty { continue }
             // v1 removes a rule written as 0.
             if version == .v1 {
+                func set(_ value: UInt64?) -> UInt64? { value == 0 ? nil : value }
                 io = IOLimitValues(
-                    readBytesPerSecond: io.readBytesPerSecond.flatMap { $0 == 0 ? nil : $0 },
-                    writeBytesPerSecond: io.writeBytesPerSecond.flatMap { $0 == 0 ? nil : $0 },
-                    readIOPS: io.readIOPS.flatMap { $0 == 0 ? nil : $0 }, writeIOPS: io.writeIOPS.flatMap { $0 == 0 ? nil : $0 })
+                    readBytesPerSecond: set(io.readBytesPerSecond), writeBytesPerSecond: set(io.writeBytesPerSecond),
+                    readIOPS: set(io.readIOPS), writeIOPS: set(io.writeIOPS))
             }
             // A device that cannot be found keeps its path: it never matches,
             // so the update is planned and fails saying why.
-            let key = (try? device(limit.device)).map { "\($0.major):\($0.minor)" } ?? limit.device
+            let key = (try? CgroupLimits.deviceNumbers(limit.device)).map { "\($0.major):\($0.minor)" } ?? limit.device
             values.ioLimits[key] = io
         }
         return values
-    }
-
-    static func device(_ text: String) throws -> (major: UInt32, minor: UInt32) {
-        if text.hasPrefix("/") { return try Syscall.deviceNumber(text) }
-        guard let numbers = CgroupValues.deviceNumbers(Substring(text)) else {
-            throw SystemError(call: "io device", errno: EINVAL, subject: text)
-        }
-        return numbers
     }
 
     static func ioValues(_ limit: CgroupLimits.IOLimit) -> IOLimitValues {

@@ -8,6 +8,7 @@ public enum Defaults {
     public static let stopTimeout = Interval(milliseconds: 10_000)
     public static let drift = DriftPolicy.enforce
     public static let cpuWeight = 100
+    public static let ioWeight = 100
     /// A bridge's MTU when the manifest gives none (the kernel's for Ethernet).
     public static let bridgeMTU = 1500
     public static let initCommand = ["/sbin/init"]

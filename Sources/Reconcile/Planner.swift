@@ -179,9 +179,7 @@ public enum Planner {
                     Action(
                         ref, .updateFirewall(spec.firewall),
                         changes: [
-                            FieldChange(
-                                "spec.firewall", desired: .text(describe(spec.firewall)), observed: .text(describe(recorded.firewall)),
-                                origin: .manifest)
+                            firewallChange(spec, recorded)
                         ], reason: .firewallReplacedLive))
             } else if current.firewallCurrent == false && enforce {
                 actions.append(
@@ -196,9 +194,7 @@ public enum Planner {
                     Action(
                         ref, .replaceContainer(container, networks: attached),
                         changes: [
-                            FieldChange(
-                                "spec.rootfs", desired: .text(describe(spec.rootfs?.source)), observed: .text(describe(recorded.rootfs?.source)),
-                                origin: .manifest)
+                            rootfsChange(spec, recorded)
                         ], reason: .anotherRootfs))
             }
             restartChanges += RestartFields.changes(desired: spec, recorded: recorded, networksLive: current.network != nil)
@@ -223,17 +219,8 @@ public enum Planner {
             changes += RestartFields.changes(desired: spec, recorded: recorded, networksLive: false)
             changes += ResourceDiff.differences(desired: ResourceValues(spec: spec.resources), observed: ResourceValues(spec: recorded.resources))
                 .map { FieldChange($0.0, desired: $0.1, observed: $0.2, origin: .manifest) }
-            if spec.firewall != recorded.firewall {
-                changes.append(
-                    FieldChange(
-                        "spec.firewall", desired: .text(describe(spec.firewall)), observed: .text(describe(recorded.firewall)), origin: .manifest))
-            }
-            if spec.rootfs?.source != recorded.rootfs?.source {
-                changes.append(
-                    FieldChange(
-                        "spec.rootfs", desired: .text(describe(spec.rootfs?.source)), observed: .text(describe(recorded.rootfs?.source)),
-                        origin: .manifest))
-            }
+            if spec.firewall != recorded.firewall { changes.append(firewallChange(spec, recorded)) }
+            if spec.rootfs?.source != recorded.rootfs?.source { changes.append(rootfsChange(spec, recorded)) }
         }
         guard !changes.isEmpty else { return [] }
         return [Action(ref, .updateRecord(spec), changes: changes, reason: .recordOnly)]
@@ -276,6 +263,15 @@ public enum Planner {
             let current = observed.forwarding[network.metadata.name].map { FieldValue.flag($0) } ?? .absent
             return (network.metadata.name, network.bridgeName, current)
         }
+    }
+
+    static func firewallChange(_ spec: ContainerSpec, _ recorded: ContainerSpec) -> FieldChange {
+        FieldChange("spec.firewall", desired: .text(describe(spec.firewall)), observed: .text(describe(recorded.firewall)), origin: .manifest)
+    }
+
+    static func rootfsChange(_ spec: ContainerSpec, _ recorded: ContainerSpec) -> FieldChange {
+        FieldChange(
+            "spec.rootfs", desired: .text(describe(spec.rootfs?.source)), observed: .text(describe(recorded.rootfs?.source)), origin: .manifest)
     }
 
     static func describe(_ firewall: FirewallSpec?) -> String {

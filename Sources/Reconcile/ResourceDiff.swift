@@ -10,10 +10,17 @@ extension ResourceValues {
             memoryMax: resources?.memory?.max?.bytes, memoryHigh: resources?.memory?.high?.bytes, swap: resources?.memory?.swap?.bytes,
             pidsMax: resources?.pids?.max, ioWeight: resources?.io?.weight)
         for limit in resources?.io?.limits ?? [] {
-            ioLimits[limit.device] = IOLimitValues(
-                readBytesPerSecond: limit.readBytesPerSecond?.bytes, writeBytesPerSecond: limit.writeBytesPerSecond?.bytes,
-                readIOPS: limit.readIOPS, writeIOPS: limit.writeIOPS)
+            ioLimits[limit.device] = IOLimitValues(limit)
         }
+    }
+}
+
+extension IOLimitValues {
+    /// An io limit's values as the manifest writes them.
+    public init(_ limit: IODeviceLimit) {
+        self.init(
+            readBytesPerSecond: limit.readBytesPerSecond?.bytes, writeBytesPerSecond: limit.writeBytesPerSecond?.bytes,
+            readIOPS: limit.readIOPS, writeIOPS: limit.writeIOPS)
     }
 }
 

@@ -19,14 +19,7 @@ extension CgroupLimits {
         pidsMax = resources.pids?.max
         ioWeight = resources.io?.weight
         for limit in resources.io?.limits ?? [] {
-            let numbers: (major: UInt32, minor: UInt32)
-            if limit.device.hasPrefix("/") {
-                numbers = try Syscall.deviceNumber(limit.device)
-            } else {
-                let parts = limit.device.split(separator: ":").compactMap { UInt32($0) }
-                guard parts.count == 2 else { throw SystemError(call: "io device", errno: 22, subject: limit.device) }
-                numbers = (parts[0], parts[1])
-            }
+            let numbers = try CgroupLimits.deviceNumbers(limit.device)
             var io = IOLimit(major: numbers.major, minor: numbers.minor)
             io.readBytesPerSecond = limit.readBytesPerSecond?.bytes
             io.writeBytesPerSecond = limit.writeBytesPerSecond?.bytes
@@ -34,5 +27,15 @@ extension CgroupLimits {
             io.writeIOPS = limit.writeIOPS
             ioLimits.append(io)
         }
+    }
+
+    /// The MAJOR:MINOR of an io limit's device: a path under /dev (stat(2))
+    /// or the numbers as written.
+    public static func deviceNumbers(_ device: String) throws -> (major: UInt32, minor: UInt32) {
+        if device.hasPrefix("/") { return try Syscall.deviceNumber(device) }
+        guard let numbers = CgroupValues.deviceNumbers(Substring(device)) else {
+            throw SystemError(call: "io device", errno: 22, subject: device)
+        }
+        return numbers
     }
 }
