@@ -6,8 +6,8 @@ set -euo pipefail
 packages=(
     # build: system libraries the Swift package links
     pkg-config libyaml-dev libsystemd-dev libcap-dev libnftables-dev
-    # runtime: the built-in busybox template
-    busybox-static
+    # runtime: the built-in busybox template; mke2fs, e2fsck and resize2fs for disk quotas
+    busybox-static e2fsprogs
     # benchmark peer: container start-up is measured against runc
     runc
     # tests: JSON Schema validation of the manifests, and tools that check from outside

@@ -56,7 +56,8 @@ public struct LinuxHost: HostRuntime {
             }
             var resources: ObservedResources?
             if let usage {
-                let kernel = ResourceObservation.values(usage.limits, inheritedCPUs: inheritedCPUs)
+                var kernel = ResourceObservation.values(usage.limits, inheritedCPUs: inheritedCPUs)
+                kernel.diskSize = record.diskImage.flatMap { _ in runtime.state.diskImage(record.name).size }
                 let spec = containers[record.name]?.spec.resources ?? record.spec?.resources
                 let expected = ResourceObservation.expected(
                     spec, version: runtime.cgroups.version, observed: kernel, inheritedCPUs: inheritedCPUs)
@@ -120,6 +121,7 @@ public struct LinuxHost: HostRuntime {
         observed.natAppliedAsWanted = nat.appliedByBerth
         observed.unrecorded = runtime.unrecorded(known: known)
         observed.inventories = runtime.state.inventories()
+        observed.diskGrowsLive = DiskImage.growsOnline
         return observed
     }
 
@@ -139,7 +141,8 @@ public struct LinuxHost: HostRuntime {
         guard let record = runtime.state.load(name), let group = try? CgroupPath(record.cgroup) else { return }
         let held = try runtime.cgroups.observe(group, usage: false)
         let inherited = runtime.cgroups.inheritedCPUs(group)
-        let kernel = ResourceObservation.values(held.limits, inheritedCPUs: inherited)
+        var kernel = ResourceObservation.values(held.limits, inheritedCPUs: inherited)
+        kernel.diskSize = record.diskImage.flatMap { _ in runtime.state.diskImage(name).size }
         let expected = ResourceObservation.expected(resources, version: runtime.cgroups.version, observed: kernel, inheritedCPUs: inherited)
         let differences = ResourceDiff.differences(desired: expected, observed: kernel)
         if !differences.isEmpty {
@@ -187,6 +190,9 @@ public struct LinuxHost: HostRuntime {
         case .updateRecord(let spec):
             try runtime.updateRecord(name, spec)
         case .restartContainer(let container, let networks):
+            // A smaller disk image is made at the start: refused first, with
+            // the container left running, when its files would not fit.
+            try runtime.checkDiskShrink(name, to: container.spec.resources?.disk?.size)
             try runtime.stop(name, timeout: container.spec.effectiveStopTimeout)
             _ = try runtime.start(container, networks: networks)
         case .replaceContainer(let container, let networks):

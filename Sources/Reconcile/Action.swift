@@ -158,6 +158,8 @@ public enum Reason: Hashable, Sendable, CustomStringConvertible {
     case recordOnly
     case appliedAtRestart
     case anotherRootfs
+    /// A disk quota added or removed: the private layer moves into or out of a disk image.
+    case privateLayerMoves
     case bridgeRepaired
     case bridgeRenamed(from: String)
     case containersMoved(to: String)
@@ -189,6 +191,7 @@ public enum Reason: Hashable, Sendable, CustomStringConvertible {
         case .recordOnly: return "berth's record of it changes; nothing in the kernel does"
         case .appliedAtRestart: return "applied at the next restart (or now with --restart)"
         case .anotherRootfs: return "another root filesystem: only with --replace"
+        case .privateLayerMoves: return "the private layer moves into or out of a disk image: only with --replace (it is made again)"
         case .bridgeRepaired: return "the bridge is changed live"
         case .bridgeRenamed(let old):
             return "the bridge is made under its new name; the containers move to it live from \(old), which then goes"

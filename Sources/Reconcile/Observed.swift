@@ -30,6 +30,9 @@ public struct ObservedHost: Sendable, Equatable {
     /// IPv4 forwarding of the bridges of desired networks that need it, by
     /// network name (absent: the bridge does not exist yet).
     public var forwarding: [String: Bool] = [:]
+    /// Whether a mounted disk image can grow while its container runs
+    /// (else a bigger disk quota waits for a restart).
+    public var diskGrowsLive = true
     /// What each source applied, by source.
     public var inventories: [String: Inventory] = [:]
 
@@ -138,10 +141,13 @@ public struct ResourceValues: Sendable, Equatable {
     public var ioWeight: Int?
     /// Per device ("MAJ:MIN"), the limits set there.
     public var ioLimits: [String: IOLimitValues]
+    /// The private layer's disk image size (nil: no disk quota).
+    public var diskSize: UInt64?
 
     public init(
         cpuWeight: Int = Defaults.cpuWeight, cpuLimit: CPUQuantity? = nil, cpus: CPUSet? = nil, memoryMax: UInt64? = nil,
-        memoryHigh: UInt64? = nil, swap: UInt64? = nil, pidsMax: Int? = nil, ioWeight: Int? = nil, ioLimits: [String: IOLimitValues] = [:]
+        memoryHigh: UInt64? = nil, swap: UInt64? = nil, pidsMax: Int? = nil, ioWeight: Int? = nil, ioLimits: [String: IOLimitValues] = [:],
+        diskSize: UInt64? = nil
     ) {
         self.cpuWeight = cpuWeight
         self.cpuLimit = cpuLimit
@@ -152,6 +158,7 @@ public struct ResourceValues: Sendable, Equatable {
         self.pidsMax = pidsMax
         self.ioWeight = ioWeight
         self.ioLimits = ioLimits
+        self.diskSize = diskSize
     }
 }
 

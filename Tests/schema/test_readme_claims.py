@@ -80,6 +80,7 @@ CLAIMS = {
         "memory max/high/swap": ["spec.resources.memory.max", "spec.resources.memory.high", "spec.resources.memory.swap"],
         "pids": ["spec.resources.pids.max"],
         "io weight and limits": ["spec.resources.io.weight", "spec.resources.io.limits[].device"],
+        "a disk quota": ["spec.resources.disk.size"],
     },
 }
 
