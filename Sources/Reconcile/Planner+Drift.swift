@@ -9,7 +9,11 @@ extension Planner {
         let desired = desired.defaulted()
         var policies: [ObjectRef: DriftPolicy] = [:]
         for container in desired.containers { policies[.container(container.metadata.name)] = container.spec.driftPolicy }
-        for network in desired.networks { policies[.network(network.metadata.name)] = network.spec.policy?.drift ?? Defaults.drift }
+        for network in desired.networks {
+            let policy = network.spec.policy?.drift ?? Defaults.drift
+            policies[.network(network.metadata.name)] = policy
+            policies[.ruleset(network: network.metadata.name)] = policy
+        }
         var result: [Drift] = []
         for action in plan(desired: desired, observed: observed, options: PlanOptions(), enforceAll: true) {
             let policy = policies[action.object] ?? .enforce

@@ -55,7 +55,7 @@ enum Reconciliation {
             switch action.object {
             case .container(let name): containers.insert(name)
             case .network(let name): networks.insert(name)
-            case .natRuleset, .forwarding: continue
+            case .ruleset, .forwarding: continue
             }
         }
         let (containerCount, networkCount) = (containers.count, networks.count)
