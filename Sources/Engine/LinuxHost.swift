@@ -128,6 +128,8 @@ public struct LinuxHost: HostRuntime {
                         origin: $0.drift ? .drift : .manifest)
                 }
         }
+        let legacy = String(NetworkRuleset.tablePrefix(cgroupParent: runtime.paths.cgroupParent).dropLast())
+        if (try? NFTablesNetlink.tableExists(family: NFTablesNetlink.familyIP, name: legacy)) == true { observed.legacyNATTable = legacy }
         observed.unrecorded = runtime.unrecorded(known: known)
         return observed
     }
@@ -211,6 +213,8 @@ public struct LinuxHost: HostRuntime {
             try runtime.delete(name)
         case .applyRuleset(let network, let reached, let containers):
             try ruleset(network, reached: reached, containers: containers).apply(state: runtime.state)
+        case .deleteLegacyNAT(let table):
+            try NetworkRuleset.deleteLegacy(table: table, state: runtime.state)
         case .enableForwarding(let bridge):
             try Syscall.writeValue("1", to: "/proc/sys/net/ipv4/conf/\(bridge)/forwarding", allowingSpaces: false)
         }

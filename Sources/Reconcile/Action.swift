@@ -128,6 +128,9 @@ public enum Operation: Hashable, Sendable {
     /// A network's nftables table, with the networks it may reach (their
     /// bridges) and the containers its port forwards name (their addresses).
     case applyRuleset(NetworkObject, reached: [NetworkObject], containers: [ContainerObject])
+    /// Deletes the one NAT table older berth versions kept for the whole
+    /// instance (`ip berth_PARENT`), once each network has its own.
+    case deleteLegacyNAT(table: String)
     case enableForwarding(bridge: String)
 }
 
@@ -151,6 +154,7 @@ public enum Reason: Hashable, Sendable, CustomStringConvertible {
     case bridgeRenamed(from: String)
     case containersMoved(to: String)
     case rulesetDiffers
+    case legacyNATTable
     case forwardingNeeded(network: String)
     case noManifest
     case noManifestWithoutRecord(pid: Int32)
@@ -178,6 +182,8 @@ public enum Reason: Hashable, Sendable, CustomStringConvertible {
         case .bridgeRenamed(let old):
             return "the bridge is made under its new name; the containers move to it live from \(old), which then goes"
         case .containersMoved(let bridge): return "the network's containers moved to \(bridge) live"
+        case .legacyNATTable:
+            return "the instance-wide NAT table of older berth versions: every network of this instance has its own table now"
         case .rulesetDiffers:
             return "the network's nftables table (port forwards, masquerade, isolation from other networks) is replaced live"
         case .forwardingNeeded(let network):
@@ -217,7 +223,7 @@ public struct Action: Hashable, Sendable, CustomStringConvertible {
         case .createNetwork, .createContainer: return .create
         case .repairBridge, .moveBridge, .updateResources, .updateNetworks, .updateFirewall, .updateRecord, .applyRuleset, .enableForwarding:
             return .updateLive
-        case .deleteNetwork, .deleteOldBridge, .deleteContainer: return .delete
+        case .deleteNetwork, .deleteOldBridge, .deleteContainer, .deleteLegacyNAT: return .delete
         case .adoptContainer: return .adopt
         case .startContainer: return .start
         case .stopContainer: return .stop

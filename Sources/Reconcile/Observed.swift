@@ -22,6 +22,9 @@ public struct ObservedHost: Sendable, Equatable {
     /// change says whether the manifest changed it or the kernel's table
     /// changed behind berth's back.
     public var rulesets: [String: [FieldChange]] = [:]
+    /// The instance-wide NAT table older berth versions kept (`ip
+    /// berth_PARENT`), when it exists.
+    public var legacyNATTable: String?
     /// Existing bridges of desired networks, by network name.
     public var bridges: [String: BridgeObservation] = [:]
     /// Containers running under berth's cgroup parent without a record (a

@@ -22,7 +22,7 @@ extension Planner {
     /// whole (one transaction). A network no manifest of this run names is
     /// not planned at all, so its table stays as it is.
     static func rulesetActions(_ desired: DesiredHost, _ observed: ObservedHost, enforceAll: Bool) -> [Action] {
-        rulesetInputs(desired).compactMap { network, reached, containers in
+        var actions: [Action] = rulesetInputs(desired).compactMap { network, reached, containers in
             let name = network.metadata.name
             // With drift policy warn or ignore, a table changed behind
             // berth's back is left alone; a manifest change is applied.
@@ -33,5 +33,16 @@ extension Planner {
                 .ruleset(network: name), .applyRuleset(network, reached: reached, containers: containers), changes: changes,
                 reason: .rulesetDiffers)
         }
+        // The table older versions kept for every network goes once this
+        // run gives each network berth has its own (then none loses a forward).
+        let names = Set(desired.networks.map(\.metadata.name))
+        if let legacy = observed.legacyNATTable, observed.recordedNetworks.keys.allSatisfy(names.contains) {
+            actions.append(
+                Action(
+                    .ruleset(network: "*"), .deleteLegacyNAT(table: legacy),
+                    changes: [FieldChange("table", desired: .absent, observed: .text("ip \(legacy)"), origin: .manifest)],
+                    reason: .legacyNATTable))
+        }
+        return actions
     }
 }

@@ -146,6 +146,13 @@ public struct NetworkRuleset: Equatable, Sendable {
         try Syscall.removeFile(recordPath(state, network: network), missingOK: true)
     }
 
+    /// Deletes the instance-wide NAT table of older berth versions (`ip
+    /// berth_PARENT`) and its record (idempotent).
+    public static func deleteLegacy(table: String, state: StateStore) throws {
+        try NFTables().run("add table ip \(table)\ndelete table ip \(table)\n")
+        try Syscall.removeFile(state.paths.stateDirectory.string + "/nat.fingerprint", missingOK: true)
+    }
+
     /// Where the host differs from this ruleset: nothing when berth applied
     /// this very ruleset and the kernel lists each chain as it did then.
     public func differences(state: StateStore) -> [Difference] {

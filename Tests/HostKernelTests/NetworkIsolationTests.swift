@@ -96,13 +96,19 @@ struct NetworkIsolationTests {
             + "---\n" + web("isob1", network: "isob", address: "10.72.0.10")
         try write(networkA(port: 8091), root + "/all/a.yaml")
         try write(networkB, root + "/all/b.yaml")
-        #expect(try instance.berth(["apply", root + "/all"]).code == 0)
+        // The one table an older berth kept for the whole instance goes once every network has its own.
+        let namespace = try Syscall.open("/run/netns/" + instance.netns, O_RDONLY)
+        defer { Syscall.close(namespace) }
+        let legacy = String(NetworkRuleset.tablePrefix(cgroupParent: instance.host.parent).dropLast())
+        try NFTables.run(
+            "table ip \(legacy) {\n  chain prerouting {\n    type nat hook prerouting priority dstnat; policy accept;\n  }\n}\n",
+            inNetworkNamespace: namespace)
+        #expect(try instance.berth(["apply", root + "/all"]).output.contains("delete Ruleset/*"))
+        #expect((try? NFTables.run("list table ip \(legacy)", inNetworkNamespace: namespace)) == nil)
         #expect(served(8091, "isoa1") && served(8092, "isob1"))
         let tableB = NetworkRuleset.tableName(cgroupParent: instance.host.parent, network: "isob")
         func listing(_ table: String) throws -> String {
-            let namespace = try Syscall.open("/run/netns/" + instance.netns, O_RDONLY)
-            defer { Syscall.close(namespace) }
-            return try NFTables.run("list table inet \(table)", inNetworkNamespace: namespace)
+            try NFTables.run("list table inet \(table)", inNetworkNamespace: namespace)
         }
         let before = try listing(tableB)
         #expect(before.contains("dport 8092"))

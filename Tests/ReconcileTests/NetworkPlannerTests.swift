@@ -295,4 +295,18 @@ import Testing
         #expect(plan.map(\.object) == [.network("front")] && plan.map(\.kind) == [.updateLive])
         #expect(plan.first?.changes == [FieldChange("bridge.group", desired: .number(0xbe47), observed: .number(0), origin: .drift)])
     }
+
+    @Test func theOldInstanceWideNATTableGoesOnlyWhenEveryRecordedNetworkHasItsOwn() throws {
+        let front = try network()
+        var observed = ObservedHost(networks: ["front"])
+        observed.legacyNATTable = "berth_berth"
+        observed.recordedNetworks = ["front": "br-front", "edge": "br-edge"]
+        let subset = DesiredHost(host: HostFacts(name: "h"), networks: [front], containers: [])
+        // edge is not in this run: its forwards still live in the old table.
+        #expect(Planner.plan(desired: subset, observed: observed).isEmpty)
+        observed.recordedNetworks["edge"] = nil
+        let plan = Planner.plan(desired: subset, observed: observed)
+        #expect(plan.map(\.operation) == [.deleteLegacyNAT(table: "berth_berth")])
+        #expect(plan.first?.description.hasPrefix("delete Ruleset/* table: ip berth_berth → absent") == true)
+    }
 }
