@@ -129,8 +129,16 @@ public struct LinuxHost: HostRuntime {
                 }
         }
         let legacy = String(NetworkRuleset.tablePrefix(cgroupParent: runtime.paths.cgroupParent).dropLast())
-        if (try? NFTablesNetlink.tableExists(family: NFTablesNetlink.familyIP, name: legacy)) == true { observed.legacyNATTable = legacy }
+        if (try? NFTablesNetlink.tableExists(family: NFTablesNetlink.familyIP, name: legacy)) == true {
+            observed.legacyNATTable = legacy
+            observed.networksWithTables = Set(
+                observed.recordedNetworks.keys.filter { network in
+                    let table = NetworkRuleset.tableName(cgroupParent: runtime.paths.cgroupParent, network: network)
+                    return (try? NFTablesNetlink.tableExists(family: NFTablesNetlink.familyINET, name: table)) == true
+                })
+        }
         observed.unrecorded = runtime.unrecorded(known: known)
+        observed.inventories = runtime.state.inventories()
         return observed
     }
 
@@ -217,6 +225,11 @@ public struct LinuxHost: HostRuntime {
             try NetworkRuleset.deleteLegacy(table: table, state: runtime.state)
         case .enableForwarding(let bridge):
             try Syscall.writeValue("1", to: "/proc/sys/net/ipv4/conf/\(bridge)/forwarding", allowingSpaces: false)
+        case .recordInventory(let inventory, _):
+            try runtime.state.saveInventory(inventory)
+        case .leaveOrphan:
+            // Shown by plan; apply leaves it alone (the executor never gets here).
+            break
         }
     }
 }

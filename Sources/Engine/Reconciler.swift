@@ -35,8 +35,8 @@ public struct Reconciler<Host: HostRuntime> {
 
     /// Differences between the manifests and the kernel; read-only. Only
     /// changes made behind berth's back are logged as drift.
-    public func drift(_ desired: DesiredHost) -> [Drift] {
-        let drifts = Planner.drift(desired: desired, observed: observe(desired))
+    public func drift(_ desired: DesiredHost, options: PlanOptions = PlanOptions()) -> [Drift] {
+        let drifts = Planner.drift(desired: desired, observed: observe(desired), options: options)
         log(drifts)
         return drifts
     }

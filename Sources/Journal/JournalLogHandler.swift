@@ -130,6 +130,8 @@ public enum EventKind: String, CaseIterable, Sendable {
     case restartBackOff = "restart back-off"
     /// A record-only change (restart policy, stop timeout, ...).
     case recordUpdated = "record updated"
+    /// The agent's manifests name an object another source applied.
+    case anotherSource = "object of another source"
 
     public var messageID: String {
         switch self {
@@ -155,6 +157,7 @@ public enum EventKind: String, CaseIterable, Sendable {
         case .restarting: return "16d3e4a5134c4ad4925530556fc0d48b"
         case .restartBackOff: return "47be766af2634adc94a9ac8bde2590fa"
         case .recordUpdated: return "f75b3fda8d704b9e94251feef8dc2973"
+        case .anotherSource: return "c4e1f0a9d27b4b3e8e55a1b7f3d9c206"
         }
     }
 

@@ -20,10 +20,14 @@ extension Planner {
 
     /// Each desired network whose nftables table differs: replaced as a
     /// whole (one transaction). A network no manifest of this run names is
-    /// not planned at all, so its table stays as it is.
-    static func rulesetActions(_ desired: DesiredHost, _ observed: ObservedHost, enforceAll: Bool) -> [Action] {
+    /// not planned at all, so its table stays as it is; nor is one of
+    /// another source (`foreign`), shared or not: its own source plans it.
+    static func rulesetActions(_ desired: DesiredHost, _ observed: ObservedHost, enforceAll: Bool, foreign: Set<ObjectRef> = [])
+        -> [Action]
+    {
         var actions: [Action] = rulesetInputs(desired).compactMap { network, reached, containers in
             let name = network.metadata.name
+            guard !foreign.contains(.network(name)) else { return nil }
             // With drift policy warn or ignore, a table changed behind
             // berth's back is left alone; a manifest change is applied.
             let enforce = enforceAll || (network.spec.policy?.drift ?? Defaults.drift) == .enforce
@@ -33,10 +37,13 @@ extension Planner {
                 .ruleset(network: name), .applyRuleset(network, reached: reached, containers: containers), changes: changes,
                 reason: .rulesetDiffers)
         }
-        // The table older versions kept for every network goes once this
-        // run gives each network berth has its own (then none loses a forward).
-        let names = Set(desired.networks.map(\.metadata.name))
-        if let legacy = observed.legacyNATTable, observed.recordedNetworks.keys.allSatisfy(names.contains) {
+        // The table older versions kept for every network goes once each
+        // network berth has has its own, or gets it in this run (then none
+        // loses a forward).
+        let names = Set(desired.networks.map(\.metadata.name).filter { !foreign.contains(.network($0)) })
+        if let legacy = observed.legacyNATTable,
+            observed.recordedNetworks.keys.allSatisfy({ names.contains($0) || observed.networksWithTables.contains($0) })
+        {
             actions.append(
                 Action(
                     .ruleset(network: "*"), .deleteLegacyNAT(table: legacy),

@@ -304,9 +304,26 @@ import Testing
         let subset = DesiredHost(host: HostFacts(name: "h"), networks: [front], containers: [])
         // edge is not in this run: its forwards still live in the old table.
         #expect(Planner.plan(desired: subset, observed: observed).isEmpty)
-        observed.recordedNetworks["edge"] = nil
+        // Once edge has its own table (another source applied it), it goes.
+        observed.networksWithTables = ["edge"]
         let plan = Planner.plan(desired: subset, observed: observed)
         #expect(plan.map(\.operation) == [.deleteLegacyNAT(table: "berth_berth")])
         #expect(plan.first?.description.hasPrefix("delete Ruleset/* table: ip berth_berth → absent") == true)
+    }
+
+    @Test func anotherSourcesNetworkKeepsItsTable() throws {
+        let front = try network()
+        var observed = ObservedHost(networks: ["front"])
+        observed.bridges["front"] = bridge(for: front)
+        observed.networkSpecs["front"] = front.spec
+        observed.inventories = ["/srv/b": Inventory(source: "/srv/b", networks: ["front"])]
+        observed.rulesets["front"] = [FieldChange("table", desired: .text("berth_x-front"), observed: .absent, origin: .manifest)]
+        let desired = DesiredHost(host: HostFacts(name: "h"), networks: [front], containers: [])
+        // Shared with /srv/b (same spec): its own source plans its table.
+        let plan = Planner.plan(desired: desired, observed: observed, options: PlanOptions(scope: .source("/srv/a")))
+        #expect(!plan.contains { $0.object == .ruleset(network: "front") })
+        #expect(
+            Planner.plan(desired: desired, observed: observed, options: PlanOptions(scope: .source("/srv/b"))).map(\.object).contains(
+                .ruleset(network: "front")))
     }
 }

@@ -31,7 +31,13 @@ struct Agent: ParsableCommand {
     @Option(help: ArgumentHelp("Manifest directory (with --git: relative to the checkout).", valueName: "dir")) var manifests: String?
     @Option(help: ArgumentHelp("Follow a local git checkout.", valueName: "dir")) var git: String?
     @Option(help: ArgumentHelp("Drift check interval (500ms, 30s, 5m, 1h).", valueName: "duration")) var interval: String = "30s"
-    @Flag(help: "Delete berth-owned containers that no manifest names any more (never with an empty set).") var prune = false
+    @Flag(
+        inversion: .prefixedNo,
+        help:
+            "Delete what the agent's source applied that no manifest names any more (never with an empty set); --no-prune leaves them, reported as orphans."
+    )
+    var prune = true
+    @OptionGroup var sourceOptions: SourceOptions
 
     func validate() throws {
         if manifests == nil && git == nil { throw ValidationError("give --manifests DIR or --git DIR") }
@@ -58,7 +64,7 @@ struct Agent: ParsableCommand {
         let loop = try AgentLoop(
             configuration: AgentLoop.Configuration(
                 manifests: manifestDirectory, git: git, interval: try Interval(parsing: interval), prune: prune,
-                host: try hostOptions.facts(), paths: global.paths),
+                source: sourceOptions.source ?? SourceOptions.absolute(manifestDirectory), host: try hostOptions.facts(), paths: global.paths),
             cgroups: runtime.cgroups, logger: Logger(label: "berth"), watchdogMilliseconds: SystemdNotify.watchdogMilliseconds(),
             notify: { SystemdNotify.notify($0) })
         try loop.run()
