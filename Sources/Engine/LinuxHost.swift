@@ -119,9 +119,10 @@ public struct LinuxHost: HostRuntime {
             }
         }
         // Each network's table, as the plan would build it, against berth's record and the kernel.
+        let nft = desired.networks.isEmpty ? nil : try? NFTables()
         for (network, reached, containers) in Planner.rulesetInputs(desired) {
             observed.rulesets[network.metadata.name] = ruleset(network, reached: reached, containers: containers)
-                .differences(state: runtime.state)
+                .differences(state: runtime.state, nft: nft)
                 .map {
                     FieldChange(
                         $0.field, desired: .text($0.desired), observed: $0.observed.map { .text($0) } ?? .absent,

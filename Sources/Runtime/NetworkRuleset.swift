@@ -155,7 +155,9 @@ public struct NetworkRuleset: Equatable, Sendable {
 
     /// Where the host differs from this ruleset: nothing when berth applied
     /// this very ruleset and the kernel lists each chain as it did then.
-    public func differences(state: StateStore) -> [Difference] {
+    /// `nft`: a context shared by the networks of one pass (one is made
+    /// when nil).
+    public func differences(state: StateStore, nft: NFTables? = nil) -> [Difference] {
         let record = (try? Syscall.readFile(NetworkRuleset.recordPath(state, network: network), limit: 1 << 16))
             .flatMap { try? JSONDecoder().decode(Record.self, from: Data($0)) }
         guard let record, record.table == table else {
@@ -172,7 +174,7 @@ public struct NetworkRuleset: Equatable, Sendable {
         }
         let listing: String?
         do {
-            listing = try NFTables().run("list table \(NetworkRuleset.family) \(table)")
+            listing = try (nft ?? NFTables()).run("list table \(NetworkRuleset.family) \(table)")
         } catch {
             listing = nil
         }
