@@ -183,10 +183,16 @@ public struct NetworkRuleset: Equatable, Sendable {
         for (name, field) in NetworkRuleset.chains where record.chains[name] != kernel[name] {
             let observed = listing == nil ? "table missing" : kernel[name] == nil ? "chain \(name) missing" : "chain \(name) edited"
             if let index = differences.firstIndex(where: { $0.field == field }) {
-                differences[index].observed = (differences[index].observed ?? "") + ", " + observed
+                if differences[index].observed != observed {
+                    differences[index].observed = (differences[index].observed ?? "") + ", " + observed
+                }
             } else {
                 differences.append(Difference(field: field, desired: fields[field] ?? "none", observed: observed, drift: true))
             }
+        }
+        // A chain berth never made in its table (a hook of someone else's).
+        for name in kernel.keys.sorted() where record.chains[name] == nil {
+            differences.append(Difference(field: "table", desired: "\(table) as applied", observed: "chain \(name) added", drift: true))
         }
         return differences
     }

@@ -179,6 +179,14 @@ struct NetworkIsolationTests {
         #expect(try instance.berth(["apply", directory]).code == 0)
         #expect(try instance.berth(["drift", "--detailed-exitcode", directory]).code == 0)
         #expect(!reaches(d, "10.73.0.10", "isoc1"))
+
+        // A chain berth never made, added to isod's table: drift too, and gone after apply.
+        try NFTables.run(
+            "add chain inet \(table) extra { type filter hook forward priority -5; policy accept; }\n", inNetworkNamespace: namespace)
+        let added = try instance.berth(["drift", "--detailed-exitcode", directory])
+        #expect(added.code == 2 && added.output.contains("chain extra added"), "\(added.output)")
+        #expect(try instance.berth(["apply", directory]).code == 0)
+        #expect(!(try NFTables.run("list table inet \(table)", inNetworkNamespace: namespace)).contains("chain extra"))
     }
 
     @Test func aSubnetTheHostsInterfacesUseIsRefusedByPlan() throws {
