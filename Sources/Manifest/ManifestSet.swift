@@ -81,6 +81,26 @@ public struct ManifestSet: Sendable {
         // Per container: required fields after merging, limits, attachments.
         var taken: [String: [IPAddress: (ManifestDocument, FieldPath)]] = [:]
         lazy var networkNames = allNetworks.keys.sorted()
+        // The networks each network may reach: placed on this host, itself excluded.
+        for (document, network) in networks {
+            var listed: Set<String> = []
+            for (index, other) in (network.spec.reach ?? []).enumerated() {
+                let path = FieldPath.root / "spec" / "reach" / index
+                if other == network.metadata.name {
+                    fail(document, path, "a network always reaches its own containers; list other networks only")
+                } else if !listed.insert(other).inserted {
+                    fail(document, path, "network '\(other)' is listed twice")
+                } else if networkByName[other] == nil {
+                    if allNetworks[other] != nil {
+                        fail(document, path, "network '\(other)' is not placed on host '\(host.name)'")
+                    } else {
+                        fail(
+                            document, path, "unknown network '\(other)'",
+                            hint: Suggest.closest(to: other, in: networkNames).map { "did you mean '\($0)'?" })
+                    }
+                }
+            }
+        }
         for (document, container) in containers {
             let spec = container.spec
             let specPath = FieldPath.root / "spec"

@@ -17,11 +17,16 @@ public struct ObservedHost: Sendable, Equatable {
     /// no longer gives (`spec.bridge` changed), that still exist: deleted
     /// once the containers moved to the new bridge.
     public var oldBridges: [String: [String]] = [:]
-    /// Whether the host's NAT/port-forward table is what the manifests want.
-    public var natCurrent: Bool = true
-    /// Whether the NAT table berth last applied is the one the manifests
-    /// want (then a difference is drift, not a manifest change).
-    public var natAppliedAsWanted: Bool = false
+    /// Where each desired network's nftables table differs from what the
+    /// manifests want, by network name (absent or empty: it matches); each
+    /// change says whether the manifest changed it or the kernel's table
+    /// changed behind berth's back.
+    public var rulesets: [String: [FieldChange]] = [:]
+    /// The instance-wide NAT table older berth versions kept (`ip
+    /// berth_PARENT`), when it exists.
+    public var legacyNATTable: String?
+    /// While it exists: the recorded networks whose own table exists.
+    public var networksWithTables: Set<String> = []
     /// Existing bridges of desired networks, by network name.
     public var bridges: [String: BridgeObservation] = [:]
     /// Containers running under berth's cgroup parent without a record (a
@@ -58,15 +63,18 @@ public struct BridgeObservation: Sendable, Equatable {
     public var up: Bool
     /// Its MTU (nil: not read).
     public var mtu: Int?
+    /// Its device group (nil: not read).
+    public var group: UInt32?
     /// Its addresses, IPv4 and IPv6, without the IPv6 link-local ones the
     /// kernel makes (nil: not read).
     public var addresses: [CIDR]?
     /// Its ports that are berth's veths: name → isolated (IFLA_BRPORT_ISOLATED).
     public var ports: [String: Bool]
 
-    public init(up: Bool, mtu: Int? = nil, addresses: [CIDR]? = nil, ports: [String: Bool] = [:]) {
+    public init(up: Bool, mtu: Int? = nil, group: UInt32? = nil, addresses: [CIDR]? = nil, ports: [String: Bool] = [:]) {
         self.up = up
         self.mtu = mtu
+        self.group = group
         self.addresses = addresses
         self.ports = ports
     }

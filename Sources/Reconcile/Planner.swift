@@ -22,20 +22,11 @@ public enum Planner {
         for network in desired.networks where !foreign.contains(.network(network.metadata.name)) {
             actions += networkActions(network, observed: observed, enforceAll: enforceAll)
         }
+        // Each network's rules (its isolation too) before its containers start.
+        actions += rulesetActions(desired, observed, enforceAll: enforceAll, foreign: foreign)
         for container in desired.containers where !foreign.contains(.container(container.metadata.name)) {
             actions += containerActions(
                 container, observedByName[container.metadata.name], desired: desired, observed: observed, enforceAll: enforceAll)
-        }
-        if !observed.natCurrent {
-            actions.append(
-                Action(
-                    .natRuleset, .applyNAT(networks: desired.networks, containers: desired.containers),
-                    changes: [
-                        FieldChange(
-                            "table", desired: .text("as the manifests want"), observed: .text("missing or differs"),
-                            origin: observed.natAppliedAsWanted ? .drift : .manifest)
-                    ],
-                    reason: .natTableDiffers))
         }
         actions += oldBridgeActions(desired, observed)
         for (network, bridge, current) in forwardingChanges(desired, observed) {
