@@ -37,19 +37,8 @@ extension Syscall {
     }
 
     private static func harden(_ fd: Int32, device: dev_t, subject: String, into report: inout TemplateHardening) throws(SystemError) {
-        // fdopendir takes the descriptor over: hand it a duplicate.
-        let copy = try retrying("dup", subject) { fcntl(fd, F_DUPFD_CLOEXEC, 3) }
-        guard let stream = fdopendir(copy) else {
-            close(copy)
-            throw SystemError(call: "fdopendir", errno: errno, subject: subject)
-        }
-        defer { closedir(stream) }
-        while let entry = readdir(stream) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            if name == "." || name == ".." { continue }
+        try forEachEntry(fd, subject: subject) { name, info throws(SystemError) in
             let path = subject + "/" + name
-            var info = stat()
-            guard fstatat(fd, name, &info, AT_SYMLINK_NOFOLLOW) == 0 else { throw SystemError(call: "fstatat", errno: errno, subject: path) }
             switch info.st_mode & S_IFMT {
             case S_IFCHR, S_IFBLK:
                 guard unlinkat(fd, name, 0) == 0 else { throw SystemError(call: "unlinkat", errno: errno, subject: path) }
@@ -73,7 +62,7 @@ extension Syscall {
                 defer { close(child) }
                 try harden(child, device: device, subject: path, into: &report)
             default:
-                continue
+                return
             }
         }
     }
