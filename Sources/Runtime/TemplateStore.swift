@@ -36,10 +36,17 @@ public struct TemplateStore: Sendable {
     /// cache key is the path with its size and modification time, so a
     /// replaced tarball is unpacked again. The tree is root's, mode 0700,
     /// without device nodes or set-id bits (Syscall.hardenTemplateTree); what
-    /// was dropped is logged once, when it is unpacked.
+    /// was dropped is logged once, when it is unpacked (or, for a tree an
+    /// older berth unpacked as it came, when it is first used again).
     public func path(ofTarball tarball: String, logger: Logger) throws -> String {
         let path = try cachePath(ofTarball: tarball)
-        if Syscall.exists(path) { return path }
+        var info = stat()
+        if lstat(path, &info) == 0 {
+            if info.st_uid != 0 || info.st_mode & 0o7777 != 0o700 {
+                report(try Syscall.hardenTemplateTree(path), of: tarball, at: path, logger: logger)
+            }
+            return path
+        }
         let files = FileManager.default
         try files.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let staging = "\(directory)/.tar-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
@@ -52,6 +59,12 @@ public struct TemplateStore: Sendable {
         }
         let dropped = try Syscall.hardenTemplateTree(staging)
         guard try publish(staging, at: path, complete: path) else { return path }
+        report(dropped, of: tarball, at: path, logger: logger)
+        return path
+    }
+
+    /// The one event for an unpacked tarball: what was dropped from it.
+    func report(_ dropped: TemplateHardening, of tarball: String, at path: String, logger: Logger) {
         logger.log(
             level: dropped == TemplateHardening() ? .info : .warning,
             "template unpacked",
@@ -59,7 +72,6 @@ public struct TemplateStore: Sendable {
                 "template": "\(tarball)", "path": "\(path)", "deviceNodesRemoved": "\(dropped.deviceNodes)",
                 "setIDBitsCleared": "\(dropped.setIDFiles)",
             ])
-        return path
     }
 
     /// Where `tarball` is (or will be) unpacked: the path with its size and

@@ -325,6 +325,19 @@ struct EscapeTests {
         #expect(reports.first?.metadata["template"] == "\(tarball)")
         #expect(reports.first?.metadata["deviceNodesRemoved"] == "2")
         #expect(reports.first?.metadata["setIDBitsCleared"] == "2")
+        // A tree an older berth unpacked as it came is made safe when it is next used, and reported then.
+        let older = host.root + "/older.tar"
+        #expect(try Spawn.run(["/bin/cp", tarball, older]).exitedCleanly)
+        let olderPath = try host.runtime.templates.cachePath(ofTarball: older)
+        #expect(try Spawn.run(["/bin/cp", "-a", tree, olderPath]).exitedCleanly)
+        #expect(chmod(olderPath, 0o755) == 0)
+        #expect(try host.runtime.templates.path(ofTarball: older, logger: records.logger) == olderPath)
+        _ = try host.runtime.templates.path(ofTarball: older, logger: records.logger)
+        #expect(lstat(olderPath, &info) == 0 && info.st_mode & 0o7777 == 0o700)
+        #expect(lstat(olderPath + "/opt/disk", &info) != 0)
+        #expect(lstat(olderPath + "/bin/su-copy", &info) == 0 && info.st_mode & 0o7777 == 0o755)
+        let olderReports = records.entries.withLock { $0.filter { $0.metadata["template"] == "\(older)" } }
+        #expect(olderReports.count == 1 && olderReports.first?.metadata["deviceNodesRemoved"] == "2")
         // A container still starts from it.
         _ = try host.runtime.start(
             host.container("tar1", command: ["/bin/sh", "-c", "(ls /opt; echo end) > /opt-list; exec sleep 300"]) {
