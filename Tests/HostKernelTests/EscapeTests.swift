@@ -242,7 +242,7 @@ struct EscapeTests {
         #expect(answers["clone3-user"] == "ok")
         #expect(answers["thread"] == "ok")
         // berth exec keeps the container's choice; in a default one, refused.
-        #expect(try host.runtime.exec("nest1", command: ["/probe/escape-probe", "unshare-user"]) == 0)
+        #expect(try host.runtime.exec("nest1", command: ["/bin/sh", "-c", "test $(/probe/escape-probe unshare-user) = ok"]) == 0)
         _ = try host.runtime.start(
             host.container("nest2", command: ["/bin/sh", "-c", "exec sleep 300"]) { $0.mounts = [mount] }.defaulted())
         #expect(
