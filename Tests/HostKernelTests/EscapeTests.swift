@@ -68,7 +68,7 @@ enum Escapes {
             "exe-write", "open `/proc/self/exe` (the probe: a host file bind-mounted read-only) for writing", probe: ("exe-write", ""),
             expected: "ETXTBSY"),
         EscapeCase(
-            "exe-scan", "open every `/proc/PID/exe` while `berth exec` runs commands (runc CVE-2019-5736)",
+            "exe-scan", "open every `/proc/PID/exe` while `berth exec` runs commands, to reopen berth's binary (runc CVE-2019-5736)",
             expected: "0 host binaries opened"),
         EscapeCase("chroot", "chroot, climb `..`, chroot again, look for a host file", probe: ("chroot-break", hostFile), expected: "contained"),
         EscapeCase("open-by-handle", "`open_by_handle_at` (the \"shocker\" escape)", probe: ("open-by-handle", ""), expected: "EPERM"),
@@ -212,6 +212,13 @@ struct EscapeTests {
         let upper = "\(host.root)/state/containers/esc1/upper"
         #expect(eventually { FileManager.default.fileExists(atPath: upper + "/tmp/scan-started") })
         for _ in 0..<20 { #expect(try host.runtime.exec("esc1", command: ["/bin/true"]) == 0) }
+        // ... and the berth binary itself (berth exec), which must come out unchanged.
+        var before = stat()
+        #expect(stat(ContainerCLITests.binary, &before) == 0)
+        let global = ["--state-dir", host.root + "/state", "--run-dir", host.root + "/run", "--cgroup-parent", host.parent]
+        for _ in 0..<5 {
+            #expect(try Spawn.run([ContainerCLITests.binary, "exec"] + global + ["esc1", "--", "/bin/true"]).exitedCleanly)
+        }
         #expect(try host.runtime.exec("esc1", command: ["/bin/touch", "/tmp/stop-scan"]) == 0)
         let scan = host.written("esc1", "/tmp/exe-scan")
         let log = host.written("esc1", "/tmp/exe-scan.err", waitSeconds: 2) ?? ""
@@ -221,6 +228,10 @@ struct EscapeTests {
         #expect((opened ?? 0) > 0, "\(log)")
         #expect(try Syscall.readFile("/bin/busybox", limit: 16 << 20) == busybox)
         #expect(try Syscall.readFile(hostFile) == Array("host\n".utf8))
+        var after = stat()
+        #expect(stat(ContainerCLITests.binary, &after) == 0)
+        #expect(after.st_size == before.st_size && after.st_mtim.tv_sec == before.st_mtim.tv_sec)
+        #expect(after.st_mtim.tv_nsec == before.st_mtim.tv_nsec)
     }
 
     @Test func nestedUserNamespacesOnlyWhenTheManifestAllowsThem() throws {
