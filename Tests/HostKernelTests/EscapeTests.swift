@@ -83,7 +83,7 @@ enum Escapes {
             "nested-allowed", "`unshare(CLONE_NEWUSER)` with `security.nestedUserNamespaces: true`", expected: "ok"),
         EscapeCase(
             "symlink-mount",
-            "a mount target in the rootfs that is a symlink out of it (a manifest mount's, one below a link to `/`, `/proc`, `/dev`)",
+            "a mount target in the rootfs that is a symlink out of it (a manifest mount's, one below a link to `/`, `/proc`, `/sys`, `/dev`)",
             expected: "refused at start (ELOOP), host directory untouched"),
         EscapeCase(
             "tarball-template", "a tarball template holding a block device node and set-uid and set-gid files",
@@ -269,10 +269,10 @@ struct EscapeTests {
         try Syscall.makeDirectories(source)
         let busybox = try Syscall.readFile("/bin/busybox", limit: 16 << 20)
         // Directory rootfses with one symlink out each, and the mount that meets it:
-        // a manifest mount on it, through a link to / above it, or berth's own /proc and /dev.
+        // a manifest mount on it, through a link to / above it, or berth's own /proc, /sys and /dev.
         let cases: [(name: String, link: String, target: String, mount: String?)] = [
             ("sym1", "data", outside, "/data"), ("sym2", "up", "/", "/up/" + outside.dropFirst()),
-            ("sym3", "proc", outside, nil), ("sym4", "dev", outside, nil),
+            ("sym3", "proc", outside, nil), ("sym4", "sys", outside, nil), ("sym5", "dev", outside, nil),
         ]
         var answers: [String] = []
         for escape in cases {
