@@ -10,8 +10,11 @@ packages=(
     busybox-static e2fsprogs
     # benchmark peer: container start-up is measured against runc
     runc
-    # tests: JSON Schema validation of the manifests, and tools that check from outside
-    python3 python3-yaml python3-jsonschema python3-pytest iproute2
+    # tests: JSON Schema validation of the manifests, and tools that check from outside;
+    # a C compiler and static libc for the escape suite's probe (run inside a container),
+    # arm64 headers to check that the container shim builds for aarch64 too
+    python3 python3-yaml python3-jsonschema python3-pytest iproute2 gcc libc6-dev
+    libc6-dev-arm64-cross linux-libc-dev-arm64-cross
 )
 
 missing=()

@@ -132,6 +132,9 @@ public enum EventKind: String, CaseIterable, Sendable {
     case recordUpdated = "record updated"
     /// The agent's manifests name an object another source applied.
     case anotherSource = "object of another source"
+    /// A tarball unpacked into the template cache, with what was dropped
+    /// from it (device nodes, set-id bits): once per tarball.
+    case templateUnpacked = "template unpacked"
 
     public var messageID: String {
         switch self {
@@ -158,6 +161,7 @@ public enum EventKind: String, CaseIterable, Sendable {
         case .restartBackOff: return "47be766af2634adc94a9ac8bde2590fa"
         case .recordUpdated: return "f75b3fda8d704b9e94251feef8dc2973"
         case .anotherSource: return "c4e1f0a9d27b4b3e8e55a1b7f3d9c206"
+        case .templateUnpacked: return "aa12488a89fb44a1bde6aab2a32fa193"
         }
     }
 

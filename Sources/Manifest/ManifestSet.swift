@@ -110,6 +110,14 @@ public struct ManifestSet: Sendable {
             if let memory = spec.resources?.memory, let high = memory.high, let max = memory.max, high > max {
                 fail(document, specPath / "resources" / "memory" / "high", "memory.high (\(high)) is above memory.max (\(max))")
             }
+            if let security = spec.security, security.nestedUserNamespaces == false,
+                security.seccomp == .unconfined || security.privileged == true
+            {
+                fail(
+                    document, specPath / "security" / "nestedUserNamespaces",
+                    "false needs berth's seccomp filter, which \(security.privileged == true ? "privileged: true" : "seccomp: unconfined") turns off",
+                    hint: "leave nestedUserNamespaces out")
+            }
             if let gid = spec.userNamespace?.gidMap ?? spec.userNamespace?.uidMap, gid.isEmpty {
                 fail(document, specPath / "userNamespace", "an id map needs at least one range")
             }

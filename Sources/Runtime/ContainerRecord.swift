@@ -28,6 +28,7 @@ public struct ContainerRecord: Codable, Equatable, Sendable {
     public var capabilities: UInt64?
     public var noNewPrivileges: Bool?
     public var seccomp: Bool?
+    public var nestedUserNamespaces: Bool?
     public var environment: [String]?
     /// Whether IPv6 is on in its network namespace (decided at start).
     public var ipv6: Bool?
@@ -90,6 +91,7 @@ extension ContainerRecord {
         capabilities = launch.capabilities.mask
         noNewPrivileges = launch.noNewPrivileges
         seccomp = launch.seccomp
+        nestedUserNamespaces = launch.nestedUserNamespaces ? true : nil
         environment = launch.environment
         ipv6 = !launch.disableIPv6
     }

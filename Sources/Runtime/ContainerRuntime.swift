@@ -318,6 +318,7 @@ public struct ContainerRuntime: Sendable {
             consoleLog: state.containerDirectory(container.metadata.name) + "/console.log")
         if record.privateLayerInMemory == true { launch.volatileDirectory = state.runDirectory(container.metadata.name) }
         launch.seccomp = spec.security?.seccomp != .unconfined && spec.security?.privileged != true
+        launch.nestedUserNamespaces = spec.security?.nestedUserNamespaces ?? false
         launch.disableIPv6 = !spec.usesIPv6
         return launch
     }
@@ -560,6 +561,7 @@ public struct ContainerRuntime: Sendable {
             initPID: pid, arguments: command, environment: merged, workingDirectory: workingDirectory,
             capabilities: CapabilitySet(mask: record.capabilities ?? 0), noNewPrivileges: record.noNewPrivileges ?? true,
             seccomp: record.seccomp ?? true)
+        exec.nestedUserNamespaces = record.nestedUserNamespaces ?? false
         exec.tty = tty
         exec.passesSignals = passesSignals
         exec.cgroup = cgroups.entry(group)

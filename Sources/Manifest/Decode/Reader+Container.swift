@@ -255,11 +255,12 @@ extension Reader {
     }
 
     mutating func security(_ node: Node, _ path: FieldPath) -> SecuritySpec? {
-        guard let f = mapping(node, path, fields: ["privileged", "noNewPrivileges", "seccomp"]) else { return nil }
+        guard let f = mapping(node, path, fields: ["privileged", "noNewPrivileges", "seccomp", "nestedUserNamespaces"]) else { return nil }
         var spec = SecuritySpec()
         spec.privileged = f.read("privileged", &self) { $0.bool($1, $2) }
         spec.noNewPrivileges = f.read("noNewPrivileges", &self) { $0.bool($1, $2) }
         spec.seccomp = f.read("seccomp", &self) { $0.enumeration($1, $2, SeccompProfile.self) }
+        spec.nestedUserNamespaces = f.read("nestedUserNamespaces", &self) { $0.bool($1, $2) }
         return spec
     }
 
