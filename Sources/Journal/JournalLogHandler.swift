@@ -29,30 +29,37 @@ public struct JournalLogHandler: LogHandler {
     }
 }
 
-/// Where journal events go: journald's socket, else stderr.
+/// Where journal events go: journald's socket, else stderr (unless the
+/// caller prints events to stderr itself: `fallback` false).
 public final class JournalSink: @unchecked Sendable {
     public static let defaultSocket = "/run/systemd/journal/socket"
+    /// The metadata key that names an event's kind (EventKind's raw value)
+    /// when its message is a sentence rather than the kind itself.
+    public static let eventKey = "event"
     let socket: DatagramSocket?
     let identifier: String
+    let fallback: Bool
     private let droppedCount = Atomic<Int>(0)
 
     /// Events dropped because journald did not keep up.
     public var dropped: Int { droppedCount.load(ordering: .relaxed) }
 
-    public init(socketPath: String = JournalSink.defaultSocket, identifier: String = "berth") {
+    public init(socketPath: String = JournalSink.defaultSocket, identifier: String = "berth", fallback: Bool = true) {
         socket = try? DatagramSocket(path: socketPath)
         self.identifier = identifier
+        self.fallback = fallback
     }
 
     /// Sends one event. Metadata keys become fields: `container` →
     /// BERTH_CONTAINER, and the well-known ones (object, kind, action, field,
-    /// desired, observed, result) → BERTH_OBJECT, ...
+    /// desired, observed, result) → BERTH_OBJECT, ... Its MESSAGE_ID is its
+    /// kind's: the `event` key's, else the message's when that is a kind.
     public func send(message: String, level: Logger.Level, metadata: Logger.Metadata, source: String) {
         var fields: [(name: String, value: String)] = [
             ("MESSAGE", message), ("PRIORITY", "\(JournalSink.priority(level).rawValue)"),
             ("SYSLOG_IDENTIFIER", identifier),
         ]
-        if let id = EventKind.messageID(for: message) { fields.append(("MESSAGE_ID", id)) }
+        if let id = EventKind.messageID(message: message, metadata: metadata) { fields.append(("MESSAGE_ID", id)) }
         for (key, value) in metadata.sorted(by: { $0.key < $1.key }) {
             fields.append((JournalSink.fieldName(key), "\(value)"))
         }
@@ -85,6 +92,7 @@ public final class JournalSink: @unchecked Sendable {
     }
 
     private func fallback(_ message: String, _ metadata: Logger.Metadata) {
+        guard fallback else { return }
         // Appended, not joined(separator:): its generic witness lookup costs
         // a fresh process (every berth run) ~50 us.
         var line = "berth: " + message
@@ -160,5 +168,15 @@ public enum EventKind: String, CaseIterable, Sendable {
 
     static func messageID(for message: String) -> String? {
         EventKind(rawValue: message)?.messageID
+    }
+
+    /// The kind an event's `event` metadata names, else its message's.
+    public static func kind(message: String, metadata: Logger.Metadata?) -> EventKind? {
+        if let name = metadata?[JournalSink.eventKey], let kind = EventKind(rawValue: "\(name)") { return kind }
+        return EventKind(rawValue: message)
+    }
+
+    static func messageID(message: String, metadata: Logger.Metadata) -> String? {
+        kind(message: message, metadata: metadata)?.messageID
     }
 }

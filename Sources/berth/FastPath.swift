@@ -13,7 +13,8 @@ enum FastPath {
         "--name", "--template", "--rootfs", "--hostname", "--env", "-e", "--workdir", "-w", "--memory", "--cpus", "--pids",
     ]
     static let stopOptions = ["--timeout"]
-    /// Flags (no value): run's.
+    /// Flags (no value): every command's, and run's.
+    static let instanceFlags = ["--quiet", "-q", "--verbose", "-v"]
     static let runFlags = ["--tty", "-t"]
 
     static func parse(_ arguments: [String]) -> Lifecycle? {
@@ -45,6 +46,13 @@ enum FastPath {
             if command == "run" && (option == "-t" || option == "--tty") && inline == nil {
                 guard !run.tty else { return nil }
                 run.tty = true
+                continue
+            }
+            if instanceFlags.contains(option) && inline == nil {
+                let verbosity: Verbosity = option == "-q" || option == "--quiet" ? .quiet : .verbose
+                // Repeated or both: ArgumentParser's answer.
+                guard instance.verbosity == .normal else { return nil }
+                instance.verbosity = verbosity
                 continue
             }
             if option == "-e" { option = "--env" }

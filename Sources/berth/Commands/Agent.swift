@@ -52,7 +52,7 @@ struct Agent: ParsableCommand {
     }
 
     func run() throws {
-        let runtime = try RuntimeContext.runtime(global)
+        let runtime = try RuntimeContext.runtime(global, agent: true)
         // git must never wait for a password on a terminal nobody watches.
         setenv("GIT_TERMINAL_PROMPT", "0", 1)
         let loop = try AgentLoop(

@@ -9,19 +9,32 @@ import Runtime
 #endif
 
 /// The instance options as plain values (GlobalOptions parsed, or the fast
-/// path's); its defaults are GlobalOptions' defaults.
+/// path's); its defaults are GlobalOptions' defaults: BERTH_STATE_DIR,
+/// BERTH_RUN_DIR and BERTH_CGROUP_PARENT when set, else berth's own. A flag
+/// beats the environment, which beats the default.
 struct Instance: Equatable {
     static let defaults = Instance()
 
-    var stateDir = "/var/lib/berth"
-    var runDir = "/run/berth"
-    var cgroupParent = "berth"
+    var stateDir = Instance.environment("BERTH_STATE_DIR") ?? "/var/lib/berth"
+    var runDir = Instance.environment("BERTH_RUN_DIR") ?? "/run/berth"
+    var cgroupParent = Instance.environment("BERTH_CGROUP_PARENT") ?? "berth"
+    /// How much berth says on stderr (-q, -v).
+    var verbosity = Verbosity.normal
 
     init() {}
     init(_ global: GlobalOptions) {
         stateDir = global.stateDir
         runDir = global.runDir
         cgroupParent = global.cgroupParent
+        verbosity = global.verbosity
+    }
+
+    /// A variable's value; unset and empty are the same.
+    /// (getenv, not ProcessInfo: its set-up costs every container start.)
+    static func environment(_ name: String) -> String? {
+        guard let value = getenv(name) else { return nil }
+        let text = String(cString: value)
+        return text.isEmpty ? nil : text
     }
 
     var paths: RuntimePaths { RuntimePaths(stateDirectory: .init(stateDir), runDirectory: .init(runDir), cgroupParent: cgroupParent) }

@@ -154,8 +154,15 @@ struct Apply: ParsableCommand {
             return
         }
         let text = format.output == .text
-        let outcomes = reconciler.apply(actions, options: ApplyOptions(restart: restart, replace: replace)) { outcome in
-            guard text else { return }
+        // Each outcome is printed once, here: not again as a log line.
+        ConsoleLog.render([.applied])
+        let progress = ProgressLine(total: actions.count, enabled: text && global.verbosity != .quiet)
+        let outcomes = reconciler.apply(
+            actions, options: ApplyOptions(restart: restart, replace: replace),
+            starting: { action in progress.show("\(action.kind.rawValue) \(action.object)") }
+        ) { outcome in
+            progress.finished()
+            guard text, global.verbosity != .quiet || outcome.result.failed else { return }
             let lines = PlanOutput.lines(outcome.action, suffix: ": \(outcome.result)")
             for line in lines { print(line) }
         }
