@@ -59,7 +59,16 @@ public final class JournalSink: @unchecked Sendable {
             ("MESSAGE", message), ("PRIORITY", "\(JournalSink.priority(level).rawValue)"),
             ("SYSLOG_IDENTIFIER", identifier),
         ]
-        if let id = EventKind.messageID(message: message, metadata: metadata) { fields.append(("MESSAGE_ID", id)) }
+        let kind = EventKind.kind(message: message, metadata: metadata)
+        var metadata = metadata
+        if let kind {
+            fields.append(("MESSAGE_ID", kind.messageID))
+            // A bare kind ("started") becomes a sentence: "web1: started (init pid 4242)".
+            if metadata[JournalSink.eventKey] == nil {
+                fields[0].value = kind.sentence(metadata.mapValues { "\($0)" })
+                metadata[JournalSink.eventKey] = "\(kind.rawValue)"
+            }
+        }
         for (key, value) in metadata.sorted(by: { $0.key < $1.key }) {
             fields.append((JournalSink.fieldName(key), "\(value)"))
         }
@@ -138,6 +147,23 @@ public enum EventKind: String, CaseIterable, Sendable {
     case restartBackOff = "restart back-off"
     /// A record-only change (restart policy, stop timeout, ...).
     case recordUpdated = "record updated"
+    case templateUnpacked = "template unpacked"
+    case templateBuilt = "template built"
+    case templateShifted = "template shifted for a user namespace"
+    case bridgeCreated = "bridge created"
+    case bridgeAdopted = "bridge adopted"
+    case bridgeDeleted = "bridge deleted"
+    case oldBridgeDeleted = "old bridge deleted"
+    case networksAttached = "networks attached"
+    case networkDetached = "network detached"
+    /// A `berth run` container's init ended (berth deletes it).
+    case runExited = "exited"
+    /// A `berth run` container killed after a second signal.
+    case killing = "killing the container"
+    case stopTimedOut = "stop timed out, killing"
+    case manifestsMissing = "manifests directory is missing; watching for it"
+    case reloadRequested = "reload requested (SIGHUP)"
+    case commitNotRecorded = "cannot record the applied commit"
 
     public var messageID: String {
         switch self {
@@ -163,6 +189,21 @@ public enum EventKind: String, CaseIterable, Sendable {
         case .restarting: return "16d3e4a5134c4ad4925530556fc0d48b"
         case .restartBackOff: return "47be766af2634adc94a9ac8bde2590fa"
         case .recordUpdated: return "f75b3fda8d704b9e94251feef8dc2973"
+        case .templateUnpacked: return "8551bbbec28c4975a72c749682aa3401"
+        case .templateBuilt: return "db4207ad89e54c8eb33fa85541ff2449"
+        case .templateShifted: return "632c7741b4814d188b125c40626e3ea3"
+        case .bridgeCreated: return "d20101a1899f4a38b8083ab74e8fc665"
+        case .bridgeAdopted: return "b3a7173d403e470981637b810a90d347"
+        case .bridgeDeleted: return "ec487ef716b8482787a1b7f4b9ca58bf"
+        case .oldBridgeDeleted: return "dc5db2a59aaa4ce5a0a63586ffd1dcae"
+        case .networksAttached: return "48c7c2d92b7846a49e33ae744d9318e9"
+        case .networkDetached: return "c22f9d0bc65a4216aaf2e10933cbadad"
+        case .runExited: return "8667faf5029b46d3a68295c55457e4ee"
+        case .killing: return "c0ff8859d3134b0384f9cfd5c53f74ce"
+        case .stopTimedOut: return "8f4727f865a74e7cbed147ee3726b729"
+        case .manifestsMissing: return "e500167be879417b8c3cf6113bb1d00d"
+        case .reloadRequested: return "7885c15a64a44e3e8954de64c6cfd541"
+        case .commitNotRecorded: return "640785ab65bf4c1ab6d09d6a69ccf28c"
         }
     }
 

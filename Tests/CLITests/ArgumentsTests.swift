@@ -37,3 +37,30 @@ struct ArgumentsTests {
         #expect(list.global.stateDir == "/s" && list.global.verbosity == .quiet)
     }
 }
+
+/// `berth events --since`: durations ago and timestamps.
+struct EventsSinceTests {
+    static let now: UInt64 = 1_764_748_800 * 1_000_000  // 2025-12-03T08:00:00Z
+
+    static let accepted: [(String, UInt64)] = [
+        ("90", now - 90_000_000), ("90s", now - 90_000_000), ("10m", now - 600_000_000), ("2h", now - 7_200_000_000),
+        ("1h30m", now - 5_400_000_000), ("2025-12-03T07:00:00Z", now - 3_600_000_000), ("2025-12-03Z", now - 28_800_000_000),
+        ("2025-12-03T07:30Z", now - 1_800_000_000), ("1000000h", 0),
+    ]
+
+    @Test(arguments: accepted) func acceptsDurationsAndTimestamps(_ text: String, _ expected: UInt64) throws {
+        #expect(try Events.microseconds(since: text, now: Self.now) == expected)
+    }
+
+    @Test(arguments: ["", "yesterday", "10x", "2025-13-01", "2025-12-03T25:00:00Z", "2025-12-03 08:00:00+02", "-5"])
+    func refusesTheRest(_ text: String) {
+        #expect(throws: (any Error).self) { try Events.microseconds(since: text, now: Self.now) }
+    }
+
+    @Test func localTimestampsFollowTheTimeZone() {
+        // Without Z: local time, as journalctl reads it; the same instant as
+        // mktime gives for those fields.
+        #expect(Events.timestamp("2025-12-03 08:00:00") != nil)
+        #expect(Events.timestamp("2025-12-03 08:00") == Events.timestamp("2025-12-03T08:00:00"))
+    }
+}

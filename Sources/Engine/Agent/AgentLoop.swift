@@ -323,7 +323,7 @@ public final class AgentLoop {
         logger.error(
             "manifests invalid",
             metadata: ["manifests": "\(configuration.manifests)", "errors": "\(errors.count)", "error": "\(errors.first ?? "")"])
-        for error in errors.dropFirst().prefix(20) { logger.notice("\(error)") }
+        for error in errors.dropFirst().prefix(20) { logger.notice("\(error)", metadata: ["event": "manifests invalid"]) }
     }
 
     /// What identifies each object's manifest: a change resets its back-off.

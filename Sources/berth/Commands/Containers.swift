@@ -19,7 +19,11 @@ enum RuntimeContext {
     /// ConsoleLog), but not when stderr is the journal already (under systemd).
     /// Without journald, the agent's stderr is its only record: it shows
     /// informational events there too.
-    static func bootstrapLogging(_ verbosity: Verbosity, agent: Bool) {
+    /// Every journal event names its instance (BERTH_STATE_DIR,
+    /// BERTH_CGROUP_PARENT): `berth events` shows one instance's history.
+    static func bootstrapLogging(_ instance: Instance, agent: Bool) {
+        let verbosity = instance.verbosity
+        let fields = Events.instanceMetadata(instance)
         let socketPath = Instance.environment("BERTH_JOURNAL_SOCKET") ?? JournalSink.defaultSocket
         let journald = Syscall.exists(socketPath)
         let sink = JournalSink(socketPath: socketPath, fallback: false)
@@ -31,6 +35,7 @@ enum RuntimeContext {
         LoggingSystem.bootstrap { label in
             var journal = JournalLogHandler(label: label, sink: sink)
             journal.logLevel = .info
+            for (key, value) in fields { journal.metadata[key] = "\(value)" }
             guard let console else { return journal }
             return MultiplexLogHandler([ConsoleLogHandler(level: console), journal])
         }
@@ -47,7 +52,7 @@ enum RuntimeContext {
             defer { done = true }
             return !done
         }
-        if first { bootstrapLogging(instance.verbosity, agent: agent) }
+        if first { bootstrapLogging(instance, agent: agent) }
         return ContainerRuntime(paths: instance.paths, cgroups: try CgroupDrivers.detect(), logger: Logger(label: "berth"))
     }
 }
