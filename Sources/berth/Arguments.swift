@@ -11,7 +11,7 @@ enum Arguments {
     static let globalFlags = ["--quiet", "-q", "--verbose", "-v"]
     /// Every subcommand's name; a test holds it equal to Berth's configuration.
     static let commands = [
-        "validate", "plan", "apply", "drift", "list", "status", "run", "exec", "enter", "start", "stop",
+        "validate", "plan", "apply", "drift", "list", "status", "logs", "run", "exec", "enter", "start", "stop",
         "ubc", "suspend", "resume", "checkpoint", "restore", "events", "agent", "version", "help",
     ]
 

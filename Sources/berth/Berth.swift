@@ -37,7 +37,7 @@ struct Berth: ParsableCommand {
             """,
         subcommands: [
             Validate.self, Plan.self, Apply.self, Drift.self,
-            List.self, Status.self,
+            List.self, Status.self, Logs.self,
             Run.self, Exec.self, Enter.self, Start.self, Stop.self,
             UBC.self, Suspend.self, Resume.self, Checkpoint.self, Restore.self,
             Events.self, Agent.self, Version.self,
