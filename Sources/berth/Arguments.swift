@@ -11,7 +11,7 @@ enum Arguments {
     static let globalFlags = ["--quiet", "-q", "--verbose", "-v"]
     /// Every subcommand's name; a test holds it equal to Berth's configuration.
     static let commands = [
-        "validate", "plan", "apply", "drift", "list", "status", "logs", "run", "exec", "enter", "start", "stop",
+        "validate", "plan", "apply", "show", "drift", "list", "status", "logs", "run", "exec", "enter", "start", "stop",
         "ubc", "suspend", "resume", "checkpoint", "restore", "events", "agent", "version", "help",
     ]
 
@@ -34,6 +34,8 @@ enum Arguments {
         var index = 0
         while index < arguments.count {
             let token = arguments[index]
+            // `--version` is `berth version`, with global options before or after it.
+            if token == "--version" { return ["version"] + leading + arguments[(index + 1)...] }
             guard token.hasPrefix("-") else { break }
             if globalFlags.contains(token) {
                 leading.append(token)

@@ -14,8 +14,6 @@ enum Main {
             Console.error("Error: \(error)\nUsage: berth <subcommand>\n  See 'berth --help' for more information.")
             exit(ExitCode.validationFailure.rawValue)
         }
-        // `--version` says what `berth version` says.
-        if arguments == ["--version"] { return Berth.main(["version"]) }
         // The lifecycle commands' plain forms skip ArgumentParser (FastPath).
         guard let request = FastPath.parse(arguments) else { return Berth.main(arguments) }
         do {
@@ -36,7 +34,7 @@ struct Berth: ParsableCommand {
             mounts. Every action and every drift is a journald event.
             """,
         subcommands: [
-            Validate.self, Plan.self, Apply.self, Drift.self,
+            Validate.self, Plan.self, Apply.self, Show.self, Drift.self,
             List.self, Status.self, Logs.self,
             Run.self, Exec.self, Enter.self, Start.self, Stop.self,
             UBC.self, Suspend.self, Resume.self, Checkpoint.self, Restore.self,

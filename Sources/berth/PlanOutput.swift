@@ -16,7 +16,7 @@ struct CLIFailure: Error, CustomStringConvertible {
 /// JSON for machines. Nothing here is parsed back.
 enum PlanOutput {
     /// One change as JSON.
-    struct ChangeJSON: Encodable {
+    struct ChangeJSON: Codable, Equatable {
         var field: String
         var desired: String
         var observed: String
@@ -30,7 +30,7 @@ enum PlanOutput {
     }
 
     /// One action (with its outcome after an apply) as JSON.
-    struct ActionJSON: Encodable {
+    struct ActionJSON: Codable, Equatable {
         var kind: String
         var object: String
         var reason: String

@@ -18,7 +18,8 @@ struct ArgumentsTests {
         (["--cgroup-parent", "p", "run", "--", "/bin/sh"], ["run", "--cgroup-parent", "p", "--", "/bin/sh"]),
         (["-v", "exec", "web1", "--", "ps", "--state-dir", "x"], ["exec", "-v", "web1", "--", "ps", "--state-dir", "x"]),
         // Left for ArgumentParser to answer.
-        (["--help"], ["--help"]), (["--version"], ["--version"]), (["--state-dir"], ["--state-dir"]),
+        (["--version"], ["version"]), (["-q", "--version", "-o", "json"], ["version", "-q", "-o", "json"]),
+        (["--help"], ["--help"]), (["--state-dir"], ["--state-dir"]),
         (["--bogus", "list"], ["--bogus", "list"]), ([], []), (["--state-dir", "/s"], ["--state-dir", "/s"]),
     ]
 

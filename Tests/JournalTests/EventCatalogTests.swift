@@ -41,3 +41,18 @@ import Testing
         #expect(EventKind.kind(message: "something else", metadata: [:]) == nil)
     }
 }
+
+/// JOURNAL_STREAM ("DEVICE:INODE") tells whether stderr is the journal already.
+@Suite struct JournalStreamTests {
+    @Test(
+        arguments: [
+            ("8:12345", (UInt64(8), UInt64(12345)), true), ("8:12345", (UInt64(8), UInt64(12346)), false),
+            ("9:12345", (UInt64(8), UInt64(12345)), false), ("8:", (UInt64(8), UInt64(0)), false), ("", (UInt64(0), UInt64(0)), false),
+            ("8:12345:1", (UInt64(8), UInt64(12345)), false), ("x:y", (UInt64(0), UInt64(0)), false),
+        ] as [(String, (UInt64, UInt64), Bool)])
+    func matchesStandardErrorsDeviceAndInode(_ value: String, _ stream: (UInt64, UInt64), _ expected: Bool) {
+        #expect(JournalStream.matches(value, (device: stream.0, inode: stream.1)) == expected)
+    }
+
+    @Test func noStreamNoMatch() { #expect(!JournalStream.matches("8:12345", nil)) }
+}

@@ -87,6 +87,14 @@ def test_help_names_the_variables():
         assert variable in help
 
 
+@pytest.mark.parametrize("command", ["logs", "show", "version"])
+def test_new_subcommands_take_the_global_options(command):
+    result = berth(command, "--help")
+    assert result.returncode == 0, result.stderr
+    for option in ["--state-dir", "--run-dir", "--cgroup-parent", "--quiet", "--verbose"]:
+        assert option in result.stdout, f"{command} --help lacks {option}"
+
+
 def test_a_global_option_without_its_value_is_a_usage_error():
     result = berth("--state-dir")
     assert result.returncode == 64, result.stderr
@@ -251,3 +259,54 @@ def test_progress_line_never_when_not_a_terminal(tmp_path):
                    "--cgroup-parent", "berth-cli-test")
     assert result.returncode == 0, result.stderr
     assert "\r" not in result.stderr and "\x1b" not in result.stderr
+
+
+# --- 6. a saved plan: plan --out FILE, show FILE, apply FILE ----------------------
+
+@sandbox
+def test_saved_plan_is_applied_exactly_or_refused_once_anything_changed(instance, tmp_path):
+    instance.write("s1")
+    saved = tmp_path / "plan.json"
+    planned = instance.berth("plan", "-out", str(saved), str(instance.manifests))
+    assert planned.returncode == 0, planned.stderr
+    assert f"Saved the plan to {saved}" in planned.stdout
+
+    # show: the reviewed actions, as text and as JSON.
+    shown = berth("show", str(saved))
+    assert "  create Container/s1 spec.state: absent → running (does not exist)" in shown.stdout.splitlines()
+    document = json.loads(berth("show", "-json", str(saved)).stdout)
+    assert document["format"] == "berth-plan/v1"
+    assert document["paths"] == [str(instance.manifests)]
+    assert [(a["kind"], a["object"]) for a in document["actions"]] == [("create", "Container/s1")]
+    assert json.loads(berth("show", "-o", "json", str(saved)).stdout) == document
+
+    # The manifests changed since: refused, nothing changed.
+    instance.write("s1", memory="96Mi")
+    refused = instance.berth("apply", str(saved))
+    assert refused.returncode == 1
+    assert f"the manifests changed since {saved} was saved; nothing was changed" in refused.stderr
+    assert json.loads(instance.berth("list", "-o", "json").stdout) == []
+
+    # As reviewed: applied, exactly.
+    assert instance.berth("plan", "--out", str(saved), str(instance.manifests)).returncode == 0
+    applied = instance.berth("apply", str(saved))
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    assert applied.stdout.splitlines() == [
+        "create Container/s1 spec.state: absent → running (does not exist): applied", "Applied: 1 created, 0 failed"]
+
+    # The host changed since (the container was stopped): refused, with the plan as it is now.
+    instance.write("s1", memory="128Mi")
+    assert instance.berth("plan", "-out", str(saved), str(instance.manifests)).returncode == 0
+    assert instance.berth("stop", "s1").returncode == 0
+    refused = instance.berth("apply", str(saved))
+    assert refused.returncode == 1
+    assert f"the host changed since {saved} was saved: the plan now is" in refused.stderr
+    assert "start Container/s1" in refused.stderr
+    assert instance.berth("list", "-o", "json").stdout.count('"stopped"') == 1
+
+
+def test_show_refuses_what_is_not_a_saved_plan(tmp_path):
+    (tmp_path / "web.yaml").write_text("apiVersion: berth/v1\n")
+    result = berth("show", str(tmp_path / "web.yaml"))
+    assert result.returncode == 1
+    assert "is not a plan saved by berth plan --out" in result.stderr

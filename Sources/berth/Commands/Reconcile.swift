@@ -28,6 +28,13 @@ enum Reconciliation {
     static func desired(
         _ paths: [String], host: HostFacts, format: OutputFormat = .text, runtime: ContainerRuntime? = nil
     ) throws -> DesiredHost {
+        try loaded(paths, host: host, format: format, runtime: runtime).desired
+    }
+
+    /// `desired(...)` and the manifest files it was read from.
+    static func loaded(
+        _ paths: [String], host: HostFacts, format: OutputFormat = .text, runtime: ContainerRuntime? = nil
+    ) throws -> (desired: DesiredHost, files: [String]) {
         let outcome = ManifestPipeline.load(paths: paths, host: host, runtime: runtime)
         if format == .text {
             for note in outcome.notes { Console.error("note: " + note) }
@@ -42,7 +49,7 @@ enum Reconciliation {
             }
             throw CLIFailure("manifests have \(outcome.errors.count) error\(outcome.errors.count == 1 ? "" : "s"); nothing was planned or changed")
         }
-        return desired
+        return (desired, outcome.files)
     }
 
     /// Removing everything (`--prune` without manifests) is confirmed: on a
@@ -88,8 +95,12 @@ struct ManifestArguments: ParsableArguments {
     }
 
     func desired(host: HostFacts, format: OutputFormat, runtime: ContainerRuntime?) throws -> DesiredHost {
-        if paths.isEmpty { return DesiredHost(host: host, networks: [], containers: []) }
-        return try Reconciliation.desired(paths, host: host, format: format, runtime: runtime)
+        try loaded(host: host, format: format, runtime: runtime).desired
+    }
+
+    func loaded(host: HostFacts, format: OutputFormat, runtime: ContainerRuntime?) throws -> (desired: DesiredHost, files: [String]) {
+        if paths.isEmpty { return (DesiredHost(host: host, networks: [], containers: []), []) }
+        return try Reconciliation.loaded(paths, host: host, format: format, runtime: runtime)
     }
 }
 
@@ -103,15 +114,28 @@ struct Plan: ParsableCommand {
     @OptionGroup var format: OutputOptions
     @Flag(help: "Exit 2 when there are changes, 0 when there are none.") var detailedExitcode = false
     @Flag(help: "Also plan deleting berth-owned containers no manifest names.") var prune = false
+    @Option(
+        name: [.customLong("out"), .customLong("out", withSingleDash: true)],
+        help: ArgumentHelp("Also save the plan, for berth apply FILE (which refuses it once anything changed).", valueName: "file"))
+    var out: String?
     @OptionGroup var manifests: ManifestArguments
 
     func validate() throws { try manifests.check(prune: prune) }
 
     func run() throws {
         let reconciler = try Reconciliation.reconciler(global)
-        let desired = try manifests.desired(host: try hostOptions.facts(), format: format.output, runtime: reconciler.runtime)
+        let host = try hostOptions.facts()
+        let (desired, files) = try manifests.loaded(host: host, format: format.output, runtime: reconciler.runtime)
         let actions = reconciler.plan(desired, options: PlanOptions(prune: prune))
         try PlanOutput.printPlan(actions, format: format.output)
+        if let out {
+            let saved = SavedPlan(
+                created: Events.iso8601(microseconds: Events.now()), paths: manifests.paths.map(Events.absolute), host: host, prune: prune,
+                manifestsFingerprint: try SavedPlan.fingerprint(manifests: files), planFingerprint: try SavedPlan.fingerprint(actions: actions),
+                actions: actions.map { PlanOutput.ActionJSON($0) })
+            try saved.write(to: out)
+            if format.output == .text { print("Saved the plan to \(out): berth apply \(out) carries out exactly these actions.") }
+        }
         if detailedExitcode && !actions.isEmpty { throw ExitCode(2) }
     }
 }
@@ -134,6 +158,7 @@ struct Apply: ParsableCommand {
     func validate() throws { try manifests.check(prune: prune) }
 
     func run() throws {
+        if let saved = SavedPlan.read(manifests.paths) { return try apply(saved, file: manifests.paths[0]) }
         let reconciler = try Reconciliation.reconciler(global)
         let desired = try manifests.desired(host: try hostOptions.facts(), format: format.output, runtime: reconciler.runtime)
         let everything = manifests.paths.isEmpty
@@ -153,6 +178,30 @@ struct Apply: ParsableCommand {
             try PlanOutput.printPlan(actions, format: format.output)
             return
         }
+        try execute(actions, reconciler: reconciler, everything: everything)
+    }
+
+    /// `berth apply FILE`: the saved plan's actions, when planning now from
+    /// the same manifests and host gives exactly them.
+    func apply(_ saved: SavedPlan, file: String) throws {
+        if prune || allowEmpty || yes || dryRun || hostOptions.host != nil || !hostOptions.hostLabel.isEmpty {
+            throw ValidationError("a saved plan is applied as it was made: no --prune, --allow-empty, --yes, --dry-run or --host options")
+        }
+        let reconciler = try Reconciliation.reconciler(global)
+        let (desired, files) =
+            saved.paths.isEmpty
+            ? (DesiredHost(host: saved.host, networks: [], containers: []), [])
+            : try Reconciliation.loaded(saved.paths, host: saved.host, format: format.output, runtime: reconciler.runtime)
+        try FileManager.default.createDirectory(atPath: global.runDir, withIntermediateDirectories: true)
+        let lock = try RunLock(path: global.runDir + "/berth.lock")
+        defer { withExtendedLifetime(lock) {} }
+        let actions = reconciler.plan(desired, options: PlanOptions(prune: saved.prune))
+        if let refusal = try saved.refusal(manifests: files, now: actions, file: file) { throw CLIFailure(refusal) }
+        try execute(actions, reconciler: reconciler, everything: saved.paths.isEmpty)
+    }
+
+    /// Carries out `actions`: one line per action as it finishes, then a total.
+    func execute(_ actions: [Action], reconciler: Reconciler<LinuxHost>, everything: Bool) throws {
         let text = format.output == .text
         // Each outcome is printed once, here: not again as a log line.
         ConsoleLog.render([.applied])

@@ -8,6 +8,8 @@ struct Version: ParsableCommand {
         commandName: "version",
         abstract: "Show berth's version and git commit, the cgroup mode and the kernel.",
         discussion: "berth --version prints the same. The commit is the one berth was built from (none from a tarball).")
+    /// Taken as everywhere, though the version needs no instance.
+    @OptionGroup var global: GlobalOptions
     @OptionGroup var format: OutputOptions
 
     static let number = "0.1.0"
