@@ -310,3 +310,80 @@ def test_show_refuses_what_is_not_a_saved_plan(tmp_path):
     result = berth("show", str(tmp_path / "web.yaml"))
     assert result.returncode == 1
     assert "is not a plan saved by berth plan --out" in result.stderr
+
+
+# --- on a terminal, and under systemd -------------------------------------------
+
+@sandbox
+def test_a_progress_line_on_a_terminal_only(instance):
+    """stderr a terminal, stdout a pipe: the step that runs is shown on
+    stderr and cleared; the result lines stay on stdout, unchanged."""
+    import pty
+    instance.write("p1")
+    instance.write("p2")
+    controller, terminal = pty.openpty()
+    try:
+        result = subprocess.run([BERTH, "apply", *instance.flags, str(instance.manifests)], stderr=terminal,
+                                stdout=subprocess.PIPE, text=True, timeout=120,
+                                env={**os.environ, "BERTH_JOURNAL_SOCKET": "/nonexistent/berth-test/journal"})
+        os.close(terminal)
+        terminal = -1
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(controller, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        if terminal >= 0:
+            os.close(terminal)
+        os.close(controller)
+    assert result.returncode == 0
+    assert result.stdout.splitlines()[-1] == "Applied: 2 created, 0 failed"
+    assert "\x1b" not in result.stdout and "\r" not in result.stdout
+    text = shown.decode()
+    assert "[1/2] create Container/p1 …" in text and "[2/2] create Container/p2 …" in text, repr(text)
+    assert text.endswith("\r\x1b[K"), repr(text)
+
+
+@sandbox
+def test_under_systemd_stderr_does_not_repeat_what_goes_to_the_journal(tmp_path):
+    """journald present and stderr its stream (JOURNAL_STREAM): an event goes
+    to the journal once and not to stderr; without JOURNAL_STREAM, stderr shows it."""
+    import socket
+    import signal
+    import time
+    journal = tmp_path / "journal.socket"
+    receiver = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    receiver.bind(str(journal))
+    receiver.settimeout(10)
+    flags = ["--state-dir", str(tmp_path / "state"), "--run-dir", str(tmp_path / "run"),
+             "--cgroup-parent", f"berth-test-cli-{uuid.uuid4().hex[:8]}"]
+
+    def agent(stream):
+        log = tmp_path / f"agent-{stream}.log"
+        with open(log, "w") as stderr:
+            info = os.fstat(stderr.fileno())
+            env = {**os.environ, "BERTH_JOURNAL_SOCKET": str(journal)}
+            if stream:
+                env["JOURNAL_STREAM"] = f"{info.st_dev}:{info.st_ino}"
+            process = subprocess.Popen([BERTH, "agent", *flags, "--manifests", str(tmp_path / "missing"), "--interval", "1h"],
+                                       stdout=stderr, stderr=stderr, env=env)
+            datagram = ""
+            while "MESSAGE_ID=e500167be879417b8c3cf6113bb1d00d" not in datagram:
+                datagram = receiver.recv(65536).decode(errors="replace")
+            time.sleep(0.5)
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(timeout=30) == 0
+        return datagram, log.read_text()
+
+    datagram, stderr = agent(stream=True)
+    assert "MESSAGE_ID=e500167be879417b8c3cf6113bb1d00d" in datagram, datagram
+    assert f"MESSAGE=manifests directory {tmp_path / 'missing'} is missing; watching for it" in datagram
+    assert "missing" not in stderr, stderr
+    _, stderr = agent(stream=False)
+    assert "berth: warning: manifests directory is missing; watching for it" in stderr, stderr
+    receiver.close()
