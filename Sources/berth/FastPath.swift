@@ -1,3 +1,5 @@
+import Model
+
 /// A parser for the plain forms of `berth run`, `start` and `stop`, which
 /// must start fast: ArgumentParser builds and reflects over the whole command
 /// tree first, about 2 ms of a container start. Anything it does not know
@@ -21,7 +23,7 @@ enum FastPath {
         guard let command = arguments.first, command == "run" || command == "start" || command == "stop" else { return nil }
         var instance = Instance()
         var run = RunRequest()
-        var timeout: Int?
+        var timeout: Interval?
         var given: [String] = []
         var positionals: [String] = []
         var passthrough: [String]?
@@ -85,8 +87,8 @@ enum FastPath {
             case "--cpus": run.cpus = value
             case "--pids": run.pids = value
             default:
-                guard let seconds = Int(value) else { return nil }
-                timeout = seconds
+                guard let interval = stopTimeout(value) else { return nil }
+                timeout = interval
             }
         }
         if command == "run" {

@@ -22,6 +22,7 @@ struct FastPathTests {
         ["stop", "web1"],
         ["stop", "--timeout", "0", "web1"],
         ["stop", "web1", "--timeout=30", "--state-dir=/tmp/x"],
+        ["stop", "--timeout", "1m30s", "web1"], ["stop", "--timeout=500ms", "web1"],
         ["run", "--", "/bin/true"],
         ["run"],
         ["run", "--name", "r1", "--template", "busybox", "--hostname", "h", "-w", "/tmp", "--", "sh", "-c", "echo --name"],

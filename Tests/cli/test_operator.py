@@ -387,3 +387,20 @@ def test_under_systemd_stderr_does_not_repeat_what_goes_to_the_journal(tmp_path)
     _, stderr = agent(stream=False)
     assert "berth: warning: manifests directory is missing; watching for it" in stderr, stderr
     receiver.close()
+
+
+def as_nobody():
+    if os.geteuid() == 0:
+        os.setgroups([])
+        os.setgid(65534)
+        os.setuid(65534)
+
+
+@pytest.mark.parametrize("value, accepted", [("soon", False), ("-1", False), ("10x", False)])
+def test_stop_timeout_takes_seconds_or_a_duration(value, accepted):
+    """Refused before anything is touched (as nobody: no root needed to refuse)."""
+    result = subprocess.run([BERTH, "stop", "--timeout", value, "--state-dir", "/nonexistent/s", "nope"],
+                            capture_output=True, text=True, timeout=60, preexec_fn=as_nobody)
+    assert result.returncode == 64, result.stderr
+    assert "--timeout" in result.stderr
+    assert "500ms, 1m" in berth("stop", "--help").stdout

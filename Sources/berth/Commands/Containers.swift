@@ -256,10 +256,17 @@ struct Stop: ParsableCommand {
         commandName: "stop",
         abstract: "Stop a container: SIGTERM to init, then SIGKILL of its cgroup after the timeout.")
     @OptionGroup var global: GlobalOptions
-    @Option(help: ArgumentHelp("Seconds to wait before SIGKILL.", valueName: "seconds")) var timeout: Int?
+    @Option(help: ArgumentHelp("How long to wait before SIGKILL: seconds (30) or a duration (500ms, 1m).", valueName: "time"))
+    var timeout: String?
     @Argument(help: "Container name.") var name: String
 
-    var request: Lifecycle { .stop(instance: Instance(global), timeout: timeout, name: name) }
+    func validate() throws {
+        if let timeout, stopTimeout(timeout) == nil {
+            throw ValidationError("--timeout: '\(timeout)' is neither seconds nor a duration (500ms, 30s, 1m)")
+        }
+    }
+
+    var request: Lifecycle { .stop(instance: Instance(global), timeout: timeout.flatMap(stopTimeout), name: name) }
     func run() throws { _ = try request.perform() }
 }
 

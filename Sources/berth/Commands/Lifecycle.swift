@@ -46,7 +46,7 @@ struct Instance: Equatable {
 enum Lifecycle: Equatable {
     case run(RunRequest)
     case start(instance: Instance, name: String)
-    case stop(instance: Instance, timeout: Int?, name: String)
+    case stop(instance: Instance, timeout: Interval?, name: String)
 
     /// Does it; the process's exit code.
     func perform() throws -> Int32 {
@@ -55,15 +55,21 @@ enum Lifecycle: Equatable {
             return try request.perform()
         case .start(let instance, let name):
             let record = try RuntimeContext.runtime(instance).restart(name)
-            print("started \(name) (pid \(record.pid.map(String.init) ?? "?"))")
+            if instance.verbosity != .quiet { print("started \(name) (pid \(record.pid.map(String.init) ?? "?"))") }
         case .stop(let instance, let timeout, let name):
             let runtime = try RuntimeContext.runtime(instance)
-            let given = timeout.map { Interval(milliseconds: UInt64(max(0, $0)) * 1000) }
-            try runtime.stop(name, timeout: given ?? runtime.state.load(name)?.spec?.stopTimeout ?? Interval(milliseconds: 10_000))
-            print("stopped \(name)")
+            try runtime.stop(name, timeout: timeout ?? runtime.state.load(name)?.spec?.stopTimeout ?? Interval(milliseconds: 10_000))
+            if instance.verbosity != .quiet { print("stopped \(name)") }
         }
         return 0
     }
+}
+
+/// `stop --timeout`: seconds (30), or a duration (500ms, 1m30s), as
+/// everywhere berth takes a time; nil when it is neither.
+func stopTimeout(_ text: String) -> Interval? {
+    if let seconds = UInt64(text), seconds <= 86_400 * 365 { return Interval(milliseconds: seconds * 1000) }
+    return try? Interval(parsing: text)
 }
 
 /// `berth run`: a container in the foreground.
