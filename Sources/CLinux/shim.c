@@ -19,6 +19,8 @@
 #include <unistd.h>
 #include <malloc.h>
 #include <linux/openat2.h>
+#include <stdio.h>
+#include <sys/xattr.h>
 
 int berth_pidfd_open(pid_t pid, unsigned int flags) {
     return (int)syscall(SYS_pidfd_open, pid, flags);
@@ -179,4 +181,10 @@ int berth_openat2_in_root(int rootfd, const char *path) {
     how.flags = O_PATH | O_CLOEXEC;
     how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
     return (int)syscall(SYS_openat2, rootfd, path, &how, sizeof how);
+}
+
+long berth_fd_getxattr(int fd, const char *name, void *value, unsigned long size) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    return (long)getxattr(path, name, value, size);
 }

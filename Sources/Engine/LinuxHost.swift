@@ -119,6 +119,7 @@ public struct LinuxHost: HostRuntime {
         observed.natCurrent = nat.current
         observed.natAppliedAsWanted = nat.appliedByBerth
         observed.unrecorded = runtime.unrecorded(known: known)
+        observed.inventories = runtime.state.inventories()
         return observed
     }
 
@@ -200,6 +201,11 @@ public struct LinuxHost: HostRuntime {
             try natRuleset(networks: networks, containers: containers).apply(state: runtime.state)
         case .enableForwarding(let bridge):
             try Syscall.writeValue("1", to: "/proc/sys/net/ipv4/conf/\(bridge)/forwarding", allowingSpaces: false)
+        case .recordInventory(let inventory, _):
+            try runtime.state.saveInventory(inventory)
+        case .leaveOrphan:
+            // Shown by plan; apply leaves it alone (the executor never gets here).
+            break
         }
     }
 }

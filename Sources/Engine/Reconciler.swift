@@ -39,8 +39,8 @@ public struct Reconciler<Host: HostRuntime> {
 
     /// Differences between the manifests and the kernel; read-only. Only
     /// changes made behind berth's back are logged as drift.
-    public func drift(_ desired: DesiredHost) -> [Drift] {
-        let drifts = Planner.drift(desired: desired, observed: observe(desired))
+    public func drift(_ desired: DesiredHost, options: PlanOptions = PlanOptions()) -> [Drift] {
+        let drifts = Planner.drift(desired: desired, observed: observe(desired), options: options)
         log(drifts)
         return drifts
     }
@@ -108,6 +108,8 @@ public struct Reconciler<Host: HostRuntime> {
         case (.adopt, _): return "adopted"
         case (.freeze, _): return "frozen"
         case (.thaw, _): return "thawed"
+        case (.orphan, _): return "left as an orphan"
+        case (.record, _): return "inventory recorded"
         }
     }
 

@@ -44,6 +44,7 @@ extension EventKind {
         case .stopTimedOut: return "\(container): stop timed out, killing"
         case .manifestsMissing: return "manifests directory \(field("manifests")) is missing; watching for it"
         case .reloadRequested: return "agent reload requested (SIGHUP): reconciling now"
+        case .anotherSource: return "\(field("object")): belongs to source \(field("owner")), not the agent's (\(field("source"))); left alone"
         case .commitNotRecorded: return "cannot record the applied commit in \(field("path")): \(field("error"))"
         }
     }

@@ -164,6 +164,8 @@ public enum EventKind: String, CaseIterable, Sendable {
     case manifestsMissing = "manifests directory is missing; watching for it"
     case reloadRequested = "reload requested (SIGHUP)"
     case commitNotRecorded = "cannot record the applied commit"
+    /// The agent's manifests name an object another source applied.
+    case anotherSource = "object of another source"
 
     public var messageID: String {
         switch self {
@@ -204,6 +206,7 @@ public enum EventKind: String, CaseIterable, Sendable {
         case .manifestsMissing: return "e500167be879417b8c3cf6113bb1d00d"
         case .reloadRequested: return "7885c15a64a44e3e8954de64c6cfd541"
         case .commitNotRecorded: return "640785ab65bf4c1ab6d09d6a69ccf28c"
+        case .anotherSource: return "c4e1f0a9d27b4b3e8e55a1b7f3d9c206"
         }
     }
 

@@ -19,6 +19,9 @@ public struct RootTree: Sendable {
         case file
         /// A device, socket or FIFO.
         case other
+        /// overlayfs's mark of a deleted file in an upper layer (a character
+        /// device 0:0): the path is gone from the merged view.
+        case whiteout
     }
 
     public let root: String
@@ -50,7 +53,22 @@ public struct RootTree: Sendable {
         switch info.st_mode & S_IFMT {
         case S_IFDIR: return .directory
         case S_IFREG: return info.st_mode & (S_IXUSR | S_IXGRP | S_IXOTH) != 0 ? .executable : .file
+        case S_IFCHR where info.st_rdev == 0: return .whiteout
         default: return .other
         }
+    }
+
+    /// Whether `path` is a directory overlayfs made opaque in an upper layer
+    /// (xattr trusted.overlay.opaque "y"): what lower layers hold under it
+    /// is hidden. False when it is not a directory or cannot be read.
+    public func isOpaqueDirectory(_ path: String) -> Bool {
+        guard let rootfd = try? Syscall.open(root, O_RDONLY | O_DIRECTORY) else { return false }
+        defer { Syscall.close(rootfd) }
+        guard let fd = try? RootTree.openat2InRoot(rootfd, path) else { return false }
+        defer { Syscall.close(fd) }
+        // An O_PATH descriptor takes no fgetxattr: read through /proc.
+        var value: [UInt8] = [0, 0]
+        let length = berth_fd_getxattr(fd, "trusted.overlay.opaque", &value, UInt(value.count))
+        return length == 1 && value[0] == UInt8(ascii: "y")
     }
 }

@@ -10,6 +10,8 @@ public enum ObjectRef: Hashable, Sendable, Comparable, CustomStringConvertible {
     case natRuleset
     /// A bridge's IPv4 forwarding sysctl.
     case forwarding(bridge: String)
+    /// What one source of manifests applied (berth's own record).
+    case inventory(source: String)
 
     public var description: String {
         switch self {
@@ -17,6 +19,7 @@ public enum ObjectRef: Hashable, Sendable, Comparable, CustomStringConvertible {
         case .network(let name): return "Network/\(name)"
         case .natRuleset: return "Ruleset/nat"
         case .forwarding(let bridge): return "Sysctl/net.ipv4.conf.\(bridge).forwarding"
+        case .inventory(let source): return "Inventory[\(source)]"
         }
     }
 
@@ -25,6 +28,7 @@ public enum ObjectRef: Hashable, Sendable, Comparable, CustomStringConvertible {
         case .container(let name), .network(let name): return name
         case .natRuleset: return "nat"
         case .forwarding(let bridge): return bridge
+        case .inventory(let source): return source
         }
     }
 
@@ -129,6 +133,13 @@ public enum Operation: Hashable, Sendable {
     /// The NAT and port-forward table for these networks and containers.
     case applyNAT(networks: [NetworkObject], containers: [ContainerObject])
     case enableForwarding(bridge: String)
+
+    /// An object of this source's inventory that no manifest names any
+    /// more, left alone (without --prune): shown, never carried out.
+    case leaveOrphan
+    /// Writes a source's inventory. `deleting`: objects this plan deletes,
+    /// kept in it when their delete does not succeed.
+    case recordInventory(Inventory, deleting: [ObjectRef])
 }
 
 /// Why an action is planned: what is true of the host.
@@ -154,6 +165,10 @@ public enum Reason: Hashable, Sendable, CustomStringConvertible {
     case forwardingNeeded(network: String)
     case noManifest
     case noManifestWithoutRecord(pid: Int32)
+    /// In this source's inventory, named by none of its manifests.
+    case noManifestOfSource(String, prune: Bool)
+    /// What the source applied changed (objects named, pruned or taken over).
+    case inventoryChanged
 
     public var description: String {
         switch self {
@@ -184,6 +199,9 @@ public enum Reason: Hashable, Sendable, CustomStringConvertible {
         case .noManifest: return "no manifest names it (--prune)"
         case .noManifestWithoutRecord(let pid):
             return "running (init pid \(pid)) under berth's cgroup parent without a record; no manifest names it (--prune)"
+        case .noManifestOfSource(let source, let prune):
+            return "source \(source) applied it and none of its manifests names it any more" + (prune ? "" : "; --prune deletes it")
+        case .inventoryChanged: return "berth's record of what this source applied; nothing in the kernel changes"
         }
     }
 }
@@ -197,6 +215,10 @@ public struct Action: Hashable, Sendable, CustomStringConvertible {
         case updateLive = "update-live"
         case pendingRestart = "pending-restart"
         case replace, delete, start, stop, adopt, freeze, thaw
+        /// In this source's inventory, named by no manifest; left alone without --prune.
+        case orphan
+        /// berth's own record (an inventory) changes.
+        case record
     }
 
     public var object: ObjectRef
@@ -224,6 +246,8 @@ public struct Action: Hashable, Sendable, CustomStringConvertible {
         case .thawContainer: return .thaw
         case .restartContainer: return .pendingRestart
         case .replaceContainer: return .replace
+        case .leaveOrphan: return .orphan
+        case .recordInventory: return .record
         }
     }
 

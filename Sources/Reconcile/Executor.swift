@@ -47,12 +47,15 @@ public enum SkipReason: Hashable, Sendable, CustomStringConvertible {
     case earlierFailure(ObjectRef)
     /// A network it attaches to could not be made.
     case networkFailed(String)
+    /// An orphan: deleted only with --prune.
+    case needsPrune
 
     public var description: String {
         switch self {
         case .needsReplace: return "pass --replace"
         case .earlierFailure(let object): return "an earlier action on \(object) failed"
         case .networkFailed(let network): return "network \(network) could not be made"
+        case .needsPrune: return "orphan, left alone: pass --prune to delete it"
         }
     }
 }
@@ -68,6 +71,9 @@ public struct Outcome: Hashable, Sendable {
         self.result = result
         self.milliseconds = milliseconds
     }
+
+    /// Whether it changed the host (berth's own records are not the host).
+    public var changedHost: Bool { result.changedHost && action.kind != .record }
 }
 
 public struct ApplyOptions: Sendable {
@@ -91,7 +97,17 @@ public enum Executor {
         var outcomes: [Outcome] = []
         var failedObjects: Set<ObjectRef> = []
         var failedNetworks: Set<String> = []
-        for action in plan {
+        var notDone: Set<ObjectRef> = []
+        for var action in plan {
+            // An object whose delete did not happen stays in its inventory.
+            if case .recordInventory(var inventory, let deleting) = action.operation {
+                let kept = deleting.filter(notDone.contains)
+                inventory = Inventory(
+                    source: inventory.source,
+                    containers: inventory.containers + kept.compactMap { if case .container(let name) = $0 { name } else { nil } },
+                    networks: inventory.networks + kept.compactMap { if case .network(let name) = $0 { name } else { nil } })
+                action.operation = .recordInventory(inventory, deleting: [])
+            }
             let result: ActionResult
             let started = clock()
             if let skip = skipReason(action, options: options, failedObjects: failedObjects, failedNetworks: failedNetworks) {
@@ -109,6 +125,7 @@ public enum Executor {
                     result = .failed("\(error)")
                 }
             }
+            if !result.changedHost { notDone.insert(action.object) }
             if result.failed {
                 failedObjects.insert(action.object)
                 if case .network(let name) = action.object { failedNetworks.insert(name) }
@@ -126,6 +143,7 @@ public enum Executor {
         switch action.operation {
         case .restartContainer where !options.restart: return .pendingRestart
         case .replaceContainer where !options.replace: return .skipped(.needsReplace)
+        case .leaveOrphan: return .skipped(.needsPrune)
         default: break
         }
         if failedObjects.contains(action.object) { return .skipped(.earlierFailure(action.object)) }

@@ -30,6 +30,19 @@ public struct ObservedHost: Sendable, Equatable {
     /// IPv4 forwarding of the bridges of desired networks that need it, by
     /// network name (absent: the bridge does not exist yet).
     public var forwarding: [String: Bool] = [:]
+    /// What each source applied, by source.
+    public var inventories: [String: Inventory] = [:]
+
+    /// The source whose inventory holds each object (an object in none:
+    /// berth never applied it from manifests, or it predates inventories).
+    public var owners: [ObjectRef: String] {
+        var owners: [ObjectRef: String] = [:]
+        for (source, inventory) in inventories.sorted(by: { $0.key > $1.key }) {
+            for name in inventory.containers { owners[.container(name)] = source }
+            for name in inventory.networks { owners[.network(name)] = source }
+        }
+        return owners
+    }
 
     public init(containers: [ObservedContainer] = [], networks: Set<String> = []) {
         self.containers = containers
@@ -180,7 +193,25 @@ public struct ObservedResources: Sendable, Equatable {
     }
 }
 
+/// Which objects a plan may delete, and whose inventory it keeps.
+public enum PlanScope: Hashable, Sendable {
+    /// Every object berth has in this instance (`apply --prune` without
+    /// manifests or source): whatever no manifest names goes with --prune.
+    case instance
+    /// One source of manifests: only objects of its inventory are pruned
+    /// (or shown as orphans); objects of another source are refused.
+    case source(String)
+}
+
 public struct PlanOptions: Sendable {
     public var prune = false
-    public init(prune: Bool = false) { self.prune = prune }
+    public var scope = PlanScope.instance
+    /// Objects the manifests name that another source applied move to this
+    /// source's inventory (instead of being refused).
+    public var takeOwnership = false
+    public init(prune: Bool = false, scope: PlanScope = .instance, takeOwnership: Bool = false) {
+        self.prune = prune
+        self.scope = scope
+        self.takeOwnership = takeOwnership
+    }
 }

@@ -5,13 +5,18 @@ extension Planner {
     /// policy (ignore: not reported; warn and enforce: reported). Computed as
     /// the plan would be with every policy enforcing, so drift and plan can
     /// never disagree about what differs.
-    public static func drift(desired: DesiredHost, observed: ObservedHost) -> [Drift] {
+    /// `options`: the source whose orphans are reported (never pruned).
+    public static func drift(desired: DesiredHost, observed: ObservedHost, options: PlanOptions = PlanOptions()) -> [Drift] {
         let desired = desired.defaulted()
         var policies: [ObjectRef: DriftPolicy] = [:]
         for container in desired.containers { policies[.container(container.metadata.name)] = container.spec.driftPolicy }
         for network in desired.networks { policies[.network(network.metadata.name)] = network.spec.policy?.drift ?? Defaults.drift }
         var result: [Drift] = []
-        for action in plan(desired: desired, observed: observed, options: PlanOptions(), enforceAll: true) {
+        var options = options
+        options.prune = false
+        for action in plan(desired: desired, observed: observed, options: options, enforceAll: true) {
+            // Berth's own records are not the host.
+            if case .inventory = action.object { continue }
             let policy = policies[action.object] ?? .enforce
             if policy == .ignore { continue }
             for change in action.changes {

@@ -14,11 +14,15 @@ public enum Planner {
         let desired = desired.defaulted()
         var actions: [Action] = []
         let observedByName = Dictionary(observed.containers.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        // Another source's objects are not planned (plan and apply refuse
+        // them first); a network it shares is planned by its own source.
+        let (conflicts, shared) = foreign(desired, observed, options)
+        let foreign = Set(conflicts.map(\.object) + shared.map(ObjectRef.network))
         // Networks before the containers that use them.
-        for network in desired.networks {
+        for network in desired.networks where !foreign.contains(.network(network.metadata.name)) {
             actions += networkActions(network, observed: observed, enforceAll: enforceAll)
         }
-        for container in desired.containers {
+        for container in desired.containers where !foreign.contains(.container(container.metadata.name)) {
             actions += containerActions(
                 container, observedByName[container.metadata.name], desired: desired, observed: observed, enforceAll: enforceAll)
         }
@@ -41,7 +45,8 @@ public enum Planner {
                     changes: [FieldChange("value", desired: .flag(true), observed: current, origin: current == .absent ? .manifest : .drift)],
                     reason: .forwardingNeeded(network: network)))
         }
-        if options.prune { actions += pruneActions(desired, observed) }
+        if options.prune && options.scope == .instance { actions += pruneActions(desired, observed) }
+        actions += inventoryActions(desired, observed, options: options, foreign: foreign)
         return actions
     }
 

@@ -20,6 +20,11 @@ public enum InitCheck {
             case .layout(let entries): return entries[InitCheck.normalized(path)] ?? .missing
             }
         }
+
+        func isOpaqueDirectory(_ path: String) -> Bool {
+            if case .tree(let tree) = self { return tree.isOpaqueDirectory(path) }
+            return false
+        }
     }
 
     /// The layers of one root filesystem, the private (upper) layer first as
@@ -33,11 +38,26 @@ public enum InitCheck {
             self.name = name
         }
 
-        /// What `path` is in the merged view: the first layer that has it.
+        /// What `path` is in the merged view, as overlayfs merges it: the
+        /// first layer that has it, unless a layer above deleted it (a
+        /// whiteout at the path or at a directory on the way) or made a
+        /// directory on the way opaque.
         func entry(_ path: String) throws(SystemError) -> RootTree.Entry {
-            for layer in layers {
+            let components = InitCheck.normalized(path).split(separator: "/")
+            for (index, layer) in layers.enumerated() {
                 let entry = try layer.entry(path)
+                if entry == .whiteout { return .missing }
                 if entry != .missing { return entry }
+                guard index < layers.count - 1 else { break }
+                var prefix = ""
+                for component in components.dropLast() {
+                    prefix += "/" + component
+                    switch try layer.entry(prefix) {
+                    case .whiteout: return .missing
+                    case .directory where layer.isOpaqueDirectory(prefix): return .missing
+                    default: continue
+                    }
+                }
             }
             return .missing
         }
@@ -103,7 +123,7 @@ public enum InitCheck {
                 problems.append(Problem(field: .command, message: "\(program) is a directory in \(root.name)"))
             case .file:
                 problems.append(Problem(field: .command, message: "\(program) is not executable in \(root.name) (no execute bit)"))
-            case .other:
+            case .other, .whiteout:
                 problems.append(Problem(field: .command, message: "\(program) is not a regular file in \(root.name)"))
             }
             return problems

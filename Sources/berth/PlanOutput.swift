@@ -109,7 +109,8 @@ enum PlanOutput {
         case .create, .start, .adopt, .thaw: code = "32"
         case .delete, .stop: code = "31"
         case .updateLive, .freeze: code = "33"
-        case .pendingRestart, .replace: code = "35"
+        case .pendingRestart, .replace, .orphan: code = "35"
+        case .record: code = "36"
         }
         return "\u{1B}[\(code)m\(kind.rawValue)\u{1B}[0m"
     }
@@ -137,6 +138,11 @@ enum PlanOutput {
         var failed = 0
         var skipped = 0
         for (action, result) in items {
+            if action.kind == .orphan {
+                if counts["orphan"] == nil { order.append("orphan") }
+                counts["orphan", default: 0] += 1
+                continue
+            }
             if let result, result.failed {
                 failed += 1
                 continue
@@ -159,6 +165,8 @@ enum PlanOutput {
             case (.adopt, _): word = planned ? "to adopt" : "adopted"
             case (.freeze, _): word = planned ? "to freeze" : "frozen"
             case (.thaw, _): word = planned ? "to thaw" : "thawed"
+            case (.orphan, _): word = "orphan"
+            case (.record, _): word = planned ? "inventory to record" : "inventory recorded"
             }
             if counts[word] == nil { order.append(word) }
             counts[word, default: 0] += 1
@@ -184,7 +192,7 @@ enum PlanOutput {
         for drift in drifts {
             rows.append([
                 drift.object.description, drift.field, drift.desired.description, drift.observed.description, drift.policy.rawValue,
-                drift.origin == .drift ? "drift" : "manifest (not applied)",
+                drift.kind == .orphan ? "orphan (no manifest)" : drift.origin == .drift ? "drift" : "manifest (not applied)",
             ])
         }
         print(Table.render(rows))

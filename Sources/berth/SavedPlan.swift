@@ -20,12 +20,24 @@ struct SavedPlan: Codable, Equatable {
     var paths: [String]
     var host: HostFacts
     var prune: Bool
+    /// The source whose inventory the plan works on (nil: the whole instance).
+    var source: String?
+    var takeOwnership: Bool
     /// FNV-1a 64 of every manifest file loaded (path and content): the manifests as reviewed.
     var manifestsFingerprint: String
     /// FNV-1a 64 of the plan's actions as JSON (their observed values
     /// included): the host as it was, as far as the plan depends on it.
     var planFingerprint: String
     var actions: [PlanOutput.ActionJSON]
+
+    static func source(_ scope: PlanScope) -> String? {
+        switch scope {
+        case .instance: return nil
+        case .source(let name): return name
+        }
+    }
+
+    var scope: PlanScope { source.map(PlanScope.source) ?? .instance }
 
     /// Change detection, not a signature: anyone who can write the file can
     /// write a matching fingerprint.
@@ -87,7 +99,9 @@ struct Show: ParsableCommand {
             print(try JSONOutput.encode(plan))
             return
         }
-        print("Plan saved \(plan.created) for host \(plan.host.name) from \(plan.paths.joined(separator: " "))\(plan.prune ? " (--prune)" : ""):")
+        print(
+            "Plan saved \(plan.created) for host \(plan.host.name) from \(plan.paths.joined(separator: " "))"
+                + (plan.source.map { " (source \($0))" } ?? "") + (plan.prune ? " (--prune)" : "") + ":")
         if plan.actions.isEmpty { print("No changes: the host matched the manifests.") }
         for action in plan.actions {
             let changes = action.changes.map { "\($0.field): \($0.observed) → \($0.desired)" }

@@ -84,7 +84,8 @@ struct CrashConvergenceTests {
         let global = ["--state-dir", host.root + "/state", "--run-dir", host.root + "/run", "--cgroup-parent", host.parent]
         func berth(_ arguments: [String], failpoint: Failpoint? = nil) throws -> Spawn.Result {
             let environment = ["/usr/bin/env"] + (failpoint.map { ["BERTH_FAILPOINT=\($0.rawValue)"] } ?? [])
-            return try Spawn.run(environment + [ContainerCLITests.binary, arguments[0]] + global + arguments.dropFirst())
+            // v1, v2 and the empty set are versions of one source.
+            return try Spawn.run(environment + [ContainerCLITests.binary, arguments[0]] + global + ["--source", "crash"] + arguments.dropFirst())
         }
         func converged(_ arguments: [String]) throws {
             let applied = try berth(["apply"] + arguments)
@@ -155,9 +156,10 @@ struct CrashConvergenceTests {
         #expect(try ["kweb1", "kweb2"].map { try #require(host.runtime.state.load($0)?.pid) } == pids)
         #expect(try berth(["plan", "--detailed-exitcode", manifests]).code == 0)
 
-        // Lost again, then pruned: containers and bridges berth made are found and removed.
+        // Lost again (the inventories with it), then everything pruned:
+        // containers and bridges berth made are found and removed.
         try FileManager.default.removeItem(atPath: host.root + "/state")
-        let prune = try berth(["apply", "--prune", "--allow-empty", empty])
+        let prune = try berth(["apply", "--prune", "--yes"])
         #expect(prune.code == 0, "\(prune.output)")
         #expect(prune.output.contains("delete Container/kweb1") && prune.output.contains("delete Network/kfront"), "\(prune.output)")
         let netlink = try RouteNetlink()

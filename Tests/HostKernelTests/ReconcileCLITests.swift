@@ -116,11 +116,12 @@ struct ReconcileCLITests {
         #expect(try NFTables().run("list chain ip \(table) prerouting").contains("dnat"))
         #expect(NATRuleset.forwarding("br-edge") == true)
 
-        // Prune refuses an empty set unless told, then removes what berth made.
+        // Prune refuses an empty set unless told, then removes what the
+        // source (the manifests directory, emptied) applied.
         let empty = host.root + "/empty"
         try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
-        #expect(try berth("apply", ["--prune", empty]).code != 0)
-        #expect(try berth("apply", ["--prune", "--allow-empty", empty]).code == 0)
+        #expect(try berth("apply", ["--prune", "--source", manifests, empty]).code != 0)
+        #expect(try berth("apply", ["--prune", "--allow-empty", "--source", manifests, empty]).code == 0)
         #expect(host.runtime.state.names().isEmpty)
         // Teardown leaves no bridge behind: berth deletes the ones it created.
         let links = try RouteNetlink().links().map(\.name)

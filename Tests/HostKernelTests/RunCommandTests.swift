@@ -129,9 +129,8 @@ struct RunCommandTests {
     @Test func runIsLeftAloneByPruneAndPassesSignalsOn() throws {
         let host = try TestHost()
         defer { #expect(host.tearDown() == []) }
-        let empty = host.root + "/manifests"
-        try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
         let script = "trap 'echo got-term; exit 5' TERM; while :; do sleep 0.1; done"
+        try FileManager.default.createDirectory(atPath: host.root, withIntermediateDirectories: true)
         let output = host.root + "/run.out"
         let berth = try Spawn.start(
             [ContainerCLITests.binary, "run"] + global(host) + ["--name", "r2", "--", "/bin/sh", "-c", script], outputPath: output)
@@ -147,9 +146,8 @@ struct RunCommandTests {
         #expect(!FileManager.default.fileExists(atPath: "\(host.root)/run/containers/r2/upper"))
         #expect(try Spawn.run([ContainerCLITests.binary, "status"] + global(host) + ["r2"]).output.contains(Array("in memory".utf8)))
 
-        // No manifest names it, yet a prune leaves it: berth run owns it.
-        let prune = try Spawn.run(
-            [ContainerCLITests.binary, "apply"] + global(host) + ["--prune", "--allow-empty", empty], mergingStandardError: true)
+        // No manifest names it, yet even a prune of everything leaves it: berth run owns it.
+        let prune = try Spawn.run([ContainerCLITests.binary, "apply"] + global(host) + ["--prune", "--yes"], mergingStandardError: true)
         #expect((prune.status >> 8) & 0xff == 0)
         #expect(!String(decoding: prune.output, as: UTF8.self).contains("r2"), "\(String(decoding: prune.output, as: UTF8.self))")
         guard case .running = host.runtime.status("r2") else {
@@ -170,8 +168,6 @@ struct RunCommandTests {
     @Test func aRunContainerWhoseBerthWasKilledIsPrunedLikeAnyOther() throws {
         let host = try TestHost()
         defer { #expect(host.tearDown() == []) }
-        let empty = host.root + "/manifests"
-        try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
         let berth = try Spawn.start([ContainerCLITests.binary, "run"] + global(host) + ["--name", "r4", "--", "sleep", "300"])
         #expect(eventually { running(host, "r4") })
         kill(berth, SIGKILL)
@@ -182,8 +178,8 @@ struct RunCommandTests {
             Issue.record("the container died with its berth")
             return
         }
-        let prune = try Spawn.run(
-            [ContainerCLITests.binary, "apply"] + global(host) + ["--prune", "--allow-empty", empty], mergingStandardError: true)
+        // (No source applied it: only a prune of everything removes it.)
+        let prune = try Spawn.run([ContainerCLITests.binary, "apply"] + global(host) + ["--prune", "--yes"], mergingStandardError: true)
         #expect(String(decoding: prune.output, as: UTF8.self).contains("Container/r4"))
         #expect(gone(host, "r4"))
     }

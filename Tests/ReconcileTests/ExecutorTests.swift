@@ -110,3 +110,26 @@ import Testing
         #expect(Executor.apply(plan, on: host).allSatisfy { $0.result == .applied })
     }
 }
+
+extension ExecutorTests {
+    @Test func anOrphanIsLeftAndAFailedDeleteStaysInTheInventory() {
+        let plan = [
+            Action(.container("old1"), .leaveOrphan, reason: .noManifestOfSource("/srv/a", prune: false)),
+            Action(.container("old2"), .deleteContainer, reason: .noManifestOfSource("/srv/a", prune: true)),
+            Action(.container("old3"), .deleteContainer, reason: .noManifestOfSource("/srv/a", prune: true)),
+            Action(
+                .inventory(source: "/srv/a"),
+                .recordInventory(Inventory(source: "/srv/a", containers: ["old1", "web1"]), deleting: [.container("old2"), .container("old3")]),
+                reason: .inventoryChanged),
+        ]
+        let host = FakeHost()
+        host.failing = [.container("old2")]
+        let outcomes = Executor.apply(plan, on: host)
+        #expect(outcomes.map(\.result) == [.skipped(.needsPrune), .failed(Failure().description), .applied, .applied])
+        #expect(host.performed.map(\.object) == [.container("old2"), .container("old3"), .inventory(source: "/srv/a")])
+        // old2 is still there: its source keeps it, to delete it next time.
+        #expect(
+            host.performed.last?.operation
+                == .recordInventory(Inventory(source: "/srv/a", containers: ["old1", "old2", "web1"]), deleting: []))
+    }
+}

@@ -142,6 +142,50 @@ import Testing
         #expect(InitCheck.problems(InitCheckTests.spec(["/opt/app"], workingDir: "/srv"), in: merged).isEmpty)
     }
 
+    /// A private layer that deleted the command (a whiteout at it, or at a
+    /// directory on the way) hides it, as overlayfs does.
+    @Test func aWhiteoutInThePrivateLayerHidesTheCommand() {
+        let lower = InitCheckTests.busybox.layers
+        func merged(_ upper: [String: RootTree.Entry]) -> InitCheck.Root {
+            InitCheck.Root(layers: [.layout(upper)] + lower, name: "template busybox")
+        }
+        let spec = InitCheckTests.spec(["/usr/sbin/httpd"])
+        #expect(InitCheck.problems(spec, in: merged(["/": .directory])).isEmpty)
+        #expect(
+            InitCheck.problems(spec, in: merged(["/usr/sbin/httpd": .whiteout])).map(\.description) == [
+                "/usr/sbin/httpd is not in template busybox"
+            ])
+        #expect(InitCheck.problems(spec, in: merged(["/usr": .whiteout])).count == 1)
+        // Made again above the whiteout's directory: found.
+        #expect(InitCheck.problems(InitCheckTests.spec(["/bin/sh"]), in: merged(["/usr": .whiteout])).isEmpty)
+    }
+
+    /// The same on real directories: a whiteout is a character device 0:0,
+    /// an opaque directory carries trusted.overlay.opaque (both need root).
+    @Test(.enabled(if: getuid() == 0, "mknod and trusted.* xattrs need root"))
+    func realWhiteoutsAndOpaqueDirectoriesHideTheLowerLayer() throws {
+        defer { try? Syscall.removeTree(base) }
+        let (lower, upper) = (base + "/lower", base + "/upper")
+        for directory in ["usr/sbin", "opt/app"] { try Syscall.makeDirectories(lower + "/" + directory) }
+        try write(lower + "/usr/sbin/httpd", mode: 0o755)
+        try write(lower + "/opt/app/run", mode: 0o755)
+        for directory in ["usr/sbin", "opt/app"] { try Syscall.makeDirectories(upper + "/" + directory) }
+        let merged = InitCheck.Root(layers: [.tree(RootTree(root: upper)), .tree(RootTree(root: lower))], name: "directory \(lower)")
+        #expect(InitCheck.problems(InitCheckTests.spec(["/usr/sbin/httpd"]), in: merged).isEmpty)
+        #expect(InitCheck.problems(InitCheckTests.spec(["/opt/app/run"]), in: merged).isEmpty)
+
+        #expect(mknod(upper + "/usr/sbin/httpd", S_IFCHR | 0o000, 0) == 0)
+        #expect(try RootTree(root: upper).entry("/usr/sbin/httpd") == .whiteout)
+        #expect(InitCheck.problems(InitCheckTests.spec(["/usr/sbin/httpd"]), in: merged).count == 1)
+        let opaque = "import os, sys; os.setxattr(sys.argv[1], 'trusted.overlay.opaque', b'y')"
+        #expect(try Spawn.run(["/usr/bin/python3", "-c", opaque, upper + "/opt/app"]).exitedCleanly)
+        #expect(RootTree(root: upper).isOpaqueDirectory("/opt/app"))
+        #expect(
+            InitCheck.problems(InitCheckTests.spec(["/opt/app/run"]), in: merged).map(\.description) == [
+                "/opt/app/run is not in directory \(lower)"
+            ])
+    }
+
     @Test func theBusyboxLayoutIsWhatTheBuildMakes() throws {
         let store = TemplateStore(directory: base + "/templates")
         guard Syscall.exists(store.busyboxBinary) else { return }  // Debian's busybox-static: installed by make test

@@ -150,6 +150,11 @@ spec:
 """
 
 
+def without_inventory(lines):
+    """The lines of the source's own bookkeeping action (record Inventory[...]) left out."""
+    return [line for line in lines if not line.startswith("record Inventory[")]
+
+
 class Instance:
     def __init__(self, tmp_path):
         self.root = tmp_path
@@ -195,9 +200,9 @@ def test_each_action_prints_one_line_then_a_total_and_a_failure_once(instance, t
         instance.write(name)
     result = instance.apply()
     assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.splitlines() == [
+    assert without_inventory(result.stdout.splitlines()) == [
         f"create Container/{name} spec.state: absent → running (does not exist): applied" for name in ["c1", "c2", "c3"]
-    ] + ["Applied: 3 created, 0 failed"]
+    ] + ["Applied: 3 created, 1 inventory recorded, 0 failed"]
     assert result.stderr == ""
 
     # A root whose init cannot be executed: its start fails, once, with the reason.
@@ -209,11 +214,11 @@ def test_each_action_prints_one_line_then_a_total_and_a_failure_once(instance, t
     instance.write("c4", command="/sbin/init", rootfs=f"{{directory: {broken}}}")
     result = instance.apply()
     assert result.returncode == 1
-    lines = result.stdout.splitlines()
+    lines = without_inventory(result.stdout.splitlines())
     assert len(lines) == 3, result.stdout
     assert lines[0] == "update-live Container/c1 spec.resources.memory.max: 64Mi → 96Mi (the kernel can change it live): applied"
     assert lines[1].startswith("create Container/c4 spec.state: absent → running (does not exist): failed: ")
-    assert lines[2] == "Applied: 1 updated live, 1 failed"
+    assert re.fullmatch(r"Applied: 1 updated live, (1 inventory recorded, )?1 failed", lines[2]), lines[2]
     failure = lines[1].split(": failed: ", 1)[1]
     assert (result.stdout + result.stderr).count(failure) == 1, result.stderr
     assert "desired=" not in result.stderr and "field=" not in result.stderr
@@ -225,7 +230,7 @@ def test_quiet_prints_errors_and_the_total_and_json_a_result_per_action(instance
     instance.write("q2")
     quiet = instance.apply("-q")
     assert quiet.returncode == 0, quiet.stdout + quiet.stderr
-    assert quiet.stdout.splitlines() == ["Applied: 2 created, 0 failed"]
+    assert quiet.stdout.splitlines() == ["Applied: 2 created, 1 inventory recorded, 0 failed"]
     assert quiet.stderr == ""
 
     instance.write("q1", memory="80Mi")
@@ -234,7 +239,7 @@ def test_quiet_prints_errors_and_the_total_and_json_a_result_per_action(instance
     result = instance.apply("-o", "json")
     assert result.returncode == 0, result.stderr
     actions = json.loads(result.stdout)
-    assert [(a["kind"], a["object"], a["result"]) for a in actions] == [
+    assert [(a["kind"], a["object"], a["result"]) for a in actions if a["kind"] != "record"] == [
         ("update-live", "Container/q1", "applied"), ("update-live", "Container/q2", "applied"),
         ("pending-restart", "Container/q2", "pending-restart"),
     ]
@@ -277,7 +282,9 @@ def test_saved_plan_is_applied_exactly_or_refused_once_anything_changed(instance
     document = json.loads(berth("show", "-json", str(saved)).stdout)
     assert document["format"] == "berth-plan/v1"
     assert document["paths"] == [str(instance.manifests)]
-    assert [(a["kind"], a["object"]) for a in document["actions"]] == [("create", "Container/s1")]
+    assert [(a["kind"], a["object"]) for a in document["actions"]] == [
+        ("create", "Container/s1"), ("record", f"Inventory[{instance.manifests}]")]
+    assert document["source"] == str(instance.manifests)
     assert json.loads(berth("show", "-o", "json", str(saved)).stdout) == document
 
     # The manifests changed since: refused, nothing changed.
@@ -291,8 +298,8 @@ def test_saved_plan_is_applied_exactly_or_refused_once_anything_changed(instance
     assert instance.berth("plan", "--out", str(saved), str(instance.manifests)).returncode == 0
     applied = instance.berth("apply", str(saved))
     assert applied.returncode == 0, applied.stdout + applied.stderr
-    assert applied.stdout.splitlines() == [
-        "create Container/s1 spec.state: absent → running (does not exist): applied", "Applied: 1 created, 0 failed"]
+    assert without_inventory(applied.stdout.splitlines()) == [
+        "create Container/s1 spec.state: absent → running (does not exist): applied", "Applied: 1 created, 1 inventory recorded, 0 failed"]
 
     # The host changed since (the container was stopped): refused, with the plan as it is now.
     instance.write("s1", memory="128Mi")
@@ -342,10 +349,11 @@ def test_a_progress_line_on_a_terminal_only(instance):
             os.close(terminal)
         os.close(controller)
     assert result.returncode == 0
-    assert result.stdout.splitlines()[-1] == "Applied: 2 created, 0 failed"
+    assert result.stdout.splitlines()[-1] == "Applied: 2 created, 1 inventory recorded, 0 failed"
     assert "\x1b" not in result.stdout and "\r" not in result.stdout
     text = shown.decode()
-    assert "[1/2] create Container/p1 …" in text and "[2/2] create Container/p2 …" in text, repr(text)
+    assert "[1/3] create Container/p1 …" in text and "[2/3] create Container/p2 …" in text, repr(text)
+    assert "[3/3] record Inventory[" in text, repr(text)
     assert text.endswith("\r\x1b[K"), repr(text)
 
 

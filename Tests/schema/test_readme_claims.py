@@ -67,3 +67,48 @@ def test_a_refused_feature_is_claimed_only_as_next():
         for sentence in re.split(r"[.;]\s", " ".join(opening().split())):
             if feature.lower() in sentence.lower():
                 assert "next" in sentence, f"README's opening claims '{feature}': {sentence}"
+
+
+# What a row of the table claims, in its own words, and the contract fields
+# that make each claim true: a claimed field must be live (or restart, where
+# the row says "at restart"), never refused or missing from the contract.
+CLAIMS = {
+    "resources": {
+        "cpu weight": ["spec.resources.cpu.weight"],
+        "limit (down to 1m)": ["spec.resources.cpu.limit"],
+        "set": ["spec.resources.cpu.cpus"],
+        "memory max/high/swap": ["spec.resources.memory.max", "spec.resources.memory.high", "spec.resources.memory.swap"],
+        "pids": ["spec.resources.pids.max"],
+        "io weight and limits": ["spec.resources.io.weight", "spec.resources.io.limits[].device"],
+    },
+}
+
+
+def contract_field(path):
+    """The contract's class of `path` (a Container field, or the first row under it)."""
+    rows = contract("Container")
+    if path in rows:
+        return rows[path][0]
+    under = [klass for row, (klass, _) in rows.items() if row.startswith(path + ".") or row.startswith(path + "[")]
+    return under[0] if under else None
+
+
+def test_each_claim_of_a_row_is_a_live_field_of_the_contract():
+    rows = works_today()
+    for area, claims in CLAIMS.items():
+        for words, fields in claims.items():
+            assert words in rows[area], f"README's '{area}' row no longer says '{words}': update CLAIMS"
+            for field in fields:
+                assert contract_field(field) == "live", f"README claims '{words}' under '{area}', but {field} is {contract_field(field)}"
+
+
+def test_every_field_path_the_table_names_is_in_the_contract_and_not_refused():
+    named = set()
+    for area, state in works_today().items():
+        if area == "next":
+            continue
+        named.update(re.findall(r"`(spec\.[A-Za-z0-9_.\[\]]+)`", area + " " + state))
+    for path in sorted(named):
+        klass = contract_field(path)
+        assert klass is not None, f"README's table names `{path}`, which the field contract does not class"
+        assert klass != "refused", f"README's table claims `{path}`, which validate refuses"

@@ -68,6 +68,9 @@ int berth_nft_run_in_netns(int netns_fd, const char *commands, char **output);
 // call it) and O_PATH is _GNU_SOURCE-only; goes when glibc's module exports
 // openat2. Returns the fd or -1 with errno.
 int berth_openat2_in_root(int rootfd, const char *path);
+/// getxattr(2) of an open descriptor, O_PATH ones included (through
+/// /proc/self/fd): the value's length, or -1 with errno.
+long berth_fd_getxattr(int fd, const char *name, void *value, unsigned long size);
 
 // statfs(2)'s f_type: <sys/vfs.h> is not in Glibc's Swift module map.
 // Returns the magic, or -1 with errno set. Goes when the module exports statfs.

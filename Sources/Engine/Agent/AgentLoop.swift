@@ -21,15 +21,21 @@ public final class AgentLoop {
         /// A git checkout to follow (fetch + fast-forward before each pass).
         public var git: String?
         public var interval: Interval
+        /// Delete what this source applied that no manifest names any more.
         public var prune: Bool
+        /// The source whose inventory the agent keeps (its manifests directory).
+        public var source: String
         public var host: HostFacts
         public var paths: RuntimePaths
 
-        public init(manifests: String, git: String?, interval: Interval, prune: Bool, host: HostFacts, paths: RuntimePaths) {
+        public init(
+            manifests: String, git: String?, interval: Interval, prune: Bool, source: String, host: HostFacts, paths: RuntimePaths
+        ) {
             self.manifests = manifests
             self.git = git
             self.interval = interval
             self.prune = prune
+            self.source = source
             self.host = host
             self.paths = paths
         }
@@ -59,6 +65,7 @@ public final class AgentLoop {
     var reportedDrifts: Set<String> = []
     var reportedPending: Set<String> = []
     var reportedInvalid: String?
+    var reportedConflicts: [OwnershipConflict] = []
     var lockHolderReported: String?
     var appliedCommit: String?
     /// A pidfd per running container's init: readable when it exits.
@@ -190,7 +197,7 @@ public final class AgentLoop {
         summary.containers = desired.containers.count
         let outcomes = reconcile(desired, summary: &summary, now: now)
         watchInits()
-        summary.changes = outcomes.filter(\.result.changedHost).count
+        summary.changes = outcomes.filter(\.changedHost).count
         summary.failures = outcomes.filter(\.result.failed).count
         if let commit = summary.commit, commit != appliedCommit { record(commit) }
         let level: Logger.Level = summary.changes + summary.failures > 0 || trigger == .start || trigger == .signal ? .info : .debug
@@ -214,7 +221,18 @@ public final class AgentLoop {
     func reconcile(_ desired: DesiredHost, summary: inout PassSummary, now: UInt64) -> [Outcome] {
         let reconciler = self.reconciler
         let observed = reconciler.observe(desired)
-        let drifts = Planner.drift(desired: desired, observed: observed).filter { $0.origin == .drift }
+        let options = PlanOptions(prune: configuration.prune, scope: .source(configuration.source))
+        // Objects of another source are left out of the plan; said once.
+        let conflicts = Planner.conflicts(desired: desired, observed: observed, options: options)
+        if conflicts != reportedConflicts {
+            for conflict in conflicts {
+                logger.error(
+                    "object of another source",
+                    metadata: ["object": "\(conflict.object)", "owner": "\(conflict.owner)", "source": "\(configuration.source)"])
+            }
+            reportedConflicts = conflicts
+        }
+        let drifts = Planner.drift(desired: desired, observed: observed, options: options).filter { $0.origin == .drift }
         let driftKeys = drifts.map { "\($0.object) \($0.field) \($0.observed) \($0.desired)" }
         reconciler.log(zip(drifts, driftKeys).filter { !reportedDrifts.contains($0.1) }.map(\.0))
         reportedDrifts = Set(driftKeys)
@@ -223,7 +241,7 @@ public final class AgentLoop {
         var actions: [Action] = []
         var waiting: Set<String> = []
         var pending: Set<String> = []
-        for action in Planner.plan(desired: desired, observed: observed, options: PlanOptions(prune: configuration.prune)) {
+        for action in Planner.plan(desired: desired, observed: observed, options: options) {
             let object = action.object.description
             if action.kind == .pendingRestart {
                 pending.insert(action.description)

@@ -32,7 +32,13 @@ struct Agent: ParsableCommand {
     @Option(help: ArgumentHelp("Manifest directory (with --git: relative to the checkout).", valueName: "dir")) var manifests: String?
     @Option(help: ArgumentHelp("Follow a local git checkout.", valueName: "dir")) var git: String?
     @Option(help: ArgumentHelp("Drift check interval (500ms, 30s, 5m, 1h).", valueName: "duration")) var interval: String = "30s"
-    @Flag(help: "Delete berth-owned containers that no manifest names any more (never with an empty set).") var prune = false
+    @Flag(
+        inversion: .prefixedNo,
+        help:
+            "Delete what the agent's source applied that no manifest names any more (never with an empty set); --no-prune leaves them, reported as orphans."
+    )
+    var prune = true
+    @OptionGroup var sourceOptions: SourceOptions
     @Option(help: ArgumentHelp("Rotate a container's console.log when it grows past this size (checked every 2s).", valueName: "size"))
     var consoleMaxSize: String = "10Mi"
     @Option(help: ArgumentHelp("How many rotated console logs to keep (console.log.1 ...; 0: truncate only).", valueName: "count"))
@@ -71,7 +77,7 @@ struct Agent: ParsableCommand {
         setenv("GIT_TERMINAL_PROMPT", "0", 1)
         var configuration = AgentLoop.Configuration(
             manifests: manifestDirectory, git: git, interval: try Interval(parsing: interval), prune: prune,
-            host: try hostOptions.facts(), paths: global.paths)
+            source: sourceOptions.source ?? SourceOptions.absolute(manifestDirectory), host: try hostOptions.facts(), paths: global.paths)
         configuration.consoleLogs = try consoleLogs()
         let loop = try AgentLoop(
             configuration: configuration,

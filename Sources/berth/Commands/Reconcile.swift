@@ -52,9 +52,42 @@ enum Reconciliation {
         return (desired, outcome.files)
     }
 
+    /// The plan, after refusing objects the manifests name that another
+    /// source applied (each error at its manifest, with what to do).
+    static func plan(_ reconciler: Reconciler<LinuxHost>, _ desired: DesiredHost, options: PlanOptions, format: OutputFormat) throws
+        -> [Action]
+    {
+        let observed = reconciler.observe(desired)
+        let conflicts = Planner.conflicts(desired: desired, observed: observed, options: options)
+        guard conflicts.isEmpty else {
+            let locations = Dictionary(
+                desired.containers.map { (ObjectRef.container($0.metadata.name), $0.source) }
+                    + desired.networks.map { (ObjectRef.network($0.metadata.name), $0.source) },
+                uniquingKeysWith: { first, _ in first })
+            let errors = conflicts.compactMap { conflict in
+                locations[conflict.object].map {
+                    ManifestError(
+                        location: $0, fieldPath: "metadata.name", message: "\(conflict.object) belongs to source \(conflict.owner)",
+                        hint: "apply it with that source (--source '\(conflict.owner)'), or pass --take-ownership to move it to this one")
+                }
+            }.sorted()
+            if format == .json {
+                let report = ValidationReport(
+                    valid: false, host: desired.host.name, files: Set(errors.map(\.location.file)).count, documents: errors.count,
+                    errors: errors)
+                print(try JSONOutput.encode(report))
+            } else {
+                for error in errors { Console.error(error.description) }
+            }
+            throw CLIFailure(
+                "\(conflicts.count) object\(conflicts.count == 1 ? "" : "s") of another source; nothing was planned or changed")
+        }
+        return Planner.plan(desired: desired, observed: observed, options: options)
+    }
+
     /// Removing everything (`--prune` without manifests) is confirmed: on a
     /// terminal by typing yes, elsewhere only with `--yes`.
-    static func confirmRemovingEverything(_ actions: [Action], global: GlobalOptions, yes: Bool) throws {
+    static func confirmRemovingEverything(_ actions: [Action], global: GlobalOptions, scope: PlanScope, yes: Bool) throws {
         guard !yes, !actions.isEmpty else { return }
         var containers = Set<String>()
         var networks = Set<String>()
@@ -62,21 +95,56 @@ enum Reconciliation {
             switch action.object {
             case .container(let name): containers.insert(name)
             case .network(let name): networks.insert(name)
-            case .natRuleset, .forwarding: continue
+            case .natRuleset, .forwarding, .inventory: continue
             }
         }
         let (containerCount, networkCount) = (containers.count, networks.count)
         let what =
             "\(containerCount) container\(containerCount == 1 ? "" : "s") and \(networkCount) network\(networkCount == 1 ? "" : "s")"
-        guard isatty(STDIN_FILENO) == 1 else {
-            throw CLIFailure(
-                "apply --prune without manifests removes \(what) berth owns in \(global.stateDir); pass --yes to confirm (stdin is not a terminal)")
+        let whose: String
+        switch scope {
+        case .instance: whose = "berth owns in \(global.stateDir)"
+        case .source(let source): whose = "source \(source) applied"
         }
-        Console.error("This removes everything berth owns in this instance (state dir \(global.stateDir)): \(what).")
+        guard isatty(STDIN_FILENO) == 1 else {
+            throw CLIFailure("apply --prune without manifests removes \(what) \(whose); pass --yes to confirm (stdin is not a terminal)")
+        }
+        switch scope {
+        case .instance: Console.error("This removes everything berth owns in this instance (state dir \(global.stateDir)): \(what).")
+        case .source(let source): Console.error("This removes everything source \(source) applied: \(what).")
+        }
         Console.error("Type 'yes' to go on: ", newline: false)
         guard let answer = readLine(strippingNewline: true), answer.trimmingSpaces == "yes" else {
             throw CLIFailure("not confirmed; nothing was changed")
         }
+    }
+}
+
+/// Which source's inventory a plan, apply or drift works on.
+struct SourceOptions: ParsableArguments {
+    @Option(
+        help: ArgumentHelp(
+            "The source these manifests are (default: their paths, made absolute). Only its own objects are pruned or shown as orphans.",
+            valueName: "name"))
+    var source: String?
+
+    func validate() throws {
+        if let source, let problem = Inventory.checkSourceName(source) { throw ValidationError("--source: \(problem)") }
+    }
+
+    /// The scope: the named source, the source the paths make, or (no
+    /// paths, no --source) the whole instance.
+    func scope(paths: [String]) -> PlanScope {
+        if let source { return .source(source) }
+        if paths.isEmpty { return .instance }
+        return .source(Inventory.sourceName(paths: paths.map(SourceOptions.absolute)))
+    }
+
+    /// The path made absolute, symbolic links resolved (as given when it cannot be).
+    static func absolute(_ path: String) -> String {
+        guard let resolved = realpath(path, nil) else { return path }
+        defer { free(resolved) }
+        return String(cString: resolved)
     }
 }
 
@@ -113,7 +181,9 @@ struct Plan: ParsableCommand {
     @OptionGroup var hostOptions: HostOptions
     @OptionGroup var format: OutputOptions
     @Flag(help: "Exit 2 when there are changes, 0 when there are none.") var detailedExitcode = false
-    @Flag(help: "Also plan deleting berth-owned containers no manifest names.") var prune = false
+    @Flag(help: "Plan deleting this source's objects that no manifest names any more (else they show as orphans).") var prune = false
+    @Flag(help: "Plan moving objects another source applied to this one (else they are refused).") var takeOwnership = false
+    @OptionGroup var sourceOptions: SourceOptions
     @Option(
         name: [.customLong("out"), .customLong("out", withSingleDash: true)],
         help: ArgumentHelp("Also save the plan, for berth apply FILE (which refuses it once anything changed).", valueName: "file"))
@@ -126,11 +196,13 @@ struct Plan: ParsableCommand {
         let reconciler = try Reconciliation.reconciler(global)
         let host = try hostOptions.facts()
         let (desired, files) = try manifests.loaded(host: host, format: format.output, runtime: reconciler.runtime)
-        let actions = reconciler.plan(desired, options: PlanOptions(prune: prune))
+        let options = PlanOptions(prune: prune, scope: sourceOptions.scope(paths: manifests.paths), takeOwnership: takeOwnership)
+        let actions = try Reconciliation.plan(reconciler, desired, options: options, format: format.output)
         try PlanOutput.printPlan(actions, format: format.output)
         if let out {
             let saved = SavedPlan(
                 created: Events.iso8601(microseconds: Events.now()), paths: manifests.paths.map(Events.absolute), host: host, prune: prune,
+                source: SavedPlan.source(options.scope), takeOwnership: takeOwnership,
                 manifestsFingerprint: try SavedPlan.fingerprint(manifests: files), planFingerprint: try SavedPlan.fingerprint(actions: actions),
                 actions: actions.map { PlanOutput.ActionJSON($0) })
             try saved.write(to: out)
@@ -147,7 +219,9 @@ struct Apply: ParsableCommand {
     @OptionGroup var hostOptions: HostOptions
     @OptionGroup var format: OutputOptions
     @Flag(help: "Print the plan and change nothing.") var dryRun = false
-    @Flag(help: "Delete berth-owned containers that no manifest names any more.") var prune = false
+    @Flag(help: "Delete this source's objects that no manifest names any more (else they are left, as orphans).") var prune = false
+    @Flag(help: "Move objects another source applied to this source's inventory (else they are refused).") var takeOwnership = false
+    @OptionGroup var sourceOptions: SourceOptions
     @Flag(help: "Allow --prune with manifests that name no container.") var allowEmpty = false
     @Flag(name: [.customShort("y"), .long], help: "Remove everything without asking (--prune without manifests).") var yes = false
     @Flag(help: "Restart containers whose changes need a restart.") var restart = false
@@ -165,15 +239,17 @@ struct Apply: ParsableCommand {
         if prune && !everything && desired.containers.isEmpty && !allowEmpty {
             throw CLIFailure("refusing to prune with no containers in the manifests (pass --allow-empty if that is meant)")
         }
+        let options = PlanOptions(prune: prune, scope: sourceOptions.scope(paths: manifests.paths), takeOwnership: takeOwnership)
         if everything && !dryRun {
             // Asked before the run lock is taken: a prompt never holds up the agent.
             try Reconciliation.confirmRemovingEverything(
-                reconciler.plan(desired, options: PlanOptions(prune: true)), global: global, yes: yes)
+                Reconciliation.plan(reconciler, desired, options: options, format: format.output), global: global, scope: options.scope,
+                yes: yes)
         }
         try FileManager.default.createDirectory(atPath: global.runDir, withIntermediateDirectories: true)
         let lock = try RunLock(path: global.runDir + "/berth.lock")
         defer { withExtendedLifetime(lock) {} }
-        let actions = reconciler.plan(desired, options: PlanOptions(prune: prune))
+        let actions = try Reconciliation.plan(reconciler, desired, options: options, format: format.output)
         if dryRun {
             try PlanOutput.printPlan(actions, format: format.output)
             return
@@ -184,8 +260,12 @@ struct Apply: ParsableCommand {
     /// `berth apply FILE`: the saved plan's actions, when planning now from
     /// the same manifests and host gives exactly them.
     func apply(_ saved: SavedPlan, file: String) throws {
-        if prune || allowEmpty || yes || dryRun || hostOptions.host != nil || !hostOptions.hostLabel.isEmpty {
-            throw ValidationError("a saved plan is applied as it was made: no --prune, --allow-empty, --yes, --dry-run or --host options")
+        if prune || allowEmpty || yes || dryRun || takeOwnership || sourceOptions.source != nil || hostOptions.host != nil
+            || !hostOptions.hostLabel.isEmpty
+        {
+            throw ValidationError(
+                "a saved plan is applied as it was made: no --prune, --allow-empty, --yes, --dry-run, --take-ownership, --source or --host options"
+            )
         }
         let reconciler = try Reconciliation.reconciler(global)
         let (desired, files) =
@@ -195,7 +275,8 @@ struct Apply: ParsableCommand {
         try FileManager.default.createDirectory(atPath: global.runDir, withIntermediateDirectories: true)
         let lock = try RunLock(path: global.runDir + "/berth.lock")
         defer { withExtendedLifetime(lock) {} }
-        let actions = reconciler.plan(desired, options: PlanOptions(prune: saved.prune))
+        let options = PlanOptions(prune: saved.prune, scope: saved.scope, takeOwnership: saved.takeOwnership)
+        let actions = try Reconciliation.plan(reconciler, desired, options: options, format: format.output)
         if let refusal = try saved.refusal(manifests: files, now: actions, file: file) { throw CLIFailure(refusal) }
         try execute(actions, reconciler: reconciler, everything: saved.paths.isEmpty)
     }
@@ -236,11 +317,12 @@ struct Drift: ParsableCommand {
     @OptionGroup var hostOptions: HostOptions
     @OptionGroup var format: OutputOptions
     @Flag(help: "Exit 2 when there is drift, 0 when there is none.") var detailedExitcode = false
+    @OptionGroup var sourceOptions: SourceOptions
     @Argument(help: ArgumentHelp("Manifest files or directories.", valueName: "path")) var paths: [String]
 
     func run() throws {
         let desired = try Reconciliation.desired(paths, host: try hostOptions.facts(), format: format.output)
-        let drifts = try Reconciliation.reconciler(global).drift(desired)
+        let drifts = try Reconciliation.reconciler(global).drift(desired, options: PlanOptions(scope: sourceOptions.scope(paths: paths)))
         try PlanOutput.printDrift(drifts, format: format.output)
         if detailedExitcode && !drifts.isEmpty { throw ExitCode(2) }
     }
