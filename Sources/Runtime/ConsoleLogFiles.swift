@@ -45,12 +45,17 @@ public struct ConsoleLogFiles: Sendable {
     @discardableResult
     public func rotateIfNeeded(_ policy: Policy) throws(SystemError) -> Bool {
         guard let size = Syscall.version(path)?.size, UInt64(max(0, size)) > policy.maxSize.bytes else { return false }
-        try rotate(keep: policy.rotatedFiles)
+        // A log just over the cap is kept whole; one far over it (it grew
+        // while no agent ran) keeps its last four caps' worth.
+        let (limit, overflow) = policy.maxSize.bytes.multipliedReportingOverflow(by: 4)
+        try rotate(keep: policy.rotatedFiles, keepingAtMost: overflow ? .max : limit)
         return true
     }
 
-    /// console.log → console.log.1 (a copy), then console.log truncated.
-    func rotate(keep: Int) throws(SystemError) {
+    /// console.log → console.log.1 (a copy of at most its last
+    /// `keepingAtMost` bytes, a block at a time: a log that grew while no
+    /// agent ran costs no memory), then console.log truncated.
+    func rotate(keep: Int, keepingAtMost limit: UInt64 = .max) throws(SystemError) {
         if keep > 0 {
             try Syscall.removeFile(rotated(keep), missingOK: true)
             if keep > 1 {
@@ -62,32 +67,61 @@ public struct ConsoleLogFiles: Sendable {
         let fd = try Syscall.open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW)
         defer { Syscall.close(fd) }
         if keep > 0 {
-            let bytes = try Syscall.readAll(fd, upTo: Int.max, subject: path)
-            try Syscall.writeAtomically(bytes, to: rotated(1), mode: 0o640, durable: false)
+            let size = UInt64(max(0, Syscall.version(path)?.size ?? 0))
+            let staging = rotated(1) + ".new"
+            let copy = try Syscall.open(staging, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode: 0o640)
+            var position = size - min(size, limit)
+            do {
+                var block = [UInt8](repeating: 0, count: 1 << 20)
+                while position < size {
+                    let count = block.withUnsafeMutableBytes { pread(fd, $0.baseAddress, min($0.count, Int(size - position)), off_t(position)) }
+                    guard count > 0 else { break }
+                    try Syscall.writeAll(copy, Array(block.prefix(count)), subject: staging)
+                    position += UInt64(count)
+                }
+            } catch {
+                Syscall.close(copy)
+                throw error
+            }
+            Syscall.close(copy)
+            try Syscall.rename(staging, rotated(1))
         }
         guard ftruncate(fd, 0) == 0 else { throw SystemError(call: "ftruncate", errno: errno, subject: path) }
     }
 
-    /// The last `lines` lines (all with nil) across the files, oldest first.
-    public func tail(_ lines: Int?) -> [UInt8] {
-        var text: [UInt8] = []
-        for file in files() { text += (try? Syscall.readFile(file, limit: Int.max)) ?? [] }
-        guard let lines else { return text }
+    /// The last `lines` lines across the files, oldest first: read backwards
+    /// from the end a block at a time, so a log that grew large without an
+    /// agent to rotate it costs only what is printed.
+    public func tail(_ lines: Int) -> [UInt8] {
+        guard lines > 0 else { return [] }
+        var collected: [UInt8] = []
         var newlines = 0
-        var start = text.count
-        // A final line without a newline counts as a line.
-        var index = text.count - 1
-        if index >= 0 && text[index] == UInt8(ascii: "\n") { index -= 1 }
-        while index >= 0 {
-            if text[index] == UInt8(ascii: "\n") {
-                newlines += 1
-                if newlines == lines { break }
+        // The newline that ends the very last line does not start another.
+        var atTheEnd = true
+        for file in files().reversed() {
+            guard let fd = try? Syscall.open(file, O_RDONLY | O_CLOEXEC) else { continue }
+            defer { Syscall.close(fd) }
+            var end = Int(Syscall.version(file)?.size ?? 0)
+            while end > 0 {
+                let start = max(0, end - 65536)
+                var block = [UInt8](repeating: 0, count: end - start)
+                let count = block.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(start)) }
+                guard count == end - start else { break }
+                var index = block.count - 1
+                if atTheEnd, block.last == UInt8(ascii: "\n") { index -= 1 }
+                atTheEnd = false
+                while index >= 0 {
+                    if block[index] == UInt8(ascii: "\n") {
+                        newlines += 1
+                        if newlines == lines { return Array(block[(index + 1)...]) + collected }
+                    }
+                    index -= 1
+                }
+                collected = block + collected
+                end = start
             }
-            start = index
-            index -= 1
         }
-        if lines <= 0 { return [] }
-        return Array(text[start...])
+        return collected
     }
 
     /// What console.log holds from `offset` on (at most `limit` bytes) and the

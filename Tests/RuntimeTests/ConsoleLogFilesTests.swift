@@ -39,13 +39,27 @@ import Testing
         }
         #expect(rotations >= 10)
         #expect(log.files() == [log.path + ".2", log.path + ".1", log.path])
+        // Rotated when over: each file holds the cap and at most one line more.
         for file in log.files() { #expect(size(file) <= 1025, "\(file)") }
         #expect(!FileManager.default.fileExists(atPath: log.path + ".3"))
         // The writer's next line lands at the start of the truncated file.
-        let text = String(decoding: log.tail(nil), as: UTF8.self)
+        let text = log.files().map { (try? String(contentsOfFile: $0, encoding: .utf8)) ?? "" }.joined()
         #expect(text.hasSuffix("line 499  of the console\n"))
         #expect(!text.contains("\0"))
         #expect(String(decoding: log.tail(2), as: UTF8.self) == "line 498  of the console\nline 499  of the console\n")
+    }
+
+    /// A log far over the cap (no agent ran for a while): the rotated file
+    /// keeps its last four caps' worth, console.log starts empty.
+    @Test func aHugeLogKeepsItsLastCapsWorth() throws {
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let text = (0..<100_000).map { "line \($0)\n" }.joined()
+        try Data(text.utf8).write(to: URL(fileURLWithPath: log.path))
+        #expect(try log.rotateIfNeeded(ConsoleLogFiles.Policy(maxSize: ByteSize(bytes: 4096), rotatedFiles: 1)))
+        #expect(size(log.path) == 0)
+        let kept = try String(contentsOfFile: log.path + ".1", encoding: .utf8)
+        #expect(kept.utf8.count == 4 * 4096 && text.hasSuffix(kept))
+        #expect(!FileManager.default.fileExists(atPath: log.path + ".1.new"))
     }
 
     @Test func underTheCapNothingMoves() throws {
@@ -55,11 +69,22 @@ import Testing
         #expect(log.files() == [log.path])
     }
 
-    @Test(arguments: [(nil, "a\nb\nc"), (0, ""), (1, "c"), (2, "b\nc"), (5, "a\nb\nc")] as [(Int?, String)])
-    func tailCountsAFinalLineWithoutANewline(_ lines: Int?, _ expected: String) throws {
+    @Test(arguments: [(0, ""), (1, "c"), (2, "b\nc"), (5, "a\nb\nc")] as [(Int, String)])
+    func tailCountsAFinalLineWithoutANewline(_ lines: Int, _ expected: String) throws {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         try Data("a\nb\nc".utf8).write(to: URL(fileURLWithPath: log.path))
         #expect(String(decoding: log.tail(lines), as: UTF8.self) == expected)
+    }
+
+    /// Across files and blocks: console.log empty, the lines in .2 and .1,
+    /// more than one 64 KiB block.
+    @Test(arguments: [1, 2, 3, 5000, 20000]) func tailReadsBackwardsAcrossFilesAndBlocks(_ lines: Int) throws {
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let all = (0..<12000).map { "line \($0)\n" }
+        try Data(all[..<6000].joined().utf8).write(to: URL(fileURLWithPath: log.path + ".2"))
+        try Data(all[6000...].joined().utf8).write(to: URL(fileURLWithPath: log.path + ".1"))
+        try Data().write(to: URL(fileURLWithPath: log.path))
+        #expect(String(decoding: log.tail(lines), as: UTF8.self) == all.suffix(lines).joined())
     }
 
     @Test func followingReadsOnAndStartsOverAfterARotation() throws {

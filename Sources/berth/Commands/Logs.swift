@@ -28,9 +28,25 @@ struct Logs: ParsableCommand {
         let runtime = try RuntimeContext.runtime(global)
         guard runtime.state.names().contains(name) else { throw CLIFailure("no container named '\(name)'") }
         let log = runtime.consoleLog(name)
-        try Syscall.writeAll(STDOUT_FILENO, log.tail(tail))
+        var offset = 0
+        if let tail {
+            offset = Int(Syscall.version(log.path)?.size ?? 0)
+            try Syscall.writeAll(STDOUT_FILENO, log.tail(tail))
+        } else {
+            // Everything, a block at a time: the rotated files, then console.log.
+            for file in log.files() {
+                let part = ConsoleLogFiles(path: file)
+                var position = 0
+                while true {
+                    let (bytes, next) = part.read(from: position)
+                    if bytes.isEmpty { break }
+                    try Syscall.writeAll(STDOUT_FILENO, bytes)
+                    position = next
+                }
+                if file == log.path { offset = position }
+            }
+        }
         guard follow else { return }
-        var offset = Int(Syscall.version(log.path)?.size ?? 0)
         // Polled: the file is appended by the kernel for the init, and
         // truncated by a rotation (then read from its start again).
         while runtime.state.names().contains(name) {
