@@ -12,4 +12,11 @@ if grep -q 'berth-test-' /proc/self/mountinfo; then
     grep 'berth-test-' /proc/self/mountinfo >&2
     exit 1
 fi
+# Disk images (resources.disk) attached to loop devices.
+loops=$(grep -l 'berth-test-' /sys/block/loop*/loop/backing_file 2>/dev/null || true)
+if [[ -n "$loops" ]]; then
+    echo "check-leaks: loop devices left attached:" >&2
+    for loop in $loops; do echo "$loop: $(cat "$loop")" >&2; done
+    exit 1
+fi
 echo "check-leaks: nothing left behind"

@@ -6,12 +6,15 @@ set -euo pipefail
 packages=(
     # build: system libraries the Swift package links
     pkg-config libyaml-dev libsystemd-dev libcap-dev libnftables-dev
-    # runtime: the built-in busybox template
-    busybox-static
+    # runtime: the built-in busybox template; mke2fs, e2fsck and resize2fs for disk quotas
+    busybox-static e2fsprogs
     # benchmark peer: container start-up is measured against runc
     runc
-    # tests: JSON Schema validation of the manifests, and tools that check from outside
-    python3 python3-yaml python3-jsonschema python3-pytest iproute2
+    # tests: JSON Schema validation of the manifests, and tools that check from outside;
+    # a C compiler and static libc for the escape suite's probe (run inside a container),
+    # arm64 headers to check that the container shim builds for aarch64 too
+    python3 python3-yaml python3-jsonschema python3-pytest iproute2 gcc libc6-dev
+    libc6-dev-arm64-cross linux-libc-dev-arm64-cross
 )
 
 missing=()

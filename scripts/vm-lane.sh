@@ -18,7 +18,7 @@ tests=$(ls -d .build/debug/berthPackageTests.xctest 2>/dev/null || ls -d .build/
 # berth run). Suites that only exercise netlink, nftables or journald run the
 # same code on either hierarchy: lane 2 runs them, and under qemu without KVM
 # they would double this lane's time. BERTH_VM_SUITES overrides the list.
-suites=${BERTH_VM_SUITES:-AgentTests|CgroupDriverTests|ContainerCLITests|ContainerExecTests|ContainerResourceTests|ContainerRuntimeTests|CrashConvergenceTests|FieldContractTests|ReconcileCLITests|RunCommandTests}
+suites=${BERTH_VM_SUITES:-AgentTests|CgroupDriverTests|ContainerCLITests|ContainerExecTests|ContainerResourceTests|ContainerRuntimeTests|CrashConvergenceTests|EscapeTests|FieldContractTests|ReconcileCLITests|RunCommandTests}
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 inner="mkdir -p /run/berth-lane && mount -t tmpfs tmpfs /run/berth-lane && \

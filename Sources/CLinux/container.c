@@ -336,9 +336,25 @@ static void make_dev(const struct berth_container_config *config, int rootfd) {
     close(devfd);
 }
 
+// The architectures berth builds for, each with its seccomp audit value.
+// Another one would need its own numbers and checks: refuse to build, rather
+// than ship a filter that refuses every call (or none) there.
+#if defined(__x86_64__) && !defined(__ILP32__)
+#define BERTH_AUDIT_ARCH AUDIT_ARCH_X86_64
+// x32 calls come in through the same entry with bit 30 set: refused whole,
+// or their numbers would pass around the list below.
+#define BERTH_X32_SYSCALL_BIT 0x40000000u
+#elif defined(__aarch64__) && defined(__AARCH64EL__) && !defined(__ILP32__)
+#define BERTH_AUDIT_ARCH AUDIT_ARCH_AARCH64
+#else
+#error "berth's seccomp filter knows x86_64 and little-endian aarch64 only: add this architecture's AUDIT_ARCH and syscall checks"
+#endif
+
 // System calls a container never needs and that hardened runtimes refuse:
 // kernel modules, kexec, keyrings, bpf, handles that escape mount namespaces,
-// clocks, swap, accounting. They return EPERM.
+// clocks, swap, accounting, the host's kernel log (syslog: readable by all
+// where kernel.dmesg_restrict is 0). They return EPERM. (SYS_ numbers are the
+// architecture's own: <sys/syscall.h> of the target.)
 static const int denied_syscalls[] = {
 #ifdef SYS_kexec_load
     SYS_kexec_load,
@@ -346,33 +362,74 @@ static const int denied_syscalls[] = {
 #ifdef SYS_kexec_file_load
     SYS_kexec_file_load,
 #endif
+#ifdef SYS_iopl
+    SYS_iopl,
+#endif
+#ifdef SYS_ioperm
+    SYS_ioperm,
+#endif
+#ifdef SYS_uselib
+    SYS_uselib,
+#endif
     SYS_init_module, SYS_finit_module, SYS_delete_module, SYS_open_by_handle_at, SYS_name_to_handle_at,
     SYS_keyctl, SYS_add_key, SYS_request_key, SYS_bpf, SYS_perf_event_open, SYS_reboot, SYS_swapon, SYS_swapoff,
-    SYS_acct, SYS_settimeofday, SYS_clock_settime, SYS_clock_adjtime, SYS_adjtimex, SYS_iopl, SYS_ioperm,
-    SYS_userfaultfd, SYS_uselib, SYS_lookup_dcookie,
+    SYS_syslog, SYS_acct, SYS_settimeofday, SYS_clock_settime, SYS_clock_adjtime, SYS_adjtimex, SYS_userfaultfd,
+#ifdef SYS_lookup_dcookie
+    SYS_lookup_dcookie,
+#endif
 #ifdef SYS_fsopen
     SYS_fsopen, SYS_fsconfig, SYS_fsmount, SYS_move_mount, SYS_open_tree,
 #endif
 };
 
-static void install_seccomp(const struct berth_container_config *config) {
-    enum { denied_count = sizeof denied_syscalls / sizeof denied_syscalls[0] };
-    struct sock_filter filter[8 + denied_count];
+// The low 32 bits of a 64-bit argument (where CLONE_NEWUSER is); both
+// architectures are little-endian.
+#define BERTH_ARG_LOW(index) ((unsigned int)(offsetof(struct seccomp_data, args) + (index) * sizeof(uint64_t)))
+
+// The filter: the architecture, the x32 ABI, the denied calls and, unless
+// the manifest allows nested user namespaces, unshare and clone with
+// CLONE_NEWUSER (EPERM) and clone3 (ENOSYS: its flags are in memory, out
+// of the filter's reach; libc then falls back to clone, as under Docker's
+// and Podman's default profiles). Returns its length.
+enum { denied_count = sizeof denied_syscalls / sizeof denied_syscalls[0], filter_capacity = denied_count + 20 };
+_Static_assert(denied_count < 255, "a jump over the denied list must fit in 8 bits");
+static int build_seccomp_filter(int allow_user_namespaces, struct sock_filter filter[filter_capacity]) {
     int n = 0;
+#define EMIT(instruction) (filter[n++] = (struct sock_filter)instruction)
     // Only the native ABI: another architecture's numbers would bypass the list.
-    filter[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch));
-    filter[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0);
-    filter[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS);
-    filter[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
-    // x32 calls carry bit 30: refuse them all.
-    filter[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 0x40000000, denied_count + 1, 0);
+    EMIT(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)));
+    EMIT(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, BERTH_AUDIT_ARCH, 1, 0));
+    EMIT(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS));
+    EMIT(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)));
+#ifdef BERTH_X32_SYSCALL_BIT
+    EMIT(BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, BERTH_X32_SYSCALL_BIT, 0, 1));
+    EMIT(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM));
+#endif
     for (int i = 0; i < denied_count; i++) {
         // Match: jump to the EPERM return after the remaining checks and the ALLOW.
-        filter[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned int)denied_syscalls[i],
-                                                   (unsigned char)(denied_count - i), 0);
+        EMIT(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned int)denied_syscalls[i], (unsigned char)(denied_count - i), 0));
     }
-    filter[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
-    filter[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM);
+    EMIT(BPF_STMT(BPF_JMP | BPF_JA, 1));
+    EMIT(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM));
+    if (!allow_user_namespaces) {
+        // clone3: ENOSYS. unshare and clone: flags are argument 0 on both
+        // architectures; with CLONE_NEWUSER, EPERM.
+        EMIT(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_clone3, 0, 1));
+        EMIT(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS));
+        EMIT(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_unshare, 1, 0));
+        EMIT(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_clone, 0, 3));
+        EMIT(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, BERTH_ARG_LOW(0)));
+        EMIT(BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, CLONE_NEWUSER, 0, 1));
+        EMIT(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM));
+    }
+    EMIT(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW));
+#undef EMIT
+    return n;
+}
+
+static void install_seccomp(const struct berth_container_config *config, int allow_user_namespaces) {
+    struct sock_filter filter[filter_capacity];
+    int n = build_seccomp_filter(allow_user_namespaces, filter);
     struct sock_fprog program = {(unsigned short)n, filter};
     if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program, 0, 0) != 0) fail(config, BERTH_STEP_SECCOMP);
 }
@@ -615,7 +672,7 @@ __attribute__((noreturn)) static void child_main(const struct berth_container_co
 
     if (config->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail(config, BERTH_STEP_NO_NEW_PRIVS);
     // Before dropping capabilities: without no_new_privs, installing a filter needs CAP_SYS_ADMIN.
-    if (config->seccomp) install_seccomp(config);
+    if (config->seccomp) install_seccomp(config, config->allow_user_namespaces);
     drop_capabilities(config);
 
     // Its own session, as runc's and LXC's inits: no terminal's job control
@@ -709,7 +766,7 @@ __attribute__((noreturn)) static void exec_child(const struct berth_exec_config 
     shared.capabilities = config->capabilities;
     shared.error_fd = config->error_fd;
     if (config->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail(&shared, BERTH_STEP_NO_NEW_PRIVS);
-    if (config->seccomp) install_seccomp(&shared);
+    if (config->seccomp) install_seccomp(&shared, config->allow_user_namespaces);
     drop_capabilities(&shared);
     finish_and_exec(&shared, config->cwd);
 }

@@ -17,9 +17,12 @@ public struct LinuxHost: HostRuntime {
         self.logger = logger
     }
 
-    /// The instance's NAT and port-forward table for these objects.
-    public func natRuleset(networks: [NetworkObject], containers: [ContainerObject]) -> NATRuleset {
-        NATRuleset(table: NATRuleset.tableName(cgroupParent: runtime.paths.cgroupParent), networks: networks, containers: containers)
+    /// A network's nftables table, with the networks it reaches and the
+    /// containers its forwards name.
+    public func ruleset(_ network: NetworkObject, reached: [NetworkObject], containers: [ContainerObject]) -> NetworkRuleset {
+        NetworkRuleset(
+            table: NetworkRuleset.tableName(cgroupParent: runtime.paths.cgroupParent, network: network.metadata.name), network: network,
+            reached: reached, containers: containers)
     }
 
     /// What this host has: berth's records checked against the kernel.
@@ -56,7 +59,8 @@ public struct LinuxHost: HostRuntime {
             }
             var resources: ObservedResources?
             if let usage {
-                let kernel = ResourceObservation.values(usage.limits, inheritedCPUs: inheritedCPUs)
+                var kernel = ResourceObservation.values(usage.limits, inheritedCPUs: inheritedCPUs)
+                kernel.diskSize = record.diskImage.flatMap { _ in runtime.state.diskImage(record.name).size }
                 let spec = containers[record.name]?.spec.resources ?? record.spec?.resources
                 let expected = ResourceObservation.expected(
                     spec, version: runtime.cgroups.version, observed: kernel, inheritedCPUs: inheritedCPUs)
@@ -92,8 +96,8 @@ public struct LinuxHost: HostRuntime {
                 guard let bridge = try? NetworkAttacher.observeBridge(network, netlink: netlink, ports: ports) else { continue }
                 observed.networks.insert(network.metadata.name)
                 observed.bridges[network.metadata.name] = BridgeObservation(
-                    up: bridge.up, mtu: bridge.mtu, addresses: bridge.addresses, ports: bridge.ports)
-                if network.spec.needsForwarding { observed.forwarding[network.metadata.name] = NATRuleset.forwarding(network.bridgeName) }
+                    up: bridge.up, mtu: bridge.mtu, group: bridge.group, addresses: bridge.addresses, ports: bridge.ports)
+                if network.spec.needsForwarding { observed.forwarding[network.metadata.name] = NetworkRuleset.forwarding(network.bridgeName) }
             }
             // Bridges marked as this instance's whose record was lost: still ours to prune.
             let owner = NetworkAttacher.ownerAlias(cgroupParent: runtime.paths.cgroupParent, network: "")
@@ -115,11 +119,29 @@ public struct LinuxHost: HostRuntime {
                 if !old.isEmpty { observed.oldBridges[name] = old.sorted() }
             }
         }
-        let nat = natRuleset(networks: desired.networks, containers: desired.containers).status(state: runtime.state)
-        observed.natCurrent = nat.current
-        observed.natAppliedAsWanted = nat.appliedByBerth
+        // Each network's table, as the plan would build it, against berth's record and the kernel.
+        let nft = desired.networks.isEmpty ? nil : try? NFTables()
+        for (network, reached, containers) in Planner.rulesetInputs(desired) {
+            observed.rulesets[network.metadata.name] = ruleset(network, reached: reached, containers: containers)
+                .differences(state: runtime.state, nft: nft)
+                .map {
+                    FieldChange(
+                        $0.field, desired: .text($0.desired), observed: $0.observed.map { .text($0) } ?? .absent,
+                        origin: $0.drift ? .drift : .manifest)
+                }
+        }
+        let legacy = String(NetworkRuleset.tablePrefix(cgroupParent: runtime.paths.cgroupParent).dropLast())
+        if (try? NFTablesNetlink.tableExists(family: NFTablesNetlink.familyIP, name: legacy)) == true {
+            observed.legacyNATTable = legacy
+            observed.networksWithTables = Set(
+                observed.recordedNetworks.keys.filter { network in
+                    let table = NetworkRuleset.tableName(cgroupParent: runtime.paths.cgroupParent, network: network)
+                    return (try? NFTablesNetlink.tableExists(family: NFTablesNetlink.familyINET, name: table)) == true
+                })
+        }
         observed.unrecorded = runtime.unrecorded(known: known)
         observed.inventories = runtime.state.inventories()
+        observed.diskGrowsLive = DiskImage.growsOnline
         return observed
     }
 
@@ -139,7 +161,8 @@ public struct LinuxHost: HostRuntime {
         guard let record = runtime.state.load(name), let group = try? CgroupPath(record.cgroup) else { return }
         let held = try runtime.cgroups.observe(group, usage: false)
         let inherited = runtime.cgroups.inheritedCPUs(group)
-        let kernel = ResourceObservation.values(held.limits, inheritedCPUs: inherited)
+        var kernel = ResourceObservation.values(held.limits, inheritedCPUs: inherited)
+        kernel.diskSize = record.diskImage.flatMap { _ in runtime.state.diskImage(name).size }
         let expected = ResourceObservation.expected(resources, version: runtime.cgroups.version, observed: kernel, inheritedCPUs: inherited)
         let differences = ResourceDiff.differences(desired: expected, observed: kernel)
         if !differences.isEmpty {
@@ -158,6 +181,9 @@ public struct LinuxHost: HostRuntime {
         case .repairBridge(let network):
             try NetworkAttacher(logger: logger, state: runtime.state).repairBridge(network, netlink: try RouteNetlink())
         case .deleteNetwork(let bridge):
+            // Its table first: the only time a network's rules are removed.
+            try NetworkRuleset.delete(
+                table: NetworkRuleset.tableName(cgroupParent: runtime.paths.cgroupParent, network: name), network: name, state: runtime.state)
             try NetworkAttacher(logger: logger, state: runtime.state).deleteBridge(network: name, bridge: bridge, netlink: try RouteNetlink())
         case .deleteOldBridge(let bridge, _):
             try NetworkAttacher(logger: logger, state: runtime.state).deleteOldBridge(
@@ -187,6 +213,9 @@ public struct LinuxHost: HostRuntime {
         case .updateRecord(let spec):
             try runtime.updateRecord(name, spec)
         case .restartContainer(let container, let networks):
+            // A smaller disk image is made at the start: refused first, with
+            // the container left running, when its files would not fit.
+            try runtime.checkDiskShrink(name, to: container.spec.resources?.disk?.size)
             try runtime.stop(name, timeout: container.spec.effectiveStopTimeout)
             _ = try runtime.start(container, networks: networks)
         case .replaceContainer(let container, let networks):
@@ -197,8 +226,10 @@ public struct LinuxHost: HostRuntime {
             _ = try runtime.start(container, networks: networks)
         case .deleteContainer:
             try runtime.delete(name)
-        case .applyNAT(let networks, let containers):
-            try natRuleset(networks: networks, containers: containers).apply(state: runtime.state)
+        case .applyRuleset(let network, let reached, let containers):
+            try ruleset(network, reached: reached, containers: containers).apply(state: runtime.state)
+        case .deleteLegacyNAT(let table):
+            try NetworkRuleset.deleteLegacy(table: table, state: runtime.state)
         case .enableForwarding(let bridge):
             try Syscall.writeValue("1", to: "/proc/sys/net/ipv4/conf/\(bridge)/forwarding", allowingSpaces: false)
         case .recordInventory(let inventory, _):

@@ -1,5 +1,6 @@
 import Manifest
 import Model
+import Netlink
 import Runtime
 
 /// Load, decode and resolve: the front half of validate, plan, apply and drift.
@@ -48,6 +49,13 @@ public enum HostCheck {
     ) -> (errors: [ManifestError], notes: [String]) {
         var errors: [ManifestError] = []
         var notes: [String] = []
+        for (network, path, message) in subnetProblems(desired, prefixes: hostPrefixes(cgroupParent: runtime.paths.cgroupParent)) {
+            let location = locator.location(network: network.metadata.name, path) ?? network.source
+            errors.append(
+                ManifestError(
+                    location: location, fieldPath: path.description, message: message,
+                    hint: "choose a subnet this host does not use (berth's own bridges aside)"))
+        }
         for container in desired.containers {
             let name = container.metadata.name
             func fail(_ path: FieldPath, _ message: String, hint: String? = nil) {
@@ -77,5 +85,60 @@ public enum HostCheck {
             }
         }
         return (errors, notes)
+    }
+}
+
+/// An address or route of one of the host's own interfaces.
+public struct HostPrefix: Sendable, Equatable {
+    public var prefix: CIDR
+    public var interface: String
+    public var isRoute: Bool
+
+    public init(_ prefix: CIDR, interface: String, isRoute: Bool) {
+        self.prefix = prefix
+        self.interface = interface
+        self.isRoute = isRoute
+    }
+}
+
+extension HostCheck {
+    /// Each network subnet (IPv4, and IPv6 when it has one) that overlaps
+    /// an address or a route of the host's own interfaces: a bridge given
+    /// it would answer for the host's LAN (ARP for its gateway) or take its
+    /// routes.
+    public static func subnetProblems(_ desired: DesiredHost, prefixes: [HostPrefix]) -> [(NetworkObject, FieldPath, String)] {
+        var problems: [(NetworkObject, FieldPath, String)] = []
+        for network in desired.networks {
+            let subnets =
+                [(network.spec.subnet, FieldPath.root / "spec" / "subnet")]
+                + (network.spec.ipv6.map { [($0.subnet, FieldPath.root / "spec" / "ipv6" / "subnet")] } ?? [])
+            for (subnet, path) in subnets {
+                guard let clash = prefixes.first(where: { $0.prefix.overlaps(subnet) }) else { continue }
+                let what = clash.isRoute ? "a route to \(clash.prefix)" : "address \(clash.prefix)"
+                problems.append((network, path, "subnet \(subnet) overlaps \(what) of the host's interface \(clash.interface)"))
+            }
+        }
+        return problems
+    }
+
+    /// The host's addresses and main-table routes (default routes aside),
+    /// read with rtnetlink, without those of the bridges this instance made
+    /// (known by their alias). Empty when netlink cannot be read.
+    public static func hostPrefixes(cgroupParent: String) -> [HostPrefix] {
+        guard let netlink = try? RouteNetlink(), let links = try? netlink.links() else { return [] }
+        let owner = NetworkAttacher.ownerAlias(cgroupParent: cgroupParent, network: "")
+        let ours = Set(links.filter { $0.alias?.hasPrefix(owner) == true }.map(\.index))
+        let names = Dictionary(links.map { ($0.index, $0.name) }, uniquingKeysWith: { first, _ in first })
+        var prefixes: [HostPrefix] = []
+        for (index, cidr) in (try? netlink.addresses()) ?? [] where !ours.contains(index) {
+            prefixes.append(HostPrefix(cidr, interface: names[index] ?? "#\(index)", isRoute: false))
+        }
+        for route in (try? netlink.mainRoutes()) ?? [] {
+            guard route.destinationLength > 0, let destination = route.destination else { continue }
+            if let index = route.outputIndex, ours.contains(index) { continue }
+            let interface = route.outputIndex.map { names[$0] ?? "#\($0)" } ?? "none"
+            prefixes.append(HostPrefix(CIDR(address: destination, prefixLength: Int(route.destinationLength)), interface: interface, isRoute: true))
+        }
+        return prefixes
     }
 }

@@ -30,7 +30,7 @@ extension EventKind {
         case .restarting: return "\(container): restarting (exit code \(field("code")), restartPolicy \(field("policy")))"
         case .restartBackOff: return "\(container): keeps ending; next restart in \(field("delay"))"
         case .recordUpdated: return "\(container): record updated"
-        case .templateUnpacked: return "template \(field("tarball")) unpacked in \(field("path"))"
+        case .templateUnpacked: return "template \(field("template")) unpacked in \(field("path"))"
         case .templateBuilt: return "template \(field("template")) built in \(field("path"))"
         case .templateShifted: return "template \(field("lower")) shifted for a user namespace in \(field("path"))"
         case .bridgeCreated: return "Network/\(field("network")): bridge \(field("bridge")) created"

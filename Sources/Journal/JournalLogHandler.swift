@@ -147,7 +147,6 @@ public enum EventKind: String, CaseIterable, Sendable {
     case restartBackOff = "restart back-off"
     /// A record-only change (restart policy, stop timeout, ...).
     case recordUpdated = "record updated"
-    case templateUnpacked = "template unpacked"
     case templateBuilt = "template built"
     case templateShifted = "template shifted for a user namespace"
     case bridgeCreated = "bridge created"
@@ -166,6 +165,9 @@ public enum EventKind: String, CaseIterable, Sendable {
     case commitNotRecorded = "cannot record the applied commit"
     /// The agent's manifests name an object another source applied.
     case anotherSource = "object of another source"
+    /// A tarball unpacked into the template cache, with what was dropped
+    /// from it (device nodes, set-id bits): once per tarball.
+    case templateUnpacked = "template unpacked"
 
     public var messageID: String {
         switch self {
@@ -191,7 +193,6 @@ public enum EventKind: String, CaseIterable, Sendable {
         case .restarting: return "16d3e4a5134c4ad4925530556fc0d48b"
         case .restartBackOff: return "47be766af2634adc94a9ac8bde2590fa"
         case .recordUpdated: return "f75b3fda8d704b9e94251feef8dc2973"
-        case .templateUnpacked: return "8551bbbec28c4975a72c749682aa3401"
         case .templateBuilt: return "db4207ad89e54c8eb33fa85541ff2449"
         case .templateShifted: return "632c7741b4814d188b125c40626e3ea3"
         case .bridgeCreated: return "d20101a1899f4a38b8083ab74e8fc665"
@@ -207,6 +208,7 @@ public enum EventKind: String, CaseIterable, Sendable {
         case .reloadRequested: return "7885c15a64a44e3e8954de64c6cfd541"
         case .commitNotRecorded: return "640785ab65bf4c1ab6d09d6a69ccf28c"
         case .anotherSource: return "c4e1f0a9d27b4b3e8e55a1b7f3d9c206"
+        case .templateUnpacked: return "aa12488a89fb44a1bde6aab2a32fa193"
         }
     }
 

@@ -88,8 +88,11 @@ public enum Syscall {
         try rmdir(path, missingOK: true)
     }
 
-    /// Empties the directory open as `fd`, depth first, staying on `device`.
-    private static func removeContents(_ fd: Int32, device: dev_t, subject: String) throws(SystemError) {
+    /// Calls `body` with the name and lstat of every entry of the directory
+    /// open as `fd` but `.` and `..`; an entry gone meanwhile is skipped.
+    static func forEachEntry(
+        _ fd: Int32, subject: String, _ body: (String, stat) throws(SystemError) -> Void
+    ) throws(SystemError) {
         // fdopendir takes the descriptor over: hand it a duplicate.
         let copy = try retrying("dup", subject) { fcntl(fd, F_DUPFD_CLOEXEC, 3) }
         guard let stream = fdopendir(copy) else {
@@ -105,6 +108,13 @@ public enum Syscall {
                 if errno == ENOENT { continue }
                 throw SystemError(call: "fstatat", errno: errno, subject: subject + "/" + name)
             }
+            try body(name, info)
+        }
+    }
+
+    /// Empties the directory open as `fd`, depth first, staying on `device`.
+    private static func removeContents(_ fd: Int32, device: dev_t, subject: String) throws(SystemError) {
+        try forEachEntry(fd, subject: subject) { name, info throws(SystemError) in
             if info.st_mode & S_IFMT == S_IFDIR {
                 guard info.st_dev == device else {
                     throw SystemError(call: "unlinkat", errno: EXDEV, subject: subject + "/" + name + " (a mount point)")

@@ -6,13 +6,14 @@ import Model
 public struct FieldLocator: Sendable {
     var containers: [String: ManifestDocument] = [:]
     var profiles: [String: ManifestDocument] = [:]
+    var networks: [String: ManifestDocument] = [:]
 
     public init(documents: [ManifestDocument]) {
         for document in documents {
             switch document.kind {
             case .container: containers[document.metadata.name] = containers[document.metadata.name] ?? document
             case .profile: profiles[document.metadata.name] = profiles[document.metadata.name] ?? document
-            case .network: continue
+            case .network: networks[document.metadata.name] = networks[document.metadata.name] ?? document
             }
         }
     }
@@ -21,6 +22,12 @@ public struct FieldLocator: Sendable {
     /// document when it writes the field, else the last of its profiles that
     /// does (the one whose value won), else the closest enclosing field of its
     /// own document. Nil for a container no document declares.
+    /// The position of `path` in network `name`'s manifest (or of its
+    /// closest enclosing field). Nil for a network no document declares.
+    public func location(network name: String, _ path: FieldPath) -> SourceLocation? {
+        networks[name]?.location(of: path)
+    }
+
     public func location(container name: String, _ path: FieldPath) -> SourceLocation? {
         guard let document = containers[name] else { return nil }
         if let node = document.root.lookup(path) { return node.location }

@@ -81,6 +81,26 @@ public struct ManifestSet: Sendable {
         // Per container: required fields after merging, limits, attachments.
         var taken: [String: [IPAddress: (ManifestDocument, FieldPath)]] = [:]
         lazy var networkNames = allNetworks.keys.sorted()
+        // The networks each network may reach: placed on this host, itself excluded.
+        for (document, network) in networks {
+            var listed: Set<String> = []
+            for (index, other) in (network.spec.reach ?? []).enumerated() {
+                let path = FieldPath.root / "spec" / "reach" / index
+                if other == network.metadata.name {
+                    fail(document, path, "a network always reaches its own containers; list other networks only")
+                } else if !listed.insert(other).inserted {
+                    fail(document, path, "network '\(other)' is listed twice")
+                } else if networkByName[other] == nil {
+                    if allNetworks[other] != nil {
+                        fail(document, path, "network '\(other)' is not placed on host '\(host.name)'")
+                    } else {
+                        fail(
+                            document, path, "unknown network '\(other)'",
+                            hint: Suggest.closest(to: other, in: networkNames).map { "did you mean '\($0)'?" })
+                    }
+                }
+            }
+        }
         for (document, container) in containers {
             let spec = container.spec
             let specPath = FieldPath.root / "spec"
@@ -89,6 +109,14 @@ public struct ManifestSet: Sendable {
             }
             if let memory = spec.resources?.memory, let high = memory.high, let max = memory.max, high > max {
                 fail(document, specPath / "resources" / "memory" / "high", "memory.high (\(high)) is above memory.max (\(max))")
+            }
+            if let security = spec.security, security.nestedUserNamespaces == false,
+                security.seccomp == .unconfined || security.privileged == true
+            {
+                fail(
+                    document, specPath / "security" / "nestedUserNamespaces",
+                    "false needs berth's seccomp filter, which \(security.privileged == true ? "privileged: true" : "seccomp: unconfined") turns off",
+                    hint: "leave nestedUserNamespaces out")
             }
             if let gid = spec.userNamespace?.gidMap ?? spec.userNamespace?.uidMap, gid.isEmpty {
                 fail(document, specPath / "userNamespace", "an id map needs at least one range")

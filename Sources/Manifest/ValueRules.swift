@@ -60,6 +60,19 @@ package enum ValueRules {
         }
     }
 
+    /// A disk image smaller than this leaves ext4's own structures (its
+    /// journal, its inode tables) little room for files.
+    package static let minimumDiskSize = ByteSize(bytes: 16 << 20)
+
+    package static func checkDiskSize(_ size: ByteSize, written: String?) throws(ValueError) {
+        guard size >= minimumDiskSize else {
+            throw ValueError("\(written ?? size.description) is below the \(minimumDiskSize) a disk image needs (ext4's journal and inode tables)")
+        }
+        guard size.bytes % 1024 == 0 else {
+            throw ValueError("\(written ?? size.description) is not a whole number of KiB (write it as Ki, Mi or Gi)")
+        }
+    }
+
     package static func checkPidsMax(_ count: Int64) throws(ValueError) {
         guard pidsMax.contains(count) else {
             throw ValueError("\(count) is out of range (\(pidsMax.lowerBound)-\(pidsMax.upperBound))")

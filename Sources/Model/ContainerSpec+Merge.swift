@@ -26,6 +26,7 @@ extension ContainerSpec {
             security.privileged = mine.privileged ?? theirs.privileged
             security.noNewPrivileges = mine.noNewPrivileges ?? theirs.noNewPrivileges
             security.seccomp = mine.seccomp ?? theirs.seccomp
+            security.nestedUserNamespaces = mine.nestedUserNamespaces ?? theirs.nestedUserNamespaces
             return security
         }
         result.mounts = mounts ?? base.mounts

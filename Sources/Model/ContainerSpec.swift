@@ -125,6 +125,11 @@ public struct SecuritySpec: Hashable, Sendable, Codable {
     /// no_new_privs (default true).
     public var noNewPrivileges: Bool?
     public var seccomp: SeccompProfile?
+    /// The container may create user namespaces of its own (default false:
+    /// the seccomp filter refuses them, as they hand a full capability set
+    /// to whatever runs inside). Without the filter (privileged,
+    /// unconfined) nothing refuses them.
+    public var nestedUserNamespaces: Bool?
     public init() {}
 }
 

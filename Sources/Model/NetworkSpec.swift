@@ -13,9 +13,18 @@ public struct NetworkSpec: Hashable, Sendable, Codable {
     public var isolated: Bool?
     public var mtu: Int?
     public var portForwards: [PortForward]?
+    /// Other networks this one may open connections to (replies come back);
+    /// every other berth network is out of reach.
+    public var reach: [String]?
     public var policy: ObjectPolicy?
 
     public init(subnet: CIDR) { self.subnet = subnet }
+
+    /// The device group (IFLA_GROUP) of every bridge berth makes: how each
+    /// network's forward filter tells berth's bridges from the host's other
+    /// interfaces without naming other networks. 0xbe47, shown by `ip -d
+    /// link` as group 48711.
+    public static let bridgeGroup: UInt32 = 0xbe47
 
     /// Whether IPv4 forwarding must be on for this network's bridge (NAT or
     /// port forwards); berth turns it on per bridge, never globally.

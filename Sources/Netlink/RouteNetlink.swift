@@ -36,6 +36,8 @@ public struct Link: Equatable, Sendable {
     public var mac: [UInt8]?
     /// The interface alias (IFLA_IFALIAS): berth marks the bridges it owns.
     public var alias: String?
+    /// The device group (IFLA_GROUP; 0 is the default group).
+    public var group: UInt32?
     public var isUp: Bool { flags & Netlink.IFF_UP != 0 }
 }
 
@@ -56,6 +58,8 @@ public struct Route: Equatable, Sendable {
     public var table: UInt32
     public var gateway: IPAddress?
     public var outputIndex: Int32?
+    /// RTA_DST (nil for a default route).
+    public var destination: IPAddress?
 }
 
 /// A small rtnetlink client: links (bridge, veth), addresses, routes. Every
@@ -105,7 +109,7 @@ public final class RouteNetlink {
     /// a new name, or a move into the network namespace `namespaceFD`.
     public static func setLink(
         index: Int32, up: Bool? = nil, master: Int32? = nil, mtu: UInt32? = nil, mac: [UInt8]? = nil, rename: String? = nil,
-        namespaceFD: Int32? = nil, alias: String? = nil
+        namespaceFD: Int32? = nil, alias: String? = nil, group: UInt32? = nil
     ) -> (UInt16, UInt16, [UInt8]) {
         var info = InterfaceInfo(index: index)
         if let up {
@@ -119,6 +123,7 @@ public final class RouteNetlink {
         if let mac { attributes.append(Attribute(Netlink.IFLA_ADDRESS, mac)) }
         if let namespaceFD { attributes.append(.u32(Netlink.IFLA_NET_NS_FD, UInt32(bitPattern: namespaceFD))) }
         if let alias { attributes.append(.string(Netlink.IFLA_IFALIAS, alias)) }
+        if let group { attributes.append(.u32(Netlink.IFLA_GROUP, group)) }
         return (Netlink.RTM_NEWLINK, 0, info.encoded() + Attribute.encode(attributes))
     }
 
@@ -197,10 +202,19 @@ public final class RouteNetlink {
     // MARK: Operations
 
     /// Creates a bridge; `alias` (IFLA_IFALIAS, which the kernel takes only
-    /// on an existing link, so in a second request) marks who owns it.
-    public func createBridge(_ name: String, mtu: UInt32? = nil, alias: String? = nil) throws {
+    /// on an existing link, so in a second request) marks who owns it, and
+    /// `group` puts it in a device group (set in that second request too: an
+    /// IFLA_GROUP beside no name would change every link of a group).
+    public func createBridge(_ name: String, mtu: UInt32? = nil, alias: String? = nil, group: UInt32? = nil) throws {
         try request(RouteNetlink.newBridge(name, mtu: mtu), operation: "create bridge \(name)")
-        if let alias { try request(RouteNetlink.setLink(index: try index(of: name), alias: alias), operation: "set alias of \(name)") }
+        if alias != nil || group != nil {
+            try request(RouteNetlink.setLink(index: try index(of: name), alias: alias, group: group), operation: "set alias of \(name)")
+        }
+    }
+
+    /// Puts a link in a device group.
+    public func setGroup(_ name: String, _ group: UInt32) throws {
+        try request(RouteNetlink.setLink(index: try index(of: name), group: group), operation: "set group of \(name)")
     }
 
     public func createVeth(_ name: String, peer: String, peerNamespaceFD: Int32? = nil) throws {
@@ -286,6 +300,7 @@ public final class RouteNetlink {
             case Netlink.IFLA_MTU: link.mtu = attribute.u32Value
             case Netlink.IFLA_ADDRESS: link.mac = attribute.value
             case Netlink.IFLA_IFALIAS: link.alias = attribute.stringValue
+            case Netlink.IFLA_GROUP: link.group = attribute.u32Value
             case Netlink.IFLA_MASTER: link.master = attribute.u32Value.map { Int32(bitPattern: $0) }
             case Netlink.IFLA_LINKINFO:
                 link.kind = Attribute.decode(attribute.value[...])?.first { $0.type == Netlink.IFLA_INFO_KIND }?.stringValue
@@ -346,10 +361,15 @@ public final class RouteNetlink {
 
     /// RTM_GETROUTE dump of the main table's default routes.
     public func defaultRoutes() throws -> [Route] {
+        try mainRoutes().filter { $0.destinationLength == 0 && $0.gateway != nil }
+    }
+
+    /// RTM_GETROUTE dump of the main table's routes, IPv4 and IPv6.
+    public func mainRoutes() throws -> [Route] {
         var request: [UInt8] = [Netlink.AF_UNSPEC, 0, 0, 0, 0, 0, 0, 0]
         request.appendLittleEndian(UInt32(0))
         return try dump(Netlink.RTM_GETROUTE, request, operation: "dump routes").compactMap(RouteNetlink.decodeRoute)
-            .filter { $0.table == UInt32(Netlink.RT_TABLE_MAIN) && $0.destinationLength == 0 && $0.gateway != nil }
+            .filter { $0.table == UInt32(Netlink.RT_TABLE_MAIN) }
     }
 
     static func decodeRoute(_ message: NetlinkMessage) -> Route? {
@@ -361,6 +381,7 @@ public final class RouteNetlink {
         for attribute in attributes {
             switch attribute.type {
             case Netlink.RTA_GATEWAY: route.gateway = IPAddress(bytes: attribute.value)
+            case Netlink.RTA_DST: route.destination = IPAddress(bytes: attribute.value)
             case Netlink.RTA_OIF: route.outputIndex = attribute.u32Value.map { Int32(bitPattern: $0) }
             case Netlink.RTA_TABLE: route.table = attribute.u32Value ?? route.table
             default: break

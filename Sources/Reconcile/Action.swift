@@ -1,13 +1,13 @@
 import Model
 
 /// The object an action or a drift is about, typed (rendered
-/// "Container/web1", "Network/front", "Ruleset/nat",
+/// "Container/web1", "Network/front", "Ruleset/front",
 /// "Sysctl/net.ipv4.conf.br-edge.forwarding" at the edge).
 public enum ObjectRef: Hashable, Sendable, Comparable, CustomStringConvertible {
     case container(String)
     case network(String)
-    /// The instance's NAT and port-forward table.
-    case natRuleset
+    /// A network's nftables table: port forwards, masquerade, isolation.
+    case ruleset(network: String)
     /// A bridge's IPv4 forwarding sysctl.
     case forwarding(bridge: String)
     /// What one source of manifests applied (berth's own record).
@@ -17,7 +17,7 @@ public enum ObjectRef: Hashable, Sendable, Comparable, CustomStringConvertible {
         switch self {
         case .container(let name): return "Container/\(name)"
         case .network(let name): return "Network/\(name)"
-        case .natRuleset: return "Ruleset/nat"
+        case .ruleset(let network): return "Ruleset/\(network)"
         case .forwarding(let bridge): return "Sysctl/net.ipv4.conf.\(bridge).forwarding"
         case .inventory(let source): return "Inventory[\(source)]"
         }
@@ -25,8 +25,7 @@ public enum ObjectRef: Hashable, Sendable, Comparable, CustomStringConvertible {
 
     public var name: String {
         switch self {
-        case .container(let name), .network(let name): return name
-        case .natRuleset: return "nat"
+        case .container(let name), .network(let name), .ruleset(let name): return name
         case .forwarding(let bridge): return bridge
         case .inventory(let source): return source
         }
@@ -130,8 +129,12 @@ public enum Operation: Hashable, Sendable {
     case replaceContainer(ContainerObject, networks: [NetworkObject])
     case deleteContainer
 
-    /// The NAT and port-forward table for these networks and containers.
-    case applyNAT(networks: [NetworkObject], containers: [ContainerObject])
+    /// A network's nftables table, with the networks it may reach (their
+    /// bridges) and the containers its port forwards name (their addresses).
+    case applyRuleset(NetworkObject, reached: [NetworkObject], containers: [ContainerObject])
+    /// Deletes the one NAT table older berth versions kept for the whole
+    /// instance (`ip berth_PARENT`), once each network has its own.
+    case deleteLegacyNAT(table: String)
     case enableForwarding(bridge: String)
 
     /// An object of this source's inventory that no manifest names any
@@ -158,10 +161,13 @@ public enum Reason: Hashable, Sendable, CustomStringConvertible {
     case recordOnly
     case appliedAtRestart
     case anotherRootfs
+    /// A disk quota added or removed: the private layer moves into or out of a disk image.
+    case privateLayerMoves
     case bridgeRepaired
     case bridgeRenamed(from: String)
     case containersMoved(to: String)
-    case natTableDiffers
+    case rulesetDiffers
+    case legacyNATTable
     case forwardingNeeded(network: String)
     case noManifest
     case noManifestWithoutRecord(pid: Int32)
@@ -189,11 +195,15 @@ public enum Reason: Hashable, Sendable, CustomStringConvertible {
         case .recordOnly: return "berth's record of it changes; nothing in the kernel does"
         case .appliedAtRestart: return "applied at the next restart (or now with --restart)"
         case .anotherRootfs: return "another root filesystem: only with --replace"
+        case .privateLayerMoves: return "the private layer moves into or out of a disk image: only with --replace (it is made again)"
         case .bridgeRepaired: return "the bridge is changed live"
         case .bridgeRenamed(let old):
             return "the bridge is made under its new name; the containers move to it live from \(old), which then goes"
         case .containersMoved(let bridge): return "the network's containers moved to \(bridge) live"
-        case .natTableDiffers: return "the nftables table for NAT and port forwards is missing or differs"
+        case .legacyNATTable:
+            return "the instance-wide NAT table of older berth versions: every network of this instance has its own table now"
+        case .rulesetDiffers:
+            return "the network's nftables table (port forwards, masquerade, isolation from other networks) is replaced live"
         case .forwardingNeeded(let network):
             return "NAT or port forwards of network \(network) need forwarding on its bridge (set per bridge, never globally)"
         case .noManifest: return "no manifest names it (--prune)"
@@ -236,9 +246,9 @@ public struct Action: Hashable, Sendable, CustomStringConvertible {
     public var kind: Kind {
         switch operation {
         case .createNetwork, .createContainer: return .create
-        case .repairBridge, .moveBridge, .updateResources, .updateNetworks, .updateFirewall, .updateRecord, .applyNAT, .enableForwarding:
+        case .repairBridge, .moveBridge, .updateResources, .updateNetworks, .updateFirewall, .updateRecord, .applyRuleset, .enableForwarding:
             return .updateLive
-        case .deleteNetwork, .deleteOldBridge, .deleteContainer: return .delete
+        case .deleteNetwork, .deleteOldBridge, .deleteContainer, .deleteLegacyNAT: return .delete
         case .adoptContainer: return .adopt
         case .startContainer: return .start
         case .stopContainer: return .stop

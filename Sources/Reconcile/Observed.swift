@@ -17,11 +17,16 @@ public struct ObservedHost: Sendable, Equatable {
     /// no longer gives (`spec.bridge` changed), that still exist: deleted
     /// once the containers moved to the new bridge.
     public var oldBridges: [String: [String]] = [:]
-    /// Whether the host's NAT/port-forward table is what the manifests want.
-    public var natCurrent: Bool = true
-    /// Whether the NAT table berth last applied is the one the manifests
-    /// want (then a difference is drift, not a manifest change).
-    public var natAppliedAsWanted: Bool = false
+    /// Where each desired network's nftables table differs from what the
+    /// manifests want, by network name (absent or empty: it matches); each
+    /// change says whether the manifest changed it or the kernel's table
+    /// changed behind berth's back.
+    public var rulesets: [String: [FieldChange]] = [:]
+    /// The instance-wide NAT table older berth versions kept (`ip
+    /// berth_PARENT`), when it exists.
+    public var legacyNATTable: String?
+    /// While it exists: the recorded networks whose own table exists.
+    public var networksWithTables: Set<String> = []
     /// Existing bridges of desired networks, by network name.
     public var bridges: [String: BridgeObservation] = [:]
     /// Containers running under berth's cgroup parent without a record (a
@@ -30,6 +35,9 @@ public struct ObservedHost: Sendable, Equatable {
     /// IPv4 forwarding of the bridges of desired networks that need it, by
     /// network name (absent: the bridge does not exist yet).
     public var forwarding: [String: Bool] = [:]
+    /// Whether a mounted disk image can grow while its container runs
+    /// (else a bigger disk quota waits for a restart).
+    public var diskGrowsLive = true
     /// What each source applied, by source.
     public var inventories: [String: Inventory] = [:]
 
@@ -55,15 +63,18 @@ public struct BridgeObservation: Sendable, Equatable {
     public var up: Bool
     /// Its MTU (nil: not read).
     public var mtu: Int?
+    /// Its device group (nil: not read).
+    public var group: UInt32?
     /// Its addresses, IPv4 and IPv6, without the IPv6 link-local ones the
     /// kernel makes (nil: not read).
     public var addresses: [CIDR]?
     /// Its ports that are berth's veths: name → isolated (IFLA_BRPORT_ISOLATED).
     public var ports: [String: Bool]
 
-    public init(up: Bool, mtu: Int? = nil, addresses: [CIDR]? = nil, ports: [String: Bool] = [:]) {
+    public init(up: Bool, mtu: Int? = nil, group: UInt32? = nil, addresses: [CIDR]? = nil, ports: [String: Bool] = [:]) {
         self.up = up
         self.mtu = mtu
+        self.group = group
         self.addresses = addresses
         self.ports = ports
     }
@@ -138,10 +149,13 @@ public struct ResourceValues: Sendable, Equatable {
     public var ioWeight: Int?
     /// Per device ("MAJ:MIN"), the limits set there.
     public var ioLimits: [String: IOLimitValues]
+    /// The private layer's disk image size (nil: no disk quota).
+    public var diskSize: UInt64?
 
     public init(
         cpuWeight: Int = Defaults.cpuWeight, cpuLimit: CPUQuantity? = nil, cpus: CPUSet? = nil, memoryMax: UInt64? = nil,
-        memoryHigh: UInt64? = nil, swap: UInt64? = nil, pidsMax: Int? = nil, ioWeight: Int? = nil, ioLimits: [String: IOLimitValues] = [:]
+        memoryHigh: UInt64? = nil, swap: UInt64? = nil, pidsMax: Int? = nil, ioWeight: Int? = nil, ioLimits: [String: IOLimitValues] = [:],
+        diskSize: UInt64? = nil
     ) {
         self.cpuWeight = cpuWeight
         self.cpuLimit = cpuLimit
@@ -152,6 +166,7 @@ public struct ResourceValues: Sendable, Equatable {
         self.pidsMax = pidsMax
         self.ioWeight = ioWeight
         self.ioLimits = ioLimits
+        self.diskSize = diskSize
     }
 }
 

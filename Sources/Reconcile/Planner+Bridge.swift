@@ -54,6 +54,11 @@ extension Planner {
                     "spec.mtu", desired: .number(spec.effectiveMTU), observed: .number(mtu),
                     origin: origin(recorded?.effectiveMTU != spec.effectiveMTU)))
         }
+        if let group = bridge.group, group != NetworkSpec.bridgeGroup {
+            // Other networks' forward filters know berth's bridges by it.
+            changes.append(
+                FieldChange("bridge.group", desired: .number(Int(NetworkSpec.bridgeGroup)), observed: .number(Int(group)), origin: .drift))
+        }
         if let addresses = bridge.addresses {
             let ipv4 = addresses.filter(\.address.isIPv4)
             if Set(ipv4) != [spec.gatewayAddress] {

@@ -10,7 +10,11 @@ extension Planner {
         let desired = desired.defaulted()
         var policies: [ObjectRef: DriftPolicy] = [:]
         for container in desired.containers { policies[.container(container.metadata.name)] = container.spec.driftPolicy }
-        for network in desired.networks { policies[.network(network.metadata.name)] = network.spec.policy?.drift ?? Defaults.drift }
+        for network in desired.networks {
+            let policy = network.spec.policy?.drift ?? Defaults.drift
+            policies[.network(network.metadata.name)] = policy
+            policies[.ruleset(network: network.metadata.name)] = policy
+        }
         var result: [Drift] = []
         var options = options
         options.prune = false

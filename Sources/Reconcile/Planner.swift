@@ -22,20 +22,11 @@ public enum Planner {
         for network in desired.networks where !foreign.contains(.network(network.metadata.name)) {
             actions += networkActions(network, observed: observed, enforceAll: enforceAll)
         }
+        // Each network's rules (its isolation too) before its containers start.
+        actions += rulesetActions(desired, observed, enforceAll: enforceAll, foreign: foreign)
         for container in desired.containers where !foreign.contains(.container(container.metadata.name)) {
             actions += containerActions(
                 container, observedByName[container.metadata.name], desired: desired, observed: observed, enforceAll: enforceAll)
-        }
-        if !observed.natCurrent {
-            actions.append(
-                Action(
-                    .natRuleset, .applyNAT(networks: desired.networks, containers: desired.containers),
-                    changes: [
-                        FieldChange(
-                            "table", desired: .text("as the manifests want"), observed: .text("missing or differs"),
-                            origin: observed.natAppliedAsWanted ? .drift : .manifest)
-                    ],
-                    reason: .natTableDiffers))
         }
         actions += oldBridgeActions(desired, observed)
         for (network, bridge, current) in forwardingChanges(desired, observed) {
@@ -117,7 +108,8 @@ public enum Planner {
         }
         let enforce = enforceAll || spec.driftPolicy == .enforce
         var actions = liveActions(
-            container, current, recorded: recorded, desired: desired, attached: attached, enforce: enforce, oldBridges: observed.oldBridges)
+            container, current, recorded: recorded, desired: desired, attached: attached, enforce: enforce, oldBridges: observed.oldBridges,
+            diskGrowsLive: observed.diskGrowsLive)
         if wanted == .running && current.state == .frozen {
             if enforce || stateOrigin == .manifest {
                 actions.append(Action(ref, .thawContainer, changes: stateChange(stateOrigin), reason: .frozenButRunningWanted))
@@ -134,7 +126,7 @@ public enum Planner {
     /// its next start.
     static func liveActions(
         _ container: ContainerObject, _ current: ObservedContainer, recorded: ContainerSpec?, desired: DesiredHost, attached: [NetworkObject],
-        enforce: Bool, oldBridges: [String: [String]] = [:]
+        enforce: Bool, oldBridges: [String: [String]] = [:], diskGrowsLive: Bool = true
     ) -> [Action] {
         let ref = ObjectRef.container(container.metadata.name)
         let spec = container.spec
@@ -143,6 +135,7 @@ public enum Planner {
         // (the manifest did not change since it was applied) is left alone;
         // what the manifest changed is still applied.
         let resourcesChanged = recorded?.resources != spec.resources
+        var restartChanges: [FieldChange] = []
         if let resources = current.resources {
             let origin: ChangeOrigin = resourcesChanged || recorded == nil ? .manifest : .drift
             var changes = ResourceDiff.differences(desired: resources.expected, observed: resources.kernel).map {
@@ -155,11 +148,26 @@ public enum Planner {
                     desired: ResourceValues(spec: spec.resources), observed: ResourceValues(spec: recorded.resources)
                 ).map { FieldChange($0.0, desired: $0.1, observed: .text("\($0.2) in berth's record"), origin: .manifest) }
             }
+            // A disk image grows live; it shrinks at a restart; a private
+            // layer moves into or out of one only when made again.
+            var diskReplace: [FieldChange] = []
+            changes.removeAll { change in
+                guard change.field == "spec.resources.disk.size" else { return false }
+                switch (change.desired, change.observed) {
+                case (.bytes(let wanted), .bytes(let held)) where wanted > held && diskGrowsLive: return false
+                case (.bytes, .bytes): if enforce || origin == .manifest { restartChanges.append(change) }
+                default: diskReplace.append(change)
+                }
+                return true
+            }
             if !changes.isEmpty && (enforce || origin == .manifest) {
                 actions.append(Action(ref, .updateResources(spec.resources), changes: changes, reason: .liveChange))
             }
+            if !diskReplace.isEmpty && (enforce || origin == .manifest) {
+                actions.append(
+                    Action(ref, .replaceContainer(container, networks: attached), changes: diskReplace, reason: .privateLayerMoves))
+            }
         }
-        var restartChanges: [FieldChange] = []
         // A network whose bridge was renamed in its manifest: the container
         // moves to the new bridge, whatever its own drift policy.
         let moving = attached.filter { !(oldBridges[$0.metadata.name] ?? []).isEmpty }.map(\.metadata.name)

@@ -8,7 +8,7 @@ extension ResourceValues {
         self.init(
             cpuWeight: resources?.cpu?.weight ?? Defaults.cpuWeight, cpuLimit: resources?.cpu?.limit, cpus: resources?.cpu?.cpus,
             memoryMax: resources?.memory?.max?.bytes, memoryHigh: resources?.memory?.high?.bytes, swap: resources?.memory?.swap?.bytes,
-            pidsMax: resources?.pids?.max, ioWeight: resources?.io?.weight)
+            pidsMax: resources?.pids?.max, ioWeight: resources?.io?.weight, diskSize: resources?.disk?.size?.bytes)
         for limit in resources?.io?.limits ?? [] {
             ioLimits[limit.device] = IOLimitValues(limit)
         }
@@ -56,6 +56,10 @@ public enum ResourceDiff {
         }
         if let wanted = desired.ioWeight, wanted != observed.ioWeight {
             result.append(("spec.resources.io.weight", .number(wanted), observed.ioWeight.map { .number($0) } ?? .absent))
+        }
+        if desired.diskSize != observed.diskSize {
+            result.append(
+                ("spec.resources.disk.size", desired.diskSize.map { .bytes($0) } ?? .absent, observed.diskSize.map { .bytes($0) } ?? .absent))
         }
         for device in Set(desired.ioLimits.keys).union(observed.ioLimits.keys).sorted() {
             let wanted = desired.ioLimits[device].flatMap { $0.isEmpty ? nil : $0 }

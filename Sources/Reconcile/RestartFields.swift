@@ -69,7 +69,7 @@ enum RestartFields {
 
     static func security(_ security: SecuritySpec?) -> String {
         "privileged \(security?.privileged ?? false), noNewPrivileges \(security?.noNewPrivileges ?? true), "
-            + "seccomp \(security?.seccomp?.rawValue ?? "default")"
+            + "seccomp \(security?.seccomp?.rawValue ?? "default"), nestedUserNamespaces \(security?.nestedUserNamespaces ?? false)"
     }
 
     static func devices(_ devices: [DeviceSpec]?) -> String {

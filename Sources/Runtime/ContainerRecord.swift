@@ -28,6 +28,7 @@ public struct ContainerRecord: Codable, Equatable, Sendable {
     public var capabilities: UInt64?
     public var noNewPrivileges: Bool?
     public var seccomp: Bool?
+    public var nestedUserNamespaces: Bool?
     public var environment: [String]?
     /// Whether IPv6 is on in its network namespace (decided at start).
     public var ipv6: Bool?
@@ -47,6 +48,10 @@ public struct ContainerRecord: Codable, Equatable, Sendable {
     public var exitCode: Int32?
     /// How often it was started again after its init ended (restartPolicy).
     public var restarts: Int?
+    /// Its private layer's disk image (resources.disk), mounted on the
+    /// directory that holds `upper` and `work`; nil: the layer is a
+    /// directory of the state dir.
+    public var diskImage: String?
 }
 
 /// StateStore's decoded records, shared by its copies (a value type holding
@@ -86,6 +91,7 @@ extension ContainerRecord {
         capabilities = launch.capabilities.mask
         noNewPrivileges = launch.noNewPrivileges
         seccomp = launch.seccomp
+        nestedUserNamespaces = launch.nestedUserNamespaces ? true : nil
         environment = launch.environment
         ipv6 = !launch.disableIPv6
     }
@@ -104,6 +110,10 @@ public struct StateStore: Sendable {
     public var containersDirectory: String { paths.stateDirectory.string + "/containers" }
     public var templatesDirectory: String { paths.stateDirectory.string + "/templates" }
     public func containerDirectory(_ name: String) -> String { containersDirectory + "/" + name }
+    /// The disk image of a container with a disk quota, and where it is mounted.
+    public func diskImage(_ name: String) -> DiskImage {
+        DiskImage(image: containerDirectory(name) + "/disk.img", mountPoint: containerDirectory(name) + "/disk")
+    }
     public func runDirectory(_ name: String) -> String { paths.runDirectory.string + "/containers/" + name }
 
     func recordFile(_ name: String) -> String { containerDirectory(name) + "/container.json" }

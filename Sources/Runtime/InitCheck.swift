@@ -1,6 +1,10 @@
 import Kernel
 import Model
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// Whether a container's init can start from its root filesystem: the
 /// command exists and is executable, the working directory is a directory.
 /// Checked on the lower layer (and on the container's private layer, when
@@ -184,7 +188,7 @@ extension ContainerRuntime {
     /// The root filesystem a container would start from, for InitCheck,
     /// without making anything: a template not built yet is looked at as
     /// its layout. Nil for a tarball not unpacked yet (checked once it is)
-    /// or a container without a rootfs.
+    /// or unpacked out of this user's reach, or a container without a rootfs.
     public func initCheckRoot(_ container: ContainerObject) throws -> InitCheck.Root? {
         var layers: [InitCheck.Layer] = []
         // The private layer of a container that exists already (overlayfs looks there first).
@@ -204,7 +208,8 @@ extension ContainerRuntime {
             return InitCheck.Root(layers: layers, name: "directory \(directory)")
         case .tarball(let tarball):
             let unpacked = try templates.cachePath(ofTarball: tarball)
-            guard Syscall.exists(unpacked) else { return nil }
+            // Unpacked trees are root's alone (mode 0700): a plan by another user checks nothing there.
+            guard Syscall.exists(unpacked), access(unpacked, R_OK | X_OK) == 0 else { return nil }
             layers.append(.tree(RootTree(root: unpacked)))
             return InitCheck.Root(layers: layers, name: "tarball \(tarball)")
         case nil:

@@ -47,7 +47,7 @@ public struct NetworkAttacher {
                     network.metadata.name, NetworkRecord(bridge: name, spec: network.spec, oldBridges: old.isEmpty ? nil : old))
             }
             Failpoint.bridgeRecorded.hit()
-            try netlink.createBridge(name, mtu: network.spec.mtu.map { UInt32($0) }, alias: owner)
+            try netlink.createBridge(name, mtu: network.spec.mtu.map { UInt32($0) }, alias: owner, group: NetworkSpec.bridgeGroup)
             Failpoint.bridgeCreated.hit()
             logger.info("bridge created", metadata: ["network": "\(network.metadata.name)", "bridge": "\(name)"])
             link = try netlink.link(named: name)
@@ -57,6 +57,11 @@ public struct NetworkAttacher {
             // Ours by its alias, but the state dir lost the record: take it back.
             try state.recordNetwork(network.metadata.name, bridge: name)
             logger.info("bridge adopted", metadata: ["network": "\(network.metadata.name)", "bridge": "\(name)"])
+        }
+        if link.group != NetworkSpec.bridgeGroup {
+            // The group tells berth's bridges apart in every network's forward filter.
+            try netlink.setGroup(name, NetworkSpec.bridgeGroup)
+            changed = true
         }
         let mtu = UInt32(network.spec.effectiveMTU)
         if link.mtu != mtu {
@@ -114,17 +119,17 @@ public struct NetworkAttacher {
     }
 
     /// The bridge of a desired network as the kernel has it (nil: absent):
-    /// up, MTU, addresses (IPv6 link-local ones aside) and the isolation
-    /// flag of berth's ports on it, from `ports` (one AF_BRIDGE dump for
-    /// every network).
+    /// up, MTU, device group, addresses (IPv6 link-local ones aside) and
+    /// the isolation flag of berth's ports on it, from `ports` (one
+    /// AF_BRIDGE dump for every network).
     public static func observeBridge(_ network: NetworkObject, netlink: RouteNetlink, ports: [BridgePort]) throws
-        -> (up: Bool, mtu: Int?, addresses: [CIDR], ports: [String: Bool])?
+        -> (up: Bool, mtu: Int?, group: UInt32?, addresses: [CIDR], ports: [String: Bool])?
     {
         guard let link = try netlink.link(named: network.bridgeName) else { return nil }
         let addresses = try netlink.addresses(index: link.index).map(\.cidr).filter { !$0.isIPv6LinkLocal }
         var flags: [String: Bool] = [:]
         for port in ports where port.master == link.index && isHostInterface(port.name) { flags[port.name] = port.isolated ?? false }
-        return (link.isUp, link.mtu.map { Int($0) }, addresses, flags)
+        return (link.isUp, link.mtu.map { Int($0) }, link.group, addresses, flags)
     }
 
     /// Deletes a bridge berth created (its addresses go with it), and any

@@ -34,23 +34,44 @@ public struct TemplateStore: Sendable {
 
     /// The lower directory for a tarball, unpacked once into the cache. The
     /// cache key is the path with its size and modification time, so a
-    /// replaced tarball is unpacked again.
+    /// replaced tarball is unpacked again. The tree is root's, mode 0700,
+    /// without device nodes or set-id bits (Syscall.hardenTemplateTree); what
+    /// was dropped is logged once, when it is unpacked (or, for a tree an
+    /// older berth unpacked as it came, when it is first used again).
     public func path(ofTarball tarball: String, logger: Logger) throws -> String {
         let path = try cachePath(ofTarball: tarball)
-        if Syscall.exists(path) { return path }
+        var info = stat()
+        if lstat(path, &info) == 0 {
+            if info.st_uid != 0 || info.st_mode & 0o7777 != 0o700 {
+                report(try Syscall.hardenTemplateTree(path), of: tarball, at: path, logger: logger)
+            }
+            return path
+        }
         let files = FileManager.default
         try files.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let staging = "\(directory)/.tar-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        defer { try? files.removeItem(atPath: staging) }
-        try files.createDirectory(atPath: staging, withIntermediateDirectories: true)
+        defer { try? Syscall.removeTree(staging) }
+        try Syscall.mkdir(staging, mode: 0o700)
         // GNU tar detects the compression, strips leading '/' and refuses '..'.
         let result = try Spawn.run(["/bin/tar", "--extract", "--file", tarball, "--directory", staging, "--numeric-owner"])
         guard result.exitedCleanly else {
             throw Unsupported(description: "unpacking \(tarball) failed (tar status \(result.status >> 8))")
         }
-        try publish(staging, at: path, complete: path)
-        logger.info("template unpacked", metadata: ["tarball": "\(tarball)", "path": "\(path)"])
+        let dropped = try Syscall.hardenTemplateTree(staging)
+        guard try publish(staging, at: path, complete: path) else { return path }
+        report(dropped, of: tarball, at: path, logger: logger)
         return path
+    }
+
+    /// The one event for an unpacked tarball: what was dropped from it.
+    func report(_ dropped: TemplateHardening, of tarball: String, at path: String, logger: Logger) {
+        logger.log(
+            level: dropped == TemplateHardening() ? .info : .warning,
+            "template unpacked",
+            metadata: [
+                "template": "\(tarball)", "path": "\(path)", "deviceNodesRemoved": "\(dropped.deviceNodes)",
+                "setIDBitsCleared": "\(dropped.setIDFiles)",
+            ])
     }
 
     /// Where `tarball` is (or will be) unpacked: the path with its size and

@@ -118,7 +118,9 @@ struct CrashConvergenceTests {
         for name in ["br-kfront", "br-kedge"] + [("kweb1", "kfront"), ("kweb2", "kedge")].map(NetworkAttacher.hostInterfaceName) {
             #expect(try netlink.link(named: name) == nil, "\(point.rawValue): link \(name) left")
         }
-        #expect(!(try NFTables().tableExists(family: "ip", name: NATRuleset.tableName(cgroupParent: host.parent))))
+        for network in ["kfront", "kedge"] {
+            #expect(!(try NFTables().tableExists(family: "inet", name: NetworkRuleset.tableName(cgroupParent: host.parent, network: network))))
+        }
         for name in ["kweb1", "kweb2"] {
             #expect(!host.runtime.cgroups.exists(try CgroupPath(host.parent).appending(name)), "\(point.rawValue): cgroup \(name) left")
         }
@@ -165,7 +167,9 @@ struct CrashConvergenceTests {
         let netlink = try RouteNetlink()
         #expect(try netlink.link(named: "br-kfront") == nil && netlink.link(named: "br-kedge") == nil)
         #expect(CrashConvergenceTests.processes(containing: ["3617", "3618"]).isEmpty)
-        #expect(!(try NFTables().tableExists(family: "ip", name: NATRuleset.tableName(cgroupParent: host.parent))))
+        for network in ["kfront", "kedge"] {
+            #expect(!(try NFTables().tableExists(family: "inet", name: NetworkRuleset.tableName(cgroupParent: host.parent, network: network))))
+        }
     }
 
     /// Pids whose command line contains one of `markers`.

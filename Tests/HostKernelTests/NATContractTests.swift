@@ -43,8 +43,8 @@ struct NATContractTests {
             try? RouteNetlink().deleteLink("br-natc")
             #expect(bench.host.tearDown() == [])
         }
-        let table = NATRuleset.tableName(cgroupParent: bench.host.parent)
-        func listing() -> String { (try? NFTables().run("list table ip \(table)")) ?? "" }
+        let table = NetworkRuleset.tableName(cgroupParent: bench.host.parent, network: "natnet")
+        func listing() -> String { (try? NFTables().run("list table inet \(table)")) ?? "" }
         func fetch(_ port: Int) -> String {
             // Bounded: this busybox's own wget -T crashes.
             let result = try? Spawn.run(["/usr/bin/timeout", "3", "/bin/busybox", "wget", "-q", "-O", "-", "http://10.97.0.1:\(port)/"])
@@ -71,7 +71,7 @@ struct NATContractTests {
         #expect(try bench.berth("plan", ["--detailed-exitcode"]).code == 0)
 
         // The table deleted behind berth's back.
-        _ = try NFTables().run("delete table ip \(table)")
+        _ = try NFTables().run("delete table inet \(table)")
         let drift = try bench.berth("drift", ["--detailed-exitcode"])
         #expect(drift.code == 2 && drift.output.contains("Ruleset/nat") && drift.output.contains("drift"), "\(drift.output)")
         #expect(try bench.berth("apply").code == 0)

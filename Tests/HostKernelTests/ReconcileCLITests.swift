@@ -39,12 +39,13 @@ struct ReconcileCLITests {
             if !page.contains("hello from edge-web") { usleep(200_000) }
         }
         #expect(page.contains("hello from edge-web"))
-        let table = "berth_" + String(host.parent.map { $0.isLetter || $0.isNumber ? $0 : "_" })
+        // Each network's own table: edge's holds its forward, masquerade and isolation.
+        let table = "berth_" + String(host.parent.map { $0.isLetter || $0.isNumber ? $0 : "_" }) + "-edge"
         // Checked through libnftables: Debian's nftables package would enable a
         // service that flushes the host's ruleset, so the project does not install it.
-        #expect(try NFTables().tableExists(family: "ip", name: table))
-        #expect(try NFTablesNetlink.tableExists(family: NFTablesNetlink.familyIP, name: table))
-        #expect(!(try NFTablesNetlink.tableExists(family: NFTablesNetlink.familyIP, name: table + "_none")))
+        #expect(try NFTables().tableExists(family: "inet", name: table))
+        #expect(try NFTablesNetlink.tableExists(family: NFTablesNetlink.familyINET, name: table))
+        #expect(!(try NFTablesNetlink.tableExists(family: NFTablesNetlink.familyINET, name: table + "_none")))
 
         // A second apply has nothing to do and writes nothing.
         #expect(try berth("plan", ["--detailed-exitcode", manifests]).code == 0)
@@ -103,18 +104,18 @@ struct ReconcileCLITests {
         let edgeNamespace = try Syscall.open("/proc/\(edge)/ns/net", O_RDONLY)
         defer { Syscall.close(edgeNamespace) }
         try NFTables.run("flush chain inet berth input", inNetworkNamespace: edgeNamespace)
-        try NFTables().run("flush chain ip \(table) prerouting")
+        try NFTables().run("flush chain inet \(table) prerouting")
         try Syscall.writeValue("0", to: "/proc/sys/net/ipv4/conf/br-edge/forwarding", allowingSpaces: false)
         let ruleDrift = try berth("drift", ["--detailed-exitcode", manifests])
         #expect(ruleDrift.code == 2)
-        #expect(ruleDrift.output.contains("spec.firewall") && ruleDrift.output.contains("Ruleset/nat"), "\(ruleDrift.output)")
+        #expect(ruleDrift.output.contains("spec.firewall") && ruleDrift.output.contains("Ruleset/edge"), "\(ruleDrift.output)")
         #expect(ruleDrift.output.contains("Sysctl/net.ipv4.conf.br-edge.forwarding"))
         #expect(try berth("apply", [manifests]).code == 0)
         let afterRules = try berth("drift", ["--output", "json", manifests]).output
-        #expect(afterRules.contains("spec.firewall") && afterRules.contains("warn") && !afterRules.contains("Ruleset/nat"), "\(afterRules)")
+        #expect(afterRules.contains("spec.firewall") && afterRules.contains("warn") && !afterRules.contains("Ruleset/edge"), "\(afterRules)")
         #expect(!(try NFTables.run("list chain inet berth input", inNetworkNamespace: edgeNamespace).contains("dport 80")))
-        #expect(try NFTables().run("list chain ip \(table) prerouting").contains("dnat"))
-        #expect(NATRuleset.forwarding("br-edge") == true)
+        #expect(try NFTables().run("list chain inet \(table) prerouting").contains("dnat"))
+        #expect(NetworkRuleset.forwarding("br-edge") == true)
 
         // Prune refuses an empty set unless told, then removes what the
         // source (the manifests directory, emptied) applied.

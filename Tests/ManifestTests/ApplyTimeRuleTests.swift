@@ -18,29 +18,37 @@ private func diagnostics(_ lines: String) -> [String] { rendered(check(container
 @Suite struct ApplyTimeRuleTests {
     // MARK: resources.disk
 
-    @Test(arguments: [
-        "  resources:\n    disk: {size: 10Gi}\n",
-        "  resources:\n    disk: {inodes: 1000}\n",
-        "  resources:\n    disk: {}\n",
-    ])
-    func diskQuotaIsRefusedAtItsKey(lines: String) {
-        #expect(
-            diagnostics(lines) == [
-                "test.yaml:7:5: error: spec.resources.disk: disk quotas are not supported yet; remove spec.resources.disk (it would not be enforced)"
-            ])
-    }
-
-    @Test func diskQuotaIsRefusedInAProfile() {
+    @Test func aDiskSizeIsAcceptedInAContainerAndAProfile() {
+        #expect(diagnostics("  resources:\n    disk: {size: 10Gi}\n") == [])
         let yaml = "apiVersion: berth/v1\nkind: Profile\nmetadata: {name: p}\nspec:\n  resources: {disk: {size: 1Gi}}\n"
+        #expect(rendered(check(yaml)) == [])
+    }
+
+    @Test func diskInodesAreRefusedAtTheirKey() {
         #expect(
-            rendered(check(yaml)) == [
-                "test.yaml:5:15: error: spec.resources.disk: disk quotas are not supported yet; remove spec.resources.disk (it would not be enforced)"
+            diagnostics("  resources:\n    disk: {size: 1Gi, inodes: 1000}\n") == [
+                "test.yaml:7:23: error: spec.resources.disk.inodes: disk inode limits are not supported yet; remove spec.resources.disk.inodes (the image's inode count follows its size)"
             ])
     }
 
-    @Test func diskSubFieldsAreStillCheckedForSyntax() {
+    @Test(arguments: [
+        (
+            "  resources:\n    disk: {size: 8Mi}\n",
+            "test.yaml:7:18: error: spec.resources.disk.size: 8Mi is below the 16Mi a disk image needs (ext4's journal and inode tables)"
+        ),
+        (
+            "  resources:\n    disk: {size: 17000001}\n",
+            "test.yaml:7:18: error: spec.resources.disk.size: 17000001 is not a whole number of KiB (write it as Ki, Mi or Gi)"
+        ),
+        ("  resources:\n    disk: {}\n", "test.yaml:7:11: error: spec.resources.disk.size: required field is missing"),
+    ])
+    func aDiskSizeIsChecked(lines: String, expected: String) {
+        #expect(diagnostics(lines) == [expected])
+    }
+
+    @Test func diskSubFieldsAreCheckedForSyntax() {
         let errors = diagnostics("  resources:\n    disk: {size: 2G}\n")
-        #expect(errors.count == 2)
+        #expect(errors.count == 1)
         #expect(errors.contains { $0.contains("spec.resources.disk.size: decimal or ambiguous size suffix") })
     }
 

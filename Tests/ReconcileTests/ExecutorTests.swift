@@ -44,7 +44,8 @@ import Testing
             Action(.network("front"), .repairBridge(front), reason: .bridgeRepaired),
             Action(.network("front"), .moveBridge(front, from: "br-old"), reason: .bridgeRenamed(from: "br-old")),
             Action(.network("front"), .deleteOldBridge(bridge: "br-old", movedContainers: ["web1"]), reason: .containersMoved(to: "br-front")),
-            Action(.natRuleset, .applyNAT(networks: [front], containers: [web]), reason: .natTableDiffers),
+            Action(.ruleset(network: "front"), .applyRuleset(front, reached: [], containers: [web]), reason: .rulesetDiffers),
+            Action(.ruleset(network: "*"), .deleteLegacyNAT(table: "berth_berth"), reason: .legacyNATTable),
             Action(.forwarding(bridge: "br-front"), .enableForwarding(bridge: "br-front"), reason: .forwardingNeeded(network: "front")),
             Action(.container("web10"), .adoptContainer(web, pid: 42, networks: []), reason: .runningWithoutRecord(pid: 42)),
         ]

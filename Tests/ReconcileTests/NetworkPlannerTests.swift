@@ -241,4 +241,89 @@ import Testing
         #expect(
             Planner.plan(desired: desired, observed: behind).map(\.kind) == [.updateLive, .updateLive, .delete])
     }
+
+    // MARK: Each network's nftables table
+
+    @Test func onlyTheNetworkWhoseTableDiffersIsPlannedBeforeTheContainers() throws {
+        let front = try network()
+        var edgeSpec = NetworkSpec(subnet: try cidr("10.89.0.0/24"))
+        edgeSpec.reach = ["front"]
+        edgeSpec.portForwards = [PortForward(protocol: .tcp, hostPort: 8080, container: "web1", containerPort: 80)]
+        let edge = NetworkObject(metadata: ObjectMeta(name: "edge"), spec: edgeSpec, source: NetworkPlannerTests.source)
+        let web = try web()
+        var observed = ObservedHost(networks: ["front", "edge"])
+        observed.rulesets["front"] = []
+        observed.rulesets["edge"] = [
+            FieldChange("spec.portForwards", desired: .text("tcp 8080 → 10.89.0.10:80"), observed: .text("none"), origin: .manifest)
+        ]
+        let desired = DesiredHost(host: HostFacts(name: "h"), networks: [front, edge], containers: [web])
+        let plan = Planner.plan(desired: desired, observed: observed)
+        let ruleset = try #require(plan.first { $0.object == .ruleset(network: "edge") })
+        guard case .applyRuleset(let applied, let reached, let containers) = ruleset.operation else {
+            Issue.record("not a ruleset: \(ruleset)")
+            return
+        }
+        #expect(applied.metadata.name == "edge" && applied.spec.reach == ["front"])
+        #expect(reached.map(\.metadata.name) == ["front"] && containers.map(\.metadata.name) == ["web1"])
+        #expect(ruleset.description.hasPrefix("update-live Ruleset/edge spec.portForwards: none → tcp 8080 → 10.89.0.10:80"))
+        #expect(!plan.contains { $0.object == .ruleset(network: "front") })
+        // Before any container action: a container never runs without its network's isolation.
+        let index = try #require(plan.firstIndex(of: ruleset))
+        #expect(!plan.prefix(index).contains { if case .container = $0.object { return true } else { return false } })
+    }
+
+    @Test func aTableEditedBehindBerthsBackIsDriftOfItsNetworkOnlyAndFollowsItsPolicy() throws {
+        let front = try network { $0.policy = ObjectPolicy(drift: .warn) }
+        var observed = ObservedHost(networks: ["front"])
+        observed.rulesets["front"] = [
+            FieldChange("spec.reach", desired: .text("no other network"), observed: .text("chain forward edited"), origin: .drift)
+        ]
+        let desired = DesiredHost(host: HostFacts(name: "h"), networks: [front], containers: [])
+        #expect(Planner.plan(desired: desired, observed: observed).isEmpty)
+        let drift = Planner.drift(desired: desired, observed: observed)
+        #expect(drift.map(\.object) == [.ruleset(network: "front")] && drift.first?.policy == .warn && drift.first?.origin == .drift)
+        let enforcing = DesiredHost(host: HostFacts(name: "h"), networks: [try network()], containers: [])
+        #expect(Planner.plan(desired: enforcing, observed: observed).map(\.object) == [.ruleset(network: "front")])
+    }
+
+    @Test func aBridgeOutOfBerthsDeviceGroupIsDrift() throws {
+        let front = try network()
+        var bridge = bridge(for: front)
+        bridge.group = 0
+        let (desired, observed) = host(front, bridge, recorded: front.spec)
+        let plan = Planner.plan(desired: desired, observed: observed)
+        #expect(plan.map(\.object) == [.network("front")] && plan.map(\.kind) == [.updateLive])
+        #expect(plan.first?.changes == [FieldChange("bridge.group", desired: .number(0xbe47), observed: .number(0), origin: .drift)])
+    }
+
+    @Test func theOldInstanceWideNATTableGoesOnlyWhenEveryRecordedNetworkHasItsOwn() throws {
+        let front = try network()
+        var observed = ObservedHost(networks: ["front"])
+        observed.legacyNATTable = "berth_berth"
+        observed.recordedNetworks = ["front": "br-front", "edge": "br-edge"]
+        let subset = DesiredHost(host: HostFacts(name: "h"), networks: [front], containers: [])
+        // edge is not in this run: its forwards still live in the old table.
+        #expect(Planner.plan(desired: subset, observed: observed).isEmpty)
+        // Once edge has its own table (another source applied it), it goes.
+        observed.networksWithTables = ["edge"]
+        let plan = Planner.plan(desired: subset, observed: observed)
+        #expect(plan.map(\.operation) == [.deleteLegacyNAT(table: "berth_berth")])
+        #expect(plan.first?.description.hasPrefix("delete Ruleset/* table: ip berth_berth → absent") == true)
+    }
+
+    @Test func anotherSourcesNetworkKeepsItsTable() throws {
+        let front = try network()
+        var observed = ObservedHost(networks: ["front"])
+        observed.bridges["front"] = bridge(for: front)
+        observed.networkSpecs["front"] = front.spec
+        observed.inventories = ["/srv/b": Inventory(source: "/srv/b", networks: ["front"])]
+        observed.rulesets["front"] = [FieldChange("table", desired: .text("berth_x-front"), observed: .absent, origin: .manifest)]
+        let desired = DesiredHost(host: HostFacts(name: "h"), networks: [front], containers: [])
+        // Shared with /srv/b (same spec): its own source plans its table.
+        let plan = Planner.plan(desired: desired, observed: observed, options: PlanOptions(scope: .source("/srv/a")))
+        #expect(!plan.contains { $0.object == .ruleset(network: "front") })
+        #expect(
+            Planner.plan(desired: desired, observed: observed, options: PlanOptions(scope: .source("/srv/b"))).map(\.object).contains(
+                .ruleset(network: "front")))
+    }
 }

@@ -80,17 +80,21 @@ CLAIMS = {
         "memory max/high/swap": ["spec.resources.memory.max", "spec.resources.memory.high", "spec.resources.memory.swap"],
         "pids": ["spec.resources.pids.max"],
         "io weight and limits": ["spec.resources.io.weight", "spec.resources.io.limits[].device"],
+        "a disk quota": ["spec.resources.disk.size"],
     },
 }
 
 
 def contract_field(path):
-    """The contract's class of `path` (a Container field, or the first row under it)."""
-    rows = contract("Container")
-    if path in rows:
-        return rows[path][0]
-    under = [klass for row, (klass, _) in rows.items() if row.startswith(path + ".") or row.startswith(path + "[")]
-    return under[0] if under else None
+    """The contract's class of `path` (a Container field, else a Network one, or the first row under it)."""
+    for kind in ("Container", "Network"):
+        rows = contract(kind)
+        if path in rows:
+            return rows[path][0]
+        under = [klass for row, (klass, _) in rows.items() if row.startswith(path + ".") or row.startswith(path + "[")]
+        if under:
+            return under[0]
+    return None
 
 
 def test_each_claim_of_a_row_is_a_live_field_of_the_contract():

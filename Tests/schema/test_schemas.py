@@ -277,13 +277,20 @@ def test_memory_high_and_swap_have_no_minimum():
     assert not errors_of(container(resources={"memory": {"max": "64Mi", "high": "1Mi", "swap": 0}}))
 
 
-@pytest.mark.parametrize("disk", [{}, {"size": "10Gi"}, {"inodes": 1000}])
+@pytest.mark.parametrize(
+    "disk, errors",
+    [
+        ({"size": "10Gi"}, set()),
+        ({}, {"spec.resources.disk"}),
+        ({"size": "1Gi", "inodes": 1000}, {"spec.resources.disk.inodes"}),
+    ],
+)
 @pytest.mark.parametrize("kind", ["Container", "Profile"])
-def test_disk_quota_is_refused(kind, disk):
+def test_disk_size_is_accepted_and_inodes_refused(kind, disk, errors):
     document = {**container(resources={"disk": disk}), "kind": kind}
     if kind == "Profile":
         document["spec"].pop("rootfs")
-    assert error_paths(document) == {"spec.resources.disk"}
+    assert error_paths(document) == errors
 
 
 @pytest.mark.parametrize("name, accepted", [("busybox", True), ("busybx", False), ("BusyBox", False), ("debian", False)])

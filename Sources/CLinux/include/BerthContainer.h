@@ -61,6 +61,10 @@ struct berth_container_config {
     int no_new_privs;
     // Install berth's default seccomp filter (dangerous calls return EPERM).
     int seccomp;
+    // With that filter: let the container create user namespaces of its
+    // own (unshare/clone with CLONE_NEWUSER, clone3). Off: EPERM, and
+    // ENOSYS for clone3.
+    int allow_user_namespaces;
     // A new user namespace: the parent writes its uid and gid maps before
     // it lets the child go; the child then becomes its root (setresuid 0)
     // and bind-mounts device nodes (mknod is not allowed there).
@@ -145,6 +149,7 @@ struct berth_exec_config {
     uint64_t capabilities;
     int no_new_privs;
     int seccomp;
+    int allow_user_namespaces;
     int sync_fd;
     int error_fd;
     // As in berth_container_config.

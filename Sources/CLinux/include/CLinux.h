@@ -3,6 +3,7 @@
 #ifndef BERTH_CLINUX_H
 #define BERTH_CLINUX_H
 
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "BerthContainer.h"
@@ -71,6 +72,24 @@ int berth_openat2_in_root(int rootfd, const char *path);
 /// getxattr(2) of an open descriptor, O_PATH ones included (through
 /// /proc/self/fd): the value's length, or -1 with errno.
 long berth_fd_getxattr(int fd, const char *name, void *value, unsigned long size);
+
+// Disk images (disk.c): a loop device attached to `image` with
+// LOOP_CONFIGURE and LO_FLAGS_AUTOCLEAR (its path in `device`); returns its
+// fd (close it once the image is mounted) or -1 with errno.
+int berth_loop_attach(const char *image, char *device, unsigned long device_size);
+// LOOP_SET_CAPACITY: the device takes its backing file's new size.
+int berth_loop_set_capacity(int loop);
+int berth_mount(const char *source, const char *target, const char *type, unsigned long flags, const char *data);
+int berth_umount(const char *target, int flags);
+unsigned long berth_mount_flag_nosuid(void);
+unsigned long berth_mount_flag_nodev(void);
+// EXT4_IOC_RESIZE_FS on a descriptor of the mounted filesystem: grows it
+// online to `blocks` of its block size.
+int berth_ext4_resize(int fd, uint64_t blocks);
+struct berth_filesystem_usage {
+    uint64_t block_size, blocks, blocks_free, blocks_available, files, files_free;
+};
+int berth_statfs(const char *path, struct berth_filesystem_usage *usage);
 
 // statfs(2)'s f_type: <sys/vfs.h> is not in Glibc's Swift module map.
 // Returns the magic, or -1 with errno set. Goes when the module exports statfs.

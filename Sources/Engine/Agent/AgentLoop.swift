@@ -361,9 +361,13 @@ public final class AgentLoop {
 
     /// What identifies each object's manifest: a change resets its back-off.
     static func fingerprints(_ desired: DesiredHost) -> [String: Int] {
-        var fingerprints: [String: Int] = ["Ruleset/nat": desired.hashValue]
+        var fingerprints: [String: Int] = [:]
         for container in desired.containers { fingerprints["Container/\(container.metadata.name)"] = container.spec.hashValue }
-        for network in desired.networks { fingerprints["Network/\(network.metadata.name)"] = network.spec.hashValue }
+        for network in desired.networks {
+            fingerprints["Network/\(network.metadata.name)"] = network.spec.hashValue
+            // Its table also follows the containers it forwards to and the networks it reaches.
+            fingerprints["Ruleset/\(network.metadata.name)"] = desired.hashValue
+        }
         return fingerprints
     }
 

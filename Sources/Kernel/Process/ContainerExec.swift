@@ -15,6 +15,8 @@ public struct ContainerExec: Sendable {
     public var capabilities: CapabilitySet
     public var noNewPrivileges: Bool
     public var seccomp: Bool
+    /// As the init's: user namespaces of its own allowed under the filter.
+    public var nestedUserNamespaces: Bool = false
     /// Give the command a new pseudo-terminal and relay it to berth's stdio.
     public var tty: Bool = false
     /// The container's cgroup, which the command joins.
@@ -67,6 +69,7 @@ public struct ContainerExec: Sendable {
         config.capabilities = capabilities.mask
         config.no_new_privs = noNewPrivileges ? 1 : 0
         config.seccomp = seccomp ? 1 : 0
+        config.allow_user_namespaces = nestedUserNamespaces ? 1 : 0
         config.sync_fd = handshake.sync.read
         config.error_fd = handshake.report.write
         config.parent_fds = (handshake.sync.write, handshake.report.read)

@@ -65,6 +65,9 @@ public struct ContainerLaunch: Sendable {
     public var noNewPrivileges: Bool
     /// berth's default seccomp filter (kexec, modules, keyrings, bpf, ... return EPERM).
     public var seccomp: Bool = true
+    /// With that filter, the container may create user namespaces of its
+    /// own (off: unshare and clone with CLONE_NEWUSER return EPERM, clone3 ENOSYS).
+    public var nestedUserNamespaces: Bool = false
     /// IPv6 off inside (when the container has no IPv6 address).
     public var disableIPv6: Bool = false
     /// A new user namespace with these uid_map and gid_map contents
@@ -157,6 +160,7 @@ extension ContainerLaunch {
         config.capabilities = capabilities.mask
         config.no_new_privs = noNewPrivileges ? 1 : 0
         config.seccomp = seccomp ? 1 : 0
+        config.allow_user_namespaces = nestedUserNamespaces ? 1 : 0
         config.disable_ipv6 = disableIPv6 ? 1 : 0
         config.user_namespace = idMaps == nil ? 0 : 1
         config.stdio = inheritsStdio ? (0, 1, 2) : (stdin, console, console)

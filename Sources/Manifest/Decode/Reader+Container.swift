@@ -153,16 +153,25 @@ extension Reader {
                     reader.list(node, path) { $0.ioLimit($1, $2) }
                 })
         }
-        // Parsed for its syntax, refused for its presence: a quota berth does
-        // not enforce must not look accepted.
-        if let diskNode = f.keyNode("disk") {
-            error(diskNode, path / "disk", "disk quotas are not supported yet; remove \(path / "disk") (it would not be enforced)")
-        }
         spec.disk = f.read("disk", &self) { reader, node, path in
             guard let f = reader.mapping(node, path, fields: ["size", "inodes"]) else { return nil }
-            return DiskSpec(
-                size: f.read("size", &reader) { $0.size($1, $2) },
-                inodes: f.read("inodes", &reader) { $0.integer($1, $2, in: 1...Int64.max).map(UInt64.init) })
+            // Parsed for its syntax, refused for its presence: a limit berth
+            // does not enforce must not look accepted.
+            if let inodesNode = f.keyNode("inodes") {
+                reader.error(
+                    inodesNode, path / "inodes",
+                    "disk inode limits are not supported yet; remove \(path / "inodes") (the image's inode count follows its size)")
+            }
+            guard
+                let size = f.required("size", &reader).flatMap({ node in
+                    reader.size(node, path / "size").flatMap { size in
+                        reader.obeying(size, node, path / "size") { (size: ByteSize) throws(ValueError) in
+                            try ValueRules.checkDiskSize(size, written: node.scalarText)
+                        }
+                    }
+                })
+            else { return nil }
+            return DiskSpec(size: size, inodes: f.read("inodes", &reader) { $0.integer($1, $2, in: 1...Int64.max).map(UInt64.init) })
         }
         return spec
     }
@@ -246,11 +255,12 @@ extension Reader {
     }
 
     mutating func security(_ node: Node, _ path: FieldPath) -> SecuritySpec? {
-        guard let f = mapping(node, path, fields: ["privileged", "noNewPrivileges", "seccomp"]) else { return nil }
+        guard let f = mapping(node, path, fields: ["privileged", "noNewPrivileges", "seccomp", "nestedUserNamespaces"]) else { return nil }
         var spec = SecuritySpec()
         spec.privileged = f.read("privileged", &self) { $0.bool($1, $2) }
         spec.noNewPrivileges = f.read("noNewPrivileges", &self) { $0.bool($1, $2) }
         spec.seccomp = f.read("seccomp", &self) { $0.enumeration($1, $2, SeccompProfile.self) }
+        spec.nestedUserNamespaces = f.read("nestedUserNamespaces", &self) { $0.bool($1, $2) }
         return spec
     }
 

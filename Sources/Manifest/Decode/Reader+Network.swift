@@ -2,7 +2,7 @@ import Model
 
 extension Reader {
     static let networkFields = [
-        "placement", "bridge", "subnet", "gateway", "ipv6", "nat", "isolated", "mtu", "portForwards", "policy",
+        "placement", "bridge", "subnet", "gateway", "ipv6", "nat", "isolated", "mtu", "portForwards", "reach", "policy",
     ]
 
     mutating func networkSpec(_ node: Node, _ path: FieldPath) -> NetworkSpec? {
@@ -28,6 +28,9 @@ extension Reader {
         let portForwards = f.read("portForwards", &self) { reader, node, path in
             reader.list(node, path) { $0.portForward($1, $2) }
         }
+        let reach = f.read("reach", &self) { reader, node, path in
+            reader.list(node, path) { $0.checked($1, $2, Names.checkDNSLabel) }
+        }
         let policy = f.read("policy", &self) { $0.objectPolicy($1, $2) }
         guard let subnet else { return nil }
         if let gateway, let gatewayNode = f["gateway"] {
@@ -42,6 +45,7 @@ extension Reader {
         spec.isolated = isolated
         spec.mtu = mtu
         spec.portForwards = portForwards
+        spec.reach = reach
         spec.policy = policy
         return errorMark == errorsBefore ? spec : nil
     }
@@ -59,6 +63,12 @@ extension Reader {
         }
         if v4 && cidr.prefixLength > 30 {
             error(node, path, "an IPv4 subnet needs a prefix of /30 or shorter to hold a gateway and a container")
+            return nil
+        }
+        if let problem = ReservedRanges.problem(cidr) {
+            error(
+                node, path, problem,
+                hint: v4 ? "choose a private range: 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16" : "choose a unique local range: fd00::/8")
             return nil
         }
         return cidr

@@ -198,7 +198,17 @@ struct Status: ParsableCommand {
                 ],
                 ["memory:", "\(Table.size(summary.memory.current)) of \(Table.size(summary.memory.limit))"],
                 ["pids:", "\(summary.pids.current.map(String.init) ?? "-") of \(summary.pids.limit.map(String.init) ?? "max")"],
+                ["disk:", Status.disk(entry.record, runtime: runtime)],
             ]))
+    }
+
+    /// The disk quota: its backend, size and use.
+    static func disk(_ record: ContainerRecord, runtime: ContainerRuntime) -> String {
+        guard let image = record.diskImage else { return "no quota (the private layer shares the state dir's filesystem)" }
+        let disk = runtime.state.diskImage(record.name)
+        guard let usage = disk.usage() else { return "image \(image) (\(Table.size(disk.size)), not mounted)" }
+        return "\(Table.size(usage.usedBytes)) of \(Table.size(usage.capacityBytes)) used, "
+            + "\(usage.usedInodes) of \(usage.inodes) inodes (image \(image), \(Table.size(usage.size)), loop-mounted ext4)"
     }
 }
 

@@ -95,7 +95,7 @@ enum Reconciliation {
             switch action.object {
             case .container(let name): containers.insert(name)
             case .network(let name): networks.insert(name)
-            case .natRuleset, .forwarding, .inventory: continue
+            case .ruleset, .forwarding, .inventory: continue
             }
         }
         let (containerCount, networkCount) = (containers.count, networks.count)

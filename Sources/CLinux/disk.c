@@ -1,0 +1,91 @@
+// Disk images for the containers' private layers (resources.disk): loop
+// devices, mounts and online ext4 resize, straight from the kernel's ioctls.
+// Here because Glibc's Swift module lacks <linux/loop.h>, mount(2) and the
+// ext4 ioctls.
+#define _GNU_SOURCE
+#include "CLinux.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/loop.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#ifndef EXT4_IOC_RESIZE_FS
+#define EXT4_IOC_RESIZE_FS _IOW('f', 16, uint64_t)
+#endif
+
+int berth_loop_attach(const char *image, char *device, unsigned long device_size) {
+    int control = open("/dev/loop-control", O_RDWR | O_CLOEXEC);
+    if (control < 0) return -1;
+    int backing = open(image, O_RDWR | O_CLOEXEC);
+    if (backing < 0) {
+        int saved = errno;
+        close(control);
+        errno = saved;
+        return -1;
+    }
+    // Another process may take the free device first: ask again.
+    for (int attempt = 0; attempt < 16; attempt++) {
+        int number = ioctl(control, LOOP_CTL_GET_FREE);
+        if (number < 0) break;
+        snprintf(device, device_size, "/dev/loop%d", number);
+        int loop = open(device, O_RDWR | O_CLOEXEC);
+        if (loop < 0) {
+            if (errno == ENOENT) continue;
+            break;
+        }
+        struct loop_config config;
+        memset(&config, 0, sizeof config);
+        config.fd = (uint32_t)backing;
+        // Detached by the kernel once unmounted and closed.
+        config.info.lo_flags = LO_FLAGS_AUTOCLEAR;
+        strncpy((char *)config.info.lo_file_name, image, LO_NAME_SIZE - 1);
+        if (ioctl(loop, LOOP_CONFIGURE, &config) == 0) {
+            close(backing);
+            close(control);
+            return loop;
+        }
+        int saved = errno;
+        close(loop);
+        if (saved != EBUSY) {
+            errno = saved;
+            break;
+        }
+    }
+    int saved = errno;
+    close(backing);
+    close(control);
+    errno = saved;
+    return -1;
+}
+
+int berth_loop_set_capacity(int loop) { return ioctl(loop, LOOP_SET_CAPACITY, 0); }
+
+int berth_mount(const char *source, const char *target, const char *type, unsigned long flags, const char *data) {
+    return mount(source, target, type, flags, data);
+}
+
+int berth_umount(const char *target, int flags) { return umount2(target, flags); }
+
+unsigned long berth_mount_flag_nosuid(void) { return MS_NOSUID; }
+unsigned long berth_mount_flag_nodev(void) { return MS_NODEV; }
+
+int berth_ext4_resize(int fd, uint64_t blocks) { return ioctl(fd, EXT4_IOC_RESIZE_FS, &blocks); }
+
+int berth_statfs(const char *path, struct berth_filesystem_usage *usage) {
+    struct statfs info;
+    if (statfs(path, &info) != 0) return -1;
+    usage->block_size = (uint64_t)info.f_bsize;
+    usage->blocks = (uint64_t)info.f_blocks;
+    usage->blocks_free = (uint64_t)info.f_bfree;
+    usage->blocks_available = (uint64_t)info.f_bavail;
+    usage->files = (uint64_t)info.f_files;
+    usage->files_free = (uint64_t)info.f_ffree;
+    return 0;
+}

@@ -1,0 +1,211 @@
+import CLinux
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// A container's private layer on a disk image of its own, as OpenVZ's
+/// ploop: a sparse file formatted ext4 (Debian's mke2fs), attached to a loop
+/// device with LOOP_CONFIGURE (auto-clearing: unmounting detaches it) and
+/// mounted nosuid,nodev where the overlay's upper and work directories live.
+/// Its size is the container's disk quota: a write past it fails with
+/// ENOSPC inside, and nothing outside fills up. Grown live (the file, then
+/// LOOP_SET_CAPACITY, then EXT4_IOC_RESIZE_FS on the mounted filesystem);
+/// shrunk only while unmounted (e2fsck, resize2fs).
+public struct DiskImage: Sendable {
+    /// The image file.
+    public let image: String
+    /// Where it is mounted.
+    public let mountPoint: String
+
+    public init(image: String, mountPoint: String) {
+        self.image = image
+        self.mountPoint = mountPoint
+    }
+
+    /// The programs of Debian's e2fsprogs that make and shrink images.
+    static let mke2fs = "/usr/sbin/mke2fs"
+    static let e2fsck = "/usr/sbin/e2fsck"
+    static let resize2fs = "/usr/sbin/resize2fs"
+
+    /// What the kernel says of a mounted image.
+    public struct Usage: Sendable, Equatable {
+        /// The image file's size: the quota.
+        public var size: UInt64
+        /// Bytes in use, and the filesystem's capacity (its size less ext4's own).
+        public var usedBytes: UInt64
+        public var capacityBytes: UInt64
+        public var inodes: UInt64
+        public var usedInodes: UInt64
+    }
+
+    /// Size of the image file (nil: there is none).
+    public var size: UInt64? {
+        var info = stat()
+        guard stat(image, &info) == 0 else { return nil }
+        return UInt64(info.st_size)
+    }
+
+    public var exists: Bool { Syscall.exists(image) }
+
+    /// Makes the image: a sparse file of `size` bytes, formatted ext4 with
+    /// its root directory owned by `owner` (the container's root on the host).
+    public func create(size: UInt64, owner: (uid: UInt32, gid: UInt32)) throws(SystemError) {
+        let fd = try Syscall.open(image, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode: 0o600)
+        defer { Syscall.close(fd) }
+        guard ftruncate(fd, off_t(clamping: size)) == 0 else {
+            let error = errno
+            _ = unlink(image)
+            throw SystemError(call: "ftruncate", errno: error, subject: image)
+        }
+        let result = try Spawn.run(
+            [
+                DiskImage.mke2fs, "-q", "-F", "-t", "ext4", "-m", "0", "-E", "root_owner=\(owner.uid):\(owner.gid),nodiscard", "-L", "berth",
+                image,
+            ], mergingStandardError: true)
+        guard result.exitedCleanly else {
+            _ = unlink(image)
+            let output = String(decoding: result.output, as: UTF8.self).lastLine
+            throw SystemError(call: "mke2fs", errno: EIO, subject: "\(image): \(output)")
+        }
+    }
+
+    /// Whether the image is mounted at the mount point (another device than
+    /// the directory it is in).
+    public var isMounted: Bool {
+        guard let inner = Syscall.inode(mountPoint), let outer = Syscall.inode(mountPoint + "/..") else { return false }
+        return inner.device != outer.device
+    }
+
+    /// Attaches and mounts the image (nothing when it is mounted already).
+    public func mount() throws(SystemError) {
+        if isMounted { return }
+        try Syscall.makeDirectories(mountPoint, mode: 0o700)
+        var device = [CChar](repeating: 0, count: 64)
+        let loop = berth_loop_attach(image, &device, UInt(device.count))
+        guard loop >= 0 else { throw SystemError(call: "LOOP_CONFIGURE", errno: errno, subject: image) }
+        defer { Syscall.close(loop) }
+        let path = String(cString: device)
+        let flags = berth_mount_flag_nosuid() | berth_mount_flag_nodev()
+        guard berth_mount(path, mountPoint, "ext4", flags, "") == 0 else {
+            throw SystemError(call: "mount", errno: errno, subject: "\(image) (\(path)) on \(mountPoint)")
+        }
+    }
+
+    /// Unmounts it; the loop device detaches itself (nothing when not mounted).
+    public func unmount() throws(SystemError) {
+        guard isMounted else { return }
+        guard berth_umount(mountPoint, 0) == 0 else { throw SystemError(call: "umount", errno: errno, subject: mountPoint) }
+    }
+
+    /// Grows the mounted image to `size` bytes, live.
+    public func grow(to size: UInt64) throws(SystemError) {
+        guard let current = self.size, size > current else { return }
+        let fd = try Syscall.open(image, O_WRONLY | O_CLOEXEC)
+        guard ftruncate(fd, off_t(clamping: size)) == 0 else {
+            let error = errno
+            Syscall.close(fd)
+            throw SystemError(call: "ftruncate", errno: error, subject: image)
+        }
+        Syscall.close(fd)
+        guard let device = loopDevice() else { throw SystemError(call: "resize", errno: ENODEV, subject: "\(image) is not mounted") }
+        let loop = try Syscall.open(device, O_RDONLY | O_CLOEXEC)
+        defer { Syscall.close(loop) }
+        guard berth_loop_set_capacity(loop) == 0 else { throw SystemError(call: "LOOP_SET_CAPACITY", errno: errno, subject: device) }
+        var usage = berth_filesystem_usage()
+        guard berth_statfs(mountPoint, &usage) == 0, usage.block_size > 0 else {
+            throw SystemError(call: "statfs", errno: errno, subject: mountPoint)
+        }
+        let directory = try Syscall.open(mountPoint, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        defer { Syscall.close(directory) }
+        guard berth_ext4_resize(directory, size / usage.block_size) == 0 else {
+            let error = errno
+            throw SystemError(
+                call: "EXT4_IOC_RESIZE_FS", errno: error,
+                subject: mountPoint + (error == EPERM ? " (growing a mounted image needs CAP_SYS_RESOURCE; it grows at the next start)" : ""))
+        }
+    }
+
+    /// Resizes the unmounted image to `size` bytes (e2fsck, then the file
+    /// and resize2fs in the order the direction needs). A shrink fails,
+    /// changing nothing, when its files do not fit.
+    public func resizeOffline(to size: UInt64) throws(SystemError) {
+        guard let current = self.size, size != current else { return }
+        guard !isMounted else { throw SystemError(call: "resize2fs", errno: EBUSY, subject: "\(image) is mounted") }
+        let check = try Spawn.run([DiskImage.e2fsck, "-f", "-p", image], mergingStandardError: true)
+        // 0: clean; 1: errors corrected.
+        guard (check.status >> 8) & 0xff <= 1, check.status & 0x7f == 0 else {
+            throw SystemError(call: "e2fsck", errno: EIO, subject: "\(image): \(String(decoding: check.output, as: UTF8.self).lastLine)")
+        }
+        let kib = size / 1024
+        if size > current {
+            guard truncate(image, off_t(clamping: size)) == 0 else { throw SystemError(call: "truncate", errno: errno, subject: image) }
+        }
+        let resize = try Spawn.run([DiskImage.resize2fs, image, "\(kib)K"], mergingStandardError: true)
+        guard resize.exitedCleanly else {
+            if size > current { _ = truncate(image, off_t(clamping: current)) }
+            let detail = String(decoding: resize.output, as: UTF8.self).lastLine
+            let message = size < current ? "its files do not fit in \(size / 1024)KiB (\(detail))" : detail
+            throw SystemError(call: "resize2fs", errno: size < current ? ENOSPC : EIO, subject: "\(image): \(message)")
+        }
+        if size < current {
+            guard truncate(image, off_t(clamping: kib * 1024)) == 0 else { throw SystemError(call: "truncate", errno: errno, subject: image) }
+        }
+    }
+
+    /// Whether this process may grow a mounted ext4 filesystem
+    /// (EXT4_IOC_RESIZE_FS needs CAP_SYS_RESOURCE): else images grow at a
+    /// container's next start, unmounted.
+    public static let growsOnline: Bool = {
+        guard let status = try? Syscall.readFile("/proc/self/status", limit: 1 << 16) else { return false }
+        for line in String(decoding: status, as: UTF8.self).split(separator: "\n") where line.hasPrefix("CapEff:") {
+            guard let mask = UInt64(line.dropFirst("CapEff:".count).trimmingPrefix(while: { $0 == " " || $0 == "\t" }), radix: 16) else {
+                return false
+            }
+            return mask & (1 << 24) != 0  // CAP_SYS_RESOURCE
+        }
+        return false
+    }()
+
+    /// What the mounted filesystem holds (nil: not mounted).
+    public func usage() -> Usage? {
+        guard isMounted, let size else { return nil }
+        var info = berth_filesystem_usage()
+        guard berth_statfs(mountPoint, &info) == 0 else { return nil }
+        return Usage(
+            size: size, usedBytes: (info.blocks - info.blocks_free) * info.block_size, capacityBytes: info.blocks * info.block_size,
+            inodes: info.files, usedInodes: info.files - info.files_free)
+    }
+
+    /// Whether the files of the mounted image would fit in an image of
+    /// `size` bytes (ext4's own structures taken as they are now, scaled,
+    /// with a tenth to spare): nil when it cannot tell (not mounted).
+    public func fits(in size: UInt64) -> Bool? {
+        guard let usage = usage(), usage.size > 0 else { return nil }
+        let overhead = Double(usage.size - min(usage.size, usage.capacityBytes)) / Double(usage.size)
+        let capacity = Double(size) * (1 - overhead)
+        return Double(usage.usedBytes) * 1.1 <= capacity
+    }
+
+    /// The loop device the mount point's filesystem is on (/dev/loopN).
+    func loopDevice() -> String? {
+        var info = stat()
+        guard stat(mountPoint, &info) == 0 else { return nil }
+        // glibc's dev_t encoding (gnu_dev_major/minor are macros Swift cannot call).
+        let device = UInt64(info.st_dev)
+        let major = ((device >> 8) & 0xfff) | ((device >> 32) & ~0xfff)
+        let minor = (device & 0xff) | ((device >> 12) & ~0xff)
+        guard let uevent = try? Syscall.readFile("/sys/dev/block/\(major):\(minor)/uevent", limit: 4096) else { return nil }
+        for line in String(decoding: uevent, as: UTF8.self).split(separator: "\n") where line.hasPrefix("DEVNAME=") {
+            return "/dev/" + line.dropFirst("DEVNAME=".count)
+        }
+        return nil
+    }
+}
+
+extension String {
+    /// A program's output shortened to its last non-empty line, for an error.
+    fileprivate var lastLine: String {
+        split(separator: "\n").last.map { String($0.prefix(300)) } ?? ""
+    }
+}

@@ -1,0 +1,35 @@
+import Model
+import Testing
+
+@testable import Engine
+
+/// A network's subnet against the host's own addresses and routes (berth's
+/// bridges already left out by `hostPrefixes`).
+@Suite struct HostSubnetTests {
+    func network(_ name: String, _ subnet: String, ipv6: String? = nil) throws -> NetworkObject {
+        var spec = NetworkSpec(subnet: try CIDR(parsing: subnet))
+        spec.ipv6 = try ipv6.map { IPv6Subnet(subnet: try CIDR(parsing: $0)) }
+        return NetworkObject(metadata: ObjectMeta(name: name), spec: spec, source: SourceLocation(file: "t", line: 1, column: 1))
+    }
+
+    @Test func subnetOverlappingAHostAddressOrRouteIsNamedWithTheInterface() throws {
+        let prefixes = [
+            HostPrefix(try CIDR(parsing: "192.168.1.20/24"), interface: "eth0", isRoute: false),
+            HostPrefix(try CIDR(parsing: "10.0.0.0/8"), interface: "wg0", isRoute: true),
+            HostPrefix(try CIDR(parsing: "fd00:1::5/64"), interface: "eth0", isRoute: false),
+        ]
+        let desired = DesiredHost(
+            host: HostFacts(name: "h"),
+            networks: [
+                try network("lan", "192.168.1.0/25"), try network("vpn", "10.88.0.0/24"),
+                try network("free", "172.20.0.0/24", ipv6: "fd00:1::/48"), try network("ok", "172.21.0.0/24", ipv6: "fd00:2::/64"),
+            ], containers: [])
+        let problems = HostCheck.subnetProblems(desired, prefixes: prefixes).map { "\($0.0.metadata.name) \($0.1) \($0.2)" }
+        #expect(
+            problems == [
+                "lan spec.subnet subnet 192.168.1.0/25 overlaps address 192.168.1.20/24 of the host's interface eth0",
+                "vpn spec.subnet subnet 10.88.0.0/24 overlaps a route to 10.0.0.0/8 of the host's interface wg0",
+                "free spec.ipv6.subnet subnet fd00:1::/48 overlaps address fd00:1::5/64 of the host's interface eth0",
+            ])
+    }
+}
