@@ -71,7 +71,10 @@ let package = Package(
                 "Model", "Manifest", "Reconcile", "Runtime", "Journal", "Kernel", "Netlink", "Engine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
-            ]),
+            ],
+            plugins: ["BuildInfo"]),
+        // The git commit berth is built from, for `berth version` (none from a tarball).
+        .plugin(name: "BuildInfo", capability: .buildTool()),
         // Benchmarks print figures; they are never timed assertions in tests.
         .executableTarget(
             name: "berth-bench",

@@ -83,6 +83,7 @@ FORWARD(systemd, int, sd_journal_get_realtime_usec, (sd_journal * journal, uint6
 FORWARD_VOID(systemd, sd_journal_restart_data, (sd_journal * journal), (journal))
 FORWARD(systemd, int, sd_journal_enumerate_data, (sd_journal * journal, const void **data, size_t *length),
         (journal, data, length), -ELIBACC)
+FORWARD(systemd, int, sd_journal_wait, (sd_journal * journal, uint64_t timeout_usec), (journal, timeout_usec), -ELIBACC)
 
 FORWARD(cap, int, cap_from_name, (const char *name, cap_value_t *value), (name, value), -1)
 FORWARD(cap, char *, cap_to_name, (cap_value_t value), (value), NULL)

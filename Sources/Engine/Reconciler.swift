@@ -24,10 +24,14 @@ public struct Reconciler<Host: HostRuntime> {
 
     /// Carries out `plan` in order (Executor): a failed action does not stop
     /// the others. Every outcome is a structured event, and is passed to
-    /// `report` as it happens.
+    /// `report` as it happens; `starting` hears of each action carried out
+    /// before it starts (for a progress line).
     @discardableResult
-    public func apply(_ plan: [Action], options: ApplyOptions = ApplyOptions(), report: (Outcome) -> Void = { _ in }) -> [Outcome] {
-        Executor.apply(plan, on: host, options: options, clock: MonotonicClock.milliseconds) { outcome in
+    public func apply(
+        _ plan: [Action], options: ApplyOptions = ApplyOptions(), starting: (Action) -> Void = { _ in },
+        report: (Outcome) -> Void = { _ in }
+    ) -> [Outcome] {
+        Executor.apply(plan, on: host, options: options, clock: MonotonicClock.milliseconds, starting: starting) { outcome in
             log(outcome)
             report(outcome)
         }
@@ -42,7 +46,7 @@ public struct Reconciler<Host: HostRuntime> {
     }
 
     /// One "applied" event per outcome (level error when it failed), with a
-    /// readable message and the typed fields.
+    /// readable message (`message(_:)`) and the typed fields.
     public func log(_ outcome: Outcome) {
         let action = outcome.action
         var metadata: Logger.Metadata = [
@@ -55,17 +59,68 @@ public struct Reconciler<Host: HostRuntime> {
             metadata["desired"] = "\(action.changes.map(\.desired.description).joined(separator: ","))"
             metadata["observed"] = "\(action.changes.map(\.observed.description).joined(separator: ","))"
         }
-        logger.log(level: outcome.result.failed ? .error : .info, "applied", metadata: metadata)
+        metadata["event"] = "applied"
+        logger.log(level: outcome.result.failed ? .error : .info, "\(Reconciler.message(outcome))", metadata: metadata)
+    }
+
+    /// The event's MESSAGE, a sentence a person reads in `journalctl`
+    /// without -x: "web1: memory.max 64Mi → 128Mi (drift repaired)",
+    /// "web1: created", "Network/front: create failed: ...".
+    public static func message(_ outcome: Outcome) -> String {
+        let action = outcome.action
+        let subject = subject(action.object)
+        let changes = action.changes.map { "\(shortField($0.field)) \($0.observed) → \($0.desired)" }.joined(separator: "; ")
+        switch outcome.result {
+        case .applied, .restarted, .replaced:
+            if changes.isEmpty { return "\(subject): \(pastTense(action.kind, outcome.result))" }
+            let how = action.origin == .drift ? "drift repaired" : pastTense(action.kind, outcome.result)
+            return "\(subject): \(changes) (\(how))"
+        case .pendingRestart, .skipped:
+            return "\(subject): \(changes.isEmpty ? action.kind.rawValue : changes) (\(outcome.result))"
+        case .failed(let error):
+            return "\(subject): \(changes.isEmpty ? action.kind.rawValue : changes) failed: \(error)"
+        }
+    }
+
+    /// "web1" for a container, "Network/front" and "Ruleset/nat" for the rest.
+    static func subject(_ object: ObjectRef) -> String {
+        if case .container(let name) = object { return name }
+        return object.description
+    }
+
+    /// "memory.max" for spec.resources.memory.max, "hostname" for spec.hostname.
+    static func shortField(_ field: String) -> String {
+        for prefix in ["spec.resources.", "spec."] where field.hasPrefix(prefix) { return String(field.dropFirst(prefix.count)) }
+        return field
+    }
+
+    static func pastTense(_ kind: Action.Kind, _ result: ActionResult) -> String {
+        switch (kind, result) {
+        case (_, .restarted): return "restarted"
+        case (_, .replaced): return "replaced"
+        case (.create, _): return "created"
+        case (.updateLive, _): return "updated live"
+        case (.pendingRestart, _): return "restarted"
+        case (.replace, _): return "replaced"
+        case (.delete, _): return "deleted"
+        case (.start, _): return "started"
+        case (.stop, _): return "stopped"
+        case (.adopt, _): return "adopted"
+        case (.freeze, _): return "frozen"
+        case (.thaw, _): return "thawed"
+        case (.orphan, _): return "left as an orphan"
+        case (.record, _): return "inventory recorded"
+        }
     }
 
     /// One "drift" event per change made behind berth's back.
     public func log(_ drifts: [Drift]) {
         for drift in drifts where drift.origin == .drift {
             logger.info(
-                "drift",
+                "\(Reconciler.subject(drift.object)): \(Reconciler.shortField(drift.field)) drifted to \(drift.observed) (manifest \(drift.desired), policy \(drift.policy.rawValue))",
                 metadata: [
-                    "object": "\(drift.object)", "field": "\(drift.field)", "desired": "\(drift.desired)", "observed": "\(drift.observed)",
-                    "policy": "\(drift.policy.rawValue)",
+                    "event": "drift", "object": "\(drift.object)", "field": "\(drift.field)", "desired": "\(drift.desired)",
+                    "observed": "\(drift.observed)", "policy": "\(drift.policy.rawValue)",
                 ])
         }
     }

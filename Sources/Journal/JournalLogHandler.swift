@@ -29,30 +29,46 @@ public struct JournalLogHandler: LogHandler {
     }
 }
 
-/// Where journal events go: journald's socket, else stderr.
+/// Where journal events go: journald's socket, else stderr (unless the
+/// caller prints events to stderr itself: `fallback` false).
 public final class JournalSink: @unchecked Sendable {
     public static let defaultSocket = "/run/systemd/journal/socket"
+    /// The metadata key that names an event's kind (EventKind's raw value)
+    /// when its message is a sentence rather than the kind itself.
+    public static let eventKey = "event"
     let socket: DatagramSocket?
     let identifier: String
+    let fallback: Bool
     private let droppedCount = Atomic<Int>(0)
 
     /// Events dropped because journald did not keep up.
     public var dropped: Int { droppedCount.load(ordering: .relaxed) }
 
-    public init(socketPath: String = JournalSink.defaultSocket, identifier: String = "berth") {
+    public init(socketPath: String = JournalSink.defaultSocket, identifier: String = "berth", fallback: Bool = true) {
         socket = try? DatagramSocket(path: socketPath)
         self.identifier = identifier
+        self.fallback = fallback
     }
 
     /// Sends one event. Metadata keys become fields: `container` →
     /// BERTH_CONTAINER, and the well-known ones (object, kind, action, field,
-    /// desired, observed, result) → BERTH_OBJECT, ...
+    /// desired, observed, result) → BERTH_OBJECT, ... Its MESSAGE_ID is its
+    /// kind's: the `event` key's, else the message's when that is a kind.
     public func send(message: String, level: Logger.Level, metadata: Logger.Metadata, source: String) {
         var fields: [(name: String, value: String)] = [
             ("MESSAGE", message), ("PRIORITY", "\(JournalSink.priority(level).rawValue)"),
             ("SYSLOG_IDENTIFIER", identifier),
         ]
-        if let id = EventKind.messageID(for: message) { fields.append(("MESSAGE_ID", id)) }
+        let kind = EventKind.kind(message: message, metadata: metadata)
+        var metadata = metadata
+        if let kind {
+            fields.append(("MESSAGE_ID", kind.messageID))
+            // A bare kind ("started") becomes a sentence: "web1: started (init pid 4242)".
+            if metadata[JournalSink.eventKey] == nil {
+                fields[0].value = kind.sentence(metadata.mapValues { "\($0)" })
+                metadata[JournalSink.eventKey] = "\(kind.rawValue)"
+            }
+        }
         for (key, value) in metadata.sorted(by: { $0.key < $1.key }) {
             fields.append((JournalSink.fieldName(key), "\(value)"))
         }
@@ -85,6 +101,7 @@ public final class JournalSink: @unchecked Sendable {
     }
 
     private func fallback(_ message: String, _ metadata: Logger.Metadata) {
+        guard fallback else { return }
         // Appended, not joined(separator:): its generic witness lookup costs
         // a fresh process (every berth run) ~50 us.
         var line = "berth: " + message
@@ -130,6 +147,22 @@ public enum EventKind: String, CaseIterable, Sendable {
     case restartBackOff = "restart back-off"
     /// A record-only change (restart policy, stop timeout, ...).
     case recordUpdated = "record updated"
+    case templateBuilt = "template built"
+    case templateShifted = "template shifted for a user namespace"
+    case bridgeCreated = "bridge created"
+    case bridgeAdopted = "bridge adopted"
+    case bridgeDeleted = "bridge deleted"
+    case oldBridgeDeleted = "old bridge deleted"
+    case networksAttached = "networks attached"
+    case networkDetached = "network detached"
+    /// A `berth run` container's init ended (berth deletes it).
+    case runExited = "exited"
+    /// A `berth run` container killed after a second signal.
+    case killing = "killing the container"
+    case stopTimedOut = "stop timed out, killing"
+    case manifestsMissing = "manifests directory is missing; watching for it"
+    case reloadRequested = "reload requested (SIGHUP)"
+    case commitNotRecorded = "cannot record the applied commit"
     /// The agent's manifests name an object another source applied.
     case anotherSource = "object of another source"
     /// A tarball unpacked into the template cache, with what was dropped
@@ -160,6 +193,20 @@ public enum EventKind: String, CaseIterable, Sendable {
         case .restarting: return "16d3e4a5134c4ad4925530556fc0d48b"
         case .restartBackOff: return "47be766af2634adc94a9ac8bde2590fa"
         case .recordUpdated: return "f75b3fda8d704b9e94251feef8dc2973"
+        case .templateBuilt: return "db4207ad89e54c8eb33fa85541ff2449"
+        case .templateShifted: return "632c7741b4814d188b125c40626e3ea3"
+        case .bridgeCreated: return "d20101a1899f4a38b8083ab74e8fc665"
+        case .bridgeAdopted: return "b3a7173d403e470981637b810a90d347"
+        case .bridgeDeleted: return "ec487ef716b8482787a1b7f4b9ca58bf"
+        case .oldBridgeDeleted: return "dc5db2a59aaa4ce5a0a63586ffd1dcae"
+        case .networksAttached: return "48c7c2d92b7846a49e33ae744d9318e9"
+        case .networkDetached: return "c22f9d0bc65a4216aaf2e10933cbadad"
+        case .runExited: return "8667faf5029b46d3a68295c55457e4ee"
+        case .killing: return "c0ff8859d3134b0384f9cfd5c53f74ce"
+        case .stopTimedOut: return "8f4727f865a74e7cbed147ee3726b729"
+        case .manifestsMissing: return "e500167be879417b8c3cf6113bb1d00d"
+        case .reloadRequested: return "7885c15a64a44e3e8954de64c6cfd541"
+        case .commitNotRecorded: return "640785ab65bf4c1ab6d09d6a69ccf28c"
         case .anotherSource: return "c4e1f0a9d27b4b3e8e55a1b7f3d9c206"
         case .templateUnpacked: return "aa12488a89fb44a1bde6aab2a32fa193"
         }
@@ -167,5 +214,15 @@ public enum EventKind: String, CaseIterable, Sendable {
 
     static func messageID(for message: String) -> String? {
         EventKind(rawValue: message)?.messageID
+    }
+
+    /// The kind an event's `event` metadata names, else its message's.
+    public static func kind(message: String, metadata: Logger.Metadata?) -> EventKind? {
+        if let name = metadata?[JournalSink.eventKey], let kind = EventKind(rawValue: "\(name)") { return kind }
+        return EventKind(rawValue: message)
+    }
+
+    static func messageID(message: String, metadata: Logger.Metadata) -> String? {
+        kind(message: message, metadata: metadata)?.messageID
     }
 }

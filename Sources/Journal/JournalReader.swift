@@ -20,9 +20,25 @@ public struct JournalReader {
     public init() {}
 
     /// Entries berth wrote (SYSLOG_IDENTIFIER=berth), oldest first; with
-    /// `object`, only those naming it (BERTH_OBJECT or BERTH_CONTAINER);
-    /// `sinceMicroseconds` skips older ones.
-    public func entries(object: String? = nil, sinceMicroseconds: UInt64? = nil, limit: Int = 10_000) throws -> [Entry] {
+    /// `objects`, only those naming one of them (BERTH_OBJECT or BERTH_CONTAINER);
+    /// `fields` (BERTH_STATE_DIR=..., ...) must all match; `sinceMicroseconds`
+    /// skips older ones.
+    public func entries(
+        objects: [String] = [], sinceMicroseconds: UInt64? = nil, fields: [String: String] = [:], limit: Int = 10_000
+    ) throws -> [Entry] {
+        var entries: [Entry] = []
+        try read(objects: objects, sinceMicroseconds: sinceMicroseconds, fields: fields, follow: false) { entry in
+            entries.append(entry)
+            return entries.count < limit
+        }
+        return entries
+    }
+
+    /// Hands `handle` each matching entry, oldest first; with `follow`, then
+    /// waits for new ones (sd_journal_wait) until `handle` returns false.
+    public func read(
+        objects: [String], sinceMicroseconds: UInt64?, fields: [String: String], follow: Bool, _ handle: (Entry) -> Bool
+    ) throws {
         var journal: OpaquePointer?
         let opened = berth_sd_journal_open(&journal, Int32(SD_JOURNAL_LOCAL_ONLY))
         guard opened >= 0, let journal else { throw Failure(call: "sd_journal_open", code: opened) }
@@ -31,40 +47,54 @@ public struct JournalReader {
             let result = text.withCString { berth_sd_journal_add_match(journal, $0, 0) }
             if result < 0 { throw Failure(call: "sd_journal_add_match", code: result) }
         }
-        if let object {
-            // (identifier AND object) OR (identifier AND container)
+        // Matches on one field are ORed, on different fields ANDed; a
+        // disjunction starts another group: (berth AND instance AND object)
+        // OR (berth AND instance AND container), for each object.
+        func group(_ extra: String?) throws {
             try match("SYSLOG_IDENTIFIER=berth")
-            try match("BERTH_OBJECT=\(object)")
+            for (name, value) in fields.sorted(by: { $0.key < $1.key }) { try match("\(name)=\(value)") }
+            if let extra { try match(extra) }
+        }
+        if objects.isEmpty { try group(nil) }
+        for (index, object) in objects.enumerated() {
+            if index > 0 { _ = berth_sd_journal_add_disjunction(journal) }
+            try group("BERTH_OBJECT=\(object)")
             _ = berth_sd_journal_add_disjunction(journal)
-            try match("SYSLOG_IDENTIFIER=berth")
-            try match("BERTH_CONTAINER=\(object)")
-        } else {
-            try match("SYSLOG_IDENTIFIER=berth")
+            try group("BERTH_CONTAINER=\(object)")
         }
         if let sinceMicroseconds { _ = berth_sd_journal_seek_realtime_usec(journal, sinceMicroseconds) }
-        var entries: [Entry] = []
-        while entries.count < limit, berth_sd_journal_next(journal) > 0 {
-            var time: UInt64 = 0
-            _ = berth_sd_journal_get_realtime_usec(journal, &time)
-            if let sinceMicroseconds, time < sinceMicroseconds { continue }
-            var entry = Entry(time: time, message: "", fields: [:])
-            berth_sd_journal_restart_data(journal)
-            var data: UnsafeRawPointer?
-            var length = 0
-            while berth_sd_journal_enumerate_data(journal, &data, &length) > 0 {
-                guard let data else { continue }
-                let field = String(decoding: UnsafeRawBufferPointer(start: data, count: length), as: UTF8.self)
-                guard let equals = field.firstIndex(of: "=") else { continue }
-                let name = String(field[..<equals])
-                let value = String(field[field.index(after: equals)...])
-                if name == "MESSAGE" {
-                    entry.message = value
-                } else if name.hasPrefix("BERTH_") {
-                    entry.fields[name.dropFirst("BERTH_".count).lowercased()] = value
-                }
+        while true {
+            while berth_sd_journal_next(journal) > 0 {
+                guard let entry = JournalReader.entry(journal, since: sinceMicroseconds) else { continue }
+                if !handle(entry) { return }
             }
-            entries.append(entry)
+            guard follow else { return }
+            let waited = berth_sd_journal_wait(journal, UInt64.max)
+            if waited < 0 { throw Failure(call: "sd_journal_wait", code: waited) }
         }
-        return entries
+    }
+
+    /// The entry at the journal's position, or nil when it is older than `since`.
+    static func entry(_ journal: OpaquePointer, since: UInt64?) -> Entry? {
+        var time: UInt64 = 0
+        _ = berth_sd_journal_get_realtime_usec(journal, &time)
+        if let since, time < since { return nil }
+        var entry = Entry(time: time, message: "", fields: [:])
+        berth_sd_journal_restart_data(journal)
+        var data: UnsafeRawPointer?
+        var length = 0
+        while berth_sd_journal_enumerate_data(journal, &data, &length) > 0 {
+            guard let data else { continue }
+            let field = String(decoding: UnsafeRawBufferPointer(start: data, count: length), as: UTF8.self)
+            guard let equals = field.firstIndex(of: "=") else { continue }
+            let name = String(field[..<equals])
+            let value = String(field[field.index(after: equals)...])
+            if name == "MESSAGE" {
+                entry.message = value
+            } else if name.hasPrefix("BERTH_") {
+                entry.fields[name.dropFirst("BERTH_".count).lowercased()] = value
+            }
+        }
+        return entry
     }
 }

@@ -92,7 +92,7 @@ public struct ApplyOptions: Sendable {
 public enum Executor {
     public static func apply(
         _ plan: [Action], on host: some HostRuntime, options: ApplyOptions = ApplyOptions(), clock: () -> UInt64 = { 0 },
-        report: (Outcome) -> Void = { _ in }
+        starting: (Action) -> Void = { _ in }, report: (Outcome) -> Void = { _ in }
     ) -> [Outcome] {
         var outcomes: [Outcome] = []
         var failedObjects: Set<ObjectRef> = []
@@ -113,6 +113,7 @@ public enum Executor {
             if let skip = skipReason(action, options: options, failedObjects: failedObjects, failedNetworks: failedNetworks) {
                 result = skip
             } else {
+                starting(action)
                 do {
                     try host.perform(action)
                     switch action.operation {

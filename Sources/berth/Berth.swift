@@ -7,8 +7,15 @@ import ArgumentParser
 @main
 enum Main {
     static func main() {
+        let arguments: [String]
+        do {
+            arguments = try Arguments.normalized(Array(CommandLine.arguments.dropFirst()))
+        } catch {
+            Console.error("Error: \(error)\nUsage: berth <subcommand>\n  See 'berth --help' for more information.")
+            exit(ExitCode.validationFailure.rawValue)
+        }
         // The lifecycle commands' plain forms skip ArgumentParser (FastPath).
-        guard let request = FastPath.parse(Array(CommandLine.arguments.dropFirst())) else { return Berth.main() }
+        guard let request = FastPath.parse(arguments) else { return Berth.main(arguments) }
         do {
             exit(try request.perform())
         } catch {
@@ -26,17 +33,12 @@ struct Berth: ParsableCommand {
             kernel has, and applies the difference: namespaces, cgroups, links, nftables,
             mounts. Every action and every drift is a journald event.
             """,
-        version: BerthVersion.current,
         subcommands: [
-            Validate.self, Plan.self, Apply.self, Drift.self,
-            List.self, Status.self,
+            Validate.self, Plan.self, Apply.self, Show.self, Drift.self,
+            List.self, Status.self, Logs.self,
             Run.self, Exec.self, Enter.self, Start.self, Stop.self,
             UBC.self, Suspend.self, Resume.self, Checkpoint.self, Restore.self,
-            Events.self, Agent.self,
+            Events.self, Agent.self, Version.self,
         ]
     )
-}
-
-enum BerthVersion {
-    static let current = "0.1.0"
 }

@@ -1,3 +1,5 @@
+import Model
+
 /// A parser for the plain forms of `berth run`, `start` and `stop`, which
 /// must start fast: ArgumentParser builds and reflects over the whole command
 /// tree first, about 2 ms of a container start. Anything it does not know
@@ -13,14 +15,15 @@ enum FastPath {
         "--name", "--template", "--rootfs", "--hostname", "--env", "-e", "--workdir", "-w", "--memory", "--cpus", "--pids",
     ]
     static let stopOptions = ["--timeout"]
-    /// Flags (no value): run's.
+    /// Flags (no value): every command's, and run's.
+    static let instanceFlags = ["--quiet", "-q", "--verbose", "-v"]
     static let runFlags = ["--tty", "-t"]
 
     static func parse(_ arguments: [String]) -> Lifecycle? {
         guard let command = arguments.first, command == "run" || command == "start" || command == "stop" else { return nil }
         var instance = Instance()
         var run = RunRequest()
-        var timeout: Int?
+        var timeout: Interval?
         var given: [String] = []
         var positionals: [String] = []
         var passthrough: [String]?
@@ -45,6 +48,13 @@ enum FastPath {
             if command == "run" && (option == "-t" || option == "--tty") && inline == nil {
                 guard !run.tty else { return nil }
                 run.tty = true
+                continue
+            }
+            if instanceFlags.contains(option) && inline == nil {
+                let verbosity: Verbosity = option == "-q" || option == "--quiet" ? .quiet : .verbose
+                // Repeated or both: ArgumentParser's answer.
+                guard instance.verbosity == .normal else { return nil }
+                instance.verbosity = verbosity
                 continue
             }
             if option == "-e" { option = "--env" }
@@ -77,8 +87,8 @@ enum FastPath {
             case "--cpus": run.cpus = value
             case "--pids": run.pids = value
             default:
-                guard let seconds = Int(value) else { return nil }
-                timeout = seconds
+                guard let interval = stopTimeout(value) else { return nil }
+                timeout = interval
             }
         }
         if command == "run" {

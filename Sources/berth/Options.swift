@@ -10,16 +10,35 @@ import Runtime
 
 /// Options every subcommand takes, so that several berth instances never collide.
 struct GlobalOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("Where berth keeps its state.", valueName: "dir"))
+    @Option(name: .long, help: ArgumentHelp("Where berth keeps its state (or BERTH_STATE_DIR).", valueName: "dir"))
     var stateDir: String = Instance.defaults.stateDir
 
-    @Option(name: .long, help: ArgumentHelp("Where berth keeps runtime files and its lock.", valueName: "dir"))
+    @Option(name: .long, help: ArgumentHelp("Where berth keeps runtime files and its lock (or BERTH_RUN_DIR).", valueName: "dir"))
     var runDir: String = Instance.defaults.runDir
 
-    @Option(name: .long, help: ArgumentHelp("The cgroup under which berth creates containers' cgroups.", valueName: "name"))
+    @Option(name: .long, help: ArgumentHelp("The cgroup under which berth creates containers' cgroups (or BERTH_CGROUP_PARENT).", valueName: "name"))
     var cgroupParent: String = Instance.defaults.cgroupParent
 
+    @Flag(name: [.customShort("q"), .long], help: "Print only errors and totals.")
+    var quiet = false
+
+    @Flag(name: [.customShort("v"), .long], help: "Also print informational events (BERTH_LOG_LEVEL sets any level).")
+    var verbose = false
+
+    var verbosity: Verbosity { quiet ? .quiet : verbose ? .verbose : .normal }
+
     var paths: RuntimePaths { Instance(self).paths }
+
+    func validate() throws {
+        if quiet && verbose { throw ValidationError("give --quiet or --verbose, not both") }
+    }
+}
+
+/// How much berth says on stderr: -q errors only, -v informational events
+/// too, else BERTH_LOG_LEVEL (trace, debug, info, notice, warning, error,
+/// critical) or notice.
+enum Verbosity: Equatable {
+    case quiet, normal, verbose
 }
 
 enum OutputFormat: String, ExpressibleByArgument, CaseIterable {

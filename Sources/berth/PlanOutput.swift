@@ -16,7 +16,7 @@ struct CLIFailure: Error, CustomStringConvertible {
 /// JSON for machines. Nothing here is parsed back.
 enum PlanOutput {
     /// One change as JSON.
-    struct ChangeJSON: Encodable {
+    struct ChangeJSON: Codable, Equatable {
         var field: String
         var desired: String
         var observed: String
@@ -30,15 +30,17 @@ enum PlanOutput {
     }
 
     /// One action (with its outcome after an apply) as JSON.
-    struct ActionJSON: Encodable {
+    struct ActionJSON: Codable, Equatable {
         var kind: String
         var object: String
         var reason: String
         var origin: String?
         var changes: [ChangeJSON]
+        /// applied, restarted, replaced, pending-restart, skipped or failed.
         var result: String?
         var failed: Bool?
         var error: String?
+        var skipReason: String?
         var durationMs: UInt64?
 
         init(_ action: Action, outcome: Outcome? = nil) {
@@ -49,14 +51,16 @@ enum PlanOutput {
             changes = action.changes.map(ChangeJSON.init)
             if let outcome {
                 switch outcome.result {
+                case .applied: result = "applied"
+                case .restarted: result = "restarted"
+                case .replaced: result = "replaced"
+                case .pendingRestart: result = "pending-restart"
+                case .skipped(let reason):
+                    result = "skipped"
+                    skipReason = reason.description
                 case .failed(let message):
                     result = "failed"
                     error = message
-                case .skipped:
-                    result = "skipped"
-                    error = outcome.result.description
-                default:
-                    result = outcome.result.description
                 }
                 failed = outcome.result.failed
                 durationMs = outcome.milliseconds

@@ -22,6 +22,7 @@ struct FastPathTests {
         ["stop", "web1"],
         ["stop", "--timeout", "0", "web1"],
         ["stop", "web1", "--timeout=30", "--state-dir=/tmp/x"],
+        ["stop", "--timeout", "1m30s", "web1"], ["stop", "--timeout=500ms", "web1"],
         ["run", "--", "/bin/true"],
         ["run"],
         ["run", "--name", "r1", "--template", "busybox", "--hostname", "h", "-w", "/tmp", "--", "sh", "-c", "echo --name"],
@@ -29,6 +30,7 @@ struct FastPathTests {
         ["run", "--workdir=/", "--state-dir", "/s", "--", "--not-an-option"],
         ["run", "--memory", "256Mi", "--cpus=0.5", "--pids", "64", "--", "/bin/sh"],
         ["run", "-t", "--name", "r1", "--", "/bin/sh"], ["run", "--tty"],
+        ["start", "-q", "web1"], ["stop", "web1", "--verbose"], ["run", "-v", "--", "/bin/true"],
     ]
 
     @Test(arguments: accepted) func acceptsWhatArgumentParserReadsTheSame(_ arguments: [String]) throws {
@@ -42,6 +44,7 @@ struct FastPathTests {
         ["start", "--state-dir", "--run-dir", "x"], ["start", "--state-dir", "/a", "--state-dir", "/b", "x"],
         ["run", "--name"], ["run", "--name", "a", "--name", "b"], ["run", "--bogus", "--", "true"], ["run", "positional"],
         ["run", "-eA=1"], ["run", "--keep"], ["stop", "--timeout"], ["run", "-t", "-t"], ["run", "--tty=yes"], ["start", "-t", "x"],
+        ["start", "-q", "-v", "x"], ["stop", "-q", "--quiet", "x"], ["start", "--quiet=yes", "x"],
     ]
 
     @Test(arguments: handedOver) func handsEverythingElseToArgumentParser(_ arguments: [String]) {
@@ -49,7 +52,10 @@ struct FastPathTests {
     }
 
     @Test func knowsEveryOptionOfItsCommands() {
-        let known = FastPath.instanceOptions + FastPath.runOptions + FastPath.stopOptions + FastPath.runFlags + ["--help", "--version"]
+        let known =
+            FastPath.instanceOptions + FastPath.instanceFlags + FastPath.runOptions + FastPath.stopOptions + FastPath.runFlags + [
+                "--help", "--version",
+            ]
         for command in [Run.self, Start.self, Stop.self] as [any ParsableCommand.Type] {
             let help = Berth.helpMessage(for: command)
             let options = help.split(whereSeparator: { !($0.isLetter || $0 == "-") }).filter { $0.hasPrefix("--") && $0.count > 2 }

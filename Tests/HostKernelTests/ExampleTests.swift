@@ -143,6 +143,13 @@ struct ExampleTests {
         #expect(instance.running() == ["web1", "edge-web"])
         #expect(try instance.page("http://10.88.0.11/", containing: "hello").contains("hello"))
         try run(["drift", "--detailed-exitcode", directory])
+        let saved = instance.host.root + "/plan.json"
+        try run(["plan", "--out", saved, directory], "Saved the plan")
+        try run(["show", saved], "No changes")
+        try run(["apply", saved], "No changes")
+        try run(["logs", "web1"])
+        try run(["version"], "commit: ")
+        try run(["--version"], "kernel: ")
         try run(["list"], "web1")
         try run(["status", "web1"], "running")
         try run(["exec", "web1", "--", "/bin/hostname"], "web1")

@@ -79,7 +79,67 @@ struct JournaldTests {
         let events = try Spawn.run([ContainerCLITests.binary, "events"] + global + ["--output", "json", "journal1"])
         #expect(events.exitedCleanly)
         let parsed = try JSONSerialization.jsonObject(with: Data(events.output)) as? [[String: Any]] ?? []
-        #expect(parsed.contains { $0["message"] as? String == "exec" && ($0["fields"] as? [String: String])?["container"] == "journal1" })
+        #expect(
+            parsed.contains {
+                let fields = $0["fields"] as? [String: String]
+                return fields?["event"] == "exec" && fields?["container"] == "journal1"
+                    && ($0["message"] as? String)?.hasPrefix("journal1: exec ") == true
+            }, "\(parsed)")
+    }
+
+    /// Two instances on one journal: each one's `berth events` shows its own
+    /// history only; `--since` takes durations and timestamps; `--follow`
+    /// prints new events as they come.
+    @Test func eventsAreScopedToTheInstanceAndFollowed() throws {
+        let journald = try TestJournald()
+        defer { journald.tearDown() }
+        let (first, second) = (try TestHost(), try TestHost())
+        defer {
+            #expect(first.tearDown() == [])
+            #expect(second.tearDown() == [])
+        }
+        func global(_ host: TestHost) -> [String] {
+            ["--state-dir", host.root + "/state", "--run-dir", host.root + "/run", "--cgroup-parent", host.parent]
+        }
+        // The same container name in both: only the instance tells them apart.
+        for host in [first, second] {
+            _ = try host.runtime.start(host.container("scoped1", command: ["sleep", "300"]))
+            #expect(try Spawn.run([ContainerCLITests.binary, "exec"] + global(host) + ["scoped1", "--", "/bin/true"]).exitedCleanly)
+        }
+        func events(_ host: TestHost, _ arguments: [String] = []) throws -> [[String: Any]] {
+            let result = try Spawn.run([ContainerCLITests.binary, "events", "-o", "json"] + global(host) + arguments)
+            #expect(result.exitedCleanly, "\(String(decoding: result.output, as: UTF8.self))")
+            return try JSONSerialization.jsonObject(with: Data(result.output)) as? [[String: Any]] ?? []
+        }
+        var mine: [[String: Any]] = []
+        #expect(
+            eventually(seconds: 10) {
+                mine = (try? events(first, ["scoped1"])) ?? []; return !mine.isEmpty
+            })
+        #expect(mine.count == 1, "\(mine)")
+        #expect((mine.first?["fields"] as? [String: String])?["state_dir"] == first.root + "/state")
+        #expect(try events(second).count == 1)
+        #expect(try events(first, ["--since", "10m"]).count == 1)
+        #expect(try events(first, ["--since", "2000-01-01T00:00:00Z"]).count == 1)
+        #expect(try events(first, ["--since", "2099-01-01"]).isEmpty)
+
+        // --follow: the event of an exec made after it started.
+        let log = first.root + "/events.log"
+        let follower = try Spawn.start(
+            [ContainerCLITests.binary, "events", "--follow", "-o", "json"] + global(first), outputPath: log)
+        defer {
+            kill(follower, SIGTERM)
+            _ = Reaper.wait(follower)
+        }
+        func lines() -> [String] {
+            ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+        }
+        #expect(eventually(seconds: 10) { lines().count == 1 }, "\(lines())")
+        #expect(try Spawn.run([ContainerCLITests.binary, "exec"] + global(first) + ["scoped1", "--", "/bin/true"]).exitedCleanly)
+        #expect(try Spawn.run([ContainerCLITests.binary, "exec"] + global(second) + ["scoped1", "--", "/bin/true"]).exitedCleanly)
+        #expect(eventually(seconds: 10) { lines().count == 2 }, "\(lines())")
+        usleep(300_000)
+        #expect(lines().count == 2, "the other instance's event was followed: \(lines())")
     }
 
     @Test func aStalledJournaldNeverBlocksAndDropsAreCounted() throws {

@@ -40,6 +40,9 @@ public final class AgentLoop {
             self.paths = paths
         }
 
+        /// Console logs over this size are rotated (checked every 2 s).
+        public var consoleLogs = ConsoleLogFiles.Policy()
+
         var lockPath: String { paths.runDirectory.string + "/berth.lock" }
         var appliedCommitPath: String { paths.stateDirectory.string + "/agent/applied-commit" }
     }
@@ -67,6 +70,11 @@ public final class AgentLoop {
     var appliedCommit: String?
     /// A pidfd per running container's init: readable when it exits.
     var watched: [String: PidFD] = [:]
+
+    /// How often console logs are checked against their cap: the kernel
+    /// appends them for the inits, with no process of berth's in between,
+    /// so a log can pass its cap by what its container writes in this time.
+    static let consoleCheckMilliseconds: UInt64 = 2000
 
     /// `notify` is sd_notify (a no-op without a supervisor);
     /// `watchdogMilliseconds` the unit's WatchdogSec when systemd asks for pings.
@@ -108,9 +116,14 @@ public final class AgentLoop {
             ])
         if !watcher.isWatching { logger.warning("manifests directory is missing; watching for it", metadata: ["manifests": "\(watcher.directory)"]) }
         var stopping = false
+        var nextConsoleCheck: UInt64 = 0
         while !stopping {
             let now = MonotonicClock.milliseconds()
             if schedule.watchdogDue(at: now) { notify("WATCHDOG=1") }
+            if now >= nextConsoleCheck {
+                runtime.rotateConsoleLogs(configuration.consoleLogs)
+                nextConsoleCheck = now + AgentLoop.consoleCheckMilliseconds
+            }
             if let trigger = schedule.duePass(at: now, backoffRetry: nextRetry(now), isFirst: passes == 0) {
                 if !watcher.isWatching { watcher.arm() }
                 if let summary = pass(trigger) {
@@ -122,7 +135,9 @@ public final class AgentLoop {
                     schedule.lockRetryAt = MonotonicClock.milliseconds() + 1000
                 }
             }
-            let timeout = schedule.timeout(at: MonotonicClock.milliseconds(), backoffRetry: nextRetry(MonotonicClock.milliseconds()))
+            let timeout = min(
+                schedule.timeout(at: MonotonicClock.milliseconds(), backoffRetry: nextRetry(MonotonicClock.milliseconds())),
+                Int32(AgentLoop.consoleCheckMilliseconds))
             let inits = watched.sorted { $0.key < $1.key }
             let ready = try Syscall.pollReadable([signals.fd, watcher.fd] + inits.map(\.value.fd), timeoutMilliseconds: timeout)
             for (index, (name, handle)) in inits.enumerated() where ready[2 + index] {
@@ -341,7 +356,7 @@ public final class AgentLoop {
         logger.error(
             "manifests invalid",
             metadata: ["manifests": "\(configuration.manifests)", "errors": "\(errors.count)", "error": "\(errors.first ?? "")"])
-        for error in errors.dropFirst().prefix(20) { logger.notice("\(error)") }
+        for error in errors.dropFirst().prefix(20) { logger.notice("\(error)", metadata: ["event": "manifests invalid"]) }
     }
 
     /// What identifies each object's manifest: a change resets its back-off.

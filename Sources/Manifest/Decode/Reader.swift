@@ -280,8 +280,8 @@ struct Fields {
 }
 
 /// "did you mean" suggestions by edit distance.
-enum Suggest {
-    static func closest(to word: String, in candidates: [String]) -> String? {
+package enum Suggest {
+    package static func closest(to word: String, in candidates: [String]) -> String? {
         // Suggestions are for typos among a handful of names, not a cost that
         // grows with the product of two large lists.
         let length = word.count

@@ -5,6 +5,7 @@ import Journal
 import Kernel
 import Logging
 import Model
+import Runtime
 
 #if canImport(Glibc)
     import Glibc
@@ -38,6 +39,10 @@ struct Agent: ParsableCommand {
     )
     var prune = true
     @OptionGroup var sourceOptions: SourceOptions
+    @Option(help: ArgumentHelp("Rotate a container's console.log when it grows past this size (checked every 2s).", valueName: "size"))
+    var consoleMaxSize: String = "10Mi"
+    @Option(help: ArgumentHelp("How many rotated console logs to keep (console.log.1 ...; 0: truncate only).", valueName: "count"))
+    var consoleFiles: Int = 3
 
     func validate() throws {
         if manifests == nil && git == nil { throw ValidationError("give --manifests DIR or --git DIR") }
@@ -48,6 +53,15 @@ struct Agent: ParsableCommand {
             throw ValidationError("--interval: \(error.message)")
         }
         if parsed.milliseconds < 100 { throw ValidationError("--interval: at least 100ms") }
+        _ = try consoleLogs()
+    }
+
+    func consoleLogs() throws -> ConsoleLogFiles.Policy {
+        let size: ByteSize
+        do { size = try ByteSize(parsing: consoleMaxSize) } catch { throw ValidationError("--console-max-size: \(error.message)") }
+        guard size.bytes >= 4096 else { throw ValidationError("--console-max-size: at least 4Ki") }
+        guard (0...100).contains(consoleFiles) else { throw ValidationError("--console-files: 0 to 100") }
+        return ConsoleLogFiles.Policy(maxSize: size, rotatedFiles: consoleFiles)
     }
 
     /// The manifests directory: --manifests, relative to --git when both are given.
@@ -58,13 +72,15 @@ struct Agent: ParsableCommand {
     }
 
     func run() throws {
-        let runtime = try RuntimeContext.runtime(global)
+        let runtime = try RuntimeContext.runtime(global, agent: true)
         // git must never wait for a password on a terminal nobody watches.
         setenv("GIT_TERMINAL_PROMPT", "0", 1)
+        var configuration = AgentLoop.Configuration(
+            manifests: manifestDirectory, git: git, interval: try Interval(parsing: interval), prune: prune,
+            source: sourceOptions.source ?? SourceOptions.absolute(manifestDirectory), host: try hostOptions.facts(), paths: global.paths)
+        configuration.consoleLogs = try consoleLogs()
         let loop = try AgentLoop(
-            configuration: AgentLoop.Configuration(
-                manifests: manifestDirectory, git: git, interval: try Interval(parsing: interval), prune: prune,
-                source: sourceOptions.source ?? SourceOptions.absolute(manifestDirectory), host: try hostOptions.facts(), paths: global.paths),
+            configuration: configuration,
             cgroups: runtime.cgroups, logger: Logger(label: "berth"), watchdogMilliseconds: SystemdNotify.watchdogMilliseconds(),
             notify: { SystemdNotify.notify($0) })
         try loop.run()

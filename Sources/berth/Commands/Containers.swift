@@ -6,6 +6,7 @@ import Kernel
 import Logging
 import Model
 import Runtime
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -13,26 +14,45 @@ import Runtime
 
 /// The runtime for the instance the global options name.
 enum RuntimeContext {
-    /// People read notices and worse on stderr; every event (info and up)
-    /// goes to journald as a structured entry, without ever blocking.
-    static let logging: Void = {
-        // getenv, not ProcessInfo: its set-up costs every container start.
-        func variable(_ name: String) -> String? { getenv(name).map { String(cString: $0) } }
-        let sink = JournalSink(socketPath: variable("BERTH_JOURNAL_SOCKET") ?? JournalSink.defaultSocket)
-        let level = variable("BERTH_LOG_LEVEL").flatMap { Logger.Level(rawValue: $0) } ?? .notice
+    /// Every event (info and up) goes to journald as a structured entry,
+    /// without ever blocking; people read notices and worse on stderr (see
+    /// ConsoleLog), but not when stderr is the journal already (under systemd).
+    /// Without journald, the agent's stderr is its only record: it shows
+    /// informational events there too.
+    /// Every journal event names its instance (BERTH_STATE_DIR,
+    /// BERTH_CGROUP_PARENT): `berth events` shows one instance's history.
+    static func bootstrapLogging(_ instance: Instance, agent: Bool) {
+        let verbosity = instance.verbosity
+        let fields = Events.instanceMetadata(instance)
+        let socketPath = Instance.environment("BERTH_JOURNAL_SOCKET") ?? JournalSink.defaultSocket
+        let journald = Syscall.exists(socketPath)
+        let sink = JournalSink(socketPath: socketPath, fallback: false)
+        let console: Logger.Level? =
+            journald && JournalStream.isStandardError
+            ? nil
+            : ConsoleLog.level(
+                verbosity, environment: Instance.environment("BERTH_LOG_LEVEL"), fallback: agent && !journald ? .info : .notice)
         LoggingSystem.bootstrap { label in
-            var console = StreamLogHandler.standardError(label: label)
-            console.logLevel = level
             var journal = JournalLogHandler(label: label, sink: sink)
             journal.logLevel = .info
-            return MultiplexLogHandler([console, journal])
+            for (key, value) in fields { journal.metadata[key] = "\(value)" }
+            guard let console else { return journal }
+            return MultiplexLogHandler([ConsoleLogHandler(level: console), journal])
         }
-    }()
+    }
 
-    static func runtime(_ global: GlobalOptions) throws -> ContainerRuntime { try runtime(Instance(global)) }
+    private static let bootstrapped = Mutex(false)
 
-    static func runtime(_ instance: Instance) throws -> ContainerRuntime {
-        _ = logging
+    static func runtime(_ global: GlobalOptions, agent: Bool = false) throws -> ContainerRuntime {
+        try runtime(Instance(global), agent: agent)
+    }
+
+    static func runtime(_ instance: Instance, agent: Bool = false) throws -> ContainerRuntime {
+        let first = bootstrapped.withLock { done in
+            defer { done = true }
+            return !done
+        }
+        if first { bootstrapLogging(instance, agent: agent) }
         return ContainerRuntime(paths: instance.paths, cgroups: try CgroupDrivers.detect(), logger: Logger(label: "berth"))
     }
 }
@@ -246,10 +266,17 @@ struct Stop: ParsableCommand {
         commandName: "stop",
         abstract: "Stop a container: SIGTERM to init, then SIGKILL of its cgroup after the timeout.")
     @OptionGroup var global: GlobalOptions
-    @Option(help: ArgumentHelp("Seconds to wait before SIGKILL.", valueName: "seconds")) var timeout: Int?
+    @Option(help: ArgumentHelp("How long to wait before SIGKILL: seconds (30) or a duration (500ms, 1m).", valueName: "time"))
+    var timeout: String?
     @Argument(help: "Container name.") var name: String
 
-    var request: Lifecycle { .stop(instance: Instance(global), timeout: timeout, name: name) }
+    func validate() throws {
+        if let timeout, stopTimeout(timeout) == nil {
+            throw ValidationError("--timeout: '\(timeout)' is neither seconds nor a duration (500ms, 30s, 1m)")
+        }
+    }
+
+    var request: Lifecycle { .stop(instance: Instance(global), timeout: timeout.flatMap(stopTimeout), name: name) }
     func run() throws { _ = try request.perform() }
 }
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import FoundationEssentials
 import Journal
+import Model
 
 #if canImport(Glibc)
     import Glibc
@@ -10,36 +11,126 @@ struct Events: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "events",
         abstract: "Show berth's history of applies, drifts and execs from the journal.",
-        discussion: "Reads the local journal with sd_journal. Example: berth events web1 --since 3600")
+        discussion: """
+            Reads the local journal with sd_journal: the events of this instance only (its --state-dir \
+            and --cgroup-parent). Examples: berth events web1 --since 1h; berth events --follow; \
+            berth events --since 2026-12-03T08:00:00Z.
+            """)
     @OptionGroup var global: GlobalOptions
     @OptionGroup var format: OutputOptions
-    @Option(help: ArgumentHelp("Only events of the last N seconds.", valueName: "seconds")) var since: UInt64?
+    @Option(
+        help: ArgumentHelp(
+            "Only events since a time: a duration ago (90s, 10m, 2h, 1h30m; a bare number is seconds) or a timestamp "
+                + "(2026-12-03T08:00:00Z in UTC, 2026-12-03 08:00:00 or 2026-12-03 in local time).", valueName: "when"))
+    var since: String?
+    @Flag(name: [.customShort("f"), .long], help: "Print events as they come, until interrupted.") var follow = false
     @Argument(help: "Object name: a container or Kind/name (default: all).") var name: String?
 
+    func validate() throws {
+        if let since {
+            do { _ = try Events.microseconds(since: since, now: Events.now()) } catch { throw ValidationError("--since: \(error.message)") }
+        }
+    }
+
     func run() throws {
-        let reader = JournalReader()
-        let since = self.since.map { seconds in
-            UInt64(Date().timeIntervalSince1970 * 1_000_000) - min(seconds * 1_000_000, UInt64(Date().timeIntervalSince1970 * 1_000_000))
-        }
-        var entries = try reader.entries(object: name, sinceMicroseconds: since)
-        if let name, !name.contains("/") {
-            // A bare name matches Container/NAME too.
-            entries += try reader.entries(object: "Container/\(name)", sinceMicroseconds: since)
-            entries.sort { $0.time < $1.time }
-        }
-        if format.output == .json {
-            print(try JSONOutput.encode(entries))
+        let since = try self.since.map { try Events.microseconds(since: $0, now: Events.now()) }
+        // A bare name matches Container/NAME too.
+        var objects = name.map { [$0] } ?? []
+        if let name, !name.contains("/") { objects.append("Container/\(name)") }
+        let fields = Events.instanceFields(Instance(global))
+        let json = format.output == .json
+        if json && !follow {
+            print(try JSONOutput.encode(try JournalReader().entries(objects: objects, sinceMicroseconds: since, fields: fields)))
             return
         }
-        for entry in entries {
-            let time = Events.iso8601(microseconds: entry.time)
-            let details = entry.fields.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
-            print("\(time)  \(entry.message)  \(details)")
+        try JournalReader().read(objects: objects, sinceMicroseconds: since, fields: fields, follow: follow) { entry in
+            // Following, JSON is one object per line (as journalctl -o json).
+            print(json ? (try? JSONOutput.line(entry)) ?? "" : Events.line(entry))
+            fflush(nil)
+            return true
         }
+    }
+
+    static func line(_ entry: JournalReader.Entry) -> String {
+        let details = entry.fields.filter { !instanceKeys.contains($0.key) }.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+        return "\(iso8601(microseconds: entry.time))  \(entry.message)  \(details.joined(separator: " "))"
     }
 }
 
 extension Events {
+    /// The fields every event of an instance carries (see RuntimeContext),
+    /// as metadata keys and as journal matches.
+    static let instanceKeys: Set<String> = ["state_dir", "cgroup_parent"]
+
+    static func instanceMetadata(_ instance: Instance) -> [String: String] {
+        ["state_dir": absolute(instance.stateDir), "cgroup_parent": instance.cgroupParent]
+    }
+
+    static func instanceFields(_ instance: Instance) -> [String: String] {
+        ["BERTH_STATE_DIR": absolute(instance.stateDir), "BERTH_CGROUP_PARENT": instance.cgroupParent]
+    }
+
+    /// The state dir as an absolute path, so `--state-dir s` and
+    /// `--state-dir $PWD/s` are one instance.
+    static func absolute(_ path: String) -> String {
+        if path.hasPrefix("/") { return path }
+        return FileManager.default.currentDirectoryPath + "/" + path
+    }
+
+    static func now() -> UInt64 { UInt64(Date().timeIntervalSince1970 * 1_000_000) }
+
+    /// `--since`: a duration ago, or a timestamp; microseconds since the epoch.
+    static func microseconds(since text: String, now: UInt64) throws(ValueError) -> UInt64 {
+        if let seconds = UInt64(text) { return now - min(now, seconds.multipliedReportingOverflow(by: 1_000_000).partialValue) }
+        if let interval = try? Interval(parsing: text) {
+            return now - min(now, interval.milliseconds.multipliedReportingOverflow(by: 1000).partialValue)
+        }
+        if let seconds = timestamp(text) { return UInt64(max(0, seconds)) * 1_000_000 }
+        throw ValueError(
+            "'\(text)' is neither a duration nor a timestamp", hint: "write 10m, 2h, 2026-12-03T08:00:00Z or '2026-12-03 08:00:00'")
+    }
+
+    /// Seconds since the epoch of YYYY-MM-DD, optionally followed by
+    /// (T or a space) HH:MM or HH:MM:SS: with a final Z in UTC, else local time.
+    static func timestamp(_ text: String) -> Int? {
+        let utc = text.hasSuffix("Z")
+        let body = Array((utc ? text.dropLast() : Substring(text)).utf8)
+        // Positions of the numbers and the separators between them.
+        let layouts: [(count: Int, separators: [Int: [UInt8]])] = [
+            (10, [4: [45], 7: [45]]),
+            (16, [4: [45], 7: [45], 10: [84, 32], 13: [58]]),
+            (19, [4: [45], 7: [45], 10: [84, 32], 13: [58], 16: [58]]),
+        ]
+        guard let layout = layouts.first(where: { $0.count == body.count }) else { return nil }
+        var numbers: [Int32] = []
+        var current: Int32 = 0
+        for (index, byte) in body.enumerated() {
+            if let allowed = layout.separators[index] {
+                guard allowed.contains(byte) else { return nil }
+                numbers.append(current)
+                current = 0
+            } else {
+                guard byte >= 48 && byte <= 57 else { return nil }
+                current = current * 10 + Int32(byte - 48)
+            }
+        }
+        numbers.append(current)
+        while numbers.count < 6 { numbers.append(0) }
+        guard (1...12).contains(numbers[1]), (1...31).contains(numbers[2]), numbers[3] < 24, numbers[4] < 60, numbers[5] < 61 else {
+            return nil
+        }
+        var parts = tm()
+        parts.tm_year = numbers[0] - 1900
+        parts.tm_mon = numbers[1] - 1
+        parts.tm_mday = numbers[2]
+        parts.tm_hour = numbers[3]
+        parts.tm_min = numbers[4]
+        parts.tm_sec = numbers[5]
+        parts.tm_isdst = -1
+        let seconds = utc ? timegm(&parts) : mktime(&parts)
+        return seconds == -1 ? nil : Int(seconds)
+    }
+
     /// 2026-11-26T08:12:00Z (UTC), from microseconds since the epoch.
     static func iso8601(microseconds: UInt64) -> String {
         var seconds = time_t(microseconds / 1_000_000)
@@ -48,5 +139,14 @@ extension Events {
         var buffer = [CChar](repeating: 0, count: 32)
         let count = strftime(&buffer, buffer.count, "%Y-%m-%dT%H:%M:%SZ", &parts)
         return String(decoding: buffer.prefix(count).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}
+
+extension JSONOutput {
+    /// One compact line (for a stream: `events --follow -o json`).
+    static func line<T: Encodable>(_ value: T) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
     }
 }

@@ -9,19 +9,32 @@ import Runtime
 #endif
 
 /// The instance options as plain values (GlobalOptions parsed, or the fast
-/// path's); its defaults are GlobalOptions' defaults.
+/// path's); its defaults are GlobalOptions' defaults: BERTH_STATE_DIR,
+/// BERTH_RUN_DIR and BERTH_CGROUP_PARENT when set, else berth's own. A flag
+/// beats the environment, which beats the default.
 struct Instance: Equatable {
     static let defaults = Instance()
 
-    var stateDir = "/var/lib/berth"
-    var runDir = "/run/berth"
-    var cgroupParent = "berth"
+    var stateDir = Instance.environment("BERTH_STATE_DIR") ?? "/var/lib/berth"
+    var runDir = Instance.environment("BERTH_RUN_DIR") ?? "/run/berth"
+    var cgroupParent = Instance.environment("BERTH_CGROUP_PARENT") ?? "berth"
+    /// How much berth says on stderr (-q, -v).
+    var verbosity = Verbosity.normal
 
     init() {}
     init(_ global: GlobalOptions) {
         stateDir = global.stateDir
         runDir = global.runDir
         cgroupParent = global.cgroupParent
+        verbosity = global.verbosity
+    }
+
+    /// A variable's value; unset and empty are the same.
+    /// (getenv, not ProcessInfo: its set-up costs every container start.)
+    static func environment(_ name: String) -> String? {
+        guard let value = getenv(name) else { return nil }
+        let text = String(cString: value)
+        return text.isEmpty ? nil : text
     }
 
     var paths: RuntimePaths { RuntimePaths(stateDirectory: .init(stateDir), runDirectory: .init(runDir), cgroupParent: cgroupParent) }
@@ -33,7 +46,7 @@ struct Instance: Equatable {
 enum Lifecycle: Equatable {
     case run(RunRequest)
     case start(instance: Instance, name: String)
-    case stop(instance: Instance, timeout: Int?, name: String)
+    case stop(instance: Instance, timeout: Interval?, name: String)
 
     /// Does it; the process's exit code.
     func perform() throws -> Int32 {
@@ -42,15 +55,21 @@ enum Lifecycle: Equatable {
             return try request.perform()
         case .start(let instance, let name):
             let record = try RuntimeContext.runtime(instance).restart(name)
-            print("started \(name) (pid \(record.pid.map(String.init) ?? "?"))")
+            if instance.verbosity != .quiet { print("started \(name) (pid \(record.pid.map(String.init) ?? "?"))") }
         case .stop(let instance, let timeout, let name):
             let runtime = try RuntimeContext.runtime(instance)
-            let given = timeout.map { Interval(milliseconds: UInt64(max(0, $0)) * 1000) }
-            try runtime.stop(name, timeout: given ?? runtime.state.load(name)?.spec?.stopTimeout ?? Interval(milliseconds: 10_000))
-            print("stopped \(name)")
+            try runtime.stop(name, timeout: timeout ?? runtime.state.load(name)?.spec?.stopTimeout ?? Interval(milliseconds: 10_000))
+            if instance.verbosity != .quiet { print("stopped \(name)") }
         }
         return 0
     }
+}
+
+/// `stop --timeout`: seconds (30), or a duration (500ms, 1m30s), as
+/// everywhere berth takes a time; nil when it is neither.
+func stopTimeout(_ text: String) -> Interval? {
+    if let seconds = UInt64(text), seconds <= 86_400 * 365 { return Interval(milliseconds: seconds * 1000) }
+    return try? Interval(parsing: text)
 }
 
 /// `berth run`: a container in the foreground.

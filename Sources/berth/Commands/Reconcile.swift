@@ -28,6 +28,13 @@ enum Reconciliation {
     static func desired(
         _ paths: [String], host: HostFacts, format: OutputFormat = .text, runtime: ContainerRuntime? = nil
     ) throws -> DesiredHost {
+        try loaded(paths, host: host, format: format, runtime: runtime).desired
+    }
+
+    /// `desired(...)` and the manifest files it was read from.
+    static func loaded(
+        _ paths: [String], host: HostFacts, format: OutputFormat = .text, runtime: ContainerRuntime? = nil
+    ) throws -> (desired: DesiredHost, files: [String]) {
         let outcome = ManifestPipeline.load(paths: paths, host: host, runtime: runtime)
         if format == .text {
             for note in outcome.notes { Console.error("note: " + note) }
@@ -42,7 +49,7 @@ enum Reconciliation {
             }
             throw CLIFailure("manifests have \(outcome.errors.count) error\(outcome.errors.count == 1 ? "" : "s"); nothing was planned or changed")
         }
-        return desired
+        return (desired, outcome.files)
     }
 
     /// The plan, after refusing objects the manifests name that another
@@ -156,8 +163,12 @@ struct ManifestArguments: ParsableArguments {
     }
 
     func desired(host: HostFacts, format: OutputFormat, runtime: ContainerRuntime?) throws -> DesiredHost {
-        if paths.isEmpty { return DesiredHost(host: host, networks: [], containers: []) }
-        return try Reconciliation.desired(paths, host: host, format: format, runtime: runtime)
+        try loaded(host: host, format: format, runtime: runtime).desired
+    }
+
+    func loaded(host: HostFacts, format: OutputFormat, runtime: ContainerRuntime?) throws -> (desired: DesiredHost, files: [String]) {
+        if paths.isEmpty { return (DesiredHost(host: host, networks: [], containers: []), []) }
+        return try Reconciliation.loaded(paths, host: host, format: format, runtime: runtime)
     }
 }
 
@@ -173,16 +184,30 @@ struct Plan: ParsableCommand {
     @Flag(help: "Plan deleting this source's objects that no manifest names any more (else they show as orphans).") var prune = false
     @Flag(help: "Plan moving objects another source applied to this one (else they are refused).") var takeOwnership = false
     @OptionGroup var sourceOptions: SourceOptions
+    @Option(
+        name: [.customLong("out"), .customLong("out", withSingleDash: true)],
+        help: ArgumentHelp("Also save the plan, for berth apply FILE (which refuses it once anything changed).", valueName: "file"))
+    var out: String?
     @OptionGroup var manifests: ManifestArguments
 
     func validate() throws { try manifests.check(prune: prune) }
 
     func run() throws {
         let reconciler = try Reconciliation.reconciler(global)
-        let desired = try manifests.desired(host: try hostOptions.facts(), format: format.output, runtime: reconciler.runtime)
+        let host = try hostOptions.facts()
+        let (desired, files) = try manifests.loaded(host: host, format: format.output, runtime: reconciler.runtime)
         let options = PlanOptions(prune: prune, scope: sourceOptions.scope(paths: manifests.paths), takeOwnership: takeOwnership)
         let actions = try Reconciliation.plan(reconciler, desired, options: options, format: format.output)
         try PlanOutput.printPlan(actions, format: format.output)
+        if let out {
+            let saved = SavedPlan(
+                created: Events.iso8601(microseconds: Events.now()), paths: manifests.paths.map(Events.absolute), host: host, prune: prune,
+                source: SavedPlan.source(options.scope), takeOwnership: takeOwnership,
+                manifestsFingerprint: try SavedPlan.fingerprint(manifests: files), planFingerprint: try SavedPlan.fingerprint(actions: actions),
+                actions: actions.map { PlanOutput.ActionJSON($0) })
+            try saved.write(to: out)
+            if format.output == .text { print("Saved the plan to \(out): berth apply \(out) carries out exactly these actions.") }
+        }
         if detailedExitcode && !actions.isEmpty { throw ExitCode(2) }
     }
 }
@@ -207,6 +232,7 @@ struct Apply: ParsableCommand {
     func validate() throws { try manifests.check(prune: prune) }
 
     func run() throws {
+        if let saved = SavedPlan.read(manifests.paths) { return try apply(saved, file: manifests.paths[0]) }
         let reconciler = try Reconciliation.reconciler(global)
         let desired = try manifests.desired(host: try hostOptions.facts(), format: format.output, runtime: reconciler.runtime)
         let everything = manifests.paths.isEmpty
@@ -228,9 +254,45 @@ struct Apply: ParsableCommand {
             try PlanOutput.printPlan(actions, format: format.output)
             return
         }
+        try execute(actions, reconciler: reconciler, everything: everything)
+    }
+
+    /// `berth apply FILE`: the saved plan's actions, when planning now from
+    /// the same manifests and host gives exactly them.
+    func apply(_ saved: SavedPlan, file: String) throws {
+        if prune || allowEmpty || yes || dryRun || takeOwnership || sourceOptions.source != nil || hostOptions.host != nil
+            || !hostOptions.hostLabel.isEmpty
+        {
+            throw ValidationError(
+                "a saved plan is applied as it was made: no --prune, --allow-empty, --yes, --dry-run, --take-ownership, --source or --host options"
+            )
+        }
+        let reconciler = try Reconciliation.reconciler(global)
+        let (desired, files) =
+            saved.paths.isEmpty
+            ? (DesiredHost(host: saved.host, networks: [], containers: []), [])
+            : try Reconciliation.loaded(saved.paths, host: saved.host, format: format.output, runtime: reconciler.runtime)
+        try FileManager.default.createDirectory(atPath: global.runDir, withIntermediateDirectories: true)
+        let lock = try RunLock(path: global.runDir + "/berth.lock")
+        defer { withExtendedLifetime(lock) {} }
+        let options = PlanOptions(prune: saved.prune, scope: saved.scope, takeOwnership: saved.takeOwnership)
+        let actions = try Reconciliation.plan(reconciler, desired, options: options, format: format.output)
+        if let refusal = try saved.refusal(manifests: files, now: actions, file: file) { throw CLIFailure(refusal) }
+        try execute(actions, reconciler: reconciler, everything: saved.paths.isEmpty)
+    }
+
+    /// Carries out `actions`: one line per action as it finishes, then a total.
+    func execute(_ actions: [Action], reconciler: Reconciler<LinuxHost>, everything: Bool) throws {
         let text = format.output == .text
-        let outcomes = reconciler.apply(actions, options: ApplyOptions(restart: restart, replace: replace)) { outcome in
-            guard text else { return }
+        // Each outcome is printed once, here: not again as a log line.
+        ConsoleLog.render([.applied])
+        let progress = ProgressLine(total: actions.count, enabled: text && global.verbosity != .quiet)
+        let outcomes = reconciler.apply(
+            actions, options: ApplyOptions(restart: restart, replace: replace),
+            starting: { action in progress.show("\(action.kind.rawValue) \(action.object)") }
+        ) { outcome in
+            progress.finished()
+            guard text, global.verbosity != .quiet || outcome.result.failed else { return }
             let lines = PlanOutput.lines(outcome.action, suffix: ": \(outcome.result)")
             for line in lines { print(line) }
         }

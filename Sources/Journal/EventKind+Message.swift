@@ -1,0 +1,51 @@
+/// The MESSAGE of an event logged with a bare kind ("started"): a sentence
+/// a person reads in `journalctl` without -x, from the event's fields.
+/// The kind stays in MESSAGE_ID and BERTH_EVENT for machines.
+extension EventKind {
+    public func sentence(_ fields: [String: String]) -> String {
+        func field(_ key: String) -> String { fields[key].flatMap { $0.isEmpty ? nil : $0 } ?? "?" }
+        let container = field("container")
+        switch self {
+        case .started: return "\(container): started (init pid \(field("pid")))"
+        case .stopped: return "\(container): stopped"
+        case .exec: return "\(container): exec \(field("command")) (uid \(field("user")))"
+        case .suspended: return "\(container): suspended"
+        case .resumed: return "\(container): resumed"
+        case .resourcesUpdated: return "\(container): resources changed live (\(field("writes")) cgroup writes)"
+        case .applied: return "\(field("object")): \(field("action")) \(field("result"))"
+        case .drift: return "\(field("object")): \(field("field")) drifted to \(field("observed")) (manifest \(field("desired")))"
+        case .agentStarted: return "agent started on \(field("manifests")) (interval \(field("interval")))"
+        case .agentReconciled:
+            return "agent reconciled (\(field("trigger"))): \(field("changes")) change(s), \(field("failures")) failure(s)"
+        case .agentStopping: return "agent stopping after \(field("passes")) passes; containers keep running"
+        case .manifestsInvalid:
+            return "manifests in \(field("manifests")) invalid (\(field("errors")) errors), nothing applied: \(field("error"))"
+        case .backOff: return "\(field("object")): backs off for \(field("delay")) after \(field("failures")) failure(s)"
+        case .gitUpdateFailed: return "git update of \(field("checkout")) failed: \(field("error"))"
+        case .waitingForLock: return "waiting for the lock held by pid \(field("holder"))"
+        case .containerExited: return "\(container): init exited (code \(fields["code"] ?? "unknown"))"
+        case .adopted: return "\(container): adopted (init pid \(field("pid")))"
+        case .networksUpdated: return "\(container): networks changed live"
+        case .firewallUpdated: return "\(container): firewall replaced live"
+        case .restarting: return "\(container): restarting (exit code \(field("code")), restartPolicy \(field("policy")))"
+        case .restartBackOff: return "\(container): keeps ending; next restart in \(field("delay"))"
+        case .recordUpdated: return "\(container): record updated"
+        case .templateUnpacked: return "template \(field("template")) unpacked in \(field("path"))"
+        case .templateBuilt: return "template \(field("template")) built in \(field("path"))"
+        case .templateShifted: return "template \(field("lower")) shifted for a user namespace in \(field("path"))"
+        case .bridgeCreated: return "Network/\(field("network")): bridge \(field("bridge")) created"
+        case .bridgeAdopted: return "Network/\(field("network")): bridge \(field("bridge")) adopted"
+        case .bridgeDeleted: return "Network/\(field("network")): bridge \(field("bridge")) deleted"
+        case .oldBridgeDeleted: return "Network/\(field("network")): old bridge \(field("bridge")) deleted"
+        case .networksAttached: return "\(container): attached to \(field("networks"))"
+        case .networkDetached: return "\(container): interface \(field("interface")) detached"
+        case .runExited: return "\(container): exited with code \(field("code")) (berth run)"
+        case .killing: return "\(container): killing the container (signal \(field("signal")))"
+        case .stopTimedOut: return "\(container): stop timed out, killing"
+        case .manifestsMissing: return "manifests directory \(field("manifests")) is missing; watching for it"
+        case .reloadRequested: return "agent reload requested (SIGHUP): reconciling now"
+        case .anotherSource: return "\(field("object")): belongs to source \(field("owner")), not the agent's (\(field("source"))); left alone"
+        case .commitNotRecorded: return "cannot record the applied commit in \(field("path")): \(field("error"))"
+        }
+    }
+}

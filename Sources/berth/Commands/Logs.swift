@@ -1,0 +1,62 @@
+import ArgumentParser
+import Kernel
+import Runtime
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+struct Logs: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "logs",
+        abstract: "Print a container's console output (its init's stdout and stderr).",
+        discussion: """
+            The output is kept in STATE/containers/NAME/console.log; the agent rotates it when it grows \
+            past --console-max-size (console.log.1, .2, ... up to --console-files). berth logs prints the \
+            rotated files too, oldest first. Example: berth logs web1 --tail 20 -f
+            """)
+    @OptionGroup var global: GlobalOptions
+    @Flag(name: [.customShort("f"), .long], help: "Keep printing what the container writes, until interrupted.") var follow = false
+    @Option(name: [.customShort("n"), .long], help: ArgumentHelp("Only the last N lines.", valueName: "N")) var tail: Int?
+    @Argument(help: "Container name.") var name: String
+
+    func validate() throws {
+        if let tail, tail < 0 { throw ValidationError("--tail: give 0 or more lines") }
+    }
+
+    func run() throws {
+        let runtime = try RuntimeContext.runtime(global)
+        guard runtime.state.names().contains(name) else { throw CLIFailure("no container named '\(name)'") }
+        let log = runtime.consoleLog(name)
+        var offset = 0
+        if let tail {
+            offset = Int(Syscall.version(log.path)?.size ?? 0)
+            try Syscall.writeAll(STDOUT_FILENO, log.tail(tail))
+        } else {
+            // Everything, a block at a time: the rotated files, then console.log.
+            for file in log.files() {
+                let part = ConsoleLogFiles(path: file)
+                var position = 0
+                while true {
+                    let (bytes, next) = part.read(from: position)
+                    if bytes.isEmpty { break }
+                    try Syscall.writeAll(STDOUT_FILENO, bytes)
+                    position = next
+                }
+                if file == log.path { offset = position }
+            }
+        }
+        guard follow else { return }
+        // Polled: the file is appended by the kernel for the init, and
+        // truncated by a rotation (then read from its start again).
+        while runtime.state.names().contains(name) {
+            let (bytes, next) = log.read(from: offset)
+            offset = next
+            if bytes.isEmpty {
+                usleep(200_000)
+            } else {
+                try Syscall.writeAll(STDOUT_FILENO, bytes)
+            }
+        }
+    }
+}
