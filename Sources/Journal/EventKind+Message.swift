@@ -45,6 +45,13 @@ extension EventKind {
         case .manifestsMissing: return "manifests directory \(field("manifests")) is missing; watching for it"
         case .reloadRequested: return "agent reload requested (SIGHUP): reconciling now"
         case .anotherSource: return "\(field("object")): belongs to source \(field("owner")), not the agent's (\(field("source"))); left alone"
+        case .checkoutReset:
+            return
+                "checkout \(field("checkout")) reset from \(field("from").prefix(12)) to \(field("to").prefix(12)): the upstream's history was rewritten"
+        case .checkoutLocalChanges:
+            return "checkout \(field("checkout")) has local changes (\(field("files"))): not moved to the upstream's \(field("upstream").prefix(12))"
+        case .checkoutFollowing: return "checkout \(field("checkout")) follows its upstream again"
+        case .manifestsValid: return "manifests in \(field("manifests")) valid again"
         case .commitNotRecorded: return "cannot record the applied commit in \(field("path")): \(field("error"))"
         }
     }

@@ -168,6 +168,14 @@ public enum EventKind: String, CaseIterable, Sendable {
     /// A tarball unpacked into the template cache, with what was dropped
     /// from it (device nodes, set-id bits): once per tarball.
     case templateUnpacked = "template unpacked"
+    /// The agent's checkout was reset to an upstream whose history was rewritten.
+    case checkoutReset = "checkout reset to a rewritten upstream"
+    /// The upstream moved but the checkout has local changes: left alone (said once).
+    case checkoutLocalChanges = "checkout has local changes"
+    /// The all-clear after a git failure or local changes.
+    case checkoutFollowing = "checkout follows its upstream again"
+    /// The all-clear after invalid manifests.
+    case manifestsValid = "manifests valid again"
 
     public var messageID: String {
         switch self {
@@ -209,6 +217,10 @@ public enum EventKind: String, CaseIterable, Sendable {
         case .commitNotRecorded: return "640785ab65bf4c1ab6d09d6a69ccf28c"
         case .anotherSource: return "c4e1f0a9d27b4b3e8e55a1b7f3d9c206"
         case .templateUnpacked: return "aa12488a89fb44a1bde6aab2a32fa193"
+        case .checkoutReset: return "f0f86bd2bee8432da9bd215739a08ad1"
+        case .checkoutLocalChanges: return "48c724e4c7c346fabbea104bbc7b090c"
+        case .checkoutFollowing: return "d1e17f0fdac143549666483d9434a587"
+        case .manifestsValid: return "bd6066c3781a4ed1bdff57e085eda708"
         }
     }
 

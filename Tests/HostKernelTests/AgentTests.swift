@@ -147,6 +147,7 @@ struct AgentTests {
         #expect(agent.output.contains("manifests invalid"))
         try FileManager.default.removeItem(atPath: manifests + "/bad.yaml")
         #expect(agent.waitFor { $0.contains("STATUS=reconciled 2 containers") } != nil)
+        #expect(agent.output.contains("manifests valid again"), "\(agent.output)")
 
         // Idle, the agent holds no lock: an apply runs now and has nothing to do.
         let apply = try Spawn.run(
@@ -244,6 +245,76 @@ struct AgentTests {
 }
 
 extension AgentTests {
+    /// The upstream (a local bare repository) is force-pushed with a changed
+    /// manifest: the agent follows it. A local change in its checkout makes
+    /// it refuse, said once, not every interval; removing the change is
+    /// followed by the all-clear and the upstream's commit.
+    @Test func agentFollowsAForcePushAndRefusesLocalChangesOnce() throws {
+        let host = try TestHost()
+        let remote = host.root + "/remote.git"
+        let work = host.root + "/work"
+        let checkout = host.root + "/checkout"
+        @discardableResult
+        func git(_ directory: String, _ arguments: [String]) throws -> String {
+            let result = try Spawn.run(
+                ["/usr/bin/git", "-c", "user.name=berth test", "-c", "user.email=test@berth.invalid", "-C", directory] + arguments,
+                mergingStandardError: true)
+            let output = String(decoding: result.output, as: UTF8.self)
+            guard result.exitedCleanly else { throw SystemError(call: "git \(arguments.joined(separator: " ")): \(output)", errno: EIO) }
+            return output.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        /// Commits f1 with `memory` in the working clone and pushes it (rewriting the last commit when `amend`).
+        func publish(memory: String, amend: Bool) throws -> String {
+            try AgentTests.manifest("f1", memory: memory).write(toFile: work + "/f1.yaml", atomically: true, encoding: .utf8)
+            try git(work, ["add", "."])
+            try git(work, ["commit", "--quiet", "-m", "f1 \(memory)"] + (amend ? ["--amend"] : []))
+            try git(work, ["push", "--quiet", "--force", "origin", "main"])
+            return try git(work, ["rev-parse", "HEAD"])
+        }
+        try FileManager.default.createDirectory(atPath: host.root, withIntermediateDirectories: true)
+        try git(host.root, ["init", "--quiet", "--bare", "--initial-branch=main", remote])
+        try git(host.root, ["init", "--quiet", "--initial-branch=main", work])
+        try git(work, ["remote", "add", "origin", remote])
+        let first = try publish(memory: "64Mi", amend: false)
+        try git(host.root, ["clone", "--quiet", remote, checkout])
+
+        let agent = try AgentProcess(host, ["--git", checkout, "--interval", "1s"])
+        defer {
+            agent.kill()
+            #expect(host.tearDown() == [])
+        }
+        #expect(agent.waitFor(seconds: 90) { $0.contains("READY=1") }?.contains("at commit \(first.prefix(12))") == true, "\(agent.output)")
+        #expect(memoryMax(host, "f1") == 64 << 20)
+
+        // A rewritten history with a changed manifest: followed and applied live.
+        let rewritten = try publish(memory: "128Mi", amend: true)
+        #expect(eventually { memoryMax(host, "f1") == 128 << 20 }, "\(agent.output)")
+        #expect(eventually { cat(host.root + "/state/agent/applied-commit") == rewritten })
+        #expect(try git(checkout, ["rev-parse", "HEAD"]) == rewritten)
+        #expect(agent.output.contains("checkout reset to a rewritten upstream"), "\(agent.output)")
+        #expect(!agent.output.contains("git update failed"), "\(agent.output)")
+
+        // A local change: the next upstream commit is not checked out, and
+        // that is said once over several 1 s intervals.
+        try (AgentTests.manifest("f1", memory: "128Mi") + "# a local note\n").write(
+            toFile: checkout + "/f1.yaml", atomically: true, encoding: .utf8)
+        let third = try publish(memory: "96Mi", amend: false)
+        #expect(eventually { agent.output.contains("checkout has local changes") }, "\(agent.output)")
+        #expect(agent.waitFor { $0.contains("STATUS=") } != nil)
+        #expect(agent.waitFor { $0.contains("STATUS=") } != nil)
+        #expect(agent.waitFor { $0.contains("STATUS=") } != nil)
+        #expect(agent.output.components(separatedBy: "checkout has local changes").count == 2, "\(agent.output)")
+        #expect(try git(checkout, ["rev-parse", "HEAD"]) == rewritten)
+        #expect(memoryMax(host, "f1") == 128 << 20)
+        #expect(agent.output.contains("f1.yaml"))
+
+        // The change discarded: the all-clear, then the upstream's commit.
+        try git(checkout, ["checkout", "--quiet", "--", "f1.yaml"])
+        #expect(eventually { memoryMax(host, "f1") == 96 << 20 }, "\(agent.output)")
+        #expect(eventually { cat(host.root + "/state/agent/applied-commit") == third })
+        #expect(agent.output.contains("checkout follows its upstream again"), "\(agent.output)")
+    }
+
     /// restartPolicy always with an init that ends at once: restarted with a
     /// doubling delay (1s, 2s, 4s, ...), not hundreds of times a second;
     /// each restart and the back-off are events; list shows the count.

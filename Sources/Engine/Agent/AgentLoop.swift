@@ -18,7 +18,7 @@ public final class AgentLoop {
         /// The directory the manifests are read from (the checkout, or a
         /// directory inside it, with `git`).
         public var manifests: String
-        /// A git checkout to follow (fetch + fast-forward before each pass).
+        /// A git checkout to follow (fetch + check out the upstream before each pass).
         public var git: String?
         public var interval: Interval
         /// Delete what this source applied that no manifest names any more.
@@ -65,6 +65,8 @@ public final class AgentLoop {
     var reportedDrifts: Set<String> = []
     var reportedPending: Set<String> = []
     var reportedInvalid: String?
+    /// The git failure or refusal last reported (said once, until it clears).
+    var reportedGitProblem: String?
     var reportedConflicts: [OwnershipConflict] = []
     var lockHolderReported: String?
     var appliedCommit: String?
@@ -193,7 +195,10 @@ public final class AgentLoop {
             backoff.settle(attempted: [], at: now)
             return summary
         }
-        reportedInvalid = nil
+        if reportedInvalid != nil {
+            reportedInvalid = nil
+            logger.notice("manifests valid again", metadata: ["manifests": "\(configuration.manifests)"])
+        }
         summary.containers = desired.containers.count
         let outcomes = reconcile(desired, summary: &summary, now: now)
         watchInits()
@@ -317,21 +322,59 @@ public final class AgentLoop {
         seenExits = exits
     }
 
-    /// Fetch and fast-forward; returns HEAD (nil if even that failed).
+    /// Fetch and check out the upstream's commit; returns HEAD (nil if even
+    /// that failed). A failure or a refusal is reported once (not every
+    /// interval), and its end with one all-clear event.
     func followCheckout(_ checkout: GitCheckout) -> String? {
+        let directory = checkout.directory
         do {
-            try checkout.update()
+            switch try checkout.update() {
+            case .noRemote, .upToDate:
+                gitProblemCleared(checkout)
+            case .moved(let from, let to, let rewritten):
+                gitProblemCleared(checkout)
+                if rewritten {
+                    logger.notice(
+                        "checkout reset to a rewritten upstream",
+                        metadata: ["checkout": "\(directory)", "from": "\(from)", "to": "\(to)"])
+                }
+            case .localChanges(let upstream, let files):
+                let key = "local changes \(upstream) \(files)"
+                if reportedGitProblem != key {
+                    reportedGitProblem = key
+                    logger.error(
+                        "checkout has local changes",
+                        metadata: [
+                            "checkout": "\(directory)", "upstream": "\(upstream)", "files": "\(files.prefix(10).joined(separator: ", "))",
+                        ])
+                }
+            }
         } catch {
-            logger.error("git update failed", metadata: ["checkout": "\(checkout.directory)", "error": "\(error)"])
+            reportGitFailure(checkout, error)
         }
         do {
             let head = try checkout.head()
             logger[metadataKey: "commit"] = "\(head)"
             return head
         } catch {
-            logger.error("git update failed", metadata: ["checkout": "\(checkout.directory)", "error": "\(error)"])
+            reportGitFailure(checkout, error)
             return nil
         }
+    }
+
+    /// A git failure, once per distinct error.
+    func reportGitFailure(_ checkout: GitCheckout, _ error: GitCheckout.Failure) {
+        let key = "failure \(error)"
+        guard reportedGitProblem != key else { return }
+        reportedGitProblem = key
+        logger.error("git update failed", metadata: ["checkout": "\(checkout.directory)", "error": "\(error)"])
+    }
+
+    /// The checkout follows its upstream again after a reported problem.
+    func gitProblemCleared(_ checkout: GitCheckout) {
+        guard reportedGitProblem != nil else { return }
+        reportedGitProblem = nil
+        logger.notice("checkout follows its upstream again", metadata: ["checkout": "\(checkout.directory)"])
     }
 
     /// The applied commit, in the state dir (atomically) and on later events.

@@ -22,8 +22,9 @@ struct Agent: ParsableCommand {
             SIGTERM ends the agent after its current pass; containers keep running. Under systemd \
             (dist/berth.service) it sends READY=1, STATUS= and WATCHDOG=1.
 
-            With --git DIR the agent follows a git checkout: before each pass it fetches and fast-forwards \
-            to the upstream branch (when the checkout has a remote), and records the applied commit in \
+            With --git DIR the agent follows a git checkout: before each pass it fetches and checks out \
+            the upstream branch's commit (when the checkout has a remote), a force-pushed history too; a \
+            checkout with local changes is left alone and reported once. It records the applied commit in \
             STATE/agent/applied-commit and on every event. The manifests are DIR itself, or --manifests \
             (relative to DIR) when given.
             """)
