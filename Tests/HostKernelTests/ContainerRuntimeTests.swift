@@ -339,6 +339,21 @@ struct ContainerCLITests {
         #expect(rows?.first?["name"] as? String == "web1")
         #expect(rows?.first?["state"] as? String == "running")
         #expect(rows?.first?["pid"] as? Int == Int(pid))
+        // A running container's cgroup, layers, record and uptime; the same keys as a stopped one's.
+        let row = try #require(rows?.first)
+        #expect(row["cgroup"] as? String == record.cgroup)
+        let rootfs = row["rootfs"] as? [String: Any]
+        #expect(rootfs?["lower"] as? String == record.lower && rootfs?["upper"] as? String == record.upper)
+        #expect(rootfs?["work"] as? String == record.work && rootfs?.keys.contains("diskImage") == true)
+        #expect((row["record"] as? [String: Any])?["cgroup"] as? String == record.cgroup)
+        #expect(row["hostname"] as? String == "web1")
+        #expect((row["uptimeSeconds"] as? Int).map { $0 >= 0 && $0 < 600 } == true, "\(row)")
+        let status = try berth(host, ["status", "web1", "-o", "json"])
+        let statusRow = try JSONSerialization.jsonObject(with: Data(status.output.utf8)) as? [String: Any]
+        #expect(statusRow.map { Set($0.keys) } == Set(row.keys))
+        let table = try berth(host, ["list", "--columns", "name,uptime,restarts"]).output.split(separator: "\n")
+        #expect(table.first?.split(separator: " ") == ["NAME", "UPTIME", "RESTARTS"])
+        #expect(table.dropFirst().first?.split(separator: " ").last == "0", "\(table)")
 
         #expect(try berth(host, ["exec", "web1", "--", "/bin/sh", "-c", "exit 3"]).code == 3)
         let ubc = try berth(host, ["ubc", "web1"]).output

@@ -25,3 +25,15 @@ import Testing
         #expect(ProcessStat.read(getpid())?.isAlive == true)
     }
 }
+
+/// A container's uptime from /proc/uptime and its init's start time.
+@Suite struct UptimeTests {
+    @Test(
+        arguments: [
+            ("1000.50 20.00\n", UInt64(50_000), UInt64(100), UInt64(500)), ("10.00 1.00", 5000, 100, 0), ("nan 1", 0, 100, nil),
+            ("inf 1", 0, 100, nil), ("-5 1", 0, 100, nil), ("", 0, 100, nil), ("100 1", 0, 0, nil),
+        ] as [(String, UInt64, UInt64, UInt64?)])
+    func uptimeIsBootTimeMinusStartTime(_ text: String, _ start: UInt64, _ ticks: UInt64, _ expected: UInt64?) {
+        #expect(ProcessStat.uptime(text, startTime: start, ticksPerSecond: ticks) == expected)
+    }
+}

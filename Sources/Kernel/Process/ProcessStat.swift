@@ -42,4 +42,20 @@ public struct ProcessStat: Equatable, Sendable {
         }
         return nil
     }
+
+    /// Whole seconds since a process with this stat start time started:
+    /// /proc/uptime minus starttime / sysconf(_SC_CLK_TCK); nil if unreadable.
+    public static func secondsRunning(startTime: UInt64, procRoot: String = "/proc") -> UInt64? {
+        guard let bytes = try? Syscall.readFile("\(procRoot)/uptime", limit: 256) else { return nil }
+        let ticks = sysconf(Int32(_SC_CLK_TCK))
+        return uptime(String(decoding: bytes, as: UTF8.self), startTime: startTime, ticksPerSecond: ticks > 0 ? UInt64(ticks) : 100)
+    }
+
+    /// The same from /proc/uptime's text ("12345.67 890.12").
+    public static func uptime(_ procUptime: String, startTime: UInt64, ticksPerSecond: UInt64) -> UInt64? {
+        guard let first = procUptime.split(separator: " ").first, let boot = Double(first), boot.isFinite, boot >= 0, boot < 1e15, ticksPerSecond > 0
+        else { return nil }
+        let started = Double(startTime) / Double(ticksPerSecond)
+        return boot > started ? UInt64(boot - started) : 0
+    }
 }

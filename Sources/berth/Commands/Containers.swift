@@ -57,10 +57,16 @@ enum RuntimeContext {
     }
 }
 
+/// One container as `list` and `status` show it. In JSON every key is
+/// always there (null when it does not apply, as for a stopped container's
+/// pid), so scripts need not guess.
 struct ContainerSummary: Encodable {
     var name: String
     var state: String
     var pid: Int32?
+    var hostname: String
+    /// Seconds since its init started; nil when it does not run.
+    var uptimeSeconds: UInt64?
     var addresses: [String]
     var cpuSeconds: Double?
     var memory: Usage
@@ -69,28 +75,118 @@ struct ContainerSummary: Encodable {
     var exitCode: Int32?
     /// Starts after its init ended (restartPolicy), since the last boot.
     var restarts: Int
+    var cgroup: String
+    var rootfs: Rootfs
+    /// The state dir's record, as berth keeps it.
+    var record: ContainerRecord
 
     struct Usage: Encodable {
         var current: UInt64?
         var limit: UInt64?
+
+        enum CodingKeys: String, CodingKey { case current, limit }
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(current, forKey: .current)
+            try container.encode(limit, forKey: .limit)
+        }
+    }
+
+    /// The overlay's layers: the shared template (lower), the private layer
+    /// (upper, with overlayfs's work directory), on a disk image when it has a quota.
+    struct Rootfs: Encodable {
+        var mountpoint: String
+        var lower: String
+        var upper: String
+        var work: String
+        var diskImage: String?
+        var inMemory: Bool
+
+        enum CodingKeys: String, CodingKey { case mountpoint, lower, upper, work, diskImage, inMemory }
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(mountpoint, forKey: .mountpoint)
+            try container.encode(lower, forKey: .lower)
+            try container.encode(upper, forKey: .upper)
+            try container.encode(work, forKey: .work)
+            try container.encode(diskImage, forKey: .diskImage)
+            try container.encode(inMemory, forKey: .inMemory)
+        }
+    }
+
+    /// The columns `list` can show (`--columns`), in their default order.
+    enum Column: String, CaseIterable, ExpressibleByArgument {
+        case name, state, pid, hostname, uptime, restarts, addresses, cpu, memory, pids, cgroup
+
+        static let defaults: [Column] = [.name, .state, .pid, .hostname, .uptime, .restarts, .addresses, .cpu, .memory, .pids]
+
+        var header: String { self == .cpu ? "CPU(s)" : rawValue.uppercased() }
     }
 
     init(record: ContainerRecord, status: ContainerRuntime.Status, usage: CgroupObservation?) {
         name = record.name
+        self.record = record
         switch status {
         case .running(let pid):
             state = usage?.frozen == true ? "frozen" : "running"
             self.pid = pid
+            uptimeSeconds = record.startTime.flatMap { ProcessStat.secondsRunning(startTime: $0) }
         case .stopped, .unknown:
             // An init file without a living init: it ended by itself.
             state = record.pid == nil ? "stopped" : "exited"
         }
+        hostname = record.spec?.hostname ?? record.name
         exitCode = record.pid == nil ? nil : record.exitCode
         restarts = record.restarts ?? 0
         addresses = (record.spec?.networks ?? []).flatMap { $0.addresses.map(\.address.description) }
         cpuSeconds = usage?.cpuUsageNanos.map { Double($0) / 1e9 }
         memory = Usage(current: usage?.memoryCurrent, limit: usage?.limits.memoryMax)
         pids = Usage(current: usage?.pidsCurrent.map(UInt64.init), limit: usage?.limits.pidsMax.map(UInt64.init))
+        cgroup = record.cgroup
+        rootfs = Rootfs(
+            mountpoint: record.rootfs, lower: record.lower, upper: record.upper, work: record.work, diskImage: record.diskImage,
+            inMemory: record.privateLayerInMemory == true)
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case name, state, pid, hostname, uptimeSeconds, addresses, cpuSeconds, memory, pids, exitCode, restarts, cgroup, rootfs, record
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(name, forKey: .name)
+        try container.encode(state, forKey: .state)
+        try container.encode(pid, forKey: .pid)
+        try container.encode(hostname, forKey: .hostname)
+        try container.encode(uptimeSeconds, forKey: .uptimeSeconds)
+        try container.encode(addresses, forKey: .addresses)
+        try container.encode(cpuSeconds, forKey: .cpuSeconds)
+        try container.encode(memory, forKey: .memory)
+        try container.encode(pids, forKey: .pids)
+        try container.encode(exitCode, forKey: .exitCode)
+        try container.encode(restarts, forKey: .restarts)
+        try container.encode(cgroup, forKey: .cgroup)
+        try container.encode(rootfs, forKey: .rootfs)
+        try container.encode(record, forKey: .record)
+    }
+
+    /// The text of one column.
+    func cell(_ column: Column) -> String {
+        switch column {
+        case .name: return name
+        case .state: return state + (exitCode.map { " (\($0))" } ?? "")
+        case .pid: return pid.map(String.init) ?? "-"
+        case .hostname: return hostname
+        case .uptime: return uptimeSeconds.map { Table.duration($0) } ?? "-"
+        case .restarts: return "\(restarts)"
+        case .addresses: return addresses.isEmpty ? "-" : addresses.joined(separator: ",")
+        case .cpu: return cpuSeconds.map { Table.fixed($0, digits: 2) } ?? "-"
+        case .memory: return "\(Table.size(memory.current))/\(Table.size(memory.limit))"
+        case .pids: return "\(pids.current.map(String.init) ?? "-")/\(pids.limit.map(String.init) ?? "-")"
+        case .cgroup: return cgroup
+        }
     }
 }
 
@@ -119,6 +215,15 @@ enum Table {
         return sign + "\(whole)." + String(repeating: "0", count: digits - fraction.count) + fraction
     }
 
+    /// An age as kubectl prints one: 45s, 12m, 5h3m, 2d4h.
+    static func duration(_ seconds: UInt64) -> String {
+        let (minutes, hours, days) = (seconds / 60, seconds / 3600, seconds / 86400)
+        if days > 0 { return "\(days)d" + (hours % 24 > 0 ? "\(hours % 24)h" : "") }
+        if hours > 0 { return "\(hours)h" + (minutes % 60 > 0 ? "\(minutes % 60)m" : "") }
+        if minutes > 0 { return "\(minutes)m" + (seconds % 60 > 0 && minutes < 10 ? "\(seconds % 60)s" : "") }
+        return "\(seconds)s"
+    }
+
     static func size(_ bytes: UInt64?) -> String {
         guard let bytes else { return "-" }
         return ByteSize(bytes: bytes).humanReadable
@@ -142,9 +247,29 @@ extension ByteSize {
 struct List: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "list",
-        abstract: "List containers: name, state, init pid, addresses, cpu, memory, pids.")
+        abstract: "List containers: name, state, init pid, hostname, uptime, restarts, addresses, cpu, memory, pids.",
+        discussion: """
+            --columns picks and orders the columns (\(ContainerSummary.Column.allCases.map(\.rawValue).joined(separator: ", "))). \
+            -q prints the names alone. -o json gives every container with its cgroup, its root filesystem's layers \
+            and its record; every key is there for a stopped container too (null when it does not apply).
+            """)
     @OptionGroup var global: GlobalOptions
     @OptionGroup var format: OutputOptions
+    @Option(
+        help: ArgumentHelp("Columns to show, comma-separated (name,state,uptime).", valueName: "columns"),
+        transform: List.columns)
+    var columns: [[ContainerSummary.Column]] = []
+
+    /// "name,state" → [.name, .state]; an unknown one names the choices.
+    static func columns(_ text: String) throws -> [ContainerSummary.Column] {
+        try text.split(separator: ",", omittingEmptySubsequences: false).map { part in
+            guard let column = ContainerSummary.Column(rawValue: String(part).trimmingWhitespace.lowercased()) else {
+                let choices = ContainerSummary.Column.allCases.map(\.rawValue).joined(separator: ", ")
+                throw ValidationError("unknown column '\(part)' (choose from \(choices))")
+            }
+            return column
+        }
+    }
 
     func run() throws {
         let summaries = try RuntimeContext.runtime(global).list().map(ContainerSummary.init)
@@ -152,18 +277,12 @@ struct List: ParsableCommand {
             print(try JSONOutput.encode(summaries))
             return
         }
-        var rows = [["NAME", "STATE", "PID", "RESTARTS", "ADDRESSES", "CPU(s)", "MEMORY", "PIDS"]]
-        for summary in summaries {
-            rows.append([
-                summary.name, summary.state + (summary.exitCode.map { " (\($0))" } ?? ""), summary.pid.map(String.init) ?? "-",
-                "\(summary.restarts)",
-                summary.addresses.isEmpty ? "-" : summary.addresses.joined(separator: ","),
-                summary.cpuSeconds.map { Table.fixed($0, digits: 2) } ?? "-",
-                "\(Table.size(summary.memory.current))/\(Table.size(summary.memory.limit))",
-                "\(summary.pids.current.map(String.init) ?? "-")/\(summary.pids.limit.map(String.init) ?? "-")",
-            ])
+        if global.quiet {
+            for summary in summaries { print(summary.name) }
+            return
         }
-        print(Table.render(rows))
+        let chosen = columns.isEmpty ? ContainerSummary.Column.defaults : columns.flatMap { $0 }
+        print(Table.render([chosen.map(\.header)] + summaries.map { summary in chosen.map(summary.cell) }))
     }
 }
 
@@ -188,6 +307,8 @@ struct Status: ParsableCommand {
             Table.render([
                 ["name:", summary.name], ["state:", summary.state + (summary.exitCode.map { ", exit code \($0)" } ?? "")],
                 ["pid:", summary.pid.map(String.init) ?? "-"],
+                ["hostname:", summary.hostname],
+                ["uptime:", summary.uptimeSeconds.map { Table.duration($0) } ?? "-"],
                 ["restarts:", "\(summary.restarts) (restartPolicy \(entry.record.spec?.restartPolicy?.rawValue ?? "never"))"],
                 ["addresses:", summary.addresses.isEmpty ? "-" : summary.addresses.joined(separator: ", ")],
                 ["cgroup:", entry.record.cgroup],
@@ -196,6 +317,7 @@ struct Status: ParsableCommand {
                     entry.record.lower + " (private layer " + (entry.record.privateLayerInMemory == true ? "in memory" : entry.record.upper)
                         + ")",
                 ],
+                ["layers:", "lower \(summary.rootfs.lower), upper \(summary.rootfs.upper), work \(summary.rootfs.work)"],
                 ["memory:", "\(Table.size(summary.memory.current)) of \(Table.size(summary.memory.limit))"],
                 ["pids:", "\(summary.pids.current.map(String.init) ?? "-") of \(summary.pids.limit.map(String.init) ?? "max")"],
                 ["disk:", Status.disk(entry.record, runtime: runtime)],

@@ -1,0 +1,77 @@
+"""`berth list` and `status` for scripts and people (issue 15): hostname,
+uptime and restart columns, --columns, -q names, and JSON whose keys are the
+same for a stopped container as for a running one (cgroup, rootfs layers,
+the record). Stopped containers' records need no root; lane 2
+(ContainerCLITests) checks a running one."""
+import json
+
+import pytest
+
+from test_operator import berth
+
+KEYS = ["name", "state", "pid", "hostname", "uptimeSeconds", "addresses", "cpuSeconds", "memory", "pids", "exitCode",
+        "restarts", "cgroup", "rootfs", "record"]
+ROOTFS_KEYS = ["mountpoint", "lower", "upper", "work", "diskImage", "inMemory"]
+
+
+@pytest.fixture
+def instance(tmp_path):
+    """Two stopped containers: one with a hostname and a disk image, one bare."""
+    state = tmp_path / "state"
+    for name, extra in [("db1", {"spec": {"hostname": "db.example", "restartPolicy": "always"}, "diskImage": "/srv/db1.img"}),
+                        ("web1", {})]:
+        directory = state / "containers" / name
+        directory.mkdir(parents=True)
+        record = {
+            "name": name, "cgroup": f"berth-cli-test/{name}", "rootfs": f"/run/b/{name}/rootfs", "lower": "/var/lib/b/templates/busybox",
+            "upper": f"/var/lib/b/{name}/upper", "work": f"/var/lib/b/{name}/work", "keepPrivateLayer": False, **extra,
+        }
+        (directory / "container.json").write_text(json.dumps(record))
+    options = ["--state-dir", str(state), "--run-dir", str(tmp_path / "run"), "--cgroup-parent", "berth-cli-test"]
+    return lambda *args: berth(*args, *options)
+
+
+def test_list_json_has_every_key_for_stopped_containers(instance):
+    result = instance("list", "-o", "json")
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)
+    assert [row["name"] for row in rows] == ["db1", "web1"]
+    for row in rows:
+        assert sorted(row) == sorted(KEYS)
+        assert sorted(row["rootfs"]) == sorted(ROOTFS_KEYS)
+        assert sorted(row["memory"]) == ["current", "limit"]
+        assert row["pid"] is None and row["uptimeSeconds"] is None and row["state"] == "stopped"
+    db1, web1 = rows
+    assert db1["hostname"] == "db.example" and web1["hostname"] == "web1"
+    assert db1["cgroup"] == "berth-cli-test/db1"
+    assert db1["rootfs"] == {"mountpoint": "/run/b/db1/rootfs", "lower": "/var/lib/b/templates/busybox", "upper": "/var/lib/b/db1/upper",
+                             "work": "/var/lib/b/db1/work", "diskImage": "/srv/db1.img", "inMemory": False}
+    assert web1["rootfs"]["diskImage"] is None
+    assert db1["record"]["spec"]["restartPolicy"] == "always"
+
+
+def test_status_json_is_one_list_entry(instance):
+    listed = json.loads(instance("list", "-o", "json").stdout)
+    status = instance("status", "db1", "-o", "json")
+    assert status.returncode == 0, status.stderr
+    assert json.loads(status.stdout) == listed[0]
+
+
+def test_list_table_columns(instance):
+    lines = instance("list").stdout.splitlines()
+    assert lines[0].split() == ["NAME", "STATE", "PID", "HOSTNAME", "UPTIME", "RESTARTS", "ADDRESSES", "CPU(s)", "MEMORY", "PIDS"]
+    assert lines[1].split()[:6] == ["db1", "stopped", "-", "db.example", "-", "0"]
+    chosen = instance("list", "--columns", "hostname,name,cgroup").stdout.splitlines()
+    assert [line.split() for line in chosen] == [["HOSTNAME", "NAME", "CGROUP"], ["db.example", "db1", "berth-cli-test/db1"],
+                                                 ["web1", "web1", "berth-cli-test/web1"]]
+
+
+def test_an_unknown_column_names_the_choices(instance):
+    result = instance("list", "--columns", "name,memroy")
+    assert result.returncode == 64
+    assert "unknown column 'memroy' (choose from name, state, pid, hostname, uptime, restarts, addresses, cpu, memory, pids, cgroup)" \
+        in result.stderr
+
+
+def test_list_quiet_prints_names_only(instance):
+    assert instance("list", "-q").stdout.splitlines() == ["db1", "web1"]
