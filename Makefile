@@ -45,9 +45,20 @@ release: deps
 PREFIX ?= /usr/local
 install: release
 	install -D -m 0755 .build/release/berth $(DESTDIR)$(PREFIX)/bin/berth
-	install -D -m 0644 dist/berth.service $(DESTDIR)/etc/systemd/system/berth.service
+	install -d -m 0755 $(DESTDIR)/etc/systemd/system
+	sed 's|/usr/local/|$(PREFIX)/|g' dist/berth.service > $(DESTDIR)/etc/systemd/system/berth.service
+	chmod 0644 $(DESTDIR)/etc/systemd/system/berth.service
+	@# The operator's flags are kept across reinstalls.
+	[ -e $(DESTDIR)/etc/default/berth ] || install -D -m 0644 dist/berth.default $(DESTDIR)/etc/default/berth
 	install -D -m 0644 dist/berth.catalog $(DESTDIR)/usr/lib/systemd/catalog/berth.catalog
 	install -D -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/berth/README.md
+	@# berth(1) from swift-argument-parser's generate-manual, and completions
+	@# (container names from the state dir, manifest files and directories).
+	bash scripts/generate-docs.sh $(CURDIR)/.build/release/berth $(CURDIR)/.build/docs
+	install -D -m 0644 .build/docs/berth.1 $(DESTDIR)$(PREFIX)/share/man/man1/berth.1
+	install -D -m 0644 .build/docs/berth.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/berth
+	install -D -m 0644 .build/docs/berth.zsh $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_berth
+	install -D -m 0644 .build/docs/berth.fish $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/berth.fish
 	install -d -m 0755 $(DESTDIR)/etc/berth/manifests
 	@if [ -z "$(DESTDIR)" ]; then journalctl --update-catalog; systemctl daemon-reload 2>/dev/null || true; fi
 

@@ -291,7 +291,7 @@ struct Status: ParsableCommand {
         commandName: "status", abstract: "Show one container's state and resources.")
     @OptionGroup var global: GlobalOptions
     @OptionGroup var format: OutputOptions
-    @Argument(help: "Container name.") var name: String
+    @Argument(help: "Container name.", completion: Completion.containerName) var name: String
 
     func run() throws {
         let runtime = try RuntimeContext.runtime(global)
@@ -346,7 +346,7 @@ struct Exec: ParsableCommand {
     var workdir: String = "/"
     @Option(name: [.customShort("e"), .long], help: ArgumentHelp("Set an environment variable.", valueName: "key=value"))
     var env: [String] = []
-    @Argument(help: "Container name.") var name: String
+    @Argument(help: "Container name.", completion: Completion.containerName) var name: String
     @Argument(parsing: .captureForPassthrough, help: "The command and its arguments.") var command: [String] = []
 
     func run() throws {
@@ -362,7 +362,7 @@ struct Enter: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "enter", abstract: "Open an interactive shell inside a container.")
     @OptionGroup var global: GlobalOptions
-    @Argument(help: "Container name.") var name: String
+    @Argument(help: "Container name.", completion: Completion.containerName) var name: String
 
     func run() throws {
         let term = ProcessInfo.processInfo.environment["TERM"] ?? "xterm"
@@ -377,7 +377,7 @@ struct Start: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "start", abstract: "Start a stopped container again from its last spec.")
     @OptionGroup var global: GlobalOptions
-    @Argument(help: "Container name.") var name: String
+    @Argument(help: "Container name.", completion: Completion.containerName) var name: String
 
     var request: Lifecycle { .start(instance: Instance(global), name: name) }
     func run() throws { _ = try request.perform() }
@@ -390,7 +390,7 @@ struct Stop: ParsableCommand {
     @OptionGroup var global: GlobalOptions
     @Option(help: ArgumentHelp("How long to wait before SIGKILL: seconds (30) or a duration (500ms, 1m).", valueName: "time"))
     var timeout: String?
-    @Argument(help: "Container name.") var name: String
+    @Argument(help: "Container name.", completion: Completion.containerName) var name: String
 
     func validate() throws {
         if let timeout, stopTimeout(timeout) == nil {
@@ -406,7 +406,7 @@ struct Suspend: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "suspend", abstract: "Freeze every process of a container.")
     @OptionGroup var global: GlobalOptions
-    @Argument(help: "Container name.") var name: String
+    @Argument(help: "Container name.", completion: Completion.containerName) var name: String
     func run() throws { try RuntimeContext.runtime(global).setFrozen(name, true) }
 }
 
@@ -414,7 +414,7 @@ struct Resume: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "resume", abstract: "Thaw a suspended container.")
     @OptionGroup var global: GlobalOptions
-    @Argument(help: "Container name.") var name: String
+    @Argument(help: "Container name.", completion: Completion.containerName) var name: String
     func run() throws { try RuntimeContext.runtime(global).setFrozen(name, false) }
 }
 
@@ -424,7 +424,7 @@ struct UBC: ParsableCommand {
         abstract: "Resource table like OpenVZ's user beancounters: held, maxheld, barrier, limit, failcnt.")
     @OptionGroup var global: GlobalOptions
     @OptionGroup var format: OutputOptions
-    @Argument(help: "Container names (default: all).") var names: [String] = []
+    @Argument(help: "Container names (default: all).", completion: Completion.containerName) var names: [String] = []
 
     struct Counter: Encodable {
         var container: String

@@ -24,7 +24,7 @@ struct Events: ParsableCommand {
                 + "(2026-12-03T08:00:00Z in UTC, 2026-12-03 08:00:00 or 2026-12-03 in local time).", valueName: "when"))
     var since: String?
     @Flag(name: [.customShort("f"), .long], help: "Print events as they come, until interrupted.") var follow = false
-    @Argument(help: "Object name: a container or Kind/name (default: all).") var name: String?
+    @Argument(help: "Object name: a container or Kind/name (default: all).", completion: Completion.containerName) var name: String?
 
     func validate() throws {
         if let since {

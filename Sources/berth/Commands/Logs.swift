@@ -18,7 +18,7 @@ struct Logs: ParsableCommand {
     @OptionGroup var global: GlobalOptions
     @Flag(name: [.customShort("f"), .long], help: "Keep printing what the container writes, until interrupted.") var follow = false
     @Option(name: [.customShort("n"), .long], help: ArgumentHelp("Only the last N lines.", valueName: "N")) var tail: Int?
-    @Argument(help: "Container name.") var name: String
+    @Argument(help: "Container name.", completion: Completion.containerName) var name: String
 
     func validate() throws {
         if let tail, tail < 0 { throw ValidationError("--tail: give 0 or more lines") }

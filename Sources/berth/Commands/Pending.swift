@@ -12,7 +12,7 @@ struct Checkpoint: ParsableCommand {
         commandName: "checkpoint", abstract: "Checkpoint a container to disk with CRIU.")
     @OptionGroup var global: GlobalOptions
     @Option(help: ArgumentHelp("Image directory.", valueName: "dir")) var imageDir: String?
-    @Argument(help: "Container name.") var name: String
+    @Argument(help: "Container name.", completion: Completion.containerName) var name: String
     func run() throws { throw NotImplemented(command: "checkpoint") }
 }
 
@@ -21,6 +21,6 @@ struct Restore: ParsableCommand {
         commandName: "restore", abstract: "Restore a checkpointed container with CRIU.")
     @OptionGroup var global: GlobalOptions
     @Option(help: ArgumentHelp("Image directory.", valueName: "dir")) var imageDir: String?
-    @Argument(help: "Container name.") var name: String
+    @Argument(help: "Container name.", completion: Completion.containerName) var name: String
     func run() throws { throw NotImplemented(command: "restore") }
 }

@@ -153,7 +153,8 @@ struct SourceOptions: ParsableArguments {
 struct ManifestArguments: ParsableArguments {
     @Argument(
         help: ArgumentHelp(
-            "Manifest files or directories. None with --prune: remove everything berth owns in this instance.", valueName: "path"))
+            "Manifest files or directories. None with --prune: remove everything berth owns in this instance.", valueName: "path"),
+        completion: Completion.manifests)
     var paths: [String] = []
 
     func check(prune: Bool) throws {
@@ -318,7 +319,7 @@ struct Drift: ParsableCommand {
     @OptionGroup var format: OutputOptions
     @Flag(help: "Exit 2 when there is drift, 0 when there is none.") var detailedExitcode = false
     @OptionGroup var sourceOptions: SourceOptions
-    @Argument(help: ArgumentHelp("Manifest files or directories.", valueName: "path")) var paths: [String]
+    @Argument(help: ArgumentHelp("Manifest files or directories.", valueName: "path"), completion: Completion.manifests) var paths: [String]
 
     func run() throws {
         let desired = try Reconciliation.desired(paths, host: try hostOptions.facts(), format: format.output)

@@ -19,7 +19,7 @@ struct Validate: ParsableCommand {
     @OptionGroup var hostOptions: HostOptions
     @OptionGroup var format: OutputOptions
 
-    @Argument(help: ArgumentHelp("Manifest files or directories.", valueName: "path"))
+    @Argument(help: ArgumentHelp("Manifest files or directories.", valueName: "path"), completion: Completion.manifests)
     var paths: [String]
 
     func run() throws {
