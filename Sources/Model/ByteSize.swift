@@ -13,10 +13,20 @@ public struct ByteSize: Hashable, Comparable, Sendable, CustomStringConvertible 
         ("Ki", 1 << 10), ("Mi", 1 << 20), ("Gi", 1 << 30), ("Ti", 1 << 40), ("Pi", 1 << 50),
         ("Ei", 1 << 60),
     ]
-    static let decimalSuffixes: [String: String] = [
-        "k": "Ki", "K": "Ki", "M": "Mi", "G": "Gi", "T": "Ti", "P": "Pi", "E": "Ei",
-        "KB": "Ki", "MB": "Mi", "GB": "Gi", "TB": "Ti", "kB": "Ki", "B": "",
+    /// Decimal or ambiguous suffixes people write, with the binary one meant
+    /// and the powers of 10 and 2 that readers disagree on (a suffix of one
+    /// kind is named in its own error: `512M` talks about M, not G).
+    static let decimalSuffixes: [String: (binary: String, decimalPower: Int, binaryPower: Int)] = [
+        "k": ("Ki", 3, 10), "K": ("Ki", 3, 10), "M": ("Mi", 6, 20), "G": ("Gi", 9, 30), "T": ("Ti", 12, 40),
+        "P": ("Pi", 15, 50), "E": ("Ei", 18, 60),
+        "kB": ("Ki", 3, 10), "KB": ("Ki", 3, 10), "MB": ("Mi", 6, 20), "GB": ("Gi", 9, 30), "TB": ("Ti", 12, 40),
+        "PB": ("Pi", 15, 50), "EB": ("Ei", 18, 60),
+        "kb": ("Ki", 3, 10), "mb": ("Mi", 6, 20), "gb": ("Gi", 9, 30), "tb": ("Ti", 12, 40),
     ]
+
+    /// The IEC spellings (MiB): unambiguous, but manifests write sizes one
+    /// way, as Kubernetes does (Mi); the error names the spelling to use.
+    static let iecSuffixes: [String: String] = ["KiB": "Ki", "MiB": "Mi", "GiB": "Gi", "TiB": "Ti", "PiB": "Pi", "EiB": "Ei"]
 
     /// Parses `1024`, `512Mi`, `1.5Gi`. Checked arithmetic: overflow is an error.
     public init(parsing text: String) throws(ValueError) {
@@ -29,11 +39,17 @@ public struct ByteSize: Hashable, Comparable, Sendable, CustomStringConvertible 
         if !suffix.isEmpty {
             if let match = ByteSize.binarySuffixes.first(where: { $0.0 == suffix }) {
                 multiplier = match.1
-            } else if let binary = ByteSize.decimalSuffixes[suffix] {
-                let suggestion = binary.isEmpty ? number : "\(number)\(binary)"
+            } else if let meant = ByteSize.decimalSuffixes[suffix] {
                 throw ValueError(
                     "decimal or ambiguous size suffix '\(suffix)' in '\(text)'",
-                    hint: "use a binary quantity such as \(suggestion): 'G' means 10^9 to Kubernetes and 2^30 to OpenVZ and systemd")
+                    hint: "use a binary quantity such as \(number)\(meant.binary): '\(suffix)' means 10^\(meant.decimalPower) to Kubernetes "
+                        + "and 2^\(meant.binaryPower) to OpenVZ and systemd")
+            } else if suffix == "B" {
+                throw ValueError(
+                    "size suffix 'B' in '\(text)'", hint: "write plain bytes such as \(number), or a binary quantity such as 512Mi")
+            } else if let binary = ByteSize.iecSuffixes[suffix] {
+                throw ValueError(
+                    "size suffix '\(suffix)' in '\(text)'", hint: "write it \(number)\(binary): manifests spell binary sizes as Kubernetes does")
             } else {
                 throw ValueError(
                     "unknown size suffix '\(suffix)' in '\(text)'",

@@ -15,15 +15,43 @@ import Testing
         }
     }
 
-    @Test(arguments: ["2G", "500M", "1k", "10GB", "1B"])
-    func refusesDecimalSuffixWithHint(text: String) {
+    /// Every decimal suffix is named in its own error, with its binary
+    /// counterpart suggested: `512M` → `512Mi`, not a word about G.
+    @Test(
+        arguments: [
+            ("2G", "2Gi", "10^9", "2^30"), ("512M", "512Mi", "10^6", "2^20"), ("1k", "1Ki", "10^3", "2^10"), ("1K", "1Ki", "10^3", "2^10"),
+            ("3T", "3Ti", "10^12", "2^40"), ("1P", "1Pi", "10^15", "2^50"), ("1E", "1Ei", "10^18", "2^60"),
+            ("10GB", "10Gi", "10^9", "2^30"), ("5MB", "5Mi", "10^6", "2^20"), ("1kB", "1Ki", "10^3", "2^10"), ("1KB", "1Ki", "10^3", "2^10"),
+            ("2TB", "2Ti", "10^12", "2^40"), ("2PB", "2Pi", "10^15", "2^50"), ("2EB", "2Ei", "10^18", "2^60"),
+            ("1.5gb", "1.5Gi", "10^9", "2^30"), ("64mb", "64Mi", "10^6", "2^20"),
+        ])
+    func refusesDecimalSuffixWithHint(text: String, suggestion: String, decimal: String, binary: String) {
+        let suffix = String(text.drop { $0.isNumber || $0 == "." })
         do {
             _ = try ByteSize(parsing: text)
             Issue.record("accepted \(text)")
         } catch {
-            #expect(error.message.contains("decimal or ambiguous"))
-            #expect(error.hint?.contains("binary quantity") == true)
+            #expect(error.message == "decimal or ambiguous size suffix '\(suffix)' in '\(text)'")
+            let hint = "use a binary quantity such as \(suggestion): '\(suffix)' means \(decimal) to Kubernetes"
+            #expect(error.hint == hint + " and \(binary) to OpenVZ and systemd")
         }
+    }
+
+    /// MiB is unambiguous but not how manifests spell sizes: refused, naming the spelling to use.
+    @Test(arguments: [("512MiB", "512Mi"), ("1KiB", "1Ki"), ("2GiB", "2Gi"), ("1.5TiB", "1.5Ti"), ("1PiB", "1Pi"), ("1EiB", "1Ei")])
+    func refusesIECSpellingNamingTheOneToUse(text: String, suggestion: String) {
+        do {
+            _ = try ByteSize(parsing: text)
+            Issue.record("accepted \(text)")
+        } catch {
+            #expect(error.hint?.hasPrefix("write it \(suggestion):") == true, "\(error)")
+        }
+    }
+
+    @Test func aBytesSuffixSuggestsPlainBytes() {
+        #expect(throws: ValueError.self) { try ByteSize(parsing: "1B") }
+        #expect((try? ByteSize(parsing: "1B")) == nil)
+        do { _ = try ByteSize(parsing: "100B") } catch { #expect(error.hint?.hasPrefix("write plain bytes such as 100") == true) }
     }
 
     @Test(arguments: ["", "Mi", "-1", "1.2.3Mi", "0.3", "1.0000001Ki", "12Xi", "1 Gi"])

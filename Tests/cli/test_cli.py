@@ -217,6 +217,9 @@ RUN_REFUSALS = [
     (["--memory=0"], "--memory: 0 is below the 4Mi a container's init needs to start"),
     (["--memory", "1G"], "--memory: decimal or ambiguous size suffix 'G' in '1G' (use a binary quantity such as 1Gi: "
                          "'G' means 10^9 to Kubernetes and 2^30 to OpenVZ and systemd)"),
+    (["--memory", "512M"], "--memory: decimal or ambiguous size suffix 'M' in '512M' (use a binary quantity such as 512Mi: "
+                           "'M' means 10^6 to Kubernetes and 2^20 to OpenVZ and systemd)"),
+    (["--memory", "512MiB"], "--memory: size suffix 'MiB' in '512MiB' (write it 512Mi: manifests spell binary sizes as Kubernetes does)"),
     (["--cpus", "0"], "--cpus: must be at least 1m (one thousandth of a CPU)"),
     (["--cpus", "0m"], "--cpus: must be at least 1m (one thousandth of a CPU)"),
     (["--cpus=0.000"], "--cpus: must be at least 1m (one thousandth of a CPU)"),
