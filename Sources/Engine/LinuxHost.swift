@@ -81,10 +81,11 @@ public struct LinuxHost: HostRuntime {
             } else {
                 state = .stopped
             }
-            observed.containers.append(
-                ObservedContainer(
-                    name: record.name, state: state, recordedSpec: record.spec, resources: resources, network: network,
-                    firewallCurrent: firewallCurrent))
+            var container = ObservedContainer(
+                name: record.name, state: state, recordedSpec: record.spec, resources: resources, network: network,
+                firewallCurrent: firewallCurrent)
+            container.recordedLabels = record.labels ?? [:]
+            observed.containers.append(container)
         }
         let records = runtime.state.networkRecords()
         observed.recordedNetworks = records.mapValues(\.bridge)
@@ -210,8 +211,8 @@ public struct LinuxHost: HostRuntime {
             try runtime.updateNetworks(container, networks: networks)
         case .updateFirewall(let firewall):
             try runtime.updateFirewall(name, firewall)
-        case .updateRecord(let spec):
-            try runtime.updateRecord(name, spec)
+        case .updateRecord(let spec, let labels):
+            try runtime.updateRecord(name, spec, labels: labels)
         case .restartContainer(let container, let networks):
             // A smaller disk image is made at the start: refused first, with
             // the container left running, when its files would not fit.

@@ -122,7 +122,7 @@ public enum Operation: Hashable, Sendable {
     case updateFirewall(FirewallSpec?)
     /// Fields only berth's record holds (restart policy, stop timeout, ...):
     /// the record takes the spec.
-    case updateRecord(ContainerSpec)
+    case updateRecord(ContainerSpec, labels: [String: String] = [:])
     /// Fields that apply at the next start: carried out only with --restart.
     case restartContainer(ContainerObject, networks: [NetworkObject])
     /// Another root filesystem: carried out only with --replace.

@@ -108,6 +108,8 @@ public struct ObservedContainer: Sendable, Equatable {
     public var state: ObservedRunState
     /// The spec it was last started or updated with.
     public var recordedSpec: ContainerSpec?
+    /// The metadata.labels it was last started or updated with.
+    public var recordedLabels: [String: String] = [:]
     /// Resources as the kernel holds them, with the manifest's values as the
     /// kernel would hold them (nil where unreadable).
     public var resources: ObservedResources?

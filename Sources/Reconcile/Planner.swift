@@ -87,7 +87,7 @@ public enum Planner {
             ]
         case (.stopped, .stopped), (.stopped, .exited):
             // Nothing runs: the record takes the spec, for the next start.
-            return recordUpdate(ref, spec, recorded, onlyRecordFields: false)
+            return recordUpdate(ref, spec, recorded, labels: (container.metadata.labels, current.recordedLabels), onlyRecordFields: false)
         case (_, .stopped):
             var actions = [
                 Action(ref, .startContainer(container, networks: attached), changes: stateChange(stateOrigin), reason: .notRunning)
@@ -97,7 +97,9 @@ public enum Planner {
         case (_, .exited(let code)):
             let policy = spec.effectiveRestartPolicy
             let restarts = policy == .always || (policy == .onFailure && code != 0)
-            guard restarts else { return recordUpdate(ref, spec, recorded, onlyRecordFields: false) }
+            guard restarts else {
+                return recordUpdate(ref, spec, recorded, labels: (container.metadata.labels, current.recordedLabels), onlyRecordFields: false)
+            }
             return [
                 Action(
                     ref, .startContainer(container, networks: attached), changes: stateChange(.drift),
@@ -211,7 +213,7 @@ public enum Planner {
                         ], reason: .anotherRootfs))
             }
             restartChanges += RestartFields.changes(desired: spec, recorded: recorded, networksLive: current.network != nil)
-            actions += recordUpdate(ref, spec, recorded, onlyRecordFields: true)
+            actions += recordUpdate(ref, spec, recorded, labels: (container.metadata.labels, current.recordedLabels), onlyRecordFields: true)
         }
         if !restartChanges.isEmpty {
             let ipv6Only = restartChanges.allSatisfy { $0.field.hasPrefix("spec.networks[") }
@@ -225,9 +227,19 @@ public enum Planner {
 
     /// Fields only berth's record holds. With `onlyRecordFields` false (a
     /// container that does not run), every difference is such a field.
-    static func recordUpdate(_ ref: ObjectRef, _ spec: ContainerSpec, _ recorded: ContainerSpec?, onlyRecordFields: Bool) -> [Action] {
-        guard let recorded, recorded != spec else { return [] }
+    /// metadata.labels are berth's record only (for `list -l`): a change is recorded live.
+    static func recordUpdate(
+        _ ref: ObjectRef, _ spec: ContainerSpec, _ recorded: ContainerSpec?, labels: (desired: [String: String], recorded: [String: String]),
+        onlyRecordFields: Bool
+    ) -> [Action] {
+        guard let recorded, recorded != spec || labels.desired != labels.recorded else { return [] }
         var changes = RestartFields.recordOnly(desired: spec, recorded: recorded)
+        if labels.desired != labels.recorded {
+            changes.append(
+                FieldChange(
+                    "metadata.labels", desired: .text(Planner.render(labels.desired)), observed: .text(Planner.render(labels.recorded)),
+                    origin: .manifest))
+        }
         if !onlyRecordFields {
             changes += RestartFields.changes(desired: spec, recorded: recorded, networksLive: false)
             changes += ResourceDiff.differences(desired: ResourceValues(spec: spec.resources), observed: ResourceValues(spec: recorded.resources))
@@ -236,7 +248,12 @@ public enum Planner {
             if spec.rootfs?.source != recorded.rootfs?.source { changes.append(rootfsChange(spec, recorded)) }
         }
         guard !changes.isEmpty else { return [] }
-        return [Action(ref, .updateRecord(spec), changes: changes, reason: .recordOnly)]
+        return [Action(ref, .updateRecord(spec, labels: labels.desired), changes: changes, reason: .recordOnly)]
+    }
+
+    /// Labels as `key=value,key=value`, sorted ("none" when empty).
+    static func render(_ labels: [String: String]) -> String {
+        labels.isEmpty ? "none" : labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
     }
 
     /// The networks a spec attaches to.

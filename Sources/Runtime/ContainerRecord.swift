@@ -52,6 +52,9 @@ public struct ContainerRecord: Codable, Equatable, Sendable {
     /// directory that holds `upper` and `work`; nil: the layer is a
     /// directory of the state dir.
     public var diskImage: String?
+    /// The manifest's metadata.labels (for `list -l` and `-o json`); nil
+    /// when it has none or the record predates labels.
+    public var labels: [String: String]?
 }
 
 /// StateStore's decoded records, shared by its copies (a value type holding

@@ -103,6 +103,7 @@ public struct ContainerRuntime: Sendable {
         record.privateLayerInMemory = foreground ? true : nil
         record.diskImage = disk?.image
         record.spec = spec
+        record.labels = container.metadata.labels.isEmpty ? nil : container.metadata.labels
         record.restarts = restarts > 0 ? restarts : nil
         record.networks = ContainerRuntime.attached(spec, of: networks)
         if foreground, let me = ProcessStat.read(getpid()) { record.foregroundOwner = [UInt64(getpid()), me.startTime] }
@@ -349,9 +350,10 @@ public struct ContainerRuntime: Sendable {
 
     /// Takes a spec whose changes concern only berth's record (restart
     /// policy, stop timeout, persistence; or anything while it is stopped).
-    public func updateRecord(_ name: String, _ spec: ContainerSpec) throws {
+    public func updateRecord(_ name: String, _ spec: ContainerSpec, labels: [String: String] = [:]) throws {
         guard var record = state.load(name) else { throw RuntimeError(description: "no container \(name)") }
         record.spec = spec
+        record.labels = labels.isEmpty ? nil : labels
         record.keepPrivateLayer = spec.rootfs?.persistent ?? false
         try state.save(record)
         logger.info("record updated", metadata: ["container": "\(name)"])
@@ -437,6 +439,7 @@ public struct ContainerRuntime: Sendable {
             keepPrivateLayer: spec.rootfs?.persistent ?? false)
         let launch = try launchConfiguration(container, record: record)
         record.spec = spec
+        record.labels = container.metadata.labels.isEmpty ? nil : container.metadata.labels
         record.diskImage = disk?.image
         record.networks = ContainerRuntime.attached(spec, of: networks)
         record.keep(launch)

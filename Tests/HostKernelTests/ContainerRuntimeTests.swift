@@ -324,13 +324,14 @@ struct ContainerCLITests {
     @Test func listExecUBCSuspendStopAndStartFromTheCommandLine() throws {
         let host = try TestHost()
         defer { #expect(host.tearDown() == []) }
-        let record = try host.runtime.start(
-            host.container("web1", command: ["sleep", "300"]) { spec in
-                var resources = ResourcesSpec()
-                resources.memory = MemorySpec(max: ByteSize(bytes: 128 << 20))
-                resources.pids = PidsSpec(max: 100)
-                spec.resources = resources
-            })
+        var web1 = host.container("web1", command: ["sleep", "300"]) { spec in
+            var resources = ResourcesSpec()
+            resources.memory = MemorySpec(max: ByteSize(bytes: 128 << 20))
+            resources.pids = PidsSpec(max: 100)
+            spec.resources = resources
+        }
+        web1.metadata.labels = ["tier": "web"]
+        let record = try host.runtime.start(web1)
         let pid = try #require(record.pid)
 
         let list = try berth(host, ["list", "--output", "json"])
@@ -347,6 +348,9 @@ struct ContainerCLITests {
         #expect(rootfs?["work"] as? String == record.work && rootfs?.keys.contains("diskImage") == true)
         #expect((row["record"] as? [String: Any])?["cgroup"] as? String == record.cgroup)
         #expect(row["hostname"] as? String == "web1")
+        #expect(row["labels"] as? [String: String] == ["tier": "web"])
+        #expect(try berth(host, ["list", "-q", "-l", "tier=web"]).output == "web1\n")
+        #expect(try berth(host, ["list", "-q", "-l", "tier=db"]).output == "")
         #expect((row["uptimeSeconds"] as? Int).map { $0 >= 0 && $0 < 600 } == true, "\(row)")
         let status = try berth(host, ["status", "web1", "-o", "json"])
         let statusRow = try JSONSerialization.jsonObject(with: Data(status.output.utf8)) as? [String: Any]

@@ -47,6 +47,10 @@ struct ReconcileCLITests {
         #expect(try NFTablesNetlink.tableExists(family: NFTablesNetlink.familyINET, name: table))
         #expect(!(try NFTablesNetlink.tableExists(family: NFTablesNetlink.familyINET, name: table + "_none")))
 
+        // Labels are recorded at the create: list selects by them.
+        #expect(try berth("list", ["-q", "-l", "app=web"]).output == "web1\nweb2\n")
+        #expect(try berth("list", ["-q", "-l", "app=edge", "-l", "app=web"]).output == "")
+
         // A second apply has nothing to do and writes nothing.
         #expect(try berth("plan", ["--detailed-exitcode", manifests]).code == 0)
         #expect(try berth("apply", [manifests]).output.contains("No changes"))

@@ -180,6 +180,26 @@ import Testing
         #expect(actions.first?.changes.map(\.field) == [field])
     }
 
+    /// metadata.labels live in berth's record (list -l): a change is
+    /// recorded live, running or stopped; the same labels plan nothing.
+    @Test(arguments: [ObservedRunState.running, .stopped])
+    func labelsAreRecordedLive(state: ObservedRunState) {
+        // A stopped one's manifest says so (else the plan starts it, which records them too).
+        let old = container("web1") { $0.state = state == .stopped ? .stopped : .running }.defaulted()
+        var new = old
+        new.metadata.labels = ["tier": "web", "env": "prod"]
+        var current = running(old, state: state)
+        current.recordedLabels = ["tier": "web"]
+        let actions = Planner.plan(desired: host([new]), observed: ObservedHost(containers: [current]))
+        #expect(actions.map(\.kind) == [.updateLive])
+        #expect(actions.first?.operation == .updateRecord(new.spec, labels: ["tier": "web", "env": "prod"]))
+        #expect(actions.first?.changes.map(\.field) == ["metadata.labels"])
+        #expect(actions.first?.changes.first?.desired == .text("env=prod,tier=web"))
+        #expect(actions.first?.changes.first?.observed == .text("tier=web"))
+        current.recordedLabels = new.metadata.labels
+        #expect(Planner.plan(desired: host([new]), observed: ObservedHost(containers: [current])).isEmpty)
+    }
+
     @Test func aLimitInTheKernelButNotInTheRecordIsRecordedAgain() {
         // A live update wrote the kernel, then failed to save the record (a
         // full disk): the plan must not say "No changes".

@@ -65,6 +65,8 @@ struct ContainerSummary: Encodable {
     var state: String
     var pid: Int32?
     var hostname: String
+    /// The manifest's metadata.labels.
+    var labels: [String: String]
     /// Seconds since its init started; nil when it does not run.
     var uptimeSeconds: UInt64?
     var addresses: [String]
@@ -118,7 +120,7 @@ struct ContainerSummary: Encodable {
 
     /// The columns `list` can show (`--columns`), in their default order.
     enum Column: String, CaseIterable, ExpressibleByArgument {
-        case name, state, pid, hostname, uptime, restarts, addresses, cpu, memory, pids, cgroup
+        case name, state, pid, hostname, uptime, restarts, labels, addresses, cpu, memory, pids, cgroup
 
         static let defaults: [Column] = [.name, .state, .pid, .hostname, .uptime, .restarts, .addresses, .cpu, .memory, .pids]
 
@@ -138,6 +140,7 @@ struct ContainerSummary: Encodable {
             state = record.pid == nil ? "stopped" : "exited"
         }
         hostname = record.spec?.hostname ?? record.name
+        labels = record.labels ?? [:]
         exitCode = record.pid == nil ? nil : record.exitCode
         restarts = record.restarts ?? 0
         addresses = (record.spec?.networks ?? []).flatMap { $0.addresses.map(\.address.description) }
@@ -151,7 +154,7 @@ struct ContainerSummary: Encodable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case name, state, pid, hostname, uptimeSeconds, addresses, cpuSeconds, memory, pids, exitCode, restarts, cgroup, rootfs, record
+        case name, state, pid, hostname, labels, uptimeSeconds, addresses, cpuSeconds, memory, pids, exitCode, restarts, cgroup, rootfs, record
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -160,6 +163,7 @@ struct ContainerSummary: Encodable {
         try container.encode(state, forKey: .state)
         try container.encode(pid, forKey: .pid)
         try container.encode(hostname, forKey: .hostname)
+        try container.encode(labels, forKey: .labels)
         try container.encode(uptimeSeconds, forKey: .uptimeSeconds)
         try container.encode(addresses, forKey: .addresses)
         try container.encode(cpuSeconds, forKey: .cpuSeconds)
@@ -181,6 +185,7 @@ struct ContainerSummary: Encodable {
         case .hostname: return hostname
         case .uptime: return uptimeSeconds.map { Table.duration($0) } ?? "-"
         case .restarts: return "\(restarts)"
+        case .labels: return labels.isEmpty ? "-" : labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
         case .addresses: return addresses.isEmpty ? "-" : addresses.joined(separator: ",")
         case .cpu: return cpuSeconds.map { Table.fixed($0, digits: 2) } ?? "-"
         case .memory: return "\(Table.size(memory.current))/\(Table.size(memory.limit))"
@@ -250,7 +255,7 @@ struct List: ParsableCommand {
         abstract: "List containers: name, state, init pid, hostname, uptime, restarts, addresses, cpu, memory, pids.",
         discussion: """
             --columns picks and orders the columns (\(ContainerSummary.Column.allCases.map(\.rawValue).joined(separator: ", "))). \
-            -q prints the names alone. -o json gives every container with its cgroup, its root filesystem's layers \
+            -l key=value shows only containers with that label (repeat it: all must match). -q prints the names alone. -o json gives every container with its cgroup, its root filesystem's layers \
             and its record; every key is there for a stopped container too (null when it does not apply).
             """)
     @OptionGroup var global: GlobalOptions
@@ -259,6 +264,25 @@ struct List: ParsableCommand {
         help: ArgumentHelp("Columns to show, comma-separated (name,state,uptime).", valueName: "columns"),
         transform: List.columns)
     var columns: [[ContainerSummary.Column]] = []
+    @Option(
+        name: [.customShort("l"), .long],
+        help: ArgumentHelp("Only containers with this label (repeatable: all must match).", valueName: "key=value"),
+        transform: List.selector)
+    var selector: [LabelSelector] = []
+
+    /// One `key=value` a container's labels must hold.
+    struct LabelSelector: Equatable {
+        var key: String
+        var value: String
+        func matches(_ labels: [String: String]) -> Bool { labels[key] == value }
+    }
+
+    static func selector(_ text: String) throws -> LabelSelector {
+        guard let equals = text.firstIndex(of: "="), equals != text.startIndex else {
+            throw ValidationError("-l: '\(text)' is not key=value")
+        }
+        return LabelSelector(key: String(text[..<equals]), value: String(text[text.index(after: equals)...]))
+    }
 
     /// "name,state" → [.name, .state]; an unknown one names the choices.
     static func columns(_ text: String) throws -> [ContainerSummary.Column] {
@@ -272,7 +296,9 @@ struct List: ParsableCommand {
     }
 
     func run() throws {
-        let summaries = try RuntimeContext.runtime(global).list().map(ContainerSummary.init)
+        let summaries = try RuntimeContext.runtime(global).list().map(ContainerSummary.init).filter { summary in
+            selector.allSatisfy { $0.matches(summary.labels) }
+        }
         if format.output == .json {
             print(try JSONOutput.encode(summaries))
             return
