@@ -96,6 +96,17 @@ struct AgentTests {
         try Syscall.rename(path + ".tmp", path)
     }
 
+    /// git in `directory` as a test user; its output, trimmed.
+    @discardableResult
+    static func git(_ directory: String, _ arguments: [String]) throws -> String {
+        let result = try Spawn.run(
+            ["/usr/bin/git", "-c", "user.name=berth test", "-c", "user.email=test@berth.invalid", "-C", directory] + arguments,
+            mergingStandardError: true)
+        let output = String(decoding: result.output, as: UTF8.self)
+        guard result.exitedCleanly else { throw SystemError(call: "git \(arguments.joined(separator: " ")): \(output)", errno: EIO) }
+        return output.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
     func running(_ host: TestHost) -> [String: Int32] {
         var result: [String: Int32] = [:]
         for entry in host.runtime.list() { if case .running(let pid) = entry.status { result[entry.record.name] = pid } }
@@ -198,20 +209,12 @@ struct AgentTests {
         let upstream = host.root + "/upstream"
         let checkout = host.root + "/checkout"
         try FileManager.default.createDirectory(atPath: upstream, withIntermediateDirectories: true)
-        func git(_ directory: String, _ arguments: [String]) throws -> String {
-            let result = try Spawn.run(
-                ["/usr/bin/git", "-c", "user.name=berth test", "-c", "user.email=test@berth.invalid", "-C", directory] + arguments,
-                mergingStandardError: true)
-            let output = String(decoding: result.output, as: UTF8.self)
-            guard result.exitedCleanly else { throw SystemError(call: "git \(arguments.joined(separator: " ")): \(output)", errno: EIO) }
-            return output.trimmingCharacters(in: .whitespacesAndNewlines)
-        }
-        _ = try git(upstream, ["init", "--quiet", "--initial-branch=main"])
+        _ = try AgentTests.git(upstream, ["init", "--quiet", "--initial-branch=main"])
         try AgentTests.manifest("g1").write(toFile: upstream + "/g1.yaml", atomically: true, encoding: .utf8)
-        _ = try git(upstream, ["add", "."])
-        _ = try git(upstream, ["commit", "--quiet", "-m", "g1"])
-        _ = try git(host.root, ["clone", "--quiet", upstream, checkout])
-        let first = try git(upstream, ["rev-parse", "HEAD"])
+        _ = try AgentTests.git(upstream, ["add", "."])
+        _ = try AgentTests.git(upstream, ["commit", "--quiet", "-m", "g1"])
+        _ = try AgentTests.git(host.root, ["clone", "--quiet", upstream, checkout])
+        let first = try AgentTests.git(upstream, ["rev-parse", "HEAD"])
 
         let agent = try AgentProcess(host, ["--git", checkout, "--interval", "1s"])
         defer {
@@ -231,9 +234,9 @@ struct AgentTests {
 
         // A new upstream commit is fetched, fast-forwarded, applied and recorded.
         try AgentTests.manifest("g2").write(toFile: upstream + "/g2.yaml", atomically: true, encoding: .utf8)
-        _ = try git(upstream, ["add", "."])
-        _ = try git(upstream, ["commit", "--quiet", "-m", "g2"])
-        let second = try git(upstream, ["rev-parse", "HEAD"])
+        _ = try AgentTests.git(upstream, ["add", "."])
+        _ = try AgentTests.git(upstream, ["commit", "--quiet", "-m", "g2"])
+        let second = try AgentTests.git(upstream, ["rev-parse", "HEAD"])
         #expect(eventually(seconds: 30) { running(host)["g2"] != nil }, "\(agent.output)")
         #expect(eventually { cat(appliedCommit) == second })
         #expect(agent.output.contains("commit=\(second)"))
@@ -254,29 +257,20 @@ extension AgentTests {
         let remote = host.root + "/remote.git"
         let work = host.root + "/work"
         let checkout = host.root + "/checkout"
-        @discardableResult
-        func git(_ directory: String, _ arguments: [String]) throws -> String {
-            let result = try Spawn.run(
-                ["/usr/bin/git", "-c", "user.name=berth test", "-c", "user.email=test@berth.invalid", "-C", directory] + arguments,
-                mergingStandardError: true)
-            let output = String(decoding: result.output, as: UTF8.self)
-            guard result.exitedCleanly else { throw SystemError(call: "git \(arguments.joined(separator: " ")): \(output)", errno: EIO) }
-            return output.trimmingCharacters(in: .whitespacesAndNewlines)
-        }
         /// Commits f1 with `memory` in the working clone and pushes it (rewriting the last commit when `amend`).
         func publish(memory: String, amend: Bool) throws -> String {
             try AgentTests.manifest("f1", memory: memory).write(toFile: work + "/f1.yaml", atomically: true, encoding: .utf8)
-            try git(work, ["add", "."])
-            try git(work, ["commit", "--quiet", "-m", "f1 \(memory)"] + (amend ? ["--amend"] : []))
-            try git(work, ["push", "--quiet", "--force", "origin", "main"])
-            return try git(work, ["rev-parse", "HEAD"])
+            try AgentTests.git(work, ["add", "."])
+            try AgentTests.git(work, ["commit", "--quiet", "-m", "f1 \(memory)"] + (amend ? ["--amend"] : []))
+            try AgentTests.git(work, ["push", "--quiet", "--force", "origin", "main"])
+            return try AgentTests.git(work, ["rev-parse", "HEAD"])
         }
         try FileManager.default.createDirectory(atPath: host.root, withIntermediateDirectories: true)
-        try git(host.root, ["init", "--quiet", "--bare", "--initial-branch=main", remote])
-        try git(host.root, ["init", "--quiet", "--initial-branch=main", work])
-        try git(work, ["remote", "add", "origin", remote])
+        try AgentTests.git(host.root, ["init", "--quiet", "--bare", "--initial-branch=main", remote])
+        try AgentTests.git(host.root, ["init", "--quiet", "--initial-branch=main", work])
+        try AgentTests.git(work, ["remote", "add", "origin", remote])
         let first = try publish(memory: "64Mi", amend: false)
-        try git(host.root, ["clone", "--quiet", remote, checkout])
+        try AgentTests.git(host.root, ["clone", "--quiet", remote, checkout])
 
         let agent = try AgentProcess(host, ["--git", checkout, "--interval", "1s"])
         defer {
@@ -290,7 +284,7 @@ extension AgentTests {
         let rewritten = try publish(memory: "128Mi", amend: true)
         #expect(eventually { memoryMax(host, "f1") == 128 << 20 }, "\(agent.output)")
         #expect(eventually { cat(host.root + "/state/agent/applied-commit") == rewritten })
-        #expect(try git(checkout, ["rev-parse", "HEAD"]) == rewritten)
+        #expect(try AgentTests.git(checkout, ["rev-parse", "HEAD"]) == rewritten)
         #expect(agent.output.contains("checkout reset to a rewritten upstream"), "\(agent.output)")
         #expect(!agent.output.contains("git update failed"), "\(agent.output)")
 
@@ -304,12 +298,12 @@ extension AgentTests {
         #expect(agent.waitFor { $0.contains("STATUS=") } != nil)
         #expect(agent.waitFor { $0.contains("STATUS=") } != nil)
         #expect(agent.output.components(separatedBy: "checkout has local changes").count == 2, "\(agent.output)")
-        #expect(try git(checkout, ["rev-parse", "HEAD"]) == rewritten)
+        #expect(try AgentTests.git(checkout, ["rev-parse", "HEAD"]) == rewritten)
         #expect(memoryMax(host, "f1") == 128 << 20)
         #expect(agent.output.contains("f1.yaml"))
 
         // The change discarded: the all-clear, then the upstream's commit.
-        try git(checkout, ["checkout", "--quiet", "--", "f1.yaml"])
+        try AgentTests.git(checkout, ["checkout", "--quiet", "--", "f1.yaml"])
         #expect(eventually { memoryMax(host, "f1") == 96 << 20 }, "\(agent.output)")
         #expect(eventually { cat(host.root + "/state/agent/applied-commit") == third })
         #expect(agent.output.contains("checkout follows its upstream again"), "\(agent.output)")

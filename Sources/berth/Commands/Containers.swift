@@ -57,24 +57,38 @@ enum RuntimeContext {
     }
 }
 
+/// An optional that JSON shows as `null` rather than by leaving its key out
+/// (synthesized Encodable skips nil), so every object has the same keys.
+@propertyWrapper
+struct NullWhenAbsent<Value: Encodable>: Encodable {
+    var wrappedValue: Value?
+
+    init(wrappedValue: Value?) { self.wrappedValue = wrappedValue }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        if let wrappedValue { try container.encode(wrappedValue) } else { try container.encodeNil() }
+    }
+}
+
 /// One container as `list` and `status` show it. In JSON every key is
 /// always there (null when it does not apply, as for a stopped container's
 /// pid), so scripts need not guess.
 struct ContainerSummary: Encodable {
     var name: String
     var state: String
-    var pid: Int32?
+    @NullWhenAbsent var pid: Int32? = nil
     var hostname: String
     /// The manifest's metadata.labels.
     var labels: [String: String]
     /// Seconds since its init started; nil when it does not run.
-    var uptimeSeconds: UInt64?
+    @NullWhenAbsent var uptimeSeconds: UInt64? = nil
     var addresses: [String]
-    var cpuSeconds: Double?
+    @NullWhenAbsent var cpuSeconds: Double?
     var memory: Usage
     var pids: Usage
     /// The init's exit code once it ended by itself (where berth saw it).
-    var exitCode: Int32?
+    @NullWhenAbsent var exitCode: Int32?
     /// Starts after its init ended (restartPolicy), since the last boot.
     var restarts: Int
     var cgroup: String
@@ -83,16 +97,8 @@ struct ContainerSummary: Encodable {
     var record: ContainerRecord
 
     struct Usage: Encodable {
-        var current: UInt64?
-        var limit: UInt64?
-
-        enum CodingKeys: String, CodingKey { case current, limit }
-
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(current, forKey: .current)
-            try container.encode(limit, forKey: .limit)
-        }
+        @NullWhenAbsent var current: UInt64?
+        @NullWhenAbsent var limit: UInt64?
     }
 
     /// The overlay's layers: the shared template (lower), the private layer
@@ -102,20 +108,8 @@ struct ContainerSummary: Encodable {
         var lower: String
         var upper: String
         var work: String
-        var diskImage: String?
+        @NullWhenAbsent var diskImage: String?
         var inMemory: Bool
-
-        enum CodingKeys: String, CodingKey { case mountpoint, lower, upper, work, diskImage, inMemory }
-
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(mountpoint, forKey: .mountpoint)
-            try container.encode(lower, forKey: .lower)
-            try container.encode(upper, forKey: .upper)
-            try container.encode(work, forKey: .work)
-            try container.encode(diskImage, forKey: .diskImage)
-            try container.encode(inMemory, forKey: .inMemory)
-        }
     }
 
     /// The columns `list` can show (`--columns`), in their default order.
@@ -151,29 +145,6 @@ struct ContainerSummary: Encodable {
         rootfs = Rootfs(
             mountpoint: record.rootfs, lower: record.lower, upper: record.upper, work: record.work, diskImage: record.diskImage,
             inMemory: record.privateLayerInMemory == true)
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case name, state, pid, hostname, labels, uptimeSeconds, addresses, cpuSeconds, memory, pids, exitCode, restarts, cgroup, rootfs, record
-    }
-
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(name, forKey: .name)
-        try container.encode(state, forKey: .state)
-        try container.encode(pid, forKey: .pid)
-        try container.encode(hostname, forKey: .hostname)
-        try container.encode(labels, forKey: .labels)
-        try container.encode(uptimeSeconds, forKey: .uptimeSeconds)
-        try container.encode(addresses, forKey: .addresses)
-        try container.encode(cpuSeconds, forKey: .cpuSeconds)
-        try container.encode(memory, forKey: .memory)
-        try container.encode(pids, forKey: .pids)
-        try container.encode(exitCode, forKey: .exitCode)
-        try container.encode(restarts, forKey: .restarts)
-        try container.encode(cgroup, forKey: .cgroup)
-        try container.encode(rootfs, forKey: .rootfs)
-        try container.encode(record, forKey: .record)
     }
 
     /// The text of one column.
