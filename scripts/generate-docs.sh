@@ -10,6 +10,10 @@ berth=${1:?usage: generate-docs.sh BERTH OUT [SCRATCH_PATH]}
 out=${2:?usage: generate-docs.sh BERTH OUT [SCRATCH_PATH]}
 scratch=${3:-.build}
 swift=${SWIFT:-swift}
+# Paths given relative to where it was called from, then work from the package root.
+berth=$(realpath -m "$berth")
+out=$(realpath -m "$out")
+[[ $scratch = /* ]] || scratch=$(realpath -m "$scratch")
 cd "$(dirname "$0")/.."
 bin=$("$swift" build --scratch-path "$scratch" --show-bin-path)
 if [ ! -x "$bin/generate-manual" ]; then
