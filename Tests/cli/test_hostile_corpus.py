@@ -2,6 +2,8 @@
 scripts/gen-hostile-corpus.py): each invalid manifest makes `berth validate`
 exit 1, without a crash or a hang, printing exactly the lines of its
 NNN-name.expected, each one error on one line with the user's text escaped.
+Also: the README's hostile-input table matches the corpus and the last
+`make fuzz` run (fuzz/last-run.txt).
 
     BERTH=.build/debug/berth /usr/bin/python3 -m pytest -q Tests/cli/test_hostile_corpus.py
 """
@@ -61,3 +63,48 @@ def test_every_case_says_what_is_wrong_on_its_first_line():
     for name in CASES:
         first = (HOSTILE / name).read_bytes().removeprefix(b"\xef\xbb\xbf").split(b"\n", 1)[0]
         assert first.startswith(b"# ") and len(first) > 5, name
+
+
+# --- the README's hostile-input table ------------------------------------------
+
+def readme_table():
+    text = (ROOT / "README.md").read_text()
+    section = text.split("### Hostile input", 1)[1]
+    rows = {}
+    for line in section.splitlines()[1:]:
+        if line.startswith("#"):
+            break
+        if line.startswith("| ") and not line.startswith("| ---") and not line.startswith("| input"):
+            cells = [cell.strip() for cell in line.strip("|").split("|")]
+            rows[cells[0]] = cells[1:]
+    return rows
+
+
+def number(cell):
+    return int(cell.split()[0].replace(",", ""))
+
+
+def test_readme_table_counts_the_hostile_corpus():
+    rows = readme_table()
+    assert number(rows["hostile manifests (`Tests/corpus/hostile`)"][0]) == len(CASES)
+    corpus = ROOT / "Tests" / "ManifestTests" / "Corpus"
+    invalid = len(list(corpus.glob("invalid*/*.yaml")))
+    assert number(rows["golden invalid manifests (`Tests/ManifestTests/Corpus`)"][0]) == invalid
+
+
+def test_readme_table_has_the_last_fuzz_run():
+    rows = readme_table()
+    runs = dict(line.split() for line in (ROOT / "fuzz" / "last-run.txt").read_text().splitlines())
+    for target in ("manifest", "netlink"):
+        row = rows[f"libFuzzer `{target}` (`make fuzz`)"]
+        assert number(row[0]) == int(runs[target]) >= 1_000_000
+
+
+def test_readme_table_reports_no_crash_hang_or_escape():
+    """A row with figures says 0 crashes and 0 hangs, and 0 escapes or none
+    tried (—); a row of a suite not there yet has no figures at all."""
+    for name, cells in readme_table().items():
+        if cells[0][0].isdigit():
+            assert cells[1:3] == ["0", "0"] and cells[3] in ("0", "—"), (name, cells)
+        else:
+            assert cells[1:] == ["—", "—", "—"], (name, cells)
