@@ -23,17 +23,10 @@ import Testing
 
         """
 
-    static func container(_ name: String, _ body: String) -> String {
-        """
-        ---
-        apiVersion: berth/v1
-        kind: Container
-        metadata: {name: \(name)}
-        spec:
-          rootfs: {template: busybox}
-        \(body)
-
-        """
+    /// A container document on one line; `fields` are more spec fields, each
+    /// starting with ", ".
+    static func container(_ name: String, _ fields: String) -> String {
+        "--- {apiVersion: berth/v1, kind: Container, metadata: {name: \(name)}, spec: {rootfs: {template: busybox}\(fields)}}\n"
     }
 
     func resolved(_ yaml: String) throws -> [String: ContainerSpec] {
@@ -56,7 +49,7 @@ import Testing
     @Test func listedProfilesAndOwnValuesOverrideTheDefaultFieldByField() throws {
         let yaml =
             DefaultProfileTests.profiles
-            + DefaultProfileTests.container("web1", "  profiles: [small]\n  resources: {pids: {max: 50}}")
+            + DefaultProfileTests.container("web1", ", profiles: [small], resources: {pids: {max: 50}}")
         let spec = try #require(try resolved(yaml)["web1"])
         #expect(spec.profiles == ["default", "small"])
         #expect(spec.resources?.memory?.max == ByteSize(bytes: 128 << 20))
@@ -65,14 +58,14 @@ import Testing
     }
 
     @Test func anExplicitlyEmptyProfileListOptsOut() throws {
-        let spec = try #require(try resolved(DefaultProfileTests.profiles + DefaultProfileTests.container("free", "  profiles: []"))["free"])
+        let spec = try #require(try resolved(DefaultProfileTests.profiles + DefaultProfileTests.container("free", ", profiles: []"))["free"])
         #expect(spec.profiles == [])
         #expect(spec.resources == nil)
     }
 
     @Test func aListedDefaultIsMergedWhereItIsListedAndOnlyOnce() throws {
         let spec = try #require(
-            try resolved(DefaultProfileTests.profiles + DefaultProfileTests.container("big", "  profiles: [small, default]"))["big"])
+            try resolved(DefaultProfileTests.profiles + DefaultProfileTests.container("big", ", profiles: [small, default]"))["big"])
         #expect(spec.profiles == ["small", "default"])
         #expect(spec.resources?.memory?.max == ByteSize(bytes: 512 << 20))
     }
@@ -84,7 +77,7 @@ import Testing
     }
 
     @Test func anUnknownListedProfileIsStillReportedAtItsOwnIndex() {
-        let errors = check(DefaultProfileTests.profiles + DefaultProfileTests.container("web1", "  profiles: [small, smal]"))
+        let errors = check(DefaultProfileTests.profiles + DefaultProfileTests.container("web1", ", profiles: [small, smal]"))
         #expect(rendered(errors).map { $0.contains("spec.profiles[1]: unknown profile 'smal'") } == [true])
     }
 
