@@ -299,7 +299,7 @@ case("io-device-bad-number", "an io limit on device 8:x", with_rootfs("  resourc
 case("io-read-bps-decimal", "an io readBps of 10MB", with_rootfs("  resources: {io: {limits: [{device: \"8:0\", readBps: 10MB}]}}\n"))
 case("io-read-iops-zero", "an io readIops of 0", with_rootfs("  resources: {io: {limits: [{device: \"8:0\", readIops: 0}]}}\n"))
 case("io-limit-without-device", "an io limit without a device", with_rootfs("  resources: {io: {limits: [{readBps: 10Mi}]}}\n"))
-case("disk-quota", "a disk quota (not enforced yet)", with_rootfs("  resources: {disk: {size: 10Gi}}\n"))
+case("disk-size-too-small", "a disk image below the 16Mi minimum", with_rootfs("  resources: {disk: {size: 8Mi}}\n"))
 case("resources-list", "resources as a list", with_rootfs("  resources: [cpu]\n"))
 
 # --- devices, capabilities, security, mounts ---------------------------------------
@@ -455,7 +455,7 @@ case("profile-declared-twice", "two profiles with one name", profile("  stopTime
 case("profile-with-placement", "a profile with placement", profile("  placement: {hostnames: [node1]}\n"))
 case("profile-with-profiles", "a profile that lists profiles", profile("  profiles: [base]\n"))
 case("profile-bad-value", "a profile with a bad value", profile("  resources: {memory: {max: 256M}}\n"))
-case("profile-disk-quota", "a profile with a disk quota", profile("  resources: {disk: {inodes: 1000}}\n"))
+case("profile-disk-inodes", "a profile with a disk inode limit and no size", profile("  resources: {disk: {inodes: 1000}}\n"))
 case("profile-unknown-field", "a profile with a misspelled field", profile("  resorces: {}\n"))
 case("default-profile-bad-value", "the host's default profile with a decimal size", profile("  resources: {memory: {max: 512M}}\n", name="default"))
 case("default-profile-unknown-field", "the host's default profile with a misspelled field", profile("  resources: {pid: {max: 1024}}\n", name="default"))
@@ -463,6 +463,16 @@ case("default-profile-high-above-max", "the default profile's memory.high above 
      profile("  resources: {memory: {high: 512Mi}}\n", name="default") + "---\n" + with_rootfs("  resources: {memory: {max: 256Mi}}\n"))
 case("many-errors-in-one-file", "every error of a file is reported, each on its own line",
      with_rootfs("  state: paused\n  hostname: web_1\n  restartPolicy: sometimes\n  resources: {memory: {max: 1G}, pids: {max: 0}}\n"))
+
+# --- added with the network isolation and nested user namespace fields ------------
+case("subnet-loopback", "a subnet in the loopback range", network("  subnet: 127.0.0.0/8\n"))
+case("subnet-everything", "0.0.0.0/0 as a subnet", network("  subnet: 0.0.0.0/0\n"))
+case("subnet-link-local", "a subnet in the link-local range", network("  subnet: 169.254.0.0/16\n"))
+case("subnet-multicast", "a subnet in the multicast range", network("  subnet: 224.0.0.0/24\n"))
+case("reach-unknown", "a network that reaches one no document declares", network("  subnet: 10.88.0.0/24\n  reach: [bakc]\n"))
+case("reach-itself", "a network that lists itself in reach", network("  subnet: 10.88.0.0/24\n  reach: [front]\n"))
+case("reach-string", "reach as a string", network("  subnet: 10.88.0.0/24\n  reach: back\n"))
+case("nested-user-namespaces-yes", "nestedUserNamespaces 'yes'", with_rootfs("  security: {nestedUserNamespaces: yes}\n"))
 
 
 def main():

@@ -100,6 +100,16 @@ def test_readme_table_has_the_last_fuzz_run():
         assert number(row[0]) == int(runs[target]) >= 1_000_000
 
 
+def test_readme_table_counts_the_escapes_tried():
+    """The escape suite's row counts the rows of the "Escapes tried" table,
+    which EscapeTests writes."""
+    text = (ROOT / "README.md").read_text()
+    table = text.split("<!-- escapes:", 1)[1].split("<!-- end escapes -->", 1)[0]
+    tried = [line for line in table.splitlines()[1:] if line.startswith("| ")][2:]
+    row = readme_table()['escape suite (`HostKernelTests.EscapeTests`, "Escapes tried" above)']
+    assert number(row[0]) == len(tried) > 0
+
+
 def test_readme_table_reports_no_crash_hang_or_escape():
     """A row with figures says 0 crashes and 0 hangs, and 0 escapes or none
     tried (—); a row of a suite not there yet has no figures at all."""
