@@ -31,9 +31,13 @@ public struct ByteSize: Hashable, Comparable, Sendable, CustomStringConvertible 
                 multiplier = match.1
             } else if let binary = ByteSize.decimalSuffixes[suffix] {
                 let suggestion = binary.isEmpty ? number : "\(number)\(binary)"
+                // The two readings of this suffix: 'M' is 10^6 to Kubernetes, 2^20 to OpenVZ and systemd.
+                let readings = ByteSize.binarySuffixes.firstIndex { $0.0 == binary }.map {
+                    ": '\(suffix)' means 10^\(3 * ($0 + 1)) to Kubernetes and 2^\(10 * ($0 + 1)) to OpenVZ and systemd"
+                }
                 throw ValueError(
                     "decimal or ambiguous size suffix '\(suffix)' in '\(text)'",
-                    hint: "use a binary quantity such as \(suggestion): 'G' means 10^9 to Kubernetes and 2^30 to OpenVZ and systemd")
+                    hint: "use a binary quantity such as \(suggestion)\(readings ?? "")")
             } else {
                 throw ValueError(
                     "unknown size suffix '\(suffix)' in '\(text)'",
