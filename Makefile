@@ -5,7 +5,7 @@ SWIFT ?= swift
 PYTHON ?= /usr/bin/python3
 BERTH := .build/debug/berth
 
-.PHONY: all deps build release install test test-swift test-schemas test-cli test-kernel test-vm deps-vm lint demo bench clean
+.PHONY: all deps build release install test test-swift test-schemas test-cli test-kernel test-vm deps-vm lint demo bench fuzz fuzz-short clean
 
 all: build
 
@@ -63,7 +63,7 @@ install: release
 	@if [ -z "$(DESTDIR)" ]; then journalctl --update-catalog; systemctl daemon-reload 2>/dev/null || true; fi
 
 lint:
-	$(SWIFT) format lint --strict --recursive Sources Tests Package.swift
+	$(SWIFT) format lint --strict --recursive Sources Tests fuzz Package.swift
 
 test-swift: build
 	$(SWIFT) test
@@ -106,5 +106,16 @@ bench: release
 		bash scripts/sandbox-run.sh .build/release/berth-bench network && \
 		bash scripts/sandbox-run.sh .build/release/berth-bench reconcile; fi
 
+# libFuzzer targets (fuzz/): the manifest parser, decoder and validator, and
+# the netlink decoders, 10^6 executions each from the seed corpora; the
+# figures go to fuzz/last-run.txt for the README's hostile-input table.
+# CI runs a short pass (fuzz-short). Their own scratch path: .build-fuzz.
+FUZZ_RUNS ?= 1000000
+fuzz: deps
+	bash scripts/fuzz.sh $(FUZZ_RUNS)
+
+fuzz-short: deps
+	bash scripts/fuzz.sh 20000
+
 clean:
-	rm -rf .build
+	rm -rf .build .build-fuzz

@@ -83,7 +83,15 @@ public struct DiskImage: Sendable {
         try Syscall.makeDirectories(mountPoint, mode: 0o700)
         var device = [CChar](repeating: 0, count: 64)
         let loop = berth_loop_attach(image, &device, UInt(device.count))
-        guard loop >= 0 else { throw SystemError(call: "LOOP_CONFIGURE", errno: errno, subject: image) }
+        guard loop >= 0 else {
+            let error = errno
+            if !Syscall.exists("/dev/loop-control") {
+                throw SystemError(
+                    call: "LOOP_CONFIGURE", errno: error,
+                    subject: "\(image): the kernel's loop driver is not loaded (no /dev/loop-control; modprobe loop)")
+            }
+            throw SystemError(call: "LOOP_CONFIGURE", errno: error, subject: image)
+        }
         defer { Syscall.close(loop) }
         let path = String(cString: device)
         let flags = berth_mount_flag_nosuid() | berth_mount_flag_nodev()

@@ -32,8 +32,9 @@ public struct FieldLocator: Sendable {
         guard let document = containers[name] else { return nil }
         if let node = document.root.lookup(path) { return node.location }
         guard case .container(let spec) = document.object else { return document.location(of: path) }
-        for profile in (spec.profiles ?? []).reversed() {
-            if let node = profiles[profile]?.root.lookup(path) { return node.location }
+        let applied = ManifestSet.appliedProfiles(spec.profiles, hostDefault: profiles[Defaults.profileName] != nil)
+        for profile in applied.reversed() {
+            if let node = profiles[profile.name]?.root.lookup(path) { return node.location }
         }
         return document.location(of: path)
     }

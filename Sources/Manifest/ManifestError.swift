@@ -33,7 +33,21 @@ public struct ManifestError: Error, Hashable, Sendable, Comparable, CustomString
         if !fieldPath.isEmpty { text += "\(fieldPath): " }
         text += message
         if let hint { text += " (\(hint))" }
-        return TextCheck.escaped(text)
+        return ManifestError.bounded(TextCheck.escaped(text))
+    }
+
+    /// The longest diagnostic line printed whole. A longer one (a 100 kB
+    /// value quoted in it) keeps its start, with the position and field, and
+    /// its end, with the hint, and says how much it left out: one bad value
+    /// cannot flood a terminal, a CI log or the journal.
+    static let maxLineLength = 1024
+
+    static func bounded(_ line: String) -> String {
+        let scalars = line.unicodeScalars
+        guard scalars.count > maxLineLength else { return line }
+        let head = String.UnicodeScalarView(scalars.prefix(maxLineLength * 3 / 4))
+        let tail = String.UnicodeScalarView(scalars.suffix(maxLineLength / 8))
+        return "\(String(head))…[\(scalars.count - head.count - tail.count) characters not shown]…\(String(tail))"
     }
 
     enum CodingKeys: String, CodingKey {

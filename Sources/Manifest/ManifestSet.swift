@@ -56,13 +56,15 @@ public struct ManifestSet: Sendable {
                 guard spec.placement?.matches(host) ?? true,
                     selectedNames.insert("container/" + document.metadata.name).inserted
                 else { continue }
-                // Merge profiles in order; the container's own values win.
+                // Merge profiles in order (the host's default first); the
+                // container's own values win.
                 var merged = ContainerSpec()
                 var profilesMissing = false
-                for (index, name) in (spec.profiles ?? []).enumerated() {
+                let applied = ManifestSet.appliedProfiles(spec.profiles, hostDefault: profiles[Defaults.profileName] != nil)
+                for (index, name) in applied {
                     if let profile = profiles[name] {
                         merged = profile.merged(over: merged)
-                    } else {
+                    } else if let index {
                         profilesMissing = true
                         fail(
                             document, .root / "spec" / "profiles" / index, "unknown profile '\(name)'",
@@ -70,6 +72,8 @@ public struct ManifestSet: Sendable {
                     }
                 }
                 merged = spec.merged(over: merged)
+                // The record and the plan name every profile that was merged.
+                if !applied.isEmpty { merged.profiles = applied.map(\.name) }
                 if profilesMissing { incomplete.insert(document.metadata.name) }
                 containers.append((document, ContainerObject(metadata: document.metadata, spec: merged, source: document.location)))
             }
@@ -238,6 +242,18 @@ public struct ManifestSet: Sendable {
 
         let desired = DesiredHost(host: host, networks: networks.map(\.1), containers: containers.map(\.1))
         return (desired, errors.sorted())
+    }
+
+    /// The profiles merged into a container, in order, each with its index in
+    /// the container's own `spec.profiles` (nil for the host's default).
+    /// The Profile named `default`, when the manifests define one, comes
+    /// first for every container (OpenVZ's default container config), unless
+    /// the container lists it itself (it is then merged where it is listed)
+    /// or opts out with an explicitly empty `profiles: []`.
+    public static func appliedProfiles(_ listed: [String]?, hostDefault: Bool) -> [(index: Int?, name: String)] {
+        let own = (listed ?? []).enumerated().map { (index: Optional($0.offset), name: $0.element) }
+        guard hostDefault, listed != [], !own.contains(where: { $0.name == Defaults.profileName }) else { return own }
+        return [(nil, Defaults.profileName)] + own
     }
 
     /// Subnet overlaps and bridge clashes, each network reported at most once.

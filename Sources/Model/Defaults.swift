@@ -13,6 +13,10 @@ public enum Defaults {
     public static let bridgeMTU = 1500
     public static let initCommand = ["/sbin/init"]
     public static let workingDir = "/"
+    /// The Profile merged first into every container that does not opt out
+    /// (`spec.profiles: []`), when the manifests define one: the host's
+    /// default limits, as OpenVZ's default container config gives them.
+    public static let profileName = "default"
 }
 
 extension ContainerObject {

@@ -62,12 +62,16 @@ public enum Planner {
                         ], reason: .runningWithoutRecord(pid: pid))
                 ]
             }
+            // Every limit it is created with (the host's default profile's
+            // included) against the kernel's default, so the plan shows them.
+            let limits = ResourceDiff.differences(desired: ResourceValues(spec: spec.resources), observed: ResourceValues(spec: nil))
+                .map { FieldChange($0.0, desired: $0.1, observed: $0.2, origin: .manifest) }
             var actions = [
                 Action(
                     ref, .createContainer(container, networks: attached),
                     changes: [
                         FieldChange("spec.state", desired: .text(wanted == .stopped ? "created" : "running"), observed: .absent, origin: .manifest)
-                    ],
+                    ] + limits,
                     reason: .doesNotExist)
             ]
             if wanted == .frozen { actions.append(Action(ref, .freezeContainer, reason: .stateFrozen)) }

@@ -48,10 +48,18 @@ import Testing
         }
     }
 
-    @Test func aBytesSuffixSuggestsPlainBytes() {
-        #expect(throws: ValueError.self) { try ByteSize(parsing: "1B") }
-        #expect((try? ByteSize(parsing: "1B")) == nil)
-        do { _ = try ByteSize(parsing: "100B") } catch { #expect(error.hint?.hasPrefix("write plain bytes such as 100") == true) }
+    /// The hint suggests the binary spelling of the same number and names
+    /// the two readings of the suffix that was written.
+    @Test(arguments: [
+        ("512M", "use a binary quantity such as 512Mi: 'M' means 10^6 to Kubernetes and 2^20 to OpenVZ and systemd"),
+        ("2G", "use a binary quantity such as 2Gi: 'G' means 10^9 to Kubernetes and 2^30 to OpenVZ and systemd"),
+        ("10kB", "use a binary quantity such as 10Ki: 'kB' means 10^3 to Kubernetes and 2^10 to OpenVZ and systemd"),
+        ("1E", "use a binary quantity such as 1Ei: 'E' means 10^18 to Kubernetes and 2^60 to OpenVZ and systemd"),
+        ("100B", "write plain bytes such as 100, or a binary quantity such as 512Mi"),
+    ])
+    func decimalSuffixHintNamesItsOwnReadings(text: String, hint: String) {
+        #expect(throws: ValueError.self) { try ByteSize(parsing: text) }
+        do { _ = try ByteSize(parsing: text) } catch { #expect(error.hint == hint) }
     }
 
     @Test(arguments: ["", "Mi", "-1", "1.2.3Mi", "0.3", "1.0000001Ki", "12Xi", "1 Gi"])

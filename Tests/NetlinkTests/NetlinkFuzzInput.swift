@@ -1,0 +1,1 @@
+../../fuzz/NetlinkFuzzInput.swift
