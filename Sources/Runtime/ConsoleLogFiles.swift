@@ -92,7 +92,9 @@ public struct ConsoleLogFiles: Sendable {
     /// The last `lines` lines across the files, oldest first: read backwards
     /// from the end a block at a time, so a log that grew large without an
     /// agent to rotate it costs only what is printed.
-    public func tail(_ lines: Int) -> [UInt8] {
+    /// `upTo`: read console.log only up to this offset (where a follow
+    /// then starts, so that no line is printed twice).
+    public func tail(_ lines: Int, upTo limit: Int? = nil) -> [UInt8] {
         guard lines > 0 else { return [] }
         var collected: [UInt8] = []
         var newlines = 0
@@ -102,6 +104,7 @@ public struct ConsoleLogFiles: Sendable {
             guard let fd = try? Syscall.open(file, O_RDONLY | O_CLOEXEC) else { continue }
             defer { Syscall.close(fd) }
             var end = Int(Syscall.version(file)?.size ?? 0)
+            if file == path, let limit { end = min(end, limit) }
             while end > 0 {
                 let start = max(0, end - 65536)
                 var block = [UInt8](repeating: 0, count: end - start)

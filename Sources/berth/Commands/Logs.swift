@@ -30,8 +30,9 @@ struct Logs: ParsableCommand {
         let log = runtime.consoleLog(name)
         var offset = 0
         if let tail {
+            // One end for both: the tail stops where a follow goes on.
             offset = Int(Syscall.version(log.path)?.size ?? 0)
-            try Syscall.writeAll(STDOUT_FILENO, log.tail(tail))
+            try Syscall.writeAll(STDOUT_FILENO, log.tail(tail, upTo: offset))
         } else {
             // Everything, a block at a time: the rotated files, then console.log.
             for file in log.files() {
