@@ -115,7 +115,7 @@ fuzz: deps
 	bash scripts/fuzz.sh $(FUZZ_RUNS)
 
 fuzz-short: deps
-	bash scripts/fuzz.sh 20000
+	FUZZ_SEED=1 bash scripts/fuzz.sh 20000
 
 clean:
 	rm -rf .build .build-fuzz

@@ -273,6 +273,17 @@ public final class RouteNetlink {
         return link.index
     }
 
+    /// The errno an NLMSG_ERROR reply carries (the kernel writes it
+    /// negated), nil for an acknowledgement (0). A reply too short to hold
+    /// one, or holding no negative errno (a positive value, or Int32.min,
+    /// which has no positive counterpart), is EBADMSG.
+    static func errorNumber(_ reply: NetlinkMessage) -> Int32? {
+        guard let raw = reply.payload.readLittleEndian(UInt32.self, at: 0) else { return 74 }
+        let code = Int32(bitPattern: raw)
+        if code == 0 { return nil }
+        return code < 0 && code != .min ? -code : 74
+    }
+
     /// One link by name, or nil when there is none.
     public func link(named name: String) throws -> Link? {
         let reply: NetlinkMessage
@@ -408,9 +419,8 @@ public final class RouteNetlink {
                 throw NetlinkError(operation: operation, errno: 74)  // EBADMSG
             }
             for reply in replies where reply.sequence == sequence && reply.type == Netlink.NLMSG_ERROR {
-                let code = reply.payload.readLittleEndian(UInt32.self, at: 0).map { Int32(bitPattern: $0) } ?? -74
-                if code == 0 { return }
-                throw NetlinkError(operation: operation, errno: -code)
+                guard let errno = RouteNetlink.errorNumber(reply) else { return }
+                throw NetlinkError(operation: operation, errno: errno)
             }
         }
     }
@@ -426,8 +436,7 @@ public final class RouteNetlink {
             }
             for reply in replies where reply.sequence == sequence {
                 guard reply.type == Netlink.NLMSG_ERROR else { return reply }
-                let code = reply.payload.readLittleEndian(UInt32.self, at: 0).map { Int32(bitPattern: $0) } ?? -74
-                throw NetlinkError(operation: operation, errno: code == 0 ? 74 : -code)
+                throw NetlinkError(operation: operation, errno: RouteNetlink.errorNumber(reply) ?? 74)
             }
         }
     }
@@ -446,8 +455,7 @@ public final class RouteNetlink {
                 switch reply.type {
                 case Netlink.NLMSG_DONE: return collected
                 case Netlink.NLMSG_ERROR:
-                    let code = reply.payload.readLittleEndian(UInt32.self, at: 0).map { Int32(bitPattern: $0) } ?? -74
-                    throw NetlinkError(operation: operation, errno: -code)
+                    throw NetlinkError(operation: operation, errno: RouteNetlink.errorNumber(reply) ?? 74)
                 default: collected.append(reply)
                 }
             }

@@ -214,6 +214,18 @@ final class ScriptedTransport: NetlinkTransport {
         #expect(transport.sent.count == 1)
     }
 
+    /// Found by the netlink fuzzer: an error code of Int32.min has no
+    /// positive errno (negating it trapped), nor has a positive code.
+    @Test(arguments: [Int32.min, 5, Int32.max])
+    func anErrorReplyWithoutANegativeErrnoIsEBADMSG(code: Int32) {
+        #expect(throws: NetlinkError(operation: "get link eth9", errno: 74)) {
+            try RouteNetlink(transport: ScriptedTransport([ScriptedTransport.ack(code)])).link(named: "eth9")
+        }
+        #expect(throws: NetlinkError(operation: "create bridge br0", errno: 74)) {
+            try RouteNetlink(transport: ScriptedTransport([ScriptedTransport.ack(code)])).createBridge("br0")
+        }
+    }
+
     @Test func missingLinkByNameIsNil() throws {
         let client = RouteNetlink(transport: ScriptedTransport([ScriptedTransport.ack(-19)]))
         #expect(try client.link(named: "nope") == nil)
