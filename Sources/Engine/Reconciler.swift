@@ -95,21 +95,10 @@ public struct Reconciler<Host: HostRuntime> {
     }
 
     static func pastTense(_ kind: Action.Kind, _ result: ActionResult) -> String {
-        switch (kind, result) {
-        case (_, .restarted): return "restarted"
-        case (_, .replaced): return "replaced"
-        case (.create, _): return "created"
-        case (.updateLive, _): return "updated live"
-        case (.pendingRestart, _): return "restarted"
-        case (.replace, _): return "replaced"
-        case (.delete, _): return "deleted"
-        case (.start, _): return "started"
-        case (.stop, _): return "stopped"
-        case (.adopt, _): return "adopted"
-        case (.freeze, _): return "frozen"
-        case (.thaw, _): return "thawed"
-        case (.orphan, _): return "left as an orphan"
-        case (.record, _): return "inventory recorded"
+        switch result {
+        case .restarted: return "restarted"
+        case .replaced: return "replaced"
+        default: return kind.done
         }
     }
 

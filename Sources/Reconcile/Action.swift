@@ -229,6 +229,25 @@ public struct Action: Hashable, Sendable, CustomStringConvertible {
         case orphan
         /// berth's own record (an inventory) changes.
         case record
+
+        /// What a carried-out step of this kind did, as a total and an
+        /// event say it ("created", "updated live").
+        public var done: String {
+            switch self {
+            case .create: return "created"
+            case .updateLive: return "updated live"
+            case .pendingRestart: return "restarted"
+            case .replace: return "replaced"
+            case .delete: return "deleted"
+            case .start: return "started"
+            case .stop: return "stopped"
+            case .adopt: return "adopted"
+            case .freeze: return "frozen"
+            case .thaw: return "thawed"
+            case .orphan: return "orphan"
+            case .record: return "inventory recorded"
+            }
+        }
     }
 
     public var object: ObjectRef

@@ -138,35 +138,31 @@ enum PlanOutput {
         var failed = 0
         var skipped = 0
         for (action, result) in items {
-            if action.kind == .orphan {
-                if counts["orphan"] == nil { order.append("orphan") }
-                counts["orphan", default: 0] += 1
-                continue
-            }
             if let result, result.failed {
                 failed += 1
                 continue
             }
-            if case .skipped = result {
+            // An orphan is left alone (skipped), and counted as what it is.
+            if case .skipped = result, action.kind != .orphan {
                 skipped += 1
                 continue
             }
             let word: String
             switch (action.kind, result) {
-            case (.pendingRestart, .some(.restarted)): word = "restarted"
-            case (.replace, .some(.replaced)): word = "replaced"
+            case (.pendingRestart, .some(.restarted)), (.replace, .some(.replaced)): word = action.kind.done
             case (.pendingRestart, _): word = "pending restart"
-            case (.create, _): word = planned ? "to create" : "created"
-            case (.updateLive, _): word = planned ? "to update live" : "updated live"
-            case (.replace, _): word = planned ? "to replace" : "replaced"
-            case (.delete, _): word = planned ? "to delete" : "deleted"
-            case (.start, _): word = planned ? "to start" : "started"
-            case (.stop, _): word = planned ? "to stop" : "stopped"
-            case (.adopt, _): word = planned ? "to adopt" : "adopted"
-            case (.freeze, _): word = planned ? "to freeze" : "frozen"
-            case (.thaw, _): word = planned ? "to thaw" : "thawed"
             case (.orphan, _): word = "orphan"
-            case (.record, _): word = planned ? "inventory to record" : "inventory recorded"
+            case (_, .some): word = action.kind.done
+            case (.create, nil): word = "to create"
+            case (.updateLive, nil): word = "to update live"
+            case (.replace, nil): word = "to replace"
+            case (.delete, nil): word = "to delete"
+            case (.start, nil): word = "to start"
+            case (.stop, nil): word = "to stop"
+            case (.adopt, nil): word = "to adopt"
+            case (.freeze, nil): word = "to freeze"
+            case (.thaw, nil): word = "to thaw"
+            case (.record, nil): word = "inventory to record"
             }
             if counts[word] == nil { order.append(word) }
             counts[word, default: 0] += 1
