@@ -60,7 +60,7 @@ public struct LinuxHost: HostRuntime {
             var resources: ObservedResources?
             if let usage {
                 var kernel = ResourceObservation.values(usage.limits, inheritedCPUs: inheritedCPUs)
-                kernel.diskSize = record.diskImage.flatMap { _ in runtime.state.diskImage(record.name).size }
+                kernel.diskSize = runtime.diskSize(record)
                 let spec = containers[record.name]?.spec.resources ?? record.spec?.resources
                 let expected = ResourceObservation.expected(
                     spec, version: runtime.cgroups.version, observed: kernel, inheritedCPUs: inheritedCPUs)
@@ -163,7 +163,7 @@ public struct LinuxHost: HostRuntime {
         let held = try runtime.cgroups.observe(group, usage: false)
         let inherited = runtime.cgroups.inheritedCPUs(group)
         var kernel = ResourceObservation.values(held.limits, inheritedCPUs: inherited)
-        kernel.diskSize = record.diskImage.flatMap { _ in runtime.state.diskImage(name).size }
+        kernel.diskSize = runtime.diskSize(record)
         let expected = ResourceObservation.expected(resources, version: runtime.cgroups.version, observed: kernel, inheritedCPUs: inherited)
         let differences = ResourceDiff.differences(desired: expected, observed: kernel)
         if !differences.isEmpty {

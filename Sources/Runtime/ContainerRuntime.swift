@@ -229,6 +229,12 @@ public struct ContainerRuntime: Sendable {
         return disk
     }
 
+    /// The size of the container's disk image (its disk quota as the host
+    /// holds it); nil when its private layer is not on one.
+    public func diskSize(_ record: ContainerRecord) -> UInt64? {
+        record.diskImage == nil ? nil : state.diskImage(record.name).size
+    }
+
     /// Refuses shrinking the container's disk image below what its files
     /// need (checked while it runs, before a restart stops it).
     public func checkDiskShrink(_ name: String, to size: ByteSize?) throws {
