@@ -45,7 +45,7 @@ public struct LinuxHost: HostRuntime {
             // Unreadable (the init just died): nil, and network changes wait for a restart.
             if running, let pid = record.pid, let container = containers[record.name] {
                 // A namespace that has and should have only lo is not read.
-                if !(container.spec.networks ?? []).isEmpty || !(record.spec?.networks ?? []).isEmpty {
+                if !container.spec.networks.isEmpty || !(record.spec?.networks ?? []).isEmpty {
                     network = try? NetworkAttacher.observe(
                         pid: pid, container: container, networks: networks, ipv6: record.ipv6 ?? record.spec?.usesIPv6 ?? false)
                 }
@@ -216,13 +216,13 @@ public struct LinuxHost: HostRuntime {
         case .restartContainer(let container, let networks):
             // A smaller disk image is made at the start: refused first, with
             // the container left running, when its files would not fit.
-            try runtime.checkDiskShrink(name, to: container.spec.resources?.disk?.size)
-            try runtime.stop(name, timeout: container.spec.effectiveStopTimeout)
+            try runtime.checkDiskShrink(name, to: container.spec.resources.disk?.size)
+            try runtime.stop(name, timeout: container.spec.stopTimeout)
             _ = try runtime.start(container, networks: networks)
         case .replaceContainer(let container, let networks):
             // Another root filesystem: the container is made again (its
             // private layer kept only when the manifest says persistent).
-            try runtime.stop(name, timeout: container.spec.effectiveStopTimeout)
+            try runtime.stop(name, timeout: container.spec.stopTimeout)
             try runtime.delete(name)
             _ = try runtime.start(container, networks: networks)
         case .deleteContainer:

@@ -71,7 +71,7 @@ public enum HostCheck {
                 continue
             }
             guard let root else {
-                if case .tarball(let tarball) = spec.rootfs?.source {
+                if case .tarball(let tarball) = spec.rootfs {
                     notes.append("\(name): tarball \(tarball) is not unpacked yet; its init command is checked once it is")
                 }
                 continue

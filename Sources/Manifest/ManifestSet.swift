@@ -38,7 +38,7 @@ public struct ManifestSet: Sendable {
         }
         var allNetworks: [String: ManifestDocument] = [:]
         var networks: [(ManifestDocument, NetworkObject)] = []
-        var containers: [(ManifestDocument, ContainerObject)] = []
+        var containers: [(ManifestDocument, ManifestObject<ContainerSpec>)] = []
         var selectedNames: Set<String> = []
         // Containers whose profiles did not all resolve: fields they would
         // have supplied are not reported missing a second time.
@@ -75,7 +75,7 @@ public struct ManifestSet: Sendable {
                 // The record and the plan name every profile that was merged.
                 if !applied.isEmpty { merged.profiles = applied.map(\.name) }
                 if profilesMissing { incomplete.insert(document.metadata.name) }
-                containers.append((document, ContainerObject(metadata: document.metadata, spec: merged, source: document.location)))
+                containers.append((document, ManifestObject(metadata: document.metadata, spec: merged, source: document.location)))
             }
         }
 
@@ -240,7 +240,14 @@ public struct ManifestSet: Sendable {
             }
         }
 
-        let desired = DesiredHost(host: host, networks: networks.map(\.1), containers: containers.map(\.1))
+        // Defaults, once: what later layers see has no unset field. A
+        // container without a rootfs has its error above and is left out.
+        let resolved = containers.compactMap { _, container in
+            container.spec.resolved(name: container.metadata.name).map {
+                ContainerObject(metadata: container.metadata, spec: $0, source: container.source)
+            }
+        }
+        let desired = DesiredHost(host: host, networks: networks.map(\.1), containers: resolved)
         return (desired, errors.sorted())
     }
 

@@ -85,7 +85,8 @@ public struct ManifestObject<Spec: Hashable & Sendable & Codable>: Hashable, Sen
     }
 }
 
-public typealias ContainerObject = ManifestObject<ContainerSpec>
+/// A container with its profiles merged and its defaults applied.
+public typealias ContainerObject = ManifestObject<ContainerConfig>
 public typealias NetworkObject = ManifestObject<NetworkSpec>
 public typealias ProfileObject = ManifestObject<ContainerSpec>
 

@@ -116,13 +116,13 @@ public enum Operation: Hashable, Sendable {
     case freezeContainer
     case thawContainer
     /// Writes every cgroup limit (declaratively) and records the resources.
-    case updateResources(ResourcesSpec?)
+    case updateResources(ResourcesSpec)
     /// Attaches, detaches and readdresses the container's networks.
     case updateNetworks(ContainerObject, networks: [NetworkObject])
-    case updateFirewall(FirewallSpec?)
+    case updateFirewall(ContainerConfig.Firewall?)
     /// Fields only berth's record holds (restart policy, stop timeout, ...):
     /// the record takes the spec.
-    case updateRecord(ContainerSpec, labels: [String: String] = [:])
+    case updateRecord(ContainerConfig, labels: [String: String] = [:])
     /// Fields that apply at the next start: carried out only with --restart.
     case restartContainer(ContainerObject, networks: [NetworkObject])
     /// Another root filesystem: carried out only with --replace.

@@ -107,7 +107,7 @@ public struct ObservedContainer: Sendable, Equatable {
     public var name: String
     public var state: ObservedRunState
     /// The spec it was last started or updated with.
-    public var recordedSpec: ContainerSpec?
+    public var recordedSpec: ContainerConfig?
     /// The metadata.labels it was last started or updated with.
     public var recordedLabels: [String: String] = [:]
     /// Resources as the kernel holds them, with the manifest's values as the
@@ -120,7 +120,7 @@ public struct ObservedContainer: Sendable, Equatable {
     public var firewallCurrent: Bool?
 
     public init(
-        name: String, state: ObservedRunState, recordedSpec: ContainerSpec?, resources: ObservedResources? = nil,
+        name: String, state: ObservedRunState, recordedSpec: ContainerConfig?, resources: ObservedResources? = nil,
         network: NetworkObservation? = nil, firewallCurrent: Bool? = nil
     ) {
         self.name = name

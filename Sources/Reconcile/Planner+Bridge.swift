@@ -112,7 +112,7 @@ extension Planner {
     static func oldBridgeActions(_ desired: DesiredHost, _ observed: ObservedHost) -> [Action] {
         desired.networks.flatMap { network -> [Action] in
             let name = network.metadata.name
-            let moved = desired.containers.filter { $0.spec.networks?.contains { $0.network == name } ?? false }.map(\.metadata.name)
+            let moved = desired.containers.filter { $0.spec.networks.contains { $0.network == name } }.map(\.metadata.name)
             return (observed.oldBridges[name] ?? []).map { old in
                 Action(
                     .network(name), .deleteOldBridge(bridge: old, movedContainers: moved),

@@ -9,7 +9,7 @@ extension Planner {
     public static func drift(desired: DesiredHost, observed: ObservedHost, options: PlanOptions = PlanOptions()) -> [Drift] {
         let desired = desired.defaulted()
         var policies: [ObjectRef: DriftPolicy] = [:]
-        for container in desired.containers { policies[.container(container.metadata.name)] = container.spec.driftPolicy }
+        for container in desired.containers { policies[.container(container.metadata.name)] = container.spec.drift }
         for network in desired.networks {
             let policy = network.spec.policy?.drift ?? Defaults.drift
             policies[.network(network.metadata.name)] = policy

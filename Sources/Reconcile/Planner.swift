@@ -49,7 +49,7 @@ public enum Planner {
         let ref = ObjectRef.container(name)
         let spec = container.spec
         let attached = attachedNetworks(spec, desired.networks)
-        let wanted = spec.desiredState
+        let wanted = spec.state
         guard let current else {
             if let pid = observed.unrecorded[name] {
                 return [
@@ -75,19 +75,19 @@ public enum Planner {
                     reason: .doesNotExist)
             ]
             if wanted == .frozen { actions.append(Action(ref, .freezeContainer, reason: .stateFrozen)) }
-            if wanted == .stopped { actions.append(Action(ref, .stopContainer(timeout: spec.effectiveStopTimeout), reason: .stateStopped)) }
+            if wanted == .stopped { actions.append(Action(ref, .stopContainer(timeout: spec.stopTimeout), reason: .stateStopped)) }
             return actions
         }
-        let recorded = current.recordedSpec?.defaulted(name: name)
+        let recorded = current.recordedSpec
         let stateChange = { (origin: ChangeOrigin) in
             [FieldChange("spec.state", desired: .text(wanted.rawValue), observed: .runState(current.state), origin: origin)]
         }
         // What changed behind berth's back is drift; what the manifest changed is not.
-        let stateOrigin: ChangeOrigin = recorded?.desiredState == wanted ? .drift : .manifest
+        let stateOrigin: ChangeOrigin = recorded?.state == wanted ? .drift : .manifest
         switch (wanted, current.state) {
         case (.stopped, .running), (.stopped, .frozen):
             return [
-                Action(ref, .stopContainer(timeout: spec.effectiveStopTimeout), changes: stateChange(stateOrigin), reason: .stateStopped)
+                Action(ref, .stopContainer(timeout: spec.stopTimeout), changes: stateChange(stateOrigin), reason: .stateStopped)
             ]
         case (.stopped, .stopped), (.stopped, .exited):
             // Nothing runs: the record takes the spec, for the next start.
@@ -99,7 +99,7 @@ public enum Planner {
             if wanted == .frozen { actions.append(Action(ref, .freezeContainer, reason: .stateFrozen)) }
             return actions
         case (_, .exited(let code)):
-            let policy = spec.effectiveRestartPolicy
+            let policy = spec.restartPolicy
             let restarts = policy == .always || (policy == .onFailure && code != 0)
             guard restarts else {
                 return recordUpdate(ref, spec, recorded, labels: (container.metadata.labels, current.recordedLabels), onlyRecordFields: false)
@@ -112,7 +112,7 @@ public enum Planner {
         case (.running, .running), (.running, .frozen), (.frozen, .running), (.frozen, .frozen):
             break
         }
-        let enforce = enforceAll || spec.driftPolicy == .enforce
+        let enforce = enforceAll || spec.drift == .enforce
         var actions = liveActions(
             container, current, recorded: recorded, desired: desired, attached: attached, enforce: enforce, oldBridges: observed.oldBridges,
             diskGrowsLive: observed.diskGrowsLive)
@@ -131,7 +131,7 @@ public enum Planner {
     /// Changes to a running (or frozen) container: live ones, then those for
     /// its next start.
     static func liveActions(
-        _ container: ContainerObject, _ current: ObservedContainer, recorded: ContainerSpec?, desired: DesiredHost, attached: [NetworkObject],
+        _ container: ContainerObject, _ current: ObservedContainer, recorded: ContainerConfig?, desired: DesiredHost, attached: [NetworkObject],
         enforce: Bool, oldBridges: [String: [String]] = [:], diskGrowsLive: Bool = true
     ) -> [Action] {
         let ref = ObjectRef.container(container.metadata.name)
@@ -208,7 +208,7 @@ public enum Planner {
                             FieldChange("spec.firewall", desired: .text("as in the manifest"), observed: .text("missing or edited"), origin: .drift)
                         ], reason: .firewallReplacedLive))
             }
-            if spec.rootfs?.source != recorded.rootfs?.source {
+            if spec.rootfs != recorded.rootfs {
                 actions.append(
                     Action(
                         ref, .replaceContainer(container, networks: attached),
@@ -233,7 +233,7 @@ public enum Planner {
     /// container that does not run), every difference is such a field.
     /// metadata.labels are berth's record only (for `list -l`): a change is recorded live.
     static func recordUpdate(
-        _ ref: ObjectRef, _ spec: ContainerSpec, _ recorded: ContainerSpec?, labels: (desired: [String: String], recorded: [String: String]),
+        _ ref: ObjectRef, _ spec: ContainerConfig, _ recorded: ContainerConfig?, labels: (desired: [String: String], recorded: [String: String]),
         onlyRecordFields: Bool
     ) -> [Action] {
         guard let recorded, recorded != spec || labels.desired != labels.recorded else { return [] }
@@ -249,7 +249,7 @@ public enum Planner {
             changes += ResourceDiff.differences(desired: ResourceValues(spec: spec.resources), observed: ResourceValues(spec: recorded.resources))
                 .map { FieldChange($0.0, desired: $0.1, observed: $0.2, origin: .manifest) }
             if spec.firewall != recorded.firewall { changes.append(firewallChange(spec, recorded)) }
-            if spec.rootfs?.source != recorded.rootfs?.source { changes.append(rootfsChange(spec, recorded)) }
+            if spec.rootfs != recorded.rootfs { changes.append(rootfsChange(spec, recorded)) }
         }
         guard !changes.isEmpty else { return [] }
         return [Action(ref, .updateRecord(spec, labels: labels.desired), changes: changes, reason: .recordOnly)]
@@ -261,8 +261,8 @@ public enum Planner {
     }
 
     /// The networks a spec attaches to.
-    static func attachedNetworks(_ spec: ContainerSpec, _ networks: [NetworkObject]) -> [NetworkObject] {
-        networks.filter { network in spec.networks?.contains { $0.network == network.metadata.name } ?? false }
+    static func attachedNetworks(_ spec: ContainerConfig, _ networks: [NetworkObject]) -> [NetworkObject] {
+        networks.filter { network in spec.networks.contains { $0.network == network.metadata.name } }
     }
 
     /// Containers and networks berth has that no manifest names (with --prune).
@@ -299,19 +299,19 @@ public enum Planner {
         }
     }
 
-    static func firewallChange(_ spec: ContainerSpec, _ recorded: ContainerSpec) -> FieldChange {
+    static func firewallChange(_ spec: ContainerConfig, _ recorded: ContainerConfig) -> FieldChange {
         FieldChange("spec.firewall", desired: .text(describe(spec.firewall)), observed: .text(describe(recorded.firewall)), origin: .manifest)
     }
 
-    static func rootfsChange(_ spec: ContainerSpec, _ recorded: ContainerSpec) -> FieldChange {
+    static func rootfsChange(_ spec: ContainerConfig, _ recorded: ContainerConfig) -> FieldChange {
         FieldChange(
-            "spec.rootfs", desired: .text(describe(spec.rootfs?.source)), observed: .text(describe(recorded.rootfs?.source)), origin: .manifest)
+            "spec.rootfs", desired: .text(describe(spec.rootfs)), observed: .text(describe(recorded.rootfs)), origin: .manifest)
     }
 
-    static func describe(_ firewall: FirewallSpec?) -> String {
+    static func describe(_ firewall: ContainerConfig.Firewall?) -> String {
         guard let firewall else { return "none" }
-        let rules = firewall.rules?.count ?? 0
-        return "policy \(firewall.defaultPolicy?.rawValue ?? "accept"), \(rules) rule\(rules == 1 ? "" : "s")"
+        let rules = firewall.rules.count
+        return "policy \(firewall.defaultPolicy.rawValue), \(rules) rule\(rules == 1 ? "" : "s")"
     }
 
     static func describe(_ source: RootfsSource?) -> String {

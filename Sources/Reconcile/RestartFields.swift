@@ -5,18 +5,16 @@ import Model
 /// every field's class; Tests/schema/test_field_contract.py keeps it whole.
 enum RestartFields {
     /// Fields applied at the next start: (field, desired, recorded).
-    static func changes(desired: ContainerSpec, recorded: ContainerSpec, networksLive: Bool) -> [FieldChange] {
+    static func changes(desired: ContainerConfig, recorded: ContainerConfig, networksLive: Bool) -> [FieldChange] {
         var changes: [FieldChange] = []
         func add(_ field: String, _ changed: Bool, _ wanted: String, _ had: String) {
             if changed { changes.append(FieldChange(field, desired: .text(wanted), observed: .text(had), origin: .manifest)) }
         }
-        add("spec.hostname", desired.hostname != recorded.hostname, desired.hostname ?? "-", recorded.hostname ?? "-")
+        add("spec.hostname", desired.hostname != recorded.hostname, desired.hostname, recorded.hostname)
         add(
-            "spec.init.command", desired.`init`?.command != recorded.`init`?.command, words(desired.`init`?.command),
-            words(recorded.`init`?.command))
+            "spec.init.command", desired.command != recorded.command, words(desired.command), words(recorded.command))
         add(
-            "spec.init.workingDir", desired.`init`?.workingDir != recorded.`init`?.workingDir, desired.`init`?.workingDir ?? "/",
-            recorded.`init`?.workingDir ?? "/")
+            "spec.init.workingDir", desired.workingDir != recorded.workingDir, desired.workingDir, recorded.workingDir)
         add("spec.env", desired.env != recorded.env, environment(desired.env), environment(recorded.env))
         add("spec.mounts", desired.mounts != recorded.mounts, mounts(desired.mounts), mounts(recorded.mounts))
         add(
@@ -34,57 +32,59 @@ enum RestartFields {
     }
 
     /// Fields that change berth's behaviour and nothing in the kernel.
-    static func recordOnly(desired: ContainerSpec, recorded: ContainerSpec) -> [FieldChange] {
+    static func recordOnly(desired: ContainerConfig, recorded: ContainerConfig) -> [FieldChange] {
         var changes: [FieldChange] = []
         func add(_ field: String, _ wanted: String?, _ had: String?) {
             if wanted != had {
                 changes.append(FieldChange(field, desired: .text(wanted ?? "-"), observed: .text(had ?? "-"), origin: .manifest))
             }
         }
-        add("spec.restartPolicy", desired.restartPolicy?.rawValue, recorded.restartPolicy?.rawValue)
-        add("spec.stopTimeout", desired.stopTimeout?.description, recorded.stopTimeout?.description)
-        add("spec.rootfs.persistent", desired.rootfs?.persistent.map { "\($0)" }, recorded.rootfs?.persistent.map { "\($0)" })
-        add("spec.policy.drift", desired.policy?.drift?.rawValue, recorded.policy?.drift?.rawValue)
+        add("spec.restartPolicy", desired.restartPolicy.rawValue, recorded.restartPolicy.rawValue)
+        add("spec.stopTimeout", desired.stopTimeout.description, recorded.stopTimeout.description)
+        add("spec.rootfs.persistent", "\(desired.persistent)", "\(recorded.persistent)")
+        add("spec.policy.drift", desired.drift.rawValue, recorded.drift.rawValue)
         add("spec.placement", desired.placement.map { "\($0)" }, recorded.placement.map { "\($0)" })
-        add("spec.profiles", desired.profiles?.joined(separator: ","), recorded.profiles?.joined(separator: ","))
+        add("spec.profiles", profiles(desired.profiles), profiles(recorded.profiles))
         return changes
     }
 
-    static func words(_ list: [String]?) -> String { list.map { $0.joined(separator: " ") } ?? "-" }
+    static func words(_ list: [String]) -> String { list.joined(separator: " ") }
 
-    static func environment(_ env: [String: String]?) -> String {
-        guard let env, !env.isEmpty else { return "none" }
+    static func profiles(_ names: [String]) -> String? { names.isEmpty ? nil : names.joined(separator: ",") }
+
+    static func environment(_ env: [String: String]) -> String {
+        guard !env.isEmpty else { return "none" }
         return env.keys.sorted().joined(separator: ",")
     }
 
-    static func mounts(_ mounts: [MountSpec]?) -> String {
-        guard let mounts, !mounts.isEmpty else { return "none" }
-        return mounts.map { "\($0.type.rawValue) \($0.source ?? "") \($0.destination)\($0.readOnly == true ? " ro" : "")" }
+    static func mounts(_ mounts: [ContainerConfig.Mount]) -> String {
+        guard !mounts.isEmpty else { return "none" }
+        return mounts.map { "\($0.type.rawValue) \($0.source ?? "") \($0.destination)\($0.readOnly ? " ro" : "")" }
             .joined(separator: ", ")
     }
 
-    static func capabilities(_ capabilities: CapabilitiesSpec?) -> String {
-        "add [\((capabilities?.add ?? []).joined(separator: ","))] drop [\((capabilities?.drop ?? []).joined(separator: ","))]"
+    static func capabilities(_ capabilities: ContainerConfig.CapabilityChanges) -> String {
+        "add [\(capabilities.add.joined(separator: ","))] drop [\(capabilities.drop.joined(separator: ","))]"
     }
 
-    static func security(_ security: SecuritySpec?) -> String {
-        "privileged \(security?.privileged ?? false), noNewPrivileges \(security?.noNewPrivileges ?? true), "
-            + "seccomp \(security?.seccomp?.rawValue ?? "default"), nestedUserNamespaces \(security?.nestedUserNamespaces ?? false)"
+    static func security(_ security: ContainerConfig.Security) -> String {
+        "privileged \(security.privileged), noNewPrivileges \(security.noNewPrivileges), "
+            + "seccomp \(security.seccomp.rawValue), nestedUserNamespaces \(security.nestedUserNamespaces)"
     }
 
-    static func devices(_ devices: [DeviceSpec]?) -> String {
-        guard let devices, !devices.isEmpty else { return "standard only" }
-        return devices.map { "\($0.path) \($0.access ?? "rw")" }.joined(separator: ", ")
+    static func devices(_ devices: [ContainerConfig.Device]) -> String {
+        guard !devices.isEmpty else { return "standard only" }
+        return devices.map { "\($0.path) \($0.access)" }.joined(separator: ", ")
     }
 
-    static func userNamespace(_ userNamespace: UserNamespaceSpec?) -> String {
+    static func userNamespace(_ userNamespace: ContainerConfig.IDMapping?) -> String {
         guard let userNamespace else { return "none" }
         func ranges(_ map: [IDRange]) -> String { map.map { "\($0.containerID):\($0.hostID):\($0.size)" }.joined(separator: ",") }
-        return "uid \(ranges(userNamespace.uidMap)) gid \(ranges(userNamespace.gidMap ?? userNamespace.uidMap))"
+        return "uid \(ranges(userNamespace.uidMap)) gid \(ranges(userNamespace.gidMap))"
     }
 
-    static func attachments(_ networks: [NetworkAttachment]?) -> String {
-        guard let networks, !networks.isEmpty else { return "none" }
+    static func attachments(_ networks: [ContainerConfig.Attachment]) -> String {
+        guard !networks.isEmpty else { return "none" }
         return networks.map { "\($0.network) \($0.addresses.map(\.description).joined(separator: ","))" }.joined(separator: "; ")
     }
 }

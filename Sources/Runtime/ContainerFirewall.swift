@@ -13,7 +13,7 @@ public enum ContainerFirewall {
 
     /// The ruleset for `firewall` (typed values only), replacing the table in
     /// one transaction; nil when there is nothing to enforce.
-    public static func ruleset(_ firewall: FirewallSpec?) -> String? {
+    public static func ruleset(_ firewall: ContainerConfig.Firewall?) -> String? {
         guard let firewall, firewall.defaultPolicy == .drop || !(firewall.rules ?? []).isEmpty else { return nil }
         var rules = ["ct state established,related accept", "iifname \"lo\" accept"]
         for rule in firewall.rules ?? [] {
@@ -38,7 +38,7 @@ public enum ContainerFirewall {
     /// table when there is nothing to enforce); returns the fingerprint of
     /// the table as the kernel now lists it (nil: no table).
     @discardableResult
-    public static func apply(_ firewall: FirewallSpec?, pid: pid_t) throws -> String? {
+    public static func apply(_ firewall: ContainerConfig.Firewall?, pid: pid_t) throws -> String? {
         let text = ruleset(firewall) ?? "add table \(table)\ndelete table \(table)\n"
         let namespaceFD = try Syscall.open("/proc/\(pid)/ns/net", O_RDONLY)
         defer { Syscall.close(namespaceFD) }

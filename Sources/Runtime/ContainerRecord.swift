@@ -36,7 +36,7 @@ public struct ContainerRecord: Codable, Equatable, Sendable {
     /// after berth applied it (nil: no table).
     public var firewallFingerprint: String?
     /// The spec it was started from, so `berth start` can start it again.
-    public var spec: ContainerSpec?
+    public var spec: ContainerConfig?
     /// The networks it was attached to, for `berth start`.
     public var networks: [NetworkObject]?
     /// Started by `berth run`: the pid and start time of the berth that
@@ -169,8 +169,11 @@ public struct StateStore: Sendable {
             record = known
         } else {
             guard let bytes = try? Syscall.readFile(file),
-                let fresh = try? JSONDecoder().decode(ContainerRecord.self, from: Data(bytes))
+                var fresh = try? JSONDecoder().decode(ContainerRecord.self, from: Data(bytes))
             else { return nil }
+            // A spec recorded before defaults were resolved may name no
+            // hostname: the container's name is the default one.
+            if fresh.spec?.hostname.isEmpty == true { fresh.spec?.hostname = fresh.name }
             // Kept only when the file did not change while it was read.
             if Syscall.version(file) == version { decoded.keep(fresh, file, version) }
             record = fresh

@@ -99,7 +99,7 @@ public struct ContainerRuntime: Sendable {
         var record = ContainerRecord(
             name: name, pid: nil, startTime: nil, cgroup: try cgroupPath(name).description,
             rootfs: runDirectory + (foreground ? "/root" : "/rootfs"), lower: lower, upper: privateDirectory + "/upper",
-            work: privateDirectory + "/work", keepPrivateLayer: spec.rootfs?.persistent ?? false)
+            work: privateDirectory + "/work", keepPrivateLayer: spec.persistent)
         record.privateLayerInMemory = foreground ? true : nil
         record.diskImage = disk?.image
         record.spec = spec
@@ -118,7 +118,7 @@ public struct ContainerRuntime: Sendable {
         var limits = try CgroupLimits(spec.resources)
         // A privileged container may use every device (the cgroup's device
         // controller is left as its parent has it: allow all).
-        limits.devices = spec.security?.privileged == true ? nil : deviceRules(devices)
+        limits.devices = spec.security.privileged ? nil : deviceRules(devices)
         let group = try cgroupPath(name)
         let entry = cgroups.entry(group)
         launch.cgroup = entry
@@ -176,11 +176,10 @@ public struct ContainerRuntime: Sendable {
     func lowerLayer(_ container: ContainerObject) throws -> String {
         let spec = container.spec
         var lower: String
-        switch spec.rootfs?.source {
+        switch spec.rootfs {
         case .template(let template): lower = try templates.path(of: template, logger: logger)
         case .directory(let directory): lower = directory
         case .tarball(let tarball): lower = try templates.path(ofTarball: tarball, logger: logger)
-        case nil: throw RuntimeError(description: "container \(container.metadata.name) has no rootfs")
         }
         if let userNamespace = spec.userNamespace {
             _ = try mappedRoot(container)
@@ -198,7 +197,7 @@ public struct ContainerRuntime: Sendable {
         let name = container.metadata.name
         let disk = state.diskImage(name)
         let directoryLayer = state.containerDirectory(name) + "/upper"
-        guard let size = container.spec.resources?.disk?.size?.bytes else {
+        guard let size = container.spec.resources.disk?.size?.bytes else {
             if disk.exists {
                 throw RuntimeError(
                     description: "\(name): its private layer is on a disk image (\(disk.image)) and the manifest has no spec.resources.disk; "
@@ -259,8 +258,8 @@ public struct ContainerRuntime: Sendable {
     }
 
     /// The networks a spec attaches to, for its record (a later start uses them).
-    static func attached(_ spec: ContainerSpec, of networks: [NetworkObject]) -> [NetworkObject] {
-        networks.filter { network in spec.networks?.contains { $0.network == network.metadata.name } ?? false }
+    static func attached(_ spec: ContainerConfig, of networks: [NetworkObject]) -> [NetworkObject] {
+        networks.filter { network in spec.networks.contains { $0.network == network.metadata.name } }
     }
 
     /// The v1 allow-list: the standard nodes and the manifest's. berth makes
@@ -275,7 +274,7 @@ public struct ContainerRuntime: Sendable {
     }
 
     /// The manifest's devices: host nodes, their numbers and the access granted.
-    func deviceNodes(_ spec: ContainerSpec) throws -> [(node: ContainerLaunch.DeviceNode, access: String)] {
+    func deviceNodes(_ spec: ContainerConfig) throws -> [(node: ContainerLaunch.DeviceNode, access: String)] {
         try (spec.devices ?? []).map { device in
             guard let info = try Syscall.deviceNode(device.path) else {
                 throw RuntimeError(description: "\(device.path) is not a device node")
@@ -311,21 +310,20 @@ public struct ContainerRuntime: Sendable {
             }
             binds.append(
                 ContainerLaunch.BindMount(
-                    source: source, destination: mount.destination, readOnly: mount.readOnly ?? false,
+                    source: source, destination: mount.destination, readOnly: mount.readOnly,
                     isFile: info.st_mode & S_IFMT != S_IFDIR))
         }
         let capabilities = try CapabilitySet.resolve(
-            add: spec.capabilities?.add ?? [], drop: spec.capabilities?.drop ?? [], privileged: spec.security?.privileged ?? false)
+            add: spec.capabilities.add, drop: spec.capabilities.drop, privileged: spec.security.privileged)
         var launch = ContainerLaunch(
             rootfs: record.rootfs, overlay: (record.lower, record.upper, record.work),
-            hostname: spec.hostname ?? container.metadata.name,
-            arguments: spec.`init`?.command ?? ["/sbin/init"], environment: environment,
-            workingDirectory: spec.`init`?.workingDir ?? "/", bindMounts: binds, capabilities: capabilities,
-            noNewPrivileges: spec.security?.noNewPrivileges ?? true,
+            hostname: spec.hostname, arguments: spec.command, environment: environment,
+            workingDirectory: spec.workingDir, bindMounts: binds, capabilities: capabilities,
+            noNewPrivileges: spec.security.noNewPrivileges,
             consoleLog: state.containerDirectory(container.metadata.name) + "/console.log")
         if record.privateLayerInMemory == true { launch.volatileDirectory = state.runDirectory(container.metadata.name) }
-        launch.seccomp = spec.security?.seccomp != .unconfined && spec.security?.privileged != true
-        launch.nestedUserNamespaces = spec.security?.nestedUserNamespaces ?? false
+        launch.seccomp = spec.security.filtered
+        launch.nestedUserNamespaces = spec.security.nestedUserNamespaces
         launch.disableIPv6 = !spec.usesIPv6
         return launch
     }
@@ -334,14 +332,14 @@ public struct ContainerRuntime: Sendable {
     /// them; returns what the kernel now holds. Every cgroup value can change
     /// while the container runs.
     @discardableResult
-    public func updateResources(_ name: String, _ resources: ResourcesSpec?) throws -> [CgroupWrite] {
+    public func updateResources(_ name: String, _ resources: ResourcesSpec) throws -> [CgroupWrite] {
         guard var record = state.load(name) else { throw RuntimeError(description: "no container \(name)") }
         var limits = try CgroupLimits(resources)
-        if let spec = record.spec, spec.security?.privileged != true { limits.devices = deviceRules(try deviceNodes(spec)) }
+        if let spec = record.spec, !spec.security.privileged { limits.devices = deviceRules(try deviceNodes(spec)) }
         let writes = try cgroups.apply(limits, to: try CgroupPath(record.cgroup))
         // A disk image grows live (it shrinks only at a restart: the planner
         // never asks for that here).
-        if let image = record.diskImage, let size = resources?.disk?.size?.bytes {
+        if let image = record.diskImage, let size = resources.disk?.size?.bytes {
             let disk = state.diskImage(name)
             guard disk.image == image else { throw RuntimeError(description: "\(name): its disk image is \(image), not \(disk.image)") }
             // Smaller: taken at the next start (the plan shows it pending a restart).
@@ -356,11 +354,11 @@ public struct ContainerRuntime: Sendable {
 
     /// Takes a spec whose changes concern only berth's record (restart
     /// policy, stop timeout, persistence; or anything while it is stopped).
-    public func updateRecord(_ name: String, _ spec: ContainerSpec, labels: [String: String] = [:]) throws {
+    public func updateRecord(_ name: String, _ spec: ContainerConfig, labels: [String: String] = [:]) throws {
         guard var record = state.load(name) else { throw RuntimeError(description: "no container \(name)") }
         record.spec = spec
         record.labels = labels.isEmpty ? nil : labels
-        record.keepPrivateLayer = spec.rootfs?.persistent ?? false
+        record.keepPrivateLayer = spec.persistent
         try state.save(record)
         logger.info("record updated", metadata: ["container": "\(name)"])
     }
@@ -375,7 +373,7 @@ public struct ContainerRuntime: Sendable {
     }
 
     /// Replaces the container's own firewall, live.
-    public func updateFirewall(_ name: String, _ firewall: FirewallSpec?) throws {
+    public func updateFirewall(_ name: String, _ firewall: ContainerConfig.Firewall?) throws {
         guard var record = state.load(name), isRunning(record), let pid = record.pid else {
             throw RuntimeError(description: "container \(name) is not running")
         }
@@ -437,12 +435,12 @@ public struct ContainerRuntime: Sendable {
         let spec = container.spec
         let lower = try lowerLayer(container)
         // Its disk image, when it has one, is mounted (its init uses it).
-        let disk = spec.resources?.disk != nil && state.diskImage(name).isMounted ? state.diskImage(name) : nil
+        let disk = spec.resources.disk != nil && state.diskImage(name).isMounted ? state.diskImage(name) : nil
         let privateDirectory = disk?.mountPoint ?? state.containerDirectory(name)
         var record = ContainerRecord(
             name: name, pid: pid, startTime: stat.startTime, cgroup: try cgroupPath(name).description,
             rootfs: state.runDirectory(name) + "/rootfs", lower: lower, upper: privateDirectory + "/upper", work: privateDirectory + "/work",
-            keepPrivateLayer: spec.rootfs?.persistent ?? false)
+            keepPrivateLayer: spec.persistent)
         let launch = try launchConfiguration(container, record: record)
         record.spec = spec
         record.labels = container.metadata.labels.isEmpty ? nil : container.metadata.labels

@@ -89,10 +89,10 @@ public enum InitCheck {
 
     /// Every problem of `spec`'s init in `root`. A path under a mount of the
     /// manifest (or /proc, /sys, /dev) is not checked: the mount provides it.
-    public static func problems(_ spec: ContainerSpec, in root: Root) -> [Problem] {
-        let command = spec.`init`?.command ?? Defaults.initCommand
-        let workingDir = spec.`init`?.workingDir ?? Defaults.workingDir
-        let mounted = mountedByBerth + (spec.mounts ?? []).map(\.destination)
+    public static func problems(_ spec: ContainerConfig, in root: Root) -> [Problem] {
+        let command = spec.command
+        let workingDir = spec.workingDir
+        let mounted = mountedByBerth + spec.mounts.map(\.destination)
         func covered(_ path: String) -> Bool {
             let path = normalized(path)
             return mounted.contains { path == $0 || path.hasPrefix($0 + "/") }
@@ -194,7 +194,7 @@ extension ContainerRuntime {
         // The private layer of a container that exists already (overlayfs looks there first).
         let upper = state.containerDirectory(container.metadata.name) + "/upper"
         if Syscall.exists(upper) { layers.append(.tree(RootTree(root: upper))) }
-        switch container.spec.rootfs?.source {
+        switch container.spec.rootfs {
         case .template(let template):
             if let built = templates.builtPath(of: template) {
                 layers.append(.tree(RootTree(root: built)))
@@ -212,8 +212,6 @@ extension ContainerRuntime {
             guard Syscall.exists(unpacked), access(unpacked, R_OK | X_OK) == 0 else { return nil }
             layers.append(.tree(RootTree(root: unpacked)))
             return InitCheck.Root(layers: layers, name: "tarball \(tarball)")
-        case nil:
-            return nil
         }
     }
 }

@@ -187,11 +187,12 @@ public struct NetworkAttacher {
     /// Attaches the container whose init is `pid` (waiting, before exec) to
     /// its networks: veth into the bridge, addresses, lo up, default route.
     public func attach(pid: pid_t, container: ContainerObject, networks: [String: NetworkObject]) throws {
-        for attachment in container.spec.networks ?? [] where networks[attachment.network] == nil {
+        for attachment in container.spec.networks where networks[attachment.network] == nil {
             throw SystemError(call: "attach", errno: ENOENT, subject: "network \(attachment.network)")
         }
         // Nothing to attach: the new namespace's lo the child brings up itself.
-        guard let attachments = container.spec.networks, !attachments.isEmpty else { return }
+        let attachments = container.spec.networks
+        guard !attachments.isEmpty else { return }
         try converge(pid: pid, container: container, networks: networks, ipv6: container.spec.usesIPv6)
         logger.info(
             "networks attached", metadata: ["container": "\(container.metadata.name)", "networks": "\(attachments.map(\.network))"])

@@ -54,7 +54,7 @@ public struct NetworkRuleset: Equatable, Sendable {
         var forwards: [String] = []
         var summaries: [String] = []
         for forward in spec.portForwards ?? [] {
-            let attachment = containers.first { $0.metadata.name == forward.container }?.spec.networks?
+            let attachment = containers.first { $0.metadata.name == forward.container }?.spec.networks
                 .first { $0.network == network.metadata.name }
             guard let address = attachment?.addresses.first(where: { $0.address.isIPv4 })?.address else { continue }
             let destination = forward.hostAddress.map { "ip daddr \($0) " } ?? "meta nfproto ipv4 fib daddr type local "

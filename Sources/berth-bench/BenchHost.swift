@@ -27,10 +27,9 @@ struct BenchHost {
 
     var global: [String] { ["--state-dir", root + "/state", "--run-dir", root + "/run", "--cgroup-parent", parent] }
 
-    func container(_ name: String, _ command: [String], configure: (inout ContainerSpec) -> Void = { _ in }) -> ContainerObject {
-        var spec = ContainerSpec()
-        spec.rootfs = RootfsSpec(source: .template("busybox"))
-        spec.`init` = InitSpec(command: command)
+    func container(_ name: String, _ command: [String], configure: (inout ContainerConfig) -> Void = { _ in }) -> ContainerObject {
+        var spec = ContainerConfig(name: name, rootfs: .template("busybox"))
+        spec.command = command
         configure(&spec)
         return ContainerObject(metadata: ObjectMeta(name: name), spec: spec, source: SourceLocation(file: "bench", line: 1, column: 1))
     }

@@ -26,7 +26,7 @@ func networkBenchmark() throws {
         try CIDR(parsing: "10.90.\(index / 250).\(index % 250 + 2)", requirePrefix: false)
     }
     func networked(_ name: String, _ index: Int) throws -> ContainerObject {
-        let attachment = NetworkAttachment(network: "bench", addresses: [try address(index)])
+        let attachment = ContainerConfig.Attachment(network: "bench", addresses: [try address(index)], interface: "eth0", defaultRoute: true)
         return host.container(name, ["/bin/sleep", "3600"]) { $0.networks = [attachment] }
     }
 

@@ -109,15 +109,15 @@ struct ContainerNetworkTests {
         #expect(try host.runtime.exec("live1", command: ping) != 0)
 
         // An address added live answers at once; init is the same process.
-        container.spec.networks = [try attachment("livefront", ["10.81.0.10", "10.81.0.11"])]
+        container.spec.networks = ContainerConfig.attachments([try attachment("livefront", ["10.81.0.10", "10.81.0.11"])])
         try host.runtime.updateNetworks(container, networks: [front, back])
         #expect(reachable("10.81.0.11"))
         #expect(try addressesInside(pid: pid)["eth0"] == ["10.81.0.10/24", "10.81.0.11/24"])
 
         // A second network attached live: eth1 with its address, a port of the second bridge.
-        container.spec.networks = [
+        container.spec.networks = ContainerConfig.attachments([
             try attachment("livefront", ["10.81.0.10", "10.81.0.11"]), try attachment("liveback", ["10.82.0.10"]),
-        ]
+        ])
         try host.runtime.updateNetworks(container, networks: [front, back])
         #expect(reachable("10.82.0.10"))
         #expect(try addressesInside(pid: pid)["eth1"] == ["10.82.0.10/24"])
@@ -130,7 +130,7 @@ struct ContainerNetworkTests {
         #expect(try netlink.addresses(index: frontPort).isEmpty)
 
         // Detached live, and the extra address removed: gone inside and on the host.
-        container.spec.networks = [try attachment("livefront", ["10.81.0.10"])]
+        container.spec.networks = ContainerConfig.attachments([try attachment("livefront", ["10.81.0.10"])])
         try host.runtime.updateNetworks(container, networks: [front, back])
         let inside = try addressesInside(pid: pid)
         #expect(inside["eth1"] == nil)
@@ -174,7 +174,7 @@ struct ContainerNetworkTests {
         firewall.rules?.append(FirewallRule(action: .allow, protocol: .tcp, port: 8081))
         firewall.rules?.append(FirewallRule(action: .allow, protocol: .icmp))
         let pid = host.runtime.state.load("fw1")?.pid
-        try host.runtime.updateFirewall("fw1", firewall)
+        try host.runtime.updateFirewall("fw1", ContainerConfig.Firewall(firewall))
         #expect(try get(8081))
         #expect(try Spawn.run(["/usr/bin/timeout", "3", "/bin/busybox", "ping", "-c", "1", "-W", "2", "10.78.0.10"]).exitedCleanly)
         #expect(host.runtime.state.load("fw1")?.pid == pid)

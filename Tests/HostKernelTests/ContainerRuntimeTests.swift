@@ -32,7 +32,9 @@ final class TestHost {
         spec.rootfs = RootfsSpec(source: .template("busybox"))
         spec.`init` = InitSpec(command: command)
         configure(&spec)
-        return ContainerObject(metadata: ObjectMeta(name: name), spec: spec, source: SourceLocation(file: "test", line: 1, column: 1))
+        return ContainerObject(
+            metadata: ObjectMeta(name: name), spec: spec.resolved(name: name, defaultRootfs: .template("busybox")),
+            source: SourceLocation(file: "test", line: 1, column: 1))
     }
 
     /// The container's private layer: what it wrote, seen from the host.

@@ -196,7 +196,7 @@ struct EscapeTests {
         let busybox = try Syscall.readFile("/bin/busybox", limit: 16 << 20)
         let container = host.container("esc1", command: ["/bin/sh", "-c", script(hostPID: getpid(), hostFile: hostFile)]) {
             $0.mounts = [mount]
-        }.defaulted()
+        }
         _ = try host.runtime.start(container)
         let answers = results(host, "esc1")
         for escape in Escapes.cases where escape.probe != nil {
@@ -245,7 +245,7 @@ struct EscapeTests {
             $0.mounts = [mount]
             $0.security = SecuritySpec()
             $0.security?.nestedUserNamespaces = true
-        }.defaulted()
+        }
         _ = try host.runtime.start(allowed)
         let answers = results(host, "nest1")
         #expect(answers["unshare-user"] == Escapes.expected("nested-allowed"))
@@ -255,7 +255,7 @@ struct EscapeTests {
         // berth exec keeps the container's choice; in a default one, refused.
         #expect(try host.runtime.exec("nest1", command: ["/bin/sh", "-c", "test $(/probe/escape-probe unshare-user) = ok"]) == 0)
         _ = try host.runtime.start(
-            host.container("nest2", command: ["/bin/sh", "-c", "exec sleep 300"]) { $0.mounts = [mount] }.defaulted())
+            host.container("nest2", command: ["/bin/sh", "-c", "exec sleep 300"]) { $0.mounts = [mount] })
         #expect(
             try host.runtime.exec("nest2", command: ["/bin/sh", "-c", "test $(/probe/escape-probe unshare-user) = EPERM"]) == 0)
     }
@@ -283,7 +283,7 @@ struct EscapeTests {
             let container = host.container(escape.name, command: ["/bin/busybox", "sleep", "300"]) {
                 $0.rootfs = RootfsSpec(source: .directory(rootfs))
                 $0.mounts = escape.mount.map { [MountSpec(type: .bind, source: source, destination: $0)] }
-            }.defaulted()
+            }
             do {
                 _ = try host.runtime.start(container)
                 answers.append("\(escape.name) started")
@@ -353,7 +353,7 @@ struct EscapeTests {
         _ = try host.runtime.start(
             host.container("tar1", command: ["/bin/sh", "-c", "(ls /opt; echo end) > /opt-list; exec sleep 300"]) {
                 $0.rootfs = RootfsSpec(source: .tarball(tarball))
-            }.defaulted())
+            })
         #expect(host.written("tar1", "/opt-list") == "end")
         #expect("nodes removed, set-id bits cleared, tree 0700 root, reported once" == Escapes.expected("tarball-template"))
     }

@@ -341,7 +341,7 @@ struct FieldContractTests {
         try FileManager.default.removeItem(atPath: bench.host.root + "/state/filler")
         #expect(try bench.berth("apply").code == 0)
         #expect(try bench.berth("plan", ["--detailed-exitcode"]).code == 0)
-        #expect(bench.host.runtime.state.load("fc1")?.spec?.resources?.memory?.max?.bytes == 96 << 20)
+        #expect(bench.host.runtime.state.load("fc1")?.spec?.resources.memory?.max?.bytes == 96 << 20)
         #expect(bench.pid() == pid)
     }
 

@@ -29,7 +29,7 @@ import Testing
         "--- {apiVersion: berth/v1, kind: Container, metadata: {name: \(name)}, spec: {rootfs: {template: busybox}\(fields)}}\n"
     }
 
-    func resolved(_ yaml: String) throws -> [String: ContainerSpec] {
+    func resolved(_ yaml: String) throws -> [String: ContainerConfig] {
         let decoded = decode(yaml)
         #expect(decoded.errors.isEmpty, "\(rendered(decoded.errors))")
         let (desired, errors) = ManifestSet(documents: decoded.documents).resolve(for: HostFacts(name: "node1"))
@@ -41,9 +41,9 @@ import Testing
         let specs = try resolved(DefaultProfileTests.profiles + DefaultProfileTests.container("plain", ""))
         let spec = try #require(specs["plain"])
         #expect(spec.profiles == ["default"])
-        #expect(spec.resources?.cpu?.limit == CPUQuantity(millicores: 1000))
-        #expect(spec.resources?.memory?.max == ByteSize(bytes: 512 << 20))
-        #expect(spec.resources?.pids?.max == 1024)
+        #expect(spec.resources.cpu?.limit == CPUQuantity(millicores: 1000))
+        #expect(spec.resources.memory?.max == ByteSize(bytes: 512 << 20))
+        #expect(spec.resources.pids?.max == 1024)
     }
 
     @Test func listedProfilesAndOwnValuesOverrideTheDefaultFieldByField() throws {
@@ -52,28 +52,28 @@ import Testing
             + DefaultProfileTests.container("web1", ", profiles: [small], resources: {pids: {max: 50}}")
         let spec = try #require(try resolved(yaml)["web1"])
         #expect(spec.profiles == ["default", "small"])
-        #expect(spec.resources?.memory?.max == ByteSize(bytes: 128 << 20))
-        #expect(spec.resources?.pids?.max == 50)
-        #expect(spec.resources?.cpu?.limit == CPUQuantity(millicores: 1000))
+        #expect(spec.resources.memory?.max == ByteSize(bytes: 128 << 20))
+        #expect(spec.resources.pids?.max == 50)
+        #expect(spec.resources.cpu?.limit == CPUQuantity(millicores: 1000))
     }
 
     @Test func anExplicitlyEmptyProfileListOptsOut() throws {
         let spec = try #require(try resolved(DefaultProfileTests.profiles + DefaultProfileTests.container("free", ", profiles: []"))["free"])
         #expect(spec.profiles == [])
-        #expect(spec.resources == nil)
+        #expect(spec.resources == ResourcesSpec())
     }
 
     @Test func aListedDefaultIsMergedWhereItIsListedAndOnlyOnce() throws {
         let spec = try #require(
             try resolved(DefaultProfileTests.profiles + DefaultProfileTests.container("big", ", profiles: [small, default]"))["big"])
         #expect(spec.profiles == ["small", "default"])
-        #expect(spec.resources?.memory?.max == ByteSize(bytes: 512 << 20))
+        #expect(spec.resources.memory?.max == ByteSize(bytes: 512 << 20))
     }
 
     @Test func withoutADefaultProfileNothingIsAdded() throws {
         let spec = try #require(try resolved(DefaultProfileTests.container("plain", ""))["plain"])
-        #expect(spec.profiles == nil)
-        #expect(spec.resources == nil)
+        #expect(spec.profiles.isEmpty)
+        #expect(spec.resources == ResourcesSpec())
     }
 
     @Test func anUnknownListedProfileIsStillReportedAtItsOwnIndex() {

@@ -59,11 +59,11 @@ import Testing
         let (desired, errors) = ManifestSet(documents: decoded.documents).resolve(for: HostFacts(name: "node1"))
         #expect(errors.isEmpty, "\(rendered(errors))")
         let spec = try #require(desired.containers.first?.spec)
-        #expect(spec.rootfs?.source == .template("busybox"))
+        #expect(spec.rootfs == .template("busybox"))
         #expect(spec.env == ["A": "base", "B": "big", "C": "own"])
-        #expect(spec.resources?.memory?.max == ByteSize(bytes: 4 << 30))
-        #expect(spec.resources?.memory?.high == ByteSize(bytes: 512 << 20))
-        #expect(spec.resources?.pids?.max == 200)
+        #expect(spec.resources.memory?.max == ByteSize(bytes: 4 << 30))
+        #expect(spec.resources.memory?.high == ByteSize(bytes: 512 << 20))
+        #expect(spec.resources.pids?.max == 200)
     }
 
     @Test func placementSelectsObjectsForTheHost() throws {

@@ -24,8 +24,10 @@ import Testing
         spec.rootfs = RootfsSpec(source: .template("busybox"))
         spec.profiles = ["default"]
         spec.resources = DefaultLimitsPlanTests.defaultLimits
-        let web = ContainerObject(metadata: ObjectMeta(name: "web1"), spec: spec, source: DefaultLimitsPlanTests.source)
-        let desired = DesiredHost(host: HostFacts(name: "h"), networks: [], containers: [web.defaulted()])
+        let web = ContainerObject(
+            metadata: ObjectMeta(name: "web1"), spec: spec.resolved(name: "web1", defaultRootfs: .template("busybox")),
+            source: DefaultLimitsPlanTests.source)
+        let desired = DesiredHost(host: HostFacts(name: "h"), networks: [], containers: [web])
         let actions = Planner.plan(desired: desired, observed: ObservedHost())
         #expect(actions.map(\.kind) == [.create])
         #expect(
@@ -42,11 +44,13 @@ import Testing
         after.profiles = ["default"]
         let resources = DefaultLimitsPlanTests.defaultLimits
         after.resources = resources
-        let web = ContainerObject(metadata: ObjectMeta(name: "web1"), spec: after, source: DefaultLimitsPlanTests.source)
+        let web = ContainerObject(
+            metadata: ObjectMeta(name: "web1"), spec: after.resolved(name: "web1", defaultRootfs: .template("busybox")),
+            source: DefaultLimitsPlanTests.source)
         let current = ObservedContainer(
-            name: "web1", state: .running, recordedSpec: before,
+            name: "web1", state: .running, recordedSpec: before.resolved(name: "web1", defaultRootfs: .template("busybox")),
             resources: ObservedResources(kernel: ResourceValues(spec: nil), expected: ResourceValues(spec: resources)))
-        let desired = DesiredHost(host: HostFacts(name: "h"), networks: [], containers: [web.defaulted()])
+        let desired = DesiredHost(host: HostFacts(name: "h"), networks: [], containers: [web])
         let actions = Planner.plan(desired: desired, observed: ObservedHost(containers: [current]))
         let fields = actions.flatMap(\.changes).map { "\($0.field): \($0.observed) → \($0.desired)" }
         #expect(fields.contains("spec.resources.pids.max: unlimited → 1024"), "\(fields)")

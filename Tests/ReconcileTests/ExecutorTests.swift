@@ -21,7 +21,9 @@ import Testing
     }
 
     static let source = SourceLocation(file: "t", line: 1, column: 1)
-    let web = ContainerObject(metadata: ObjectMeta(name: "web1"), spec: ContainerSpec(), source: ExecutorTests.source)
+    let web = ContainerObject(
+        metadata: ObjectMeta(name: "web1"), spec: ContainerSpec().resolved(name: "web1", defaultRootfs: .template("busybox")),
+        source: ExecutorTests.source)
 
     func network(_ name: String) throws -> NetworkObject {
         NetworkObject(metadata: ObjectMeta(name: name), spec: NetworkSpec(subnet: try CIDR(parsing: "10.88.0.0/24")), source: ExecutorTests.source)
@@ -36,9 +38,9 @@ import Testing
             Action(.container("web3"), .stopContainer(timeout: Interval(milliseconds: 5)), reason: .stateStopped),
             Action(.container("web4"), .freezeContainer, reason: .stateFrozen),
             Action(.container("web5"), .thawContainer, reason: .frozenButRunningWanted),
-            Action(.container("web6"), .updateResources(nil), reason: .liveChange),
+            Action(.container("web6"), .updateResources(ResourcesSpec()), reason: .liveChange),
             Action(.container("web7"), .updateFirewall(nil), reason: .firewallReplacedLive),
-            Action(.container("web8"), .updateRecord(ContainerSpec()), reason: .recordOnly),
+            Action(.container("web8"), .updateRecord(web.spec), reason: .recordOnly),
             Action(.container("web9"), .deleteContainer, reason: .noManifest),
             Action(.network("old"), .deleteNetwork(bridge: "br-old"), reason: .noManifest),
             Action(.network("front"), .repairBridge(front), reason: .bridgeRepaired),
@@ -74,7 +76,7 @@ import Testing
         let plan = [
             Action(.network("front"), .createNetwork(front), reason: .doesNotExist),
             Action(.container("web1"), .createContainer(web, networks: [front]), reason: .doesNotExist),
-            Action(.container("web2"), .updateResources(nil), reason: .liveChange),
+            Action(.container("web2"), .updateResources(ResourcesSpec()), reason: .liveChange),
             Action(.container("web2"), .updateFirewall(nil), reason: .firewallReplacedLive),
             Action(.container("web3"), .deleteContainer, reason: .noManifest),
         ]

@@ -183,7 +183,9 @@ import Testing
         spec.rootfs = RootfsSpec(source: .template("busybox"))
         spec.policy = ObjectPolicy(drift: drift)
         spec.networks = [NetworkAttachment(network: "front", addresses: [try CIDR(parsing: "10.88.0.10/24")])]
-        return ContainerObject(metadata: ObjectMeta(name: "web1"), spec: spec, source: NetworkPlannerTests.source)
+        return ContainerObject(
+            metadata: ObjectMeta(name: "web1"), spec: spec.resolved(name: "web1", defaultRootfs: .template("busybox")),
+            source: NetworkPlannerTests.source)
     }
 
     /// web1 runs with its veth still on the old bridge.
@@ -212,7 +214,7 @@ import Testing
             actions == [
                 Action(.network("front"), .moveBridge(wanted.defaulted(), from: "br-old"), changes: [row], reason: .bridgeRenamed(from: "br-old")),
                 Action(
-                    .container("web1"), .updateNetworks(web.defaulted(), networks: [wanted.defaulted()]),
+                    .container("web1"), .updateNetworks(web, networks: [wanted.defaulted()]),
                     changes: [
                         FieldChange(
                             "spec.networks[0].network", desired: .text("front"), observed: .text("not a port of its bridge"), origin: .manifest)

@@ -16,7 +16,8 @@ import Testing
             spec.resources = resources
         }
         configure(&spec)
-        return ContainerObject(metadata: ObjectMeta(name: name), spec: spec, source: PlannerTests.source)
+        return ContainerObject(
+            metadata: ObjectMeta(name: name), spec: spec.resolved(name: name, defaultRootfs: .template("busybox")), source: PlannerTests.source)
     }
 
     /// Running as the manifest says; `kernel` overrides what the kernel holds.
@@ -51,28 +52,20 @@ import Testing
     @Test func matchingHostPlansNothing() throws {
         let web = container("web1", memory: 128 << 20)
         let observed = ObservedHost(containers: [running(web)], networks: ["front"])
-        let desired = host([web], networks: [try network("front")])
+        let desired = host([web], networks: [try network("front").defaulted()])
         #expect(Planner.plan(desired: desired, observed: observed).isEmpty)
         #expect(Planner.drift(desired: desired, observed: observed).isEmpty)
-    }
-
-    @Test func recordWrittenBeforeDefaultsCompareEqualToTheDefaultedManifest() {
-        // The record holds the spec as an older berth wrote it (no defaults):
-        // the manifest, defaulted once, is still the same container.
-        let web = container("web1")
-        let observed = ObservedHost(containers: [running(web)])
-        #expect(Planner.plan(desired: host([web.defaulted()]), observed: observed).isEmpty)
     }
 
     @Test func changedMemoryIsOneUpdateLiveWithItsPayloadAndBothValues() {
         let web = container("web1", memory: 256 << 20)
         var current = running(web) { $0.memoryMax = 128 << 20 }
-        current.recordedSpec?.resources?.memory?.max = ByteSize(bytes: 128 << 20)
+        current.recordedSpec?.resources.memory?.max = ByteSize(bytes: 128 << 20)
         let actions = Planner.plan(desired: host([web]), observed: ObservedHost(containers: [current]))
         #expect(
             actions == [
                 Action(
-                    .container("web1"), .updateResources(web.defaulted().spec.resources),
+                    .container("web1"), .updateResources(web.spec.resources),
                     changes: [FieldChange("spec.resources.memory.max", desired: .bytes(256 << 20), observed: .bytes(128 << 20), origin: .manifest)],
                     reason: .liveChange)
             ])
@@ -140,8 +133,11 @@ import Testing
         case "spec.env": spec.env = ["A": "1"]
         case "spec.capabilities": spec.capabilities = CapabilitiesSpec(add: ["CAP_NET_ADMIN"])
         case "spec.mounts": spec.mounts = [MountSpec(type: .tmpfs, destination: "/scratch")]
-        case "spec.security": spec.security?.noNewPrivileges = false
-        case "spec.init.workingDir": spec.`init`?.workingDir = "/srv"
+        case "spec.security":
+            var security = SecuritySpec()
+            security.noNewPrivileges = false
+            spec.security = security
+        case "spec.init.workingDir": spec.`init` = InitSpec(workingDir: "/srv")
         case "spec.restartPolicy": spec.restartPolicy = .always
         case "spec.stopTimeout": spec.stopTimeout = Interval(milliseconds: 3000)
         case "spec.rootfs.persistent": spec.rootfs?.persistent = true
@@ -154,10 +150,8 @@ import Testing
         "spec.init.workingDir",
     ])
     func restartFieldsArePendingRestart(field: String) {
-        let change = { (spec: inout ContainerSpec) in PlannerTests.changeSpec(field, &spec) }
-        let old = container("web1").defaulted()
-        var new = old
-        change(&new.spec)
+        let old = container("web1")
+        let new = container("web1") { PlannerTests.changeSpec(field, &$0) }
         let actions = Planner.plan(desired: host([new]), observed: ObservedHost(containers: [running(old)]))
         #expect(actions.map(\.kind) == [.pendingRestart])
         #expect(actions.first?.changes.map(\.field) == [field])
@@ -170,10 +164,8 @@ import Testing
 
     @Test(arguments: ["spec.restartPolicy", "spec.stopTimeout", "spec.rootfs.persistent", "spec.policy.drift"])
     func recordOnlyFieldsUpdateTheRecordLive(field: String) {
-        let change = { (spec: inout ContainerSpec) in PlannerTests.changeSpec(field, &spec) }
-        let old = container("web1").defaulted()
-        var new = old
-        change(&new.spec)
+        let old = container("web1")
+        let new = container("web1") { PlannerTests.changeSpec(field, &$0) }
         let actions = Planner.plan(desired: host([new]), observed: ObservedHost(containers: [running(old)]))
         #expect(actions.map(\.kind) == [.updateLive])
         #expect(actions.first?.operation == .updateRecord(new.spec))
@@ -185,7 +177,7 @@ import Testing
     @Test(arguments: [ObservedRunState.running, .stopped])
     func labelsAreRecordedLive(state: ObservedRunState) {
         // A stopped one's manifest says so (else the plan starts it, which records them too).
-        let old = container("web1") { $0.state = state == .stopped ? .stopped : .running }.defaulted()
+        let old = container("web1") { $0.state = state == .stopped ? .stopped : .running }
         var new = old
         new.metadata.labels = ["tier": "web", "env": "prod"]
         var current = running(old, state: state)
@@ -205,9 +197,9 @@ import Testing
         // full disk): the plan must not say "No changes".
         let web = container("web1", memory: 256 << 20)
         var current = running(web)
-        current.recordedSpec?.resources?.memory?.max = ByteSize(bytes: 128 << 20)
+        current.recordedSpec?.resources.memory?.max = ByteSize(bytes: 128 << 20)
         let actions = Planner.plan(desired: host([web]), observed: ObservedHost(containers: [current]))
-        #expect(actions.map(\.operation) == [.updateResources(web.defaulted().spec.resources)])
+        #expect(actions.map(\.operation) == [.updateResources(web.spec.resources)])
         #expect(actions.first?.changes.first?.observed == .text("128Mi in berth's record"))
     }
 
@@ -301,11 +293,11 @@ import Testing
             defaultGateways: try gateway.map { [try IPAddress(parsing: $0)] } ?? [], ipv6: false)
     }
 
-    func host(_ web: ContainerObject, _ namespace: NetworkObservation, recorded: ContainerSpec? = nil) throws -> (DesiredHost, ObservedHost) {
+    func host(_ web: ContainerObject, _ namespace: NetworkObservation, recorded: ContainerConfig? = nil) throws -> (DesiredHost, ObservedHost) {
         var current = running(web)
         current.network = namespace
         if let recorded { current.recordedSpec = recorded }
-        let desired = host([web], networks: [try network("front")])
+        let desired = host([web], networks: [try network("front").defaulted()])
         var observed = ObservedHost(containers: [current], networks: ["front"])
         observed.bridges["front"] = BridgeObservation(up: true)
         return (desired, observed)
@@ -328,7 +320,7 @@ import Testing
         #expect(
             actions == [
                 Action(
-                    .container("web1"), .updateNetworks(after.defaulted(), networks: [try network("front").defaulted()]),
+                    .container("web1"), .updateNetworks(after, networks: [try network("front").defaulted()]),
                     changes: [
                         FieldChange(
                             "spec.networks[0].addresses", desired: .text("10.88.0.10/24,10.88.0.11/24"), observed: .text("10.88.0.10/24"),
@@ -401,7 +393,7 @@ import Testing
         #expect(Planner.plan(desired: host([web]), observed: ObservedHost(containers: [current])).isEmpty)
         #expect(Planner.drift(desired: host([web]), observed: ObservedHost(containers: [current])).count == 2)
         // The manifest changed since it was applied: that is applied.
-        current.recordedSpec?.resources?.memory?.max = ByteSize(bytes: 256 << 20)
+        current.recordedSpec?.resources.memory?.max = ByteSize(bytes: 256 << 20)
         let actions = Planner.plan(desired: host([web]), observed: ObservedHost(containers: [current]))
         #expect(fields(actions) == ["spec.resources.memory.max"])
         #expect(actions.first?.origin == .manifest)

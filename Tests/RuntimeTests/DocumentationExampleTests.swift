@@ -83,7 +83,7 @@ import Testing
         let store = TemplateStore(directory: "/nonexistent")
         guard Syscall.exists(store.busyboxBinary) else { return }  // Debian's busybox-static: installed by make test
         let busybox = InitCheck.Root(layers: [.layout(try store.busyboxLayout())], name: "template busybox")
-        for container in desired.defaulted().containers where container.spec.rootfs?.source == .template("busybox") {
+        for container in desired.containers where container.spec.rootfs == .template("busybox") {
             #expect(InitCheck.problems(container.spec, in: busybox).map(\.description) == [], "\(container.metadata.name)")
         }
     }

@@ -23,16 +23,16 @@ import Testing
             ])
         ], name: "template busybox")
 
-    static func spec(_ command: [String]?, workingDir: String? = nil, mounts: [String] = []) -> ContainerSpec {
+    static func spec(_ command: [String]?, workingDir: String? = nil, mounts: [String] = []) -> ContainerConfig {
         var spec = ContainerSpec()
         spec.`init` = InitSpec(command: command, workingDir: workingDir)
         spec.mounts = mounts.isEmpty ? nil : mounts.map { MountSpec(type: .tmpfs, destination: $0) }
-        return spec
+        return spec.resolved(name: "t", defaultRootfs: .template("busybox"))
     }
 
     struct Case: CustomTestStringConvertible, Sendable {
         var name: String
-        var spec: ContainerSpec
+        var spec: ContainerConfig
         var expected: [String]
         var testDescription: String { name }
     }

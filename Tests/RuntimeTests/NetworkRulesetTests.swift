@@ -22,7 +22,8 @@ import Testing
         let front = try network("front", "10.88.0.0/24")
         var containerSpec = ContainerSpec()
         containerSpec.networks = [NetworkAttachment(network: "edge", addresses: [try CIDR(parsing: "10.89.0.10", requirePrefix: false)])]
-        let container = ContainerObject(metadata: ObjectMeta(name: "web"), spec: containerSpec, source: source)
+        let container = ContainerObject(
+            metadata: ObjectMeta(name: "web"), spec: containerSpec.resolved(name: "web", defaultRootfs: .template("busybox")), source: source)
         let table = NetworkRuleset.tableName(cgroupParent: "berth", network: "edge")
         let ruleset = NetworkRuleset(table: table, network: edge, reached: [front], containers: [container])
         #expect(

@@ -22,7 +22,7 @@ import Testing
             keepPrivateLayer: false)
         var spec = ContainerSpec()
         spec.hostname = hostname
-        record.spec = spec
+        record.spec = spec.resolved(name: name, defaultRootfs: .template("busybox"))
         return record
     }
 

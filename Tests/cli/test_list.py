@@ -18,7 +18,7 @@ ROOTFS_KEYS = ["mountpoint", "lower", "upper", "work", "diskImage", "inMemory"]
 def instance(tmp_path):
     """Two stopped containers: one with a hostname and a disk image, one bare."""
     state = tmp_path / "state"
-    for name, extra in [("db1", {"spec": {"hostname": "db.example", "restartPolicy": "always"}, "diskImage": "/srv/db1.img",
+    for name, extra in [("db1", {"spec": {"hostname": "db.example", "restartPolicy": "always", "rootfs": {"source": {"template": {"_0": "busybox"}}}}, "diskImage": "/srv/db1.img",
                                  "labels": {"tier": "db", "env": "prod"}}),
                         ("web1", {"labels": {"tier": "web", "env": "prod"}}), ("tmp1", {})]:
         directory = state / "containers" / name

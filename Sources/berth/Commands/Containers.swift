@@ -300,13 +300,14 @@ struct Status: ParsableCommand {
             print(try JSONOutput.encode(summary))
             return
         }
+        let restartPolicy = (entry.record.spec?.restartPolicy ?? Defaults.restartPolicy).rawValue
         print(
             Table.render([
                 ["name:", summary.name], ["state:", summary.state + (summary.exitCode.map { ", exit code \($0)" } ?? "")],
                 ["pid:", summary.pid.map(String.init) ?? "-"],
                 ["hostname:", summary.hostname],
                 ["uptime:", summary.uptimeSeconds.map { Table.duration($0) } ?? "-"],
-                ["restarts:", "\(summary.restarts) (restartPolicy \(entry.record.spec?.restartPolicy?.rawValue ?? "never"))"],
+                ["restarts:", "\(summary.restarts) (restartPolicy \(restartPolicy))"],
                 ["addresses:", summary.addresses.isEmpty ? "-" : summary.addresses.joined(separator: ", ")],
                 ["cgroup:", entry.record.cgroup],
                 [

@@ -158,8 +158,9 @@ struct RunRequest: Equatable {
     }
 
     func perform() throws -> Int32 {
-        let spec = try containerSpec()
         let name = self.name ?? "run-\(getpid())"
+        // Defaults, once, as for a manifest's container (the rootfs is always set above).
+        guard let spec = try containerSpec().resolved(name: name) else { throw ValidationError("berth run: no root filesystem") }
         let container = ContainerObject(
             metadata: ObjectMeta(name: name), spec: spec, source: SourceLocation(file: "berth run", line: 1, column: 1))
         return try RuntimeContext.runtime(instance).runForeground(container, terminal: tty)
