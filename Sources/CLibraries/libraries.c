@@ -84,6 +84,10 @@ FORWARD_VOID(systemd, sd_journal_restart_data, (sd_journal * journal), (journal)
 FORWARD(systemd, int, sd_journal_enumerate_data, (sd_journal * journal, const void **data, size_t *length),
         (journal, data, length), -ELIBACC)
 FORWARD(systemd, int, sd_journal_wait, (sd_journal * journal, uint64_t timeout_usec), (journal, timeout_usec), -ELIBACC)
+FORWARD(systemd, int, sd_journal_seek_tail, (sd_journal * journal), (journal), -ELIBACC)
+FORWARD(systemd, int, sd_journal_previous_skip, (sd_journal * journal, uint64_t skip), (journal, skip), -ELIBACC)
+FORWARD(systemd, int, sd_journal_get_data, (sd_journal * journal, const char *field, const void **data, size_t *length),
+        (journal, field, data, length), -ELIBACC)
 
 FORWARD(cap, int, cap_from_name, (const char *name, cap_value_t *value), (name, value), -1)
 FORWARD(cap, char *, cap_to_name, (cap_value_t value), (value), NULL)

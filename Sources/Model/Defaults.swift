@@ -13,6 +13,7 @@ public enum Defaults {
     public static let bridgeMTU = 1500
     public static let initCommand = ["/sbin/init"]
     public static let workingDir = "/"
+    public static let logDriver = LogDriver.file
     /// The Profile merged first into every container that does not opt out
     /// (`spec.profiles: []`), when the manifests define one: the host's
     /// default limits, as OpenVZ's default container config gives them.
@@ -36,6 +37,7 @@ extension ContainerSpec {
     public func defaulted(name: String) -> ContainerSpec {
         var spec = self
         spec.state = state ?? Defaults.state
+        spec.logs = LogsSpec(driver: logs?.driver ?? Defaults.logDriver)
         spec.restartPolicy = restartPolicy ?? Defaults.restartPolicy
         spec.stopTimeout = stopTimeout ?? Defaults.stopTimeout
         spec.policy = ObjectPolicy(drift: policy?.drift ?? Defaults.drift)
@@ -55,6 +57,8 @@ extension ContainerSpec {
     public var effectiveRestartPolicy: RestartPolicy { restartPolicy ?? Defaults.restartPolicy }
     public var effectiveStopTimeout: Interval { stopTimeout ?? Defaults.stopTimeout }
     public var driftPolicy: DriftPolicy { policy?.drift ?? Defaults.drift }
+    /// Where the init's output goes (file for a record written before berth had logs).
+    public var logDriver: LogDriver { logs?.driver ?? Defaults.logDriver }
 }
 
 extension NetworkObject {

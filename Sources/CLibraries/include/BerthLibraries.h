@@ -45,6 +45,9 @@ int berth_sd_journal_get_realtime_usec(sd_journal *journal, uint64_t *usec);
 void berth_sd_journal_restart_data(sd_journal *journal);
 int berth_sd_journal_enumerate_data(sd_journal *journal, const void **data, size_t *length);
 int berth_sd_journal_wait(sd_journal *journal, uint64_t timeout_usec);
+int berth_sd_journal_seek_tail(sd_journal *journal);
+int berth_sd_journal_previous_skip(sd_journal *journal, uint64_t skip);
+int berth_sd_journal_get_data(sd_journal *journal, const char *field, const void **data, size_t *length);
 
 int berth_cap_from_name(const char *name, cap_value_t *value);
 char *berth_cap_to_name(cap_value_t value);
