@@ -52,7 +52,7 @@ public enum HostCheck {
         var listening: Bool?
         func journaldListens() -> Bool {
             if let listening { return listening }
-            let answer = JournalRelay.journaldListens()
+            let answer = JournalRelay.journaldListens(runtime.journalSocket)
             listening = answer
             return answer
         }
@@ -76,7 +76,7 @@ public enum HostCheck {
                 } else {
                     fail(
                         .root / "spec" / "logs" / "driver",
-                        "journal: journald is not running on this host (nothing is bound to \(JournalRelay.journalSocket))",
+                        "journal: journald is not running on this host (nothing is bound to \(runtime.journalSocket))",
                         hint: "start systemd-journald, or use driver: file")
                 }
             }

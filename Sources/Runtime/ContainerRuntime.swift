@@ -19,6 +19,8 @@ public struct ContainerRuntime: Sendable {
     /// The berth binary a journal relay runs (`berth journal-relay`): this
     /// process's own, unless it is not berth (a test runner).
     public var relayExecutable = "/proc/self/exe"
+    /// journald's native socket, for the journal relays.
+    public var journalSocket = JournalRelay.journalSocket
 
     public init(paths: RuntimePaths, cgroups: any CgroupDriver, logger: Logger) {
         self.paths = paths
@@ -40,6 +42,7 @@ public struct ContainerRuntime: Sendable {
     public func with(logger: Logger) -> ContainerRuntime {
         var copy = ContainerRuntime(paths: paths, cgroups: cgroups, state: state, templates: templates, logger: logger)
         copy.relayExecutable = relayExecutable
+        copy.journalSocket = journalSocket
         return copy
     }
 
@@ -132,12 +135,12 @@ public struct ContainerRuntime: Sendable {
         var output: (stdout: Int32, stderr: Int32)?
         defer { if let output { Syscall.close(output.stdout); Syscall.close(output.stderr) } }
         if spec.logDriver == .journal && !foreground && terminal == nil {
-            guard JournalRelay.journaldListens() else { throw JournalRelay.notRunning(name) }
+            guard JournalRelay.journaldListens(journalSocket) else { throw JournalRelay.notRunning(name, socket: journalSocket) }
             let relay = journalRelay(name)
             try Syscall.makeDirectories(state.containerDirectory(name))
             try Syscall.makeDirectories(runDirectory)
             output = try relay.openForInit()
-            try relay.start(executable: relayExecutable, fields: JournalRelay.fields(container: name, paths: paths))
+            try relay.start(executable: relayExecutable, fields: JournalRelay.fields(container: name, paths: paths), socket: journalSocket)
             launch.output = output
         }
         func prepare() throws {

@@ -86,9 +86,9 @@ public struct JournalRelay: Sendable {
     }
 
     /// The error of a start in journal mode without journald.
-    static func notRunning(_ name: String) -> StartError {
+    static func notRunning(_ name: String, socket: String) -> StartError {
         StartError(
-            description: "\(name): spec.logs.driver is journal, but journald is not running (nothing bound to \(journalSocket)); "
+            description: "\(name): spec.logs.driver is journal, but journald is not running (nothing bound to \(socket)); "
                 + "start systemd-journald, or use driver: file")
     }
 
@@ -153,7 +153,8 @@ extension ContainerRuntime {
             let relay = journalRelay(name)
             guard relay.runningPID == nil else { continue }
             do {
-                let pid = try relay.start(executable: relayExecutable, fields: JournalRelay.fields(container: name, paths: paths))
+                let pid = try relay.start(
+                    executable: relayExecutable, fields: JournalRelay.fields(container: name, paths: paths), socket: journalSocket)
                 logger.notice("log relay restarted", metadata: ["container": "\(name)", "pid": "\(pid)"])
                 restarted.append(name)
             } catch {

@@ -132,6 +132,16 @@ import Testing
         #expect(actions.last?.changes.first?.desired == .text("/bin/httpd -f"))
     }
 
+    /// A record written before berth had spec.logs holds no driver: it
+    /// is the file driver the manifest's default names, so nothing is planned.
+    @Test func aRecordWithoutALogDriverMatchesTheDefaultFileDriver() {
+        let new = container("web1").defaulted()
+        var old = new
+        old.spec.logs = nil
+        #expect(Planner.plan(desired: host([new]), observed: ObservedHost(containers: [running(old)])).isEmpty)
+        #expect(new.spec.logs?.driver == .file)
+    }
+
     static func changeSpec(_ field: String, _ spec: inout ContainerSpec) {
         switch field {
         case "spec.userNamespace": spec.userNamespace = UserNamespaceSpec(uidMap: [IDRange(containerID: 0, hostID: 100_000, size: 65536)])
@@ -145,13 +155,14 @@ import Testing
         case "spec.restartPolicy": spec.restartPolicy = .always
         case "spec.stopTimeout": spec.stopTimeout = Interval(milliseconds: 3000)
         case "spec.rootfs.persistent": spec.rootfs?.persistent = true
+        case "spec.logs.driver": spec.logs = LogsSpec(driver: .journal)
         default: spec.policy = ObjectPolicy(drift: .warn)
         }
     }
 
     @Test(arguments: [
         "spec.userNamespace", "spec.devices", "spec.hostname", "spec.env", "spec.capabilities", "spec.mounts", "spec.security",
-        "spec.init.workingDir",
+        "spec.init.workingDir", "spec.logs.driver",
     ])
     func restartFieldsArePendingRestart(field: String) {
         let change = { (spec: inout ContainerSpec) in PlannerTests.changeSpec(field, &spec) }
