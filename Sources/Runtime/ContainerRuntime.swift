@@ -183,6 +183,7 @@ public struct ContainerRuntime: Sendable {
                 try state.saveInit(record)  // container.json is as written above
             }
             logger.info("started", metadata: ["container": "\(name)", "pid": "\(pid)"])
+            if !foreground { registerMachine(record) }
             return record
         } catch {
             try? cgroups.killAll(group)
@@ -627,6 +628,7 @@ public struct ContainerRuntime: Sendable {
         }
         try drain(group)
         try cgroups.remove(group)
+        if record.pid != nil { unregisterMachine(name) }
         // Its journal relay sends what is left and ends with the container.
         journalRelay(name).waitForEnd(milliseconds: 2000)
         try state.forgetInit(name)
