@@ -253,11 +253,27 @@ struct JournaldTests {
         let tail = try Spawn.run([ContainerCLITests.binary, "logs", "--tail", "1"] + global + ["jlog1"])
         #expect(String(decoding: tail.output, as: UTF8.self).split(separator: "\n").count == 1)
 
-        // The relay is not the test's child for long, and ends with the container.
+        // -f prints what is there, then follows until the container is gone.
+        let followed = host.root + "/follow.log"
+        let follower = try Spawn.start([ContainerCLITests.binary, "logs", "-f"] + global + ["jlog1"], outputPath: followed)
+        #expect(
+            eventually(seconds: 10) {
+                ((try? String(contentsOfFile: followed, encoding: .utf8)) ?? "").split(separator: "\n").count == 3
+            })
+
+        // A relay that was killed is started again (the agent does this every 2 s).
+        let killed = try #require(runtime.journalRelay("jlog1").runningPID)
+        let handle = try PidFD(pid: killed, startTime: ProcessStat.read(killed)?.startTime)
+        _ = try handle.signal(SIGKILL)
+        _ = handle.waitForExit(milliseconds: 5000)
+        _ = Reaper.poll(killed)
+        #expect(runtime.keepLogRelays() == ["jlog1"])
         let relay = try #require(runtime.journalRelay("jlog1").runningPID)
-        #expect(ProcessStat.read(relay).map { _ in true } == true)
+        #expect(relay != killed)
         try runtime.stop("jlog1", timeout: Interval(milliseconds: 0))
         #expect(runtime.journalRelay("jlog1").runningPID == nil)
         #expect(ProcessStat.read(relay)?.isAlive != true)
+        try runtime.delete("jlog1")
+        #expect(eventually(seconds: 5) { Reaper.poll(follower) != nil || ProcessStat.read(follower)?.isAlive != true })
     }
 }
