@@ -475,6 +475,7 @@ public struct ContainerRuntime: Sendable {
         if spec.firewall != nil { record.firewallFingerprint = try ContainerFirewall.apply(spec.firewall, pid: pid) }
         try state.save(record)
         logger.info("adopted", metadata: ["container": "\(name)", "pid": "\(pid)"])
+        registerMachine(record)
         return record
     }
 
