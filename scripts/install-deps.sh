@@ -15,6 +15,9 @@ packages=(
     # arm64 headers to check that the container shim builds for aarch64 too
     python3 python3-yaml python3-jsonschema python3-pytest iproute2 gcc libc6-dev
     libc6-dev-arm64-cross linux-libc-dev-arm64-cross
+    # tests: a private system bus (dbus-daemon, dbus-monitor) and systemd-machined with
+    # machinectl, for the machined registration (berth itself needs neither)
+    dbus-daemon dbus-bin systemd-container
 )
 
 missing=()

@@ -84,6 +84,10 @@ FORWARD_VOID(systemd, sd_journal_restart_data, (sd_journal * journal), (journal)
 FORWARD(systemd, int, sd_journal_enumerate_data, (sd_journal * journal, const void **data, size_t *length),
         (journal, data, length), -ELIBACC)
 FORWARD(systemd, int, sd_journal_wait, (sd_journal * journal, uint64_t timeout_usec), (journal, timeout_usec), -ELIBACC)
+FORWARD(systemd, int, sd_journal_seek_tail, (sd_journal * journal), (journal), -ELIBACC)
+FORWARD(systemd, int, sd_journal_previous_skip, (sd_journal * journal, uint64_t skip), (journal, skip), -ELIBACC)
+FORWARD(systemd, int, sd_journal_get_data, (sd_journal * journal, const char *field, const void **data, size_t *length),
+        (journal, field, data, length), -ELIBACC)
 
 FORWARD(cap, int, cap_from_name, (const char *name, cap_value_t *value), (name, value), -1)
 FORWARD(cap, char *, cap_to_name, (cap_value_t value), (value), NULL)
@@ -96,3 +100,107 @@ FORWARD_VOID(yaml, yaml_parser_set_input_string, (yaml_parser_t * parser, const 
 FORWARD_VOID(yaml, yaml_parser_set_encoding, (yaml_parser_t * parser, yaml_encoding_t encoding), (parser, encoding))
 FORWARD(yaml, int, yaml_parser_parse, (yaml_parser_t * parser, yaml_event_t *event), (parser, event), 0)
 FORWARD_VOID(yaml, yaml_event_delete, (yaml_event_t * event), (event))
+
+// --- systemd-machined (sd-bus) ---------------------------------------------
+
+struct bus_functions {
+    int (*open_system)(sd_bus **bus);
+    int (*new_method_call)(sd_bus *bus, sd_bus_message **message, const char *destination, const char *path,
+                           const char *interface, const char *member);
+    int (*append)(sd_bus_message *message, const char *types, ...);
+    int (*append_array)(sd_bus_message *message, char type, const void *data, size_t size);
+    int (*call)(sd_bus *bus, sd_bus_message *message, uint64_t usec, sd_bus_error *error, sd_bus_message **reply);
+    void (*error_free)(sd_bus_error *error);
+    sd_bus_message *(*message_unref)(sd_bus_message *message);
+    sd_bus *(*flush_close_unref)(sd_bus *bus);
+};
+
+static int bus_functions(struct bus_functions *f) {
+    f->open_system = (int (*)(sd_bus **))symbol(&systemd, open_systemd, "sd_bus_open_system");
+    f->new_method_call = (int (*)(sd_bus *, sd_bus_message **, const char *, const char *, const char *, const char *))symbol(
+        &systemd, open_systemd, "sd_bus_message_new_method_call");
+    f->append = (int (*)(sd_bus_message *, const char *, ...))symbol(&systemd, open_systemd, "sd_bus_message_append");
+    f->append_array =
+        (int (*)(sd_bus_message *, char, const void *, size_t))symbol(&systemd, open_systemd, "sd_bus_message_append_array");
+    f->call = (int (*)(sd_bus *, sd_bus_message *, uint64_t, sd_bus_error *, sd_bus_message **))symbol(&systemd, open_systemd,
+                                                                                                       "sd_bus_call");
+    f->error_free = (void (*)(sd_bus_error *))symbol(&systemd, open_systemd, "sd_bus_error_free");
+    f->message_unref = (sd_bus_message * (*)(sd_bus_message *)) symbol(&systemd, open_systemd, "sd_bus_message_unref");
+    f->flush_close_unref = (sd_bus * (*)(sd_bus *)) symbol(&systemd, open_systemd, "sd_bus_flush_close_unref");
+    return f->open_system && f->new_method_call && f->append && f->append_array && f->call && f->error_free &&
+                   f->message_unref && f->flush_close_unref
+               ? 0
+               : -ELIBACC;
+}
+
+// One call on machined's manager; `fill` appends the arguments.
+static int machine_call(const char *member, int (*fill)(struct bus_functions *, sd_bus_message *, const void *),
+                        const void *arguments, char *error, size_t error_size) {
+    struct bus_functions f;
+    int r = bus_functions(&f);
+    if (r < 0) {
+        snprintf(error, error_size, "%s", library_error);
+        return r;
+    }
+    sd_bus *bus = NULL;
+    sd_bus_message *message = NULL, *reply = NULL;
+    sd_bus_error bus_error = SD_BUS_ERROR_NULL;
+    const char *step = "sd_bus_open_system";
+    r = f.open_system(&bus);
+    if (r >= 0) {
+        step = "sd_bus_message_new_method_call";
+        r = f.new_method_call(bus, &message, "org.freedesktop.machine1", "/org/freedesktop/machine1",
+                              "org.freedesktop.machine1.Manager", member);
+    }
+    if (r >= 0) {
+        step = "append";
+        r = fill(&f, message, arguments);
+    }
+    if (r >= 0) {
+        step = member;
+        r = f.call(bus, message, 5 * 1000 * 1000, &bus_error, &reply);
+    }
+    if (r < 0) {
+        if (bus_error.name) {
+            snprintf(error, error_size, "%s: %s: %s", member, bus_error.name, bus_error.message ? bus_error.message : "");
+        } else {
+            snprintf(error, error_size, "%s: %s", step, strerror(-r));
+        }
+    }
+    f.error_free(&bus_error);
+    if (reply) f.message_unref(reply);
+    if (message) f.message_unref(message);
+    if (bus) f.flush_close_unref(bus);
+    return r < 0 ? r : 0;
+}
+
+struct registration {
+    const char *name, *service, *machine_class, *root;
+    uint32_t leader;
+    const int32_t *ifindices;
+    size_t count;
+};
+
+static int fill_registration(struct bus_functions *f, sd_bus_message *message, const void *arguments) {
+    const struct registration *a = arguments;
+    int r = f->append(message, "s", a->name);
+    if (r >= 0) r = f->append_array(message, 'y', NULL, 0);
+    if (r >= 0) r = f->append(message, "ssus", a->service, a->machine_class, a->leader, a->root);
+    if (r >= 0) r = f->append_array(message, 'i', a->ifindices, a->count * sizeof(int32_t));
+    return r;
+}
+
+static int fill_name(struct bus_functions *f, sd_bus_message *message, const void *arguments) {
+    return f->append(message, "s", (const char *)arguments);
+}
+
+int berth_machine_register(const char *name, const char *service, const char *machine_class, uint32_t leader,
+                           const char *root_directory, const int32_t *ifindices, size_t count, char *error,
+                           size_t error_size) {
+    struct registration arguments = {name, service, machine_class, root_directory, leader, ifindices, count};
+    return machine_call("RegisterMachineWithNetwork", fill_registration, &arguments, error, error_size);
+}
+
+int berth_machine_unregister(const char *name, char *error, size_t error_size) {
+    return machine_call("UnregisterMachine", fill_name, name, error, error_size);
+}

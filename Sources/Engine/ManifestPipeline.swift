@@ -49,6 +49,13 @@ public enum HostCheck {
     ) -> (errors: [ManifestError], notes: [String]) {
         var errors: [ManifestError] = []
         var notes: [String] = []
+        var listening: Bool?
+        func journaldListens() -> Bool {
+            if let listening { return listening }
+            let answer = JournalRelay.journaldListens(runtime.journalSocket)
+            listening = answer
+            return answer
+        }
         for (network, path, message) in subnetProblems(desired, prefixes: hostPrefixes(cgroupParent: runtime.paths.cgroupParent)) {
             let location = locator.location(network: network.metadata.name, path) ?? network.source
             errors.append(
@@ -63,6 +70,16 @@ public enum HostCheck {
                 errors.append(ManifestError(location: location, fieldPath: path.description, message: message, hint: hint))
             }
             let spec = container.spec
+            if spec.logDriver == .journal && !journaldListens() {
+                if runtime.state.load(name)?.spec?.logDriver == .journal, case .running = runtime.status(name) {
+                    notes.append("\(name): journald is not running; its journal relay keeps its output until it is back (10 s, then in console.log)")
+                } else {
+                    fail(
+                        .root / "spec" / "logs" / "driver",
+                        "journal: journald is not running on this host (nothing is bound to \(runtime.journalSocket))",
+                        hint: "start systemd-journald, or use driver: file")
+                }
+            }
             let root: InitCheck.Root?
             do {
                 root = try runtime.initCheckRoot(container)

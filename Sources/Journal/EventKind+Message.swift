@@ -51,6 +51,9 @@ extension EventKind {
         case .checkoutLocalChanges:
             return "checkout \(field("checkout")) has local changes (\(field("files"))): not moved to the upstream's \(field("upstream").prefix(12))"
         case .checkoutFollowing: return "checkout \(field("checkout")) follows its upstream again"
+        case .machinedRegistrationFailed: return "\(container): not registered with systemd-machined: \(field("error"))"
+        case .logRelayRestarted: return "\(container): journal relay started again (pid \(field("pid"))); its output waited in its FIFOs"
+        case .logRelayRestartFailed: return "\(container): journal relay could not be started again: \(field("error"))"
         case .manifestsValid: return "manifests in \(field("manifests")) valid again"
         case .commitNotRecorded: return "cannot record the applied commit in \(field("path")): \(field("error"))"
         }

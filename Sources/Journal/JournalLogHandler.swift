@@ -176,6 +176,11 @@ public enum EventKind: String, CaseIterable, Sendable {
     case checkoutFollowing = "checkout follows its upstream again"
     /// The all-clear after invalid manifests.
     case manifestsValid = "manifests valid again"
+    /// A container's journal relay had gone and was started again.
+    case logRelayRestarted = "log relay restarted"
+    case logRelayRestartFailed = "log relay restart failed"
+    /// systemd-machined runs but refused a container (it still runs).
+    case machinedRegistrationFailed = "machined registration failed"
 
     public var messageID: String {
         switch self {
@@ -195,6 +200,9 @@ public enum EventKind: String, CaseIterable, Sendable {
         case .gitUpdateFailed: return "8debdc29f38b9269d760b6b36d20104b"
         case .waitingForLock: return "a13051e02fd14f57715f38b0425b14a3"
         case .containerExited: return "753f06fbd71d4d3ab1279592a7a4c754"
+        case .machinedRegistrationFailed: return "e499a2789ea1403b8c6b0022951dc449"
+        case .logRelayRestarted: return "fe960bc3c9bd44e0be23a29be9d89838"
+        case .logRelayRestartFailed: return "10e72126ec7442ef8a143c2f16feaa3e"
         case .adopted: return "8726189e8f1343da9e5ba4ec179e78a7"
         case .networksUpdated: return "a8af9feccb2a4bf9a24e061bdb916a8c"
         case .firewallUpdated: return "65a252dd5ac548ed8afc905c456befde"

@@ -98,3 +98,44 @@ public struct JournalReader {
         return entry
     }
 }
+
+extension JournalReader {
+    /// A container's output in journal mode (its relay's entries: the
+    /// CONTAINER_NAME and the instance's `fields` must match), each
+    /// MESSAGE handed to `handle` oldest first. `tail`: only the last so
+    /// many; `follow`: then waits for new ones while `keepGoing` holds
+    /// (asked every second and after each batch).
+    public func containerOutput(
+        name: String, fields: [String: String], tail: Int?, follow: Bool, keepGoing: () -> Bool, _ handle: ([UInt8]) throws -> Void
+    ) throws {
+        var journal: OpaquePointer?
+        let opened = berth_sd_journal_open(&journal, Int32(SD_JOURNAL_LOCAL_ONLY))
+        guard opened >= 0, let journal else { throw Failure(call: "sd_journal_open", code: opened) }
+        defer { berth_sd_journal_close(journal) }
+        for match in ["CONTAINER_NAME=\(name)"] + fields.sorted(by: { $0.key < $1.key }).map({ "\($0.key)=\($0.value)" }) {
+            let result = match.withCString { berth_sd_journal_add_match(journal, $0, 0) }
+            if result < 0 { throw Failure(call: "sd_journal_add_match", code: result) }
+        }
+        func message() -> [UInt8]? {
+            var data: UnsafeRawPointer?
+            var length = 0
+            guard berth_sd_journal_get_data(journal, "MESSAGE", &data, &length) >= 0, let data, length >= 8 else { return nil }
+            return Array(UnsafeRawBufferPointer(start: data, count: length).dropFirst("MESSAGE=".count))
+        }
+        if let tail {
+            // Positioned on the tail-th entry from the end (journalctl -n):
+            // that one first, then the ones after it.
+            _ = berth_sd_journal_seek_tail(journal)
+            let skipped = berth_sd_journal_previous_skip(journal, UInt64(max(1, tail)))
+            if tail > 0 && skipped > 0, let line = message() { try handle(line) }
+        }
+        while true {
+            while berth_sd_journal_next(journal) > 0 {
+                if let line = message() { try handle(line) }
+            }
+            guard follow, keepGoing() else { return }
+            let waited = berth_sd_journal_wait(journal, 1_000_000)
+            if waited < 0 { throw Failure(call: "sd_journal_wait", code: waited) }
+        }
+    }
+}

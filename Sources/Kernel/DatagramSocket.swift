@@ -32,6 +32,24 @@ public final class DatagramSocket: @unchecked Sendable {
 
     deinit { Glibc.close(fd) }
 
+    /// Whether a datagram socket is bound at `path`: connect(2) succeeds
+    /// (ENOENT: no socket file; ECONNREFUSED: nobody bound to it).
+    public static func hasReceiver(path: String) -> Bool {
+        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0, path.utf8.count < 108 else {
+            if fd >= 0 { Glibc.close(fd) }
+            return false
+        }
+        defer { Glibc.close(fd) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in raw.copyBytes(from: path.utf8) }
+        let result = withUnsafePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        return result == 0
+    }
+
     /// sendto(2) with MSG_DONTWAIT. EINTR is retried; nothing else waits.
     public func send(_ bytes: [UInt8]) -> SendResult {
         var address = sockaddr_un()

@@ -10,6 +10,8 @@
 /// written before this type existed read back the same.
 public struct ContainerConfig: Hashable, Sendable {
     public var state: DesiredRunState
+    /// Where the init's output goes.
+    public var logDriver: LogDriver
     public var hostname: String
     public var rootfs: RootfsSource
     /// Keep the private layer when the container is deleted.
@@ -137,13 +139,14 @@ public struct ContainerConfig: Hashable, Sendable {
     }
 
     fileprivate init(
-        state: DesiredRunState, hostname: String, rootfs: RootfsSource, persistent: Bool, command: [String], workingDir: String,
+        state: DesiredRunState, logDriver: LogDriver, hostname: String, rootfs: RootfsSource, persistent: Bool, command: [String], workingDir: String,
         env: [String: String], networks: [Attachment], resources: ResourcesSpec, devices: [Device],
         capabilities: CapabilityChanges, security: Security, mounts: [Mount], userNamespace: IDMapping?,
         restartPolicy: RestartPolicy, stopTimeout: Interval, firewall: Firewall?, drift: DriftPolicy, profiles: [String],
         placement: Placement?
     ) {
         self.state = state
+        self.logDriver = logDriver
         self.hostname = hostname
         self.rootfs = rootfs
         self.persistent = persistent
@@ -196,6 +199,7 @@ extension ContainerSpec {
         let security = self.security ?? SecuritySpec()
         return ContainerConfig(
             state: state ?? Defaults.state,
+            logDriver: logs?.driver ?? Defaults.logDriver,
             hostname: hostname ?? name,
             rootfs: source,
             persistent: rootfs?.persistent ?? false,
@@ -227,6 +231,7 @@ extension ContainerSpec {
     public init(_ config: ContainerConfig) {
         self.init()
         state = config.state
+        logs = LogsSpec(driver: config.logDriver)
         hostname = config.hostname
         rootfs = RootfsSpec(source: config.rootfs, persistent: config.persistent)
         `init` = InitSpec(command: config.command, workingDir: config.workingDir)

@@ -39,6 +39,7 @@ extension ContainerSpec {
             FirewallSpec(defaultPolicy: mine.defaultPolicy ?? theirs.defaultPolicy, rules: mine.rules ?? theirs.rules)
         }
         result.policy = merge(policy, base.policy) { mine, theirs in ObjectPolicy(drift: mine.drift ?? theirs.drift) }
+        result.logs = merge(logs, base.logs) { mine, theirs in LogsSpec(driver: mine.driver ?? theirs.driver) }
         return result
     }
 }

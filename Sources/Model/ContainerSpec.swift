@@ -21,8 +21,25 @@ public struct ContainerSpec: Hashable, Sendable, Codable {
     public var stopTimeout: Interval?
     public var firewall: FirewallSpec?
     public var policy: ObjectPolicy?
+    public var logs: LogsSpec?
 
     public init() {}
+}
+
+/// Where the init's stdout and stderr go.
+public struct LogsSpec: Hashable, Sendable, Codable {
+    public var driver: LogDriver?
+    public init(driver: LogDriver? = nil) { self.driver = driver }
+}
+
+public enum LogDriver: String, Hashable, Sendable, Codable, CaseIterable {
+    /// STATE/containers/NAME/console.log, appended by the kernel for the init
+    /// (no process of berth's in between), rotated by the agent.
+    case file
+    /// One journald entry per line (CONTAINER_NAME=NAME, PRIORITY 6 for
+    /// stdout, 3 for stderr), handed over by a small relay process per
+    /// container that reads the init's output from two FIFOs.
+    case journal
 }
 
 public enum DesiredRunState: String, Hashable, Sendable, Codable, CaseIterable {

@@ -15,6 +15,7 @@ public enum Defaults {
     public static let workingDir = "/"
     /// A device's access when the manifest gives none.
     public static let deviceAccess = "rw"
+    public static let logDriver = LogDriver.file
     /// The Profile merged first into every container that does not opt out
     /// (`spec.profiles: []`), when the manifests define one: the host's
     /// default limits, as OpenVZ's default container config gives them.

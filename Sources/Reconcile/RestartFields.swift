@@ -25,6 +25,7 @@ enum RestartFields {
         add(
             "spec.userNamespace", desired.userNamespace != recorded.userNamespace, userNamespace(desired.userNamespace),
             userNamespace(recorded.userNamespace))
+        add("spec.logs.driver", desired.logDriver != recorded.logDriver, desired.logDriver.rawValue, recorded.logDriver.rawValue)
         add(
             "spec.networks", !networksLive && desired.networks != recorded.networks, attachments(desired.networks),
             attachments(recorded.networks))

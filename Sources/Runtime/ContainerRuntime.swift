@@ -16,6 +16,11 @@ public struct ContainerRuntime: Sendable {
     public let state: StateStore
     public let templates: TemplateStore
     public let logger: Logger
+    /// The berth binary a journal relay runs (`berth journal-relay`): this
+    /// process's own, unless it is not berth (a test runner).
+    public var relayExecutable = "/proc/self/exe"
+    /// journald's native socket, for the journal relays.
+    public var journalSocket = JournalRelay.journalSocket
 
     public init(paths: RuntimePaths, cgroups: any CgroupDriver, logger: Logger) {
         self.paths = paths
@@ -35,7 +40,10 @@ public struct ContainerRuntime: Sendable {
 
     /// The same runtime (sharing its decoded records) logging with `logger`.
     public func with(logger: Logger) -> ContainerRuntime {
-        ContainerRuntime(paths: paths, cgroups: cgroups, state: state, templates: templates, logger: logger)
+        var copy = ContainerRuntime(paths: paths, cgroups: cgroups, state: state, templates: templates, logger: logger)
+        copy.relayExecutable = relayExecutable
+        copy.journalSocket = journalSocket
+        return copy
     }
 
     public enum Status: Equatable, Sendable {
@@ -122,6 +130,19 @@ public struct ContainerRuntime: Sendable {
         let group = try cgroupPath(name)
         let entry = cgroups.entry(group)
         launch.cgroup = entry
+        // Journal mode: the FIFOs and their relay before the init, which
+        // then writes into them (berth's copies close when start returns).
+        var output: (stdout: Int32, stderr: Int32)?
+        defer { if let output { Syscall.close(output.stdout); Syscall.close(output.stderr) } }
+        if spec.logDriver == .journal && !foreground && terminal == nil {
+            guard JournalRelay.journaldListens(journalSocket) else { throw JournalRelay.notRunning(name, socket: journalSocket) }
+            let relay = journalRelay(name)
+            try Syscall.makeDirectories(state.containerDirectory(name))
+            try Syscall.makeDirectories(runDirectory)
+            output = try relay.openForInit()
+            try relay.start(executable: relayExecutable, fields: JournalRelay.fields(container: name, paths: paths), socket: journalSocket)
+            launch.output = output
+        }
         func prepare() throws {
             try state.save(record, durable: !foreground)
             Failpoint.recordSaved.hit()
@@ -162,6 +183,7 @@ public struct ContainerRuntime: Sendable {
                 try state.saveInit(record)  // container.json is as written above
             }
             logger.info("started", metadata: ["container": "\(name)", "pid": "\(pid)"])
+            if !foreground { registerMachine(record) }
             return record
         } catch {
             try? cgroups.killAll(group)
@@ -451,6 +473,7 @@ public struct ContainerRuntime: Sendable {
         if spec.firewall != nil { record.firewallFingerprint = try ContainerFirewall.apply(spec.firewall, pid: pid) }
         try state.save(record)
         logger.info("adopted", metadata: ["container": "\(name)", "pid": "\(pid)"])
+        registerMachine(record)
         return record
     }
 
@@ -604,6 +627,9 @@ public struct ContainerRuntime: Sendable {
         }
         try drain(group)
         try cgroups.remove(group)
+        if record.pid != nil { unregisterMachine(name) }
+        // Its journal relay sends what is left and ends with the container.
+        journalRelay(name).waitForEnd(milliseconds: 2000)
         try state.forgetInit(name)
         logger.info("stopped", metadata: ["container": "\(name)"])
     }

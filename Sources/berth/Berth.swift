@@ -1,4 +1,5 @@
 import ArgumentParser
+import CLinux
 
 #if canImport(Glibc)
     import Glibc
@@ -7,6 +8,11 @@ import ArgumentParser
 @main
 enum Main {
     static func main() {
+        // A container's journal relay: C from here on, in this still
+        // single-threaded process (CLinux/BerthRelay.h).
+        if CommandLine.argc > 1, let first = CommandLine.unsafeArgv[1], strcmp(first, "journal-relay") == 0 {
+            exit(berth_journal_relay_main(CommandLine.argc, CommandLine.unsafeArgv))
+        }
         let arguments: [String]
         do {
             arguments = try Arguments.normalized(Array(CommandLine.arguments.dropFirst()))

@@ -2,6 +2,8 @@ import Foundation
 import Journal
 import Kernel
 import Logging
+import Model
+import Runtime
 import Testing
 
 #if canImport(Glibc)
@@ -214,5 +216,64 @@ struct JournaldTests {
         #expect(!entries.isEmpty)
         agent.signal(SIGTERM)
         #expect(agent.exitCode() == 0, "\(agent.output)")
+    }
+
+    /// spec.logs.driver journal: each line the init writes is a journal
+    /// entry with its container's name (journalctl -o json), `berth logs`
+    /// reads them back, and the relay ends with the container.
+    @Test func containerOutputIsInTheJournalUnderItsName() throws {
+        let journald = try TestJournald()
+        defer { journald.tearDown() }
+        let host = try TestHost()
+        defer { #expect(host.tearDown() == []) }
+        var runtime = host.runtime
+        runtime.relayExecutable = ContainerCLITests.binary
+        let script = "echo hello from jlog1; echo second line; echo oops >&2; exec sleep 300"
+        _ = try runtime.start(host.container("jlog1", command: ["/bin/sh", "-c", script]) { $0.logs = LogsSpec(driver: .journal) })
+        var entries: [[String: Any]] = []
+        #expect(
+            eventually(seconds: 10) {
+                entries = (try? journald.entries("CONTAINER_NAME=jlog1")) ?? []
+                return entries.count >= 3
+            }, "\(entries)")
+        let hello = entries.first { $0["MESSAGE"] as? String == "hello from jlog1" }
+        #expect(hello?["PRIORITY"] as? String == "6")
+        #expect(hello?["SYSLOG_IDENTIFIER"] as? String == "jlog1")
+        #expect(hello?["BERTH_STATE_DIR"] as? String == host.root + "/state")
+        #expect(hello?["BERTH_CGROUP_PARENT"] as? String == host.parent)
+        #expect(entries.first { $0["MESSAGE"] as? String == "oops" }?["PRIORITY"] as? String == "3")
+        #expect(!FileManager.default.fileExists(atPath: host.root + "/state/containers/jlog1/console.log"))
+
+        let global = ["--state-dir", host.root + "/state", "--run-dir", host.root + "/run", "--cgroup-parent", host.parent]
+        let logs = try Spawn.run([ContainerCLITests.binary, "logs"] + global + ["jlog1"], mergingStandardError: true)
+        let lines = String(decoding: logs.output, as: UTF8.self).split(separator: "\n").map(String.init)
+        #expect(logs.exitedCleanly)
+        #expect(Set(lines) == ["hello from jlog1", "second line", "oops"], "\(lines)")
+        #expect(lines.firstIndex(of: "hello from jlog1") ?? 9 < lines.firstIndex(of: "second line") ?? 0)
+        let tail = try Spawn.run([ContainerCLITests.binary, "logs", "--tail", "1"] + global + ["jlog1"])
+        #expect(String(decoding: tail.output, as: UTF8.self).split(separator: "\n").count == 1)
+
+        // -f prints what is there, then follows until the container is gone.
+        let followed = host.root + "/follow.log"
+        let follower = try Spawn.start([ContainerCLITests.binary, "logs", "-f"] + global + ["jlog1"], outputPath: followed)
+        #expect(
+            eventually(seconds: 10) {
+                ((try? String(contentsOfFile: followed, encoding: .utf8)) ?? "").split(separator: "\n").count == 3
+            })
+
+        // A relay that was killed is started again (the agent does this every 2 s).
+        let killed = try #require(runtime.journalRelay("jlog1").runningPID)
+        let handle = try PidFD(pid: killed, startTime: ProcessStat.read(killed)?.startTime)
+        _ = try handle.signal(SIGKILL)
+        _ = handle.waitForExit(milliseconds: 5000)
+        _ = Reaper.poll(killed)
+        #expect(runtime.keepLogRelays() == ["jlog1"])
+        let relay = try #require(runtime.journalRelay("jlog1").runningPID)
+        #expect(relay != killed)
+        try runtime.stop("jlog1", timeout: Interval(milliseconds: 0))
+        #expect(runtime.journalRelay("jlog1").runningPID == nil)
+        #expect(ProcessStat.read(relay)?.isAlive != true)
+        try runtime.delete("jlog1")
+        #expect(eventually(seconds: 5) { Reaper.poll(follower) != nil || ProcessStat.read(follower)?.isAlive != true })
     }
 }

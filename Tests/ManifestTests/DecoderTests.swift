@@ -138,6 +138,7 @@ import Testing
               stopTimeout: 1m30s
               firewall: {defaultPolicy: drop, rules: [{action: allow, protocol: tcp, port: 22, from: 10.0.0.0/8}]}
               policy: {drift: warn}
+              logs: {driver: journal}
             """
         let result = decode(yaml)
         #expect(result.errors.isEmpty, "\(rendered(result.errors))")
@@ -159,6 +160,21 @@ import Testing
         #expect(spec.userNamespace?.uidMap.first?.hostID == 100_000)
         #expect(spec.firewall?.rules?.first?.port == 22)
         #expect(spec.policy?.drift == .warn)
+        #expect(spec.logs?.driver == .journal)
+    }
+
+    @Test func aLogDriverIsFileOrJournalAndAProfileGivesTheDefault() {
+        let errors = rendered(decode(validContainer + "  logs: {driver: syslog}\n").errors)
+        #expect(errors.count == 1)
+        #expect(errors.first?.hasPrefix("test.yaml:7:") == true && errors.first?.contains("error: spec.logs.driver:") == true, "\(errors)")
+        #expect(rendered(decode(validContainer + "  logs: {drivr: journal}\n").errors).first?.contains("did you mean 'driver'") == true)
+        let profile = ContainerSpec()
+        var base = ContainerSpec()
+        base.logs = LogsSpec(driver: .journal)
+        #expect(profile.merged(over: base).logs?.driver == .journal)
+        var own = ContainerSpec()
+        own.logs = LogsSpec(driver: .file)
+        #expect(own.merged(over: base).logs?.driver == .file)
     }
 
     @Test func profileRefusesPlacementAndProfiles() {

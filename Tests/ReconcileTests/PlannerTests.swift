@@ -1,3 +1,4 @@
+import Foundation
 import Model
 import Testing
 
@@ -125,6 +126,18 @@ import Testing
         #expect(actions.last?.changes.first?.desired == .text("/bin/httpd -f"))
     }
 
+    /// A record written before berth had spec.logs holds no driver: it
+    /// is the file driver the manifest's default names, so nothing is planned.
+    @Test func aRecordWithoutALogDriverMatchesTheDefaultFileDriver() throws {
+        let new = container("web1")
+        var written = ContainerSpec(new.spec)
+        written.logs = nil
+        var old = new
+        old.spec = try JSONDecoder().decode(ContainerConfig.self, from: JSONEncoder().encode(written))
+        #expect(Planner.plan(desired: host([new]), observed: ObservedHost(containers: [running(old)])).isEmpty)
+        #expect(new.spec.logDriver == .file)
+    }
+
     static func changeSpec(_ field: String, _ spec: inout ContainerSpec) {
         switch field {
         case "spec.userNamespace": spec.userNamespace = UserNamespaceSpec(uidMap: [IDRange(containerID: 0, hostID: 100_000, size: 65536)])
@@ -141,13 +154,14 @@ import Testing
         case "spec.restartPolicy": spec.restartPolicy = .always
         case "spec.stopTimeout": spec.stopTimeout = Interval(milliseconds: 3000)
         case "spec.rootfs.persistent": spec.rootfs?.persistent = true
+        case "spec.logs.driver": spec.logs = LogsSpec(driver: .journal)
         default: spec.policy = ObjectPolicy(drift: .warn)
         }
     }
 
     @Test(arguments: [
         "spec.userNamespace", "spec.devices", "spec.hostname", "spec.env", "spec.capabilities", "spec.mounts", "spec.security",
-        "spec.init.workingDir",
+        "spec.init.workingDir", "spec.logs.driver",
     ])
     func restartFieldsArePendingRestart(field: String) {
         let old = container("web1")

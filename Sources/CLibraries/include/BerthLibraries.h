@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/capability.h>
+#include <systemd/sd-bus.h>
 #include <systemd/sd-journal.h>
 #include <yaml.h>
 
@@ -45,6 +46,23 @@ int berth_sd_journal_get_realtime_usec(sd_journal *journal, uint64_t *usec);
 void berth_sd_journal_restart_data(sd_journal *journal);
 int berth_sd_journal_enumerate_data(sd_journal *journal, const void **data, size_t *length);
 int berth_sd_journal_wait(sd_journal *journal, uint64_t timeout_usec);
+int berth_sd_journal_seek_tail(sd_journal *journal);
+int berth_sd_journal_previous_skip(sd_journal *journal, uint64_t skip);
+int berth_sd_journal_get_data(sd_journal *journal, const char *field, const void **data, size_t *length);
+
+// systemd-machined over the system bus (sd_bus_open_system: the bus
+// DBUS_SYSTEM_BUS_ADDRESS names, else /run/dbus/system_bus_socket). Here
+// because sd_bus_message_append is variadic, which Swift cannot call.
+// RegisterMachineWithNetwork(name, id: empty (machined picks none), service,
+// class, leader, root_directory, ifindices): 0, or a negative errno with
+// `error` holding the D-Bus error name and message (or the failing call).
+int berth_machine_register(const char *name, const char *service, const char *machine_class, uint32_t leader,
+                           const char *root_directory, const int32_t *ifindices, size_t count, char *error,
+                           size_t error_size);
+// UnregisterMachine(name): machined forgets the machine and stops nothing
+// (TerminateMachine would stop the unit the leader runs in, which is
+// berth's own where it is any). 0, or a negative errno with `error`.
+int berth_machine_unregister(const char *name, char *error, size_t error_size);
 
 int berth_cap_from_name(const char *name, cap_value_t *value);
 char *berth_cap_to_name(cap_value_t value);

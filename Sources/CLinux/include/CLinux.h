@@ -8,6 +8,7 @@
 
 #include "BerthContainer.h"
 #include "BerthDevices.h"
+#include "BerthRelay.h"
 #include "BerthSignals.h"
 
 // pidfd_open(2) has no glibc wrapper before 2.36's header exposure in Swift's

@@ -124,6 +124,7 @@ public final class AgentLoop {
             if schedule.watchdogDue(at: now) { notify("WATCHDOG=1") }
             if now >= nextConsoleCheck {
                 runtime.rotateConsoleLogs(configuration.consoleLogs)
+                runtime.keepLogRelays()
                 nextConsoleCheck = now + AgentLoop.consoleCheckMilliseconds
             }
             if let trigger = schedule.duePass(at: now, backoffRetry: nextRetry(now), isFirst: passes == 0) {

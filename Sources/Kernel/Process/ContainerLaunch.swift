@@ -77,6 +77,9 @@ public struct ContainerLaunch: Sendable {
     public var cgroup: CgroupEntry?
     /// Where the container's stdout and stderr go (appended); stdin is /dev/null.
     public var consoleLog: String
+    /// The init's stdout and stderr instead of the console log (the write
+    /// ends of its journal relay's FIFOs); the caller keeps and closes them.
+    public var output: (stdout: Int32, stderr: Int32)?
     /// A foreground container (berth run): the init gets berth's own stdin,
     /// stdout and stderr instead, and no console log is written.
     public var inheritsStdio = false
@@ -122,7 +125,7 @@ extension ContainerLaunch {
         let handshake = try ChildHandshake()
         let stdin = inheritsStdio ? -1 : try Syscall.open("/dev/null", O_RDONLY)
         defer { if stdin >= 0 { Syscall.close(stdin) } }
-        let console = inheritsStdio ? -1 : try Syscall.open(consoleLog, O_WRONLY | O_CREAT | O_APPEND, mode: 0o640)
+        let console = inheritsStdio || output != nil ? -1 : try Syscall.open(consoleLog, O_WRONLY | O_CREAT | O_APPEND, mode: 0o640)
         defer { if console >= 0 { Syscall.close(console) } }
 
         // Every string the child reads lives in C memory until clone returns.
@@ -164,6 +167,7 @@ extension ContainerLaunch {
         config.disable_ipv6 = disableIPv6 ? 1 : 0
         config.user_namespace = idMaps == nil ? 0 : 1
         config.stdio = inheritsStdio ? (0, 1, 2) : (stdin, console, console)
+        if let output, !inheritsStdio { config.stdio = (stdin, output.stdout, output.stderr) }
         if let terminal {
             config.stdio = (terminal, terminal, terminal)
             config.controlling_tty = 1

@@ -4,7 +4,7 @@ extension Reader {
     static let containerFields = [
         "placement", "profiles", "state", "hostname", "rootfs", "init", "env", "networks", "resources",
         "devices", "capabilities", "security", "mounts", "userNamespace", "restartPolicy", "stopTimeout",
-        "firewall", "policy",
+        "firewall", "policy", "logs",
     ]
     /// A Profile is a partial Container spec without placement or profiles of its own.
     static let profileFields = containerFields.filter { $0 != "placement" && $0 != "profiles" }
@@ -43,6 +43,10 @@ extension Reader {
         spec.stopTimeout = f.read("stopTimeout", &self) { $0.parsed($1, $2, Interval.init(parsing:)) }
         spec.firewall = f.read("firewall", &self) { $0.firewall($1, $2) }
         spec.policy = f.read("policy", &self) { $0.objectPolicy($1, $2) }
+        spec.logs = f.read("logs", &self) { reader, node, path in
+            guard let fields = reader.mapping(node, path, fields: ["driver"]) else { return nil }
+            return LogsSpec(driver: fields.read("driver", &reader) { $0.enumeration($1, $2, LogDriver.self) })
+        }
         return errorMark == errorsBefore ? spec : nil
     }
 

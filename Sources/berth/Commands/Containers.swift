@@ -53,7 +53,10 @@ enum RuntimeContext {
             return !done
         }
         if first { bootstrapLogging(instance, agent: agent) }
-        return ContainerRuntime(paths: instance.paths, cgroups: try CgroupDrivers.detect(), logger: Logger(label: "berth"))
+        var runtime = ContainerRuntime(paths: instance.paths, cgroups: try CgroupDrivers.detect(), logger: Logger(label: "berth"))
+        // Where berth's events go is where its containers' journal relays send too.
+        if let socket = Instance.environment("BERTH_JOURNAL_SOCKET") { runtime.journalSocket = socket }
+        return runtime
     }
 }
 

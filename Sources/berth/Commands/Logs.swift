@@ -1,4 +1,5 @@
 import ArgumentParser
+import Journal
 import Kernel
 import Runtime
 
@@ -11,9 +12,11 @@ struct Logs: ParsableCommand {
         commandName: "logs",
         abstract: "Print a container's console output (its init's stdout and stderr).",
         discussion: """
-            The output is kept in STATE/containers/NAME/console.log; the agent rotates it when it grows \
-            past --console-max-size (console.log.1, .2, ... up to --console-files). berth logs prints the \
-            rotated files too, oldest first. Example: berth logs web1 --tail 20 -f
+            With spec.logs.driver file (the default) the output is kept in STATE/containers/NAME/console.log; \
+            the agent rotates it when it grows past --console-max-size (console.log.1, .2, ... up to \
+            --console-files). berth logs prints the rotated files too, oldest first. With driver journal \
+            it reads the journal (sd_journal): the entries with CONTAINER_NAME=NAME of this instance. \
+            Example: berth logs web1 --tail 20 -f
             """)
     @OptionGroup var global: GlobalOptions
     @Flag(name: [.customShort("f"), .long], help: "Keep printing what the container writes, until interrupted.") var follow = false
@@ -27,6 +30,7 @@ struct Logs: ParsableCommand {
     func run() throws {
         let runtime = try RuntimeContext.runtime(global)
         guard runtime.state.names().contains(name) else { throw CLIFailure("no container named '\(name)'") }
+        if runtime.state.load(name)?.spec?.logDriver == .journal { return try journal(runtime) }
         let log = runtime.consoleLog(name)
         var offset = 0
         if let tail {
@@ -58,6 +62,24 @@ struct Logs: ParsableCommand {
             } else {
                 try Syscall.writeAll(STDOUT_FILENO, bytes)
             }
+        }
+    }
+
+    /// Journal mode: the container's entries of this instance, read back with sd_journal.
+    func journal(_ runtime: ContainerRuntime) throws {
+        let fallback = runtime.journalRelay(name).fallbackFile
+        if let size = Syscall.version(fallback)?.size, size > 0 {
+            Syscall.writeStandardError("berth: note: lines journald did not take (it was away) are in \(fallback)\n")
+        }
+        var line: [UInt8] = []
+        try JournalReader().containerOutput(
+            name: name, fields: Events.instanceFields(Instance(global)), tail: tail, follow: follow,
+            keepGoing: { runtime.state.names().contains(name) }
+        ) { message in
+            line.removeAll(keepingCapacity: true)
+            line += message
+            line.append(UInt8(ascii: "\n"))
+            try Syscall.writeAll(STDOUT_FILENO, line)
         }
     }
 }
