@@ -76,27 +76,32 @@ public enum Names {
 
     /// A label key or value (Kubernetes rules, simplified): key is an optional
     /// DNS-subdomain prefix and '/', then 1-63 of [A-Za-z0-9-_.]; values up to 63.
+    /// Reads the key's bytes in place, without splitting it into strings: a
+    /// million-label mapping checks every key (`berth-bench parse`).
     public static func checkLabelKey(_ key: String) throws(ValueError) {
-        let parts = key.split(separator: "/", omittingEmptySubsequences: false)
-        guard parts.count <= 2, let name = parts.last else {
+        let bytes = key.utf8
+        guard let slash = bytes.firstIndex(of: UInt8(ascii: "/")) else {
+            try checkLabelPart(key[...], what: "label key", allowEmpty: false)
+            return
+        }
+        let name = key[key.index(after: slash)...]
+        guard !name.utf8.contains(UInt8(ascii: "/")) else {
             throw ValueError("label key '\(key)' has more than one '/'")
         }
-        if parts.count == 2 {
-            let prefix = parts[0]
-            guard !prefix.isEmpty, prefix.utf8.count <= 253,
-                prefix.utf8.allSatisfy({ isLowerAlnum($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: ".") })
-            else { throw ValueError("label key prefix '\(prefix)' is not a DNS subdomain") }
-        }
-        try checkLabelPart(String(name), what: "label key", allowEmpty: false)
+        let prefix = key[..<slash]
+        guard !prefix.isEmpty, prefix.utf8.count <= 253,
+            prefix.utf8.allSatisfy({ isLowerAlnum($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: ".") })
+        else { throw ValueError("label key prefix '\(prefix)' is not a DNS subdomain") }
+        try checkLabelPart(name, what: "label key", allowEmpty: false)
     }
 
     public static func checkLabelValue(_ value: String) throws(ValueError) {
-        try checkLabelPart(value, what: "label value", allowEmpty: true)
+        try checkLabelPart(value[...], what: "label value", allowEmpty: true)
     }
 
-    static func checkLabelPart(_ text: String, what: String, allowEmpty: Bool) throws(ValueError) {
-        let bytes = Array(text.utf8)
-        if bytes.isEmpty {
+    static func checkLabelPart(_ text: Substring, what: String, allowEmpty: Bool) throws(ValueError) {
+        let bytes = text.utf8
+        guard let first = bytes.first, let last = bytes.last else {
             if allowEmpty { return }
             throw ValueError("\(what) is empty")
         }
@@ -106,7 +111,7 @@ public enum Names {
                 isLowerAlnum($0) || isUpper($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_")
                     || $0 == UInt8(ascii: ".")
             }
-            && isAlnum(bytes[0]) && isAlnum(bytes[bytes.count - 1])
+            && isAlnum(first) && isAlnum(last)
         guard ok else {
             throw ValueError(
                 "\(what) '\(text)' is invalid",

@@ -54,6 +54,22 @@ import Testing
         #expect(errors.last == "test.yaml:48005:5: error: duplicate key 'k23999' (first defined at 24005:5)")
     }
 
+    /// Duplicates found by a scan of a small mapping's keys and by the table
+    /// a larger one builds once it has 16: each names its first position.
+    @Test(arguments: [
+        (2, 5, "test.yaml:11:5: error: duplicate key 'k2' (first defined at 8:5)"),
+        (3, 15, "test.yaml:21:5: error: duplicate key 'k3' (first defined at 9:5)"),
+        (4, 16, "test.yaml:22:5: error: duplicate key 'k4' (first defined at 10:5)"),
+        (15, 17, "test.yaml:23:5: error: duplicate key 'k15' (first defined at 21:5)"),
+        (16, 30, "test.yaml:36:5: error: duplicate key 'k16' (first defined at 22:5)"),
+    ])
+    func duplicateKeyAtAnySizeOfMappingNamesTheFirst(first: Int, position: Int, expected: String) {
+        var yaml = Self.head + "  labels:\n"
+        for index in 0..<32 { yaml += "    k\(index == position ? first : index): v\n" }
+        yaml += "spec:\n  rootfs: {template: busybox}\n"
+        #expect(rendered(decode(yaml).errors) == [expected])
+    }
+
     @Test func fortyNineThousandUnknownKeysReportTheFirstThousandAndCountTheRest() {
         var yaml = Self.head + "spec:\n  rootfs: {template: busybox}\n"
         for index in 0..<49_000 { yaml += "  x\(index): 1\n" }

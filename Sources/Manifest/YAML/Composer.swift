@@ -31,11 +31,13 @@ struct Composer {
         var kind: Kind
         var start: SourceLocation
         var anchor: String?
-        var entries: [(key: Node, value: Node)] = []
+        var entries: [Node.Entry] = []
         var items: [Node] = []
         var pendingKey: Node?
-        /// Keys seen so far and where, for duplicate-key errors in O(1).
-        var seen: [String: SourceLocation] = [:]
+        /// Each key's first index in `entries`, for duplicate-key errors in
+        /// O(1); built only once the mapping outgrows a scan of its entries,
+        /// so the many small mappings of a manifest allocate no table.
+        var keyIndex: [String: Int] = [:]
         /// Nodes in the collection so far, its own included.
         var weight = 1
 
@@ -43,6 +45,24 @@ struct Composer {
             self.kind = kind
             self.start = start
             self.anchor = anchor
+        }
+
+        /// Where key `text` was first written in this mapping, if it was;
+        /// else records that it is written next (at `entries.count`).
+        mutating func firstDefinition(of text: String) -> SourceLocation? {
+            let scanLimit = 16
+            if entries.count < scanLimit {
+                return entries.first { $0.key.scalarText == text }?.key.location
+            }
+            if keyIndex.isEmpty {
+                keyIndex.reserveCapacity(2 * scanLimit)
+                for (index, entry) in entries.enumerated() {
+                    if let key = entry.key.scalarText, keyIndex[key] == nil { keyIndex[key] = index }
+                }
+            }
+            if let first = keyIndex[text] { return entries[first].key.location }
+            keyIndex[text] = entries.count
+            return nil
         }
     }
 
@@ -206,7 +226,7 @@ struct Composer {
             stack[top].items.append(node)
         case .mapping:
             if let key = stack[top].pendingKey {
-                stack[top].entries.append((key: key, value: node))
+                stack[top].entries.append(Node.Entry(key: key, value: node))
                 stack[top].pendingKey = nil
                 return
             }
@@ -223,9 +243,8 @@ struct Composer {
             if scalar.isPlain, scalar.text == "<<" {
                 fail(at: node.location, "merge keys ('<<') are not supported", hint: "repeat the fields or use a Profile")
             }
-            if let first = stack[top].seen.updateValue(node.location, forKey: scalar.text) {
-                // Keep the first position: later duplicates name it too.
-                stack[top].seen[scalar.text] = first
+            // Later duplicates name the first position too.
+            if let first = stack[top].firstDefinition(of: scalar.text) {
                 fail(
                     at: node.location,
                     "duplicate key '\(scalar.text)' (first defined at \(first.line):\(first.column))")

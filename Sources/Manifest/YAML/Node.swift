@@ -3,10 +3,21 @@ import Model
 /// A YAML node with the position it was written at. Composed from libyaml's
 /// events without expanding aliases more than a fixed budget allows.
 public struct Node: Sendable {
-    public indirect enum Value: Sendable {
+    /// Not `indirect`: the arrays already hold the children out of line, and
+    /// a box per node was one more allocation and pointer to chase for every
+    /// scalar (`berth-bench parse`, cost per node at a million nodes).
+    public enum Value: Sendable {
         case scalar(Scalar)
-        case mapping([(key: Node, value: Node)])
+        case mapping([Entry])
         case sequence([Node])
+    }
+
+    /// A key and its value. A struct, not a tuple: an array of tuples is
+    /// destroyed through the runtime's generic tuple witness, one call per
+    /// field (a tenth of a million-key mapping's cost, `berth-bench parse`).
+    public struct Entry: Sendable {
+        public var key: Node
+        public var value: Node
     }
 
     public var value: Value
@@ -65,6 +76,17 @@ public struct Scalar: Sendable, Equatable {
     /// YAML 1.2 core schema: only true/false are booleans (not yes/no/on/off).
     public var resolved: Resolved {
         guard isPlain, !forcedString else { return .string(text) }
+        // No special word is longer than five bytes: most scalars skip the
+        // comparisons with each of them.
+        if text.utf8.count <= 5 {
+            if let word = Scalar.specialWord(text) { return word }
+        }
+        if Scalar.isCoreInteger(text) { return .int(text) }
+        if Scalar.isCoreFloat(text) { return .float(text) }
+        return .string(text)
+    }
+
+    private static func specialWord(_ text: String) -> Resolved? {
         switch text {
         case "", "~", "null", "Null", "NULL": return .null
         case "true", "True", "TRUE": return .bool(true)
@@ -72,51 +94,55 @@ public struct Scalar: Sendable, Equatable {
         case ".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF", "-.inf", "-.Inf", "-.INF",
             ".nan", ".NaN", ".NAN":
             return .float(text)
-        default: break
+        default: return nil
         }
-        if Scalar.isCoreInteger(text) { return .int(text) }
-        if Scalar.isCoreFloat(text) { return .float(text) }
-        return .string(text)
     }
 
     static func isDigit(_ byte: UInt8) -> Bool { byte >= 0x30 && byte <= 0x39 }
 
     /// [-+]?[0-9]+ | 0o[0-7]+ | 0x[0-9a-fA-F]+
+    ///
+    /// Reads the UTF-8 view in place: every plain scalar is resolved, and a
+    /// copy into an array per call was a tenth of the pipeline's cost per
+    /// node (`berth-bench parse`).
     static func isCoreInteger(_ text: String) -> Bool {
-        let bytes = Array(text.utf8)
-        if bytes.count > 2, bytes[0] == UInt8(ascii: "0") {
-            if bytes[1] == UInt8(ascii: "o") {
-                return bytes[2...].allSatisfy { $0 >= 0x30 && $0 <= 0x37 }
-            }
-            if bytes[1] == UInt8(ascii: "x") {
-                return bytes[2...].allSatisfy { Character(UnicodeScalar($0)).isHexDigit }
-            }
+        let bytes = text.utf8
+        var index = bytes.startIndex
+        guard index != bytes.endIndex else { return false }
+        let first = bytes[index]
+        if first == UInt8(ascii: "0"), bytes.count > 2 {
+            let marker = bytes[bytes.index(after: index)]
+            let digits = bytes.dropFirst(2)
+            if marker == UInt8(ascii: "o") { return digits.allSatisfy { $0 >= 0x30 && $0 <= 0x37 } }
+            if marker == UInt8(ascii: "x") { return digits.allSatisfy(isHexDigit) }
         }
-        var digits = bytes[...]
-        if let first = digits.first, first == UInt8(ascii: "-") || first == UInt8(ascii: "+") {
-            digits = digits.dropFirst()
-        }
-        return !digits.isEmpty && digits.allSatisfy(isDigit)
+        if first == UInt8(ascii: "-") || first == UInt8(ascii: "+") { index = bytes.index(after: index) }
+        guard index != bytes.endIndex else { return false }
+        return bytes[index...].allSatisfy(isDigit)
+    }
+
+    static func isHexDigit(_ byte: UInt8) -> Bool {
+        isDigit(byte) || (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "f")) || (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "F"))
     }
 
     /// [-+]? ( \. [0-9]+ | [0-9]+ ( \. [0-9]* )? ) ( [eE] [-+]? [0-9]+ )?
     static func isCoreFloat(_ text: String) -> Bool {
-        var bytes = Array(text.utf8)[...]
+        var bytes = text.utf8[...]
         if let first = bytes.first, first == UInt8(ascii: "-") || first == UInt8(ascii: "+") {
             bytes = bytes.dropFirst()
         }
-        let integer = bytes.prefix(while: isDigit)
-        bytes = bytes.dropFirst(integer.count)
-        var fraction: ArraySlice<UInt8> = []
+        let integerCount = bytes.prefix(while: isDigit).count
+        bytes = bytes.dropFirst(integerCount)
+        var fractionCount = 0
         var hasDot = false
         if bytes.first == UInt8(ascii: ".") {
             hasDot = true
             bytes = bytes.dropFirst()
-            fraction = bytes.prefix(while: isDigit)
-            bytes = bytes.dropFirst(fraction.count)
+            fractionCount = bytes.prefix(while: isDigit).count
+            bytes = bytes.dropFirst(fractionCount)
         }
-        if integer.isEmpty && fraction.isEmpty { return false }
-        if integer.isEmpty && !hasDot { return false }
+        if integerCount == 0 && fractionCount == 0 { return false }
+        if integerCount == 0 && !hasDot { return false }
         if let marker = bytes.first, marker == UInt8(ascii: "e") || marker == UInt8(ascii: "E") {
             bytes = bytes.dropFirst()
             if let sign = bytes.first, sign == UInt8(ascii: "-") || sign == UInt8(ascii: "+") {
