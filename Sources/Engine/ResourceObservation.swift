@@ -12,10 +12,7 @@ import Runtime
 /// planner compares the two, so a value the kernel rounds never shows as
 /// drift, and every field the manifest can set is read back.
 enum ResourceObservation {
-    static let pageSize: UInt64 = {
-        let size = sysconf(Int32(_SC_PAGESIZE))
-        return size > 0 ? UInt64(size) : 4096
-    }()
+    static let pageSize = KernelUnits.systemPageSize
 
     /// What the kernel holds, from a cgroup's limits.
     static func values(_ limits: CgroupLimits, inheritedCPUs: String?) -> ResourceValues {

@@ -52,6 +52,8 @@ extension EventKind {
             return "checkout \(field("checkout")) has local changes (\(field("files"))): not moved to the upstream's \(field("upstream").prefix(12))"
         case .checkoutFollowing: return "checkout \(field("checkout")) follows its upstream again"
         case .manifestsValid: return "manifests in \(field("manifests")) valid again"
+        case .beancounterFailed:
+            return "\(container): \(field("resource")) refused: failcnt \(field("failcnt")) (was \(field("previous")))"
         case .commitNotRecorded: return "cannot record the applied commit in \(field("path")): \(field("error"))"
         }
     }

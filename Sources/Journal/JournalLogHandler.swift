@@ -176,6 +176,8 @@ public enum EventKind: String, CaseIterable, Sendable {
     case checkoutFollowing = "checkout follows its upstream again"
     /// The all-clear after invalid manifests.
     case manifestsValid = "manifests valid again"
+    /// A beancounter's failcnt rose: a limit refused the container something.
+    case beancounterFailed = "beancounter limit refused"
 
     public var messageID: String {
         switch self {
@@ -221,6 +223,7 @@ public enum EventKind: String, CaseIterable, Sendable {
         case .checkoutLocalChanges: return "48c724e4c7c346fabbea104bbc7b090c"
         case .checkoutFollowing: return "d1e17f0fdac143549666483d9434a587"
         case .manifestsValid: return "bd6066c3781a4ed1bdff57e085eda708"
+        case .beancounterFailed: return "b386c9ce343247578ba0637420bb8568"
         }
     }
 
