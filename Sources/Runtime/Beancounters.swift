@@ -126,8 +126,14 @@ public enum Beancounters {
             limit: pidsLimit, failcnt: cgroup.pidsFailures ?? 0,
             sources: .init(held: "pids.current", maxheld: "pids.peak", limit: "pids.max", failcnt: "pids.events max"))
         // physpages: on v1 with swap accounting a charge is refused by
-        // memsw first when memory and swap share the limit, so both count.
-        let memoryFailures = v2 ? (cgroup.memoryFailures ?? 0) : (cgroup.memoryFailures ?? 0) + (cgroup.swapFailures ?? 0)
+        // memsw first when memory and swap share the limit (swap 0), so both
+        // count; kernels since 6.13 no longer count memsw refusals at all
+        // (memory.memsw.failcnt stays 0), so each OOM kill, which follows a
+        // refused charge, counts at least once.
+        let memoryFailures =
+            v2
+            ? (cgroup.memoryFailures ?? 0)
+            : max((cgroup.memoryFailures ?? 0) + (cgroup.swapFailures ?? 0), cgroup.oomKills ?? 0)
         row(
             .physpages, held: pages(cgroup.memoryCurrent), kernelPeak: pages(cgroup.memoryPeak),
             barrier: pageLimit(cgroup.limits.memoryHigh ?? cgroup.limits.memoryMax), limit: pageLimit(cgroup.limits.memoryMax),
@@ -139,7 +145,9 @@ public enum Beancounters {
                 : .init(
                     held: "memory.usage_in_bytes", maxheld: "memory.max_usage_in_bytes",
                     limit: "memory.soft_limit_in_bytes (barrier), memory.limit_in_bytes (limit)",
-                    failcnt: "memory.failcnt + memory.memsw.failcnt"))
+                    failcnt:
+                        "memory.failcnt + memory.memsw.failcnt, at least memory.oom_control oom_kill (kernels since 6.13 leave memory.memsw.failcnt 0)"
+                ))
         let swapLimit = pageLimit(cgroup.limits.swapMax)
         row(
             .swappages, held: pages(cgroup.swapCurrent), kernelPeak: pages(cgroup.swapPeak), barrier: swapLimit, limit: swapLimit,

@@ -64,7 +64,23 @@ import Testing
             }, recorded: [:]
         ).rows
         #expect(row(rows, .physpages)?.failcnt == 9)
-        #expect(row(rows, .physpages)?.sources.failcnt == "memory.failcnt + memory.memsw.failcnt")
+        #expect(row(rows, .physpages)?.sources.failcnt.hasPrefix("memory.failcnt + memory.memsw.failcnt") == true)
+    }
+
+    /// Kernels since 6.13 no longer count memsw refusals (seen here on
+    /// 6.18: an OOM kill at memory.max with swap 0 left both failcnts 0):
+    /// each OOM kill followed a refused charge, so physpages counts it.
+    @Test func failcntOnV1IsAtLeastTheOOMKills() throws {
+        let rows = Beancounters.rows(
+            sample(.v1) {
+                $0.memoryFailures = 0
+                $0.swapFailures = 0
+                $0.oomKills = 2
+            }, recorded: [:]
+        ).rows
+        #expect(row(rows, .physpages)?.failcnt == 2)
+        let v2 = Beancounters.rows(sample(.v2) { $0.oomKills = 2 }, recorded: [:]).rows
+        #expect(row(v2, .physpages)?.failcnt == 0)
     }
 
     /// oomguarpages holds memory and swap in pages, not the OOM kill count.
