@@ -44,6 +44,7 @@ enum ResourceObservation {
         // v1 keeps swap as memory + swap: without a memory limit there is none.
         values.swap = version == .v1 && values.memoryMax == nil ? nil : pages(resources?.memory?.swap)
         values.pidsMax = resources?.pids?.max
+        values.numtcpsock = resources?.numtcpsock
         values.diskSize = resources?.disk?.size?.bytes
         // No io weight in the manifest: the kernel's default, where the host has io weights at all.
         if let weight = resources?.io?.weight ?? (observed.ioWeight != nil ? Defaults.ioWeight : nil) {

@@ -19,6 +19,9 @@ public enum Beancounters {
         public var lockedBytes: UInt64?
         public var privateWritableBytes: UInt64?
         public var sockets: (tcp: UInt64, other: UInt64)?
+        /// spec.resources.numtcpsock as its nftables table holds it, with how
+        /// many connections it refused.
+        public var connectionLimit: (limit: Int, refused: UInt64)?
         public var pseudoTerminals: UInt64?
         public var firewallRules: UInt64?
         public var disk: Disk?
@@ -165,11 +168,14 @@ public enum Beancounters {
             sources: .init(
                 held: v2 ? "memory.current + memory.swap.current" : "memory.memsw.usage_in_bytes", maxheld: "", limit: none,
                 failcnt: v2 ? "memory.events oom_kill" : "memory.oom_control oom_kill"))
+        let tcpLimit = sample.connectionLimit.map { UInt64($0.limit) } ?? unlimited
         row(
-            .numtcpsock, held: sample.sockets?.tcp,
+            .numtcpsock, held: sample.sockets?.tcp, barrier: tcpLimit, limit: tcpLimit, failcnt: sample.connectionLimit?.refused ?? 0,
             sources: .init(
-                held: "sock_diag in its network namespace: TCP sockets (IPv4, IPv6; not TIME_WAIT)", maxheld: "", limit: none,
-                failcnt: "none"))
+                held: "sock_diag in its network namespace: TCP sockets (IPv4, IPv6; not TIME_WAIT)", maxheld: "",
+                limit: sample.connectionLimit == nil
+                    ? none : "nftables table inet berth_ubc in its network namespace: ct count over the limit (connections)",
+                failcnt: sample.connectionLimit == nil ? "none" : "packets of that table's reject rules (connections refused)"))
         row(
             .numpty, held: sample.pseudoTerminals,
             sources: .init(held: "entries of its devpts instance (/dev/pts) but ptmx", maxheld: "", limit: none, failcnt: "none"))

@@ -41,6 +41,7 @@ extension ContainerRuntime {
                 sample.sockets = (counts.tcp, counts.other)
             }
         }
+        sample.connectionLimit = try? ConnectionLimit.observe(pid: pid)
         // The init's own devpts instance, seen through its root.
         if let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/root/dev/pts") {
             sample.pseudoTerminals = UInt64(entries.filter { $0 != "ptmx" }.count)

@@ -44,6 +44,37 @@ struct BeancounterKernelTests {
         #expect(host.runtime.risenFailcnts(record, rows).isEmpty)
     }
 
+    /// The agent turns a rising failcnt into one event naming the
+    /// container, the resource and the count (on stderr here: no journald).
+    @Test func agentReportsARisingFailcntOnce() throws {
+        let host = try TestHost()
+        let manifests = host.root + "/manifests"
+        try FileManager.default.createDirectory(atPath: manifests, withIntermediateDirectories: true)
+        let manifest = AgentTests.manifest("forky").replacingOccurrences(of: "pids: {max: 64}", with: "pids: {max: 12}")
+        try AgentTests.save(manifest, to: manifests + "/forky.yaml")
+        let agent = try AgentTests.AgentProcess(host, ["--manifests", manifests, "--interval", "1s"])
+        defer {
+            agent.kill()
+            #expect(host.tearDown() == [])
+        }
+        #expect(agent.waitFor(seconds: 90) { $0.contains("READY=1") } != nil, "\(agent.output)")
+        #expect(!agent.output.contains("refused"))
+        _ = try host.runtime.exec("forky", command: ["/bin/sh", "-c", "for i in $(seq 30); do sleep 3 & done 2>/dev/null; true"])
+        let failcnt = try #require(counter(host, "forky", .numproc)?.failcnt)
+        #expect(failcnt > 0)
+        // As a sentence ("forky: numproc refused: failcnt N (was 0)") or, on
+        // stderr without journald, the kind with its fields.
+        func reports() -> [Substring] {
+            agent.output.split(separator: "\n").filter { $0.contains("forky") && $0.contains("numproc") && $0.contains("refused") }
+        }
+        #expect(eventually(seconds: 20) { !reports().isEmpty }, "\(agent.output)")
+        // Said once: later passes with the same failcnt say nothing more.
+        #expect(agent.waitFor(seconds: 10) { $0.contains("STATUS=") && $0.contains("reconciled") } != nil)
+        usleep(2_500_000)
+        #expect(reports().count == 1, "\(agent.output)")
+        #expect(reports().first?.contains("\(failcnt)") == true, "\(agent.output)")
+    }
+
     /// A process that allocates without bound is refused past memory.max
     /// (and killed): physpages' failcnt rises, oomguarpages counts the kill.
     @Test func allocationPastMemoryMaxRaisesPhyspagesFailcnt() throws {
@@ -70,8 +101,10 @@ struct BeancounterKernelTests {
 
     /// 20 connections from inside to a listener on the sandbox host: the
     /// container's namespace holds 20 TCP sockets (sock_diag), the host's
-    /// own sockets are not counted.
-    @Test func twentyTCPConnectionsShowNumtcpsockTwenty() throws {
+    /// own sockets are not counted. spec.resources.numtcpsock: 20 refuses
+    /// the 21st (nftables ct count in its namespace); raised live, it lets
+    /// one more through.
+    @Test func twentyTCPConnectionsShowNumtcpsockTwentyAndTheLimitRefusesTheTwentyFirst() throws {
         let host = try TestHost()
         defer { #expect(host.tearDown() == []) }
         var spec = NetworkSpec(subnet: try CIDR(parsing: "10.86.0.0/24"))
@@ -81,18 +114,39 @@ struct BeancounterKernelTests {
         let listener = try TCPListener(port: 8086)
         defer { listener.close() }
         let address = try CIDR(parsing: "10.86.0.10", requirePrefix: false)
-        _ = try host.runtime.start(
+        var resources = ResourcesSpec()
+        resources.numtcpsock = 20
+        let record = try host.runtime.start(
             host.container("tcp", command: ["sleep", "300"]) {
                 $0.networks = [NetworkAttachment(network: "ubcnet", addresses: [address])]
+                $0.resources = resources
             }, networks: [network])
+        let pid = try #require(record.pid)
         #expect(counter(host, "tcp", .numtcpsock)?.held == 0)
+        #expect(try ConnectionLimit.observe(pid: pid)?.limit == 20)
         _ = try host.runtime.exec(
             "tcp", command: ["/bin/sh", "-c", "for i in $(seq 20); do sleep 300 | nc 10.86.0.1 8086 & done; true"])
         #expect(eventually(seconds: 10) { counter(host, "tcp", .numtcpsock)?.held == 20 }, "\(String(describing: counter(host, "tcp", .numtcpsock)))")
         let tcp = try #require(counter(host, "tcp", .numtcpsock))
-        #expect(tcp.maxheld == 20 && tcp.peak == .berth && tcp.limit == Beancounter.unlimited)
+        #expect(tcp.maxheld == 20 && tcp.peak == .berth && tcp.limit == 20 && tcp.barrier == 20 && tcp.failcnt == 0)
         // Each nc holds its socket and a pipe: numfile counts them.
         #expect((counter(host, "tcp", .numfile)?.held ?? 0) >= 40)
+
+        // The 21st is refused (a TCP reset: nc fails at once), and counted.
+        let connect = ["/bin/sh", "-c", "nc -w 2 10.86.0.1 8086 < /dev/null"]
+        #expect(try host.runtime.exec("tcp", command: connect) != 0)
+        let refused = try #require(counter(host, "tcp", .numtcpsock))
+        #expect(refused.held == 20 && refused.failcnt >= 1, "\(refused)")
+
+        // Raised live: one more goes through, the kernel holds the new limit.
+        resources.numtcpsock = 21
+        _ = try host.runtime.updateResources("tcp", resources)
+        #expect(try ConnectionLimit.observe(pid: pid)?.limit == 21)
+        #expect(try host.runtime.exec("tcp", command: connect) == 0)
+        // Left out: no limit, the table is gone.
+        _ = try host.runtime.updateResources("tcp", nil)
+        #expect(try ConnectionLimit.observe(pid: pid) == nil)
+        #expect(counter(host, "tcp", .numtcpsock)?.limit == Beancounter.unlimited)
     }
 }
 

@@ -192,3 +192,51 @@ import Testing
         #expect(lines.last == "")
     }
 }
+
+/// numtcpsock's connection limit: the table berth writes and what it reads back.
+@Suite struct ConnectionLimitTests {
+    @Test func theTableCountsTCPConnectionsInBothDirectionsInOneSetElement() {
+        let ruleset = ConnectionLimit.ruleset(20)
+        #expect(ruleset.hasPrefix("add table inet berth_ubc\ndelete table inet berth_ubc\n"))
+        #expect(ruleset.contains("set conns { type inet_proto; size 1; flags dynamic; }"))
+        for chain in ["output", "input"] { #expect(ruleset.contains("type filter hook \(chain) priority filter; policy accept;")) }
+        let rule = "ct state new meta l4proto tcp add @conns { meta l4proto ct count over 20 } counter reject with tcp reset"
+        #expect(ruleset.components(separatedBy: rule).count == 3)
+    }
+
+    @Test func theLimitAndRefusalsAreReadFromTheListing() throws {
+        let listing = """
+            table inet berth_ubc {
+            \tset conns {
+            \t\ttype inet_proto
+            \t\tsize 1
+            \t\tflags dynamic
+            \t}
+
+            \tchain output {
+            \t\ttype filter hook output priority filter; policy accept;
+            \t\tct state new meta l4proto tcp add @conns { meta l4proto ct count over 20 } counter packets 2 bytes 120 reject with tcp reset
+            \t}
+
+            \tchain input {
+            \t\ttype filter hook input priority filter; policy accept;
+            \t\tct state new meta l4proto tcp add @conns { meta l4proto ct count over 20 } counter packets 1 bytes 60 reject with tcp reset
+            \t}
+            }
+            """
+        let parsed = try #require(ConnectionLimit.parse(listing))
+        #expect(parsed.limit == 20 && parsed.refused == 3)
+        // An edited table (one rule gone, or two limits) is not berth's: drift.
+        #expect(ConnectionLimit.parse(listing.replacingOccurrences(of: "over 20 } counter packets 1", with: "over 30 } counter packets 1")) == nil)
+        #expect(ConnectionLimit.parse("table inet berth_ubc {\n}") == nil)
+    }
+
+    @Test func theLimitIsNumtcpsocksBarrierAndItsRefusalsItsFailcnt() throws {
+        var sample = Beancounters.Sample(version: .v1, cgroup: CgroupObservation(), pageSize: 4096)
+        sample.sockets = (tcp: 20, other: 0)
+        sample.connectionLimit = (limit: 20, refused: 4)
+        let row = try #require(Beancounters.rows(sample, recorded: [:]).rows.first { $0.resource == .numtcpsock })
+        #expect(row.held == 20 && row.barrier == 20 && row.limit == 20 && row.failcnt == 4)
+        #expect(row.sources.limit.contains("ct count"))
+    }
+}
