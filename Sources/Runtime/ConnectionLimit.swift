@@ -45,7 +45,9 @@ public enum ConnectionLimit {
     public static func parse(_ listing: String) -> (limit: Int, refused: UInt64)? {
         var limits: [Int] = []
         var refused: UInt64 = 0
-        for line in listing.split(separator: "\n") where line.contains("ct count over ") {
+        // The rules only: once a connection was counted, the set lists its
+        // element too ("elements = { tcp ct count over 20 }").
+        for line in listing.split(separator: "\n") where line.contains("add @conns") && line.contains("ct count over ") {
             let words = line.split(separator: " ").map(String.init)
             guard let over = words.firstIndex(of: "over"), over + 1 < words.count, let limit = Int(words[over + 1]) else { return nil }
             limits.append(limit)

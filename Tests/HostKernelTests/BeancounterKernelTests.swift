@@ -128,21 +128,23 @@ struct BeancounterKernelTests {
             "tcp", command: ["/bin/sh", "-c", "for i in $(seq 20); do sleep 300 | nc 10.86.0.1 8086 & done; true"])
         #expect(eventually(seconds: 10) { counter(host, "tcp", .numtcpsock)?.held == 20 }, "\(String(describing: counter(host, "tcp", .numtcpsock)))")
         let tcp = try #require(counter(host, "tcp", .numtcpsock))
-        #expect(tcp.maxheld == 20 && tcp.peak == .berth && tcp.limit == 20 && tcp.barrier == 20 && tcp.failcnt == 0)
+        #expect(tcp.maxheld == 20 && tcp.peak == .berth && tcp.limit == 20 && tcp.barrier == 20 && tcp.failcnt == 0, "\(tcp)")
         // Each nc holds its socket and a pipe: numfile counts them.
         #expect((counter(host, "tcp", .numfile)?.held ?? 0) >= 40)
 
         // The 21st is refused (a TCP reset: nc fails at once), and counted.
-        let connect = ["/bin/sh", "-c", "nc -w 2 10.86.0.1 8086 < /dev/null"]
-        #expect(try host.runtime.exec("tcp", command: connect) != 0)
+        // (nc holds a connection it made: `timeout` ends it, 143; a refused one ends at once, 1.)
+        let connect = ["/bin/sh", "-c", "timeout 2 nc 10.86.0.1 8086 < /dev/null"]
+        let listing = { String(describing: try? ConnectionLimit.observe(pid: pid)) }
+        #expect(try host.runtime.exec("tcp", command: connect) == 1, "\(listing())")
         let refused = try #require(counter(host, "tcp", .numtcpsock))
-        #expect(refused.held == 20 && refused.failcnt >= 1, "\(refused)")
+        #expect(refused.held == 20 && refused.failcnt >= 1, "\(refused) \(listing())")
 
         // Raised live: one more goes through, the kernel holds the new limit.
         resources.numtcpsock = 21
         _ = try host.runtime.updateResources("tcp", resources)
         #expect(try ConnectionLimit.observe(pid: pid)?.limit == 21)
-        #expect(try host.runtime.exec("tcp", command: connect) == 0)
+        #expect(try host.runtime.exec("tcp", command: connect) != 1, "\(listing())")
         // Left out: no limit, the table is gone.
         _ = try host.runtime.updateResources("tcp", nil)
         #expect(try ConnectionLimit.observe(pid: pid) == nil)

@@ -211,6 +211,7 @@ import Testing
             \t\ttype inet_proto
             \t\tsize 1
             \t\tflags dynamic
+            \t\telements = { tcp ct count over 20 }
             \t}
 
             \tchain output {
