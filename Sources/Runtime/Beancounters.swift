@@ -47,8 +47,9 @@ public enum Beancounters {
         }
     }
 
-    /// The peaks berth saw, per resource, for counters the kernel keeps no
-    /// peak of; reset when the container's init changes.
+    /// Figures berth keeps per resource between observations of one init
+    /// (reset when the init changes): the peaks of counters the kernel keeps
+    /// no peak of, and the failcnts the agent has reported.
     public struct RecordedPeaks: Codable, Equatable, Sendable {
         /// The init's pid and start time the peaks belong to.
         public var initIdentity: [UInt64]

@@ -52,19 +52,11 @@ extension ContainerRuntime {
                 usedBytes: usage.usedBytes, capacityBytes: usage.capacityBytes, inodes: usage.inodes, usedInodes: usage.usedInodes)
         }
 
-        let identity = [UInt64(pid), record.startTime ?? 0]
         let file = state.runDirectory(record.name) + "/beancounters.json"
-        var recorded = Beancounters.RecordedPeaks(initIdentity: identity)
-        if let bytes = try? Syscall.readFile(file, limit: 64 << 10),
-            let saved = try? JSONDecoder().decode(Beancounters.RecordedPeaks.self, from: Data(bytes)), saved.initIdentity == identity
-        {
-            recorded = saved
-        }
+        let recorded = Beancounters.RecordedPeaks.load(file, for: record)
         let (rows, peaks) = Beancounters.rows(sample, recorded: recorded.peaks)
-        if peaks != recorded.peaks, let data = try? JSONEncoder().encode(Beancounters.RecordedPeaks(initIdentity: identity, peaks: peaks)) {
-            // Best effort: a reader without write access still gets its table.
-            try? Syscall.writeAtomically(Array(data), to: file, durable: false)
-        }
+        // Best effort: a reader without write access still gets its table.
+        if peaks != recorded.peaks { Beancounters.RecordedPeaks(initIdentity: recorded.initIdentity, peaks: peaks).save(file) }
         return rows
     }
 }
@@ -82,15 +74,9 @@ extension ContainerRuntime {
     /// agent reports each rise once, also across its own restarts: what it
     /// reported is kept in the container's run directory).
     public func risenFailcnts(_ record: ContainerRecord, _ rows: [Beancounter]) -> [BeancounterFailure] {
-        guard let pid = record.pid else { return [] }
-        let identity = [UInt64(pid), record.startTime ?? 0]
+        guard record.pid != nil else { return [] }
         let file = state.runDirectory(record.name) + "/failcnt-reported.json"
-        var reported = Beancounters.RecordedPeaks(initIdentity: identity)
-        if let bytes = try? Syscall.readFile(file, limit: 64 << 10),
-            let saved = try? JSONDecoder().decode(Beancounters.RecordedPeaks.self, from: Data(bytes)), saved.initIdentity == identity
-        {
-            reported = saved
-        }
+        var reported = Beancounters.RecordedPeaks.load(file, for: record)
         var failures: [BeancounterFailure] = []
         for row in rows {
             let previous = reported.peaks[row.resource.rawValue] ?? 0
@@ -98,9 +84,26 @@ extension ContainerRuntime {
             failures.append(BeancounterFailure(container: record.name, resource: row.resource, failcnt: row.failcnt, previous: previous))
             reported.peaks[row.resource.rawValue] = row.failcnt
         }
-        if !failures.isEmpty, let data = try? JSONEncoder().encode(reported) {
-            try? Syscall.writeAtomically(Array(data), to: file, durable: false)
-        }
+        if !failures.isEmpty { reported.save(file) }
         return failures
+    }
+}
+
+extension Beancounters.RecordedPeaks {
+    /// The figures kept in `file` for the record's running init (empty for
+    /// another init: a restarted container starts over).
+    static func load(_ file: String, for record: ContainerRecord) -> Self {
+        let identity = [UInt64(record.pid ?? 0), record.startTime ?? 0]
+        guard let bytes = try? Syscall.readFile(file, limit: 64 << 10),
+            let saved = try? JSONDecoder().decode(Self.self, from: Data(bytes)), saved.initIdentity == identity
+        else { return Self(initIdentity: identity) }
+        return saved
+    }
+
+    /// Written atomically, not synced: the run dir does not outlive a reboot,
+    /// nor do the inits these figures belong to.
+    func save(_ file: String) {
+        guard let data = try? JSONEncoder().encode(self) else { return }
+        try? Syscall.writeAtomically(Array(data), to: file, durable: false)
     }
 }
