@@ -153,18 +153,21 @@ int berth_in_netns(int netns_fd, void (*body)(void *), void *argument) {
 }
 
 struct netns_socket_job {
+    int protocol;
     int fd;
     int error;
 };
 
 static void open_netlink_socket(void *argument) {
     struct netns_socket_job *job = argument;
-    job->fd = berth_netlink_socket(0);
+    job->fd = berth_netlink_socket(job->protocol);
     if (job->fd < 0) job->error = errno;
 }
 
-int berth_netlink_socket_in_netns(int netns_fd) {
-    struct netns_socket_job job = {-1, 0};
+int berth_netlink_socket_in_netns(int netns_fd) { return berth_netlink_protocol_socket_in_netns(netns_fd, 0); }
+
+int berth_netlink_protocol_socket_in_netns(int netns_fd, int protocol) {
+    struct netns_socket_job job = {protocol, -1, 0};
     if (berth_in_netns(netns_fd, open_netlink_socket, &job) != 0) return -1;
     if (job.fd < 0) {
         errno = job.error ? job.error : EIO;

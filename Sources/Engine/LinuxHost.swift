@@ -62,6 +62,11 @@ public struct LinuxHost: HostRuntime {
                 var kernel = ResourceObservation.values(usage.limits, inheritedCPUs: inheritedCPUs)
                 kernel.diskSize = runtime.diskSize(record)
                 let spec = containers[record.name]?.spec.resources ?? record.spec?.resources
+                // Its connection limit is read (one nft listing in its namespace)
+                // only when the manifest or the record has one.
+                if spec?.numtcpsock != nil || record.spec?.resources.numtcpsock != nil {
+                    kernel.numtcpsock = record.pid.flatMap { try? ConnectionLimit.observe(pid: $0)?.limit }
+                }
                 let expected = ResourceObservation.expected(
                     spec, version: runtime.cgroups.version, observed: kernel, inheritedCPUs: inheritedCPUs)
                 resources = ObservedResources(kernel: kernel, expected: expected)
@@ -164,6 +169,7 @@ public struct LinuxHost: HostRuntime {
         let inherited = runtime.cgroups.inheritedCPUs(group)
         var kernel = ResourceObservation.values(held.limits, inheritedCPUs: inherited)
         kernel.diskSize = runtime.diskSize(record)
+        kernel.numtcpsock = record.pid.flatMap { try? ConnectionLimit.observe(pid: $0)?.limit }
         let expected = ResourceObservation.expected(resources, version: runtime.cgroups.version, observed: kernel, inheritedCPUs: inherited)
         let differences = ResourceDiff.differences(desired: expected, observed: kernel)
         if !differences.isEmpty {

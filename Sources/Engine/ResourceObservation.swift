@@ -12,10 +12,7 @@ import Runtime
 /// planner compares the two, so a value the kernel rounds never shows as
 /// drift, and every field the manifest can set is read back.
 enum ResourceObservation {
-    static let pageSize: UInt64 = {
-        let size = sysconf(Int32(_SC_PAGESIZE))
-        return size > 0 ? UInt64(size) : 4096
-    }()
+    static let pageSize = KernelUnits.systemPageSize
 
     /// What the kernel holds, from a cgroup's limits.
     static func values(_ limits: CgroupLimits, inheritedCPUs: String?) -> ResourceValues {
@@ -47,6 +44,7 @@ enum ResourceObservation {
         // v1 keeps swap as memory + swap: without a memory limit there is none.
         values.swap = version == .v1 && values.memoryMax == nil ? nil : pages(resources?.memory?.swap)
         values.pidsMax = resources?.pids?.max
+        values.numtcpsock = resources?.numtcpsock
         values.diskSize = resources?.disk?.size?.bytes
         // No io weight in the manifest: the kernel's default, where the host has io weights at all.
         if let weight = resources?.io?.weight ?? (observed.ioWeight != nil ? Defaults.ioWeight : nil) {

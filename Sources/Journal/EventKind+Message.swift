@@ -55,6 +55,8 @@ extension EventKind {
         case .logRelayRestarted: return "\(container): journal relay started again (pid \(field("pid"))); its output waited in its FIFOs"
         case .logRelayRestartFailed: return "\(container): journal relay could not be started again: \(field("error"))"
         case .manifestsValid: return "manifests in \(field("manifests")) valid again"
+        case .beancounterFailed:
+            return "\(container): \(field("resource")) refused: failcnt \(field("failcnt")) (was \(field("previous")))"
         case .commitNotRecorded: return "cannot record the applied commit in \(field("path")): \(field("error"))"
         }
     }

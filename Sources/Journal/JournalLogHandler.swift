@@ -181,6 +181,8 @@ public enum EventKind: String, CaseIterable, Sendable {
     case logRelayRestartFailed = "log relay restart failed"
     /// systemd-machined runs but refused a container (it still runs).
     case machinedRegistrationFailed = "machined registration failed"
+    /// A beancounter's failcnt rose: a limit refused the container something.
+    case beancounterFailed = "beancounter limit refused"
 
     public var messageID: String {
         switch self {
@@ -229,6 +231,7 @@ public enum EventKind: String, CaseIterable, Sendable {
         case .checkoutLocalChanges: return "48c724e4c7c346fabbea104bbc7b090c"
         case .checkoutFollowing: return "d1e17f0fdac143549666483d9434a587"
         case .manifestsValid: return "bd6066c3781a4ed1bdff57e085eda708"
+        case .beancounterFailed: return "b386c9ce343247578ba0637420bb8568"
         }
     }
 

@@ -19,8 +19,8 @@ public final class NetlinkSocket: @unchecked Sendable {
     /// A NETLINK_ROUTE socket in another network namespace (the fd of
     /// /proc/PID/ns/net): links, addresses and routes it changes are that
     /// namespace's.
-    public init(networkNamespaceFD: Int32) throws(SystemError) {
-        let fd = berth_netlink_socket_in_netns(networkNamespaceFD)
+    public init(protocol netlinkProtocol: Int32 = 0, networkNamespaceFD: Int32) throws(SystemError) {
+        let fd = berth_netlink_protocol_socket_in_netns(networkNamespaceFD, netlinkProtocol)
         if fd < 0 { throw SystemError(call: "netlink socket in namespace", errno: errno) }
         self.fd = fd
     }

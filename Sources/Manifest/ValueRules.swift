@@ -20,6 +20,9 @@ package enum ValueRules {
 
     /// pids.max: at least one process, at most the kernel's PID_MAX_LIMIT.
     package static let pidsMax: ClosedRange<Int64> = 1...4_194_304
+    /// numtcpsock: nftables' ct count takes a 32-bit limit; 16Mi is far past
+    /// any conntrack table.
+    package static let numtcpsock: ClosedRange<Int64> = 1...16_777_216
 
     package static func checkTemplate(_ name: String) throws(ValueError) {
         guard builtInTemplates.contains(name) else {

@@ -54,6 +54,7 @@ extension ResourcesSpec {
             MemorySpec(max: mine.max ?? theirs.max, high: mine.high ?? theirs.high, swap: mine.swap ?? theirs.swap)
         }
         result.pids = merge(pids, base.pids) { mine, theirs in PidsSpec(max: mine.max ?? theirs.max) }
+        result.numtcpsock = numtcpsock ?? base.numtcpsock
         result.io = merge(io, base.io) { mine, theirs in
             IOSpec(weight: mine.weight ?? theirs.weight, limits: mine.limits ?? theirs.limits)
         }

@@ -5,6 +5,10 @@ public struct ResourcesSpec: Hashable, Sendable, Codable {
     public var pids: PidsSpec?
     public var io: IOSpec?
     public var disk: DiskSpec?
+    /// The most TCP connections at once (OpenVZ's numtcpsock barrier): the
+    /// kernel has no counter that enforces it, so berth enforces it with an
+    /// nftables connection limit (ct count) in the container's network namespace.
+    public var numtcpsock: Int?
     public init() {}
 }
 

@@ -153,11 +153,13 @@ public struct ResourceValues: Sendable, Equatable {
     public var ioLimits: [String: IOLimitValues]
     /// The private layer's disk image size (nil: no disk quota).
     public var diskSize: UInt64?
+    /// The TCP connection limit in the container's namespace (nil: none).
+    public var numtcpsock: Int?
 
     public init(
         cpuWeight: Int = Defaults.cpuWeight, cpuLimit: CPUQuantity? = nil, cpus: CPUSet? = nil, memoryMax: UInt64? = nil,
         memoryHigh: UInt64? = nil, swap: UInt64? = nil, pidsMax: Int? = nil, ioWeight: Int? = nil, ioLimits: [String: IOLimitValues] = [:],
-        diskSize: UInt64? = nil
+        diskSize: UInt64? = nil, numtcpsock: Int? = nil
     ) {
         self.cpuWeight = cpuWeight
         self.cpuLimit = cpuLimit
@@ -169,6 +171,7 @@ public struct ResourceValues: Sendable, Equatable {
         self.ioWeight = ioWeight
         self.ioLimits = ioLimits
         self.diskSize = diskSize
+        self.numtcpsock = numtcpsock
     }
 }
 

@@ -56,3 +56,31 @@ public enum ContainerFirewall {
         return FNV1a.hex64(listing)
     }
 }
+
+extension ContainerFirewall {
+    /// How many rules the container's table holds (numiptent); 0 without a table.
+    public static func ruleCount(pid: pid_t) throws -> UInt64 {
+        let namespaceFD = try Syscall.open("/proc/\(pid)/ns/net", O_RDONLY)
+        defer { Syscall.close(namespaceFD) }
+        guard let listing = try? NFTables.run("list table \(table)", inNetworkNamespace: namespaceFD) else { return 0 }
+        return ruleCount(listing: listing)
+    }
+
+    /// The rules in an `nft list table` listing: the lines inside a chain
+    /// that are neither its `type ... hook` line nor a brace.
+    public static func ruleCount(listing: String) -> UInt64 {
+        var count: UInt64 = 0
+        var inChain = false
+        for line in listing.split(separator: "\n") {
+            let text = line.drop { $0 == " " || $0 == "\t" }
+            if text.hasPrefix("chain ") {
+                inChain = true
+            } else if text == "}" {
+                inChain = false
+            } else if inChain && !text.isEmpty && !(text.hasPrefix("type ") && text.contains(" hook ")) && !text.hasPrefix("policy ") {
+                count += 1
+            }
+        }
+        return count
+    }
+}

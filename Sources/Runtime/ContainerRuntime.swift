@@ -171,6 +171,7 @@ public struct ContainerRuntime: Sendable {
                 try attacher.attach(pid: pid, container: container, networks: byName)
                 Failpoint.networkAttached.hit()
                 if spec.firewall != nil { firewall = try ContainerFirewall.apply(spec.firewall, pid: pid) }
+                if let limit = spec.resources.numtcpsock { try ConnectionLimit.apply(limit, pid: pid) }
                 Failpoint.firewallApplied.hit()
             }
             Failpoint.initReleased.hit()
@@ -367,6 +368,8 @@ public struct ContainerRuntime: Sendable {
             // Smaller: taken at the next start (the plan shows it pending a restart).
             try disk.grow(to: size)
         }
+        // numtcpsock: a connection limit in its network namespace (none: the table goes).
+        if isRunning(record), let pid = record.pid { try ConnectionLimit.apply(resources.numtcpsock, pid: pid) }
         Failpoint.resourcesWritten.hit()
         record.spec?.resources = resources
         try state.save(record)

@@ -362,8 +362,20 @@ struct ContainerCLITests {
         #expect(table.dropFirst().first?.split(separator: " ").last == "0", "\(table)")
 
         #expect(try berth(host, ["exec", "web1", "--", "/bin/sh", "-c", "exit 3"]).code == 3)
+        // OpenVZ's table, physpages in pages of this system's size.
         let ubc = try berth(host, ["ubc", "web1"]).output
-        #expect(ubc.contains("physpages") && ubc.contains("\(128 << 20)") && ubc.contains("numproc"))
+        let pages = (128 << 20) / Int(sysconf(Int32(_SC_PAGESIZE)))
+        #expect(ubc.hasPrefix("Version: 2.5\n"), "\(ubc)")
+        let physpages = ubc.split(separator: "\n").first { $0.contains(" physpages ") }?.split(separator: " ")
+        #expect(physpages?.suffix(3).map(String.init) == ["\(pages)", "\(pages)", "0"], "\(ubc)")
+        #expect(ubc.split(separator: "\n").dropFirst(2).first?.hasPrefix("      web1: ") == true, "\(ubc)")
+        let ubcJSON = try berth(host, ["ubc", "web1", "-o", "json"])
+        let counters = try JSONSerialization.jsonObject(with: Data(ubcJSON.output.utf8)) as? [[String: Any]]
+        let numproc = counters?.first { $0["resource"] as? String == "numproc" }
+        #expect(numproc?["limit"] as? Int == 100 && numproc?["unit"] as? String == "count", "\(ubcJSON.output)")
+        #expect((numproc?["source"] as? [String: String])?["failcnt"] == "pids.events max")
+        #expect(counters?.contains { $0["resource"] as? String == "numfile" && ($0["held"] as? Int ?? 0) >= 3 } == true)
+        #expect(try berth(host, ["ubc", "nosuch"]).code == 1)
 
         #expect(try berth(host, ["suspend", "web1"]).code == 0)
         #expect(try berth(host, ["status", "web1"]).output.contains("frozen"))

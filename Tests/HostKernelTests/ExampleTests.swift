@@ -153,7 +153,7 @@ struct ExampleTests {
         try run(["list"], "web1")
         try run(["status", "web1"], "running")
         try run(["exec", "web1", "--", "/bin/hostname"], "web1")
-        try run(["ubc", "web1"], "FAILCNT")
+        try run(["ubc", "web1"], "failcnt")
         try run(["suspend", "web1"])
         try run(["resume", "web1"])
         try run(["stop", "web1"])

@@ -79,6 +79,10 @@ import Testing
             "test.yaml:7:27: error: spec.userNamespace.uidMap: must not be empty"
         ),
         (
+            "  resources: {numtcpsock: 0}\n",
+            "test.yaml:7:27: error: spec.resources.numtcpsock: 0 is out of range (1-16777216)"
+        ),
+        (
             "  devices: [{path: /dev/fuse, access: rwx}]\n",
             "test.yaml:7:39: error: spec.devices[0].access: 'rwx' is not a device access string (use r, w and m, such as \"rw\")"
         ),

@@ -252,3 +252,45 @@ final class ScriptedTransport: NetlinkTransport {
         #expect(links[1].mtu == 1500)
     }
 }
+
+/// sock_diag dump requests: struct inet_diag_req_v2 and unix_diag_req, byte for byte.
+@Suite struct SocketDiagnosticsTests {
+    @Test func tcpDumpRequestIsInetDiagReqV2() {
+        let request = SocketDiagnostics.inetRequest(family: 10, protocol: 6, states: SocketDiagnostics.chargedTCPStates)
+        #expect(request.count == 56)
+        // family AF_INET6, IPPROTO_TCP, no extensions, pad; states without TIME_WAIT (bit 6), little endian.
+        #expect(Array(request.prefix(8)) == [10, 6, 0, 0, 0xBF, 0x0F, 0, 0])
+        #expect(request.dropFirst(8).allSatisfy { $0 == 0 })
+    }
+
+    @Test func unixDumpRequestAsksForEveryState() {
+        let request = SocketDiagnostics.unixRequest()
+        #expect(request.count == 24)
+        #expect(Array(request.prefix(8)) == [1, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF])
+    }
+
+    @Test func countingDumpsTCPUDPAndUnixInTheNamespaceOfTheSocket() throws {
+        let transport = ScriptedDiag(answers: [2, 1, 3, 0, 4])
+        let counts = try SocketDiagnostics.count(transport)
+        #expect(counts == SocketDiagnostics.Counts(tcp: 5, other: 5))
+        #expect(transport.sent.count == 5)
+    }
+}
+
+/// Answers each dump with `answers[i]` sockets, then NLMSG_DONE.
+final class ScriptedDiag: NetlinkTransport {
+    var answers: [Int]
+    var sent: [[UInt8]] = []
+    var pending: [UInt8] = []
+    init(answers: [Int]) { self.answers = answers }
+    func send(_ bytes: [UInt8]) throws {
+        sent.append(bytes)
+        let sequence = NetlinkMessage.decode(bytes)?.first?.sequence ?? 0
+        let count = answers.isEmpty ? 0 : answers.removeFirst()
+        pending =
+            (0..<count).flatMap { _ in
+                NetlinkMessage(type: 20, flags: Netlink.NLM_F_MULTI, sequence: sequence, payload: [UInt8](repeating: 0, count: 72)).encoded()
+            } + NetlinkMessage(type: Netlink.NLMSG_DONE, flags: Netlink.NLM_F_MULTI, sequence: sequence, payload: [0, 0, 0, 0]).encoded()
+    }
+    func receive() throws -> [UInt8] { pending }
+}

@@ -51,6 +51,9 @@ int berth_netlink_socket(int protocol);
 // a short-lived C thread joins the namespace (setns of a network namespace
 // is per thread), opens the socket and ends; no Swift code runs on it.
 int berth_netlink_socket_in_netns(int netns_fd);
+// The same for another netlink protocol (NETLINK_SOCK_DIAG counts the
+// namespace's sockets: sock_diag answers for the socket's own namespace).
+int berth_netlink_protocol_socket_in_netns(int netns_fd, int protocol);
 
 // Runs body(argument) on a short-lived C thread that first joins the network
 // namespace `netns_fd` (setns of a network namespace is per thread); no

@@ -203,6 +203,7 @@ public final class AgentLoop {
         summary.containers = desired.containers.count
         let outcomes = reconcile(desired, summary: &summary, now: now)
         watchInits()
+        reportBeancounterFailures()
         summary.changes = outcomes.filter(\.changedHost).count
         summary.failures = outcomes.filter(\.result.failed).count
         if let commit = summary.commit, commit != appliedCommit { record(commit) }
@@ -214,6 +215,22 @@ public final class AgentLoop {
                 "failures": "\(summary.failures)", "backing_off": "\(summary.backingOff)",
             ])
         return summary
+    }
+
+    /// One event per beancounter whose failcnt rose since it was last
+    /// reported: a limit refused a running container something.
+    func reportBeancounterFailures() {
+        for name in runtime.state.names() {
+            guard let record = runtime.state.load(name), let rows = runtime.beancounters(record) else { continue }
+            for failure in runtime.risenFailcnts(record, rows) {
+                logger.warning(
+                    "beancounter limit refused",
+                    metadata: [
+                        "container": "\(failure.container)", "resource": "\(failure.resource.rawValue)", "failcnt": "\(failure.failcnt)",
+                        "previous": "\(failure.previous)",
+                    ])
+            }
+        }
     }
 
     /// The earliest time a failed object or a waiting restart is due.

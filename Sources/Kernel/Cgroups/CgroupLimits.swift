@@ -79,6 +79,25 @@ public struct CgroupObservation: Hashable, Sendable {
     public var pidsFailures: UInt64?
     public var cpuUsageNanos: UInt64?
     public var frozen: Bool = false
+    /// memory.stat as keyed numbers (bytes): shmem, unevictable, slab, ...
+    public var memoryStat: [String: UInt64] = [:]
+    /// Swap in use (v2 memory.swap.current; v1 memsw usage less memory usage).
+    public var swapCurrent: UInt64?
+    /// v2 memory.swap.peak (kernels since 6.5).
+    public var swapPeak: UInt64?
+    /// How often swap was refused (v2 memory.swap.events max; v1 memory.memsw.failcnt,
+    /// which counts refusals of memory and swap together).
+    public var swapFailures: UInt64?
+    /// v1 memory.kmem: usage, peak, failures and limit (v2 has no kernel
+    /// memory counter of its own: memory.stat's `kernel` is part of memory.current).
+    public var kernelMemory: UInt64?
+    public var kernelMemoryPeak: UInt64?
+    public var kernelMemoryFailures: UInt64?
+    public var kernelMemoryLimit: UInt64?
+    /// v2 memory.events oom: allocations that failed even after reclaim.
+    public var oomEvents: UInt64?
+    /// v2 pids.peak (kernels since 6.1 have it).
+    public var pidsPeak: Int?
     public init() {}
 }
 

@@ -270,6 +270,15 @@ public struct CgroupV1Driver: CgroupDriver {
                 observation.memoryPeak = CgroupFile.readNumber(memory, "memory.max_usage_in_bytes")
                 observation.memoryFailures = CgroupFile.readNumber(memory, "memory.failcnt")
                 observation.oomKills = CgroupValues.keyed((try? CgroupFile.read(memory, "memory.oom_control")) ?? "")["oom_kill"]
+                observation.memoryStat = CgroupValues.keyed((try? CgroupFile.read(memory, "memory.stat")) ?? "")
+                if let memsw = CgroupFile.readNumber(memory, "memory.memsw.usage_in_bytes"), let used = observation.memoryCurrent {
+                    observation.swapCurrent = memsw > used ? memsw - used : 0
+                }
+                observation.swapFailures = CgroupFile.readNumber(memory, "memory.memsw.failcnt")
+                observation.kernelMemory = CgroupFile.readNumber(memory, "memory.kmem.usage_in_bytes")
+                observation.kernelMemoryPeak = CgroupFile.readNumber(memory, "memory.kmem.max_usage_in_bytes")
+                observation.kernelMemoryFailures = CgroupFile.readNumber(memory, "memory.kmem.failcnt")
+                observation.kernelMemoryLimit = limit("memory.kmem.limit_in_bytes")
             }
         }
         if let pids = directory("pids", path) {

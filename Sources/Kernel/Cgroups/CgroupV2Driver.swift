@@ -136,7 +136,13 @@ public struct CgroupV2Driver: CgroupDriver {
         let memoryEvents = CgroupValues.keyed((try? CgroupFile.read(dir, "memory.events")) ?? "")
         observation.memoryFailures = memoryEvents["max"]
         observation.oomKills = memoryEvents["oom_kill"]
+        observation.oomEvents = memoryEvents["oom"]
+        observation.memoryStat = CgroupValues.keyed((try? CgroupFile.read(dir, "memory.stat")) ?? "")
+        observation.swapCurrent = CgroupFile.readNumber(dir, "memory.swap.current")
+        observation.swapPeak = CgroupFile.readNumber(dir, "memory.swap.peak")
+        observation.swapFailures = CgroupValues.keyed((try? CgroupFile.read(dir, "memory.swap.events")) ?? "")["max"]
         observation.pidsCurrent = CgroupFile.readNumber(dir, "pids.current").map { Int($0) }
+        observation.pidsPeak = CgroupFile.readNumber(dir, "pids.peak").map { Int($0) }
         observation.pidsFailures = CgroupValues.keyed((try? CgroupFile.read(dir, "pids.events")) ?? "")["max"]
         observation.cpuUsageNanos = CgroupValues.keyed((try? CgroupFile.read(dir, "cpu.stat")) ?? "")["usage_usec"].map { $0 * 1000 }
         return observation

@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// The one home of every conversion between a manifest's units and the
 /// kernel's. Each conversion has its inverse next to it, and a round-trip
 /// test (ModelTests/KernelUnitsTests): the planner compares values after a
@@ -60,6 +64,13 @@ public enum KernelUnits {
         return bytes / pageSize * pageSize
     }
 
+    /// This system's page size (sysconf(_SC_PAGESIZE); 4096 if it cannot tell).
+    public static let systemPageSize: UInt64 = {
+        let size = sysconf(Int32(_SC_PAGESIZE))
+        return size > 0 ? UInt64(size) : 4096
+    }()
+
+    /// Whole pages in `bytes` (rounded down); its inverse is `bytes(pages:pageSize:)`.
     public static func pages(_ bytes: UInt64, pageSize: UInt64) -> UInt64 { pageSize > 0 ? bytes / pageSize : bytes }
 
     public static func bytes(pages: UInt64, pageSize: UInt64) -> UInt64 {

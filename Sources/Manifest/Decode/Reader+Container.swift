@@ -129,7 +129,7 @@ extension Reader {
     }
 
     mutating func resources(_ node: Node, _ path: FieldPath) -> ResourcesSpec? {
-        guard let f = mapping(node, path, fields: ["cpu", "memory", "pids", "io", "disk"]) else { return nil }
+        guard let f = mapping(node, path, fields: ["cpu", "memory", "pids", "io", "disk", "numtcpsock"]) else { return nil }
         var spec = ResourcesSpec()
         spec.cpu = f.read("cpu", &self) { reader, node, path in
             guard let f = reader.mapping(node, path, fields: ["weight", "limit", "cpus"]) else { return nil }
@@ -149,6 +149,7 @@ extension Reader {
             guard let f = reader.mapping(node, path, fields: ["max"]) else { return nil }
             return PidsSpec(max: f.read("max", &reader) { $0.integer($1, $2, in: ValueRules.pidsMax).map(Int.init) })
         }
+        spec.numtcpsock = f.read("numtcpsock", &self) { $0.integer($1, $2, in: ValueRules.numtcpsock).map(Int.init) }
         spec.io = f.read("io", &self) { reader, node, path in
             guard let f = reader.mapping(node, path, fields: ["weight", "limits"]) else { return nil }
             return IOSpec(

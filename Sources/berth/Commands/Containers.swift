@@ -422,52 +422,54 @@ struct Resume: ParsableCommand {
 struct UBC: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ubc",
-        abstract: "Resource table like OpenVZ's user beancounters: held, maxheld, barrier, limit, failcnt.")
+        abstract: "Beancounters as OpenVZ's /proc/user_beancounters: held, maxheld, barrier, limit, failcnt.",
+        discussion: """
+            Units are OpenVZ's: pages (of this system's page size) for *pages, bytes for kmemsize, 1K blocks for \
+            diskspace, counts for the rest; 9223372036854775807 is unlimited. -o json names the kernel source of \
+            every figure and whether maxheld is the kernel's peak or the largest value berth saw.
+            """)
     @OptionGroup var global: GlobalOptions
     @OptionGroup var format: OutputOptions
-    @Argument(help: "Container names (default: all).", completion: Completion.containerName) var names: [String] = []
+    @Argument(help: "Container names (default: all running).", completion: Completion.containerName) var names: [String] = []
 
-    struct Counter: Encodable {
+    /// One row of `-o json`: the container, the beancounter, its unit.
+    struct Row: Encodable {
         var container: String
         var resource: String
-        var held: UInt64?
-        var maxheld: UInt64?
-        var barrier: UInt64?
-        var limit: UInt64?
-        var failcnt: UInt64?
+        var unit: String
+        var held: UInt64
+        var maxheld: UInt64
+        var barrier: UInt64
+        var limit: UInt64
+        var failcnt: UInt64
+        var maxheldFrom: String
+        var source: Beancounter.Sources
     }
 
     func run() throws {
-        var counters: [Counter] = []
-        for entry in try RuntimeContext.runtime(global).list() where names.isEmpty || names.contains(entry.record.name) {
-            guard let usage = entry.usage else { continue }
-            let name = entry.record.name
-            counters.append(
-                Counter(
-                    container: name, resource: "physpages", held: usage.memoryCurrent, maxheld: usage.memoryPeak,
-                    barrier: usage.limits.memoryHigh ?? usage.limits.memoryMax, limit: usage.limits.memoryMax,
-                    failcnt: usage.memoryFailures))
-            counters.append(
-                Counter(
-                    container: name, resource: "numproc", held: usage.pidsCurrent.map(UInt64.init), maxheld: nil,
-                    barrier: usage.limits.pidsMax.map(UInt64.init), limit: usage.limits.pidsMax.map(UInt64.init),
-                    failcnt: usage.pidsFailures))
-            counters.append(
-                Counter(
-                    container: name, resource: "oomguarpages", held: usage.oomKills, maxheld: nil, barrier: nil, limit: nil, failcnt: usage.oomKills))
+        let runtime = try RuntimeContext.runtime(global)
+        let known = runtime.state.names()
+        for name in names where !known.contains(name) { throw CLIFailure("no container named '\(name)'") }
+        var tables: [(name: String, counters: [Beancounter])] = []
+        for name in known.sorted() where names.isEmpty || names.contains(name) {
+            guard let record = runtime.state.load(name), let counters = runtime.beancounters(record) else {
+                if names.contains(name) { Console.error("\(name): not running (no beancounters)") }
+                continue
+            }
+            tables.append((name, counters))
         }
         if format.output == .json {
-            print(try JSONOutput.encode(counters))
+            let rows = tables.flatMap { name, counters in
+                counters.map { counter in
+                    Row(
+                        container: name, resource: counter.resource.rawValue, unit: counter.resource.unit.rawValue, held: counter.held,
+                        maxheld: counter.maxheld, barrier: counter.barrier, limit: counter.limit, failcnt: counter.failcnt,
+                        maxheldFrom: counter.peak.rawValue, source: counter.sources)
+                }
+            }
+            print(try JSONOutput.encode(rows))
             return
         }
-        func cell(_ value: UInt64?) -> String { value.map(String.init) ?? "-" }
-        var rows = [["CONTAINER", "RESOURCE", "HELD", "MAXHELD", "BARRIER", "LIMIT", "FAILCNT"]]
-        for counter in counters {
-            rows.append([
-                counter.container, counter.resource, cell(counter.held), cell(counter.maxheld), cell(counter.barrier),
-                cell(counter.limit), cell(counter.failcnt),
-            ])
-        }
-        print(Table.render(rows))
+        print(BeancounterTable.render(tables), terminator: "")
     }
 }

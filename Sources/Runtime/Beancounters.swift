@@ -1,0 +1,222 @@
+import FoundationEssentials
+import Kernel
+import Model
+
+/// A container's beancounters from what the kernel reports of it: one pure
+/// function from a sample (the cgroup's counters, its processes, sockets,
+/// pseudo-terminals, firewall rules and disk) and the peaks berth recorded
+/// before, to OpenVZ's rows in OpenVZ's units. The reading is in
+/// `ContainerRuntime.beancounters(_:)`.
+public enum Beancounters {
+    /// What one observation of a running container saw.
+    public struct Sample: Sendable {
+        public var version: CgroupVersion
+        public var cgroup: CgroupObservation
+        public var pageSize: UInt64
+        /// Open descriptors of every process in its cgroup.
+        public var openFiles: UInt64?
+        /// Sums of /proc/PID/status over its processes, in bytes.
+        public var lockedBytes: UInt64?
+        public var privateWritableBytes: UInt64?
+        public var sockets: (tcp: UInt64, other: UInt64)?
+        /// spec.resources.numtcpsock as its nftables table holds it, with how
+        /// many connections it refused.
+        public var connectionLimit: (limit: Int, refused: UInt64)?
+        public var pseudoTerminals: UInt64?
+        public var firewallRules: UInt64?
+        public var disk: Disk?
+
+        public init(version: CgroupVersion, cgroup: CgroupObservation, pageSize: UInt64) {
+            self.version = version
+            self.cgroup = cgroup
+            self.pageSize = pageSize
+        }
+    }
+
+    /// What statfs says of the container's disk image.
+    public struct Disk: Sendable {
+        public var usedBytes: UInt64
+        public var capacityBytes: UInt64
+        public var inodes: UInt64
+        public var usedInodes: UInt64
+        public init(usedBytes: UInt64, capacityBytes: UInt64, inodes: UInt64, usedInodes: UInt64) {
+            self.usedBytes = usedBytes
+            self.capacityBytes = capacityBytes
+            self.inodes = inodes
+            self.usedInodes = usedInodes
+        }
+    }
+
+    /// Figures berth keeps per resource between observations of one init
+    /// (reset when the init changes): the peaks of counters the kernel keeps
+    /// no peak of, and the failcnts the agent has reported.
+    public struct RecordedPeaks: Codable, Equatable, Sendable {
+        /// The init's pid and start time the peaks belong to.
+        public var initIdentity: [UInt64]
+        public var peaks: [String: UInt64]
+        public init(initIdentity: [UInt64], peaks: [String: UInt64] = [:]) {
+            self.initIdentity = initIdentity
+            self.peaks = peaks
+        }
+    }
+
+    /// The rows a sample gives, with berth's recorded peaks; returns the
+    /// peaks to record next.
+    public static func rows(_ sample: Sample, recorded: [String: UInt64]) -> (rows: [Beancounter], peaks: [String: UInt64]) {
+        var rows: [Beancounter] = []
+        var peaks = recorded
+        let cgroup = sample.cgroup
+        let v2 = sample.version == .v2
+        let unlimited = Beancounter.unlimited
+        func pages(_ bytes: UInt64?) -> UInt64? { bytes.map { KernelUnits.pages($0, pageSize: sample.pageSize) } }
+        func pageLimit(_ bytes: UInt64?) -> UInt64 { pages(bytes) ?? unlimited }
+        func row(
+            _ resource: Beancounter.Resource, held: UInt64?, kernelPeak: UInt64? = nil, barrier: UInt64 = unlimited,
+            limit: UInt64 = unlimited, failcnt: UInt64 = 0, sources: Beancounter.Sources
+        ) {
+            guard let held else { return }
+            let key = resource.rawValue
+            if let kernelPeak {
+                rows.append(
+                    Beancounter(
+                        resource: resource, held: held, maxheld: kernelPeak, barrier: barrier, limit: limit, failcnt: failcnt,
+                        peak: .kernel, sources: sources))
+                peaks[key] = nil
+            } else {
+                let peak = max(recorded[key] ?? 0, held)
+                peaks[key] = peak
+                var sources = sources
+                sources.maxheld = "largest held berth saw between observations"
+                rows.append(
+                    Beancounter(
+                        resource: resource, held: held, maxheld: peak, barrier: barrier, limit: limit, failcnt: failcnt, peak: .berth,
+                        sources: sources))
+            }
+        }
+        let stat = cgroup.memoryStat
+        let none = "none: no limit"
+
+        // kmemsize (bytes): v1 has a kernel memory counter; v2 counts kernel
+        // memory in memory.current and says how much in memory.stat.
+        if v2 {
+            let kernel = stat["kernel"] ?? (stat["kernel_stack"].map { $0 + (stat["slab"] ?? 0) + (stat["sock"] ?? 0) })
+            row(
+                .kmemsize, held: kernel,
+                sources: .init(
+                    held: stat["kernel"] != nil ? "memory.stat kernel" : "memory.stat kernel_stack+slab+sock", maxheld: "", limit: none,
+                    failcnt: "none: v2 has no kernel memory limit"))
+        } else {
+            row(
+                .kmemsize, held: cgroup.kernelMemory, kernelPeak: cgroup.kernelMemoryPeak, barrier: cgroup.kernelMemoryLimit ?? unlimited,
+                limit: cgroup.kernelMemoryLimit ?? unlimited, failcnt: cgroup.kernelMemoryFailures ?? 0,
+                sources: .init(
+                    held: "memory.kmem.usage_in_bytes", maxheld: "memory.kmem.max_usage_in_bytes", limit: "memory.kmem.limit_in_bytes",
+                    failcnt: "memory.kmem.failcnt"))
+        }
+        row(
+            .lockedpages, held: pages(sample.lockedBytes),
+            sources: .init(held: "sum of VmLck in /proc/PID/status", maxheld: "", limit: none, failcnt: "none: RLIMIT_MEMLOCK is per process"))
+        row(
+            .privvmpages, held: pages(sample.privateWritableBytes),
+            sources: .init(
+                held: "sum of VmData+VmStk in /proc/PID/status (private writable mappings)", maxheld: "", limit: none,
+                failcnt: "none: no kernel limit"))
+        row(
+            .shmpages, held: pages(stat["shmem"]),
+            sources: .init(held: "memory.stat shmem", maxheld: "", limit: "none: counted in physpages", failcnt: "none"))
+        let pidsLimit = cgroup.limits.pidsMax.map(UInt64.init) ?? unlimited
+        row(
+            .numproc, held: cgroup.pidsCurrent.map(UInt64.init), kernelPeak: cgroup.pidsPeak.map(UInt64.init), barrier: pidsLimit,
+            limit: pidsLimit, failcnt: cgroup.pidsFailures ?? 0,
+            sources: .init(held: "pids.current", maxheld: "pids.peak", limit: "pids.max", failcnt: "pids.events max"))
+        // physpages: on v1 with swap accounting a charge is refused by
+        // memsw first when memory and swap share the limit (swap 0), so both
+        // count; kernels since 6.13 no longer count memsw refusals at all
+        // (memory.memsw.failcnt stays 0), so each OOM kill, which follows a
+        // refused charge, counts at least once.
+        let memoryFailures =
+            v2
+            ? (cgroup.memoryFailures ?? 0)
+            : max((cgroup.memoryFailures ?? 0) + (cgroup.swapFailures ?? 0), cgroup.oomKills ?? 0)
+        row(
+            .physpages, held: pages(cgroup.memoryCurrent), kernelPeak: pages(cgroup.memoryPeak),
+            barrier: pageLimit(cgroup.limits.memoryHigh ?? cgroup.limits.memoryMax), limit: pageLimit(cgroup.limits.memoryMax),
+            failcnt: memoryFailures,
+            sources: v2
+                ? .init(
+                    held: "memory.current", maxheld: "memory.peak", limit: "memory.high (barrier), memory.max (limit)",
+                    failcnt: "memory.events max")
+                : .init(
+                    held: "memory.usage_in_bytes", maxheld: "memory.max_usage_in_bytes",
+                    limit: "memory.soft_limit_in_bytes (barrier), memory.limit_in_bytes (limit)",
+                    failcnt:
+                        "memory.failcnt + memory.memsw.failcnt, at least memory.oom_control oom_kill (kernels since 6.13 leave memory.memsw.failcnt 0)"
+                ))
+        let swapLimit = pageLimit(cgroup.limits.swapMax)
+        row(
+            .swappages, held: pages(cgroup.swapCurrent), kernelPeak: pages(cgroup.swapPeak), barrier: swapLimit, limit: swapLimit,
+            failcnt: cgroup.swapFailures ?? 0,
+            sources: v2
+                ? .init(held: "memory.swap.current", maxheld: "memory.swap.peak", limit: "memory.swap.max", failcnt: "memory.swap.events max")
+                : .init(
+                    held: "memory.memsw.usage_in_bytes - memory.usage_in_bytes", maxheld: "",
+                    limit: "memory.memsw.limit_in_bytes - memory.limit_in_bytes", failcnt: "memory.memsw.failcnt"))
+        // oomguarpages: what the OOM killer weighs (memory and swap); its
+        // failcnt, as OpenVZ's, counts the container's OOM kills.
+        let guarded = cgroup.memoryCurrent.map { $0 + (cgroup.swapCurrent ?? 0) }
+        row(
+            .oomguarpages, held: pages(guarded), failcnt: cgroup.oomKills ?? 0,
+            sources: .init(
+                held: v2 ? "memory.current + memory.swap.current" : "memory.memsw.usage_in_bytes", maxheld: "", limit: none,
+                failcnt: v2 ? "memory.events oom_kill" : "memory.oom_control oom_kill"))
+        let tcpLimit = sample.connectionLimit.map { UInt64($0.limit) } ?? unlimited
+        row(
+            .numtcpsock, held: sample.sockets?.tcp, barrier: tcpLimit, limit: tcpLimit, failcnt: sample.connectionLimit?.refused ?? 0,
+            sources: .init(
+                held: "sock_diag in its network namespace: TCP sockets (IPv4, IPv6; not TIME_WAIT)", maxheld: "",
+                limit: sample.connectionLimit == nil
+                    ? none : "nftables table inet berth_ubc in its network namespace: ct count over the limit (connections)",
+                failcnt: sample.connectionLimit == nil ? "none" : "packets of that table's reject rules (connections refused)"))
+        row(
+            .numpty, held: sample.pseudoTerminals,
+            sources: .init(held: "entries of its devpts instance (/dev/pts) but ptmx", maxheld: "", limit: none, failcnt: "none"))
+        row(
+            .numothersock, held: sample.sockets?.other,
+            sources: .init(held: "sock_diag in its network namespace: UDP and unix sockets", maxheld: "", limit: none, failcnt: "none"))
+        row(
+            .numfile, held: sample.openFiles,
+            sources: .init(
+                held: "open descriptors of its processes (/proc/PID/fd)", maxheld: "", limit: none,
+                failcnt: "none: RLIMIT_NOFILE is per process"))
+        row(
+            .numiptent, held: sample.firewallRules,
+            sources: .init(held: "rules in its nftables table inet berth", maxheld: "", limit: none, failcnt: "none"))
+        if let disk = sample.disk {
+            let kilobytes = disk.capacityBytes / 1024
+            row(
+                .diskspace, held: disk.usedBytes / 1024, barrier: kilobytes, limit: kilobytes,
+                sources: .init(
+                    held: "statfs of its disk image: used 1K blocks", maxheld: "", limit: "statfs of its disk image: capacity",
+                    failcnt: "not counted: a write refused with ENOSPC leaves no kernel counter"))
+            row(
+                .diskinodes, held: disk.usedInodes, barrier: disk.inodes, limit: disk.inodes,
+                sources: .init(
+                    held: "statfs of its disk image: used inodes", maxheld: "", limit: "statfs of its disk image: inodes",
+                    failcnt: "not counted: a file refused with ENOSPC leaves no kernel counter"))
+        }
+        return (rows, peaks)
+    }
+
+    /// Sums of /proc/PID/status figures ("VmLck:   12 kB"), in bytes.
+    public static func statusBytes(_ status: String, _ keys: [String]) -> UInt64 {
+        var total: UInt64 = 0
+        for line in status.split(separator: "\n") {
+            guard let colon = line.firstIndex(of: ":"), keys.contains(String(line[..<colon])) else { continue }
+            let fields = line[line.index(after: colon)...].split { $0 == " " || $0 == "\t" }
+            guard let value = fields.first.flatMap({ UInt64($0) }) else { continue }
+            let (bytes, overflow) = value.multipliedReportingOverflow(by: fields.dropFirst().first == "kB" ? 1024 : 1)
+            total = overflow ? UInt64.max : total.addingReportingOverflow(bytes).overflow ? UInt64.max : total + bytes
+        }
+        return total
+    }
+}

@@ -1,0 +1,177 @@
+import Foundation
+import Kernel
+import Logging
+import Model
+import Netlink
+import Runtime
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Beancounters of real containers: what `berth ubc` shows after a limit
+/// refused something, and the sockets of a container's network namespace.
+@Suite(.serialized, .enabled(if: Sandbox.isActive, "lane 2: run through scripts/sandbox-run.sh as root"))
+struct BeancounterKernelTests {
+    func counter(_ host: TestHost, _ name: String, _ resource: Beancounter.Resource) -> Beancounter? {
+        host.runtime.state.load(name).flatMap { host.runtime.beancounters($0) }?.first { $0.resource == resource }
+    }
+
+    /// A storm of forks past pids.max: the forks fail inside, numproc's
+    /// failcnt rises, and held never passes the limit.
+    @Test func forkStormPastPidsMaxRaisesNumprocFailcnt() throws {
+        let host = try TestHost()
+        defer { #expect(host.tearDown() == []) }
+        let record = try host.runtime.start(
+            host.container("bomb", command: ["sleep", "300"]) { spec in
+                var resources = ResourcesSpec()
+                resources.pids = PidsSpec(max: 12)
+                spec.resources = resources
+            })
+        let before = try #require(counter(host, "bomb", .numproc))
+        #expect(before.failcnt == 0 && before.limit == 12 && before.barrier == 12)
+        // Bounded by the container's pids limit: 40 forks, each child sleeps
+        // a little; the cgroup is killed by the teardown.
+        _ = try host.runtime.exec("bomb", command: ["/bin/sh", "-c", "for i in $(seq 40); do sleep 5 & done 2>/dev/null; true"])
+        let after = try #require(counter(host, "bomb", .numproc))
+        #expect(after.failcnt > 0, "\(after)")
+        #expect(after.held <= 12 && after.maxheld <= 12 && after.maxheld >= 10, "\(after)")
+        // The agent's report: the rise once, then nothing until it rises again.
+        let rows = try #require(host.runtime.beancounters(record))
+        let risen = host.runtime.risenFailcnts(record, rows)
+        #expect(risen.contains { $0.resource == .numproc && $0.previous == 0 && $0.failcnt == after.failcnt })
+        #expect(host.runtime.risenFailcnts(record, rows).isEmpty)
+    }
+
+    /// The agent turns a rising failcnt into one event naming the
+    /// container, the resource and the count (on stderr here: no journald).
+    @Test func agentReportsARisingFailcntOnce() throws {
+        let host = try TestHost()
+        let manifests = host.root + "/manifests"
+        try FileManager.default.createDirectory(atPath: manifests, withIntermediateDirectories: true)
+        let manifest = AgentTests.manifest("forky").replacingOccurrences(of: "pids: {max: 64}", with: "pids: {max: 12}")
+        try AgentTests.save(manifest, to: manifests + "/forky.yaml")
+        let agent = try AgentTests.AgentProcess(host, ["--manifests", manifests, "--interval", "1s"])
+        defer {
+            agent.kill()
+            #expect(host.tearDown() == [])
+        }
+        #expect(agent.waitFor(seconds: 90) { $0.contains("READY=1") } != nil, "\(agent.output)")
+        #expect(!agent.output.contains("refused"))
+        _ = try host.runtime.exec("forky", command: ["/bin/sh", "-c", "for i in $(seq 30); do sleep 3 & done 2>/dev/null; true"])
+        let failcnt = try #require(counter(host, "forky", .numproc)?.failcnt)
+        #expect(failcnt > 0)
+        // As a sentence ("forky: numproc refused: failcnt N (was 0)") or, on
+        // stderr without journald, the kind with its fields.
+        func reports() -> [Substring] {
+            agent.output.split(separator: "\n").filter { $0.contains("forky") && $0.contains("numproc") && $0.contains("refused") }
+        }
+        #expect(eventually(seconds: 20) { !reports().isEmpty }, "\(agent.output)")
+        // Said once: later passes with the same failcnt say nothing more.
+        #expect(agent.waitFor(seconds: 10) { $0.contains("STATUS=") && $0.contains("reconciled") } != nil)
+        usleep(2_500_000)
+        #expect(reports().count == 1, "\(agent.output)")
+        #expect(reports().first?.contains("\(failcnt)") == true, "\(agent.output)")
+    }
+
+    /// A process that allocates without bound is refused past memory.max
+    /// (and killed): physpages' failcnt rises, oomguarpages counts the kill.
+    @Test func allocationPastMemoryMaxRaisesPhyspagesFailcnt() throws {
+        let host = try TestHost()
+        defer { #expect(host.tearDown() == []) }
+        _ = try host.runtime.start(
+            host.container("hog", command: ["sleep", "300"]) { spec in
+                var resources = ResourcesSpec()
+                resources.memory = MemorySpec(max: ByteSize(bytes: 32 << 20), swap: ByteSize(bytes: 0))
+                spec.resources = resources
+            })
+        let pageSize = UInt64(sysconf(Int32(_SC_PAGESIZE)))
+        let before = try #require(counter(host, "hog", .physpages))
+        #expect(before.failcnt == 0 && before.limit == (32 << 20) / pageSize)
+        // busybox tail keeps a "line" of /dev/zero in memory: it grows until refused.
+        let code = try host.runtime.exec("hog", command: ["/bin/sh", "-c", "tail /dev/zero"])
+        #expect(code != 0)
+        let after = try #require(counter(host, "hog", .physpages))
+        #expect(after.failcnt > 0, "\(after)")
+        #expect(after.maxheld <= after.limit + 1 && after.maxheld > after.limit / 2, "\(after)")
+        let oom = try #require(counter(host, "hog", .oomguarpages))
+        #expect(oom.failcnt >= 1 && oom.held < after.limit, "\(oom)")
+    }
+
+    /// 20 connections from inside to a listener on the sandbox host: the
+    /// container's namespace holds 20 TCP sockets (sock_diag), the host's
+    /// own sockets are not counted. spec.resources.numtcpsock: 20 refuses
+    /// the 21st (nftables ct count in its namespace); raised live, it lets
+    /// one more through.
+    @Test func twentyTCPConnectionsShowNumtcpsockTwentyAndTheLimitRefusesTheTwentyFirst() throws {
+        let host = try TestHost()
+        defer { #expect(host.tearDown() == []) }
+        var spec = NetworkSpec(subnet: try CIDR(parsing: "10.86.0.0/24"))
+        spec.bridge = "br-t86"
+        let network = NetworkObject(metadata: ObjectMeta(name: "ubcnet"), spec: spec, source: SourceLocation(file: "t", line: 1, column: 1))
+        defer { try? RouteNetlink().deleteLink("br-t86") }
+        let listener = try TCPListener(port: 8086)
+        defer { listener.close() }
+        let address = try CIDR(parsing: "10.86.0.10", requirePrefix: false)
+        var resources = ResourcesSpec()
+        resources.numtcpsock = 20
+        let record = try host.runtime.start(
+            host.container("tcp", command: ["sleep", "300"]) {
+                $0.networks = [NetworkAttachment(network: "ubcnet", addresses: [address])]
+                $0.resources = resources
+            }, networks: [network])
+        let pid = try #require(record.pid)
+        #expect(counter(host, "tcp", .numtcpsock)?.held == 0)
+        #expect(try ConnectionLimit.observe(pid: pid)?.limit == 20)
+        _ = try host.runtime.exec(
+            "tcp", command: ["/bin/sh", "-c", "for i in $(seq 20); do sleep 300 | nc 10.86.0.1 8086 & done; true"])
+        #expect(eventually(seconds: 10) { counter(host, "tcp", .numtcpsock)?.held == 20 }, "\(String(describing: counter(host, "tcp", .numtcpsock)))")
+        let tcp = try #require(counter(host, "tcp", .numtcpsock))
+        #expect(tcp.maxheld == 20 && tcp.peak == .berth && tcp.limit == 20 && tcp.barrier == 20 && tcp.failcnt == 0, "\(tcp)")
+        // Each nc holds its socket and a pipe: numfile counts them.
+        #expect((counter(host, "tcp", .numfile)?.held ?? 0) >= 40)
+
+        // The 21st is refused (a TCP reset: nc fails at once), and counted.
+        // (nc holds a connection it made: `timeout` ends it, 143; a refused one ends at once, 1.)
+        let connect = ["/bin/sh", "-c", "timeout 2 nc 10.86.0.1 8086 < /dev/null"]
+        let listing = { String(describing: try? ConnectionLimit.observe(pid: pid)) }
+        #expect(try host.runtime.exec("tcp", command: connect) == 1, "\(listing())")
+        let refused = try #require(counter(host, "tcp", .numtcpsock))
+        #expect(refused.held == 20 && refused.failcnt >= 1, "\(refused) \(listing())")
+
+        // Raised live: one more goes through, the kernel holds the new limit.
+        resources.numtcpsock = 21
+        _ = try host.runtime.updateResources("tcp", resources)
+        #expect(try ConnectionLimit.observe(pid: pid)?.limit == 21)
+        #expect(try host.runtime.exec("tcp", command: connect) != 1, "\(listing())")
+        // Left out: no limit, the table is gone.
+        _ = try host.runtime.updateResources("tcp", ResourcesSpec())
+        #expect(try ConnectionLimit.observe(pid: pid) == nil)
+        #expect(counter(host, "tcp", .numtcpsock)?.limit == Beancounter.unlimited)
+    }
+}
+
+/// A listening TCP socket of the test process (the sandbox host's side):
+/// the kernel completes connections into its backlog without an accept.
+final class TCPListener {
+    let fd: Int32
+    init(port: UInt16) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw SystemError(call: "socket", errno: errno) }
+        var on: Int32 = 1
+        _ = setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, socklen_t(MemoryLayout<Int32>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = port.bigEndian
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard bound == 0, listen(fd, 128) == 0 else {
+            let error = errno
+            Glibc.close(fd)
+            throw SystemError(call: "bind/listen", errno: error, subject: "port \(port)")
+        }
+    }
+    func close() { Glibc.close(fd) }
+}
