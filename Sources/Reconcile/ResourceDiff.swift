@@ -8,7 +8,8 @@ extension ResourceValues {
         self.init(
             cpuWeight: resources?.cpu?.weight ?? Defaults.cpuWeight, cpuLimit: resources?.cpu?.limit, cpus: resources?.cpu?.cpus,
             memoryMax: resources?.memory?.max?.bytes, memoryHigh: resources?.memory?.high?.bytes, swap: resources?.memory?.swap?.bytes,
-            pidsMax: resources?.pids?.max, ioWeight: resources?.io?.weight, diskSize: resources?.disk?.size?.bytes)
+            pidsMax: resources?.pids?.max, ioWeight: resources?.io?.weight, diskSize: resources?.disk?.size?.bytes,
+            diskInodes: resources?.disk?.inodes)
         for limit in resources?.io?.limits ?? [] {
             ioLimits[limit.device] = IOLimitValues(limit)
         }
@@ -60,6 +61,13 @@ public enum ResourceDiff {
         if desired.diskSize != observed.diskSize {
             result.append(
                 ("spec.resources.disk.size", desired.diskSize.map { .bytes($0) } ?? .absent, observed.diskSize.map { .bytes($0) } ?? .absent))
+        }
+        if desired.diskInodes != observed.diskInodes {
+            result.append(
+                (
+                    "spec.resources.disk.inodes", desired.diskInodes.map { .number(Int(clamping: $0)) } ?? .unlimited,
+                    observed.diskInodes.map { .number(Int(clamping: $0)) } ?? .unlimited
+                ))
         }
         for device in Set(desired.ioLimits.keys).union(observed.ioLimits.keys).sorted() {
             let wanted = desired.ioLimits[device].flatMap { $0.isEmpty ? nil : $0 }
