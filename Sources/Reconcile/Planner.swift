@@ -165,8 +165,9 @@ public enum Planner {
                 change.field == "spec.resources.disk.size" && (change.desired == .absent || change.observed == .absent)
             }
             changes.removeAll { change in
+                let diskField = change.field == "spec.resources.disk.size" || change.field == "spec.resources.disk.inodes"
                 switch change.field {
-                case "spec.resources.disk.size", "spec.resources.disk.inodes" where quotaMoves:
+                case _ where diskField && quotaMoves:
                     diskReplace.append(change)
                 case "spec.resources.disk.size":
                     switch (change.desired, change.observed) {

@@ -32,7 +32,9 @@ private func diagnostics(_ lines: String) -> [String] { rendered(check(container
                 "test.yaml:7:31: error: spec.resources.disk.inodes: 8 is out of range (16-4294967295)"
             ])
         let refused = diagnostics("  resources:\n    disk: {size: 1Gi, userQuota: true}\n")
-        #expect(refused.count == 1 && refused.first?.hasPrefix("test.yaml:7:34: error: spec.resources.disk.userQuota: per-user and per-group") == true, "\(refused)")
+        #expect(
+            refused.count == 1 && refused.first?.hasPrefix("test.yaml:7:23: error: spec.resources.disk.userQuota: per-user and per-group") == true,
+            "\(refused)")
     }
 
     @Test(arguments: [

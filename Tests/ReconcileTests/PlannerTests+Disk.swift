@@ -70,7 +70,9 @@ import Testing
         let limited = container(size: 32 << 20, inodes: 512)
         let actions = plan(limited, held: plain, disk: DiskQuotaChanges())
         #expect(actions.count == 1, "\(actions)")
-        #expect(actions.first?.hasPrefix("replace Container/dq spec.resources.disk.size: absent → 32Mi, spec.resources.disk.inodes: unlimited → 512") == true, "\(actions)")
+        #expect(
+            actions.first?.hasPrefix("replace Container/dq spec.resources.disk.size: absent → 32Mi; spec.resources.disk.inodes: unlimited → 512")
+                == true, "\(actions)")
     }
 
     @Test func matchingQuotaPlansNothing() {

@@ -157,7 +157,7 @@ extension Reader {
             guard let f = reader.mapping(node, path, fields: ["size", "inodes", "userQuota"]) else { return nil }
             // Parsed for its syntax, refused for its presence: a limit berth
             // does not enforce must not look accepted.
-            if let userQuota = f.keyNode("userQuota"), reader.bool(userQuota, path / "userQuota") == true {
+            if let userQuota = f.keyNode("userQuota"), f.read("userQuota", &reader, { $0.bool($1, $2) }) == true {
                 reader.error(userQuota, path / "userQuota", ValueRules.userQuotaRefusal)
             }
             guard
