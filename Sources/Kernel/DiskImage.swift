@@ -140,6 +140,31 @@ public struct DiskImage: Sendable {
         return roCompat & 0x0100 != 0 && roCompat & 0x2000 != 0
     }
 
+    /// Whether this kernel has ext4's quota format (quota_v2: loaded, built
+    /// in, or a module it can load at the mount). Without it an image with
+    /// quotas does not mount at all: berth then refuses an inode limit
+    /// before it makes or changes an image.
+    public static let kernelHasQuotaFormat: Bool = {
+        if let modules = try? Syscall.readFile("/proc/modules", limit: 1 << 20),
+            String(decoding: modules, as: UTF8.self).split(separator: "\n").contains(where: { $0.hasPrefix("quota_v2 ") })
+        {
+            return true
+        }
+        if Syscall.exists("/sys/module/quota_v2") { return true }
+        guard let release = try? Syscall.readFile("/proc/sys/kernel/osrelease", limit: 256) else { return false }
+        let version = String(decoding: release, as: UTF8.self).split(separator: "\n").first.map(String.init) ?? ""
+        let directory = "/lib/modules/" + version
+        if let builtin = try? Syscall.readFile(directory + "/modules.builtin", limit: 1 << 22),
+            String(decoding: builtin, as: UTF8.self).contains("/quota_v2.ko")
+        {
+            return true
+        }
+        for suffix in ["", ".xz", ".zst", ".gz"] where Syscall.exists(directory + "/kernel/fs/quota/quota_v2.ko" + suffix) { return true }
+        // A kernel without a modules directory: its symbols say.
+        guard let symbols = try? Syscall.readFile("/proc/kallsyms", limit: 1 << 28) else { return false }
+        return String(decoding: symbols, as: UTF8.self).contains(" v2_read_file_info")
+    }()
+
     /// Gives the unmounted image the quota and project features (tune2fs),
     /// for an inode limit added after it was made.
     public func enableProjectQuota() throws(SystemError) {

@@ -69,6 +69,11 @@ extension ContainerRuntime {
         if !disk.exists && (projectLayer || ProjectQuota.isEnforced(on: state.containerDirectory(name))) {
             return try projectDisk(name, quota: quota, size: size, owner: owner)
         }
+        if quota.inodes != nil && !DiskImage.kernelHasQuotaFormat && !(disk.exists && disk.hasProjectQuota) {
+            // Refused before an image is made or changed: one with quotas
+            // would not mount here at all.
+            throw RuntimeError(description: "\(name): its disk image: \(DiskImage.noQuotaSupport)")
+        }
         var created = false
         if !disk.exists {
             try disk.create(size: size, owner: owner, projectQuota: quota.inodes != nil)
