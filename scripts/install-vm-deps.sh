@@ -3,7 +3,8 @@
 # /sys/fs/cgroup is cgroup2) and virtme-ng from PyPI in a venv of the project's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-packages=(qemu-system-x86 linux-image-amd64 python3-venv)
+# xfsprogs: the disk-quota suite formats an XFS state dir with project quotas there.
+packages=(qemu-system-x86 linux-image-amd64 python3-venv xfsprogs)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -21,8 +21,9 @@ tests=$(ls -d .build/debug/berthPackageTests.xctest 2>/dev/null || ls -d .build/
 suites=${BERTH_VM_SUITES:-AgentTests|CgroupDriverTests|ContainerCLITests|ContainerExecTests|ContainerResourceTests|ContainerRuntimeTests|CrashConvergenceTests|DiskQuotaTests|EscapeTests|FieldContractTests|ReconcileCLITests|RunCommandTests}
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-# Debian's kernel has loop (disk quotas) as a module, and the VM has no udev to load it.
+# Debian's kernel has loop, ext4's quota format and XFS (disk quotas) as modules, and the VM has no udev to load them.
 inner="mkdir -p /run/berth-lane && mount -t tmpfs tmpfs /run/berth-lane && (modprobe loop 2>/dev/null || true) && \
+(modprobe quota_v2 2>/dev/null || true) && (modprobe xfs 2>/dev/null || true) && \
 stat -f -c 'vm-lane: /sys/fs/cgroup is %T' /sys/fs/cgroup && \
 BERTH_TEST_ROOT=/run/berth-lane scripts/sandbox-run.sh $tests --testing-library swift-testing --filter 'HostKernelTests\\.($suites)' && \
 scripts/check-leaks.sh; echo \"vm-lane-status=\$?\""

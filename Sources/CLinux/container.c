@@ -587,6 +587,26 @@ static pid_t clone_child(unsigned long flags, const struct berth_cgroup_entry *c
     return (pid_t)syscall(SYS_clone, flags | SIGCHLD, 0, 0, 0, 0);
 }
 
+// The overlay does the container's writes to its upper layer with the
+// credentials of whoever mounted it. Mounted without CAP_SYS_RESOURCE in
+// the effective set, so that disk quotas (ext4's project and user quotas,
+// which that capability overrides) and ext4's reserved blocks hold for the
+// container; the capability comes back once it is mounted.
+static int mount_overlay(const struct berth_container_config *config) {
+    struct __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
+    struct __user_cap_data_struct data[2];
+    if (syscall(SYS_capget, &header, data) != 0) return -1;
+    uint32_t effective = data[0].effective;
+    data[0].effective &= ~(UINT32_C(1) << CAP_SYS_RESOURCE);
+    if (syscall(SYS_capset, &header, data) != 0) return -1;
+    int result = mount("overlay", config->rootfs, "overlay", 0, config->overlay_options);
+    int saved = errno;
+    data[0].effective = effective;
+    if (syscall(SYS_capset, &header, data) != 0) return -1;
+    errno = saved;
+    return result;
+}
+
 __attribute__((noreturn)) static void child_main(const struct berth_container_config *config) {
     if (detach_from_parent(config->parent_fds) != 0) fail(config, BERTH_STEP_SYNC);
     // In a user namespace the child needs its maps (written by the parent)
@@ -603,9 +623,8 @@ __attribute__((noreturn)) static void child_main(const struct berth_container_co
 
     umask(0);
     if (config->volatile_directory && make_volatile_layer(config->volatile_directory) != 0) fail(config, BERTH_STEP_ROOT_MOUNT);
-    int root_ok = config->overlay_options
-                      ? mount("overlay", config->rootfs, "overlay", 0, config->overlay_options)
-                      : mount(config->rootfs, config->rootfs, NULL, MS_BIND | MS_REC, NULL);
+    int root_ok = config->overlay_options ? mount_overlay(config)
+                                          : mount(config->rootfs, config->rootfs, NULL, MS_BIND | MS_REC, NULL);
     if (root_ok != 0) fail(config, BERTH_STEP_ROOT_MOUNT);
     int rootfd = open(config->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (rootfd < 0) fail(config, BERTH_STEP_ROOT_OPEN);

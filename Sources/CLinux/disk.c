@@ -11,7 +11,11 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <linux/dqblk_xfs.h>
+#include <linux/fs.h>
+#include <linux/quota.h>
 #include <sys/ioctl.h>
+#include <sys/syscall.h>
 #include <sys/mount.h>
 #include <sys/statfs.h>
 #include <unistd.h>
@@ -88,4 +92,59 @@ int berth_statfs(const char *path, struct berth_filesystem_usage *usage) {
     usage->files = (uint64_t)info.f_files;
     usage->files_free = (uint64_t)info.f_ffree;
     return 0;
+}
+
+// Quotas (quotactl_fd(2), Linux 5.14: glibc has no wrapper and syscall(2)
+// is variadic) and project IDs (FS_IOC_FSGETXATTR / FS_IOC_FSSETXATTR, in
+// <linux/fs.h>, which Glibc's Swift module lacks).
+#ifndef SYS_quotactl_fd
+#define SYS_quotactl_fd 443
+#endif
+
+int berth_quota_get(int fd, int type, uint32_t id, struct berth_quota *quota) {
+    struct if_dqblk block;
+    memset(&block, 0, sizeof block);
+    if (syscall(SYS_quotactl_fd, fd, QCMD(Q_GETQUOTA, type), id, &block) != 0) return -1;
+    quota->block_hard_kib = (block.dqb_valid & QIF_BLIMITS) ? block.dqb_bhardlimit : 0;
+    quota->space_bytes = block.dqb_curspace;
+    quota->inode_hard = (block.dqb_valid & QIF_ILIMITS) ? block.dqb_ihardlimit : 0;
+    quota->inodes = block.dqb_curinodes;
+    return 0;
+}
+
+int berth_quota_set_limits(int fd, int type, uint32_t id, uint64_t block_hard_kib, uint64_t inode_hard) {
+    struct if_dqblk block;
+    memset(&block, 0, sizeof block);
+    block.dqb_bhardlimit = block_hard_kib;
+    block.dqb_ihardlimit = inode_hard;
+    block.dqb_valid = QIF_LIMITS;
+    return (int)syscall(SYS_quotactl_fd, fd, QCMD(Q_SETQUOTA, type), id, &block);
+}
+
+int berth_quota_state(int fd, int type, int *accounted, int *enforced) {
+    struct fs_quota_statv state;
+    memset(&state, 0, sizeof state);
+    state.qs_version = FS_QSTATV_VERSION1;
+    if (syscall(SYS_quotactl_fd, fd, QCMD(Q_XGETQSTATV, type), 0, &state) != 0) return -1;
+    unsigned accounting = type == PRJQUOTA ? FS_QUOTA_PDQ_ACCT : type == GRPQUOTA ? FS_QUOTA_GDQ_ACCT : FS_QUOTA_UDQ_ACCT;
+    unsigned enforcing = type == PRJQUOTA ? FS_QUOTA_PDQ_ENFD : type == GRPQUOTA ? FS_QUOTA_GDQ_ENFD : FS_QUOTA_UDQ_ENFD;
+    *accounted = (state.qs_flags & accounting) != 0;
+    *enforced = (state.qs_flags & enforcing) != 0;
+    return 0;
+}
+
+int berth_project_get(int fd, uint32_t *id, int *inherits) {
+    struct fsxattr attributes;
+    if (ioctl(fd, FS_IOC_FSGETXATTR, &attributes) != 0) return -1;
+    *id = attributes.fsx_projid;
+    *inherits = (attributes.fsx_xflags & FS_XFLAG_PROJINHERIT) != 0;
+    return 0;
+}
+
+int berth_project_set(int fd, uint32_t id) {
+    struct fsxattr attributes;
+    if (ioctl(fd, FS_IOC_FSGETXATTR, &attributes) != 0) return -1;
+    attributes.fsx_projid = id;
+    attributes.fsx_xflags |= FS_XFLAG_PROJINHERIT;
+    return ioctl(fd, FS_IOC_FSSETXATTR, &attributes);
 }

@@ -60,7 +60,9 @@ public struct LinuxHost: HostRuntime {
             var resources: ObservedResources?
             if let usage {
                 var kernel = ResourceObservation.values(usage.limits, inheritedCPUs: inheritedCPUs)
-                kernel.diskSize = runtime.diskSize(record)
+                let disk = runtime.diskQuota(record)
+                kernel.diskSize = disk?.size
+                kernel.diskInodes = disk?.inodes
                 let spec = containers[record.name]?.spec.resources ?? record.spec?.resources
                 // Its connection limit is read (one nft listing in its namespace)
                 // only when the manifest or the record has one.
@@ -69,7 +71,9 @@ public struct LinuxHost: HostRuntime {
                 }
                 let expected = ResourceObservation.expected(
                     spec, version: runtime.cgroups.version, observed: kernel, inheritedCPUs: inheritedCPUs)
-                resources = ObservedResources(kernel: kernel, expected: expected)
+                resources = ObservedResources(
+                    kernel: kernel, expected: expected,
+                    disk: DiskQuotaChanges(shrinksLive: disk?.backend == .projectQuota, inodeLimitLive: disk?.inodeLimitLive ?? true))
             }
             let state: ObservedRunState
             if running {
@@ -168,7 +172,9 @@ public struct LinuxHost: HostRuntime {
         let held = try runtime.cgroups.observe(group, usage: false)
         let inherited = runtime.cgroups.inheritedCPUs(group)
         var kernel = ResourceObservation.values(held.limits, inheritedCPUs: inherited)
-        kernel.diskSize = runtime.diskSize(record)
+        let disk = runtime.diskQuota(record)
+        kernel.diskSize = disk?.size
+        kernel.diskInodes = disk?.inodes
         kernel.numtcpsock = record.pid.flatMap { try? ConnectionLimit.observe(pid: $0)?.limit }
         let expected = ResourceObservation.expected(resources, version: runtime.cgroups.version, observed: kernel, inheritedCPUs: inherited)
         let differences = ResourceDiff.differences(desired: expected, observed: kernel)

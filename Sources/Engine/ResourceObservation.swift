@@ -46,6 +46,7 @@ enum ResourceObservation {
         values.pidsMax = resources?.pids?.max
         values.numtcpsock = resources?.numtcpsock
         values.diskSize = resources?.disk?.size?.bytes
+        values.diskInodes = resources?.disk?.inodes
         // No io weight in the manifest: the kernel's default, where the host has io weights at all.
         if let weight = resources?.io?.weight ?? (observed.ioWeight != nil ? Defaults.ioWeight : nil) {
             values.ioWeight = version == .v1 ? KernelUnits.ioWeight(blkioWeight: KernelUnits.blkioWeight(weight)) : weight

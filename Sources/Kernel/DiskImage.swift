@@ -48,9 +48,17 @@ public struct DiskImage: Sendable {
 
     public var exists: Bool { Syscall.exists(image) }
 
+    static let tune2fs = "/usr/sbin/tune2fs"
+
+    /// The project ID of the private layer on an image with project quotas
+    /// (the image holds only that layer: any ID but 0 does).
+    public static let projectID: UInt32 = 1
+
     /// Makes the image: a sparse file of `size` bytes, formatted ext4 with
-    /// its root directory owned by `owner` (the container's root on the host).
-    public func create(size: UInt64, owner: (uid: UInt32, gid: UInt32)) throws(SystemError) {
+    /// its root directory owned by `owner` (the container's root on the
+    /// host); with `projectQuota`, with ext4's quota and project features
+    /// (an inode limit is then a project quota on its private layer).
+    public func create(size: UInt64, owner: (uid: UInt32, gid: UInt32), projectQuota: Bool = false) throws(SystemError) {
         let fd = try Syscall.open(image, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode: 0o600)
         defer { Syscall.close(fd) }
         guard ftruncate(fd, off_t(clamping: size)) == 0 else {
@@ -60,9 +68,9 @@ public struct DiskImage: Sendable {
         }
         let result = try Spawn.run(
             [
-                DiskImage.mke2fs, "-q", "-F", "-t", "ext4", "-m", "0", "-E", "root_owner=\(owner.uid):\(owner.gid),nodiscard", "-L", "berth",
-                image,
-            ], mergingStandardError: true)
+                DiskImage.mke2fs, "-q", "-F", "-t", "ext4", "-m", "0", "-E",
+                "root_owner=\(owner.uid):\(owner.gid),nodiscard" + (projectQuota ? ",quotatype=prjquota" : ""), "-L", "berth",
+            ] + (projectQuota ? ["-O", "quota,project"] : []) + [image], mergingStandardError: true)
         guard result.exitedCleanly else {
             _ = unlink(image)
             let output = String(decoding: result.output, as: UTF8.self).lastLine
@@ -95,8 +103,75 @@ public struct DiskImage: Sendable {
         defer { Syscall.close(loop) }
         let path = String(cString: device)
         let flags = berth_mount_flag_nosuid() | berth_mount_flag_nodev()
-        guard berth_mount(path, mountPoint, "ext4", flags, "") == 0 else {
-            throw SystemError(call: "mount", errno: errno, subject: "\(image) (\(path)) on \(mountPoint)")
+        let quota = hasProjectQuota
+        guard berth_mount(path, mountPoint, "ext4", flags, quota ? "prjquota" : "") == 0 else {
+            let error = errno
+            if quota && error == EINVAL {
+                throw SystemError(
+                    call: "mount", errno: error,
+                    subject: "\(image) (\(path)) on \(mountPoint): \(DiskImage.noQuotaSupport)")
+            }
+            throw SystemError(call: "mount", errno: error, subject: "\(image) (\(path)) on \(mountPoint)")
+        }
+    }
+
+    /// Why an image with quotas does not mount on a kernel without ext4
+    /// quota support.
+    public static let noQuotaSupport =
+        "this kernel cannot enforce ext4 quotas (it lacks CONFIG_QUOTA and CONFIG_QFMT_V2: dmesg says so), "
+        + "so spec.resources.disk.inodes cannot be enforced on this host"
+
+    /// Whether the image's ext4 has the quota and project features (read
+    /// from its superblock; false when it cannot be read).
+    public var hasProjectQuota: Bool {
+        guard let fd = try? Syscall.open(image, O_RDONLY | O_CLOEXEC) else { return false }
+        defer { Syscall.close(fd) }
+        var superblock = [UInt8](repeating: 0, count: 1024)
+        let count = superblock.withUnsafeMutableBytes { pread(fd, $0.baseAddress, 1024, 1024) }
+        guard count == 1024 else { return false }
+        return DiskImage.ext4HasProjectQuota(superblock: superblock)
+    }
+
+    /// From an ext4 superblock (the 1024 bytes at offset 1024): whether its
+    /// read-only-compatible features hold quota (0x100) and project (0x2000).
+    public static func ext4HasProjectQuota(superblock: [UInt8]) -> Bool {
+        guard superblock.count >= 0x68, superblock[0x38] == 0x53, superblock[0x39] == 0xef else { return false }
+        let roCompat = (0..<4).reduce(UInt32(0)) { $0 | UInt32(superblock[0x64 + $1]) << (8 * UInt32($1)) }
+        return roCompat & 0x0100 != 0 && roCompat & 0x2000 != 0
+    }
+
+    /// Whether this kernel has ext4's quota format (quota_v2: loaded, built
+    /// in, or a module it can load at the mount). Without it an image with
+    /// quotas does not mount at all: berth then refuses an inode limit
+    /// before it makes or changes an image.
+    public static let kernelHasQuotaFormat: Bool = {
+        if let modules = try? Syscall.readFile("/proc/modules", limit: 1 << 20),
+            String(decoding: modules, as: UTF8.self).split(separator: "\n").contains(where: { $0.hasPrefix("quota_v2 ") })
+        {
+            return true
+        }
+        if Syscall.exists("/sys/module/quota_v2") { return true }
+        guard let release = try? Syscall.readFile("/proc/sys/kernel/osrelease", limit: 256) else { return false }
+        let version = String(decoding: release, as: UTF8.self).split(separator: "\n").first.map(String.init) ?? ""
+        let directory = "/lib/modules/" + version
+        if let builtin = try? Syscall.readFile(directory + "/modules.builtin", limit: 1 << 22),
+            String(decoding: builtin, as: UTF8.self).contains("/quota_v2.ko")
+        {
+            return true
+        }
+        for suffix in ["", ".xz", ".zst", ".gz"] where Syscall.exists(directory + "/kernel/fs/quota/quota_v2.ko" + suffix) { return true }
+        // A kernel without a modules directory: its symbols say.
+        guard let symbols = try? Syscall.readFile("/proc/kallsyms", limit: 1 << 28) else { return false }
+        return String(decoding: symbols, as: UTF8.self).contains(" v2_read_file_info")
+    }()
+
+    /// Gives the unmounted image the quota and project features (tune2fs),
+    /// for an inode limit added after it was made.
+    public func enableProjectQuota() throws(SystemError) {
+        guard !isMounted else { throw SystemError(call: "tune2fs", errno: EBUSY, subject: "\(image) is mounted") }
+        let result = try Spawn.run([DiskImage.tune2fs, "-O", "quota,project", "-Q", "prjquota", image], mergingStandardError: true)
+        guard result.exitedCleanly else {
+            throw SystemError(call: "tune2fs", errno: EIO, subject: "\(image): \(String(decoding: result.output, as: UTF8.self).lastLine)")
         }
     }
 

@@ -151,15 +151,17 @@ public struct ResourceValues: Sendable, Equatable {
     public var ioWeight: Int?
     /// Per device ("MAJ:MIN"), the limits set there.
     public var ioLimits: [String: IOLimitValues]
-    /// The private layer's disk image size (nil: no disk quota).
+    /// The private layer's disk quota: its size (nil: no disk quota).
     public var diskSize: UInt64?
+    /// Its inode limit (nil: none).
+    public var diskInodes: UInt64?
     /// The TCP connection limit in the container's namespace (nil: none).
     public var numtcpsock: Int?
 
     public init(
         cpuWeight: Int = Defaults.cpuWeight, cpuLimit: CPUQuantity? = nil, cpus: CPUSet? = nil, memoryMax: UInt64? = nil,
         memoryHigh: UInt64? = nil, swap: UInt64? = nil, pidsMax: Int? = nil, ioWeight: Int? = nil, ioLimits: [String: IOLimitValues] = [:],
-        diskSize: UInt64? = nil, numtcpsock: Int? = nil
+        diskSize: UInt64? = nil, diskInodes: UInt64? = nil, numtcpsock: Int? = nil
     ) {
         self.cpuWeight = cpuWeight
         self.cpuLimit = cpuLimit
@@ -171,6 +173,7 @@ public struct ResourceValues: Sendable, Equatable {
         self.ioWeight = ioWeight
         self.ioLimits = ioLimits
         self.diskSize = diskSize
+        self.diskInodes = diskInodes
         self.numtcpsock = numtcpsock
     }
 }
@@ -206,10 +209,28 @@ public struct IOLimitValues: Sendable, Hashable, CustomStringConvertible {
 public struct ObservedResources: Sendable, Equatable {
     public var kernel: ResourceValues
     public var expected: ResourceValues
+    /// What of its disk quota can change while it runs.
+    public var disk: DiskQuotaChanges
 
-    public init(kernel: ResourceValues, expected: ResourceValues) {
+    public init(kernel: ResourceValues, expected: ResourceValues, disk: DiskQuotaChanges = DiskQuotaChanges()) {
         self.kernel = kernel
         self.expected = expected
+        self.disk = disk
+    }
+}
+
+/// What of a container's disk quota its backend changes while it runs.
+public struct DiskQuotaChanges: Sendable, Equatable {
+    /// Its size shrinks live (a project quota), not only at a restart (a
+    /// disk image, which grows live where the host allows it).
+    public var shrinksLive: Bool
+    /// An inode limit can be set live (else at the next start: an image
+    /// made without quotas gets them there).
+    public var inodeLimitLive: Bool
+
+    public init(shrinksLive: Bool = false, inodeLimitLive: Bool = true) {
+        self.shrinksLive = shrinksLive
+        self.inodeLimitLive = inodeLimitLive
     }
 }
 

@@ -154,15 +154,29 @@ public enum Planner {
                     desired: ResourceValues(spec: spec.resources), observed: ResourceValues(spec: recorded.resources)
                 ).map { FieldChange($0.0, desired: $0.1, observed: .text("\($0.2) in berth's record"), origin: .manifest) }
             }
-            // A disk image grows live; it shrinks at a restart; a private
-            // layer moves into or out of one only when made again.
+            // A disk image grows live and shrinks at a restart, a project
+            // quota changes live either way; an inode limit is live where
+            // the backend has quotas (else at the next start); a private
+            // layer gains or loses its quota only when made again (its
+            // inode limit with it).
             var diskReplace: [FieldChange] = []
+            let disk = resources.disk
+            let quotaMoves = changes.contains { change in
+                change.field == "spec.resources.disk.size" && (change.desired == .absent || change.observed == .absent)
+            }
             changes.removeAll { change in
-                guard change.field == "spec.resources.disk.size" else { return false }
-                switch (change.desired, change.observed) {
-                case (.bytes(let wanted), .bytes(let held)) where wanted > held && diskGrowsLive: return false
-                case (.bytes, .bytes): if enforce || origin == .manifest { restartChanges.append(change) }
-                default: diskReplace.append(change)
+                let diskField = change.field == "spec.resources.disk.size" || change.field == "spec.resources.disk.inodes"
+                switch change.field {
+                case _ where diskField && quotaMoves:
+                    diskReplace.append(change)
+                case "spec.resources.disk.size":
+                    switch (change.desired, change.observed) {
+                    case (.bytes(let wanted), .bytes(let held)) where disk.shrinksLive || (wanted > held && diskGrowsLive): return false
+                    default: if enforce || origin == .manifest { restartChanges.append(change) }
+                    }
+                case "spec.resources.disk.inodes" where !disk.inodeLimitLive:
+                    if enforce || origin == .manifest { restartChanges.append(change) }
+                default: return false
                 }
                 return true
             }

@@ -9,7 +9,7 @@ extension ResourceValues {
             cpuWeight: resources?.cpu?.weight ?? Defaults.cpuWeight, cpuLimit: resources?.cpu?.limit, cpus: resources?.cpu?.cpus,
             memoryMax: resources?.memory?.max?.bytes, memoryHigh: resources?.memory?.high?.bytes, swap: resources?.memory?.swap?.bytes,
             pidsMax: resources?.pids?.max, ioWeight: resources?.io?.weight, diskSize: resources?.disk?.size?.bytes,
-            numtcpsock: resources?.numtcpsock)
+            diskInodes: resources?.disk?.inodes, numtcpsock: resources?.numtcpsock)
         for limit in resources?.io?.limits ?? [] {
             ioLimits[limit.device] = IOLimitValues(limit)
         }
@@ -61,6 +61,13 @@ public enum ResourceDiff {
         if desired.diskSize != observed.diskSize {
             result.append(
                 ("spec.resources.disk.size", desired.diskSize.map { .bytes($0) } ?? .absent, observed.diskSize.map { .bytes($0) } ?? .absent))
+        }
+        if desired.diskInodes != observed.diskInodes {
+            result.append(
+                (
+                    "spec.resources.disk.inodes", desired.diskInodes.map { .number(Int(clamping: $0)) } ?? .unlimited,
+                    observed.diskInodes.map { .number(Int(clamping: $0)) } ?? .unlimited
+                ))
         }
         if desired.numtcpsock != observed.numtcpsock {
             result.append(

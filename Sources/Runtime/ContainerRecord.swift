@@ -52,6 +52,10 @@ public struct ContainerRecord: Codable, Equatable, Sendable {
     /// directory that holds `upper` and `work`; nil: the layer is a
     /// directory of the state dir.
     public var diskImage: String?
+    /// The project ID of its private layer when a project quota of the
+    /// state dir's filesystem holds its disk quota (the layer is then the
+    /// directory `disk` of its state directory, marked with that ID).
+    public var diskProject: UInt32?
     /// The manifest's metadata.labels (for `list -l` and `-o json`); nil
     /// when it has none or the record predates labels.
     public var labels: [String: String]?

@@ -90,7 +90,7 @@ public struct ContainerRuntime: Sendable {
         let mappedRoot = try mappedRoot(container)
         // With a disk quota the private layer is on the container's own disk image.
         let disk = foreground ? nil : try privateDisk(container, owner: mappedRoot ?? (0, 0))
-        let privateDirectory = foreground ? runDirectory : disk?.mountPoint ?? state.containerDirectory(name)
+        let privateDirectory = foreground ? runDirectory : disk?.directory ?? state.containerDirectory(name)
         let onDisk = foreground ? [] : [privateDirectory + "/upper", privateDirectory + "/work"]
         for directory in onDisk + [runDirectory + (foreground ? "" : "/rootfs")] { try Syscall.makeDirectories(directory) }
         var idMaps: (uid: String, gid: String)?
@@ -110,6 +110,7 @@ public struct ContainerRuntime: Sendable {
             work: privateDirectory + "/work", keepPrivateLayer: spec.persistent)
         record.privateLayerInMemory = foreground ? true : nil
         record.diskImage = disk?.image
+        record.diskProject = disk?.project
         record.spec = spec
         record.labels = container.metadata.labels.isEmpty ? nil : container.metadata.labels
         record.restarts = restarts > 0 ? restarts : nil
@@ -212,63 +213,6 @@ public struct ContainerRuntime: Sendable {
         return lower
     }
 
-    /// The container's disk image, made, sized and mounted, when its spec
-    /// has a disk quota (nil without one). A private layer kept in the other
-    /// form (a directory, or an image once the quota is gone) is refused:
-    /// berth does not move files between the two.
-    func privateDisk(_ container: ContainerObject, owner: (uid: UInt32, gid: UInt32)) throws -> DiskImage? {
-        let name = container.metadata.name
-        let disk = state.diskImage(name)
-        let directoryLayer = state.containerDirectory(name) + "/upper"
-        guard let size = container.spec.resources.disk?.size?.bytes else {
-            if disk.exists {
-                throw RuntimeError(
-                    description: "\(name): its private layer is on a disk image (\(disk.image)) and the manifest has no spec.resources.disk; "
-                        + "delete the container (or give it its disk quota back)")
-            }
-            return nil
-        }
-        if !disk.exists {
-            if Syscall.exists(directoryLayer) && !((try? FileManager.default.contentsOfDirectory(atPath: directoryLayer)) ?? []).isEmpty {
-                throw RuntimeError(
-                    description: "\(name): its private layer (\(directoryLayer)) is not on a disk image; "
-                        + "delete the container to give it spec.resources.disk (apply --replace)")
-            }
-            try Syscall.makeDirectories(state.containerDirectory(name), mode: 0o700)
-            try disk.create(size: size, owner: owner)
-        } else if let current = disk.size, size != current {
-            // Not running: resized unmounted (no capability needed, and a
-            // shrink can only be done so).
-            try disk.unmount()
-            try disk.resizeOffline(to: size)
-        }
-        try disk.mount()
-        // The overlay's directories belong on the image.
-        for directory in [disk.mountPoint + "/upper", disk.mountPoint + "/work"] where !Syscall.exists(directory) {
-            try Syscall.mkdir(directory, mode: 0o755)
-            guard chown(directory, owner.uid, owner.gid) == 0 else { throw SystemError(call: "chown", errno: errno, subject: directory) }
-        }
-        return disk
-    }
-
-    /// The size of the container's disk image (its disk quota as the host
-    /// holds it); nil when its private layer is not on one.
-    public func diskSize(_ record: ContainerRecord) -> UInt64? {
-        record.diskImage == nil ? nil : state.diskImage(record.name).size
-    }
-
-    /// Refuses shrinking the container's disk image below what its files
-    /// need (checked while it runs, before a restart stops it).
-    public func checkDiskShrink(_ name: String, to size: ByteSize?) throws {
-        guard let size = size?.bytes, state.load(name)?.diskImage != nil else { return }
-        let disk = state.diskImage(name)
-        guard let current = disk.size, size < current, disk.fits(in: size) == false, let usage = disk.usage() else { return }
-        let enough = (usage.usedBytes * 13 / 10 + (1 << 20)) & ~UInt64((1 << 20) - 1)
-        throw RuntimeError(
-            description: "\(name): its files (\(ByteSize(bytes: usage.usedBytes))) do not fit in a \(ByteSize(bytes: size)) disk image; "
-                + "free space inside, or keep spec.resources.disk.size at least \(ByteSize(bytes: enough))")
-    }
-
     /// The host uid and gid of the container's root under its user
     /// namespace (nil without one); container id 0 must be mapped.
     func mappedRoot(_ container: ContainerObject) throws -> (uid: UInt32, gid: UInt32)? {
@@ -360,14 +304,7 @@ public struct ContainerRuntime: Sendable {
         var limits = try CgroupLimits(resources)
         if let spec = record.spec, !spec.security.privileged { limits.devices = deviceRules(try deviceNodes(spec)) }
         let writes = try cgroups.apply(limits, to: try CgroupPath(record.cgroup))
-        // A disk image grows live (it shrinks only at a restart: the planner
-        // never asks for that here).
-        if let image = record.diskImage, let size = resources.disk?.size?.bytes {
-            let disk = state.diskImage(name)
-            guard disk.image == image else { throw RuntimeError(description: "\(name): its disk image is \(image), not \(disk.image)") }
-            // Smaller: taken at the next start (the plan shows it pending a restart).
-            try disk.grow(to: size)
-        }
+        if let disk = resources.disk { try updateDisk(record, disk) }
         // numtcpsock: a connection limit in its network namespace (none: the table goes).
         if isRunning(record), let pid = record.pid { try ConnectionLimit.apply(resources.numtcpsock, pid: pid) }
         Failpoint.resourcesWritten.hit()
@@ -459,9 +396,12 @@ public struct ContainerRuntime: Sendable {
         }
         let spec = container.spec
         let lower = try lowerLayer(container)
-        // Its disk image, when it has one, is mounted (its init uses it).
+        // Its disk image, when it has one, is mounted (its init uses it);
+        // a private layer with a project quota has its project ID.
         let disk = spec.resources.disk != nil && state.diskImage(name).isMounted ? state.diskImage(name) : nil
-        let privateDirectory = disk?.mountPoint ?? state.containerDirectory(name)
+        let directory = state.diskImage(name).mountPoint
+        let project = spec.resources.disk != nil && disk == nil ? (try? ProjectQuota.project(of: directory))?.id : nil
+        let privateDirectory = disk?.mountPoint ?? (project.map { $0 != 0 } == true ? directory : state.containerDirectory(name))
         var record = ContainerRecord(
             name: name, pid: pid, startTime: stat.startTime, cgroup: try cgroupPath(name).description,
             rootfs: state.runDirectory(name) + "/rootfs", lower: lower, upper: privateDirectory + "/upper", work: privateDirectory + "/work",
@@ -470,6 +410,7 @@ public struct ContainerRuntime: Sendable {
         record.spec = spec
         record.labels = container.metadata.labels.isEmpty ? nil : container.metadata.labels
         record.diskImage = disk?.image
+        record.diskProject = project.flatMap { $0 == 0 ? nil : $0 }
         record.networks = ContainerRuntime.attached(spec, of: networks)
         record.keep(launch)
         // Its firewall table is replaced (live) so that berth knows what the kernel holds.
@@ -680,6 +621,8 @@ public struct ContainerRuntime: Sendable {
             try? Syscall.removeFile(state.recordFile(name), missingOK: true)
         } else {
             try Syscall.removeTree(state.containerDirectory(name))
+            // Its project's limits go with its files (the ID is free again).
+            if let id = record.diskProject { try? ProjectQuota.setLimits(bytes: nil, inodes: nil, of: id, on: state.containersDirectory) }
         }
     }
 }

@@ -24,11 +24,17 @@ private func diagnostics(_ lines: String) -> [String] { rendered(check(container
         #expect(rendered(check(yaml)) == [])
     }
 
-    @Test func diskInodesAreRefusedAtTheirKey() {
+    @Test func diskInodesAreAcceptedAndAUserQuotaIsRefusedAtItsKey() {
+        #expect(diagnostics("  resources:\n    disk: {size: 1Gi, inodes: 1000}\n") == [])
+        #expect(diagnostics("  resources:\n    disk: {size: 1Gi, userQuota: false}\n") == [])
         #expect(
-            diagnostics("  resources:\n    disk: {size: 1Gi, inodes: 1000}\n") == [
-                "test.yaml:7:23: error: spec.resources.disk.inodes: disk inode limits are not supported yet; remove spec.resources.disk.inodes (the image's inode count follows its size)"
+            diagnostics("  resources:\n    disk: {size: 1Gi, inodes: 8}\n") == [
+                "test.yaml:7:31: error: spec.resources.disk.inodes: 8 is out of range (16-4294967295)"
             ])
+        let refused = diagnostics("  resources:\n    disk: {size: 1Gi, userQuota: true}\n")
+        #expect(
+            refused.count == 1 && refused.first?.hasPrefix("test.yaml:7:23: error: spec.resources.disk.userQuota: per-user and per-group") == true,
+            "\(refused)")
     }
 
     @Test(arguments: [

@@ -282,11 +282,14 @@ def test_memory_high_and_swap_have_no_minimum():
     [
         ({"size": "10Gi"}, set()),
         ({}, {"spec.resources.disk"}),
-        ({"size": "1Gi", "inodes": 1000}, {"spec.resources.disk.inodes"}),
+        ({"size": "1Gi", "inodes": 1000}, set()),
+        ({"size": "1Gi", "inodes": 8}, {"spec.resources.disk.inodes"}),
+        ({"size": "1Gi", "userQuota": False}, set()),
+        ({"size": "1Gi", "userQuota": True}, {"spec.resources.disk.userQuota"}),
     ],
 )
 @pytest.mark.parametrize("kind", ["Container", "Profile"])
-def test_disk_size_is_accepted_and_inodes_refused(kind, disk, errors):
+def test_disk_size_and_inodes_are_accepted_and_a_user_quota_refused(kind, disk, errors):
     document = {**container(resources={"disk": disk}), "kind": kind}
     if kind == "Profile":
         document["spec"].pop("rootfs")

@@ -95,6 +95,24 @@ struct berth_filesystem_usage {
 };
 int berth_statfs(const char *path, struct berth_filesystem_usage *usage);
 
+// Quotas through quotactl_fd(2) on a descriptor of the filesystem (no
+// wrapper in glibc; syscall(2) is variadic). `type`: 0 user, 1 group, 2
+// project. One quota's hard limits (0: none) and use.
+struct berth_quota {
+    uint64_t block_hard_kib, space_bytes, inode_hard, inodes;
+};
+// Q_GETQUOTA. Returns 0, or -1 with errno.
+int berth_quota_get(int fd, int type, uint32_t id, struct berth_quota *quota);
+// Q_SETQUOTA of the hard limits (soft limits 0). Idempotent.
+int berth_quota_set_limits(int fd, int type, uint32_t id, uint64_t block_hard_kib, uint64_t inode_hard);
+// Q_XGETQSTATV: whether quotas of `type` are accounted and enforced there.
+int berth_quota_state(int fd, int type, int *accounted, int *enforced);
+// FS_IOC_FSGETXATTR / FS_IOC_FSSETXATTR (<linux/fs.h> is not in Glibc's
+// Swift module): a file's project ID; setting it on a directory sets
+// PROJINHERIT too, so what is made under it inherits the ID. Idempotent.
+int berth_project_get(int fd, uint32_t *id, int *inherits);
+int berth_project_set(int fd, uint32_t id);
+
 // statfs(2)'s f_type: <sys/vfs.h> is not in Glibc's Swift module map.
 // Returns the magic, or -1 with errno set. Goes when the module exports statfs.
 long berth_statfs_type(const char *path);

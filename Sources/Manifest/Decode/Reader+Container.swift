@@ -159,13 +159,11 @@ extension Reader {
                 })
         }
         spec.disk = f.read("disk", &self) { reader, node, path in
-            guard let f = reader.mapping(node, path, fields: ["size", "inodes"]) else { return nil }
+            guard let f = reader.mapping(node, path, fields: ["size", "inodes", "userQuota"]) else { return nil }
             // Parsed for its syntax, refused for its presence: a limit berth
             // does not enforce must not look accepted.
-            if let inodesNode = f.keyNode("inodes") {
-                reader.error(
-                    inodesNode, path / "inodes",
-                    "disk inode limits are not supported yet; remove \(path / "inodes") (the image's inode count follows its size)")
+            if let userQuota = f.keyNode("userQuota"), f.read("userQuota", &reader, { $0.bool($1, $2) }) == true {
+                reader.error(userQuota, path / "userQuota", ValueRules.userQuotaRefusal)
             }
             guard
                 let size = f.required("size", &reader).flatMap({ node in
@@ -176,7 +174,8 @@ extension Reader {
                     }
                 })
             else { return nil }
-            return DiskSpec(size: size, inodes: f.read("inodes", &reader) { $0.integer($1, $2, in: 1...Int64.max).map(UInt64.init) })
+            return DiskSpec(
+                size: size, inodes: f.read("inodes", &reader) { $0.integer($1, $2, in: ValueRules.diskInodes).map(UInt64.init) })
         }
         return spec
     }

@@ -325,13 +325,24 @@ struct Status: ParsableCommand {
             ]))
     }
 
-    /// The disk quota: its backend, size and use.
+    /// The disk quota: its backend, size, inode limit and use.
     static func disk(_ record: ContainerRecord, runtime: ContainerRuntime) -> String {
-        guard let image = record.diskImage else { return "no quota (the private layer shares the state dir's filesystem)" }
-        let disk = runtime.state.diskImage(record.name)
-        guard let usage = disk.usage() else { return "image \(image) (\(Table.size(disk.size)), not mounted)" }
-        return "\(Table.size(usage.usedBytes)) of \(Table.size(usage.capacityBytes)) used, "
-            + "\(usage.usedInodes) of \(usage.inodes) inodes (image \(image), \(Table.size(usage.size)), loop-mounted ext4)"
+        guard let quota = runtime.diskQuota(record) else { return "no quota (the private layer shares the state dir's filesystem)" }
+        func inodes(_ used: UInt64?, of total: UInt64?) -> String {
+            "\(used.map(String.init) ?? "-") of \(total.map(String.init) ?? "unlimited") inodes"
+        }
+        switch quota.backend {
+        case .projectQuota:
+            return "\(Table.size(quota.usedBytes)) of \(Table.size(quota.size)) used, \(inodes(quota.usedInodes, of: quota.inodes)) "
+                + "(project quota \(quota.project.map(String.init) ?? "-") on the state dir's filesystem, \(runtime.state.diskImage(record.name).mountPoint))"
+        case .image:
+            let disk = runtime.state.diskImage(record.name)
+            let image = record.diskImage ?? disk.image
+            guard let usage = disk.usage() else { return "image \(image) (\(Table.size(disk.size)), not mounted)" }
+            let inodeText = quota.inodeLimitLive ? inodes(quota.usedInodes, of: quota.inodes) : inodes(usage.usedInodes, of: usage.inodes)
+            return "\(Table.size(usage.usedBytes)) of \(Table.size(usage.capacityBytes)) used, \(inodeText) "
+                + "(image \(image), \(Table.size(usage.size)), loop-mounted ext4\(quota.inodeLimitLive ? " with a project quota" : ""))"
+        }
     }
 }
 

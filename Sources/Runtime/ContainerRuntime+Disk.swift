@@ -1,0 +1,234 @@
+import FoundationEssentials
+import Kernel
+import Model
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Where a container's private layer keeps its disk quota.
+public enum DiskBackend: String, Sendable, Equatable, Codable {
+    /// A loop-mounted ext4 image of the quota's size (its inode limit, if
+    /// any, a project quota inside the image).
+    case image
+    /// A directory of the state dir's filesystem marked with a project ID,
+    /// the quota's limits on that project.
+    case projectQuota = "project-quota"
+}
+
+/// A container's disk quota as the host holds it, and its use.
+public struct DiskQuotaStatus: Sendable, Equatable {
+    public var backend: DiskBackend
+    /// The space limit (the image's size, or the project's block limit);
+    /// nil when it cannot be read.
+    public var size: UInt64?
+    /// The inode limit (nil: none).
+    public var inodes: UInt64?
+    /// Whether an inode limit can be set while it runs (an image made
+    /// without quotas gets them at its next start).
+    public var inodeLimitLive: Bool
+    public var usedBytes: UInt64?
+    public var usedInodes: UInt64?
+    /// The project ID (project-quota backend).
+    public var project: UInt32?
+}
+
+/// The directory that holds a private layer with a disk quota.
+struct PrivateDisk {
+    var directory: String
+    var image: String?
+    var project: UInt32?
+}
+
+extension ContainerRuntime {
+    /// The container's private layer with its disk quota, made, sized and
+    /// mounted, when its spec has one (nil without one): a project quota
+    /// where the state dir's filesystem enforces them, else a disk image.
+    /// A private layer kept in another form (a plain directory, or one
+    /// with a quota once the quota is gone) is refused: berth does not move
+    /// files between them.
+    func privateDisk(_ container: ContainerObject, owner: (uid: UInt32, gid: UInt32)) throws -> PrivateDisk? {
+        let name = container.metadata.name
+        let disk = state.diskImage(name)
+        let directoryLayer = state.containerDirectory(name) + "/upper"
+        let projectLayer = (try? ProjectQuota.project(of: disk.mountPoint)).map { $0.id != 0 } ?? false
+        guard let quota = container.spec.resources.disk, let size = quota.size?.bytes else {
+            if disk.exists || projectLayer {
+                throw RuntimeError(
+                    description: "\(name): its private layer has a disk quota (\(disk.exists ? disk.image : disk.mountPoint)) "
+                        + "and the manifest has no spec.resources.disk; delete the container (or give it its disk quota back)")
+            }
+            return nil
+        }
+        if !disk.exists && Syscall.exists(directoryLayer) && !((try? FileManager.default.contentsOfDirectory(atPath: directoryLayer)) ?? []).isEmpty {
+            throw RuntimeError(
+                description: "\(name): its private layer (\(directoryLayer)) has no disk quota; "
+                    + "delete the container to give it spec.resources.disk (apply --replace)")
+        }
+        try Syscall.makeDirectories(state.containerDirectory(name), mode: 0o700)
+        if !disk.exists && (projectLayer || ProjectQuota.isEnforced(on: state.containerDirectory(name))) {
+            return try projectDisk(name, quota: quota, size: size, owner: owner)
+        }
+        if quota.inodes != nil && !DiskImage.kernelHasQuotaFormat && !(disk.exists && disk.hasProjectQuota) {
+            // Refused before an image is made or changed: one with quotas
+            // would not mount here at all.
+            throw RuntimeError(description: "\(name): its disk image: \(DiskImage.noQuotaSupport)")
+        }
+        var created = false
+        if !disk.exists {
+            try disk.create(size: size, owner: owner, projectQuota: quota.inodes != nil)
+            created = true
+        } else if let current = disk.size, size != current {
+            // Not running: resized unmounted (no capability needed, and a
+            // shrink can only be done so).
+            try disk.unmount()
+            try disk.resizeOffline(to: size)
+        }
+        if quota.inodes != nil && !disk.hasProjectQuota {
+            // An inode limit added since it was made: quotas, unmounted.
+            try disk.unmount()
+            try disk.enableProjectQuota()
+        }
+        do {
+            try disk.mount()
+        } catch {
+            if created { try? Syscall.removeFile(disk.image, missingOK: true) }
+            throw error
+        }
+        // The overlay's directories belong on the image (charged to its project).
+        try makeLayerDirectories(disk.mountPoint, owner: owner, project: disk.hasProjectQuota ? DiskImage.projectID : nil)
+        if disk.hasProjectQuota {
+            try ProjectQuota.setLimits(bytes: nil, inodes: quota.inodes, of: DiskImage.projectID, on: disk.mountPoint)
+        }
+        return PrivateDisk(directory: disk.mountPoint, image: disk.image)
+    }
+
+    /// The private layer as a directory with a project quota: its ID kept
+    /// (a persistent layer) or a free one taken, its limits set.
+    func projectDisk(_ name: String, quota: DiskSpec, size: UInt64, owner: (uid: UInt32, gid: UInt32)) throws -> PrivateDisk {
+        let directory = state.diskImage(name).mountPoint
+        if !Syscall.exists(directory) {
+            try Syscall.mkdir(directory, mode: 0o700)
+            guard chown(directory, owner.uid, owner.gid) == 0 else { throw SystemError(call: "chown", errno: errno, subject: directory) }
+        }
+        var id = try ProjectQuota.project(of: directory).id
+        if id == 0 {
+            id = try freeProject(for: directory)
+            try ProjectQuota.setProject(id, on: directory)
+        }
+        guard ProjectQuota.isEnforced(on: directory) else {
+            throw RuntimeError(
+                description: "\(name): its private layer (\(directory)) has project quota \(id), "
+                    + "and the state dir's filesystem no longer enforces project quotas (mount it with prjquota)")
+        }
+        try setProjectLimits(name, id: id, directory: directory, size: size, inodes: quota.inodes)
+        try makeLayerDirectories(directory, owner: owner, project: id)
+        return PrivateDisk(directory: directory, project: id)
+    }
+
+    /// upper and work under `directory`, owned by the container's root,
+    /// marked with `project` (both: overlayfs renames from one to the
+    /// other, which the kernel refuses across projects).
+    func makeLayerDirectories(_ directory: String, owner: (uid: UInt32, gid: UInt32), project: UInt32?) throws {
+        for layer in [directory + "/upper", directory + "/work"] {
+            if !Syscall.exists(layer) {
+                try Syscall.mkdir(layer, mode: 0o755)
+                guard chown(layer, owner.uid, owner.gid) == 0 else { throw SystemError(call: "chown", errno: errno, subject: layer) }
+            }
+            if let project, try ProjectQuota.project(of: layer).id != project { try ProjectQuota.setProject(project, on: layer) }
+        }
+    }
+
+    /// A project ID no one uses on the filesystem of `directory`: derived
+    /// from its path (in 2^24 ..< 2^31, clear of the small IDs people give
+    /// by hand), the next candidate while one has use or limits.
+    func freeProject(for directory: String) throws -> UInt32 {
+        for attempt in UInt32(0)..<256 {
+            let id = ContainerRuntime.projectCandidate(for: directory, attempt: attempt)
+            let result = Result { () throws(SystemError) in try ProjectQuota.usage(of: id, on: directory) }
+            switch result {
+            case .success(let usage) where usage.usedInodes == 0 && usage.bytesLimit == nil && usage.inodesLimit == nil: return id
+            case .success: continue
+            case .failure(let error) where error.errno == ENOENT: return id  // XFS: no such quota yet
+            case .failure(let error): throw error
+            }
+        }
+        throw RuntimeError(description: "no free project ID for \(directory) (256 candidates are in use)")
+    }
+
+    /// The `attempt`th project ID candidate for a container's directory.
+    static func projectCandidate(for directory: String, attempt: UInt32) -> UInt32 {
+        let base: UInt32 = 1 << 24
+        return base + (FNV1a.hash32(directory) &+ attempt) % ((1 << 31) - base)
+    }
+
+    /// A project's limits, refused (changing nothing) below what it uses.
+    func setProjectLimits(_ name: String, id: UInt32, directory: String, size: UInt64, inodes: UInt64?) throws {
+        let usage = try? ProjectQuota.usage(of: id, on: directory)
+        if let usage, usage.usedBytes > size {
+            throw RuntimeError(
+                description: "\(name): its files use \(ByteSize(bytes: usage.usedBytes)), more than a \(ByteSize(bytes: size)) disk quota; "
+                    + "free space inside, or keep spec.resources.disk.size at least \(ByteSize(bytes: ContainerRuntime.roundedUp(usage.usedBytes)))")
+        }
+        if let usage, let inodes, usage.usedInodes > inodes {
+            throw RuntimeError(
+                description: "\(name): its files use \(usage.usedInodes) inodes, more than spec.resources.disk.inodes \(inodes); "
+                    + "remove files inside, or keep spec.resources.disk.inodes at least \(usage.usedInodes)")
+        }
+        try ProjectQuota.setLimits(bytes: size, inodes: inodes, of: id, on: directory)
+    }
+
+    /// A use with 30% to spare, in whole MiB: a size to suggest.
+    static func roundedUp(_ bytes: UInt64) -> UInt64 { (bytes * 13 / 10 + (1 << 20)) & ~UInt64((1 << 20) - 1) }
+
+    /// A running container's new disk quota, live: a project's limits
+    /// (either way); an image grown (it shrinks only at a restart: the
+    /// planner never asks for that here) and its inode limit.
+    func updateDisk(_ record: ContainerRecord, _ quota: DiskSpec) throws {
+        let name = record.name
+        guard let size = quota.size?.bytes else { return }
+        if let id = record.diskProject {
+            try setProjectLimits(name, id: id, directory: state.diskImage(name).mountPoint, size: size, inodes: quota.inodes)
+        } else if let image = record.diskImage {
+            let disk = state.diskImage(name)
+            guard disk.image == image else { throw RuntimeError(description: "\(name): its disk image is \(image), not \(disk.image)") }
+            try disk.grow(to: size)
+            if disk.isMounted && disk.hasProjectQuota {
+                try ProjectQuota.setLimits(bytes: nil, inodes: quota.inodes, of: DiskImage.projectID, on: disk.mountPoint)
+            }
+        }
+    }
+
+    /// The container's disk quota as the host holds it (nil: its private
+    /// layer has none).
+    public func diskQuota(_ record: ContainerRecord) -> DiskQuotaStatus? {
+        let disk = state.diskImage(record.name)
+        if let id = record.diskProject {
+            let usage = try? ProjectQuota.usage(of: id, on: disk.mountPoint)
+            return DiskQuotaStatus(
+                backend: .projectQuota, size: usage?.bytesLimit, inodes: usage?.inodesLimit, inodeLimitLive: true,
+                usedBytes: usage?.usedBytes, usedInodes: usage?.usedInodes, project: id)
+        }
+        guard record.diskImage != nil else { return nil }
+        let filesystem = disk.usage()
+        let quota = disk.isMounted && disk.hasProjectQuota ? try? ProjectQuota.usage(of: DiskImage.projectID, on: disk.mountPoint) : nil
+        return DiskQuotaStatus(
+            backend: .image, size: disk.size, inodes: quota?.inodesLimit, inodeLimitLive: quota != nil, usedBytes: filesystem?.usedBytes,
+            usedInodes: quota?.usedInodes ?? filesystem?.usedInodes)
+    }
+
+    /// The size of the container's disk quota as the host holds it; nil
+    /// when its private layer has none.
+    public func diskSize(_ record: ContainerRecord) -> UInt64? { diskQuota(record)?.size }
+
+    /// Refuses shrinking the container's disk image below what its files
+    /// need (checked while it runs, before a restart stops it).
+    public func checkDiskShrink(_ name: String, to size: ByteSize?) throws {
+        guard let size = size?.bytes, let record = state.load(name), record.diskImage != nil else { return }
+        let disk = state.diskImage(name)
+        guard let current = disk.size, size < current, disk.fits(in: size) == false, let usage = disk.usage() else { return }
+        throw RuntimeError(
+            description: "\(name): its files (\(ByteSize(bytes: usage.usedBytes))) do not fit in a \(ByteSize(bytes: size)) disk image; "
+                + "free space inside, or keep spec.resources.disk.size at least \(ByteSize(bytes: ContainerRuntime.roundedUp(usage.usedBytes)))")
+    }
+}

@@ -1,0 +1,82 @@
+import Model
+import Testing
+
+@testable import Reconcile
+
+/// A disk quota's changes as its backend can take them: a disk image grows
+/// live and shrinks at a restart; a project quota changes live either way;
+/// an inode limit is live where the backend has quotas, else at a restart;
+/// a quota added or removed is a replace, its inode limit with it.
+@Suite struct DiskPlannerTests {
+    static let source = SourceLocation(file: "t", line: 1, column: 1)
+
+    func container(size: UInt64?, inodes: UInt64? = nil) -> ContainerObject {
+        var spec = ContainerSpec()
+        spec.rootfs = RootfsSpec(source: .template("busybox"))
+        if let size {
+            var resources = ResourcesSpec()
+            resources.disk = DiskSpec(size: ByteSize(bytes: size), inodes: inodes)
+            spec.resources = resources
+        }
+        return ContainerObject(metadata: ObjectMeta(name: "dq"), spec: spec.resolved(name: "dq", defaultRootfs: .template("busybox")), source: DiskPlannerTests.source)
+    }
+
+    /// The plan for `wanted` where `held` was applied and the kernel holds it.
+    func plan(_ wanted: ContainerObject, held: ContainerObject, disk: DiskQuotaChanges, growsLive: Bool = true) -> [String] {
+        let kernel = ResourceValues(spec: held.spec.resources)
+        let observed = ObservedContainer(
+            name: "dq", state: .running, recordedSpec: held.spec,
+            resources: ObservedResources(kernel: kernel, expected: ResourceValues(spec: wanted.spec.resources), disk: disk))
+        var host = ObservedHost(containers: [observed])
+        host.diskGrowsLive = growsLive
+        let desired = DesiredHost(host: HostFacts(name: "h"), networks: [], containers: [wanted])
+        return Planner.plan(desired: desired, observed: host).map(\.description)
+    }
+
+    static let image = DiskQuotaChanges(shrinksLive: false, inodeLimitLive: true)
+    static let imageWithoutQuotas = DiskQuotaChanges(shrinksLive: false, inodeLimitLive: false)
+    static let project = DiskQuotaChanges(shrinksLive: true, inodeLimitLive: true)
+
+    @Test func aProjectQuotaShrinksLiveWhereAnImageWaitsForARestart() {
+        let small = container(size: 16 << 20)
+        let big = container(size: 64 << 20)
+        let live = plan(small, held: big, disk: DiskPlannerTests.project)
+        #expect(live.count == 1 && live[0].hasPrefix("update-live Container/dq spec.resources.disk.size: 64Mi → 16Mi"), "\(live)")
+        let restart = plan(small, held: big, disk: DiskPlannerTests.image)
+        #expect(restart.count == 1 && restart[0].hasPrefix("pending-restart Container/dq spec.resources.disk.size: 64Mi → 16Mi"), "\(restart)")
+        // Grown: live on both, and on a project even where images cannot grow online.
+        let grown = plan(big, held: small, disk: DiskPlannerTests.project, growsLive: false)
+        #expect(grown.count == 1 && grown[0].hasPrefix("update-live"), "\(grown)")
+    }
+
+    @Test func anInodeLimitIsLiveWhereTheBackendHasQuotasElseAtARestart() {
+        let limited = container(size: 32 << 20, inodes: 512)
+        let held = container(size: 32 << 20, inodes: 64)
+        for disk in [DiskPlannerTests.image, DiskPlannerTests.project] {
+            let live = plan(limited, held: held, disk: disk)
+            #expect(live.count == 1 && live[0].hasPrefix("update-live Container/dq spec.resources.disk.inodes: 64 → 512"), "\(live)")
+        }
+        let unlimited = container(size: 32 << 20)
+        let restart = plan(limited, held: unlimited, disk: DiskPlannerTests.imageWithoutQuotas)
+        #expect(
+            restart.count == 1 && restart[0].hasPrefix("pending-restart Container/dq spec.resources.disk.inodes: unlimited → 512"), "\(restart)")
+        // Removed: live (the limit goes), on any backend.
+        let removed = plan(unlimited, held: limited, disk: DiskPlannerTests.image)
+        #expect(removed.count == 1 && removed[0].hasPrefix("update-live Container/dq spec.resources.disk.inodes: 512 → unlimited"), "\(removed)")
+    }
+
+    @Test func aQuotaAddedWithAnInodeLimitIsOneReplace() {
+        let plain = container(size: nil)
+        let limited = container(size: 32 << 20, inodes: 512)
+        let actions = plan(limited, held: plain, disk: DiskQuotaChanges())
+        #expect(actions.count == 1, "\(actions)")
+        #expect(
+            actions.first?.hasPrefix("replace Container/dq spec.resources.disk.size: absent → 32Mi; spec.resources.disk.inodes: unlimited → 512")
+                == true, "\(actions)")
+    }
+
+    @Test func matchingQuotaPlansNothing() {
+        let limited = container(size: 32 << 20, inodes: 512)
+        #expect(plan(limited, held: limited, disk: DiskPlannerTests.project).isEmpty)
+    }
+}
