@@ -3,7 +3,8 @@
 # /sys/fs/cgroup is cgroup2) and virtme-ng from PyPI in a venv of the project's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-packages=(qemu-system-x86 linux-image-amd64 python3-venv)
+# openssh-server: the migrate test's target host runs an sshd of its own.
+packages=(qemu-system-x86 linux-image-amd64 python3-venv openssh-server)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
