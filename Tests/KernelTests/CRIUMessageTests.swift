@@ -5,14 +5,15 @@ import Testing
 /// The protobuf wire format and CRIU's RPC messages, byte for byte (field
 /// numbers from CRIU's images/rpc.proto).
 @Suite struct CRIUMessageTests {
-    @Test(arguments: [
-        (0, [0x08, 0x00]),
-        (1, [0x08, 0x01]),
-        (150, [0x08, 0x96, 0x01]),
-        (Int32.max, [0x08, 0xff, 0xff, 0xff, 0xff, 0x07]),
-        // Negative: sign-extended to 64 bits, ten bytes.
-        (-1, [0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]),
-    ] as [(Int32, [UInt8])])
+    @Test(
+        arguments: [
+            (0, [0x08, 0x00]),
+            (1, [0x08, 0x01]),
+            (150, [0x08, 0x96, 0x01]),
+            (Int32.max, [0x08, 0xff, 0xff, 0xff, 0xff, 0x07]),
+            // Negative: sign-extended to 64 bits, ten bytes.
+            (-1, [0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]),
+        ] as [(Int32, [UInt8])])
     func int32FieldsEncodeAsVarints(_ value: Int32, _ expected: [UInt8]) throws {
         var writer = ProtobufWriter()
         writer.int32(1, value)
@@ -87,13 +88,14 @@ import Testing
         #expect(version.version?.description == "3.17.1")
     }
 
-    @Test(arguments: [
-        [0x08],  // varint cut short
-        [0x12, 0x05, 0x01],  // length past the end
-        [0x0b],  // group start
-        [0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f],  // over 64 bits
-        [0x10, 0x01],  // no type
-    ] as [[UInt8]])
+    @Test(
+        arguments: [
+            [0x08],  // varint cut short
+            [0x12, 0x05, 0x01],  // length past the end
+            [0x0b],  // group start
+            [0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f],  // over 64 bits
+            [0x10, 0x01],  // no type
+        ] as [[UInt8]])
     func malformedResponsesAreRefused(_ bytes: [UInt8]) {
         #expect(throws: ProtobufError.self) { _ = try CRIUResponse.decode(bytes) }
     }
