@@ -66,18 +66,8 @@ public final class CRIUSession {
         for (index, fd) in sources.dropFirst().enumerated() {
             posix_spawn_file_actions_adddup2(&actions, fd, CRIUSession.firstInheritedFD + Int32(index))
         }
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
+        var attributes = Spawn.cleanSignalAttributes()
         defer { posix_spawnattr_destroy(&attributes) }
-        var empty = sigset_t()
-        sigemptyset(&empty)
-        var all = sigset_t()
-        sigfillset(&all)
-        sigdelset(&all, SIGKILL)
-        sigdelset(&all, SIGSTOP)
-        posix_spawnattr_setsigmask(&attributes, &empty)
-        posix_spawnattr_setsigdefault(&attributes, &all)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
         var arena = CStringArena()
         defer { arena.free() }
         let arguments = [program, "swrk", "3"]
