@@ -10,6 +10,8 @@ packages=(
     busybox-static e2fsprogs
     # benchmark peer: container start-up is measured against runc
     runc
+    # checkpoint, restore and migrate: CRIU driven through its RPC (criu swrk)
+    criu
     # tests: JSON Schema validation of the manifests, and tools that check from outside;
     # a C compiler and static libc for the escape suite's probe (run inside a container),
     # arm64 headers to check that the container shim builds for aarch64 too

@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # xfsprogs: the disk-quota suite formats an XFS state dir with project quotas there.
-packages=(qemu-system-x86 linux-image-amd64 python3-venv xfsprogs)
+# openssh-server: the migrate test's target host runs an sshd of its own.
+packages=(qemu-system-x86 linux-image-amd64 python3-venv xfsprogs openssh-server)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -11,6 +11,8 @@ extension EventKind {
         case .exec: return "\(container): exec \(field("command")) (uid \(field("user")))"
         case .suspended: return "\(container): suspended"
         case .resumed: return "\(container): resumed"
+        case .checkpointed: return "\(container): checkpointed to \(field("directory")) (running: \(field("running")))"
+        case .restored: return "\(container): restored from \(field("directory")) (init pid \(field("pid")))"
         case .resourcesUpdated: return "\(container): resources changed live (\(field("writes")) cgroup writes)"
         case .applied: return "\(field("object")): \(field("action")) \(field("result"))"
         case .drift: return "\(field("object")): \(field("field")) drifted to \(field("observed")) (manifest \(field("desired")))"

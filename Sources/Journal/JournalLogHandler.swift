@@ -124,7 +124,7 @@ public final class JournalSink: @unchecked Sendable {
 /// One MESSAGE_ID per kind of event, so `journalctl MESSAGE_ID=...` finds
 /// every exec, every start, ... (ids are fixed: never change one).
 public enum EventKind: String, CaseIterable, Sendable {
-    case started, stopped, exec, suspended, resumed
+    case started, stopped, exec, suspended, resumed, checkpointed, restored
     case resourcesUpdated = "resources updated live"
     /// One reconcile action and its result (Engine's Reconciler).
     case applied
@@ -191,6 +191,8 @@ public enum EventKind: String, CaseIterable, Sendable {
         case .exec: return "5a7c9e1f3b5d7f9a1c3e5a7c9e1f3b5d"
         case .suspended: return "2d4f6b8d0f2b4d6f8b0d2f4b6d8f0b2d"
         case .resumed: return "9e1a3c5e7a9c1e3a5c7e9a1c3e5a7c9e"
+        case .checkpointed: return "c4a81e5f0d2b4e6a8c1f3d5b7e9a0c2d"
+        case .restored: return "d7b3f9e1a5c2468b0e4f6a8c1d3b5e7f"
         case .resourcesUpdated: return "6b8d0f2d4b6f8d0b2f4d6b8f0d2b4f6d"
         case .applied: return "7e29399c180c948575fe3311307ba636"
         case .drift: return "fc328b2b6ff9563d09a65e40f27225a8"

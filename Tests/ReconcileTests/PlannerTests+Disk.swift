@@ -18,7 +18,8 @@ import Testing
             resources.disk = DiskSpec(size: ByteSize(bytes: size), inodes: inodes)
             spec.resources = resources
         }
-        return ContainerObject(metadata: ObjectMeta(name: "dq"), spec: spec.resolved(name: "dq", defaultRootfs: .template("busybox")), source: DiskPlannerTests.source)
+        return ContainerObject(
+            metadata: ObjectMeta(name: "dq"), spec: spec.resolved(name: "dq", defaultRootfs: .template("busybox")), source: DiskPlannerTests.source)
     }
 
     /// The plan for `wanted` where `held` was applied and the kernel holds it.

@@ -100,7 +100,7 @@ public enum Spawn {
     /// The child starts with an empty signal mask and default dispositions:
     /// berth's threads may block signals (SIGALRM, SIGTERM) that helpers need,
     /// and the agent catches some. The caller destroys the attributes.
-    private static func cleanSignalAttributes() -> posix_spawnattr_t {
+    static func cleanSignalAttributes() -> posix_spawnattr_t {
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         var empty = sigset_t()
