@@ -220,37 +220,40 @@ public enum Executor {
                     let shared = Shared(
                         UncheckedSendable((host: host, clock: clock, starting: starting, report: report)), count: batch.count)
                     let work: @Sendable (Int) -> Void = { position in
-                        let context = shared.context.value
+                        guard let context = shared.state.withLock({ $0.context })?.value else { return }
                         let action = batch[position]
                         let skip = skips[position]
-                        let started = shared.lock.withLock { _ in
+                        let started = shared.state.withLock { _ in
                             if skip == nil { context.starting(action) }
                             return context.clock()
                         }
                         let result = skip ?? carryOut(action, on: context.host)
-                        shared.lock.withLock { outcomes in
+                        shared.state.withLock { state in
                             let finished = context.clock()
                             let outcome = Outcome(action: action, result: result, milliseconds: finished &- started, finished: finished)
-                            outcomes[position] = outcome
+                            state.outcomes[position] = outcome
                             context.report(outcome)
                         }
                     }
                     work(0)
                     host.concurrently(batch.count - 1, width: host.parallelActions) { work($0 + 1) }
-                    return shared.lock.withLock { outcomes in outcomes.compactMap { $0 } }
+                    // The caller's closures are let go of here, whoever still
+                    // holds `shared` (they must not outlive this call).
+                    return shared.state.withLock { state in
+                        state.context = nil
+                        return state.outcomes.compactMap { $0 }
+                    }
                 }
             }
         }
     }
 
-    /// What a batch's threads share: the caller's host and closures, and
-    /// the outcomes by position.
+    /// What a batch's threads share, under one lock: the caller's host and
+    /// closures (until the batch is done), and the outcomes by position.
     final class Shared<Context>: Sendable {
-        let context: UncheckedSendable<Context>
-        let lock: Mutex<[Outcome?]>
+        let state: Mutex<(outcomes: [Outcome?], context: UncheckedSendable<Context>?)>
         init(_ context: UncheckedSendable<Context>, count: Int) {
-            self.context = context
-            lock = Mutex(Array(repeating: nil, count: count))
+            state = Mutex((Array(repeating: nil, count: count), context))
         }
     }
 

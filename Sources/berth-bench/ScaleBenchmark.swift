@@ -32,7 +32,7 @@ func scaleBenchmark(count: Int) throws {
     func berthRun(_ arguments: [String]) throws -> (seconds: Double, result: Spawn.Result) {
         var result: Spawn.Result?
         let seconds = try Stopwatch.seconds {
-            result = try Spawn.run([berth] + arguments, outputLimit: 64 << 20, mergingStandardError: true)
+            result = try Spawn.run([berth] + arguments, outputLimit: 64 << 20)
         }
         guard let result else { throw BenchError("berth \(arguments.first ?? "") did not run") }
         return (seconds, result)
@@ -90,8 +90,8 @@ func scaleBenchmark(count: Int) throws {
     decileLines(deleted)
     guard host.runtime.state.names().isEmpty else { throw BenchError("containers left after the teardown: \(host.runtime.state.names().count)") }
 
-    // The peers, in the same run.
-    try peerScale(count: count, host: host)
+    // The peers, in the same run (BERTH_BENCH_PEERS=0: berth alone).
+    if environment["BERTH_BENCH_PEERS"] != "0" { try peerScale(count: count, host: host) }
 }
 
 /// The benchmark's manifest: one Network, `count` Containers.

@@ -139,11 +139,7 @@ struct ReconcileCLITests {
     @Test func anotherRootfsIsReplacedOnlyWhenAsked() throws {
         let host = try TestHost()
         defer { #expect(host.tearDown() == []) }
-        let global = ["--state-dir", host.root + "/state", "--run-dir", host.root + "/run", "--cgroup-parent", host.parent]
-        func berth(_ arguments: [String]) throws -> (code: Int32, output: String) {
-            let result = try Spawn.run([ContainerCLITests.binary, arguments[0]] + global + arguments.dropFirst())
-            return ((result.status >> 8) & 0xff, String(decoding: result.output, as: UTF8.self))
-        }
+        let berth = ReconcileCLITests.cli(host)
         let manifest = host.root + "/m/r.yaml"
         try FileManager.default.createDirectory(atPath: host.root + "/m", withIntermediateDirectories: true)
         func write(rootfs: String) throws {
@@ -180,11 +176,7 @@ struct ReconcileCLITests {
     @Test func oneFailingCreateAmongManyStopsNoneOfTheOthers() throws {
         let host = try TestHost()
         defer { #expect(host.tearDown() == []) }
-        let global = ["--state-dir", host.root + "/state", "--run-dir", host.root + "/run", "--cgroup-parent", host.parent]
-        func berth(_ arguments: [String]) throws -> (code: Int32, output: String) {
-            let result = try Spawn.run([ContainerCLITests.binary, arguments[0]] + global + arguments.dropFirst())
-            return ((result.status >> 8) & 0xff, String(decoding: result.output, as: UTF8.self))
-        }
+        let berth = ReconcileCLITests.cli(host)
         let manifest = host.root + "/m/many.yaml"
         try FileManager.default.createDirectory(atPath: host.root + "/m", withIntermediateDirectories: true)
         let names = (0..<8).map { "par\($0)" }
@@ -222,5 +214,14 @@ struct ReconcileCLITests {
             .filter { $0["kind"] as? String == "delete" }
         #expect(deletes.count >= 7 && deletes.allSatisfy { $0["result"] as? String == "applied" }, "\(prune.output)")
         #expect(host.runtime.state.names().isEmpty)
+    }
+
+    /// `berth COMMAND ARGUMENTS...` of `host`'s instance: exit code and output.
+    static func cli(_ host: TestHost) -> ([String]) throws -> (code: Int32, output: String) {
+        let global = ["--state-dir", host.root + "/state", "--run-dir", host.root + "/run", "--cgroup-parent", host.parent]
+        return { arguments in
+            let result = try Spawn.run([ContainerCLITests.binary] + arguments.prefix(1) + global + arguments.dropFirst())
+            return ((result.status >> 8) & 0xff, String(decoding: result.output, as: UTF8.self))
+        }
     }
 }

@@ -74,7 +74,11 @@ import Testing
         let host = ParallelHost(failing: [.container("web3")])
         var reported: [Outcome] = []
         var clock: UInt64 = 0
-        let outcomes = Executor.apply(plan, on: host, clock: { clock += 1; return clock }, report: { reported.append($0) })
+        let outcomes = Executor.apply(
+            plan, on: host,
+            clock: {
+                clock += 1; return clock
+            }, report: { reported.append($0) })
 
         // One outcome per action, in the plan's order; only web3 failed.
         #expect(outcomes.map(\.action) == plan)
