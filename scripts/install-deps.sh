@@ -8,8 +8,8 @@ packages=(
     pkg-config libyaml-dev libsystemd-dev libcap-dev libnftables-dev
     # runtime: the built-in busybox template; mke2fs, e2fsck and resize2fs for disk quotas
     busybox-static e2fsprogs
-    # benchmark peer: container start-up is measured against runc
-    runc
+    # benchmark peers: container start-up and 1000 containers are measured against runc and crun
+    runc crun
     # checkpoint, restore and migrate: CRIU driven through its RPC (criu swrk)
     criu
     # tests: JSON Schema validation of the manifests, and tools that check from outside;

@@ -12,9 +12,19 @@ public struct LinuxHost: HostRuntime {
     public let runtime: ContainerRuntime
     let logger: Logger
 
-    public init(runtime: ContainerRuntime, logger: Logger) {
+    /// Container creates and deletes carried out at once (Executor); the
+    /// runtime's launch path is thread-safe (the clone and the child's
+    /// set-up are in the C shim, the records per container).
+    public var parallelActions: Int
+
+    public init(runtime: ContainerRuntime, logger: Logger, parallelActions: Int = WorkerPool.defaultWidth) {
         self.runtime = runtime
         self.logger = logger
+        self.parallelActions = parallelActions
+    }
+
+    public func concurrently(_ count: Int, width: Int, _ body: @escaping @Sendable (Int) -> Void) {
+        WorkerPool.run(count, width: width, body)
     }
 
     /// A network's nftables table, with the networks it reaches and the

@@ -1,4 +1,5 @@
 import Model
+import Synchronization
 
 /// What the engine needs of a host: observe it, and carry out one action.
 /// The Linux implementation lives in Engine (LinuxHost); tests use a fake.
@@ -6,6 +7,20 @@ public protocol HostRuntime {
     func observe(_ desired: DesiredHost) -> ObservedHost
     /// Carries out `action`'s operation, exactly; throws what went wrong.
     func perform(_ action: Action) throws
+    /// How many independent container creates (or deletes) may be carried
+    /// out at once; above 1, `perform` must be safe to call from several
+    /// threads at a time. Default 1: one after another.
+    var parallelActions: Int { get }
+    /// Runs `body(index)` for every index in 0..<count, at most `width` at
+    /// once, and returns when all have run. Default: one after another.
+    func concurrently(_ count: Int, width: Int, _ body: @escaping @Sendable (Int) -> Void)
+}
+
+extension HostRuntime {
+    public var parallelActions: Int { 1 }
+    public func concurrently(_ count: Int, width: Int, _ body: @escaping @Sendable (Int) -> Void) {
+        for index in 0..<count { body(index) }
+    }
 }
 
 /// What became of one action.
@@ -65,11 +80,14 @@ public struct Outcome: Hashable, Sendable {
     public var result: ActionResult
     /// How long it took, in milliseconds (0 when not carried out).
     public var milliseconds: UInt64
+    /// The apply's clock when it finished (milliseconds; 0 without a clock).
+    public var finished: UInt64
 
-    public init(action: Action, result: ActionResult, milliseconds: UInt64 = 0) {
+    public init(action: Action, result: ActionResult, milliseconds: UInt64 = 0, finished: UInt64 = 0) {
         self.action = action
         self.result = result
         self.milliseconds = milliseconds
+        self.finished = finished
     }
 
     /// Whether it changed the host (berth's own records are not the host).
@@ -88,7 +106,11 @@ public struct ApplyOptions: Sendable {
 }
 
 /// Carries out a plan, in order, on a host. A failed action does not stop
-/// the others; what depends on it is skipped, with the reason.
+/// the others; what depends on it is skipped, with the reason. A run of
+/// creates (or of deletes) of distinct containers, which depend on nothing
+/// but what came before them, is carried out side by side when the host
+/// allows it (`parallelActions`): outcomes are still one per action, in
+/// the plan's order, and each is reported as it finishes.
 public enum Executor {
     public static func apply(
         _ plan: [Action], on host: some HostRuntime, options: ApplyOptions = ApplyOptions(), clock: () -> UInt64 = { 0 },
@@ -98,7 +120,30 @@ public enum Executor {
         var failedObjects: Set<ObjectRef> = []
         var failedNetworks: Set<String> = []
         var notDone: Set<ObjectRef> = []
-        for var action in plan {
+        func settle(_ outcome: Outcome) {
+            if !outcome.result.changedHost { notDone.insert(outcome.action.object) }
+            if outcome.result.failed {
+                failedObjects.insert(outcome.action.object)
+                if case .network(let name) = outcome.action.object { failedNetworks.insert(name) }
+            }
+            outcomes.append(outcome)
+        }
+        var index = plan.startIndex
+        while index < plan.endIndex {
+            let batch = host.parallelActions > 1 ? sideBySide(plan, from: index) : index..<(index + 1)
+            if batch.count > 1 {
+                // Skips are decided first: nothing in the batch changes them.
+                let results = batch.map { skipReason(plan[$0], options: options, failedObjects: failedObjects, failedNetworks: failedNetworks) }
+                for outcome in applyBatch(
+                    Array(plan[batch]), skips: results, on: host, clock: clock, starting: starting, report: report)
+                {
+                    settle(outcome)
+                }
+                index = batch.upperBound
+                continue
+            }
+            var action = plan[index]
+            index += 1
             // An object whose delete did not happen stays in its inventory.
             if case .recordInventory(var inventory, let deleting) = action.operation {
                 let kept = deleting.filter(notDone.contains)
@@ -108,33 +153,108 @@ public enum Executor {
                     networks: inventory.networks + kept.compactMap { if case .network(let name) = $0 { name } else { nil } })
                 action.operation = .recordInventory(inventory, deleting: [])
             }
-            let result: ActionResult
             let started = clock()
+            let result: ActionResult
             if let skip = skipReason(action, options: options, failedObjects: failedObjects, failedNetworks: failedNetworks) {
                 result = skip
             } else {
                 starting(action)
-                do {
-                    try host.perform(action)
-                    switch action.operation {
-                    case .restartContainer: result = .restarted
-                    case .replaceContainer: result = .replaced
-                    default: result = .applied
-                    }
-                } catch {
-                    result = .failed("\(error)")
-                }
+                result = carryOut(action, on: host)
             }
-            if !result.changedHost { notDone.insert(action.object) }
-            if result.failed {
-                failedObjects.insert(action.object)
-                if case .network(let name) = action.object { failedNetworks.insert(name) }
-            }
-            let outcome = Outcome(action: action, result: result, milliseconds: clock() &- started)
-            outcomes.append(outcome)
+            let finished = clock()
+            let outcome = Outcome(action: action, result: result, milliseconds: finished &- started, finished: finished)
+            settle(outcome)
             report(outcome)
         }
         return outcomes
+    }
+
+    /// `perform`, and what became of it.
+    static func carryOut(_ action: Action, on host: some HostRuntime) -> ActionResult {
+        do {
+            try host.perform(action)
+            switch action.operation {
+            case .restartContainer: return .restarted
+            case .replaceContainer: return .replaced
+            default: return .applied
+            }
+        } catch {
+            return .failed("\(error)")
+        }
+    }
+
+    /// Which operations may run side by side with others of their family:
+    /// 0 creates and starts, 1 deletes (nil: one at a time).
+    static func family(_ operation: Operation) -> Int? {
+        switch operation {
+        case .createContainer, .startContainer: return 0
+        case .deleteContainer: return 1
+        default: return nil
+        }
+    }
+
+    /// The actions from `start` on that may be carried out side by side: one
+    /// family, each on its own container.
+    static func sideBySide(_ plan: [Action], from start: Int) -> Range<Int> {
+        guard let kind = family(plan[start].operation) else { return start..<(start + 1) }
+        var objects: Set<ObjectRef> = [plan[start].object]
+        var end = start + 1
+        while end < plan.endIndex, family(plan[end].operation) == kind, objects.insert(plan[end].object).inserted { end += 1 }
+        return start..<end
+    }
+
+    /// Carries out a batch of independent actions `host.parallelActions` at
+    /// a time. The first runs alone: it makes what all of them share (a
+    /// template, the cgroup parent). `starting` and `report` are called one
+    /// at a time, as each action starts and finishes.
+    static func applyBatch(
+        _ batch: [Action], skips: [ActionResult?], on host: some HostRuntime, clock: () -> UInt64, starting: (Action) -> Void,
+        report: (Outcome) -> Void
+    ) -> [Outcome] {
+        withoutActuallyEscaping(clock) { clock in
+            withoutActuallyEscaping(starting) { starting in
+                withoutActuallyEscaping(report) { report in
+                    // The host opted in to calls from several threads
+                    // (parallelActions > 1); the caller's closures are called
+                    // under the lock only, never at once.
+                    let shared = Shared(
+                        UncheckedSendable((host: host, clock: clock, starting: starting, report: report)), count: batch.count)
+                    let work: @Sendable (Int) -> Void = { position in
+                        guard let context = shared.state.withLock({ $0.context })?.value else { return }
+                        let action = batch[position]
+                        let skip = skips[position]
+                        let started = shared.state.withLock { _ in
+                            if skip == nil { context.starting(action) }
+                            return context.clock()
+                        }
+                        let result = skip ?? carryOut(action, on: context.host)
+                        shared.state.withLock { state in
+                            let finished = context.clock()
+                            let outcome = Outcome(action: action, result: result, milliseconds: finished &- started, finished: finished)
+                            state.outcomes[position] = outcome
+                            context.report(outcome)
+                        }
+                    }
+                    work(0)
+                    host.concurrently(batch.count - 1, width: host.parallelActions) { work($0 + 1) }
+                    // The caller's closures are let go of here, whoever still
+                    // holds `shared` (they must not outlive this call).
+                    return shared.state.withLock { state in
+                        state.context = nil
+                        return state.outcomes.compactMap { $0 }
+                    }
+                }
+            }
+        }
+    }
+
+    /// What a batch's threads share, under one lock: the caller's host and
+    /// closures (until the batch is done), and the outcomes by position.
+    final class Shared<Context>: Sendable {
+        let state: Mutex<(outcomes: [Outcome?], context: UncheckedSendable<Context>?)>
+        init(_ context: UncheckedSendable<Context>, count: Int) {
+            state = Mutex((Array(repeating: nil, count: count), context))
+        }
     }
 
     static func skipReason(_ action: Action, options: ApplyOptions, failedObjects: Set<ObjectRef>, failedNetworks: Set<String>)
@@ -165,4 +285,11 @@ public enum Executor {
         }
         return nil
     }
+}
+
+/// A value whose owner vouches for its use across threads (the host and
+/// closures of a batch, used under its lock or by a host that opted in).
+struct UncheckedSendable<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
 }

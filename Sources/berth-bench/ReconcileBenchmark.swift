@@ -87,13 +87,14 @@ func reconcileBenchmark() throws {
 
 /// Starts the release `berth agent` on the benchmark's manifests, waits for
 /// READY=1 and a moment of idleness, and prints its resident memory.
-private func agentMemory(_ host: BenchHost, manifests: String, containers: Int) throws {
+@discardableResult
+func agentMemory(_ host: BenchHost, manifests: String, containers: Int, arguments: [String] = []) throws -> Double {
     let root = host.root
     let berth = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("berth").path
     let notify = try DatagramReceiver(path: root + "/notify.sock")
     let log = root + "/agent.log"
     let pid = try Spawn.start(
-        [berth, "agent"] + host.global + ["--manifests", manifests],
+        [berth, "agent"] + host.global + ["--manifests", manifests] + arguments,
         environment: ["NOTIFY_SOCKET": notify.path, "BERTH_JOURNAL_SOCKET": root + "/no-journald"], outputPath: log)
     defer {
         _ = kill(pid, SIGTERM)
@@ -137,4 +138,5 @@ private func agentMemory(_ host: BenchHost, manifests: String, containers: Int) 
     // the file (shared with every berth process, reclaimable); the agent's own
     // heap and stacks are the anonymous part.
     print(String(format: "    of which anonymous (heap, stacks) %.1f MiB, file-backed (the binary's pages) %.1f MiB", anonymous, fileBacked))
+    return rss
 }

@@ -4,7 +4,9 @@
 // `berth-bench runtime`: container create+start+exit against runc, and 200
 // containers side by side; `berth-bench network`: network set-up per
 // container up to 1000 on one bridge; `berth-bench reconcile`: a no-op
-// reconcile with 1, 100, 1000 containers and the agent's idle memory. All
+// reconcile with 1, 100, 1000 containers and the agent's idle memory;
+// `berth-bench scale N`: N containers on one network through the berth
+// binary (apply, plan, drift, agent, prune) beside runc and crun. All
 // but parse need root inside a sandbox host (make bench).
 import Foundation
 
@@ -25,8 +27,12 @@ do {
     case "runtime": try runtimeBenchmark()
     case "network": try networkBenchmark()
     case "reconcile": try reconcileBenchmark()
+    case "scale":
+        let count = CommandLine.arguments.dropFirst(2).first.flatMap { Int($0) } ?? 1000
+        try scaleBenchmark(count: count)
     default:
-        FileHandle.standardError.write(Data("usage: berth-bench [parse [--quick]|parse-scaling [--quick]|runtime|network|reconcile]\n".utf8))
+        FileHandle.standardError.write(
+            Data("usage: berth-bench [parse [--quick]|parse-scaling [--quick]|runtime|network|reconcile|scale [N]]\n".utf8))
         exit(2)
     }
 } catch {

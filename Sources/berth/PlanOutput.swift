@@ -42,8 +42,11 @@ enum PlanOutput {
         var error: String?
         var skipReason: String?
         var durationMs: UInt64?
+        /// When it finished, in milliseconds since the apply began (actions
+        /// carried out side by side finish in their own order).
+        var finishedMs: UInt64?
 
-        init(_ action: Action, outcome: Outcome? = nil) {
+        init(_ action: Action, outcome: Outcome? = nil, began: UInt64? = nil) {
             kind = action.kind.rawValue
             object = action.object.description
             reason = action.reason.description
@@ -64,6 +67,7 @@ enum PlanOutput {
                 }
                 failed = outcome.result.failed
                 durationMs = outcome.milliseconds
+                if let began { finishedMs = outcome.finished &- began }
             }
         }
     }

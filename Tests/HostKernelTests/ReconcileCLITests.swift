@@ -139,11 +139,7 @@ struct ReconcileCLITests {
     @Test func anotherRootfsIsReplacedOnlyWhenAsked() throws {
         let host = try TestHost()
         defer { #expect(host.tearDown() == []) }
-        let global = ["--state-dir", host.root + "/state", "--run-dir", host.root + "/run", "--cgroup-parent", host.parent]
-        func berth(_ arguments: [String]) throws -> (code: Int32, output: String) {
-            let result = try Spawn.run([ContainerCLITests.binary, arguments[0]] + global + arguments.dropFirst())
-            return ((result.status >> 8) & 0xff, String(decoding: result.output, as: UTF8.self))
-        }
+        let berth = ReconcileCLITests.cli(host)
         let manifest = host.root + "/m/r.yaml"
         try FileManager.default.createDirectory(atPath: host.root + "/m", withIntermediateDirectories: true)
         func write(rootfs: String) throws {
@@ -172,5 +168,60 @@ struct ReconcileCLITests {
         let record = try #require(host.runtime.state.load("rep1"))
         #expect(record.pid != nil && record.pid != before && record.lower == tree)
         #expect(try berth(["plan", "--detailed-exitcode", manifest]).code == 0)
+    }
+
+    /// Creates run side by side: one that fails (a CPU set the host does
+    /// not have) stops none of the others, each has its own outcome, and
+    /// the teardown (prune) deletes them side by side too.
+    @Test func oneFailingCreateAmongManyStopsNoneOfTheOthers() throws {
+        let host = try TestHost()
+        defer { #expect(host.tearDown() == []) }
+        let berth = ReconcileCLITests.cli(host)
+        let manifest = host.root + "/m/many.yaml"
+        try FileManager.default.createDirectory(atPath: host.root + "/m", withIntermediateDirectories: true)
+        let names = (0..<8).map { "par\($0)" }
+        try names.map { name in
+            """
+            apiVersion: berth/v1
+            kind: Container
+            metadata: {name: \(name)}
+            spec:
+              rootfs: {template: busybox}
+              init: {command: ["/bin/sleep", "3619"]}
+              resources: {memory: {max: 16Mi}, pids: {max: 16}\(name == "par3" ? ", cpu: {cpus: \"63\"}" : "")}
+
+            """
+        }.joined(separator: "---\n").write(toFile: manifest, atomically: true, encoding: .utf8)
+
+        let apply = try berth(["apply", "-o", "json", manifest])
+        #expect(apply.code == 1, "\(apply.output)")
+        let outcomes = try #require(try JSONSerialization.jsonObject(with: Data(apply.output.utf8)) as? [[String: Any]])
+        let creates = outcomes.filter { $0["kind"] as? String == "create" }
+        #expect(creates.count == 8)
+        let failed = creates.filter { $0["result"] as? String == "failed" }.compactMap { $0["object"] as? String }
+        #expect(failed == ["Container/par3"], "\(apply.output)")
+        #expect(creates.filter { $0["result"] as? String == "applied" }.count == 7)
+        #expect(creates.allSatisfy { $0["finishedMs"] is NSNumber })
+        let running = host.runtime.list().filter { if case .running = $0.status { return true } else { return false } }
+        #expect(Set(running.map(\.record.name)) == Set(names).subtracting(["par3"]))
+        #expect(host.runtime.state.load("par3").map { host.runtime.isRunning($0) } != true)
+
+        // The teardown: every container goes, each with its outcome.
+        try "# nothing\n".write(toFile: manifest, atomically: true, encoding: .utf8)
+        let prune = try berth(["apply", "--prune", "--allow-empty", "-o", "json", manifest])
+        #expect(prune.code == 0, "\(prune.output)")
+        let deletes = try #require(try JSONSerialization.jsonObject(with: Data(prune.output.utf8)) as? [[String: Any]])
+            .filter { $0["kind"] as? String == "delete" }
+        #expect(deletes.count >= 7 && deletes.allSatisfy { $0["result"] as? String == "applied" }, "\(prune.output)")
+        #expect(host.runtime.state.names().isEmpty)
+    }
+
+    /// `berth COMMAND ARGUMENTS...` of `host`'s instance: exit code and output.
+    static func cli(_ host: TestHost) -> ([String]) throws -> (code: Int32, output: String) {
+        let global = ["--state-dir", host.root + "/state", "--run-dir", host.root + "/run", "--cgroup-parent", host.parent]
+        return { arguments in
+            let result = try Spawn.run([ContainerCLITests.binary] + arguments.prefix(1) + global + arguments.dropFirst())
+            return ((result.status >> 8) & 0xff, String(decoding: result.output, as: UTF8.self))
+        }
     }
 }

@@ -16,7 +16,11 @@ import Runtime
 /// The CLI's side of the engine: manifests loaded, plans printed.
 enum Reconciliation {
     static func reconciler(_ global: GlobalOptions) throws -> Reconciler<LinuxHost> {
-        Reconciler(runtime: try RuntimeContext.runtime(global), logger: Logger(label: "berth"))
+        let logger = Logger(label: "berth")
+        // BERTH_APPLY_WORKERS: creates and deletes carried out at once (1:
+        // one after another); `berth-bench scale` compares the two.
+        let workers = Instance.environment("BERTH_APPLY_WORKERS").flatMap { Int($0) }.map { max(1, $0) } ?? WorkerPool.defaultWidth
+        return Reconciler(host: LinuxHost(runtime: try RuntimeContext.runtime(global), logger: logger, parallelActions: workers), logger: logger)
     }
 
     /// The manifests, resolved for `host`; invalid ones print every error
@@ -288,6 +292,7 @@ struct Apply: ParsableCommand {
         // Each outcome is printed once, here: not again as a log line.
         ConsoleLog.render([.applied])
         let progress = ProgressLine(total: actions.count, enabled: text && global.verbosity != .quiet)
+        let began = MonotonicClock.milliseconds()
         let outcomes = reconciler.apply(
             actions, options: ApplyOptions(restart: restart, replace: replace),
             starting: { action in progress.show("\(action.kind.rawValue) \(action.object)") }
@@ -299,7 +304,7 @@ struct Apply: ParsableCommand {
         }
         let failures = outcomes.filter(\.result.failed).count
         if format.output == .json {
-            print(try JSONOutput.encode(outcomes.map { PlanOutput.ActionJSON($0.action, outcome: $0) }))
+            print(try JSONOutput.encode(outcomes.map { PlanOutput.ActionJSON($0.action, outcome: $0, began: began) }))
         } else if actions.isEmpty {
             print(everything ? "No changes: berth owns nothing in this instance." : "No changes: the host matches the manifests.")
         } else {

@@ -1,0 +1,71 @@
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// A bounded set of threads for independent blocking work (container
+/// creates and deletes of one apply): the kernel does most of that work and
+/// waits in it (namespaces, cgroups, netlink), so several run at once.
+/// Threads, not Swift tasks: each body blocks in system calls. Processes
+/// are never forked here (a container's clone and set-up are in the C shim).
+public enum WorkerPool {
+    /// The default width: twice the CPUs berth may run on (a create spends
+    /// about half its time waiting in the kernel); `berth-bench scale` is
+    /// the figure that defends it.
+    public static var defaultWidth: Int {
+        max(2, 2 * max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+    }
+
+    /// Runs `body(index)` for every index in 0..<count, at most `width` at
+    /// once (the calling thread is one of them), in index order of start;
+    /// returns once every body returned.
+    public static func run(_ count: Int, width: Int, _ body: @escaping @Sendable (Int) -> Void) {
+        guard count > 0 else { return }
+        let work = Work(count: count, body: body)
+        var threads: [pthread_t] = []
+        for _ in 1..<max(1, min(width, count)) {
+            let context = Unmanaged.passRetained(work).toOpaque()
+            var thread = pthread_t()
+            let created = pthread_create(
+                &thread, nil,
+                { argument in
+                    guard let argument else { return nil }
+                    let work = Unmanaged<Work>.fromOpaque(argument).takeRetainedValue()
+                    work.drain()
+                    return nil
+                }, context)
+            if created == 0 {
+                threads.append(thread)
+            } else {
+                // No more threads: the ones there (and this one) do the rest.
+                Unmanaged<Work>.fromOpaque(context).release()
+                break
+            }
+        }
+        work.drain()
+        for thread in threads { pthread_join(thread, nil) }
+    }
+
+    private final class Work: Sendable {
+        let count: Int
+        let body: @Sendable (Int) -> Void
+        let next = Mutex(0)
+
+        init(count: Int, body: @escaping @Sendable (Int) -> Void) {
+            self.count = count
+            self.body = body
+        }
+
+        func drain() {
+            while true {
+                let index = next.withLock { next in
+                    defer { next += 1 }
+                    return next
+                }
+                guard index < count else { return }
+                body(index)
+            }
+        }
+    }
+}

@@ -1,0 +1,172 @@
+import Foundation
+import Kernel
+import Model
+import Netlink
+import Runtime
+
+/// `berth-bench scale N`: N containers on one network exactly as a user
+/// makes them, through the release `berth` binary, a fresh process for each
+/// step: one manifest file (one /16 network, N busybox `sleep` containers
+/// with memory and pids limits), `berth apply FILE`, a no-op `berth plan`
+/// and `berth drift`, `berth agent` idle over them, then the teardown: the
+/// file emptied and `berth apply --prune`. Then runc and crun creating and
+/// deleting N containers of the same rootfs and limits, one command per
+/// container (they have no network: CNI would add one). Figures, never
+/// assertions; the targets are issue 16's.
+func scaleBenchmark(count: Int) throws {
+    guard count >= 10 else { throw BenchError("scale: N is at least 10") }
+    let host = try BenchHost("scale")
+    defer {
+        host.cleanUp()
+        try? RouteNetlink().deleteLink("br-scale")
+    }
+    let environment = ProcessInfo.processInfo.environment
+    let berth =
+        environment["BERTH_BENCH_BERTH"]
+        ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("berth").path
+    let directory = host.root + "/manifests"
+    let file = directory + "/scale.yaml"
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    try scaleManifest(count: count).write(toFile: file, atomically: true, encoding: .utf8)
+    let source = ["--source", "scale"]
+    func berthRun(_ arguments: [String]) throws -> (seconds: Double, result: Spawn.Result) {
+        var result: Spawn.Result?
+        let seconds = try Stopwatch.seconds {
+            result = try Spawn.run([berth] + arguments, outputLimit: 64 << 20)
+        }
+        guard let result else { throw BenchError("berth \(arguments.first ?? "") did not run") }
+        return (seconds, result)
+    }
+    let workers = environment["BERTH_APPLY_WORKERS"].map { "BERTH_APPLY_WORKERS=\($0)" } ?? "default workers"
+    print("berth-bench scale: \(count) containers on one /16 network through the berth binary (\(workers))")
+
+    // Create.
+    let memoryBefore = availableMemory()
+    let create = try berthRun(["apply", "-o", "json"] + host.global + source + [file])
+    guard create.result.exitedCleanly else {
+        throw BenchError("berth apply failed: \(String(decoding: create.result.output.suffix(800), as: UTF8.self))")
+    }
+    let memoryAfter = availableMemory()
+    let created = try finishTimes(create.result.output, kind: "create")
+    guard created.count == count else { throw BenchError("berth apply created \(created.count) of \(count) containers") }
+    phaseLine("create (berth apply FILE)", create.seconds, target: 6)
+    decileLines(created)
+
+    // No-op plan and drift, five of each, interleaved.
+    var plans: [Double] = []
+    var drifts: [Double] = []
+    for _ in 0..<5 {
+        let plan = try berthRun(["plan", "--detailed-exitcode"] + host.global + source + [file])
+        guard plan.result.exitedCleanly else {
+            throw BenchError("berth plan is not a no-op: \(String(decoding: plan.result.output.prefix(800), as: UTF8.self))")
+        }
+        plans.append(plan.seconds)
+        let drift = try berthRun(["drift", "--detailed-exitcode"] + host.global + source + [file])
+        guard drift.result.exitedCleanly else {
+            throw BenchError("berth drift found drift: \(String(decoding: drift.result.output.prefix(800), as: UTF8.self))")
+        }
+        drifts.append(drift.seconds)
+    }
+    phaseLine("no-op plan (median of 5)", Stopwatch.median(plans), target: 0.2)
+    phaseLine("drift (median of 5)", Stopwatch.median(drifts), target: 0.2)
+
+    // The agent over the same manifests, idle.
+    try agentMemory(host, manifests: directory, containers: count, arguments: source)
+    if let memoryBefore, let memoryAfter {
+        print(
+            String(
+                format: "  host memory per container: %.0f KiB (MemAvailable drop over the create / %d)",
+                Double(memoryBefore - memoryAfter) / 1024 / Double(count), count))
+    }
+
+    // Teardown: the file names nothing any more, and apply prunes.
+    try "# emptied: every container goes\n".write(toFile: file, atomically: true, encoding: .utf8)
+    let teardown = try berthRun(["apply", "--prune", "--allow-empty", "-o", "json"] + host.global + source + [file])
+    guard teardown.result.exitedCleanly else {
+        throw BenchError("berth apply --prune failed: \(String(decoding: teardown.result.output.suffix(800), as: UTF8.self))")
+    }
+    let deleted = try finishTimes(teardown.result.output, kind: "delete")
+    phaseLine("teardown (emptied file, apply --prune)", teardown.seconds, target: 1.5)
+    decileLines(deleted)
+    guard host.runtime.state.names().isEmpty else { throw BenchError("containers left after the teardown: \(host.runtime.state.names().count)") }
+
+    // The peers, in the same run (BERTH_BENCH_PEERS=0: berth alone).
+    if environment["BERTH_BENCH_PEERS"] != "0" { try peerScale(count: count, host: host) }
+}
+
+/// The benchmark's manifest: one Network, `count` Containers.
+func scaleManifest(count: Int) -> String {
+    var text = """
+        apiVersion: berth/v1
+        kind: Network
+        metadata: {name: scale}
+        spec: {subnet: 10.80.0.0/16, bridge: br-scale}
+
+        """
+    for index in 0..<count {
+        text += """
+            ---
+            apiVersion: berth/v1
+            kind: Container
+            metadata: {name: s\(index)}
+            spec:
+              profiles: []
+              rootfs: {template: busybox}
+              init: {command: [/bin/sleep, "3600"]}
+              networks: [{network: scale, addresses: [10.80.\(index / 250).\(index % 250 + 2)]}]
+              resources: {memory: {max: 16Mi}, pids: {max: 16}}
+
+            """
+    }
+    return text
+}
+
+/// When each container action of `kind` finished, in seconds since the
+/// apply began, sorted, from `apply -o json` (`finishedMs`; a berth
+/// without it: the running sum of `durationMs`, one action after another).
+func finishTimes(_ output: [UInt8], kind: String) throws -> [(start: Double, end: Double)] {
+    guard let start = output.firstIndex(of: UInt8(ascii: "[")),
+        let actions = try JSONSerialization.jsonObject(with: Data(output[start...])) as? [[String: Any]]
+    else { throw BenchError("apply -o json printed no list of actions") }
+    var elapsed: UInt64 = 0
+    var times: [(start: Double, end: Double)] = []
+    for action in actions {
+        let duration = (action["durationMs"] as? NSNumber)?.uint64Value ?? 0
+        elapsed += duration
+        guard action["kind"] as? String == kind, (action["object"] as? String)?.hasPrefix("Container/") == true,
+            action["result"] as? String == "applied"
+        else { continue }
+        let end = (action["finishedMs"] as? NSNumber)?.uint64Value ?? elapsed
+        times.append((Double(end &- duration) / 1000, Double(end) / 1000))
+    }
+    return times.sorted { $0.end < $1.end }
+}
+
+func phaseLine(_ label: String, _ seconds: Double, target: Double) {
+    print(
+        String(
+            format: "  %@ %8.3f s   target ≤ %.1f s: %@", label.padding(toLength: 40, withPad: " ", startingAt: 0), seconds, target,
+            seconds <= target ? "met" : String(format: "not met (%.1fx)", seconds / target)))
+}
+
+/// The time each tenth of the containers took (a hundred of 1000): from
+/// when the previous tenth was done (the first: from its first start) to
+/// when its last one was; and the last tenth against the first.
+func decileLines(_ times: [(start: Double, end: Double)], target: Double = 1.2) {
+    guard times.count >= 10, let first = times.map(\.start).min() else { return }
+    var previous = first
+    var slices: [Double] = []
+    for decile in 1...10 {
+        let end = times[decile * times.count / 10 - 1].end
+        slices.append(end - previous)
+        previous = end
+    }
+    let size = times.count / 10
+    print("    each \(size) (ms): " + slices.map { String(format: "%.0f", $0 * 1000) }.joined(separator: " "))
+    if let head = slices.first, let tail = slices.last, head > 0 {
+        let ratio = tail / head
+        print(
+            String(
+                format: "    last %d / first %d: %.2fx  target ≤ %.1fx: %@", size, size, ratio, target, ratio <= target ? "met" : "not met"))
+    }
+}
