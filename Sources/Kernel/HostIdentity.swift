@@ -19,4 +19,13 @@ public enum HostIdentity {
         let bytes = buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
         return String(decoding: bytes, as: UTF8.self)
     }
+
+    /// The machine's memory (sysconf _SC_PHYS_PAGES × page size) and
+    /// online CPUs (_SC_NPROCESSORS_ONLN). Idempotent.
+    public static func capacity() -> (memoryBytes: UInt64, cpus: Int) {
+        let pages = sysconf(Int32(_SC_PHYS_PAGES))
+        let size = sysconf(Int32(_SC_PAGESIZE))
+        let memory = pages > 0 && size > 0 ? UInt64(pages).multipliedReportingOverflow(by: UInt64(size)) : (0, false)
+        return (memory.overflow ? UInt64.max : memory.partialValue, max(0, sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+    }
 }

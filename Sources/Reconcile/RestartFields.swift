@@ -50,6 +50,22 @@ enum RestartFields {
         return changes
     }
 
+    /// The container's /proc for a stopped container's record: true, false
+    /// or unset (LXCFS's where it is live). A running one's is observed
+    /// (Planner.procChange).
+    static func procRecord(desired: ContainerSpec, recorded: ContainerSpec) -> [FieldChange] {
+        func text(_ value: Bool?) -> String { value.map(proc) ?? "lxcfs where it runs" }
+        guard desired.proc?.virtualize != recorded.proc?.virtualize else { return [] }
+        return [
+            FieldChange(
+                "spec.proc.virtualize", desired: .text(text(desired.proc?.virtualize)), observed: .text(text(recorded.proc?.virtualize)),
+                origin: .manifest)
+        ]
+    }
+
+    /// How /proc looks: "lxcfs" (the container's) or "host".
+    static func proc(_ virtualized: Bool) -> String { virtualized ? "lxcfs" : "host" }
+
     static func words(_ list: [String]?) -> String { list.map { $0.joined(separator: " ") } ?? "-" }
 
     static func environment(_ env: [String: String]?) -> String {

@@ -1,0 +1,123 @@
+import Foundation
+import Kernel
+import Logging
+import Model
+import Runtime
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// An lxcfs daemon of the test's own, on a private mountpoint in the
+/// sandbox's mount namespace; stopped by its pid, its mount checked gone.
+final class TestLXCFS {
+    let directory: String
+    let child: Child
+
+    init(root: String) throws {
+        directory = root + "/lxcfs"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        // -l: loadavg too; -p: its pid file off the host's /run.
+        child = try Child(held: "exec /usr/bin/lxcfs -f -l -p '\(root)/lxcfs.pid' '\(directory)'")
+        child.release()
+    }
+
+    var isReady: Bool { LXCFS(directory: directory).isLive() }
+
+    /// Stops it (SIGTERM: it unmounts itself) and returns what is left: its
+    /// mount (detached then) or its process.
+    func stop() -> [String] {
+        var leaks: [String] = []
+        kill(child.pid, SIGTERM)
+        if child.wait(timeoutSeconds: 10) == nil {
+            leaks.append("lxcfs pid \(child.pid)")
+            child.kill()
+        }
+        let mountinfo = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
+        if mountinfo.contains(" \(directory) ") {
+            leaks.append("fuse mount \(directory)")
+            umount2(directory, Int32(MNT_DETACH))
+        }
+        return leaks
+    }
+}
+
+@Suite(.serialized, .enabled(if: Sandbox.isActive, "lane 2: run through scripts/sandbox-run.sh as root"))
+struct ProcVirtualizationTests {
+    static let lxcfsInstalled = FileManager.default.isExecutableFile(atPath: "/usr/bin/lxcfs")
+
+    /// What a user checks inside: free, the CPUs cpuinfo lists, nproc, uptime.
+    static let probe = [
+        "/bin/sh", "-c",
+        "free -m > /tmp/free; grep -c ^processor /proc/cpuinfo > /tmp/cpuinfo; nproc > /tmp/nproc; "
+            + "cut -d' ' -f1 /proc/uptime > /tmp/uptime; exec sleep 300",
+    ]
+
+    /// The total of `free -m`'s Mem: line, in MiB.
+    static func totalMiB(_ free: String?) -> Int? {
+        guard let line = free?.split(separator: "\n").first(where: { $0.hasPrefix("Mem:") }) else { return nil }
+        return line.split(separator: " ").dropFirst().first.flatMap { Int($0) }
+    }
+
+    @Test(.enabled(if: lxcfsInstalled, "lxcfs is not installed (scripts/install-deps.sh installs it)"))
+    func freeInsideShowsTheMemoryLimitAndCpuinfoItsCPUsWithLXCFS() throws {
+        let host = try TestHost()
+        let lxcfs = try TestLXCFS(root: host.root)
+        defer {
+            #expect(host.tearDown() == [])
+            #expect(lxcfs.stop() == [])
+        }
+        #expect(eventually(seconds: 20) { lxcfs.isReady }, "lxcfs did not mount \(lxcfs.directory)")
+        var paths = host.runtime.paths
+        paths.lxcfsDirectory = .init(lxcfs.directory)
+        let runtime = ContainerRuntime(paths: paths, cgroups: host.runtime.cgroups, logger: Logger(label: "test"))
+        let hostCPUs = sysconf(Int32(_SC_NPROCESSORS_ONLN))
+
+        // Unset: LXCFS is live, so /proc is the container's.
+        let small = try runtime.start(
+            host.container("small", command: ProcVirtualizationTests.probe) { spec in
+                var resources = ResourcesSpec()
+                resources.memory = MemorySpec(max: ByteSize(bytes: 128 << 20))
+                resources.cpu = CPUSpec(cpus: CPUSet(cpus: [0]))
+                spec.resources = resources
+            })
+        let total = try #require(ProcVirtualizationTests.totalMiB(host.written("small", "/tmp/free")))
+        #expect((120...128).contains(total), "free -m inside shows \(total) MiB total")
+        #expect(host.written("small", "/tmp/cpuinfo") == "1")
+        #expect(host.written("small", "/tmp/nproc") == "1")
+        let uptime = try #require(host.written("small", "/tmp/uptime").flatMap { Double($0) })
+        #expect(uptime < 60, "uptime inside is \(uptime) s: the host's")
+        #expect(try LXCFS.observe(pid: try #require(small.pid)))
+
+        // false: the host's files, as the kernel gives them.
+        let plain = try runtime.start(
+            host.container("plain", command: ProcVirtualizationTests.probe) { spec in
+                var resources = ResourcesSpec()
+                resources.memory = MemorySpec(max: ByteSize(bytes: 128 << 20))
+                spec.resources = resources
+                spec.proc = ProcSpec(virtualize: false)
+            })
+        let hostTotal = Int(sysconf(Int32(_SC_PHYS_PAGES)) * sysconf(Int32(_SC_PAGESIZE)) >> 20)
+        let plainTotal = try #require(ProcVirtualizationTests.totalMiB(host.written("plain", "/tmp/free")))
+        #expect(abs(plainTotal - hostTotal) <= 1, "free -m shows \(plainTotal) MiB, the host has \(hostTotal)")
+        #expect(host.written("plain", "/tmp/cpuinfo") == "\(hostCPUs)")
+        #expect(!(try LXCFS.observe(pid: try #require(plain.pid))))
+    }
+
+    @Test func virtualizeTrueWithoutLXCFSFailsToStartAndSaysWhy() throws {
+        let host = try TestHost()
+        defer { #expect(host.tearDown() == []) }
+        var paths = host.runtime.paths
+        paths.lxcfsDirectory = .init(host.root + "/no-lxcfs")
+        let runtime = ContainerRuntime(paths: paths, cgroups: host.runtime.cgroups, logger: Logger(label: "test"))
+        #expect {
+            try runtime.start(host.container("web", command: ["/bin/sleep", "300"]) { $0.proc = ProcSpec(virtualize: true) })
+        } throws: { error in
+            "\(error)".contains("LXCFS is not mounted at \(host.root)/no-lxcfs")
+        }
+        // Unset: it starts with the host's /proc.
+        let record = try runtime.start(host.container("web2", command: ["/bin/sleep", "300"]))
+        #expect(!(try LXCFS.observe(pid: try #require(record.pid))))
+    }
+}
