@@ -25,7 +25,8 @@ public enum HostIdentity {
     public static func capacity() -> (memoryBytes: UInt64, cpus: Int) {
         let pages = sysconf(Int32(_SC_PHYS_PAGES))
         let size = sysconf(Int32(_SC_PAGESIZE))
-        let memory = pages > 0 && size > 0 ? UInt64(pages).multipliedReportingOverflow(by: UInt64(size)) : (0, false)
-        return (memory.overflow ? UInt64.max : memory.partialValue, max(0, sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+        guard pages > 0, size > 0 else { return (0, max(0, sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
+        let (bytes, overflow) = UInt64(pages).multipliedReportingOverflow(by: UInt64(size))
+        return (overflow ? UInt64.max : bytes, max(0, sysconf(Int32(_SC_NPROCESSORS_ONLN))))
     }
 }

@@ -158,7 +158,7 @@ def test_metrics_prints_the_agents_last_pass_in_the_text_format(tmp_path):
     run = tmp_path / "run"
     run.mkdir()
     (run / "agent-pass.json").write_text(json.dumps(
-        {"finished": 1700000000.5, "durationSeconds": 0.125, "drifts": 3, "changes": 1, "failures": 0, "passes": 9}))
+        {"finished": 1700000000.25, "durationSeconds": 0.125, "drifts": 3, "changes": 1, "failures": 0, "passes": 9}))
     result = subprocess.run(
         [BERTH, "metrics", "--state-dir", str(tmp_path / "state"), "--run-dir", str(run), "--cgroup-parent", "berth-metrics-test"],
         capture_output=True, text=True, timeout=60)
