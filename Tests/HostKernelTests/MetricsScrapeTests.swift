@@ -143,6 +143,8 @@ struct MetricsScrapeTests {
         var resources = ResourcesSpec()
         resources.memory = MemorySpec(max: ByteSize(bytes: 64 << 20))
         _ = try host.runtime.start(host.container("m1", command: ["/bin/sleep", "300"]) { $0.resources = resources })
+        // The sandbox's own loopback (a new network namespace starts with lo down).
+        _ = try Spawn.run(["/usr/sbin/ip", "link", "set", "lo", "up"])
         let responder = try HTTPResponder(address: "127.0.0.1:0")
         let runtime = host.runtime
         try responder.serve { target in

@@ -12,11 +12,15 @@ import Testing
 /// An lxcfs daemon of the test's own, on a private mountpoint in the
 /// sandbox's mount namespace; stopped by its pid, its mount checked gone.
 final class TestLXCFS {
+    let root: String
     let directory: String
     let child: Child
 
-    init(root: String) throws {
-        directory = root + "/lxcfs"
+    /// Its own directory (not a test host's root, which is removed while
+    /// LXCFS may still be mounted in it).
+    init() throws {
+        root = "/tmp/berth-lxcfs-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        directory = root + "/mnt"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         // -l: loadavg too; -p: its pid file off the host's /run.
         child = try Child(held: "exec /usr/bin/lxcfs -f -l -p '\(root)/lxcfs.pid' '\(directory)'")
@@ -25,20 +29,21 @@ final class TestLXCFS {
 
     var isReady: Bool { LXCFS(directory: directory).isLive() }
 
-    /// Stops it (SIGTERM: it unmounts itself) and returns what is left: its
-    /// mount (detached then) or its process.
+    /// Stops it: its filesystem unmounted (lazily: a FUSE daemon ends once
+    /// the kernel lets go of it), then SIGTERM (the test runner may hand its
+    /// children a mask that blocks it), SIGKILL only as a last resort.
+    /// Returns what is left: its process or its mount.
     func stop() -> [String] {
         var leaks: [String] = []
+        umount2(directory, Int32(MNT_DETACH))
         kill(child.pid, SIGTERM)
         if child.wait(timeoutSeconds: 10) == nil {
             leaks.append("lxcfs pid \(child.pid)")
             child.kill()
         }
         let mountinfo = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
-        if mountinfo.contains(" \(directory) ") {
-            leaks.append("fuse mount \(directory)")
-            umount2(directory, Int32(MNT_DETACH))
-        }
+        if mountinfo.contains(" \(directory) ") { leaks.append("fuse mount \(directory)") }
+        try? FileManager.default.removeItem(atPath: root)
         return leaks
     }
 }
@@ -47,23 +52,31 @@ final class TestLXCFS {
 struct ProcVirtualizationTests {
     static let lxcfsInstalled = FileManager.default.isExecutableFile(atPath: "/usr/bin/lxcfs")
 
-    /// What a user checks inside: free, the CPUs cpuinfo lists, nproc, uptime.
+    /// What a user checks inside: free, the CPUs cpuinfo lists, nproc,
+    /// uptime. procps' `free` and `top` read /proc/meminfo; busybox's `free`
+    /// takes its total from sysinfo(2), which LXCFS does not cover (as under
+    /// LXC), and its "available" column from /proc/meminfo.
     static let probe = [
         "/bin/sh", "-c",
-        "free -m > /tmp/free; grep -c ^processor /proc/cpuinfo > /tmp/cpuinfo; nproc > /tmp/nproc; "
-            + "cut -d' ' -f1 /proc/uptime > /tmp/uptime; exec sleep 300",
+        "free -m > /tmp/free; head -1 /proc/meminfo > /tmp/meminfo; grep -c ^processor /proc/cpuinfo > /tmp/cpuinfo; "
+            + "nproc > /tmp/nproc; cut -d' ' -f1 /proc/uptime > /tmp/uptime; exec sleep 300",
     ]
 
-    /// The total of `free -m`'s Mem: line, in MiB.
-    static func totalMiB(_ free: String?) -> Int? {
+    /// MemTotal of /proc/meminfo ("MemTotal:  131072 kB"), in MiB.
+    static func memTotalMiB(_ meminfo: String?) -> Int? {
+        meminfo?.split(separator: " ").dropFirst().first.flatMap { Int($0) }.map { $0 >> 10 }
+    }
+
+    /// The "available" column of `free -m`'s Mem: line, in MiB.
+    static func availableMiB(_ free: String?) -> Int? {
         guard let line = free?.split(separator: "\n").first(where: { $0.hasPrefix("Mem:") }) else { return nil }
-        return line.split(separator: " ").dropFirst().first.flatMap { Int($0) }
+        return line.split(separator: " ").last.flatMap { Int($0) }
     }
 
     @Test(.enabled(if: lxcfsInstalled, "lxcfs is not installed (scripts/install-deps.sh installs it)"))
     func freeInsideShowsTheMemoryLimitAndCpuinfoItsCPUsWithLXCFS() throws {
         let host = try TestHost()
-        let lxcfs = try TestLXCFS(root: host.root)
+        let lxcfs = try TestLXCFS()
         defer {
             #expect(host.tearDown() == [])
             #expect(lxcfs.stop() == [])
@@ -82,8 +95,10 @@ struct ProcVirtualizationTests {
                 resources.cpu = CPUSpec(cpus: CPUSet(cpus: [0]))
                 spec.resources = resources
             })
-        let total = try #require(ProcVirtualizationTests.totalMiB(host.written("small", "/tmp/free")))
-        #expect((120...128).contains(total), "free -m inside shows \(total) MiB total")
+        let total = try #require(ProcVirtualizationTests.memTotalMiB(host.written("small", "/tmp/meminfo")))
+        #expect(total == 128, "/proc/meminfo inside shows \(total) MiB total")
+        let available = try #require(ProcVirtualizationTests.availableMiB(host.written("small", "/tmp/free")))
+        #expect(available <= 128, "free -m inside shows \(available) MiB available")
         #expect(host.written("small", "/tmp/cpuinfo") == "1")
         #expect(host.written("small", "/tmp/nproc") == "1")
         let uptime = try #require(host.written("small", "/tmp/uptime").flatMap { Double($0) })
@@ -98,9 +113,9 @@ struct ProcVirtualizationTests {
                 spec.resources = resources
                 spec.proc = ProcSpec(virtualize: false)
             })
-        let hostTotal = Int(sysconf(Int32(_SC_PHYS_PAGES)) * sysconf(Int32(_SC_PAGESIZE)) >> 20)
-        let plainTotal = try #require(ProcVirtualizationTests.totalMiB(host.written("plain", "/tmp/free")))
-        #expect(abs(plainTotal - hostTotal) <= 1, "free -m shows \(plainTotal) MiB, the host has \(hostTotal)")
+        let hostTotal = (sysconf(Int32(_SC_PHYS_PAGES)) * sysconf(Int32(_SC_PAGESIZE))) >> 20
+        let plainTotal = try #require(ProcVirtualizationTests.memTotalMiB(host.written("plain", "/tmp/meminfo")))
+        #expect(abs(plainTotal - hostTotal) <= 1, "/proc/meminfo shows \(plainTotal) MiB, the host has \(hostTotal)")
         #expect(host.written("plain", "/tmp/cpuinfo") == "\(hostCPUs)")
         #expect(!(try LXCFS.observe(pid: try #require(plain.pid))))
     }
