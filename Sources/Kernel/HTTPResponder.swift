@@ -51,26 +51,20 @@ public final class HTTPResponder: @unchecked Sendable {
         guard let (host, portNumber) = HTTPResponder.split(address) else {
             throw SystemError(call: "bind", errno: EINVAL, subject: address)
         }
+        // sockaddr_in and sockaddr_in6 alike: the family, then the port
+        // (big-endian) at offset 2, the address at 4 (IPv4) or 8 (IPv6).
+        let family = host.contains(":") ? AF_INET6 : AF_INET
+        let (offset, size) = family == AF_INET6 ? (8, 16) : (4, 4)
+        var raw = [UInt8](repeating: 0, count: 16)
+        guard inet_pton(family, host, &raw) == 1 else { throw SystemError(call: "inet_pton", errno: EINVAL, subject: address) }
         var storage = sockaddr_storage()
-        var length: socklen_t
-        let family: Int32
-        if host.contains(":") {
-            family = AF_INET6
-            var address6 = sockaddr_in6()
-            address6.sin6_family = sa_family_t(AF_INET6)
-            address6.sin6_port = portNumber.bigEndian
-            guard inet_pton(AF_INET6, host, &address6.sin6_addr) == 1 else { throw SystemError(call: "inet_pton", errno: EINVAL, subject: address) }
-            withUnsafeMutableBytes(of: &storage) { raw in withUnsafeBytes(of: address6) { raw.copyMemory(from: $0) } }
-            length = socklen_t(MemoryLayout<sockaddr_in6>.size)
-        } else {
-            family = AF_INET
-            var address4 = sockaddr_in()
-            address4.sin_family = sa_family_t(AF_INET)
-            address4.sin_port = portNumber.bigEndian
-            guard inet_pton(AF_INET, host, &address4.sin_addr) == 1 else { throw SystemError(call: "inet_pton", errno: EINVAL, subject: address) }
-            withUnsafeMutableBytes(of: &storage) { raw in withUnsafeBytes(of: address4) { raw.copyMemory(from: $0) } }
-            length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        storage.ss_family = sa_family_t(family)
+        withUnsafeMutableBytes(of: &storage) { bytes in
+            bytes[2] = UInt8(portNumber >> 8)
+            bytes[3] = UInt8(portNumber & 0xff)
+            for index in 0..<size { bytes[offset + index] = raw[index] }
         }
+        let length = socklen_t(family == AF_INET6 ? MemoryLayout<sockaddr_in6>.size : MemoryLayout<sockaddr_in>.size)
         let socketFD = socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard socketFD >= 0 else { throw SystemError(call: "socket", errno: errno, subject: address) }
         var one: Int32 = 1

@@ -73,25 +73,17 @@ public enum PrometheusText {
     }
 
     /// HELP text: backslash and line feed escaped.
-    static func escapeHelp(_ text: String) -> String {
-        var result = ""
-        for character in text {
-            switch character {
-            case "\\": result += "\\\\"
-            case "\n": result += "\\n"
-            default: result.append(character)
-            }
-        }
-        return result
-    }
+    static func escapeHelp(_ text: String) -> String { escape(text, quote: false) }
 
     /// A label value: backslash, double quote and line feed escaped.
-    static func escapeLabel(_ text: String) -> String {
+    static func escapeLabel(_ text: String) -> String { escape(text, quote: true) }
+
+    static func escape(_ text: String, quote: Bool) -> String {
         var result = ""
         for character in text {
             switch character {
             case "\\": result += "\\\\"
-            case "\"": result += "\\\""
+            case "\"" where quote: result += "\\\""
             case "\n": result += "\\n"
             default: result.append(character)
             }
