@@ -237,3 +237,11 @@ def test_plan_refuses_proc_virtualize_true_without_lxcfs(tmp_path):
     result = subprocess.run([BERTH, "plan", *common, str(manifest)], capture_output=True, text=True, timeout=60, env=env)
     assert result.returncode == 0, result.stderr
     assert f"note: LXCFS is not mounted at {tmp_path}/no-lxcfs: /proc of web shows the host's memory" in result.stderr
+
+
+@pytest.mark.parametrize("address", ["9464", "localhost", "127.0.0.1:99999"])
+def test_agent_refuses_a_metrics_address_without_a_port(tmp_path, address):
+    result = subprocess.run([BERTH, "agent", "--manifests", str(tmp_path), "--metrics", address],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 64, result.stderr
+    assert f"--metrics: '{address}' is not HOST:PORT" in result.stderr
