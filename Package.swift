@@ -99,7 +99,8 @@ let package = Package(
         .testTarget(
             name: "HostKernelTests",
             dependencies: [
-                "Kernel", "Runtime", "Model", "Journal", "Netlink", .product(name: "Logging", package: "swift-log"),
+                "Kernel", "Runtime", "Model", "Journal", "Netlink", "Engine", "Reconcile",
+                .product(name: "Logging", package: "swift-log"),
             ],
             // A C program the escape suite builds static and runs inside a container.
             exclude: ["EscapeProbe"]),

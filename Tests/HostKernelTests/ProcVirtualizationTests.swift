@@ -1,7 +1,9 @@
+import Engine
 import Foundation
 import Kernel
 import Logging
 import Model
+import Reconcile
 import Runtime
 import Testing
 
@@ -134,5 +136,44 @@ struct ProcVirtualizationTests {
         // Unset: it starts with the host's /proc.
         let record = try runtime.start(host.container("web2", command: ["/bin/sleep", "300"]))
         #expect(!(try LXCFS.observe(pid: try #require(record.pid))))
+    }
+
+    /// The field contract: a change on a running container is pending
+    /// until a restart, observed in the init's mountinfo, and then matches.
+    @Test(.enabled(if: lxcfsInstalled, "lxcfs is not installed (scripts/install-deps.sh installs it)"))
+    func virtualizeChangedOnARunningContainerIsPendingRestartThenObserved() throws {
+        let host = try TestHost()
+        let lxcfs = try TestLXCFS()
+        defer {
+            #expect(host.tearDown() == [])
+            #expect(lxcfs.stop() == [])
+        }
+        #expect(eventually(seconds: 20) { lxcfs.isReady }, "lxcfs did not mount \(lxcfs.directory)")
+        var paths = host.runtime.paths
+        paths.lxcfsDirectory = .init(lxcfs.directory)
+        let runtime = ContainerRuntime(paths: paths, cgroups: host.runtime.cgroups, logger: Logger(label: "test"))
+        let reconciler = Reconciler(runtime: runtime, logger: Logger(label: "test"))
+        func desired(_ virtualize: Bool?) -> DesiredHost {
+            DesiredHost(
+                host: HostFacts(name: "h"), networks: [],
+                containers: [host.container("pc", command: ["/bin/sleep", "300"]) { $0.proc = virtualize.map { ProcSpec(virtualize: $0) } }])
+        }
+        _ = reconciler.apply(reconciler.plan(desired(false)))
+        let pid = try #require(runtime.state.load("pc")?.pid)
+        #expect(!(try LXCFS.observe(pid: pid)))
+        #expect(reconciler.plan(desired(false)).isEmpty)
+
+        let plan = reconciler.plan(desired(true))
+        #expect(plan.map(\.kind) == [.pendingRestart])
+        #expect(plan.first?.changes.map(\.description) == ["spec.proc.virtualize: host → lxcfs"])
+        _ = reconciler.apply(plan)
+        #expect(runtime.state.load("pc")?.pid == pid)  // pending: not restarted without --restart
+        _ = reconciler.apply(plan, options: ApplyOptions(restart: true))
+        let restarted = try #require(runtime.state.load("pc")?.pid)
+        #expect(restarted != pid)
+        #expect(try LXCFS.observe(pid: restarted))
+        #expect(reconciler.plan(desired(true)).isEmpty)
+        // Unset, with LXCFS live: the container's /proc, as it has.
+        #expect(reconciler.plan(desired(nil)).allSatisfy { $0.kind == .updateLive && $0.changes.allSatisfy { $0.origin == .manifest } })
     }
 }
