@@ -57,7 +57,7 @@ import Testing
             "container_network_transmit_bytes_total{name=\"web\",interface=\"eth0\"} 4",
             "berth_container_running{name=\"db\"} 0",
             "berth_failcnt{name=\"web\",resource=\"numproc\"} 1",
-            "berth_drift_objects 2",
+            "berth_drift_fields 2",
             "berth_last_pass_timestamp_seconds 1700000000",
             "berth_last_pass_duration_seconds 0.25",
             "# TYPE container_cpu_usage_seconds_total counter",

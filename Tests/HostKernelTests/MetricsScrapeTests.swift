@@ -179,4 +179,42 @@ struct MetricsScrapeTests {
         #expect(try MetricsScrapeTests.exchange(port: responder.port, Array(huge.utf8)).hasPrefix("HTTP/1.1 431"))
         #expect(try MetricsScrapeTests.exchange(port: responder.port, Array("nonsense\r\n\r\n".utf8)).hasPrefix("HTTP/1.1 400"))
     }
+
+    /// `berth agent --metrics`: its last pass and its drift count, scraped.
+    @Test func agentServesMetricsWithItsLastPassAndDriftCount() throws {
+        let host = try TestHost()
+        let manifests = host.root + "/manifests"
+        try FileManager.default.createDirectory(atPath: manifests, withIntermediateDirectories: true)
+        try AgentTests.save(AgentTests.manifest("c1"), to: manifests + "/c1.yaml")
+        _ = try Spawn.run(["/usr/sbin/ip", "link", "set", "lo", "up"])
+        let port = UInt16.random(in: 20000...60000)
+        let agent = try AgentTests.AgentProcess(host, ["--manifests", manifests, "--interval", "1h", "--metrics", "127.0.0.1:\(port)"])
+        defer {
+            agent.kill()
+            #expect(host.tearDown() == [])
+        }
+        #expect(agent.waitFor(seconds: 90) { $0.contains("READY=1") } != nil, "\(agent.output)")
+        func scrape() throws -> [String: PrometheusParser.Family] {
+            let answer = try MetricsScrapeTests.exchange(port: port, Array("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
+            #expect(answer.hasPrefix("HTTP/1.1 200 OK"), "\(answer.prefix(200))")
+            return try PrometheusParser.parse(answer.components(separatedBy: "\r\n\r\n").dropFirst().joined(separator: "\r\n\r\n"))
+        }
+        var families = try scrape()
+        #expect(families["berth_agent_passes_total"]?.samples.first?.value == 1)
+        #expect(families["berth_drift_fields"]?.samples.first?.value == 0)
+        #expect((families["berth_last_pass_timestamp_seconds"]?.samples.first?.value ?? 0) > 1_700_000_000)
+        #expect(families["container_spec_memory_limit_bytes"]?.samples.first { $0.labels["name"] == "c1" }?.value == Double(64 << 20))
+
+        // Drift behind berth's back, then a pass (SIGHUP): counted, and repaired.
+        let record = try #require(host.runtime.state.load("c1"))
+        var lowered = CgroupLimits()
+        lowered.memoryMax = 32 << 20
+        _ = try host.runtime.cgroups.apply(lowered, to: try CgroupPath(record.cgroup))
+        agent.signal(SIGHUP)
+        #expect(eventually { ((try? scrape())?["berth_agent_passes_total"]?.samples.first?.value ?? 0) >= 2 }, "\(agent.output)")
+        families = try scrape()
+        // One per drifted field (memory.max, and what follows it on this hierarchy).
+        #expect((families["berth_drift_fields"]?.samples.first?.value ?? 0) >= 1)
+        #expect(families["container_spec_memory_limit_bytes"]?.samples.first { $0.labels["name"] == "c1" }?.value == Double(64 << 20))
+    }
 }

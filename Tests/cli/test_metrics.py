@@ -164,8 +164,8 @@ def test_metrics_prints_the_agents_last_pass_in_the_text_format(tmp_path):
         capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     families = parse(result.stdout)
-    assert families["berth_drift_objects"]["type"] == "gauge"
-    assert families["berth_drift_objects"]["samples"] == [({}, 3.0)]
+    assert families["berth_drift_fields"]["type"] == "gauge"
+    assert families["berth_drift_fields"]["samples"] == [({}, 3.0)]
     assert families["berth_last_pass_timestamp_seconds"]["samples"] == [({}, 1700000000.0)]
     assert families["berth_last_pass_duration_seconds"]["samples"] == [({}, 0.125)]
     assert families["berth_agent_passes_total"]["type"] == "counter"

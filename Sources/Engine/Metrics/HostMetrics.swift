@@ -175,7 +175,7 @@ public enum HostMetrics {
         if let agent {
             families += [
                 MetricFamily(
-                    "berth_drift_objects", .gauge, help: "Fields that differed from the manifests behind berth's back at the last pass.",
+                    "berth_drift_fields", .gauge, help: "Fields that differed from the manifests behind berth's back at the last pass.",
                     samples: [MetricSample([], .integer(UInt64(max(0, agent.drifts))))]),
                 MetricFamily(
                     "berth_last_pass_timestamp_seconds", .gauge, help: "When the agent's last pass ended, since the Unix epoch.",
