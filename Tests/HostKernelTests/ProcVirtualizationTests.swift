@@ -77,6 +77,12 @@ struct ProcVirtualizationTests {
 
     @Test(.enabled(if: lxcfsInstalled, "lxcfs is not installed (scripts/install-deps.sh installs it)"))
     func freeInsideShowsTheMemoryLimitAndCpuinfoItsCPUsWithLXCFS() throws {
+        try withLXCFS { host, runtime in try freeInside(host, runtime) }
+    }
+
+    /// A test host whose runtime looks for a live LXCFS of the test's own;
+    /// both torn down after `body`, nothing left behind.
+    func withLXCFS(_ body: (TestHost, ContainerRuntime) throws -> Void) throws {
         let host = try TestHost()
         let lxcfs = try TestLXCFS()
         defer {
@@ -87,6 +93,10 @@ struct ProcVirtualizationTests {
         var paths = host.runtime.paths
         paths.lxcfsDirectory = .init(lxcfs.directory)
         let runtime = ContainerRuntime(paths: paths, cgroups: host.runtime.cgroups, logger: Logger(label: "test"))
+        try body(host, runtime)
+    }
+
+    func freeInside(_ host: TestHost, _ runtime: ContainerRuntime) throws {
         let hostCPUs = sysconf(Int32(_SC_NPROCESSORS_ONLN))
 
         // Unset: LXCFS is live, so /proc is the container's.
@@ -142,16 +152,10 @@ struct ProcVirtualizationTests {
     /// until a restart, observed in the init's mountinfo, and then matches.
     @Test(.enabled(if: lxcfsInstalled, "lxcfs is not installed (scripts/install-deps.sh installs it)"))
     func virtualizeChangedOnARunningContainerIsPendingRestartThenObserved() throws {
-        let host = try TestHost()
-        let lxcfs = try TestLXCFS()
-        defer {
-            #expect(host.tearDown() == [])
-            #expect(lxcfs.stop() == [])
-        }
-        #expect(eventually(seconds: 20) { lxcfs.isReady }, "lxcfs did not mount \(lxcfs.directory)")
-        var paths = host.runtime.paths
-        paths.lxcfsDirectory = .init(lxcfs.directory)
-        let runtime = ContainerRuntime(paths: paths, cgroups: host.runtime.cgroups, logger: Logger(label: "test"))
+        try withLXCFS { host, runtime in try restartTakesIt(host, runtime) }
+    }
+
+    func restartTakesIt(_ host: TestHost, _ runtime: ContainerRuntime) throws {
         let reconciler = Reconciler(runtime: runtime, logger: Logger(label: "test"))
         func desired(_ virtualize: Bool?) -> DesiredHost {
             DesiredHost(
