@@ -92,14 +92,15 @@ let package = Package(
         .testTarget(name: "ReconcileTests", dependencies: ["Reconcile", "Model"]),
         .testTarget(
             name: "RuntimeTests", dependencies: ["Runtime", "Model", "Manifest", .product(name: "Logging", package: "swift-log")]),
-        .testTarget(name: "EngineTests", dependencies: ["Engine", "Kernel", "Model"]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "Kernel", "Model", "Netlink"]),
         .testTarget(
             name: "CLITests", dependencies: ["berth", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         // Lane 2: real kernel, as root, only inside a sandbox host (scripts/sandbox-run.sh).
         .testTarget(
             name: "HostKernelTests",
             dependencies: [
-                "Kernel", "Runtime", "Model", "Journal", "Netlink", .product(name: "Logging", package: "swift-log"),
+                "Kernel", "Runtime", "Model", "Journal", "Netlink", "Engine", "Reconcile",
+                .product(name: "Logging", package: "swift-log"),
             ],
             // A C program the escape suite builds static and runs inside a container.
             exclude: ["EscapeProbe"]),

@@ -20,6 +20,9 @@ packages=(
     # tests: a private system bus (dbus-daemon, dbus-monitor) and systemd-machined with
     # machinectl, for the machined registration (berth itself needs neither)
     dbus-daemon dbus-bin systemd-container
+    # LXCFS, for a container-sized /proc (spec.proc.virtualize): the tests run
+    # their own lxcfs on a private mountpoint inside the sandbox (see below)
+    lxcfs
 )
 
 missing=()
@@ -36,8 +39,29 @@ if ((${#missing[@]})); then
     fi
     echo "install-deps: installing ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
+    # Installing lxcfs starts lxcfs.service on a systemd host, which mounts
+    # FUSE on /var/lib/lxcfs of the machine itself. The packages go in with
+    # no service started: a policy-rc.d that refuses every start (invoke-rc.d
+    # and deb-systemd-invoke obey it) for the length of this apt-get only;
+    # under CI the unit is also masked, so no reboot starts it either. A
+    # machine's own policy-rc.d is left as it is.
+    policy=/usr/sbin/policy-rc.d
+    own_policy=0
+    if [[ ! -e $policy ]]; then
+        printf '#!/bin/sh\n# install-deps.sh: no service starts while it installs\nexit 101\n' >"$policy"
+        chmod 755 "$policy"
+        own_policy=1
+        trap 'rm -f "$policy"' EXIT
+    fi
+    if [[ ${CI:-} == true && -d /run/systemd/system ]]; then
+        systemctl mask lxcfs.service >/dev/null 2>&1 || true
+    fi
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${missing[@]}"
+    if ((own_policy)); then
+        rm -f "$policy"
+        trap - EXIT
+    fi
 fi
 
 if ! command -v swift >/dev/null 2>&1; then

@@ -61,6 +61,7 @@ static const char *const step_names[] = {
     [BERTH_STEP_CGROUP] = "join the cgroup",
     [BERTH_STEP_LOOPBACK] = "bring up lo",
     [BERTH_STEP_SESSION] = "start a session",
+    [BERTH_STEP_PROC_VIRTUAL] = "bind lxcfs over /proc",
 };
 
 const char *berth_step_name(int step) {
@@ -270,6 +271,26 @@ static void mask_paths(const struct berth_container_config *config, int rootfd) 
         if (fd < 0) fail(config, BERTH_STEP_READONLY);
         fd_path(target, fd);
         if (remount_read_only(target, MS_NOSUID | MS_NODEV | MS_NOEXEC) != 0) fail(config, BERTH_STEP_READONLY);
+        close(fd);
+    }
+}
+
+// Binds each file over its counterpart in the container's fresh /proc or
+// /sys (read-only sysfs takes a bind mount on a file all the same). The
+// target is opened without following any symlink and must already exist.
+static void bind_over_proc(const struct berth_container_config *config, int rootfd) {
+    for (int i = 0; i < config->proc_bind_count; i++) {
+        const struct berth_bind_mount *bind = &config->proc_binds[i];
+        const char *inside = bind->destination;
+        while (*inside == '/') inside++;
+        int fd = open_in_root(rootfd, inside, O_PATH, 1);
+        if (fd < 0) {
+            if (errno == ENOENT) continue;
+            fail(config, BERTH_STEP_PROC_VIRTUAL);
+        }
+        char target[64];
+        fd_path(target, fd);
+        if (mount(bind->source, target, NULL, MS_BIND, NULL) != 0) fail(config, BERTH_STEP_PROC_VIRTUAL);
         close(fd);
     }
 }
@@ -632,6 +653,7 @@ __attribute__((noreturn)) static void child_main(const struct berth_container_co
     mount_on_dir(config, rootfd, "proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, BERTH_STEP_PROC);
     mount_on_dir(config, rootfd, "sys", "sysfs", "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL,
                  BERTH_STEP_SYS);
+    bind_over_proc(config, rootfd);
     make_dev(config, rootfd);
     if (config->disable_ipv6) {
         // The namespace's own /proc/sys/net, before /proc/sys turns read-only.

@@ -39,6 +39,7 @@ public struct LinuxHost: HostRuntime {
     public func observe(_ desired: DesiredHost) -> ObservedHost {
         let desired = desired.defaulted()
         var observed = ObservedHost()
+        observed.lxcfsLive = runtime.paths.lxcfs.isLive()
         let containers = Dictionary(desired.containers.map { ($0.metadata.name, $0) }, uniquingKeysWith: { first, _ in first })
         let networks = Dictionary(desired.networks.map { ($0.metadata.name, $0) }, uniquingKeysWith: { first, _ in first })
         var known: Set<String> = []
@@ -104,6 +105,7 @@ public struct LinuxHost: HostRuntime {
                 name: record.name, state: state, recordedSpec: record.spec, resources: resources, network: network,
                 firewallCurrent: firewallCurrent)
             container.recordedLabels = record.labels ?? [:]
+            if running, let pid = record.pid { container.procVirtualized = try? LXCFS.observe(pid: pid) }
             observed.containers.append(container)
         }
         let records = runtime.state.networkRecords()

@@ -1,3 +1,4 @@
+import Kernel
 import Manifest
 import Model
 import Netlink
@@ -63,6 +64,9 @@ public enum HostCheck {
                     location: location, fieldPath: path.description, message: message,
                     hint: "choose a subnet this host does not use (berth's own bridges aside)"))
         }
+        let (procErrors, procNotes) = procProblems(desired, lxcfs: runtime.paths.lxcfs, locator: locator)
+        errors += procErrors
+        notes += procNotes
         for container in desired.containers {
             let name = container.metadata.name
             func fail(_ path: FieldPath, _ message: String, hint: String? = nil) {
@@ -102,6 +106,36 @@ public enum HostCheck {
             }
         }
         return (errors, notes)
+    }
+}
+
+extension HostCheck {
+    /// Where LXCFS is not live: `proc.virtualize: true` is refused at its
+    /// line (the container's /proc cannot be its own), and containers that
+    /// leave it unset get a note that their /proc is the host's.
+    public static func procProblems(_ desired: DesiredHost, lxcfs: LXCFS, locator: FieldLocator) -> (errors: [ManifestError], notes: [String]) {
+        guard !desired.containers.isEmpty, !lxcfs.isLive() else { return ([], []) }
+        var errors: [ManifestError] = []
+        var hostProc: [String] = []
+        for container in desired.containers {
+            switch container.spec.procVirtualize {
+            case true?:
+                let path = FieldPath.root / "spec" / "proc" / "virtualize"
+                errors.append(
+                    ManifestError(
+                        location: locator.location(container: container.metadata.name, path) ?? container.source,
+                        fieldPath: path.description,
+                        message: "LXCFS is not mounted at \(lxcfs.directory): /proc cannot show the container's memory and CPUs",
+                        hint: "install and start lxcfs.service (Debian's lxcfs), set BERTH_LXCFS_DIR to its mountpoint, or set it false"))
+            case nil: hostProc.append(container.metadata.name)
+            case false?: continue
+            }
+        }
+        guard !hostProc.isEmpty else { return (errors, []) }
+        let note =
+            "LXCFS is not mounted at \(lxcfs.directory): /proc of \(hostProc.joined(separator: ", ")) shows the host's memory, "
+            + "CPUs and uptime (start lxcfs.service, or set proc.virtualize: false)"
+        return (errors, [note])
     }
 }
 

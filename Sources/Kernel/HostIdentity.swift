@@ -19,4 +19,14 @@ public enum HostIdentity {
         let bytes = buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
         return String(decoding: bytes, as: UTF8.self)
     }
+
+    /// The machine's memory (sysconf _SC_PHYS_PAGES × page size) and
+    /// online CPUs (_SC_NPROCESSORS_ONLN). Idempotent.
+    public static func capacity() -> (memoryBytes: UInt64, cpus: Int) {
+        let pages = sysconf(Int32(_SC_PHYS_PAGES))
+        let size = sysconf(Int32(_SC_PAGESIZE))
+        guard pages > 0, size > 0 else { return (0, max(0, sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
+        let (bytes, overflow) = UInt64(pages).multipliedReportingOverflow(by: UInt64(size))
+        return (overflow ? UInt64.max : bytes, max(0, sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+    }
 }

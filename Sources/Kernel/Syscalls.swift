@@ -19,6 +19,9 @@ public enum Syscall {
         }
     }
 
+    /// open(2) read-only, close-on-exec (as `open`). Not idempotent (a new fd).
+    public static func openReadOnly(_ path: String) throws(SystemError) -> Int32 { try open(path, O_RDONLY) }
+
     /// open(2) with O_CLOEXEC always added. Not idempotent (returns a new fd).
     public static func open(_ path: String, _ flags: Int32, mode: mode_t = 0) throws(SystemError) -> Int32 {
         try retrying("open", path) { Glibc.open(path, flags | O_CLOEXEC, mode) }

@@ -26,6 +26,9 @@ public struct ContainerConfig: Hashable, Sendable {
     public var capabilities: CapabilityChanges
     public var security: Security
     public var mounts: [Mount]
+    /// LXCFS's files over its /proc: nil is a value here (wherever LXCFS
+    /// is live when it starts), as the manifest's `proc.virtualize` unset.
+    public var procVirtualize: Bool?
     /// Nil: the container shares the host's user ids.
     public var userNamespace: IDMapping?
     public var restartPolicy: RestartPolicy
@@ -141,7 +144,7 @@ public struct ContainerConfig: Hashable, Sendable {
     fileprivate init(
         state: DesiredRunState, logDriver: LogDriver, hostname: String, rootfs: RootfsSource, persistent: Bool, command: [String], workingDir: String,
         env: [String: String], networks: [Attachment], resources: ResourcesSpec, devices: [Device],
-        capabilities: CapabilityChanges, security: Security, mounts: [Mount], userNamespace: IDMapping?,
+        capabilities: CapabilityChanges, security: Security, mounts: [Mount], procVirtualize: Bool?, userNamespace: IDMapping?,
         restartPolicy: RestartPolicy, stopTimeout: Interval, firewall: Firewall?, drift: DriftPolicy, profiles: [String],
         placement: Placement?
     ) {
@@ -159,6 +162,7 @@ public struct ContainerConfig: Hashable, Sendable {
         self.capabilities = capabilities
         self.security = security
         self.mounts = mounts
+        self.procVirtualize = procVirtualize
         self.userNamespace = userNamespace
         self.restartPolicy = restartPolicy
         self.stopTimeout = stopTimeout
@@ -218,6 +222,7 @@ extension ContainerSpec {
                     type: mount.type, source: mount.source, destination: mount.destination, readOnly: mount.readOnly ?? false,
                     size: mount.size)
             },
+            procVirtualize: proc?.virtualize,
             userNamespace: userNamespace.map { ContainerConfig.IDMapping(uidMap: $0.uidMap, gidMap: $0.gidMap ?? $0.uidMap) },
             restartPolicy: restartPolicy ?? Defaults.restartPolicy,
             stopTimeout: stopTimeout ?? Defaults.stopTimeout,
@@ -259,6 +264,7 @@ extension ContainerSpec {
             : config.mounts.map {
                 MountSpec(type: $0.type, source: $0.source, destination: $0.destination, readOnly: $0.readOnly, size: $0.size)
             }
+        proc = config.procVirtualize.map { ProcSpec(virtualize: $0) }
         userNamespace = config.userNamespace.map { UserNamespaceSpec(uidMap: $0.uidMap, gidMap: $0.gidMap) }
         restartPolicy = config.restartPolicy
         stopTimeout = config.stopTimeout

@@ -29,6 +29,7 @@ extension ContainerSpec {
             security.nestedUserNamespaces = mine.nestedUserNamespaces ?? theirs.nestedUserNamespaces
             return security
         }
+        result.proc = merge(proc, base.proc) { mine, theirs in ProcSpec(virtualize: mine.virtualize ?? theirs.virtualize) }
         result.mounts = mounts ?? base.mounts
         result.userNamespace = merge(userNamespace, base.userNamespace) { mine, theirs in
             UserNamespaceSpec(uidMap: mine.uidMap, gidMap: mine.gidMap ?? theirs.gidMap)

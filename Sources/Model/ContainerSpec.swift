@@ -15,6 +15,7 @@ public struct ContainerSpec: Hashable, Sendable, Codable {
     public var devices: [DeviceSpec]?
     public var capabilities: CapabilitiesSpec?
     public var security: SecuritySpec?
+    public var proc: ProcSpec?
     public var mounts: [MountSpec]?
     public var userNamespace: UserNamespaceSpec?
     public var restartPolicy: RestartPolicy?
@@ -148,6 +149,17 @@ public struct SecuritySpec: Hashable, Sendable, Codable {
     /// unconfined) nothing refuses them.
     public var nestedUserNamespaces: Bool?
     public init() {}
+}
+
+/// What the container's /proc shows.
+public struct ProcSpec: Hashable, Sendable, Codable {
+    /// LXCFS's meminfo, cpuinfo, stat, uptime, loadavg, diskstats and swaps
+    /// (and sys/devices/system/cpu/online) bound over the container's own:
+    /// `free` shows its memory limit, `nproc` its CPUs, `uptime` its own.
+    /// nil: wherever LXCFS runs (its mountpoint is live) when the container
+    /// starts; false: the host's files, as the kernel gives them.
+    public var virtualize: Bool?
+    public init(virtualize: Bool? = nil) { self.virtualize = virtualize }
 }
 
 public enum SeccompProfile: String, Hashable, Sendable, Codable, CaseIterable {

@@ -88,6 +88,8 @@ public enum Netlink {
     public static let IFLA_OPERSTATE: UInt16 = 16
     public static let IFLA_IFALIAS: UInt16 = 20
     public static let IFLA_GROUP: UInt16 = 27
+    /// struct rtnl_link_stats64: 64-bit counters, rx_packets first.
+    public static let IFLA_STATS64: UInt16 = 23
     public static let IFLA_AF_SPEC: UInt16 = 26
     public static let IFLA_INET6_ADDR_GEN_MODE: UInt16 = 8
     public static let IN6_ADDR_GEN_MODE_NONE: UInt8 = 1

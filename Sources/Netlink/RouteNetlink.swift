@@ -38,7 +38,38 @@ public struct Link: Equatable, Sendable {
     public var alias: String?
     /// The device group (IFLA_GROUP; 0 is the default group).
     public var group: UInt32?
+    /// Its counters (IFLA_STATS64; nil: the kernel sent none).
+    public var statistics: LinkStatistics?
     public var isUp: Bool { flags & Netlink.IFF_UP != 0 }
+}
+
+/// The first counters of struct rtnl_link_stats64, as the kernel counts them.
+public struct LinkStatistics: Equatable, Sendable {
+    public var receivePackets: UInt64
+    public var transmitPackets: UInt64
+    public var receiveBytes: UInt64
+    public var transmitBytes: UInt64
+    public var receiveErrors: UInt64
+    public var transmitErrors: UInt64
+    public var receiveDropped: UInt64
+    public var transmitDropped: UInt64
+
+    /// From IFLA_STATS64's payload (nil: shorter than these eight counters).
+    public init?(stats64 value: [UInt8]) {
+        var counters: [UInt64] = []
+        for index in 0..<8 {
+            guard let counter = value.readLittleEndian(UInt64.self, at: index * 8) else { return nil }
+            counters.append(counter)
+        }
+        receivePackets = counters[0]
+        transmitPackets = counters[1]
+        receiveBytes = counters[2]
+        transmitBytes = counters[3]
+        receiveErrors = counters[4]
+        transmitErrors = counters[5]
+        receiveDropped = counters[6]
+        transmitDropped = counters[7]
+    }
 }
 
 /// A port of a bridge as an AF_BRIDGE link dump reports it.
@@ -70,6 +101,14 @@ public final class RouteNetlink {
     private var sequence: UInt32 = 1
 
     public init(transport: NetlinkTransport) { self.transport = transport }
+
+    /// A client in the network namespace of process `pid` (its
+    /// /proc/PID/ns/net): a container's, seen from the host.
+    public static func inNamespace(ofProcess pid: Int32) throws -> RouteNetlink {
+        let namespaceFD = try Syscall.openReadOnly("/proc/\(pid)/ns/net")
+        defer { Syscall.close(namespaceFD) }
+        return RouteNetlink(transport: try NetlinkSocket(networkNamespaceFD: namespaceFD))
+    }
 
     public convenience init() throws { self.init(transport: try NetlinkSocket()) }
 
@@ -312,6 +351,7 @@ public final class RouteNetlink {
             case Netlink.IFLA_ADDRESS: link.mac = attribute.value
             case Netlink.IFLA_IFALIAS: link.alias = attribute.stringValue
             case Netlink.IFLA_GROUP: link.group = attribute.u32Value
+            case Netlink.IFLA_STATS64: link.statistics = LinkStatistics(stats64: attribute.value)
             case Netlink.IFLA_MASTER: link.master = attribute.u32Value.map { Int32(bitPattern: $0) }
             case Netlink.IFLA_LINKINFO:
                 link.kind = Attribute.decode(attribute.value[...])?.first { $0.type == Netlink.IFLA_INFO_KIND }?.stringValue

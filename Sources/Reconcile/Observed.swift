@@ -38,6 +38,9 @@ public struct ObservedHost: Sendable, Equatable {
     /// Whether a mounted disk image can grow while its container runs
     /// (else a bigger disk quota waits for a restart).
     public var diskGrowsLive = true
+    /// Whether the host's LXCFS is mounted and answers: where a container
+    /// leaves `proc.virtualize` unset, its /proc should then be LXCFS's.
+    public var lxcfsLive = false
     /// What each source applied, by source.
     public var inventories: [String: Inventory] = [:]
 
@@ -118,6 +121,8 @@ public struct ObservedContainer: Sendable, Equatable {
     public var network: NetworkObservation?
     /// Whether its firewall table is as berth applied it (nil: not observed).
     public var firewallCurrent: Bool?
+    /// Whether LXCFS's files are over its /proc (its init's mountinfo; nil: not observed).
+    public var procVirtualized: Bool?
 
     public init(
         name: String, state: ObservedRunState, recordedSpec: ContainerConfig?, resources: ObservedResources? = nil,

@@ -115,7 +115,7 @@ public enum Planner {
         let enforce = enforceAll || spec.drift == .enforce
         var actions = liveActions(
             container, current, recorded: recorded, desired: desired, attached: attached, enforce: enforce, oldBridges: observed.oldBridges,
-            diskGrowsLive: observed.diskGrowsLive)
+            diskGrowsLive: observed.diskGrowsLive, lxcfsLive: observed.lxcfsLive)
         if wanted == .running && current.state == .frozen {
             if enforce || stateOrigin == .manifest {
                 actions.append(Action(ref, .thawContainer, changes: stateChange(stateOrigin), reason: .frozenButRunningWanted))
@@ -132,7 +132,7 @@ public enum Planner {
     /// its next start.
     static func liveActions(
         _ container: ContainerObject, _ current: ObservedContainer, recorded: ContainerConfig?, desired: DesiredHost, attached: [NetworkObject],
-        enforce: Bool, oldBridges: [String: [String]] = [:], diskGrowsLive: Bool = true
+        enforce: Bool, oldBridges: [String: [String]] = [:], diskGrowsLive: Bool = true, lxcfsLive: Bool = false
     ) -> [Action] {
         let ref = ObjectRef.container(container.metadata.name)
         let spec = container.spec
@@ -233,6 +233,9 @@ public enum Planner {
             restartChanges += RestartFields.changes(desired: spec, recorded: recorded, networksLive: current.network != nil)
             actions += recordUpdate(ref, spec, recorded, labels: (container.metadata.labels, current.recordedLabels), onlyRecordFields: true)
         }
+        if let change = procChange(spec, current, recorded: recorded, lxcfsLive: lxcfsLive), enforce || change.origin == .manifest {
+            restartChanges.append(change)
+        }
         if !restartChanges.isEmpty {
             let ipv6Only = restartChanges.allSatisfy { $0.field.hasPrefix("spec.networks[") }
             actions.append(
@@ -241,6 +244,19 @@ public enum Planner {
                     reason: ipv6Only ? .ipv6NeedsRestart : .appliedAtRestart))
         }
         return actions
+    }
+
+    /// /proc as the container has it (LXCFS's files or the host's) against
+    /// the manifest's `proc.virtualize` (unset: LXCFS's where it is live).
+    /// Taken at the next start; what the manifest did not change is drift.
+    static func procChange(_ spec: ContainerConfig, _ current: ObservedContainer, recorded: ContainerConfig?, lxcfsLive: Bool) -> FieldChange? {
+        guard let virtualized = current.procVirtualized else { return nil }
+        let wanted = spec.procVirtualize ?? lxcfsLive
+        guard wanted != virtualized else { return nil }
+        let origin: ChangeOrigin = recorded == nil || recorded?.procVirtualize != spec.procVirtualize ? .manifest : .drift
+        return FieldChange(
+            "spec.proc.virtualize", desired: .text(RestartFields.proc(wanted)), observed: .text(RestartFields.proc(virtualized)),
+            origin: origin)
     }
 
     /// Fields only berth's record holds. With `onlyRecordFields` false (a
@@ -260,6 +276,7 @@ public enum Planner {
         }
         if !onlyRecordFields {
             changes += RestartFields.changes(desired: spec, recorded: recorded, networksLive: false)
+            changes += RestartFields.procRecord(desired: spec, recorded: recorded)
             changes += ResourceDiff.differences(desired: ResourceValues(spec: spec.resources), observed: ResourceValues(spec: recorded.resources))
                 .map { FieldChange($0.0, desired: $0.1, observed: $0.2, origin: .manifest) }
             if spec.firewall != recorded.firewall { changes.append(firewallChange(spec, recorded)) }

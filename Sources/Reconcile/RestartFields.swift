@@ -49,6 +49,22 @@ enum RestartFields {
         return changes
     }
 
+    /// The container's /proc for a stopped container's record: true, false
+    /// or unset (LXCFS's where it is live). A running one's is observed
+    /// (Planner.procChange).
+    static func procRecord(desired: ContainerConfig, recorded: ContainerConfig) -> [FieldChange] {
+        func text(_ value: Bool?) -> String { value.map(proc) ?? "lxcfs where it runs" }
+        guard desired.procVirtualize != recorded.procVirtualize else { return [] }
+        return [
+            FieldChange(
+                "spec.proc.virtualize", desired: .text(text(desired.procVirtualize)), observed: .text(text(recorded.procVirtualize)),
+                origin: .manifest)
+        ]
+    }
+
+    /// How /proc looks: "lxcfs" (the container's) or "host".
+    static func proc(_ virtualized: Bool) -> String { virtualized ? "lxcfs" : "host" }
+
     static func words(_ list: [String]) -> String { list.joined(separator: " ") }
 
     static func profiles(_ names: [String]) -> String? { names.isEmpty ? nil : names.joined(separator: ",") }

@@ -82,6 +82,7 @@ public struct ContainerRuntime: Sendable {
             throw RuntimeError(description: "container \(name) is already running (pid \(pid))")
         }
         let spec = container.spec
+        try checkProc(spec)
         let lower = try lowerLayer(container)
         // A foreground container's private layer is in memory: a tmpfs its
         // child mounts on its run directory (seen only in its own mount
@@ -252,6 +253,23 @@ public struct ContainerRuntime: Sendable {
         }
     }
 
+    /// LXCFS's files over the container's /proc, when `proc.virtualize`
+    /// says so or (unset) LXCFS is live.
+    func procBinds(_ spec: ContainerConfig) -> [ContainerLaunch.BindMount] {
+        let lxcfs = paths.lxcfs
+        guard spec.procVirtualize != false, lxcfs.isLive() else { return [] }
+        return lxcfs.binds()
+    }
+
+    /// `proc.virtualize: true` needs LXCFS live (plan refuses it first).
+    func checkProc(_ spec: ContainerConfig) throws {
+        let lxcfs = paths.lxcfs
+        if spec.procVirtualize == true && !lxcfs.isLive() {
+            throw RuntimeError(
+                description: "proc.virtualize is true but LXCFS is not mounted at \(lxcfs.directory) (start lxcfs.service, or set BERTH_LXCFS_DIR)")
+        }
+    }
+
     func launchConfiguration(_ container: ContainerObject, record: ContainerRecord) throws -> ContainerLaunch {
         let spec = container.spec
         var environment = [
@@ -292,6 +310,7 @@ public struct ContainerRuntime: Sendable {
         launch.seccomp = spec.security.filtered
         launch.nestedUserNamespaces = spec.security.nestedUserNamespaces
         launch.disableIPv6 = !spec.usesIPv6
+        launch.procBinds = procBinds(spec)
         return launch
     }
 

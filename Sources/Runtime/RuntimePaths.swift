@@ -1,3 +1,4 @@
+import Kernel
 import SystemPackage
 
 /// Where one berth instance keeps its state, its runtime files and its cgroups.
@@ -8,14 +9,22 @@ public struct RuntimePaths: Sendable, Equatable {
     public var stateDirectory: FilePath
     public var runDirectory: FilePath
     public var cgroupParent: String
+    /// Where the host's LXCFS is mounted (a host service, shared by every
+    /// instance; BERTH_LXCFS_DIR): containers' /proc files come from it.
+    public var lxcfsDirectory: FilePath
 
     public init(
         stateDirectory: FilePath = "/var/lib/berth",
         runDirectory: FilePath = "/run/berth",
-        cgroupParent: String = "berth"
+        cgroupParent: String = "berth",
+        lxcfsDirectory: FilePath = "/var/lib/lxcfs"
     ) {
         self.stateDirectory = stateDirectory
         self.runDirectory = runDirectory
         self.cgroupParent = cgroupParent
+        self.lxcfsDirectory = lxcfsDirectory
     }
+
+    /// The host's LXCFS, where this instance looks for it.
+    public var lxcfs: LXCFS { LXCFS(directory: lxcfsDirectory.string) }
 }

@@ -44,7 +44,7 @@ struct Berth: ParsableCommand {
             List.self, Status.self, Logs.self,
             Run.self, Exec.self, Enter.self, Start.self, Stop.self,
             UBC.self, Suspend.self, Resume.self, Checkpoint.self, Restore.self,
-            Events.self, Agent.self, Version.self,
+            Events.self, Metrics.self, Agent.self, Version.self,
         ]
     )
 }

@@ -59,6 +59,14 @@ import Testing
             "test.yaml:7:24: error: spec.capabilities.add[0]: 'ALL' can only be dropped, not added (set security.privileged for every capability)"
         ),
         (
+            "  proc: {virtualize: 1}\n",
+            "test.yaml:7:22: error: spec.proc.virtualize: expected a boolean (true or false), got an integer"
+        ),
+        (
+            "  proc: {virtualise: true}\n",
+            "test.yaml:7:10: error: spec.proc.virtualise: unknown field (did you mean 'virtualize'?)"
+        ),
+        (
             "  security: {privileged: yes}\n",
             "test.yaml:7:26: error: spec.security.privileged: expected a boolean (true or false), got a string (YAML 1.2 booleans are only true and false)"
         ),
@@ -134,6 +142,7 @@ import Testing
               devices: [{path: /dev/net/tun, access: rwm}]
               capabilities: {add: [net_admin], drop: [CAP_MKNOD]}
               security: {privileged: false, noNewPrivileges: true, seccomp: default}
+              proc: {virtualize: false}
               mounts:
                 - {source: /srv/data, destination: /data, readOnly: true}
                 - {type: tmpfs, destination: /run, size: 64Mi}
@@ -161,6 +170,7 @@ import Testing
         #expect(spec.networks?.first?.addresses.map(\.address.description) == ["10.88.0.5", "fd00::5"])
         #expect(spec.stopTimeout?.milliseconds == 90_000)
         #expect(spec.mounts?.last?.type == .tmpfs)
+        #expect(spec.proc == ProcSpec(virtualize: false))
         #expect(spec.userNamespace?.uidMap.first?.hostID == 100_000)
         #expect(spec.firewall?.rules?.first?.port == 22)
         #expect(spec.policy?.drift == .warn)

@@ -76,7 +76,7 @@ import Testing
         let errors = rendered(decode(yaml).errors)
         let valid =
             "(valid fields: placement, profiles, state, hostname, rootfs, init, env, networks, resources, devices, capabilities, "
-            + "security, mounts, userNamespace, restartPolicy, stopTimeout, firewall, policy, logs)"
+            + "security, proc, mounts, userNamespace, restartPolicy, stopTimeout, firewall, policy, logs)"
         #expect(errors.count == 1001)
         #expect(errors.first == "test.yaml:7:3: error: spec.x0: unknown field " + valid)
         #expect(errors.dropLast().last == "test.yaml:1006:3: error: spec.x999: unknown field " + valid)

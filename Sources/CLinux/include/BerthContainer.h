@@ -54,6 +54,12 @@ struct berth_container_config {
     const char *cwd;          // absolute, inside the container
     const struct berth_bind_mount *binds;
     int bind_count;
+    // Files bound over the container's own /proc and /sys once they are
+    // mounted (LXCFS's meminfo, cpuinfo, ...: a /proc sized to the
+    // container). Each destination must exist there; one that does not is
+    // skipped (sys/devices/system/cpu/online on a kernel without it).
+    const struct berth_bind_mount *proc_binds;
+    int proc_bind_count;
     const struct berth_device_node *devices;
     int device_count;
     // Capabilities kept in the bounding, permitted and effective sets (bit n = capability n).
@@ -120,6 +126,7 @@ enum berth_step {
     BERTH_STEP_CGROUP,
     BERTH_STEP_LOOPBACK,
     BERTH_STEP_SESSION,
+    BERTH_STEP_PROC_VIRTUAL,
 };
 
 const char *berth_step_name(int step);

@@ -183,6 +183,14 @@ public final class AgentLoop {
         lockHolderReported = nil
         defer { withExtendedLifetime(lock) {} }
         var summary = PassSummary(trigger: trigger)
+        let started = MonotonicClock.milliseconds()
+        defer {
+            // For metrics (berth metrics, /metrics): what this pass did.
+            let record = AgentPassRecord(
+                finished: WallClock.seconds(), durationSeconds: Double(MonotonicClock.milliseconds() - started) / 1000,
+                drifts: summary.drifts, changes: summary.changes, failures: summary.failures, passes: passes + 1)
+            try? record.save(configuration.paths)
+        }
         if let checkout { summary.commit = followCheckout(checkout) ?? appliedCommit }
         let now = MonotonicClock.milliseconds()
         let outcome = ManifestPipeline.load(paths: [configuration.manifests], host: configuration.host, runtime: runtime)
@@ -256,6 +264,7 @@ public final class AgentLoop {
             reportedConflicts = conflicts
         }
         let drifts = Planner.drift(desired: desired, observed: observed, options: options).filter { $0.origin == .drift }
+        summary.drifts = drifts.count
         let driftKeys = drifts.map { "\($0.object) \($0.field) \($0.observed) \($0.desired)" }
         reconciler.log(zip(drifts, driftKeys).filter { !reportedDrifts.contains($0.1) }.map(\.0))
         reportedDrifts = Set(driftKeys)

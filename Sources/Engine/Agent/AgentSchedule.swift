@@ -185,6 +185,8 @@ public struct PassSummary: Sendable, Equatable {
     public var changes = 0
     public var failures = 0
     public var backingOff = 0
+    /// Fields that differed behind berth's back (drift) when it observed.
+    public var drifts = 0
     /// Set when the manifests did not load: nothing was applied.
     public var invalid: String?
     public var commit: String?

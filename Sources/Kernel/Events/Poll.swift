@@ -35,3 +35,13 @@ public enum MonotonicClock {
         return UInt64(now.tv_sec) * 1000 + UInt64(now.tv_nsec) / 1_000_000
     }
 }
+
+/// The wall clock (CLOCK_REALTIME), for timestamps others read (metrics).
+public enum WallClock {
+    /// Seconds since the Unix epoch, with fractions.
+    public static func seconds() -> Double {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+    }
+}

@@ -61,6 +61,9 @@ public struct ContainerLaunch: Sendable {
     public var environment: [String]
     public var workingDirectory: String
     public var bindMounts: [BindMount]
+    /// Files bound over the container's /proc and /sys once mounted
+    /// (LXCFS's): destinations inside, that exist there.
+    public var procBinds: [BindMount] = []
     public var capabilities: CapabilitySet
     public var noNewPrivileges: Bool
     /// berth's default seccomp filter (kexec, modules, keyrings, bpf, ... return EPERM).
@@ -140,6 +143,13 @@ extension ContainerLaunch {
                 source: arena.string(bind.source), destination: arena.string(bind.destination), read_only: bind.readOnly ? 1 : 0,
                 is_file: bind.isFile ? 1 : 0, tmpfs_options: bind.tmpfsOptions.flatMap { arena.string($0) })
         }
+        let procBindArray = UnsafeMutablePointer<berth_bind_mount>.allocate(capacity: max(1, procBinds.count))
+        defer { procBindArray.deallocate() }
+        for (index, bind) in procBinds.enumerated() {
+            procBindArray[index] = berth_bind_mount(
+                source: arena.string(bind.source), destination: arena.string(bind.destination), read_only: 0, is_file: 1,
+                tmpfs_options: nil)
+        }
         let nodes = UnsafeMutablePointer<berth_device_node>.allocate(capacity: max(1, devices.count))
         defer { nodes.deallocate() }
         for (index, device) in devices.enumerated() {
@@ -160,6 +170,8 @@ extension ContainerLaunch {
         config.cwd = arena.string(workingDirectory)
         config.binds = UnsafePointer(binds)
         config.bind_count = Int32(bindMounts.count)
+        config.proc_binds = UnsafePointer(procBindArray)
+        config.proc_bind_count = Int32(procBinds.count)
         config.capabilities = capabilities.mask
         config.no_new_privs = noNewPrivileges ? 1 : 0
         config.seccomp = seccomp ? 1 : 0

@@ -3,7 +3,7 @@ import Model
 extension Reader {
     static let containerFields = [
         "placement", "profiles", "state", "hostname", "rootfs", "init", "env", "networks", "resources",
-        "devices", "capabilities", "security", "mounts", "userNamespace", "restartPolicy", "stopTimeout",
+        "devices", "capabilities", "security", "proc", "mounts", "userNamespace", "restartPolicy", "stopTimeout",
         "firewall", "policy", "logs",
     ]
     /// A Profile is a partial Container spec without placement or profiles of its own.
@@ -35,6 +35,7 @@ extension Reader {
         }
         spec.capabilities = f.read("capabilities", &self) { $0.capabilities($1, $2) }
         spec.security = f.read("security", &self) { $0.security($1, $2) }
+        spec.proc = f.read("proc", &self) { $0.proc($1, $2) }
         spec.mounts = f.read("mounts", &self) { reader, node, path in
             reader.list(node, path) { $0.mount($1, $2) }
         }
@@ -266,6 +267,11 @@ extension Reader {
         spec.seccomp = f.read("seccomp", &self) { $0.enumeration($1, $2, SeccompProfile.self) }
         spec.nestedUserNamespaces = f.read("nestedUserNamespaces", &self) { $0.bool($1, $2) }
         return spec
+    }
+
+    mutating func proc(_ node: Node, _ path: FieldPath) -> ProcSpec? {
+        guard let f = mapping(node, path, fields: ["virtualize"]) else { return nil }
+        return ProcSpec(virtualize: f.read("virtualize", &self) { $0.bool($1, $2) })
     }
 
     mutating func mount(_ node: Node, _ path: FieldPath) -> MountSpec? {

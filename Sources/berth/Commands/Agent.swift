@@ -44,6 +44,11 @@ struct Agent: ParsableCommand {
     var consoleMaxSize: String = "10Mi"
     @Option(help: ArgumentHelp("How many rotated console logs to keep (console.log.1 ...; 0: truncate only).", valueName: "count"))
     var consoleFiles: Int = 3
+    @Option(
+        help: ArgumentHelp(
+            "Serve Prometheus metrics at http://ADDR/metrics (127.0.0.1:9464, [::1]:9464); what `berth metrics` prints.",
+            valueName: "addr"))
+    var metrics: String?
 
     func validate() throws {
         if manifests == nil && git == nil { throw ValidationError("give --manifests DIR or --git DIR") }
@@ -55,6 +60,9 @@ struct Agent: ParsableCommand {
         }
         if parsed.milliseconds < 100 { throw ValidationError("--interval: at least 100ms") }
         _ = try consoleLogs()
+        if let metrics, HTTPResponder.split(metrics) == nil {
+            throw ValidationError("--metrics: '\(metrics)' is not HOST:PORT (127.0.0.1:9464, [::1]:9464)")
+        }
     }
 
     func consoleLogs() throws -> ConsoleLogFiles.Policy {
@@ -80,6 +88,17 @@ struct Agent: ParsableCommand {
             manifests: manifestDirectory, git: git, interval: try Interval(parsing: interval), prune: prune,
             source: sourceOptions.source ?? SourceOptions.absolute(manifestDirectory), host: try hostOptions.facts(), paths: global.paths)
         configuration.consoleLogs = try consoleLogs()
+        if let metrics {
+            // Bound before the first pass: a taken port fails the start, not a scrape.
+            let responder = try HTTPResponder(address: metrics)
+            let scraped = runtime
+            try responder.serve { target in
+                guard target == "/metrics" || target.hasPrefix("/metrics?") else {
+                    return (404, "text/plain", "berth serves /metrics only\n")
+                }
+                return (200, PrometheusText.contentType, HostMetrics.text(scraped))
+            }
+        }
         let loop = try AgentLoop(
             configuration: configuration,
             cgroups: runtime.cgroups, logger: Logger(label: "berth"), watchdogMilliseconds: SystemdNotify.watchdogMilliseconds(),

@@ -18,6 +18,8 @@ struct Instance: Equatable {
     var stateDir = Instance.environment("BERTH_STATE_DIR") ?? "/var/lib/berth"
     var runDir = Instance.environment("BERTH_RUN_DIR") ?? "/run/berth"
     var cgroupParent = Instance.environment("BERTH_CGROUP_PARENT") ?? "berth"
+    /// The host's LXCFS mountpoint (a host setting, not per instance).
+    var lxcfsDir = Instance.environment("BERTH_LXCFS_DIR") ?? "/var/lib/lxcfs"
     /// How much berth says on stderr (-q, -v).
     var verbosity = Verbosity.normal
 
@@ -37,7 +39,10 @@ struct Instance: Equatable {
         return text.isEmpty ? nil : text
     }
 
-    var paths: RuntimePaths { RuntimePaths(stateDirectory: .init(stateDir), runDirectory: .init(runDir), cgroupParent: cgroupParent) }
+    var paths: RuntimePaths {
+        RuntimePaths(
+            stateDirectory: .init(stateDir), runDirectory: .init(runDir), cgroupParent: cgroupParent, lxcfsDirectory: .init(lxcfsDir))
+    }
 }
 
 /// The container lifecycle commands that must start fast (`run`, `start`,

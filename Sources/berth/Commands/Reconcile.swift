@@ -154,6 +154,34 @@ struct SourceOptions: ParsableArguments {
 
 /// The manifests a plan or apply works from: paths, or none at all with
 /// `--prune` (the empty set: everything berth owns goes).
+/// The capacity check (vzmemcheck, vzcpucheck): how far the containers'
+/// limits may add up past the host's memory and CPUs, and whether past
+/// that is an error.
+struct CapacityOptions: ParsableArguments {
+    @Option(
+        help: ArgumentHelp(
+            "Overcommit ratios of this host (or BERTH_OVERCOMMIT; default memory=1,cpu=4): plan warns past them.",
+            valueName: "memory=R,cpu=R"))
+    var overcommit: String = Instance.environment("BERTH_OVERCOMMIT") ?? OvercommitRatios.defaults.description
+    @Flag(help: "Refuse to go on when the host is overcommitted past those ratios (else a warning).") var strict = false
+
+    func validate() throws { _ = try ratios() }
+
+    func ratios() throws -> OvercommitRatios {
+        do { return try OvercommitRatios(parsing: overcommit) } catch { throw ValidationError("--overcommit: \(error.message)") }
+    }
+
+    /// Warns on stderr, or with --strict fails, when the host is overcommitted.
+    func check(_ desired: DesiredHost) throws {
+        let (memory, cpus) = HostIdentity.capacity()
+        let warnings = CapacityCheck.warnings(desired, host: HostCapacity(memoryBytes: memory, cpus: cpus), ratios: try ratios())
+        for warning in warnings { Console.error((strict ? "error: " : "warning: ") + warning.description) }
+        if strict && !warnings.isEmpty {
+            throw CLIFailure("the host is overcommitted past --overcommit \(overcommit) (--strict); nothing was planned or changed")
+        }
+    }
+}
+
 struct ManifestArguments: ParsableArguments {
     @Argument(
         help: ArgumentHelp(
@@ -189,6 +217,7 @@ struct Plan: ParsableCommand {
     @Flag(help: "Plan deleting this source's objects that no manifest names any more (else they show as orphans).") var prune = false
     @Flag(help: "Plan moving objects another source applied to this one (else they are refused).") var takeOwnership = false
     @OptionGroup var sourceOptions: SourceOptions
+    @OptionGroup var capacity: CapacityOptions
     @Option(
         name: [.customLong("out"), .customLong("out", withSingleDash: true)],
         help: ArgumentHelp("Also save the plan, for berth apply FILE (which refuses it once anything changed).", valueName: "file"))
@@ -201,6 +230,7 @@ struct Plan: ParsableCommand {
         let reconciler = try Reconciliation.reconciler(global)
         let host = try hostOptions.facts()
         let (desired, files) = try manifests.loaded(host: host, format: format.output, runtime: reconciler.runtime)
+        try capacity.check(desired)
         let options = PlanOptions(prune: prune, scope: sourceOptions.scope(paths: manifests.paths), takeOwnership: takeOwnership)
         let actions = try Reconciliation.plan(reconciler, desired, options: options, format: format.output)
         try PlanOutput.printPlan(actions, format: format.output)
@@ -232,6 +262,7 @@ struct Apply: ParsableCommand {
     @Flag(help: "Restart containers whose changes need a restart.") var restart = false
     @Flag(help: "Make containers whose root filesystem changed again (their private layer goes unless persistent).")
     var replace = false
+    @OptionGroup var capacity: CapacityOptions
     @OptionGroup var manifests: ManifestArguments
 
     func validate() throws { try manifests.check(prune: prune) }
@@ -240,6 +271,7 @@ struct Apply: ParsableCommand {
         if let saved = SavedPlan.read(manifests.paths) { return try apply(saved, file: manifests.paths[0]) }
         let reconciler = try Reconciliation.reconciler(global)
         let desired = try manifests.desired(host: try hostOptions.facts(), format: format.output, runtime: reconciler.runtime)
+        try capacity.check(desired)
         let everything = manifests.paths.isEmpty
         if prune && !everything && desired.containers.isEmpty && !allowEmpty {
             throw CLIFailure("refusing to prune with no containers in the manifests (pass --allow-empty if that is meant)")

@@ -1,0 +1,68 @@
+import Model
+import Testing
+
+@testable import Reconcile
+
+/// vzmemcheck and vzcpucheck for manifests: limits added up against the host.
+@Suite struct CapacityCheckTests {
+    let planner = PlannerTests()
+    let host = HostCapacity(memoryBytes: 1 << 30, cpus: 2)
+
+    func container(_ name: String, memory: UInt64? = nil, swap: UInt64? = nil, cpu: UInt64? = nil, state: DesiredRunState? = nil)
+        -> ContainerObject
+    {
+        planner.container(name) { spec in
+            var resources = ResourcesSpec()
+            if let memory { resources.memory = MemorySpec(max: ByteSize(bytes: memory), swap: swap.map { ByteSize(bytes: $0) }) }
+            if let cpu { resources.cpu = CPUSpec(limit: CPUQuantity(millicores: cpu)) }
+            spec.resources = resources
+            spec.state = state
+        }
+    }
+
+    @Test func withinTheRatiosNothingIsSaid() {
+        let desired = planner.host([container("a", memory: 512 << 20, cpu: 1000), container("b", memory: 512 << 20, cpu: 1000)])
+        #expect(CapacityCheck.warnings(desired, host: host, ratios: OvercommitRatios(memory: 1, cpu: 1)).isEmpty)
+    }
+
+    @Test func memoryPastTheRatioNamesTheLargestConsumers() throws {
+        let desired = planner.host([
+            container("small", memory: 128 << 20), container("big", memory: 768 << 20), container("mid", memory: 256 << 20, swap: 128 << 20),
+            container("tiny", memory: 64 << 20), container("free"), container("off", memory: 8 << 30, state: .stopped),
+        ])
+        let warnings = CapacityCheck.warnings(desired, host: host, ratios: OvercommitRatios(memory: 1, cpu: 4))
+        let warning = try #require(warnings.first)
+        #expect(warnings.count == 1)
+        #expect(warning.resource == .memory)
+        #expect(warning.committed == Double((768 + 384 + 128 + 64) << 20))
+        #expect(warning.largest.map(\.name) == ["big", "mid", "small"])
+        #expect(warning.unlimited == ["free"])
+        #expect(
+            warning.description
+                == "memory overcommitted: the containers' limits add up to 1344Mi, 1.31× the host's 1Gi (allowed: 1×); "
+                + "largest: big 768Mi, mid 384Mi, small 128Mi; without a limit (not counted): free")
+        // A ratio of 1.5 allows it.
+        #expect(CapacityCheck.warnings(desired, host: host, ratios: OvercommitRatios(memory: 1.5, cpu: 4)).isEmpty)
+    }
+
+    @Test func cpuLimitsPastTheRatio() throws {
+        let desired = planner.host([container("a", cpu: 1500), container("b", cpu: 1500), container("c", cpu: 500)])
+        let warning = try #require(CapacityCheck.warnings(desired, host: host, ratios: OvercommitRatios(memory: 1, cpu: 1.5)).first)
+        #expect(warning.resource == .cpu)
+        #expect(warning.description.hasPrefix("CPU overcommitted: the containers' limits add up to 3500m, 1.75× the host's 2 (allowed: 1.5×)"))
+        #expect(warning.largest.map(\.name) == ["a", "b", "c"])
+    }
+
+    @Test(arguments: [
+        ("memory=1.5,cpu=4", OvercommitRatios(memory: 1.5, cpu: 4)), ("cpu=8", OvercommitRatios(memory: 1, cpu: 8)),
+        ("memory=0.9", OvercommitRatios(memory: 0.9, cpu: 4)),
+    ])
+    func ratiosParse(text: String, ratios: OvercommitRatios) throws {
+        #expect(try OvercommitRatios(parsing: text) == ratios)
+    }
+
+    @Test(arguments: ["memory", "memory=0", "memory=-1", "disk=2", "memory=x", "memory=inf", ""])
+    func badRatiosAreRefused(text: String) {
+        #expect(throws: ValueError.self) { try OvercommitRatios(parsing: text) }
+    }
+}
