@@ -154,6 +154,7 @@ struct ExampleTests {
         try run(["status", "web1"], "running")
         try run(["exec", "web1", "--", "/bin/hostname"], "web1")
         try run(["ubc", "web1"], "failcnt")
+        try run(["metrics"], "container_memory_usage_bytes")
         try run(["suspend", "web1"])
         try run(["resume", "web1"])
         try run(["stop", "web1"])

@@ -352,7 +352,6 @@ struct FieldContractTests {
         // What the kernel would refuse or berth cannot enforce, each refused by
         // every command that reads manifests, before anything is made.
         let refused = [
-            ("resources: {disk: {size: 16Mi, inodes: 1000}}", "spec.resources.disk.inodes"),
             ("resources: {cpu: {limit: \"0\"}}", "spec.resources.cpu.limit"),
             ("resources: {memory: {max: 0}}", "spec.resources.memory.max"),
             ("userNamespace: {uidMap: [{containerID: 1, hostID: 100000, size: 10}]}", "spec.userNamespace.uidMap"),
