@@ -20,6 +20,16 @@ public enum HostIdentity {
         return String(decoding: bytes, as: UTF8.self)
     }
 
+    /// The running kernel's release (/proc/sys/kernel/osrelease, as
+    /// `uname -r` prints it), or "unknown" when it cannot be read.
+    public static func kernelRelease() -> String {
+        guard let bytes = try? Syscall.readFile("/proc/sys/kernel/osrelease", limit: 256) else { return "unknown" }
+        let blank: (Character) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\r" }
+        let line = String(decoding: bytes, as: UTF8.self).split(separator: "\n").first ?? ""
+        let release = line.drop(while: blank).reversed().drop(while: blank).reversed()
+        return release.isEmpty ? "unknown" : String(release)
+    }
+
     /// The machine's memory (sysconf _SC_PHYS_PAGES × page size) and
     /// online CPUs (_SC_NPROCESSORS_ONLN). Idempotent.
     public static func capacity() -> (memoryBytes: UInt64, cpus: Int) {

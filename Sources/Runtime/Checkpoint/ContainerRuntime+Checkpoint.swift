@@ -76,7 +76,7 @@ extension ContainerRuntime {
         try Syscall.writeAtomically(try RecordJSON.encode(record), to: directory + "/" + CheckpointManifest.recordFileName)
         try criu.dump(into: directory, options: ContainerRuntime.dumpOptions(pid: pid, leaveRunning: leaveRunning, hostFiles: hostFiles.map(\.key)))
         let manifest = CheckpointManifest(
-            container: name, berthVersion: berthVersion, kernel: ContainerRuntime.kernelRelease(), criu: version.description,
+            container: name, berthVersion: berthVersion, kernel: HostIdentity.kernelRelease(), criu: version.description,
             initPID: pid, leftRunning: leaveRunning, spec: record.spec, veths: veths,
             hostFiles: hostFiles.map { CheckpointManifest.HostFile(key: $0.key, path: $0.path, flags: $0.flags) },
             checksums: try CheckpointManifest.checksums(of: directory))
@@ -191,10 +191,5 @@ extension ContainerRuntime {
                 inside: interface.interface,
                 host: NetworkAttacher.hostInterfaceName(container: record.name, network: network.metadata.name), bridge: network.bridgeName)
         }
-    }
-
-    static func kernelRelease() -> String {
-        guard let bytes = try? Syscall.readFile("/proc/sys/kernel/osrelease", limit: 256) else { return "unknown" }
-        return String(decoding: bytes, as: UTF8.self).split(separator: "\n").first.map(String.init) ?? "unknown"
     }
 }

@@ -25,7 +25,7 @@ struct Version: ParsableCommand {
 
     static func report() -> Report {
         Report(
-            version: number, commit: BuildInfo.commit.isEmpty ? nil : BuildInfo.commit, cgroup: cgroupMode(), kernel: kernelRelease())
+            version: number, commit: BuildInfo.commit.isEmpty ? nil : BuildInfo.commit, cgroup: cgroupMode(), kernel: HostIdentity.kernelRelease())
     }
 
     /// The hierarchy at /sys/fs/cgroup, as berth's drivers see it.
@@ -34,11 +34,6 @@ struct Version: ParsableCommand {
         if type == FilesystemMagic.cgroup2 { return "v2" }
         if (try? Syscall.filesystemType(root + "/unified")) == FilesystemMagic.cgroup2 { return "v1 (hybrid)" }
         return type == FilesystemMagic.tmpfs ? "v1" : "none"
-    }
-
-    static func kernelRelease() -> String {
-        guard let bytes = try? Syscall.readFile("/proc/sys/kernel/osrelease", limit: 256) else { return "unknown" }
-        return String(decoding: bytes, as: UTF8.self).trimmingSpaces.split(separator: "\n").first.map(String.init) ?? "unknown"
     }
 
     func run() throws {
