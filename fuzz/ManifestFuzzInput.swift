@@ -18,9 +18,8 @@ enum ManifestFuzzInput {
             let (desired, resolveErrors) = ManifestSet(documents: decoded.documents).resolve(for: host)
             errors = resolveErrors
             if errors.isEmpty {
-                let defaulted = desired.defaulted()
                 let locator = FieldLocator(documents: decoded.documents)
-                for container in defaulted.containers {
+                for container in desired.containers {
                     _ = locator.location(container: container.metadata.name, .root / "spec" / "init" / "command" / 0)
                 }
             }

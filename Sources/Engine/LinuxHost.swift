@@ -37,7 +37,6 @@ public struct LinuxHost: HostRuntime {
 
     /// What this host has: berth's records checked against the kernel.
     public func observe(_ desired: DesiredHost) -> ObservedHost {
-        let desired = desired.defaulted()
         var observed = ObservedHost()
         observed.lxcfsLive = runtime.paths.lxcfs.isLive()
         let containers = Dictionary(desired.containers.map { ($0.metadata.name, $0) }, uniquingKeysWith: { first, _ in first })
@@ -119,7 +118,7 @@ public struct LinuxHost: HostRuntime {
                 observed.networks.insert(network.metadata.name)
                 observed.bridges[network.metadata.name] = BridgeObservation(
                     up: bridge.up, mtu: bridge.mtu, group: bridge.group, addresses: bridge.addresses, ports: bridge.ports)
-                if network.spec.needsForwarding { observed.forwarding[network.metadata.name] = NetworkRuleset.forwarding(network.bridgeName) }
+                if network.spec.needsForwarding { observed.forwarding[network.metadata.name] = NetworkRuleset.forwarding(network.spec.bridge) }
             }
             // Bridges marked as this instance's whose record was lost: still ours to prune.
             let owner = NetworkAttacher.ownerAlias(cgroupParent: runtime.paths.cgroupParent, network: "")
@@ -137,7 +136,7 @@ public struct LinuxHost: HostRuntime {
                 let name = network.metadata.name
                 let record = records[name]
                 let candidates = (record?.oldBridges ?? []) + (record.map { [$0.bridge] } ?? []) + (aliased[name] ?? [])
-                let old = Set(candidates).subtracting([network.bridgeName]).intersection(existing)
+                let old = Set(candidates).subtracting([network.spec.bridge]).intersection(existing)
                 if !old.isEmpty { observed.oldBridges[name] = old.sorted() }
             }
         }

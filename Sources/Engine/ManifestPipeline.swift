@@ -28,7 +28,7 @@ public enum ManifestPipeline {
         let (desired, errors) = ManifestSet(documents: loaded.documents).resolve(for: host)
         var outcome = Outcome(
             files: loaded.files, documentCount: loaded.documents.count, errors: errors,
-            desired: errors.isEmpty ? desired.defaulted() : nil)
+            desired: errors.isEmpty ? desired : nil)
         if let runtime, let resolved = outcome.desired {
             let (hostErrors, notes) = HostCheck.check(resolved, runtime: runtime, locator: FieldLocator(documents: loaded.documents))
             outcome.notes = notes

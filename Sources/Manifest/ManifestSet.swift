@@ -50,7 +50,11 @@ public struct ManifestSet: Sendable {
             case .network(let spec):
                 allNetworks[document.metadata.name] = allNetworks[document.metadata.name] ?? document
                 if spec.placement?.matches(host) ?? true, selectedNames.insert("network/" + document.metadata.name).inserted {
-                    networks.append((document, NetworkObject(metadata: document.metadata, spec: spec, source: document.location)))
+                    networks.append(
+                        (
+                            document,
+                            NetworkObject(metadata: document.metadata, spec: spec.resolved(name: document.metadata.name), source: document.location)
+                        ))
                 }
             case .container(let spec):
                 guard spec.placement?.matches(host) ?? true,
@@ -88,7 +92,7 @@ public struct ManifestSet: Sendable {
         // The networks each network may reach: placed on this host, itself excluded.
         for (document, network) in networks {
             var listed: Set<String> = []
-            for (index, other) in (network.spec.reach ?? []).enumerated() {
+            for (index, other) in network.spec.reach.enumerated() {
                 let path = FieldPath.root / "spec" / "reach" / index
                 if other == network.metadata.name {
                     fail(document, path, "a network always reaches its own containers; list other networks only")
@@ -159,7 +163,7 @@ public struct ManifestSet: Sendable {
                     let gateway: IPAddress
                     if address.isIPv4 {
                         subnet = network.spec.subnet
-                        gateway = network.spec.effectiveGateway
+                        gateway = network.spec.gateway
                     } else if let ipv6 = network.spec.ipv6 {
                         subnet = ipv6.subnet
                         gateway = ipv6.gateway ?? ipv6.subnet.firstHost
@@ -204,7 +208,7 @@ public struct ManifestSet: Sendable {
         // A container's attachments by network, built for the containers that forwards name.
         var attachmentsOf: [String: [String: NetworkAttachment]] = [:]
         for (document, network) in networks {
-            for (index, forward) in (network.spec.portForwards ?? []).enumerated() {
+            for (index, forward) in network.spec.portForwards.enumerated() {
                 let path = FieldPath.root / "spec" / "portForwards" / index
                 if let container = containerByName[forward.container] {
                     if attachmentsOf[forward.container] == nil {
@@ -270,10 +274,10 @@ public struct ManifestSet: Sendable {
     ) {
         var bridges: [String: String] = [:]
         for (document, network) in networks {
-            if let other = bridges[network.bridgeName] {
-                fail(document, .root / "spec" / "bridge", "bridge '\(network.bridgeName)' is also used by network '\(other)'", nil)
+            if let other = bridges[network.spec.bridge] {
+                fail(document, .root / "spec" / "bridge", "bridge '\(network.spec.bridge)' is also used by network '\(other)'", nil)
             } else {
-                bridges[network.bridgeName] = network.metadata.name
+                bridges[network.spec.bridge] = network.metadata.name
             }
         }
         for ipv4 in [true, false] {

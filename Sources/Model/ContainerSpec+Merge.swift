@@ -74,14 +74,3 @@ private func merge<T>(_ mine: T?, _ theirs: T?, _ combine: (T, T) -> T) -> T? {
     case (nil, nil): return nil
     }
 }
-
-extension NetworkObject {
-    /// The bridge's interface name: the manifest's, or `br-NAME` when that fits
-    /// IFNAMSIZ, else `br-` and a stable hash of the name.
-    public var bridgeName: String {
-        if let bridge = spec.bridge { return bridge }
-        let readable = "br-" + metadata.name
-        if readable.utf8.count <= 15 { return readable }
-        return "br-" + FNV1a.hex32(metadata.name)
-    }
-}

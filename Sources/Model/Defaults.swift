@@ -21,19 +21,3 @@ public enum Defaults {
     /// default limits, as OpenVZ's default container config gives them.
     public static let profileName = "default"
 }
-
-extension NetworkObject {
-    public func defaulted() -> NetworkObject {
-        var copy = self
-        copy.spec.policy = ObjectPolicy(drift: spec.policy?.drift ?? Defaults.drift)
-        return copy
-    }
-}
-
-extension DesiredHost {
-    /// Every network with its defaults (containers get theirs when they
-    /// are resolved: `ContainerConfig`).
-    public func defaulted() -> DesiredHost {
-        DesiredHost(host: host, networks: networks.map { $0.defaulted() }, containers: containers)
-    }
-}

@@ -32,8 +32,8 @@ extension ContainerObject {
             layout.append(
                 InterfaceLayout(
                     interface: attachment.interface ?? "eth\(index)", network: attachment.network, addresses: addresses,
-                    gateway: isDefault ? network.spec.effectiveGateway : nil,
-                    gateway6: isDefault && hasIPv6 ? network.spec.ipv6?.effectiveGateway : nil))
+                    gateway: isDefault ? network.spec.gateway : nil,
+                    gateway6: isDefault && hasIPv6 ? network.spec.ipv6?.gateway : nil))
         }
         return layout
     }

@@ -19,35 +19,6 @@ public struct NetworkSpec: Hashable, Sendable, Codable {
     public var policy: ObjectPolicy?
 
     public init(subnet: CIDR) { self.subnet = subnet }
-
-    /// The device group (IFLA_GROUP) of every bridge berth makes: how each
-    /// network's forward filter tells berth's bridges from the host's other
-    /// interfaces without naming other networks. 0xbe47, shown by `ip -d
-    /// link` as group 48711.
-    public static let bridgeGroup: UInt32 = 0xbe47
-
-    /// Whether IPv4 forwarding must be on for this network's bridge (NAT or
-    /// port forwards); berth turns it on per bridge, never globally.
-    public var needsForwarding: Bool { nat == true || !(portForwards ?? []).isEmpty }
-
-    /// The gateway in effect: the configured one, or the subnet's first host.
-    public var effectiveGateway: IPAddress {
-        if let gateway { return gateway }
-        return subnet.firstHost
-    }
-
-    /// The bridge's IPv4 address: the gateway with the subnet's prefix.
-    public var gatewayAddress: CIDR { CIDR(address: effectiveGateway, prefixLength: subnet.prefixLength) }
-
-    /// The bridge's IPv6 address when the network has IPv6: its gateway with
-    /// the IPv6 subnet's prefix.
-    public var ipv6GatewayAddress: CIDR? { ipv6.map { CIDR(address: $0.effectiveGateway, prefixLength: $0.subnet.prefixLength) } }
-
-    /// Every address the bridge holds (IPv6 link-local ones aside).
-    public var bridgeAddresses: [CIDR] { [gatewayAddress] + (ipv6GatewayAddress.map { [$0] } ?? []) }
-
-    /// The bridge's MTU in effect: the manifest's, or a bridge's default.
-    public var effectiveMTU: Int { mtu ?? Defaults.bridgeMTU }
 }
 
 public struct IPv6Subnet: Hashable, Sendable, Codable {

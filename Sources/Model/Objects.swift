@@ -87,7 +87,8 @@ public struct ManifestObject<Spec: Hashable & Sendable & Codable>: Hashable, Sen
 
 /// A container with its profiles merged and its defaults applied.
 public typealias ContainerObject = ManifestObject<ContainerConfig>
-public typealias NetworkObject = ManifestObject<NetworkSpec>
+/// A network with its defaults applied.
+public typealias NetworkObject = ManifestObject<NetworkConfig>
 public typealias ProfileObject = ManifestObject<ContainerSpec>
 
 /// What one host should have: the input to planning.

@@ -12,7 +12,7 @@ public struct ObservedHost: Sendable, Equatable {
     /// name (absent: no record, or one written before specs were kept): a
     /// bridge field that differs from it changed in the manifest; one that
     /// matches it changed behind berth's back.
-    public var networkSpecs: [String: NetworkSpec] = [:]
+    public var networkSpecs: [String: NetworkConfig] = [:]
     /// Bridges berth made for a desired network under a name the manifest
     /// no longer gives (`spec.bridge` changed), that still exist: deleted
     /// once the containers moved to the new bridge.

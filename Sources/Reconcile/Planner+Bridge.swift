@@ -13,20 +13,20 @@ extension Planner {
                 return [
                     Action(
                         ref, .moveBridge(network, from: old),
-                        changes: [FieldChange("spec.bridge", desired: .text(network.bridgeName), observed: .text(old), origin: origin)],
+                        changes: [FieldChange("spec.bridge", desired: .text(network.spec.bridge), observed: .text(old), origin: origin)],
                         reason: .bridgeRenamed(from: old))
                 ]
             }
             return [
                 Action(
                     ref, .createNetwork(network),
-                    changes: [FieldChange("bridge", desired: .text(network.bridgeName), observed: .absent, origin: .manifest)],
+                    changes: [FieldChange("bridge", desired: .text(network.spec.bridge), observed: .absent, origin: .manifest)],
                     reason: .doesNotExist)
             ]
         }
         // With drift policy warn or ignore, what changed behind berth's back
         // is left alone; what the manifest changed is applied.
-        let enforce = enforceAll || (network.spec.policy?.drift ?? Defaults.drift) == .enforce
+        let enforce = enforceAll || network.spec.drift == .enforce
         let changes = bridgeChanges(network, observed.bridges[name], recorded: observed.networkSpecs[name]).filter {
             enforce || $0.origin == .manifest
         }
@@ -39,7 +39,7 @@ extension Planner {
     /// network has IPv6), the isolation flag of berth's ports. A field is a
     /// manifest change when berth's record of what it applied holds another
     /// value, drift otherwise (also when there is no such record).
-    static func bridgeChanges(_ network: NetworkObject, _ bridge: BridgeObservation?, recorded: NetworkSpec?) -> [FieldChange] {
+    static func bridgeChanges(_ network: NetworkObject, _ bridge: BridgeObservation?, recorded: NetworkConfig?) -> [FieldChange] {
         guard let bridge else { return [] }
         let spec = network.spec
         func origin(_ changed: Bool) -> ChangeOrigin { recorded != nil && changed ? .manifest : .drift }
@@ -48,16 +48,16 @@ extension Planner {
         }
         var changes: [FieldChange] = []
         if !bridge.up { changes.append(FieldChange("bridge.state", desired: .text("up"), observed: .text("down"), origin: .drift)) }
-        if let mtu = bridge.mtu, mtu != spec.effectiveMTU {
+        if let mtu = bridge.mtu, mtu != spec.mtu {
             changes.append(
                 FieldChange(
-                    "spec.mtu", desired: .number(spec.effectiveMTU), observed: .number(mtu),
-                    origin: origin(recorded?.effectiveMTU != spec.effectiveMTU)))
+                    "spec.mtu", desired: .number(spec.mtu), observed: .number(mtu),
+                    origin: origin(recorded?.mtu != spec.mtu)))
         }
-        if let group = bridge.group, group != NetworkSpec.bridgeGroup {
+        if let group = bridge.group, group != NetworkConfig.bridgeGroup {
             // Other networks' forward filters know berth's bridges by it.
             changes.append(
-                FieldChange("bridge.group", desired: .number(Int(NetworkSpec.bridgeGroup)), observed: .number(Int(group)), origin: .drift))
+                FieldChange("bridge.group", desired: .number(Int(NetworkConfig.bridgeGroup)), observed: .number(Int(group)), origin: .drift))
         }
         if let addresses = bridge.addresses {
             let ipv4 = addresses.filter(\.address.isIPv4)
@@ -81,14 +81,14 @@ extension Planner {
                         origin: origin(recorded?.ipv6GatewayAddress != spec.ipv6GatewayAddress)))
             }
         }
-        let isolated = spec.isolated == true
+        let isolated = spec.isolated
         let differing = bridge.ports.filter { $0.value != isolated }.keys.sorted()
         if !differing.isEmpty {
             let observed: FieldValue =
                 differing.count == bridge.ports.count
                 ? .flag(!isolated) : .text("\(FieldValue.flag(!isolated)) on \(differing.joined(separator: ","))")
             changes.append(
-                FieldChange("spec.isolated", desired: .flag(isolated), observed: observed, origin: origin((recorded?.isolated == true) != isolated)))
+                FieldChange("spec.isolated", desired: .flag(isolated), observed: observed, origin: origin(recorded?.isolated != isolated)))
         }
         return changes
     }
@@ -97,7 +97,7 @@ extension Planner {
     /// record already has the manifest's name (then it was renamed behind
     /// berth's back).
     static func bridgeOrigin(_ network: NetworkObject, _ observed: ObservedHost) -> ChangeOrigin {
-        observed.recordedNetworks[network.metadata.name] == network.bridgeName ? .drift : .manifest
+        observed.recordedNetworks[network.metadata.name] == network.spec.bridge ? .drift : .manifest
     }
 
     /// Whether the gateway is there, but with another prefix (the subnet
@@ -117,8 +117,8 @@ extension Planner {
                 Action(
                     .network(name), .deleteOldBridge(bridge: old, movedContainers: moved),
                     changes: [
-                        FieldChange("spec.bridge", desired: .text(network.bridgeName), observed: .text(old), origin: bridgeOrigin(network, observed))
-                    ], reason: .containersMoved(to: network.bridgeName))
+                        FieldChange("spec.bridge", desired: .text(network.spec.bridge), observed: .text(old), origin: bridgeOrigin(network, observed))
+                    ], reason: .containersMoved(to: network.spec.bridge))
             }
         }
     }

@@ -7,11 +7,10 @@ extension Planner {
     /// never disagree about what differs.
     /// `options`: the source whose orphans are reported (never pruned).
     public static func drift(desired: DesiredHost, observed: ObservedHost, options: PlanOptions = PlanOptions()) -> [Drift] {
-        let desired = desired.defaulted()
         var policies: [ObjectRef: DriftPolicy] = [:]
         for container in desired.containers { policies[.container(container.metadata.name)] = container.spec.drift }
         for network in desired.networks {
-            let policy = network.spec.policy?.drift ?? Defaults.drift
+            let policy = network.spec.drift
             policies[.network(network.metadata.name)] = policy
             policies[.ruleset(network: network.metadata.name)] = policy
         }

@@ -10,9 +10,9 @@ extension Planner {
     {
         let byName = Dictionary(desired.networks.map { ($0.metadata.name, $0) }, uniquingKeysWith: { first, _ in first })
         return desired.networks.map { network in
-            let named = Set((network.spec.portForwards ?? []).map(\.container))
+            let named = Set(network.spec.portForwards.map(\.container))
             return (
-                network, (network.spec.reach ?? []).compactMap { byName[$0] },
+                network, network.spec.reach.compactMap { byName[$0] },
                 desired.containers.filter { named.contains($0.metadata.name) }
             )
         }
@@ -30,7 +30,7 @@ extension Planner {
             guard !foreign.contains(.network(name)) else { return nil }
             // With drift policy warn or ignore, a table changed behind
             // berth's back is left alone; a manifest change is applied.
-            let enforce = enforceAll || (network.spec.policy?.drift ?? Defaults.drift) == .enforce
+            let enforce = enforceAll || network.spec.drift == .enforce
             let changes = (observed.rulesets[name] ?? []).filter { enforce || $0.origin == .manifest }
             guard !changes.isEmpty else { return nil }
             return Action(

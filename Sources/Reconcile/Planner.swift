@@ -11,7 +11,6 @@ public enum Planner {
     /// `enforceAll`: as if every object's drift policy were enforce (what
     /// `drift` reports).
     static func plan(desired: DesiredHost, observed: ObservedHost, options: PlanOptions, enforceAll: Bool) -> [Action] {
-        let desired = desired.defaulted()
         var actions: [Action] = []
         let observedByName = Dictionary(observed.containers.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         // Another source's objects are not planned (plan and apply refuse
@@ -326,7 +325,7 @@ public enum Planner {
         desired.networks.compactMap { network in
             guard network.spec.needsForwarding, observed.forwarding[network.metadata.name] != true else { return nil }
             let current = observed.forwarding[network.metadata.name].map { FieldValue.flag($0) } ?? .absent
-            return (network.metadata.name, network.bridgeName, current)
+            return (network.metadata.name, network.spec.bridge, current)
         }
     }
 

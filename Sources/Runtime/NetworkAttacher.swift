@@ -30,7 +30,7 @@ public struct NetworkAttacher {
     /// which take a dump of the ports, are `repairBridge`'s.
     @discardableResult
     public func ensureBridge(_ network: NetworkObject, netlink: RouteNetlink) throws -> Int32 {
-        let name = network.bridgeName
+        let name = network.spec.bridge
         var link = try netlink.link(named: name)
         let owner = state.map { NetworkAttacher.ownerAlias(cgroupParent: $0.paths.cgroupParent, network: network.metadata.name) }
         var changed = false
@@ -47,7 +47,7 @@ public struct NetworkAttacher {
                     network.metadata.name, NetworkRecord(bridge: name, spec: network.spec, oldBridges: old.isEmpty ? nil : old))
             }
             Failpoint.bridgeRecorded.hit()
-            try netlink.createBridge(name, mtu: network.spec.mtu.map { UInt32($0) }, alias: owner, group: NetworkSpec.bridgeGroup)
+            try netlink.createBridge(name, mtu: UInt32(network.spec.mtu), alias: owner, group: NetworkConfig.bridgeGroup)
             Failpoint.bridgeCreated.hit()
             logger.info("bridge created", metadata: ["network": "\(network.metadata.name)", "bridge": "\(name)"])
             link = try netlink.link(named: name)
@@ -58,12 +58,12 @@ public struct NetworkAttacher {
             try state.recordNetwork(network.metadata.name, bridge: name)
             logger.info("bridge adopted", metadata: ["network": "\(network.metadata.name)", "bridge": "\(name)"])
         }
-        if link.group != NetworkSpec.bridgeGroup {
+        if link.group != NetworkConfig.bridgeGroup {
             // The group tells berth's bridges apart in every network's forward filter.
-            try netlink.setGroup(name, NetworkSpec.bridgeGroup)
+            try netlink.setGroup(name, NetworkConfig.bridgeGroup)
             changed = true
         }
-        let mtu = UInt32(network.spec.effectiveMTU)
+        let mtu = UInt32(network.spec.mtu)
         if link.mtu != mtu {
             try netlink.setLink(name, mtu: mtu)
             changed = true
@@ -93,7 +93,7 @@ public struct NetworkAttacher {
     /// network's isolation flag; the record takes the spec.
     public func repairBridge(_ network: NetworkObject, netlink: RouteNetlink) throws {
         let bridge = try ensureBridge(network, netlink: netlink)
-        let isolated = network.spec.isolated == true
+        let isolated = network.spec.isolated
         for port in try netlink.bridgePorts(master: bridge) where NetworkAttacher.isHostInterface(port.name) && port.isolated != isolated {
             try netlink.setPortIsolated(port.name, isolated)
         }
@@ -104,8 +104,8 @@ public struct NetworkAttacher {
     func recordApplied(_ network: NetworkObject) throws {
         guard let state else { return }
         let previous = state.networkRecord(network.metadata.name)
-        var record = previous ?? NetworkRecord(bridge: network.bridgeName)
-        record.bridge = network.bridgeName
+        var record = previous ?? NetworkRecord(bridge: network.spec.bridge)
+        record.bridge = network.spec.bridge
         record.spec = network.spec
         if record != previous { try state.saveNetwork(network.metadata.name, record) }
     }
@@ -125,7 +125,7 @@ public struct NetworkAttacher {
     public static func observeBridge(_ network: NetworkObject, netlink: RouteNetlink, ports: [BridgePort]) throws
         -> (up: Bool, mtu: Int?, group: UInt32?, addresses: [CIDR], ports: [String: Bool])?
     {
-        guard let link = try netlink.link(named: network.bridgeName) else { return nil }
+        guard let link = try netlink.link(named: network.spec.bridge) else { return nil }
         let addresses = try netlink.addresses(index: link.index).map(\.cidr).filter { !$0.isIPv6LinkLocal }
         var flags: [String: Bool] = [:]
         for port in ports where port.master == link.index && isHostInterface(port.name) { flags[port.name] = port.isolated ?? false }
@@ -237,11 +237,11 @@ public struct NetworkAttacher {
                 // A bridge port needs no IPv6 address; without one it sends no
                 // neighbour discovery or MLD to every other port of the bridge.
                 try host.disableIPv6Addresses(hostName)
-                try host.setLink(hostName, up: true, master: network.bridgeName)
-                if network.spec.isolated == true { try host.setPortIsolated(hostName, true) }
+                try host.setLink(hostName, up: true, master: network.spec.bridge)
+                if network.spec.isolated { try host.setPortIsolated(hostName, true) }
             } else if let hostLink, hostLink.master != bridge || !hostLink.isUp {
-                try host.setLink(hostName, up: true, master: network.bridgeName)
-                if network.spec.isolated == true { try host.setPortIsolated(hostName, true) }
+                try host.setLink(hostName, up: true, master: network.spec.bridge)
+                if network.spec.isolated { try host.setPortIsolated(hostName, true) }
             }
             let present = current.map { link in addresses.filter { $0.index == link.index }.map(\.cidr) } ?? []
             for address in present where !interface.addresses.contains(address) && !address.isIPv6LinkLocal {
@@ -296,7 +296,7 @@ public struct NetworkAttacher {
                 let netlink = try host ?? RouteNetlink()
                 host = netlink
                 let hostLink = try netlink.link(named: hostInterfaceName(container: container.metadata.name, network: wanted.network))
-                let bridge = try netlink.link(named: network.bridgeName)
+                let bridge = try netlink.link(named: network.spec.bridge)
                 interface.hostSideAttached = hostLink.map { $0.isUp && $0.master != nil && $0.master == bridge?.index } ?? false
             }
             interfaces.append(interface)

@@ -11,7 +11,7 @@ import Netlink
 /// manifest of this apply names keeps its table until the network is deleted.
 ///
 /// Isolation is decided where traffic leaves a network: every bridge berth
-/// makes is in the device group `NetworkSpec.bridgeGroup`, and a network's
+/// makes is in the device group `NetworkConfig.bridgeGroup`, and a network's
 /// forward chain drops what its bridge sends to a bridge of that group
 /// other than its own and those of the networks it may reach, except
 /// replies (conntrack established/related) and connections to a port
@@ -49,23 +49,23 @@ public struct NetworkRuleset: Equatable, Sendable {
         self.network = network.metadata.name
         self.table = table
         let spec = network.spec
-        let bridge = network.bridgeName
-        let group = NetworkSpec.bridgeGroup
+        let bridge = network.spec.bridge
+        let group = NetworkConfig.bridgeGroup
         var forwards: [String] = []
         var summaries: [String] = []
-        for forward in spec.portForwards ?? [] {
+        for forward in spec.portForwards {
             let attachment = containers.first { $0.metadata.name == forward.container }?.spec.networks
                 .first { $0.network == network.metadata.name }
             guard let address = attachment?.addresses.first(where: { $0.address.isIPv4 })?.address else { continue }
             let destination = forward.hostAddress.map { "ip daddr \($0) " } ?? "meta nfproto ipv4 fib daddr type local "
-            let port = forward.containerPort ?? forward.hostPort
+            let port = forward.effectiveContainerPort
             forwards.append("\(destination)\(forward.protocol.rawValue) dport \(forward.hostPort) dnat ip to \(address):\(port)")
             let on = forward.hostAddress.map { "\($0):\(forward.hostPort)" } ?? "\(forward.hostPort)"
             summaries.append("\(forward.protocol.rawValue) \(on) → \(address):\(port)")
         }
         // Masquerade towards the outside only: not towards berth's bridges.
-        let masquerade = spec.nat == true ? ["ip saddr \(spec.subnet) oifgroup != \(group) masquerade"] : []
-        let reachable = [bridge] + reached.map(\.bridgeName)
+        let masquerade = spec.nat ? ["ip saddr \(spec.subnet) oifgroup != \(group) masquerade"] : []
+        let reachable = [bridge] + reached.map(\.spec.bridge)
         let quoted = reachable.map { "\"\($0)\"" }.joined(separator: ", ")
         let isolation = [
             "iifname \"\(bridge)\" oifgroup \(group) ct state established,related accept",
@@ -90,7 +90,7 @@ public struct NetworkRuleset: Equatable, Sendable {
         let reach = (spec.reach ?? []).sorted()
         fields = [
             "spec.portForwards": summaries.isEmpty ? "none" : summaries.joined(separator: ", "),
-            "spec.nat": spec.nat == true ? "masquerade \(spec.subnet)" : "none",
+            "spec.nat": spec.nat ? "masquerade \(spec.subnet)" : "none",
             "spec.reach": reach.isEmpty ? "no other network" : reach.joined(separator: ", "),
         ]
     }

@@ -10,14 +10,28 @@ import Model
 /// bridge's name alone, as plain text: they are still read.
 public struct NetworkRecord: Codable, Equatable, Sendable {
     public var bridge: String
-    public var spec: NetworkSpec?
+    public var spec: NetworkConfig?
     /// Bridges made for this network under a name it no longer has.
     public var oldBridges: [String]?
 
-    public init(bridge: String, spec: NetworkSpec? = nil, oldBridges: [String]? = nil) {
+    public init(bridge: String, spec: NetworkConfig? = nil, oldBridges: [String]? = nil) {
         self.bridge = bridge
         self.spec = spec
         self.oldBridges = oldBridges
+    }
+
+    private enum CodingKeys: String, CodingKey { case bridge, spec, oldBridges }
+
+    /// A stored spec that names no bridge (written before specs were
+    /// resolved) gets the record's bridge, then its other defaults.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        bridge = try container.decode(String.self, forKey: .bridge)
+        oldBridges = try container.decodeIfPresent([String].self, forKey: .oldBridges)
+        if var stored = try container.decodeIfPresent(NetworkSpec.self, forKey: .spec) {
+            stored.bridge = stored.bridge ?? bridge
+            spec = stored.resolved(name: bridge)
+        }
     }
 
     /// A record file's bytes: JSON, or the bridge's name alone (older records).

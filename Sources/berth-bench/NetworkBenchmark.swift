@@ -17,7 +17,8 @@ func networkBenchmark() throws {
     defer { host.cleanUp() }
     var spec = NetworkSpec(subnet: try CIDR(parsing: "10.90.0.0/21"))
     spec.bridge = "br-bench"
-    let network = NetworkObject(metadata: ObjectMeta(name: "bench"), spec: spec, source: SourceLocation(file: "bench", line: 1, column: 1))
+    let network = NetworkObject(
+        metadata: ObjectMeta(name: "bench"), spec: spec.resolved(name: "bench"), source: SourceLocation(file: "bench", line: 1, column: 1))
     defer { try? RouteNetlink().deleteLink("br-bench") }
     let attacher = NetworkAttacher(logger: host.runtime.logger)
     try attacher.ensureBridge(network, netlink: try RouteNetlink())
@@ -137,14 +138,14 @@ func stepBreakdown(_ host: BenchHost, _ network: NetworkObject, name: String, ad
         ("host end looked up by name", { _ = try netlink.link(named: hostName) }),
         ("veth created, peer in the namespace", { try netlink.createVeth(hostName, peer: "eth0", peerNamespaceFD: namespaceFD) }),
         ("IPv6 addresses off on the host end", { try netlink.disableIPv6Addresses(hostName) }),
-        ("host end made a port of the bridge", { try netlink.setLink(hostName, master: network.bridgeName) }),
+        ("host end made a port of the bridge", { try netlink.setLink(hostName, master: network.spec.bridge) }),
         ("host end up", { try netlink.setLink(hostName, up: true) }),
         ("address added inside", { try inside?.addAddress(cidr, to: "eth0") }),
         ("eth0 up inside", { try inside?.setLink("eth0", up: true) }),
         (
             "default route added inside",
             {
-                _ = try inside?.defaultRoutes(); try inside?.addDefaultRoute(via: network.spec.effectiveGateway, replace: true)
+                _ = try inside?.defaultRoutes(); try inside?.addDefaultRoute(via: network.spec.gateway, replace: true)
             }
         ),
     ]

@@ -9,7 +9,7 @@ import Testing
     func network(_ name: String, _ subnet: String, ipv6: String? = nil) throws -> NetworkObject {
         var spec = NetworkSpec(subnet: try CIDR(parsing: subnet))
         spec.ipv6 = try ipv6.map { IPv6Subnet(subnet: try CIDR(parsing: $0)) }
-        return NetworkObject(metadata: ObjectMeta(name: name), spec: spec, source: SourceLocation(file: "t", line: 1, column: 1))
+        return NetworkObject(metadata: ObjectMeta(name: name), spec: spec.resolved(name: name), source: SourceLocation(file: "t", line: 1, column: 1))
     }
 
     @Test func subnetOverlappingAHostAddressOrRouteIsNamedWithTheInterface() throws {

@@ -109,7 +109,8 @@ struct BeancounterKernelTests {
         defer { #expect(host.tearDown() == []) }
         var spec = NetworkSpec(subnet: try CIDR(parsing: "10.86.0.0/24"))
         spec.bridge = "br-t86"
-        let network = NetworkObject(metadata: ObjectMeta(name: "ubcnet"), spec: spec, source: SourceLocation(file: "t", line: 1, column: 1))
+        let network = NetworkObject(
+            metadata: ObjectMeta(name: "ubcnet"), spec: spec.resolved(name: "ubcnet"), source: SourceLocation(file: "t", line: 1, column: 1))
         defer { try? RouteNetlink().deleteLink("br-t86") }
         let listener = try TCPListener(port: 8086)
         defer { listener.close() }

@@ -13,7 +13,8 @@ struct ContainerNetworkTests {
     func network(_ name: String, subnet: String, bridge: String) throws -> NetworkObject {
         var spec = NetworkSpec(subnet: try CIDR(parsing: subnet))
         spec.bridge = bridge
-        return NetworkObject(metadata: ObjectMeta(name: name), spec: spec, source: SourceLocation(file: "test", line: 1, column: 1))
+        return NetworkObject(
+            metadata: ObjectMeta(name: name), spec: spec.resolved(name: name), source: SourceLocation(file: "test", line: 1, column: 1))
     }
 
     @Test func twoContainersOnABridgePingAndServeEachOther() throws {

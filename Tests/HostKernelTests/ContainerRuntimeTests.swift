@@ -90,7 +90,8 @@ struct ContainerRuntimeTests {
         defer { #expect(host.tearDown() == []) }
         var spec = NetworkSpec(subnet: try CIDR(parsing: "10.85.0.0/24"))
         spec.bridge = "br-t85"
-        let network = NetworkObject(metadata: ObjectMeta(name: "usernet"), spec: spec, source: SourceLocation(file: "t", line: 1, column: 1))
+        let network = NetworkObject(
+            metadata: ObjectMeta(name: "usernet"), spec: spec.resolved(name: "usernet"), source: SourceLocation(file: "t", line: 1, column: 1))
         defer { try? RouteNetlink().deleteLink("br-t85") }
         let address = try CIDR(parsing: "10.85.0.10", requirePrefix: false)
         let script =

@@ -66,7 +66,8 @@ import Testing
 
     @Test func oneFailingCreateAmongManyStopsNoneOfTheOthersAndEachHasItsOutcome() throws {
         let front = NetworkObject(
-            metadata: ObjectMeta(name: "front"), spec: NetworkSpec(subnet: try CIDR(parsing: "10.88.0.0/24")), source: Self.source)
+            metadata: ObjectMeta(name: "front"), spec: NetworkSpec(subnet: try CIDR(parsing: "10.88.0.0/24")).resolved(name: "front"),
+            source: Self.source)
         let names = (1...8).map { "web\($0)" }
         let plan =
             [Action(.network("front"), .createNetwork(front), reason: .doesNotExist)]

@@ -26,7 +26,9 @@ import Testing
         source: ExecutorTests.source)
 
     func network(_ name: String) throws -> NetworkObject {
-        NetworkObject(metadata: ObjectMeta(name: name), spec: NetworkSpec(subnet: try CIDR(parsing: "10.88.0.0/24")), source: ExecutorTests.source)
+        NetworkObject(
+            metadata: ObjectMeta(name: name), spec: NetworkSpec(subnet: try CIDR(parsing: "10.88.0.0/24")).resolved(name: name),
+            source: ExecutorTests.source)
     }
 
     @Test func everyActionKindIsCarriedOutExactlyAsPlanned() throws {

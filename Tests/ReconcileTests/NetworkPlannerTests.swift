@@ -14,21 +14,21 @@ import Testing
     func network(_ configure: (inout NetworkSpec) throws -> Void = { _ in }) throws -> NetworkObject {
         var spec = NetworkSpec(subnet: try CIDR(parsing: "10.88.0.0/24"))
         try configure(&spec)
-        return NetworkObject(metadata: ObjectMeta(name: "front"), spec: spec, source: NetworkPlannerTests.source)
+        return NetworkObject(metadata: ObjectMeta(name: "front"), spec: spec.resolved(name: "front"), source: NetworkPlannerTests.source)
     }
 
     /// The bridge exactly as `network` wants it, with two berth ports.
     func bridge(for network: NetworkObject) -> BridgeObservation {
-        let isolated = network.spec.isolated == true
+        let isolated = network.spec.isolated
         return BridgeObservation(
-            up: true, mtu: network.spec.effectiveMTU, addresses: network.spec.bridgeAddresses,
+            up: true, mtu: network.spec.mtu, addresses: network.spec.bridgeAddresses,
             ports: ["vb00000001": isolated, "vb00000002": isolated])
     }
 
-    func host(_ network: NetworkObject, _ bridge: BridgeObservation, recorded: NetworkSpec? = nil) -> (DesiredHost, ObservedHost) {
+    func host(_ network: NetworkObject, _ bridge: BridgeObservation, recorded: NetworkConfig? = nil) -> (DesiredHost, ObservedHost) {
         var observed = ObservedHost(networks: ["front"])
         observed.bridges["front"] = bridge
-        observed.recordedNetworks["front"] = network.bridgeName
+        observed.recordedNetworks["front"] = network.spec.bridge
         if let recorded { observed.networkSpecs["front"] = recorded }
         return (DesiredHost(host: HostFacts(name: "h"), networks: [network], containers: []), observed)
     }
@@ -82,7 +82,7 @@ import Testing
         let actions = Planner.plan(desired: desired, observed: observed)
         #expect(actions.map(\.kind) == [.updateLive])
         #expect(actions.map(\.object) == [.network("front")])
-        #expect(actions.first?.operation == .repairBridge(wanted.defaulted()))
+        #expect(actions.first?.operation == .repairBridge(wanted))
         #expect(actions.first?.reason == .bridgeRepaired)
         #expect(actions.first?.changes == [FieldChange(field.field, desired: field.desired, observed: field.observed, origin: .manifest)])
         // Once applied, the kernel and the record match: nothing to do.
@@ -98,7 +98,7 @@ import Testing
         let wanted = try network(field.after)
         let (desired, observed) = host(wanted, bridge(for: applied), recorded: wanted.spec)
         let actions = Planner.plan(desired: desired, observed: observed)
-        #expect(actions.map(\.operation) == [.repairBridge(wanted.defaulted())])
+        #expect(actions.map(\.operation) == [.repairBridge(wanted)])
         // Named as the gateway (the subnet did not change in the manifest).
         let name = field.field.hasSuffix(".subnet") ? field.field.dropLast("subnet".count) + "gateway" : field.field
         #expect(actions.first?.changes == [FieldChange(name, desired: field.desired, observed: field.observed, origin: .drift)])
@@ -212,9 +212,9 @@ import Testing
         let row = FieldChange("spec.bridge", desired: .text("br-new"), observed: .text("br-old"), origin: .manifest)
         #expect(
             actions == [
-                Action(.network("front"), .moveBridge(wanted.defaulted(), from: "br-old"), changes: [row], reason: .bridgeRenamed(from: "br-old")),
+                Action(.network("front"), .moveBridge(wanted, from: "br-old"), changes: [row], reason: .bridgeRenamed(from: "br-old")),
                 Action(
-                    .container("web1"), .updateNetworks(web, networks: [wanted.defaulted()]),
+                    .container("web1"), .updateNetworks(web, networks: [wanted]),
                     changes: [
                         FieldChange(
                             "spec.networks[0].network", desired: .text("front"), observed: .text("not a port of its bridge"), origin: .manifest)
@@ -251,7 +251,7 @@ import Testing
         var edgeSpec = NetworkSpec(subnet: try cidr("10.89.0.0/24"))
         edgeSpec.reach = ["front"]
         edgeSpec.portForwards = [PortForward(protocol: .tcp, hostPort: 8080, container: "web1", containerPort: 80)]
-        let edge = NetworkObject(metadata: ObjectMeta(name: "edge"), spec: edgeSpec, source: NetworkPlannerTests.source)
+        let edge = NetworkObject(metadata: ObjectMeta(name: "edge"), spec: edgeSpec.resolved(name: "edge"), source: NetworkPlannerTests.source)
         let web = try web()
         var observed = ObservedHost(networks: ["front", "edge"])
         observed.rulesets["front"] = []

@@ -33,7 +33,9 @@ import Testing
     }
 
     func network(_ name: String) throws -> NetworkObject {
-        NetworkObject(metadata: ObjectMeta(name: name), spec: NetworkSpec(subnet: try CIDR(parsing: "10.88.0.0/24")), source: PlannerTests.source)
+        NetworkObject(
+            metadata: ObjectMeta(name: name), spec: NetworkSpec(subnet: try CIDR(parsing: "10.88.0.0/24")).resolved(name: name),
+            source: PlannerTests.source)
     }
 
     func host(_ containers: [ContainerObject], networks: [NetworkObject] = []) -> DesiredHost {
@@ -53,7 +55,7 @@ import Testing
     @Test func matchingHostPlansNothing() throws {
         let web = container("web1", memory: 128 << 20)
         let observed = ObservedHost(containers: [running(web)], networks: ["front"])
-        let desired = host([web], networks: [try network("front").defaulted()])
+        let desired = host([web], networks: [try network("front")])
         #expect(Planner.plan(desired: desired, observed: observed).isEmpty)
         #expect(Planner.drift(desired: desired, observed: observed).isEmpty)
     }
@@ -311,7 +313,7 @@ import Testing
         var current = running(web)
         current.network = namespace
         if let recorded { current.recordedSpec = recorded }
-        let desired = host([web], networks: [try network("front").defaulted()])
+        let desired = host([web], networks: [try network("front")])
         var observed = ObservedHost(containers: [current], networks: ["front"])
         observed.bridges["front"] = BridgeObservation(up: true)
         return (desired, observed)
@@ -334,7 +336,7 @@ import Testing
         #expect(
             actions == [
                 Action(
-                    .container("web1"), .updateNetworks(after, networks: [try network("front").defaulted()]),
+                    .container("web1"), .updateNetworks(after, networks: [try network("front")]),
                     changes: [
                         FieldChange(
                             "spec.networks[0].addresses", desired: .text("10.88.0.10/24,10.88.0.11/24"), observed: .text("10.88.0.10/24"),
@@ -385,7 +387,7 @@ import Testing
         var observed = ObservedHost(containers: [], networks: ["front"])
         observed.bridges["front"] = BridgeObservation(up: false, addresses: [])
         let actions = Planner.plan(desired: host([], networks: [front]), observed: observed)
-        #expect(actions.map(\.operation) == [.repairBridge(front.defaulted())])
+        #expect(actions.map(\.operation) == [.repairBridge(front)])
         #expect(fields(actions) == ["bridge.state", "spec.gateway"])
     }
 

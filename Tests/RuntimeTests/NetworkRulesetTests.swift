@@ -10,7 +10,7 @@ import Testing
     func network(_ name: String, _ subnet: String, _ configure: (inout NetworkSpec) -> Void = { _ in }) throws -> NetworkObject {
         var spec = NetworkSpec(subnet: try CIDR(parsing: subnet))
         configure(&spec)
-        return NetworkObject(metadata: ObjectMeta(name: name), spec: spec, source: source)
+        return NetworkObject(metadata: ObjectMeta(name: name), spec: spec.resolved(name: name), source: source)
     }
 
     @Test func natNetworkWithAForwardAndAReachRendersItsOwnTable() throws {

@@ -68,7 +68,7 @@ import Testing
         var spec = NetworkSpec(subnet: try CIDR(parsing: "10.88.0.0/24"))
         spec.mtu = 1400
         spec.isolated = true
-        let record = NetworkRecord(bridge: "br-new", spec: spec, oldBridges: ["br-front"])
+        let record = NetworkRecord(bridge: "br-new", spec: spec.resolved(name: "front"), oldBridges: ["br-front"])
         try store.saveNetwork("front", record)
         #expect(store.networkRecord("front") == record)
         #expect(store.recordedNetworks() == ["front": "br-new"])
@@ -77,5 +77,19 @@ import Testing
         #expect(store.networkRecord("front") == record)
         store.forgetNetwork("front")
         #expect(store.networkRecords().isEmpty)
+    }
+
+    /// A record written before networks were resolved once holds a spec
+    /// with unset fields and no bridge: it reads back as the resolved
+    /// manifest, so the planner sees no difference where there is none.
+    @Test func anOlderNetworkRecordReadsBackAsTheResolvedManifest() throws {
+        defer { try? Syscall.removeTree(base) }
+        let store = self.store
+        try FileManager.default.createDirectory(atPath: store.networksDirectory, withIntermediateDirectories: true)
+        let old = #"{"bridge":"br-front","spec":{"subnet":"10.88.0.0/24","isolated":true}}"#
+        try Syscall.writeAtomically(Array(old.utf8), to: store.networksDirectory + "/front")
+        var manifest = NetworkSpec(subnet: try CIDR(parsing: "10.88.0.0/24"))
+        manifest.isolated = true
+        #expect(store.networkRecord("front")?.spec == manifest.resolved(name: "front"))
     }
 }

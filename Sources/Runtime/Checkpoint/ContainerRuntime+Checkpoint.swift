@@ -189,7 +189,7 @@ extension ContainerRuntime {
             guard let network = networks[interface.network] else { return nil }
             return CheckpointManifest.Veth(
                 inside: interface.interface,
-                host: NetworkAttacher.hostInterfaceName(container: record.name, network: network.metadata.name), bridge: network.bridgeName)
+                host: NetworkAttacher.hostInterfaceName(container: record.name, network: network.metadata.name), bridge: network.spec.bridge)
         }
     }
 }

@@ -1,0 +1,67 @@
+import Foundation
+import Testing
+
+@testable import Model
+
+/// A network's defaults are applied once, when it is resolved: the planner,
+/// the runtime and the network records see no unset field.
+@Suite struct NetworkConfigTests {
+    static func subnet(_ text: String = "10.88.0.0/24") throws -> CIDR { try CIDR(parsing: text) }
+
+    @Test func aSpecWithOnlyItsSubnetGetsEveryDefault() throws {
+        let config = NetworkSpec(subnet: try Self.subnet()).resolved(name: "front")
+        #expect(config.bridge == "br-front")
+        #expect(config.gateway == (try IPAddress(parsing: "10.88.0.1")))
+        #expect(config.gatewayAddress.description == "10.88.0.1/24")
+        #expect(config.ipv6 == nil && config.placement == nil)
+        #expect(!config.nat && !config.isolated && !config.needsForwarding)
+        #expect(config.mtu == Defaults.bridgeMTU)
+        #expect(config.portForwards.isEmpty && config.reach.isEmpty)
+        #expect(config.drift == Defaults.drift)
+        #expect(config == NetworkConfig(name: "front", subnet: try Self.subnet()))
+    }
+
+    @Test func aLongNameGetsAHashedBridgeThatFitsIFNAMSIZ() throws {
+        let config = NetworkSpec(subnet: try Self.subnet()).resolved(name: "a-network-with-a-long-name")
+        #expect(config.bridge.utf8.count <= 15 && config.bridge.hasPrefix("br-"))
+        #expect(config.bridge == NetworkSpec.defaultBridgeName(for: "a-network-with-a-long-name"))
+    }
+
+    @Test func givenValuesWinAndForwardsGetTheirContainerPort() throws {
+        var spec = NetworkSpec(subnet: try Self.subnet())
+        spec.bridge = "brx"
+        spec.gateway = try IPAddress(parsing: "10.88.0.254")
+        spec.ipv6 = IPv6Subnet(subnet: try Self.subnet("fd00:88::/64"))
+        spec.nat = true
+        spec.mtu = 1400
+        spec.portForwards = [PortForward(protocol: .tcp, hostPort: 8080, container: "web1")]
+        spec.policy = ObjectPolicy(drift: .warn)
+        let config = spec.resolved(name: "front")
+        #expect(config.bridge == "brx" && config.mtu == 1400 && config.nat && config.needsForwarding)
+        #expect(config.gatewayAddress.description == "10.88.0.254/24")
+        #expect(config.ipv6?.gateway == (try IPAddress(parsing: "fd00:88::1")))
+        #expect(config.bridgeAddresses.map(\.description) == ["10.88.0.254/24", "fd00:88::1/64"])
+        #expect(config.portForwards.map(\.containerPort) == [8080])
+        #expect(config.drift == .warn)
+    }
+
+    /// Stored in the manifest form with every field written, read back equal.
+    @Test func encodingSpellsEveryFieldOutAndReadsBackEqual() throws {
+        var spec = NetworkSpec(subnet: try Self.subnet())
+        spec.isolated = true
+        spec.reach = ["edge"]
+        let config = spec.resolved(name: "front")
+        let data = try JSONEncoder().encode(config)
+        let stored = try JSONDecoder().decode(NetworkSpec.self, from: data)
+        #expect(stored.bridge == "br-front" && stored.mtu == Defaults.bridgeMTU && stored.nat == false)
+        #expect(stored.policy?.drift == Defaults.drift)
+        #expect(try JSONDecoder().decode(NetworkConfig.self, from: data) == config)
+        #expect(NetworkSpec(config).resolved(name: "other") == config)
+    }
+
+    /// A spec written without its bridge cannot name it: refused, not guessed.
+    @Test func aStoredConfigWithoutABridgeIsRefused() throws {
+        let data = try JSONEncoder().encode(NetworkSpec(subnet: try Self.subnet()))
+        #expect(throws: DecodingError.self) { try JSONDecoder().decode(NetworkConfig.self, from: data) }
+    }
+}
