@@ -7,21 +7,33 @@ import Testing
 #endif
 
 /// A private system bus and systemd-machined of the test's own: tmpfs over
-/// /run/dbus and /run/systemd in the sandbox's mount namespace (machined runs
-/// without systemd as PID 1; machinectl wants /run/systemd/system to exist).
+/// /run/dbus and /run/systemd in the sandbox's mount namespace (machinectl
+/// wants /run/systemd/system to exist). Without `manager`, machined runs with
+/// no systemd on the bus (a bare dbus-daemon). With it, the bus belongs to a
+/// TestSystemdManager, and machined runs as on a systemd host.
 final class TestMachined {
     static let mounts = ["/run/dbus", "/run/systemd"]
     var pids: [pid_t] = []
+    var manager: TestSystemdManager?
 
-    init() throws {
+    init(withSystemdIn base: String? = nil) throws {
         for path in TestMachined.mounts {
             try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
             let result = try Spawn.run(["/bin/mount", "-t", "tmpfs", "tmpfs", path])
             guard result.exitedCleanly else { throw SystemError(call: "mount tmpfs", errno: EIO, subject: path) }
         }
         try FileManager.default.createDirectory(atPath: "/run/systemd/system", withIntermediateDirectories: true)
-        pids.append(try Spawn.start(["/usr/bin/dbus-daemon", "--system", "--nofork", "--nopidfile"]))
-        for _ in 0..<200 where !FileManager.default.fileExists(atPath: "/run/dbus/system_bus_socket") { usleep(10_000) }
+        if let base {
+            let manager = try TestSystemdManager(base: base)
+            self.manager = manager
+            for _ in 0..<250 {
+                if (try? Spawn.run(["/usr/bin/busctl", "status", "org.freedesktop.systemd1"]))?.exitedCleanly == true { break }
+                usleep(40_000)
+            }
+        } else {
+            pids.append(try Spawn.start(["/usr/bin/dbus-daemon", "--system", "--nofork", "--nopidfile"]))
+            for _ in 0..<200 where !FileManager.default.fileExists(atPath: "/run/dbus/system_bus_socket") { usleep(10_000) }
+        }
         pids.append(try Spawn.start(["/lib/systemd/systemd-machined"]))
         // Ready once it answers on the bus.
         for _ in 0..<200 {
@@ -39,67 +51,172 @@ final class TestMachined {
             kill(pid, SIGTERM)
             _ = Reaper.wait(pid)
         }
+        manager?.tearDown()
         for path in TestMachined.mounts.reversed() { _ = try? Spawn.run(["/bin/umount", path]) }
     }
 }
 
-extension JournaldTests {
-    // In JournaldTests' serialized suite: both put a tmpfs over /run/systemd.
-    static let hasMachined = FileManager.default.isExecutableFile(atPath: "/lib/systemd/systemd-machined")
-    /// machined's RegisterMachine takes the unit from the leader's cgroup in
-    /// systemd's own hierarchy: on hybrid hosts the cgroup2 mount
-    /// /sys/fs/cgroup/unified, on v1 ones `name=systemd`; berth leaves it as
-    /// it found it (README "systemd-machined"). Nil on cgroup v2.
-    static let systemdHierarchy = ["/sys/fs/cgroup/unified", "/sys/fs/cgroup/systemd"].first {
-        FileManager.default.fileExists(atPath: $0 + "/cgroup.procs")
+/// A systemd manager of the test's own for the unified hierarchy, where the
+/// VM lane has none (its PID 1 is virtme-ng's init): root's `systemd --user`
+/// in a cgroup the test names (`berth-test-….slice`), answering as
+/// org.freedesktop.systemd1 on the private system bus. A manager connects to
+/// its API bus only once its own dbus.service runs, so the bus is its
+/// dbus.socket and dbus.service (the system bus's configuration, at
+/// /run/dbus/system_bus_socket on TestMachined's tmpfs).
+final class TestSystemdManager {
+    let directory: String
+    let cgroup: String
+    let pid: pid_t
+
+    init(base: String) throws {
+        let name = "berth-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        directory = base + "/" + name
+        cgroup = "/sys/fs/cgroup/\(name).slice"
+        let units = directory + "/config/systemd/user"
+        try FileManager.default.createDirectory(atPath: units, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: directory + "/runtime", withIntermediateDirectories: true)
+        chmod(directory + "/runtime", 0o700)
+        try "[Socket]\nListenStream=/run/dbus/system_bus_socket\n".write(toFile: units + "/dbus.socket", atomically: true, encoding: .utf8)
+        try "[Service]\nExecStart=/usr/bin/dbus-daemon --system --address=systemd: --nofork --nopidfile --systemd-activation\n".write(
+            toFile: units + "/dbus.service", atomically: true, encoding: .utf8)
+        try "[Unit]\nWants=dbus.socket dbus.service\n".write(toFile: units + "/berth-test.target", atomically: true, encoding: .utf8)
+        try FileManager.default.createDirectory(atPath: cgroup, withIntermediateDirectories: false)
+        pid = try Spawn.start(
+            ["/bin/sh", "-c", "echo $$ > \(cgroup)/cgroup.procs && exec /lib/systemd/systemd --user --unit=berth-test.target"],
+            environment: [
+                "HOME": directory, "XDG_CONFIG_HOME": directory + "/config", "XDG_RUNTIME_DIR": directory + "/runtime",
+                "DBUS_SESSION_BUS_ADDRESS": "unix:path=/run/dbus/system_bus_socket",
+            ], outputPath: directory + "/systemd.log")
     }
 
-    /// A container started by `berth apply` running in a unit (as under
-    /// berth.service on a v1 or hybrid host) is in `machinectl list` as
-    /// class container, service berth, its init the leader; gone after stop.
-    @Test(
-        .enabled(if: hasMachined, "systemd-machined is not installed (Debian's systemd-container: scripts/install-deps.sh)"),
-        .enabled(
-            if: systemdHierarchy != nil,
-            "cgroup v2: an init in berth's cgroups is in no systemd unit, and machined's RegisterMachine refuses it"))
-    func aStartedContainerIsAMachineUntilItStops() throws {
-        let machined = try TestMachined()
-        defer { machined.tearDown() }
-        let host = try TestHost()
-        defer { #expect(host.tearDown() == []) }
-        let hierarchy = try #require(JournaldTests.systemdHierarchy)
-        let unit = "\(hierarchy)/berth-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).service"
-        try FileManager.default.createDirectory(atPath: unit, withIntermediateDirectories: false)
-        defer {
-            _ = host.tearDown()
-            rmdir(unit)
+    func tearDown() {
+        kill(pid, SIGTERM)
+        _ = Reaper.wait(pid)
+        // What the manager left (its dbus-daemon, its cgroups) goes.
+        _ = try? Syscall.writeValue("1", to: cgroup + "/cgroup.kill")
+        let tree = ((try? FileManager.default.subpathsOfDirectory(atPath: cgroup)) ?? []).filter {
+            FileManager.default.fileExists(atPath: cgroup + "/" + $0 + "/cgroup.procs")
         }
-        let manifest = host.root + "/mach1.yaml"
-        try FileManager.default.createDirectory(atPath: host.root, withIntermediateDirectories: true)
-        try """
-        apiVersion: berth/v1
-        kind: Container
-        metadata: {name: mach1}
-        spec:
-          rootfs: {template: busybox}
-          init: {command: [sleep, "300"]}
+        for _ in 0..<50 {
+            for path in tree.sorted(by: { $0.count > $1.count }) { rmdir(cgroup + "/" + path) }
+            if rmdir(cgroup) == 0 || errno == ENOENT { break }
+            usleep(20_000)
+        }
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+}
 
-        """.write(toFile: manifest, atomically: true, encoding: .utf8)
-        let global = ["--state-dir", host.root + "/state", "--run-dir", host.root + "/run", "--cgroup-parent", host.parent]
-        let apply = ([ContainerCLITests.binary, "apply"] + global + [manifest]).map { "'\($0)'" }.joined(separator: " ")
-        let result = try Spawn.run(["/bin/sh", "-c", "echo $$ > \(unit)/cgroup.procs && exec \(apply)"], mergingStandardError: true)
-        #expect(result.exitedCleanly, "\(String(decoding: result.output, as: UTF8.self))")
-        let pid = try #require(host.runtime.state.load("mach1")?.pid)
+extension JournaldTests {
+    /// In JournaldTests' serialized suite: both put a tmpfs over /run/systemd
+    /// (the VM lane runs it alone: BERTH_VM_SUITES='JournaldTests/MachinedRegistrationTests').
+    @Suite struct MachinedRegistrationTests {
+        static let hasMachined = FileManager.default.isExecutableFile(atPath: "/lib/systemd/systemd-machined")
+        /// machined's RegisterMachine takes the unit from the leader's cgroup in
+        /// systemd's own hierarchy: on hybrid hosts the cgroup2 mount
+        /// /sys/fs/cgroup/unified, on v1 ones `name=systemd`; berth leaves it as
+        /// it found it (README "systemd-machined"). Nil on cgroup v2.
+        static let systemdHierarchy = ["/sys/fs/cgroup/unified", "/sys/fs/cgroup/systemd"].first {
+            FileManager.default.fileExists(atPath: $0 + "/cgroup.procs")
+        }
+        static let isUnified =
+            !FileManager.default.fileExists(atPath: "/sys/fs/cgroup/unified") && systemdHierarchy == nil
+            && FileManager.default.fileExists(atPath: "/sys/fs/cgroup/cgroup.controllers")
 
-        let line = machined.machines().split(separator: "\n").first { $0.hasPrefix("mach1 ") }
-        #expect(line?.split(separator: " ", omittingEmptySubsequences: true).prefix(3) == ["mach1", "container", "berth"], "\(machined.machines())")
-        let shown = try Spawn.run(["/usr/bin/machinectl", "show", "mach1", "-p", "Leader", "-p", "Class", "-p", "Service", "-p", "Unit"])
-        let properties = String(decoding: shown.output, as: UTF8.self)
-        #expect(properties.contains("Leader=\(pid)\n"), "\(properties)")
-        #expect(properties.contains("Unit=\(URL(fileURLWithPath: unit).lastPathComponent)\n"), "\(properties)")
+        static func manifest(_ host: TestHost, _ name: String) throws -> String {
+            let manifest = host.root + "/\(name).yaml"
+            try FileManager.default.createDirectory(atPath: host.root, withIntermediateDirectories: true)
+            try """
+            apiVersion: berth/v1
+            kind: Container
+            metadata: {name: \(name)}
+            spec:
+              rootfs: {template: busybox}
+              init: {command: [sleep, "300"]}
 
-        let stop = try Spawn.run([ContainerCLITests.binary, "stop"] + global + ["mach1"], mergingStandardError: true)
-        #expect(stop.exitedCleanly, "\(String(decoding: stop.output, as: UTF8.self))")
-        #expect(!machined.machines().contains("mach1"), "\(machined.machines())")
+            """.write(toFile: manifest, atomically: true, encoding: .utf8)
+            return manifest
+        }
+
+        static func global(_ host: TestHost) -> [String] {
+            ["--state-dir", host.root + "/state", "--run-dir", host.root + "/run", "--cgroup-parent", host.parent]
+        }
+
+        /// A container started by `berth apply` running in a unit (as under
+        /// berth.service on a v1 or hybrid host) is in `machinectl list` as
+        /// class container, service berth, its init the leader; gone after stop.
+        @Test(
+            .enabled(if: hasMachined, "systemd-machined is not installed (Debian's systemd-container: scripts/install-deps.sh)"),
+            .enabled(
+                if: systemdHierarchy != nil,
+                "cgroup v2: an init in berth's cgroups is in no systemd unit, and machined's RegisterMachine refuses it"))
+        func aStartedContainerIsAMachineUntilItStops() throws {
+            let machined = try TestMachined()
+            defer { machined.tearDown() }
+            let host = try TestHost()
+            defer { #expect(host.tearDown() == []) }
+            let hierarchy = try #require(MachinedRegistrationTests.systemdHierarchy)
+            let unit = "\(hierarchy)/berth-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).service"
+            try FileManager.default.createDirectory(atPath: unit, withIntermediateDirectories: false)
+            defer {
+                _ = host.tearDown()
+                rmdir(unit)
+            }
+            let manifest = try MachinedRegistrationTests.manifest(host, "mach1")
+            let global = MachinedRegistrationTests.global(host)
+            let apply = ([ContainerCLITests.binary, "apply"] + global + [manifest]).map { "'\($0)'" }.joined(separator: " ")
+            let result = try Spawn.run(["/bin/sh", "-c", "echo $$ > \(unit)/cgroup.procs && exec \(apply)"], mergingStandardError: true)
+            #expect(result.exitedCleanly, "\(String(decoding: result.output, as: UTF8.self))")
+            let pid = try #require(host.runtime.state.load("mach1")?.pid)
+
+            let line = machined.machines().split(separator: "\n").first { $0.hasPrefix("mach1 ") }
+            #expect(
+                line?.split(separator: " ", omittingEmptySubsequences: true).prefix(3) == ["mach1", "container", "berth"], "\(machined.machines())")
+            let shown = try Spawn.run(["/usr/bin/machinectl", "show", "mach1", "-p", "Leader", "-p", "Class", "-p", "Service", "-p", "Unit"])
+            let properties = String(decoding: shown.output, as: UTF8.self)
+            #expect(properties.contains("Leader=\(pid)\n"), "\(properties)")
+            #expect(properties.contains("Unit=\(URL(fileURLWithPath: unit).lastPathComponent)\n"), "\(properties)")
+
+            let stop = try Spawn.run([ContainerCLITests.binary, "stop"] + global + ["mach1"], mergingStandardError: true)
+            #expect(stop.exitedCleanly, "\(String(decoding: stop.output, as: UTF8.self))")
+            #expect(!machined.machines().contains("mach1"), "\(machined.machines())")
+        }
+
+        /// On the unified hierarchy alone (the VM lane), with a systemd manager
+        /// and machined on the bus, the init stays in berth's own cgroup, under
+        /// --cgroup-parent, where its limits are; that cgroup is in no systemd
+        /// unit, so machined refuses the registration
+        /// (README "systemd-machined" says why berth does not move it into a
+        /// scope). The start succeeds all the same, the refusal is one warning
+        /// that names machined's reason, and stop works as anywhere.
+        @Test(
+            .enabled(if: hasMachined, "systemd-machined is not installed (Debian's systemd-container: scripts/install-deps.sh)"),
+            .enabled(if: isUnified, "cgroup v1 or hybrid: aStartedContainerIsAMachineUntilItStops covers them"))
+        func onCgroupV2AContainerInBerthsCgroupRunsUnregisteredAndSaysWhy() throws {
+            let machined = try TestMachined(withSystemdIn: ProcessInfo.processInfo.environment["BERTH_TEST_ROOT"] ?? "/tmp")
+            defer { machined.tearDown() }
+            let systemd = try Spawn.run(["/usr/bin/busctl", "status", "org.freedesktop.systemd1"], mergingStandardError: true)
+            try #require(systemd.exitedCleanly, "no systemd manager on the test's bus: \(String(decoding: systemd.output, as: UTF8.self))")
+            let host = try TestHost()
+            defer { #expect(host.tearDown() == []) }
+            let manifest = try MachinedRegistrationTests.manifest(host, "mach2")
+            let global = MachinedRegistrationTests.global(host)
+            let result = try Spawn.run([ContainerCLITests.binary, "apply"] + global + [manifest], mergingStandardError: true)
+            let output = String(decoding: result.output, as: UTF8.self)
+            #expect(result.exitedCleanly, "\(output)")
+            let pid = try #require(host.runtime.state.load("mach2")?.pid)
+            #expect(kill(pid, 0) == 0)
+            let cgroup = try String(contentsOfFile: "/proc/\(pid)/cgroup", encoding: .utf8)
+            #expect(cgroup == "0::/\(host.parent)/mach2\n", "\(cgroup)")
+
+            #expect(!machined.machines().contains("mach2"), "\(machined.machines())")
+            // Without journald the event is a log line on stderr (its kind and fields).
+            let warnings = output.split(separator: "\n").filter { $0.contains("warning: machined registration failed container=mach2") }
+            #expect(warnings.count == 1, "\(output)")
+            #expect(warnings.first?.contains("Failed to determine unit of process \(pid)") == true, "\(output)")
+
+            let stop = try Spawn.run([ContainerCLITests.binary, "stop"] + global + ["mach2"], mergingStandardError: true)
+            #expect(stop.exitedCleanly, "\(String(decoding: stop.output, as: UTF8.self))")
+            #expect(host.runtime.state.load("mach2")?.pid == nil)
+        }
     }
 }
