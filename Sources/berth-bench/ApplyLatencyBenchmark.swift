@@ -35,9 +35,10 @@ func networkedApplyBenchmark(_ host: BenchHost, berth: String, samples: Int) thr
           resources: {memory: {max: 16Mi}, pids: {max: 16}}
 
         """
+    // A prune with the network alone names no container: --allow-empty.
     func apply(_ text: String, prune: Bool) throws -> (seconds: Double, output: [UInt8]) {
         try text.write(toFile: file, atomically: true, encoding: .utf8)
-        let arguments = [berth, "apply", "-o", "json", "--source", "one"] + (prune ? ["--prune"] : []) + host.global + [file]
+        let arguments = [berth, "apply", "-o", "json", "--source", "one"] + (prune ? ["--prune", "--allow-empty"] : []) + host.global + [file]
         var result: Spawn.Result?
         let seconds = try Stopwatch.seconds { result = try Spawn.run(arguments, outputLimit: 1 << 20) }
         guard let result, result.exitedCleanly else {
