@@ -4,6 +4,7 @@ import Model
 import Netlink
 import Reconcile
 import Runtime
+import Synchronization
 
 /// The Linux host as the engine sees it: observation through the runtime's
 /// drivers (cgroupfs, netlink, nftables, the state dir), and each planned
@@ -39,78 +40,31 @@ public struct LinuxHost: HostRuntime {
     public func observe(_ desired: DesiredHost) -> ObservedHost {
         var observed = ObservedHost()
         observed.lxcfsLive = runtime.paths.lxcfs.isLive()
-        let containers = Dictionary(desired.containers.map { ($0.metadata.name, $0) }, uniquingKeysWith: { first, _ in first })
-        let networks = Dictionary(desired.networks.map { ($0.metadata.name, $0) }, uniquingKeysWith: { first, _ in first })
-        var known: Set<String> = []
         let parent = try? CgroupPath(runtime.paths.cgroupParent)
-        // The CPUs a container without a set of its own gets: read once.
-        let inheritedCPUs = parent.flatMap { try? $0.appending("x") }.flatMap { runtime.cgroups.inheritedCPUs($0) }
-        for (record, running, usage) in runtime.observeForPlanning() {
-            known.insert(record.name)
-            // A `berth run` container belongs to the berth that waits for it
-            // (once that berth is gone, it is an unmanaged container like any).
-            if record.hasLiveForegroundOwner && containers[record.name] == nil { continue }
-            var network: NetworkObservation?
-            var firewallCurrent: Bool?
-            // Unreadable (the init just died): nil, and network changes wait for a restart.
-            if running, let pid = record.pid, let container = containers[record.name] {
-                // A namespace that has and should have only lo is not read.
-                if !container.spec.networks.isEmpty || !(record.spec?.networks ?? []).isEmpty {
-                    network = try? NetworkAttacher.observe(
-                        pid: pid, container: container, networks: networks, ipv6: record.ipv6 ?? record.spec?.usesIPv6 ?? false)
-                }
-                if record.spec?.firewall != nil || record.firewallFingerprint != nil {
-                    do {
-                        firewallCurrent = try ContainerFirewall.observe(pid: pid) == record.firewallFingerprint
-                    } catch {
-                        firewallCurrent = nil
-                    }
-                }
+        let netlink = try? RouteNetlink()
+        // The host's links, one dump per pass: the containers' host ends and
+        // the bridges (berth-bench scale: no-op plan and drift).
+        let hostLinks = netlink.flatMap { try? $0.links() } ?? []
+        let context = ContainerContext(
+            containers: Dictionary(desired.containers.map { ($0.metadata.name, $0) }, uniquingKeysWith: { first, _ in first }),
+            networks: Dictionary(desired.networks.map { ($0.metadata.name, $0) }, uniquingKeysWith: { first, _ in first }),
+            // The CPUs a container without a set of its own gets: read once.
+            inheritedCPUs: parent.flatMap { try? $0.appending("x") }.flatMap { runtime.cgroups.inheritedCPUs($0) },
+            hostLinks: Dictionary(hostLinks.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first }))
+        var known: Set<String> = []
+        for slot in observeContainers(context) {
+            switch slot {
+            case .absent: break
+            case .known(let name): known.insert(name)
+            case .observed(let container):
+                known.insert(container.name)
+                observed.containers.append(container)
             }
-            var resources: ObservedResources?
-            if let usage {
-                var kernel = ResourceObservation.values(usage.limits, inheritedCPUs: inheritedCPUs)
-                let disk = runtime.diskQuota(record)
-                kernel.diskSize = disk?.size
-                kernel.diskInodes = disk?.inodes
-                let spec = containers[record.name]?.spec.resources ?? record.spec?.resources
-                // Its connection limit is read (one nft listing in its namespace)
-                // only when the manifest or the record has one.
-                if spec?.numtcpsock != nil || record.spec?.resources.numtcpsock != nil {
-                    kernel.numtcpsock = record.pid.flatMap { try? ConnectionLimit.observe(pid: $0)?.limit }
-                }
-                let expected = ResourceObservation.expected(
-                    spec, version: runtime.cgroups.version, observed: kernel, inheritedCPUs: inheritedCPUs)
-                resources = ObservedResources(
-                    kernel: kernel, expected: expected,
-                    disk: DiskQuotaChanges(shrinksLive: disk?.backend == .projectQuota, inodeLimitLive: disk?.inodeLimitLive ?? true))
-            }
-            let state: ObservedRunState
-            if running {
-                state = usage?.frozen == true ? .frozen : .running
-            } else if let pid = record.pid {
-                // The init ended by itself (berth's stop forgets the init file).
-                var code = record.exitCode
-                if code == nil, let status = Reaper.poll(pid) {
-                    // Our child (the agent started it): its code is kept for list and restartPolicy.
-                    code = Reaper.exitCode(status)
-                    try? runtime.recordExit(record.name, code: Reaper.exitCode(status))
-                }
-                state = .exited(code: code)
-            } else {
-                state = .stopped
-            }
-            var container = ObservedContainer(
-                name: record.name, state: state, recordedSpec: record.spec, resources: resources, network: network,
-                firewallCurrent: firewallCurrent)
-            container.recordedLabels = record.labels ?? [:]
-            if running, let pid = record.pid { container.procVirtualized = try? LXCFS.observe(pid: pid) }
-            observed.containers.append(container)
         }
         let records = runtime.state.networkRecords()
         observed.recordedNetworks = records.mapValues(\.bridge)
         observed.networkSpecs = records.compactMapValues(\.spec)
-        if let netlink = try? RouteNetlink() {
+        if let netlink {
             // One dump of the bridge ports serves every network.
             let ports = desired.networks.isEmpty ? [] : (try? netlink.bridgePorts()) ?? []
             for network in desired.networks {
@@ -122,7 +76,7 @@ public struct LinuxHost: HostRuntime {
             }
             // Bridges marked as this instance's whose record was lost: still ours to prune.
             let owner = NetworkAttacher.ownerAlias(cgroupParent: runtime.paths.cgroupParent, network: "")
-            let bridges = ((try? netlink.links()) ?? []).filter { $0.kind == "bridge" }
+            let bridges = hostLinks.filter { $0.kind == "bridge" }
             var aliased: [String: [String]] = [:]
             for link in bridges {
                 guard let alias = link.alias, alias.hasPrefix(owner) else { continue }
@@ -164,6 +118,112 @@ public struct LinuxHost: HostRuntime {
         observed.inventories = runtime.state.inventories()
         observed.diskGrowsLive = DiskImage.growsOnline
         return observed
+    }
+
+    /// Every recorded container observed, on the worker pool (most of it
+    /// waits in the kernel: a netlink socket in its namespace, cgroupfs
+    /// reads, its record decoded), in the order of the records.
+    func observeContainers(_ context: ContainerContext) -> [ObservedSlot] {
+        let names = runtime.state.names()
+        let slots = Slots(count: names.count)
+        let runtime = runtime
+        WorkerPool.run(names.count, width: parallelActions) { index in
+            let slot = LinuxHost.observeContainer(names[index], runtime: runtime, context: context)
+            slots.state.withLock { $0[index] = slot }
+        }
+        return slots.state.withLock { $0 }
+    }
+
+    /// The pool's results by position, under one lock.
+    final class Slots: Sendable {
+        let state: Mutex<[ObservedSlot]>
+        init(count: Int) { state = Mutex(Array(repeating: .absent, count: count)) }
+    }
+
+    /// What observing one container needs from the pass, read once.
+    struct ContainerContext: Sendable {
+        var containers: [String: ContainerObject]
+        var networks: [String: NetworkObject]
+        var inheritedCPUs: String?
+        var hostLinks: [String: Link]
+    }
+
+    /// One container's observation: nothing (no record), only its name (a
+    /// `berth run` container its berth still waits for), or what it is.
+    enum ObservedSlot: Sendable {
+        case absent
+        case known(String)
+        case observed(ObservedContainer)
+    }
+
+    /// One record checked against the kernel: run on the worker pool, so it
+    /// touches only this container's record, cgroup and namespaces.
+    static func observeContainer(_ name: String, runtime: ContainerRuntime, context: ContainerContext) -> ObservedSlot {
+        guard let record = runtime.state.load(name) else { return .absent }
+        let running = runtime.isRunning(record)
+        var usage: CgroupObservation?
+        if running, let group = try? CgroupPath(record.cgroup) { usage = try? runtime.cgroups.observe(group, usage: false) }
+        // A `berth run` container belongs to the berth that waits for it
+        // (once that berth is gone, it is an unmanaged container like any).
+        if record.hasLiveForegroundOwner && context.containers[record.name] == nil { return .known(record.name) }
+        var network: NetworkObservation?
+        var firewallCurrent: Bool?
+        // Unreadable (the init just died): nil, and network changes wait for a restart.
+        if running, let pid = record.pid, let container = context.containers[record.name] {
+            // A namespace that has and should have only lo is not read.
+            if !container.spec.networks.isEmpty || !(record.spec?.networks ?? []).isEmpty {
+                network = try? NetworkAttacher.observe(
+                    pid: pid, container: container, networks: context.networks, ipv6: record.ipv6 ?? record.spec?.usesIPv6 ?? false,
+                    hostLinks: context.hostLinks)
+            }
+            if record.spec?.firewall != nil || record.firewallFingerprint != nil {
+                do {
+                    firewallCurrent = try ContainerFirewall.observe(pid: pid) == record.firewallFingerprint
+                } catch {
+                    firewallCurrent = nil
+                }
+            }
+        }
+        var resources: ObservedResources?
+        if let usage {
+            let inheritedCPUs = context.inheritedCPUs
+            var kernel = ResourceObservation.values(usage.limits, inheritedCPUs: inheritedCPUs)
+            let disk = runtime.diskQuota(record)
+            kernel.diskSize = disk?.size
+            kernel.diskInodes = disk?.inodes
+            let spec = context.containers[record.name]?.spec.resources ?? record.spec?.resources
+            // Its connection limit is read (one nft listing in its namespace)
+            // only when the manifest or the record has one.
+            if spec?.numtcpsock != nil || record.spec?.resources.numtcpsock != nil {
+                kernel.numtcpsock = record.pid.flatMap { try? ConnectionLimit.observe(pid: $0)?.limit }
+            }
+            let expected = ResourceObservation.expected(
+                spec, version: runtime.cgroups.version, observed: kernel, inheritedCPUs: inheritedCPUs)
+            resources = ObservedResources(
+                kernel: kernel, expected: expected,
+                disk: DiskQuotaChanges(shrinksLive: disk?.backend == .projectQuota, inodeLimitLive: disk?.inodeLimitLive ?? true))
+        }
+        let state: ObservedRunState
+        if running {
+            state = usage?.frozen == true ? .frozen : .running
+        } else if let pid = record.pid {
+            // The init ended by itself (berth's stop forgets the init file).
+            var code = record.exitCode
+            if code == nil, let status = Reaper.poll(pid) {
+                // Our child (the agent started it): its code is kept for list and restartPolicy.
+                code = Reaper.exitCode(status)
+                try? runtime.recordExit(record.name, code: Reaper.exitCode(status))
+            }
+            state = .exited(code: code)
+        } else {
+            state = .stopped
+        }
+        var container = ObservedContainer(
+            name: record.name, state: state, recordedSpec: record.spec, resources: resources, network: network,
+            firewallCurrent: firewallCurrent)
+        container.recordedLabels = record.labels ?? [:]
+        if running, let pid = record.pid { container.procVirtualized = try? LXCFS.observe(pid: pid) }
+        return .observed(container)
     }
 
     /// A write the kernel took but holds differently (a value it clamps, a

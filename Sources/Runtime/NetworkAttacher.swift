@@ -277,26 +277,26 @@ public struct NetworkAttacher {
     /// What the kernel has in the container's network namespace, for the
     /// planner: interfaces and their addresses, the default route, and
     /// whether each wanted interface's host end is a port of its bridge.
-    public static func observe(pid: pid_t, container: ContainerObject, networks: [String: NetworkObject], ipv6: Bool) throws
-        -> NetworkObservation
-    {
+    /// The host's links come from one dump per pass (`hostLinks`, by name):
+    /// a lookup per container cost two gets and a socket each (berth-bench
+    /// scale, no-op plan and drift).
+    public static func observe(
+        pid: pid_t, container: ContainerObject, networks: [String: NetworkObject], ipv6: Bool, hostLinks: [String: Link]
+    ) throws -> NetworkObservation {
         let namespaceFD = try Syscall.open("/proc/\(pid)/ns/net", O_RDONLY)
         defer { Syscall.close(namespaceFD) }
         let inside = RouteNetlink(transport: try NetlinkSocket(networkNamespaceFD: namespaceFD))
         let layout = Dictionary(
             container.interfaceLayout(networks: networks).map { ($0.interface, $0) }, uniquingKeysWith: { first, _ in first })
         let addresses = try inside.addresses()
-        var host: RouteNetlink?
         var interfaces: [NetworkObservation.Interface] = []
         for link in try inside.links() where link.name != "lo" {
             var interface = NetworkObservation.Interface(
                 name: link.name, kind: link.kind, up: link.isUp,
                 addresses: addresses.filter { $0.index == link.index && !$0.cidr.isIPv6LinkLocal }.map(\.cidr))
             if let wanted = layout[link.name], let network = networks[wanted.network] {
-                let netlink = try host ?? RouteNetlink()
-                host = netlink
-                let hostLink = try netlink.link(named: hostInterfaceName(container: container.metadata.name, network: wanted.network))
-                let bridge = try netlink.link(named: network.spec.bridge)
+                let hostLink = hostLinks[hostInterfaceName(container: container.metadata.name, network: wanted.network)]
+                let bridge = hostLinks[network.spec.bridge]
                 interface.hostSideAttached = hostLink.map { $0.isUp && $0.master != nil && $0.master == bridge?.index } ?? false
             }
             interfaces.append(interface)

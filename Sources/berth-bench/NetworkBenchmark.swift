@@ -15,6 +15,9 @@ func networkBenchmark() throws {
     let samples = Int(environment["BERTH_BENCH_ITERATIONS"] ?? "") ?? 20
     let host = try BenchHost("network")
     defer { host.cleanUp() }
+    // 0. Through the binary, while the state dir holds nothing else.
+    let berth = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("berth").path
+    let applyLines = try networkedApplyBenchmark(host, berth: berth, samples: samples)
     var spec = NetworkSpec(subnet: try CIDR(parsing: "10.90.0.0/21"))
     spec.bridge = "br-bench"
     let network = NetworkObject(
@@ -88,6 +91,7 @@ func networkBenchmark() throws {
     print("berth-bench network: \(count) containers on one bridge (veth into the namespace, address, lo, default route)")
     print(String(format: "  networked container ready (start, in process)  %7.2f ms median", Stopwatch.median(withNetwork) * 1000))
     print(String(format: "  the same container without a network           %7.2f ms median", Stopwatch.median(plain) * 1000))
+    for line in applyLines { print(line) }
     let setup = Stopwatch.median(Array(perContainer.prefix(samples)))
     print(String(format: "  network set-up alone (berth, rtnetlink), first %d   %7.2f ms median", samples, setup * 1000))
     if !iproute.isEmpty {
