@@ -86,7 +86,10 @@ extension ContainerRuntime {
             _ = Reaper.poll(pid)
             try drain(group)
             try cgroups.remove(group)
-            try state.forgetInit(name)
+            // Marked, so that no plan starts it afresh until it is restored.
+            var marked = record.stopped
+            marked.checkpoint = CheckpointMark(directory: directory, time: Int64(time(nil)))
+            try state.save(marked)
         }
         logger.info("checkpointed", metadata: ["container": "\(name)", "directory": "\(directory)", "running": "\(leaveRunning)"])
         return manifest
@@ -120,6 +123,7 @@ extension ContainerRuntime {
         record.pid = nil
         record.startTime = nil
         record.exitCode = nil
+        record.checkpoint = nil
         record.lower = try lowerLayer(container)
         let disk = try privateDisk(container, owner: try mappedRoot(container) ?? (0, 0))
         let privateDirectory = disk?.directory ?? state.containerDirectory(name)
