@@ -110,6 +110,12 @@ struct CheckpointTests {
         usleep(300_000)
         #expect(lines(host).count == before.count)  // dumped and ended: nothing counts
         #expect(FileManager.default.fileExists(atPath: images + "/berth-checkpoint.json"))
+        // Checkpointed, not stopped: the plan leaves it alone until it is restored.
+        #expect(host.runtime.state.load("counter")?.checkpoint?.directory == images)
+        let held = try berth(host, ["plan", "--detailed-exitcode", directory])
+        #expect(held.code == 2 && held.output.contains("checkpointed Container/counter"), "\(held.output)")
+        #expect(!held.output.contains("start Container/counter"), "\(held.output)")
+        #expect(try berth(host, ["status", "counter"]).output.contains("checkpointed"))
 
         // A changed image is refused.
         let tampered = host.root + "/tampered"
@@ -143,7 +149,87 @@ struct CheckpointTests {
         }
         #expect(holders.contains { insidePID($0) == last.pid }, "\(pids)")
         // The next plan has nothing to do.
+        #expect(record.checkpoint == nil)
         let plan = try berth(host, ["plan", "--detailed-exitcode", directory])
         #expect(plan.code == 0, "\(plan.output)")
+    }
+
+    /// A server that writes what it receives, and a client in another
+    /// container on the same network that sends 1, 2, 3, ... every 100 ms
+    /// over one TCP connection (it starts again from 1 on a new one).
+    static let tcpManifest = """
+        apiVersion: berth/v1
+        kind: Network
+        metadata:
+          name: ckpttcp
+        spec:
+          subnet: 10.77.1.0/24
+          nat: false
+        ---
+        apiVersion: berth/v1
+        kind: Container
+        metadata:
+          name: server
+        spec:
+          rootfs:
+            template: busybox
+          networks:
+            - network: ckpttcp
+              addresses: [10.77.1.10]
+          init:
+            command: ["/bin/sh", "-c", "/usr/bin/nc -l -p 7000 >/tmp/received & wait"]
+        ---
+        apiVersion: berth/v1
+        kind: Container
+        metadata:
+          name: client
+        spec:
+          rootfs:
+            template: busybox
+          networks:
+            - network: ckpttcp
+              addresses: [10.77.1.11]
+          init:
+            command: ["/bin/sh", "-c", "while :; do i=0; while :; do i=$((i+1)); echo $i; usleep 100000; done | /usr/bin/nc 10.77.1.10 7000; usleep 300000; done & wait"]
+
+        """
+
+    /// The numbers the server received, as its private layer holds them.
+    func received(_ host: TestHost) -> [Int] {
+        let text = (try? String(contentsOfFile: host.root + "/state/containers/server/upper/tmp/received", encoding: .utf8)) ?? ""
+        return text.split(separator: "\n").compactMap { Int($0) }
+    }
+
+    @Test func establishedTCPConnectionSurvivesACheckpointAndRestoreOfOneEnd() throws {
+        let host = try TestHost()
+        defer {
+            try? RouteNetlink().deleteLink("br-ckpttcp")
+            #expect(host.tearDown() == [])
+        }
+        if let failure = CheckpointTests.criuCheck(host) {
+            print("CheckpointTests: skipped, \(failure)")
+            #expect(ProcessInfo.processInfo.environment["BERTH_CRIU_REQUIRED"] != "1", "\(failure)")
+            return
+        }
+        let directory = host.root + "/manifests"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try CheckpointTests.tcpManifest.write(toFile: directory + "/tcp.yaml", atomically: true, encoding: .utf8)
+        #expect(try berth(host, ["apply", directory]).code == 0)
+        #expect(eventually { received(host).count >= 5 })
+        let images = host.root + "/server-images"
+        let checkpoint = try berth(host, ["checkpoint", "server", "--to", images])
+        #expect(checkpoint.code == 0, "\(checkpoint.output)")
+        guard checkpoint.code == 0 else { return }
+        let before = received(host)
+        usleep(500_000)  // the client keeps sending into the checkpointed server's connection
+        let restore = try berth(host, ["restore", "server", "--from", images])
+        #expect(restore.code == 0, "\(restore.output)")
+        guard restore.code == 0 else { return }
+        // The same connection goes on: what the client sent meanwhile
+        // arrives, and the numbers run on without starting again from 1.
+        #expect(eventually { received(host).count >= before.count + 10 })
+        let after = received(host)
+        #expect(after == Array(1...max(after.count, 1)), "\(after)")
+        #expect(try berth(host, ["plan", "--detailed-exitcode", directory]).code == 0)
     }
 }
