@@ -154,7 +154,8 @@ struct CheckpointTests {
         #expect(plan.code == 0, "\(plan.output)")
     }
 
-    /// A server that writes what it receives, and a client in another
+    /// A server that writes what it receives (busybox nc ends at the end
+    /// of its stdin: a sleep feeds it), and a client in another
     /// container on the same network that sends 1, 2, 3, ... every 100 ms
     /// over one TCP connection (it starts again from 1 on a new one).
     static let tcpManifest = """
@@ -177,7 +178,7 @@ struct CheckpointTests {
             - network: ckpttcp
               addresses: [10.77.1.10]
           init:
-            command: ["/bin/sh", "-c", "/usr/bin/nc -l -p 7000 >/tmp/received & wait"]
+            command: ["/bin/sh", "-c", "sleep 100000 | /usr/bin/nc -l -p 7000 >/tmp/received & wait"]
         ---
         apiVersion: berth/v1
         kind: Container

@@ -7,17 +7,10 @@ import json
 
 import pytest
 
+from test_cli import VALID as MANIFEST
 from test_operator import berth
 
 IMAGE = "/srv/images/web1"
-MANIFEST = """\
-apiVersion: berth/v1
-kind: Container
-metadata:
-  name: web1
-spec:
-  rootfs: {template: busybox}
-"""
 
 
 @pytest.fixture
