@@ -73,6 +73,11 @@ import Testing
             other.berth(["version"]) == ["/opt/berth", "version", "--state-dir", "/var/lib/berth", "--run-dir", "/run/b2", "--cgroup-parent", "b2"])
     }
 
+    @Test(arguments: [(Int32(0), true), (1 << 8, true), (2 << 8, false), (9, false)])
+    func tarMayFindFilesChangingWhileTheContainerRuns(_ status: Int32, _ succeeded: Bool) {
+        #expect(RemoteBerth.tarSucceeded(status) == succeeded)
+    }
+
     @Test(arguments: [
         ("plain/path-1.img", "plain/path-1.img"), ("two words", "'two words'"), ("it's", "'it'\\''s'"), ("", "''"),
         ("$(reboot)", "'$(reboot)'"), ("a;b", "'a;b'"),
@@ -164,6 +169,12 @@ import Testing
         let failedAt = try #require(fakes.calls.firstIndex { $0.hasPrefix(failing) })
         #expect(Array(fakes.calls[(failedAt + 1)...]) == undo)
         #expect(!fakes.calls.contains("delete here c1"))
+    }
+
+    @Test func theStatusIsReadPastWhatTheRemoteShellPrints() {
+        let output = "pyenv: cannot rehash: /root/.pyenv/shims isn't writable\n{\n  \"name\" : \"c1\",\n  \"state\" : \"running\"\n}\n"
+        #expect(Migration.StatusState.state(in: output) == "running")
+        #expect(Migration.StatusState.state(in: "Error: no container named 'c1'") == nil)
     }
 
     @Test func aTargetThatDoesNotReportItRunningIsRolledBack() throws {

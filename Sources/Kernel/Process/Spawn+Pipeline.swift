@@ -6,10 +6,12 @@ extension Spawn {
     /// `producer | consumer` without a shell: the producer's stdout is the
     /// consumer's stdin (a pipe between the two), stdin of the producer is
     /// /dev/null, and both programs' standard error and the consumer's
-    /// output are collected. `status` is the producer's when it failed,
-    /// else the consumer's (as a shell with pipefail says). posix_spawn
-    /// runs no Swift code in either child.
-    public static func pipeline(_ producer: [String], into consumer: [String], outputLimit: Int = 1 << 20) throws(SystemError) -> Result {
+    /// output are collected. Returns the producer's wait status and the
+    /// consumer's result (each caller knows which of the producer's exit
+    /// codes are failures). posix_spawn runs no Swift code in either child.
+    public static func pipeline(_ producer: [String], into consumer: [String], outputLimit: Int = 1 << 20) throws(SystemError)
+        -> (producerStatus: Int32, consumer: Result)
+    {
         guard let first = producer.first, let second = consumer.first else { throw SystemError(call: "posix_spawn", errno: EINVAL) }
         let output = try Pipe2.make()
         let link: (read: Int32, write: Int32)
@@ -54,7 +56,6 @@ extension Spawn {
         if producing.error != 0 { throw SystemError(call: "posix_spawn", errno: producing.error, subject: first) }
         if consuming.error != 0 { throw SystemError(call: "posix_spawn", errno: consuming.error, subject: second) }
         let consumerStatus = Reaper.wait(consuming.pid) ?? -1
-        let producerFailed = !(Result(status: producerStatus, output: []).exitedCleanly)
-        return Result(status: producerFailed ? producerStatus : consumerStatus, output: text)
+        return (producerStatus, Result(status: consumerStatus, output: text))
     }
 }

@@ -41,7 +41,15 @@ public struct SSHTransport: MigrationTransport {
     }
 
     public func send(_ directory: String, to remoteDirectory: String) throws {
-        _ = try check(Spawn.pipeline(RemoteBerth.tar(directory), into: path(target.untar(into: remoteDirectory))), "tar to \(remoteDirectory)")
+        let (producer, consumer) = try Spawn.pipeline(RemoteBerth.tar(directory), into: path(target.untar(into: remoteDirectory)))
+        let what = "tar to \(remoteDirectory)"
+        // GNU tar exits 1 when a file changed while it read it: the layer
+        // copied while the container runs. The copy after the freeze (the
+        // container stopped) brings those files as they are; 2 is a failure.
+        guard RemoteBerth.tarSucceeded(producer) else {
+            throw ContainerRuntime.RuntimeError(description: "\(what): the local tar failed (exit \((producer >> 8) & 0xff)): \(consumer.text)")
+        }
+        _ = try check(consumer, what)
     }
 
     /// posix_spawn takes a path: ssh from the usual places.
@@ -52,12 +60,16 @@ public struct SSHTransport: MigrationTransport {
     }
 
     func check(_ result: Spawn.Result, _ what: String) throws -> String {
-        let output = String(decoding: result.output, as: UTF8.self)
         guard result.exitedCleanly else {
             let code = (result.status >> 8) & 0xff
             throw ContainerRuntime.RuntimeError(
-                description: "on \(target.host): \(what): exit \(code)" + (output.isEmpty ? "" : ": " + output.trimmingWhitespace))
+                description: "on \(target.host): \(what): exit \(code)" + (result.text.isEmpty ? "" : ": " + result.text))
         }
-        return output
+        return String(decoding: result.output, as: UTF8.self)
     }
+}
+
+extension Spawn.Result {
+    /// What it printed, for an error message.
+    fileprivate var text: String { String(decoding: output, as: UTF8.self).trimmingWhitespace }
 }

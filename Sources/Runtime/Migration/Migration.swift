@@ -144,7 +144,7 @@ public struct Migration: Sendable {
                     _ = try transport.run(target.berth(["restore", name, "--from", staging + "/" + Migration.finalName]))
                 case .confirmRunning:
                     let output = try transport.run(target.berth(["status", name, "-o", "json"]))
-                    let state = try? JSONDecoder().decode(StatusState.self, from: Data(output.utf8)).state
+                    let state = StatusState.state(in: output)
                     guard state == "running" else {
                         throw MigrationError.Cause("the target's berth reports it \(state ?? "in no state it could read"), not running")
                     }
@@ -205,6 +205,13 @@ public struct Migration: Sendable {
     /// The one field of `berth status -o json` a migration reads.
     struct StatusState: Decodable {
         var state: String
+
+        /// The state in `output`: the JSON object, whatever the remote
+        /// shell's start-up files printed around it (ssh merges stderr).
+        static func state(in output: String) -> String? {
+            guard let start = output.firstIndex(of: "{"), let end = output.lastIndex(of: "}"), start < end else { return nil }
+            return try? JSONDecoder().decode(StatusState.self, from: Data(output[start...end].utf8)).state
+        }
     }
 }
 

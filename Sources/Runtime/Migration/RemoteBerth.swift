@@ -70,6 +70,10 @@ public struct RemoteBerth: Equatable, Sendable {
         ["/bin/tar", "-c", "--numeric-owner", "--xattrs", "--xattrs-include=*", "-C", directory, "-f", "-", "."]
     }
 
+    /// Whether the local tar's wait status is a success: exit 0, or 1
+    /// (GNU tar: a file changed while it was read).
+    public static func tarSucceeded(_ status: Int32) -> Bool { status & 0x7f == 0 && (status >> 8) & 0xff <= 1 }
+
     /// One word for a POSIX shell: as it is when it holds only characters
     /// no shell treats specially, else single-quoted.
     public static func quoted(_ word: String) -> String {
