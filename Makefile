@@ -105,7 +105,8 @@ bench: release
 		bash scripts/sandbox-run.sh .build/release/berth-bench runtime && \
 		bash scripts/sandbox-run.sh .build/release/berth-bench network && \
 		bash scripts/sandbox-run.sh .build/release/berth-bench reconcile && \
-		bash scripts/sandbox-run.sh .build/release/berth-bench scale 1000; fi
+		bash scripts/sandbox-run.sh .build/release/berth-bench scale 1000 && \
+		bash scripts/sandbox-run.sh .build/release/berth-bench checkpoint; fi
 
 # CI's bounded pass of the fleet benchmark: 20 containers through the berth
 # binary and the peers (seconds); it checks that the path runs, its figures

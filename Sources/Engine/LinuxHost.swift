@@ -206,6 +206,8 @@ public struct LinuxHost: HostRuntime {
         let state: ObservedRunState
         if running {
             state = usage?.frozen == true ? .frozen : .running
+        } else if let mark = record.checkpoint {
+            state = .checkpointed(mark)
         } else if let pid = record.pid {
             // The init ended by itself (berth's stop forgets the init file).
             var code = record.exitCode
@@ -318,7 +320,7 @@ public struct LinuxHost: HostRuntime {
             try Syscall.writeValue("1", to: "/proc/sys/net/ipv4/conf/\(bridge)/forwarding", allowingSpaces: false)
         case .recordInventory(let inventory, _):
             try runtime.state.saveInventory(inventory)
-        case .leaveOrphan:
+        case .leaveOrphan, .leaveCheckpointed:
             // Shown by plan; apply leaves it alone (the executor never gets here).
             break
         }

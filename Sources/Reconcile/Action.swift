@@ -140,6 +140,9 @@ public enum Operation: Hashable, Sendable {
     /// An object of this source's inventory that no manifest names any
     /// more, left alone (without --prune): shown, never carried out.
     case leaveOrphan
+    /// A container `berth checkpoint` dumped, whose manifest wants it
+    /// running: left alone until `berth restore` (shown, never carried out).
+    case leaveCheckpointed
     /// Writes a source's inventory. `deleting`: objects this plan deletes,
     /// kept in it when their delete does not succeed.
     case recordInventory(Inventory, deleting: [ObjectRef])
@@ -175,6 +178,8 @@ public enum Reason: Hashable, Sendable, CustomStringConvertible {
     case noManifestOfSource(String, prune: Bool)
     /// What the source applied changed (objects named, pruned or taken over).
     case inventoryChanged
+    /// Its processes are in the checkpoint image `directory`.
+    case checkpointed(directory: String)
 
     public var description: String {
         switch self {
@@ -212,6 +217,9 @@ public enum Reason: Hashable, Sendable, CustomStringConvertible {
         case .noManifestOfSource(let source, let prune):
             return "source \(source) applied it and none of its manifests names it any more" + (prune ? "" : "; --prune deletes it")
         case .inventoryChanged: return "berth's record of what this source applied; nothing in the kernel changes"
+        case .checkpointed(let directory):
+            return "its processes are in a checkpoint image: not started afresh; berth restore --from \(directory) brings it back, "
+                + "berth stop forgets the checkpoint"
         }
     }
 }
@@ -229,6 +237,8 @@ public struct Action: Hashable, Sendable, CustomStringConvertible {
         case orphan
         /// berth's own record (an inventory) changes.
         case record
+        /// Dumped by `berth checkpoint`; left alone until `berth restore`.
+        case checkpointed
 
         /// What a carried-out step of this kind did, as a total and an
         /// event say it ("created", "updated live").
@@ -246,6 +256,7 @@ public struct Action: Hashable, Sendable, CustomStringConvertible {
             case .thaw: return "thawed"
             case .orphan: return "orphan"
             case .record: return "inventory recorded"
+            case .checkpointed: return "checkpointed"
             }
         }
     }
@@ -276,6 +287,7 @@ public struct Action: Hashable, Sendable, CustomStringConvertible {
         case .restartContainer: return .pendingRestart
         case .replaceContainer: return .replace
         case .leaveOrphan: return .orphan
+        case .leaveCheckpointed: return .checkpointed
         case .recordInventory: return .record
         }
     }

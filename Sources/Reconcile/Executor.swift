@@ -64,6 +64,8 @@ public enum SkipReason: Hashable, Sendable, CustomStringConvertible {
     case networkFailed(String)
     /// An orphan: deleted only with --prune.
     case needsPrune
+    /// Checkpointed: brought back only by `berth restore`.
+    case checkpointed
 
     public var description: String {
         switch self {
@@ -71,6 +73,7 @@ public enum SkipReason: Hashable, Sendable, CustomStringConvertible {
         case .earlierFailure(let object): return "an earlier action on \(object) failed"
         case .networkFailed(let network): return "network \(network) could not be made"
         case .needsPrune: return "orphan, left alone: pass --prune to delete it"
+        case .checkpointed: return "checkpointed, left alone: berth restore brings it back"
         }
     }
 }
@@ -264,6 +267,7 @@ public enum Executor {
         case .restartContainer where !options.restart: return .pendingRestart
         case .replaceContainer where !options.replace: return .skipped(.needsReplace)
         case .leaveOrphan: return .skipped(.needsPrune)
+        case .leaveCheckpointed: return .skipped(.checkpointed)
         default: break
         }
         if failedObjects.contains(action.object) { return .skipped(.earlierFailure(action.object)) }

@@ -93,6 +93,9 @@ public enum ObservedRunState: Hashable, Sendable, CustomStringConvertible {
     /// The init ended by itself; its exit code where berth saw it (nil: it
     /// was not berth's child when it ended).
     case exited(code: Int32?)
+    /// Dumped by `berth checkpoint`: its processes are in an image
+    /// directory until `berth restore` (never started afresh by a plan).
+    case checkpointed(CheckpointMark)
 
     public var isAlive: Bool { self == .running || self == .frozen }
 
@@ -102,6 +105,7 @@ public enum ObservedRunState: Hashable, Sendable, CustomStringConvertible {
         case .frozen: return "frozen"
         case .stopped: return "stopped"
         case .exited(let code): return code.map { "exited (code \($0))" } ?? "exited"
+        case .checkpointed(let mark): return mark.description
         }
     }
 }

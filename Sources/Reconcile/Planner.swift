@@ -88,9 +88,14 @@ public enum Planner {
             return [
                 Action(ref, .stopContainer(timeout: spec.stopTimeout), changes: stateChange(stateOrigin), reason: .stateStopped)
             ]
-        case (.stopped, .stopped), (.stopped, .exited):
+        case (.stopped, .stopped), (.stopped, .exited), (.stopped, .checkpointed):
             // Nothing runs: the record takes the spec, for the next start.
             return recordUpdate(ref, spec, recorded, labels: (container.metadata.labels, current.recordedLabels), onlyRecordFields: false)
+        case (_, .checkpointed(let mark)):
+            // Its processes are in the image: a fresh start would lose them.
+            return [
+                Action(ref, .leaveCheckpointed, changes: stateChange(stateOrigin), reason: .checkpointed(directory: mark.directory))
+            ]
         case (_, .stopped):
             var actions = [
                 Action(ref, .startContainer(container, networks: attached), changes: stateChange(stateOrigin), reason: .notRunning)

@@ -59,6 +59,10 @@ public struct ContainerRecord: Codable, Equatable, Sendable {
     /// The manifest's metadata.labels (for `list -l` and `-o json`); nil
     /// when it has none or the record predates labels.
     public var labels: [String: String]?
+    /// Dumped by `berth checkpoint` (without --leave-running): where its
+    /// image is and when it was taken. Cleared by `berth restore` and
+    /// `berth stop`; a plan leaves a checkpointed container alone.
+    public var checkpoint: CheckpointMark?
 }
 
 /// StateStore's decoded records, shared by its copies (a value type holding

@@ -445,6 +445,11 @@ public struct ContainerRuntime: Sendable {
         guard let record = state.load(name), let spec = record.spec else {
             throw RuntimeError(description: "no container \(name) (or it was never started by this berth)")
         }
+        if let mark = record.checkpoint {
+            throw RuntimeError(
+                description: "container \(name) is \(mark): berth restore \(name) --from \(mark.directory) brings it back "
+                    + "(berth stop \(name) forgets the checkpoint, then berth start starts it afresh)")
+        }
         return try start(
             ContainerObject(metadata: ObjectMeta(name: name), spec: spec, source: SourceLocation(file: "state", line: 1, column: 1)),
             networks: record.networks ?? [])
@@ -565,8 +570,13 @@ public struct ContainerRuntime: Sendable {
     /// SIGTERM to init, then after `timeout` SIGKILL to everything in the
     /// container's cgroup; removes the cgroup. Idempotent.
     public func stop(_ name: String, timeout: Interval = Interval(milliseconds: 10_000)) throws {
-        guard let record = state.load(name) else { throw RuntimeError(description: "no container \(name)") }
+        guard var record = state.load(name) else { throw RuntimeError(description: "no container \(name)") }
         try stop(record, timeout: timeout)
+        if record.checkpoint != nil {
+            // Stopped rather than checkpointed: the image stays where it is.
+            record.checkpoint = nil
+            try state.save(record.stopped)
+        }
     }
 
     /// `stop` of a record in hand.

@@ -6,7 +6,9 @@
 // container up to 1000 on one bridge; `berth-bench reconcile`: a no-op
 // reconcile with 1, 100, 1000 containers and the agent's idle memory;
 // `berth-bench scale N`: N containers on one network through the berth
-// binary (apply, plan, drift, agent, prune) beside runc and crun. All
+// binary (apply, plan, drift, agent, prune) beside runc and crun;
+// `berth-bench checkpoint`: the freeze of checkpoint/restore and of
+// migrate's pre-dumped dump (skipped where `criu check` fails). All
 // but parse need root inside a sandbox host (make bench).
 import Foundation
 
@@ -27,12 +29,13 @@ do {
     case "runtime": try runtimeBenchmark()
     case "network": try networkBenchmark()
     case "reconcile": try reconcileBenchmark()
+    case "checkpoint": try checkpointBenchmark()
     case "scale":
         let count = CommandLine.arguments.dropFirst(2).first.flatMap { Int($0) } ?? 1000
         try scaleBenchmark(count: count)
     default:
         FileHandle.standardError.write(
-            Data("usage: berth-bench [parse [--quick]|parse-scaling [--quick]|runtime|network|reconcile|scale [N]]\n".utf8))
+            Data("usage: berth-bench [parse [--quick]|parse-scaling [--quick]|runtime|network|reconcile|scale [N]|checkpoint]\n".utf8))
         exit(2)
     }
 } catch {

@@ -113,7 +113,7 @@ enum PlanOutput {
         case .create, .start, .adopt, .thaw: code = "32"
         case .delete, .stop: code = "31"
         case .updateLive, .freeze: code = "33"
-        case .pendingRestart, .replace, .orphan: code = "35"
+        case .pendingRestart, .replace, .orphan, .checkpointed: code = "35"
         case .record: code = "36"
         }
         return "\u{1B}[\(code)m\(kind.rawValue)\u{1B}[0m"
@@ -146,8 +146,9 @@ enum PlanOutput {
                 failed += 1
                 continue
             }
-            // An orphan is left alone (skipped), and counted as what it is.
-            if case .skipped = result, action.kind != .orphan {
+            // An orphan or a checkpointed container is left alone (skipped),
+            // and counted as what it is.
+            if case .skipped = result, action.kind != .orphan && action.kind != .checkpointed {
                 skipped += 1
                 continue
             }
@@ -156,6 +157,7 @@ enum PlanOutput {
             case (.pendingRestart, .some(.restarted)), (.replace, .some(.replaced)): word = action.kind.done
             case (.pendingRestart, _): word = "pending restart"
             case (.orphan, _): word = "orphan"
+            case (.checkpointed, _): word = "checkpointed"
             case (_, .some): word = action.kind.done
             case (.create, nil): word = "to create"
             case (.updateLive, nil): word = "to update live"
@@ -192,9 +194,18 @@ enum PlanOutput {
         for drift in drifts {
             rows.append([
                 drift.object.description, drift.field, drift.desired.description, drift.observed.description, drift.policy.rawValue,
-                drift.kind == .orphan ? "orphan (no manifest)" : drift.origin == .drift ? "drift" : "manifest (not applied)",
+                origin(drift),
             ])
         }
         print(Table.render(rows))
+    }
+
+    /// The ORIGIN column of `berth drift`.
+    static func origin(_ drift: Reconcile.Drift) -> String {
+        switch drift.kind {
+        case .orphan: return "orphan (no manifest)"
+        case .checkpointed: return "checkpointed (berth restore)"
+        default: return drift.origin == .drift ? "drift" : "manifest (not applied)"
+        }
     }
 }

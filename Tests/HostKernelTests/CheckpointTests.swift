@@ -110,6 +110,12 @@ struct CheckpointTests {
         usleep(300_000)
         #expect(lines(host).count == before.count)  // dumped and ended: nothing counts
         #expect(FileManager.default.fileExists(atPath: images + "/berth-checkpoint.json"))
+        // Checkpointed, not stopped: the plan leaves it alone until it is restored.
+        #expect(host.runtime.state.load("counter")?.checkpoint?.directory == images)
+        let held = try berth(host, ["plan", "--detailed-exitcode", directory])
+        #expect(held.code == 2 && held.output.contains("checkpointed Container/counter"), "\(held.output)")
+        #expect(!held.output.contains("start Container/counter"), "\(held.output)")
+        #expect(try berth(host, ["status", "counter"]).output.contains("checkpointed"))
 
         // A changed image is refused.
         let tampered = host.root + "/tampered"
@@ -143,6 +149,7 @@ struct CheckpointTests {
         }
         #expect(holders.contains { insidePID($0) == last.pid }, "\(pids)")
         // The next plan has nothing to do.
+        #expect(record.checkpoint == nil)
         let plan = try berth(host, ["plan", "--detailed-exitcode", directory])
         #expect(plan.code == 0, "\(plan.output)")
     }

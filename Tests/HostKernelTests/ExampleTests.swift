@@ -172,6 +172,10 @@ struct ExampleTests {
             try run(["checkpoint", "web1", "--to", instance.host.root + "/images"], "checkpointed web1")
             try run(["restore", "web1", "--from", instance.host.root + "/images"], "restored web1")
         }
+        // migrate to a host with no sshd: refused at its first step, and
+        // web1 keeps running here (MigrateTests moves one between two berths).
+        try run(["migrate", "web1", "--to", "127.0.0.1", "--ssh-option", "ConnectTimeout=5"], expect: 1, "it kept running here")
+        #expect(instance.running().contains("web1"))
         try run(["apply", "--prune", "--yes"], "delete Container/web1")
         #expect(try instance.host.runtime.list().isEmpty && instance.bridgesGone())
 

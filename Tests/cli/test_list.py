@@ -10,7 +10,7 @@ import pytest
 from test_operator import berth
 
 KEYS = ["name", "state", "pid", "hostname", "labels", "uptimeSeconds", "addresses", "cpuSeconds", "memory", "pids", "exitCode",
-        "restarts", "cgroup", "rootfs", "record"]
+        "checkpoint", "restarts", "cgroup", "rootfs", "record"]
 ROOTFS_KEYS = ["mountpoint", "lower", "upper", "work", "diskImage", "inMemory"]
 
 

@@ -15,6 +15,8 @@ public struct CheckpointManifest: Codable, Equatable, Sendable {
     public static let fileName = "berth-checkpoint.json"
     /// berth's copy of the container's record, beside the manifest.
     public static let recordFileName = "container.json"
+    /// CRIU's link from a dump to the pre-dump it is on top of.
+    public static let parentLinkName = "parent"
     public static let currentFormat = 1
 
     /// A veth whose host end CRIU makes again and puts on its bridge.
@@ -85,6 +87,12 @@ public struct CheckpointManifest: Codable, Equatable, Sendable {
         let names = try FileManager.default.contentsOfDirectory(atPath: directory).sorted()
         for name in names where name != fileName {
             let path = directory + "/" + name
+            // A dump on top of a pre-dump (berth migrate) links to it:
+            // the link is recorded; the pre-dump's pages are CRIU's to check.
+            if name == parentLinkName, let target = Syscall.readLink(path) {
+                result[name] = "link " + target
+                continue
+            }
             guard Syscall.isRegularFile(path) else {
                 throw CheckpointError("\(path): not a regular file (an image directory holds only files)")
             }

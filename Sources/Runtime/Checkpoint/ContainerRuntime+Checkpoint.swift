@@ -51,7 +51,9 @@ extension ContainerRuntime {
     /// `leaveRunning`, the container is stopped once dumped (CRIU ends its
     /// processes; berth removes its cgroup).
     @discardableResult
-    public func checkpoint(_ name: String, to directory: String, leaveRunning: Bool, berthVersion: String) throws -> CheckpointManifest {
+    public func checkpoint(_ name: String, to directory: String, leaveRunning: Bool, berthVersion: String, parent: String? = nil) throws
+        -> CheckpointManifest
+    {
         guard let record = state.load(name), isRunning(record), let pid = record.pid else {
             throw CheckpointError("container \(name) is not running")
         }
@@ -74,7 +76,13 @@ extension ContainerRuntime {
         // berth's record beside the images, before the dump: it is part of
         // what the checksums cover.
         try Syscall.writeAtomically(try RecordJSON.encode(record), to: directory + "/" + CheckpointManifest.recordFileName)
-        try criu.dump(into: directory, options: ContainerRuntime.dumpOptions(pid: pid, leaveRunning: leaveRunning, hostFiles: hostFiles.map(\.key)))
+        var options = ContainerRuntime.dumpOptions(pid: pid, leaveRunning: leaveRunning, hostFiles: hostFiles.map(\.key))
+        if let parent {
+            // Only the pages that changed since the pre-dump `parent` (berth migrate).
+            options.parentImage = parent
+            options.trackMemory = true
+        }
+        try criu.dump(into: directory, options: options)
         let manifest = CheckpointManifest(
             container: name, berthVersion: berthVersion, kernel: HostIdentity.kernelRelease(), criu: version.description,
             initPID: pid, leftRunning: leaveRunning, spec: record.spec, veths: veths,
@@ -86,7 +94,10 @@ extension ContainerRuntime {
             _ = Reaper.poll(pid)
             try drain(group)
             try cgroups.remove(group)
-            try state.forgetInit(name)
+            // Marked, so that no plan starts it afresh until it is restored.
+            var marked = record.stopped
+            marked.checkpoint = CheckpointMark(directory: directory, time: Int64(time(nil)))
+            try state.save(marked)
         }
         logger.info("checkpointed", metadata: ["container": "\(name)", "directory": "\(directory)", "running": "\(leaveRunning)"])
         return manifest
@@ -120,6 +131,7 @@ extension ContainerRuntime {
         record.pid = nil
         record.startTime = nil
         record.exitCode = nil
+        record.checkpoint = nil
         record.lower = try lowerLayer(container)
         let disk = try privateDisk(container, owner: try mappedRoot(container) ?? (0, 0))
         let privateDirectory = disk?.directory ?? state.containerDirectory(name)
@@ -177,6 +189,25 @@ extension ContainerRuntime {
         }
         logger.info("restored", metadata: ["container": "\(name)", "pid": "\(record.pid ?? 0)", "directory": "\(directory)"])
         return record
+    }
+
+    /// A memory pre-dump (`criu pre-dump`, berth migrate) into `directory`
+    /// (made), on top of the pre-dump `parent` (relative to it): the
+    /// container keeps running; the next dump copies only what changed.
+    public func preDump(_ name: String, into directory: String, parent: String?) throws {
+        guard let record = state.load(name), isRunning(record), let pid = record.pid else {
+            throw CheckpointError("container \(name) is not running")
+        }
+        try Syscall.makeDirectories(directory, mode: 0o700)
+        let criu = CRIU(workDirectory: criuWorkDirectory(name))
+        try criu.check()
+        var options = CRIUOptions()
+        options.pid = pid
+        options.trackMemory = true
+        options.parentImage = parent
+        options.manageCgroups = true
+        options.cgroupMode = .soft
+        try criu.dump(into: directory, options: options, preDump: true)
     }
 
     /// The container's veths: inside name, host end, bridge.

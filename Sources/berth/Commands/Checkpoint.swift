@@ -58,3 +58,56 @@ struct Restore: ParsableCommand {
         if global.verbosity != .quiet { print("restored \(name) (pid \(record.pid.map(String.init) ?? "?"))") }
     }
 }
+
+struct Migrate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "migrate", abstract: "Move a running container to another host (CRIU over ssh).",
+        discussion: """
+            With the ssh client: the private layer is copied while the container runs, then its \
+            memory is pre-dumped (criu pre-dump) and copied, --pre-dumps times; then the freeze: \
+            the final dump, what changed copied, and berth restore on the target. The container \
+            is deleted here only once the target's berth reports it running; on any failure it \
+            runs here again and the target keeps nothing of it. Prints the freeze time and the \
+            placement change to commit to the manifests. The target needs the container's \
+            networks and template; containers with a disk quota do not move yet.
+            """)
+    @OptionGroup var global: GlobalOptions
+    @Option(name: .customLong("to"), help: ArgumentHelp("The target host, as ssh takes it ([user@]host).", valueName: "host"))
+    var host: String
+    @Option(name: .customLong("ssh-option"), help: ArgumentHelp("An ssh -o option (Port=2222); repeatable.", valueName: "option"))
+    var sshOptions: [String] = []
+    @Option(name: .customLong("remote-berth"), help: ArgumentHelp("berth's path on the target.", valueName: "path"))
+    var remoteBerth = "berth"
+    @Option(name: .customLong("remote-state-dir"), help: ArgumentHelp("The target's --state-dir.", valueName: "dir"))
+    var remoteStateDirectory = "/var/lib/berth"
+    @Option(name: .customLong("remote-run-dir"), help: ArgumentHelp("The target's --run-dir (default: its own).", valueName: "dir"))
+    var remoteRunDirectory: String?
+    @Option(name: .customLong("remote-cgroup-parent"), help: ArgumentHelp("The target's --cgroup-parent (default: its own).", valueName: "name"))
+    var remoteCgroupParent: String?
+    @Option(help: ArgumentHelp("Memory pre-dumps while it runs (0-10).", valueName: "n")) var preDumps = 2
+    @Argument(help: "Container name.", completion: Completion.containerName) var name: String
+
+    func validate() throws {
+        guard (0...10).contains(preDumps) else { throw ValidationError("--pre-dumps: \(preDumps) is not within 0-10") }
+        guard !host.isEmpty, !host.hasPrefix("-") else { throw ValidationError("--to: '\(host)' is no host") }
+    }
+
+    func run() throws {
+        let runtime = try RuntimeContext.runtime(global)
+        guard case .running = runtime.status(name) else { throw CLIFailure("container \(name) is not running") }
+        let target = RemoteBerth(
+            host: host, sshOptions: sshOptions, binary: remoteBerth, stateDirectory: remoteStateDirectory, runDirectory: remoteRunDirectory,
+            cgroupParent: remoteCgroupParent)
+        let migration = Migration(name: name, target: target, workDirectory: runtime.migrationDirectory(name), preDumps: preDumps)
+        let quiet = global.verbosity == .quiet
+        let report = try migration.run(source: runtime, transport: SSHTransport(target: target), clock: MonotonicClock.milliseconds) {
+            step in if global.verbosity == .verbose { print("migrate \(name): \(step)") }
+        }
+        if !quiet {
+            print("migrated \(name) to \(host) (freeze \(report.freezeMilliseconds) ms)")
+            let source = (try? HostIdentity.hostname()) ?? "this host"
+            let targetName = String(host.split(separator: "@").last ?? Substring(host))
+            print("commit the placement change: Container/\(name) spec.placement.hostnames: [\(source)] → [\(targetName)]")
+        }
+    }
+}

@@ -92,6 +92,8 @@ struct ContainerSummary: Encodable {
     var pids: Usage
     /// The init's exit code once it ended by itself (where berth saw it).
     @NullWhenAbsent var exitCode: Int32?
+    /// Where `berth checkpoint` dumped it and when (state "checkpointed").
+    @NullWhenAbsent var checkpoint: CheckpointMark? = nil
     /// Starts after its init ended (restartPolicy), since the last boot.
     var restarts: Int
     var cgroup: String
@@ -134,7 +136,8 @@ struct ContainerSummary: Encodable {
             uptimeSeconds = record.startTime.flatMap { ProcessStat.secondsRunning(startTime: $0) }
         case .stopped, .unknown:
             // An init file without a living init: it ended by itself.
-            state = record.pid == nil ? "stopped" : "exited"
+            state = record.checkpoint != nil ? "checkpointed" : record.pid == nil ? "stopped" : "exited"
+            checkpoint = record.checkpoint
         }
         hostname = record.spec?.hostname ?? record.name
         labels = record.labels ?? [:]
@@ -304,25 +307,28 @@ struct Status: ParsableCommand {
             return
         }
         let restartPolicy = (entry.record.spec?.restartPolicy ?? Defaults.restartPolicy).rawValue
-        print(
-            Table.render([
-                ["name:", summary.name], ["state:", summary.state + (summary.exitCode.map { ", exit code \($0)" } ?? "")],
-                ["pid:", summary.pid.map(String.init) ?? "-"],
-                ["hostname:", summary.hostname],
-                ["uptime:", summary.uptimeSeconds.map { Table.duration($0) } ?? "-"],
-                ["restarts:", "\(summary.restarts) (restartPolicy \(restartPolicy))"],
-                ["addresses:", summary.addresses.isEmpty ? "-" : summary.addresses.joined(separator: ", ")],
-                ["cgroup:", entry.record.cgroup],
-                [
-                    "rootfs:",
-                    entry.record.lower + " (private layer " + (entry.record.privateLayerInMemory == true ? "in memory" : entry.record.upper)
-                        + ")",
-                ],
-                ["layers:", "lower \(summary.rootfs.lower), upper \(summary.rootfs.upper), work \(summary.rootfs.work)"],
-                ["memory:", "\(Table.size(summary.memory.current)) of \(Table.size(summary.memory.limit))"],
-                ["pids:", "\(summary.pids.current.map(String.init) ?? "-") of \(summary.pids.limit.map(String.init) ?? "max")"],
-                ["disk:", Status.disk(entry.record, runtime: runtime)],
-            ]))
+        var rows: [[String]] = [
+            ["name:", summary.name], ["state:", summary.state + (summary.exitCode.map { ", exit code \($0)" } ?? "")],
+            ["pid:", summary.pid.map(String.init) ?? "-"],
+        ]
+        if let mark = summary.checkpoint { rows.append(["checkpoint:", "\(mark.directory) (\(CheckpointMark.utc(mark.time)))"]) }
+        rows += [
+            ["hostname:", summary.hostname],
+            ["uptime:", summary.uptimeSeconds.map { Table.duration($0) } ?? "-"],
+            ["restarts:", "\(summary.restarts) (restartPolicy \(restartPolicy))"],
+            ["addresses:", summary.addresses.isEmpty ? "-" : summary.addresses.joined(separator: ", ")],
+            ["cgroup:", entry.record.cgroup],
+            [
+                "rootfs:",
+                entry.record.lower + " (private layer " + (entry.record.privateLayerInMemory == true ? "in memory" : entry.record.upper)
+                    + ")",
+            ],
+            ["layers:", "lower \(summary.rootfs.lower), upper \(summary.rootfs.upper), work \(summary.rootfs.work)"],
+            ["memory:", "\(Table.size(summary.memory.current)) of \(Table.size(summary.memory.limit))"],
+            ["pids:", "\(summary.pids.current.map(String.init) ?? "-") of \(summary.pids.limit.map(String.init) ?? "max")"],
+            ["disk:", Status.disk(entry.record, runtime: runtime)],
+        ]
+        print(Table.render(rows))
     }
 
     /// The disk quota: its backend, size, inode limit and use.

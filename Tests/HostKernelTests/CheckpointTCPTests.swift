@@ -1,0 +1,102 @@
+import Foundation
+import Kernel
+import Netlink
+import Runtime
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// An established TCP connection between two containers survives a
+/// checkpoint and restore of one end (CRIU tcp-established). Not in the VM
+/// lane's default suites yet: there the checkpoint and restore succeed but
+/// the numbers had not resumed within 30 s (the wait is 120 s now, not yet
+/// run there). Run it with BERTH_VM_SUITES='CheckpointTCPTests'
+/// BERTH_CRIU_REQUIRED=1 scripts/vm-lane.sh.
+@Suite(.serialized, .enabled(if: Sandbox.isActive, "lane 2: run through scripts/sandbox-run.sh as root"))
+struct CheckpointTCPTests {
+    let checkpoint = CheckpointTests()
+
+    /// A server that writes what it receives (busybox nc ends at the end
+    /// of its stdin: a sleep feeds it), and a client in another
+    /// container on the same network that sends 1, 2, 3, ... every 100 ms
+    /// over one TCP connection (it starts again from 1 on a new one).
+    static let tcpManifest = """
+        apiVersion: berth/v1
+        kind: Network
+        metadata:
+          name: ckpttcp
+        spec:
+          subnet: 10.77.1.0/24
+          nat: false
+        ---
+        apiVersion: berth/v1
+        kind: Container
+        metadata:
+          name: server
+        spec:
+          rootfs:
+            template: busybox
+          networks:
+            - network: ckpttcp
+              addresses: [10.77.1.10]
+          init:
+            command: ["/bin/sh", "-c", "sleep 100000 | /usr/bin/nc -l -p 7000 >/tmp/received & wait"]
+        ---
+        apiVersion: berth/v1
+        kind: Container
+        metadata:
+          name: client
+        spec:
+          rootfs:
+            template: busybox
+          networks:
+            - network: ckpttcp
+              addresses: [10.77.1.11]
+          init:
+            command: ["/bin/sh", "-c", "while :; do i=0; while :; do i=$((i+1)); echo $i; usleep 100000; done | /usr/bin/nc 10.77.1.10 7000; usleep 300000; done & wait"]
+
+        """
+
+    /// The numbers the server received, as its private layer holds them.
+    func received(_ host: TestHost) -> [Int] {
+        let text = (try? String(contentsOfFile: host.root + "/state/containers/server/upper/tmp/received", encoding: .utf8)) ?? ""
+        return text.split(separator: "\n").compactMap { Int($0) }
+    }
+
+    @Test func establishedTCPConnectionSurvivesACheckpointAndRestoreOfOneEnd() throws {
+        let host = try TestHost()
+        defer {
+            try? RouteNetlink().deleteLink("br-ckpttcp")
+            #expect(host.tearDown() == [])
+        }
+        if let failure = CheckpointTests.criuCheck(host) {
+            print("CheckpointTests: skipped, \(failure)")
+            #expect(ProcessInfo.processInfo.environment["BERTH_CRIU_REQUIRED"] != "1", "\(failure)")
+            return
+        }
+        let directory = host.root + "/manifests"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try CheckpointTCPTests.tcpManifest.write(toFile: directory + "/tcp.yaml", atomically: true, encoding: .utf8)
+        #expect(try checkpoint.berth(host, ["apply", directory]).code == 0)
+        #expect(eventually { received(host).count >= 5 })
+        let images = host.root + "/server-images"
+        let dumped = try checkpoint.berth(host, ["checkpoint", "server", "--to", images])
+        #expect(dumped.code == 0, "\(dumped.output)")
+        guard dumped.code == 0 else { return }
+        let before = received(host)
+        usleep(500_000)  // the client keeps sending into the checkpointed server's connection
+        let restore = try checkpoint.berth(host, ["restore", "server", "--from", images])
+        #expect(restore.code == 0, "\(restore.output)")
+        guard restore.code == 0 else { return }
+        // The same connection goes on: what the client sent meanwhile
+        // arrives, and the numbers run on without starting again from 1.
+        // Under qemu without KVM the client's retransmissions back off while
+        // the server is away: its next one can be a minute later.
+        #expect(eventually(seconds: 120) { received(host).count >= before.count + 10 })
+        let after = received(host)
+        #expect(after == Array(1...max(after.count, 1)), "\(after)")
+        #expect(try checkpoint.berth(host, ["plan", "--detailed-exitcode", directory]).code == 0)
+    }
+}

@@ -1,0 +1,149 @@
+import Foundation
+import Kernel
+import Netlink
+import Runtime
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// berth migrate between two "hosts" of one machine: two berth instances
+/// (their own state dir, run dir and cgroup parent), the target's in a
+/// network namespace of its own with Debian's sshd (a generated host key,
+/// an authorized key), joined to the test's namespace by a veth.
+/// Not in the VM lane's default suites: under qemu without KVM each ssh
+/// connection takes tens of seconds, and it has not passed there yet. Run
+/// it with BERTH_VM_SUITES='MigrateTests' BERTH_CRIU_REQUIRED=1 scripts/vm-lane.sh.
+@Suite(.serialized, .enabled(if: Sandbox.isActive, "lane 2: run through scripts/sandbox-run.sh as root"))
+struct MigrateTests {
+    let checkpoint = CheckpointTests()
+
+    /// A program the test runs (ip, ssh-keygen, nsenter), which must succeed.
+    @discardableResult
+    func must(_ arguments: [String]) throws -> String {
+        let result = try Spawn.run(arguments, mergingStandardError: true)
+        let output = String(decoding: result.output, as: UTF8.self)
+        guard result.exitedCleanly else { throw TestFailure("\(arguments.joined(separator: " ")): \(output)") }
+        return output
+    }
+
+    struct TestFailure: Error, CustomStringConvertible {
+        var description: String
+        init(_ description: String) { self.description = description }
+    }
+
+    /// The target's sshd, the only process of its network namespace: the
+    /// namespace goes when it is killed.
+    func startTarget(_ root: String) throws -> pid_t {
+        try must(["/usr/bin/ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", root + "/hostkey"])
+        try must(["/usr/bin/ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", root + "/userkey"])
+        try FileManager.default.copyItem(atPath: root + "/userkey.pub", toPath: root + "/authorized_keys")
+        // UsePAM: root's account is locked (no password); without PAM, sshd
+        // refuses a locked account even a key login.
+        try """
+        HostKey \(root)/hostkey
+        AuthorizedKeysFile \(root)/authorized_keys
+        PermitRootLogin prohibit-password
+        PasswordAuthentication no
+        KbdInteractiveAuthentication no
+        UsePAM yes
+        StrictModes no
+        PidFile none
+
+        """.write(toFile: root + "/sshd_config", atomically: true, encoding: .utf8)
+        try? FileManager.default.createDirectory(atPath: "/run/sshd", withIntermediateDirectories: true)
+        let pid = try Spawn.start(
+            ["/usr/bin/unshare", "--net", "/usr/sbin/sshd", "-D", "-e", "-f", root + "/sshd_config"], outputPath: root + "/sshd.log")
+        let namespace = "/proc/\(pid)/ns/net"
+        #expect(eventually(seconds: 10) { (try? FileManager.default.destinationOfSymbolicLink(atPath: namespace)) != nil })
+        try must(["/usr/bin/ip", "link", "add", "mgsrc0", "type", "veth", "peer", "name", "mgdst0", "netns", "\(pid)"])
+        try must(["/usr/bin/ip", "addr", "add", "192.168.231.1/24", "dev", "mgsrc0"])
+        try must(["/usr/bin/ip", "link", "set", "mgsrc0", "up"])
+        let inside = ["/usr/bin/nsenter", "--net=" + namespace, "/usr/bin/ip"]
+        try must(inside + ["addr", "add", "192.168.231.2/24", "dev", "mgdst0"])
+        try must(inside + ["link", "set", "mgdst0", "up"])
+        // CRIU's probe binds to 127.0.0.1 there.
+        try must(inside + ["link", "set", "lo", "up"])
+        return pid
+    }
+
+    @Test func migrateMovesARunningCounterToAnotherBerthOverSSH() throws {
+        let source = try TestHost()
+        let target = try TestHost()
+        var sshd: pid_t = 0
+        defer {
+            if sshd > 0 {
+                kill(sshd, SIGKILL)
+                _ = Reaper.wait(sshd)
+            }
+            try? RouteNetlink().deleteLink("br-ckpt")
+            try? RouteNetlink().deleteLink("mgsrc0")
+            #expect(source.tearDown() == [])
+            #expect(target.tearDown() == [])
+        }
+        if let failure = CheckpointTests.criuCheck(source) {
+            print("CheckpointTests: migrate skipped, \(failure)")
+            #expect(ProcessInfo.processInfo.environment["BERTH_CRIU_REQUIRED"] != "1", "\(failure)")
+            return
+        }
+        guard FileManager.default.isExecutableFile(atPath: "/usr/sbin/sshd") else {
+            Issue.record("sshd is missing: make deps-vm installs openssh-server")
+            return
+        }
+        try FileManager.default.createDirectory(atPath: target.root, withIntermediateDirectories: true)
+        sshd = try startTarget(target.root)
+        let targetGlobal = ["--state-dir", target.root + "/state", "--run-dir", target.root + "/run", "--cgroup-parent", target.parent]
+
+        // The target has the container's network (its bridge in its namespace).
+        let networkOnly = target.root + "/network"
+        try FileManager.default.createDirectory(atPath: networkOnly, withIntermediateDirectories: true)
+        let network = String(CheckpointTests.manifest.components(separatedBy: "---").first ?? "")
+        try network.write(toFile: networkOnly + "/network.yaml", atomically: true, encoding: .utf8)
+        try must(["/usr/bin/nsenter", "--net=/proc/\(sshd)/ns/net", ContainerCLITests.binary, "apply"] + targetGlobal + [networkOnly])
+
+        let directory = source.root + "/manifests"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try CheckpointTests.manifest.write(toFile: directory + "/counter.yaml", atomically: true, encoding: .utf8)
+        #expect(try checkpoint.berth(source, ["apply", directory]).code == 0)
+        #expect(eventually { checkpoint.lines(source).count >= 3 })
+
+        let ssh = [
+            "--ssh-option", "IdentityFile=\(target.root)/userkey", "--ssh-option", "IdentitiesOnly=yes",
+            "--ssh-option", "StrictHostKeyChecking=no", "--ssh-option", "UserKnownHostsFile=/dev/null",
+        ]
+        let migrated = try checkpoint.berth(
+            source,
+            ["migrate", "counter", "--to", "root@192.168.231.2", "--pre-dumps", "1", "--remote-berth", ContainerCLITests.binary]
+                + ssh + ["--remote-state-dir", target.root + "/state", "--remote-run-dir", target.root + "/run"]
+                + ["--remote-cgroup-parent", target.parent])
+        #expect(migrated.code == 0, "\(migrated.output)\n\((try? String(contentsOfFile: target.root + "/sshd.log", encoding: .utf8)) ?? "")")
+        guard migrated.code == 0 else { return }
+        #expect(migrated.output.contains("migrated counter to root@192.168.231.2 (freeze "), "\(migrated.output)")
+        #expect(migrated.output.contains("spec.placement.hostnames"), "\(migrated.output)")
+        print("CheckpointTests: \(migrated.output)")
+
+        // Gone here, running there, counting on from where it was.
+        #expect(source.runtime.state.load("counter") == nil)
+        let moved = target.root + "/state/containers/counter/upper/tmp/count"
+        func counted() -> [(pid: Int, count: Int)] {
+            let text = (try? String(contentsOfFile: moved, encoding: .utf8)) ?? ""
+            return text.split(separator: "\n").compactMap { line in
+                let fields = line.split(separator: " ")
+                guard fields.count == 2, let pid = Int(fields[0]), let count = Int(fields[1]) else { return nil }
+                return (pid, count)
+            }
+        }
+        let first = counted().count
+        #expect(eventually { counted().count >= first + 3 })
+        let after = counted()
+        #expect(after.map(\.count) == Array(1...max(after.count, 1)), "\(after.map(\.count))")
+        #expect(Set(after.map(\.pid)).count == 1)
+        guard case .running = target.runtime.status("counter") else {
+            Issue.record("counter does not run on the target")
+            return
+        }
+        // The target's berth stops it in its own namespace (its veth is there).
+        try must(["/usr/bin/nsenter", "--net=/proc/\(sshd)/ns/net", ContainerCLITests.binary, "stop", "counter"] + targetGlobal)
+    }
+}

@@ -1,0 +1,198 @@
+import Testing
+
+@testable import Runtime
+
+/// berth migrate's pure parts: the ssh command lines, the steps in order,
+/// and the rollback after a failure at each step, with a fake source and
+/// a fake transport (no root, no ssh, no CRIU).
+@Suite struct MigrationTests {
+    struct Failure: Error, CustomStringConvertible {
+        var description: String { "boom" }
+    }
+
+    /// Records every call as one line; fails the call whose line starts with `failing`.
+    final class Fakes: MigrationSource, MigrationTransport, @unchecked Sendable {
+        var calls: [String] = []
+        var failing: String?
+        var targetHas = false
+        var targetState = "running"
+
+        func record(_ line: String) throws {
+            calls.append(line)
+            if let failing, line.hasPrefix(failing) { throw Failure() }
+        }
+
+        func privateLayer(_ name: String) throws -> String { "/state/containers/\(name)/upper" }
+        func preDump(_ name: String, into directory: String, parent: String?) throws {
+            try record("pre-dump \(directory) parent \(parent ?? "-")")
+        }
+        func dump(_ name: String, into directory: String, parent: String?) throws { try record("dump \(directory) parent \(parent ?? "-")") }
+        func restoreHere(_ name: String, from directory: String) throws { try record("restore here \(directory)") }
+        func deleteHere(_ name: String) throws { try record("delete here \(name)") }
+        func removeTree(_ path: String) throws { calls.append("rm here \(path)") }
+
+        func run(_ command: [String]) throws -> String {
+            let line = "remote " + RemoteBerth.line(command)
+            try record(line)
+            if command.dropFirst().first == "status" {
+                guard targetHas || calls.contains(where: { $0.hasPrefix("remote berth restore") }) else { throw Failure() }
+                return "{\"name\": \"c1\", \"state\": \"\(targetState)\", \"pid\": 42}"
+            }
+            return ""
+        }
+        func send(_ directory: String, to remoteDirectory: String) throws { try record("send \(directory) → \(remoteDirectory)") }
+    }
+
+    static let target = RemoteBerth(host: "root@node2", sshOptions: ["Port=2222"], stateDirectory: "/srv/berth")
+    static let migration = Migration(name: "c1", target: target, workDirectory: "/state/migrate/c1", preDumps: 2)
+
+    func run(_ fakes: Fakes) -> (report: Migration.Report?, error: MigrationError?) {
+        var now: UInt64 = 1000
+        let clock = {
+            now += 7
+            return now
+        }
+        do { return (try MigrationTests.migration.run(source: fakes, transport: fakes, clock: clock), nil) } catch {
+            return (nil, error)
+        }
+    }
+
+    @Test func sshRunsOneQuotedLineInBatchMode() {
+        let target = MigrationTests.target
+        #expect(
+            target.ssh(target.berth(["restore", "c1", "--from", "/srv/berth/migrate/c1/final"])) == [
+                "ssh", "-o", "BatchMode=yes", "-o", "LogLevel=ERROR", "-o", "Port=2222", "root@node2", "--",
+                "berth restore c1 --from /srv/berth/migrate/c1/final --state-dir /srv/berth",
+            ])
+        #expect(
+            target.untar(into: "/srv/berth/containers/c1/upper").last
+                == "mkdir -p -- /srv/berth/containers/c1/upper && tar -x -p --numeric-owner --xattrs '--xattrs-include=*' "
+                + "-C /srv/berth/containers/c1/upper -f -")
+        let other = RemoteBerth(host: "n3", binary: "/opt/berth", runDirectory: "/run/b2", cgroupParent: "b2")
+        #expect(
+            other.berth(["version"]) == ["/opt/berth", "version", "--state-dir", "/var/lib/berth", "--run-dir", "/run/b2", "--cgroup-parent", "b2"])
+    }
+
+    @Test(arguments: [(Int32(0), true), (1 << 8, true), (2 << 8, false), (9, false)])
+    func tarMayFindFilesChangingWhileTheContainerRuns(_ status: Int32, _ succeeded: Bool) {
+        #expect(RemoteBerth.tarSucceeded(status) == succeeded)
+    }
+
+    @Test(arguments: [
+        ("plain/path-1.img", "plain/path-1.img"), ("two words", "'two words'"), ("it's", "'it'\\''s'"), ("", "''"),
+        ("$(reboot)", "'$(reboot)'"), ("a;b", "'a;b'"),
+    ])
+    func wordsAreQuotedForTheRemoteShell(_ word: String, _ quoted: String) {
+        #expect(RemoteBerth.quoted(word) == quoted)
+    }
+
+    @Test func aMigrationCopiesWhileItRunsThenFreezesRestoresAndDeletesTheSource() throws {
+        let fakes = Fakes()
+        let (report, error) = run(fakes)
+        #expect(error == nil)
+        #expect(
+            fakes.calls == [
+                "remote berth version --state-dir /srv/berth",
+                "remote berth status c1 -o json --state-dir /srv/berth",
+                "remote mkdir -p -- /srv/berth/migrate/c1",
+                "send /state/containers/c1/upper → /srv/berth/containers/c1/upper",
+                "pre-dump /state/migrate/c1/pre-1 parent -",
+                "send /state/migrate/c1/pre-1 → /srv/berth/migrate/c1/pre-1",
+                "pre-dump /state/migrate/c1/pre-2 parent ../pre-1",
+                "send /state/migrate/c1/pre-2 → /srv/berth/migrate/c1/pre-2",
+                "dump /state/migrate/c1/final parent ../pre-2",
+                "send /state/containers/c1/upper → /srv/berth/containers/c1/upper",
+                "send /state/migrate/c1/final → /srv/berth/migrate/c1/final",
+                "remote berth restore c1 --from /srv/berth/migrate/c1/final --state-dir /srv/berth",
+                "remote berth status c1 -o json --state-dir /srv/berth",
+                "delete here c1",
+                "remote rm -rf -- /srv/berth/migrate/c1",
+                "rm here /state/migrate/c1",
+            ])
+        #expect(report?.steps == MigrationTests.migration.steps)
+        // Two clock readings: at the final dump and at "running".
+        #expect(report?.freezeMilliseconds == 7)
+    }
+
+    @Test func withoutPreDumpsTheFinalDumpHasNoParent() throws {
+        let migration = Migration(name: "c1", target: MigrationTests.target, workDirectory: "/w", preDumps: 0)
+        let fakes = Fakes()
+        _ = try migration.run(source: fakes, transport: fakes, clock: { 0 })
+        #expect(fakes.calls.contains("dump /w/final parent -"))
+        #expect(!fakes.calls.contains { $0.hasPrefix("pre-dump") })
+    }
+
+    @Test func aTargetThatHasTheContainerIsRefusedAndLeftAsItWas() {
+        let fakes = Fakes()
+        fakes.targetHas = true
+        let error = run(fakes).error
+        #expect(error?.step == .checkTarget)
+        #expect(error?.description == "migrate failed at check the target: the target already has a container c1 (it kept running here)")
+        #expect(!fakes.calls.contains { $0.hasPrefix("remote rm") || $0.hasPrefix("remote mkdir") })
+    }
+
+    /// Failing at each step: what is undone, as calls after the failing one.
+    @Test(arguments: [
+        (
+            "send /state/containers/c1/upper", Migration.Step.copyLayer,
+            ["remote rm -rf -- /srv/berth/migrate/c1 /srv/berth/containers/c1", "rm here /state/migrate/c1"]
+        ),
+        (
+            "pre-dump /state/migrate/c1/pre-2", .preDump(2),
+            ["remote rm -rf -- /srv/berth/migrate/c1 /srv/berth/containers/c1", "rm here /state/migrate/c1"]
+        ),
+        (
+            "dump", .dump,
+            ["remote rm -rf -- /srv/berth/migrate/c1 /srv/berth/containers/c1", "rm here /state/migrate/c1"]
+        ),
+        (
+            "send /state/migrate/c1/final", .copyImages,
+            [
+                "remote rm -rf -- /srv/berth/migrate/c1 /srv/berth/containers/c1", "restore here /state/migrate/c1/final",
+                "rm here /state/migrate/c1",
+            ]
+        ),
+        (
+            "remote berth restore", .restoreOnTarget,
+            [
+                "remote berth stop c1 --state-dir /srv/berth", "remote rm -rf -- /srv/berth/migrate/c1 /srv/berth/containers/c1",
+                "restore here /state/migrate/c1/final", "rm here /state/migrate/c1",
+            ]
+        ),
+    ])
+    func aFailureUndoesWhatWasDoneAndTheSourceRunsAgain(_ failing: String, _ step: Migration.Step, _ undo: [String]) throws {
+        let fakes = Fakes()
+        fakes.failing = failing
+        let error = try #require(run(fakes).error)
+        #expect(error.step == step)
+        #expect(error.cause == "boom")
+        let failedAt = try #require(fakes.calls.firstIndex { $0.hasPrefix(failing) })
+        #expect(Array(fakes.calls[(failedAt + 1)...]) == undo)
+        #expect(!fakes.calls.contains("delete here c1"))
+    }
+
+    @Test func theStatusIsReadPastWhatTheRemoteShellPrints() {
+        let output = "pyenv: cannot rehash: /root/.pyenv/shims isn't writable\n{\n  \"name\" : \"c1\",\n  \"state\" : \"running\"\n}\n"
+        #expect(Migration.StatusState.state(in: output) == "running")
+        #expect(Migration.StatusState.state(in: "Error: no container named 'c1'") == nil)
+    }
+
+    @Test func aTargetThatDoesNotReportItRunningIsRolledBack() throws {
+        let fakes = Fakes()
+        fakes.targetState = "exited"
+        let error = try #require(run(fakes).error)
+        #expect(error.step == .confirmRunning)
+        #expect(error.cause == "the target's berth reports it exited, not running")
+        #expect(error.rollback == ["stopped it on root@node2", "removed its files on root@node2", "restored it here"])
+        #expect(!fakes.calls.contains("delete here c1"))
+    }
+
+    @Test func aSourceThatCannotBeDeletedIsNotRolledBack() throws {
+        let fakes = Fakes()
+        fakes.failing = "delete here"
+        let error = try #require(run(fakes).error)
+        #expect(error.step == .deleteSource)
+        #expect(error.rollback == ["the container runs on root@node2; its copy here could not be deleted: delete it by hand"])
+        #expect(fakes.calls.last == "delete here c1")
+    }
+}
