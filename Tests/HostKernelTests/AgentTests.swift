@@ -348,7 +348,7 @@ extension AgentTests {
             agent.kill()
             #expect(host.tearDown() == [])
         }
-        func said(_ event: String) -> Int { agent.output.components(separatedBy: "berth: \(event) ").count - 1 }
+        func said(_ event: String) -> Int { agent.output.components(separatedBy: ": \(event) ").count - 1 }
         func passes(_ count: Int) {
             for _ in 0..<count { #expect(agent.waitFor { $0.contains("STATUS=reconciled") } != nil, "\(agent.output)") }
         }
