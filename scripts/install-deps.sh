@@ -21,48 +21,12 @@ packages=(
     # machinectl, for the machined registration (berth itself needs neither)
     dbus-daemon dbus-bin systemd-container
     # LXCFS, for a container-sized /proc (spec.proc.virtualize): the tests run
-    # their own lxcfs on a private mountpoint inside the sandbox (see below)
+    # their own lxcfs on a private mountpoint inside the sandbox; apt-install.sh
+    # installs it with no service started
     lxcfs
 )
 
-missing=()
-for package in "${packages[@]}"; do
-    if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
-        missing+=("$package")
-    fi
-done
-
-if ((${#missing[@]})); then
-    if [[ $(id -u) -ne 0 ]]; then
-        echo "install-deps: missing ${missing[*]}; run as root (or: sudo apt-get install ${missing[*]})" >&2
-        exit 1
-    fi
-    echo "install-deps: installing ${missing[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    # Installing lxcfs starts lxcfs.service on a systemd host, which mounts
-    # FUSE on /var/lib/lxcfs of the machine itself. The packages go in with
-    # no service started: a policy-rc.d that refuses every start (invoke-rc.d
-    # and deb-systemd-invoke obey it) for the length of this apt-get only;
-    # under CI the unit is also masked, so no reboot starts it either. A
-    # machine's own policy-rc.d is left as it is.
-    policy=/usr/sbin/policy-rc.d
-    own_policy=0
-    if [[ ! -e $policy ]]; then
-        printf '#!/bin/sh\n# install-deps.sh: no service starts while it installs\nexit 101\n' >"$policy"
-        chmod 755 "$policy"
-        own_policy=1
-        trap 'rm -f "$policy"' EXIT
-    fi
-    if [[ ${CI:-} == true && -d /run/systemd/system ]]; then
-        systemctl mask lxcfs.service >/dev/null 2>&1 || true
-    fi
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${missing[@]}"
-    if ((own_policy)); then
-        rm -f "$policy"
-        trap - EXIT
-    fi
-fi
+bash "$(dirname "$0")/apt-install.sh" install-deps "${packages[@]}"
 
 if ! command -v swift >/dev/null 2>&1; then
     echo "install-deps: no Swift toolchain on PATH (berth needs Swift 6.0 or later; see swift.org/install)" >&2

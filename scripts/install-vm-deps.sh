@@ -5,17 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # xfsprogs: the disk-quota suite formats an XFS state dir with project quotas there.
 # openssh-server: the migrate test's target host runs an sshd of its own.
-packages=(qemu-system-x86 linux-image-amd64 python3-venv xfsprogs openssh-server)
-missing=()
-for package in "${packages[@]}"; do
-    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
-done
-if ((${#missing[@]})); then
-    echo "install-vm-deps: installing ${missing[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
+# lxcfs: the /proc suite starts one of its own in the VM (FUSE; no service starts).
+packages=(qemu-system-x86 linux-image-amd64 python3-venv xfsprogs openssh-server lxcfs)
+bash scripts/apt-install.sh install-vm-deps "${packages[@]}"
 venv=.build-venv
 if [[ ! -x "$venv/bin/vng" ]]; then
     /usr/bin/python3 -m venv "$venv"

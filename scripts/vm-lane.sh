@@ -15,7 +15,7 @@ fi
 tests=$(ls -d .build/debug/berthPackageTests.xctest 2>/dev/null || ls -d .build/*/debug/berthPackageTests.xctest)
 # The suites whose code differs by cgroup version (drivers, clone into the
 # cgroup, limits and their read-back, freezer, the agent, crash convergence,
-# berth run). Suites that only exercise netlink, nftables or journald run the
+# berth run, LXCFS's /proc answering from a v2 cgroup). Suites that only exercise netlink, nftables or journald run the
 # same code on either hierarchy: lane 2 runs them, and under qemu without KVM
 # they would double this lane's time. BERTH_VM_SUITES overrides the list.
 # Then, alone (nothing else runs while they put their own bus and systemd
@@ -23,7 +23,7 @@ tests=$(ls -d .build/debug/berthPackageTests.xctest 2>/dev/null || ls -d .build/
 # container's cgroup, which differs by version too (~100 s under TCG).
 # BERTH_VM_SERIAL_SUITES overrides that list; with BERTH_VM_SUITES it is empty
 # unless given.
-suites=${BERTH_VM_SUITES:-AgentTests|BeancounterKernelTests|CgroupDriverTests|CheckpointTests|ContainerCLITests|ContainerExecTests|ContainerResourceTests|ContainerRuntimeTests|CrashConvergenceTests|DiskQuotaTests|EscapeTests|FieldContractTests|ReconcileCLITests|RunCommandTests}
+suites=${BERTH_VM_SUITES:-AgentTests|BeancounterKernelTests|CgroupDriverTests|CheckpointTests|ContainerCLITests|ContainerExecTests|ContainerResourceTests|ContainerRuntimeTests|CrashConvergenceTests|DiskQuotaTests|EscapeTests|FieldContractTests|ProcVirtualizationTests|ReconcileCLITests|RunCommandTests}
 if [[ -n "${BERTH_VM_SUITES:-}" ]]; then
     serial=${BERTH_VM_SERIAL_SUITES:-}
 else
@@ -31,11 +31,12 @@ else
 fi
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-# Debian's kernel has loop, ext4's quota format and XFS (disk quotas) as modules, and the VM has no udev to load them.
+# Debian's kernel has loop, ext4's quota format, XFS (disk quotas) and FUSE (lxcfs, for the /proc suite)
+# as modules, and the VM has no udev to load them.
 inner="mkdir -p /run/berth-lane && mount -t tmpfs tmpfs /run/berth-lane && (modprobe loop 2>/dev/null || true) && \
-(modprobe quota_v2 2>/dev/null || true) && (modprobe xfs 2>/dev/null || true) && \
+(modprobe quota_v2 2>/dev/null || true) && (modprobe xfs 2>/dev/null || true) && (modprobe fuse 2>/dev/null || true) && \
 stat -f -c 'vm-lane: /sys/fs/cgroup is %T' /sys/fs/cgroup && \
-BERTH_CRIU_REQUIRED=1 BERTH_TEST_ROOT=/run/berth-lane scripts/sandbox-run.sh $tests --testing-library swift-testing --filter 'HostKernelTests\\.($suites)' && \
+BERTH_CRIU_REQUIRED=1 BERTH_LXCFS_REQUIRED=1 BERTH_TEST_ROOT=/run/berth-lane scripts/sandbox-run.sh $tests --testing-library swift-testing --filter 'HostKernelTests\\.($suites)' && \
 { [ -z '$serial' ] || BERTH_TEST_ROOT=/run/berth-lane scripts/sandbox-run.sh $tests --testing-library swift-testing --filter 'HostKernelTests\\.($serial)'; } && \
 scripts/check-leaks.sh; echo \"vm-lane-status=\$?\""
 PATH="$venv/bin:$PATH" timeout 2400 "$vng" --disable-kvm --memory 2G -r "$kernel" --cwd "$PWD" -- "$inner" 2>&1 | tee "$log"

@@ -59,6 +59,12 @@ extension EventKind {
         case .manifestsValid: return "manifests in \(field("manifests")) valid again"
         case .beancounterFailed:
             return "\(container): \(field("resource")) refused: failcnt \(field("failcnt")) (was \(field("previous")))"
+        case .hostOvercommitted:
+            return
+                "host \(field("resource")) overcommitted: the containers' limits add up to \(field("committed")), "
+                + "\(field("ratio"))× the host's \(field("capacity")) (allowed: \(field("allowed"))×); largest: \(field("largest"))"
+        case .overcommitCleared:
+            return "host \(field("resource")) no longer overcommitted: the containers' limits are within \(field("allowed"))× the host's"
         case .commitNotRecorded: return "cannot record the applied commit in \(field("path")): \(field("error"))"
         }
     }

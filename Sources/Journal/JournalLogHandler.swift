@@ -183,6 +183,11 @@ public enum EventKind: String, CaseIterable, Sendable {
     case machinedRegistrationFailed = "machined registration failed"
     /// A beancounter's failcnt rose: a limit refused the container something.
     case beancounterFailed = "beancounter limit refused"
+    /// The containers' limits add up past the host's overcommit ratio (said
+    /// once by the agent, until it clears).
+    case hostOvercommitted = "host overcommitted"
+    /// The all-clear after an overcommitted host.
+    case overcommitCleared = "host no longer overcommitted"
 
     public var messageID: String {
         switch self {
@@ -234,6 +239,8 @@ public enum EventKind: String, CaseIterable, Sendable {
         case .checkoutFollowing: return "d1e17f0fdac143549666483d9434a587"
         case .manifestsValid: return "bd6066c3781a4ed1bdff57e085eda708"
         case .beancounterFailed: return "b386c9ce343247578ba0637420bb8568"
+        case .hostOvercommitted: return "0ed1aad116074a5f950aceddf0ba96c4"
+        case .overcommitCleared: return "f96bdb0f6b56425d83c6ce476745541c"
         }
     }
 

@@ -44,7 +44,7 @@ public struct OvercommitRatios: Sendable, Equatable, CustomStringConvertible {
 
 /// One resource whose limits add up past what the host allows.
 public struct CapacityWarning: Sendable, Equatable, CustomStringConvertible {
-    public enum Resource: String, Sendable, Equatable {
+    public enum Resource: String, Sendable, Hashable, CaseIterable {
         case memory, cpu
     }
 
@@ -66,7 +66,8 @@ public struct CapacityWarning: Sendable, Equatable, CustomStringConvertible {
 
     public var ratio: Double { capacity > 0 ? committed / capacity : .infinity }
 
-    func amount(_ value: Double) -> String {
+    /// A quantity of this resource as a manifest writes it (1344Mi, 3500m).
+    public func amount(_ value: Double) -> String {
         switch resource {
         case .memory: return ByteSize(bytes: UInt64(value)).description
         case .cpu: return CPUQuantity(millicores: UInt64(max(0, value * 1000).rounded())).description
@@ -83,7 +84,8 @@ public struct CapacityWarning: Sendable, Equatable, CustomStringConvertible {
         return text
     }
 
-    static func ratioText(_ value: Double) -> String {
+    /// A ratio to two decimals at most, without trailing zeros (1.31, 1.5, 4).
+    public static func ratioText(_ value: Double) -> String {
         let hundredths = (value * 100).rounded()
         guard hundredths.isFinite, abs(hundredths) < 1e12 else { return "∞" }
         let whole = Int(hundredths) / 100
@@ -136,5 +138,41 @@ public enum CapacityCheck {
         check(.memory, memory, memoryUnlimited, Double(host.memoryBytes), ratios.memory)
         check(.cpu, cpu, cpuUnlimited, Double(host.cpus), ratios.cpu)
         return warnings
+    }
+}
+
+/// What the agent last said about the host's capacity: one event when a
+/// resource becomes overcommitted and one all-clear when it no longer is,
+/// nothing on the passes in between (the agent checks on every pass).
+public struct OvercommitAlarm: Sendable, Equatable {
+    public enum Change: Sendable, Equatable {
+        /// The resource went past its ratio (it was not, or nothing was said yet).
+        case overcommitted(CapacityWarning)
+        /// The resource is within its ratio again.
+        case cleared(CapacityWarning.Resource, allowedRatio: Double)
+    }
+
+    /// The resources reported overcommitted and not yet cleared.
+    public private(set) var reported: Set<CapacityWarning.Resource> = []
+
+    public init() {}
+
+    /// The changes since the last call, memory before CPU; `ratios` gives
+    /// the all-clear its allowed ratio.
+    public mutating func update(_ warnings: [CapacityWarning], ratios: OvercommitRatios) -> [Change] {
+        var changes: [Change] = []
+        for resource in CapacityWarning.Resource.allCases {
+            let warning = warnings.first { $0.resource == resource }
+            switch (warning, reported.contains(resource)) {
+            case (let warning?, false):
+                reported.insert(resource)
+                changes.append(.overcommitted(warning))
+            case (nil, true):
+                reported.remove(resource)
+                changes.append(.cleared(resource, allowedRatio: resource == .memory ? ratios.memory : ratios.cpu))
+            default: break
+            }
+        }
+        return changes
     }
 }

@@ -331,4 +331,36 @@ extension AgentTests {
         #expect(agent.output.contains("restart back-off"), "\(agent.output)")
         #expect(agent.output.contains("restarting"))
     }
+
+    /// The capacity check on every pass: one event when the host becomes
+    /// overcommitted, one all-clear when it no longer is, none in between.
+    @Test func anOvercommittedHostIsReportedOnceAndItsAllClearOnce() throws {
+        let host = try TestHost()
+        let manifests = host.root + "/manifests"
+        try FileManager.default.createDirectory(atPath: manifests, withIntermediateDirectories: true)
+        // Past cpu=0.01: a limit of one core on any host of under 100 CPUs; within it: 5m on any.
+        func manifest(cpu: String) -> String {
+            AgentTests.manifest("oc").replacingOccurrences(of: "resources: {", with: "resources: {cpu: {limit: \"\(cpu)\"}, ")
+        }
+        try AgentTests.save(manifest(cpu: "1"), to: manifests + "/oc.yaml")
+        let agent = try AgentProcess(host, ["--manifests", manifests, "--interval", "200ms", "--overcommit", "memory=1000,cpu=0.01"])
+        defer {
+            agent.kill()
+            #expect(host.tearDown() == [])
+        }
+        func said(_ event: String) -> Int { agent.output.components(separatedBy: ": \(event) ").count - 1 }
+        func passes(_ count: Int) {
+            for _ in 0..<count { #expect(agent.waitFor { $0.contains("STATUS=reconciled") } != nil, "\(agent.output)") }
+        }
+        #expect(agent.waitFor(seconds: 90) { $0.contains("READY=1") } != nil, "\(agent.output)")
+        passes(3)
+        #expect(said("host overcommitted") == 1, "\(agent.output)")
+        #expect(agent.output.contains("committed=1 ") && agent.output.contains("largest=oc 1 ") && agent.output.contains("resource=cpu"))
+
+        try AgentTests.save(manifest(cpu: "5m"), to: manifests + "/oc.yaml")
+        #expect(eventually { said("host no longer overcommitted") == 1 }, "\(agent.output)")
+        passes(3)
+        #expect(said("host no longer overcommitted") == 1, "\(agent.output)")
+        #expect(said("host overcommitted") == 1, "\(agent.output)")
+    }
 }

@@ -65,4 +65,34 @@ import Testing
     func badRatiosAreRefused(text: String) {
         #expect(throws: ValueError.self) { try OvercommitRatios(parsing: text) }
     }
+
+    /// The agent checks on every pass: one event when the host becomes
+    /// overcommitted, one all-clear when it no longer is, none in between.
+    @Test func theAgentsAlarmSaysEachChangeOnce() {
+        let ratios = OvercommitRatios(memory: 1, cpu: 1)
+        let within = planner.host([container("a", memory: 512 << 20, cpu: 1000)])
+        let memoryOver = planner.host([container("a", memory: 768 << 20, cpu: 1000), container("b", memory: 512 << 20)])
+        let bothOver = planner.host([container("a", memory: 768 << 20, cpu: 2000), container("b", memory: 512 << 20, cpu: 500)])
+        var alarm = OvercommitAlarm()
+        func pass(_ desired: DesiredHost) -> [OvercommitAlarm.Change] {
+            alarm.update(CapacityCheck.warnings(desired, host: host, ratios: ratios), ratios: ratios)
+        }
+        #expect(pass(within).isEmpty)
+        let memory = CapacityCheck.warnings(memoryOver, host: host, ratios: ratios)
+        #expect(pass(memoryOver) == memory.map { .overcommitted($0) })
+        #expect(pass(memoryOver).isEmpty)
+        // Still overcommitted, by more, and now CPU too: only CPU is news.
+        let changes = pass(bothOver)
+        #expect(changes.count == 1)
+        guard case .overcommitted(let warning)? = changes.first else {
+            Issue.record("expected CPU overcommitted, got \(changes)")
+            return
+        }
+        #expect(warning.resource == .cpu && warning.largest.map(\.name) == ["a", "b"])
+        #expect(pass(bothOver).isEmpty)
+        #expect(alarm.reported == [.memory, .cpu])
+        #expect(pass(within) == [.cleared(.memory, allowedRatio: 1), .cleared(.cpu, allowedRatio: 1)])
+        #expect(pass(within).isEmpty)
+        #expect(alarm.reported.isEmpty)
+    }
 }

@@ -245,3 +245,15 @@ def test_agent_refuses_a_metrics_address_without_a_port(tmp_path, address):
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 64, result.stderr
     assert f"--metrics: '{address}' is not HOST:PORT" in result.stderr
+
+
+@pytest.mark.parametrize("ratios", ["memory=0", "disk=2", "cpu"])
+def test_agent_refuses_bad_overcommit_ratios_before_it_starts(tmp_path, ratios):
+    """The agent's capacity check takes plan's ratios, checked the same way."""
+    result = subprocess.run([BERTH, "agent", "--manifests", str(tmp_path), "--overcommit", ratios],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 64, result.stderr
+    assert "--overcommit: " in result.stderr
+    env = dict(os.environ, BERTH_OVERCOMMIT=ratios)
+    result = subprocess.run([BERTH, "agent", "--manifests", str(tmp_path)], capture_output=True, text=True, timeout=60, env=env)
+    assert result.returncode == 64, result.stderr

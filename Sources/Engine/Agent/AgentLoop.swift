@@ -42,6 +42,9 @@ public final class AgentLoop {
 
         /// Console logs over this size are rotated (checked every 2 s).
         public var consoleLogs = ConsoleLogFiles.Policy()
+        /// How far the containers' limits may add up past the host's memory
+        /// and CPUs before the agent says the host is overcommitted.
+        public var overcommit = OvercommitRatios.defaults
 
         var lockPath: String { paths.runDirectory.string + "/berth.lock" }
         var appliedCommitPath: String { paths.stateDirectory.string + "/agent/applied-commit" }
@@ -68,6 +71,8 @@ public final class AgentLoop {
     /// The git failure or refusal last reported (said once, until it clears).
     var reportedGitProblem: String?
     var reportedConflicts: [OwnershipConflict] = []
+    /// The resources last reported overcommitted (said once, until they clear).
+    var overcommitAlarm = OvercommitAlarm()
     var lockHolderReported: String?
     var appliedCommit: String?
     /// A pidfd per running container's init: readable when it exits.
@@ -212,6 +217,7 @@ public final class AgentLoop {
         let outcomes = reconcile(desired, summary: &summary, now: now)
         watchInits()
         reportBeancounterFailures()
+        reportCapacity(desired)
         summary.changes = outcomes.filter(\.changedHost).count
         summary.failures = outcomes.filter(\.result.failed).count
         if let commit = summary.commit, commit != appliedCommit { record(commit) }
@@ -239,6 +245,35 @@ public final class AgentLoop {
                     ])
             }
         }
+    }
+
+    /// The capacity check of `plan` (vzmemcheck, vzcpucheck) on every pass:
+    /// one event when the host becomes overcommitted, one when it is not any more.
+    func reportCapacity(_ desired: DesiredHost) {
+        let (memory, cpus) = HostIdentity.capacity()
+        let ratios = configuration.overcommit
+        let warnings = CapacityCheck.warnings(desired, host: HostCapacity(memoryBytes: memory, cpus: cpus), ratios: ratios)
+        for change in overcommitAlarm.update(warnings, ratios: ratios) {
+            switch change {
+            case .overcommitted(let warning):
+                logger.warning("host overcommitted", metadata: AgentLoop.metadata(warning))
+            case .cleared(let resource, let allowed):
+                logger.notice(
+                    "host no longer overcommitted",
+                    metadata: ["resource": "\(resource.rawValue)", "allowed": "\(CapacityWarning.ratioText(allowed))"])
+            }
+        }
+    }
+
+    /// An overcommit warning's event fields, amounts as a manifest writes them.
+    static func metadata(_ warning: CapacityWarning) -> Logger.Metadata {
+        [
+            "resource": "\(warning.resource.rawValue)", "committed": "\(warning.amount(warning.committed))",
+            "capacity": "\(warning.amount(warning.capacity))", "ratio": "\(CapacityWarning.ratioText(warning.ratio))",
+            "allowed": "\(CapacityWarning.ratioText(warning.allowedRatio))",
+            "largest": "\(warning.largest.map { "\($0.name) \(warning.amount($0.amount))" }.joined(separator: ", "))",
+            "unlimited": "\(warning.unlimited.joined(separator: ", "))",
+        ]
     }
 
     /// The earliest time a failed object or a waiting restart is due.

@@ -27,6 +27,10 @@ struct Agent: ParsableCommand {
             checkout with local changes is left alone and reported once. It records the applied commit in \
             STATE/agent/applied-commit and on every event. The manifests are DIR itself, or --manifests \
             (relative to DIR) when given.
+
+            On every pass the agent adds up the containers' memory and CPU limits against the host, as \
+            plan does, and logs "host overcommitted" once when they pass --overcommit, and "host no longer \
+            overcommitted" once when they are within it again.
             """)
     @OptionGroup var global: GlobalOptions
     @OptionGroup var hostOptions: HostOptions
@@ -49,6 +53,7 @@ struct Agent: ParsableCommand {
             "Serve Prometheus metrics at http://ADDR/metrics (127.0.0.1:9464, [::1]:9464); what `berth metrics` prints.",
             valueName: "addr"))
     var metrics: String?
+    @OptionGroup var overcommit: OvercommitOption
 
     func validate() throws {
         if manifests == nil && git == nil { throw ValidationError("give --manifests DIR or --git DIR") }
@@ -88,6 +93,7 @@ struct Agent: ParsableCommand {
             manifests: manifestDirectory, git: git, interval: try Interval(parsing: interval), prune: prune,
             source: sourceOptions.source ?? SourceOptions.absolute(manifestDirectory), host: try hostOptions.facts(), paths: global.paths)
         configuration.consoleLogs = try consoleLogs()
+        configuration.overcommit = try overcommit.ratios()
         if let metrics {
             // Bound before the first pass: a taken port fails the start, not a scrape.
             let responder = try HTTPResponder(address: metrics)

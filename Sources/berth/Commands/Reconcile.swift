@@ -158,27 +158,34 @@ struct SourceOptions: ParsableArguments {
 /// limits may add up past the host's memory and CPUs, and whether past
 /// that is an error.
 struct CapacityOptions: ParsableArguments {
+    @OptionGroup var overcommit: OvercommitOption
+    @Flag(help: "Refuse to go on when the host is overcommitted past those ratios (else a warning).") var strict = false
+
+    /// Warns on stderr, or with --strict fails, when the host is overcommitted.
+    func check(_ desired: DesiredHost) throws {
+        let (memory, cpus) = HostIdentity.capacity()
+        let warnings = CapacityCheck.warnings(desired, host: HostCapacity(memoryBytes: memory, cpus: cpus), ratios: try overcommit.ratios())
+        for warning in warnings { Console.error((strict ? "error: " : "warning: ") + warning.description) }
+        if strict && !warnings.isEmpty {
+            throw CLIFailure(
+                "the host is overcommitted past --overcommit \(overcommit.overcommit) (--strict); nothing was planned or changed")
+        }
+    }
+}
+
+/// The host's overcommit ratios: `plan` and `apply` warn past them, the
+/// agent says once that the host is overcommitted (and again when it no longer is).
+struct OvercommitOption: ParsableArguments {
     @Option(
         help: ArgumentHelp(
-            "Overcommit ratios of this host (or BERTH_OVERCOMMIT; default memory=1,cpu=4): plan warns past them.",
+            "Overcommit ratios of this host (or BERTH_OVERCOMMIT; default memory=1,cpu=4): berth warns past them.",
             valueName: "memory=R,cpu=R"))
     var overcommit: String = Instance.environment("BERTH_OVERCOMMIT") ?? OvercommitRatios.defaults.description
-    @Flag(help: "Refuse to go on when the host is overcommitted past those ratios (else a warning).") var strict = false
 
     func validate() throws { _ = try ratios() }
 
     func ratios() throws -> OvercommitRatios {
         do { return try OvercommitRatios(parsing: overcommit) } catch { throw ValidationError("--overcommit: \(error.message)") }
-    }
-
-    /// Warns on stderr, or with --strict fails, when the host is overcommitted.
-    func check(_ desired: DesiredHost) throws {
-        let (memory, cpus) = HostIdentity.capacity()
-        let warnings = CapacityCheck.warnings(desired, host: HostCapacity(memoryBytes: memory, cpus: cpus), ratios: try ratios())
-        for warning in warnings { Console.error((strict ? "error: " : "warning: ") + warning.description) }
-        if strict && !warnings.isEmpty {
-            throw CLIFailure("the host is overcommitted past --overcommit \(overcommit) (--strict); nothing was planned or changed")
-        }
     }
 }
 
