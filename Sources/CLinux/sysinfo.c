@@ -1,6 +1,7 @@
 // The sysinfo(2) responder (BerthSysinfo.h says why it is a process, and in C).
 #define _GNU_SOURCE
 #include "BerthSysinfo.h"
+#include "BerthRelay.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -229,20 +230,7 @@ int berth_sysinfo_responder_main(int argc, char **argv) {
     pid_t child = fork();
     if (child < 0) return fail("fork", "", errno);
     if (child > 0) return 0;
-    setsid();
-    signal(SIGPIPE, SIG_IGN);
-    signal(SIGHUP, SIG_IGN);
-    dprintf(STDOUT_FILENO, "%d\n", (int)getpid());
-    int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-    if (null >= 0) {
-        dup2(null, STDIN_FILENO);
-        dup2(null, STDOUT_FILENO);
-        dup2(null, STDERR_FILENO);
-        if (null > STDERR_FILENO) close(null);
-    }
-    if (chdir("/") != 0) {
-        // Not fatal: every path it uses is absolute.
-    }
+    berth_helper_detach();
     int listener = receive_listener(socket);
     close(socket);
     if (listener >= 0) serve(&responder, listener);
