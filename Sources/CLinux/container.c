@@ -62,6 +62,7 @@ static const char *const step_names[] = {
     [BERTH_STEP_LOOPBACK] = "bring up lo",
     [BERTH_STEP_SESSION] = "start a session",
     [BERTH_STEP_PROC_VIRTUAL] = "bind lxcfs over /proc",
+    [BERTH_STEP_SYSINFO] = "hand sysinfo(2) to the responder",
 };
 
 const char *berth_step_name(int step) {
@@ -455,6 +456,41 @@ static void install_seccomp(const struct berth_container_config *config, int all
     if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program, 0, 0) != 0) fail(config, BERTH_STEP_SECCOMP);
 }
 
+// sysinfo(2) (busybox's free and uptime, procps' uptime) reads the host's
+// memory and uptime, which LXCFS's files cannot change: a second filter
+// hands the call to berth's responder (BerthSysinfo.h), which answers from
+// the container's cgroup. Installed after berth's own filter (whose ALLOW
+// the notification outranks), while capabilities allow it; the listener
+// goes out over `socket` and both close. x32 calls are refused by berth's
+// filter. Without a responder (it died) the kernel answers ENOSYS.
+static void install_sysinfo_notifier(const struct berth_container_config *config, int socket) {
+    struct sock_filter filter[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, BERTH_AUDIT_ARCH, 1, 0),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_sysinfo, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog program = {(unsigned short)(sizeof filter / sizeof filter[0]), filter};
+    int listener = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &program);
+    if (listener < 0) fail(config, BERTH_STEP_SYSINFO);
+    char control[CMSG_SPACE(sizeof(int))];
+    memset(control, 0, sizeof control);
+    char byte = 'L';
+    struct iovec iov = {&byte, 1};
+    struct msghdr message = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof control};
+    struct cmsghdr *header = CMSG_FIRSTHDR(&message);
+    header->cmsg_level = SOL_SOCKET;
+    header->cmsg_type = SCM_RIGHTS;
+    header->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(header), &listener, sizeof listener);
+    if (sendmsg(socket, &message, MSG_NOSIGNAL) != 1) fail(config, BERTH_STEP_SYSINFO);
+    close(listener);
+    close(socket);
+}
+
 static void drop_capabilities(const struct berth_container_config *config) {
     for (int cap = 0; cap < 64; cap++) {
         if (config->capabilities & (UINT64_C(1) << cap)) continue;
@@ -714,6 +750,7 @@ __attribute__((noreturn)) static void child_main(const struct berth_container_co
     if (config->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail(config, BERTH_STEP_NO_NEW_PRIVS);
     // Before dropping capabilities: without no_new_privs, installing a filter needs CAP_SYS_ADMIN.
     if (config->seccomp) install_seccomp(config, config->allow_user_namespaces);
+    if (config->virtualize_sysinfo) install_sysinfo_notifier(config, config->sysinfo_socket);
     drop_capabilities(config);
 
     // Its own session, as runc's and LXC's inits: no terminal's job control
@@ -785,6 +822,7 @@ __attribute__((noreturn)) static void exec_child(const struct berth_exec_config 
         // mirror its end.
         exec_command_pid = pid;
         close(config->error_fd);
+        if (config->virtualize_sysinfo) close(config->sysinfo_socket);
         int status = 0;
         while (waitpid(pid, &status, 0) < 0) {
             if (errno != EINTR) _exit(127);
@@ -808,6 +846,7 @@ __attribute__((noreturn)) static void exec_child(const struct berth_exec_config 
     shared.error_fd = config->error_fd;
     if (config->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail(&shared, BERTH_STEP_NO_NEW_PRIVS);
     if (config->seccomp) install_seccomp(&shared, config->allow_user_namespaces);
+    if (config->virtualize_sysinfo) install_sysinfo_notifier(&shared, config->sysinfo_socket);
     drop_capabilities(&shared);
     finish_and_exec(&shared, config->cwd);
 }

@@ -205,6 +205,24 @@ static void relay_loop(struct relay *relay, struct stream *streams) {
     }
 }
 
+void berth_helper_detach(void) {
+    setsid();
+    signal(SIGPIPE, SIG_IGN);
+    signal(SIGHUP, SIG_IGN);
+    dprintf(STDOUT_FILENO, "%d\n", (int)getpid());
+    int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (null >= 0) {
+        dup2(null, STDIN_FILENO);
+        dup2(null, STDOUT_FILENO);
+        dup2(null, STDERR_FILENO);
+        if (null > STDERR_FILENO) close(null);
+    }
+    // Nothing of the directory it was started from is kept busy.
+    if (chdir("/") != 0) {
+        // Not fatal: every path it uses is absolute.
+    }
+}
+
 static int fail(const char *what, const char *subject, int error) {
     dprintf(STDOUT_FILENO, "error: %s %s: %s\n", what, subject ? subject : "", error ? strerror(error) : "invalid");
     return 1;
@@ -263,21 +281,7 @@ int berth_journal_relay_main(int argc, char **argv) {
     pid_t child = fork();
     if (child < 0) return fail("fork", "", errno);
     if (child > 0) return 0;
-    setsid();
-    signal(SIGPIPE, SIG_IGN);
-    signal(SIGHUP, SIG_IGN);
-    dprintf(STDOUT_FILENO, "%d\n", (int)getpid());
-    int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-    if (null >= 0) {
-        dup2(null, STDIN_FILENO);
-        dup2(null, STDOUT_FILENO);
-        dup2(null, STDERR_FILENO);
-        if (null > STDERR_FILENO) close(null);
-    }
-    // Nothing of the directory it was started from is kept busy.
-    if (chdir("/") != 0) {
-        // Not fatal: every path it uses is absolute.
-    }
+    berth_helper_detach();
     relay_loop(&relay, streams);
     _exit(0);
 }

@@ -29,6 +29,9 @@ public struct ContainerRecord: Codable, Equatable, Sendable {
     public var noNewPrivileges: Bool?
     public var seccomp: Bool?
     public var nestedUserNamespaces: Bool?
+    /// sysinfo(2) is answered by a responder from the container's cgroup
+    /// (its /proc is LXCFS's): so are the commands `berth exec` runs.
+    public var sysinfoVirtualized: Bool?
     public var environment: [String]?
     /// Whether IPv6 is on in its network namespace (decided at start).
     public var ipv6: Bool?

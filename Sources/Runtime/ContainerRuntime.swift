@@ -16,7 +16,8 @@ public struct ContainerRuntime: Sendable {
     public let state: StateStore
     public let templates: TemplateStore
     public let logger: Logger
-    /// The berth binary a journal relay runs (`berth journal-relay`): this
+    /// The berth binary a journal relay (`berth journal-relay`) and a
+    /// sysinfo responder (`berth sysinfo-responder`) run: this
     /// process's own, unless it is not berth (a test runner).
     public var relayExecutable = "/proc/self/exe"
     /// journald's native socket, for the journal relays.
@@ -132,6 +133,14 @@ public struct ContainerRuntime: Sendable {
         let group = try cgroupPath(name)
         let entry = cgroups.entry(group)
         launch.cgroup = entry
+        // A container whose /proc is LXCFS's gets sysinfo(2) from its cgroup too.
+        var sysinfoSocket: Int32?
+        defer { if let sysinfoSocket { Syscall.close(sysinfoSocket) } }
+        if !launch.procBinds.isEmpty, let responder = sysinfoResponder(group) {
+            sysinfoSocket = try responder.start(executable: relayExecutable, startedNanoseconds: SysinfoResponder.bootTimeNow())
+            launch.sysinfoSocket = sysinfoSocket
+            record.sysinfoVirtualized = true
+        }
         // Journal mode: the FIFOs and their relay before the init, which
         // then writes into them (berth's copies close when start returns).
         var output: (stdout: Int32, stderr: Int32)?
@@ -259,6 +268,12 @@ public struct ContainerRuntime: Sendable {
         let lxcfs = paths.lxcfs
         guard spec.procVirtualize != false, lxcfs.isLive() else { return [] }
         return lxcfs.binds()
+    }
+
+    /// The responder that answers a container's sysinfo(2) from `group`.
+    func sysinfoResponder(_ group: CgroupPath) -> SysinfoResponder? {
+        guard let memory = cgroups.directory(of: "memory", group), let pids = cgroups.directory(of: "pids", group) else { return nil }
+        return SysinfoResponder(memoryDirectory: memory, pidsDirectory: pids, v1: cgroups.version == .v1)
     }
 
     /// `proc.virtualize: true` needs LXCFS live (plan refuses it first).
@@ -563,6 +578,13 @@ public struct ContainerRuntime: Sendable {
         exec.tty = tty
         exec.passesSignals = passesSignals
         exec.cgroup = cgroups.entry(group)
+        var sysinfoSocket: Int32?
+        defer { if let sysinfoSocket { Syscall.close(sysinfoSocket) } }
+        if record.sysinfoVirtualized == true, let responder = sysinfoResponder(group), let started = ProcessStat.read(pid)?.startTime {
+            sysinfoSocket = try responder.start(
+                executable: relayExecutable, startedNanoseconds: SysinfoResponder.bootTime(ofStartTicks: started))
+            exec.sysinfoSocket = sysinfoSocket
+        }
         logger.info("exec", metadata: ["container": "\(name)", "command": "\(command)", "user": "\(getuid())", "tty": "\(tty)"])
         return try exec.run()
     }

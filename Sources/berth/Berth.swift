@@ -13,6 +13,10 @@ enum Main {
         if CommandLine.argc > 1, let first = CommandLine.unsafeArgv[1], strcmp(first, "journal-relay") == 0 {
             exit(berth_journal_relay_main(CommandLine.argc, CommandLine.unsafeArgv))
         }
+        // A container's sysinfo(2) responder, likewise (CLinux/BerthSysinfo.h).
+        if CommandLine.argc > 1, let first = CommandLine.unsafeArgv[1], strcmp(first, "sysinfo-responder") == 0 {
+            exit(berth_sysinfo_responder_main(CommandLine.argc, CommandLine.unsafeArgv))
+        }
         let arguments: [String]
         do {
             arguments = try Arguments.normalized(Array(CommandLine.arguments.dropFirst()))

@@ -49,11 +49,29 @@ final class TestHost {
         return nil
     }
 
+    /// Processes whose command line holds every one of `words` (in an argument).
+    static func processes(withArguments words: [String]) -> [pid_t] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap { entry -> pid_t? in
+            guard let pid = pid_t(entry), let data = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline") else { return nil }
+            let text = String(decoding: data.map { $0 == 0 ? UInt8(ascii: " ") : $0 }, as: UTF8.self)
+            return words.allSatisfy { text.contains($0) } ? pid : nil
+        }
+    }
+
     func tearDown() -> [String] {
         for name in runtime.state.names() { try? runtime.delete(name, keepPrivateLayer: false) }
         if let parentPath = try? CgroupPath(parent) { try? runtime.cgroups.remove(parentPath) }
         var leaks: [String] = []
         if let parentPath = try? CgroupPath(parent), runtime.cgroups.exists(parentPath) { leaks.append("cgroup \(parent)") }
+        // A container's sysinfo responder ends with its last process.
+        var responders: [pid_t] = []
+        for _ in 0..<250 {
+            responders = TestHost.processes(withArguments: ["sysinfo-responder", parent])
+            if responders.isEmpty { break }
+            usleep(20_000)
+        }
+        leaks += responders.map { "sysinfo responder \($0)" }
         try? FileManager.default.removeItem(atPath: root)
         if FileManager.default.fileExists(atPath: root) { leaks.append(root) }
         return leaks

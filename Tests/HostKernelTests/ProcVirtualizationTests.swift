@@ -58,14 +58,20 @@ struct ProcVirtualizationTests {
         FileManager.default.isExecutableFile(atPath: "/usr/bin/lxcfs") || ProcessInfo.processInfo.environment["BERTH_LXCFS_REQUIRED"] == "1"
 
     /// What a user checks inside: free, the CPUs cpuinfo lists, nproc,
-    /// uptime. procps' `free` and `top` read /proc/meminfo; busybox's `free`
-    /// takes its total from sysinfo(2), which LXCFS does not cover (as under
-    /// LXC), and its "available" column from /proc/meminfo.
+    /// uptime. procps' `free` and `top` read /proc/meminfo (LXCFS's);
+    /// busybox's `free` and `uptime` ask sysinfo(2), which berth's responder
+    /// answers from the container's cgroup.
     static let probe = [
         "/bin/sh", "-c",
         "free -m > /tmp/free; head -1 /proc/meminfo > /tmp/meminfo; grep -c ^processor /proc/cpuinfo > /tmp/cpuinfo; "
-            + "nproc > /tmp/nproc; cut -d' ' -f1 /proc/uptime > /tmp/uptime; exec sleep 300",
+            + "nproc > /tmp/nproc; cut -d' ' -f1 /proc/uptime > /tmp/uptime; uptime > /tmp/busybox-uptime; exec sleep 300",
     ]
+
+    /// The "total" column of `free -m`'s Mem: line, in MiB.
+    static func totalMiB(_ free: String?) -> Int? {
+        guard let line = free?.split(separator: "\n").first(where: { $0.hasPrefix("Mem:") }) else { return nil }
+        return line.split(separator: " ").dropFirst().first.flatMap { Int($0) }
+    }
 
     /// MemTotal of /proc/meminfo ("MemTotal:  131072 kB"), in MiB.
     static func memTotalMiB(_ meminfo: String?) -> Int? {
@@ -95,7 +101,9 @@ struct ProcVirtualizationTests {
         #expect(eventually(seconds: 20) { lxcfs.isReady }, "lxcfs did not mount \(lxcfs.directory)")
         var paths = host.runtime.paths
         paths.lxcfsDirectory = .init(lxcfs.directory)
-        let runtime = ContainerRuntime(paths: paths, cgroups: host.runtime.cgroups, logger: Logger(label: "test"))
+        var runtime = ContainerRuntime(paths: paths, cgroups: host.runtime.cgroups, logger: Logger(label: "test"))
+        // The sysinfo responder is berth's (`berth sysinfo-responder`), not this test binary.
+        runtime.relayExecutable = ContainerCLITests.binary
         try body(host, runtime)
     }
 
@@ -118,6 +126,16 @@ struct ProcVirtualizationTests {
         #expect(host.written("small", "/tmp/nproc") == "1")
         let uptime = try #require(host.written("small", "/tmp/uptime").flatMap { Double($0) })
         #expect(uptime < 60, "uptime inside is \(uptime) s: the host's")
+        // busybox's free and uptime: sysinfo(2), answered from the cgroup.
+        let freeTotal = try #require(ProcVirtualizationTests.totalMiB(host.written("small", "/tmp/free")))
+        #expect(freeTotal == 128, "free -m inside shows \(freeTotal) MiB total")
+        let busyboxUptime = try #require(host.written("small", "/tmp/busybox-uptime"))
+        #expect(busyboxUptime.contains("up 0 min") || busyboxUptime.contains("up 1 min"), "uptime inside: \(busyboxUptime)")
+        // A command berth exec runs gets the same answers.
+        #expect(try runtime.exec("small", command: ["/bin/sh", "-c", "free -m > /tmp/free-exec"]) == 0)
+        #expect(ProcVirtualizationTests.totalMiB(host.written("small", "/tmp/free-exec")) == 128)
+        // One responder for the init (the exec's has ended with its command).
+        #expect(eventually(seconds: 5) { TestHost.processes(withArguments: ["sysinfo-responder", host.parent]).count == 1 })
         #expect(try LXCFS.observe(pid: try #require(small.pid)))
 
         // false: the host's files, as the kernel gives them.
@@ -132,6 +150,8 @@ struct ProcVirtualizationTests {
         let plainTotal = try #require(ProcVirtualizationTests.memTotalMiB(host.written("plain", "/tmp/meminfo")))
         #expect(abs(plainTotal - hostTotal) <= 1, "/proc/meminfo shows \(plainTotal) MiB, the host has \(hostTotal)")
         #expect(host.written("plain", "/tmp/cpuinfo") == "\(hostCPUs)")
+        let plainFree = try #require(ProcVirtualizationTests.totalMiB(host.written("plain", "/tmp/free")))
+        #expect(abs(plainFree - hostTotal) <= 1, "free -m shows \(plainFree) MiB, the host has \(hostTotal)")
         #expect(!(try LXCFS.observe(pid: try #require(plain.pid))))
     }
 

@@ -93,6 +93,12 @@ struct berth_container_config {
     // berth that dies (even by SIGKILL) reads as EOF and the child exits.
     int parent_fds[2];
     struct berth_cgroup_entry cgroup;
+    // With virtualize_sysinfo set, the child installs a seccomp filter that
+    // hands sysinfo(2) to a supervisor (SECCOMP_RET_USER_NOTIF) and sends
+    // the filter's listener over sysinfo_socket (SCM_RIGHTS) to berth's
+    // sysinfo responder (BerthSysinfo.h), then closes the socket.
+    int virtualize_sysinfo;
+    int sysinfo_socket;
 };
 
 // Steps reported on failure (berth_step_name gives their text).
@@ -127,6 +133,7 @@ enum berth_step {
     BERTH_STEP_LOOPBACK,
     BERTH_STEP_SESSION,
     BERTH_STEP_PROC_VIRTUAL,
+    BERTH_STEP_SYSINFO,
 };
 
 const char *berth_step_name(int step);
@@ -166,6 +173,10 @@ struct berth_exec_config {
     int tty_fd;
     // The container's cgroup, entered before the namespaces are joined.
     struct berth_cgroup_entry cgroup;
+    // As in berth_container_config: the command's sysinfo(2) answered by a
+    // responder of its own.
+    int virtualize_sysinfo;
+    int sysinfo_socket;
 };
 
 // Returns the pid of the joining child; its exit status is the command's

@@ -34,6 +34,12 @@
 // (the container's console.log), trying journald again with each next line.
 int berth_journal_relay_main(int argc, char **argv);
 
+// The child side of a helper's fork (the relay, the sysinfo responder): a
+// session of its own, SIGPIPE and SIGHUP ignored, its pid printed on
+// stdout (one line, which the starting berth reads), then stdio on
+// /dev/null and / as its directory.
+void berth_helper_detach(void);
+
 // One native-protocol datagram into `out`: `prefix` (fields already framed)
 // then PRIORITY=`priority` and MESSAGE (binary-safe framing: name, newline,
 // 64-bit little-endian length, bytes, newline). Returns its length, or 0

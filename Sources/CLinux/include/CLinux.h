@@ -10,6 +10,7 @@
 #include "BerthDevices.h"
 #include "BerthRelay.h"
 #include "BerthSignals.h"
+#include "BerthSysinfo.h"
 
 // pidfd_open(2) has no glibc wrapper before 2.36's header exposure in Swift's
 // module map; goes when Glibc's module exports it.

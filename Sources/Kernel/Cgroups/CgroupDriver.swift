@@ -31,6 +31,14 @@ public protocol CgroupDriver: Sendable {
 }
 
 extension CgroupDriver {
+    /// The directory of `controller`'s files for `path` (v2: the cgroup's
+    /// own), or nil where the controller is not mounted.
+    public func directory(of controller: String, _ path: CgroupPath) -> String? {
+        if let v1 = self as? CgroupV1Driver { return v1.directory(controller, path) }
+        if let v2 = self as? CgroupV2Driver { return v2.directory(path) }
+        return nil
+    }
+
     /// Limits, state and usage counters.
     public func observe(_ path: CgroupPath) throws(SystemError) -> CgroupObservation { try observe(path, usage: true) }
 }

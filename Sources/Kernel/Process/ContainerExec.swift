@@ -21,6 +21,10 @@ public struct ContainerExec: Sendable {
     public var tty: Bool = false
     /// The container's cgroup, which the command joins.
     public var cgroup: CgroupEntry?
+    /// The end of a sysinfo responder's socket (SysinfoResponder): the
+    /// command's sysinfo(2) is answered from the container's cgroup. The
+    /// caller keeps and closes it.
+    public var sysinfoSocket: Int32?
     /// Pass SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 that
     /// berth gets on to the command (berth exec and enter, a process of
     /// their own: the handlers are berth's while the command runs).
@@ -73,6 +77,8 @@ public struct ContainerExec: Sendable {
         config.sync_fd = handshake.sync.read
         config.error_fd = handshake.report.write
         config.parent_fds = (handshake.sync.write, handshake.report.read)
+        config.virtualize_sysinfo = sysinfoSocket == nil ? 0 : 1
+        config.sysinfo_socket = sysinfoSocket ?? -1
         let terminal = tty ? try PseudoTerminal() : nil
         config.tty_fd = terminal?.slave ?? -1
         let signals = passesSignals ? try SignalPipe([SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2]) : nil

@@ -89,6 +89,10 @@ public struct ContainerLaunch: Sendable {
     /// The slave side of a pseudo-terminal (berth run -t): the init's stdin,
     /// stdout, stderr and controlling terminal instead.
     public var terminal: Int32?
+    /// The container's end of its sysinfo responder's socket
+    /// (SysinfoResponder): the child hands sysinfo(2) to it. The caller
+    /// keeps and closes it.
+    public var sysinfoSocket: Int32?
 
     public init(
         rootfs: String, overlay: (lower: String, upper: String, work: String)?, hostname: String, arguments: [String],
@@ -187,6 +191,8 @@ extension ContainerLaunch {
         config.sync_fd = handshake.sync.read
         config.error_fd = handshake.report.write
         config.parent_fds = (handshake.sync.write, handshake.report.read)
+        config.virtualize_sysinfo = sysinfoSocket == nil ? 0 : 1
+        config.sysinfo_socket = sysinfoSocket ?? -1
 
         let entry = try CgroupEntryDescriptors(cgroup)
         let pid = entry.clone { cgroup in

@@ -14,14 +14,24 @@ public enum Spawn {
     /// `input` (at most a pipe's capacity, 64 KiB) is the program's stdin;
     /// without it stdin is /dev/null. Standard error is discarded unless
     /// `mergingStandardError` (then it is part of `output`, for error text).
+    /// `passing`: a descriptor the program gets as its descriptor 3.
     public static func run(
-        _ arguments: [String], input: [UInt8]? = nil, outputLimit: Int = 1 << 20, mergingStandardError: Bool = false
+        _ arguments: [String], input: [UInt8]? = nil, outputLimit: Int = 1 << 20, mergingStandardError: Bool = false,
+        passing passed: Int32? = nil
     ) throws(SystemError) -> Result {
         guard let program = arguments.first else { throw SystemError(call: "posix_spawn", errno: EINVAL) }
         let pipe = try Pipe2.make()
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
+        // dup2 onto itself would keep close-on-exec: a copy above 3 first.
+        var spare: Int32 = -1
+        defer { if spare >= 0 { Syscall.close(spare) } }
+        if let passed {
+            spare = fcntl(passed, F_DUPFD_CLOEXEC, 10)
+            if spare < 0 { throw SystemError(call: "fcntl", errno: errno, subject: "descriptor for \(program)") }
+            posix_spawn_file_actions_adddup2(&actions, spare, 3)
+        }
         var inputPipe: (read: Int32, write: Int32)?
         if let input {
             guard input.count <= 65536 else { throw SystemError(call: "posix_spawn", errno: E2BIG, subject: "input") }

@@ -60,6 +60,13 @@ extension ContainerRuntime {
         if record.privateLayerInMemory == true {
             throw CheckpointError("container \(name) runs in the foreground (berth run): its private layer is in memory")
         }
+        if record.sysinfoVirtualized == true {
+            // Its sysinfo(2) goes to a responder outside it (a seccomp
+            // listener), which CRIU cannot carry over; nor LXCFS's binds.
+            throw CheckpointError(
+                "container \(name) runs with a virtualized /proc (LXCFS and its sysinfo responder), which CRIU cannot checkpoint: "
+                    + "set proc.virtualize: false and restart it first")
+        }
         if Syscall.exists(directory) {
             let entries = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
             guard entries.isEmpty else { throw CheckpointError("\(directory) is not empty (a checkpoint goes into a new directory)") }
