@@ -195,40 +195,50 @@ import Testing
 
 /// numtcpsock's connection limit: the table berth writes and what it reads back.
 @Suite struct ConnectionLimitTests {
-    @Test func theTableCountsTCPConnectionsInBothDirectionsInOneSetElement() {
+    /// Both hooks jump to one counting rule: one list of connections, no
+    /// set (a set of size 1 left a connection uncounted when two CPUs made
+    /// the first element at once).
+    @Test func theTableCountsTCPConnectionsInBothDirectionsInOneRule() {
         let ruleset = ConnectionLimit.ruleset(20)
         #expect(ruleset.hasPrefix("add table inet berth_ubc\ndelete table inet berth_ubc\n"))
-        #expect(ruleset.contains("set conns { type inet_proto; size 1; flags dynamic; }"))
-        for chain in ["output", "input"] { #expect(ruleset.contains("type filter hook \(chain) priority filter; policy accept;")) }
-        let rule = "ct state new meta l4proto tcp add @conns { meta l4proto ct count over 20 } counter reject with tcp reset"
-        #expect(ruleset.components(separatedBy: rule).count == 3)
+        #expect(!ruleset.contains("set "))
+        #expect(ruleset.components(separatedBy: "ct count over 20").count == 2)
+        #expect(ruleset.contains("chain count {\n    meta l4proto tcp ct count over 20 counter reject with tcp reset\n  }"))
+        for chain in ["output", "input"] {
+            #expect(
+                ruleset.contains(
+                    "chain \(chain) {\n    type filter hook \(chain) priority filter; policy accept;\n    ct state new meta l4proto tcp jump count\n  }"
+                ))
+        }
     }
 
     @Test func theLimitAndRefusalsAreReadFromTheListing() throws {
         let listing = """
             table inet berth_ubc {
-            \tset conns {
-            \t\ttype inet_proto
-            \t\tsize 1
-            \t\tflags dynamic
-            \t\telements = { tcp ct count over 20 }
+            \tchain count {
+            \t\tmeta l4proto tcp ct count over 20 counter packets 3 bytes 180 reject with tcp reset
             \t}
 
             \tchain output {
             \t\ttype filter hook output priority filter; policy accept;
-            \t\tct state new meta l4proto tcp add @conns { meta l4proto ct count over 20 } counter packets 2 bytes 120 reject with tcp reset
+            \t\tct state new meta l4proto tcp jump count
             \t}
 
             \tchain input {
             \t\ttype filter hook input priority filter; policy accept;
-            \t\tct state new meta l4proto tcp add @conns { meta l4proto ct count over 20 } counter packets 1 bytes 60 reject with tcp reset
+            \t\tct state new meta l4proto tcp jump count
             \t}
             }
             """
         let parsed = try #require(ConnectionLimit.parse(listing))
         #expect(parsed.limit == 20 && parsed.refused == 3)
-        // An edited table (one rule gone, or two limits) is not berth's: drift.
-        #expect(ConnectionLimit.parse(listing.replacingOccurrences(of: "over 20 } counter packets 1", with: "over 30 } counter packets 1")) == nil)
+        // An edited table (a jump gone, a second limit, no counter) is not berth's: drift.
+        let input = "\tchain input {\n\t\ttype filter hook input priority filter; policy accept;\n\t\tct state new meta l4proto tcp jump count\n"
+        #expect(ConnectionLimit.parse(listing.replacingOccurrences(of: input, with: "\tchain input {\n")) == nil)
+        #expect(
+            ConnectionLimit.parse(listing.replacingOccurrences(of: "jump count\n\t}\n}", with: "jump count\n\t\tct count over 30 drop\n\t}\n}"))
+                == nil)
+        #expect(ConnectionLimit.parse(listing.replacingOccurrences(of: "counter packets 3 bytes 180 ", with: "")) == nil)
         #expect(ConnectionLimit.parse("table inet berth_ubc {\n}") == nil)
     }
 
