@@ -345,7 +345,8 @@ static void make_dev(const struct berth_container_config *config, int rootfd) {
         close(dirfd);
     }
     mount_on_dir(config, rootfd, "dev/pts", "devpts", "devpts", MS_NOSUID | MS_NOEXEC,
-                 "newinstance,ptmxmode=0666,mode=0620", BERTH_STEP_DEVPTS);
+                 config->devpts_options ? config->devpts_options : "newinstance,ptmxmode=0666,mode=0620",
+                 BERTH_STEP_DEVPTS);
     mount_on_dir(config, rootfd, "dev/shm", "shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=65536k",
                  BERTH_STEP_SHM);
     mount_on_dir(config, rootfd, "dev/mqueue", "mqueue", "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL,

@@ -9,6 +9,10 @@ public struct ResourcesSpec: Hashable, Sendable, Codable {
     /// kernel has no counter that enforces it, so berth enforces it with an
     /// nftables connection limit (ct count) in the container's network namespace.
     public var numtcpsock: Int?
+    /// The most pseudo-terminals at once (OpenVZ's numpty): the `max=` of
+    /// the container's own devpts instance, set when it starts (a change
+    /// waits for a restart).
+    public var numpty: Int?
     public init() {}
 }
 

@@ -310,6 +310,7 @@ public struct ContainerRuntime: Sendable {
         launch.seccomp = spec.security.filtered
         launch.nestedUserNamespaces = spec.security.nestedUserNamespaces
         launch.disableIPv6 = !spec.usesIPv6
+        launch.pseudoTerminalLimit = spec.resources.numpty
         launch.procBinds = procBinds(spec)
         return launch
     }
@@ -327,7 +328,11 @@ public struct ContainerRuntime: Sendable {
         // numtcpsock: a connection limit in its network namespace (none: the table goes).
         if isRunning(record), let pid = record.pid { try ConnectionLimit.apply(resources.numtcpsock, pid: pid) }
         Failpoint.resourcesWritten.hit()
-        record.spec?.resources = resources
+        // numpty is the max= of the devpts the init started with: the
+        // record keeps that one until the next start (pending-restart).
+        var applied = resources
+        applied.numpty = record.spec?.resources.numpty
+        record.spec?.resources = applied
         try state.save(record)
         logger.info("resources updated live", metadata: ["container": "\(name)", "writes": "\(writes.count)"])
         return writes

@@ -152,6 +152,43 @@ struct BeancounterKernelTests {
     }
 }
 
+extension BeancounterKernelTests {
+    /// spec.resources.numpty: 4 is the max= of the container's devpts
+    /// instance: four opens of its ptmx (through the init's root, as a
+    /// process inside opens /dev/ptmx) give terminals, the fifth fails with
+    /// ENOSPC; `berth ubc` shows 4 held against barrier and limit 4.
+    @Test func numptyCapsTheContainersDevptsInstance() throws {
+        let host = try TestHost()
+        defer { #expect(host.tearDown() == []) }
+        var resources = ResourcesSpec()
+        resources.numpty = 4
+        let record = try host.runtime.start(host.container("ptys", command: ["sleep", "300"]) { $0.resources = resources })
+        let pid = try #require(record.pid)
+        let mountinfo = try String(contentsOfFile: "/proc/\(pid)/mountinfo", encoding: .utf8)
+        #expect(mountinfo.split(separator: "\n").contains { $0.contains(" /dev/pts ") && $0.contains(",max=4") }, "\(mountinfo)")
+        let before = try #require(counter(host, "ptys", .numpty))
+        #expect(before.held == 0 && before.barrier == 4 && before.limit == 4, "\(before)")
+
+        var terminals: [Int32] = []
+        defer { terminals.forEach { _ = Glibc.close($0) } }
+        for _ in 0..<4 {
+            let fd = Glibc.open("/proc/\(pid)/root/dev/pts/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC)
+            #expect(fd >= 0, "errno \(errno)")
+            if fd >= 0 { terminals.append(fd) }
+        }
+        let fifth = Glibc.open("/proc/\(pid)/root/dev/pts/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC)
+        let error = errno
+        if fifth >= 0 { terminals.append(fifth) }
+        #expect(fifth < 0 && error == ENOSPC, "fd \(fifth), errno \(error)")
+        let held = try #require(counter(host, "ptys", .numpty))
+        #expect(held.held == 4 && held.maxheld == 4 && held.limit == 4, "\(held)")
+        // Without numpty: the kernel's ceiling, shown as unlimited.
+        let other = try host.runtime.start(host.container("ptys2", command: ["sleep", "300"]))
+        #expect(other.pid != nil)
+        #expect(counter(host, "ptys2", .numpty)?.limit == Beancounter.unlimited)
+    }
+}
+
 /// A listening TCP socket of the test process (the sandbox host's side):
 /// the kernel completes connections into its backlog without an accept.
 final class TCPListener {

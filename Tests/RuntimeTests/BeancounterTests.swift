@@ -251,3 +251,37 @@ import Testing
         #expect(row.sources.limit.contains("ct count"))
     }
 }
+
+/// numpty: the max= of the container's devpts instance, read back from
+/// its init's mountinfo.
+@Suite struct PseudoTerminalLimitTests {
+    @Test func theDevptsOptionsCarryMaxOnlyWhenGiven() {
+        #expect(ContainerLaunch.devptsOptions(pseudoTerminalLimit: nil) == "newinstance,ptmxmode=0666,mode=0620")
+        #expect(ContainerLaunch.devptsOptions(pseudoTerminalLimit: 8) == "newinstance,ptmxmode=0666,mode=0620,max=8")
+    }
+
+    @Test func theLimitIsReadFromTheDevptsLineOfMountinfo() {
+        let mountinfo = """
+            812 811 0:62 / / rw,relatime - overlay overlay rw,lowerdir=/l,upperdir=/u,workdir=/w
+            820 812 0:70 / /dev/pts rw,nosuid,noexec,relatime - devpts devpts rw,gid=5,mode=620,ptmxmode=666,max=8
+            821 812 0:71 / /dev/shm rw,nosuid,nodev,noexec,relatime - tmpfs shm rw,size=65536k
+            """
+        #expect(ContainerLaunch.pseudoTerminalLimit(mountinfo: mountinfo) == 8)
+        #expect(ContainerLaunch.pseudoTerminalLimit(mountinfo: mountinfo.replacingOccurrences(of: ",max=8", with: "")) == nil)
+        #expect(ContainerLaunch.pseudoTerminalLimit(mountinfo: "") == nil)
+        // Optional fields (shared:N) before the separator.
+        let shared = "820 812 0:70 / /dev/pts rw,nosuid shared:5 master:2 - devpts devpts rw,mode=620,ptmxmode=666,max=3"
+        #expect(ContainerLaunch.pseudoTerminalLimit(mountinfo: shared) == 3)
+    }
+
+    @Test func theLimitIsNumptysBarrierAndLimit() throws {
+        var sample = Beancounters.Sample(version: .v2, cgroup: CgroupObservation(), pageSize: 4096)
+        sample.pseudoTerminals = 2
+        let unlimited = try #require(Beancounters.rows(sample, recorded: [:]).rows.first { $0.resource == .numpty })
+        #expect(unlimited.limit == Beancounter.unlimited && unlimited.barrier == Beancounter.unlimited)
+        sample.pseudoTerminalLimit = 8
+        let row = try #require(Beancounters.rows(sample, recorded: [:]).rows.first { $0.resource == .numpty })
+        #expect(row.held == 2 && row.barrier == 8 && row.limit == 8 && row.failcnt == 0)
+        #expect(row.sources.limit.contains("max="))
+    }
+}

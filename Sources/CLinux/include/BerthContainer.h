@@ -78,6 +78,9 @@ struct berth_container_config {
     // Turn IPv6 off in the container's network namespace (no IPv6 address
     // given: neighbour discovery on a shared bridge costs much at scale).
     int disable_ipv6;
+    // Options of the container's own devpts instance on /dev/pts (with
+    // "max=N": spec.resources.numpty), or NULL for berth's defaults.
+    const char *devpts_options;
     // Descriptors that become 0, 1, 2 in the container.
     int stdio[3];
     // stdin is a terminal (berth run -t: a pseudo-terminal berth relays)
