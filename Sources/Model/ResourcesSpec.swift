@@ -10,8 +10,8 @@ public struct ResourcesSpec: Hashable, Sendable, Codable {
     /// nftables connection limit (ct count) in the container's network namespace.
     public var numtcpsock: Int?
     /// The most pseudo-terminals at once (OpenVZ's numpty): the `max=` of
-    /// the container's own devpts instance, set when it starts (a change
-    /// waits for a restart).
+    /// the container's own devpts instance, set when it starts and changed
+    /// live by reconfiguring that mount.
     public var numpty: Int?
     public init() {}
 }

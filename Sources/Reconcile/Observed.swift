@@ -162,6 +162,8 @@ public struct ResourceValues: Sendable, Equatable {
     public var diskInodes: UInt64?
     /// The TCP connection limit in the container's namespace (nil: none).
     public var numtcpsock: Int?
+    /// The max= of its devpts instance (nil: the kernel's ceiling).
+    public var numpty: Int?
 
     public init(
         cpuWeight: Int = Defaults.cpuWeight, cpuLimit: CPUQuantity? = nil, cpus: CPUSet? = nil, memoryMax: UInt64? = nil,

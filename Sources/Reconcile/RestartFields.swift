@@ -26,10 +26,6 @@ enum RestartFields {
             "spec.userNamespace", desired.userNamespace != recorded.userNamespace, userNamespace(desired.userNamespace),
             userNamespace(recorded.userNamespace))
         add("spec.logs.driver", desired.logDriver != recorded.logDriver, desired.logDriver.rawValue, recorded.logDriver.rawValue)
-        // The max= of the devpts instance the init mounted when it started.
-        add(
-            "spec.resources.numpty", desired.resources.numpty != recorded.resources.numpty, count(desired.resources.numpty),
-            count(recorded.resources.numpty))
         add(
             "spec.networks", !networksLive && desired.networks != recorded.networks, attachments(desired.networks),
             attachments(recorded.networks))
@@ -70,8 +66,6 @@ enum RestartFields {
     static func proc(_ virtualized: Bool) -> String { virtualized ? "lxcfs" : "host" }
 
     static func words(_ list: [String]) -> String { list.joined(separator: " ") }
-
-    static func count(_ limit: Int?) -> String { limit.map(String.init) ?? "unlimited" }
 
     static func profiles(_ names: [String]) -> String? { names.isEmpty ? nil : names.joined(separator: ",") }
 

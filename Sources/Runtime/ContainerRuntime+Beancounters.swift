@@ -46,9 +46,7 @@ extension ContainerRuntime {
         if let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/root/dev/pts") {
             sample.pseudoTerminals = UInt64(entries.filter { $0 != "ptmx" }.count)
         }
-        if let mountinfo = try? Syscall.readFile("/proc/\(pid)/mountinfo", limit: 1 << 20) {
-            sample.pseudoTerminalLimit = ContainerLaunch.pseudoTerminalLimit(mountinfo: String(decoding: mountinfo, as: UTF8.self))
-        }
+        sample.pseudoTerminalLimit = PseudoTerminalLimit.observe(pid: pid)
         sample.firewallRules = (try? ContainerFirewall.ruleCount(pid: pid)) ?? 0
         if record.diskImage != nil, let usage = state.diskImage(record.name).usage() {
             sample.disk = Beancounters.Disk(

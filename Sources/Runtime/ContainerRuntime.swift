@@ -326,13 +326,13 @@ public struct ContainerRuntime: Sendable {
         let writes = try cgroups.apply(limits, to: try CgroupPath(record.cgroup))
         if let disk = resources.disk { try updateDisk(record, disk) }
         // numtcpsock: a connection limit in its network namespace (none: the table goes).
-        if isRunning(record), let pid = record.pid { try ConnectionLimit.apply(resources.numtcpsock, pid: pid) }
+        // numpty: the max= of its devpts instance (none: the kernel's ceiling).
+        if isRunning(record), let pid = record.pid {
+            try ConnectionLimit.apply(resources.numtcpsock, pid: pid)
+            try PseudoTerminalLimit.apply(resources.numpty, pid: pid)
+        }
         Failpoint.resourcesWritten.hit()
-        // numpty is the max= of the devpts the init started with: the
-        // record keeps that one until the next start (pending-restart).
-        var applied = resources
-        applied.numpty = record.spec?.resources.numpty
-        record.spec?.resources = applied
+        record.spec?.resources = resources
         try state.save(record)
         logger.info("resources updated live", metadata: ["container": "\(name)", "writes": "\(writes.count)"])
         return writes

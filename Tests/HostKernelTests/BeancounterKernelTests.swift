@@ -156,7 +156,9 @@ extension BeancounterKernelTests {
     /// spec.resources.numpty: 4 is the max= of the container's devpts
     /// instance: four opens of its ptmx (through the init's root, as a
     /// process inside opens /dev/ptmx) give terminals, the fifth fails with
-    /// ENOSPC; `berth ubc` shows 4 held against barrier and limit 4.
+    /// ENOSPC; `berth ubc` shows 4 held against barrier and limit 4. Raised
+    /// live to 6 (the devpts reconfigured from outside, the init kept), two
+    /// more open; set behind berth's back, it is seen and repaired.
     @Test func numptyCapsTheContainersDevptsInstance() throws {
         let host = try TestHost()
         defer { #expect(host.tearDown() == []) }
@@ -182,10 +184,27 @@ extension BeancounterKernelTests {
         #expect(fifth < 0 && error == ENOSPC, "fd \(fifth), errno \(error)")
         let held = try #require(counter(host, "ptys", .numpty))
         #expect(held.held == 4 && held.maxheld == 4 && held.limit == 4, "\(held)")
-        // Without numpty: the kernel's ceiling, shown as unlimited.
-        let other = try host.runtime.start(host.container("ptys2", command: ["sleep", "300"]))
-        #expect(other.pid != nil)
-        #expect(counter(host, "ptys2", .numpty)?.limit == Beancounter.unlimited)
+
+        resources.numpty = 6
+        _ = try host.runtime.updateResources("ptys", resources)
+        #expect(host.runtime.state.load("ptys")?.pid == pid)
+        #expect(PseudoTerminalLimit.observe(pid: pid) == 6)
+        for expected in [true, true, false] {
+            let fd = Glibc.open("/proc/\(pid)/root/dev/pts/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC)
+            let error = errno
+            if fd >= 0 { terminals.append(fd) }
+            #expect((fd >= 0) == expected && (expected || error == ENOSPC), "fd \(fd), errno \(error)")
+        }
+        #expect(counter(host, "ptys", .numpty)?.limit == 6)
+        // An admin's remount: observed as it is, put back by the next update.
+        try PseudoTerminalLimit.apply(3, pid: pid)
+        #expect(PseudoTerminalLimit.observe(pid: pid) == 3)
+        _ = try host.runtime.updateResources("ptys", resources)
+        #expect(PseudoTerminalLimit.observe(pid: pid) == 6)
+        // Left out: the kernel's ceiling again, shown as unlimited.
+        _ = try host.runtime.updateResources("ptys", ResourcesSpec())
+        #expect(PseudoTerminalLimit.observe(pid: pid) == nil)
+        #expect(counter(host, "ptys", .numpty)?.limit == Beancounter.unlimited)
     }
 }
 

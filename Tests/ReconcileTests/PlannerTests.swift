@@ -155,17 +155,13 @@ import Testing
         case "spec.stopTimeout": spec.stopTimeout = Interval(milliseconds: 3000)
         case "spec.rootfs.persistent": spec.rootfs?.persistent = true
         case "spec.logs.driver": spec.logs = LogsSpec(driver: .journal)
-        case "spec.resources.numpty":
-            var resources = spec.resources ?? ResourcesSpec()
-            resources.numpty = 8
-            spec.resources = resources
         default: spec.policy = ObjectPolicy(drift: .warn)
         }
     }
 
     @Test(arguments: [
         "spec.userNamespace", "spec.devices", "spec.hostname", "spec.env", "spec.capabilities", "spec.mounts", "spec.security",
-        "spec.init.workingDir", "spec.logs.driver", "spec.resources.numpty",
+        "spec.init.workingDir", "spec.logs.driver",
     ])
     func restartFieldsArePendingRestart(field: String) {
         let old = container("web1")

@@ -73,6 +73,12 @@ int berth_nft_run_in_netns(int netns_fd, const char *commands, char **output);
 // call it) and O_PATH is _GNU_SOURCE-only; goes when glibc's module exports
 // openat2. Returns the fd or -1 with errno.
 int berth_openat2_in_root(int rootfd, const char *path);
+
+// A devpts mount's max= changed live: fspick(2) of `fd` (an O_PATH
+// descriptor of the mount's root), fsconfig(2) "max" and reconfigure, as a
+// remount does, from outside its mount namespace. Returns 0 or -1 with errno
+// (EMEDIUMTYPE: `fd` is not a devpts).
+int berth_devpts_set_max(int fd, int max);
 /// getxattr(2) of an open descriptor, O_PATH ones included (through
 /// /proc/self/fd): the value's length, or -1 with errno.
 long berth_fd_getxattr(int fd, const char *name, void *value, unsigned long size);
