@@ -21,6 +21,7 @@
 #include <linux/openat2.h>
 #include <stdio.h>
 #include <sys/xattr.h>
+#include <sys/resource.h>
 
 int berth_pidfd_open(pid_t pid, unsigned int flags) {
     return (int)syscall(SYS_pidfd_open, pid, flags);
@@ -206,6 +207,19 @@ int berth_devpts_set_max(int fd, int max) {
         return -1;
     }
     close(context);
+    return 0;
+}
+
+int berth_set_open_files_limit(pid_t pid, uint64_t soft, uint64_t hard) {
+    struct rlimit limit = {soft, hard};
+    return prlimit(pid, RLIMIT_NOFILE, &limit, NULL);
+}
+
+int berth_open_files_limit(pid_t pid, uint64_t *soft, uint64_t *hard) {
+    struct rlimit limit;
+    if (prlimit(pid, RLIMIT_NOFILE, NULL, &limit) != 0) return -1;
+    *soft = limit.rlim_cur;
+    *hard = limit.rlim_max;
     return 0;
 }
 

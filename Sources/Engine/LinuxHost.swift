@@ -81,6 +81,9 @@ public struct LinuxHost: HostRuntime {
                     kernel.numtcpsock = record.pid.flatMap { try? ConnectionLimit.observe(pid: $0)?.limit }
                 }
                 kernel.numpty = record.pid.flatMap { PseudoTerminalLimit.observe(pid: $0) }
+                if spec?.numfile != nil || record.spec?.resources.numfile != nil {
+                    kernel.numfile = record.pid.flatMap { OpenFilesLimit.observe(pid: $0) }
+                }
                 let expected = ResourceObservation.expected(
                     spec, version: runtime.cgroups.version, observed: kernel, inheritedCPUs: inheritedCPUs)
                 resources = ObservedResources(
@@ -190,6 +193,8 @@ public struct LinuxHost: HostRuntime {
         kernel.diskInodes = disk?.inodes
         kernel.numtcpsock = record.pid.flatMap { try? ConnectionLimit.observe(pid: $0)?.limit }
         kernel.numpty = record.pid.flatMap { PseudoTerminalLimit.observe(pid: $0) }
+        // Without numfile the init has berth's own limit: nothing to compare.
+        if resources?.numfile != nil { kernel.numfile = record.pid.flatMap { OpenFilesLimit.observe(pid: $0) } }
         let expected = ResourceObservation.expected(resources, version: runtime.cgroups.version, observed: kernel, inheritedCPUs: inherited)
         let differences = ResourceDiff.differences(desired: expected, observed: kernel)
         if !differences.isEmpty {

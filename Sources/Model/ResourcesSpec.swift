@@ -13,6 +13,10 @@ public struct ResourcesSpec: Hashable, Sendable, Codable {
     /// the container's own devpts instance, set when it starts and changed
     /// live by reconfiguring that mount.
     public var numpty: Int?
+    /// The most open files of its init (OpenVZ's numfile, as far as the
+    /// kernel enforces one): RLIMIT_NOFILE, soft and hard, set by the shim
+    /// before exec and changed live with prlimit(2).
+    public var numfile: Int?
     public init() {}
 }
 

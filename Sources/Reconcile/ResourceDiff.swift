@@ -11,6 +11,7 @@ extension ResourceValues {
             pidsMax: resources?.pids?.max, ioWeight: resources?.io?.weight, diskSize: resources?.disk?.size?.bytes,
             diskInodes: resources?.disk?.inodes, numtcpsock: resources?.numtcpsock)
         numpty = resources?.numpty
+        numfile = resources?.numfile
         for limit in resources?.io?.limits ?? [] {
             ioLimits[limit.device] = IOLimitValues(limit)
         }
@@ -72,6 +73,7 @@ public enum ResourceDiff {
         }
         for (field, wanted, held) in [
             ("spec.resources.numtcpsock", desired.numtcpsock, observed.numtcpsock), ("spec.resources.numpty", desired.numpty, observed.numpty),
+            ("spec.resources.numfile", desired.numfile, observed.numfile),
         ] where wanted != held {
             result.append((field, wanted.map { .number($0) } ?? .unlimited, held.map { .number($0) } ?? .unlimited))
         }

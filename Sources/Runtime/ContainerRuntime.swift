@@ -311,6 +311,7 @@ public struct ContainerRuntime: Sendable {
         launch.nestedUserNamespaces = spec.security.nestedUserNamespaces
         launch.disableIPv6 = !spec.usesIPv6
         launch.pseudoTerminalLimit = spec.resources.numpty
+        launch.openFilesLimit = spec.resources.numfile
         launch.procBinds = procBinds(spec)
         return launch
     }
@@ -330,6 +331,7 @@ public struct ContainerRuntime: Sendable {
         if isRunning(record), let pid = record.pid {
             try ConnectionLimit.apply(resources.numtcpsock, pid: pid)
             try PseudoTerminalLimit.apply(resources.numpty, pid: pid)
+            try OpenFilesLimit.apply(resources.numfile, pid: pid)
         }
         Failpoint.resourcesWritten.hit()
         record.spec?.resources = resources

@@ -208,6 +208,38 @@ extension BeancounterKernelTests {
     }
 }
 
+extension BeancounterKernelTests {
+    /// spec.resources.numfile: 128 is the init's RLIMIT_NOFILE, soft and
+    /// hard, as /proc/PID/limits shows it; lowered live to 64 with the init
+    /// kept; a soft limit set behind berth's back (prlimit) is seen and put
+    /// back. (Raising a hard limit live needs CAP_SYS_RESOURCE, which the
+    /// sandbox of this machine lacks: lowering is what is tested here.)
+    @Test func numfileIsTheInitsOpenFilesLimitAndChangesLive() throws {
+        let host = try TestHost()
+        defer { #expect(host.tearDown() == []) }
+        var resources = ResourcesSpec()
+        resources.numfile = 128
+        let record = try host.runtime.start(host.container("files", command: ["sleep", "300"]) { $0.resources = resources })
+        let pid = try #require(record.pid)
+        func limits() -> String {
+            let text = (try? String(contentsOfFile: "/proc/\(pid)/limits", encoding: .utf8)) ?? ""
+            return text.split(separator: "\n").first { $0.hasPrefix("Max open files") }.map { $0.split(separator: " ").joined(separator: " ") }
+                ?? text
+        }
+        #expect(limits() == "Max open files 128 128 files", "\(limits())")
+        resources.numfile = 64
+        _ = try host.runtime.updateResources("files", resources)
+        #expect(host.runtime.state.load("files")?.pid == pid)
+        #expect(limits() == "Max open files 64 64 files", "\(limits())")
+        #expect(OpenFilesLimit.observe(pid: pid) == 64)
+        let admin = try Spawn.run(["/usr/bin/prlimit", "--pid", "\(pid)", "--nofile=32:64"], mergingStandardError: true)
+        #expect(admin.status == 0, "\(String(decoding: admin.output, as: UTF8.self))")
+        #expect(OpenFilesLimit.observe(pid: pid) == 32)
+        _ = try host.runtime.updateResources("files", resources)
+        #expect(limits() == "Max open files 64 64 files", "\(limits())")
+    }
+}
+
 /// A listening TCP socket of the test process (the sandbox host's side):
 /// the kernel completes connections into its backlog without an accept.
 final class TCPListener {

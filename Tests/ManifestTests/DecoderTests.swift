@@ -144,6 +144,7 @@ import Testing
                 pids: {max: 1024}
                 io: {weight: 200, limits: [{device: "254:0", readBps: 50Mi, writeIops: 1000}]}
                 numpty: 16
+                numfile: 4096
               devices: [{path: /dev/net/tun, access: rwm}]
               capabilities: {add: [net_admin], drop: [CAP_MKNOD]}
               security: {privileged: false, noNewPrivileges: true, seccomp: default}
@@ -171,7 +172,7 @@ import Testing
         #expect(spec.resources?.cpu?.limit?.millicores == 1500)
         #expect(spec.resources?.memory?.high?.bytes == 768 << 20)
         #expect(spec.resources?.io?.limits?.first?.readBytesPerSecond?.bytes == 50 << 20)
-        #expect(spec.resources?.numpty == 16)
+        #expect(spec.resources?.numpty == 16 && spec.resources?.numfile == 4096)
         #expect(spec.capabilities?.add == ["CAP_NET_ADMIN"])
         #expect(spec.networks?.first?.addresses.map(\.address.description) == ["10.88.0.5", "fd00::5"])
         #expect(spec.stopTimeout?.milliseconds == 90_000)

@@ -81,6 +81,8 @@ struct berth_container_config {
     // Options of the container's own devpts instance on /dev/pts (with
     // "max=N": spec.resources.numpty), or NULL for berth's defaults.
     const char *devpts_options;
+    // RLIMIT_NOFILE of the init, soft and hard (spec.resources.numfile); 0: inherited.
+    uint64_t open_files_limit;
     // Descriptors that become 0, 1, 2 in the container.
     int stdio[3];
     // stdin is a terminal (berth run -t: a pseudo-terminal berth relays)
@@ -130,6 +132,7 @@ enum berth_step {
     BERTH_STEP_LOOPBACK,
     BERTH_STEP_SESSION,
     BERTH_STEP_PROC_VIRTUAL,
+    BERTH_STEP_RLIMIT,
 };
 
 const char *berth_step_name(int step);

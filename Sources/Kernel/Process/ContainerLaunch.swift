@@ -75,6 +75,8 @@ public struct ContainerLaunch: Sendable {
     public var disableIPv6: Bool = false
     /// The most pseudo-terminals its devpts instance hands out (max=; nil: the kernel's).
     public var pseudoTerminalLimit: Int?
+    /// RLIMIT_NOFILE of the init, soft and hard (nil: inherited from berth).
+    public var openFilesLimit: Int?
     /// A new user namespace with these uid_map and gid_map contents
     /// ("0 100000 65536" lines), written by berth before the child goes on.
     public var idMaps: (uid: String, gid: String)?
@@ -204,6 +206,7 @@ extension ContainerLaunch {
         config.allow_user_namespaces = nestedUserNamespaces ? 1 : 0
         config.disable_ipv6 = disableIPv6 ? 1 : 0
         config.devpts_options = arena.string(Self.devptsOptions(pseudoTerminalLimit: pseudoTerminalLimit))
+        config.open_files_limit = UInt64(max(0, openFilesLimit ?? 0))
         config.user_namespace = idMaps == nil ? 0 : 1
         config.stdio = inheritsStdio ? (0, 1, 2) : (stdin, console, console)
         if let output, !inheritsStdio { config.stdio = (stdin, output.stdout, output.stderr) }
