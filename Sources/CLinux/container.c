@@ -18,6 +18,7 @@
 #include <sys/mount.h>
 #include <sys/statvfs.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -63,6 +64,7 @@ static const char *const step_names[] = {
     [BERTH_STEP_SESSION] = "start a session",
     [BERTH_STEP_PROC_VIRTUAL] = "bind lxcfs over /proc",
     [BERTH_STEP_SYSINFO] = "hand sysinfo(2) to the responder",
+    [BERTH_STEP_RLIMIT] = "set RLIMIT_NOFILE",
 };
 
 const char *berth_step_name(int step) {
@@ -346,7 +348,8 @@ static void make_dev(const struct berth_container_config *config, int rootfd) {
         close(dirfd);
     }
     mount_on_dir(config, rootfd, "dev/pts", "devpts", "devpts", MS_NOSUID | MS_NOEXEC,
-                 "newinstance,ptmxmode=0666,mode=0620", BERTH_STEP_DEVPTS);
+                 config->devpts_options ? config->devpts_options : "newinstance,ptmxmode=0666,mode=0620",
+                 BERTH_STEP_DEVPTS);
     mount_on_dir(config, rootfd, "dev/shm", "shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=65536k",
                  BERTH_STEP_SHM);
     mount_on_dir(config, rootfd, "dev/mqueue", "mqueue", "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL,
@@ -747,6 +750,11 @@ __attribute__((noreturn)) static void child_main(const struct berth_container_co
         fail(config, BERTH_STEP_PIVOT);
     close(rootfd);
 
+    // Before dropping capabilities: raising the hard limit needs CAP_SYS_RESOURCE.
+    if (config->open_files_limit) {
+        struct rlimit files = {config->open_files_limit, config->open_files_limit};
+        if (setrlimit(RLIMIT_NOFILE, &files) != 0) fail(config, BERTH_STEP_RLIMIT);
+    }
     if (config->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail(config, BERTH_STEP_NO_NEW_PRIVS);
     // Before dropping capabilities: without no_new_privs, installing a filter needs CAP_SYS_ADMIN.
     if (config->seccomp) install_seccomp(config, config->allow_user_namespaces);

@@ -21,6 +21,7 @@
 #include <linux/openat2.h>
 #include <stdio.h>
 #include <sys/xattr.h>
+#include <sys/resource.h>
 
 int berth_pidfd_open(pid_t pid, unsigned int flags) {
     return (int)syscall(SYS_pidfd_open, pid, flags);
@@ -177,6 +178,50 @@ int berth_netlink_protocol_socket_in_netns(int netns_fd, int protocol) {
 }
 
 int berth_malloc_trim(void) { return malloc_trim(0); }
+
+#ifndef FSPICK_CLOEXEC
+#define FSPICK_CLOEXEC 0x01
+#endif
+#ifndef FSPICK_EMPTY_PATH
+#define FSPICK_EMPTY_PATH 0x08
+#endif
+#define BERTH_FSCONFIG_SET_STRING 1
+#define BERTH_FSCONFIG_CMD_RECONFIGURE 7
+
+int berth_devpts_set_max(int fd, int max) {
+    struct statfs filesystem;
+    if (fstatfs(fd, &filesystem) != 0) return -1;
+    if (filesystem.f_type != 0x1cd1) {  // DEVPTS_SUPER_MAGIC
+        errno = EMEDIUMTYPE;
+        return -1;
+    }
+    char value[16];
+    snprintf(value, sizeof value, "%d", max);
+    int context = (int)syscall(SYS_fspick, fd, "", FSPICK_CLOEXEC | FSPICK_EMPTY_PATH);
+    if (context < 0) return -1;
+    if (syscall(SYS_fsconfig, context, BERTH_FSCONFIG_SET_STRING, "max", value, 0) != 0 ||
+        syscall(SYS_fsconfig, context, BERTH_FSCONFIG_CMD_RECONFIGURE, NULL, NULL, 0) != 0) {
+        int error = errno;
+        close(context);
+        errno = error;
+        return -1;
+    }
+    close(context);
+    return 0;
+}
+
+int berth_set_open_files_limit(pid_t pid, uint64_t soft, uint64_t hard) {
+    struct rlimit limit = {soft, hard};
+    return prlimit(pid, RLIMIT_NOFILE, &limit, NULL);
+}
+
+int berth_open_files_limit(pid_t pid, uint64_t *soft, uint64_t *hard) {
+    struct rlimit limit;
+    if (prlimit(pid, RLIMIT_NOFILE, NULL, &limit) != 0) return -1;
+    *soft = limit.rlim_cur;
+    *hard = limit.rlim_max;
+    return 0;
+}
 
 int berth_openat2_in_root(int rootfd, const char *path) {
     struct open_how how;

@@ -197,6 +197,10 @@ public struct LinuxHost: HostRuntime {
             if spec?.numtcpsock != nil || record.spec?.resources.numtcpsock != nil {
                 kernel.numtcpsock = record.pid.flatMap { try? ConnectionLimit.observe(pid: $0)?.limit }
             }
+            kernel.numpty = record.pid.flatMap { PseudoTerminalLimit.observe(pid: $0) }
+            if spec?.numfile != nil || record.spec?.resources.numfile != nil {
+                kernel.numfile = record.pid.flatMap { OpenFilesLimit.observe(pid: $0) }
+            }
             let expected = ResourceObservation.expected(
                 spec, version: runtime.cgroups.version, observed: kernel, inheritedCPUs: inheritedCPUs)
             resources = ObservedResources(
@@ -249,6 +253,9 @@ public struct LinuxHost: HostRuntime {
         kernel.diskSize = disk?.size
         kernel.diskInodes = disk?.inodes
         kernel.numtcpsock = record.pid.flatMap { try? ConnectionLimit.observe(pid: $0)?.limit }
+        kernel.numpty = record.pid.flatMap { PseudoTerminalLimit.observe(pid: $0) }
+        // Without numfile the init has berth's own limit: nothing to compare.
+        if resources?.numfile != nil { kernel.numfile = record.pid.flatMap { OpenFilesLimit.observe(pid: $0) } }
         let expected = ResourceObservation.expected(resources, version: runtime.cgroups.version, observed: kernel, inheritedCPUs: inherited)
         let differences = ResourceDiff.differences(desired: expected, observed: kernel)
         if !differences.isEmpty {

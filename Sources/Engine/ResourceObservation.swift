@@ -45,6 +45,8 @@ enum ResourceObservation {
         values.swap = version == .v1 && values.memoryMax == nil ? nil : pages(resources?.memory?.swap)
         values.pidsMax = resources?.pids?.max
         values.numtcpsock = resources?.numtcpsock
+        values.numpty = resources?.numpty
+        values.numfile = resources?.numfile
         values.diskSize = resources?.disk?.size?.bytes
         values.diskInodes = resources?.disk?.inodes
         // No io weight in the manifest: the kernel's default, where the host has io weights at all.

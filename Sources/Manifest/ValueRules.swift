@@ -23,6 +23,10 @@ package enum ValueRules {
     /// numtcpsock: nftables' ct count takes a 32-bit limit; 16Mi is far past
     /// any conntrack table.
     package static let numtcpsock: ClosedRange<Int64> = 1...16_777_216
+    /// numpty: devpts' max= takes at most NR_UNIX98_PTY_MAX (1 << 20).
+    package static let numpty: ClosedRange<Int64> = 1...1_048_576
+    /// numfile: RLIMIT_NOFILE past fs.nr_open (1048576 by default) is refused.
+    package static let numfile: ClosedRange<Int64> = 1...1_048_576
 
     package static func checkTemplate(_ name: String) throws(ValueError) {
         guard builtInTemplates.contains(name) else {

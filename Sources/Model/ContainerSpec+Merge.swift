@@ -56,6 +56,8 @@ extension ResourcesSpec {
         }
         result.pids = merge(pids, base.pids) { mine, theirs in PidsSpec(max: mine.max ?? theirs.max) }
         result.numtcpsock = numtcpsock ?? base.numtcpsock
+        result.numpty = numpty ?? base.numpty
+        result.numfile = numfile ?? base.numfile
         result.io = merge(io, base.io) { mine, theirs in
             IOSpec(weight: mine.weight ?? theirs.weight, limits: mine.limits ?? theirs.limits)
         }

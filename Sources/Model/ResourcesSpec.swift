@@ -9,6 +9,14 @@ public struct ResourcesSpec: Hashable, Sendable, Codable {
     /// kernel has no counter that enforces it, so berth enforces it with an
     /// nftables connection limit (ct count) in the container's network namespace.
     public var numtcpsock: Int?
+    /// The most pseudo-terminals at once (OpenVZ's numpty): the `max=` of
+    /// the container's own devpts instance, set when it starts and changed
+    /// live by reconfiguring that mount.
+    public var numpty: Int?
+    /// The most open files of its init (OpenVZ's numfile, as far as the
+    /// kernel enforces one): RLIMIT_NOFILE, soft and hard, set by the shim
+    /// before exec and changed live with prlimit(2).
+    public var numfile: Int?
     public init() {}
 }
 

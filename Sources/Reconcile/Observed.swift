@@ -166,6 +166,10 @@ public struct ResourceValues: Sendable, Equatable {
     public var diskInodes: UInt64?
     /// The TCP connection limit in the container's namespace (nil: none).
     public var numtcpsock: Int?
+    /// The max= of its devpts instance (nil: the kernel's ceiling).
+    public var numpty: Int?
+    /// RLIMIT_NOFILE of its init (nil: what berth's own processes have).
+    public var numfile: Int?
 
     public init(
         cpuWeight: Int = Defaults.cpuWeight, cpuLimit: CPUQuantity? = nil, cpus: CPUSet? = nil, memoryMax: UInt64? = nil,

@@ -10,6 +10,8 @@ extension ResourceValues {
             memoryMax: resources?.memory?.max?.bytes, memoryHigh: resources?.memory?.high?.bytes, swap: resources?.memory?.swap?.bytes,
             pidsMax: resources?.pids?.max, ioWeight: resources?.io?.weight, diskSize: resources?.disk?.size?.bytes,
             diskInodes: resources?.disk?.inodes, numtcpsock: resources?.numtcpsock)
+        numpty = resources?.numpty
+        numfile = resources?.numfile
         for limit in resources?.io?.limits ?? [] {
             ioLimits[limit.device] = IOLimitValues(limit)
         }
@@ -69,12 +71,11 @@ public enum ResourceDiff {
                     observed.diskInodes.map { .number(Int(clamping: $0)) } ?? .unlimited
                 ))
         }
-        if desired.numtcpsock != observed.numtcpsock {
-            result.append(
-                (
-                    "spec.resources.numtcpsock", desired.numtcpsock.map { .number($0) } ?? .unlimited,
-                    observed.numtcpsock.map { .number($0) } ?? .unlimited
-                ))
+        for (field, wanted, held) in [
+            ("spec.resources.numtcpsock", desired.numtcpsock, observed.numtcpsock), ("spec.resources.numpty", desired.numpty, observed.numpty),
+            ("spec.resources.numfile", desired.numfile, observed.numfile),
+        ] where wanted != held {
+            result.append((field, wanted.map { .number($0) } ?? .unlimited, held.map { .number($0) } ?? .unlimited))
         }
         for device in Set(desired.ioLimits.keys).union(observed.ioLimits.keys).sorted() {
             let wanted = desired.ioLimits[device].flatMap { $0.isEmpty ? nil : $0 }

@@ -23,6 +23,8 @@ public enum Beancounters {
         /// many connections it refused.
         public var connectionLimit: (limit: Int, refused: UInt64)?
         public var pseudoTerminals: UInt64?
+        /// The max= of its devpts instance (spec.resources.numpty).
+        public var pseudoTerminalLimit: Int?
         public var firewallRules: UInt64?
         public var disk: Disk?
 
@@ -177,9 +179,13 @@ public enum Beancounters {
                 limit: sample.connectionLimit == nil
                     ? none : "nftables table inet berth_ubc in its network namespace: ct count over the limit (connections)",
                 failcnt: sample.connectionLimit == nil ? "none" : "packets of that table's reject rules (connections refused)"))
+        let ptyLimit = sample.pseudoTerminalLimit.map { UInt64($0) } ?? unlimited
         row(
-            .numpty, held: sample.pseudoTerminals,
-            sources: .init(held: "entries of its devpts instance (/dev/pts) but ptmx", maxheld: "", limit: none, failcnt: "none"))
+            .numpty, held: sample.pseudoTerminals, barrier: ptyLimit, limit: ptyLimit,
+            sources: .init(
+                held: "entries of its devpts instance (/dev/pts) but ptmx", maxheld: "",
+                limit: sample.pseudoTerminalLimit == nil ? none : "max= of its devpts instance (/proc/PID/mountinfo)",
+                failcnt: sample.pseudoTerminalLimit == nil ? "none" : "not counted: devpts refuses with ENOSPC and keeps no count"))
         row(
             .numothersock, held: sample.sockets?.other,
             sources: .init(held: "sock_diag in its network namespace: UDP and unix sockets", maxheld: "", limit: none, failcnt: "none"))

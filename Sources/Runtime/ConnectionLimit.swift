@@ -6,23 +6,34 @@ import Kernel
 
 /// numtcpsock (OpenVZ's TCP socket beancounter), enforced where the kernel
 /// has no counter for it: an nftables table of its own in the container's
-/// network namespace counts its TCP connections (conntrack, both
-/// directions, in one set element) and refuses a new one past the limit
-/// with a TCP reset. Its rules' counters are how often it refused (the
-/// failcnt). Built from a typed number only, one transaction, from a C
-/// thread that joins the namespace.
+/// network namespace counts its TCP connections (conntrack) and refuses a
+/// new one past the limit with a TCP reset. Its counting rule's counter is
+/// how often it refused (the failcnt). Built from a typed number only, one
+/// transaction, from a C thread that joins the namespace.
+///
+/// One count for both directions: the output and input chains jump to one
+/// rule, whose `ct count` keeps one list of connections. Not a set element
+/// keyed by protocol (`add @conns { meta l4proto ct count over N }` in a
+/// `size 1` set): when two CPUs send the first SYNs at once, the kernel
+/// reserves the set's one slot for the first while it builds the element,
+/// the second finds the set full, and its rule stops there; that connection
+/// was never counted, and the limit let one connection too many through
+/// (7 times in 20 bursts of 20 connects on two CPUs; none with one rule).
 public enum ConnectionLimit {
     static let table = "inet berth_ubc"
+    static let countChain = "count"
 
     /// The table for `limit` connections, replacing any in one transaction.
     public static func ruleset(_ limit: Int) -> String {
-        let rule = "ct state new meta l4proto tcp add @conns { meta l4proto ct count over \(limit) } counter reject with tcp reset"
-        return "add table \(table)\ndelete table \(table)\ntable \(table) {\n"
-            + "  set conns { type inet_proto; size 1; flags dynamic; }\n"
+        "add table \(table)\ndelete table \(table)\ntable \(table) {\n"
+            + "  chain \(countChain) {\n    \(countRule(limit))\n  }\n"
             + ["output", "input"].map { chain in
-                "  chain \(chain) {\n    type filter hook \(chain) priority filter; policy accept;\n    \(rule)\n  }\n"
+                "  chain \(chain) {\n    type filter hook \(chain) priority filter; policy accept;\n    \(jumpRule)\n  }\n"
             }.joined() + "}\n"
     }
+
+    static func countRule(_ limit: Int) -> String { "meta l4proto tcp ct count over \(limit) counter reject with tcp reset" }
+    static let jumpRule = "ct state new meta l4proto tcp jump \(countChain)"
 
     /// Sets the limit inside the network namespace of `pid`; nil removes it.
     public static func apply(_ limit: Int?, pid: pid_t) throws {
@@ -39,23 +50,18 @@ public enum ConnectionLimit {
         return parse(listing)
     }
 
-    /// From `nft list table`: the limit of its rules (nil when they are not
-    /// berth's two, each with the same limit: an edited table) and the sum of
-    /// their counters' packets.
+    /// From `nft list table`: the limit of its counting rule and its
+    /// counter's packets; nil when the table is not berth's (an edited
+    /// table: not one counting rule, or not both chains jumping to it).
     public static func parse(_ listing: String) -> (limit: Int, refused: UInt64)? {
-        var limits: [Int] = []
-        var refused: UInt64 = 0
-        // The rules only: once a connection was counted, the set lists its
-        // element too ("elements = { tcp ct count over 20 }").
-        for line in listing.split(separator: "\n") where line.contains("add @conns") && line.contains("ct count over ") {
-            let words = line.split(separator: " ").map(String.init)
-            guard let over = words.firstIndex(of: "over"), over + 1 < words.count, let limit = Int(words[over + 1]) else { return nil }
-            limits.append(limit)
-            if let packets = words.firstIndex(of: "packets"), packets + 1 < words.count, let count = UInt64(words[packets + 1]) {
-                refused += count
-            }
+        let lines = listing.split(separator: "\n").map { String($0.drop { $0 == " " || $0 == "\t" }) }
+        let counting = lines.filter { $0.contains("ct count over ") }
+        guard counting.count == 1, lines.filter({ $0 == jumpRule }).count == 2 else { return nil }
+        let words = counting[0].split(separator: " ").map(String.init)
+        guard let over = words.firstIndex(of: "over"), over + 1 < words.count, let limit = Int(words[over + 1]) else { return nil }
+        guard let packets = words.firstIndex(of: "packets"), packets + 1 < words.count, let refused = UInt64(words[packets + 1]) else {
+            return nil
         }
-        guard limits.count == 2, let limit = limits.first, limits.allSatisfy({ $0 == limit }) else { return nil }
         return (limit, refused)
     }
 }

@@ -46,6 +46,7 @@ extension ContainerRuntime {
         if let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/root/dev/pts") {
             sample.pseudoTerminals = UInt64(entries.filter { $0 != "ptmx" }.count)
         }
+        sample.pseudoTerminalLimit = PseudoTerminalLimit.observe(pid: pid)
         sample.firewallRules = (try? ContainerFirewall.ruleCount(pid: pid)) ?? 0
         if record.diskImage != nil, let usage = state.diskImage(record.name).usage() {
             sample.disk = Beancounters.Disk(

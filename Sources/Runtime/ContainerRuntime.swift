@@ -325,6 +325,8 @@ public struct ContainerRuntime: Sendable {
         launch.seccomp = spec.security.filtered
         launch.nestedUserNamespaces = spec.security.nestedUserNamespaces
         launch.disableIPv6 = !spec.usesIPv6
+        launch.pseudoTerminalLimit = spec.resources.numpty
+        launch.openFilesLimit = spec.resources.numfile
         launch.procBinds = procBinds(spec)
         return launch
     }
@@ -340,7 +342,12 @@ public struct ContainerRuntime: Sendable {
         let writes = try cgroups.apply(limits, to: try CgroupPath(record.cgroup))
         if let disk = resources.disk { try updateDisk(record, disk) }
         // numtcpsock: a connection limit in its network namespace (none: the table goes).
-        if isRunning(record), let pid = record.pid { try ConnectionLimit.apply(resources.numtcpsock, pid: pid) }
+        // numpty: the max= of its devpts instance (none: the kernel's ceiling).
+        if isRunning(record), let pid = record.pid {
+            try ConnectionLimit.apply(resources.numtcpsock, pid: pid)
+            try PseudoTerminalLimit.apply(resources.numpty, pid: pid)
+            try OpenFilesLimit.apply(resources.numfile, pid: pid)
+        }
         Failpoint.resourcesWritten.hit()
         record.spec?.resources = resources
         try state.save(record)

@@ -153,6 +153,94 @@ struct BeancounterKernelTests {
     }
 }
 
+extension BeancounterKernelTests {
+    /// spec.resources.numpty: 4 is the max= of the container's devpts
+    /// instance: four opens of its ptmx (through the init's root, as a
+    /// process inside opens /dev/ptmx) give terminals, the fifth fails with
+    /// ENOSPC; `berth ubc` shows 4 held against barrier and limit 4. Raised
+    /// live to 6 (the devpts reconfigured from outside, the init kept), two
+    /// more open; set behind berth's back, it is seen and repaired.
+    @Test func numptyCapsTheContainersDevptsInstance() throws {
+        let host = try TestHost()
+        defer { #expect(host.tearDown() == []) }
+        var resources = ResourcesSpec()
+        resources.numpty = 4
+        let record = try host.runtime.start(host.container("ptys", command: ["sleep", "300"]) { $0.resources = resources })
+        let pid = try #require(record.pid)
+        let mountinfo = try String(contentsOfFile: "/proc/\(pid)/mountinfo", encoding: .utf8)
+        #expect(mountinfo.split(separator: "\n").contains { $0.contains(" /dev/pts ") && $0.contains(",max=4") }, "\(mountinfo)")
+        let before = try #require(counter(host, "ptys", .numpty))
+        #expect(before.held == 0 && before.barrier == 4 && before.limit == 4, "\(before)")
+
+        var terminals: [Int32] = []
+        defer { terminals.forEach { _ = Glibc.close($0) } }
+        for _ in 0..<4 {
+            let fd = Glibc.open("/proc/\(pid)/root/dev/pts/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC)
+            #expect(fd >= 0, "errno \(errno)")
+            if fd >= 0 { terminals.append(fd) }
+        }
+        let fifth = Glibc.open("/proc/\(pid)/root/dev/pts/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC)
+        let error = errno
+        if fifth >= 0 { terminals.append(fifth) }
+        #expect(fifth < 0 && error == ENOSPC, "fd \(fifth), errno \(error)")
+        let held = try #require(counter(host, "ptys", .numpty))
+        #expect(held.held == 4 && held.maxheld == 4 && held.limit == 4, "\(held)")
+
+        resources.numpty = 6
+        _ = try host.runtime.updateResources("ptys", resources)
+        #expect(host.runtime.state.load("ptys")?.pid == pid)
+        #expect(PseudoTerminalLimit.observe(pid: pid) == 6)
+        for expected in [true, true, false] {
+            let fd = Glibc.open("/proc/\(pid)/root/dev/pts/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC)
+            let error = errno
+            if fd >= 0 { terminals.append(fd) }
+            #expect((fd >= 0) == expected && (expected || error == ENOSPC), "fd \(fd), errno \(error)")
+        }
+        #expect(counter(host, "ptys", .numpty)?.limit == 6)
+        // An admin's remount: observed as it is, put back by the next update.
+        try PseudoTerminalLimit.apply(3, pid: pid)
+        #expect(PseudoTerminalLimit.observe(pid: pid) == 3)
+        _ = try host.runtime.updateResources("ptys", resources)
+        #expect(PseudoTerminalLimit.observe(pid: pid) == 6)
+        // Left out: the kernel's ceiling again, shown as unlimited.
+        _ = try host.runtime.updateResources("ptys", ResourcesSpec())
+        #expect(PseudoTerminalLimit.observe(pid: pid) == nil)
+        #expect(counter(host, "ptys", .numpty)?.limit == Beancounter.unlimited)
+    }
+}
+
+extension BeancounterKernelTests {
+    /// spec.resources.numfile: 128 is the init's RLIMIT_NOFILE, soft and
+    /// hard, as /proc/PID/limits shows it; lowered live to 64 with the init
+    /// kept; a soft limit set behind berth's back (prlimit) is seen and put
+    /// back. (Raising a hard limit live needs CAP_SYS_RESOURCE, which the
+    /// sandbox of this machine lacks: lowering is what is tested here.)
+    @Test func numfileIsTheInitsOpenFilesLimitAndChangesLive() throws {
+        let host = try TestHost()
+        defer { #expect(host.tearDown() == []) }
+        var resources = ResourcesSpec()
+        resources.numfile = 128
+        let record = try host.runtime.start(host.container("files", command: ["sleep", "300"]) { $0.resources = resources })
+        let pid = try #require(record.pid)
+        func limits() -> String {
+            let text = (try? String(contentsOfFile: "/proc/\(pid)/limits", encoding: .utf8)) ?? ""
+            return text.split(separator: "\n").first { $0.hasPrefix("Max open files") }.map { $0.split(separator: " ").joined(separator: " ") }
+                ?? text
+        }
+        #expect(limits() == "Max open files 128 128 files", "\(limits())")
+        resources.numfile = 64
+        _ = try host.runtime.updateResources("files", resources)
+        #expect(host.runtime.state.load("files")?.pid == pid)
+        #expect(limits() == "Max open files 64 64 files", "\(limits())")
+        #expect(OpenFilesLimit.observe(pid: pid) == 64)
+        let admin = try Spawn.run(["/usr/bin/prlimit", "--pid", "\(pid)", "--nofile=32:64"], mergingStandardError: true)
+        #expect(admin.status == 0, "\(String(decoding: admin.output, as: UTF8.self))")
+        #expect(OpenFilesLimit.observe(pid: pid) == 32)
+        _ = try host.runtime.updateResources("files", resources)
+        #expect(limits() == "Max open files 64 64 files", "\(limits())")
+    }
+}
+
 /// A listening TCP socket of the test process (the sandbox host's side):
 /// the kernel completes connections into its backlog without an accept.
 final class TCPListener {

@@ -91,6 +91,10 @@ import Testing
             "test.yaml:7:27: error: spec.resources.numtcpsock: 0 is out of range (1-16777216)"
         ),
         (
+            "  resources: {numpty: 2000000}\n",
+            "test.yaml:7:23: error: spec.resources.numpty: 2000000 is out of range (1-1048576)"
+        ),
+        (
             "  devices: [{path: /dev/fuse, access: rwx}]\n",
             "test.yaml:7:39: error: spec.devices[0].access: 'rwx' is not a device access string (use r, w and m, such as \"rw\")"
         ),
@@ -139,6 +143,8 @@ import Testing
                 memory: {max: 1Gi, high: 768Mi, swap: 0}
                 pids: {max: 1024}
                 io: {weight: 200, limits: [{device: "254:0", readBps: 50Mi, writeIops: 1000}]}
+                numpty: 16
+                numfile: 4096
               devices: [{path: /dev/net/tun, access: rwm}]
               capabilities: {add: [net_admin], drop: [CAP_MKNOD]}
               security: {privileged: false, noNewPrivileges: true, seccomp: default}
@@ -166,6 +172,7 @@ import Testing
         #expect(spec.resources?.cpu?.limit?.millicores == 1500)
         #expect(spec.resources?.memory?.high?.bytes == 768 << 20)
         #expect(spec.resources?.io?.limits?.first?.readBytesPerSecond?.bytes == 50 << 20)
+        #expect(spec.resources?.numpty == 16 && spec.resources?.numfile == 4096)
         #expect(spec.capabilities?.add == ["CAP_NET_ADMIN"])
         #expect(spec.networks?.first?.addresses.map(\.address.description) == ["10.88.0.5", "fd00::5"])
         #expect(spec.stopTimeout?.milliseconds == 90_000)

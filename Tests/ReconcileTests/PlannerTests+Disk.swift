@@ -81,3 +81,39 @@ import Testing
         #expect(plan(limited, held: limited, disk: DiskPlannerTests.project).isEmpty)
     }
 }
+
+/// numpty is live: the devpts instance's max= changes while the container
+/// runs; one the kernel holds otherwise (an admin's remount) is drift.
+@Suite struct PseudoTerminalPlannerTests {
+    func container(numpty: Int?) -> ContainerObject {
+        var spec = ContainerSpec()
+        spec.rootfs = RootfsSpec(source: .template("busybox"))
+        var resources = ResourcesSpec()
+        resources.numpty = numpty
+        spec.resources = resources
+        return ContainerObject(
+            metadata: ObjectMeta(name: "pt"), spec: spec.resolved(name: "pt", defaultRootfs: .template("busybox")),
+            source: DiskPlannerTests.source)
+    }
+
+    func plan(_ wanted: ContainerObject, recorded: ContainerObject, kernel: Int?) -> [String] {
+        var held = ResourceValues(spec: recorded.spec.resources)
+        held.numpty = kernel
+        let observed = ObservedContainer(
+            name: "pt", state: .running, recordedSpec: recorded.spec,
+            resources: ObservedResources(kernel: held, expected: ResourceValues(spec: wanted.spec.resources)))
+        let desired = DesiredHost(host: HostFacts(name: "h"), networks: [], containers: [wanted])
+        return Planner.plan(desired: desired, observed: ObservedHost(containers: [observed])).map(\.description)
+    }
+
+    @Test func aNewLimitIsLiveAndARemountBehindBerthsBackIsDrift() {
+        let eight = container(numpty: 8)
+        let live = plan(eight, recorded: container(numpty: 4), kernel: 4)
+        #expect(live.count == 1 && live[0].hasPrefix("update-live Container/pt spec.resources.numpty: 4 → 8"), "\(live)")
+        let unlimited = plan(container(numpty: nil), recorded: eight, kernel: 8)
+        #expect(unlimited.count == 1 && unlimited[0].hasPrefix("update-live Container/pt spec.resources.numpty: 8 → unlimited"), "\(unlimited)")
+        let drift = plan(eight, recorded: eight, kernel: 3)
+        #expect(drift.count == 1 && drift[0].hasPrefix("update-live Container/pt spec.resources.numpty: 3 → 8"), "\(drift)")
+        #expect(plan(eight, recorded: eight, kernel: 8).isEmpty)
+    }
+}

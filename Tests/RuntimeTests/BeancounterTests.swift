@@ -195,40 +195,50 @@ import Testing
 
 /// numtcpsock's connection limit: the table berth writes and what it reads back.
 @Suite struct ConnectionLimitTests {
-    @Test func theTableCountsTCPConnectionsInBothDirectionsInOneSetElement() {
+    /// Both hooks jump to one counting rule: one list of connections, no
+    /// set (a set of size 1 left a connection uncounted when two CPUs made
+    /// the first element at once).
+    @Test func theTableCountsTCPConnectionsInBothDirectionsInOneRule() {
         let ruleset = ConnectionLimit.ruleset(20)
         #expect(ruleset.hasPrefix("add table inet berth_ubc\ndelete table inet berth_ubc\n"))
-        #expect(ruleset.contains("set conns { type inet_proto; size 1; flags dynamic; }"))
-        for chain in ["output", "input"] { #expect(ruleset.contains("type filter hook \(chain) priority filter; policy accept;")) }
-        let rule = "ct state new meta l4proto tcp add @conns { meta l4proto ct count over 20 } counter reject with tcp reset"
-        #expect(ruleset.components(separatedBy: rule).count == 3)
+        #expect(!ruleset.contains("set "))
+        #expect(ruleset.components(separatedBy: "ct count over 20").count == 2)
+        #expect(ruleset.contains("chain count {\n    meta l4proto tcp ct count over 20 counter reject with tcp reset\n  }"))
+        for chain in ["output", "input"] {
+            #expect(
+                ruleset.contains(
+                    "chain \(chain) {\n    type filter hook \(chain) priority filter; policy accept;\n    ct state new meta l4proto tcp jump count\n  }"
+                ))
+        }
     }
 
     @Test func theLimitAndRefusalsAreReadFromTheListing() throws {
         let listing = """
             table inet berth_ubc {
-            \tset conns {
-            \t\ttype inet_proto
-            \t\tsize 1
-            \t\tflags dynamic
-            \t\telements = { tcp ct count over 20 }
+            \tchain count {
+            \t\tmeta l4proto tcp ct count over 20 counter packets 3 bytes 180 reject with tcp reset
             \t}
 
             \tchain output {
             \t\ttype filter hook output priority filter; policy accept;
-            \t\tct state new meta l4proto tcp add @conns { meta l4proto ct count over 20 } counter packets 2 bytes 120 reject with tcp reset
+            \t\tct state new meta l4proto tcp jump count
             \t}
 
             \tchain input {
             \t\ttype filter hook input priority filter; policy accept;
-            \t\tct state new meta l4proto tcp add @conns { meta l4proto ct count over 20 } counter packets 1 bytes 60 reject with tcp reset
+            \t\tct state new meta l4proto tcp jump count
             \t}
             }
             """
         let parsed = try #require(ConnectionLimit.parse(listing))
         #expect(parsed.limit == 20 && parsed.refused == 3)
-        // An edited table (one rule gone, or two limits) is not berth's: drift.
-        #expect(ConnectionLimit.parse(listing.replacingOccurrences(of: "over 20 } counter packets 1", with: "over 30 } counter packets 1")) == nil)
+        // An edited table (a jump gone, a second limit, no counter) is not berth's: drift.
+        let input = "\tchain input {\n\t\ttype filter hook input priority filter; policy accept;\n\t\tct state new meta l4proto tcp jump count\n"
+        #expect(ConnectionLimit.parse(listing.replacingOccurrences(of: input, with: "\tchain input {\n")) == nil)
+        #expect(
+            ConnectionLimit.parse(listing.replacingOccurrences(of: "jump count\n\t}\n}", with: "jump count\n\t\tct count over 30 drop\n\t}\n}"))
+                == nil)
+        #expect(ConnectionLimit.parse(listing.replacingOccurrences(of: "counter packets 3 bytes 180 ", with: "")) == nil)
         #expect(ConnectionLimit.parse("table inet berth_ubc {\n}") == nil)
     }
 
@@ -239,5 +249,39 @@ import Testing
         let row = try #require(Beancounters.rows(sample, recorded: [:]).rows.first { $0.resource == .numtcpsock })
         #expect(row.held == 20 && row.barrier == 20 && row.limit == 20 && row.failcnt == 4)
         #expect(row.sources.limit.contains("ct count"))
+    }
+}
+
+/// numpty: the max= of the container's devpts instance, read back from
+/// its init's mountinfo.
+@Suite struct PseudoTerminalLimitTests {
+    @Test func theDevptsOptionsCarryMaxOnlyWhenGiven() {
+        #expect(ContainerLaunch.devptsOptions(pseudoTerminalLimit: nil) == "newinstance,ptmxmode=0666,mode=0620")
+        #expect(ContainerLaunch.devptsOptions(pseudoTerminalLimit: 8) == "newinstance,ptmxmode=0666,mode=0620,max=8")
+    }
+
+    @Test func theLimitIsReadFromTheDevptsLineOfMountinfo() {
+        let mountinfo = """
+            812 811 0:62 / / rw,relatime - overlay overlay rw,lowerdir=/l,upperdir=/u,workdir=/w
+            820 812 0:70 / /dev/pts rw,nosuid,noexec,relatime - devpts devpts rw,gid=5,mode=620,ptmxmode=666,max=8
+            821 812 0:71 / /dev/shm rw,nosuid,nodev,noexec,relatime - tmpfs shm rw,size=65536k
+            """
+        #expect(ContainerLaunch.pseudoTerminalLimit(mountinfo: mountinfo) == 8)
+        #expect(ContainerLaunch.pseudoTerminalLimit(mountinfo: mountinfo.replacingOccurrences(of: ",max=8", with: "")) == nil)
+        #expect(ContainerLaunch.pseudoTerminalLimit(mountinfo: "") == nil)
+        // Optional fields (shared:N) before the separator.
+        let shared = "820 812 0:70 / /dev/pts rw,nosuid shared:5 master:2 - devpts devpts rw,mode=620,ptmxmode=666,max=3"
+        #expect(ContainerLaunch.pseudoTerminalLimit(mountinfo: shared) == 3)
+    }
+
+    @Test func theLimitIsNumptysBarrierAndLimit() throws {
+        var sample = Beancounters.Sample(version: .v2, cgroup: CgroupObservation(), pageSize: 4096)
+        sample.pseudoTerminals = 2
+        let unlimited = try #require(Beancounters.rows(sample, recorded: [:]).rows.first { $0.resource == .numpty })
+        #expect(unlimited.limit == Beancounter.unlimited && unlimited.barrier == Beancounter.unlimited)
+        sample.pseudoTerminalLimit = 8
+        let row = try #require(Beancounters.rows(sample, recorded: [:]).rows.first { $0.resource == .numpty })
+        #expect(row.held == 2 && row.barrier == 8 && row.limit == 8 && row.failcnt == 0)
+        #expect(row.sources.limit.contains("max="))
     }
 }

@@ -78,6 +78,11 @@ struct berth_container_config {
     // Turn IPv6 off in the container's network namespace (no IPv6 address
     // given: neighbour discovery on a shared bridge costs much at scale).
     int disable_ipv6;
+    // Options of the container's own devpts instance on /dev/pts (with
+    // "max=N": spec.resources.numpty), or NULL for berth's defaults.
+    const char *devpts_options;
+    // RLIMIT_NOFILE of the init, soft and hard (spec.resources.numfile); 0: inherited.
+    uint64_t open_files_limit;
     // Descriptors that become 0, 1, 2 in the container.
     int stdio[3];
     // stdin is a terminal (berth run -t: a pseudo-terminal berth relays)
@@ -134,6 +139,7 @@ enum berth_step {
     BERTH_STEP_SESSION,
     BERTH_STEP_PROC_VIRTUAL,
     BERTH_STEP_SYSINFO,
+    BERTH_STEP_RLIMIT,
 };
 
 const char *berth_step_name(int step);

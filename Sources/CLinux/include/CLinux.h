@@ -74,6 +74,17 @@ int berth_nft_run_in_netns(int netns_fd, const char *commands, char **output);
 // call it) and O_PATH is _GNU_SOURCE-only; goes when glibc's module exports
 // openat2. Returns the fd or -1 with errno.
 int berth_openat2_in_root(int rootfd, const char *path);
+
+// A devpts mount's max= changed live: fspick(2) of `fd` (an O_PATH
+// descriptor of the mount's root), fsconfig(2) "max" and reconfigure, as a
+// remount does, from outside its mount namespace. Returns 0 or -1 with errno
+// (EMEDIUMTYPE: `fd` is not a devpts).
+int berth_devpts_set_max(int fd, int max);
+
+// RLIMIT_NOFILE of another process (prlimit(2); 0 for berth itself): set
+// soft and hard, or read them. Return 0 or -1 with errno.
+int berth_set_open_files_limit(pid_t pid, uint64_t soft, uint64_t hard);
+int berth_open_files_limit(pid_t pid, uint64_t *soft, uint64_t *hard);
 /// getxattr(2) of an open descriptor, O_PATH ones included (through
 /// /proc/self/fd): the value's length, or -1 with errno.
 long berth_fd_getxattr(int fd, const char *name, void *value, unsigned long size);

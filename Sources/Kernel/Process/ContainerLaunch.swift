@@ -73,6 +73,10 @@ public struct ContainerLaunch: Sendable {
     public var nestedUserNamespaces: Bool = false
     /// IPv6 off inside (when the container has no IPv6 address).
     public var disableIPv6: Bool = false
+    /// The most pseudo-terminals its devpts instance hands out (max=; nil: the kernel's).
+    public var pseudoTerminalLimit: Int?
+    /// RLIMIT_NOFILE of the init, soft and hard (nil: inherited from berth).
+    public var openFilesLimit: Int?
     /// A new user namespace with these uid_map and gid_map contents
     /// ("0 100000 65536" lines), written by berth before the child goes on.
     public var idMaps: (uid: String, gid: String)?
@@ -109,6 +113,30 @@ public struct ContainerLaunch: Sendable {
         self.capabilities = capabilities
         self.noNewPrivileges = noNewPrivileges
         self.consoleLog = consoleLog
+    }
+
+    /// The container's own devpts instance: its ptmx open to all, its
+    /// terminals the tty group's; `max=` caps how many it hands out (one
+    /// more open of /dev/ptmx fails with ENOSPC).
+    public static func devptsOptions(pseudoTerminalLimit: Int?) -> String {
+        "newinstance,ptmxmode=0666,mode=0620" + (pseudoTerminalLimit.map { ",max=\($0)" } ?? "")
+    }
+
+    /// The `max=` of a devpts line of /proc/PID/mountinfo ("... - devpts
+    /// devpts rw,mode=620,ptmxmode=666,max=8"): nil when it has none (the
+    /// kernel shows max only below its own ceiling).
+    public static func pseudoTerminalLimit(mountinfo: String, mountPoint: String = "/dev/pts") -> Int? {
+        for line in mountinfo.split(separator: "\n") {
+            let fields = line.split(separator: " ")
+            guard fields.count > 4, fields[4] == mountPoint, let dash = fields.firstIndex(of: "-"), dash + 3 < fields.count,
+                fields[dash + 1] == "devpts"
+            else { continue }
+            for option in fields[dash + 3].split(separator: ",") where option.hasPrefix("max=") {
+                return Int(option.dropFirst(4))
+            }
+            return nil
+        }
+        return nil
     }
 }
 
@@ -181,6 +209,8 @@ extension ContainerLaunch {
         config.seccomp = seccomp ? 1 : 0
         config.allow_user_namespaces = nestedUserNamespaces ? 1 : 0
         config.disable_ipv6 = disableIPv6 ? 1 : 0
+        config.devpts_options = arena.string(Self.devptsOptions(pseudoTerminalLimit: pseudoTerminalLimit))
+        config.open_files_limit = UInt64(max(0, openFilesLimit ?? 0))
         config.user_namespace = idMaps == nil ? 0 : 1
         config.stdio = inheritsStdio ? (0, 1, 2) : (stdin, console, console)
         if let output, !inheritsStdio { config.stdio = (stdin, output.stdout, output.stderr) }
