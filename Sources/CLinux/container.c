@@ -494,6 +494,15 @@ static void install_sysinfo_notifier(const struct berth_container_config *config
     close(socket);
 }
 
+// The container's numfile (RLIMIT_NOFILE, soft = hard), for its init and
+// for what berth exec runs in it; 0 leaves berth's own. Before capabilities
+// are dropped: raising the hard limit needs CAP_SYS_RESOURCE.
+static void set_open_files_limit(const struct berth_container_config *config, uint64_t limit) {
+    if (!limit) return;
+    struct rlimit files = {limit, limit};
+    if (setrlimit(RLIMIT_NOFILE, &files) != 0) fail(config, BERTH_STEP_RLIMIT);
+}
+
 static void drop_capabilities(const struct berth_container_config *config) {
     for (int cap = 0; cap < 64; cap++) {
         if (config->capabilities & (UINT64_C(1) << cap)) continue;
@@ -750,11 +759,7 @@ __attribute__((noreturn)) static void child_main(const struct berth_container_co
         fail(config, BERTH_STEP_PIVOT);
     close(rootfd);
 
-    // Before dropping capabilities: raising the hard limit needs CAP_SYS_RESOURCE.
-    if (config->open_files_limit) {
-        struct rlimit files = {config->open_files_limit, config->open_files_limit};
-        if (setrlimit(RLIMIT_NOFILE, &files) != 0) fail(config, BERTH_STEP_RLIMIT);
-    }
+    set_open_files_limit(config, config->open_files_limit);
     if (config->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail(config, BERTH_STEP_NO_NEW_PRIVS);
     // Before dropping capabilities: without no_new_privs, installing a filter needs CAP_SYS_ADMIN.
     if (config->seccomp) install_seccomp(config, config->allow_user_namespaces);
@@ -852,6 +857,7 @@ __attribute__((noreturn)) static void exec_child(const struct berth_exec_config 
     shared.envp = config->envp;
     shared.capabilities = config->capabilities;
     shared.error_fd = config->error_fd;
+    set_open_files_limit(&shared, config->open_files_limit);
     if (config->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail(&shared, BERTH_STEP_NO_NEW_PRIVS);
     if (config->seccomp) install_seccomp(&shared, config->allow_user_namespaces);
     if (config->virtualize_sysinfo) install_sysinfo_notifier(&shared, config->sysinfo_socket);

@@ -582,6 +582,7 @@ public struct ContainerRuntime: Sendable {
             capabilities: CapabilitySet(mask: record.capabilities ?? 0), noNewPrivileges: record.noNewPrivileges ?? true,
             seccomp: record.seccomp ?? true)
         exec.nestedUserNamespaces = record.nestedUserNamespaces ?? false
+        exec.openFilesLimit = record.spec?.resources.numfile
         exec.tty = tty
         exec.passesSignals = passesSignals
         exec.cgroup = cgroups.entry(group)

@@ -213,7 +213,7 @@ extension BeancounterKernelTests {
     /// spec.resources.numfile: 128 is the init's RLIMIT_NOFILE, soft and
     /// hard, as /proc/PID/limits shows it; lowered live to 64 with the init
     /// kept; a soft limit set behind berth's back (prlimit) is seen and put
-    /// back. (Raising a hard limit live needs CAP_SYS_RESOURCE, which the
+    /// back; a command berth exec runs gets the container's limit. (Raising a hard limit live needs CAP_SYS_RESOURCE, which the
     /// sandbox of this machine lacks: lowering is what is tested here.)
     @Test func numfileIsTheInitsOpenFilesLimitAndChangesLive() throws {
         let host = try TestHost()
@@ -233,6 +233,9 @@ extension BeancounterKernelTests {
         #expect(host.runtime.state.load("files")?.pid == pid)
         #expect(limits() == "Max open files 64 64 files", "\(limits())")
         #expect(OpenFilesLimit.observe(pid: pid) == 64)
+        // What berth exec runs in it has the container's limit, not berth's.
+        #expect(try host.runtime.exec("files", command: ["/bin/sh", "-c", "ulimit -n > /tmp/ulimit"]) == 0)
+        #expect(host.written("files", "/tmp/ulimit") == "64")
         let admin = try Spawn.run(["/usr/bin/prlimit", "--pid", "\(pid)", "--nofile=32:64"], mergingStandardError: true)
         #expect(admin.status == 0, "\(String(decoding: admin.output, as: UTF8.self))")
         #expect(OpenFilesLimit.observe(pid: pid) == 32)

@@ -179,6 +179,8 @@ struct berth_exec_config {
     int tty_fd;
     // The container's cgroup, entered before the namespaces are joined.
     struct berth_cgroup_entry cgroup;
+    // As in berth_container_config: the container's RLIMIT_NOFILE (0: berth's).
+    uint64_t open_files_limit;
     // As in berth_container_config: the command's sysinfo(2) answered by a
     // responder of its own.
     int virtualize_sysinfo;

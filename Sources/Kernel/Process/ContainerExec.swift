@@ -25,6 +25,8 @@ public struct ContainerExec: Sendable {
     /// command's sysinfo(2) is answered from the container's cgroup. The
     /// caller keeps and closes it.
     public var sysinfoSocket: Int32?
+    /// The container's open-files limit (spec.resources.numfile), as its init has it.
+    public var openFilesLimit: Int?
     /// Pass SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 that
     /// berth gets on to the command (berth exec and enter, a process of
     /// their own: the handlers are berth's while the command runs).
@@ -77,6 +79,7 @@ public struct ContainerExec: Sendable {
         config.sync_fd = handshake.sync.read
         config.error_fd = handshake.report.write
         config.parent_fds = (handshake.sync.write, handshake.report.read)
+        config.open_files_limit = UInt64(max(0, openFilesLimit ?? 0))
         config.virtualize_sysinfo = sysinfoSocket == nil ? 0 : 1
         config.sysinfo_socket = sysinfoSocket ?? -1
         let terminal = tty ? try PseudoTerminal() : nil
