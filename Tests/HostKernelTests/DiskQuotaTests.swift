@@ -29,6 +29,11 @@ struct DiskQuotaTests {
         return ((result.status >> 8) & 0xff, String(decoding: result.output, as: UTF8.self))
     }
 
+    /// berth against the test host's state dir, run dir and cgroup parent.
+    static func berth(_ arguments: [String], host: TestHost) throws -> (code: Int32, output: String) {
+        try berth(arguments, global: ["--state-dir", host.root + "/state", "--run-dir", host.root + "/run", "--cgroup-parent", host.parent])
+    }
+
     func mountLine(_ path: String) -> String? {
         let mounts = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
         return mounts.split(separator: "\n").first { $0.split(separator: " ").dropFirst(4).first.map(String.init) == path }.map(String.init)
@@ -39,14 +44,9 @@ struct DiskQuotaTests {
     /// row naming where the kernel keeps it.
     @Test func ubcShowsTheDiskQuotaAndNumfileWithTheirSources() throws {
         let host = try TestHost()
-        let global = ["--state-dir", host.root + "/state", "--run-dir", host.root + "/run", "--cgroup-parent", host.parent]
-        func berth(_ arguments: [String]) throws -> (code: Int32, output: String) {
-            try DiskQuotaTests.berth(arguments, global: global)
-        }
-        defer {
-            _ = try? berth(["apply", "--prune", "--yes"])
-            #expect(host.tearDown() == [])
-        }
+        let berth = { (arguments: [String]) in try DiskQuotaTests.berth(arguments, host: host) }
+        defer { #expect(host.tearDown() == []) }  // after the prune below
+        defer { _ = try? berth(["apply", "--prune", "--yes"]) }
         let manifests = host.root + "/m"
         try FileManager.default.createDirectory(atPath: manifests, withIntermediateDirectories: true)
         let text = DiskQuotaTests.manifest("dq3", disk: "16Mi").replacingOccurrences(of: "pids: {max: 64}", with: "pids: {max: 64}, numfile: 100")
