@@ -26,6 +26,8 @@ public enum Beancounters {
         /// The max= of its devpts instance (spec.resources.numpty).
         public var pseudoTerminalLimit: Int?
         public var firewallRules: UInt64?
+        /// RLIMIT_NOFILE of its init, when spec.resources.numfile sets it.
+        public var openFilesLimit: Int?
         public var disk: Disk?
 
         public init(version: CgroupVersion, cgroup: CgroupObservation, pageSize: UInt64) {
@@ -35,17 +37,28 @@ public enum Beancounters {
         }
     }
 
-    /// What statfs says of the container's disk image.
+    /// The container's disk quota (spec.resources.disk) as its backend
+    /// holds it, with its use.
     public struct Disk: Sendable {
+        public enum Source: Sendable, Equatable {
+            /// statfs of the mounted image; `inodeQuota`: the inode limit
+            /// and use are the project quota inside the image.
+            case image(inodeQuota: Bool)
+            /// The project's quota on the state dir's filesystem.
+            case projectQuota
+        }
+        public var source: Source
         public var usedBytes: UInt64
-        public var capacityBytes: UInt64
-        public var inodes: UInt64
         public var usedInodes: UInt64
-        public init(usedBytes: UInt64, capacityBytes: UInt64, inodes: UInt64, usedInodes: UInt64) {
+        /// Limits in bytes and inodes; nil: none.
+        public var sizeLimit: UInt64?
+        public var inodeLimit: UInt64?
+        public init(source: Source, usedBytes: UInt64, usedInodes: UInt64, sizeLimit: UInt64?, inodeLimit: UInt64?) {
+            self.source = source
             self.usedBytes = usedBytes
-            self.capacityBytes = capacityBytes
-            self.inodes = inodes
             self.usedInodes = usedInodes
+            self.sizeLimit = sizeLimit
+            self.inodeLimit = inodeLimit
         }
     }
 
@@ -189,26 +202,40 @@ public enum Beancounters {
         row(
             .numothersock, held: sample.sockets?.other,
             sources: .init(held: "sock_diag in its network namespace: UDP and unix sockets", maxheld: "", limit: none, failcnt: "none"))
+        let fileLimit = sample.openFilesLimit.map { UInt64(max(0, $0)) } ?? unlimited
         row(
-            .numfile, held: sample.openFiles,
+            .numfile, held: sample.openFiles, barrier: fileLimit, limit: fileLimit,
             sources: .init(
-                held: "open descriptors of its processes (/proc/PID/fd)", maxheld: "", limit: none,
-                failcnt: "none: RLIMIT_NOFILE is per process"))
+                held: "open descriptors of its processes (/proc/PID/fd)", maxheld: "",
+                limit: sample.openFilesLimit == nil ? none : "RLIMIT_NOFILE of its init (prlimit; /proc/PID/limits Max open files)",
+                failcnt: sample.openFilesLimit == nil ? "none" : "not counted: a process past RLIMIT_NOFILE gets EMFILE and no count is kept"))
         row(
             .numiptent, held: sample.firewallRules,
             sources: .init(held: "rules in its nftables table inet berth", maxheld: "", limit: none, failcnt: "none"))
         if let disk = sample.disk {
-            let kilobytes = disk.capacityBytes / 1024
+            let space = disk.sizeLimit.map { $0 / 1024 } ?? unlimited
+            let inodes = disk.inodeLimit ?? unlimited
+            let (spaceSource, inodeSource): (String, String)
+            switch disk.source {
+            case .image(let inodeQuota):
+                spaceSource = "statfs of its mounted disk image"
+                inodeSource = inodeQuota ? "the project quota inside its disk image (quotactl)" : spaceSource
+            case .projectQuota:
+                spaceSource = "its project quota on the state dir's filesystem (quotactl)"
+                inodeSource = spaceSource
+            }
             row(
-                .diskspace, held: disk.usedBytes / 1024, barrier: kilobytes, limit: kilobytes,
+                .diskspace, held: disk.usedBytes / 1024, barrier: space, limit: space,
                 sources: .init(
-                    held: "statfs of its disk image: used 1K blocks", maxheld: "", limit: "statfs of its disk image: capacity",
-                    failcnt: "not counted: a write refused with ENOSPC leaves no kernel counter"))
+                    held: spaceSource + ": used 1K blocks", maxheld: "",
+                    limit: disk.sizeLimit == nil ? none : spaceSource + ": " + (disk.source == .projectQuota ? "block limit" : "capacity"),
+                    failcnt: "not counted: a write refused with ENOSPC or EDQUOT leaves no kernel counter"))
             row(
-                .diskinodes, held: disk.usedInodes, barrier: disk.inodes, limit: disk.inodes,
+                .diskinodes, held: disk.usedInodes, barrier: inodes, limit: inodes,
                 sources: .init(
-                    held: "statfs of its disk image: used inodes", maxheld: "", limit: "statfs of its disk image: inodes",
-                    failcnt: "not counted: a file refused with ENOSPC leaves no kernel counter"))
+                    held: inodeSource + ": used inodes", maxheld: "",
+                    limit: disk.inodeLimit == nil ? none : inodeSource + ": " + (disk.source == .image(inodeQuota: false) ? "inodes" : "inode limit"),
+                    failcnt: "not counted: a file refused with ENOSPC or EDQUOT leaves no kernel counter"))
         }
         return (rows, peaks)
     }

@@ -48,10 +48,10 @@ extension ContainerRuntime {
         }
         sample.pseudoTerminalLimit = PseudoTerminalLimit.observe(pid: pid)
         sample.firewallRules = (try? ContainerFirewall.ruleCount(pid: pid)) ?? 0
-        if record.diskImage != nil, let usage = state.diskImage(record.name).usage() {
-            sample.disk = Beancounters.Disk(
-                usedBytes: usage.usedBytes, capacityBytes: usage.capacityBytes, inodes: usage.inodes, usedInodes: usage.usedInodes)
+        if record.spec?.resources.numfile != nil {
+            sample.openFilesLimit = OpenFilesLimit.observe(pid: pid) ?? record.spec?.resources.numfile
         }
+        sample.disk = beancounterDisk(record)
 
         let file = state.runDirectory(record.name) + "/beancounters.json"
         let recorded = Beancounters.RecordedPeaks.load(file, for: record)
@@ -59,6 +59,32 @@ extension ContainerRuntime {
         // Best effort: a reader without write access still gets its table.
         if peaks != recorded.peaks { Beancounters.RecordedPeaks(initIdentity: recorded.initIdentity, peaks: peaks).save(file) }
         return rows
+    }
+}
+
+extension ContainerRuntime {
+    /// diskspace and diskinodes of its disk quota, from either backend.
+    func beancounterDisk(_ record: ContainerRecord) -> Beancounters.Disk? {
+        let disk = state.diskImage(record.name)
+        if let id = record.diskProject {
+            guard let usage = try? ProjectQuota.usage(of: id, on: disk.mountPoint) else { return nil }
+            return Beancounters.Disk(
+                source: .projectQuota, usedBytes: usage.usedBytes, usedInodes: usage.usedInodes, sizeLimit: usage.bytesLimit,
+                inodeLimit: usage.inodesLimit)
+        }
+        guard record.diskImage != nil, let usage = disk.usage() else { return nil }
+        // An inode limit is a project quota inside the image; without one
+        // the image's own inodes are the limit.
+        if disk.hasProjectQuota, let quota = try? ProjectQuota.usage(of: DiskImage.projectID, on: disk.mountPoint),
+            let inodes = quota.inodesLimit
+        {
+            return Beancounters.Disk(
+                source: .image(inodeQuota: true), usedBytes: usage.usedBytes, usedInodes: quota.usedInodes,
+                sizeLimit: usage.capacityBytes, inodeLimit: inodes)
+        }
+        return Beancounters.Disk(
+            source: .image(inodeQuota: false), usedBytes: usage.usedBytes, usedInodes: usage.usedInodes, sizeLimit: usage.capacityBytes,
+            inodeLimit: usage.inodes)
     }
 }
 

@@ -29,9 +29,53 @@ struct DiskQuotaTests {
         return ((result.status >> 8) & 0xff, String(decoding: result.output, as: UTF8.self))
     }
 
+    /// berth against the test host's state dir, run dir and cgroup parent.
+    static func berth(_ arguments: [String], host: TestHost) throws -> (code: Int32, output: String) {
+        try berth(arguments, global: ["--state-dir", host.root + "/state", "--run-dir", host.root + "/run", "--cgroup-parent", host.parent])
+    }
+
     func mountLine(_ path: String) -> String? {
         let mounts = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
         return mounts.split(separator: "\n").first { $0.split(separator: " ").dropFirst(4).first.map(String.init) == path }.map(String.init)
+    }
+
+    /// `berth ubc NAME -o json`: diskspace (1K blocks) and diskinodes are
+    /// the image's statfs, numfile's limit the init's RLIMIT_NOFILE, each
+    /// row naming where the kernel keeps it.
+    @Test func ubcShowsTheDiskQuotaAndNumfileWithTheirSources() throws {
+        let host = try TestHost()
+        let berth = { (arguments: [String]) in try DiskQuotaTests.berth(arguments, host: host) }
+        defer { #expect(host.tearDown() == []) }  // after the prune below
+        defer { _ = try? berth(["apply", "--prune", "--yes"]) }
+        let manifests = host.root + "/m"
+        try FileManager.default.createDirectory(atPath: manifests, withIntermediateDirectories: true)
+        let text = DiskQuotaTests.manifest("dq3", disk: "16Mi").replacingOccurrences(of: "pids: {max: 64}", with: "pids: {max: 64}, numfile: 100")
+        try text.write(toFile: manifests + "/dq3.yaml", atomically: true, encoding: .utf8)
+        let applied = try berth(["apply", manifests])
+        #expect(applied.code == 0, "\(applied.output)")
+        let written = try berth(["exec", "dq3", "--", "/bin/sh", "-c", "dd if=/dev/zero of=/two bs=1M count=2 2>&1 && sync"])
+        #expect(written.code == 0, "\(written.output)")
+
+        let ubc = try berth(["ubc", "dq3", "-o", "json"])
+        #expect(ubc.code == 0, "\(ubc.output)")
+        let rows = try #require(try JSONSerialization.jsonObject(with: Data(ubc.output.utf8)) as? [[String: Any]], "\(ubc.output)")
+        func row(_ resource: String) -> [String: Any]? { rows.first { $0["resource"] as? String == resource } }
+        func figure(_ row: [String: Any]?, _ key: String) -> UInt64? { (row?[key] as? NSNumber)?.uint64Value }
+        func source(_ row: [String: Any]?, _ key: String) -> String { ((row?["source"] as? [String: Any])?[key] as? String) ?? "" }
+
+        var info = statvfs()
+        #expect(statvfs(host.root + "/state/containers/dq3/disk", &info) == 0)
+        let space = row("diskspace")
+        #expect(space?["unit"] as? String == "kilobytes")
+        #expect(figure(space, "limit") == UInt64(info.f_blocks) * UInt64(info.f_frsize) / 1024 && figure(space, "barrier") == figure(space, "limit"))
+        #expect((figure(space, "limit") ?? 0) <= 16384 && (figure(space, "held") ?? 0) >= 2048, "\(ubc.output)")
+        #expect(source(space, "limit").hasPrefix("statfs of its mounted disk image"), "\(ubc.output)")
+        let inodes = row("diskinodes")
+        #expect(figure(inodes, "limit") == UInt64(info.f_files) && (figure(inodes, "held") ?? 0) > 0, "\(ubc.output)")
+        #expect(source(inodes, "held").hasPrefix("statfs") && source(inodes, "limit").hasPrefix("statfs"), "\(ubc.output)")
+        let files = row("numfile")
+        #expect(figure(files, "limit") == 100 && figure(files, "barrier") == 100, "\(ubc.output)")
+        #expect(source(files, "limit").hasPrefix("RLIMIT_NOFILE of its init"), "\(ubc.output)")
     }
 
     @Test func aWritePastTheQuotaFailsInsideAndTheQuotaGrowsLive() throws {

@@ -140,13 +140,53 @@ import Testing
         full.privateWritableBytes = 0
         full.cgroup.memoryStat = ["shmem": 0, "kernel": 0]
         full.cgroup.swapCurrent = 0
-        full.disk = Beancounters.Disk(usedBytes: 10 << 20, capacityBytes: 1000 << 20, inodes: 65536, usedInodes: 11)
+        full.disk = Beancounters.Disk(
+            source: .image(inodeQuota: false), usedBytes: 10 << 20, usedInodes: 11, sizeLimit: 1000 << 20, inodeLimit: 65536)
         let rows = Beancounters.rows(full, recorded: [:]).rows
         #expect(rows.map(\.resource) == Beancounter.Resource.allCases)
         #expect(row(rows, .diskspace)?.held == 10240 && row(rows, .diskspace)?.limit == 1_024_000)
         #expect(row(rows, .diskinodes)?.held == 11 && row(rows, .diskinodes)?.limit == 65536)
         let bare = Beancounters.rows(sample(.v2), recorded: [:]).rows
         #expect(bare.map(\.resource) == [.numproc, .physpages, .oomguarpages])
+    }
+
+    /// numfile: barrier and limit are the init's RLIMIT_NOFILE when
+    /// spec.resources.numfile sets it, unlimited otherwise.
+    @Test func numfileLimitIsTheInitsOpenFilesLimit() throws {
+        var limited = sample(.v2)
+        limited.openFiles = 7
+        limited.openFilesLimit = 128
+        let files = try #require(row(Beancounters.rows(limited, recorded: [:]).rows, .numfile))
+        #expect(files.held == 7 && files.barrier == 128 && files.limit == 128)
+        #expect(files.sources.limit.hasPrefix("RLIMIT_NOFILE of its init"))
+        limited.openFilesLimit = nil
+        let free = try #require(row(Beancounters.rows(limited, recorded: [:]).rows, .numfile))
+        #expect(free.barrier == Beancounter.unlimited && free.limit == Beancounter.unlimited && free.sources.limit.hasPrefix("none"))
+    }
+
+    /// diskspace (1K blocks) and diskinodes from a project quota: a missing
+    /// inode limit is unlimited; each figure names the quota it is read from.
+    @Test func diskRowsOfAProjectQuotaAreInOpenVZsUnits() throws {
+        var quota = sample(.v2)
+        quota.disk = Beancounters.Disk(source: .projectQuota, usedBytes: 3 << 20, usedInodes: 40, sizeLimit: 64 << 20, inodeLimit: nil)
+        let rows = Beancounters.rows(quota, recorded: [:]).rows
+        let space = try #require(row(rows, .diskspace))
+        #expect(space.held == 3072 && space.barrier == 65536 && space.limit == 65536 && space.resource.unit == .kilobytes)
+        #expect(space.sources.held.hasPrefix("its project quota") && space.sources.limit.hasSuffix("block limit"))
+        let inodes = try #require(row(rows, .diskinodes))
+        #expect(inodes.held == 40 && inodes.barrier == Beancounter.unlimited && inodes.limit == Beancounter.unlimited)
+        #expect(inodes.sources.limit.hasPrefix("none"))
+    }
+
+    /// An image's inode limit is the project quota inside it when it has one.
+    @Test func diskinodesOfAnImageWithAnInodeQuotaNameThatQuota() throws {
+        var image = sample(.v2)
+        image.disk = Beancounters.Disk(
+            source: .image(inodeQuota: true), usedBytes: 1 << 20, usedInodes: 12, sizeLimit: 100 << 20, inodeLimit: 500)
+        let rows = Beancounters.rows(image, recorded: [:]).rows
+        #expect(row(rows, .diskspace)?.limit == 102_400 && row(rows, .diskspace)?.sources.limit.hasPrefix("statfs") == true)
+        let inodes = try #require(row(rows, .diskinodes))
+        #expect(inodes.held == 12 && inodes.limit == 500 && inodes.sources.limit.contains("project quota inside its disk image"))
     }
 
     @Test(arguments: [
