@@ -73,6 +73,18 @@ import Testing
             other.berth(["version"]) == ["/opt/berth", "version", "--state-dir", "/var/lib/berth", "--run-dir", "/run/b2", "--cgroup-parent", "b2"])
     }
 
+    @Test func sshSharesOneConnectionThroughAPrivateSocketAndClosesIt() {
+        var target = MigrationTests.target
+        #expect(target.closeMaster() == nil)
+        target.controlDirectory = "/tmp/berth-ssh-42"
+        let sharing = ["-o", "ControlMaster=auto", "-o", "ControlPath=/tmp/berth-ssh-42/%C", "-o", "ControlPersist=120"]
+        #expect(
+            target.ssh(["berth", "version"])
+                == ["ssh", "-o", "BatchMode=yes", "-o", "LogLevel=ERROR"] + sharing + ["-o", "Port=2222", "root@node2", "--", "berth version"])
+        #expect(target.untar(into: "/x").starts(with: ["ssh", "-o", "BatchMode=yes", "-o", "LogLevel=ERROR"] + sharing))
+        #expect(target.closeMaster() == ["ssh", "-o", "LogLevel=ERROR"] + sharing + ["-o", "Port=2222", "-O", "exit", "root@node2"])
+    }
+
     @Test(arguments: [(Int32(0), true), (1 << 8, true), (2 << 8, false), (9, false)])
     func tarMayFindFilesChangingWhileTheContainerRuns(_ status: Int32, _ succeeded: Bool) {
         #expect(RemoteBerth.tarSucceeded(status) == succeeded)

@@ -52,6 +52,13 @@ public struct SSHTransport: MigrationTransport {
         _ = try check(consumer, what)
     }
 
+    /// Ends the shared ssh connection, if any, and removes its directory
+    /// (best effort: ControlPersist ends a master left behind).
+    public func close() {
+        if let command = target.closeMaster() { _ = try? Spawn.run(path(command), mergingStandardError: true) }
+        if let directory = target.controlDirectory { try? Syscall.removeTree(directory) }
+    }
+
     /// posix_spawn takes a path: ssh from the usual places.
     func path(_ command: [String]) -> [String] {
         guard let program = command.first, !program.hasPrefix("/") else { return command }

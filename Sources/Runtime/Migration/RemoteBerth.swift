@@ -14,10 +14,14 @@ public struct RemoteBerth: Equatable, Sendable {
     /// The target's run dir and cgroup parent (nil: its defaults).
     public var runDirectory: String?
     public var cgroupParent: String?
+    /// The private directory (0700) of the shared ssh connection's socket:
+    /// one connection serves every step of a migration (nil: a connection
+    /// per command).
+    public var controlDirectory: String?
 
     public init(
         host: String, sshOptions: [String] = [], binary: String = "berth", stateDirectory: String = "/var/lib/berth",
-        runDirectory: String? = nil, cgroupParent: String? = nil
+        runDirectory: String? = nil, cgroupParent: String? = nil, controlDirectory: String? = nil
     ) {
         self.host = host
         self.sshOptions = sshOptions
@@ -25,6 +29,7 @@ public struct RemoteBerth: Equatable, Sendable {
         self.stateDirectory = stateDirectory
         self.runDirectory = runDirectory
         self.cgroupParent = cgroupParent
+        self.controlDirectory = controlDirectory
     }
 
     /// A berth command on the target, with the target's global options.
@@ -50,7 +55,21 @@ public struct RemoteBerth: Equatable, Sendable {
     /// ssh's argv that runs a shell line on the target.
     /// LogLevel=ERROR: no warnings mixed into what a command prints.
     func ssh(line: String) -> [String] {
-        ["ssh", "-o", "BatchMode=yes", "-o", "LogLevel=ERROR"] + sshOptions.flatMap { ["-o", $0] } + [host, "--", line]
+        ["ssh", "-o", "BatchMode=yes", "-o", "LogLevel=ERROR"] + sharing + sshOptions.flatMap { ["-o", $0] } + [host, "--", line]
+    }
+
+    /// Connection sharing: the first command opens the master, the next
+    /// ones go through its socket (%C: a hash of host, port and user, short
+    /// enough for a socket path); it outlives a command by ControlPersist.
+    var sharing: [String] {
+        guard let controlDirectory else { return [] }
+        return ["-o", "ControlMaster=auto", "-o", "ControlPath=" + controlDirectory + "/%C", "-o", "ControlPersist=120"]
+    }
+
+    /// ssh's argv that ends the shared connection (nil: none is shared).
+    public func closeMaster() -> [String]? {
+        guard controlDirectory != nil else { return nil }
+        return ["ssh", "-o", "LogLevel=ERROR"] + sharing + sshOptions.flatMap { ["-o", $0] } + ["-O", "exit", host]
     }
 
     /// The tar that unpacks a stream into `directory` on the target (made

@@ -95,12 +95,18 @@ struct Migrate: ParsableCommand {
     func run() throws {
         let runtime = try RuntimeContext.runtime(global)
         guard case .running = runtime.status(name) else { throw CLIFailure("container \(name) is not running") }
+        // One ssh connection for every step: its socket in a directory of
+        // ours (mkdir fails on one that exists), short enough for sun_path.
+        let control = "/tmp/berth-ssh-\(getpid())"
+        try Syscall.mkdir(control, mode: 0o700)
         let target = RemoteBerth(
             host: host, sshOptions: sshOptions, binary: remoteBerth, stateDirectory: remoteStateDirectory, runDirectory: remoteRunDirectory,
-            cgroupParent: remoteCgroupParent)
+            cgroupParent: remoteCgroupParent, controlDirectory: control)
+        let transport = SSHTransport(target: target)
+        defer { transport.close() }
         let migration = Migration(name: name, target: target, workDirectory: runtime.migrationDirectory(name), preDumps: preDumps)
         let quiet = global.verbosity == .quiet
-        let report = try migration.run(source: runtime, transport: SSHTransport(target: target), clock: MonotonicClock.milliseconds) {
+        let report = try migration.run(source: runtime, transport: transport, clock: MonotonicClock.milliseconds) {
             step in if global.verbosity == .verbose { print("migrate \(name): \(step)") }
         }
         if !quiet {
