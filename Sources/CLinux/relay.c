@@ -223,10 +223,12 @@ void berth_helper_detach(void) {
     }
 }
 
-static int fail(const char *what, const char *subject, int error) {
+int berth_helper_fail(const char *what, const char *subject, int error) {
     dprintf(STDOUT_FILENO, "error: %s %s: %s\n", what, subject ? subject : "", error ? strerror(error) : "invalid");
     return 1;
 }
+
+static int fail(const char *what, const char *subject, int error) { return berth_helper_fail(what, subject, error); }
 
 int berth_journal_relay_main(int argc, char **argv) {
     // Static: the relay's whole state is this (about 74 KiB), no heap.

@@ -102,10 +102,7 @@ int berth_sysinfo_read(struct berth_sysinfo_values *values, const char *memory_d
     return 0;
 }
 
-static int fail(const char *what, const char *subject, int error) {
-    dprintf(STDOUT_FILENO, "error: %s %s: %s\n", what, subject ? subject : "", error ? strerror(error) : "invalid");
-    return 1;
-}
+static int fail(const char *what, const char *subject, int error) { return berth_helper_fail(what, subject, error); }
 
 // The listener, sent by the container's child; -1 when the socket closed
 // without one (the start failed before it).

@@ -184,6 +184,10 @@ public struct LinuxHost: HostRuntime {
                 }
             }
         }
+        // One read of the init's mountinfo serves numpty (its devpts) and
+        // proc.virtualize (LXCFS's files over /proc).
+        let mountinfo = running ? record.pid.flatMap { try? Syscall.readFile("/proc/\($0)/mountinfo", limit: 4 << 20) } : nil
+        let mounts = mountinfo.map { String(decoding: $0, as: UTF8.self) }
         var resources: ObservedResources?
         if let usage {
             let inheritedCPUs = context.inheritedCPUs
@@ -197,7 +201,7 @@ public struct LinuxHost: HostRuntime {
             if spec?.numtcpsock != nil || record.spec?.resources.numtcpsock != nil {
                 kernel.numtcpsock = record.pid.flatMap { try? ConnectionLimit.observe(pid: $0)?.limit }
             }
-            kernel.numpty = record.pid.flatMap { PseudoTerminalLimit.observe(pid: $0) }
+            kernel.numpty = mounts.flatMap { ContainerLaunch.pseudoTerminalLimit(mountinfo: $0) }
             if spec?.numfile != nil || record.spec?.resources.numfile != nil {
                 kernel.numfile = record.pid.flatMap { OpenFilesLimit.observe(pid: $0) }
             }
@@ -228,7 +232,7 @@ public struct LinuxHost: HostRuntime {
             name: record.name, state: state, recordedSpec: record.spec, resources: resources, network: network,
             firewallCurrent: firewallCurrent)
         container.recordedLabels = record.labels ?? [:]
-        if running, let pid = record.pid { container.procVirtualized = try? LXCFS.observe(pid: pid) }
+        if let mounts { container.procVirtualized = LXCFS.virtualizes(mountinfo: mounts) }
         return .observed(container)
     }
 

@@ -40,6 +40,10 @@ int berth_journal_relay_main(int argc, char **argv);
 // /dev/null and / as its directory.
 void berth_helper_detach(void);
 
+// A helper's start-up failure, before it forks: "error: WHAT SUBJECT:
+// strerror" on stdout (what the starting berth reports); returns 1.
+int berth_helper_fail(const char *what, const char *subject, int error);
+
 // One native-protocol datagram into `out`: `prefix` (fields already framed)
 // then PRIORITY=`priority` and MESSAGE (binary-safe framing: name, newline,
 // 64-bit little-endian length, bytes, newline). Returns its length, or 0
