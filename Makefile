@@ -75,10 +75,12 @@ test-cli: build
 	BERTH=$(BERTH) $(PYTHON) -m pytest -q Tests/cli
 
 # Lane 2: the real kernel, as root, inside a sandbox host (own net and mount
-# namespaces, cgroups under a parent each test names), then a leak check.
+# namespaces, cgroups under a parent each test names): the kernel suites and
+# the CLI tests marked `sandbox`, then a leak check.
 test-kernel: build
 	@if [ "$$(id -u)" -ne 0 ]; then echo "lane 2 skipped: it needs root"; else \
 		bash scripts/sandbox-run.sh $(SWIFT) test --skip-build --filter 'HostKernelTests\.' && \
+		BERTH=$(BERTH) bash scripts/sandbox-run.sh $(PYTHON) -m pytest -q -p no:cacheprovider -m sandbox Tests/cli && \
 		bash scripts/check-leaks.sh; fi
 
 deps-vm:

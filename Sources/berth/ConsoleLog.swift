@@ -31,6 +31,13 @@ enum ConsoleLog {
     /// Event kinds the running command prints itself.
     private static let rendered = Mutex<Set<EventKind>>([])
 
+    /// -q: errors and the command's own result only, no notes.
+    private static let quietMode = Mutex(false)
+    static var quiet: Bool {
+        get { quietMode.withLock { $0 } }
+        set { quietMode.withLock { $0 = newValue } }
+    }
+
     static func render(_ kinds: Set<EventKind>) { rendered.withLock { $0.formUnion(kinds) } }
     static func isRendered(_ kind: EventKind) -> Bool { rendered.withLock { $0.contains(kind) } }
 

@@ -89,6 +89,45 @@ struct JournaldTests {
             }, "\(parsed)")
     }
 
+    /// `berth apply` and `berth drift` from the CLI: each action and each
+    /// drift is a journal entry (a readable MESSAGE, its MESSAGE_ID, the
+    /// object), and stderr stays free of log lines.
+    @Test func cliApplyAndDriftAreJournalEvents() throws {
+        let journald = try TestJournald()
+        defer { journald.tearDown() }
+        let host = try TestHost()
+        defer { #expect(host.tearDown() == []) }
+        let global = ["--state-dir", host.root + "/state", "--run-dir", host.root + "/run", "--cgroup-parent", host.parent]
+        let manifests = host.root + "/manifests"
+        try FileManager.default.createDirectory(atPath: manifests, withIntermediateDirectories: true)
+        try AgentTests.manifest("journal2").write(toFile: manifests + "/journal2.yaml", atomically: true, encoding: .utf8)
+        let applied = try Spawn.run([ContainerCLITests.binary, "apply", "--yes"] + global + [manifests])
+        let output = String(decoding: applied.output, as: UTF8.self)
+        #expect(applied.exitedCleanly, "\(output)")
+        #expect(!output.contains(" info berth:") && !output.contains("event=applied"), "\(output)")
+        var entries: [[String: Any]] = []
+        #expect(
+            eventually(seconds: 10) {
+                entries = (try? journald.entries("MESSAGE_ID=\(EventKind.applied.messageID)")) ?? []
+                return entries.contains { ($0["MESSAGE"] as? String)?.hasPrefix("journal2: ") == true }
+            }, "\(entries)")
+        let created = entries.first { ($0["MESSAGE"] as? String)?.hasPrefix("journal2: ") == true }
+        #expect((created?["MESSAGE"] as? String)?.contains("(created)") == true, "\(entries)")
+        #expect(created?["BERTH_OBJECT"] as? String == "Container/journal2", "\(entries)")
+
+        // Drift made behind berth's back, reported by `berth drift`.
+        let memoryMax =
+            host.runtime.cgroups.version == .v2
+            ? "/sys/fs/cgroup/\(host.parent)/journal2/memory.max" : "/sys/fs/cgroup/memory/\(host.parent)/journal2/memory.limit_in_bytes"
+        try "100663296".write(toFile: memoryMax, atomically: false, encoding: .utf8)
+        _ = try Spawn.run([ContainerCLITests.binary, "drift"] + global + [manifests])
+        #expect(
+            eventually(seconds: 10) {
+                entries = (try? journald.entries("MESSAGE_ID=\(EventKind.drift.messageID)")) ?? []
+                return entries.contains { ($0["MESSAGE"] as? String)?.hasPrefix("journal2: ") == true }
+            }, "\(entries)")
+    }
+
     /// Two instances on one journal: each one's `berth events` shows its own
     /// history only; `--since` takes durations and timestamps; `--follow`
     /// prints new events as they come.

@@ -3,7 +3,7 @@ typo suggestions, `berth version`, one line per action with a total, -q/-v.
 
 Tests marked `sandbox` run berth as root and touch cgroups: they run only
 inside a sandbox host, as lane 2 does:
-    BERTH=.build/debug/berth bash scripts/sandbox-run.sh /usr/bin/python3 -m pytest -q -p no:cacheprovider Tests/cli
+    BERTH=.build/debug/berth bash scripts/sandbox-run.sh /usr/bin/python3 -m pytest -q -p no:cacheprovider -m sandbox Tests/cli
 and then scripts/check-leaks.sh. Elsewhere they are skipped.
 """
 import json
@@ -18,10 +18,15 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 BERTH = str((ROOT / os.environ.get("BERTH", ".build/debug/berth")).resolve())
 
-sandbox = pytest.mark.skipif(
+_outside_sandbox = pytest.mark.skipif(
     os.environ.get("BERTH_SANDBOX") != "1" or os.geteuid() != 0
     or os.readlink("/proc/self/ns/net") == os.environ.get("BERTH_HOST_NETNS"),
     reason="runs berth as root: only inside scripts/sandbox-run.sh")
+
+
+def sandbox(test):
+    """Marked `sandbox` (lane 2 selects them with `-m sandbox`) and skipped elsewhere."""
+    return pytest.mark.sandbox(_outside_sandbox(test))
 
 
 def berth(*args, env=None, cwd=ROOT, timeout=120):
@@ -147,7 +152,15 @@ spec:
   rootfs: {rootfs}
   init: {{command: [{command}]}}
   resources: {{memory: {{max: {memory}}}}}
+  proc: {{virtualize: false}}
 """
+# (proc.virtualize off: the sandbox runs no LXCFS, whose absence would be a note on stderr.)
+
+
+def created(name, memory="64Mi", result=": applied"):
+    """How apply prints the create of a container `Instance.write` made."""
+    return [f"create Container/{name} (does not exist){result}", "    spec.state: absent → running",
+            f"    spec.resources.memory.max: unlimited → {memory}"]
 
 
 def without_inventory(lines):
@@ -200,9 +213,12 @@ def test_each_action_prints_one_line_then_a_total_and_a_failure_once(instance, t
         instance.write(name)
     result = instance.apply()
     assert result.returncode == 0, result.stdout + result.stderr
-    assert without_inventory(result.stdout.splitlines()) == [
-        f"create Container/{name} spec.state: absent → running (does not exist): applied" for name in ["c1", "c2", "c3"]
-    ] + ["Applied: 3 created, 1 inventory recorded, 0 failed"]
+    # An action that changes several fields: its line, then one indented line
+    # per field; creates run side by side, each printed as it ends.
+    lines = without_inventory(result.stdout.splitlines())
+    blocks = sorted(tuple(lines[i:i + 3]) for i in range(0, 9, 3))
+    assert blocks == [tuple(created(name)) for name in ["c1", "c2", "c3"]], result.stdout
+    assert lines[9:] == ["Applied: 3 created, 1 inventory recorded, 0 failed"]
     assert result.stderr == ""
 
     # A root whose init cannot be executed: its start fails, once, with the reason.
@@ -214,10 +230,10 @@ def test_each_action_prints_one_line_then_a_total_and_a_failure_once(instance, t
     instance.write("c4", command="/sbin/init", rootfs=f"{{directory: {broken}}}")
     result = instance.apply()
     assert result.returncode == 1
-    lines = without_inventory(result.stdout.splitlines())
+    lines = [line for line in without_inventory(result.stdout.splitlines()) if not line.startswith("    ")]
     assert len(lines) == 3, result.stdout
     assert lines[0] == "update-live Container/c1 spec.resources.memory.max: 64Mi → 96Mi (the kernel can change it live): applied"
-    assert lines[1].startswith("create Container/c4 spec.state: absent → running (does not exist): failed: ")
+    assert lines[1].startswith("create Container/c4 (does not exist): failed: ")
     assert re.fullmatch(r"Applied: 1 updated live, (1 inventory recorded, )?1 failed", lines[2]), lines[2]
     failure = lines[1].split(": failed: ", 1)[1]
     assert (result.stdout + result.stderr).count(failure) == 1, result.stderr
@@ -228,6 +244,10 @@ def test_each_action_prints_one_line_then_a_total_and_a_failure_once(instance, t
 def test_quiet_prints_errors_and_the_total_and_json_a_result_per_action(instance):
     instance.write("q1")
     instance.write("q2")
+    # q1 asks for LXCFS's /proc, which the sandbox lacks: a note, which -q leaves out.
+    q1 = instance.manifests / "q1.yaml"
+    q1.write_text(q1.read_text().replace("  proc: {virtualize: false}\n", ""))
+    assert "note: LXCFS" in instance.berth("plan", str(instance.manifests)).stderr
     quiet = instance.apply("-q")
     assert quiet.returncode == 0, quiet.stdout + quiet.stderr
     assert quiet.stdout.splitlines() == ["Applied: 2 created, 1 inventory recorded, 0 failed"]
@@ -252,7 +272,7 @@ def test_verbose_shows_informational_events_as_readable_lines(instance):
     instance.write("v1")
     result = instance.apply("-v")
     assert result.returncode == 0, result.stderr
-    assert "create Container/v1 spec.state: absent → running (does not exist): applied" in result.stdout
+    assert "\n".join(created("v1")) in result.stdout
     # The runtime's own events, one line each; the outcome not again.
     assert any(line.startswith("berth: started") for line in result.stderr.splitlines()), result.stderr
     assert "v1: created" not in result.stderr
@@ -278,7 +298,7 @@ def test_saved_plan_is_applied_exactly_or_refused_once_anything_changed(instance
 
     # show: the reviewed actions, as text and as JSON.
     shown = berth("show", str(saved))
-    assert "  create Container/s1 spec.state: absent → running (does not exist)" in shown.stdout.splitlines()
+    assert "\n".join("  " + line for line in created("s1", result="")) in shown.stdout
     document = json.loads(berth("show", "-json", str(saved)).stdout)
     assert document["format"] == "berth-plan/v1"
     assert document["paths"] == [str(instance.manifests)]
@@ -298,8 +318,7 @@ def test_saved_plan_is_applied_exactly_or_refused_once_anything_changed(instance
     assert instance.berth("plan", "--out", str(saved), str(instance.manifests)).returncode == 0
     applied = instance.berth("apply", str(saved))
     assert applied.returncode == 0, applied.stdout + applied.stderr
-    assert without_inventory(applied.stdout.splitlines()) == [
-        "create Container/s1 spec.state: absent → running (does not exist): applied", "Applied: 1 created, 1 inventory recorded, 0 failed"]
+    assert without_inventory(applied.stdout.splitlines()) == created("s1", memory="96Mi") + ["Applied: 1 created, 1 inventory recorded, 0 failed"]
 
     # The host changed since (the container was stopped): refused, with the plan as it is now.
     instance.write("s1", memory="128Mi")

@@ -23,6 +23,7 @@ enum RuntimeContext {
     /// BERTH_CGROUP_PARENT): `berth events` shows one instance's history.
     static func bootstrapLogging(_ instance: Instance, agent: Bool) {
         let verbosity = instance.verbosity
+        ConsoleLog.quiet = verbosity == .quiet
         let fields = Events.instanceMetadata(instance)
         let socketPath = Instance.environment("BERTH_JOURNAL_SOCKET") ?? JournalSink.defaultSocket
         let journald = Syscall.exists(socketPath)

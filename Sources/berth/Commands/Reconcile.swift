@@ -16,11 +16,14 @@ import Runtime
 /// The CLI's side of the engine: manifests loaded, plans printed.
 enum Reconciliation {
     static func reconciler(_ global: GlobalOptions) throws -> Reconciler<LinuxHost> {
+        // The runtime first: it sets up logging (journald, stderr), and a
+        // logger made before that would print swift-log's default lines.
+        let runtime = try RuntimeContext.runtime(global)
         let logger = Logger(label: "berth")
         // BERTH_APPLY_WORKERS: creates and deletes carried out at once (1:
         // one after another); `berth-bench scale` compares the two.
         let workers = Instance.environment("BERTH_APPLY_WORKERS").flatMap { Int($0) }.map { max(1, $0) } ?? WorkerPool.defaultWidth
-        return Reconciler(host: LinuxHost(runtime: try RuntimeContext.runtime(global), logger: logger, parallelActions: workers), logger: logger)
+        return Reconciler(host: LinuxHost(runtime: runtime, logger: logger, parallelActions: workers), logger: logger)
     }
 
     /// The manifests, resolved for `host`; invalid ones print every error
@@ -40,7 +43,7 @@ enum Reconciliation {
         _ paths: [String], host: HostFacts, format: OutputFormat = .text, runtime: ContainerRuntime? = nil
     ) throws -> (desired: DesiredHost, files: [String]) {
         let outcome = ManifestPipeline.load(paths: paths, host: host, runtime: runtime)
-        if format == .text {
+        if format == .text, !ConsoleLog.quiet {
             for note in outcome.notes { Console.error("note: " + note) }
         }
         guard let desired = outcome.desired, outcome.errors.isEmpty else {
