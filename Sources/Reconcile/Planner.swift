@@ -343,10 +343,20 @@ public enum Planner {
             "spec.rootfs", desired: .text(describe(spec.rootfs)), observed: .text(describe(recorded.rootfs)), origin: .manifest)
     }
 
+    /// "policy drop: allow tcp 80 from 0.0.0.0/0, allow icmp": the rules in
+    /// their order, so a changed port or source shows in the plan.
     static func describe(_ firewall: ContainerConfig.Firewall?) -> String {
         guard let firewall else { return "none" }
-        let rules = firewall.rules.count
-        return "policy \(firewall.defaultPolicy.rawValue), \(rules) rule\(rules == 1 ? "" : "s")"
+        let policy = "policy \(firewall.defaultPolicy.rawValue)"
+        guard !firewall.rules.isEmpty else { return policy + ", no rules" }
+        return policy + ": " + firewall.rules.map(describe).joined(separator: ", ")
+    }
+
+    static func describe(_ rule: FirewallRule) -> String {
+        var text = "\(rule.action.rawValue) \(rule.protocol.rawValue)"
+        if let port = rule.port { text += " \(port)" }
+        if let from = rule.from { text += " from \(from)" }
+        return text
     }
 
     static func describe(_ source: RootfsSource?) -> String {

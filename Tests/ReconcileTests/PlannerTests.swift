@@ -402,6 +402,28 @@ import Testing
         #expect(Planner.plan(desired: host([web]), observed: ObservedHost(containers: [current])).isEmpty)
     }
 
+    @Test func aChangedFirewallRuleShowsInThePlan() throws {
+        let from = try CIDR(parsing: "0.0.0.0/0")
+        let before = container("web1") {
+            $0.firewall = FirewallSpec(
+                defaultPolicy: .drop,
+                rules: [FirewallRule(action: .allow, protocol: .tcp, port: 80, from: from), FirewallRule(action: .allow, protocol: .icmp)])
+        }
+        let after = container("web1") {
+            $0.firewall = FirewallSpec(
+                defaultPolicy: .drop,
+                rules: [FirewallRule(action: .allow, protocol: .tcp, port: 81, from: from), FirewallRule(action: .allow, protocol: .icmp)])
+        }
+        let change = try #require(Planner.plan(desired: host([after]), observed: ObservedHost(containers: [running(before)])).first?.changes.first)
+        #expect(change.field == "spec.firewall")
+        #expect("\(change.desired)" == "policy drop: allow tcp 81 from 0.0.0.0/0, allow icmp")
+        #expect("\(change.observed)" == "policy drop: allow tcp 80 from 0.0.0.0/0, allow icmp")
+        let open = container("web1") { $0.firewall = FirewallSpec(defaultPolicy: .drop, rules: []) }
+        #expect(
+            "\(Planner.plan(desired: host([open]), observed: ObservedHost(containers: [running(before)])).first?.changes.first?.desired ?? .absent)"
+                == "policy drop, no rules")
+    }
+
     @Test func warnPolicyReportsDriftButLeavesItAloneUntilTheManifestChanges() {
         let web = container("web1", memory: 128 << 20) { $0.policy = ObjectPolicy(drift: .warn) }
         var current = running(web) { $0.memoryMax = 64 << 20 }

@@ -431,3 +431,13 @@ def test_stop_timeout_takes_seconds_or_a_duration(value, accepted):
     assert result.returncode == 64, result.stderr
     assert "--timeout" in result.stderr
     assert "500ms, 1m" in berth("stop", "--help").stdout
+
+
+def test_events_without_journald_says_so(tmp_path):
+    """No journald (berth() points BERTH_JOURNAL_SOCKET nowhere): a note, not a silent empty history."""
+    flags = ["--state-dir", str(tmp_path / "s"), "--run-dir", str(tmp_path / "r"), "--cgroup-parent", "berth-cli-test"]
+    result = berth("events", *flags)
+    assert result.returncode == 0, result.stderr
+    assert "note: systemd-journald is not running here" in result.stderr
+    assert berth("events", "-q", *flags).stderr == ""
+    assert berth("events", "-o", "json", *flags).stderr == ""

@@ -1,6 +1,7 @@
 import ArgumentParser
 import FoundationEssentials
 import Journal
+import Kernel
 import Model
 
 #if canImport(Glibc)
@@ -39,6 +40,14 @@ struct Events: ParsableCommand {
         if let name, !name.contains("/") { objects.append("Container/\(name)") }
         let fields = Events.instanceFields(Instance(global))
         let json = format.output == .json
+        // Without journald, berth's events were never kept: say so rather
+        // than print an empty history.
+        let socket = Instance.environment("BERTH_JOURNAL_SOCKET") ?? JournalSink.defaultSocket
+        if !Syscall.exists(socket) && !json && global.verbosity != .quiet {
+            Console.error(
+                "note: systemd-journald is not running here (no \(socket)): berth's events are not kept; "
+                    + "-v prints them on stderr as they happen")
+        }
         if json && !follow {
             print(try JSONOutput.encode(try JournalReader().entries(objects: objects, sinceMicroseconds: since, fields: fields)))
             return
