@@ -84,6 +84,11 @@ public enum HostCheck {
                         hint: "start systemd-journald, or use driver: file")
                 }
             }
+            if spec.resources.disk?.inodes != nil, let problem = runtime.inodeLimitProblem(name) {
+                fail(
+                    .root / "spec" / "resources" / "disk" / "inodes", problem,
+                    hint: "leave it out (the size still holds), or use a state dir on XFS or ext4 with project quotas")
+            }
             let root: InitCheck.Root?
             do {
                 root = try runtime.initCheckRoot(container)

@@ -41,6 +41,18 @@ struct PrivateDisk {
 }
 
 extension ContainerRuntime {
+    /// Why this host cannot hold `name`'s `resources.disk.inodes` (nil when
+    /// it can), as `privateDisk` would find out at create: a project quota
+    /// on the state dir, or one already in its image, or a kernel whose
+    /// ext4 has quotas. Plan refuses the field at its line with it.
+    public func inodeLimitProblem(_ name: String) -> String? {
+        let disk = state.diskImage(name)
+        if disk.exists { return disk.hasProjectQuota || DiskImage.kernelHasQuotaFormat ? nil : DiskImage.noQuotaSupport }
+        let directory = [state.containerDirectory(name), state.containersDirectory, paths.stateDirectory.string].first(where: Syscall.exists)
+        if let directory, ProjectQuota.isEnforced(on: directory) { return nil }
+        return DiskImage.kernelHasQuotaFormat ? nil : DiskImage.noQuotaSupport
+    }
+
     /// The container's private layer with its disk quota, made, sized and
     /// mounted, when its spec has one (nil without one): a project quota
     /// where the state dir's filesystem enforces them, else a disk image.
@@ -65,7 +77,10 @@ extension ContainerRuntime {
                 description: "\(name): its private layer (\(directoryLayer)) has no disk quota; "
                     + "delete the container to give it spec.resources.disk (apply --replace)")
         }
-        try Syscall.makeDirectories(state.containerDirectory(name), mode: 0o700)
+        // As every container's directory (0755): a user-namespace container's
+        // mapped root passes through it to its private layer. The image
+        // itself is root's, 0600.
+        try Syscall.makeDirectories(state.containerDirectory(name))
         if !disk.exists && (projectLayer || ProjectQuota.isEnforced(on: state.containerDirectory(name))) {
             return try projectDisk(name, quota: quota, size: size, owner: owner)
         }

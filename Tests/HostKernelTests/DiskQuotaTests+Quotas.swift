@@ -84,9 +84,14 @@ extension DiskQuotaTests {
         let image = host.root + "/state/containers/dq3/disk.img"
         let applied = try berth(["apply", manifests])
         guard DiskQuotaTests.kernelHasExt4Quota else {
-            // Refused at apply, saying why; nothing left behind.
+            // Refused before anything is made, at the field's line, saying why;
+            // plan refuses it the same way.
             #expect(applied.code == 1 && applied.output.contains("cannot enforce ext4 quotas"), "\(applied.output)")
+            #expect(applied.output.contains("/dq3.yaml:") && applied.output.contains("spec.resources.disk.inodes:"), "\(applied.output)")
+            #expect(applied.output.contains("nothing was planned or changed"), "\(applied.output)")
+            #expect(try berth(["plan", manifests]).output.contains("spec.resources.disk.inodes:"))
             #expect(!FileManager.default.fileExists(atPath: image))
+            #expect(!FileManager.default.fileExists(atPath: host.root + "/state/containers/dq3"))
             return
         }
         #expect(applied.code == 0, "\(applied.output)")

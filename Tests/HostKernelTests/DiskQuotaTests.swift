@@ -165,6 +165,28 @@ struct DiskQuotaTests {
         }
     }
 
+    /// A fresh state dir whose first container has a disk quota: a
+    /// user-namespace container made after it (with a quota too) still
+    /// starts; its mapped root can reach its private layer.
+    @Test func aUserNamespaceContainerStartsAfterAQuotaOneMadeTheStateDir() throws {
+        let host = try TestHost()
+        let berth = { (arguments: [String]) in try DiskQuotaTests.berth(arguments, host: host) }
+        defer { #expect(host.tearDown() == []) }  // after the prune below
+        defer { _ = try? berth(["apply", "--prune", "--yes"]) }
+        let manifests = host.root + "/m"
+        try FileManager.default.createDirectory(atPath: manifests, withIntermediateDirectories: true)
+        try DiskQuotaTests.manifest("dq5", disk: "16Mi").write(toFile: manifests + "/dq5.yaml", atomically: true, encoding: .utf8)
+        let first = try berth(["apply", manifests])
+        #expect(first.code == 0, "\(first.output)")
+        let mapped = DiskQuotaTests.manifest("dq6", disk: "16Mi").replacingOccurrences(
+            of: "  restartPolicy:", with: "  userNamespace: {uidMap: [{containerID: 0, hostID: 200000, size: 65536}]}\n  restartPolicy:")
+        try mapped.write(toFile: manifests + "/dq6.yaml", atomically: true, encoding: .utf8)
+        let second = try berth(["apply", manifests])
+        #expect(second.code == 0, "\(second.output)")
+        let written = try berth(["exec", "dq6", "--", "/bin/sh", "-c", "echo x > /written && cat /proc/self/uid_map"])
+        #expect(written.code == 0 && written.output.contains("200000"), "\(written.output)")
+    }
+
     @Test func aPersistentImageIsKeptAndAContainerWithoutOneIsNotMovedSilently() throws {
         let host = try TestHost()
         let global = ["--state-dir", host.root + "/state", "--run-dir", host.root + "/run", "--cgroup-parent", host.parent]
