@@ -441,3 +441,35 @@ def test_events_without_journald_says_so(tmp_path):
     assert "note: systemd-journald is not running here" in result.stderr
     assert berth("events", "-q", *flags).stderr == ""
     assert berth("events", "-o", "json", *flags).stderr == ""
+
+
+def test_apply_without_root_says_it_needs_root(tmp_path):
+    """A user without root: apply is refused in words (not a Foundation error), a dry run plans."""
+    import shutil
+    import tempfile
+    scratch = Path(tempfile.mkdtemp(prefix="berth-nonroot-"))
+    try:
+        scratch.chmod(0o755)
+        binary = scratch / "berth"
+        shutil.copy(BERTH, binary)
+        binary.chmod(0o755)
+        manifests = scratch / "m"
+        manifests.mkdir()
+        (manifests / "c.yaml").write_text(CONTAINER.format(name="nr1", memory="64Mi", command="/bin/sleep, '600'", rootfs="{template: busybox}"))
+        manifests.chmod(0o755)
+        (manifests / "c.yaml").chmod(0o644)
+        drop = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] if os.geteuid() == 0 else []
+        flags = ["--state-dir", str(scratch / "state"), "--run-dir", str(scratch / "run"), "--cgroup-parent", "berth-cli-test"]
+        environment = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "BERTH_JOURNAL_SOCKET": "/nonexistent/berth-test/journal"}
+        applied = subprocess.run(drop + [str(binary), "apply", "--yes", *flags, str(manifests)], env=environment,
+                                 capture_output=True, text=True, timeout=60)
+        assert applied.returncode == 1
+        assert "Error: apply changes the kernel (namespaces, cgroups, links, nftables): run it as root" in applied.stderr
+        assert "CocoaError" not in applied.stderr
+        dry = subprocess.run(drop + [str(binary), "apply", "--dry-run", *flags, str(manifests)], env=environment,
+                             capture_output=True, text=True, timeout=60)
+        assert dry.returncode == 0, dry.stderr
+        assert "create Container/nr1 (does not exist)" in dry.stdout
+        assert not (scratch / "run").exists()
+    finally:
+        shutil.rmtree(scratch)

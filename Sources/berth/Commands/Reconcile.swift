@@ -26,6 +26,18 @@ enum Reconciliation {
         return Reconciler(host: LinuxHost(runtime: runtime, logger: logger, parallelActions: workers), logger: logger)
     }
 
+    /// The run dir's lock, held while apply plans and carries out. Apply
+    /// changes the kernel: without root it is refused up front, in words
+    /// (a dry run, like plan, goes on without the lock).
+    static func runLock(_ global: GlobalOptions, dryRun: Bool) throws -> RunLock? {
+        if geteuid() != 0 {
+            if dryRun { return nil }
+            throw CLIFailure("apply changes the kernel (namespaces, cgroups, links, nftables): run it as root")
+        }
+        try Syscall.makeDirectories(global.runDir)
+        return try RunLock(path: global.runDir + "/berth.lock")
+    }
+
     /// The manifests, resolved for `host`; invalid ones print every error
     /// (as JSON with -o json) and exit 1: nothing is planned or changed.
     ///
@@ -293,8 +305,7 @@ struct Apply: ParsableCommand {
                 Reconciliation.plan(reconciler, desired, options: options, format: format.output), global: global, scope: options.scope,
                 yes: yes)
         }
-        try FileManager.default.createDirectory(atPath: global.runDir, withIntermediateDirectories: true)
-        let lock = try RunLock(path: global.runDir + "/berth.lock")
+        let lock = try Reconciliation.runLock(global, dryRun: dryRun)
         defer { withExtendedLifetime(lock) {} }
         let actions = try Reconciliation.plan(reconciler, desired, options: options, format: format.output)
         if dryRun {
@@ -319,8 +330,7 @@ struct Apply: ParsableCommand {
             saved.paths.isEmpty
             ? (DesiredHost(host: saved.host, networks: [], containers: []), [])
             : try Reconciliation.loaded(saved.paths, host: saved.host, format: format.output, runtime: reconciler.runtime)
-        try FileManager.default.createDirectory(atPath: global.runDir, withIntermediateDirectories: true)
-        let lock = try RunLock(path: global.runDir + "/berth.lock")
+        let lock = try Reconciliation.runLock(global, dryRun: false)
         defer { withExtendedLifetime(lock) {} }
         let options = PlanOptions(prune: saved.prune, scope: saved.scope, takeOwnership: saved.takeOwnership)
         let actions = try Reconciliation.plan(reconciler, desired, options: options, format: format.output)
