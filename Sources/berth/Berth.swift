@@ -1,5 +1,6 @@
 import ArgumentParser
 import CLinux
+import FoundationEssentials
 
 #if canImport(Glibc)
     import Glibc
@@ -25,12 +26,38 @@ enum Main {
             exit(ExitCode.validationFailure.rawValue)
         }
         // The lifecycle commands' plain forms skip ArgumentParser (FastPath).
-        guard let request = FastPath.parse(arguments) else { return Berth.main(arguments) }
+        guard let request = FastPath.parse(arguments) else {
+            // Berth.main's steps, with Foundation's file errors put in words.
+            do {
+                var command = try Berth.parseAsRoot(arguments)
+                try command.run()
+                return
+            } catch {
+                Berth.exit(withError: FileError.readable(error))
+            }
+        }
         do {
             exit(try request.perform())
         } catch {
-            Berth.exit(withError: error)
+            Berth.exit(withError: FileError.readable(error))
         }
+    }
+}
+
+/// A Foundation file error (CocoaError) as a person reads it: the path and
+/// the system's reason, and that berth needs root when it was refused to
+/// someone else. Other errors are left as they are.
+struct FileError: Error, CustomStringConvertible {
+    var description: String
+
+    static func readable(_ error: Error) -> Error {
+        guard let cocoa = error as? CocoaError else { return error }
+        let path = cocoa.filePath ?? cocoa.url?.path ?? "a file"
+        let code = (cocoa.underlying as? POSIXError)?.code.rawValue
+        let reason = code.map { String(cString: strerror($0)) } ?? "error \(cocoa.code.rawValue)"
+        var text = "\(path): \(reason)"
+        if geteuid() != 0 && (code == EACCES || code == EPERM) { text += " (berth runs containers as root)" }
+        return FileError(description: text)
     }
 }
 

@@ -473,3 +473,29 @@ def test_apply_without_root_says_it_needs_root(tmp_path):
         assert not (scratch / "run").exists()
     finally:
         shutil.rmtree(scratch)
+
+
+def test_a_file_refused_to_a_user_is_named_in_words(tmp_path):
+    """`berth run` as a user cannot make its state dir: the path and the reason, not a Foundation dump."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to drop to another user")
+    import shutil
+    import tempfile
+    scratch = Path(tempfile.mkdtemp(prefix="berth-nonroot-"))
+    try:
+        scratch.chmod(0o755)
+        binary = scratch / "berth"
+        shutil.copy(BERTH, binary)
+        binary.chmod(0o755)
+        locked = scratch / "locked"
+        locked.mkdir(mode=0o700)
+        result = subprocess.run(
+            ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", str(binary), "run", "--state-dir", str(locked / "state"),
+             "--run-dir", str(locked / "run"), "--", "/bin/true"],
+            env={"PATH": "/usr/bin:/bin", "BERTH_JOURNAL_SOCKET": "/nonexistent/berth-test/journal"},
+            capture_output=True, text=True, timeout=60)
+        assert result.returncode == 1
+        assert f"Error: {locked}/state: Permission denied (berth runs containers as root)" in result.stderr, result.stderr
+        assert "CocoaError" not in result.stderr
+    finally:
+        shutil.rmtree(scratch)
