@@ -147,9 +147,18 @@ public enum Planner {
         let resourcesChanged = recorded?.resources != spec.resources
         var restartChanges: [FieldChange] = []
         if let resources = current.resources {
-            let origin: ChangeOrigin = resourcesChanged || recorded == nil ? .manifest : .drift
+            // Field by field: one the manifest changed since it was applied
+            // is a manifest change; another the kernel holds differently in
+            // the same pass is drift (written too: the update writes them all).
+            var edited: Set<String>?
+            if let recorded {
+                let differences = ResourceDiff.differences(
+                    desired: ResourceValues(spec: spec.resources), observed: ResourceValues(spec: recorded.resources))
+                edited = Set(differences.map(\.0))
+            }
+            func origin(_ field: String) -> ChangeOrigin { edited?.contains(field) ?? true ? .manifest : .drift }
             var changes = ResourceDiff.differences(desired: resources.expected, observed: resources.kernel).map {
-                FieldChange($0.0, desired: $0.1, observed: $0.2, origin: origin)
+                FieldChange($0.0, desired: $0.1, observed: $0.2, origin: origin($0.0))
             }
             if changes.isEmpty && resourcesChanged, let recorded {
                 // The kernel has it; berth's record does not (a write that
@@ -176,18 +185,18 @@ public enum Planner {
                 case "spec.resources.disk.size":
                     switch (change.desired, change.observed) {
                     case (.bytes(let wanted), .bytes(let held)) where disk.shrinksLive || (wanted > held && diskGrowsLive): return false
-                    default: if enforce || origin == .manifest { restartChanges.append(change) }
+                    default: if enforce || change.origin == .manifest { restartChanges.append(change) }
                     }
                 case "spec.resources.disk.inodes" where !disk.inodeLimitLive:
-                    if enforce || origin == .manifest { restartChanges.append(change) }
+                    if enforce || change.origin == .manifest { restartChanges.append(change) }
                 default: return false
                 }
                 return true
             }
-            if !changes.isEmpty && (enforce || origin == .manifest) {
+            if !changes.isEmpty && (enforce || changes.contains { $0.origin == .manifest }) {
                 actions.append(Action(ref, .updateResources(spec.resources), changes: changes, reason: .liveChange))
             }
-            if !diskReplace.isEmpty && (enforce || origin == .manifest) {
+            if !diskReplace.isEmpty && (enforce || diskReplace.contains { $0.origin == .manifest }) {
                 actions.append(
                     Action(ref, .replaceContainer(container, networks: attached), changes: diskReplace, reason: .privateLayerMoves))
             }

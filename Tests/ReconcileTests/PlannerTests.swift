@@ -437,6 +437,20 @@ import Testing
         #expect(actions.first?.origin == .manifest)
     }
 
+    /// A manifest edit of one limit and drift of another in the same pass:
+    /// each change says where it came from.
+    @Test func aManifestEditBesideDriftKeepsEachFieldsOrigin() {
+        let web = container("web1", memory: 128 << 20) { $0.resources?.numpty = 8 }
+        var current = running(web) {
+            $0.memoryMax = 64 << 20
+            $0.numpty = 4
+        }
+        current.recordedSpec?.resources.numpty = 4
+        let actions = Planner.plan(desired: host([web]), observed: ObservedHost(containers: [current]))
+        let origins = Dictionary(uniqueKeysWithValues: (actions.first?.changes ?? []).map { ($0.field, $0.origin) })
+        #expect(origins == ["spec.resources.memory.max": .drift, "spec.resources.numpty": .manifest])
+    }
+
     @Test func planSaysWhenItTurnsOnForwardingForABridge() throws {
         var edge = try network("edge")
         edge.spec.nat = true
