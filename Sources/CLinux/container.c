@@ -7,6 +7,7 @@
 #include <linux/audit.h>
 #include <linux/capability.h>
 #include <linux/filter.h>
+#include <linux/fs.h>
 #include <linux/seccomp.h>
 #include <linux/openat2.h>
 #include <sched.h>
@@ -416,7 +417,7 @@ static const int denied_syscalls[] = {
 // CLONE_NEWUSER (EPERM) and clone3 (ENOSYS: its flags are in memory, out
 // of the filter's reach; libc then falls back to clone, as under Docker's
 // and Podman's default profiles). Returns its length.
-enum { denied_count = sizeof denied_syscalls / sizeof denied_syscalls[0], filter_capacity = denied_count + 20 };
+enum { denied_count = sizeof denied_syscalls / sizeof denied_syscalls[0], filter_capacity = denied_count + 26 };
 _Static_assert(denied_count < 255, "a jump over the denied list must fit in 8 bits");
 static int build_seccomp_filter(int allow_user_namespaces, struct sock_filter filter[filter_capacity]) {
     int n = 0;
@@ -436,6 +437,15 @@ static int build_seccomp_filter(int allow_user_namespaces, struct sock_filter fi
     }
     EMIT(BPF_STMT(BPF_JMP | BPF_JA, 1));
     EMIT(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM));
+    // ioctl FS_IOC_FSSETXATTR: EPERM. Root outside a user namespace could
+    // set its files' project ID (to 0) and leave the project quota that is
+    // the container's disk quota. Any other ioctl is allowed (and is
+    // neither unshare nor clone: no need to look further).
+    EMIT(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_ioctl, 0, 4));
+    EMIT(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, BERTH_ARG_LOW(1)));
+    EMIT(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned int)FS_IOC_FSSETXATTR, 0, 1));
+    EMIT(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM));
+    EMIT(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW));
     if (!allow_user_namespaces) {
         // clone3: ENOSYS. unshare and clone: flags are argument 0 on both
         // architectures; with CLONE_NEWUSER, EPERM.

@@ -72,6 +72,9 @@ enum Escapes {
             expected: "0 host binaries opened"),
         EscapeCase("chroot", "chroot, climb `..`, chroot again, look for a host file", probe: ("chroot-break", hostFile), expected: "contained"),
         EscapeCase("open-by-handle", "`open_by_handle_at` (the \"shocker\" escape)", probe: ("open-by-handle", ""), expected: "EPERM"),
+        EscapeCase(
+            "project-id", "leave its disk quota: set a file's project ID to 0 (`FS_IOC_FSSETXATTR`)", probe: ("project-id", ""),
+            expected: "set:EPERM"),
         EscapeCase("bpf", "`bpf`", probe: ("bpf", ""), expected: "EPERM"),
         EscapeCase("keyctl", "`keyctl` (the host's keyrings)", probe: ("keyctl", ""), expected: "EPERM"),
         EscapeCase("x32", "an x32 system call (`getpid` with bit 30), around the filter's numbers", probe: ("x32", ""), expected: "EPERM"),

@@ -15,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/klog.h>
 #include <sys/mount.h>
 #include <sys/ptrace.h>
@@ -231,6 +233,18 @@ int main(int argc, char **argv) {
         char handle[sizeof(unsigned int) * 2 + 8];
         memset(handle, 0, sizeof handle);
         return report(syscall(SYS_open_by_handle_at, AT_FDCWD, handle, O_RDONLY));
+    }
+    if (!strcmp(what, "project-id")) {
+        // Move a file of its own out of its project quota (project 0).
+        int fd = open("/tmp/project-probe", O_RDWR | O_CREAT, 0600);
+        if (fd < 0) return report_step("open", -1);
+        struct fsxattr attributes;
+        memset(&attributes, 0, sizeof attributes);
+        if (ioctl(fd, FS_IOC_FSGETXATTR, &attributes) != 0) return report_step("get", -1);
+        attributes.fsx_projid = 0;
+        attributes.fsx_xflags &= ~(unsigned)FS_XFLAG_PROJINHERIT;
+        long set = ioctl(fd, FS_IOC_FSSETXATTR, &attributes);
+        return set == 0 ? report(set) : report_step("set", set);
     }
     if (!strcmp(what, "bpf")) return report(syscall(SYS_bpf, 0, NULL, 0));
     if (!strcmp(what, "keyctl")) return report(syscall(SYS_keyctl, 0, 0, 0, 0, 0));
