@@ -1,6 +1,7 @@
 import ArgumentParser
 import FoundationEssentials
 import Kernel
+import Manifest
 import Model
 import Runtime
 
@@ -127,5 +128,16 @@ enum Console {
         var line = text
         if newline && !line.hasSuffix("\n") { line += "\n" }
         Syscall.writeStandardError(line)
+    }
+
+    /// Manifest errors shown as text: the first `limit`, then how many more
+    /// (a hostile file can hold a million; JSON output keeps them all).
+    static let shownErrors = 100
+
+    static func errors(_ errors: [ManifestError], limit: Int = shownErrors) {
+        var text = ""
+        for error in errors.prefix(limit) { text += error.description + "\n" }
+        if errors.count > limit { text += "... and \(errors.count - limit) more errors not shown (-o json lists every one)\n" }
+        Syscall.writeStandardError(text)
     }
 }

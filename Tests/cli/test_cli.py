@@ -326,3 +326,17 @@ def test_apply_prune_without_manifests_asks_for_yes_when_not_on_a_terminal(tmp_p
     _, _, flags = instance(tmp_path)
     assert "--yes" in berth("apply", "--help").stdout
     assert "None with --prune:" in berth("plan", "--help").stdout
+
+
+def test_a_file_with_thousands_of_errors_shows_the_first_hundred_and_counts_the_rest(tmp_path):
+    body = "apiVersion: berth/v1\nkind: Container\nmetadata:\n  name: dup\n  labels:\n"
+    body += "".join(f"    k: v{i}\n" for i in range(2001)) + "spec:\n  init: {command: [/bin/true]}\n"
+    (tmp_path / "dup.yaml").write_text(body)
+    result = subprocess.run([BERTH, "validate", str(tmp_path / "dup.yaml")], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    lines = result.stderr.splitlines()
+    assert len(lines) == 102, lines[-3:]
+    assert lines[0] == f"{tmp_path}/dup.yaml:7:5: error: duplicate key 'k' (first defined at 6:5)"
+    assert lines[-2:] == ["... and 1900 more errors not shown (-o json lists every one)", "2000 errors"]
+    every = subprocess.run([BERTH, "validate", "-o", "json", str(tmp_path / "dup.yaml")], capture_output=True, text=True, timeout=60)
+    assert len(json.loads(every.stdout)["errors"]) == 2000

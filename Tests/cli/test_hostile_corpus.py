@@ -57,6 +57,9 @@ def test_hostile_case_is_refused_with_its_expected_lines(name):
         assert ERROR_LINE.match(line) and escaped(line), repr(line)
     expected = (HOSTILE / name).with_suffix(".expected").read_text(encoding="utf-8").splitlines()
     assert errors == expected
+    # Past the first hundred, the rest are counted, not printed.
+    if len(errors) == 100:
+        assert re.fullmatch(r"\.\.\. and \d+ more errors not shown \(-o json lists every one\)", lines[-2]), lines[-2:]
 
 
 def test_every_case_says_what_is_wrong_on_its_first_line():

@@ -64,7 +64,7 @@ enum Reconciliation {
                     valid: false, host: host.name, files: outcome.files.count, documents: outcome.documentCount, errors: outcome.errors)
                 print(try JSONOutput.encode(report))
             } else {
-                for error in outcome.errors { Console.error(error.description) }
+                Console.errors(outcome.errors)
             }
             throw CLIFailure("manifests have \(outcome.errors.count) error\(outcome.errors.count == 1 ? "" : "s"); nothing was planned or changed")
         }

@@ -32,7 +32,7 @@ struct Validate: ParsableCommand {
                 documents: outcome.documentCount, errors: outcome.errors)
             print(try JSONOutput.encode(report))
         case .text:
-            for error in outcome.errors { Console.error(error.description) }
+            Console.errors(outcome.errors)
             if outcome.errors.isEmpty, let desired = outcome.desired {
                 print(
                     "valid: \(outcome.documentCount) documents in \(outcome.files.count) files; for host \(host.name): "
