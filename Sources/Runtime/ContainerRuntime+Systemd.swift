@@ -157,5 +157,14 @@ extension ContainerRuntime {
         } catch {
             throw SystemdDriverError(description: "container \(record.name): systemd did not take its weights: \(error)")
         }
+        // systemd writes them into the scope's files at its next turn: what
+        // is read back (confirm, the next plan) must be the new values.
+        for _ in 0..<200 {
+            guard let observed = try? observeCgroup(record, usage: false) else { return }
+            let cpuDone = observed.limits.cpuWeight == nil || observed.limits.cpuWeight == (limits.cpuWeight ?? 100)
+            let ioDone = observed.limits.ioWeight == nil || observed.limits.ioWeight == (limits.ioWeight ?? 100)
+            if cpuDone && ioDone { return }
+            usleep(5_000)
+        }
     }
 }
