@@ -95,6 +95,9 @@ public struct ContainerRuntime: Sendable {
         }
         let spec = container.spec
         try checkProc(spec)
+        // Where its cgroup goes (the systemd driver asks the bus): before anything is made.
+        let cgroup = try cgroupPath(name)
+        let scope = try cgroupLayout().scope(name)
         let lower = try lowerLayer(container)
         // A foreground container's private layer is in memory: a tmpfs its
         // child mounts on its run directory (seen only in its own mount
@@ -118,8 +121,8 @@ public struct ContainerRuntime: Sendable {
             idMaps = (text(userNamespace.uidMap), text(gidMap))
         }
         var record = ContainerRecord(
-            name: name, pid: nil, startTime: nil, cgroup: try cgroupPath(name).description,
-            scope: try cgroupLayout().scope(name), rootfs: runDirectory + (foreground ? "/root" : "/rootfs"), lower: lower,
+            name: name, pid: nil, startTime: nil, cgroup: cgroup.description, scope: scope, rootfs: runDirectory + (foreground ? "/root" : "/rootfs"),
+            lower: lower,
             upper: privateDirectory + "/upper", work: privateDirectory + "/work", keepPrivateLayer: spec.persistent)
         record.privateLayerInMemory = foreground ? true : nil
         record.diskImage = disk?.image
