@@ -302,6 +302,18 @@ extension JournaldTests {
             #expect(file(scope + "/cpu.weight") == "700")
             #expect(host.runtime.state.load("sd1")?.pid == pid)
 
+            // exec joins the payload (the root of the container's cgroup
+            // namespace, entered once the init was moved there); suspend and
+            // resume freeze and thaw the payload.
+            let exec = try Spawn.run(
+                [ContainerCLITests.binary, "exec"] + global + ["sd1", "--", "/bin/cat", "/proc/self/cgroup", "/proc/1/cgroup"],
+                mergingStandardError: true)
+            #expect(String(decoding: exec.output, as: UTF8.self) == "0::/\n0::/\n", "\(String(decoding: exec.output, as: UTF8.self))")
+            let suspend = try Spawn.run([ContainerCLITests.binary, "suspend"] + global + ["sd1"], mergingStandardError: true)
+            #expect(suspend.exitedCleanly && file(payload + "/cgroup.freeze") == "1", "\(String(decoding: suspend.output, as: UTF8.self))")
+            let resume = try Spawn.run([ContainerCLITests.binary, "resume"] + global + ["sd1"], mergingStandardError: true)
+            #expect(resume.exitedCleanly && file(payload + "/cgroup.freeze") == "0", "\(String(decoding: resume.output, as: UTF8.self))")
+
             try host.runtime.delete("sd1", keepPrivateLayer: false)
             #expect(!FileManager.default.fileExists(atPath: scope), "\(scope)")
             #expect(!machined.machines().contains("sd1"), "\(machined.machines())")
