@@ -110,6 +110,7 @@ struct bus_functions {
     int (*append)(sd_bus_message *message, const char *types, ...);
     int (*append_array)(sd_bus_message *message, char type, const void *data, size_t size);
     int (*call)(sd_bus *bus, sd_bus_message *message, uint64_t usec, sd_bus_error *error, sd_bus_message **reply);
+    int (*read)(sd_bus_message *message, const char *types, ...);
     void (*error_free)(sd_bus_error *error);
     sd_bus_message *(*message_unref)(sd_bus_message *message);
     sd_bus *(*flush_close_unref)(sd_bus *bus);
@@ -124,18 +125,32 @@ static int bus_functions(struct bus_functions *f) {
         (int (*)(sd_bus_message *, char, const void *, size_t))symbol(&systemd, open_systemd, "sd_bus_message_append_array");
     f->call = (int (*)(sd_bus *, sd_bus_message *, uint64_t, sd_bus_error *, sd_bus_message **))symbol(&systemd, open_systemd,
                                                                                                        "sd_bus_call");
+    f->read = (int (*)(sd_bus_message *, const char *, ...))symbol(&systemd, open_systemd, "sd_bus_message_read");
     f->error_free = (void (*)(sd_bus_error *))symbol(&systemd, open_systemd, "sd_bus_error_free");
     f->message_unref = (sd_bus_message * (*)(sd_bus_message *)) symbol(&systemd, open_systemd, "sd_bus_message_unref");
     f->flush_close_unref = (sd_bus * (*)(sd_bus *)) symbol(&systemd, open_systemd, "sd_bus_flush_close_unref");
-    return f->open_system && f->new_method_call && f->append && f->append_array && f->call && f->error_free &&
+    return f->open_system && f->new_method_call && f->append && f->append_array && f->call && f->read && f->error_free &&
                    f->message_unref && f->flush_close_unref
                ? 0
                : -ELIBACC;
 }
 
-// One call on machined's manager; `fill` appends the arguments.
-static int machine_call(const char *member, int (*fill)(struct bus_functions *, sd_bus_message *, const void *),
-                        const void *arguments, char *error, size_t error_size) {
+// The object a call goes to (machined's manager, or systemd's).
+struct bus_object {
+    const char *destination, *path, *interface;
+};
+
+static const struct bus_object machined_manager = {"org.freedesktop.machine1", "/org/freedesktop/machine1",
+                                                   "org.freedesktop.machine1.Manager"};
+static const struct bus_object systemd_manager = {"org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+                                                  "org.freedesktop.systemd1.Manager"};
+
+// One call on `object`; `fill` appends the arguments, `take` (optional)
+// reads the reply.
+static int bus_call(const struct bus_object *object, const char *member,
+                    int (*fill)(struct bus_functions *, sd_bus_message *, const void *), const void *arguments,
+                    int (*take)(struct bus_functions *, sd_bus_message *, void *), void *result, char *error,
+                    size_t error_size) {
     struct bus_functions f;
     int r = bus_functions(&f);
     if (r < 0) {
@@ -149,8 +164,7 @@ static int machine_call(const char *member, int (*fill)(struct bus_functions *, 
     r = f.open_system(&bus);
     if (r >= 0) {
         step = "sd_bus_message_new_method_call";
-        r = f.new_method_call(bus, &message, "org.freedesktop.machine1", "/org/freedesktop/machine1",
-                              "org.freedesktop.machine1.Manager", member);
+        r = f.new_method_call(bus, &message, object->destination, object->path, object->interface, member);
     }
     if (r >= 0) {
         step = "append";
@@ -159,6 +173,10 @@ static int machine_call(const char *member, int (*fill)(struct bus_functions *, 
     if (r >= 0) {
         step = member;
         r = f.call(bus, message, 5 * 1000 * 1000, &bus_error, &reply);
+    }
+    if (r >= 0 && take) {
+        step = "reading the reply";
+        r = take(&f, reply, result);
     }
     if (r < 0) {
         if (bus_error.name) {
@@ -198,9 +216,83 @@ int berth_machine_register(const char *name, const char *service, const char *ma
                            const char *root_directory, const int32_t *ifindices, size_t count, char *error,
                            size_t error_size) {
     struct registration arguments = {name, service, machine_class, root_directory, leader, ifindices, count};
-    return machine_call("RegisterMachineWithNetwork", fill_registration, &arguments, error, error_size);
+    return bus_call(&machined_manager, "RegisterMachineWithNetwork", fill_registration, &arguments, NULL, NULL, error,
+                    error_size);
 }
 
 int berth_machine_unregister(const char *name, char *error, size_t error_size) {
-    return machine_call("UnregisterMachine", fill_name, name, error, error_size);
+    return bus_call(&machined_manager, "UnregisterMachine", fill_name, name, NULL, NULL, error, error_size);
+}
+
+// --- systemd's manager (sd-bus): the systemd cgroup driver's scopes ----------
+
+struct scope {
+    const char *unit, *slice, *description;
+    uint32_t pid;
+    uint64_t cpu_weight, io_weight;
+};
+
+// StartTransientUnit(name, mode, properties, auxiliary units).
+static int fill_scope(struct bus_functions *f, sd_bus_message *message, const void *arguments) {
+    const struct scope *a = arguments;
+    int r = f->append(message, "ss", a->unit, "fail");
+    if (r >= 0)
+        r = f->append(message, "a(sv)", 8, "Description", "s", a->description, "Slice", "s", a->slice, "Delegate", "b", 1,
+                      "TasksMax", "t", UINT64_MAX, "CollectMode", "s", "inactive-or-failed", "PIDs", "au", 1, a->pid,
+                      "CPUWeight", "t", a->cpu_weight, "IOWeight", "t", a->io_weight);
+    if (r >= 0) r = f->append(message, "a(sa(sv))", 0);
+    return r;
+}
+
+int berth_systemd_start_scope(const char *unit, const char *slice, const char *description, uint32_t pid,
+                              uint64_t cpu_weight, uint64_t io_weight, char *error, size_t error_size) {
+    struct scope arguments = {unit, slice, description, pid, cpu_weight, io_weight};
+    return bus_call(&systemd_manager, "StartTransientUnit", fill_scope, &arguments, NULL, NULL, error, error_size);
+}
+
+// SetUnitProperties(name, runtime, properties).
+static int fill_weights(struct bus_functions *f, sd_bus_message *message, const void *arguments) {
+    const struct scope *a = arguments;
+    return f->append(message, "sba(sv)", a->unit, 1, 2, "CPUWeight", "t", a->cpu_weight, "IOWeight", "t", a->io_weight);
+}
+
+int berth_systemd_set_weights(const char *unit, uint64_t cpu_weight, uint64_t io_weight, char *error,
+                              size_t error_size) {
+    struct scope arguments = {unit, NULL, NULL, 0, cpu_weight, io_weight};
+    return bus_call(&systemd_manager, "SetUnitProperties", fill_weights, &arguments, NULL, NULL, error, error_size);
+}
+
+static int fill_stop(struct bus_functions *f, sd_bus_message *message, const void *arguments) {
+    return f->append(message, "ss", (const char *)arguments, "replace");
+}
+
+int berth_systemd_stop_unit(const char *unit, char *error, size_t error_size) {
+    return bus_call(&systemd_manager, "StopUnit", fill_stop, unit, NULL, NULL, error, error_size);
+}
+
+// org.freedesktop.DBus.Properties.Get(interface, property) of a string.
+static int fill_property(struct bus_functions *f, sd_bus_message *message, const void *arguments) {
+    return f->append(message, "ss", systemd_manager.interface, (const char *)arguments);
+}
+
+struct text {
+    char *buffer;
+    size_t size;
+};
+
+static int take_string(struct bus_functions *f, sd_bus_message *reply, void *result) {
+    struct text *text = result;
+    const char *value = NULL;
+    int r = f->read(reply, "v", "s", &value);
+    if (r < 0) return r;
+    if (!value || strlen(value) >= text->size) return -ENAMETOOLONG;
+    snprintf(text->buffer, text->size, "%s", value);
+    return 0;
+}
+
+int berth_systemd_control_group(char *group, size_t group_size, char *error, size_t error_size) {
+    static const struct bus_object properties = {"org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+                                                 "org.freedesktop.DBus.Properties"};
+    struct text text = {group, group_size};
+    return bus_call(&properties, "Get", fill_property, "ControlGroup", take_string, &text, error, error_size);
 }

@@ -40,7 +40,7 @@ public struct LinuxHost: HostRuntime {
     public func observe(_ desired: DesiredHost) -> ObservedHost {
         var observed = ObservedHost()
         observed.lxcfsLive = runtime.paths.lxcfs.isLive()
-        let parent = try? CgroupPath(runtime.paths.cgroupParent)
+        let parent = try? runtime.cgroupLayout().containersParent()
         let netlink = try? RouteNetlink()
         // The host's links, one dump per pass: the containers' host ends and
         // the bridges (berth-bench scale: no-op plan and drift).
@@ -162,7 +162,7 @@ public struct LinuxHost: HostRuntime {
         guard let record = runtime.state.load(name) else { return .absent }
         let running = runtime.isRunning(record)
         var usage: CgroupObservation?
-        if running, let group = try? CgroupPath(record.cgroup) { usage = try? runtime.cgroups.observe(group, usage: false) }
+        if running { usage = try? runtime.observeCgroup(record, usage: false) }
         // A `berth run` container belongs to the berth that waits for it
         // (once that berth is gone, it is an unmanaged container like any).
         if record.hasLiveForegroundOwner && context.containers[record.name] == nil { return .known(record.name) }
@@ -250,7 +250,7 @@ public struct LinuxHost: HostRuntime {
 
     func confirm(_ name: String, _ resources: ResourcesSpec?) throws {
         guard let record = runtime.state.load(name), let group = try? CgroupPath(record.cgroup) else { return }
-        let held = try runtime.cgroups.observe(group, usage: false)
+        let held = try runtime.observeCgroup(record, usage: false)
         let inherited = runtime.cgroups.inheritedCPUs(group)
         var kernel = ResourceObservation.values(held.limits, inheritedCPUs: inherited)
         let disk = runtime.diskQuota(record)

@@ -15,7 +15,13 @@ public struct ContainerRecord: Codable, Equatable, Sendable {
     public var pid: Int32?
     /// /proc/PID/stat start time, to tell a recycled pid from our init.
     public var startTime: UInt64?
+    /// Its cgroup, relative to the hierarchy's root (`berth/web1`, or
+    /// `berth.slice/berth-web1.scope/payload` with the systemd driver): every
+    /// operation on a container with a record uses this path.
     public var cgroup: String
+    /// The systemd scope holding `cgroup` (systemd driver); nil: berth made
+    /// the cgroup itself (cgroupfs driver, and every record before the driver).
+    public var scope: String?
     public var rootfs: String
     public var lower: String
     public var upper: String

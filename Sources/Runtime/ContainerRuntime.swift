@@ -22,6 +22,8 @@ public struct ContainerRuntime: Sendable {
     public var relayExecutable = "/proc/self/exe"
     /// journald's native socket, for the journal relays.
     public var journalSocket = JournalRelay.journalSocket
+    /// The systemd manager's cgroup (systemd driver), once asked.
+    let managerCgroup: ManagerCgroupCache
 
     public init(paths: RuntimePaths, cgroups: any CgroupDriver, logger: Logger) {
         self.paths = paths
@@ -29,19 +31,25 @@ public struct ContainerRuntime: Sendable {
         self.logger = logger
         state = StateStore(paths: paths)
         templates = TemplateStore(directory: state.templatesDirectory)
+        managerCgroup = ManagerCgroupCache()
     }
 
-    private init(paths: RuntimePaths, cgroups: any CgroupDriver, state: StateStore, templates: TemplateStore, logger: Logger) {
+    private init(
+        paths: RuntimePaths, cgroups: any CgroupDriver, state: StateStore, templates: TemplateStore, managerCgroup: ManagerCgroupCache,
+        logger: Logger
+    ) {
         self.paths = paths
         self.cgroups = cgroups
         self.state = state
         self.templates = templates
+        self.managerCgroup = managerCgroup
         self.logger = logger
     }
 
     /// The same runtime (sharing its decoded records) logging with `logger`.
     public func with(logger: Logger) -> ContainerRuntime {
-        var copy = ContainerRuntime(paths: paths, cgroups: cgroups, state: state, templates: templates, logger: logger)
+        var copy = ContainerRuntime(
+            paths: paths, cgroups: cgroups, state: state, templates: templates, managerCgroup: managerCgroup, logger: logger)
         copy.relayExecutable = relayExecutable
         copy.journalSocket = journalSocket
         return copy
@@ -58,8 +66,11 @@ public struct ContainerRuntime: Sendable {
         public var description: String
     }
 
+    /// The cgroup a container without a record is looked for in, and a new
+    /// one is made in (by this instance's layout); a recorded container's
+    /// is its record's `cgroup`.
     func cgroupPath(_ name: String) throws -> CgroupPath {
-        try CgroupPath(paths.cgroupParent).appending(name)
+        try cgroupLayout().group(name)
     }
 
     /// Running, stopped or unknown, from the record checked against /proc:
@@ -84,6 +95,9 @@ public struct ContainerRuntime: Sendable {
         }
         let spec = container.spec
         try checkProc(spec)
+        // Where its cgroup goes (the systemd driver asks the bus): before anything is made.
+        let cgroup = try cgroupPath(name)
+        let scope = try cgroupLayout().scope(name)
         let lower = try lowerLayer(container)
         // A foreground container's private layer is in memory: a tmpfs its
         // child mounts on its run directory (seen only in its own mount
@@ -107,9 +121,9 @@ public struct ContainerRuntime: Sendable {
             idMaps = (text(userNamespace.uidMap), text(gidMap))
         }
         var record = ContainerRecord(
-            name: name, pid: nil, startTime: nil, cgroup: try cgroupPath(name).description,
-            rootfs: runDirectory + (foreground ? "/root" : "/rootfs"), lower: lower, upper: privateDirectory + "/upper",
-            work: privateDirectory + "/work", keepPrivateLayer: spec.persistent)
+            name: name, pid: nil, startTime: nil, cgroup: cgroup.description, scope: scope, rootfs: runDirectory + (foreground ? "/root" : "/rootfs"),
+            lower: lower,
+            upper: privateDirectory + "/upper", work: privateDirectory + "/work", keepPrivateLayer: spec.persistent)
         record.privateLayerInMemory = foreground ? true : nil
         record.diskImage = disk?.image
         record.diskProject = disk?.project
@@ -130,8 +144,10 @@ public struct ContainerRuntime: Sendable {
         // A privileged container may use every device (the cgroup's device
         // controller is left as its parent has it: allow all).
         limits.devices = spec.security.privileged ? nil : deviceRules(devices)
-        let group = try cgroupPath(name)
-        let entry = cgroups.entry(group)
+        let group = try CgroupPath(record.cgroup)
+        // The systemd driver's init enters its scope when systemd moves it
+        // there (then berth moves it into the payload): it is cloned in berth's.
+        let entry: CgroupEntry? = record.scope == nil ? cgroups.entry(group) : nil
         launch.cgroup = entry
         // A container whose /proc is LXCFS's gets sysinfo(2) from its cgroup too.
         var sysinfoSocket: Int32?
@@ -154,15 +170,19 @@ public struct ContainerRuntime: Sendable {
             try relay.start(executable: relayExecutable, fields: JournalRelay.fields(container: name, paths: paths), socket: journalSocket)
             launch.output = output
         }
-        func prepare() throws {
+        func prepare(pid: pid_t?) throws {
             try state.save(record, durable: !foreground)
             Failpoint.recordSaved.hit()
-            try cgroups.create(group)
-            // Leftovers of a start that was interrupted (the record has no live
-            // init, so nothing in this cgroup is the container any more).
-            if !(try cgroups.processes(in: group)).isEmpty { try cgroups.killAll(group) }
+            if let unit = record.scope, let pid {
+                try enterScope(record, unit: unit, pid: pid, limits: limits)
+            } else {
+                try cgroups.create(group)
+                // Leftovers of a start that was interrupted (the record has no live
+                // init, so nothing in this cgroup is the container any more).
+                if !(try cgroups.processes(in: group)).isEmpty { try cgroups.killAll(group) }
+            }
             Failpoint.cgroupCreated.hit()
-            let writes = try cgroups.apply(limits, to: group)
+            let writes = try cgroups.apply(ContainerRuntime.payloadLimits(limits, scope: record.scope), to: group)
             Failpoint.limitsApplied.hit()
             logger.debug("cgroup limits", metadata: ["container": "\(name)", "writes": "\(writes)"])
         }
@@ -170,12 +190,12 @@ public struct ContainerRuntime: Sendable {
         // berth makes it while the child builds its root (a process dies with
         // berth before the go, so the record still comes before the cgroup).
         do {
-            if entry.isNeededAtClone { try prepare() }
+            if entry?.isNeededAtClone == true { try prepare(pid: nil) }
             let byName = Dictionary(networks.map { ($0.metadata.name, $0) }, uniquingKeysWith: { first, _ in first })
             let attacher = NetworkAttacher(logger: logger, state: state)
             var firewall: String?
             let pid = try launch.start { pid in
-                if !entry.isNeededAtClone { try prepare() }
+                if entry?.isNeededAtClone != true { try prepare(pid: pid) }
                 Failpoint.cloned.hit()
                 // The child waits in its new network namespace: its network is
                 // ready before init runs.
@@ -199,7 +219,9 @@ public struct ContainerRuntime: Sendable {
             return record
         } catch {
             try? cgroups.killAll(group)
+            try? drain(group)
             try? cgroups.remove(group)
+            if let unit = record.scope, let scope = scopePath(record) { try? stopScope(unit, path: scope) }
             throw error
         }
     }
@@ -339,7 +361,8 @@ public struct ContainerRuntime: Sendable {
         guard var record = state.load(name) else { throw RuntimeError(description: "no container \(name)") }
         var limits = try CgroupLimits(resources)
         if let spec = record.spec, !spec.security.privileged { limits.devices = deviceRules(try deviceNodes(spec)) }
-        let writes = try cgroups.apply(limits, to: try CgroupPath(record.cgroup))
+        let writes = try cgroups.apply(ContainerRuntime.payloadLimits(limits, scope: record.scope), to: try CgroupPath(record.cgroup))
+        try setScopeWeights(record, limits)
         if let disk = resources.disk { try updateDisk(record, disk) }
         // numtcpsock: a connection limit in its network namespace (none: the table goes).
         // numpty: the max= of its devpts instance (none: the kernel's ceiling).
@@ -409,9 +432,10 @@ public struct ContainerRuntime: Sendable {
     /// `known`: the names that have a record (one directory read, then
     /// only the unknown cgroups are looked into).
     public func unrecorded(known: Set<String>) -> [String: pid_t] {
-        guard let parent = try? CgroupPath(paths.cgroupParent) else { return [:] }
+        guard let layout = try? cgroupLayout(), let parent = try? layout.containersParent() else { return [:] }
         var result: [String: pid_t] = [:]
-        for name in cgroups.children(of: parent) where !known.contains(name) {
+        for child in cgroups.children(of: parent) {
+            guard let name = layout.containerName(child: child), !known.contains(name) else { continue }
             if let pid = initInCgroup(name) { result[name] = pid }
         }
         return result
@@ -445,7 +469,8 @@ public struct ContainerRuntime: Sendable {
         let privateDirectory = disk?.mountPoint ?? (project.map { $0 != 0 } == true ? directory : state.containerDirectory(name))
         var record = ContainerRecord(
             name: name, pid: pid, startTime: stat.startTime, cgroup: try cgroupPath(name).description,
-            rootfs: state.runDirectory(name) + "/rootfs", lower: lower, upper: privateDirectory + "/upper", work: privateDirectory + "/work",
+            scope: try cgroupLayout().scope(name), rootfs: state.runDirectory(name) + "/rootfs", lower: lower, upper: privateDirectory + "/upper",
+            work: privateDirectory + "/work",
             keepPrivateLayer: spec.persistent)
         let launch = try launchConfiguration(container, record: record)
         record.spec = spec
@@ -493,10 +518,12 @@ public struct ContainerRuntime: Sendable {
         let pty = terminal ? try PseudoTerminal() : nil
         var record: ContainerRecord?
         do {
-            record = try start(container, networks: networks, foreground: true, terminal: pty)
-            guard let pid = record?.pid else { throw RuntimeError(description: "container \(name) started without a pid") }
+            let started = try start(container, networks: networks, foreground: true, terminal: pty)
+            record = started
+            guard let pid = started.pid else { throw RuntimeError(description: "container \(name) started without a pid") }
             pty?.closeSlave()  // the init holds it now: its end reads as EIO on the master
-            let status = try waitForeground(name, pid: pid, signals: signals, terminal: pty)
+            let group = try CgroupPath(started.cgroup)
+            let status = try waitForeground(name, pid: pid, group: group, signals: signals, terminal: pty)
             let code = Reaper.exitCode(status)
             logger.info("exited", metadata: ["container": "\(name)", "code": "\(code)"])
             if let record { try delete(record, keepPrivateLayer: false) }
@@ -509,7 +536,9 @@ public struct ContainerRuntime: Sendable {
 
     /// Waits for the foreground init `pid` to exit, passing signals on (with
     /// a terminal, relaying it meanwhile); its wait status.
-    private func waitForeground(_ name: String, pid: pid_t, signals: SignalPipe, terminal: PseudoTerminal?) throws -> Int32 {
+    private func waitForeground(
+        _ name: String, pid: pid_t, group: CgroupPath, signals: SignalPipe, terminal: PseudoTerminal?
+    ) throws -> Int32 {
         let handle = try PidFD(pid: pid)
         var interrupts = 0
         // A terminal is relayed until every process of the container has let
@@ -518,7 +547,7 @@ public struct ContainerRuntime: Sendable {
             if signal == SIGINT || signal == SIGTERM { interrupts += 1 }
             if interrupts > 1 {
                 logger.notice("killing the container", metadata: ["container": "\(name)", "signal": "\(signal)"])
-                try? cgroups.killAll(try cgroupPath(name))
+                try? cgroups.killAll(group)
             } else {
                 _ = try? handle.signal(signal)
             }
@@ -532,7 +561,7 @@ public struct ContainerRuntime: Sendable {
             guard let record = state.load(name) else { return nil }
             let status = status(name)
             var usage: CgroupObservation?
-            if case .running = status, let group = try? CgroupPath(record.cgroup) { usage = try? cgroups.observe(group) }
+            if case .running = status { usage = try? observeCgroup(record, usage: true) }
             return (record, status, usage)
         }
     }
@@ -612,7 +641,7 @@ public struct ContainerRuntime: Sendable {
     /// `stop` of a record in hand.
     func stop(_ record: ContainerRecord, timeout: Interval) throws {
         let name = record.name
-        let group = try cgroupPath(name)
+        let group = try CgroupPath(record.cgroup)
         // Through a pidfd checked against the recorded start time: the signal
         // can only reach our init, and its exit is waited for with poll(2).
         if isRunning(record), let pid = record.pid, let handle = try? PidFD(pid: pid, startTime: record.startTime) {
@@ -636,6 +665,8 @@ public struct ContainerRuntime: Sendable {
         try drain(group)
         try cgroups.remove(group)
         if record.pid != nil { unregisterMachine(name) }
+        // Its scope goes with it (empty now: systemd may have collected it already).
+        if let unit = record.scope, let scope = scopePath(record) { try stopScope(unit, path: scope) }
         // Its journal relay sends what is left and ends with the container.
         journalRelay(name).waitForEnd(milliseconds: 2000)
         try state.forgetInit(name)
@@ -665,6 +696,9 @@ public struct ContainerRuntime: Sendable {
             let group = try cgroupPath(name)
             try drain(group)
             try cgroups.remove(group)
+            if let unit = try cgroupLayout().scope(name), let scope = try? CgroupPath(group.components.dropLast().joined(separator: "/")) {
+                try stopScope(unit, path: scope)
+            }
             return
         }
         try delete(record, keepPrivateLayer: keepPrivateLayer)

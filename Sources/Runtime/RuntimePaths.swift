@@ -12,6 +12,8 @@ public struct RuntimePaths: Sendable, Equatable {
     /// Where the host's LXCFS is mounted (a host service, shared by every
     /// instance; BERTH_LXCFS_DIR): containers' /proc files come from it.
     public var lxcfsDirectory: FilePath
+    /// Who places the containers' cgroups (`--cgroup-driver`).
+    public var cgroupManager: CgroupManager = .cgroupfs
 
     public init(
         stateDirectory: FilePath = "/var/lib/berth",
@@ -23,6 +25,12 @@ public struct RuntimePaths: Sendable, Equatable {
         self.runDirectory = runDirectory
         self.cgroupParent = cgroupParent
         self.lxcfsDirectory = lxcfsDirectory
+    }
+
+    /// Where this instance's containers' cgroups go; `root`: the systemd
+    /// manager's own cgroup (systemd driver).
+    public func cgroupLayout(root: String = "") throws(CgroupLayout.LayoutError) -> CgroupLayout {
+        try CgroupLayout(manager: cgroupManager, parent: cgroupParent, root: root)
     }
 
     /// The host's LXCFS, where this instance looks for it.

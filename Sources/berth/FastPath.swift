@@ -1,4 +1,5 @@
 import Model
+import Runtime
 
 /// A parser for the plain forms of `berth run`, `start` and `stop`, which
 /// must start fast: ArgumentParser builds and reflects over the whole command
@@ -10,7 +11,7 @@ import Model
 enum FastPath {
     /// Options that take a value: the instance options (every command),
     /// run's, and stop's.
-    static let instanceOptions = ["--state-dir", "--run-dir", "--cgroup-parent"]
+    static let instanceOptions = ["--state-dir", "--run-dir", "--cgroup-parent", "--cgroup-driver"]
     static let runOptions = [
         "--name", "--template", "--rootfs", "--hostname", "--env", "-e", "--workdir", "-w", "--memory", "--cpus", "--pids",
     ]
@@ -77,6 +78,7 @@ enum FastPath {
             case "--state-dir": instance.stateDir = value
             case "--run-dir": instance.runDir = value
             case "--cgroup-parent": instance.cgroupParent = value
+            case "--cgroup-driver": instance.cgroupDriver = value
             case "--name": run.name = value
             case "--template": run.template = value
             case "--rootfs": run.rootfs = value
@@ -91,6 +93,8 @@ enum FastPath {
                 timeout = interval
             }
         }
+        // An unknown cgroup driver is ArgumentParser's to report.
+        guard CgroupManager(rawValue: instance.cgroupDriver) != nil else { return nil }
         if command == "run" {
             guard positionals.isEmpty else { return nil }
             run.instance = instance

@@ -20,6 +20,13 @@ struct GlobalOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("The cgroup under which berth creates containers' cgroups (or BERTH_CGROUP_PARENT).", valueName: "name"))
     var cgroupParent: String = Instance.defaults.cgroupParent
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Who makes containers' cgroups: cgroupfs (berth, under --cgroup-parent) or systemd (a delegated scope per container in <cgroup-parent>.slice, cgroup v2; or BERTH_CGROUP_DRIVER).",
+            valueName: "driver"))
+    var cgroupDriver: String = Instance.defaults.cgroupDriver
+
     @Flag(name: [.customShort("q"), .long], help: "Print only errors and totals.")
     var quiet = false
 
@@ -32,6 +39,9 @@ struct GlobalOptions: ParsableArguments {
 
     func validate() throws {
         if quiet && verbose { throw ValidationError("give --quiet or --verbose, not both") }
+        if CgroupManager(rawValue: cgroupDriver) == nil {
+            throw ValidationError("--cgroup-driver \(cgroupDriver) (or BERTH_CGROUP_DRIVER): give cgroupfs or systemd")
+        }
     }
 }
 

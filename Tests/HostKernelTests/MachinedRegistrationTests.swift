@@ -218,5 +218,115 @@ extension JournaldTests {
             #expect(stop.exitedCleanly, "\(String(decoding: stop.output, as: UTF8.self))")
             #expect(host.runtime.state.load("mach2")?.pid == nil)
         }
+
+        /// With the systemd cgroup driver (cgroup v2, a systemd manager on the
+        /// bus) the container is the payload of a delegated scope, which
+        /// machined takes as its unit: `machinectl` shows it. berth's limits in
+        /// the payload survive a daemon-reload; the cpu weight is the scope's
+        /// CPUWeight=, changed live and repaired from the scope's cpu.weight;
+        /// deleting the container leaves no scope.
+        @Test(
+            .enabled(if: hasMachined, "systemd-machined is not installed (Debian's systemd-container: scripts/install-deps.sh)"),
+            .enabled(if: isUnified, "the systemd cgroup driver needs the unified hierarchy (cgroup v2)"))
+        func withTheSystemdDriverAContainerIsTheMachineOfItsScope() throws {
+            let machined = try TestMachined(withSystemdIn: ProcessInfo.processInfo.environment["BERTH_TEST_ROOT"] ?? "/tmp")
+            defer { machined.tearDown() }
+            let host = try TestHost()
+            defer { #expect(host.tearDown() == []) }
+            let manifest = host.root + "/sd1.yaml"
+            func write(weight: Int) throws {
+                try """
+                apiVersion: berth/v1
+                kind: Container
+                metadata: {name: sd1}
+                spec:
+                  rootfs: {template: busybox}
+                  init: {command: [sleep, "300"]}
+                  resources: {memory: {max: 64Mi}, pids: {max: 50}, cpu: {weight: \(weight)}}
+
+                """.write(toFile: manifest, atomically: true, encoding: .utf8)
+            }
+            try FileManager.default.createDirectory(atPath: host.root, withIntermediateDirectories: true)
+            try write(weight: 300)
+            let global = MachinedRegistrationTests.global(host) + ["--cgroup-driver", "systemd"]
+            func apply() throws -> String {
+                let result = try Spawn.run([ContainerCLITests.binary, "apply"] + global + [manifest], mergingStandardError: true)
+                let output = String(decoding: result.output, as: UTF8.self)
+                #expect(result.exitedCleanly, "\(output)")
+                return output
+            }
+            let output = try apply()
+            #expect(!output.contains("machined registration failed"), "\(output)")
+            let record = try #require(host.runtime.state.load("sd1"))
+            let pid = try #require(record.pid)
+            let unit = "\(host.parent)-sd1.scope"
+            #expect(record.scope == unit)
+            #expect(record.cgroup.hasSuffix("/\(host.parent).slice/\(unit)/payload"), "\(record.cgroup)")
+            let cgroup = try String(contentsOfFile: "/proc/\(pid)/cgroup", encoding: .utf8)
+            #expect(cgroup == "0::/\(record.cgroup)\n", "\(cgroup)")
+            let payload = "/sys/fs/cgroup/" + record.cgroup
+            let scope = URL(fileURLWithPath: payload).deletingLastPathComponent().path
+            func file(_ path: String) -> String {
+                ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+            }
+
+            let line = machined.machines().split(separator: "\n").first { $0.hasPrefix("sd1 ") }
+            #expect(
+                line?.split(separator: " ", omittingEmptySubsequences: true).prefix(3) == ["sd1", "container", "berth"], "\(machined.machines())")
+            let shown = try Spawn.run(["/usr/bin/machinectl", "show", "sd1", "-p", "Leader", "-p", "Unit"])
+            let properties = String(decoding: shown.output, as: UTF8.self)
+            #expect(properties.contains("Leader=\(pid)\n") && properties.contains("Unit=\(unit)\n"), "\(properties)")
+
+            // berth's limits in the payload; the weight on the scope (systemd's).
+            #expect(file(payload + "/memory.max") == "67108864")
+            #expect(file(payload + "/pids.max") == "50")
+            #expect(file(scope + "/cpu.weight") == "300")
+            #expect(file(scope + "/pids.max") == "max", "TasksMax=infinity")
+            // A daemon-reload (SIGHUP) writes the scope's own files again from its
+            // unit: the scope's pids.max, set by hand, is TasksMax=infinity again.
+            try "1000".write(toFile: scope + "/pids.max", atomically: false, encoding: .utf8)
+            let manager = try #require(machined.manager)
+            kill(manager.pid, SIGHUP)
+            for _ in 0..<1500 where file(scope + "/pids.max") != "max" { usleep(20_000) }
+            #expect(file(scope + "/pids.max") == "max", "the manager reloaded")
+            #expect(file(payload + "/memory.max") == "67108864", "a daemon-reload leaves the delegated payload alone")
+            #expect(file(scope + "/cpu.weight") == "300")
+
+            // Changed live (the same init), and repaired from the scope's file.
+            try write(weight: 700)
+            _ = try apply()
+            #expect(file(scope + "/cpu.weight") == "700")
+            #expect(host.runtime.state.load("sd1")?.pid == pid)
+            try "150".write(toFile: scope + "/cpu.weight", atomically: false, encoding: .utf8)
+            _ = try apply()
+            #expect(file(scope + "/cpu.weight") == "700")
+            #expect(host.runtime.state.load("sd1")?.pid == pid)
+
+            // exec joins the payload (the root of the container's cgroup
+            // namespace, entered once the init was moved there); suspend and
+            // resume freeze and thaw the payload.
+            let exec = try Spawn.run(
+                [ContainerCLITests.binary, "exec"] + global + ["sd1", "--", "/bin/cat", "/proc/self/cgroup", "/proc/1/cgroup"],
+                mergingStandardError: true)
+            #expect(String(decoding: exec.output, as: UTF8.self) == "0::/\n0::/\n", "\(String(decoding: exec.output, as: UTF8.self))")
+            let suspend = try Spawn.run([ContainerCLITests.binary, "suspend"] + global + ["sd1"], mergingStandardError: true)
+            #expect(suspend.exitedCleanly && file(payload + "/cgroup.freeze") == "1", "\(String(decoding: suspend.output, as: UTF8.self))")
+            let resume = try Spawn.run([ContainerCLITests.binary, "resume"] + global + ["sd1"], mergingStandardError: true)
+            #expect(resume.exitedCleanly && file(payload + "/cgroup.freeze") == "0", "\(String(decoding: resume.output, as: UTF8.self))")
+
+            try host.runtime.delete("sd1", keepPrivateLayer: false)
+            #expect(!FileManager.default.fileExists(atPath: scope), "\(scope)")
+            #expect(!machined.machines().contains("sd1"), "\(machined.machines())")
+            var loaded = true
+            for _ in 0..<100 where loaded {
+                let unitCall = [
+                    "/usr/bin/busctl", "call", "org.freedesktop.systemd1", "/org/freedesktop/systemd1", "org.freedesktop.systemd1.Manager",
+                    "GetUnit", "s", unit,
+                ]
+                loaded = (try? Spawn.run(unitCall))?.exitedCleanly ?? false
+                if loaded { usleep(20_000) }
+            }
+            #expect(!loaded, "systemd still has \(unit)")
+        }
     }
 }

@@ -32,6 +32,7 @@ import Testing
         record.spec = container.spec
         record.networks = desired.networks
         record.foregroundOwner = [UInt64.max, 0]
+        record.scope = "berth-full.scope"
         return record
     }
 

@@ -68,7 +68,7 @@ def test_the_unit_has_one_cgroup_model():
 
 def test_the_defaults_file_names_only_variables_berth_reads():
     names = re.findall(r"^#?(BERTH_[A-Z_]+)=", DEFAULTS.read_text(), re.M)
-    assert set(names) == {"BERTH_AGENT_OPTIONS", "BERTH_STATE_DIR", "BERTH_RUN_DIR", "BERTH_CGROUP_PARENT", "BERTH_LOG_LEVEL",
+    assert set(names) == {"BERTH_AGENT_OPTIONS", "BERTH_STATE_DIR", "BERTH_RUN_DIR", "BERTH_CGROUP_PARENT", "BERTH_CGROUP_DRIVER", "BERTH_LOG_LEVEL",
                           "BERTH_LXCFS_DIR"}
     options = re.findall(r'^#BERTH_AGENT_OPTIONS="([^"]*)"', DEFAULTS.read_text(), re.M)
     for line in options:

@@ -88,8 +88,21 @@ def test_environment_names_the_instance_and_a_flag_beats_it(instances):
 
 def test_help_names_the_variables():
     help = berth("plan", "--help").stdout
-    for variable in ["BERTH_STATE_DIR", "BERTH_RUN_DIR", "BERTH_CGROUP_PARENT"]:
+    for variable in ["BERTH_STATE_DIR", "BERTH_RUN_DIR", "BERTH_CGROUP_PARENT", "BERTH_CGROUP_DRIVER"]:
         assert variable in help
+
+
+@pytest.mark.parametrize("where", ["flag", "env"])
+@pytest.mark.parametrize("command", [["list"], ["stop", "web1"], ["start", "web1"]])
+def test_an_unknown_cgroup_driver_is_a_usage_error_naming_both(command, where, tmp_path):
+    # stop and start go through the fast path, which leaves the error to ArgumentParser.
+    options = ["--state-dir", str(tmp_path / "s"), "--run-dir", str(tmp_path / "r")]
+    if where == "flag":
+        result = berth(*command, *options, "--cgroup-driver", "systemdd")
+    else:
+        result = berth(*command, *options, env={"BERTH_CGROUP_DRIVER": "systemdd"})
+    assert result.returncode == 64, result.stderr
+    assert "--cgroup-driver systemdd" in result.stderr and "cgroupfs or systemd" in result.stderr
 
 
 @pytest.mark.parametrize("command", ["logs", "show", "version"])

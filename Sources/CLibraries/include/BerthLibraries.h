@@ -64,6 +64,21 @@ int berth_machine_register(const char *name, const char *service, const char *ma
 // berth's own where it is any). 0, or a negative errno with `error`.
 int berth_machine_unregister(const char *name, char *error, size_t error_size);
 
+// systemd's manager over the system bus, for the systemd cgroup driver.
+// StartTransientUnit of a scope: `unit` in `slice`, Delegate=yes,
+// TasksMax=infinity, CollectMode=inactive-or-failed, PIDs=`pid`, and the
+// weights (UINT64_MAX: systemd's default). 0 once the job is queued, or a
+// negative errno with `error`.
+int berth_systemd_start_scope(const char *unit, const char *slice, const char *description, uint32_t pid,
+                              uint64_t cpu_weight, uint64_t io_weight, char *error, size_t error_size);
+// SetUnitProperties(unit, runtime: true, CPUWeight, IOWeight).
+int berth_systemd_set_weights(const char *unit, uint64_t cpu_weight, uint64_t io_weight, char *error,
+                              size_t error_size);
+// StopUnit(unit, "replace").
+int berth_systemd_stop_unit(const char *unit, char *error, size_t error_size);
+// The manager's ControlGroup property (its root cgroup: "" or "/" for PID 1).
+int berth_systemd_control_group(char *group, size_t group_size, char *error, size_t error_size);
+
 int berth_cap_from_name(const char *name, cap_value_t *value);
 char *berth_cap_to_name(cap_value_t value);
 int berth_cap_free(void *object);

@@ -128,6 +128,10 @@ extension ContainerRuntime {
             throw CheckpointError("\(directory)/\(CheckpointManifest.recordFileName): unreadable record: \(error)")
         }
         guard let spec = saved.spec else { throw CheckpointError("\(directory): the record has no spec") }
+        if paths.cgroupManager == .systemd {
+            // CRIU restores into a cgroup that exists; a scope exists only with a process in it.
+            throw CheckpointError("berth restore with --cgroup-driver systemd is not supported yet: restore with --cgroup-driver cgroupfs")
+        }
         let criu = CRIU(workDirectory: criuWorkDirectory(name))
         try criu.check()
         let container = ContainerObject(
@@ -147,9 +151,10 @@ extension ContainerRuntime {
         record.diskImage = disk?.image
         record.rootfs = state.runDirectory(name) + "/rootfs"
         record.cgroup = try cgroupPath(name).description
+        record.scope = nil
         for path in [record.upper, record.work, record.rootfs] { try Syscall.makeDirectories(path) }
 
-        let group = try cgroupPath(name)
+        let group = try CgroupPath(record.cgroup)
         try state.save(record)
         try cgroups.create(group)
         if !(try cgroups.processes(in: group)).isEmpty { try cgroups.killAll(group) }

@@ -18,6 +18,8 @@ struct Instance: Equatable {
     var stateDir = Instance.environment("BERTH_STATE_DIR") ?? "/var/lib/berth"
     var runDir = Instance.environment("BERTH_RUN_DIR") ?? "/run/berth"
     var cgroupParent = Instance.environment("BERTH_CGROUP_PARENT") ?? "berth"
+    /// Who places containers' cgroups: cgroupfs (berth) or systemd (scopes).
+    var cgroupDriver = Instance.environment("BERTH_CGROUP_DRIVER") ?? CgroupManager.cgroupfs.rawValue
     /// The host's LXCFS mountpoint (a host setting, not per instance).
     var lxcfsDir = Instance.environment("BERTH_LXCFS_DIR") ?? "/var/lib/lxcfs"
     /// How much berth says on stderr (-q, -v).
@@ -28,6 +30,7 @@ struct Instance: Equatable {
         stateDir = global.stateDir
         runDir = global.runDir
         cgroupParent = global.cgroupParent
+        cgroupDriver = global.cgroupDriver
         verbosity = global.verbosity
     }
 
@@ -40,8 +43,11 @@ struct Instance: Equatable {
     }
 
     var paths: RuntimePaths {
-        RuntimePaths(
+        var paths = RuntimePaths(
             stateDirectory: .init(stateDir), runDirectory: .init(runDir), cgroupParent: cgroupParent, lxcfsDirectory: .init(lxcfsDir))
+        // Checked by GlobalOptions.validate and the fast path before any use.
+        paths.cgroupManager = CgroupManager(rawValue: cgroupDriver) ?? .cgroupfs
+        return paths
     }
 }
 
