@@ -20,7 +20,8 @@ tests=$(ls -d .build/debug/berthPackageTests.xctest 2>/dev/null || ls -d .build/
 # they would double this lane's time. BERTH_VM_SUITES overrides the list.
 # Then, alone (nothing else runs while they put their own bus and systemd
 # manager over /run/dbus and /run/systemd): what systemd-machined makes of a
-# container's cgroup, which differs by version too (~100 s under TCG).
+# container's cgroup, which differs by version too, and the systemd cgroup
+# driver's scopes (~7 min under TCG).
 # BERTH_VM_SERIAL_SUITES overrides that list; with BERTH_VM_SUITES it is empty
 # unless given.
 suites=${BERTH_VM_SUITES:-AgentTests|BeancounterKernelTests|CgroupDriverTests|CheckpointTests|ContainerCLITests|ContainerExecTests|ContainerResourceTests|ContainerRuntimeTests|CrashConvergenceTests|DiskQuotaTests|EscapeTests|FieldContractTests|ProcVirtualizationTests|ReconcileCLITests|RunCommandTests}
