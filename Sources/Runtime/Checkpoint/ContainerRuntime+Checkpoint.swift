@@ -182,6 +182,11 @@ extension ContainerRuntime {
             record.pid = pid
             record.startTime = ProcessStat.read(pid)?.startTime
             try state.saveInit(record)
+            // The dump's network lock, restored with the namespace's ruleset.
+            let unlocked = try CRIUNetworkLock.removeLeftovers(pid: pid)
+            if !unlocked.isEmpty {
+                logger.info("removed CRIU's network lock", metadata: ["container": "\(name)", "tables": "\(unlocked.joined(separator: ", "))"])
+            }
         } catch {
             try? cgroups.killAll(group)
             try? drain(group)
