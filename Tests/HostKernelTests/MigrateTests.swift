@@ -14,8 +14,10 @@ import Testing
 /// an authorized key), joined to the test's namespace by a veth.
 /// Under qemu without KVM each ssh connection takes tens of seconds: berth
 /// migrate opens one and shares it (ControlMaster) across its steps. It
-/// passes in the VM lane but takes ~290 s there (freeze ~90 s), too long
-/// for the default suites. Run
+/// passes in the VM lane but takes ~290 s there (freeze ~90 s; 620 s,
+/// freeze 259 s, with three VMs sharing the machine's two cores), too long
+/// for the default suites. A file and a directory removed on the source
+/// between the layer's two copies are gone on the target. Run
 /// it with BERTH_VM_SUITES='MigrateTests' BERTH_CRIU_REQUIRED=1 scripts/vm-lane.sh.
 @Suite(.serialized, .enabled(if: Sandbox.isActive, "lane 2: run through scripts/sandbox-run.sh as root"))
 struct MigrateTests {
