@@ -59,6 +59,15 @@ public enum Syscall {
         throw SystemError(call: "mkdir", errno: code, subject: path)
     }
 
+    /// mkdtemp(3): a new directory (0700) named `prefix` and six random
+    /// characters, never one that exists (a crashed run's is left alone).
+    public static func makeTemporaryDirectory(prefix: String) throws(SystemError) -> String {
+        var template = Array((prefix + "XXXXXX").utf8CString)
+        let made = template.withUnsafeMutableBufferPointer { buffer in buffer.baseAddress.flatMap { mkdtemp($0) } != nil }
+        guard made else { throw SystemError(call: "mkdtemp", errno: errno, subject: prefix + "XXXXXX") }
+        return String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
     /// mkdir -p: creates `path` and its missing parents. Idempotent.
     public static func makeDirectories(_ path: String, mode: mode_t = 0o755) throws(SystemError) {
         if Glibc.mkdir(path, mode) == 0 || errno == EEXIST { return }
@@ -96,6 +105,16 @@ public enum Syscall {
     static func forEachEntry(
         _ fd: Int32, subject: String, _ body: (String, stat) throws(SystemError) -> Void
     ) throws(SystemError) {
+        try forEachEntryName(fd, subject: subject) { name, info throws(SystemError) in
+            try body(String(decoding: name, as: UTF8.self), info)
+        }
+    }
+
+    /// forEachEntry with the names as the bytes the kernel gives (a name
+    /// need not be UTF-8).
+    static func forEachEntryName(
+        _ fd: Int32, subject: String, _ body: ([UInt8], stat) throws(SystemError) -> Void
+    ) throws(SystemError) {
         // fdopendir takes the descriptor over: hand it a duplicate.
         let copy = try retrying("dup", subject) { fcntl(fd, F_DUPFD_CLOEXEC, 3) }
         guard let stream = fdopendir(copy) else {
@@ -104,14 +123,43 @@ public enum Syscall {
         }
         defer { closedir(stream) }
         while let entry = readdir(stream) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            if name == "." || name == ".." { continue }
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { Array($0.prefix { $0 != 0 }) }
+            if name == [0x2e] || name == [0x2e, 0x2e] { continue }
             var info = stat()
-            if fstatat(fd, name, &info, AT_SYMLINK_NOFOLLOW) != 0 {
+            if fstatat(fd, name.map { CChar(bitPattern: $0) } + [0], &info, AT_SYMLINK_NOFOLLOW) != 0 {
                 if errno == ENOENT { continue }
-                throw SystemError(call: "fstatat", errno: errno, subject: subject + "/" + name)
+                throw SystemError(call: "fstatat", errno: errno, subject: subject + "/" + String(decoding: name, as: UTF8.self))
             }
             try body(name, info)
+        }
+    }
+
+    /// Every entry under the directory `path`, as `find . -mindepth 1`
+    /// names them ("./a", "./a/b", as bytes), without following a symlink;
+    /// in no particular order.
+    public static func treePaths(_ path: String) throws(SystemError) -> [[UInt8]] {
+        let fd = try open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        defer { close(fd) }
+        var paths: [[UInt8]] = []
+        try collectPaths(fd, prefix: Array("./".utf8), subject: path, into: &paths)
+        return paths
+    }
+
+    private static func collectPaths(_ fd: Int32, prefix: [UInt8], subject: String, into paths: inout [[UInt8]]) throws(SystemError) {
+        var directories: [[UInt8]] = []
+        try forEachEntryName(fd, subject: subject) { name, info throws(SystemError) in
+            paths.append(prefix + name)
+            if info.st_mode & S_IFMT == S_IFDIR { directories.append(name) }
+        }
+        for name in directories {
+            let child = openat(fd, name.map { CChar(bitPattern: $0) } + [0], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            if child < 0 {
+                if errno == ENOENT { continue }
+                throw SystemError(call: "openat", errno: errno, subject: subject + "/" + String(decoding: name, as: UTF8.self))
+            }
+            defer { close(child) }
+            try collectPaths(
+                child, prefix: prefix + name + [0x2f], subject: subject + "/" + String(decoding: name, as: UTF8.self), into: &paths)
         }
     }
 

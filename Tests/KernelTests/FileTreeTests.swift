@@ -39,4 +39,21 @@ import Testing
         try Syscall.removeTree(base + "/link")
         #expect(!Syscall.exists(base + "/link") && Syscall.exists(base + "/target/keep"))
     }
+
+    /// berth migrate's ssh socket directory: a stale one of an earlier run
+    /// (same name but for the random part) does not stop the next.
+    @Test func temporaryDirectoriesAreNewEachTimeAndPrivate() throws {
+        defer { try? Syscall.removeTree(base) }
+        try Syscall.makeDirectories(base)
+        try Syscall.mkdir(base + "/ssh-\(getpid())", mode: 0o700)
+        let first = try Syscall.makeTemporaryDirectory(prefix: base + "/ssh-")
+        let second = try Syscall.makeTemporaryDirectory(prefix: base + "/ssh-")
+        #expect(first != second)
+        for path in [first, second] {
+            #expect(path.hasPrefix(base + "/ssh-") && path.count == (base + "/ssh-").count + 6)
+            var info = stat()
+            #expect(stat(path, &info) == 0 && info.st_mode & 0o7777 == 0o700 && info.st_mode & S_IFMT == S_IFDIR)
+        }
+        #expect(throws: SystemError.self) { try Syscall.makeTemporaryDirectory(prefix: base + "/missing/ssh-") }
+    }
 }

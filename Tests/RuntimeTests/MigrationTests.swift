@@ -1,6 +1,11 @@
+import Kernel
 import Testing
 
 @testable import Runtime
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// berth migrate's pure parts: the ssh command lines, the steps in order,
 /// and the rollback after a failure at each step, with a fake source and
@@ -22,7 +27,11 @@ import Testing
             if let failing, line.hasPrefix(failing) { throw Failure() }
         }
 
-        func privateLayer(_ name: String) throws -> String { "/state/containers/\(name)/upper" }
+        var layerRefusal: String?
+        func privateLayer(_ name: String) throws -> String {
+            if let layerRefusal { throw MigrationError.Cause(layerRefusal) }
+            return "/state/containers/\(name)/upper"
+        }
         func preDump(_ name: String, into directory: String, parent: String?) throws {
             try record("pre-dump \(directory) parent \(parent ?? "-")")
         }
@@ -30,6 +39,7 @@ import Testing
         func restoreHere(_ name: String, from directory: String) throws { try record("restore here \(directory)") }
         func deleteHere(_ name: String) throws { try record("delete here \(name)") }
         func removeTree(_ path: String) throws { calls.append("rm here \(path)") }
+        func writeLayerList(_ name: String, to path: String) throws { try record("list layer \(name) → \(path)") }
 
         func run(_ command: [String]) throws -> String {
             let line = "remote " + RemoteBerth.line(command)
@@ -114,6 +124,10 @@ import Testing
                 "send /state/migrate/c1/pre-2 → /srv/berth/migrate/c1/pre-2",
                 "dump /state/migrate/c1/final parent ../pre-2",
                 "send /state/containers/c1/upper → /srv/berth/containers/c1/upper",
+                "list layer c1 → /state/migrate/c1/layer/paths",
+                "send /state/migrate/c1/layer → /srv/berth/migrate/c1/layer",
+                "remote "
+                    + RemoteBerth.line(MigrationTests.target.prune("/srv/berth/containers/c1/upper", keeping: "/srv/berth/migrate/c1/layer/paths")),
                 "send /state/migrate/c1/final → /srv/berth/migrate/c1/final",
                 "remote berth restore c1 --from /srv/berth/migrate/c1/final --state-dir /srv/berth",
                 "remote berth status c1 -o json --state-dir /srv/berth",
@@ -124,6 +138,45 @@ import Testing
         #expect(report?.steps == MigrationTests.migration.steps)
         // Two clock readings: at the final dump and at "running".
         #expect(report?.freezeMilliseconds == 7)
+    }
+
+    @Test func theLayerListIsSortedByBytesAndNULEnded() {
+        let paths = ["./b", "./a/b", "./a", "./a-b", "./é", "./Z"].map { Array($0.utf8) }
+        #expect(
+            Migration.layerList(paths) == Array("./Z\0./a\0./a-b\0./a/b\0./b\0./é\0".utf8))
+        #expect(Migration.layerList([]) == [])
+    }
+
+    /// The target's prune, run here on a tree: what is not in the list
+    /// goes (files, directories with what they hold, symlinks, not their
+    /// targets), names with spaces, newlines and quotes included.
+    /// The prune's command line as the target's shell runs it (sh from PATH).
+    func prune(_ layer: String, _ list: String) throws -> Spawn.Result {
+        try Spawn.run(["/bin/sh"] + MigrationTests.target.prune(layer, keeping: list).dropFirst(), mergingStandardError: true)
+    }
+
+    @Test func thePruneRemovesWhatTheListDoesNotHold() throws {
+        let base = "/tmp/berth-prune-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        defer { try? Syscall.removeTree(base) }
+        let layer = base + "/upper"
+        for directory in ["kept/deep", "gone/deep", "odd"] { try Syscall.makeDirectories(layer + "/" + directory) }
+        try Syscall.makeDirectories(base + "/outside")
+        for file in ["kept/a", "kept/deep/b", "gone/deep/c", "gone-file", "odd/it's two\nlines", "odd/kept 'x'", "outside-target"] {
+            try Syscall.writeAtomically([], to: (file == "outside-target" ? base + "/outside/" : layer + "/") + file, durable: false)
+        }
+        try Syscall.symlink(base + "/outside", at: layer + "/gone-link")
+        let kept = ["kept", "kept/a", "kept/deep", "kept/deep/b", "odd", "odd/kept 'x'"].map { Array(("./" + $0).utf8) }
+        try Syscall.writeAtomically(Migration.layerList(kept), to: base + "/paths", durable: false)
+        let result = try prune(layer, base + "/paths")
+        #expect(result.exitedCleanly, "\(String(decoding: result.output, as: UTF8.self))")
+        let left = try Syscall.treePaths(layer).map { String(decoding: $0, as: UTF8.self) }.sorted()
+        #expect(left == kept.map { String(decoding: $0, as: UTF8.self) }.sorted())
+        #expect(Syscall.exists(base + "/outside/outside-target"))
+        // A list out of order stops it before anything is removed.
+        try Syscall.makeDirectories(layer + "/new")
+        try Syscall.writeAtomically(Array("./odd\0./kept\0".utf8), to: base + "/paths", durable: false)
+        #expect(!(try prune(layer, base + "/paths")).exitedCleanly)
+        #expect(Syscall.exists(layer + "/kept/a") && Syscall.exists(layer + "/new"))
     }
 
     @Test func withoutPreDumpsTheFinalDumpHasNoParent() throws {
@@ -141,6 +194,20 @@ import Testing
         #expect(error?.step == .checkTarget)
         #expect(error?.description == "migrate failed at check the target: the target already has a container c1 (it kept running here)")
         #expect(!fakes.calls.contains { $0.hasPrefix("remote rm") || $0.hasPrefix("remote mkdir") })
+    }
+
+    /// A container with a disk quota does not move yet: refused before
+    /// anything is asked of the target, and it keeps running.
+    @Test func aContainerTheSourceCannotMoveIsRefusedBeforeTheTargetIsAsked() throws {
+        let fakes = Fakes()
+        fakes.layerRefusal = "container c1 has a disk quota (resources.disk): berth migrate does not move those yet"
+        let error = try #require(run(fakes).error)
+        #expect(error.step == .checkTarget)
+        #expect(
+            error.description
+                == "migrate failed at check the target: container c1 has a disk quota (resources.disk): berth migrate does not move those yet "
+                + "(it kept running here)")
+        #expect(!fakes.calls.contains { $0.hasPrefix("remote") || $0.hasPrefix("dump") || $0.hasPrefix("send") })
     }
 
     /// Failing at each step: what is undone, as calls after the failing one.

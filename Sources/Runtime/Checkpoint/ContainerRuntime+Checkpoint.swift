@@ -1,5 +1,6 @@
 import FoundationEssentials
 import Kernel
+import Logging
 import Model
 
 #if canImport(Glibc)
@@ -172,6 +173,7 @@ extension ContainerRuntime {
         }
         defer { try? Syscall.detachMount(record.rootfs) }
         var opened: [(key: String, fd: Int32)] = []
+        var unlocked: [String] = []
         defer { for item in opened { Syscall.close(item.fd) } }
         do {
             for file in manifest.hostFiles {
@@ -187,6 +189,8 @@ extension ContainerRuntime {
             record.pid = pid
             record.startTime = ProcessStat.read(pid)?.startTime
             try state.saveInit(record)
+            // The dump's network lock, restored with the namespace's ruleset.
+            unlocked = try CRIUNetworkLock.removeLeftovers(pid: pid)
         } catch {
             try? cgroups.killAll(group)
             try? drain(group)
@@ -199,7 +203,9 @@ extension ContainerRuntime {
             try NetworkAttacher(logger: logger, state: state).converge(
                 pid: pid, container: container, networks: byName, ipv6: record.ipv6 ?? spec.usesIPv6)
         }
-        logger.info("restored", metadata: ["container": "\(name)", "pid": "\(record.pid ?? 0)", "directory": "\(directory)"])
+        var metadata: Logger.Metadata = ["container": "\(name)", "pid": "\(record.pid ?? 0)", "directory": "\(directory)"]
+        if !unlocked.isEmpty { metadata["networkLockRemoved"] = "\(unlocked.joined(separator: ", "))" }
+        logger.info("restored", metadata: metadata)
         return record
     }
 

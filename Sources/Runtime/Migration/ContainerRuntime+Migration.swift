@@ -25,6 +25,12 @@ extension ContainerRuntime: MigrationSource {
 
     public func removeTree(_ path: String) throws { try Syscall.removeTree(path) }
 
+    public func writeLayerList(_ name: String, to path: String) throws {
+        let list = Migration.layerList(try Syscall.treePaths(try privateLayer(name)))
+        try Syscall.makeDirectories(String(path[..<(path.lastIndex(of: "/") ?? path.endIndex)]), mode: 0o700)
+        try Syscall.writeAtomically(list, to: path)
+    }
+
     /// Where migrate keeps the images it makes on this host.
     public func migrationDirectory(_ name: String) -> String { paths.stateDirectory.string + "/migrate/" + name }
 }

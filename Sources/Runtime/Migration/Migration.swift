@@ -17,6 +17,9 @@ public protocol MigrationSource {
     func deleteHere(_ name: String) throws
     /// Removes a local working directory.
     func removeTree(_ path: String) throws
+    /// Writes the paths the private layer holds (Migration.layerList) to
+    /// the file `path` (its directory made).
+    func writeLayerList(_ name: String, to path: String) throws
 }
 
 /// The target host, reached through the ssh client (a fake in tests).
@@ -38,7 +41,8 @@ public protocol MigrationTransport {
 /// was put there.
 public struct Migration: Sendable {
     public enum Step: Hashable, Sendable, CustomStringConvertible {
-        /// The target's berth answers and has no container of that name.
+        /// The source can move it, and the target's berth answers and has no
+        /// container of that name.
         case checkTarget
         /// The private layer is copied while the container runs.
         case copyLayer
@@ -47,7 +51,8 @@ public struct Migration: Sendable {
         case copyPreDump(Int)
         /// The freeze begins: the final dump (the container stops here).
         case dump
-        /// What changed in the layer since its first copy.
+        /// What changed in the layer since its first copy; what was removed
+        /// since is removed on the target.
         case copyLayerAgain
         case copyImages
         case restoreOnTarget
@@ -103,6 +108,16 @@ public struct Migration: Sendable {
     /// The final images' directory name; its parent is the last pre-dump.
     static let finalName = "final"
     var parentOfFinal: String? { preDumps > 0 ? "../" + preDumpName(preDumps) : nil }
+    /// The directory of the list of the layer's paths at the freeze.
+    static let layerListName = "layer"
+    static let layerListFile = "paths"
+
+    /// The paths of a tree (as `find . -mindepth 1` prints them) as the
+    /// target compares them with its own: sorted by their bytes (as
+    /// `LC_ALL=C sort -z`), each ended by a NUL.
+    public static func layerList(_ paths: [[UInt8]]) -> [UInt8] {
+        paths.sorted { $0.lexicographicallyPrecedes($1) }.flatMap { $0 + [0] }
+    }
 
     /// Carries the steps out; `clock` gives milliseconds (monotonic),
     /// `progress` is told each step before it starts.
@@ -120,14 +135,26 @@ public struct Migration: Sendable {
             do {
                 switch step {
                 case .checkTarget:
+                    // What the source cannot move is refused before the
+                    // target is asked anything (a disk quota, a layer in memory).
+                    _ = try source.privateLayer(name)
                     _ = try transport.run(target.berth(["version"]))
                     if (try? transport.run(target.berth(["status", name, "-o", "json"]))) != nil {
                         throw MigrationError.Cause("the target already has a container \(name)")
                     }
                     targetTouched = true
                     _ = try transport.run(["mkdir", "-p", "--", staging])
-                case .copyLayer, .copyLayerAgain:
+                case .copyLayer:
                     try transport.send(try source.privateLayer(name), to: target.privateLayer(name))
+                case .copyLayerAgain:
+                    // tar brings what is new or changed; what was removed
+                    // since the first copy goes by the list of what is left.
+                    try transport.send(try source.privateLayer(name), to: target.privateLayer(name))
+                    let list = workDirectory + "/" + Migration.layerListName
+                    try source.writeLayerList(name, to: list + "/" + Migration.layerListFile)
+                    try transport.send(list, to: staging + "/" + Migration.layerListName)
+                    _ = try transport.run(
+                        target.prune(target.privateLayer(name), keeping: staging + "/" + Migration.layerListName + "/" + Migration.layerListFile))
                 case .preDump(let n):
                     try source.preDump(
                         name, into: workDirectory + "/" + preDumpName(n), parent: n > 1 ? "../" + preDumpName(n - 1) : nil)

@@ -81,6 +81,19 @@ public struct RemoteBerth: Equatable, Sendable {
                 + RemoteBerth.line(["tar", "-x", "-p", "--numeric-owner", "--xattrs", "--xattrs-include=*", "-C", directory, "-f", "-"]))
     }
 
+    /// The target's command that removes from `directory` every entry not
+    /// in `list` (Migration.layerList: NUL-ended paths, sorted by bytes): a
+    /// file removed on the source since the layer's first copy. The script
+    /// takes both as arguments (nothing is spliced into it); each stage
+    /// writes a file, so a failing one stops it (no pipefail in dash).
+    public func prune(_ directory: String, keeping list: String) -> [String] {
+        let script =
+            #"(cd -- "$1" && find . -mindepth 1 -print0) >"$2.here" && LC_ALL=C sort -z -o "$2.here" "$2.here""#
+            + #" && LC_ALL=C comm -z -23 --check-order "$2.here" "$2" >"$2.gone""#
+            + #" && (cd -- "$1" && xargs -0 -r rm -rf --) <"$2.gone""#
+        return ["sh", "-c", script, "sh", directory, list]
+    }
+
     /// Words as one shell line.
     public static func line(_ command: [String]) -> String { command.map(quoted).joined(separator: " ") }
 

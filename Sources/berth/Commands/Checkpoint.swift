@@ -95,10 +95,10 @@ struct Migrate: ParsableCommand {
     func run() throws {
         let runtime = try RuntimeContext.runtime(global)
         guard case .running = runtime.status(name) else { throw CLIFailure("container \(name) is not running") }
-        // One ssh connection for every step: its socket in a directory of
-        // ours (mkdir fails on one that exists), short enough for sun_path.
-        let control = "/tmp/berth-ssh-\(getpid())"
-        try Syscall.mkdir(control, mode: 0o700)
+        // One ssh connection for every step: its socket in a new directory
+        // of ours (mkdtemp: a crashed run's is no obstacle), short enough
+        // for sun_path.
+        let control = try Syscall.makeTemporaryDirectory(prefix: "/tmp/berth-ssh-")
         let target = RemoteBerth(
             host: host, sshOptions: sshOptions, binary: remoteBerth, stateDirectory: remoteStateDirectory, runDirectory: remoteRunDirectory,
             cgroupParent: remoteCgroupParent, controlDirectory: control)
