@@ -112,6 +112,18 @@ int berth_quota_get(int fd, int type, uint32_t id, struct berth_quota *quota) {
     return 0;
 }
 
+int berth_quota_get_next(int fd, int type, uint32_t id, uint32_t *found, struct berth_quota *quota) {
+    struct if_nextdqblk block;
+    memset(&block, 0, sizeof block);
+    if (syscall(SYS_quotactl_fd, fd, QCMD(Q_GETNEXTQUOTA, type), id, &block) != 0) return -1;
+    *found = block.dqb_id;
+    quota->block_hard_kib = (block.dqb_valid & QIF_BLIMITS) ? block.dqb_bhardlimit : 0;
+    quota->space_bytes = block.dqb_curspace;
+    quota->inode_hard = (block.dqb_valid & QIF_ILIMITS) ? block.dqb_ihardlimit : 0;
+    quota->inodes = block.dqb_curinodes;
+    return 0;
+}
+
 int berth_quota_set_limits(int fd, int type, uint32_t id, uint64_t block_hard_kib, uint64_t inode_hard) {
     struct if_dqblk block;
     memset(&block, 0, sizeof block);

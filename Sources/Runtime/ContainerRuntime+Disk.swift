@@ -31,6 +31,10 @@ public struct DiskQuotaStatus: Sendable, Equatable {
     public var usedInodes: UInt64?
     /// The project ID (project-quota backend).
     public var project: UInt32?
+    /// Whether user and group quotas are enforced inside (a disk image
+    /// mounted with usrquota,grpquota); nil when it cannot tell (an image
+    /// not mounted).
+    public var userQuota: Bool?
 }
 
 /// The directory that holds a private layer with a disk quota.
@@ -66,17 +70,20 @@ extension ContainerRuntime {
                     + "delete the container to give it spec.resources.disk (apply --replace)")
         }
         try Syscall.makeDirectories(state.containerDirectory(name), mode: 0o700)
+        let userQuota = quota.userQuota ?? false
         if !disk.exists && (projectLayer || ProjectQuota.isEnforced(on: state.containerDirectory(name))) {
+            if userQuota { throw RuntimeError(description: "\(name): \(ContainerRuntime.userQuotaNeedsAnImage)") }
             return try projectDisk(name, quota: quota, size: size, owner: owner)
         }
-        if quota.inodes != nil && !DiskImage.kernelHasQuotaFormat && !(disk.exists && disk.hasProjectQuota) {
+        let quotasMissing = (quota.inodes != nil && !disk.hasProjectQuota) || (userQuota && !disk.hasUserQuota)
+        if quotasMissing && !DiskImage.kernelHasQuotaFormat {
             // Refused before an image is made or changed: one with quotas
             // would not mount here at all.
             throw RuntimeError(description: "\(name): its disk image: \(DiskImage.noQuotaSupport)")
         }
         var created = false
         if !disk.exists {
-            try disk.create(size: size, owner: owner, projectQuota: quota.inodes != nil)
+            try disk.create(size: size, owner: owner, projectQuota: quota.inodes != nil, userQuota: userQuota)
             created = true
         } else if let current = disk.size, size != current {
             // Not running: resized unmounted (no capability needed, and a
@@ -89,8 +96,17 @@ extension ContainerRuntime {
             try disk.unmount()
             try disk.enableProjectQuota()
         }
+        if userQuota && !disk.hasUserQuota {
+            // resources.disk.userQuota set since it was made: its quota files.
+            try disk.unmount()
+            try disk.enableUserQuota()
+        }
+        if disk.isMounted && disk.userQuotaEnforced != userQuota {
+            // Mounted again with (or without) usrquota,grpquota.
+            try disk.unmount()
+        }
         do {
-            try disk.mount()
+            try disk.mount(userQuota: userQuota)
         } catch {
             if created { try? Syscall.removeFile(disk.image, missingOK: true) }
             throw error
@@ -101,6 +117,23 @@ extension ContainerRuntime {
             try ProjectQuota.setLimits(bytes: nil, inodes: quota.inodes, of: DiskImage.projectID, on: disk.mountPoint)
         }
         return PrivateDisk(directory: disk.mountPoint, image: disk.image)
+    }
+
+    /// Why resources.disk.userQuota is refused on the project-quota backend.
+    static let userQuotaNeedsAnImage =
+        "spec.resources.disk.userQuota needs a disk image of its own (the state dir's filesystem enforces project quotas, "
+        + "so its private layer is a directory there, whose user quotas are the host's); set it to false"
+
+    /// Refuses a restart that would give the container user quotas it
+    /// cannot have (a project quota, or a kernel without ext4 quotas),
+    /// before the restart stops it.
+    public func checkUserQuota(_ name: String, _ quota: DiskSpec?) throws {
+        guard quota?.userQuota == true, let record = state.load(name) else { return }
+        if record.diskProject != nil { throw RuntimeError(description: "\(name): \(ContainerRuntime.userQuotaNeedsAnImage)") }
+        let disk = state.diskImage(name)
+        if record.diskImage != nil && !disk.hasUserQuota && !DiskImage.kernelHasQuotaFormat {
+            throw RuntimeError(description: "\(name): its disk image: \(DiskImage.noQuotaSupport)")
+        }
     }
 
     /// The private layer as a directory with a project quota: its ID kept
@@ -207,14 +240,14 @@ extension ContainerRuntime {
             let usage = try? ProjectQuota.usage(of: id, on: disk.mountPoint)
             return DiskQuotaStatus(
                 backend: .projectQuota, size: usage?.bytesLimit, inodes: usage?.inodesLimit, inodeLimitLive: true,
-                usedBytes: usage?.usedBytes, usedInodes: usage?.usedInodes, project: id)
+                usedBytes: usage?.usedBytes, usedInodes: usage?.usedInodes, project: id, userQuota: false)
         }
         guard record.diskImage != nil else { return nil }
         let filesystem = disk.usage()
         let quota = disk.isMounted && disk.hasProjectQuota ? try? ProjectQuota.usage(of: DiskImage.projectID, on: disk.mountPoint) : nil
         return DiskQuotaStatus(
             backend: .image, size: disk.size, inodes: quota?.inodesLimit, inodeLimitLive: quota != nil, usedBytes: filesystem?.usedBytes,
-            usedInodes: quota?.usedInodes ?? filesystem?.usedInodes)
+            usedInodes: quota?.usedInodes ?? filesystem?.usedInodes, userQuota: disk.isMounted ? disk.userQuotaEnforced : nil)
     }
 
     /// The size of the container's disk quota as the host holds it; nil
