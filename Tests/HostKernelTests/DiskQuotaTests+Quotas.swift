@@ -298,8 +298,8 @@ extension DiskQuotaTests {
         // spec.resources.disk.userQuota turned on: a restart.
         try write(userQuota: true)
         let plan = try berth(["plan", manifests])
-        #expect(plan.output.contains("spec.resources.disk.userQuota: false → true"), "\(plan.output)")
-        let applied = try berth(["apply", manifests])
+        #expect(plan.output.contains("pending-restart Container/dq6 spec.resources.disk.userQuota: false → true"), "\(plan.output)")
+        let applied = try berth(["apply", "--restart", manifests])
         guard DiskQuotaTests.kernelHasExt4Quota else {
             #expect(applied.code == 1 && applied.output.contains("cannot enforce ext4 quotas"), "\(applied.output)")
             return
