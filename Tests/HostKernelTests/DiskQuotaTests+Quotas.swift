@@ -267,14 +267,9 @@ extension DiskQuotaTests {
     /// `berth quota -o json` and in quotactl's Q_GETQUOTA of the image.
     @Test func aUserQuotaInsideRefusesAUsersWriteAndRootStillWrites() throws {
         let host = try TestHost()
-        let global = ["--state-dir", host.root + "/state", "--run-dir", host.root + "/run", "--cgroup-parent", host.parent]
-        func berth(_ arguments: [String]) throws -> (code: Int32, output: String) {
-            try DiskQuotaTests.berth(arguments, global: global)
-        }
-        defer {
-            _ = try? berth(["apply", "--prune", "--yes"])
-            #expect(host.tearDown() == [])
-        }
+        let berth = { (arguments: [String]) in try DiskQuotaTests.berth(arguments, host: host) }
+        defer { #expect(host.tearDown() == []) }  // after the prune below
+        defer { _ = try? berth(["apply", "--prune", "--yes"]) }
         let probe = host.root + "/probe"
         try Syscall.makeDirectories(probe)
         let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("EscapeProbe/quota-write.c")
@@ -307,6 +302,8 @@ extension DiskQuotaTests {
         #expect(applied.code == 0, "\(applied.output)")
         let disk = DiskImage(image: host.root + "/state/containers/dq6/disk.img", mountPoint: host.root + "/state/containers/dq6/disk")
         #expect(disk.hasUserQuota && disk.userQuotaEnforced)
+        let status = try berth(["status", "dq6"]).output
+        #expect(status.contains("user and group quotas inside"), "\(status)")
         #expect(try berth(["drift", "--detailed-exitcode", manifests]).code == 0)
 
         // The operator's quota for uid 1000, from the host.

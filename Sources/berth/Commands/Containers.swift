@@ -347,7 +347,8 @@ struct Status: ParsableCommand {
             guard let usage = disk.usage() else { return "image \(image) (\(Table.size(disk.size)), not mounted)" }
             let inodeText = quota.inodeLimitLive ? inodes(quota.usedInodes, of: quota.inodes) : inodes(usage.usedInodes, of: usage.inodes)
             return "\(Table.size(usage.usedBytes)) of \(Table.size(usage.capacityBytes)) used, \(inodeText) "
-                + "(image \(image), \(Table.size(usage.size)), loop-mounted ext4\(quota.inodeLimitLive ? " with a project quota" : ""))"
+                + "(image \(image), \(Table.size(usage.size)), loop-mounted ext4\(quota.inodeLimitLive ? " with a project quota" : "")"
+                + "\(quota.userQuota == true ? ", user and group quotas inside (berth quota)" : ""))"
         }
     }
 }
