@@ -101,14 +101,32 @@ int berth_statfs(const char *path, struct berth_filesystem_usage *usage) {
 #define SYS_quotactl_fd 443
 #endif
 
+// Q_GETNEXTQUOTA's answer is Q_GETQUOTA's with the ID found after it.
+static void quota_from_block(const struct if_dqblk *block, struct berth_quota *quota) {
+    quota->block_hard_kib = (block->dqb_valid & QIF_BLIMITS) ? block->dqb_bhardlimit : 0;
+    quota->space_bytes = block->dqb_curspace;
+    quota->inode_hard = (block->dqb_valid & QIF_ILIMITS) ? block->dqb_ihardlimit : 0;
+    quota->inodes = block->dqb_curinodes;
+}
+
 int berth_quota_get(int fd, int type, uint32_t id, struct berth_quota *quota) {
     struct if_dqblk block;
     memset(&block, 0, sizeof block);
     if (syscall(SYS_quotactl_fd, fd, QCMD(Q_GETQUOTA, type), id, &block) != 0) return -1;
-    quota->block_hard_kib = (block.dqb_valid & QIF_BLIMITS) ? block.dqb_bhardlimit : 0;
-    quota->space_bytes = block.dqb_curspace;
-    quota->inode_hard = (block.dqb_valid & QIF_ILIMITS) ? block.dqb_ihardlimit : 0;
-    quota->inodes = block.dqb_curinodes;
+    quota_from_block(&block, quota);
+    return 0;
+}
+
+int berth_quota_get_next(int fd, int type, uint32_t id, uint32_t *found, struct berth_quota *quota) {
+    struct if_nextdqblk next;
+    memset(&next, 0, sizeof next);
+    if (syscall(SYS_quotactl_fd, fd, QCMD(Q_GETNEXTQUOTA, type), id, &next) != 0) return -1;
+    *found = next.dqb_id;
+    struct if_dqblk block = {
+        .dqb_bhardlimit = next.dqb_bhardlimit, .dqb_curspace = next.dqb_curspace, .dqb_ihardlimit = next.dqb_ihardlimit,
+        .dqb_curinodes = next.dqb_curinodes, .dqb_valid = next.dqb_valid,
+    };
+    quota_from_block(&block, quota);
     return 0;
 }
 

@@ -195,6 +195,7 @@ public struct LinuxHost: HostRuntime {
             let disk = runtime.diskQuota(record)
             kernel.diskSize = disk?.size
             kernel.diskInodes = disk?.inodes
+            kernel.diskUserQuota = disk?.userQuota
             let spec = context.containers[record.name]?.spec.resources ?? record.spec?.resources
             // Its connection limit is read (one nft listing in its namespace)
             // only when the manifest or the record has one.
@@ -313,6 +314,7 @@ public struct LinuxHost: HostRuntime {
             // A smaller disk image is made at the start: refused first, with
             // the container left running, when its files would not fit.
             try runtime.checkDiskShrink(name, to: container.spec.resources.disk?.size)
+            try runtime.checkUserQuota(name, container.spec.resources.disk)
             try runtime.stop(name, timeout: container.spec.stopTimeout)
             _ = try runtime.start(container, networks: networks)
         case .replaceContainer(let container, let networks):

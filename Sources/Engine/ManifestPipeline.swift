@@ -89,6 +89,9 @@ public enum HostCheck {
                     .root / "spec" / "resources" / "disk" / "inodes", problem,
                     hint: "leave it out (the size still holds), or use a state dir on XFS or ext4 with project quotas")
             }
+            if spec.resources.disk?.userQuota == true, let problem = runtime.userQuotaProblem(name) {
+                fail(.root / "spec" / "resources" / "disk" / "userQuota", problem, hint: "set it to false (the size still holds)")
+            }
             let root: InitCheck.Root?
             do {
                 root = try runtime.initCheckRoot(container)

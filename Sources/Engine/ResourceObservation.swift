@@ -49,6 +49,7 @@ enum ResourceObservation {
         values.numfile = resources?.numfile
         values.diskSize = resources?.disk?.size?.bytes
         values.diskInodes = resources?.disk?.inodes
+        values.diskUserQuota = resources?.disk.map { $0.userQuota ?? false }
         // No io weight in the manifest: the kernel's default, where the host has io weights at all.
         if let weight = resources?.io?.weight ?? (observed.ioWeight != nil ? Defaults.ioWeight : nil) {
             values.ioWeight = version == .v1 ? KernelUnits.ioWeight(blkioWeight: KernelUnits.blkioWeight(weight)) : weight

@@ -57,8 +57,11 @@ public struct DiskImage: Sendable {
     /// Makes the image: a sparse file of `size` bytes, formatted ext4 with
     /// its root directory owned by `owner` (the container's root on the
     /// host); with `projectQuota`, with ext4's quota and project features
-    /// (an inode limit is then a project quota on its private layer).
-    public func create(size: UInt64, owner: (uid: UInt32, gid: UInt32), projectQuota: Bool = false) throws(SystemError) {
+    /// (an inode limit is then a project quota on its private layer); with
+    /// `userQuota`, with user and group quota files (the second level).
+    public func create(size: UInt64, owner: (uid: UInt32, gid: UInt32), projectQuota: Bool = false, userQuota: Bool = false)
+        throws(SystemError)
+    {
         let fd = try Syscall.open(image, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode: 0o600)
         defer { Syscall.close(fd) }
         guard ftruncate(fd, off_t(clamping: size)) == 0 else {
@@ -66,11 +69,13 @@ public struct DiskImage: Sendable {
             _ = unlink(image)
             throw SystemError(call: "ftruncate", errno: error, subject: image)
         }
+        let kinds: [Quota.Kind] = (userQuota ? [.user, .group] : []) + (projectQuota ? [.project] : [])
+        let quotaTypes = kinds.isEmpty ? "" : ",quotatype=" + kinds.map(DiskImage.mountOption).joined(separator: ":")
         let result = try Spawn.run(
             [
                 DiskImage.mke2fs, "-q", "-F", "-t", "ext4", "-m", "0", "-E",
-                "root_owner=\(owner.uid):\(owner.gid),nodiscard" + (projectQuota ? ",quotatype=prjquota" : ""), "-L", "berth",
-            ] + (projectQuota ? ["-O", "quota,project"] : []) + [image], mergingStandardError: true)
+                "root_owner=\(owner.uid):\(owner.gid),nodiscard" + quotaTypes, "-L", "berth",
+            ] + (kinds.isEmpty ? [] : ["-O", projectQuota ? "quota,project" : "quota"]) + [image], mergingStandardError: true)
         guard result.exitedCleanly else {
             _ = unlink(image)
             let output = String(decoding: result.output, as: UTF8.self).lastLine
@@ -85,8 +90,26 @@ public struct DiskImage: Sendable {
         return inner.device != outer.device
     }
 
-    /// Attaches and mounts the image (nothing when it is mounted already).
-    public func mount() throws(SystemError) {
+    /// The mount option (and mke2fs/tune2fs quota type) of a quota kind.
+    static func mountOption(_ kind: Quota.Kind) -> String {
+        switch kind {
+        case .user: return "usrquota"
+        case .group: return "grpquota"
+        case .project: return "prjquota"
+        }
+    }
+
+    /// The mount data for an image: project quotas enforced where it has
+    /// them; user and group quotas enforced when `userQuota` asks (else an
+    /// image with them only accounts).
+    static func mountData(projectQuota: Bool, userQuota: Bool) -> String {
+        let kinds: [Quota.Kind] = (userQuota ? [.user, .group] : []) + (projectQuota ? [.project] : [])
+        return kinds.map(mountOption).joined(separator: ",")
+    }
+
+    /// Attaches and mounts the image (nothing when it is mounted already),
+    /// with user and group quotas enforced when `userQuota` asks.
+    public func mount(userQuota: Bool = false) throws(SystemError) {
         if isMounted { return }
         try Syscall.makeDirectories(mountPoint, mode: 0o700)
         var device = [CChar](repeating: 0, count: 64)
@@ -103,10 +126,11 @@ public struct DiskImage: Sendable {
         defer { Syscall.close(loop) }
         let path = String(cString: device)
         let flags = berth_mount_flag_nosuid() | berth_mount_flag_nodev()
-        let quota = hasProjectQuota
-        guard berth_mount(path, mountPoint, "ext4", flags, quota ? "prjquota" : "") == 0 else {
+        let features = quotaFeatures
+        let data = DiskImage.mountData(projectQuota: features.project, userQuota: userQuota && features.user)
+        guard berth_mount(path, mountPoint, "ext4", flags, data) == 0 else {
             let error = errno
-            if quota && error == EINVAL {
+            if !data.isEmpty && error == EINVAL {
                 throw SystemError(
                     call: "mount", errno: error,
                     subject: "\(image) (\(path)) on \(mountPoint): \(DiskImage.noQuotaSupport)")
@@ -119,17 +143,33 @@ public struct DiskImage: Sendable {
     /// quota support.
     public static let noQuotaSupport =
         "this kernel cannot enforce ext4 quotas (it lacks CONFIG_QUOTA and CONFIG_QFMT_V2: dmesg says so), "
-        + "so spec.resources.disk.inodes cannot be enforced on this host"
+        + "so spec.resources.disk.inodes and spec.resources.disk.userQuota cannot be enforced on this host"
 
     /// Whether the image's ext4 has the quota and project features (read
     /// from its superblock; false when it cannot be read).
-    public var hasProjectQuota: Bool {
-        guard let fd = try? Syscall.open(image, O_RDONLY | O_CLOEXEC) else { return false }
+    public var hasProjectQuota: Bool { quotaFeatures.project }
+
+    /// Whether the image's ext4 has user and group quota files.
+    public var hasUserQuota: Bool { quotaFeatures.user }
+
+    /// Which quotas the image's ext4 can hold (from its superblock; none
+    /// when it cannot be read).
+    var quotaFeatures: (project: Bool, user: Bool) {
+        guard let fd = try? Syscall.open(image, O_RDONLY | O_CLOEXEC) else { return (false, false) }
         defer { Syscall.close(fd) }
         var superblock = [UInt8](repeating: 0, count: 1024)
         let count = superblock.withUnsafeMutableBytes { pread(fd, $0.baseAddress, 1024, 1024) }
-        guard count == 1024 else { return false }
-        return DiskImage.ext4HasProjectQuota(superblock: superblock)
+        guard count == 1024 else { return (false, false) }
+        return (DiskImage.ext4HasProjectQuota(superblock: superblock), DiskImage.ext4HasUserQuota(superblock: superblock))
+    }
+
+    /// From an ext4 superblock: whether it has the quota feature (0x100 of
+    /// the read-only-compatible features) with user and group quota inodes
+    /// (s_usr_quota_inum at 0x240, s_grp_quota_inum at 0x244).
+    public static func ext4HasUserQuota(superblock: [UInt8]) -> Bool {
+        guard superblock.count >= 0x248, superblock[0x38] == 0x53, superblock[0x39] == 0xef else { return false }
+        func word(_ offset: Int) -> UInt32 { (0..<4).reduce(UInt32(0)) { $0 | UInt32(superblock[offset + $1]) << (8 * UInt32($1)) } }
+        return word(0x64) & 0x0100 != 0 && word(0x240) != 0 && word(0x244) != 0
     }
 
     /// From an ext4 superblock (the 1024 bytes at offset 1024): whether its
@@ -167,13 +207,25 @@ public struct DiskImage: Sendable {
 
     /// Gives the unmounted image the quota and project features (tune2fs),
     /// for an inode limit added after it was made.
-    public func enableProjectQuota() throws(SystemError) {
+    public func enableProjectQuota() throws(SystemError) { try enableQuotas([.project]) }
+
+    /// Gives the unmounted image user and group quota files (tune2fs), for
+    /// resources.disk.userQuota set after it was made.
+    public func enableUserQuota() throws(SystemError) { try enableQuotas([.user, .group]) }
+
+    func enableQuotas(_ kinds: [Quota.Kind]) throws(SystemError) {
         guard !isMounted else { throw SystemError(call: "tune2fs", errno: EBUSY, subject: "\(image) is mounted") }
-        let result = try Spawn.run([DiskImage.tune2fs, "-O", "quota,project", "-Q", "prjquota", image], mergingStandardError: true)
+        let features = kinds.contains(.project) ? "quota,project" : "quota"
+        let result = try Spawn.run(
+            [DiskImage.tune2fs, "-O", features, "-Q", kinds.map(DiskImage.mountOption).joined(separator: ","), image], mergingStandardError: true)
         guard result.exitedCleanly else {
             throw SystemError(call: "tune2fs", errno: EIO, subject: "\(image): \(String(decoding: result.output, as: UTF8.self).lastLine)")
         }
     }
+
+    /// Whether the mounted image enforces user quotas (mounted with
+    /// usrquota; false when not mounted).
+    public var userQuotaEnforced: Bool { isMounted && Quota.isEnforced(.user, on: mountPoint) }
 
     /// Unmounts it; the loop device detaches itself (nothing when not mounted).
     public func unmount() throws(SystemError) {

@@ -12,9 +12,6 @@ import CLinux
 /// project and quota features mounted with prjquota enforce them: a write
 /// or a new file past a hard limit fails with EDQUOT.
 public enum ProjectQuota {
-    /// The quota type of project quotas (PRJQUOTA).
-    static let projectType: Int32 = 2
-
     /// A project's hard limits (nil: none) and what it uses.
     public struct Usage: Sendable, Equatable {
         public var bytesLimit: UInt64?
@@ -39,36 +36,17 @@ public enum ProjectQuota {
 
     /// Whether the filesystem holding `path` enforces project quotas (false
     /// where it has none, or only accounts them).
-    public static func isEnforced(on path: String) -> Bool {
-        guard let fd = try? Syscall.open(path, O_RDONLY | O_CLOEXEC) else { return false }
-        defer { Syscall.close(fd) }
-        var accounted: Int32 = 0
-        var enforced: Int32 = 0
-        guard berth_quota_state(fd, projectType, &accounted, &enforced) == 0 else { return false }
-        return accounted != 0 && enforced != 0
-    }
+    public static func isEnforced(on path: String) -> Bool { Quota.isEnforced(.project, on: path) }
 
     /// Q_GETQUOTA of project `id` on the filesystem holding `path`.
     public static func usage(of id: UInt32, on path: String) throws(SystemError) -> Usage {
-        let fd = try Syscall.open(path, O_RDONLY | O_CLOEXEC)
-        defer { Syscall.close(fd) }
-        var quota = berth_quota()
-        guard berth_quota_get(fd, projectType, id, &quota) == 0 else {
-            throw SystemError(call: "quotactl_fd(Q_GETQUOTA)", errno: errno, subject: "project \(id) on \(path)")
-        }
-        return Usage(
-            bytesLimit: quota.block_hard_kib == 0 ? nil : bytes(kib: quota.block_hard_kib),
-            inodesLimit: quota.inode_hard == 0 ? nil : quota.inode_hard, usedBytes: quota.space_bytes, usedInodes: quota.inodes)
+        try Quota.usage(.project, of: id, on: path)
     }
 
     /// Q_SETQUOTA: project `id`'s hard limits (nil: none) on the filesystem
     /// holding `path`. Idempotent.
     public static func setLimits(bytes: UInt64?, inodes: UInt64?, of id: UInt32, on path: String) throws(SystemError) {
-        let fd = try Syscall.open(path, O_RDONLY | O_CLOEXEC)
-        defer { Syscall.close(fd) }
-        guard berth_quota_set_limits(fd, projectType, id, bytes.map { kib(bytes: $0) } ?? 0, inodes ?? 0) == 0 else {
-            throw SystemError(call: "quotactl_fd(Q_SETQUOTA)", errno: errno, subject: "project \(id) on \(path)")
-        }
+        try Quota.setLimits(.project, bytes: bytes, inodes: inodes, of: id, on: path)
     }
 
     /// The project ID of `directory` (FS_IOC_FSGETXATTR), and whether what

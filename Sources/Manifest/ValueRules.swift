@@ -71,17 +71,6 @@ package enum ValueRules {
     /// (upper, work and overlayfs's work/work and index).
     package static let diskInodes: ClosedRange<Int64> = 16...Int64(UInt32.max)
 
-    /// Why `resources.disk.userQuota: true` is refused (issue 13's second
-    /// level): quotactl(2) sets a quota only for a caller with CAP_SYS_ADMIN
-    /// in the initial user namespace (the kernel's check_quotactl_permission),
-    /// which container root has neither in a user namespace nor without
-    /// security.privileged; and a container's root is overlayfs, which has
-    /// no quota operations (quotactl_fd on it fails with ENOSYS).
-    package static let userQuotaRefusal =
-        "per-user and per-group disk quotas inside are not supported yet: the kernel lets only CAP_SYS_ADMIN of the host's user namespace "
-        + "call quotactl (container root has it neither in a user namespace nor unprivileged), and the container's root is overlayfs, "
-        + "which has no quotas; remove it or set it to false"
-
     /// A disk image smaller than this leaves ext4's own structures (its
     /// journal, its inode tables) little room for files.
     package static let minimumDiskSize = ByteSize(bytes: 16 << 20)

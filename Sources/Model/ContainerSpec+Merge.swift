@@ -62,7 +62,7 @@ extension ResourcesSpec {
             IOSpec(weight: mine.weight ?? theirs.weight, limits: mine.limits ?? theirs.limits)
         }
         result.disk = merge(disk, base.disk) { mine, theirs in
-            DiskSpec(size: mine.size ?? theirs.size, inodes: mine.inodes ?? theirs.inodes)
+            DiskSpec(size: mine.size ?? theirs.size, inodes: mine.inodes ?? theirs.inodes, userQuota: mine.userQuota ?? theirs.userQuota)
         }
         return result
     }

@@ -78,8 +78,12 @@ public struct DiskSpec: Hashable, Sendable, Codable {
     public var size: ByteSize?
     /// Inode quota.
     public var inodes: UInt64?
-    public init(size: ByteSize? = nil, inodes: UInt64? = nil) {
+    /// Per-user and per-group quotas inside its disk image (the second
+    /// level), set from the host with `berth quota` (nil: false).
+    public var userQuota: Bool?
+    public init(size: ByteSize? = nil, inodes: UInt64? = nil, userQuota: Bool? = nil) {
         self.size = size
         self.inodes = inodes
+        self.userQuota = userQuota
     }
 }

@@ -164,6 +164,10 @@ public struct ResourceValues: Sendable, Equatable {
     public var diskSize: UInt64?
     /// Its inode limit (nil: none).
     public var diskInodes: UInt64?
+    /// Whether user and group quotas are enforced inside its disk image
+    /// (nil: not known, or no disk quota; compared only when both sides
+    /// know it).
+    public var diskUserQuota: Bool?
     /// The TCP connection limit in the container's namespace (nil: none).
     public var numtcpsock: Int?
     /// The max= of its devpts instance (nil: the kernel's ceiling).

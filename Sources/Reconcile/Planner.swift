@@ -178,10 +178,16 @@ public enum Planner {
                 change.field == "spec.resources.disk.size" && (change.desired == .absent || change.observed == .absent)
             }
             changes.removeAll { change in
-                let diskField = change.field == "spec.resources.disk.size" || change.field == "spec.resources.disk.inodes"
+                let diskField = change.field.hasPrefix("spec.resources.disk.")
                 switch change.field {
                 case _ where diskField && quotaMoves:
                     diskReplace.append(change)
+                case "spec.resources.disk.userQuota":
+                    // The image gains its quota files (tune2fs) and is
+                    // mounted again with or without usrquota,grpquota: at a
+                    // restart (which refuses it, leaving the container
+                    // running, where the backend is a project quota).
+                    if enforce || change.origin == .manifest { restartChanges.append(change) }
                 case "spec.resources.disk.size":
                     switch (change.desired, change.observed) {
                     case (.bytes(let wanted), .bytes(let held)) where disk.shrinksLive || (wanted > held && diskGrowsLive): return false

@@ -12,6 +12,7 @@ extension ResourceValues {
             diskInodes: resources?.disk?.inodes, numtcpsock: resources?.numtcpsock)
         numpty = resources?.numpty
         numfile = resources?.numfile
+        diskUserQuota = resources?.disk.map { $0.userQuota ?? false }
         for limit in resources?.io?.limits ?? [] {
             ioLimits[limit.device] = IOLimitValues(limit)
         }
@@ -70,6 +71,9 @@ public enum ResourceDiff {
                     "spec.resources.disk.inodes", desired.diskInodes.map { .number(Int(clamping: $0)) } ?? .unlimited,
                     observed.diskInodes.map { .number(Int(clamping: $0)) } ?? .unlimited
                 ))
+        }
+        if let wanted = desired.diskUserQuota, let held = observed.diskUserQuota, wanted != held {
+            result.append(("spec.resources.disk.userQuota", .text("\(wanted)"), .text("\(held)")))
         }
         for (field, wanted, held) in [
             ("spec.resources.numtcpsock", desired.numtcpsock, observed.numtcpsock), ("spec.resources.numpty", desired.numpty, observed.numpty),

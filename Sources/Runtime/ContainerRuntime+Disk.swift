@@ -31,6 +31,10 @@ public struct DiskQuotaStatus: Sendable, Equatable {
     public var usedInodes: UInt64?
     /// The project ID (project-quota backend).
     public var project: UInt32?
+    /// Whether user and group quotas are enforced inside (a disk image
+    /// mounted with usrquota,grpquota); nil when it cannot tell (an image
+    /// not mounted).
+    public var userQuota: Bool?
 }
 
 /// The directory that holds a private layer with a disk quota.
@@ -48,9 +52,26 @@ extension ContainerRuntime {
     public func inodeLimitProblem(_ name: String) -> String? {
         let disk = state.diskImage(name)
         if disk.exists { return disk.hasProjectQuota || DiskImage.kernelHasQuotaFormat ? nil : DiskImage.noQuotaSupport }
-        let directory = [state.containerDirectory(name), state.containersDirectory, paths.stateDirectory.string].first(where: Syscall.exists)
-        if let directory, ProjectQuota.isEnforced(on: directory) { return nil }
+        if newLayerHasProjectQuota(name) { return nil }
         return DiskImage.kernelHasQuotaFormat ? nil : DiskImage.noQuotaSupport
+    }
+
+    /// Why this host cannot hold `name`'s `resources.disk.userQuota: true`
+    /// (nil when it can): it needs a disk image of its own, whose ext4 the
+    /// kernel can give quotas. Plan refuses the field at its line with it.
+    public func userQuotaProblem(_ name: String) -> String? {
+        if state.load(name)?.diskProject != nil { return ContainerRuntime.userQuotaNeedsAnImage }
+        let disk = state.diskImage(name)
+        if disk.exists { return disk.hasUserQuota || DiskImage.kernelHasQuotaFormat ? nil : DiskImage.noQuotaSupport }
+        if newLayerHasProjectQuota(name) { return ContainerRuntime.userQuotaNeedsAnImage }
+        return DiskImage.kernelHasQuotaFormat ? nil : DiskImage.noQuotaSupport
+    }
+
+    /// Whether a private layer made now would be a project-quota directory
+    /// (the state dir's filesystem enforces them).
+    func newLayerHasProjectQuota(_ name: String) -> Bool {
+        let directory = [state.containerDirectory(name), state.containersDirectory, paths.stateDirectory.string].first(where: Syscall.exists)
+        return directory.map(ProjectQuota.isEnforced(on:)) ?? false
     }
 
     /// The container's private layer with its disk quota, made, sized and
@@ -81,17 +102,20 @@ extension ContainerRuntime {
         // mapped root passes through it to its private layer. The image
         // itself is root's, 0600.
         try Syscall.makeDirectories(state.containerDirectory(name))
+        let userQuota = quota.userQuota ?? false
         if !disk.exists && (projectLayer || ProjectQuota.isEnforced(on: state.containerDirectory(name))) {
+            if userQuota { throw RuntimeError(description: "\(name): \(ContainerRuntime.userQuotaNeedsAnImage)") }
             return try projectDisk(name, quota: quota, size: size, owner: owner)
         }
-        if quota.inodes != nil && !DiskImage.kernelHasQuotaFormat && !(disk.exists && disk.hasProjectQuota) {
+        let quotasMissing = (quota.inodes != nil && !disk.hasProjectQuota) || (userQuota && !disk.hasUserQuota)
+        if quotasMissing && !DiskImage.kernelHasQuotaFormat {
             // Refused before an image is made or changed: one with quotas
             // would not mount here at all.
             throw RuntimeError(description: "\(name): its disk image: \(DiskImage.noQuotaSupport)")
         }
         var created = false
         if !disk.exists {
-            try disk.create(size: size, owner: owner, projectQuota: quota.inodes != nil)
+            try disk.create(size: size, owner: owner, projectQuota: quota.inodes != nil, userQuota: userQuota)
             created = true
         } else if let current = disk.size, size != current {
             // Not running: resized unmounted (no capability needed, and a
@@ -104,8 +128,17 @@ extension ContainerRuntime {
             try disk.unmount()
             try disk.enableProjectQuota()
         }
+        if userQuota && !disk.hasUserQuota {
+            // resources.disk.userQuota set since it was made: its quota files.
+            try disk.unmount()
+            try disk.enableUserQuota()
+        }
+        if disk.isMounted && disk.userQuotaEnforced != userQuota {
+            // Mounted again with (or without) usrquota,grpquota.
+            try disk.unmount()
+        }
         do {
-            try disk.mount()
+            try disk.mount(userQuota: userQuota)
         } catch {
             if created { try? Syscall.removeFile(disk.image, missingOK: true) }
             throw error
@@ -116,6 +149,23 @@ extension ContainerRuntime {
             try ProjectQuota.setLimits(bytes: nil, inodes: quota.inodes, of: DiskImage.projectID, on: disk.mountPoint)
         }
         return PrivateDisk(directory: disk.mountPoint, image: disk.image)
+    }
+
+    /// Why resources.disk.userQuota is refused on the project-quota backend.
+    static let userQuotaNeedsAnImage =
+        "spec.resources.disk.userQuota needs a disk image of its own (the state dir's filesystem enforces project quotas, "
+        + "so its private layer is a directory there, whose user quotas are the host's); set it to false"
+
+    /// Refuses a restart that would give the container user quotas it
+    /// cannot have (a project quota, or a kernel without ext4 quotas),
+    /// before the restart stops it.
+    public func checkUserQuota(_ name: String, _ quota: DiskSpec?) throws {
+        guard quota?.userQuota == true, let record = state.load(name) else { return }
+        if record.diskProject != nil { throw RuntimeError(description: "\(name): \(ContainerRuntime.userQuotaNeedsAnImage)") }
+        let disk = state.diskImage(name)
+        if record.diskImage != nil && !disk.hasUserQuota && !DiskImage.kernelHasQuotaFormat {
+            throw RuntimeError(description: "\(name): its disk image: \(DiskImage.noQuotaSupport)")
+        }
     }
 
     /// The private layer as a directory with a project quota: its ID kept
@@ -222,14 +272,14 @@ extension ContainerRuntime {
             let usage = try? ProjectQuota.usage(of: id, on: disk.mountPoint)
             return DiskQuotaStatus(
                 backend: .projectQuota, size: usage?.bytesLimit, inodes: usage?.inodesLimit, inodeLimitLive: true,
-                usedBytes: usage?.usedBytes, usedInodes: usage?.usedInodes, project: id)
+                usedBytes: usage?.usedBytes, usedInodes: usage?.usedInodes, project: id, userQuota: false)
         }
         guard record.diskImage != nil else { return nil }
         let filesystem = disk.usage()
         let quota = disk.isMounted && disk.hasProjectQuota ? try? ProjectQuota.usage(of: DiskImage.projectID, on: disk.mountPoint) : nil
         return DiskQuotaStatus(
             backend: .image, size: disk.size, inodes: quota?.inodesLimit, inodeLimitLive: quota != nil, usedBytes: filesystem?.usedBytes,
-            usedInodes: quota?.usedInodes ?? filesystem?.usedInodes)
+            usedInodes: quota?.usedInodes ?? filesystem?.usedInodes, userQuota: disk.isMounted ? disk.userQuotaEnforced : nil)
     }
 
     /// The size of the container's disk quota as the host holds it; nil

@@ -52,6 +52,15 @@ public struct IDShift: Sendable {
         return nil
     }
 
+    /// The container id for host id `id`, or nil when the map does not
+    /// cover it.
+    public static func container(_ id: UInt32, in map: [IDRange]) -> UInt32? {
+        for range in map where id >= range.hostID && UInt64(id) < UInt64(range.hostID) + UInt64(range.size) {
+            return range.containerID + (id - range.hostID)
+        }
+        return nil
+    }
+
     func uid(_ id: UInt32) -> UInt32 { IDShift.host(id, in: uidMap) ?? IDShift.host(65534, in: uidMap) ?? UInt32(65534) }
     func gid(_ id: UInt32) -> UInt32 { IDShift.host(id, in: gidMap) ?? IDShift.host(65534, in: gidMap) ?? UInt32(65534) }
 

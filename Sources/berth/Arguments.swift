@@ -12,7 +12,7 @@ enum Arguments {
     /// Every subcommand's name; a test holds it equal to Berth's configuration.
     static let commands = [
         "validate", "plan", "apply", "show", "drift", "list", "status", "logs", "run", "exec", "enter", "start", "stop",
-        "ubc", "suspend", "resume", "checkpoint", "restore", "migrate", "events", "metrics", "agent", "version", "help",
+        "ubc", "quota", "suspend", "resume", "checkpoint", "restore", "migrate", "events", "metrics", "agent", "version", "help",
     ]
 
     /// A command line no parser should see: exit 64 with this message.

@@ -74,7 +74,7 @@ struct Berth: ParsableCommand {
             Validate.self, Plan.self, Apply.self, Show.self, Drift.self,
             List.self, Status.self, Logs.self,
             Run.self, Exec.self, Enter.self, Start.self, Stop.self,
-            UBC.self, Suspend.self, Resume.self, Checkpoint.self, Restore.self, Migrate.self,
+            UBC.self, DiskQuotaCommand.self, Suspend.self, Resume.self, Checkpoint.self, Restore.self, Migrate.self,
             Events.self, Metrics.self, Agent.self, Version.self,
         ]
     )

@@ -39,5 +39,30 @@ import Testing
 
     @Test func aShortSuperblockHasNoFeatures() {
         #expect(!DiskImage.ext4HasProjectQuota(superblock: [0x53, 0xef]))
+        #expect(!DiskImage.ext4HasUserQuota(superblock: [0x53, 0xef]))
+    }
+
+    /// User quotas need the quota feature and both quota inodes
+    /// (s_usr_quota_inum, s_grp_quota_inum: mke2fs gives them 3 and 4).
+    @Test(arguments: [
+        (UInt32(0x0100), UInt32(3), UInt32(4), true), (0x2100, 3, 4, true), (0x0000, 3, 4, false), (0x0100, 0, 4, false),
+        (0x0100, 3, 0, false),
+    ])
+    func userQuotaNeedsTheQuotaFeatureAndItsInodes(_ roCompat: UInt32, _ user: UInt32, _ group: UInt32, _ expected: Bool) {
+        var block = DiskQuotaUnitsTests.superblock(roCompat: roCompat)
+        for index in 0..<4 {
+            block[0x240 + index] = UInt8(truncatingIfNeeded: user >> (8 * UInt32(index)))
+            block[0x244 + index] = UInt8(truncatingIfNeeded: group >> (8 * UInt32(index)))
+        }
+        #expect(DiskImage.ext4HasUserQuota(superblock: block) == expected)
+        // The project feature alone says nothing of user quotas.
+        #expect(!DiskImage.ext4HasUserQuota(superblock: DiskQuotaUnitsTests.superblock(roCompat: 0x2100)))
+    }
+
+    @Test func mountDataEnforcesTheQuotasAsked() {
+        #expect(DiskImage.mountData(projectQuota: false, userQuota: false) == "")
+        #expect(DiskImage.mountData(projectQuota: true, userQuota: false) == "prjquota")
+        #expect(DiskImage.mountData(projectQuota: false, userQuota: true) == "usrquota,grpquota")
+        #expect(DiskImage.mountData(projectQuota: true, userQuota: true) == "usrquota,grpquota,prjquota")
     }
 }

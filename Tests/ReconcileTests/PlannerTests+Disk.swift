@@ -10,12 +10,12 @@ import Testing
 @Suite struct DiskPlannerTests {
     static let source = SourceLocation(file: "t", line: 1, column: 1)
 
-    func container(size: UInt64?, inodes: UInt64? = nil) -> ContainerObject {
+    func container(size: UInt64?, inodes: UInt64? = nil, userQuota: Bool? = nil) -> ContainerObject {
         var spec = ContainerSpec()
         spec.rootfs = RootfsSpec(source: .template("busybox"))
         if let size {
             var resources = ResourcesSpec()
-            resources.disk = DiskSpec(size: ByteSize(bytes: size), inodes: inodes)
+            resources.disk = DiskSpec(size: ByteSize(bytes: size), inodes: inodes, userQuota: userQuota)
             spec.resources = resources
         }
         return ContainerObject(
@@ -74,6 +74,19 @@ import Testing
         #expect(
             actions.first?.hasPrefix("replace Container/dq spec.resources.disk.size: absent → 32Mi; spec.resources.disk.inodes: unlimited → 512")
                 == true, "\(actions)")
+    }
+
+    @Test func aUserQuotaTurnedOnOrOffIsARestartAndUnsetIsFalse() {
+        let plain = container(size: 32 << 20)
+        let quota = container(size: 32 << 20, userQuota: true)
+        let on = plan(quota, held: plain, disk: DiskPlannerTests.image)
+        #expect(on.count == 1 && on[0].hasPrefix("pending-restart Container/dq spec.resources.disk.userQuota: false → true"), "\(on)")
+        let off = plan(plain, held: quota, disk: DiskPlannerTests.image)
+        #expect(off.count == 1 && off[0].hasPrefix("pending-restart Container/dq spec.resources.disk.userQuota: true → false"), "\(off)")
+        #expect(plan(container(size: 32 << 20, userQuota: false), held: plain, disk: DiskPlannerTests.image).isEmpty)
+        // Added with the quota itself: one replace.
+        let added = plan(quota, held: container(size: nil), disk: DiskQuotaChanges())
+        #expect(added.count == 1 && added[0].hasPrefix("replace Container/dq spec.resources.disk.size: absent → 32Mi"), "\(added)")
     }
 
     @Test func matchingQuotaPlansNothing() {

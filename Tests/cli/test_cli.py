@@ -19,7 +19,7 @@ ERROR_LINE = re.compile(r"^(?P<file>[^:]+):(?P<line>\d+):(?P<col>\d+): error: (?
 
 SUBCOMMANDS = [
     "validate", "plan", "apply", "drift", "list", "status", "exec", "enter", "start", "stop",
-    "ubc", "suspend", "resume", "checkpoint", "restore", "migrate", "events", "agent",
+    "ubc", "quota", "suspend", "resume", "checkpoint", "restore", "migrate", "events", "agent",
 ]
 
 VALID = """\

@@ -285,11 +285,12 @@ def test_memory_high_and_swap_have_no_minimum():
         ({"size": "1Gi", "inodes": 1000}, set()),
         ({"size": "1Gi", "inodes": 8}, {"spec.resources.disk.inodes"}),
         ({"size": "1Gi", "userQuota": False}, set()),
-        ({"size": "1Gi", "userQuota": True}, {"spec.resources.disk.userQuota"}),
+        ({"size": "1Gi", "userQuota": True}, set()),
+        ({"size": "1Gi", "userQuota": "yes"}, {"spec.resources.disk.userQuota"}),
     ],
 )
 @pytest.mark.parametrize("kind", ["Container", "Profile"])
-def test_disk_size_and_inodes_are_accepted_and_a_user_quota_refused(kind, disk, errors):
+def test_disk_size_inodes_and_a_user_quota_are_accepted(kind, disk, errors):
     document = {**container(resources={"disk": disk}), "kind": kind}
     if kind == "Profile":
         document["spec"].pop("rootfs")

@@ -119,6 +119,9 @@ int berth_quota_get(int fd, int type, uint32_t id, struct berth_quota *quota);
 int berth_quota_set_limits(int fd, int type, uint32_t id, uint64_t block_hard_kib, uint64_t inode_hard);
 // Q_XGETQSTATV: whether quotas of `type` are accounted and enforced there.
 int berth_quota_state(int fd, int type, int *accounted, int *enforced);
+// Q_GETNEXTQUOTA: the quota of the first ID at or after `id` that has one
+// (its ID in *found); -1 with ENOENT past the last.
+int berth_quota_get_next(int fd, int type, uint32_t id, uint32_t *found, struct berth_quota *quota);
 // FS_IOC_FSGETXATTR / FS_IOC_FSSETXATTR (<linux/fs.h> is not in Glibc's
 // Swift module): a file's project ID; setting it on a directory sets
 // PROJINHERIT too, so what is made under it inherits the ID. Idempotent.

@@ -163,11 +163,6 @@ extension Reader {
         }
         spec.disk = f.read("disk", &self) { reader, node, path in
             guard let f = reader.mapping(node, path, fields: ["size", "inodes", "userQuota"]) else { return nil }
-            // Parsed for its syntax, refused for its presence: a limit berth
-            // does not enforce must not look accepted.
-            if let userQuota = f.keyNode("userQuota"), f.read("userQuota", &reader, { $0.bool($1, $2) }) == true {
-                reader.error(userQuota, path / "userQuota", ValueRules.userQuotaRefusal)
-            }
             guard
                 let size = f.required("size", &reader).flatMap({ node in
                     reader.size(node, path / "size").flatMap { size in
@@ -178,7 +173,8 @@ extension Reader {
                 })
             else { return nil }
             return DiskSpec(
-                size: size, inodes: f.read("inodes", &reader) { $0.integer($1, $2, in: ValueRules.diskInodes).map(UInt64.init) })
+                size: size, inodes: f.read("inodes", &reader) { $0.integer($1, $2, in: ValueRules.diskInodes).map(UInt64.init) },
+                userQuota: f.read("userQuota", &reader) { $0.bool($1, $2) })
         }
         return spec
     }

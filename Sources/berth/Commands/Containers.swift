@@ -348,7 +348,8 @@ struct Status: ParsableCommand {
             guard let usage = disk.usage() else { return "image \(image) (\(Table.size(disk.size)), not mounted)" }
             let inodeText = quota.inodeLimitLive ? inodes(quota.usedInodes, of: quota.inodes) : inodes(usage.usedInodes, of: usage.inodes)
             return "\(Table.size(usage.usedBytes)) of \(Table.size(usage.capacityBytes)) used, \(inodeText) "
-                + "(image \(image), \(Table.size(usage.size)), loop-mounted ext4\(quota.inodeLimitLive ? " with a project quota" : ""))"
+                + "(image \(image), \(Table.size(usage.size)), loop-mounted ext4\(quota.inodeLimitLive ? " with a project quota" : "")"
+                + "\(quota.userQuota == true ? ", user and group quotas inside (berth quota)" : ""))"
         }
     }
 }
@@ -489,5 +490,91 @@ struct UBC: ParsableCommand {
             return
         }
         print(BeancounterTable.render(tables), terminator: "")
+    }
+}
+
+struct DiskQuotaCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "quota",
+        abstract: "Per-user and per-group disk quotas inside a container (resources.disk.userQuota): list them, or set one.",
+        discussion: """
+            berth quota NAME lists every user and group with use or limits inside; berth quota NAME set --user ID \
+            --blocks N --inodes N sets one user's hard limits (--group ID: a group's), live. IDs are the container's \
+            (mapped through its user namespace). --blocks counts 1 KiB blocks as setquota does, or takes a size \
+            (512Mi); 0 is no limit. Run on the host: container root cannot set quotas itself.
+            """)
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var format: OutputOptions
+    @Argument(help: "Container name.", completion: Completion.containerName) var name: String
+    @Argument(help: "set: set a user's or group's limits.") var action: String?
+    @Option(help: ArgumentHelp("The user (the container's uid).", valueName: "uid")) var user: UInt32?
+    @Option(help: ArgumentHelp("The group (the container's gid).", valueName: "gid")) var group: UInt32?
+    @Option(help: ArgumentHelp("Space limit: 1 KiB blocks, or a size such as 512Mi; 0: none.", valueName: "n")) var blocks: String?
+    @Option(help: ArgumentHelp("Inode limit; 0: none.", valueName: "n")) var inodes: UInt64?
+
+    /// One row of `-o json`.
+    struct Row: Encodable {
+        var type: String
+        var id: UInt32
+        var hostID: UInt32
+        var blocksLimitKiB: UInt64?
+        var inodesLimit: UInt64?
+        var usedBytes: UInt64
+        var usedInodes: UInt64
+    }
+
+    /// --blocks as bytes (nil: no limit): a bare number counts 1 KiB blocks.
+    static func bytes(blocks text: String) throws -> UInt64? {
+        if let kib = UInt64(text) { return kib == 0 ? nil : ProjectQuota.bytes(kib: kib) }
+        let size = try ByteSize(parsing: text)
+        return size.bytes == 0 ? nil : size.bytes
+    }
+
+    func validate() throws {
+        switch action {
+        case nil:
+            guard user == nil && group == nil && blocks == nil && inodes == nil else {
+                throw ValidationError("--user, --group, --blocks and --inodes set a quota: berth quota \(name) set --user ID ...")
+            }
+        case "set":
+            guard (user == nil) != (group == nil) else { throw ValidationError("give --user ID or --group ID") }
+            guard blocks != nil || inodes != nil else { throw ValidationError("give --blocks, --inodes or both") }
+        case let other?:
+            throw ValidationError("unknown action '\(other)': berth quota NAME [set --user ID|--group ID --blocks N --inodes N]")
+        }
+    }
+
+    func run() throws {
+        let runtime = try RuntimeContext.runtime(global)
+        if action == "set" {
+            let kind: Quota.Kind = user != nil ? .user : .group
+            let id = user ?? group ?? 0
+            // A limit not given is kept.
+            let held = try runtime.userQuotas(name).first { $0.kind == kind && $0.id == id }?.usage
+            let space = try blocks.map { try DiskQuotaCommand.bytes(blocks: $0) } ?? held?.bytesLimit
+            let files = inodes.map { $0 == 0 ? nil : $0 } ?? held?.inodesLimit
+            try runtime.setUserQuota(name, kind: kind, id: id, bytes: space, inodes: files)
+            return
+        }
+        let entries = try runtime.userQuotas(name)
+        if format.output == .json {
+            let rows = entries.map { entry in
+                Row(
+                    type: entry.kind.name, id: entry.id, hostID: entry.hostID,
+                    blocksLimitKiB: entry.usage.bytesLimit.map { ProjectQuota.kib(bytes: $0) },
+                    inodesLimit: entry.usage.inodesLimit, usedBytes: entry.usage.usedBytes, usedInodes: entry.usage.usedInodes)
+            }
+            print(try JSONOutput.encode(rows))
+            return
+        }
+        let rows =
+            [["TYPE", "ID", "USED", "LIMIT", "INODES", "INODE LIMIT"]]
+            + entries.map { entry in
+                [
+                    entry.kind.name, "\(entry.id)", Table.size(entry.usage.usedBytes), entry.usage.bytesLimit.map { Table.size($0) } ?? "none",
+                    "\(entry.usage.usedInodes)", entry.usage.inodesLimit.map(String.init) ?? "none",
+                ]
+            }
+        print(Table.render(rows))
     }
 }
