@@ -15,21 +15,31 @@ public struct MountInfo: Sendable, Equatable {
     /// The lines that have every field, in the file's order.
     public var entries: [Entry]
 
-    public init(_ bytes: some Collection<UInt8>) {
-        let space = UInt8(ascii: " ")
-        let dashField: [UInt8] = [UInt8(ascii: "-")]
+    public init(_ bytes: [UInt8]) {
         entries = []
-        for line in bytes.split(separator: UInt8(ascii: "\n")) {
-            let fields = line.split(separator: space)
-            guard fields.count > 4, let dash = fields.firstIndex(where: { $0.elementsEqual(dashField) }), dash >= 5,
+        var lineStart = 0
+        // Field bounds of the current line, reused.
+        var fields: [Range<Int>] = []
+        while lineStart < bytes.count {
+            var lineEnd = lineStart
+            while lineEnd < bytes.count && bytes[lineEnd] != UInt8(ascii: "\n") { lineEnd += 1 }
+            fields.removeAll(keepingCapacity: true)
+            var index = lineStart
+            while index < lineEnd {
+                while index < lineEnd && bytes[index] == UInt8(ascii: " ") { index += 1 }
+                let start = index
+                while index < lineEnd && bytes[index] != UInt8(ascii: " ") { index += 1 }
+                if index > start { fields.append(start..<index) }
+            }
+            lineStart = lineEnd + 1
+            guard fields.count > 4,
+                let dash = fields.firstIndex(where: { $0.count == 1 && bytes[$0.lowerBound] == UInt8(ascii: "-") }), dash >= 5,
                 dash + 3 < fields.count
             else { continue }
-            entries.append(
-                Entry(
-                    mountPoint: String(decoding: fields[4], as: UTF8.self), type: String(decoding: fields[dash + 1], as: UTF8.self),
-                    superOptions: String(decoding: fields[dash + 3], as: UTF8.self)))
+            func text(_ range: Range<Int>) -> String { String(decoding: bytes[range], as: UTF8.self) }
+            entries.append(Entry(mountPoint: text(fields[4]), type: text(fields[dash + 1]), superOptions: text(fields[dash + 3])))
         }
     }
 
-    public init(_ text: String) { self.init(text.utf8) }
+    public init(_ text: String) { self.init(Array(text.utf8)) }
 }
