@@ -111,16 +111,6 @@ private struct KeyedTreeContainer<Key: CodingKey>: KeyedDecodingContainerProtoco
     }
 }
 
-/// An array index as a coding key (for error paths).
-private struct ElementKey: CodingKey {
-    var stringValue: String { "Index \(index)" }
-    var intValue: Int? { index }
-    let index: Int
-    init(index: Int) { self.index = index }
-    init?(stringValue: String) { nil }
-    init?(intValue: Int) { index = intValue }
-}
-
 private struct UnkeyedTreeContainer: UnkeyedDecodingContainer {
     let elements: [JSONValue]
     let codingPath: [any CodingKey]
@@ -134,7 +124,7 @@ private struct UnkeyedTreeContainer: UnkeyedDecodingContainer {
     }
 
     private mutating func next() throws -> (JSONValue, [any CodingKey]) {
-        let path = codingPath + [ElementKey(index: currentIndex)]
+        let path = codingPath + [IndexKey(index: currentIndex)]
         guard !isAtEnd else { throw DecodingError.valueNotFound(Any.self, .init(codingPath: path, debugDescription: "past the end")) }
         defer { currentIndex += 1 }
         return (elements[currentIndex], path)
