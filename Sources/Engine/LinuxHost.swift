@@ -187,7 +187,7 @@ public struct LinuxHost: HostRuntime {
         // One read of the init's mountinfo serves numpty (its devpts) and
         // proc.virtualize (LXCFS's files over /proc).
         let mountinfo = running ? record.pid.flatMap { try? Syscall.readFile("/proc/\($0)/mountinfo", limit: 4 << 20) } : nil
-        let mounts = mountinfo.map { String(decoding: $0, as: UTF8.self) }
+        let mounts = mountinfo.map { MountInfo($0) }
         var resources: ObservedResources?
         if let usage {
             let inheritedCPUs = context.inheritedCPUs
@@ -202,7 +202,7 @@ public struct LinuxHost: HostRuntime {
             if spec?.numtcpsock != nil || record.spec?.resources.numtcpsock != nil {
                 kernel.numtcpsock = record.pid.flatMap { try? ConnectionLimit.observe(pid: $0)?.limit }
             }
-            kernel.numpty = mounts.flatMap { ContainerLaunch.pseudoTerminalLimit(mountinfo: $0) }
+            kernel.numpty = mounts.flatMap { ContainerLaunch.pseudoTerminalLimit($0) }
             if spec?.numfile != nil || record.spec?.resources.numfile != nil {
                 kernel.numfile = record.pid.flatMap { OpenFilesLimit.observe(pid: $0) }
             }
@@ -233,7 +233,7 @@ public struct LinuxHost: HostRuntime {
             name: record.name, state: state, recordedSpec: record.spec, resources: resources, network: network,
             firewallCurrent: firewallCurrent)
         container.recordedLabels = record.labels ?? [:]
-        if let mounts { container.procVirtualized = LXCFS.virtualizes(mountinfo: mounts) }
+        if let mounts { container.procVirtualized = LXCFS.virtualizes(mounts) }
         return .observed(container)
     }
 

@@ -80,7 +80,9 @@ enum ResourceObservation {
 
     /// A CPU list as a set; nil when it is every CPU the parent has.
     static func cpuSet(_ text: String?, inherited: String?) -> CPUSet? {
-        guard let text, let set = try? CPUSet(parsing: text) else { return nil }
+        // The parent's own list, as most cgroups read: no parse (a CPU-list
+        // parse per container was 3% of a no-op plan at 1000 containers).
+        guard let text, text != inherited, let set = try? CPUSet(parsing: text) else { return nil }
         if let inherited, let all = try? CPUSet(parsing: inherited), all == set { return nil }
         return set
     }

@@ -42,24 +42,17 @@ public struct LXCFS: Sendable, Equatable {
 
     /// Whether a process's mountinfo (as /proc/PID/mountinfo gives it, paths
     /// from its own root) shows a FUSE file over /proc/meminfo: LXCFS's.
-    public static func virtualizes(mountinfo: String) -> Bool {
-        let space = UInt8(ascii: " ")
-        for line in Array(mountinfo.utf8).split(separator: UInt8(ascii: "\n")) {
-            let fields = line.split(separator: space)
-            // ID PARENT MAJOR:MINOR ROOT MOUNTPOINT OPTIONS [TAGS...] - TYPE SOURCE SUPEROPTIONS
-            guard let dash = fields.firstIndex(where: { $0.count == 1 && $0.first == UInt8(ascii: "-") }),
-                dash >= 5, fields.count >= dash + 2, fields[4].elementsEqual("/proc/meminfo".utf8)
-            else { continue }
-            let type = fields[dash + 1]
-            if type.elementsEqual("fuse".utf8) || type.starts(with: "fuse.".utf8) { return true }
-        }
-        return false
+    public static func virtualizes(mountinfo: String) -> Bool { virtualizes(MountInfo(mountinfo)) }
+
+    /// The same, from mountinfo split once (observe shares it with numpty's check).
+    public static func virtualizes(_ mountInfo: MountInfo) -> Bool {
+        mountInfo.entries.contains { $0.mountPoint == "/proc/meminfo" && ($0.type == "fuse" || $0.type.hasPrefix("fuse.")) }
     }
 
     /// Whether the container whose init is `pid` has LXCFS over its /proc
     /// (its /proc/PID/mountinfo, read from the host).
     public static func observe(pid: Int32) throws(SystemError) -> Bool {
         let mountinfo = try Syscall.readFile("/proc/\(pid)/mountinfo", limit: 4 << 20)
-        return virtualizes(mountinfo: String(decoding: mountinfo, as: UTF8.self))
+        return virtualizes(MountInfo(mountinfo))
     }
 }

@@ -261,8 +261,11 @@ extension Syscall {
     public static func readAll(_ fd: Int32, upTo limit: Int, subject: String = "pipe") throws(SystemError) -> [UInt8] {
         var result: [UInt8] = []
         // Most reads are small kernel files (cgroup, proc): start with one
-        // page and grow while reads fill the buffer.
-        var buffer = [UInt8](repeating: 0, count: max(1, min(limit, 4096)))
+        // page and grow while reads fill the buffer. The buffer is not
+        // zero-filled first (read(2) writes what is kept): observe reads
+        // about 18 such files per container each pass (berth-bench scale).
+        func uninitialized(_ count: Int) -> [UInt8] { [UInt8](unsafeUninitializedCapacity: count) { _, initialized in initialized = count } }
+        var buffer = uninitialized(max(1, min(limit, 4096)))
         while result.count < limit {
             let want = min(buffer.count, limit - result.count)
             let count = try retrying("read", subject) {
@@ -270,7 +273,7 @@ extension Syscall {
             }
             if count == 0 { break }
             result.append(contentsOf: buffer[0..<count])
-            if count == buffer.count && buffer.count < 65536 { buffer = [UInt8](repeating: 0, count: min(buffer.count * 4, 65536)) }
+            if count == buffer.count && buffer.count < 65536 { buffer = uninitialized(min(buffer.count * 4, 65536)) }
         }
         return result
     }

@@ -186,7 +186,7 @@ public struct StateStore: Sendable {
             record = known
         } else {
             guard let bytes = try? Syscall.readFile(file),
-                var fresh = try? JSONDecoder().decode(ContainerRecord.self, from: Data(bytes))
+                var fresh = try? RecordJSON.decode(ContainerRecord.self, from: bytes)
             else { return nil }
             // A spec recorded before defaults were resolved may name no
             // hostname: the container's name is the default one.

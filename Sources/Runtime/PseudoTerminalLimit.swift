@@ -31,6 +31,6 @@ public enum PseudoTerminalLimit {
     /// The limit its init's mountinfo shows; nil when none (or unreadable).
     public static func observe(pid: pid_t) -> Int? {
         guard let mountinfo = try? Syscall.readFile("/proc/\(pid)/mountinfo", limit: 1 << 20) else { return nil }
-        return ContainerLaunch.pseudoTerminalLimit(mountinfo: String(decoding: mountinfo, as: UTF8.self))
+        return ContainerLaunch.pseudoTerminalLimit(MountInfo(mountinfo))
     }
 }

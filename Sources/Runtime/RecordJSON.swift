@@ -1,5 +1,5 @@
 /// JSON for berth's own records (container.json): keys sorted, two-space
-/// indentation, read back with Foundation's JSONDecoder.
+/// indentation, read back with RecordJSON.decode (RecordJSON+Decode.swift).
 ///
 /// Foundation's JSONEncoder tests every value with dynamic casts (Date,
 /// Data, URL, string-keyed dictionaries, ...). In a fresh process each new
@@ -194,8 +194,8 @@ private struct KeyedNodeContainer<Key: CodingKey>: KeyedEncodingContainerProtoco
     }
 }
 
-/// An array index as a coding key (for error paths).
-private struct IndexKey: CodingKey {
+/// An array index as a coding key (for error paths; the decoder shares it).
+struct IndexKey: CodingKey {
     var stringValue: String { "Index \(index)" }
     var intValue: Int? { index }
     let index: Int

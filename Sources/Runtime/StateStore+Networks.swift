@@ -40,7 +40,7 @@ public struct NetworkRecord: Codable, Equatable, Sendable {
             let bridge = String(decoding: bytes.filter { $0 != UInt8(ascii: "\n") && $0 != UInt8(ascii: " ") }, as: UTF8.self)
             return bridge.isEmpty ? nil : NetworkRecord(bridge: bridge)
         }
-        return try? JSONDecoder().decode(NetworkRecord.self, from: Data(bytes))
+        return try? RecordJSON.decode(NetworkRecord.self, from: bytes)
     }
 }
 

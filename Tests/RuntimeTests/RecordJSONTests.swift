@@ -82,3 +82,52 @@ import Testing
         #expect(throws: EncodingError.self) { try RecordJSON.encode(Sample()) }
     }
 }
+
+/// container.json's decoder: every record JSONDecoder reads, it reads the
+/// same (records written by older berths, by Foundation's JSONEncoder, by hand).
+@Suite struct RecordJSONDecoderTests {
+    @Test func everyFieldReadsAsJSONDecoderReadsIt() throws {
+        let record = try RecordJSONTests.fullRecord()
+        for bytes in [try RecordJSON.encode(record), Array(try JSONEncoder().encode(record))] {
+            let ours = try RecordJSON.decode(ContainerRecord.self, from: bytes)
+            #expect(ours == record)
+            #expect(ours == (try JSONDecoder().decode(ContainerRecord.self, from: Data(bytes))))
+        }
+    }
+
+    @Test func escapesAndNumbersReadAsJSONDecoderReadsThem() throws {
+        struct Sample: Codable, Equatable {
+            var text: String
+            var numbers: [Double]
+            var small: Int8
+            var big: UInt64
+            var negative: Int64
+            var flag: Bool
+            var none: Int?
+            var map: [String: [Int]]
+        }
+        let text = #"""
+             { "text" : "q\"b\\s\/ \b\f\n\r\t \u00e9\u0001 \ud83d\udea2 plain é",
+              "numbers": [0, -1.5, 2e3, 1E-2], "small": -128, "big": 18446744073709551615,
+              "negative": -9223372036854775808, "flag": true, "none": null, "map": {"a": [], "": [1,2]} }
+            """#
+        let bytes = Array(text.utf8)
+        let ours = try RecordJSON.decode(Sample.self, from: bytes)
+        #expect(ours == (try JSONDecoder().decode(Sample.self, from: Data(bytes))))
+        #expect(ours.text == "q\"b\\s/ \u{8}\u{c}\n\r\t é\u{1} 🚢 plain é")
+    }
+
+    @Test(arguments: [
+        "", "{", "[1,]", "{\"a\":1,}", "{\"a\" 1}", "\"open", "[1] 2", "tru", "{\"a\":\"\u{1}\"}", "\"\\x\"", "\"\\u12\"",
+        "{\"small\": 300}", "{\"small\": \"1\"}", "{\"small\": 1.5}",
+    ])
+    func malformedOrMistypedJSONIsAnError(text: String) {
+        struct Sample: Decodable { var small: UInt8? }
+        #expect(throws: (any Error).self) { try RecordJSON.decode(Sample.self, from: Array(text.utf8)) }
+    }
+
+    @Test func deepNestingIsAnErrorNotACrash() {
+        let text = String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000)
+        #expect(throws: (any Error).self) { try RecordJSON.decode([Int].self, from: Array(text.utf8)) }
+    }
+}

@@ -126,15 +126,14 @@ public struct ContainerLaunch: Sendable {
     /// devpts rw,mode=620,ptmxmode=666,max=8"): nil when it has none (the
     /// kernel shows max only below its own ceiling).
     public static func pseudoTerminalLimit(mountinfo: String, mountPoint: String = "/dev/pts") -> Int? {
-        for line in mountinfo.split(separator: "\n") {
-            let fields = line.split(separator: " ")
-            guard fields.count > 4, fields[4] == mountPoint, let dash = fields.firstIndex(of: "-"), dash + 3 < fields.count,
-                fields[dash + 1] == "devpts"
-            else { continue }
-            for option in fields[dash + 3].split(separator: ",") where option.hasPrefix("max=") {
-                return Int(option.dropFirst(4))
-            }
-            return nil
+        pseudoTerminalLimit(MountInfo(mountinfo), mountPoint: mountPoint)
+    }
+
+    /// The same, from mountinfo split once (observe shares it with LXCFS's check).
+    public static func pseudoTerminalLimit(_ mountInfo: MountInfo, mountPoint: String = "/dev/pts") -> Int? {
+        guard let devpts = mountInfo.entries.first(where: { $0.mountPoint == mountPoint && $0.type == "devpts" }) else { return nil }
+        for option in devpts.superOptions.utf8.split(separator: UInt8(ascii: ",")) where option.starts(with: "max=".utf8) {
+            return Int(String(decoding: option.dropFirst(4), as: UTF8.self))
         }
         return nil
     }
