@@ -140,8 +140,11 @@ extension HostCheck {
             }
         }
         guard !hostProc.isEmpty else { return (errors, []) }
+        // A fleet's names would fill the screen: the first few, then a count.
+        let shown =
+            hostProc.count > 5 ? hostProc.prefix(3).joined(separator: ", ") + " and \(hostProc.count - 3) more" : hostProc.joined(separator: ", ")
         let note =
-            "LXCFS is not mounted at \(lxcfs.directory): /proc of \(hostProc.joined(separator: ", ")) shows the host's memory, "
+            "LXCFS is not mounted at \(lxcfs.directory): /proc of \(shown) shows the host's memory, "
             + "CPUs and uptime (start lxcfs.service, or set proc.virtualize: false)"
         return (errors, [note])
     }

@@ -1,3 +1,5 @@
+import Kernel
+import Manifest
 import Model
 import Testing
 
@@ -31,5 +33,29 @@ import Testing
                 "vpn spec.subnet subnet 10.88.0.0/24 overlaps a route to 10.0.0.0/8 of the host's interface wg0",
                 "free spec.ipv6.subnet subnet fd00:1::/48 overlaps address fd00:1::5/64 of the host's interface eth0",
             ])
+    }
+}
+
+/// Without LXCFS, the note names the containers whose /proc is the host's:
+/// a few, then how many more (a fleet's thousand names would fill a screen).
+@Suite struct ProcNoteTests {
+    func containers(_ count: Int) -> DesiredHost {
+        let objects = (1...count).map { index in
+            let name = "c\(index)"
+            var spec = ContainerSpec()
+            spec.rootfs = RootfsSpec(source: .template("busybox"))
+            return ContainerObject(
+                metadata: ObjectMeta(name: name), spec: spec.resolved(name: name, defaultRootfs: .template("busybox")),
+                source: SourceLocation(file: "t", line: 1, column: 1))
+        }
+        return DesiredHost(host: HostFacts(name: "h"), networks: [], containers: objects)
+    }
+
+    @Test func theNoteNamesAFewContainersAndCountsTheRest() {
+        let lxcfs = LXCFS(directory: "/nonexistent/lxcfs")
+        let few = HostCheck.procProblems(containers(2), lxcfs: lxcfs, locator: FieldLocator(documents: [])).notes
+        #expect(few.count == 1 && few[0].contains("/proc of c1, c2 shows the host's memory"), "\(few)")
+        let fleet = HostCheck.procProblems(containers(1000), lxcfs: lxcfs, locator: FieldLocator(documents: [])).notes
+        #expect(fleet.count == 1 && fleet[0].contains("/proc of c1, c2, c3 and 997 more shows the host's memory"), "\(fleet)")
     }
 }
