@@ -31,9 +31,11 @@ public struct Reconciler<Host: HostRuntime> {
         _ plan: [Action], options: ApplyOptions = ApplyOptions(), starting: (Action) -> Void = { _ in },
         report: (Outcome) -> Void = { _ in }
     ) -> [Outcome] {
-        Executor.apply(plan, on: host, options: options, clock: MonotonicClock.milliseconds, starting: starting) { outcome in
-            log(outcome)
-            report(outcome)
+        host.pass {
+            Executor.apply(plan, on: host, options: options, clock: MonotonicClock.milliseconds, starting: starting) { outcome in
+                log(outcome)
+                report(outcome)
+            }
         }
     }
 

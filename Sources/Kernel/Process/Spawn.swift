@@ -140,9 +140,11 @@ extension Syscall {
     /// Writes `bytes` to `path` atomically and durably: a temp file, fsync,
     /// rename over the old one, fsync of the directory. Without `durable`,
     /// only atomically (for files that do not outlive a reboot anyway).
-    public static func writeAtomically(_ bytes: [UInt8], to path: String, mode: mode_t = 0o600, durable: Bool = true)
-        throws(SystemError)
-    {
+    /// With `directorySyncs` in a pass, the directory's sync is left to the
+    /// end of the pass (DirectorySyncs).
+    public static func writeAtomically(
+        _ bytes: [UInt8], to path: String, mode: mode_t = 0o600, durable: Bool = true, directorySyncs: DirectorySyncs? = nil
+    ) throws(SystemError) {
         let directory = path.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
         let temporary = "\(path).tmp-\(getpid())"
         let fd = try open(temporary, O_WRONLY | O_CREAT | O_TRUNC, mode: mode)
@@ -156,10 +158,8 @@ extension Syscall {
         }
         close(fd)
         try rename(temporary, path)
-        guard durable else { return }
-        let directoryFD = try open(directory.isEmpty ? "." : directory, O_RDONLY | O_DIRECTORY)
-        defer { close(directoryFD) }
-        try fsync(directoryFD, subject: directory)
+        guard durable, directorySyncs?.hold(directory) != true else { return }
+        try fsyncDirectory(directory)
     }
 
     /// The device number of a block or character device node (stat(2)).
