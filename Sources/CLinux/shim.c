@@ -179,8 +179,6 @@ int berth_netlink_protocol_socket_in_netns(int netns_fd, int protocol) {
 
 int berth_malloc_trim(void) { return malloc_trim(0); }
 
-int berth_syncfs(int fd) { return syncfs(fd); }
-
 #ifndef FSPICK_CLOEXEC
 #define FSPICK_CLOEXEC 0x01
 #endif

@@ -28,16 +28,6 @@ public struct LinuxHost: HostRuntime {
         WorkerPool.run(count, width: width, body)
     }
 
-    /// The records a pass writes share their directory syncs, made once at
-    /// its end (DirectorySyncs; berth-bench scale, create). A sync that
-    /// fails leaves the pass's changes made but perhaps not on disk: an
-    /// error in the log, and the next pass finds the files as they are.
-    public func pass<Result>(_ body: () -> Result) -> Result {
-        let (result, failure) = runtime.state.directorySyncs.deferring(body)
-        if let failure { logger.error("state dir not synced", metadata: ["error": "\(failure)"]) }
-        return result
-    }
-
     /// A network's nftables table, with the networks it reaches and the
     /// containers its forwards name.
     public func ruleset(_ network: NetworkObject, reached: [NetworkObject], containers: [ContainerObject]) -> NetworkRuleset {

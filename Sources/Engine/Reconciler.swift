@@ -31,11 +31,9 @@ public struct Reconciler<Host: HostRuntime> {
         _ plan: [Action], options: ApplyOptions = ApplyOptions(), starting: (Action) -> Void = { _ in },
         report: (Outcome) -> Void = { _ in }
     ) -> [Outcome] {
-        host.pass {
-            Executor.apply(plan, on: host, options: options, clock: MonotonicClock.milliseconds, starting: starting) { outcome in
-                log(outcome)
-                report(outcome)
-            }
+        Executor.apply(plan, on: host, options: options, clock: MonotonicClock.milliseconds, starting: starting) { outcome in
+            log(outcome)
+            report(outcome)
         }
     }
 

@@ -27,8 +27,6 @@ public enum Failpoint: String, CaseIterable, Sendable {
     case containerStopped = "delete.stopped"
     case runFilesRemoved = "delete.run-files-removed"
     case bridgeDeleted = "network.bridge-deleted"
-    // The end of an apply pass: its files renamed, their directories not yet synced.
-    case directoriesUnsynced = "apply.directories-unsynced"
 
     static let armed: String? = {
         guard let value = getenv("BERTH_FAILPOINT") else { return nil }

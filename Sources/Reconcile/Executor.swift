@@ -14,10 +14,6 @@ public protocol HostRuntime {
     /// Runs `body(index)` for every index in 0..<count, at most `width` at
     /// once, and returns when all have run. Default: one after another.
     func concurrently(_ count: Int, width: Int, _ body: @escaping @Sendable (Int) -> Void)
-    /// Runs one apply pass (the executor's work is `body`): the host may
-    /// hold back what the pass's actions share until its end (LinuxHost:
-    /// the state dir's directory syncs). Default: `body`.
-    func pass<Result>(_ body: () -> Result) -> Result
 }
 
 extension HostRuntime {
@@ -25,7 +21,6 @@ extension HostRuntime {
     public func concurrently(_ count: Int, width: Int, _ body: @escaping @Sendable (Int) -> Void) {
         for index in 0..<count { body(index) }
     }
-    public func pass<Result>(_ body: () -> Result) -> Result { body() }
 }
 
 /// What became of one action.

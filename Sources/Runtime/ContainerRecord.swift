@@ -118,9 +118,6 @@ public struct StateStore: Sendable {
     /// the container's definition does, so a long-lived berth (the agent)
     /// decodes each one once rather than on every pass.
     private let decoded = RecordCache()
-    /// The directory syncs of an apply pass's durable writes, made once at
-    /// its end (LinuxHost.pass).
-    public let directorySyncs = DirectorySyncs()
 
     public init(paths: RuntimePaths) { self.paths = paths }
 
@@ -140,13 +137,9 @@ public struct StateStore: Sendable {
     /// synced unless not `durable`), the init file (or its removal) always.
     public func save(_ record: ContainerRecord, durable: Bool = true) throws {
         let bytes = try RecordJSON.encode(record.stopped)
-        let existing = try? Syscall.readFile(recordFile(record.name))
-        if existing != bytes {
+        if (try? Syscall.readFile(recordFile(record.name))) != bytes {
             try Syscall.makeDirectories(containerDirectory(record.name))
-            try Syscall.writeAtomically(bytes, to: recordFile(record.name), durable: durable, directorySyncs: directorySyncs)
-            // A new container's directory: its name in containers/ too, in
-            // a pass (outside one, as before: the record alone is synced).
-            if existing == nil && durable { _ = directorySyncs.hold(containersDirectory) }
+            try Syscall.writeAtomically(bytes, to: recordFile(record.name), durable: durable)
         }
         try saveInit(record)
     }

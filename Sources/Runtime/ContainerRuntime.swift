@@ -685,8 +685,6 @@ public struct ContainerRuntime: Sendable {
             try? Syscall.removeFile(state.recordFile(name), missingOK: true)
         } else {
             try Syscall.removeTree(state.containerDirectory(name))
-            // Its removal outlives a power loss at the end of an apply pass.
-            _ = state.directorySyncs.hold(state.containersDirectory)
             // Its project's limits go with its files (the ID is free again).
             if let id = record.diskProject { try? ProjectQuota.setLimits(bytes: nil, inodes: nil, of: id, on: state.containersDirectory) }
         }

@@ -137,7 +137,7 @@ public struct NetworkRuleset: Equatable, Sendable {
         let path = NetworkRuleset.recordPath(state, network: network)
         try FileManager.default.createDirectory(
             atPath: String(path[..<(path.lastIndex(of: "/") ?? path.endIndex)]), withIntermediateDirectories: true)
-        try Syscall.writeAtomically(try RecordJSON.encode(record), to: path, directorySyncs: state.directorySyncs)
+        try Syscall.writeAtomically(try RecordJSON.encode(record), to: path)
     }
 
     /// Deletes a network's table and its record (idempotent).

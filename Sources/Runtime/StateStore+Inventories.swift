@@ -32,6 +32,6 @@ extension StateStore {
             return
         }
         try FileManager.default.createDirectory(atPath: inventoriesDirectory, withIntermediateDirectories: true)
-        try Syscall.writeAtomically(try RecordJSON.encode(inventory), to: file, directorySyncs: directorySyncs)
+        try Syscall.writeAtomically(try RecordJSON.encode(inventory), to: file)
     }
 }

@@ -57,7 +57,7 @@ extension StateStore {
     /// Writes a network's record (atomically).
     public func saveNetwork(_ name: String, _ record: NetworkRecord) throws {
         try FileManager.default.createDirectory(atPath: networksDirectory, withIntermediateDirectories: true)
-        try Syscall.writeAtomically(try RecordJSON.encode(record), to: networksDirectory + "/" + name, directorySyncs: directorySyncs)
+        try Syscall.writeAtomically(try RecordJSON.encode(record), to: networksDirectory + "/" + name)
     }
 
     /// One network's record, or nil when there is none or it is unreadable.

@@ -135,9 +135,4 @@ long berth_statfs_type(const char *path);
 // once used. Goes when the module exports it.
 int berth_malloc_trim(void);
 
-// syncfs(2): Glibc declares it only under _GNU_SOURCE, which Swift's Glibc
-// module is not built with. An apply pass syncs the state dir's filesystem
-// once at its end (DirectorySyncs). Goes when the module exports it.
-int berth_syncfs(int fd);
-
 #endif

@@ -140,11 +140,14 @@ extension Syscall {
     /// Writes `bytes` to `path` atomically and durably: a temp file, fsync,
     /// rename over the old one, fsync of the directory. Without `durable`,
     /// only atomically (for files that do not outlive a reboot anyway).
-    /// With `directorySyncs` in a pass, the directory's sync is left to the
-    /// end of the pass (DirectorySyncs).
-    public static func writeAtomically(
-        _ bytes: [UInt8], to path: String, mode: mode_t = 0o600, durable: Bool = true, directorySyncs: DirectorySyncs? = nil
-    ) throws(SystemError) {
+    /// Measured for issue 16 (berth-bench scale 200, release, back to back):
+    /// holding the directory syncs of an apply pass to its end did not pay,
+    /// neither as an fsync per directory (4.4 s create against 2.9-3.3 s)
+    /// nor as one syncfs (3.4 s: it flushes the whole filesystem's dirty
+    /// data); apply's 4-wide pool already overlaps these fsyncs.
+    public static func writeAtomically(_ bytes: [UInt8], to path: String, mode: mode_t = 0o600, durable: Bool = true)
+        throws(SystemError)
+    {
         let directory = path.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
         let temporary = "\(path).tmp-\(getpid())"
         let fd = try open(temporary, O_WRONLY | O_CREAT | O_TRUNC, mode: mode)
@@ -158,8 +161,10 @@ extension Syscall {
         }
         close(fd)
         try rename(temporary, path)
-        guard durable, directorySyncs?.hold(directory) != true else { return }
-        try fsyncDirectory(directory)
+        guard durable else { return }
+        let directoryFD = try open(directory.isEmpty ? "." : directory, O_RDONLY | O_DIRECTORY)
+        defer { close(directoryFD) }
+        try fsync(directoryFD, subject: directory)
     }
 
     /// The device number of a block or character device node (stat(2)).
