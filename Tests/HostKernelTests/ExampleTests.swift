@@ -155,6 +155,8 @@ struct ExampleTests {
         try run(["exec", "web1", "--", "/bin/hostname"], "web1")
         try run(["ubc", "web1"], "failcnt")
         try run(["metrics"], "container_memory_usage_bytes")
+        // Per-user quotas need a disk image with userQuota (DiskQuotaTests): web1 has none.
+        try run(["quota", "web1"], expect: 1, "spec.resources.disk.userQuota: true")
         try run(["suspend", "web1"])
         try run(["resume", "web1"])
         try run(["stop", "web1"])
