@@ -456,59 +456,54 @@ def test_events_without_journald_says_so(tmp_path):
     assert berth("events", "-o", "json", *flags).stderr == ""
 
 
-def test_apply_without_root_says_it_needs_root(tmp_path):
-    """A user without root: apply is refused in words (not a Foundation error), a dry run plans."""
+@pytest.fixture
+def as_user():
+    """berth copied where user nobody can run it, and how to run it as nobody
+    (as the caller itself when that is not root); the scratch dir is removed after."""
     import shutil
     import tempfile
     scratch = Path(tempfile.mkdtemp(prefix="berth-nonroot-"))
-    try:
-        scratch.chmod(0o755)
-        binary = scratch / "berth"
-        shutil.copy(BERTH, binary)
-        binary.chmod(0o755)
-        manifests = scratch / "m"
-        manifests.mkdir()
-        (manifests / "c.yaml").write_text(CONTAINER.format(name="nr1", memory="64Mi", command="/bin/sleep, '600'", rootfs="{template: busybox}"))
-        manifests.chmod(0o755)
-        (manifests / "c.yaml").chmod(0o644)
-        drop = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] if os.geteuid() == 0 else []
-        flags = ["--state-dir", str(scratch / "state"), "--run-dir", str(scratch / "run"), "--cgroup-parent", "berth-cli-test"]
-        environment = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "BERTH_JOURNAL_SOCKET": "/nonexistent/berth-test/journal"}
-        applied = subprocess.run(drop + [str(binary), "apply", "--yes", *flags, str(manifests)], env=environment,
-                                 capture_output=True, text=True, timeout=60)
-        assert applied.returncode == 1
-        assert "Error: apply changes the kernel (namespaces, cgroups, links, nftables): run it as root" in applied.stderr
-        assert "CocoaError" not in applied.stderr
-        dry = subprocess.run(drop + [str(binary), "apply", "--dry-run", *flags, str(manifests)], env=environment,
-                             capture_output=True, text=True, timeout=60)
-        assert dry.returncode == 0, dry.stderr
-        assert "create Container/nr1 (does not exist)" in dry.stdout
-        assert not (scratch / "run").exists()
-    finally:
-        shutil.rmtree(scratch)
+    scratch.chmod(0o755)
+    binary = scratch / "berth"
+    shutil.copy(BERTH, binary)
+    binary.chmod(0o755)
+    drop = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] if os.geteuid() == 0 else []
+    environment = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "BERTH_JOURNAL_SOCKET": "/nonexistent/berth-test/journal"}
+
+    def run(*args):
+        return subprocess.run(drop + [str(binary), *args], env=environment, capture_output=True, text=True, timeout=60)
+
+    yield scratch, run
+    shutil.rmtree(scratch)
 
 
-def test_a_file_refused_to_a_user_is_named_in_words(tmp_path):
+def test_apply_without_root_says_it_needs_root(as_user):
+    """A user without root: apply is refused in words (not a Foundation error), a dry run plans."""
+    scratch, run = as_user
+    manifests = scratch / "m"
+    manifests.mkdir()
+    (manifests / "c.yaml").write_text(CONTAINER.format(name="nr1", memory="64Mi", command="/bin/sleep, '600'", rootfs="{template: busybox}"))
+    manifests.chmod(0o755)
+    (manifests / "c.yaml").chmod(0o644)
+    flags = ["--state-dir", str(scratch / "state"), "--run-dir", str(scratch / "run"), "--cgroup-parent", "berth-cli-test"]
+    applied = run("apply", "--yes", *flags, str(manifests))
+    assert applied.returncode == 1
+    assert "Error: apply changes the kernel (namespaces, cgroups, links, nftables): run it as root" in applied.stderr
+    assert "CocoaError" not in applied.stderr
+    dry = run("apply", "--dry-run", *flags, str(manifests))
+    assert dry.returncode == 0, dry.stderr
+    assert "create Container/nr1 (does not exist)" in dry.stdout
+    assert not (scratch / "run").exists()
+
+
+def test_a_file_refused_to_a_user_is_named_in_words(as_user):
     """`berth run` as a user cannot make its state dir: the path and the reason, not a Foundation dump."""
     if os.geteuid() != 0:
         pytest.skip("needs root to drop to another user")
-    import shutil
-    import tempfile
-    scratch = Path(tempfile.mkdtemp(prefix="berth-nonroot-"))
-    try:
-        scratch.chmod(0o755)
-        binary = scratch / "berth"
-        shutil.copy(BERTH, binary)
-        binary.chmod(0o755)
-        locked = scratch / "locked"
-        locked.mkdir(mode=0o700)
-        result = subprocess.run(
-            ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", str(binary), "run", "--state-dir", str(locked / "state"),
-             "--run-dir", str(locked / "run"), "--", "/bin/true"],
-            env={"PATH": "/usr/bin:/bin", "BERTH_JOURNAL_SOCKET": "/nonexistent/berth-test/journal"},
-            capture_output=True, text=True, timeout=60)
-        assert result.returncode == 1
-        assert f"Error: {locked}/state: Permission denied (berth runs containers as root)" in result.stderr, result.stderr
-        assert "CocoaError" not in result.stderr
-    finally:
-        shutil.rmtree(scratch)
+    scratch, run = as_user
+    locked = scratch / "locked"
+    locked.mkdir(mode=0o700)
+    result = run("run", "--state-dir", str(locked / "state"), "--run-dir", str(locked / "run"), "--", "/bin/true")
+    assert result.returncode == 1
+    assert f"Error: {locked}/state: Permission denied (berth runs containers as root)" in result.stderr, result.stderr
+    assert "CocoaError" not in result.stderr
