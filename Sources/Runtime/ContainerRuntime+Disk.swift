@@ -160,12 +160,8 @@ extension ContainerRuntime {
     /// cannot have (a project quota, or a kernel without ext4 quotas),
     /// before the restart stops it.
     public func checkUserQuota(_ name: String, _ quota: DiskSpec?) throws {
-        guard quota?.userQuota == true, let record = state.load(name) else { return }
-        if record.diskProject != nil { throw RuntimeError(description: "\(name): \(ContainerRuntime.userQuotaNeedsAnImage)") }
-        let disk = state.diskImage(name)
-        if record.diskImage != nil && !disk.hasUserQuota && !DiskImage.kernelHasQuotaFormat {
-            throw RuntimeError(description: "\(name): its disk image: \(DiskImage.noQuotaSupport)")
-        }
+        guard quota?.userQuota == true, state.load(name) != nil, let problem = userQuotaProblem(name) else { return }
+        throw RuntimeError(description: "\(name): \(problem)")
     }
 
     /// The private layer as a directory with a project quota: its ID kept

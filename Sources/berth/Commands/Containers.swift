@@ -25,7 +25,7 @@ enum RuntimeContext {
         let verbosity = instance.verbosity
         ConsoleLog.quiet = verbosity == .quiet
         let fields = Events.instanceMetadata(instance)
-        let socketPath = Instance.environment("BERTH_JOURNAL_SOCKET") ?? JournalSink.defaultSocket
+        let socketPath = Instance.journalSocket
         let journald = Syscall.exists(socketPath)
         let sink = JournalSink(socketPath: socketPath, fallback: false)
         let console: Logger.Level? =
@@ -56,7 +56,7 @@ enum RuntimeContext {
         if first { bootstrapLogging(instance, agent: agent) }
         var runtime = ContainerRuntime(paths: instance.paths, cgroups: try CgroupDrivers.detect(), logger: Logger(label: "berth"))
         // Where berth's events go is where its containers' journal relays send too.
-        if let socket = Instance.environment("BERTH_JOURNAL_SOCKET") { runtime.journalSocket = socket }
+        runtime.journalSocket = Instance.journalSocket
         return runtime
     }
 }

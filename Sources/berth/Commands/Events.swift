@@ -42,7 +42,7 @@ struct Events: ParsableCommand {
         let json = format.output == .json
         // Without journald, berth's events were never kept: say so rather
         // than print an empty history.
-        let socket = Instance.environment("BERTH_JOURNAL_SOCKET") ?? JournalSink.defaultSocket
+        let socket = Instance.journalSocket
         if !Syscall.exists(socket) && !json && global.verbosity != .quiet {
             Console.error(
                 "note: systemd-journald is not running here (no \(socket)): berth's events are not kept; "

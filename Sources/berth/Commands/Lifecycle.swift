@@ -1,4 +1,5 @@
 import ArgumentParser
+import Journal
 import Kernel
 import Manifest
 import Model
@@ -41,6 +42,10 @@ struct Instance: Equatable {
         let text = String(cString: value)
         return text.isEmpty ? nil : text
     }
+
+    /// Where berth's events (and its containers' relays) go: journald's
+    /// socket, or BERTH_JOURNAL_SOCKET (the tests' own journald, or none).
+    static var journalSocket: String { environment("BERTH_JOURNAL_SOCKET") ?? JournalSink.defaultSocket }
 
     var paths: RuntimePaths {
         var paths = RuntimePaths(
