@@ -100,13 +100,21 @@ public enum Syscall {
         try rmdir(path, missingOK: true)
     }
 
+    /// A directory entry's name as the kernel gave it (it need not be
+    /// UTF-8): `cString` for the *at calls, `display` for messages.
+    struct EntryName {
+        let bytes: [UInt8]
+        var cString: [CChar] { bytes.map { CChar(bitPattern: $0) } + [0] }
+        var display: String { String(decoding: bytes, as: UTF8.self) }
+    }
+
     /// Calls `body` with the name and lstat of every entry of the directory
     /// open as `fd` but `.` and `..`; an entry gone meanwhile is skipped.
     static func forEachEntry(
-        _ fd: Int32, subject: String, _ body: (String, stat) throws(SystemError) -> Void
+        _ fd: Int32, subject: String, _ body: (EntryName, stat) throws(SystemError) -> Void
     ) throws(SystemError) {
         try forEachEntryName(fd, subject: subject) { name, info throws(SystemError) in
-            try body(String(decoding: name, as: UTF8.self), info)
+            try body(EntryName(bytes: name), info)
         }
     }
 
@@ -165,21 +173,23 @@ public enum Syscall {
 
     /// Empties the directory open as `fd`, depth first, staying on `device`.
     private static func removeContents(_ fd: Int32, device: dev_t, subject: String) throws(SystemError) {
-        try forEachEntry(fd, subject: subject) { name, info throws(SystemError) in
+        try forEachEntry(fd, subject: subject) { entry, info throws(SystemError) in
+            let name = entry.cString
+            let path = subject + "/" + entry.display
             if info.st_mode & S_IFMT == S_IFDIR {
                 guard info.st_dev == device else {
-                    throw SystemError(call: "unlinkat", errno: EXDEV, subject: subject + "/" + name + " (a mount point)")
+                    throw SystemError(call: "unlinkat", errno: EXDEV, subject: path + " (a mount point)")
                 }
-                let child = try retrying("openat", subject + "/" + name) {
+                let child = try retrying("openat", path) {
                     openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
                 }
                 defer { close(child) }
-                try removeContents(child, device: device, subject: subject + "/" + name)
+                try removeContents(child, device: device, subject: path)
                 if unlinkat(fd, name, AT_REMOVEDIR) != 0 && errno != ENOENT {
-                    throw SystemError(call: "unlinkat", errno: errno, subject: subject + "/" + name)
+                    throw SystemError(call: "unlinkat", errno: errno, subject: path)
                 }
             } else if unlinkat(fd, name, 0) != 0 && errno != ENOENT {
-                throw SystemError(call: "unlinkat", errno: errno, subject: subject + "/" + name)
+                throw SystemError(call: "unlinkat", errno: errno, subject: path)
             }
         }
     }

@@ -37,8 +37,9 @@ extension Syscall {
     }
 
     private static func harden(_ fd: Int32, device: dev_t, subject: String, into report: inout TemplateHardening) throws(SystemError) {
-        try forEachEntry(fd, subject: subject) { name, info throws(SystemError) in
-            let path = subject + "/" + name
+        try forEachEntry(fd, subject: subject) { entry, info throws(SystemError) in
+            let name = entry.cString
+            let path = subject + "/" + entry.display
             switch info.st_mode & S_IFMT {
             case S_IFCHR, S_IFBLK:
                 guard unlinkat(fd, name, 0) == 0 else { throw SystemError(call: "unlinkat", errno: errno, subject: path) }

@@ -31,6 +31,25 @@ import Testing
         try Syscall.removeTree(base + "/tree")  // a missing tree is fine
     }
 
+    /// A container may name its files with any bytes: a name that is not
+    /// UTF-8 (Latin-1 "\xe9t\xe9", a lone 0xff) is removed as well, file
+    /// or directory, so deleting the container leaves nothing behind.
+    @Test func namesThatAreNotUTF8AreRemovedToo() throws {
+        defer { try? Syscall.removeTree(base) }
+        try Syscall.makeDirectories(base + "/tree")
+        func path(_ name: [UInt8]) -> [CChar] { (Array((base + "/tree/").utf8) + name).map { CChar(bitPattern: $0) } + [0] }
+        let directory: [UInt8] = [0xE9, 0x74, 0xE9]
+        #expect(Glibc.mkdir(path(directory), 0o755) == 0)
+        let inside = open(path(directory + [0x2F, 0xFF]), O_WRONLY | O_CREAT | O_CLOEXEC, 0o600)
+        #expect(inside >= 0)
+        close(inside)
+        let file = open(path([0x61, 0xFE, 0x62]), O_WRONLY | O_CREAT | O_CLOEXEC, 0o600)
+        #expect(file >= 0)
+        close(file)
+        try Syscall.removeTree(base + "/tree")
+        #expect(!Syscall.exists(base + "/tree"))
+    }
+
     @Test func aSymlinkGivenAsTheTreeIsRemovedNotFollowed() throws {
         defer { try? Syscall.removeTree(base) }
         try Syscall.makeDirectories(base + "/target")
