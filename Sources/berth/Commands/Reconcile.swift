@@ -101,7 +101,26 @@ enum Reconciliation {
             throw CLIFailure(
                 "\(conflicts.count) object\(conflicts.count == 1 ? "" : "s") of another source; nothing was planned or changed")
         }
-        return Planner.plan(desired: desired, observed: observed, options: options)
+        let actions = Planner.plan(desired: desired, observed: observed, options: options)
+        if format == .text, !ConsoleLog.quiet, let note = otherSourcesNote(desired, observed, options: options) {
+            Console.error("note: " + note)
+        }
+        return actions
+    }
+
+    /// `apply DIR --prune` of a source that names nothing prunes only what
+    /// that source applied: when other sources hold objects, say so, so an
+    /// empty plan is not read as "the host is empty".
+    static func otherSourcesNote(_ desired: DesiredHost, _ observed: ObservedHost, options: PlanOptions) -> String? {
+        guard options.prune, case .source(let source) = options.scope, desired.containers.isEmpty, desired.networks.isEmpty
+        else { return nil }
+        let others = observed.inventories.filter { $0.key != source && !$0.value.isEmpty }.sorted { $0.key < $1.key }
+        guard !others.isEmpty else { return nil }
+        let held = Inventory(
+            source: "", containers: others.flatMap(\.value.containers), networks: others.flatMap(\.value.networks))
+        let names = others.prefix(3).map(\.key).joined(separator: ", ") + (others.count > 3 ? " and \(others.count - 3) more" : "")
+        return "these manifests name nothing; \(held.summary) belong to other sources (\(names)) and are left alone: "
+            + "prune them with their own source, or with `berth apply --prune` and no path (the whole instance)"
     }
 
     /// Removing everything (`--prune` without manifests) is confirmed: on a
