@@ -248,7 +248,8 @@ public final class AgentLoop {
             return (listener, lock)
         } catch {
             logger.notice(
-                "disk quota refusals not counted", metadata: ["error": "\(error)", "family": "\(QuotaWarning.familyName)"])
+                "disk quota refusals not counted",
+                metadata: ["error": "no quota warnings of \(QuotaWarning.familyName) here: \(error)"])
             return nil
         }
     }
@@ -258,9 +259,13 @@ public final class AgentLoop {
     func countQuotaWarnings(_ listener: QuotaWarningListener) {
         let overruns = listener.overruns
         let (warnings, errors) = listener.drain()
-        for error in errors.prefix(3) { logger.warning("quota warning not understood", metadata: ["error": "\(error)"]) }
+        for error in errors.prefix(3) {
+            logger.warning("disk quota refusals not counted", metadata: ["error": "a quota warning not understood: \(error)"])
+        }
         if listener.overruns > overruns {
-            logger.warning("quota warnings lost", metadata: ["overruns": "\(listener.overruns - overruns)"])
+            logger.warning(
+                "disk quota refusals not counted",
+                metadata: ["error": "\(listener.overruns - overruns) datagrams of quota warnings lost (socket full)"])
         }
         let counted = runtime.countQuotaWarnings(warnings)
         if !counted.isEmpty { reportBeancounterFailures(only: counted) }
