@@ -92,7 +92,7 @@ let package = Package(
         .testTarget(name: "ReconcileTests", dependencies: ["Reconcile", "Model"]),
         .testTarget(
             name: "RuntimeTests", dependencies: ["Runtime", "Model", "Manifest", .product(name: "Logging", package: "swift-log")]),
-        .testTarget(name: "EngineTests", dependencies: ["Engine", "Kernel", "Model", "Netlink"]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "Kernel", "Model", "Netlink", "Runtime"]),
         .testTarget(
             name: "CLITests", dependencies: ["berth", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         // Lane 2: real kernel, as root, only inside a sandbox host (scripts/sandbox-run.sh).

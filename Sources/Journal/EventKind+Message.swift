@@ -65,6 +65,7 @@ extension EventKind {
                 + "\(field("ratio"))× the host's \(field("capacity")) (allowed: \(field("allowed"))×); largest: \(field("largest"))"
         case .overcommitCleared:
             return "host \(field("resource")) no longer overcommitted: the containers' limits are within \(field("allowed"))× the host's"
+        case .diskRefusalsNotCounted: return "disk quota refusals (diskspace, diskinodes failcnt) not counted: \(field("error"))"
         case .commitNotRecorded: return "cannot record the applied commit in \(field("path")): \(field("error"))"
         }
     }

@@ -188,6 +188,9 @@ public enum EventKind: String, CaseIterable, Sendable {
     case hostOvercommitted = "host overcommitted"
     /// The all-clear after an overcommitted host.
     case overcommitCleared = "host no longer overcommitted"
+    /// The agent cannot count (some of) the kernel's quota warnings: disk
+    /// failcnt is not counted, or missed some.
+    case diskRefusalsNotCounted = "disk quota refusals not counted"
 
     public var messageID: String {
         switch self {
@@ -241,6 +244,7 @@ public enum EventKind: String, CaseIterable, Sendable {
         case .beancounterFailed: return "b386c9ce343247578ba0637420bb8568"
         case .hostOvercommitted: return "0ed1aad116074a5f950aceddf0ba96c4"
         case .overcommitCleared: return "f96bdb0f6b56425d83c6ce476745541c"
+        case .diskRefusalsNotCounted: return "c69bbdf6ab3a4216b8a00912f1bb865c"
         }
     }
 

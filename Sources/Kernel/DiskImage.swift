@@ -324,13 +324,9 @@ public struct DiskImage: Sendable {
 
     /// The loop device the mount point's filesystem is on (/dev/loopN).
     func loopDevice() -> String? {
-        var info = stat()
-        guard stat(mountPoint, &info) == 0 else { return nil }
-        // glibc's dev_t encoding (gnu_dev_major/minor are macros Swift cannot call).
-        let device = UInt64(info.st_dev)
-        let major = ((device >> 8) & 0xfff) | ((device >> 32) & ~0xfff)
-        let minor = (device & 0xff) | ((device >> 12) & ~0xff)
-        guard let uevent = try? Syscall.readFile("/sys/dev/block/\(major):\(minor)/uevent", limit: 4096) else { return nil }
+        guard let (major, minor) = Syscall.device(of: mountPoint),
+            let uevent = try? Syscall.readFile("/sys/dev/block/\(major):\(minor)/uevent", limit: 4096)
+        else { return nil }
         for line in String(decoding: uevent, as: UTF8.self).split(separator: "\n") where line.hasPrefix("DEVNAME=") {
             return "/dev/" + line.dropFirst("DEVNAME=".count)
         }

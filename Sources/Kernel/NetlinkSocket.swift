@@ -47,4 +47,25 @@ public final class NetlinkSocket: @unchecked Sendable {
             throw SystemError(call: "recv", errno: errno, subject: "netlink")
         }
     }
+
+    /// setsockopt(SOL_NETLINK, NETLINK_ADD_MEMBERSHIP): receive the
+    /// multicast group `group` (a generic netlink family's group id).
+    /// Idempotent.
+    public func joinGroup(_ group: UInt32) throws(SystemError) {
+        var value = group
+        let result = setsockopt(fd, 270 /* SOL_NETLINK */, 1 /* NETLINK_ADD_MEMBERSHIP */, &value, socklen_t(MemoryLayout<UInt32>.size))
+        if result != 0 { throw SystemError(call: "setsockopt", errno: errno, subject: "NETLINK_ADD_MEMBERSHIP \(group)") }
+    }
+
+    /// recv(2) with MSG_DONTWAIT of one datagram; nil when none is queued.
+    public func receiveDatagramNow() throws(SystemError) -> [UInt8]? {
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+            if count >= 0 { return Array(buffer[0..<count]) }
+            if errno == EINTR { continue }
+            if errno == EAGAIN || errno == EWOULDBLOCK { return nil }
+            throw SystemError(call: "recv", errno: errno, subject: "netlink")
+        }
+    }
 }

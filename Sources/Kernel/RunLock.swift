@@ -29,5 +29,18 @@ public final class RunLock: @unchecked Sendable {
         self.fd = fd
     }
 
+    /// Whether a process holds the lock at `path` now (a shared flock
+    /// attempt on a read-only descriptor, released at once; false when the
+    /// file is missing or cannot be opened).
+    public static func isHeld(_ path: String) -> Bool {
+        guard let fd = try? Syscall.open(path, O_RDONLY) else { return false }
+        defer { Syscall.close(fd) }
+        if flock(fd, LOCK_SH | LOCK_NB) == 0 {
+            _ = flock(fd, LOCK_UN)
+            return false
+        }
+        return errno == EWOULDBLOCK
+    }
+
     deinit { Syscall.close(fd) }
 }

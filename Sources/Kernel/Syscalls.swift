@@ -245,6 +245,17 @@ public enum Syscall {
             modified: Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec))
     }
 
+    /// The device number (major, minor) of the filesystem `path` is on
+    /// (stat(2) st_dev); nil when it cannot be stat'ed.
+    public static func device(of path: String) -> (major: UInt32, minor: UInt32)? {
+        guard let device = version(path)?.device else { return nil }
+        // glibc's dev_t encoding (gnu_dev_major/minor are macros Swift cannot call).
+        return (
+            UInt32(truncatingIfNeeded: ((device >> 8) & 0xfff) | ((device >> 32) & ~0xfff)),
+            UInt32(truncatingIfNeeded: (device & 0xff) | ((device >> 12) & ~0xff))
+        )
+    }
+
     /// access(2) with F_OK: whether a path exists. Idempotent.
     public static func exists(_ path: String) -> Bool {
         Glibc.access(path, F_OK) == 0

@@ -53,6 +53,9 @@ public enum Beancounters {
         /// Limits in bytes and inodes; nil: none.
         public var sizeLimit: UInt64?
         public var inodeLimit: UInt64?
+        /// Writes its quota refused, as the agent counted them from quota
+        /// warnings; nil: no agent counts them now.
+        public var refusals: DiskRefusals?
         public init(source: Source, usedBytes: UInt64, usedInodes: UInt64, sizeLimit: UInt64?, inodeLimit: UInt64?) {
             self.source = source
             self.usedBytes = usedBytes
@@ -216,26 +219,38 @@ public enum Beancounters {
             let space = disk.sizeLimit.map { $0 / 1024 } ?? unlimited
             let inodes = disk.inodeLimit ?? unlimited
             let (spaceSource, inodeSource): (String, String)
+            let (spaceWarns, inodesWarn): (Bool, Bool)
             switch disk.source {
             case .image(let inodeQuota):
                 spaceSource = "statfs of its mounted disk image"
                 inodeSource = inodeQuota ? "the project quota inside its disk image (quotactl)" : spaceSource
+                (spaceWarns, inodesWarn) = (false, inodeQuota)
             case .projectQuota:
                 spaceSource = "its project quota on the state dir's filesystem (quotactl)"
                 inodeSource = spaceSource
+                (spaceWarns, inodesWarn) = (true, true)
             }
+            // A quota refusal is counted from the kernel's warnings while an
+            // agent listens; a full image refuses with ENOSPC and no count.
+            func refusals(_ warns: Bool, _ count: (DiskRefusals) -> UInt64) -> (UInt64, String) {
+                guard warns else { return (0, "not counted: a full disk image refuses with ENOSPC and leaves no kernel counter") }
+                guard let counted = disk.refusals else { return (0, DiskRefusals.notCounted) }
+                return (count(counted), DiskRefusals.source)
+            }
+            let spaceFailures = refusals(spaceWarns) { $0.space }
+            let inodeFailures = refusals(inodesWarn) { $0.inodes }
             row(
-                .diskspace, held: disk.usedBytes / 1024, barrier: space, limit: space,
+                .diskspace, held: disk.usedBytes / 1024, barrier: space, limit: space, failcnt: spaceFailures.0,
                 sources: .init(
                     held: spaceSource + ": used 1K blocks", maxheld: "",
                     limit: disk.sizeLimit == nil ? none : spaceSource + ": " + (disk.source == .projectQuota ? "block limit" : "capacity"),
-                    failcnt: "not counted: a write refused with ENOSPC or EDQUOT leaves no kernel counter"))
+                    failcnt: spaceFailures.1))
             row(
-                .diskinodes, held: disk.usedInodes, barrier: inodes, limit: inodes,
+                .diskinodes, held: disk.usedInodes, barrier: inodes, limit: inodes, failcnt: inodeFailures.0,
                 sources: .init(
                     held: inodeSource + ": used inodes", maxheld: "",
                     limit: disk.inodeLimit == nil ? none : inodeSource + ": " + (disk.source == .image(inodeQuota: false) ? "inodes" : "inode limit"),
-                    failcnt: "not counted: a file refused with ENOSPC or EDQUOT leaves no kernel counter"))
+                    failcnt: inodeFailures.1))
         }
         return (rows, peaks)
     }

@@ -52,6 +52,7 @@ extension ContainerRuntime {
             sample.openFilesLimit = OpenFilesLimit.observe(pid: pid) ?? record.spec?.resources.numfile
         }
         sample.disk = beancounterDisk(record)
+        if quotaWarningsCounted { sample.disk?.refusals = diskRefusals(record) }
 
         let file = state.runDirectory(record.name) + "/beancounters.json"
         let recorded = Beancounters.RecordedPeaks.load(file, for: record)

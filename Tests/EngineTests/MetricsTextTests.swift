@@ -1,5 +1,6 @@
 import Kernel
 import Netlink
+import Runtime
 import Testing
 
 @testable import Engine
@@ -42,6 +43,7 @@ import Testing
         web.tasks = ["running": 1, "sleeping": 1, "stopped": 0, "uninterruptible": 0, "iowait": 0]
         let stats = try #require(LinkStatistics(stats64: (1...8).flatMap { value in withUnsafeBytes(of: UInt64(value).littleEndian, Array.init) }))
         web.interfaces = [("eth0", stats)]
+        web.diskRefusals = DiskRefusals(space: 2, inodes: 0)
         let stopped = ContainerSample(name: "db", running: false)
         let text = PrometheusText.render(
             HostMetrics.families(
@@ -57,6 +59,8 @@ import Testing
             "container_network_transmit_bytes_total{name=\"web\",interface=\"eth0\"} 4",
             "berth_container_running{name=\"db\"} 0",
             "berth_failcnt{name=\"web\",resource=\"numproc\"} 1",
+            "berth_failcnt{name=\"web\",resource=\"diskspace\"} 2",
+            "berth_failcnt{name=\"web\",resource=\"diskinodes\"} 0",
             "berth_drift_fields 2",
             "berth_last_pass_timestamp_seconds 1700000000",
             "berth_last_pass_duration_seconds 0.25",

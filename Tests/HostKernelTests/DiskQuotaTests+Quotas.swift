@@ -125,16 +125,22 @@ extension DiskQuotaTests {
         #expect(try berth(["drift", "--detailed-exitcode", manifests]).code == 0)
     }
 
-    @Test func aProjectQuotaHoldsTheDiskQuotaWhereTheStateDirHasThem() throws {
+    /// A test host whose state dir is a filesystem with project quotas;
+    /// nil (the host torn down) where this kernel enforces none: the image
+    /// backend is what berth uses here, and the VM lane runs the test.
+    static func projectQuotaHost() throws -> (host: TestHost, state: String, filesystem: (kind: String, cleanUp: () -> Void))? {
         let host = try TestHost()
         let state = host.root + "/state"
-        guard let filesystem = try DiskQuotaTests.projectQuotaFilesystem(on: state, image: host.root + "/fs.img") else {
-            // This kernel enforces no project quotas: the image backend
-            // (the tests above) is what berth uses here; the VM lane runs this.
+        guard let filesystem = try projectQuotaFilesystem(on: state, image: host.root + "/fs.img") else {
             #expect(!ProjectQuota.isEnforced(on: "/"))
             _ = host.tearDown()
-            return
+            return nil
         }
+        return (host, state, filesystem)
+    }
+
+    @Test func aProjectQuotaHoldsTheDiskQuotaWhereTheStateDirHasThem() throws {
+        guard let (host, state, filesystem) = try DiskQuotaTests.projectQuotaHost() else { return }
         let global = ["--state-dir", state, "--run-dir", host.root + "/run", "--cgroup-parent", host.parent]
         func berth(_ arguments: [String]) throws -> (code: Int32, output: String) {
             try DiskQuotaTests.berth(arguments, global: global)

@@ -189,6 +189,31 @@ import Testing
         #expect(inodes.held == 12 && inodes.limit == 500 && inodes.sources.limit.contains("project quota inside its disk image"))
     }
 
+    /// diskspace and diskinodes failcnt are the refusals the agent counted
+    /// from quota warnings; without an agent the row says they are not
+    /// counted (no silent 0 that reads as "never refused"); a full image
+    /// refuses with ENOSPC, which nothing counts.
+    @Test func diskFailcntIsTheCountedQuotaWarningsOrSaysItIsNotCounted() throws {
+        var quota = sample(.v2)
+        quota.disk = Beancounters.Disk(source: .projectQuota, usedBytes: 3 << 20, usedInodes: 40, sizeLimit: 64 << 20, inodeLimit: 100)
+        let uncounted = Beancounters.rows(quota, recorded: [:]).rows
+        #expect(row(uncounted, .diskspace)?.failcnt == 0 && row(uncounted, .diskspace)?.sources.failcnt == DiskRefusals.notCounted)
+        #expect(row(uncounted, .diskinodes)?.sources.failcnt == DiskRefusals.notCounted)
+        quota.disk?.refusals = DiskRefusals(space: 3, inodes: 1)
+        let counted = Beancounters.rows(quota, recorded: [:]).rows
+        let space = try #require(row(counted, .diskspace))
+        #expect(space.failcnt == 3 && space.sources.failcnt == "quota warnings of VFS_DQUOT, counted while berth agent runs")
+        #expect(row(counted, .diskinodes)?.failcnt == 1 && row(counted, .diskinodes)?.sources.failcnt == DiskRefusals.source)
+
+        var image = sample(.v2)
+        image.disk = Beancounters.Disk(
+            source: .image(inodeQuota: true), usedBytes: 1 << 20, usedInodes: 12, sizeLimit: 100 << 20, inodeLimit: 500)
+        image.disk?.refusals = DiskRefusals(space: 0, inodes: 2)
+        let imageRows = Beancounters.rows(image, recorded: [:]).rows
+        #expect(row(imageRows, .diskspace)?.sources.failcnt.hasPrefix("not counted: a full disk image refuses with ENOSPC") == true)
+        #expect(row(imageRows, .diskinodes)?.failcnt == 2 && row(imageRows, .diskinodes)?.sources.failcnt == DiskRefusals.source)
+    }
+
     @Test(arguments: [
         ("VmLck:\t     12 kB\nVmData:\t    400 kB\nVmStk:\t    132 kB\n", ["VmLck"], UInt64(12 * 1024)),
         ("VmLck:\t     12 kB\nVmData:\t    400 kB\nVmStk:\t    132 kB\n", ["VmData", "VmStk"], UInt64(532 * 1024)),

@@ -1,6 +1,7 @@
 import FoundationEssentials
 import Kernel
 import Logging
+import Netlink
 import Model
 import Reconcile
 import Runtime
@@ -122,6 +123,7 @@ public final class AgentLoop {
                 "pid": "\(getpid())",
             ])
         if !watcher.isWatching { logger.warning("manifests directory is missing; watching for it", metadata: ["manifests": "\(watcher.directory)"]) }
+        let quotaWarnings = listenToQuotaWarnings()
         var stopping = false
         var nextConsoleCheck: UInt64 = 0
         while !stopping {
@@ -147,7 +149,10 @@ public final class AgentLoop {
                 schedule.timeout(at: MonotonicClock.milliseconds(), backoffRetry: nextRetry(MonotonicClock.milliseconds())),
                 Int32(AgentLoop.consoleCheckMilliseconds))
             let inits = watched.sorted { $0.key < $1.key }
-            let ready = try Syscall.pollReadable([signals.fd, watcher.fd] + inits.map(\.value.fd), timeoutMilliseconds: timeout)
+            let listenerFDs = quotaWarnings.map { [$0.listener.fd] } ?? []
+            let ready = try Syscall.pollReadable(
+                [signals.fd, watcher.fd] + inits.map(\.value.fd) + listenerFDs, timeoutMilliseconds: timeout)
+            if let quotaWarnings, ready.last == true { countQuotaWarnings(quotaWarnings.listener) }
             for (index, (name, handle)) in inits.enumerated() where ready[2 + index] {
                 // Our child when this agent started it: its exit code is kept.
                 if let status = Reaper.poll(handle.pid) {
@@ -168,6 +173,7 @@ public final class AgentLoop {
             }
             if try watcher.changes() { schedule.debouncer.note(at: MonotonicClock.milliseconds()) }
         }
+        withExtendedLifetime(quotaWarnings) {}
         logger.info("agent stopping", metadata: ["passes": "\(passes)"])
         notify("STOPPING=1\nSTATUS=stopping; containers keep running")
     }
@@ -231,10 +237,44 @@ public final class AgentLoop {
         return summary
     }
 
+    /// The quota warnings of VFS_DQUOT, with the lock that tells `berth ubc`
+    /// they are being counted; nil (said once) where the kernel sends none
+    /// (no CONFIG_QUOTA_NETLINK_INTERFACE, or no quota support at all).
+    func listenToQuotaWarnings() -> (listener: QuotaWarningListener, lock: RunLock)? {
+        do {
+            let listener = try QuotaWarningListener()
+            let lock = try RunLock(path: runtime.quotaListenerLockPath)
+            logger.debug("counting quota warnings", metadata: ["family": "\(listener.family.id)"])
+            return (listener, lock)
+        } catch {
+            logger.notice(
+                "disk quota refusals not counted",
+                metadata: ["error": "no quota warnings of \(QuotaWarning.familyName) here: \(error)"])
+            return nil
+        }
+    }
+
+    /// Counts the queued quota warnings for the containers they name, and
+    /// reports the failcnts that rose at once (not at the next pass).
+    func countQuotaWarnings(_ listener: QuotaWarningListener) {
+        let overruns = listener.overruns
+        let (warnings, errors) = listener.drain()
+        for error in errors.prefix(3) {
+            logger.warning("disk quota refusals not counted", metadata: ["error": "a quota warning not understood: \(error)"])
+        }
+        if listener.overruns > overruns {
+            logger.warning(
+                "disk quota refusals not counted",
+                metadata: ["error": "\(listener.overruns - overruns) datagrams of quota warnings lost (socket full)"])
+        }
+        let counted = runtime.countQuotaWarnings(warnings)
+        if !counted.isEmpty { reportBeancounterFailures(only: counted) }
+    }
+
     /// One event per beancounter whose failcnt rose since it was last
     /// reported: a limit refused a running container something.
-    func reportBeancounterFailures() {
-        for name in runtime.state.names() {
+    func reportBeancounterFailures(only names: Set<String>? = nil) {
+        for name in runtime.state.names() where names?.contains(name) ?? true {
             guard let record = runtime.state.load(name), let rows = runtime.beancounters(record) else { continue }
             for failure in runtime.risenFailcnts(record, rows) {
                 logger.warning(

@@ -51,6 +51,9 @@ public struct ContainerSample: Sendable, Equatable {
     public var interfaces: [(name: String, statistics: LinkStatistics)] = []
     public var diskUsedBytes: UInt64?
     public var diskLimitBytes: UInt64?
+    /// Writes its disk quota refused, as the agent counts them from the
+    /// kernel's quota warnings (nil: no agent counts them now).
+    public var diskRefusals: DiskRefusals?
     public var startSeconds: Double?
 
     public init(name: String, running: Bool, usage: CgroupObservation? = nil) {
@@ -63,6 +66,7 @@ public struct ContainerSample: Sendable, Equatable {
         lhs.name == rhs.name && lhs.running == rhs.running && lhs.usage == rhs.usage && lhs.tasks == rhs.tasks
             && lhs.interfaces.map(\.name) == rhs.interfaces.map(\.name) && lhs.interfaces.map(\.statistics) == rhs.interfaces.map(\.statistics)
             && lhs.diskUsedBytes == rhs.diskUsedBytes && lhs.diskLimitBytes == rhs.diskLimitBytes && lhs.startSeconds == rhs.startSeconds
+            && lhs.diskRefusals == rhs.diskRefusals
     }
 }
 
@@ -87,6 +91,12 @@ public enum HostMetrics {
             if record.diskImage != nil, let usage = runtime.state.diskImage(record.name).usage() {
                 sample.diskUsedBytes = usage.usedBytes
                 sample.diskLimitBytes = usage.capacityBytes
+            } else if record.diskProject != nil, let quota = runtime.diskQuota(record) {
+                sample.diskUsedBytes = quota.usedBytes
+                sample.diskLimitBytes = quota.size
+            }
+            if record.diskImage != nil || record.diskProject != nil, runtime.quotaWarningsCounted {
+                sample.diskRefusals = runtime.diskRefusals(record)
             }
             if let start = record.startTime, let running = ProcessStat.secondsRunning(startTime: start) {
                 sample.startSeconds = (now - Double(running)).rounded()
@@ -143,8 +153,8 @@ public enum HostMetrics {
                     sample.tasks[state].map { MetricSample([("name", sample.name), ("state", state)], .integer($0)) }
                 }
             },
-            family("container_fs_usage_bytes", .gauge, "Bytes used on the container's disk image.") { one($0, $0.diskUsedBytes) },
-            family("container_fs_limit_bytes", .gauge, "Bytes the container's disk image holds.") { one($0, $0.diskLimitBytes) },
+            family("container_fs_usage_bytes", .gauge, "Bytes used by the container's disk quota (image or project).") { one($0, $0.diskUsedBytes) },
+            family("container_fs_limit_bytes", .gauge, "Bytes the container's disk quota allows (image or project).") { one($0, $0.diskLimitBytes) },
             family("container_network_receive_bytes_total", .counter, "Cumulative count of bytes received.") { sample in
                 sample.interfaces.map { MetricSample([("name", sample.name), ("interface", $0.name)], .integer($0.statistics.receiveBytes)) }
             },
@@ -166,10 +176,13 @@ public enum HostMetrics {
                 [MetricSample([("name", sample.name)], .integer(sample.running ? 1 : 0))]
             },
             family("berth_failcnt", .counter, "How often a limit refused something, by beancounter resource.") { sample in
-                [("physpages", sample.usage?.memoryFailures), ("numproc", sample.usage?.pidsFailures), ("oomguarpages", sample.usage?.oomKills)]
-                    .compactMap { resource, count in
-                        count.map { MetricSample([("name", sample.name), ("resource", resource)], .integer($0)) }
-                    }
+                [
+                    ("physpages", sample.usage?.memoryFailures), ("numproc", sample.usage?.pidsFailures), ("oomguarpages", sample.usage?.oomKills),
+                    ("diskspace", sample.diskRefusals?.space), ("diskinodes", sample.diskRefusals?.inodes),
+                ]
+                .compactMap { resource, count in
+                    count.map { MetricSample([("name", sample.name), ("resource", resource)], .integer($0)) }
+                }
             },
         ]
         if let agent {

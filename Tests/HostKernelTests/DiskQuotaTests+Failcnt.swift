@@ -1,0 +1,88 @@
+import Foundation
+import Kernel
+import Runtime
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// diskspace and diskinodes failcnt (issue 13): a write refused by the
+/// container's project quota leaves no kernel counter, but the kernel
+/// multicasts a quota warning (generic netlink family VFS_DQUOT, in the
+/// initial network namespace only); `berth agent` counts them per
+/// container. This machine's kernel has no quotas (no VFS_DQUOT family):
+/// the VM lane's Debian kernel runs this.
+extension DiskQuotaTests {
+    @Test func aQuotaRefusalRaisesDiskFailcntWhileAnAgentCounts() throws {
+        guard let (host, _, filesystem) = try DiskQuotaTests.projectQuotaHost() else { return }
+        let manifests = host.root + "/m"
+        try FileManager.default.createDirectory(atPath: manifests, withIntermediateDirectories: true)
+        try DiskQuotaTests.quotaManifest("dq6", size: "16Mi", inodes: 200).write(toFile: manifests + "/dq6.yaml", atomically: true, encoding: .utf8)
+        let agent = try AgentTests.AgentProcess(host, ["--manifests", manifests, "--interval", "2s"])
+        func berth(_ arguments: [String]) throws -> (code: Int32, output: String) { try DiskQuotaTests.berth(arguments, host: host) }
+        defer {
+            agent.kill()
+            _ = try? berth(["apply", "--prune", "--yes", manifests])
+            _ = try? berth(["apply", "--prune", "--yes"])
+            filesystem.cleanUp()
+            #expect(host.tearDown() == [])
+        }
+        #expect(agent.waitFor(seconds: 120) { $0.contains("READY=1") } != nil, "\(agent.output)")
+        #expect(!agent.output.contains("disk quota refusals not counted"), "\(agent.output)")
+
+        /// diskspace and diskinodes of `ubc -o json`: failcnt and its source.
+        func failcnts() throws -> [String: (failcnt: UInt64, source: String)] {
+            let ubc = try berth(["ubc", "dq6", "-o", "json"])
+            let rows = (try? JSONSerialization.jsonObject(with: Data(ubc.output.utf8)) as? [[String: Any]]) ?? []
+            var result: [String: (UInt64, String)] = [:]
+            for row in rows {
+                guard let resource = row["resource"] as? String, resource.hasPrefix("disk") else { continue }
+                let source = ((row["source"] as? [String: Any])?["failcnt"] as? String) ?? ""
+                result[resource] = ((row["failcnt"] as? NSNumber)?.uint64Value ?? 0, source)
+            }
+            return result
+        }
+        let before = try failcnts()
+        #expect(before["diskspace"]?.failcnt == 0 && before["diskspace"]?.source == DiskRefusals.source, "\(before)")
+
+        // A write past 16Mi is refused inside (ext4 EDQUOT, XFS ENOSPC for a project).
+        let full = try berth(["exec", "dq6", "--", "/bin/sh", "-c", "dd if=/dev/zero of=/big bs=1M count=40 2>&1; echo rc=$?"])
+        #expect(full.output.contains("rc=1"), "\(full.output)")
+        #expect(DiskQuotaTests.within(seconds: 60) { ((try? failcnts())?["diskspace"]?.failcnt ?? 0) >= 1 }, "\(agent.output)")
+        func reports(_ resource: String) -> [Substring] {
+            agent.output.split(separator: "\n").filter { $0.contains("dq6") && $0.contains(resource) && $0.contains("refused") }
+        }
+        #expect(DiskQuotaTests.within(seconds: 60) { !reports("diskspace").isEmpty }, "\(agent.output)")
+        let space = try failcnts()["diskspace"]?.failcnt ?? 0
+        #expect(reports("diskspace").last?.contains("\(space)") == true, "\(agent.output)")
+        let metrics = try berth(["metrics"])
+        #expect(metrics.output.contains("berth_failcnt{name=\"dq6\",resource=\"diskspace\"} \(space)"), "\(metrics.output)")
+
+        // 300 files do not fit in 200 inodes: diskinodes counts too.
+        let files = try berth([
+            "exec", "dq6", "--", "/bin/sh", "-c",
+            "rm -f /big; mkdir /many; (for i in $(seq 1 300); do touch /many/f$i || exit 1; done) 2>&1; echo rc=$?",
+        ])
+        #expect(files.output.contains("rc=1"), "\(files.output)")
+        #expect(DiskQuotaTests.within(seconds: 60) { ((try? failcnts())?["diskinodes"]?.failcnt ?? 0) >= 1 }, "\(agent.output)")
+        #expect(DiskQuotaTests.within(seconds: 60) { !reports("diskinodes").isEmpty }, "\(agent.output)")
+
+        // Without an agent the rows say they are not counted (not a silent 0).
+        agent.kill()
+        let after = try failcnts()
+        #expect(after["diskspace"]?.source == DiskRefusals.notCounted && after["diskinodes"]?.source == DiskRefusals.notCounted, "\(after)")
+    }
+
+    /// Whether `condition` holds within `seconds` of wall time (each look
+    /// runs berth, which takes seconds under qemu without KVM: a bound by
+    /// count of looks would wait for minutes).
+    static func within(seconds: UInt64, _ condition: () -> Bool) -> Bool {
+        let deadline = MonotonicClock.milliseconds() + seconds * 1000
+        while MonotonicClock.milliseconds() < deadline {
+            if condition() { return true }
+            usleep(250_000)
+        }
+        return condition()
+    }
+}
