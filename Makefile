@@ -86,7 +86,8 @@ test-kernel: build
 deps-vm:
 	@bash scripts/install-vm-deps.sh
 
-# Lane 3: lane 2's cgroup-dependent suites on cgroup v2, in a VM (virtme-ng, Debian's kernel,
+# Lane 3: lane 2's cgroup-dependent suites on cgroup v2, and the CRIU suites
+# (criu check passes on Debian's kernel there), in a VM (virtme-ng, Debian's kernel,
 # qemu without KVM). Runs when its tools are present (make deps-vm installs
 # them; .ci/run always does).
 test-vm: build

@@ -2,7 +2,7 @@
 # Runs a shell line as root in a VM booted by virtme-ng from Debian's kernel
 # under qemu (no KVM here: TCG, ~25 s to boot), where /sys/fs/cgroup is
 # cgroup2 and `criu check` passes: lane 3 (vm-lane.sh) and make bench's
-# CRIU figures (vm-bench.sh). The VM sees the host's filesystem (9p, which
+# CRIU figures (bench-checkpoint.sh). The VM sees the host's filesystem (9p, which
 # overlayfs refuses as an upper layer), so the line gets a tmpfs of the
 # VM's own at /run/berth-lane. Usage: vm-run.sh LINE [TIMEOUT-SECONDS]; exits
 # with the line's status.

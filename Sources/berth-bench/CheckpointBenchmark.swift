@@ -5,7 +5,7 @@ import Netlink
 import Runtime
 
 /// The exit status of `berth-bench checkpoint` where `criu check` fails
-/// here: make bench then runs it in the VM (scripts/vm-bench.sh).
+/// here: make bench then runs it in the VM (scripts/bench-checkpoint.sh).
 let criuUnavailableStatus: Int32 = 3
 
 /// `berth-bench checkpoint`: the freeze of a checkpoint and restore (how
@@ -17,7 +17,8 @@ let criuUnavailableStatus: Int32 = 3
 /// median. Where `criu check` fails (this machine's kernel) it says so and
 /// exits 3; make bench then runs it in the VM lane's VM, and
 /// BERTH_BENCH_UNDER names that in the figures' heading.
-func checkpointBenchmark() throws {
+/// Returns false, having said why, where `criu check` fails.
+func checkpointBenchmark() throws -> Bool {
     let host = try BenchHost("checkpoint")
     defer { host.cleanUp() }
     try? RouteNetlink().setLink("lo", up: true)  // CRIU's probe binds 127.0.0.1 here
@@ -29,7 +30,7 @@ func checkpointBenchmark() throws {
         _ = try criu.checkedVersion(cache: host.runtime.criuCheckRecord)
     } catch {
         print("berth-bench checkpoint: skipped here: \(error)")
-        exit(criuUnavailableStatus)
+        return false
     }
     let name = "ckpt"
     let counter = host.container(name, ["/bin/sh", "-c", "i=0; while :; do i=$((i+1)); echo $i >/tmp/count; usleep 10000; done"])
@@ -77,4 +78,5 @@ func checkpointBenchmark() throws {
     print(plain.line("checkpoint + restore:                  "))
     print(preDumped.line("after a pre-dump (as berth migrate):   "))
     if !pages.isEmpty { print(String(format: "  pages a pre-dump wrote:                %.0f", Stopwatch.median(pages))) }
+    return true
 }

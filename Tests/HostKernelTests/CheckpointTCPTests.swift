@@ -16,9 +16,9 @@ import Testing
 /// try can come minutes later). It failed until berth removed the dump's
 /// network lock (a `CRIU-PID` nftables table saved with the namespace's
 /// ruleset and restored with it; CRIU 3.17 removes only its restore's own):
-/// IPv4 input was dropped, ARP answered. It passes in the VM lane but
-/// takes ~330 s there (CRIU under qemu TCG and the peer's backed-off
-/// retransmissions), too long for the default suites: run it with
+/// IPv4 input was dropped, ARP answered. It runs in the VM lane's default
+/// suites (~3 min under qemu TCG: berth's commands, CRIU's dump and restore;
+/// its step times are printed); alone with
 /// BERTH_VM_SUITES='CheckpointTCPTests' BERTH_CRIU_REQUIRED=1 scripts/vm-lane.sh.
 @Suite(.serialized, .enabled(if: Sandbox.isActive, "lane 2: run through scripts/sandbox-run.sh as root"))
 struct CheckpointTCPTests {
