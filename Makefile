@@ -5,7 +5,7 @@ SWIFT ?= swift
 PYTHON ?= /usr/bin/python3
 BERTH := .build/debug/berth
 
-.PHONY: all deps build release install test test-swift test-schemas test-cli test-kernel test-vm deps-vm lint demo bench bench-short fuzz fuzz-short clean
+.PHONY: all deps build release install test test-swift test-schemas test-cli test-kernel test-vm test-vm-criu deps-vm lint demo bench bench-short fuzz fuzz-short clean
 
 all: build
 
@@ -94,6 +94,12 @@ test-vm: build
 	@if [ -x .build-venv/bin/vng ] && ls /boot/vmlinuz-* >/dev/null 2>&1; then \
 		$(SWIFT) build --build-tests && bash scripts/vm-lane.sh; \
 	else echo "lane 3 skipped: run 'make deps-vm' for the cgroup v2 VM"; fi
+
+# The CRIU suites alone in the VM (they are in test-vm's list too): ~8 min
+# under qemu TCG, seconds with KVM (vm-run.sh uses it where the CPU has it).
+test-vm-criu: build
+	$(SWIFT) build --build-tests
+	BERTH_VM_SUITES='CheckpointTests|CheckpointTCPTests|MigrateTests' BERTH_CRIU_REQUIRED=1 bash scripts/vm-lane.sh
 
 test: build lint test-swift test-schemas test-cli test-kernel test-vm
 	$(BERTH) validate manifests/
