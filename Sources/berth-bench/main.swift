@@ -8,7 +8,8 @@
 // `berth-bench scale N`: N containers on one network through the berth
 // binary (apply, plan, drift, agent, prune) beside runc and crun;
 // `berth-bench checkpoint`: the freeze of checkpoint/restore and of
-// migrate's pre-dumped dump (skipped where `criu check` fails). All
+// migrate's pre-dumped dump (exit 3 where `criu check` fails: make bench
+// then runs it in a VM, scripts/bench-checkpoint.sh). All
 // but parse need root inside a sandbox host (make bench).
 import Foundation
 
@@ -29,7 +30,7 @@ do {
     case "runtime": try runtimeBenchmark()
     case "network": try networkBenchmark()
     case "reconcile": try reconcileBenchmark()
-    case "checkpoint": try checkpointBenchmark()
+    case "checkpoint": if !(try checkpointBenchmark()) { exit(criuUnavailableStatus) }
     case "scale":
         let count = CommandLine.arguments.dropFirst(2).first.flatMap { Int($0) } ?? 1000
         try scaleBenchmark(count: count)

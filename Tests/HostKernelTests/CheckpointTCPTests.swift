@@ -16,9 +16,9 @@ import Testing
 /// try can come minutes later). It failed until berth removed the dump's
 /// network lock (a `CRIU-PID` nftables table saved with the namespace's
 /// ruleset and restored with it; CRIU 3.17 removes only its restore's own):
-/// IPv4 input was dropped, ARP answered. It passes in the VM lane but
-/// takes ~330 s there (CRIU under qemu TCG and the peer's backed-off
-/// retransmissions), too long for the default suites: run it with
+/// IPv4 input was dropped, ARP answered. It runs in the VM lane's default
+/// suites (~3 min under qemu TCG: berth's commands, CRIU's dump and restore;
+/// its step times are printed); alone with
 /// BERTH_VM_SUITES='CheckpointTCPTests' BERTH_CRIU_REQUIRED=1 scripts/vm-lane.sh.
 @Suite(.serialized, .enabled(if: Sandbox.isActive, "lane 2: run through scripts/sandbox-run.sh as root"))
 struct CheckpointTCPTests {
@@ -114,7 +114,9 @@ struct CheckpointTCPTests {
 
     @Test func establishedTCPConnectionSurvivesACheckpointAndRestoreOfOneEnd() throws {
         let host = try TestHost()
+        let timer = StepTimer("CheckpointTCPTests")
         defer {
+            timer.mark("done; CRIU's requests: " + StepTimer.criuDurations(under: host.root + "/run").joined(separator: ", "))
             try? RouteNetlink().deleteLink("br-ckpttcp")
             #expect(host.tearDown() == [])
         }
@@ -123,22 +125,29 @@ struct CheckpointTCPTests {
             #expect(ProcessInfo.processInfo.environment["BERTH_CRIU_REQUIRED"] != "1", "\(failure)")
             return
         }
+        timer.mark("criu check")
         let directory = host.root + "/manifests"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         try CheckpointTCPTests.tcpManifest.write(toFile: directory + "/tcp.yaml", atomically: true, encoding: .utf8)
         #expect(try checkpoint.berth(host, ["apply", directory]).code == 0)
+        timer.mark("apply")
         #expect(eventually { received(host).count >= 5 })
+        timer.mark("5 numbers received")
         // The client quiet, and what it sent acknowledged, before the server goes.
         #expect(try checkpoint.berth(host, ["suspend", "client"]).code == 0)
         usleep(1_000_000)
+        timer.mark("client suspended")
         let images = host.root + "/server-images"
-        let dumped = try checkpoint.berth(host, ["checkpoint", "server", "--to", images])
+        let dumped = try checkpoint.berth(host, ["checkpoint", "server", "--to", images, "--verbose"])
         #expect(dumped.code == 0, "\(dumped.output)")
+        timer.mark("checkpoint: " + StepTimer.phases(dumped.output))
         guard dumped.code == 0 else { return }
         let before = received(host)
-        let restore = try checkpoint.berth(host, ["restore", "server", "--from", images])
+        let restore = try checkpoint.berth(host, ["restore", "server", "--from", images, "--verbose"])
         #expect(restore.code == 0, "\(restore.output)")
+        timer.mark("restore: " + StepTimer.phases(restore.output))
         #expect(try checkpoint.berth(host, ["resume", "client"]).code == 0)
+        timer.mark("client resumed")
         guard restore.code == 0 else { return }
         // No network lock of CRIU's left in the restored namespace (the
         // dump's table comes back with the namespace's saved ruleset).
@@ -152,8 +161,10 @@ struct CheckpointTCPTests {
         // again from 1 (a new connection would: the server accepts only one).
         let resumed = eventually(seconds: 60) { received(host).count >= before.count + 10 }
         #expect(resumed, "\(sockets(host))")
+        timer.mark("10 more numbers on the same connection")
         let after = received(host)
         #expect(after == Array(1...max(after.count, 1)), "\(after)")
         #expect(try checkpoint.berth(host, ["plan", "--detailed-exitcode", directory]).code == 0)
+        timer.mark("plan")
     }
 }

@@ -13,12 +13,13 @@ import Testing
 /// network namespace of its own with Debian's sshd (a generated host key,
 /// an authorized key), joined to the test's namespace by a veth.
 /// Under qemu without KVM each ssh connection takes tens of seconds: berth
-/// migrate opens one and shares it (ControlMaster) across its steps. It
-/// passes in the VM lane but takes ~290 s there (freeze ~90 s; 620 s,
-/// freeze 259 s, with three VMs sharing the machine's two cores), too long
-/// for the default suites. A file and a directory removed on the source
-/// between the layer's two copies are gone on the target. Run
-/// it with BERTH_VM_SUITES='MigrateTests' BERTH_CRIU_REQUIRED=1 scripts/vm-lane.sh.
+/// migrate opens one and shares it (ControlMaster) across its steps, and
+/// the target's sshd runs with an empty root ~/.bashrc (startTarget). A
+/// file and a directory removed on the source between the layer's two
+/// copies are gone on the target. It runs in the VM lane's default suites
+/// (its step times and berth migrate's are printed: 487 s, freeze 179 s,
+/// before the ssh and CRIU check savings); alone with
+/// BERTH_VM_SUITES='MigrateTests' BERTH_CRIU_REQUIRED=1 scripts/vm-lane.sh.
 @Suite(.serialized, .enabled(if: Sandbox.isActive, "lane 2: run through scripts/sandbox-run.sh as root"))
 struct MigrateTests {
     let checkpoint = CheckpointTests()
@@ -57,8 +58,17 @@ struct MigrateTests {
 
         """.write(toFile: root + "/sshd_config", atomically: true, encoding: .utf8)
         try? FileManager.default.createDirectory(atPath: "/run/sshd", withIntermediateDirectories: true)
+        // In a mount namespace of its own where root's ~/.bashrc is empty:
+        // bash reads it for every command ssh runs, and this machine's
+        // (pyenv init) takes ~15 s per command under qemu TCG, a dozen
+        // times per migration. A target host's quiet start-up files, as a
+        // server's usually are; sh then execs sshd (the same pid).
         let pid = try Spawn.start(
-            ["/usr/bin/unshare", "--net", "/usr/sbin/sshd", "-D", "-e", "-f", root + "/sshd_config"], outputPath: root + "/sshd.log")
+            [
+                "/usr/bin/unshare", "--net", "--mount", "--propagation", "private", "/bin/sh", "-c",
+                #"[ ! -e /root/.bashrc ] || mount --bind /dev/null /root/.bashrc; exec /usr/sbin/sshd -D -e -f "$1""#, "sh",
+                root + "/sshd_config",
+            ], outputPath: root + "/sshd.log")
         let namespace = "/proc/\(pid)/ns/net"
         #expect(eventually(seconds: 10) { (try? FileManager.default.destinationOfSymbolicLink(atPath: namespace)) != nil })
         try must(["/usr/bin/ip", "link", "add", "mgsrc0", "type", "veth", "peer", "name", "mgdst0", "netns", "\(pid)"])
@@ -75,8 +85,13 @@ struct MigrateTests {
     @Test func migrateMovesARunningCounterToAnotherBerthOverSSH() throws {
         let source = try TestHost()
         let target = try TestHost()
+        let timer = StepTimer("MigrateTests")
         var sshd: pid_t = 0
         defer {
+            timer.mark(
+                "done; CRIU's requests: source "
+                    + StepTimer.criuDurations(under: source.root + "/run").joined(separator: ", ") + "; target "
+                    + StepTimer.criuDurations(under: target.root + "/run").joined(separator: ", "))
             if sshd > 0 {
                 kill(sshd, SIGKILL)
                 _ = Reaper.wait(sshd)
@@ -96,7 +111,9 @@ struct MigrateTests {
             return
         }
         try FileManager.default.createDirectory(atPath: target.root, withIntermediateDirectories: true)
+        timer.mark("criu check")
         sshd = try startTarget(target.root)
+        timer.mark("sshd and veth")
         let targetGlobal = ["--state-dir", target.root + "/state", "--run-dir", target.root + "/run", "--cgroup-parent", target.parent]
 
         // The target has the container's network (its bridge in its namespace).
@@ -105,12 +122,15 @@ struct MigrateTests {
         let network = String(CheckpointTests.manifest.components(separatedBy: "---").first ?? "")
         try network.write(toFile: networkOnly + "/network.yaml", atomically: true, encoding: .utf8)
         try must(["/usr/bin/nsenter", "--net=/proc/\(sshd)/ns/net", ContainerCLITests.binary, "apply"] + targetGlobal + [networkOnly])
+        timer.mark("target's network")
 
         let directory = source.root + "/manifests"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         try CheckpointTests.manifest.write(toFile: directory + "/counter.yaml", atomically: true, encoding: .utf8)
         #expect(try checkpoint.berth(source, ["apply", directory]).code == 0)
+        timer.mark("apply")
         #expect(eventually { checkpoint.lines(source).count >= 3 })
+        timer.mark("3 counts")
 
         let ssh = [
             "--ssh-option", "IdentityFile=\(target.root)/userkey", "--ssh-option", "IdentitiesOnly=yes",
@@ -127,16 +147,18 @@ struct MigrateTests {
         }
         let global = ["--state-dir", source.root + "/state", "--run-dir", source.root + "/run", "--cgroup-parent", source.parent]
         let migrating = try Spawn.start(
-            [ContainerCLITests.binary, "migrate"] + global
+            [ContainerCLITests.binary, "migrate", "--verbose"] + global
                 + ["counter", "--to", "root@192.168.231.2", "--pre-dumps", "1", "--remote-berth", ContainerCLITests.binary]
                 + ssh + ["--remote-state-dir", target.root + "/state", "--remote-run-dir", target.root + "/run"]
                 + ["--remote-cgroup-parent", target.parent],
             outputPath: source.root + "/migrate.out")
         let firstCopy = eventually(seconds: 240) { Syscall.exists(targetLayer + "/gone-dir/inner") }
         #expect(firstCopy)
+        timer.mark("first copy of the layer on the target")
         try Syscall.removeTree(sourceLayer + "/gone-dir")
         try Syscall.removeFile(sourceLayer + "/gone-file", missingOK: false)
         let status = Reaper.wait(migrating) ?? -1
+        timer.mark("migrate")
         let migrated = (
             code: (status >> 8) & 0xff, output: (try? String(contentsOfFile: source.root + "/migrate.out", encoding: .utf8)) ?? ""
         )
@@ -166,6 +188,7 @@ struct MigrateTests {
         }
         let first = counted().count
         #expect(eventually { counted().count >= first + 3 })
+        timer.mark("3 more counts on the target")
         let after = counted()
         #expect(after.map(\.count) == Array(1...max(after.count, 1)), "\(after.map(\.count))")
         #expect(Set(after.map(\.pid)).count == 1)

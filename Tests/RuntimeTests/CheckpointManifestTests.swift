@@ -25,6 +25,16 @@ import Testing
         #expect(hash.finalize() == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
     }
 
+    /// Pieces that end inside a block, or hold more than one, hash as the whole.
+    @Test(arguments: [1, 7, 63, 64, 65, 130, 1000])
+    func sha256OfPiecesIsTheDigestOfTheWhole(_ piece: Int) {
+        let bytes = (0..<3000).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }
+        var hash = SHA256()
+        for start in stride(from: 0, to: bytes.count, by: piece) { hash.update(bytes[start..<min(start + piece, bytes.count)]) }
+        #expect(hash.finalize() == SHA256.hex(bytes))
+        #expect(SHA256.hex(bytes) == "8b5fc0e9b559acd86a49017943707c53e283f26bb629cb20bce913bac9975c21")  // Python's hashlib
+    }
+
     @Test func mismatchesNameEveryFile() {
         let recorded = ["core-1.img": "aa", "pages-1.img": "bb", "container.json": "cc"]
         #expect(CheckpointManifest.mismatches(recorded: recorded, found: recorded).isEmpty)

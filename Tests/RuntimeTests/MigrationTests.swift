@@ -32,8 +32,11 @@ import Testing
             if let layerRefusal { throw MigrationError.Cause(layerRefusal) }
             return "/state/containers/\(name)/upper"
         }
-        func preDump(_ name: String, into directory: String, parent: String?) throws {
+        /// What each pre-dump reports it wrote, in order (nil past the end: unknown).
+        var pagesWritten: [UInt64?] = []
+        func preDump(_ name: String, into directory: String, parent: String?) throws -> UInt64? {
             try record("pre-dump \(directory) parent \(parent ?? "-")")
+            return pagesWritten.isEmpty ? nil : pagesWritten.removeFirst()
         }
         func dump(_ name: String, into directory: String, parent: String?) throws { try record("dump \(directory) parent \(parent ?? "-")") }
         func restoreHere(_ name: String, from directory: String) throws { try record("restore here \(directory)") }
@@ -44,8 +47,8 @@ import Testing
         func run(_ command: [String]) throws -> String {
             let line = "remote " + RemoteBerth.line(command)
             try record(line)
-            if command.dropFirst().first == "status" {
-                guard targetHas || calls.contains(where: { $0.hasPrefix("remote berth restore") }) else { throw Failure() }
+            if command.dropFirst().first == "status" || (command.first == "sh" && line.contains(" status c1 ")) {
+                guard targetHas || calls.contains(where: { $0.contains("berth restore") }) else { throw Failure() }
                 return "{\"name\": \"c1\", \"state\": \"\(targetState)\", \"pid\": 42}"
             }
             return ""
@@ -129,8 +132,8 @@ import Testing
                 "remote "
                     + RemoteBerth.line(MigrationTests.target.prune("/srv/berth/containers/c1/upper", keeping: "/srv/berth/migrate/c1/layer/paths")),
                 "send /state/migrate/c1/final → /srv/berth/migrate/c1/final",
-                "remote berth restore c1 --from /srv/berth/migrate/c1/final --state-dir /srv/berth",
-                "remote berth status c1 -o json --state-dir /srv/berth",
+                "remote sh -c 'berth restore c1 --from /srv/berth/migrate/c1/final --state-dir /srv/berth"
+                    + " && berth status c1 -o json --state-dir /srv/berth'",
                 "delete here c1",
                 "remote rm -rf -- /srv/berth/migrate/c1",
                 "rm here /state/migrate/c1",
@@ -138,6 +141,28 @@ import Testing
         #expect(report?.steps == MigrationTests.migration.steps)
         // Two clock readings: at the final dump and at "running".
         #expect(report?.freezeMilliseconds == 7)
+    }
+
+    /// A pre-dump that wrote few pages ends the pre-dumps: the final dump
+    /// is made on top of it, and the steps of the others are left out.
+    @Test func preDumpsStopOnceOneWroteFewPages() throws {
+        let fakes = Fakes()
+        fakes.pagesWritten = [Migration.settledPages - 1]
+        let (report, error) = run(fakes)
+        #expect(error == nil)
+        #expect(fakes.calls.filter { $0.hasPrefix("pre-dump") } == ["pre-dump /state/migrate/c1/pre-1 parent -"])
+        #expect(fakes.calls.contains("send /state/migrate/c1/pre-1 → /srv/berth/migrate/c1/pre-1"))
+        #expect(fakes.calls.contains("dump /state/migrate/c1/final parent ../pre-1"))
+        let steps = try #require(report?.steps)
+        #expect(steps.contains(.copyPreDump(1)) && !steps.contains(.preDump(2)) && !steps.contains(.copyPreDump(2)))
+    }
+
+    @Test(arguments: [
+        (UInt64?.none, UInt64?.none, false), (0, nil, true), (255, nil, true), (256, nil, false),
+        (5000, 20000, false), (20000, 20000, true), (30000, 20000, true), (nil, 100, false),
+    ])
+    func preDumpsSettleOnFewPagesOrNoProgress(_ written: UInt64?, _ previous: UInt64?, _ settled: Bool) {
+        #expect(Migration.preDumpsSettled(written: written, previous: previous) == settled)
     }
 
     @Test func theLayerListIsSortedByBytesAndNULEnded() {
@@ -232,7 +257,7 @@ import Testing
             ]
         ),
         (
-            "remote berth restore", .restoreOnTarget,
+            "remote sh -c 'berth restore", .restoreOnTarget,
             [
                 "remote berth stop c1 --state-dir /srv/berth", "remote rm -rf -- /srv/berth/migrate/c1 /srv/berth/containers/c1",
                 "restore here /state/migrate/c1/final", "rm here /state/migrate/c1",

@@ -16,6 +16,9 @@ extension ContainerRuntime {
     /// Where CRIU's logs of a container's checkpoints and restores go.
     public func criuWorkDirectory(_ name: String) -> String { state.runDirectory(name) + "/criu" }
 
+    /// Where a passing `criu check` of this boot is recorded (CRIU.checkedVersion).
+    public var criuCheckRecord: String { paths.runDirectory.string + "/criu-check" }
+
     /// The options of a dump of `record`'s init (pure: tested without root).
     public static func dumpOptions(pid: pid_t, leaveRunning: Bool, hostFiles: [String]) -> CRIUOptions {
         var options = CRIUOptions()
@@ -55,6 +58,7 @@ extension ContainerRuntime {
     public func checkpoint(_ name: String, to directory: String, leaveRunning: Bool, berthVersion: String, parent: String? = nil) throws
         -> CheckpointManifest
     {
+        var phases = PhaseTimes()
         guard let record = state.load(name), isRunning(record), let pid = record.pid else {
             throw CheckpointError("container \(name) is not running")
         }
@@ -75,8 +79,8 @@ extension ContainerRuntime {
             try Syscall.makeDirectories(directory, mode: 0o700)
         }
         let criu = CRIU(workDirectory: criuWorkDirectory(name))
-        try criu.check()
-        let version = try criu.version()
+        let version = try criu.checkedVersion(cache: criuCheckRecord)
+        phases.mark("check")
         let group = try CgroupPath(record.cgroup)
         let pids = try cgroups.processes(in: group)
         let hostFiles = ProcessFiles.outside(try ProcessFiles.mountIDs(of: pid), pids: pids)
@@ -90,13 +94,16 @@ extension ContainerRuntime {
             options.parentImage = parent
             options.trackMemory = true
         }
+        phases.mark("prepare")
         try criu.dump(into: directory, options: options)
+        phases.mark("dump")
         let manifest = CheckpointManifest(
-            container: name, berthVersion: berthVersion, kernel: HostIdentity.kernelRelease(), criu: version.description,
+            container: name, berthVersion: berthVersion, kernel: HostIdentity.kernelRelease(), criu: version,
             initPID: pid, leftRunning: leaveRunning, spec: record.spec, veths: veths,
             hostFiles: hostFiles.map { CheckpointManifest.HostFile(key: $0.key, path: $0.path, flags: $0.flags) },
             checksums: try CheckpointManifest.checksums(of: directory))
         try Syscall.writeAtomically(try RecordJSON.encode(manifest), to: directory + "/" + CheckpointManifest.fileName)
+        phases.mark("checksums")
         if !leaveRunning {
             // CRIU ended its processes; what is left of it goes as with a stop.
             _ = Reaper.poll(pid)
@@ -107,7 +114,10 @@ extension ContainerRuntime {
             marked.checkpoint = CheckpointMark(directory: directory, time: Int64(time(nil)))
             try state.save(marked)
         }
-        logger.info("checkpointed", metadata: ["container": "\(name)", "directory": "\(directory)", "running": "\(leaveRunning)"])
+        phases.mark("stop")
+        logger.info(
+            "checkpointed",
+            metadata: ["container": "\(name)", "directory": "\(directory)", "running": "\(leaveRunning)", "phases": "\(phases)"])
         return manifest
     }
 
@@ -116,11 +126,13 @@ extension ContainerRuntime {
     /// root, has CRIU restore the tree into them, and records the new init.
     @discardableResult
     public func restore(_ name: String, from directory: String) throws -> ContainerRecord {
+        var phases = PhaseTimes()
         try Names.checkDNSLabel(name)
         if case .running(let pid) = status(name) {
             throw CheckpointError("container \(name) is running (pid \(pid)): stop it before restoring it")
         }
         let manifest = try CheckpointManifest.load(directory, for: name)
+        phases.mark("checksums")
         let saved: ContainerRecord
         do {
             saved = try JSONDecoder().decode(
@@ -134,7 +146,8 @@ extension ContainerRuntime {
             throw CheckpointError("berth restore with --cgroup-driver systemd is not supported yet: restore with --cgroup-driver cgroupfs")
         }
         let criu = CRIU(workDirectory: criuWorkDirectory(name))
-        try criu.check()
+        _ = try criu.checkedVersion(cache: criuCheckRecord)
+        phases.mark("check")
         let container = ContainerObject(
             metadata: ObjectMeta(name: name, labels: saved.labels ?? [:]), spec: spec,
             source: SourceLocation(file: directory, line: 1, column: 1))
@@ -183,6 +196,7 @@ extension ContainerRuntime {
                 let flags = access | (file.flags & O_APPEND) | O_CLOEXEC | (path.hasSuffix("/console.log") ? O_CREAT : 0)
                 opened.append((file.key, try Syscall.open(path, flags, mode: 0o640)))
             }
+            phases.mark("prepare")
             let pid = try criu.restore(
                 from: directory, options: ContainerRuntime.restoreOptions(root: record.rootfs, cgroup: record.cgroup, veths: manifest.veths),
                 inherited: opened)
@@ -191,6 +205,7 @@ extension ContainerRuntime {
             try state.saveInit(record)
             // The dump's network lock, restored with the namespace's ruleset.
             unlocked = try CRIUNetworkLock.removeLeftovers(pid: pid)
+            phases.mark("restore")
         } catch {
             try? cgroups.killAll(group)
             try? drain(group)
@@ -203,7 +218,10 @@ extension ContainerRuntime {
             try NetworkAttacher(logger: logger, state: state).converge(
                 pid: pid, container: container, networks: byName, ipv6: record.ipv6 ?? spec.usesIPv6)
         }
-        var metadata: Logger.Metadata = ["container": "\(name)", "pid": "\(record.pid ?? 0)", "directory": "\(directory)"]
+        phases.mark("networks")
+        var metadata: Logger.Metadata = [
+            "container": "\(name)", "pid": "\(record.pid ?? 0)", "directory": "\(directory)", "phases": "\(phases)",
+        ]
         if !unlocked.isEmpty { metadata["networkLockRemoved"] = "\(unlocked.joined(separator: ", "))" }
         logger.info("restored", metadata: metadata)
         return record
@@ -212,20 +230,26 @@ extension ContainerRuntime {
     /// A memory pre-dump (`criu pre-dump`, berth migrate) into `directory`
     /// (made), on top of the pre-dump `parent` (relative to it): the
     /// container keeps running; the next dump copies only what changed.
-    public func preDump(_ name: String, into directory: String, parent: String?) throws {
+    /// Returns how many memory pages it wrote (CRIU's stats; nil when
+    /// they cannot be read).
+    @discardableResult
+    public func preDump(_ name: String, into directory: String, parent: String?) throws -> UInt64? {
         guard let record = state.load(name), isRunning(record), let pid = record.pid else {
             throw CheckpointError("container \(name) is not running")
         }
         try Syscall.makeDirectories(directory, mode: 0o700)
         let criu = CRIU(workDirectory: criuWorkDirectory(name))
-        try criu.check()
+        _ = try criu.checkedVersion(cache: criuCheckRecord)
         var options = CRIUOptions()
         options.pid = pid
         options.trackMemory = true
         options.parentImage = parent
         options.manageCgroups = true
         options.cgroupMode = .soft
+        // A stale stats file must not speak for this pre-dump.
+        try? Syscall.removeFile(criu.workDirectory + "/" + CRIUDumpStats.fileName, missingOK: true)
         try criu.dump(into: directory, options: options, preDump: true)
+        return criu.lastDumpStats()?.pagesWritten
     }
 
     /// The container's veths: inside name, host end, bridge.

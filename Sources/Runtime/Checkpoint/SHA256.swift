@@ -22,13 +22,28 @@ public struct SHA256: Sendable {
 
     public mutating func update(_ bytes: some Collection<UInt8>) {
         length &+= UInt64(bytes.count)
-        pending.append(contentsOf: bytes)
+        let contiguous: Void? = bytes.withContiguousStorageIfAvailable { absorb($0) }
+        if contiguous == nil { Array(bytes).withUnsafeBufferPointer { absorb($0) } }
+    }
+
+    /// Completes a pending block first, then compresses whole blocks
+    /// straight from `buffer`; the rest waits for more.
+    private mutating func absorb(_ buffer: UnsafeBufferPointer<UInt8>) {
+        guard let base = buffer.baseAddress else { return }
         var offset = 0
-        while pending.count - offset >= 64 {
-            compress(pending[offset..<offset + 64])
+        if !pending.isEmpty {
+            offset = min(64 - pending.count, buffer.count)
+            pending.append(contentsOf: UnsafeBufferPointer(start: base, count: offset))
+            guard pending.count == 64 else { return }
+            let block = pending
+            block.withUnsafeBufferPointer { if let start = $0.baseAddress { compress(start) } }
+            pending.removeAll(keepingCapacity: true)
+        }
+        while buffer.count - offset >= 64 {
+            compress(base + offset)
             offset += 64
         }
-        pending.removeFirst(offset)
+        pending.append(contentsOf: UnsafeBufferPointer(start: base + offset, count: buffer.count - offset))
     }
 
     /// The digest as 64 lowercase hex digits.
@@ -38,7 +53,10 @@ public struct SHA256: Sendable {
         tail.append(0x80)
         while tail.count % 64 != 56 { tail.append(0) }
         for shift in stride(from: 56, through: 0, by: -8) { tail.append(UInt8(truncatingIfNeeded: bits >> UInt64(shift))) }
-        for start in stride(from: 0, to: tail.count, by: 64) { compress(tail[start..<start + 64]) }
+        tail.withUnsafeBufferPointer { buffer in
+            guard let base = buffer.baseAddress else { return }
+            for start in stride(from: 0, to: buffer.count, by: 64) { compress(base + start) }
+        }
         pending = []
         let hex: [Character] = Array("0123456789abcdef")
         var text = ""
@@ -54,29 +72,40 @@ public struct SHA256: Sendable {
         return hash.finalize()
     }
 
-    private mutating func compress(_ block: ArraySlice<UInt8>) {
-        var w = [UInt32](repeating: 0, count: 64)
-        let base = block.startIndex
-        for index in 0..<16 {
-            w[index] =
-                UInt32(block[base + index * 4]) << 24 | UInt32(block[base + index * 4 + 1]) << 16 | UInt32(block[base + index * 4 + 2]) << 8
-                | UInt32(block[base + index * 4 + 3])
-        }
-        func rotate(_ value: UInt32, _ count: UInt32) -> UInt32 { value >> count | value << (32 - count) }
-        for index in 16..<64 {
-            let s0 = rotate(w[index - 15], 7) ^ rotate(w[index - 15], 18) ^ (w[index - 15] >> 3)
-            let s1 = rotate(w[index - 2], 17) ^ rotate(w[index - 2], 19) ^ (w[index - 2] >> 10)
-            w[index] = w[index - 16] &+ s0 &+ w[index - 7] &+ s1
-        }
+    /// One 64-byte block. Pointers and a stack buffer rather than arrays
+    /// and slices: a debug build (the VM lane's) ran the array version at
+    /// ~1 MB/s natively, ~10 s of every checkpoint and restore under qemu
+    /// TCG (the CheckpointTCPTests step times: "checksums").
+    private mutating func compress(_ block: UnsafePointer<UInt8>) {
         var (a, b, c, d, e, f, g, h) = (state[0], state[1], state[2], state[3], state[4], state[5], state[6], state[7])
-        for index in 0..<64 {
-            let s1 = rotate(e, 6) ^ rotate(e, 11) ^ rotate(e, 25)
-            let choice = (e & f) ^ (~e & g)
-            let t1 = h &+ s1 &+ choice &+ SHA256.k[index] &+ w[index]
-            let s0 = rotate(a, 2) ^ rotate(a, 13) ^ rotate(a, 22)
-            let majority = (a & b) ^ (a & c) ^ (b & c)
-            let t2 = s0 &+ majority
-            (h, g, f, e, d, c, b, a) = (g, f, e, d &+ t1, c, b, a, t1 &+ t2)
+        withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 64) { w in
+            for index in 0..<16 {
+                let byte = block + index * 4
+                w[index] = UInt32(byte[0]) << 24 | UInt32(byte[1]) << 16 | UInt32(byte[2]) << 8 | UInt32(byte[3])
+            }
+            for index in 16..<64 {
+                let x = w[index - 15]
+                let y = w[index - 2]
+                let s0 = (x >> 7 | x << 25) ^ (x >> 18 | x << 14) ^ (x >> 3)
+                let s1 = (y >> 17 | y << 15) ^ (y >> 19 | y << 13) ^ (y >> 10)
+                w[index] = w[index - 16] &+ s0 &+ w[index - 7] &+ s1
+            }
+            SHA256.k.withUnsafeBufferPointer { k in
+                for index in 0..<64 {
+                    let s1 = (e >> 6 | e << 26) ^ (e >> 11 | e << 21) ^ (e >> 25 | e << 7)
+                    let t1 = h &+ s1 &+ ((e & f) ^ (~e & g)) &+ k[index] &+ w[index]
+                    let s0 = (a >> 2 | a << 30) ^ (a >> 13 | a << 19) ^ (a >> 22 | a << 10)
+                    let t2 = s0 &+ ((a & b) ^ (a & c) ^ (b & c))
+                    h = g
+                    g = f
+                    f = e
+                    e = d &+ t1
+                    d = c
+                    c = b
+                    b = a
+                    a = t1 &+ t2
+                }
+            }
         }
         state[0] &+= a
         state[1] &+= b

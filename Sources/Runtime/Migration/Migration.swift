@@ -7,7 +7,8 @@ public protocol MigrationSource {
     func privateLayer(_ name: String) throws -> String
     /// A CRIU pre-dump of its memory into `directory` (made), on top of the
     /// pre-dump `parent` (relative to `directory`); it keeps running.
-    func preDump(_ name: String, into directory: String, parent: String?) throws
+    /// Returns how many memory pages it wrote (nil: CRIU did not say).
+    func preDump(_ name: String, into directory: String, parent: String?) throws -> UInt64?
     /// The final dump into `directory` on top of `parent`: the container
     /// stops (checkpointed).
     func dump(_ name: String, into directory: String, parent: String?) throws
@@ -55,6 +56,8 @@ public struct Migration: Sendable {
         /// since is removed on the target.
         case copyLayerAgain
         case copyImages
+        /// `berth restore` on the target, and its `berth status` after it (one
+        /// ssh command: each costs a session and the remote shell's start-up).
         case restoreOnTarget
         /// The target's berth reports the container running: the freeze ends.
         case confirmRunning
@@ -90,6 +93,21 @@ public struct Migration: Sendable {
     public let workDirectory: String
     public let preDumps: Int
 
+    /// A pre-dump that wrote fewer pages than this (1 MiB of 4 KiB pages)
+    /// ends the pre-dumps: the memory barely changes while it runs, and
+    /// another pre-dump would cost more than it takes off the freeze.
+    public static let settledPages: UInt64 = 256
+
+    /// Whether the pre-dumps stop after one that wrote `written` pages, the
+    /// one before it having written `previous`: the memory settled, or it
+    /// changes as fast as it is copied (another round would not converge).
+    public static func preDumpsSettled(written: UInt64?, previous: UInt64?) -> Bool {
+        guard let written else { return false }
+        if written < settledPages { return true }
+        if let previous, written >= previous { return true }
+        return false
+    }
+
     public init(name: String, target: RemoteBerth, workDirectory: String, preDumps: Int = 2) {
         self.name = name
         self.target = target
@@ -107,7 +125,7 @@ public struct Migration: Sendable {
     func preDumpName(_ n: Int) -> String { "pre-\(n)" }
     /// The final images' directory name; its parent is the last pre-dump.
     static let finalName = "final"
-    var parentOfFinal: String? { preDumps > 0 ? "../" + preDumpName(preDumps) : nil }
+    func parentOfFinal(lastPreDump: Int) -> String? { lastPreDump > 0 ? "../" + preDumpName(lastPreDump) : nil }
     /// The directory of the list of the layer's paths at the freeze.
     static let layerListName = "layer"
     static let layerListFile = "paths"
@@ -120,7 +138,9 @@ public struct Migration: Sendable {
     }
 
     /// Carries the steps out; `clock` gives milliseconds (monotonic),
-    /// `progress` is told each step before it starts.
+    /// `progress` is told each step before it starts. The pre-dumps stop
+    /// early once one wrote few pages (preDumpsSettled): the steps of the
+    /// ones left out are skipped.
     public func run(
         source: some MigrationSource, transport: some MigrationTransport, clock: () -> UInt64, progress: (Step) -> Void = { _ in }
     ) throws(MigrationError) -> Report {
@@ -129,8 +149,16 @@ public struct Migration: Sendable {
         var sourceDumped = false
         var freezeStart: UInt64 = 0
         var freeze: UInt64 = 0
+        var lastPreDump = 0
+        var lastWritten: UInt64?
+        var settled = false
+        var targetStatus = ""
         let staging = target.stagingDirectory(name)
         for step in steps {
+            switch step {
+            case .preDump(let n), .copyPreDump(let n): if settled && n > lastPreDump { continue }
+            default: break
+            }
             progress(step)
             do {
                 switch step {
@@ -156,22 +184,27 @@ public struct Migration: Sendable {
                     _ = try transport.run(
                         target.prune(target.privateLayer(name), keeping: staging + "/" + Migration.layerListName + "/" + Migration.layerListFile))
                 case .preDump(let n):
-                    try source.preDump(
+                    let written = try source.preDump(
                         name, into: workDirectory + "/" + preDumpName(n), parent: n > 1 ? "../" + preDumpName(n - 1) : nil)
+                    lastPreDump = n
+                    settled = Migration.preDumpsSettled(written: written, previous: lastWritten)
+                    lastWritten = written
                 case .copyPreDump(let n):
                     try transport.send(workDirectory + "/" + preDumpName(n), to: staging + "/" + preDumpName(n))
                 case .dump:
                     freezeStart = clock()
                     // A failed dump leaves the container running (CRIU resumes its tasks).
-                    try source.dump(name, into: workDirectory + "/" + Migration.finalName, parent: parentOfFinal)
+                    try source.dump(name, into: workDirectory + "/" + Migration.finalName, parent: parentOfFinal(lastPreDump: lastPreDump))
                     sourceDumped = true
                 case .copyImages:
                     try transport.send(workDirectory + "/" + Migration.finalName, to: staging + "/" + Migration.finalName)
                 case .restoreOnTarget:
-                    _ = try transport.run(target.berth(["restore", name, "--from", staging + "/" + Migration.finalName]))
+                    targetStatus = try transport.run(
+                        RemoteBerth.both(
+                            target.berth(["restore", name, "--from", staging + "/" + Migration.finalName]),
+                            target.berth(["status", name, "-o", "json"])))
                 case .confirmRunning:
-                    let output = try transport.run(target.berth(["status", name, "-o", "json"]))
-                    let state = StatusState.state(in: output)
+                    let state = StatusState.state(in: targetStatus)
                     guard state == "running" else {
                         throw MigrationError.Cause("the target's berth reports it \(state ?? "in no state it could read"), not running")
                     }

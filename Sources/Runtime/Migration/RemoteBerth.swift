@@ -94,6 +94,12 @@ public struct RemoteBerth: Equatable, Sendable {
         return ["sh", "-c", script, "sh", directory, list]
     }
 
+    /// One remote command that runs `first`, then `second` if it succeeded
+    /// (one ssh session instead of two).
+    public static func both(_ first: [String], _ second: [String]) -> [String] {
+        ["sh", "-c", line(first) + " && " + line(second)]
+    }
+
     /// Words as one shell line.
     public static func line(_ command: [String]) -> String { command.map(quoted).joined(separator: " ") }
 

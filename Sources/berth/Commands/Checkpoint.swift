@@ -106,8 +106,12 @@ struct Migrate: ParsableCommand {
         defer { transport.close() }
         let migration = Migration(name: name, target: target, workDirectory: runtime.migrationDirectory(name), preDumps: preDumps)
         let quiet = global.verbosity == .quiet
-        let report = try migration.run(source: runtime, transport: transport, clock: MonotonicClock.milliseconds) {
-            step in if global.verbosity == .verbose { print("migrate \(name): \(step)") }
+        let started = MonotonicClock.milliseconds()
+        let report = try migration.run(source: runtime, transport: transport, clock: MonotonicClock.milliseconds) { step in
+            guard global.verbosity == .verbose else { return }
+            // When each step began: where a slow migration spends its time.
+            let elapsed = MonotonicClock.milliseconds() &- started
+            print("migrate \(name): \(step) (at \(elapsed / 1000).\(elapsed % 1000 / 100) s)")
         }
         if !quiet {
             print("migrated \(name) to \(host) (freeze \(report.freezeMilliseconds) ms)")
