@@ -74,17 +74,19 @@ public struct ContainerRecord: Codable, Equatable, Sendable {
     public var checkpoint: CheckpointMark?
 }
 
-/// StateStore's decoded records, shared by its copies (a value type holding
-/// one cache). Bounded by the number of containers.
-final class RecordCache: Sendable {
-    private let entries = Mutex<[String: (version: Syscall.FileVersion, record: ContainerRecord)]>([:])
+/// Values read from files, each kept with the version of its file (a
+/// rename over it or a write changes that version, and the value is read
+/// again): StateStore's decoded records (bounded by the number of
+/// containers), TemplateStore's busybox applets.
+final class FileVersionCache<Value: Sendable>: Sendable {
+    private let entries = Mutex<[String: (version: Syscall.FileVersion, value: Value)]>([:])
 
-    func record(_ file: String, _ version: Syscall.FileVersion) -> ContainerRecord? {
-        entries.withLock { entries in entries[file].flatMap { $0.version == version ? $0.record : nil } }
+    func value(_ file: String, _ version: Syscall.FileVersion) -> Value? {
+        entries.withLock { entries in entries[file].flatMap { $0.version == version ? $0.value : nil } }
     }
 
-    func keep(_ record: ContainerRecord, _ file: String, _ version: Syscall.FileVersion) {
-        entries.withLock { entries in entries[file] = (version, record) }
+    func keep(_ value: Value, _ file: String, _ version: Syscall.FileVersion) {
+        entries.withLock { entries in entries[file] = (version, value) }
     }
 }
 
@@ -123,7 +125,7 @@ public struct StateStore: Sendable {
     /// Decoded records by file version: container.json changes only when
     /// the container's definition does, so a long-lived berth (the agent)
     /// decodes each one once rather than on every pass.
-    private let decoded = RecordCache()
+    private let decoded = FileVersionCache<ContainerRecord>()
 
     public init(paths: RuntimePaths) { self.paths = paths }
 
@@ -182,7 +184,7 @@ public struct StateStore: Sendable {
         let file = recordFile(name)
         guard let version = Syscall.version(file) else { return nil }
         var record: ContainerRecord
-        if let known = decoded.record(file, version) {
+        if let known = decoded.value(file, version) {
             record = known
         } else {
             guard let bytes = try? Syscall.readFile(file),

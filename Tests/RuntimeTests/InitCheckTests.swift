@@ -200,4 +200,26 @@ import Testing
         let tree = RootTree(root: built)
         for (path, entry) in layout { #expect(try tree.entry(path) == entry, "\(path)") }
     }
+
+    /// An apply's init check asks for the applets of every container whose
+    /// template is not built yet: busybox runs once per version of its binary.
+    @Test func theAppletsAreAskedOncePerVersionOfTheBinary() throws {
+        try Syscall.makeDirectories(base)
+        defer { try? Syscall.removeTree(base) }
+        let counter = base + "/asked"
+        var store = TemplateStore(directory: base + "/templates")
+        store.busyboxBinary = base + "/busybox"
+        func write(_ applets: String) throws {
+            let script = "#!/bin/sh\necho x >> \(counter)\nprintf '\(applets)'\n"
+            try Syscall.writeAtomically(Array(script.utf8), to: store.busyboxBinary, mode: 0o755, durable: false)
+        }
+        func asked() -> Int { ((try? Syscall.readFile(counter)) ?? []).filter { $0 == UInt8(ascii: "\n") }.count }
+        try write("bin/sh\\nusr/bin/wc\\n")
+        for _ in 0..<3 { #expect(try store.busyboxApplets() == ["bin/sh", "usr/bin/wc"]) }
+        #expect(asked() == 1)
+        // A replaced binary is another version: asked again.
+        try write("bin/sh\\n")
+        #expect(try store.busyboxApplets() == ["bin/sh"])
+        #expect(asked() == 2)
+    }
 }
