@@ -217,6 +217,11 @@ public final class RouteNetlink {
         (Netlink.RTM_GETLINK, 0, InterfaceInfo().encoded() + Attribute.encode([.string(Netlink.IFLA_IFNAME, name)]))
     }
 
+    /// RTM_GETLINK of one link by its index (no attributes).
+    public static func getLink(index: Int32) -> (UInt16, UInt16, [UInt8]) {
+        (Netlink.RTM_GETLINK, 0, InterfaceInfo(index: index).encoded())
+    }
+
     /// RTM_NEWROUTE: the default route via `gateway` (main table, static,
     /// universe scope); `replace` swaps an existing default route.
     public static func newDefaultRoute(via gateway: IPAddress, replace: Bool = false) -> (UInt16, UInt16, [UInt8]) {
@@ -328,6 +333,17 @@ public final class RouteNetlink {
         let reply: NetlinkMessage
         do {
             reply = try get(RouteNetlink.getLink(name), operation: "get link \(name)")
+        } catch let error as NetlinkError where error.errno == 19 {
+            return nil
+        }
+        return RouteNetlink.decodeLink(reply)
+    }
+
+    /// One link by its index, or nil when there is none.
+    public func link(index: Int32) throws -> Link? {
+        let reply: NetlinkMessage
+        do {
+            reply = try get(RouteNetlink.getLink(index: index), operation: "get link #\(index)")
         } catch let error as NetlinkError where error.errno == 19 {
             return nil
         }

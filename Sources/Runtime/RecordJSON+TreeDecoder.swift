@@ -30,29 +30,31 @@ struct TreeDecoder: Decoder {
         return DecodingError.typeMismatch(Any.self, .init(codingPath: path, debugDescription: "expected \(expected), found \(found)"))
     }
 
-    /// The primitive decodes every container shares.
-    static func string(_ value: JSONValue, _ path: [any CodingKey]) throws -> String {
-        guard case .string(let text) = value else { throw mismatch("a string", value, path) }
+    /// The primitive decodes every container shares. The coding path is
+    /// made only for an error, not an array per member decoded (every
+    /// record is decoded on every pass: berth-bench scale).
+    static func string(_ value: JSONValue, _ path: @autoclosure () -> [any CodingKey]) throws -> String {
+        guard case .string(let text) = value else { throw mismatch("a string", value, path()) }
         return text
     }
 
-    static func bool(_ value: JSONValue, _ path: [any CodingKey]) throws -> Bool {
-        guard case .bool(let flag) = value else { throw mismatch("a boolean", value, path) }
+    static func bool(_ value: JSONValue, _ path: @autoclosure () -> [any CodingKey]) throws -> Bool {
+        guard case .bool(let flag) = value else { throw mismatch("a boolean", value, path()) }
         return flag
     }
 
-    static func integer<T: FixedWidthInteger>(_ value: JSONValue, _ path: [any CodingKey]) throws -> T {
-        guard case .number(let text) = value else { throw mismatch("a number", value, path) }
+    static func integer<T: FixedWidthInteger>(_ value: JSONValue, _ path: @autoclosure () -> [any CodingKey]) throws -> T {
+        guard case .number(let text) = value else { throw mismatch("a number", value, path()) }
         guard let number = T(text) else {
-            throw DecodingError.dataCorrupted(.init(codingPath: path, debugDescription: "\(text) does not fit \(T.self)"))
+            throw DecodingError.dataCorrupted(.init(codingPath: path(), debugDescription: "\(text) does not fit \(T.self)"))
         }
         return number
     }
 
-    static func floating<T: LosslessStringConvertible>(_ value: JSONValue, _ path: [any CodingKey]) throws -> T {
-        guard case .number(let text) = value else { throw mismatch("a number", value, path) }
+    static func floating<T: LosslessStringConvertible>(_ value: JSONValue, _ path: @autoclosure () -> [any CodingKey]) throws -> T {
+        guard case .number(let text) = value else { throw mismatch("a number", value, path()) }
         guard let number = T(text) else {
-            throw DecodingError.dataCorrupted(.init(codingPath: path, debugDescription: "\(text) is not a \(T.self)"))
+            throw DecodingError.dataCorrupted(.init(codingPath: path(), debugDescription: "\(text) is not a \(T.self)"))
         }
         return number
     }
@@ -96,6 +98,32 @@ private struct KeyedTreeContainer<Key: CodingKey>: KeyedDecodingContainerProtoco
         try T(from: TreeDecoder(value: member(key), codingPath: codingPath + [key]))
     }
 
+    /// One dictionary lookup for an optional member (the protocol's
+    /// default asks contains, decodeNil and decode in turn).
+    private func present(_ key: Key) -> JSONValue? {
+        guard let value = members[key.stringValue] else { return nil }
+        if case .null = value { return nil }
+        return value
+    }
+
+    private func presentInteger<T: FixedWidthInteger>(_ key: Key) throws -> T? {
+        try present(key).map { try TreeDecoder.integer($0, codingPath + [key]) }
+    }
+
+    func decodeIfPresent(_ type: Bool.Type, forKey key: Key) throws -> Bool? {
+        try present(key).map { try TreeDecoder.bool($0, codingPath + [key]) }
+    }
+    func decodeIfPresent(_ type: String.Type, forKey key: Key) throws -> String? {
+        try present(key).map { try TreeDecoder.string($0, codingPath + [key]) }
+    }
+    func decodeIfPresent(_ type: Int.Type, forKey key: Key) throws -> Int? { try presentInteger(key) }
+    func decodeIfPresent(_ type: Int32.Type, forKey key: Key) throws -> Int32? { try presentInteger(key) }
+    func decodeIfPresent(_ type: UInt32.Type, forKey key: Key) throws -> UInt32? { try presentInteger(key) }
+    func decodeIfPresent(_ type: UInt64.Type, forKey key: Key) throws -> UInt64? { try presentInteger(key) }
+    func decodeIfPresent<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T? {
+        try present(key).map { try T(from: TreeDecoder(value: $0, codingPath: codingPath + [key])) }
+    }
+
     func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type, forKey key: Key) throws -> KeyedDecodingContainer<NestedKey> {
         try TreeDecoder(value: member(key), codingPath: codingPath + [key]).container(keyedBy: type)
     }
@@ -123,12 +151,16 @@ private struct UnkeyedTreeContainer: UnkeyedDecodingContainer {
         self.codingPath = codingPath
     }
 
-    private mutating func next() throws -> (JSONValue, [any CodingKey]) {
-        let path = codingPath + [IndexKey(index: currentIndex)]
-        guard !isAtEnd else { throw DecodingError.valueNotFound(Any.self, .init(codingPath: path, debugDescription: "past the end")) }
+    /// The next element and its index.
+    private mutating func next() throws -> (JSONValue, Int) {
+        guard !isAtEnd else {
+            throw DecodingError.valueNotFound(Any.self, .init(codingPath: path(currentIndex), debugDescription: "past the end"))
+        }
         defer { currentIndex += 1 }
-        return (elements[currentIndex], path)
+        return (elements[currentIndex], currentIndex)
     }
+
+    private func path(_ index: Int) -> [any CodingKey] { codingPath + [IndexKey(index: index)] }
 
     mutating func decodeNil() throws -> Bool {
         guard !isAtEnd, case .null = elements[currentIndex] else { return false }
@@ -137,80 +169,80 @@ private struct UnkeyedTreeContainer: UnkeyedDecodingContainer {
     }
 
     mutating func decode(_ type: Bool.Type) throws -> Bool {
-        let (value, path) = try next()
-        return try TreeDecoder.bool(value, path)
+        let (value, index) = try next()
+        return try TreeDecoder.bool(value, path(index))
     }
     mutating func decode(_ type: String.Type) throws -> String {
-        let (value, path) = try next()
-        return try TreeDecoder.string(value, path)
+        let (value, index) = try next()
+        return try TreeDecoder.string(value, path(index))
     }
     mutating func decode(_ type: Double.Type) throws -> Double {
-        let (value, path) = try next()
-        return try TreeDecoder.floating(value, path)
+        let (value, index) = try next()
+        return try TreeDecoder.floating(value, path(index))
     }
     mutating func decode(_ type: Float.Type) throws -> Float {
-        let (value, path) = try next()
-        return try TreeDecoder.floating(value, path)
+        let (value, index) = try next()
+        return try TreeDecoder.floating(value, path(index))
     }
     mutating func decode(_ type: Int.Type) throws -> Int {
-        let (value, path) = try next()
-        return try TreeDecoder.integer(value, path)
+        let (value, index) = try next()
+        return try TreeDecoder.integer(value, path(index))
     }
     mutating func decode(_ type: Int8.Type) throws -> Int8 {
-        let (value, path) = try next()
-        return try TreeDecoder.integer(value, path)
+        let (value, index) = try next()
+        return try TreeDecoder.integer(value, path(index))
     }
     mutating func decode(_ type: Int16.Type) throws -> Int16 {
-        let (value, path) = try next()
-        return try TreeDecoder.integer(value, path)
+        let (value, index) = try next()
+        return try TreeDecoder.integer(value, path(index))
     }
     mutating func decode(_ type: Int32.Type) throws -> Int32 {
-        let (value, path) = try next()
-        return try TreeDecoder.integer(value, path)
+        let (value, index) = try next()
+        return try TreeDecoder.integer(value, path(index))
     }
     mutating func decode(_ type: Int64.Type) throws -> Int64 {
-        let (value, path) = try next()
-        return try TreeDecoder.integer(value, path)
+        let (value, index) = try next()
+        return try TreeDecoder.integer(value, path(index))
     }
     mutating func decode(_ type: UInt.Type) throws -> UInt {
-        let (value, path) = try next()
-        return try TreeDecoder.integer(value, path)
+        let (value, index) = try next()
+        return try TreeDecoder.integer(value, path(index))
     }
     mutating func decode(_ type: UInt8.Type) throws -> UInt8 {
-        let (value, path) = try next()
-        return try TreeDecoder.integer(value, path)
+        let (value, index) = try next()
+        return try TreeDecoder.integer(value, path(index))
     }
     mutating func decode(_ type: UInt16.Type) throws -> UInt16 {
-        let (value, path) = try next()
-        return try TreeDecoder.integer(value, path)
+        let (value, index) = try next()
+        return try TreeDecoder.integer(value, path(index))
     }
     mutating func decode(_ type: UInt32.Type) throws -> UInt32 {
-        let (value, path) = try next()
-        return try TreeDecoder.integer(value, path)
+        let (value, index) = try next()
+        return try TreeDecoder.integer(value, path(index))
     }
     mutating func decode(_ type: UInt64.Type) throws -> UInt64 {
-        let (value, path) = try next()
-        return try TreeDecoder.integer(value, path)
+        let (value, index) = try next()
+        return try TreeDecoder.integer(value, path(index))
     }
 
     mutating func decode<T: Decodable>(_ type: T.Type) throws -> T {
-        let (value, path) = try next()
-        return try T(from: TreeDecoder(value: value, codingPath: path))
+        let (value, index) = try next()
+        return try T(from: TreeDecoder(value: value, codingPath: path(index)))
     }
 
     mutating func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type) throws -> KeyedDecodingContainer<NestedKey> {
-        let (value, path) = try next()
-        return try TreeDecoder(value: value, codingPath: path).container(keyedBy: type)
+        let (value, index) = try next()
+        return try TreeDecoder(value: value, codingPath: path(index)).container(keyedBy: type)
     }
 
     mutating func nestedUnkeyedContainer() throws -> any UnkeyedDecodingContainer {
-        let (value, path) = try next()
-        return try TreeDecoder(value: value, codingPath: path).unkeyedContainer()
+        let (value, index) = try next()
+        return try TreeDecoder(value: value, codingPath: path(index)).unkeyedContainer()
     }
 
     mutating func superDecoder() throws -> any Decoder {
-        let (value, path) = try next()
-        return TreeDecoder(value: value, codingPath: path)
+        let (value, index) = try next()
+        return TreeDecoder(value: value, codingPath: path(index))
     }
 }
 

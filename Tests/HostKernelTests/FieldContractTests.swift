@@ -186,6 +186,38 @@ struct FieldContractTests {
         #expect(bench.pid() == pid)
     }
 
+    /// A limit the manifest leaves out is still the manifest's (none): one
+    /// set by hand is drift, and apply takes it away again. Observe reads
+    /// fewer files than it did (no stat first, no CFS period without a
+    /// quota): none of these may go unseen.
+    @Test func limitsTheManifestLeavesOutAreWatchedForDriftToo() throws {
+        let bench = try Bench()
+        defer { #expect(bench.host.tearDown() == []) }
+        try bench.write("")
+        #expect(try bench.berth("apply").code == 0)
+        let pid = try #require(bench.pid())
+        #expect(try bench.berth("drift", ["--detailed-exitcode"]).code == 0)
+        let v2 = bench.host.runtime.cgroups.version == .v2
+        let memory = v2 ? ("memory", "memory.max") : ("memory", "memory.limit_in_bytes")
+        let quota = v2 ? ("cpu", "cpu.max") : ("cpu", "cpu.cfs_quota_us")
+        let unlimitedMemory = try #require(bench.kernel(memory.0, memory.1))
+        let noQuota = try #require(bench.kernel(quota.0, quota.1))
+        try bench.writeBehindBerthsBack(memory.0, memory.1, "67108864")
+        try bench.writeBehindBerthsBack("pids", "pids.max", "50")
+        try bench.writeBehindBerthsBack(quota.0, quota.1, v2 ? "50000 100000" : "50000")
+        let drift = try bench.berth("drift", ["--detailed-exitcode", "--output", "json"])
+        #expect(drift.code == 2, "\(drift.output)")
+        for field in ["spec.resources.memory.max", "spec.resources.pids.max", "spec.resources.cpu.limit"] {
+            #expect(drift.output.contains(field), "\(field) unseen: \(drift.output)")
+        }
+        #expect(try bench.berth("apply").code == 0)
+        #expect(bench.kernel(memory.0, memory.1) == unlimitedMemory)
+        #expect(bench.kernel("pids", "pids.max") == "max")
+        #expect(bench.kernel(quota.0, quota.1) == noQuota)
+        #expect(try bench.berth("drift", ["--detailed-exitcode"]).code == 0)
+        #expect(bench.pid() == pid)
+    }
+
     /// Fields applied at the next start: each is pending-restart (the
     /// planner tests check them one by one) until --restart, then each shows
     /// in the new init, read from /proc as a user would.

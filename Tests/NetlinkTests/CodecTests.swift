@@ -96,6 +96,17 @@ func hex(_ text: String) -> [UInt8] {
         #expect(payload == expected)
     }
 
+    @Test func linkGetByIndexIsARequestForThatIndexAlone() {
+        let (type, flags, payload) = RouteNetlink.getLink(index: 0x1234)
+        #expect(type == Netlink.RTM_GETLINK)
+        #expect(flags & Netlink.NLM_F_DUMP == 0)
+        let expected = hex(
+            """
+            00 00 00 00  34 12 00 00  00 00 00 00  00 00 00 00   # ifinfomsg: family 0, type 0, index 0x1234
+            """)
+        #expect(payload == expected)
+    }
+
     @Test func defaultRouteReplaceAndDelete() throws {
         let (type, flags, payload) = RouteNetlink.newDefaultRoute(via: try IPAddress(parsing: "10.88.0.1"), replace: true)
         #expect(type == Netlink.RTM_NEWROUTE)

@@ -126,6 +126,26 @@ import Testing
         #expect(throws: (any Error).self) { try RecordJSON.decode(Sample.self, from: Array(text.utf8)) }
     }
 
+    /// Paths are made only for errors: they still name where the value is.
+    @Test func aMistypedValueIsNamedByItsPath() {
+        struct Inner: Decodable { var list: [Int]?, name: String? }
+        struct Outer: Decodable { var outer: Inner }
+        for (text, path) in [
+            (#"{"outer": {"list": [1, "x"]}}"#, "outer.list.1"), (#"{"outer": {"name": 5}}"#, "outer.name"),
+            (#"{"outer": {"list": [1], "name": null}, "x": 1}"#, nil),
+        ] {
+            do {
+                _ = try RecordJSON.decode(Outer.self, from: Array(text.utf8))
+                #expect(path == nil, "\(text) decoded")
+            } catch let DecodingError.typeMismatch(_, context) {
+                let named = context.codingPath.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: ".")
+                #expect(named == path, "\(text)")
+            } catch {
+                Issue.record("\(text): \(error)")
+            }
+        }
+    }
+
     @Test func deepNestingIsAnErrorNotACrash() {
         let text = String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000)
         #expect(throws: (any Error).self) { try RecordJSON.decode([Int].self, from: Array(text.utf8)) }

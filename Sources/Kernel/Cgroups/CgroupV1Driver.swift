@@ -250,57 +250,69 @@ public struct CgroupV1Driver: CgroupDriver {
     public func observe(_ path: CgroupPath, usage: Bool) throws(SystemError) -> CgroupObservation {
         var observation = CgroupObservation()
         var limits = CgroupLimits()
-        if let cpu = directory("cpu", path) {
-            limits.cpuWeight = CgroupFile.readNumber(cpu, "cpu.shares").map { KernelUnits.weight(shares: Int($0)) }
-            limits.cpuPeriodMicros = CgroupFile.readNumber(cpu, "cpu.cfs_period_us") ?? 100_000
-            limits.cpuQuotaMicros = CgroupFile.readNumber(cpu, "cpu.cfs_quota_us")  // "-1" reads as nil
+        // Held open where several files are read (cpu and cpuacct share one
+        // directory where they are mounted together).
+        var opened: [String: CgroupDirectory] = [:]
+        func open(_ controller: String, held: Bool = true) -> CgroupDirectory? {
+            guard let path = directory(controller, path) else { return nil }
+            if let known = opened[path] { return known }
+            let directory = CgroupDirectory(path, held: held)
+            opened[path] = directory
+            return directory
         }
-        if let cpuset = directory("cpuset", path) {
-            limits.cpus = (try? CgroupFile.read(cpuset, "cpuset.cpus")).flatMap { $0.isEmpty ? nil : $0 }
+        if let cpu = open("cpu") {
+            limits.cpuWeight = cpu.number("cpu.shares").map { KernelUnits.weight(shares: Int($0)) }
+            limits.cpuQuotaMicros = cpu.number("cpu.cfs_quota_us")  // "-1" reads as nil
+            // The period matters only under a quota (the default otherwise).
+            if limits.cpuQuotaMicros != nil { limits.cpuPeriodMicros = cpu.number("cpu.cfs_period_us") ?? 100_000 }
         }
-        if let memory = directory("memory", path) {
+        if let cpuset = open("cpuset", held: false) {
+            limits.cpus = cpuset.read("cpuset.cpus").flatMap { $0.isEmpty ? nil : $0 }
+        }
+        if let memory = open("memory") {
             // The kernel reports "unlimited" as a huge page-aligned number.
             let unlimited: UInt64 = 1 << 62
-            func limit(_ file: String) -> UInt64? { CgroupFile.readNumber(memory, file).flatMap { $0 >= unlimited ? nil : $0 } }
+            func limit(_ file: String) -> UInt64? { memory.number(file).flatMap { $0 >= unlimited ? nil : $0 } }
             limits.memoryMax = limit("memory.limit_in_bytes")
             limits.memoryHigh = limit("memory.soft_limit_in_bytes")
             limits.swapMax = KernelUnits.swap(memsw: limit("memory.memsw.limit_in_bytes"), memory: limits.memoryMax)
             if usage {
-                observation.memoryCurrent = CgroupFile.readNumber(memory, "memory.usage_in_bytes")
-                observation.memoryPeak = CgroupFile.readNumber(memory, "memory.max_usage_in_bytes")
-                observation.memoryFailures = CgroupFile.readNumber(memory, "memory.failcnt")
-                observation.oomKills = CgroupValues.keyed((try? CgroupFile.read(memory, "memory.oom_control")) ?? "")["oom_kill"]
-                observation.memoryStat = CgroupValues.keyed((try? CgroupFile.read(memory, "memory.stat")) ?? "")
-                if let memsw = CgroupFile.readNumber(memory, "memory.memsw.usage_in_bytes"), let used = observation.memoryCurrent {
+                observation.memoryCurrent = memory.number("memory.usage_in_bytes")
+                observation.memoryPeak = memory.number("memory.max_usage_in_bytes")
+                observation.memoryFailures = memory.number("memory.failcnt")
+                observation.oomKills = CgroupValues.keyed(memory.read("memory.oom_control") ?? "")["oom_kill"]
+                observation.memoryStat = CgroupValues.keyed(memory.read("memory.stat") ?? "")
+                if let memsw = memory.number("memory.memsw.usage_in_bytes"), let used = observation.memoryCurrent {
                     observation.swapCurrent = memsw > used ? memsw - used : 0
                 }
-                observation.swapFailures = CgroupFile.readNumber(memory, "memory.memsw.failcnt")
-                observation.kernelMemory = CgroupFile.readNumber(memory, "memory.kmem.usage_in_bytes")
-                observation.kernelMemoryPeak = CgroupFile.readNumber(memory, "memory.kmem.max_usage_in_bytes")
-                observation.kernelMemoryFailures = CgroupFile.readNumber(memory, "memory.kmem.failcnt")
+                observation.swapFailures = memory.number("memory.memsw.failcnt")
+                observation.kernelMemory = memory.number("memory.kmem.usage_in_bytes")
+                observation.kernelMemoryPeak = memory.number("memory.kmem.max_usage_in_bytes")
+                observation.kernelMemoryFailures = memory.number("memory.kmem.failcnt")
                 observation.kernelMemoryLimit = limit("memory.kmem.limit_in_bytes")
             }
         }
-        if let pids = directory("pids", path) {
-            limits.pidsMax = (try? CgroupFile.read(pids, "pids.max")).flatMap { CgroupValues.parseMax($0) ?? nil }.map { Int($0) }
+        if let pids = open("pids", held: usage) {
+            limits.pidsMax = pids.read("pids.max").flatMap { CgroupValues.parseMax($0) ?? nil }.map { Int($0) }
             if usage {
-                observation.pidsCurrent = CgroupFile.readNumber(pids, "pids.current").map { Int($0) }
-                observation.pidsFailures = CgroupValues.keyed((try? CgroupFile.read(pids, "pids.events")) ?? "")["max"]
+                observation.pidsCurrent = pids.number("pids.current").map { Int($0) }
+                observation.pidsFailures = CgroupValues.keyed(pids.read("pids.events") ?? "")["max"]
             }
         }
-        if usage, let cpuacct = directory("cpuacct", path) {
-            observation.cpuUsageNanos = CgroupFile.readNumber(cpuacct, "cpuacct.usage")
+        if usage, let cpuacct = open("cpuacct") {
+            observation.cpuUsageNanos = cpuacct.number("cpuacct.usage")
         }
-        if let blkio = directory("blkio", path) {
-            let weightFile = ["blkio.weight", "blkio.bfq.weight"].first { Syscall.exists(blkio + "/" + $0) }
-            limits.ioWeight = weightFile.flatMap { CgroupFile.readNumber(blkio, $0) }.map { KernelUnits.ioWeight(blkioWeight: Int($0)) }
-            func read(_ file: String) -> String { (try? CgroupFile.read(blkio, "blkio.throttle." + file)) ?? "" }
+        if let blkio = open("blkio") {
+            // CFQ's weight, else BFQ's; neither (no io scheduler with weights): none.
+            let weight = blkio.number("blkio.weight") ?? blkio.number("blkio.bfq.weight")
+            limits.ioWeight = weight.map { KernelUnits.ioWeight(blkioWeight: Int($0)) }
+            func read(_ file: String) -> String { blkio.read("blkio.throttle." + file) ?? "" }
             limits.ioLimits = CgroupValues.v1ThrottleLines(
                 readBps: read("read_bps_device"), writeBps: read("write_bps_device"), readIOPS: read("read_iops_device"),
                 writeIOPS: read("write_iops_device"))
         }
-        if let freezer = directory("freezer", path) {
-            observation.frozen = (try? CgroupFile.read(freezer, "freezer.state")) == "FROZEN"
+        if let freezer = open("freezer", held: false) {
+            observation.frozen = freezer.read("freezer.state") == "FROZEN"
         }
         observation.limits = limits
         return observation

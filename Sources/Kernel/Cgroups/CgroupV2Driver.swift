@@ -110,41 +110,42 @@ public struct CgroupV2Driver: CgroupDriver {
     }
 
     public func observe(_ path: CgroupPath, usage: Bool) throws(SystemError) -> CgroupObservation {
-        let dir = directory(path)
+        let dir = CgroupDirectory(directory(path))
         var observation = CgroupObservation()
         var limits = CgroupLimits()
-        limits.cpuWeight = (try? CgroupFile.read(dir, "cpu.weight")).flatMap { Int($0) }
-        if let cpuMax = try? CgroupFile.read(dir, "cpu.max") {
+        func max(_ file: String) -> UInt64? { dir.read(file).flatMap { CgroupValues.parseMax($0) ?? nil } }
+        limits.cpuWeight = dir.number("cpu.weight").map { Int($0) }
+        if let cpuMax = dir.read("cpu.max") {
             let parts = cpuMax.split(separator: " ")
             if parts.count == 2 {
                 limits.cpuQuotaMicros = UInt64(parts[0])
                 limits.cpuPeriodMicros = UInt64(parts[1]) ?? 100_000
             }
         }
-        limits.memoryMax = (try? CgroupFile.read(dir, "memory.max")).flatMap { CgroupValues.parseMax($0) ?? nil }
-        limits.pidsMax = (try? CgroupFile.read(dir, "pids.max")).flatMap { CgroupValues.parseMax($0) ?? nil }.map { Int($0) }
-        observation.frozen = CgroupValues.keyed((try? CgroupFile.read(dir, "cgroup.events")) ?? "")["frozen"] == 1
-        limits.cpus = (try? CgroupFile.read(dir, "cpuset.cpus")).flatMap { $0.isEmpty ? nil : $0 }
-        limits.memoryHigh = (try? CgroupFile.read(dir, "memory.high")).flatMap { CgroupValues.parseMax($0) ?? nil }
-        limits.swapMax = (try? CgroupFile.read(dir, "memory.swap.max")).flatMap { CgroupValues.parseMax($0) ?? nil }
-        limits.ioWeight = (try? CgroupFile.read(dir, "io.weight")).flatMap { CgroupValues.v2IOWeight($0) }
-        limits.ioLimits = CgroupValues.v2IOMaxLines((try? CgroupFile.read(dir, "io.max")) ?? "")
+        limits.memoryMax = max("memory.max")
+        limits.pidsMax = max("pids.max").map { Int($0) }
+        observation.frozen = CgroupValues.keyed(dir.read("cgroup.events") ?? "")["frozen"] == 1
+        limits.cpus = dir.read("cpuset.cpus").flatMap { $0.isEmpty ? nil : $0 }
+        limits.memoryHigh = max("memory.high")
+        limits.swapMax = max("memory.swap.max")
+        limits.ioWeight = dir.read("io.weight").flatMap { CgroupValues.v2IOWeight($0) }
+        limits.ioLimits = CgroupValues.v2IOMaxLines(dir.read("io.max") ?? "")
         observation.limits = limits
         guard usage else { return observation }
-        observation.memoryCurrent = CgroupFile.readNumber(dir, "memory.current")
-        observation.memoryPeak = CgroupFile.readNumber(dir, "memory.peak")
-        let memoryEvents = CgroupValues.keyed((try? CgroupFile.read(dir, "memory.events")) ?? "")
+        observation.memoryCurrent = dir.number("memory.current")
+        observation.memoryPeak = dir.number("memory.peak")
+        let memoryEvents = CgroupValues.keyed(dir.read("memory.events") ?? "")
         observation.memoryFailures = memoryEvents["max"]
         observation.oomKills = memoryEvents["oom_kill"]
         observation.oomEvents = memoryEvents["oom"]
-        observation.memoryStat = CgroupValues.keyed((try? CgroupFile.read(dir, "memory.stat")) ?? "")
-        observation.swapCurrent = CgroupFile.readNumber(dir, "memory.swap.current")
-        observation.swapPeak = CgroupFile.readNumber(dir, "memory.swap.peak")
-        observation.swapFailures = CgroupValues.keyed((try? CgroupFile.read(dir, "memory.swap.events")) ?? "")["max"]
-        observation.pidsCurrent = CgroupFile.readNumber(dir, "pids.current").map { Int($0) }
-        observation.pidsPeak = CgroupFile.readNumber(dir, "pids.peak").map { Int($0) }
-        observation.pidsFailures = CgroupValues.keyed((try? CgroupFile.read(dir, "pids.events")) ?? "")["max"]
-        observation.cpuUsageNanos = CgroupValues.keyed((try? CgroupFile.read(dir, "cpu.stat")) ?? "")["usage_usec"].map { $0 * 1000 }
+        observation.memoryStat = CgroupValues.keyed(dir.read("memory.stat") ?? "")
+        observation.swapCurrent = dir.number("memory.swap.current")
+        observation.swapPeak = dir.number("memory.swap.peak")
+        observation.swapFailures = CgroupValues.keyed(dir.read("memory.swap.events") ?? "")["max"]
+        observation.pidsCurrent = dir.number("pids.current").map { Int($0) }
+        observation.pidsPeak = dir.number("pids.peak").map { Int($0) }
+        observation.pidsFailures = CgroupValues.keyed(dir.read("pids.events") ?? "")["max"]
+        observation.cpuUsageNanos = CgroupValues.keyed(dir.read("cpu.stat") ?? "")["usage_usec"].map { $0 * 1000 }
         return observation
     }
 
