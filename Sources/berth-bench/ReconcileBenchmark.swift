@@ -150,7 +150,8 @@ func agentMemory(_ host: BenchHost, manifests: String, containers: Int, argument
 /// its other anonymous mappings (thread arenas, thread stacks, blocks malloc
 /// mapped on their own), from /proc/PID/smaps.
 func anonymousMappings(_ pid: Int32) -> (heap: Double, other: Double) {
-    let text = (try? String(contentsOfFile: "/proc/\(pid)/smaps", encoding: .utf8)) ?? ""
+    // read(2) to the end: /proc files report no size to read by.
+    let text = String(decoding: (try? Syscall.readFile("/proc/\(pid)/smaps", limit: 64 << 20)) ?? [], as: UTF8.self)
     var (heap, other) = (0.0, 0.0)
     var current: Substring?
     for line in text.split(separator: "\n") {
