@@ -179,6 +179,8 @@ int berth_netlink_protocol_socket_in_netns(int netns_fd, int protocol) {
 
 int berth_malloc_trim(void) { return malloc_trim(0); }
 
+int berth_malloc_arena_max(int arenas) { return mallopt(M_ARENA_MAX, arenas); }
+
 #ifndef FSPICK_CLOEXEC
 #define FSPICK_CLOEXEC 0x01
 #endif

@@ -18,6 +18,10 @@ public enum Failpoint: String, CaseIterable, Sendable {
     case networkAttached = "start.network-attached"
     case firewallApplied = "start.firewall-applied"
     case initReleased = "start.init-released"
+    // The init runs and its record, written without a sync, is not yet
+    // durable: a crash leaves it lost (no file) or torn (an empty one).
+    case recordLost = "start.record-lost"
+    case recordTorn = "start.record-torn"
     // Changing a running container.
     case resourcesWritten = "update.resources-written"
     case networksConverged = "update.networks-converged"
@@ -33,9 +37,11 @@ public enum Failpoint: String, CaseIterable, Sendable {
         return String(cString: value)
     }()
 
-    /// Dies here, at once and without cleanup, when this point is armed.
-    public func hit() {
+    /// Dies here, at once and without cleanup, when this point is armed;
+    /// `before`, when armed, first does what the crash would have done too.
+    public func hit(before: () -> Void = {}) {
         guard let armed = Failpoint.armed, armed == rawValue else { return }
+        before()
         let line = "berth: failpoint \(rawValue): killed\n"
         _ = line.withCString { write(2, $0, strlen($0)) }
         kill(getpid(), SIGKILL)

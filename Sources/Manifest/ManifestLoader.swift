@@ -131,10 +131,16 @@ public struct ManifestLoader: Sendable {
             errors.append(fileError(file, "file is \(info.st_size) bytes, over the limit of \(limits.maxFileBytes)"))
             return nil
         }
-        // Size checked before reading: read at most one byte past the cap.
-        var bytes = [UInt8](repeating: 0, count: limits.maxFileBytes + 1)
+        // Size checked before reading: read at most one byte past the cap,
+        // into a buffer of the file's size (and one byte, to see it grew),
+        // doubled while the file keeps growing. A buffer of the cap itself
+        // (16 MiB zero-filled) was most of a one-container apply's manifest
+        // load (berth-bench network: "manifest load").
+        let cap = limits.maxFileBytes + 1
+        var bytes = [UInt8](repeating: 0, count: min(cap, max(4096, Int(info.st_size) + 1)))
         var count = 0
-        while count < bytes.count {
+        while count < cap {
+            if count == bytes.count { bytes.append(contentsOf: repeatElement(0, count: min(bytes.count, cap - bytes.count))) }
             let got = bytes.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress?.advanced(by: count), $0.count - count) }
             if got < 0 && errno == EINTR { continue }
             guard got >= 0 else {

@@ -3,6 +3,10 @@ import Kernel
 import Model
 import Synchronization
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// What berth keeps about a container it created: how it was made in
 /// `STATE/containers/NAME/container.json` (written when that changes, and
 /// synced), and its running init in `RUN/containers/NAME/init` (pid plus
@@ -150,6 +154,26 @@ public struct StateStore: Sendable {
             try Syscall.writeAtomically(bytes, to: recordFile(record.name), durable: durable)
         }
         try saveInit(record)
+    }
+
+    /// Makes a record written with `save(durable: false)` durable: its file,
+    /// its directory and the containers directory (which holds a new
+    /// container's directory) synced. A start overlaps this with the
+    /// container's set-up and waits for it before it reports the container
+    /// started (hardening.md 27); until then a crash may leave the record
+    /// lost or torn, and the next apply adopts the running init or re-creates.
+    public func makeDurable(_ name: String) throws {
+        for path in [recordFile(name), containerDirectory(name), containersDirectory] {
+            let fd = try Syscall.openReadOnly(path)
+            defer { Syscall.close(fd) }
+            try Syscall.fsync(fd, subject: path)
+        }
+    }
+
+    /// What a crash may leave of a record that was not yet durable, for
+    /// the failpoints of that window: no file, or an empty one.
+    func simulateCrashLoss(_ name: String, torn: Bool) {
+        if torn { _ = truncate(recordFile(name), 0) } else { _ = unlink(recordFile(name)) }
     }
 
     /// Writes the init file alone (or removes it when `record` has no pid).

@@ -88,6 +88,7 @@ public struct ContainerRuntime: Sendable {
         _ container: ContainerObject, networks: [NetworkObject] = [], foreground: Bool = false, terminal: PseudoTerminal? = nil,
         restarts: Int = 0
     ) throws -> ContainerRecord {
+        PhaseTimes.mark("create: queued")
         let name = container.metadata.name
         try Names.checkDNSLabel(name)
         if case .running(let pid) = status(name) {
@@ -170,8 +171,20 @@ public struct ContainerRuntime: Sendable {
             try relay.start(executable: relayExecutable, fields: JournalRelay.fields(container: name, paths: paths), socket: journalSocket)
             launch.output = output
         }
+        // The record is written before the cgroup (a crash after leaves a
+        // record that names it) but synced on a thread of its own while the
+        // container starts; the start waits for that sync before it reports
+        // the container started (hardening.md 27; failpoints start.record-lost
+        // and start.record-torn: the next apply adopts or re-creates).
+        var durable: BackgroundThread?
+        defer { try? durable?.wait() }
         func prepare(pid: pid_t?) throws {
-            try state.save(record, durable: !foreground)
+            try state.save(record, durable: false)
+            if !foreground {
+                let (state, name) = (state, name)
+                durable = BackgroundThread { try state.makeDurable(name) }
+            }
+            PhaseTimes.mark("create: record write")
             Failpoint.recordSaved.hit()
             if let unit = record.scope, let pid {
                 try enterScope(record, unit: unit, pid: pid, limits: limits)
@@ -184,27 +197,32 @@ public struct ContainerRuntime: Sendable {
             Failpoint.cgroupCreated.hit()
             let writes = try cgroups.apply(ContainerRuntime.payloadLimits(limits, scope: record.scope), to: group)
             Failpoint.limitsApplied.hit()
+            PhaseTimes.mark("create: cgroup and limits")
             logger.debug("cgroup limits", metadata: ["container": "\(name)", "writes": "\(writes)"])
         }
         // v2 clones the child into its cgroup, which must exist first; on v1
         // berth makes it while the child builds its root (a process dies with
         // berth before the go, so the record still comes before the cgroup).
+        PhaseTimes.mark("create: layers, directories, launch config")
         do {
             if entry?.isNeededAtClone == true { try prepare(pid: nil) }
             let byName = Dictionary(networks.map { ($0.metadata.name, $0) }, uniquingKeysWith: { first, _ in first })
             let attacher = NetworkAttacher(logger: logger, state: state)
             var firewall: String?
             let pid = try launch.start { pid in
+                PhaseTimes.mark("create: clone")
                 if entry?.isNeededAtClone != true { try prepare(pid: pid) }
                 Failpoint.cloned.hit()
                 // The child waits in its new network namespace: its network is
                 // ready before init runs.
                 try attacher.attach(pid: pid, container: container, networks: byName)
+                PhaseTimes.mark("create: network")
                 Failpoint.networkAttached.hit()
                 if spec.firewall != nil { firewall = try ContainerFirewall.apply(spec.firewall, pid: pid) }
                 if let limit = spec.resources.numtcpsock { try ConnectionLimit.apply(limit, pid: pid) }
                 Failpoint.firewallApplied.hit()
             }
+            PhaseTimes.mark("create: firewall, release, init running")
             Failpoint.initReleased.hit()
             record.pid = pid
             record.startTime = ProcessStat.read(pid)?.startTime
@@ -214,8 +232,14 @@ public struct ContainerRuntime: Sendable {
             } else {
                 try state.saveInit(record)  // container.json is as written above
             }
+            Failpoint.recordLost.hit { state.simulateCrashLoss(name, torn: false) }
+            Failpoint.recordTorn.hit { state.simulateCrashLoss(name, torn: true) }
+            try durable?.wait()
+            PhaseTimes.mark("create: init record, record durable")
             logger.info("started", metadata: ["container": "\(name)", "pid": "\(pid)"])
+            PhaseTimes.mark("create: log line")
             if !foreground { registerMachine(record) }
+            PhaseTimes.mark("create: machined registration")
             return record
         } catch {
             try? cgroups.killAll(group)

@@ -126,6 +126,7 @@ func agentMemory(_ host: BenchHost, manifests: String, containers: Int, argument
     let peak = Double(field("VmHWM")).map { $0 / 1024 } ?? -1
     let anonymous = Double(field("RssAnon")).map { $0 / 1024 } ?? -1
     let fileBacked = Double(field("RssFile")).map { $0 / 1024 } ?? -1
+    let anonymousParts = anonymousMappings(pid)
     let statusLine = status.split(separator: "\n").first { $0.hasPrefix("STATUS=") }.map { String($0.dropFirst(7)) } ?? "?"
     print(
         "  berth agent over \(containers) containers: start-up and first pass \(Int(readyTime * 1000)) ms; \(statusLine)"
@@ -138,5 +139,30 @@ func agentMemory(_ host: BenchHost, manifests: String, containers: Int, argument
     // the file (shared with every berth process, reclaimable); the agent's own
     // heap and stacks are the anonymous part.
     print(String(format: "    of which anonymous (heap, stacks) %.1f MiB, file-backed (the binary's pages) %.1f MiB", anonymous, fileBacked))
+    print(
+        String(
+            format: "    anonymous by mapping: [heap] %.1f MiB, other (thread arenas, stacks, large blocks) %.1f MiB", anonymousParts.heap,
+            anonymousParts.other))
     return rss
+}
+
+/// The resident anonymous memory of `pid` (MiB) in its main heap and in
+/// its other anonymous mappings (thread arenas, thread stacks, blocks malloc
+/// mapped on their own), from /proc/PID/smaps.
+func anonymousMappings(_ pid: Int32) -> (heap: Double, other: Double) {
+    // read(2) to the end: /proc files report no size to read by.
+    let text = String(decoding: (try? Syscall.readFile("/proc/\(pid)/smaps", limit: 64 << 20)) ?? [], as: UTF8.self)
+    var (heap, other) = (0.0, 0.0)
+    var current: Substring?
+    for line in text.split(separator: "\n") {
+        let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+        if let first = fields.first, first.contains("-"), first.first?.isHexDigit == true {
+            // A mapping: address perms offset dev inode [path].
+            current = fields.count > 5 ? fields[5] : ""
+            continue
+        }
+        guard fields.first == "Anonymous:", fields.count > 1, let kib = Double(fields[1]) else { continue }
+        if current == "[heap]" { heap += kib / 1024 } else { other += kib / 1024 }
+    }
+    return (heap, other)
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import CLinux
 import FoundationEssentials
+import Kernel
 
 #if canImport(Glibc)
     import Glibc
@@ -9,6 +10,7 @@ import FoundationEssentials
 @main
 enum Main {
     static func main() {
+        PhaseTimes.mark("process start")
         // A container's journal relay: C from here on, in this still
         // single-threaded process (CLinux/BerthRelay.h).
         if CommandLine.argc > 1, let first = CommandLine.unsafeArgv[1], strcmp(first, "journal-relay") == 0 {

@@ -37,6 +37,21 @@ import Testing
         }
     }
 
+    @Test(.enabled(if: access("/run/dbus/system_bus_socket", F_OK) != 0, "a host without a system bus socket"))
+    func withoutABusSocketRegistrationIsAbsentBeforeLibsystemd() {
+        let saved = getenv("DBUS_SYSTEM_BUS_ADDRESS").map { String(cString: $0) }
+        unsetenv("DBUS_SYSTEM_BUS_ADDRESS")
+        defer { if let saved { setenv("DBUS_SYSTEM_BUS_ADDRESS", saved, 1) } }
+        guard let machine = MachineRegistration(name: "web1", leader: 1, rootDirectory: "/", interfaces: []) else { return }
+        #expect(Machined.systemBusIsAbsent)
+        do {
+            try Machined.register(machine)
+            Issue.record("registered without a bus")
+        } catch {
+            #expect(error.isAbsent && error.message.contains("no system bus"), "\(error)")
+        }
+    }
+
     @Test(.enabled(if: PrivateBus.isAvailable, "needs dbus-daemon and dbus-monitor"))
     func theCallsGoOnTheWireWithTheirArguments() throws {
         let bus = try PrivateBus()

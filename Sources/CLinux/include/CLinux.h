@@ -138,4 +138,10 @@ long berth_statfs_type(const char *path);
 // once used. Goes when the module exports it.
 int berth_malloc_trim(void);
 
+// mallopt(M_ARENA_MAX): at most `arenas` malloc arenas. <malloc.h> is not in
+// Swift's Glibc module map. The agent's worker threads would each get an
+// arena of their own, whose fragments stay resident between passes.
+// Returns 1 on success. Goes when the module exports it.
+int berth_malloc_arena_max(int arenas);
+
 #endif

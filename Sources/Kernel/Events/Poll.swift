@@ -25,6 +25,13 @@ extension Syscall {
     public static func releaseFreedMemory() {
         _ = berth_malloc_trim()
     }
+
+    /// mallopt(M_ARENA_MAX): at most `arenas` malloc arenas for the whole
+    /// process, set before its threads first allocate (the agent: its idle
+    /// resident memory, berth-bench reconcile and scale). Idempotent.
+    public static func limitMallocArenas(_ arenas: Int32) {
+        _ = berth_malloc_arena_max(arenas)
+    }
 }
 
 /// CLOCK_MONOTONIC in milliseconds: deadlines that wall-clock jumps do not move.

@@ -86,6 +86,10 @@ struct Agent: ParsableCommand {
     }
 
     func run() throws {
+        // One malloc arena: the worker threads of a pass would each keep an
+        // arena of their own, resident between passes (tcache spares most
+        // small allocations the lock; berth-bench reconcile, agent memory).
+        Syscall.limitMallocArenas(1)
         let runtime = try RuntimeContext.runtime(global, agent: true)
         // git must never wait for a password on a terminal nobody watches.
         setenv("GIT_TERMINAL_PROMPT", "0", 1)

@@ -77,6 +77,7 @@ enum Reconciliation {
         -> [Action]
     {
         let observed = reconciler.observe(desired)
+        PhaseTimes.mark("observe")
         let conflicts = Planner.conflicts(desired: desired, observed: observed, options: options)
         guard conflicts.isEmpty else {
             let locations = Dictionary(
@@ -309,9 +310,13 @@ struct Apply: ParsableCommand {
     func validate() throws { try manifests.check(prune: prune) }
 
     func run() throws {
+        PhaseTimes.mark("arguments")
+        defer { PhaseTimes.flush() }
         if let saved = SavedPlan.read(manifests.paths) { return try apply(saved, file: manifests.paths[0]) }
         let reconciler = try Reconciliation.reconciler(global)
+        PhaseTimes.mark("runtime set-up")
         let desired = try manifests.desired(host: try hostOptions.facts(), format: format.output, runtime: reconciler.runtime)
+        PhaseTimes.mark("manifest load")
         try capacity.check(desired)
         let everything = manifests.paths.isEmpty
         if prune && !everything && desired.containers.isEmpty && !allowEmpty {
@@ -326,7 +331,9 @@ struct Apply: ParsableCommand {
         }
         let lock = try Reconciliation.runLock(global, dryRun: dryRun)
         defer { withExtendedLifetime(lock) {} }
+        PhaseTimes.mark("state lock")
         let actions = try Reconciliation.plan(reconciler, desired, options: options, format: format.output)
+        PhaseTimes.mark("plan")
         if dryRun {
             try PlanOutput.printPlan(actions, format: format.output)
             return
@@ -373,6 +380,7 @@ struct Apply: ParsableCommand {
             let lines = PlanOutput.lines(outcome.action, suffix: ": \(outcome.result)")
             for line in lines { print(line) }
         }
+        PhaseTimes.mark("the other actions (inventory record)")
         let failures = outcomes.filter(\.result.failed).count
         if format.output == .json {
             print(try JSONOutput.encode(outcomes.map { PlanOutput.ActionJSON($0.action, outcome: $0, began: began) }))
@@ -381,6 +389,7 @@ struct Apply: ParsableCommand {
         } else {
             print(PlanOutput.totals(outcomes.map { ($0.action, $0.result) }, planned: false))
         }
+        PhaseTimes.mark("output")
         if failures > 0 { throw ExitCode(1) }
     }
 }
