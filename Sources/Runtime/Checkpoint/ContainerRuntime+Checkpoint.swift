@@ -58,7 +58,7 @@ extension ContainerRuntime {
     public func checkpoint(_ name: String, to directory: String, leaveRunning: Bool, berthVersion: String, parent: String? = nil) throws
         -> CheckpointManifest
     {
-        var phases = PhaseTimes()
+        var phases = CheckpointPhases()
         guard let record = state.load(name), isRunning(record), let pid = record.pid else {
             throw CheckpointError("container \(name) is not running")
         }
@@ -126,7 +126,7 @@ extension ContainerRuntime {
     /// root, has CRIU restore the tree into them, and records the new init.
     @discardableResult
     public func restore(_ name: String, from directory: String) throws -> ContainerRecord {
-        var phases = PhaseTimes()
+        var phases = CheckpointPhases()
         try Names.checkDNSLabel(name)
         if case .running(let pid) = status(name) {
             throw CheckpointError("container \(name) is running (pid \(pid)): stop it before restoring it")

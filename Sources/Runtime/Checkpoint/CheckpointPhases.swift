@@ -3,7 +3,7 @@ import Kernel
 /// How long each phase of a checkpoint or restore took, for its event
 /// ("phases": "check 0 ms, dump 812 ms, checksums 40 ms, ..."): where a
 /// freeze's time goes, on a host as in the VM lane.
-struct PhaseTimes: CustomStringConvertible {
+struct CheckpointPhases: CustomStringConvertible {
     private var last = MonotonicClock.milliseconds()
     private var phases: [(name: String, milliseconds: UInt64)] = []
 
