@@ -14,9 +14,9 @@ public enum ContainerFirewall {
     /// The ruleset for `firewall` (typed values only), replacing the table in
     /// one transaction; nil when there is nothing to enforce.
     public static func ruleset(_ firewall: ContainerConfig.Firewall?) -> String? {
-        guard let firewall, firewall.defaultPolicy == .drop || !(firewall.rules ?? []).isEmpty else { return nil }
+        guard let firewall, firewall.defaultPolicy == .drop || !firewall.rules.isEmpty else { return nil }
         var rules = ["ct state established,related accept", "iifname \"lo\" accept"]
-        for rule in firewall.rules ?? [] {
+        for rule in firewall.rules {
             var parts: [String] = []
             if let from = rule.from { parts.append("\(from.address.isIPv4 ? "ip" : "ip6") saddr \(from.network)/\(from.prefixLength)") }
             switch (rule.protocol, rule.port) {

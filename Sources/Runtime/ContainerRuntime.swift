@@ -114,7 +114,7 @@ public struct ContainerRuntime: Sendable {
         if let userNamespace = spec.userNamespace, let (rootUID, rootGID) = mappedRoot {
             // The private layer owned by the container's root (one in memory
             // is made by the child, as that root).
-            let gidMap = userNamespace.gidMap ?? userNamespace.uidMap
+            let gidMap = userNamespace.gidMap
             for directory in onDisk {
                 guard chown(directory, rootUID, rootGID) == 0 else { throw SystemError(call: "chown", errno: errno, subject: directory) }
             }
@@ -264,7 +264,7 @@ public struct ContainerRuntime: Sendable {
         if let userNamespace = spec.userNamespace {
             _ = try mappedRoot(container)
             lower = try templates.shifted(
-                lower, uidMap: userNamespace.uidMap, gidMap: userNamespace.gidMap ?? userNamespace.uidMap, logger: logger)
+                lower, uidMap: userNamespace.uidMap, gidMap: userNamespace.gidMap, logger: logger)
         }
         return lower
     }
@@ -273,7 +273,7 @@ public struct ContainerRuntime: Sendable {
     /// namespace (nil without one); container id 0 must be mapped.
     func mappedRoot(_ container: ContainerObject) throws -> (uid: UInt32, gid: UInt32)? {
         guard let userNamespace = container.spec.userNamespace else { return nil }
-        guard let uid = IDShift.host(0, in: userNamespace.uidMap), let gid = IDShift.host(0, in: userNamespace.gidMap ?? userNamespace.uidMap)
+        guard let uid = IDShift.host(0, in: userNamespace.uidMap), let gid = IDShift.host(0, in: userNamespace.gidMap)
         else {
             throw RuntimeError(description: "container \(container.metadata.name): spec.userNamespace must map container id 0 (its root)")
         }
@@ -298,13 +298,13 @@ public struct ContainerRuntime: Sendable {
 
     /// The manifest's devices: host nodes, their numbers and the access granted.
     func deviceNodes(_ spec: ContainerConfig) throws -> [(node: ContainerLaunch.DeviceNode, access: String)] {
-        try (spec.devices ?? []).map { device in
+        try spec.devices.map { device in
             guard let info = try Syscall.deviceNode(device.path) else {
                 throw RuntimeError(description: "\(device.path) is not a device node")
             }
             let node = ContainerLaunch.DeviceNode(
                 path: String(device.path.dropFirst("/dev/".count)), isBlock: info.isBlock, major: info.major, minor: info.minor)
-            return (node, device.access ?? "rw")
+            return (node, device.access)
         }
     }
 
@@ -335,16 +335,16 @@ public struct ContainerRuntime: Sendable {
         let spec = container.spec
         var environment = [
             "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-            "HOSTNAME=\(spec.hostname ?? container.metadata.name)", "HOME=/root", "TERM=xterm",
+            "HOSTNAME=\(spec.hostname)", "HOME=/root", "TERM=xterm",
         ]
-        for (key, value) in (spec.env ?? [:]).sorted(by: { $0.key < $1.key }) {
+        for (key, value) in spec.env.sorted(by: { $0.key < $1.key }) {
             environment.removeAll { $0.hasPrefix(key + "=") }
             environment.append("\(key)=\(value)")
         }
         var binds: [ContainerLaunch.BindMount] = []
-        for mount in spec.mounts ?? [] {
+        for mount in spec.mounts {
             if mount.type == .tmpfs {
-                binds.append(.tmpfs(destination: mount.destination, size: mount.size?.bytes, readOnly: mount.readOnly ?? false))
+                binds.append(.tmpfs(destination: mount.destination, size: mount.size?.bytes, readOnly: mount.readOnly))
                 continue
             }
             guard let source = mount.source else {
