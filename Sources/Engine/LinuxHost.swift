@@ -203,14 +203,17 @@ public struct LinuxHost: HostRuntime {
                 kernel.numtcpsock = record.pid.flatMap { try? ConnectionLimit.observe(pid: $0)?.limit }
             }
             kernel.numpty = mounts.flatMap { ContainerLaunch.pseudoTerminalLimit($0) }
-            if spec?.numfile != nil || record.spec?.resources.numfile != nil {
-                kernel.numfile = record.pid.flatMap { OpenFilesLimit.observe(pid: $0) }
+            var openFilesLimitLive = true
+            if spec?.numfile != nil || record.spec?.resources.numfile != nil, let pid = record.pid {
+                kernel.numfile = OpenFilesLimit.observe(pid: pid)
+                if kernel.numfile != spec?.numfile { openFilesLimitLive = OpenFilesLimit.changesLive(to: spec?.numfile, pid: pid) }
             }
             let expected = ResourceObservation.expected(
                 spec, version: runtime.cgroups.version, observed: kernel, inheritedCPUs: inheritedCPUs)
             resources = ObservedResources(
                 kernel: kernel, expected: expected,
-                disk: DiskQuotaChanges(shrinksLive: disk?.backend == .projectQuota, inodeLimitLive: disk?.inodeLimitLive ?? true))
+                disk: DiskQuotaChanges(shrinksLive: disk?.backend == .projectQuota, inodeLimitLive: disk?.inodeLimitLive ?? true),
+                openFilesLimitLive: openFilesLimitLive)
         }
         let state: ObservedRunState
         if running {
@@ -260,7 +263,10 @@ public struct LinuxHost: HostRuntime {
         kernel.numtcpsock = record.pid.flatMap { try? ConnectionLimit.observe(pid: $0)?.limit }
         kernel.numpty = record.pid.flatMap { PseudoTerminalLimit.observe(pid: $0) }
         // Without numfile the init has berth's own limit: nothing to compare.
-        if resources?.numfile != nil { kernel.numfile = record.pid.flatMap { OpenFilesLimit.observe(pid: $0) } }
+        // A raise left for the next start (no CAP_SYS_RESOURCE) is not read back.
+        if resources?.numfile != nil, let pid = record.pid {
+            kernel.numfile = OpenFilesLimit.changesLive(to: resources?.numfile, pid: pid) ? OpenFilesLimit.observe(pid: pid) : resources?.numfile
+        }
         let expected = ResourceObservation.expected(resources, version: runtime.cgroups.version, observed: kernel, inheritedCPUs: inherited)
         let differences = ResourceDiff.differences(desired: expected, observed: kernel)
         if !differences.isEmpty {

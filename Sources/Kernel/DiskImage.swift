@@ -291,16 +291,7 @@ public struct DiskImage: Sendable {
     /// Whether this process may grow a mounted ext4 filesystem
     /// (EXT4_IOC_RESIZE_FS needs CAP_SYS_RESOURCE): else images grow at a
     /// container's next start, unmounted.
-    public static let growsOnline: Bool = {
-        guard let status = try? Syscall.readFile("/proc/self/status", limit: 1 << 16) else { return false }
-        for line in String(decoding: status, as: UTF8.self).split(separator: "\n") where line.hasPrefix("CapEff:") {
-            guard let mask = UInt64(line.dropFirst("CapEff:".count).trimmingPrefix(while: { $0 == " " || $0 == "\t" }), radix: 16) else {
-                return false
-            }
-            return mask & (1 << 24) != 0  // CAP_SYS_RESOURCE
-        }
-        return false
-    }()
+    public static var growsOnline: Bool { ProcessCapabilities.sysResource }
 
     /// What the mounted filesystem holds (nil: not mounted).
     public func usage() -> Usage? {

@@ -228,11 +228,16 @@ public struct ObservedResources: Sendable, Equatable {
     public var expected: ResourceValues
     /// What of its disk quota can change while it runs.
     public var disk: DiskQuotaChanges
+    /// Whether the manifest's numfile can be given to the running init now
+    /// (false: it raises the init's hard limit and berth lacks
+    /// CAP_SYS_RESOURCE, so it waits for the next start).
+    public var openFilesLimitLive: Bool
 
-    public init(kernel: ResourceValues, expected: ResourceValues, disk: DiskQuotaChanges = DiskQuotaChanges()) {
+    public init(kernel: ResourceValues, expected: ResourceValues, disk: DiskQuotaChanges = DiskQuotaChanges(), openFilesLimitLive: Bool = true) {
         self.kernel = kernel
         self.expected = expected
         self.disk = disk
+        self.openFilesLimitLive = openFilesLimitLive
     }
 }
 

@@ -195,6 +195,10 @@ public enum Planner {
                     }
                 case "spec.resources.disk.inodes" where !disk.inodeLimitLive:
                     if enforce || change.origin == .manifest { restartChanges.append(change) }
+                case "spec.resources.numfile" where !resources.openFilesLimitLive:
+                    // A raise of the init's hard limit without
+                    // CAP_SYS_RESOURCE: the shim sets it at the next start.
+                    if enforce || change.origin == .manifest { restartChanges.append(change) }
                 default: return false
                 }
                 return true

@@ -15,7 +15,7 @@ enum RestartFields {
             "spec.init.command", desired.command != recorded.command, words(desired.command), words(recorded.command))
         add(
             "spec.init.workingDir", desired.workingDir != recorded.workingDir, desired.workingDir, recorded.workingDir)
-        add("spec.env", desired.env != recorded.env, environment(desired.env), environment(recorded.env))
+        add("spec.env", desired.env != recorded.env, environment(desired.env, before: recorded.env), environment(recorded.env))
         add("spec.mounts", desired.mounts != recorded.mounts, mounts(desired.mounts), mounts(recorded.mounts))
         add(
             "spec.capabilities", desired.capabilities != recorded.capabilities, capabilities(desired.capabilities),
@@ -69,15 +69,27 @@ enum RestartFields {
 
     static func profiles(_ names: [String]) -> String? { names.isEmpty ? nil : names.joined(separator: ",") }
 
-    static func environment(_ env: [String: String]) -> String {
+    /// The variables' names, never their values (a plan lands in CI logs;
+    /// values may be secrets): one whose value changed says so.
+    static func environment(_ env: [String: String], before: [String: String]? = nil) -> String {
         guard !env.isEmpty else { return "none" }
-        return env.keys.sorted().joined(separator: ",")
+        return env.keys.sorted().map { name in
+            guard let before, let old = before[name], old != env[name] else { return name }
+            return name + " (value changed)"
+        }.joined(separator: ",")
     }
 
+    /// `tmpfs /scratch size=16Mi`, `bind /srv -> /data ro`.
     static func mounts(_ mounts: [ContainerConfig.Mount]) -> String {
         guard !mounts.isEmpty else { return "none" }
-        return mounts.map { "\($0.type.rawValue) \($0.source ?? "") \($0.destination)\($0.readOnly ? " ro" : "")" }
-            .joined(separator: ", ")
+        return mounts.map { mount in
+            var words = [mount.type.rawValue]
+            if let source = mount.source { words.append(source + " ->") }
+            words.append(mount.destination)
+            if let size = mount.size { words.append("size=\(size)") }
+            if mount.readOnly { words.append("ro") }
+            return words.joined(separator: " ")
+        }.joined(separator: ", ")
     }
 
     static func capabilities(_ capabilities: ContainerConfig.CapabilityChanges) -> String {

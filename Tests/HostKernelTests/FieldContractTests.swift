@@ -271,6 +271,45 @@ struct FieldContractTests {
         }
     }
 
+    /// numfile raised: live (same init) where berth has CAP_SYS_RESOURCE,
+    /// else planned as pending-restart, an apply that succeeds without
+    /// touching the init, and set at the restart; never an update that fails
+    /// at every apply. Lowered: live either way.
+    @Test func numfileRaisedIsLiveOrPendingRestartNeverAFailedUpdate() throws {
+        let bench = try Bench()
+        defer { #expect(bench.host.tearDown() == []) }
+        try bench.write("resources: {numfile: 128}")
+        #expect(try bench.berth("apply").code == 0)
+        let pid = try #require(bench.pid())
+        func limit(_ pid: Int32) -> String {
+            let text = (try? String(contentsOfFile: "/proc/\(pid)/limits", encoding: .utf8)) ?? ""
+            return text.split(separator: "\n").first { $0.hasPrefix("Max open files") }.map { $0.split(separator: " ").joined(separator: " ") }
+                ?? text
+        }
+        #expect(limit(pid) == "Max open files 128 128 files")
+        try bench.write("resources: {numfile: 256}")
+        let plan = try bench.berth("plan")
+        let applied = try bench.berth("apply")
+        #expect(applied.code == 0, "\(applied.output)")
+        if ProcessCapabilities.sysResource {
+            #expect(plan.output.contains("update-live Container/fc1 spec.resources.numfile: 128 → 256"), "\(plan.output)")
+            #expect(bench.pid() == pid && limit(pid) == "Max open files 256 256 files")
+        } else {
+            #expect(plan.output.contains("pending-restart Container/fc1 spec.resources.numfile: 128 → 256"), "\(plan.output)")
+            #expect(bench.pid() == pid && limit(pid) == "Max open files 128 128 files")
+            let still = try bench.berth("plan", ["--detailed-exitcode"])
+            #expect(still.code == 2 && still.output.contains("pending-restart"), "\(still.output)")
+            #expect(try bench.berth("apply", ["--restart"]).code == 0)
+        }
+        let now = try #require(bench.pid())
+        #expect(limit(now) == "Max open files 256 256 files")
+        #expect(try bench.berth("plan", ["--detailed-exitcode"]).code == 0)
+        try bench.write("resources: {numfile: 64}")
+        #expect(try bench.berth("apply").code == 0)
+        #expect(bench.pid() == now && limit(now) == "Max open files 64 64 files")
+        #expect(try bench.berth("plan", ["--detailed-exitcode"]).code == 0)
+    }
+
     /// Fields only berth's record holds change live without touching the kernel.
     @Test func recordOnlyFieldsUpdateTheRecordAndPlanSettles() throws {
         let bench = try Bench()

@@ -22,6 +22,17 @@ import Testing
             metadata: ObjectMeta(name: "dq"), spec: spec.resolved(name: "dq", defaultRootfs: .template("busybox")), source: DiskPlannerTests.source)
     }
 
+    /// A busybox container named `name` with the resources `edit` sets.
+    static func container(_ name: String, _ edit: (inout ResourcesSpec) -> Void) -> ContainerObject {
+        var spec = ContainerSpec()
+        spec.rootfs = RootfsSpec(source: .template("busybox"))
+        var resources = ResourcesSpec()
+        edit(&resources)
+        spec.resources = resources
+        return ContainerObject(
+            metadata: ObjectMeta(name: name), spec: spec.resolved(name: name, defaultRootfs: .template("busybox")), source: source)
+    }
+
     /// The plan for `wanted` where `held` was applied and the kernel holds it.
     func plan(_ wanted: ContainerObject, held: ContainerObject, disk: DiskQuotaChanges, growsLive: Bool = true) -> [String] {
         let kernel = ResourceValues(spec: held.spec.resources)
@@ -98,16 +109,7 @@ import Testing
 /// numpty is live: the devpts instance's max= changes while the container
 /// runs; one the kernel holds otherwise (an admin's remount) is drift.
 @Suite struct PseudoTerminalPlannerTests {
-    func container(numpty: Int?) -> ContainerObject {
-        var spec = ContainerSpec()
-        spec.rootfs = RootfsSpec(source: .template("busybox"))
-        var resources = ResourcesSpec()
-        resources.numpty = numpty
-        spec.resources = resources
-        return ContainerObject(
-            metadata: ObjectMeta(name: "pt"), spec: spec.resolved(name: "pt", defaultRootfs: .template("busybox")),
-            source: DiskPlannerTests.source)
-    }
+    func container(numpty: Int?) -> ContainerObject { DiskPlannerTests.container("pt") { $0.numpty = numpty } }
 
     func plan(_ wanted: ContainerObject, recorded: ContainerObject, kernel: Int?) -> [String] {
         var held = ResourceValues(spec: recorded.spec.resources)
@@ -128,5 +130,37 @@ import Testing
         let drift = plan(eight, recorded: eight, kernel: 3)
         #expect(drift.count == 1 && drift[0].hasPrefix("update-live Container/pt spec.resources.numpty: 3 → 8"), "\(drift)")
         #expect(plan(eight, recorded: eight, kernel: 8).isEmpty)
+    }
+}
+
+/// numfile is live where berth may raise the init's hard limit; a raise it
+/// may not make (no CAP_SYS_RESOURCE) waits for the next start, where the
+/// shim sets it before exec, and is never an update that fails.
+@Suite struct OpenFilesPlannerTests {
+    func container(numfile: Int?) -> ContainerObject { DiskPlannerTests.container("nf") { $0.numfile = numfile } }
+
+    func plan(_ wanted: ContainerObject, recorded: ContainerObject, kernel: Int?, live: Bool) -> [String] {
+        var held = ResourceValues(spec: recorded.spec.resources)
+        held.numfile = kernel
+        let observed = ObservedContainer(
+            name: "nf", state: .running, recordedSpec: recorded.spec,
+            resources: ObservedResources(kernel: held, expected: ResourceValues(spec: wanted.spec.resources), openFilesLimitLive: live))
+        let desired = DesiredHost(host: HostFacts(name: "h"), networks: [], containers: [wanted])
+        return Planner.plan(desired: desired, observed: ObservedHost(containers: [observed])).map(\.description)
+    }
+
+    @Test func aRaiseBerthCannotMakeLiveIsPendingRestart() {
+        let more = container(numfile: 1024)
+        let less = container(numfile: 512)
+        let live = plan(more, recorded: less, kernel: 512, live: true)
+        #expect(live.count == 1 && live[0].hasPrefix("update-live Container/nf spec.resources.numfile: 512 → 1024"), "\(live)")
+        let restart = plan(more, recorded: less, kernel: 512, live: false)
+        #expect(restart.count == 1 && restart[0].hasPrefix("pending-restart Container/nf spec.resources.numfile: 512 → 1024"), "\(restart)")
+        // Applied (recorded) and still waiting: still pending, never "No changes".
+        let waiting = plan(more, recorded: more, kernel: 512, live: false)
+        #expect(waiting.count == 1 && waiting[0].hasPrefix("pending-restart"), "\(waiting)")
+        // Lowered behind berth's back where it cannot raise it: drift, for the next start.
+        #expect(plan(less, recorded: less, kernel: 256, live: false).first?.hasPrefix("pending-restart") == true)
+        #expect(plan(less, recorded: less, kernel: 512, live: false).isEmpty)
     }
 }

@@ -178,6 +178,26 @@ import Testing
         #expect(carried == new)
     }
 
+    /// A pending change reads as what changed: an env value (its name
+    /// only: values may be secrets), a tmpfs's size, a bind's source.
+    @Test func aPendingChangeShowsWhatChanged() {
+        let old = container("web1") { spec in
+            spec.env = ["FOO": "bar", "KEEP": "1"]
+            spec.mounts = [MountSpec(type: .tmpfs, destination: "/scratch", size: ByteSize(bytes: 8 << 20))]
+        }
+        let new = container("web1") { spec in
+            spec.env = ["FOO": "baz", "KEEP": "1"]
+            spec.mounts = [
+                MountSpec(type: .tmpfs, destination: "/scratch", size: ByteSize(bytes: 16 << 20)),
+                MountSpec(type: .bind, source: "/srv/data", destination: "/data", readOnly: true),
+            ]
+        }
+        let text = Planner.plan(desired: host([new]), observed: ObservedHost(containers: [running(old)])).map(\.description).joined()
+        #expect(text.contains("spec.env: FOO,KEEP → FOO (value changed),KEEP"), "\(text)")
+        #expect(!text.contains("bar") && !text.contains("baz"), "\(text)")
+        #expect(text.contains("spec.mounts: tmpfs /scratch size=8Mi → tmpfs /scratch size=16Mi, bind /srv/data -> /data ro"), "\(text)")
+    }
+
     @Test(arguments: ["spec.restartPolicy", "spec.stopTimeout", "spec.rootfs.persistent", "spec.policy.drift"])
     func recordOnlyFieldsUpdateTheRecordLive(field: String) {
         let old = container("web1")
