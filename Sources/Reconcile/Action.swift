@@ -45,7 +45,10 @@ public enum FieldValue: Hashable, Sendable, CustomStringConvertible {
     case cpu(CPUQuantity)
     case cpus(CPUSet)
     case number(Int)
+    /// A kernel switch (a sysctl): 1 or 0, as /proc/sys shows it.
     case flag(Bool)
+    /// A manifest's boolean: true or false, as the manifest writes it.
+    case boolean(Bool)
     case runState(ObservedRunState)
     case text(String)
 
@@ -58,6 +61,7 @@ public enum FieldValue: Hashable, Sendable, CustomStringConvertible {
         case .cpus(let cpus): return cpus.description
         case .number(let number): return "\(number)"
         case .flag(let flag): return flag ? "1" : "0"
+        case .boolean(let value): return value ? "true" : "false"
         case .runState(let state): return state.description
         case .text(let text): return text
         }

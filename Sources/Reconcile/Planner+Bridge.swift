@@ -86,9 +86,9 @@ extension Planner {
         if !differing.isEmpty {
             let observed: FieldValue =
                 differing.count == bridge.ports.count
-                ? .flag(!isolated) : .text("\(FieldValue.flag(!isolated)) on \(differing.joined(separator: ","))")
+                ? .boolean(!isolated) : .text("\(FieldValue.boolean(!isolated)) on \(differing.joined(separator: ","))")
             changes.append(
-                FieldChange("spec.isolated", desired: .flag(isolated), observed: observed, origin: origin(recorded?.isolated != isolated)))
+                FieldChange("spec.isolated", desired: .boolean(isolated), observed: observed, origin: origin(recorded?.isolated != isolated)))
         }
         return changes
     }

@@ -73,7 +73,7 @@ public enum ResourceDiff {
                 ))
         }
         if let wanted = desired.diskUserQuota, let held = observed.diskUserQuota, wanted != held {
-            result.append(("spec.resources.disk.userQuota", .text("\(wanted)"), .text("\(held)")))
+            result.append(("spec.resources.disk.userQuota", .boolean(wanted), .boolean(held)))
         }
         for (field, wanted, held) in [
             ("spec.resources.numtcpsock", desired.numtcpsock, observed.numtcpsock), ("spec.resources.numpty", desired.numpty, observed.numpty),

@@ -70,8 +70,11 @@ import Testing
         Case(
             field: "spec.ipv6.subnet", before: { $0.ipv6 = IPv6Subnet(subnet: try CIDR(parsing: "fd00:88::/64")) }, after: { $0.ipv6 = nil },
             desired: .absent, observed: .text("fd00:88::1/64")),
-        Case(field: "spec.isolated", before: { $0.isolated = false }, after: { $0.isolated = true }, desired: .flag(true), observed: .flag(false)),
-        Case(field: "spec.isolated", before: { $0.isolated = true }, after: { $0.isolated = nil }, desired: .flag(false), observed: .flag(true)),
+        Case(
+            field: "spec.isolated", before: { $0.isolated = false }, after: { $0.isolated = true }, desired: .boolean(true), observed: .boolean(false)
+        ),
+        Case(
+            field: "spec.isolated", before: { $0.isolated = true }, after: { $0.isolated = nil }, desired: .boolean(false), observed: .boolean(true)),
     ]
 
     @Test(arguments: NetworkPlannerTests.cases)
@@ -156,7 +159,7 @@ import Testing
         mixed.ports["vb00000002"] = false
         let (desired, observed) = host(wanted, mixed, recorded: wanted.spec)
         let changes = Planner.plan(desired: desired, observed: observed).flatMap(\.changes)
-        #expect(changes == [FieldChange("spec.isolated", desired: .flag(true), observed: .text("0 on vb00000002"), origin: .drift)])
+        #expect(changes == [FieldChange("spec.isolated", desired: .boolean(true), observed: .text("false on vb00000002"), origin: .drift)])
     }
 
     @Test func warnPolicyLeavesBridgeDriftAloneButAppliesManifestChanges() throws {
