@@ -46,6 +46,10 @@ extension EventKind {
         case .stopTimedOut: return "\(container): stop timed out, killing"
         case .manifestsMissing: return "manifests directory \(field("manifests")) is missing; watching for it"
         case .reloadRequested: return "agent reload requested (SIGHUP): reconciling now"
+        case .addressHeld:
+            return
+                "\(container): address \(field("address")) on network \(field("network")) is held by running container \(field("holder")); "
+                + "left alone"
         case .anotherSource: return "\(field("object")): belongs to source \(field("owner")), not the agent's (\(field("source"))); left alone"
         case .checkoutReset:
             return

@@ -165,6 +165,9 @@ public enum EventKind: String, CaseIterable, Sendable {
     case commitNotRecorded = "cannot record the applied commit"
     /// The agent's manifests name an object another source applied.
     case anotherSource = "object of another source"
+    /// The agent's manifests give a container an address another running
+    /// container holds on the same network: that container is left alone.
+    case addressHeld = "address held by another container"
     /// A tarball unpacked into the template cache, with what was dropped
     /// from it (device nodes, set-id bits): once per tarball.
     case templateUnpacked = "template unpacked"
@@ -236,6 +239,7 @@ public enum EventKind: String, CaseIterable, Sendable {
         case .reloadRequested: return "7885c15a64a44e3e8954de64c6cfd541"
         case .commitNotRecorded: return "640785ab65bf4c1ab6d09d6a69ccf28c"
         case .anotherSource: return "c4e1f0a9d27b4b3e8e55a1b7f3d9c206"
+        case .addressHeld: return "a39fcc562ca54b698c77f21ac3f4f4c4"
         case .templateUnpacked: return "aa12488a89fb44a1bde6aab2a32fa193"
         case .checkoutReset: return "f0f86bd2bee8432da9bd215739a08ad1"
         case .checkoutLocalChanges: return "48c724e4c7c346fabbea104bbc7b090c"

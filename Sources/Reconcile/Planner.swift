@@ -37,7 +37,7 @@ public enum Planner {
         }
         if options.prune && options.scope == .instance { actions += pruneActions(desired, observed) }
         actions += inventoryActions(desired, observed, options: options, foreign: foreign)
-        return actions
+        return ordered(actions, desired: desired, observed: observed)
     }
 
     /// What one desired container needs.

@@ -31,6 +31,13 @@ struct InventoryTests {
         for (name, text) in files { try text.write(toFile: directory + "/" + name, atomically: true, encoding: .utf8) }
     }
 
+    /// `berth COMMAND` on the test host's state dir, run dir and cgroup parent.
+    static func berth(_ host: TestHost, _ arguments: [String]) throws -> (code: Int32, output: String) {
+        let global = ["--state-dir", host.root + "/state", "--run-dir", host.root + "/run", "--cgroup-parent", host.parent]
+        let result = try Spawn.run([ContainerCLITests.binary, arguments[0]] + global + arguments.dropFirst(), mergingStandardError: true)
+        return ((result.status >> 8) & 0xff, String(decoding: result.output, as: UTF8.self))
+    }
+
     func pids(_ host: TestHost) -> [String: Int32] {
         var result: [String: Int32] = [:]
         for entry in host.runtime.list() { if case .running(let pid) = entry.status { result[entry.record.name] = pid } }
@@ -39,11 +46,7 @@ struct InventoryTests {
 
     @Test func aSourcePrunesOnlyItsOwnObjectsAndRefusesAnothers() throws {
         let host = try TestHost()
-        let global = ["--state-dir", host.root + "/state", "--run-dir", host.root + "/run", "--cgroup-parent", host.parent]
-        func berth(_ arguments: [String]) throws -> (code: Int32, output: String) {
-            let result = try Spawn.run([ContainerCLITests.binary, arguments[0]] + global + arguments.dropFirst(), mergingStandardError: true)
-            return ((result.status >> 8) & 0xff, String(decoding: result.output, as: UTF8.self))
-        }
+        func berth(_ arguments: [String]) throws -> (code: Int32, output: String) { try InventoryTests.berth(host, arguments) }
         defer {
             _ = try? berth(["apply", "--prune", "--yes"])
             for bridge in ["br-inva", "br-invb"] { try? RouteNetlink().deleteLink(bridge) }
@@ -160,5 +163,47 @@ struct InventoryTests {
         #expect(eventually { pids(host)["d2"] == nil }, "\(agent.output)")
         #expect(pids(host) == before.filter { $0.key != "d2" })
         #expect(agent.output.contains("Container/d2"), "\(agent.output)")
+    }
+}
+
+extension InventoryTests {
+    /// A container renamed in its manifest, same address: without --prune
+    /// the old one still runs and holds it, so plan and apply refuse (never
+    /// two containers with one address on the bridge); with --prune the old
+    /// one is deleted first and the new one gets the address.
+    @Test func aRenamedContainersAddressIsRefusedUntilTheOldOneIsPruned() throws {
+        let host = try TestHost()
+        func berth(_ arguments: [String]) throws -> (code: Int32, output: String) { try InventoryTests.berth(host, arguments) }
+        defer {
+            _ = try? berth(["apply", "--prune", "--allow-empty", "--yes"])
+            try? RouteNetlink().deleteLink("br-invr")
+            #expect(host.tearDown() == [])
+        }
+        let a = host.root + "/a"
+        let net = InventoryTests.network("invr", subnet: "10.86.3.0/24")
+        try InventoryTests.write(["net.yaml": net, "web.yaml": InventoryTests.container("rn2", network: "invr", address: "10.86.3.12")], to: a)
+        #expect(try berth(["apply", a]).code == 0)
+        let old = try #require(pids(host)["rn2"])
+        try InventoryTests.write(["web.yaml": InventoryTests.container("rn3", network: "invr", address: "10.86.3.12")], to: a)
+        let refused = try berth(["plan", a])
+        #expect(refused.code == 1, "\(refused.output)")
+        #expect(
+            refused.output.contains(
+                "\(a)/web.yaml:1:1: error: spec.networks[0].addresses[0]: address 10.86.3.12 on network invr is held by running container rn2"),
+            "\(refused.output)")
+        #expect(refused.output.contains("--prune"), "\(refused.output)")
+        #expect(try berth(["apply", a]).code == 1)
+        #expect(pids(host).keys.sorted() == ["rn2"] && pids(host)["rn2"] == old)
+
+        let pruned = try berth(["apply", "--prune", a])
+        #expect(pruned.code == 0, "\(pruned.output)")
+        let deleted = pruned.output.range(of: "delete Container/rn2")
+        let created = pruned.output.range(of: "create Container/rn3")
+        #expect((deleted?.lowerBound ?? pruned.output.endIndex) < (created?.lowerBound ?? pruned.output.startIndex), "\(pruned.output)")
+        let now = try #require(pids(host)["rn3"])
+        #expect(pids(host).keys.sorted() == ["rn3"])
+        let addresses = try Spawn.run(["/usr/bin/nsenter", "-t", "\(now)", "-n", "/usr/sbin/ip", "-br", "addr", "show", "eth0"])
+        #expect(String(decoding: addresses.output, as: UTF8.self).contains("10.86.3.12/24"))
+        #expect(try berth(["plan", "--detailed-exitcode", a]).code == 0)
     }
 }

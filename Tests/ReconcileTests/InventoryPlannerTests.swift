@@ -133,3 +133,42 @@ import Testing
             ])
     }
 }
+
+/// A container renamed in its manifest keeps its address: the old one,
+/// still running, holds it. Without --prune that is an address conflict
+/// (plan refuses, the agent leaves the new one alone); with --prune the
+/// old one is deleted before the new one is created.
+@Suite struct AddressConflictPlannerTests {
+    let planner = PlannerTests()
+
+    func attached(_ name: String, _ address: String) throws -> ContainerObject {
+        let cidr = try CIDR(parsing: address, requirePrefix: false)
+        return planner.container(name) { $0.networks = [NetworkAttachment(network: "front", addresses: [cidr])] }
+    }
+
+    @Test func aRenamedContainersAddressIsHeldUntilTheOldOneIsDeleted() throws {
+        let old = try attached("web2", "10.88.0.12")
+        let renamed = try attached("web3", "10.88.0.12")
+        let front = try planner.network("front")
+        var host = ObservedHost(containers: [planner.running(old)], networks: ["front"])
+        host.inventories = ["/srv/a": Inventory(source: "/srv/a", containers: ["web2"], networks: ["front"])]
+        let desired = planner.host([renamed], networks: [front])
+        let kept = Planner.plan(desired: desired, observed: host, options: PlanOptions(scope: .source("/srv/a")))
+        let conflicts = Planner.addressConflicts(desired: desired, observed: host, actions: kept)
+        #expect(conflicts.map(\.description) == ["address 10.88.0.12 on network front is held by running container web2, which no manifest names"])
+        #expect(conflicts.first?.container == "web3" && conflicts.first?.field == "spec.networks[0].addresses[0]")
+
+        let pruned = Planner.plan(desired: desired, observed: host, options: PlanOptions(prune: true, scope: .source("/srv/a")))
+        #expect(Planner.addressConflicts(desired: desired, observed: host, actions: pruned).isEmpty)
+        // The old one goes first, before the new one is created.
+        let deleteAt = pruned.firstIndex { $0.object == .container("web2") && $0.kind == .delete }
+        let createAt = pruned.firstIndex { $0.object == .container("web3") && $0.kind == .create }
+        #expect((deleteAt ?? .max) < (createAt ?? -1), "\(pruned.map(\.description))")
+
+        // Another address, a stopped holder, or a holder on another network: no conflict.
+        let moved = planner.host([try attached("web3", "10.88.0.13")], networks: [front])
+        #expect(Planner.addressConflicts(desired: moved, observed: host, actions: kept).isEmpty)
+        let stopped = ObservedHost(containers: [planner.running(old, state: .stopped)], networks: ["front"])
+        #expect(Planner.addressConflicts(desired: desired, observed: stopped, actions: kept).isEmpty)
+    }
+}

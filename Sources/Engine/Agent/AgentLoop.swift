@@ -72,6 +72,7 @@ public final class AgentLoop {
     /// The git failure or refusal last reported (said once, until it clears).
     var reportedGitProblem: String?
     var reportedConflicts: [OwnershipConflict] = []
+    var reportedAddressConflicts: [AddressConflict] = []
     /// The resources last reported overcommitted (said once, until they clear).
     var overcommitAlarm = OvercommitAlarm()
     var lockHolderReported: String?
@@ -348,7 +349,22 @@ public final class AgentLoop {
         var actions: [Action] = []
         var waiting: Set<String> = []
         var pending: Set<String> = []
-        for action in Planner.plan(desired: desired, observed: observed, options: options) {
+        let planned = Planner.plan(desired: desired, observed: observed, options: options)
+        // A container whose address another running container holds is
+        // left alone (two hosts on one address break both); said once.
+        let clashes = Planner.addressConflicts(desired: desired, observed: observed, actions: planned)
+        if clashes != reportedAddressConflicts {
+            for clash in clashes {
+                logger.error(
+                    "address held by another container",
+                    metadata: [
+                        "container": "\(clash.container)", "network": "\(clash.network)", "address": "\(clash.address)", "holder": "\(clash.holder)",
+                    ])
+            }
+            reportedAddressConflicts = clashes
+        }
+        let clashing = Set(clashes.map { ObjectRef.container($0.container) })
+        for action in planned where !clashing.contains(action.object) {
             let object = action.object.description
             if action.kind == .pendingRestart {
                 pending.insert(action.description)

@@ -91,22 +91,41 @@ enum Reconciliation {
                         hint: "apply it with that source (--source '\(conflict.owner)'), or pass --take-ownership to move it to this one")
                 }
             }.sorted()
-            if format == .json {
-                let report = ValidationReport(
-                    valid: false, host: desired.host.name, files: Set(errors.map(\.location.file)).count, documents: errors.count,
-                    errors: errors)
-                print(try JSONOutput.encode(report))
-            } else {
-                for error in errors { Console.error(error.description) }
-            }
+            try report(errors, desired: desired, format: format)
             throw CLIFailure(
                 "\(conflicts.count) object\(conflicts.count == 1 ? "" : "s") of another source; nothing was planned or changed")
         }
         let actions = Planner.plan(desired: desired, observed: observed, options: options)
+        let clashes = Planner.addressConflicts(desired: desired, observed: observed, actions: actions)
+        guard clashes.isEmpty else {
+            let locations = Dictionary(desired.containers.map { ($0.metadata.name, $0.source) }, uniquingKeysWith: { first, _ in first })
+            let errors = clashes.compactMap { clash in
+                locations[clash.container].map {
+                    ManifestError(
+                        location: $0, fieldPath: clash.field, message: clash.description,
+                        hint: "delete it first: apply with --prune if no manifest of its source names it any more, or berth stop \(clash.holder)")
+                }
+            }.sorted()
+            try report(errors, desired: desired, format: format)
+            throw CLIFailure(
+                "\(clashes.count) address\(clashes.count == 1 ? "" : "es") held by another running container; nothing was planned or changed")
+        }
         if format == .text, !ConsoleLog.quiet, let note = otherSourcesNote(desired, observed, options: options) {
             Console.error("note: " + note)
         }
         return actions
+    }
+
+    /// Errors found after the manifests were read (what the host holds
+    /// refuses them), each at its manifest.
+    static func report(_ errors: [ManifestError], desired: DesiredHost, format: OutputFormat) throws {
+        if format == .json {
+            let report = ValidationReport(
+                valid: false, host: desired.host.name, files: Set(errors.map(\.location.file)).count, documents: errors.count, errors: errors)
+            print(try JSONOutput.encode(report))
+        } else {
+            for error in errors { Console.error(error.description) }
+        }
     }
 
     /// `apply DIR --prune` of a source that names nothing prunes only what
