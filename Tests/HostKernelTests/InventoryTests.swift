@@ -207,3 +207,35 @@ extension InventoryTests {
         #expect(try berth(["plan", "--detailed-exitcode", a]).code == 0)
     }
 }
+
+extension InventoryTests {
+    /// The agent's manifests give a container an address another source's
+    /// running container holds: the agent leaves that one alone, says so
+    /// once, and applies the rest.
+    @Test func theAgentLeavesAContainerWhoseAddressIsHeldAlone() throws {
+        let host = try TestHost()
+        let global = ["--state-dir", host.root + "/state", "--run-dir", host.root + "/run", "--cgroup-parent", host.parent]
+        let other = host.root + "/other"
+        let manifests = host.root + "/manifests"
+        let net = InventoryTests.network("invh", subnet: "10.86.4.0/24")
+        try InventoryTests.write(["net.yaml": net, "h1.yaml": InventoryTests.container("h1", network: "invh", address: "10.86.4.12")], to: other)
+        try InventoryTests.write(
+            [
+                "net.yaml": net, "h2.yaml": InventoryTests.container("h2", network: "invh", address: "10.86.4.12"),
+                "h3.yaml": InventoryTests.container("h3", network: "invh", address: "10.86.4.13"),
+            ], to: manifests)
+        #expect(try Spawn.run([ContainerCLITests.binary, "apply"] + global + [other]).exitedCleanly)
+        let agent = try AgentTests.AgentProcess(host, ["--manifests", manifests, "--interval", "1h"])
+        defer {
+            agent.kill()
+            _ = try? Spawn.run([ContainerCLITests.binary, "apply"] + global + ["--prune", "--allow-empty", "--yes"])
+            try? RouteNetlink().deleteLink("br-invh")
+            #expect(host.tearDown() == [])
+        }
+        #expect(agent.waitFor(seconds: 90) { $0.contains("READY=1") } != nil, "\(agent.output)")
+        #expect(eventually { pids(host).keys.sorted() == ["h1", "h3"] }, "\(agent.output)")
+        #expect(eventually { agent.output.contains("address held by another container") }, "\(agent.output)")
+        #expect(agent.output.contains("h1") && agent.output.contains("10.86.4.12"), "\(agent.output)")
+        #expect(pids(host)["h2"] == nil)
+    }
+}
