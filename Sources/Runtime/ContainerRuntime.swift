@@ -532,11 +532,14 @@ public struct ContainerRuntime: Sendable {
     /// an init without handlers for them (PID 1 of a pid namespace) ignores
     /// them. Returns the init's exit code (128 + signal when it was killed).
     /// Whatever fails once the container exists, it is deleted.
-    public func runForeground(_ container: ContainerObject, networks: [NetworkObject] = [], terminal: Bool = false) throws -> Int32 {
+    public func runForeground(_ container: ContainerObject, networks: [NetworkObject] = [], terminal: Bool = false) throws -> ForegroundExit {
         let name = container.metadata.name
         try Names.checkDNSLabel(name)
-        guard state.load(name) == nil else {
-            throw RuntimeError(description: "container \(name) already exists (berth start \(name) starts it again)")
+        if let existing = state.load(name) {
+            throw RuntimeError(
+                description: isRunning(existing)
+                    ? "container \(name) is running (choose another --name, or berth stop \(name))"
+                    : "container \(name) already exists (berth start \(name) starts it again)")
         }
         let signals = try SignalPipe([SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2])
         let pty = terminal ? try PseudoTerminal() : nil
@@ -550,12 +553,22 @@ public struct ContainerRuntime: Sendable {
             let status = try waitForeground(name, pid: pid, group: group, signals: signals, terminal: pty)
             let code = Reaper.exitCode(status)
             logger.info("exited", metadata: ["container": "\(name)", "code": "\(code)"])
+            // Read before the cgroup goes: a 137 is often the OOM killer's.
+            let oomKills = (try? observeCgroup(started, usage: true))?.oomKills ?? 0
             if let record { try delete(record, keepPrivateLayer: false) }
-            return code
+            return ForegroundExit(code: code, oomKills: oomKills)
         } catch {
             if let record { try? delete(record, keepPrivateLayer: false) } else { try? delete(name, keepPrivateLayer: false) }
             throw error
         }
+    }
+
+    /// How a `berth run` container ended.
+    public struct ForegroundExit: Sendable {
+        /// The init's exit code (128 + signal when it was killed).
+        public var code: Int32
+        /// Processes the kernel's OOM killer ended in it (its memory limit).
+        public var oomKills: UInt64
     }
 
     /// Waits for the foreground init `pid` to exit, passing signals on (with

@@ -47,14 +47,32 @@ struct RunCommandTests {
         let missing = try Spawn.run(
             [ContainerCLITests.binary, "run"] + global(host) + ["--name", "r5", "--", "/no/such/program"], mergingStandardError: true)
         #expect((missing.status >> 8) & 0xff == 1)
-        #expect(String(decoding: missing.output, as: UTF8.self).contains("execute the command"))
+        #expect(String(decoding: missing.output, as: UTF8.self).contains("execute the command \"/no/such/program\": No such file"))
         #expect(gone(host, "r5"))
         // A name that exists is refused, not taken over.
         _ = try host.runtime.start(host.container("taken", command: ["sleep", "300"]))
         let refused = try Spawn.run(
             [ContainerCLITests.binary, "run"] + global(host) + ["--name", "taken", "--", "/bin/true"], mergingStandardError: true)
         #expect((refused.status >> 8) & 0xff == 1)
-        #expect(String(decoding: refused.output, as: UTF8.self).contains("container taken already exists"))
+        #expect(String(decoding: refused.output, as: UTF8.self).contains("container taken is running (choose another --name"))
+    }
+
+    /// A run ended by the OOM killer at its --memory limit says so on
+    /// stderr, beside the exit code 137 a shell shows.
+    @Test func runSaysWhenTheOOMKillerEndedIt() throws {
+        let host = try TestHost()
+        defer { #expect(host.tearDown() == []) }
+        let result = try Spawn.run(
+            [ContainerCLITests.binary, "run"] + global(host) + [
+                "--name", "r9", "--memory", "16Mi", "--", "/bin/sh", "-c", "x=$(head -c 64000000 /dev/zero | tr '\\0' a); echo ${#x}",
+            ], mergingStandardError: true)
+        let output = String(decoding: result.output, as: UTF8.self)
+        #expect((result.status >> 8) & 0xff == 137, "\(output)")
+        #expect(output.contains("the kernel's OOM killer ended a process of container r9 (memory limit 16Mi)"), "\(output)")
+        #expect(gone(host, "r9"))
+        let fine = try Spawn.run(
+            [ContainerCLITests.binary, "run"] + global(host) + ["--name", "r10", "--memory", "16Mi", "--", "/bin/true"], mergingStandardError: true)
+        #expect(fine.status == 0 && !String(decoding: fine.output, as: UTF8.self).contains("OOM"))
     }
 
     /// -t: the init's stdio is a terminal berth relays, its controlling one.

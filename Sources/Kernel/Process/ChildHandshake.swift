@@ -38,7 +38,7 @@ final class ChildHandshake {
     /// After clone: closes the child's ends, runs `beforeStart`, lets the
     /// child go and waits for exec. On failure the child is killed and reaped.
     /// `waitForExit` also reaps the child and returns its wait status.
-    func release(_ pid: pid_t, beforeStart: (pid_t) throws -> Void, waitForExit: Bool) throws -> Int32? {
+    func release(_ pid: pid_t, beforeStart: (pid_t) throws -> Void, waitForExit: Bool, command: String? = nil) throws -> Int32? {
         Syscall.close(sync.read)
         Syscall.close(report.write)
         childEndsOpen = false
@@ -64,7 +64,9 @@ final class ChildHandshake {
         if record.count == 8 {
             let step = record[0..<4].withUnsafeBytes { $0.loadUnaligned(as: Int32.self) }
             let code = record[4..<8].withUnsafeBytes { $0.loadUnaligned(as: Int32.self) }
-            throw ContainerStartError(step: String(cString: berth_step_name(step)), errno: code)
+            // The exec step names what it could not execute.
+            let what = step == Int32(bitPattern: BERTH_STEP_EXEC.rawValue) ? command : nil
+            throw ContainerStartError(step: String(cString: berth_step_name(step)), errno: code, command: what)
         }
         return status
     }

@@ -95,9 +95,9 @@ public struct ContainerExec: Sendable {
         if pid < 0 { throw SystemError(call: "clone", errno: errno, subject: "exec in pid \(initPID)") }
         let status: Int32
         if terminal == nil && signals == nil {
-            status = try handshake.release(pid, beforeStart: beforeStart, waitForExit: true) ?? -1
+            status = try handshake.release(pid, beforeStart: beforeStart, waitForExit: true, command: arguments.first) ?? -1
         } else {
-            _ = try handshake.release(pid, beforeStart: beforeStart, waitForExit: false)
+            _ = try handshake.release(pid, beforeStart: beforeStart, waitForExit: false, command: arguments.first)
             terminal?.closeSlave()
             if let signals {
                 // To the joining child (ours, not reaped yet), which passes

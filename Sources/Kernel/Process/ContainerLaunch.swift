@@ -143,8 +143,19 @@ public struct ContainerLaunch: Sendable {
 public struct ContainerStartError: Error, CustomStringConvertible, Sendable {
     public var step: String
     public var errno: Int32
+    /// What the exec step could not execute (the command's first word).
+    public var command: String?
+
+    public init(step: String, errno: Int32, command: String? = nil) {
+        self.step = step
+        self.errno = errno
+        self.command = command
+    }
+
     public var description: String {
-        "container set-up failed: \(step): \(String(cString: strerror(errno))) (\(SystemError.name(of: errno)))"
+        // Quoted with escapes: a command is the user's text.
+        let what = command.map { " " + $0.debugDescription } ?? ""
+        return "container set-up failed: \(step)\(what): \(String(cString: strerror(errno))) (\(SystemError.name(of: errno)))"
     }
 }
 
@@ -243,7 +254,7 @@ extension ContainerLaunch {
                     }
                 }
                 try beforeStart(pid)
-            }, waitForExit: false)
+            }, waitForExit: false, command: arguments.first)
         return pid
     }
 }

@@ -179,7 +179,13 @@ struct RunRequest: Equatable {
         guard let spec = try containerSpec().resolved(name: name) else { throw ValidationError("berth run: no root filesystem") }
         let container = ContainerObject(
             metadata: ObjectMeta(name: name), spec: spec, source: SourceLocation(file: "berth run", line: 1, column: 1))
-        return try RuntimeContext.runtime(instance).runForeground(container, terminal: tty)
+        let exit = try RuntimeContext.runtime(instance).runForeground(container, terminal: tty)
+        if exit.oomKills > 0 {
+            let limit = spec.resources.memory?.max.map { " (memory limit \($0))" } ?? ""
+            let count = exit.oomKills == 1 ? "a process" : "\(exit.oomKills) processes"
+            Console.error("berth: the kernel's OOM killer ended \(count) of container \(name)\(limit)")
+        }
+        return exit.code
     }
 }
 
