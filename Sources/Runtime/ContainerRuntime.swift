@@ -424,9 +424,8 @@ public struct ContainerRuntime: Sendable {
 
     /// Replaces the container's own firewall, live.
     public func updateFirewall(_ name: String, _ firewall: ContainerConfig.Firewall?) throws {
-        guard var record = state.load(name), isRunning(record), let pid = record.pid else {
-            throw RuntimeError(description: "container \(name) is not running")
-        }
+        let (found, pid) = try runningRecord(name)
+        var record = found
         record.firewallFingerprint = try ContainerFirewall.apply(firewall, pid: pid)
         record.spec?.firewall = firewall
         try state.save(record)
@@ -437,9 +436,8 @@ public struct ContainerRuntime: Sendable {
     /// live, and records the new attachments for its next start.
     public func updateNetworks(_ container: ContainerObject, networks: [NetworkObject]) throws {
         let name = container.metadata.name
-        guard var record = state.load(name), isRunning(record), let pid = record.pid else {
-            throw RuntimeError(description: "container \(name) is not running")
-        }
+        let (found, pid) = try runningRecord(name)
+        var record = found
         let byName = Dictionary(networks.map { ($0.metadata.name, $0) }, uniquingKeysWith: { first, _ in first })
         try NetworkAttacher(logger: logger, state: state).converge(
             pid: pid, container: container, networks: byName, ipv6: record.ipv6 ?? container.spec.usesIPv6)
@@ -603,13 +601,21 @@ public struct ContainerRuntime: Sendable {
         }
     }
 
+    /// The record of a running container; else an error that says whether
+    /// it is stopped or unknown.
+    func runningRecord(_ name: String) throws -> (ContainerRecord, pid_t) {
+        guard let record = state.load(name) else {
+            throw RuntimeError(description: "no container \(name) (berth list shows the containers)")
+        }
+        guard isRunning(record), let pid = record.pid else { throw RuntimeError(description: "container \(name) is not running") }
+        return (record, pid)
+    }
+
     /// Freezes (suspend) or thaws (resume) every process of the container.
     /// `recordState`: the record says so too (apply of `state: frozen`);
     /// `berth suspend` leaves the record alone, so a plan shows it as drift.
     public func setFrozen(_ name: String, _ frozen: Bool, recordState: Bool = false) throws {
-        guard let record = state.load(name), isRunning(record) else {
-            throw RuntimeError(description: "container \(name) is not running")
-        }
+        let (record, _) = try runningRecord(name)
         try cgroups.setFrozen(frozen, try CgroupPath(record.cgroup))
         // The record says which state berth put it in (frozen by hand is drift).
         if recordState, var spec = record.spec, spec.state != .stopped {
@@ -629,9 +635,7 @@ public struct ContainerRuntime: Sendable {
         _ name: String, command: [String], workingDirectory: String = "/", environment: [String] = [], tty: Bool = false,
         passesSignals: Bool = false
     ) throws -> Int32 {
-        guard let record = state.load(name), isRunning(record), let pid = record.pid else {
-            throw RuntimeError(description: "container \(name) is not running")
-        }
+        let (record, pid) = try runningRecord(name)
         // A command joining a frozen cgroup would freeze too, and wait for ever.
         if (try? cgroups.observe(try CgroupPath(record.cgroup), usage: false))?.frozen == true {
             throw RuntimeError(description: "container \(name) is frozen (suspended): berth resume \(name) first")

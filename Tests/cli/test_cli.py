@@ -340,3 +340,11 @@ def test_a_file_with_thousands_of_errors_shows_the_first_hundred_and_counts_the_
     assert lines[-2:] == ["... and 1900 more errors not shown (-o json lists every one)", "2000 errors"]
     every = subprocess.run([BERTH, "validate", "-o", "json", str(tmp_path / "dup.yaml")], capture_output=True, text=True, timeout=60)
     assert len(json.loads(every.stdout)["errors"]) == 2000
+
+
+def test_commands_on_an_unknown_container_say_it_does_not_exist(tmp_path):
+    state, run = str(tmp_path / "state"), str(tmp_path / "run")
+    for command in (["exec", "nosuch", "--", "true"], ["suspend", "nosuch"]):
+        result = berth(command[0], "--state-dir", state, "--run-dir", run, *command[1:])
+        assert result.returncode == 1, result.stderr
+        assert "no container nosuch (berth list shows the containers)" in result.stderr, result.stderr
