@@ -74,11 +74,20 @@ public struct CapacityWarning: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// The host's capacity: its memory to a tenth of a Gi or Mi (MemTotal
+    /// is rarely a round size: 23.5Gi, not 24683792Ki), its CPUs as counted.
+    var capacityText: String {
+        guard resource == .memory, capacity >= Double(1 << 20) else { return amount(capacity) }
+        let (unit, size): (String, Double) = capacity >= Double(1 << 30) ? ("Gi", Double(1 << 30)) : ("Mi", Double(1 << 20))
+        let tenths = Int((capacity / size * 10).rounded())
+        return (tenths % 10 == 0 ? "\(tenths / 10)" : "\(tenths / 10).\(tenths % 10)") + unit
+    }
+
     public var description: String {
         let what = resource == .memory ? "memory" : "CPU"
         var text =
             "\(what) overcommitted: the containers' limits add up to \(amount(committed)), \(Self.ratioText(ratio))× the host's "
-            + "\(amount(capacity)) (allowed: \(Self.ratioText(allowedRatio))×); largest: "
+            + "\(capacityText) (allowed: \(Self.ratioText(allowedRatio))×); largest: "
             + largest.map { "\($0.name) \(amount($0.amount))" }.joined(separator: ", ")
         if !unlimited.isEmpty { text += "; without a limit (not counted): \(unlimited.joined(separator: ", "))" }
         return text

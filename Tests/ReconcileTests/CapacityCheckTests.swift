@@ -41,6 +41,14 @@ import Testing
             warning.description
                 == "memory overcommitted: the containers' limits add up to 1344Mi, 1.31× the host's 1Gi (allowed: 1×); "
                 + "largest: big 768Mi, mid 384Mi, small 128Mi; without a limit (not counted): free")
+        // A host's MemTotal is rarely round: to a tenth of a Gi (or Mi).
+        var odd = warning
+        odd.capacity = Double(24_683_792 << 10)
+        #expect(odd.capacityText == "23.5Gi")
+        odd.capacity = Double(1536 << 20)
+        #expect(odd.capacityText == "1.5Gi")
+        odd.capacity = Double(700 << 20)
+        #expect(odd.capacityText == "700Mi")
         // A ratio of 1.5 allows it.
         #expect(CapacityCheck.warnings(desired, host: host, ratios: OvercommitRatios(memory: 1.5, cpu: 4)).isEmpty)
     }
