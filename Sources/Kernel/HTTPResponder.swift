@@ -97,23 +97,11 @@ public final class HTTPResponder: @unchecked Sendable {
     /// Answers on a thread of its own, for the life of the process:
     /// `respond(target)` gives a GET's status, content type and body.
     public func serve(_ respond: @escaping @Sendable (String) -> (status: Int, contentType: String, body: String)) throws(SystemError) {
-        let box = Unmanaged.passRetained(Loop(fd: fd, respond: respond))
-        var thread = pthread_t()
-        let result = pthread_create(
-            &thread, nil,
-            { argument in
-                guard let argument else { return nil }
-                Unmanaged<Loop>.fromOpaque(argument).takeRetainedValue().run()
-                return nil
-            }, box.toOpaque())
-        guard result == 0 else {
-            box.release()
-            throw SystemError(call: "pthread_create", errno: result)
-        }
-        pthread_detach(thread)
+        let loop = Loop(fd: fd, respond: respond)
+        pthread_detach(try Threads.start { loop.run() })
     }
 
-    final class Loop {
+    final class Loop: Sendable {
         let fd: Int32
         let respond: @Sendable (String) -> (status: Int, contentType: String, body: String)
         init(fd: Int32, respond: @escaping @Sendable (String) -> (status: Int, contentType: String, body: String)) {

@@ -18,19 +18,9 @@ public final class BackgroundThread: Sendable {
     /// Starts `job`.
     public init(_ job: @escaping @Sendable () throws -> Void) {
         self.job = job
-        let context = Unmanaged.passRetained(self).toOpaque()
-        var thread = pthread_t()
-        let created = pthread_create(
-            &thread, nil,
-            { argument in
-                guard let argument else { return nil }
-                Unmanaged<BackgroundThread>.fromOpaque(argument).takeRetainedValue().run()
-                return nil
-            }, context)
-        if created == 0 {
-            self.thread.withLock { $0 = thread }
+        if let started = try? Threads.start({ self.run() }) {
+            thread.withLock { $0 = started }
         } else {
-            Unmanaged<BackgroundThread>.fromOpaque(context).release()
             run()
         }
     }

@@ -25,23 +25,9 @@ public enum WorkerPool {
         let work = Work(count: count, body: body)
         var threads: [pthread_t] = []
         for _ in 1..<max(1, min(width, count)) {
-            let context = Unmanaged.passRetained(work).toOpaque()
-            var thread = pthread_t()
-            let created = pthread_create(
-                &thread, nil,
-                { argument in
-                    guard let argument else { return nil }
-                    let work = Unmanaged<Work>.fromOpaque(argument).takeRetainedValue()
-                    work.drain()
-                    return nil
-                }, context)
-            if created == 0 {
-                threads.append(thread)
-            } else {
-                // No more threads: the ones there (and this one) do the rest.
-                Unmanaged<Work>.fromOpaque(context).release()
-                break
-            }
+            // No more threads: the ones there (and this one) do the rest.
+            guard let thread = try? Threads.start({ work.drain() }) else { break }
+            threads.append(thread)
         }
         work.drain()
         for thread in threads { pthread_join(thread, nil) }
