@@ -28,6 +28,18 @@ public struct LinuxHost: HostRuntime {
         WorkerPool.run(count, width: width, body)
     }
 
+    /// A batch of deletes: every init is sent SIGKILL first (`delete` stops
+    /// with no grace period), so the exits overlap while the deletes run
+    /// one worker at a time (berth-bench scale, teardown).
+    public func beginBatch(_ actions: [Action]) {
+        let names = actions.compactMap { action -> String? in
+            guard case .deleteContainer = action.operation, case .container(let name) = action.object else { return nil }
+            return name
+        }
+        let runtime = runtime
+        WorkerPool.run(names.count, width: parallelActions) { runtime.killAhead(names[$0]) }
+    }
+
     /// A network's nftables table, with the networks it reaches and the
     /// containers its forwards name.
     public func ruleset(_ network: NetworkObject, reached: [NetworkObject], containers: [ContainerObject]) -> NetworkRuleset {

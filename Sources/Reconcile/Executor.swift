@@ -14,6 +14,12 @@ public protocol HostRuntime {
     /// Runs `body(index)` for every index in 0..<count, at most `width` at
     /// once, and returns when all have run. Default: one after another.
     func concurrently(_ count: Int, width: Int, _ body: @escaping @Sendable (Int) -> Void)
+    /// Called once before a batch of side-by-side actions is carried out,
+    /// with the ones that will be (none skipped): what can overlap across
+    /// the batch starts here (the inits of a batch of deletes are all
+    /// killed first, so their exits overlap). It must change nothing the
+    /// actions' outcomes do not already say. Default: nothing.
+    func beginBatch(_ actions: [Action])
 }
 
 extension HostRuntime {
@@ -21,6 +27,7 @@ extension HostRuntime {
     public func concurrently(_ count: Int, width: Int, _ body: @escaping @Sendable (Int) -> Void) {
         for index in 0..<count { body(index) }
     }
+    public func beginBatch(_ actions: [Action]) {}
 }
 
 /// What became of one action.
@@ -238,6 +245,7 @@ public enum Executor {
                             context.report(outcome)
                         }
                     }
+                    host.beginBatch(batch.indices.filter { skips[$0] == nil }.map { batch[$0] })
                     work(0)
                     host.concurrently(batch.count - 1, width: host.parallelActions) { work($0 + 1) }
                     // The caller's closures are let go of here, whoever still

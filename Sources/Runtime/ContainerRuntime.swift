@@ -714,6 +714,18 @@ public struct ContainerRuntime: Sendable {
         logger.info("stopped", metadata: ["container": "\(name)"])
     }
 
+    /// SIGKILL to the init of a container about to be deleted, through a
+    /// pidfd checked against the recorded start time: sent to a whole batch
+    /// before the first delete, the inits' exits overlap. `delete` waits
+    /// for the exit and removes the rest; a crash in between leaves a
+    /// stopped container that the next apply deletes again.
+    public func killAhead(_ name: String) {
+        guard let record = state.load(name), let pid = record.pid, isRunning(record),
+            let handle = try? PidFD(pid: pid, startTime: record.startTime)
+        else { return }
+        _ = try? handle.signal(SIGKILL)
+    }
+
     /// Kills what is left in the cgroup until it is empty (the pid
     /// namespace dies with init; its processes go in the next moments).
     func drain(_ group: CgroupPath) throws {

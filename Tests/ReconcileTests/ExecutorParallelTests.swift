@@ -21,6 +21,8 @@ import Testing
         let performed = Mutex<[Action]>([])
         /// Actions running now, and the most there were at once.
         let running = Mutex((now: 0, most: 0))
+        /// Each batch announced, with how many actions had been performed then.
+        let begun = Mutex<[(actions: [Action], performedBefore: Int)]>([])
         let failing: Set<ObjectRef>
         let parallelActions: Int
 
@@ -41,6 +43,11 @@ import Testing
             performed.withLock { $0.append(action) }
             running.withLock { $0.now -= 1 }
             if failing.contains(action.object) { throw Failure() }
+        }
+
+        func beginBatch(_ actions: [Action]) {
+            let performedBefore = performed.withLock { $0.count }
+            begun.withLock { $0.append((actions, performedBefore)) }
         }
 
         func concurrently(_ count: Int, width: Int, _ body: @escaping @Sendable (Int) -> Void) {
@@ -117,6 +124,19 @@ import Testing
         #expect(
             host.performed.withLock { $0.last?.operation }
                 == .recordInventory(Inventory(source: "/srv/a", containers: ["old2"]), deleting: []))
+    }
+
+    @Test func aBatchIsAnnouncedBeforeItsFirstActionWithoutTheActionsItSkips() {
+        let deletes = ["old1", "old2", "old3"].map { Action(.container($0), .deleteContainer, reason: .noManifest) }
+        let plan = [Action(.container("old2"), .updateFirewall(nil), reason: .firewallReplacedLive)] + deletes
+        let host = ParallelHost(failing: [.container("old2")])
+        let outcomes = Executor.apply(plan, on: host)
+        #expect(outcomes.map(\.result) == [.failed(Failure().description), .applied, .skipped(.earlierFailure(.container("old2"))), .applied])
+        // One batch, the deletes: announced after the firewall update and
+        // before any of them, without old2's (skipped: never carried out).
+        let begun = host.begun.withLock { $0 }
+        #expect(begun.map(\.actions) == [[deletes[0], deletes[2]]])
+        #expect(begun.map(\.performedBefore) == [1])
     }
 
     @Test func onlyCreatesOfDistinctContainersOfOneFamilyGoTogether() {
