@@ -17,6 +17,8 @@ public struct LinuxHost: HostRuntime {
     /// runtime's launch path is thread-safe (the clone and the child's
     /// set-up are in the C shim, the records per container).
     public var parallelActions: Int
+    /// The plan's inventories, written while its containers are made.
+    let inventoriesAhead = InventoryWriteAhead()
 
     public init(runtime: ContainerRuntime, logger: Logger, parallelActions: Int = WorkerPool.defaultWidth) {
         self.runtime = runtime
@@ -39,6 +41,8 @@ public struct LinuxHost: HostRuntime {
         let runtime = runtime
         WorkerPool.run(names.count, width: parallelActions) { runtime.killAhead(names[$0]) }
     }
+
+    public func prepare(_ plan: [Action]) { inventoriesAhead.start(plan, state: runtime.state) }
 
     /// A network's nftables table, with the networks it reaches and the
     /// containers its forwards name.
@@ -350,6 +354,7 @@ public struct LinuxHost: HostRuntime {
         case .enableForwarding(let bridge):
             try Syscall.writeValue("1", to: "/proc/sys/net/ipv4/conf/\(bridge)/forwarding", allowingSpaces: false)
         case .recordInventory(let inventory, _):
+            if try inventoriesAhead.wait(for: inventory) { return }
             try runtime.state.saveInventory(inventory)
         case .leaveOrphan, .leaveCheckpointed:
             // Shown by plan; apply leaves it alone (the executor never gets here).

@@ -22,6 +22,9 @@ public enum Failpoint: String, CaseIterable, Sendable {
     // durable: a crash leaves it lost (no file) or torn (an empty one).
     case recordLost = "start.record-lost"
     case recordTorn = "start.record-torn"
+    // A plan that deletes nothing: its inventory written ahead, synced,
+    // while its containers may not be made yet (InventoryWriteAhead).
+    case inventoryAhead = "apply.inventory-ahead"
     // Changing a running container.
     case resourcesWritten = "update.resources-written"
     case networksConverged = "update.networks-converged"

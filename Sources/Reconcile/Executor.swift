@@ -20,10 +20,15 @@ public protocol HostRuntime {
     /// killed first, so their exits overlap). It must change nothing the
     /// actions' outcomes do not already say. Default: nothing.
     func beginBatch(_ actions: [Action])
+    /// Hears the whole plan before its first action is carried out (a host
+    /// may start work that only its own later actions depend on). Default:
+    /// nothing.
+    func prepare(_ plan: [Action])
 }
 
 extension HostRuntime {
     public var parallelActions: Int { 1 }
+    public func prepare(_ plan: [Action]) {}
     public func concurrently(_ count: Int, width: Int, _ body: @escaping @Sendable (Int) -> Void) {
         for index in 0..<count { body(index) }
     }
@@ -126,6 +131,7 @@ public enum Executor {
         _ plan: [Action], on host: some HostRuntime, options: ApplyOptions = ApplyOptions(), clock: () -> UInt64 = { 0 },
         starting: (Action) -> Void = { _ in }, report: (Outcome) -> Void = { _ in }
     ) -> [Outcome] {
+        host.prepare(plan)
         var outcomes: [Outcome] = []
         var failedObjects: Set<ObjectRef> = []
         var failedNetworks: Set<String> = []
