@@ -210,7 +210,9 @@ public struct LinuxHost: HostRuntime {
                 spec, version: runtime.cgroups.version, observed: kernel, inheritedCPUs: inheritedCPUs)
             resources = ObservedResources(
                 kernel: kernel, expected: expected,
-                disk: DiskQuotaChanges(shrinksLive: disk?.backend == .projectQuota, inodeLimitLive: disk?.inodeLimitLive ?? true))
+                disk: DiskQuotaChanges(
+                    shrinksLive: disk?.backend == .projectQuota, inodeLimitLive: disk?.inodeLimitLive ?? true,
+                    spaceLimitMissing: disk?.spaceLimitMissing ?? false))
         }
         let state: ObservedRunState
         if running {

@@ -14,8 +14,12 @@ public final class RunLock: @unchecked Sendable {
     }
 
     /// Takes the lock without waiting; `Held` names the pid that has it.
-    public init(path: String) throws {
-        let fd = try Syscall.open(path, O_RDWR | O_CREAT, mode: 0o600)
+    /// `mode` 0644 lets any user ask `isHeld` (it opens the file read-only
+    /// and takes a shared lock it drops at once: no power over the holder);
+    /// a file made before with another mode is given it.
+    public init(path: String, mode: mode_t = 0o600) throws {
+        let fd = try Syscall.open(path, O_RDWR | O_CREAT, mode: mode)
+        _ = fchmod(fd, mode)
         if flock(fd, LOCK_EX | LOCK_NB) != 0 {
             let code = errno
             let holder = (try? Syscall.readFile(path, limit: 64)).map { String(decoding: $0, as: UTF8.self) } ?? "?"
