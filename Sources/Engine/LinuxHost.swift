@@ -228,7 +228,9 @@ public struct LinuxHost: HostRuntime {
                 spec, version: runtime.cgroups.version, observed: kernel, inheritedCPUs: inheritedCPUs)
             resources = ObservedResources(
                 kernel: kernel, expected: expected,
-                disk: DiskQuotaChanges(shrinksLive: disk?.backend == .projectQuota, inodeLimitLive: disk?.inodeLimitLive ?? true),
+                disk: DiskQuotaChanges(
+                    shrinksLive: disk?.backend == .projectQuota, inodeLimitLive: disk?.inodeLimitLive ?? true,
+                    spaceLimitMissing: disk?.spaceLimitMissing ?? false),
                 openFilesLimitLive: openFilesLimitLive)
         }
         let state: ObservedRunState

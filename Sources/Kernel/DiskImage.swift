@@ -8,8 +8,11 @@ import CLinux
 /// ploop: a sparse file formatted ext4 (Debian's mke2fs), attached to a loop
 /// device with LOOP_CONFIGURE (auto-clearing: unmounting detaches it) and
 /// mounted nosuid,nodev where the overlay's upper and work directories live.
-/// Its size is the container's disk quota: a write past it fails with
-/// ENOSPC inside, and nothing outside fills up. Grown live (the file, then
+/// Where the kernel has ext4 quotas, the container's disk quota is a project
+/// quota inside it (block limit: the quota; the file a slack larger): a write
+/// past it fails with EDQUOT, which the kernel's quota warnings count; else
+/// its size is the quota and a write past it fails with ENOSPC. Either way
+/// nothing outside fills up. Grown live (the file, then
 /// LOOP_SET_CAPACITY, then EXT4_IOC_RESIZE_FS on the mounted filesystem);
 /// shrunk only while unmounted (e2fsck, resize2fs).
 public struct DiskImage: Sendable {
@@ -49,6 +52,28 @@ public struct DiskImage: Sendable {
     public var exists: Bool { Syscall.exists(image) }
 
     static let tune2fs = "/usr/sbin/tune2fs"
+
+    /// What an image whose space limit is its project quota holds beyond
+    /// that limit: room for ext4's own structures (the journal, up to 1 GiB
+    /// on a 128 GiB filesystem and 16 MiB below 1 GiB; inode tables, 1/64 of
+    /// the size at mke2fs's 16 KiB per 256-byte inode; bitmaps, group
+    /// descriptors and the GDT blocks reserved for growing), so the quota
+    /// refuses with EDQUOT, which the kernel warns of and berth counts,
+    /// before the filesystem is full (ENOSPC, which nothing counts). A
+    /// sixteenth of the size plus 32 MiB, in whole MiB: about twice what
+    /// ext4 takes at any size. The file is sparse: the slack costs no
+    /// space on the host until ext4 writes its structures there.
+    public static func slack(forLimit size: UInt64) -> UInt64 {
+        let mib: UInt64 = 1 << 20
+        return (size / 16 + 32 * mib + mib - 1) / mib * mib
+    }
+
+    /// The size of an image file whose project quota limits its space to
+    /// `size` bytes.
+    public static func imageSize(forLimit size: UInt64) -> UInt64 {
+        let (sum, overflow) = size.addingReportingOverflow(slack(forLimit: size))
+        return overflow ? .max : sum
+    }
 
     /// The project ID of the private layer on an image with project quotas
     /// (the image holds only that layer: any ID but 0 does).

@@ -20,8 +20,15 @@ public final class RunLock: @unchecked Sendable {
     /// take, a truncate and a write, made each apply join the filesystem's
     /// journal, behind the commit of the previous apply's syncs on ext4:
     /// about 2 to 4 ms of a one-container apply.)
-    public init(path: String) throws {
-        let fd = try Syscall.open(path, O_RDWR | O_CREAT, mode: 0o600)
+    ///
+    /// `mode` 0644 lets any user ask `isHeld` (it opens the file read-only
+    /// and takes a shared lock it drops at once: no power over the holder);
+    /// a file made before with another mode is given it (only then: a
+    /// chmod is a write too).
+    public init(path: String, mode: mode_t = 0o600) throws {
+        let fd = try Syscall.open(path, O_RDWR | O_CREAT, mode: mode)
+        var made = stat()
+        if fstat(fd, &made) == 0, made.st_mode & 0o7777 != mode { _ = fchmod(fd, mode) }
         if flock(fd, LOCK_EX | LOCK_NB) != 0 {
             let code = errno
             var info = stat()

@@ -250,9 +250,14 @@ public struct DiskQuotaChanges: Sendable, Equatable {
     /// made without quotas gets them there).
     public var inodeLimitLive: Bool
 
-    public init(shrinksLive: Bool = false, inodeLimitLive: Bool = true) {
+    /// A disk image whose space is limited only by its size (made before
+    /// berth made it a project quota inside), whose block limit is set live.
+    public var spaceLimitMissing: Bool
+
+    public init(shrinksLive: Bool = false, inodeLimitLive: Bool = true, spaceLimitMissing: Bool = false) {
         self.shrinksLive = shrinksLive
         self.inodeLimitLive = inodeLimitLive
+        self.spaceLimitMissing = spaceLimitMissing
     }
 }
 

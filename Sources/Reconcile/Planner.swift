@@ -203,6 +203,17 @@ public enum Planner {
                 }
                 return true
             }
+            let sizeChanged = (changes + restartChanges + diskReplace).contains { $0.field == "spec.resources.disk.size" }
+            if disk.spaceLimitMissing && diskGrowsLive && !sizeChanged, let size = resources.expected.diskSize {
+                // An image made before its space was a quota: it gets its
+                // block limit live (and its slack: it grows), then counts
+                // refusals. Where it cannot grow live, at its next start.
+                changes.append(
+                    FieldChange(
+                        "spec.resources.disk.size", desired: .bytes(size),
+                        observed: .text("\(ByteSize(bytes: size)) image without a quota block limit (a full image refuses uncounted)"),
+                        origin: .manifest))
+            }
             if !changes.isEmpty && (enforce || changes.contains { $0.origin == .manifest }) {
                 actions.append(Action(ref, .updateResources(spec.resources), changes: changes, reason: .liveChange))
             }

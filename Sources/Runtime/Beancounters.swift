@@ -41,9 +41,9 @@ public enum Beancounters {
     /// holds it, with its use.
     public struct Disk: Sendable {
         public enum Source: Sendable, Equatable {
-            /// statfs of the mounted image; `inodeQuota`: the inode limit
-            /// and use are the project quota inside the image.
-            case image(inodeQuota: Bool)
+            /// statfs of the mounted image; `spaceQuota`, `inodeQuota`: the
+            /// space (inode) limit and use are the project quota inside it.
+            case image(spaceQuota: Bool, inodeQuota: Bool)
             /// The project's quota on the state dir's filesystem.
             case projectQuota
         }
@@ -221,10 +221,12 @@ public enum Beancounters {
             let (spaceSource, inodeSource): (String, String)
             let (spaceWarns, inodesWarn): (Bool, Bool)
             switch disk.source {
-            case .image(let inodeQuota):
-                spaceSource = "statfs of its mounted disk image"
-                inodeSource = inodeQuota ? "the project quota inside its disk image (quotactl)" : spaceSource
-                (spaceWarns, inodesWarn) = (false, inodeQuota)
+            case .image(let spaceQuota, let inodeQuota):
+                let quota = "the project quota inside its disk image (quotactl)"
+                let statfs = "statfs of its mounted disk image"
+                spaceSource = spaceQuota ? quota : statfs
+                inodeSource = inodeQuota ? quota : statfs
+                (spaceWarns, inodesWarn) = (spaceQuota, inodeQuota)
             case .projectQuota:
                 spaceSource = "its project quota on the state dir's filesystem (quotactl)"
                 inodeSource = spaceSource
@@ -233,7 +235,7 @@ public enum Beancounters {
             // A quota refusal is counted from the kernel's warnings while an
             // agent listens; a full image refuses with ENOSPC and no count.
             func refusals(_ warns: Bool, _ count: (DiskRefusals) -> UInt64) -> (UInt64, String) {
-                guard warns else { return (0, "not counted: a full disk image refuses with ENOSPC and leaves no kernel counter") }
+                guard warns else { return (0, Beancounters.imageNotCounted) }
                 guard let counted = disk.refusals else { return (0, DiskRefusals.notCounted) }
                 return (count(counted), DiskRefusals.source)
             }
@@ -243,17 +245,22 @@ public enum Beancounters {
                 .diskspace, held: disk.usedBytes / 1024, barrier: space, limit: space, failcnt: spaceFailures.0,
                 sources: .init(
                     held: spaceSource + ": used 1K blocks", maxheld: "",
-                    limit: disk.sizeLimit == nil ? none : spaceSource + ": " + (disk.source == .projectQuota ? "block limit" : "capacity"),
+                    limit: disk.sizeLimit == nil ? none : spaceSource + ": " + (spaceWarns ? "block limit" : "capacity"),
                     failcnt: spaceFailures.1))
             row(
                 .diskinodes, held: disk.usedInodes, barrier: inodes, limit: inodes, failcnt: inodeFailures.0,
                 sources: .init(
                     held: inodeSource + ": used inodes", maxheld: "",
-                    limit: disk.inodeLimit == nil ? none : inodeSource + ": " + (disk.source == .image(inodeQuota: false) ? "inodes" : "inode limit"),
+                    limit: disk.inodeLimit == nil ? none : inodeSource + ": " + (inodesWarn ? "inode limit" : "inodes"),
                     failcnt: inodeFailures.1))
         }
         return (rows, peaks)
     }
+
+    /// The failcnt source of an image whose limit is its own size.
+    public static let imageNotCounted =
+        "not counted: a full disk image refuses with ENOSPC and leaves no kernel counter (its limit is the image's size "
+        + "where the kernel has no ext4 quotas, or in an image made before berth limited it with a quota: it gets one at its next start)"
 
     /// Sums of /proc/PID/status figures ("VmLck:   12 kB"), in bytes.
     public static func statusBytes(_ status: String, _ keys: [String]) -> UInt64 {

@@ -143,6 +143,10 @@ public struct StateStore: Sendable {
     public func runDirectory(_ name: String) -> String { paths.runDirectory.string + "/containers/" + name }
 
     func recordFile(_ name: String) -> String { containerDirectory(name) + "/container.json" }
+
+    /// Whether the container's record is there and this process may not
+    /// read it (root's, 0600: a non-root reader of the real state dir).
+    public func recordForbidden(_ name: String) -> Bool { access(recordFile(name), R_OK) != 0 && errno == EACCES }
     func initFile(_ name: String) -> String { runDirectory(name) + "/init" }
 
     /// Writes the record: container.json only when its content changed (and

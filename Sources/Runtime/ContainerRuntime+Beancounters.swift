@@ -74,18 +74,16 @@ extension ContainerRuntime {
                 inodeLimit: usage.inodesLimit)
         }
         guard record.diskImage != nil, let usage = disk.usage() else { return nil }
-        // An inode limit is a project quota inside the image; without one
-        // the image's own inodes are the limit.
-        if disk.hasProjectQuota, let quota = try? ProjectQuota.usage(of: DiskImage.projectID, on: disk.mountPoint),
-            let inodes = quota.inodesLimit
-        {
-            return Beancounters.Disk(
-                source: .image(inodeQuota: true), usedBytes: usage.usedBytes, usedInodes: quota.usedInodes,
-                sizeLimit: usage.capacityBytes, inodeLimit: inodes)
-        }
+        // The space and inode limits are project 1's quota inside the image
+        // where it has them (an image made before berth limited its space
+        // so has only an inode limit there); else the image's own capacity
+        // and inodes are the limits.
+        let quota = disk.hasProjectQuota ? try? ProjectQuota.usage(of: DiskImage.projectID, on: disk.mountPoint) : nil
+        let space = quota?.bytesLimit.map { (used: quota?.usedBytes ?? 0, limit: $0) }
+        let inodes = quota?.inodesLimit.map { (used: quota?.usedInodes ?? 0, limit: $0) }
         return Beancounters.Disk(
-            source: .image(inodeQuota: false), usedBytes: usage.usedBytes, usedInodes: usage.usedInodes, sizeLimit: usage.capacityBytes,
-            inodeLimit: usage.inodes)
+            source: .image(spaceQuota: space != nil, inodeQuota: inodes != nil), usedBytes: space?.used ?? usage.usedBytes,
+            usedInodes: inodes?.used ?? usage.usedInodes, sizeLimit: space?.limit ?? usage.capacityBytes, inodeLimit: inodes?.limit ?? usage.inodes)
     }
 }
 

@@ -8,8 +8,9 @@ import Model
 
 /// Where a container's private layer keeps its disk quota.
 public enum DiskBackend: String, Sendable, Equatable, Codable {
-    /// A loop-mounted ext4 image of the quota's size (its inode limit, if
-    /// any, a project quota inside the image).
+    /// A loop-mounted ext4 image: where the kernel has ext4 quotas, its
+    /// space and inode limits are project 1's quota inside it (the image a
+    /// slack larger, DiskImage.slack); else the image's size is the quota.
     case image
     /// A directory of the state dir's filesystem marked with a project ID,
     /// the quota's limits on that project.
@@ -19,9 +20,15 @@ public enum DiskBackend: String, Sendable, Equatable, Codable {
 /// A container's disk quota as the host holds it, and its use.
 public struct DiskQuotaStatus: Sendable, Equatable {
     public var backend: DiskBackend
-    /// The space limit (the image's size, or the project's block limit);
-    /// nil when it cannot be read.
+    /// The space limit (the project's block limit, or an image's size where
+    /// it has none); nil when it cannot be read.
     public var size: UInt64?
+    /// An image whose space is limited only by its size, whose block limit
+    /// can be set live (made before berth counted an image's space: it has
+    /// a project quota for its inode limit, and is mounted).
+    public var spaceLimitMissing = false
+    /// An image whose space limit is project 1's block limit inside it.
+    public var spaceQuota = false
     /// The inode limit (nil: none).
     public var inodes: UInt64?
     /// Whether an inode limit can be set while it runs (an image made
@@ -107,6 +114,11 @@ extension ContainerRuntime {
             if userQuota { throw RuntimeError(description: "\(name): \(ContainerRuntime.userQuotaNeedsAnImage)") }
             return try projectDisk(name, quota: quota, size: size, owner: owner)
         }
+        // Where the kernel has ext4 quotas the space limit is project 1's
+        // block limit, the image a slack larger (an image made before
+        // that gets them here); else the image's size is the limit.
+        let spaceQuota = DiskImage.kernelHasQuotaFormat
+        let imageSize = spaceQuota ? DiskImage.imageSize(forLimit: size) : size
         let quotasMissing = (quota.inodes != nil && !disk.hasProjectQuota) || (userQuota && !disk.hasUserQuota)
         if quotasMissing && !DiskImage.kernelHasQuotaFormat {
             // Refused before an image is made or changed: one with quotas
@@ -115,16 +127,17 @@ extension ContainerRuntime {
         }
         var created = false
         if !disk.exists {
-            try disk.create(size: size, owner: owner, projectQuota: quota.inodes != nil, userQuota: userQuota)
+            try disk.create(size: imageSize, owner: owner, projectQuota: spaceQuota || quota.inodes != nil, userQuota: userQuota)
             created = true
-        } else if let current = disk.size, size != current {
+        } else if let current = disk.size, imageSize != current {
             // Not running: resized unmounted (no capability needed, and a
             // shrink can only be done so).
             try disk.unmount()
-            try disk.resizeOffline(to: size)
+            try disk.resizeOffline(to: imageSize)
         }
-        if quota.inodes != nil && !disk.hasProjectQuota {
-            // An inode limit added since it was made: quotas, unmounted.
+        if (spaceQuota || quota.inodes != nil) && !disk.hasProjectQuota {
+            // Made before its space was a quota, or an inode limit added
+            // since it was made: quotas, unmounted.
             try disk.unmount()
             try disk.enableProjectQuota()
         }
@@ -146,7 +159,7 @@ extension ContainerRuntime {
         // The overlay's directories belong on the image (charged to its project).
         try makeLayerDirectories(disk.mountPoint, owner: owner, project: disk.hasProjectQuota ? DiskImage.projectID : nil)
         if disk.hasProjectQuota {
-            try ProjectQuota.setLimits(bytes: nil, inodes: quota.inodes, of: DiskImage.projectID, on: disk.mountPoint)
+            try setProjectLimits(name, id: DiskImage.projectID, directory: disk.mountPoint, size: size, inodes: quota.inodes)
         }
         return PrivateDisk(directory: disk.mountPoint, image: disk.image)
     }
@@ -226,11 +239,7 @@ extension ContainerRuntime {
     /// A project's limits, refused (changing nothing) below what it uses.
     func setProjectLimits(_ name: String, id: UInt32, directory: String, size: UInt64, inodes: UInt64?) throws {
         let usage = try? ProjectQuota.usage(of: id, on: directory)
-        if let usage, usage.usedBytes > size {
-            throw RuntimeError(
-                description: "\(name): its files use \(ByteSize(bytes: usage.usedBytes)), more than a \(ByteSize(bytes: size)) disk quota; "
-                    + "free space inside, or keep spec.resources.disk.size at least \(ByteSize(bytes: ContainerRuntime.roundedUp(usage.usedBytes)))")
-        }
+        if let usage, usage.usedBytes > size { throw ContainerRuntime.quotaBelowUse(name, used: usage.usedBytes, size: size) }
         if let usage, let inodes, usage.usedInodes > inodes {
             throw RuntimeError(
                 description: "\(name): its files use \(usage.usedInodes) inodes, more than spec.resources.disk.inodes \(inodes); "
@@ -239,12 +248,21 @@ extension ContainerRuntime {
         try ProjectQuota.setLimits(bytes: size, inodes: inodes, of: id, on: directory)
     }
 
+    /// A space limit refused below what the container's files use.
+    static func quotaBelowUse(_ name: String, used: UInt64, size: UInt64) -> RuntimeError {
+        RuntimeError(
+            description: "\(name): its files use \(ByteSize(bytes: used)), more than a \(ByteSize(bytes: size)) disk quota; "
+                + "free space inside, or keep spec.resources.disk.size at least \(ByteSize(bytes: ContainerRuntime.roundedUp(used)))")
+    }
+
     /// A use with 30% to spare, in whole MiB: a size to suggest.
     static func roundedUp(_ bytes: UInt64) -> UInt64 { (bytes * 13 / 10 + (1 << 20)) & ~UInt64((1 << 20) - 1) }
 
     /// A running container's new disk quota, live: a project's limits
     /// (either way); an image grown (it shrinks only at a restart: the
-    /// planner never asks for that here) and its inode limit.
+    /// planner never asks for that here) and its project quota's limits
+    /// (the block limit a slack below the image's size; an image without
+    /// one gets it here).
     func updateDisk(_ record: ContainerRecord, _ quota: DiskSpec) throws {
         let name = record.name
         guard let size = quota.size?.bytes else { return }
@@ -253,9 +271,10 @@ extension ContainerRuntime {
         } else if let image = record.diskImage {
             let disk = state.diskImage(name)
             guard disk.image == image else { throw RuntimeError(description: "\(name): its disk image is \(image), not \(disk.image)") }
-            try disk.grow(to: size)
-            if disk.isMounted && disk.hasProjectQuota {
-                try ProjectQuota.setLimits(bytes: nil, inodes: quota.inodes, of: DiskImage.projectID, on: disk.mountPoint)
+            let spaceQuota = disk.isMounted && disk.hasProjectQuota
+            try disk.grow(to: spaceQuota ? DiskImage.imageSize(forLimit: size) : size)
+            if spaceQuota {
+                try setProjectLimits(name, id: DiskImage.projectID, directory: disk.mountPoint, size: size, inodes: quota.inodes)
             }
         }
     }
@@ -273,9 +292,16 @@ extension ContainerRuntime {
         guard record.diskImage != nil else { return nil }
         let filesystem = disk.usage()
         let quota = disk.isMounted && disk.hasProjectQuota ? try? ProjectQuota.usage(of: DiskImage.projectID, on: disk.mountPoint) : nil
-        return DiskQuotaStatus(
-            backend: .image, size: disk.size, inodes: quota?.inodesLimit, inodeLimitLive: quota != nil, usedBytes: filesystem?.usedBytes,
-            usedInodes: quota?.usedInodes ?? filesystem?.usedInodes, userQuota: disk.isMounted ? disk.userQuotaEnforced : nil)
+        // The block limit where it has one (the size as the user wrote it,
+        // not the image's, which is a slack larger).
+        let spaceLimit = quota?.bytesLimit
+        var status = DiskQuotaStatus(
+            backend: .image, size: spaceLimit ?? disk.size, inodes: quota?.inodesLimit, inodeLimitLive: quota != nil,
+            usedBytes: spaceLimit != nil ? quota?.usedBytes : filesystem?.usedBytes, usedInodes: quota?.usedInodes ?? filesystem?.usedInodes,
+            userQuota: disk.isMounted ? disk.userQuotaEnforced : nil)
+        status.spaceLimitMissing = quota != nil && spaceLimit == nil
+        status.spaceQuota = spaceLimit != nil
+        return status
     }
 
     /// The size of the container's disk quota as the host holds it; nil
@@ -287,9 +313,14 @@ extension ContainerRuntime {
     public func checkDiskShrink(_ name: String, to size: ByteSize?) throws {
         guard let size = size?.bytes, let record = state.load(name), record.diskImage != nil else { return }
         let disk = state.diskImage(name)
-        guard let current = disk.size, size < current, disk.fits(in: size) == false, let usage = disk.usage() else { return }
+        if let status = diskQuota(record), status.size != disk.size, let used = status.usedBytes, used > size {
+            // Its space is a project quota: refused below the project's use.
+            throw ContainerRuntime.quotaBelowUse(name, used: used, size: size)
+        }
+        let imageSize = DiskImage.kernelHasQuotaFormat ? DiskImage.imageSize(forLimit: size) : size
+        guard let current = disk.size, imageSize < current, disk.fits(in: imageSize) == false, let usage = disk.usage() else { return }
         throw RuntimeError(
-            description: "\(name): its files (\(ByteSize(bytes: usage.usedBytes))) do not fit in a \(ByteSize(bytes: size)) disk image; "
+            description: "\(name): its files (\(ByteSize(bytes: usage.usedBytes))) do not fit in a \(ByteSize(bytes: imageSize)) disk image; "
                 + "free space inside, or keep spec.resources.disk.size at least \(ByteSize(bytes: ContainerRuntime.roundedUp(usage.usedBytes)))")
     }
 }

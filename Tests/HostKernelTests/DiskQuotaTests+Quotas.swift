@@ -118,7 +118,7 @@ extension DiskQuotaTests {
         #expect(try berth(["drift", "--detailed-exitcode", manifests]).code == 0)
 
         // Changed behind berth's back (quotactl from outside): drift, repaired live.
-        try ProjectQuota.setLimits(bytes: nil, inodes: 1000, of: DiskImage.projectID, on: host.root + "/state/containers/dq3/disk")
+        try ProjectQuota.setLimits(bytes: 32 << 20, inodes: 1000, of: DiskImage.projectID, on: host.root + "/state/containers/dq3/disk")
         let drift = try berth(["drift", "--detailed-exitcode", manifests])
         #expect(drift.code == 2 && drift.output.contains("spec.resources.disk.inodes"), "\(drift.output)")
         #expect(try berth(["apply", manifests]).code == 0)

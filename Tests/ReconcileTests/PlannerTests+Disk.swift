@@ -61,6 +61,17 @@ import Testing
         #expect(grown.count == 1 && grown[0].hasPrefix("update-live"), "\(grown)")
     }
 
+    /// An image made before its space was a quota inside it: plan says it
+    /// gets its block limit, live, though the size is what was written.
+    @Test func anImageWithoutItsBlockLimitGetsItLive() {
+        let sized = container(size: 32 << 20)
+        let missing = DiskQuotaChanges(shrinksLive: false, inodeLimitLive: true, spaceLimitMissing: true)
+        let live = plan(sized, held: sized, disk: missing)
+        #expect(live.count == 1 && live[0].hasPrefix("update-live Container/dq spec.resources.disk.size:"), "\(live)")
+        #expect(live.first?.contains("without a quota block limit") == true, "\(live)")
+        #expect(plan(sized, held: sized, disk: DiskPlannerTests.image).isEmpty)
+    }
+
     @Test func anInodeLimitIsLiveWhereTheBackendHasQuotasElseAtARestart() {
         let limited = container(size: 32 << 20, inodes: 512)
         let held = container(size: 32 << 20, inodes: 64)

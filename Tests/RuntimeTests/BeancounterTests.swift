@@ -141,7 +141,7 @@ import Testing
         full.cgroup.memoryStat = ["shmem": 0, "kernel": 0]
         full.cgroup.swapCurrent = 0
         full.disk = Beancounters.Disk(
-            source: .image(inodeQuota: false), usedBytes: 10 << 20, usedInodes: 11, sizeLimit: 1000 << 20, inodeLimit: 65536)
+            source: .image(spaceQuota: false, inodeQuota: false), usedBytes: 10 << 20, usedInodes: 11, sizeLimit: 1000 << 20, inodeLimit: 65536)
         let rows = Beancounters.rows(full, recorded: [:]).rows
         #expect(rows.map(\.resource) == Beancounter.Resource.allCases)
         #expect(row(rows, .diskspace)?.held == 10240 && row(rows, .diskspace)?.limit == 1_024_000)
@@ -182,11 +182,27 @@ import Testing
     @Test func diskinodesOfAnImageWithAnInodeQuotaNameThatQuota() throws {
         var image = sample(.v2)
         image.disk = Beancounters.Disk(
-            source: .image(inodeQuota: true), usedBytes: 1 << 20, usedInodes: 12, sizeLimit: 100 << 20, inodeLimit: 500)
+            source: .image(spaceQuota: false, inodeQuota: true), usedBytes: 1 << 20, usedInodes: 12, sizeLimit: 100 << 20, inodeLimit: 500)
         let rows = Beancounters.rows(image, recorded: [:]).rows
         #expect(row(rows, .diskspace)?.limit == 102_400 && row(rows, .diskspace)?.sources.limit.hasPrefix("statfs") == true)
         let inodes = try #require(row(rows, .diskinodes))
         #expect(inodes.held == 12 && inodes.limit == 500 && inodes.sources.limit.contains("project quota inside its disk image"))
+    }
+
+    /// An image whose space is the project quota inside it (a kernel with
+    /// ext4 quotas) shows the block limit, the project's use, and the
+    /// refusals counted from its quota warnings.
+    @Test func diskspaceOfAnImageWithASpaceQuotaIsThatQuotaAndCounted() throws {
+        var image = sample(.v2)
+        image.disk = Beancounters.Disk(
+            source: .image(spaceQuota: true, inodeQuota: false), usedBytes: 2 << 20, usedInodes: 12, sizeLimit: 64 << 20, inodeLimit: 4096)
+        image.disk?.refusals = DiskRefusals(space: 4, inodes: 0)
+        let rows = Beancounters.rows(image, recorded: [:]).rows
+        let space = try #require(row(rows, .diskspace))
+        #expect(space.held == 2048 && space.limit == 65_536 && space.failcnt == 4 && space.sources.failcnt == DiskRefusals.source)
+        #expect(space.sources.limit == "the project quota inside its disk image (quotactl): block limit")
+        let inodes = try #require(row(rows, .diskinodes))
+        #expect(inodes.limit == 4096 && inodes.sources.limit.hasPrefix("statfs") && inodes.sources.failcnt == Beancounters.imageNotCounted)
     }
 
     /// diskspace and diskinodes failcnt are the refusals the agent counted
@@ -207,7 +223,7 @@ import Testing
 
         var image = sample(.v2)
         image.disk = Beancounters.Disk(
-            source: .image(inodeQuota: true), usedBytes: 1 << 20, usedInodes: 12, sizeLimit: 100 << 20, inodeLimit: 500)
+            source: .image(spaceQuota: false, inodeQuota: true), usedBytes: 1 << 20, usedInodes: 12, sizeLimit: 100 << 20, inodeLimit: 500)
         image.disk?.refusals = DiskRefusals(space: 0, inodes: 2)
         let imageRows = Beancounters.rows(image, recorded: [:]).rows
         #expect(row(imageRows, .diskspace)?.sources.failcnt.hasPrefix("not counted: a full disk image refuses with ENOSPC") == true)

@@ -3,10 +3,15 @@ for unknown containers, JSON for scripts. Stopped containers need no root;
 lane 2 (BeancounterKernelTests, ContainerCLITests) checks running ones'
 rows, units and failcnts."""
 import json
+import os
+import pathlib
+import shutil
+import subprocess
+import tempfile
 
 import pytest
 
-from test_operator import berth
+from test_operator import BERTH, berth
 
 HEADER = ("       uid  resource                     held              maxheld              barrier"
           "                limit              failcnt")
@@ -60,3 +65,30 @@ def test_help_names_the_units_and_unlimited():
     result = berth("ubc", "--help")
     assert result.returncode == 0
     assert "9223372036854775807" in result.stdout and "pages" in result.stdout
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"), reason="needs root to run berth as another user")
+def test_a_non_root_reader_of_roots_records_is_told_ubc_needs_root():
+    """The real state dir's records are root's, 0600: as another user ubc
+    says it needs root instead of "not running" or a table it cannot fill."""
+    base = pathlib.Path(tempfile.mkdtemp(prefix="berth-ubc-"))
+    try:
+        state = base / "state"
+        directory = state / "containers" / "web1"
+        directory.mkdir(parents=True)
+        record = directory / "container.json"
+        record.write_text(json.dumps({
+            "name": "web1", "cgroup": "berth-cli-test/web1", "rootfs": "/run/b/web1/rootfs", "lower": "/l", "upper": "/u",
+            "work": "/w", "keepPrivateLayer": False,
+        }))
+        record.chmod(0o600)
+        for path in (base, state, state / "containers", directory):
+            path.chmod(0o755)
+        result = subprocess.run(
+            ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", BERTH, "ubc", "--state-dir", str(state),
+             "--run-dir", str(base / "run"), "--cgroup-parent", "berth-cli-test"],
+            capture_output=True, text=True, timeout=60, env={"BERTH_JOURNAL_SOCKET": "/nonexistent/berth-test/journal"})
+        assert result.returncode == 1, result
+        assert "web1: ubc reads root's container records" in result.stderr and "run it as root" in result.stderr
+    finally:
+        shutil.rmtree(base)

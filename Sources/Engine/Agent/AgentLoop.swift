@@ -244,7 +244,8 @@ public final class AgentLoop {
     func listenToQuotaWarnings() -> (listener: QuotaWarningListener, lock: RunLock)? {
         do {
             let listener = try QuotaWarningListener()
-            let lock = try RunLock(path: runtime.quotaListenerLockPath)
+            // Readable by all: a non-root `berth ubc` asks whether it is held.
+            let lock = try RunLock(path: runtime.quotaListenerLockPath, mode: 0o644)
             logger.debug("counting quota warnings", metadata: ["family": "\(listener.family.id)"])
             return (listener, lock)
         } catch {

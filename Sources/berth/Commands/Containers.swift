@@ -347,7 +347,9 @@ struct Status: ParsableCommand {
             let image = record.diskImage ?? disk.image
             guard let usage = disk.usage() else { return "image \(image) (\(Table.size(disk.size)), not mounted)" }
             let inodeText = quota.inodeLimitLive ? inodes(quota.usedInodes, of: quota.inodes) : inodes(usage.usedInodes, of: usage.inodes)
-            return "\(Table.size(usage.usedBytes)) of \(Table.size(usage.capacityBytes)) used, \(inodeText) "
+            // Its quota's block limit where it has one (the image is a slack larger).
+            let space = quota.spaceQuota ? (quota.usedBytes, quota.size) : (usage.usedBytes, usage.capacityBytes)
+            return "\(Table.size(space.0)) of \(Table.size(space.1)) used, \(inodeText) "
                 + "(image \(image), \(Table.size(usage.size)), loop-mounted ext4\(quota.inodeLimitLive ? " with a project quota" : "")"
                 + "\(quota.userQuota == true ? ", user and group quotas inside (berth quota)" : ""))"
         }
@@ -465,13 +467,25 @@ struct UBC: ParsableCommand {
         var source: Beancounter.Sources
     }
 
+    /// Why `ubc` needs root: what it reads is root's alone.
+    static let needsRoot =
+        "ubc reads root's container records (0600), the containers' processes (/proc/PID/fd, /proc/PID/status) "
+        + "and network namespaces (sock_diag): run it as root"
+
     func run() throws {
         let runtime = try RuntimeContext.runtime(global)
         let known = runtime.state.names()
         for name in names where !known.contains(name) { throw CLIFailure("no container named '\(name)'") }
         var tables: [(name: String, counters: [Beancounter])] = []
         for name in known.sorted() where names.isEmpty || names.contains(name) {
-            guard let record = runtime.state.load(name), let counters = runtime.beancounters(record) else {
+            // Refused in words rather than shown as "not running" or with
+            // rows it cannot fill (a stopped container of a state dir the
+            // user owns needs no root).
+            let record = runtime.state.load(name)
+            if geteuid() != 0 && (record.map(runtime.isRunning) ?? runtime.state.recordForbidden(name)) {
+                throw CLIFailure("\(name): \(UBC.needsRoot)")
+            }
+            guard let record, let counters = runtime.beancounters(record) else {
                 if names.contains(name) { Console.error("\(name): not running (no beancounters)") }
                 continue
             }
