@@ -288,13 +288,19 @@ struct Plan: ParsableCommand {
     func validate() throws { try manifests.check(prune: prune) }
 
     func run() throws {
+        PhaseTimes.mark("arguments")
+        defer { PhaseTimes.flush() }
         let reconciler = try Reconciliation.reconciler(global)
+        PhaseTimes.mark("runtime set-up")
         let host = try hostOptions.facts()
         let (desired, files) = try manifests.loaded(host: host, format: format.output, runtime: reconciler.runtime)
+        PhaseTimes.mark("manifest load")
         try capacity.check(desired)
         let options = PlanOptions(prune: prune, scope: sourceOptions.scope(paths: manifests.paths), takeOwnership: takeOwnership)
         let actions = try Reconciliation.plan(reconciler, desired, options: options, format: format.output)
+        PhaseTimes.mark("plan")
         try PlanOutput.printPlan(actions, format: format.output)
+        PhaseTimes.mark("output")
         if let out {
             let saved = SavedPlan(
                 created: Events.iso8601(microseconds: Events.now()), paths: manifests.paths.map(Events.absolute), host: host, prune: prune,
@@ -426,9 +432,14 @@ struct Drift: ParsableCommand {
     @Argument(help: ArgumentHelp("Manifest files or directories.", valueName: "path"), completion: Completion.manifests) var paths: [String]
 
     func run() throws {
+        PhaseTimes.mark("arguments")
+        defer { PhaseTimes.flush() }
         let desired = try Reconciliation.desired(paths, host: try hostOptions.facts(), format: format.output)
+        PhaseTimes.mark("manifest load")
         let drifts = try Reconciliation.reconciler(global).drift(desired, options: PlanOptions(scope: sourceOptions.scope(paths: paths)))
+        PhaseTimes.mark("observe and diff")
         try PlanOutput.printDrift(drifts, format: format.output)
+        PhaseTimes.mark("output")
         if detailedExitcode && !drifts.isEmpty { throw ExitCode(2) }
     }
 }
