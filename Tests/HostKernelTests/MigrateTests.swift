@@ -157,7 +157,8 @@ struct MigrateTests {
         // is pre-dumped): the second copy removes them there too.
         let layer = disk ? "/state/containers/counter/disk/upper/tmp" : "/state/containers/counter/upper/tmp"
         let sourceLayer = source.root + layer
-        let targetLayer = target.root + layer
+        // The target's disk image is mounted in its sshd's mount namespace: seen through its root.
+        let targetLayer = (disk ? "/proc/\(sshd)/root" : "") + target.root + layer
         try Syscall.makeDirectories(sourceLayer + "/gone-dir")
         for file in ["gone-file", "gone-dir/inner", "kept-file"] {
             try Syscall.writeAtomically(Array("x\n".utf8), to: sourceLayer + "/" + file, durable: false)
@@ -215,7 +216,7 @@ struct MigrateTests {
         }
         if disk {
             #expect(migrated.output.contains("its disk quota on root@192.168.231.2: "), "\(migrated.output)")
-            try checkDiskOnTarget(target, namespace: "/proc/\(sshd)/ns/net", global: targetGlobal)
+            try checkDiskOnTarget(target, namespace: "/proc/\(sshd)/ns", global: targetGlobal)
         }
         // The target's berth stops it in its own namespace (its veth is there).
         try must(["/usr/bin/nsenter", "--net=/proc/\(sshd)/ns/net", ContainerCLITests.binary, "stop", "counter"] + targetGlobal)
@@ -225,7 +226,8 @@ struct MigrateTests {
     /// `berth plan` of the same manifests has nothing to do (the quota's
     /// limit and use observed).
     func checkDiskOnTarget(_ target: TestHost, namespace: String, global: [String]) throws {
-        let inside = ["/usr/bin/nsenter", "--net=" + namespace, ContainerCLITests.binary]
+        // In the target's namespaces: its disk image is mounted in the mount one.
+        let inside = ["/usr/bin/nsenter", "--net=" + namespace + "/net", "--mount=" + namespace + "/mnt", ContainerCLITests.binary]
         let full = try Spawn.run(
             inside + ["exec"] + global + ["counter", "--", "/bin/sh", "-c", "dd if=/dev/zero of=/tmp/big bs=1M count=80 2>&1; echo rc=$?"],
             mergingStandardError: true)
