@@ -13,7 +13,11 @@ enum Arguments {
     static let commands = [
         "validate", "plan", "apply", "show", "drift", "list", "status", "logs", "run", "exec", "enter", "start", "stop",
         "ubc", "quota", "suspend", "resume", "checkpoint", "restore", "migrate", "events", "metrics", "agent", "version", "help",
+        "migrate-receive",
     ]
+    /// Commands left out of the list an unknown one prints (help; berth
+    /// migrate's target side).
+    static let unlisted: Set = ["help", "migrate-receive"]
 
     /// A command line no parser should see: exit 64 with this message.
     struct UnknownCommand: Error, Equatable, CustomStringConvertible {
@@ -21,7 +25,7 @@ enum Arguments {
         var suggestion: String?
         var description: String {
             if let suggestion { return "unknown command '\(name)'; did you mean '\(suggestion)'?" }
-            return "unknown command '\(name)' (commands: \(commands.filter { $0 != "help" }.joined(separator: ", ")))"
+            return "unknown command '\(name)' (commands: \(commands.filter { !unlisted.contains($0) }.joined(separator: ", ")))"
         }
     }
 

@@ -82,7 +82,24 @@ struct MigrateTests {
         return pid
     }
 
-    @Test func migrateMovesARunningCounterToAnotherBerthOverSSH() throws {
+    /// The counter, with a disk quota when `disk` (64 MiB: the backend the
+    /// target's state dir gives, a disk image on the VM's plain ext4).
+    static func counterManifest(disk: Bool) -> String {
+        guard disk else { return CheckpointTests.manifest }
+        return CheckpointTests.manifest.replacingOccurrences(
+            of: "      resources:\n", with: "      resources:\n        disk:\n          size: 64Mi\n")
+    }
+
+    @Test func migrateMovesARunningCounterToAnotherBerthOverSSH() throws { try migrateCounter(disk: false) }
+
+    /// With a disk quota: the target makes the same quota before the layer
+    /// comes, the counter counts on there, a write past the limit is
+    /// refused inside, and the target's `berth plan` is a no-op. Alone with
+    /// BERTH_VM_SUITES='MigrateTests/migrateMovesACounterWithADiskQuota'.
+    @Test(.disabled("work in progress (mig14): the migration completes, but the test does not see the target's layer yet"))
+    func migrateMovesACounterWithADiskQuota() throws { try migrateCounter(disk: true) }
+
+    func migrateCounter(disk: Bool) throws {
         let source = try TestHost()
         let target = try TestHost()
         let timer = StepTimer("MigrateTests")
@@ -126,7 +143,7 @@ struct MigrateTests {
 
         let directory = source.root + "/manifests"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        try CheckpointTests.manifest.write(toFile: directory + "/counter.yaml", atomically: true, encoding: .utf8)
+        try MigrateTests.counterManifest(disk: disk).write(toFile: directory + "/counter.yaml", atomically: true, encoding: .utf8)
         #expect(try checkpoint.berth(source, ["apply", directory]).code == 0)
         timer.mark("apply")
         #expect(eventually { checkpoint.lines(source).count >= 3 })
@@ -139,8 +156,10 @@ struct MigrateTests {
         // A file and a directory in the layer, removed on the source once
         // the first copy has brought them to the target (while the memory
         // is pre-dumped): the second copy removes them there too.
-        let sourceLayer = source.root + "/state/containers/counter/upper/tmp"
-        let targetLayer = target.root + "/state/containers/counter/upper/tmp"
+        let layer = disk ? "/state/containers/counter/disk/upper/tmp" : "/state/containers/counter/upper/tmp"
+        let sourceLayer = source.root + layer
+        // The target's disk image is mounted in its sshd's mount namespace: seen through its root.
+        let targetLayer = (disk ? "/proc/\(sshd)/root" : "") + target.root + layer
         try Syscall.makeDirectories(sourceLayer + "/gone-dir")
         for file in ["gone-file", "gone-dir/inner", "kept-file"] {
             try Syscall.writeAtomically(Array("x\n".utf8), to: sourceLayer + "/" + file, durable: false)
@@ -177,7 +196,7 @@ struct MigrateTests {
 
         // Gone here, running there, counting on from where it was.
         #expect(source.runtime.state.load("counter") == nil)
-        let moved = target.root + "/state/containers/counter/upper/tmp/count"
+        let moved = targetLayer + "/count"
         func counted() -> [(pid: Int, count: Int)] {
             let text = (try? String(contentsOfFile: moved, encoding: .utf8)) ?? ""
             return text.split(separator: "\n").compactMap { line in
@@ -196,7 +215,31 @@ struct MigrateTests {
             Issue.record("counter does not run on the target")
             return
         }
+        if disk {
+            #expect(migrated.output.contains("its disk quota on root@192.168.231.2: "), "\(migrated.output)")
+            try checkDiskOnTarget(target, namespace: "/proc/\(sshd)/ns", global: targetGlobal)
+        }
         // The target's berth stops it in its own namespace (its veth is there).
         try must(["/usr/bin/nsenter", "--net=/proc/\(sshd)/ns/net", ContainerCLITests.binary, "stop", "counter"] + targetGlobal)
+    }
+
+    /// On the target: a write past the 64 MiB quota is refused inside, and
+    /// `berth plan` of the same manifests has nothing to do (the quota's
+    /// limit and use observed).
+    func checkDiskOnTarget(_ target: TestHost, namespace: String, global: [String]) throws {
+        // In the target's namespaces: its disk image is mounted in the mount one.
+        let inside = ["/usr/bin/nsenter", "--net=" + namespace + "/net", "--mount=" + namespace + "/mnt", ContainerCLITests.binary]
+        let full = try Spawn.run(
+            inside + ["exec"] + global + ["counter", "--", "/bin/sh", "-c", "dd if=/dev/zero of=/tmp/big bs=1M count=80 2>&1; echo rc=$?"],
+            mergingStandardError: true)
+        let written = String(decoding: full.output, as: UTF8.self)
+        #expect(written.contains("No space left on device") || written.contains("Disk quota exceeded"), "\(written)")
+        #expect(!written.contains("rc=0"), "\(written)")
+        _ = try? Spawn.run(inside + ["exec"] + global + ["counter", "--", "/bin/rm", "-f", "/tmp/big"], mergingStandardError: true)
+        let manifests = target.root + "/manifests"
+        try FileManager.default.createDirectory(atPath: manifests, withIntermediateDirectories: true)
+        try MigrateTests.counterManifest(disk: true).write(toFile: manifests + "/counter.yaml", atomically: true, encoding: .utf8)
+        let plan = try Spawn.run(inside + ["plan", "--detailed-exitcode"] + global + [manifests], mergingStandardError: true)
+        #expect((plan.status >> 8) & 0xff == 0, "\(String(decoding: plan.output, as: UTF8.self))")
     }
 }

@@ -43,6 +43,14 @@ import Testing
         func deleteHere(_ name: String) throws { try record("delete here \(name)") }
         func removeTree(_ path: String) throws { calls.append("rm here \(path)") }
         func writeLayerList(_ name: String, to path: String) throws { try record("list layer \(name) → \(path)") }
+        /// Whether the container has a disk quota; what the target answers `migrate-receive` with.
+        var disk = false
+        var diskAnswer = "motd line\nberth-disk-backend: image\n"
+        func writeDiskRecord(_ name: String, into directory: String) throws -> Bool {
+            guard disk else { return false }
+            try record("disk record \(name) → \(directory)")
+            return true
+        }
 
         func run(_ command: [String]) throws -> String {
             let line = "remote " + RemoteBerth.line(command)
@@ -51,6 +59,7 @@ import Testing
                 guard targetHas || calls.contains(where: { $0.contains("berth restore") }) else { throw Failure() }
                 return "{\"name\": \"c1\", \"state\": \"\(targetState)\", \"pid\": 42}"
             }
+            if line.contains(" migrate-receive ") && line.contains("--record") { return diskAnswer }
             return ""
         }
         func send(_ directory: String, to remoteDirectory: String) throws { try record("send \(directory) → \(remoteDirectory)") }
@@ -143,6 +152,62 @@ import Testing
         #expect(report?.freezeMilliseconds == 7)
     }
 
+    /// A container with a disk quota: the target makes its backend from the
+    /// record before the layer comes, the layer goes into it, and the
+    /// report says which backend the target made.
+    @Test func aDiskQuotaIsMadeOnTheTargetBeforeTheLayerGoesIntoIt() throws {
+        let fakes = Fakes()
+        fakes.disk = true
+        let (report, error) = run(fakes)
+        #expect(error == nil)
+        let receive =
+            "remote berth migrate-receive c1 --record /srv/berth/migrate/c1/disk/container.json --state-dir /srv/berth"
+        #expect(
+            Array(fakes.calls.prefix(7)) == [
+                "remote berth version --state-dir /srv/berth",
+                "remote berth status c1 -o json --state-dir /srv/berth",
+                "remote mkdir -p -- /srv/berth/migrate/c1",
+                "disk record c1 → /state/migrate/c1/disk",
+                "send /state/migrate/c1/disk → /srv/berth/migrate/c1/disk",
+                receive,
+                "send /state/containers/c1/upper → /srv/berth/containers/c1/disk/upper",
+            ])
+        #expect(
+            fakes.calls.contains(
+                "remote "
+                    + RemoteBerth.line(
+                        MigrationTests.target.prune("/srv/berth/containers/c1/disk/upper", keeping: "/srv/berth/migrate/c1/layer/paths"))))
+        #expect(report?.targetDisk == "image")
+        #expect(Migration.receivedBackend(in: "motd\nberth-disk-backend: project-quota\n") == "project-quota")
+    }
+
+    /// A failure once the target made the disk backend: it is discarded
+    /// there (image detached and removed, project cleared) before its files go.
+    @Test(arguments: ["send /state/containers/c1/upper", "remote sh -c 'berth restore"])
+    func aFailedDiskMigrationDiscardsTheTargetsBackend(_ failing: String) throws {
+        let fakes = Fakes()
+        fakes.disk = true
+        fakes.failing = failing
+        let error = try #require(run(fakes).error)
+        let discard = "remote berth migrate-receive c1 --discard --state-dir /srv/berth"
+        let remove = "remote rm -rf -- /srv/berth/migrate/c1 /srv/berth/containers/c1"
+        let discarded = try #require(fakes.calls.firstIndex(of: discard))
+        let removed = try #require(fakes.calls.firstIndex(of: remove))
+        #expect(discarded < removed)
+        #expect(error.rollback.contains("removed its disk quota on root@node2"))
+    }
+
+    /// A target that does not say which backend it made is rolled back.
+    @Test func aTargetThatDoesNotNameItsDiskBackendIsRolledBack() throws {
+        let fakes = Fakes()
+        fakes.disk = true
+        fakes.diskAnswer = "ok\n"
+        let error = try #require(run(fakes).error)
+        #expect(error.step == .checkTarget)
+        #expect(fakes.calls.contains("remote berth migrate-receive c1 --discard --state-dir /srv/berth"))
+        #expect(!fakes.calls.contains { $0.hasPrefix("send /state/containers") })
+    }
+
     /// A pre-dump that wrote few pages ends the pre-dumps: the final dump
     /// is made on top of it, and the steps of the others are left out.
     @Test func preDumpsStopOnceOneWroteFewPages() throws {
@@ -221,16 +286,16 @@ import Testing
         #expect(!fakes.calls.contains { $0.hasPrefix("remote rm") || $0.hasPrefix("remote mkdir") })
     }
 
-    /// A container with a disk quota does not move yet: refused before
-    /// anything is asked of the target, and it keeps running.
+    /// A container berth cannot move (its layer in memory) is refused
+    /// before anything is asked of the target, and it keeps running.
     @Test func aContainerTheSourceCannotMoveIsRefusedBeforeTheTargetIsAsked() throws {
         let fakes = Fakes()
-        fakes.layerRefusal = "container c1 has a disk quota (resources.disk): berth migrate does not move those yet"
+        fakes.layerRefusal = "container c1 runs in the foreground (berth run): its private layer is in memory"
         let error = try #require(run(fakes).error)
         #expect(error.step == .checkTarget)
         #expect(
             error.description
-                == "migrate failed at check the target: container c1 has a disk quota (resources.disk): berth migrate does not move those yet "
+                == "migrate failed at check the target: container c1 runs in the foreground (berth run): its private layer is in memory "
                 + "(it kept running here)")
         #expect(!fakes.calls.contains { $0.hasPrefix("remote") || $0.hasPrefix("dump") || $0.hasPrefix("send") })
     }

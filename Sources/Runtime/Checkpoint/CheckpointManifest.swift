@@ -49,6 +49,24 @@ public struct CheckpointManifest: Codable, Equatable, Sendable {
         }
     }
 
+    /// The container's disk quota as the host held it at the dump: its
+    /// private layer (not in the image directory) stays in that backend,
+    /// which a restore on this host adopts again.
+    public struct Disk: Codable, Equatable, Sendable {
+        public var backend: DiskBackend
+        /// The space limit (the image's size, or the project's block limit).
+        public var size: UInt64?
+        public var inodes: UInt64?
+        /// The project ID (project-quota backend).
+        public var project: UInt32?
+        public init(backend: DiskBackend, size: UInt64?, inodes: UInt64?, project: UInt32?) {
+            self.backend = backend
+            self.size = size
+            self.inodes = inodes
+            self.project = project
+        }
+    }
+
     public var format = CheckpointManifest.currentFormat
     public var container: String
     public var berthVersion: String
@@ -63,10 +81,12 @@ public struct CheckpointManifest: Codable, Equatable, Sendable {
     public var hostFiles: [HostFile]
     /// File name → SHA-256 (hex) of every file of the directory but this manifest.
     public var checksums: [String: String]
+    /// Its disk quota (nil: none).
+    public var disk: Disk?
 
     public init(
         container: String, berthVersion: String, kernel: String, criu: String, initPID: Int32, leftRunning: Bool, spec: ContainerConfig?,
-        veths: [Veth], hostFiles: [HostFile], checksums: [String: String]
+        veths: [Veth], hostFiles: [HostFile], checksums: [String: String], disk: Disk? = nil
     ) {
         self.container = container
         self.berthVersion = berthVersion
@@ -78,6 +98,7 @@ public struct CheckpointManifest: Codable, Equatable, Sendable {
         self.veths = veths
         self.hostFiles = hostFiles
         self.checksums = checksums
+        self.disk = disk
     }
 
     /// The SHA-256 of every regular file in `directory` but the manifest;

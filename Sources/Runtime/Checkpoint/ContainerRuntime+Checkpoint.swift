@@ -101,7 +101,8 @@ extension ContainerRuntime {
             container: name, berthVersion: berthVersion, kernel: HostIdentity.kernelRelease(), criu: version,
             initPID: pid, leftRunning: leaveRunning, spec: record.spec, veths: veths,
             hostFiles: hostFiles.map { CheckpointManifest.HostFile(key: $0.key, path: $0.path, flags: $0.flags) },
-            checksums: try CheckpointManifest.checksums(of: directory))
+            checksums: try CheckpointManifest.checksums(of: directory),
+            disk: diskQuota(record).map { CheckpointManifest.Disk(backend: $0.backend, size: $0.size, inodes: $0.inodes, project: $0.project) })
         try Syscall.writeAtomically(try RecordJSON.encode(manifest), to: directory + "/" + CheckpointManifest.fileName)
         phases.mark("checksums")
         if !leaveRunning {
@@ -163,6 +164,8 @@ extension ContainerRuntime {
         record.upper = privateDirectory + "/upper"
         record.work = privateDirectory + "/work"
         record.diskImage = disk?.image
+        // This host's project ID (a migrate's target takes one of its own).
+        record.diskProject = disk?.project
         record.rootfs = state.runDirectory(name) + "/rootfs"
         record.cgroup = try cgroupPath(name).description
         record.scope = nil

@@ -1,3 +1,4 @@
+import FoundationEssentials
 import Kernel
 import Model
 
@@ -8,11 +9,64 @@ extension ContainerRuntime: MigrationSource {
         if record.privateLayerInMemory == true {
             throw RuntimeError(description: "container \(name) runs in the foreground (berth run): its private layer is in memory")
         }
-        // The image would have to move as a whole, and be made on the target.
-        if record.diskImage != nil || record.diskProject != nil {
-            throw RuntimeError(description: "container \(name) has a disk quota (resources.disk): berth migrate does not move those yet")
-        }
         return record.upper
+    }
+
+    public func writeDiskRecord(_ name: String, into directory: String) throws -> Bool {
+        guard let record = state.load(name) else { throw RuntimeError(description: "no container \(name)") }
+        guard record.diskImage != nil || record.diskProject != nil else { return false }
+        try Syscall.makeDirectories(directory, mode: 0o700)
+        try Syscall.writeAtomically(try RecordJSON.encode(record), to: directory + "/" + Migration.diskRecordFile)
+        return true
+    }
+
+    /// The target side of a migration of a container with a disk quota
+    /// (`berth migrate-receive NAME --record FILE`): its private layer's
+    /// backend made as a create would make it (a project quota where the
+    /// state dir's filesystem enforces them, else a disk image), sized and
+    /// mounted, before the layer is copied into it; `berth restore` then
+    /// adopts it. Nothing is left when it fails.
+    public func receiveDisk(_ name: String, record path: String) throws -> DiskBackend {
+        try Names.checkDNSLabel(name)
+        guard state.load(name) == nil else { throw RuntimeError(description: "this host already has a container \(name)") }
+        let saved: ContainerRecord
+        do {
+            saved = try JSONDecoder().decode(ContainerRecord.self, from: Data(try Syscall.readFile(path)))
+        } catch {
+            throw RuntimeError(description: "\(path): unreadable record: \(error)")
+        }
+        guard let spec = saved.spec, spec.resources.disk?.size != nil else {
+            throw RuntimeError(description: "\(path): the record of \(name) has no spec.resources.disk.size")
+        }
+        let container = ContainerObject(
+            metadata: ObjectMeta(name: name, labels: saved.labels ?? [:]), spec: spec, source: SourceLocation(file: path, line: 1, column: 1))
+        do {
+            guard let disk = try privateDisk(container, owner: try mappedRoot(container) ?? (0, 0)) else {
+                throw RuntimeError(description: "\(name): no disk quota was made")
+            }
+            return disk.project != nil ? .projectQuota : .image
+        } catch {
+            try? discardReceivedDisk(name)
+            throw error
+        }
+    }
+
+    /// Undoes `receiveDisk` (`berth migrate-receive NAME --discard`): the
+    /// image unmounted (its loop device goes) and removed, or the project's
+    /// limits cleared, and the container's directory removed; a container
+    /// restored from it already is deleted.
+    public func discardReceivedDisk(_ name: String) throws {
+        try Names.checkDNSLabel(name)
+        if let record = state.load(name) {
+            try delete(record, keepPrivateLayer: false)
+            return
+        }
+        let disk = state.diskImage(name)
+        // The image's root has the image's own project: only a directory's counts.
+        let project = disk.exists ? 0 : ((try? ProjectQuota.project(of: disk.mountPoint))?.id ?? 0)
+        try disk.unmount()
+        try Syscall.removeTree(state.containerDirectory(name))
+        if project != 0 { try ProjectQuota.setLimits(bytes: nil, inodes: nil, of: project, on: state.containersDirectory) }
     }
 
     public func dump(_ name: String, into directory: String, parent: String?) throws {

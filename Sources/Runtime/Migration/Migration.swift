@@ -1,4 +1,5 @@
 import FoundationEssentials
+import Model
 
 /// What `berth migrate` needs of the source host (ContainerRuntime; a fake
 /// in tests).
@@ -21,6 +22,10 @@ public protocol MigrationSource {
     /// Writes the paths the private layer holds (Migration.layerList) to
     /// the file `path` (its directory made).
     func writeLayerList(_ name: String, to path: String) throws
+    /// When the container has a disk quota: writes its record into the
+    /// directory `directory` (made; Migration.diskRecordFile), for the
+    /// target to make the same backend before the layer comes, and says so.
+    func writeDiskRecord(_ name: String, into directory: String) throws -> Bool
 }
 
 /// The target host, reached through the ssh client (a fake in tests).
@@ -85,6 +90,8 @@ public struct Migration: Sendable {
         /// From the final dump to the target's "running": how long the
         /// container did not run.
         public var freezeMilliseconds: UInt64
+        /// The disk backend the target made for its disk quota (nil: it has none).
+        public var targetDisk: String? = nil
     }
 
     public let name: String
@@ -129,6 +136,21 @@ public struct Migration: Sendable {
     /// The directory of the list of the layer's paths at the freeze.
     static let layerListName = "layer"
     static let layerListFile = "paths"
+    /// The directory of the record the target makes the disk backend from.
+    static let diskName = "disk"
+    public static let diskRecordFile = "container.json"
+    /// The line the target's `berth migrate-receive` answers with: the backend it made.
+    public static let receivedPrefix = "berth-disk-backend: "
+
+    /// The backend in the target's answer (nil: none; the remote shell's
+    /// start-up files may print around it).
+    static func receivedBackend(in output: String) -> String? {
+        for line in output.split(separator: "\n") where line.hasPrefix(receivedPrefix) {
+            let backend = String(line.dropFirst(receivedPrefix.count)).trimmingWhitespace
+            if !backend.isEmpty { return backend }
+        }
+        return nil
+    }
 
     /// The paths of a tree (as `find . -mindepth 1` prints them) as the
     /// target compares them with its own: sorted by their bytes (as
@@ -153,7 +175,11 @@ public struct Migration: Sendable {
         var lastWritten: UInt64?
         var settled = false
         var targetStatus = ""
+        var targetDisk: String?
+        var diskAsked = false
         let staging = target.stagingDirectory(name)
+        // A disk quota's layer goes into the backend the target made (mounted there).
+        var layer: String { diskAsked ? target.diskLayer(name) : target.privateLayer(name) }
         for step in steps {
             switch step {
             case .preDump(let n), .copyPreDump(let n): if settled && n > lastPreDump { continue }
@@ -172,17 +198,29 @@ public struct Migration: Sendable {
                     }
                     targetTouched = true
                     _ = try transport.run(["mkdir", "-p", "--", staging])
+                    // The disk backend is made (sized, mounted) before the layer comes.
+                    let disk = workDirectory + "/" + Migration.diskName
+                    if try source.writeDiskRecord(name, into: disk) {
+                        try transport.send(disk, to: staging + "/" + Migration.diskName)
+                        diskAsked = true
+                        let answer = try transport.run(
+                            target.berth(["migrate-receive", name, "--record", staging + "/" + Migration.diskName + "/" + Migration.diskRecordFile]))
+                        guard let backend = Migration.receivedBackend(in: answer) else {
+                            throw MigrationError.Cause("the target's berth did not say which disk backend it made: \(answer)")
+                        }
+                        targetDisk = backend
+                    }
                 case .copyLayer:
-                    try transport.send(try source.privateLayer(name), to: target.privateLayer(name))
+                    try transport.send(try source.privateLayer(name), to: layer)
                 case .copyLayerAgain:
                     // tar brings what is new or changed; what was removed
                     // since the first copy goes by the list of what is left.
-                    try transport.send(try source.privateLayer(name), to: target.privateLayer(name))
+                    try transport.send(try source.privateLayer(name), to: layer)
                     let list = workDirectory + "/" + Migration.layerListName
                     try source.writeLayerList(name, to: list + "/" + Migration.layerListFile)
                     try transport.send(list, to: staging + "/" + Migration.layerListName)
                     _ = try transport.run(
-                        target.prune(target.privateLayer(name), keeping: staging + "/" + Migration.layerListName + "/" + Migration.layerListFile))
+                        target.prune(layer, keeping: staging + "/" + Migration.layerListName + "/" + Migration.layerListFile))
                 case .preDump(let n):
                     let written = try source.preDump(
                         name, into: workDirectory + "/" + preDumpName(n), parent: n > 1 ? "../" + preDumpName(n - 1) : nil)
@@ -217,20 +255,22 @@ public struct Migration: Sendable {
                 }
             } catch {
                 let undone = rollback(
-                    after: step, source: source, transport: transport, targetTouched: targetTouched, sourceDumped: sourceDumped)
+                    after: step, source: source, transport: transport, targetTouched: targetTouched, targetDisk: diskAsked,
+                    sourceDumped: sourceDumped)
                 throw MigrationError(step: step, cause: "\(error)", rollback: undone)
             }
             done.append(step)
         }
-        return Report(steps: done, freezeMilliseconds: freeze)
+        return Report(steps: done, freezeMilliseconds: freeze, targetDisk: targetDisk)
     }
 
     /// Undoes what a failed migration did: the target loses the container
     /// and its files, the source gets it back. What each undo did (or why
     /// it could not), for the error.
-    func rollback(after step: Step, source: some MigrationSource, transport: some MigrationTransport, targetTouched: Bool, sourceDumped: Bool)
-        -> [String]
-    {
+    func rollback(
+        after step: Step, source: some MigrationSource, transport: some MigrationTransport, targetTouched: Bool, targetDisk: Bool = false,
+        sourceDumped: Bool
+    ) -> [String] {
         var undone: [String] = []
         // Deleting on the source is the last step: the target has it running.
         guard step != .deleteSource else {
@@ -241,6 +281,14 @@ public struct Migration: Sendable {
                 _ = try transport.run(target.berth(["stop", name]))
                 undone.append("stopped it on \(target.host)")
             } catch { undone.append("could not stop it on \(target.host): \(error)") }
+        }
+        if targetTouched && targetDisk {
+            // Its disk backend: the image unmounted (the loop device goes)
+            // and removed, the project's limits cleared; a restored one deleted.
+            do {
+                _ = try transport.run(target.berth(["migrate-receive", name, "--discard"]))
+                undone.append("removed its disk quota on \(target.host)")
+            } catch { undone.append("could not remove its disk quota on \(target.host): \(error)") }
         }
         if targetTouched {
             do {

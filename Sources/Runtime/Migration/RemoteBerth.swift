@@ -46,6 +46,9 @@ public struct RemoteBerth: Equatable, Sendable {
     /// private layer there (where the target's `berth restore` takes it).
     public func containerDirectory(_ name: String) -> String { stateDirectory + "/containers/" + name }
     public func privateLayer(_ name: String) -> String { containerDirectory(name) + "/upper" }
+    /// The private layer of a container with a disk quota: on its image,
+    /// or in its project-quota directory (both mounted or made at `disk`).
+    public func diskLayer(_ name: String) -> String { containerDirectory(name) + "/disk/upper" }
 
     /// ssh's argv that runs `command` on the target. ssh hands the remote
     /// shell one line: each word is quoted for it. BatchMode: a missing key

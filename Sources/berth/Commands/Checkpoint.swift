@@ -69,7 +69,9 @@ struct Migrate: ParsableCommand {
             is deleted here only once the target's berth reports it running; on any failure it \
             runs here again and the target keeps nothing of it. Prints the freeze time and the \
             placement change to commit to the manifests. The target needs the container's \
-            networks and template; containers with a disk quota do not move yet.
+            networks and template. A container with a disk quota (resources.disk) gets the \
+            same quota on the target, made before its layer is copied: a project quota where \
+            the target's state dir enforces them, else a disk image; it prints which.
             """)
     @OptionGroup var global: GlobalOptions
     @Option(name: .customLong("to"), help: ArgumentHelp("The target host, as ssh takes it ([user@]host).", valueName: "host"))
@@ -115,9 +117,37 @@ struct Migrate: ParsableCommand {
         }
         if !quiet {
             print("migrated \(name) to \(host) (freeze \(report.freezeMilliseconds) ms)")
+            if let backend = report.targetDisk { print("its disk quota on \(host): \(backend)") }
             let source = (try? HostIdentity.hostname()) ?? "this host"
             let targetName = String(host.split(separator: "@").last ?? Substring(host))
             print("commit the placement change: Container/\(name) spec.placement.hostnames: [\(source)] → [\(targetName)]")
+        }
+    }
+}
+
+/// The target's side of `berth migrate` for a container with a disk quota
+/// (the source's berth runs it over ssh): the backend made before the
+/// layer comes, or removed when the migration fails.
+struct MigrateReceive: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "migrate-receive", abstract: "Prepare (or discard) a migrating container's disk quota (berth migrate's target side).",
+        shouldDisplay: false)
+    @OptionGroup var global: GlobalOptions
+    @Option(help: ArgumentHelp("The container's record, sent by the source.", valueName: "file")) var record: String?
+    @Flag(help: "Remove what a failed migration made here.") var discard = false
+    @Argument(help: "Container name.") var name: String
+
+    func validate() throws {
+        guard (record != nil) != discard else { throw ValidationError("give one of --record FILE and --discard") }
+    }
+
+    func run() throws {
+        let runtime = try RuntimeContext.runtime(global)
+        if let record {
+            let backend = try runtime.receiveDisk(name, record: absolutePath(record))
+            print(Migration.receivedPrefix + backend.rawValue)
+        } else {
+            try runtime.discardReceivedDisk(name)
         }
     }
 }
