@@ -177,8 +177,9 @@ import Testing
                 "remote "
                     + RemoteBerth.line(
                         MigrationTests.target.prune("/srv/berth/containers/c1/disk/upper", keeping: "/srv/berth/migrate/c1/layer/paths"))))
-        #expect(report?.targetDisk == "image")
-        #expect(Migration.receivedBackend(in: "motd\nberth-disk-backend: project-quota\n") == "project-quota")
+        #expect(report?.targetDisk == .image)
+        #expect(Migration.receivedBackend(in: "motd\nberth-disk-backend: project-quota\n") == .projectQuota)
+        #expect(Migration.receivedBackend(in: "berth-disk-backend: zfs\n") == nil)
     }
 
     /// A failure once the target made the disk backend: it is discarded

@@ -91,7 +91,7 @@ public struct Migration: Sendable {
         /// container did not run.
         public var freezeMilliseconds: UInt64
         /// The disk backend the target made for its disk quota (nil: it has none).
-        public var targetDisk: String? = nil
+        public var targetDisk: DiskBackend? = nil
     }
 
     public let name: String
@@ -142,12 +142,11 @@ public struct Migration: Sendable {
     /// The line the target's `berth migrate-receive` answers with: the backend it made.
     public static let receivedPrefix = "berth-disk-backend: "
 
-    /// The backend in the target's answer (nil: none; the remote shell's
-    /// start-up files may print around it).
-    static func receivedBackend(in output: String) -> String? {
+    /// The backend in the target's answer (nil: none, or one this berth
+    /// does not know; the remote shell's start-up files may print around it).
+    static func receivedBackend(in output: String) -> DiskBackend? {
         for line in output.split(separator: "\n") where line.hasPrefix(receivedPrefix) {
-            let backend = String(line.dropFirst(receivedPrefix.count)).trimmingWhitespace
-            if !backend.isEmpty { return backend }
+            if let backend = DiskBackend(rawValue: String(line.dropFirst(receivedPrefix.count)).trimmingWhitespace) { return backend }
         }
         return nil
     }
@@ -175,7 +174,7 @@ public struct Migration: Sendable {
         var lastWritten: UInt64?
         var settled = false
         var targetStatus = ""
-        var targetDisk: String?
+        var targetDisk: DiskBackend?
         var diskAsked = false
         let staging = target.stagingDirectory(name)
         // A disk quota's layer goes into the backend the target made (mounted there).

@@ -117,7 +117,7 @@ struct Migrate: ParsableCommand {
         }
         if !quiet {
             print("migrated \(name) to \(host) (freeze \(report.freezeMilliseconds) ms)")
-            if let backend = report.targetDisk { print("its disk quota on \(host): \(backend)") }
+            if let backend = report.targetDisk { print("its disk quota on \(host): \(backend.rawValue)") }
             let source = (try? HostIdentity.hostname()) ?? "this host"
             let targetName = String(host.split(separator: "@").last ?? Substring(host))
             print("commit the placement change: Container/\(name) spec.placement.hostnames: [\(source)] → [\(targetName)]")
