@@ -18,9 +18,13 @@ public enum NFTablesNetlink {
         (NFNL_SUBSYS_NFTABLES << 8 | NFT_MSG_GETTABLE, 0, [family, 0, 0, 0] + Attribute.encode([.string(NFTA_TABLE_NAME, name)]))
     }
 
-    /// Whether the table exists in this network namespace.
-    public static func tableExists(family: UInt8, name: String) throws -> Bool {
-        let client = RouteNetlink(transport: try NetlinkSocket(protocol: NETLINK_NETFILTER))
+    /// Whether the table exists in this network namespace, or in the one
+    /// `networkNamespaceFD` opens (a container's).
+    public static func tableExists(family: UInt8, name: String, networkNamespaceFD: Int32? = nil) throws -> Bool {
+        let socket =
+            try networkNamespaceFD.map { fd throws(SystemError) in try NetlinkSocket(protocol: NETLINK_NETFILTER, networkNamespaceFD: fd) }
+            ?? NetlinkSocket(protocol: NETLINK_NETFILTER)
+        let client = RouteNetlink(transport: socket)
         do {
             _ = try client.get(getTable(family: family, name: name), operation: "get nftables table \(name)")
             return true

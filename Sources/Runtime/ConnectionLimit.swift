@@ -1,4 +1,5 @@
 import Kernel
+import Netlink
 
 #if canImport(Glibc)
     import Glibc
@@ -20,7 +21,9 @@ import Kernel
 /// was never counted, and the limit let one connection too many through
 /// (7 times in 20 bursts of 20 connects on two CPUs; none with one rule).
 public enum ConnectionLimit {
-    static let table = "inet berth_ubc"
+    /// Its name, in family inet.
+    static let tableName = "berth_ubc"
+    static let table = "inet \(tableName)"
     static let countChain = "count"
 
     /// The table for `limit` connections, replacing any in one transaction.
@@ -46,7 +49,11 @@ public enum ConnectionLimit {
     public static func observe(pid: pid_t) throws -> (limit: Int, refused: UInt64)? {
         let namespaceFD = try Syscall.open("/proc/\(pid)/ns/net", O_RDONLY)
         defer { Syscall.close(namespaceFD) }
-        guard let listing = try? NFTables.run("list table \(table)", inNetworkNamespace: namespaceFD) else { return nil }
+        // Asked over nfnetlink first: most containers have no table, and
+        // libnftables stays unloaded (the agent's idle memory).
+        guard (try? NFTablesNetlink.tableExists(family: NFTablesNetlink.familyINET, name: tableName, networkNamespaceFD: namespaceFD)) != false,
+            let listing = try? NFTables.run("list table \(table)", inNetworkNamespace: namespaceFD)
+        else { return nil }
         return parse(listing)
     }
 

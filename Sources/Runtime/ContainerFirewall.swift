@@ -1,4 +1,5 @@
 import Kernel
+import Netlink
 import Model
 
 #if canImport(Glibc)
@@ -9,7 +10,9 @@ import Model
 /// namespace, applied in one libnftables transaction from a C thread that
 /// joins the namespace (never Swift code: setns is per thread).
 public enum ContainerFirewall {
-    static let table = "inet berth"
+    /// Its name, in family inet.
+    static let tableName = "berth"
+    static let table = "inet \(tableName)"
 
     /// The ruleset for `firewall` (typed values only), replacing the table in
     /// one transaction; nil when there is nothing to enforce.
@@ -62,7 +65,11 @@ extension ContainerFirewall {
     public static func ruleCount(pid: pid_t) throws -> UInt64 {
         let namespaceFD = try Syscall.open("/proc/\(pid)/ns/net", O_RDONLY)
         defer { Syscall.close(namespaceFD) }
-        guard let listing = try? NFTables.run("list table \(table)", inNetworkNamespace: namespaceFD) else { return 0 }
+        // Asked over nfnetlink first: most containers have no firewall, and
+        // libnftables stays unloaded (the agent's idle memory).
+        guard (try? NFTablesNetlink.tableExists(family: NFTablesNetlink.familyINET, name: tableName, networkNamespaceFD: namespaceFD)) != false,
+            let listing = try? NFTables.run("list table \(table)", inNetworkNamespace: namespaceFD)
+        else { return 0 }
         return ruleCount(listing: listing)
     }
 

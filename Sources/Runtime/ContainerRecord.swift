@@ -92,6 +92,11 @@ final class FileVersionCache<Value: Sendable>: Sendable {
     func keep(_ value: Value, _ file: String, _ version: Syscall.FileVersion) {
         entries.withLock { entries in entries[file] = (version, value) }
     }
+
+    /// Drops every value (and the table's storage): the next read decodes again.
+    func removeAll() {
+        entries.withLock { entries in entries = [:] }
+    }
 }
 
 extension ContainerRecord {
@@ -127,11 +132,15 @@ extension ContainerRecord {
 public struct StateStore: Sendable {
     public let paths: RuntimePaths
     /// Decoded records by file version: container.json changes only when
-    /// the container's definition does, so a long-lived berth (the agent)
-    /// decodes each one once rather than on every pass.
+    /// the container's definition does, so a pass that loads a record
+    /// several times (observe, apply, the agent's checks) decodes it once.
     private let decoded = FileVersionCache<ContainerRecord>()
 
     public init(paths: RuntimePaths) { self.paths = paths }
+
+    /// Forgets the decoded records (the agent between passes: its idle
+    /// memory); the next `load` decodes each record again.
+    public func forgetDecoded() { decoded.removeAll() }
 
     public var containersDirectory: String { paths.stateDirectory.string + "/containers" }
     public var templatesDirectory: String { paths.stateDirectory.string + "/templates" }

@@ -175,7 +175,11 @@ struct ContainerNetworkTests {
         firewall.rules?.append(FirewallRule(action: .allow, protocol: .tcp, port: 8081))
         firewall.rules?.append(FirewallRule(action: .allow, protocol: .icmp))
         let pid = host.runtime.state.load("fw1")?.pid
+        // numiptent: the table's rules, found over nfnetlink, then listed.
+        let rules = try pid.map { try ContainerFirewall.ruleCount(pid: $0) } ?? 0
+        #expect(rules > 0)
         try host.runtime.updateFirewall("fw1", ContainerConfig.Firewall(firewall))
+        #expect(try pid.map { try ContainerFirewall.ruleCount(pid: $0) } == rules + 2)
         #expect(try get(8081))
         #expect(try Spawn.run(["/usr/bin/timeout", "3", "/bin/busybox", "ping", "-c", "1", "-W", "2", "10.78.0.10"]).exitedCleanly)
         #expect(host.runtime.state.load("fw1")?.pid == pid)

@@ -59,7 +59,8 @@ public final class AgentLoop {
     var schedule: AgentSchedule
     var backoff = Backoff()
     var restartBackoff = RestartBackoff()
-    /// One runtime for every pass (its state store keeps decoded records);
+    /// One runtime for every pass (its state store keeps decoded records
+    /// during a pass, forgotten between passes);
     /// each pass's engine logs with the pass's metadata (the commit).
     let runtime: ContainerRuntime
     var reconciler: Reconciler<LinuxHost> { Reconciler(runtime: runtime.with(logger: logger), logger: logger) }
@@ -141,6 +142,11 @@ public final class AgentLoop {
                     passes += 1
                     schedule.passFinished(at: MonotonicClock.milliseconds())
                     notify((passes == 1 ? "READY=1\n" : "") + "STATUS=" + summary.status(at: AgentLoop.clock()))
+                    // Idle between passes: the decoded records go (at 1000
+                    // containers their table is a few MiB of the agent's
+                    // resident memory; a pass decodes them again in about
+                    // as long as it reads them: berth-bench reconcile).
+                    runtime.state.forgetDecoded()
                     Syscall.releaseFreedMemory()
                 } else {
                     schedule.lockRetryAt = MonotonicClock.milliseconds() + 1000
