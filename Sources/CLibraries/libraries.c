@@ -70,6 +70,8 @@ FORWARD(nftables, const char *, nft_ctx_get_output_buffer, (struct nft_ctx * con
 FORWARD(nftables, const char *, nft_ctx_get_error_buffer, (struct nft_ctx * context), (context), NULL)
 FORWARD(nftables, int, nft_run_cmd_from_buffer, (struct nft_ctx * context, const char *commands), (context, commands), -1)
 
+FORWARD(systemd, int, sd_notify, (int unset_environment, const char *state), (unset_environment, state), -ELIBACC)
+FORWARD(systemd, int, sd_watchdog_enabled, (int unset_environment, uint64_t *usec), (unset_environment, usec), -ELIBACC)
 FORWARD(systemd, int, sd_journal_open, (sd_journal * *journal, int flags), (journal, flags), -ELIBACC)
 FORWARD_VOID(systemd, sd_journal_close, (sd_journal * journal), (journal))
 FORWARD(systemd, int, sd_journal_add_match, (sd_journal * journal, const void *data, size_t size), (journal, data, size),

@@ -34,6 +34,8 @@ const char *berth_nft_ctx_get_output_buffer(struct nft_ctx *context);
 const char *berth_nft_ctx_get_error_buffer(struct nft_ctx *context);
 int berth_nft_run_cmd_from_buffer(struct nft_ctx *context, const char *commands);
 
+int berth_sd_notify(int unset_environment, const char *state);
+int berth_sd_watchdog_enabled(int unset_environment, uint64_t *usec);
 int berth_sd_journal_open(sd_journal **journal, int flags);
 void berth_sd_journal_close(sd_journal *journal);
 int berth_sd_journal_add_match(sd_journal *journal, const void *data, size_t size);
