@@ -49,14 +49,13 @@ public final class RunLock: @unchecked Sendable {
     /// `1: FLOCK  ADVISORY  WRITE 4711 08:01:1234 0 EOF`, the device as
     /// hexadecimal major:minor); nil when no line names it.
     static func holder(locks: [UInt8], device: UInt64, inode: UInt64) -> Int32? {
-        let major = ((device >> 32) & 0xffff_f000) | ((device >> 8) & 0x0000_0fff)
-        let minor = ((device >> 12) & 0xffff_ff00) | (device & 0x0000_00ff)
+        let (major, minor) = Syscall.deviceNumbers(device)
         for line in String(decoding: locks, as: UTF8.self).split(separator: "\n") {
             let fields = line.split(separator: " ")
             // A waiter's line ("1: -> FLOCK ...") has one field more: skipped.
             guard fields.count >= 6, fields[1] == "FLOCK", fields[3] == "WRITE" else { continue }
             let file = fields[5].split(separator: ":")
-            guard file.count == 3, UInt64(file[0], radix: 16) == major, UInt64(file[1], radix: 16) == minor,
+            guard file.count == 3, UInt32(file[0], radix: 16) == major, UInt32(file[1], radix: 16) == minor,
                 UInt64(file[2]) == inode
             else { continue }
             return Int32(fields[4])

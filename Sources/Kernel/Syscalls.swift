@@ -248,9 +248,13 @@ public enum Syscall {
     /// The device number (major, minor) of the filesystem `path` is on
     /// (stat(2) st_dev); nil when it cannot be stat'ed.
     public static func device(of path: String) -> (major: UInt32, minor: UInt32)? {
-        guard let device = version(path)?.device else { return nil }
-        // glibc's dev_t encoding (gnu_dev_major/minor are macros Swift cannot call).
-        return (
+        version(path).map { deviceNumbers($0.device) }
+    }
+
+    /// A dev_t's (major, minor), in glibc's encoding (gnu_dev_major/minor
+    /// are macros Swift cannot call).
+    public static func deviceNumbers(_ device: UInt64) -> (major: UInt32, minor: UInt32) {
+        (
             UInt32(truncatingIfNeeded: ((device >> 8) & 0xfff) | ((device >> 32) & ~0xfff)),
             UInt32(truncatingIfNeeded: (device & 0xff) | ((device >> 12) & ~0xff))
         )

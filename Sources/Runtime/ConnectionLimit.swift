@@ -1,5 +1,4 @@
 import Kernel
-import Netlink
 
 #if canImport(Glibc)
     import Glibc
@@ -47,13 +46,7 @@ public enum ConnectionLimit {
 
     /// The limit the kernel holds and how many connections it refused; nil without the table.
     public static func observe(pid: pid_t) throws -> (limit: Int, refused: UInt64)? {
-        let namespaceFD = try Syscall.open("/proc/\(pid)/ns/net", O_RDONLY)
-        defer { Syscall.close(namespaceFD) }
-        // Asked over nfnetlink first: most containers have no table, and
-        // libnftables stays unloaded (the agent's idle memory).
-        guard (try? NFTablesNetlink.tableExists(family: NFTablesNetlink.familyINET, name: tableName, networkNamespaceFD: namespaceFD)) != false,
-            let listing = try? NFTables.run("list table \(table)", inNetworkNamespace: namespaceFD)
-        else { return nil }
+        guard let listing = try ContainerTables.list(inet: tableName, pid: pid) else { return nil }
         return parse(listing)
     }
 

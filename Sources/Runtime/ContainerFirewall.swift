@@ -1,5 +1,4 @@
 import Kernel
-import Netlink
 import Model
 
 #if canImport(Glibc)
@@ -63,13 +62,7 @@ public enum ContainerFirewall {
 extension ContainerFirewall {
     /// How many rules the container's table holds (numiptent); 0 without a table.
     public static func ruleCount(pid: pid_t) throws -> UInt64 {
-        let namespaceFD = try Syscall.open("/proc/\(pid)/ns/net", O_RDONLY)
-        defer { Syscall.close(namespaceFD) }
-        // Asked over nfnetlink first: most containers have no firewall, and
-        // libnftables stays unloaded (the agent's idle memory).
-        guard (try? NFTablesNetlink.tableExists(family: NFTablesNetlink.familyINET, name: tableName, networkNamespaceFD: namespaceFD)) != false,
-            let listing = try? NFTables.run("list table \(table)", inNetworkNamespace: namespaceFD)
-        else { return 0 }
+        guard let listing = try ContainerTables.list(inet: tableName, pid: pid) else { return 0 }
         return ruleCount(listing: listing)
     }
 

@@ -313,7 +313,7 @@ extension ContainerRuntime {
     public func checkDiskShrink(_ name: String, to size: ByteSize?) throws {
         guard let size = size?.bytes, let record = state.load(name), record.diskImage != nil else { return }
         let disk = state.diskImage(name)
-        if let status = diskQuota(record), status.size != disk.size, let used = status.usedBytes, used > size {
+        if let status = diskQuota(record), status.spaceQuota, let used = status.usedBytes, used > size {
             // Its space is a project quota: refused below the project's use.
             throw ContainerRuntime.quotaBelowUse(name, used: used, size: size)
         }

@@ -215,6 +215,13 @@ extension BeancounterKernelTests {
     /// kept; a soft limit set behind berth's back (prlimit) is seen and put
     /// back; a command berth exec runs gets the container's limit. (Raising a hard limit live needs CAP_SYS_RESOURCE, which the
     /// sandbox of this machine lacks: lowering is what is tested here.)
+    /// Its "Max open files" line of /proc/PID/limits, spaces squeezed
+    /// ("Max open files 128 128 files"); the whole file when it has none.
+    static func openFilesLine(_ pid: Int32) -> String {
+        let text = (try? String(contentsOfFile: "/proc/\(pid)/limits", encoding: .utf8)) ?? ""
+        return text.split(separator: "\n").first { $0.hasPrefix("Max open files") }.map { $0.split(separator: " ").joined(separator: " ") } ?? text
+    }
+
     @Test func numfileIsTheInitsOpenFilesLimitAndChangesLive() throws {
         let host = try TestHost()
         defer { #expect(host.tearDown() == []) }
@@ -222,11 +229,7 @@ extension BeancounterKernelTests {
         resources.numfile = 128
         let record = try host.runtime.start(host.container("files", command: ["sleep", "300"]) { $0.resources = resources })
         let pid = try #require(record.pid)
-        func limits() -> String {
-            let text = (try? String(contentsOfFile: "/proc/\(pid)/limits", encoding: .utf8)) ?? ""
-            return text.split(separator: "\n").first { $0.hasPrefix("Max open files") }.map { $0.split(separator: " ").joined(separator: " ") }
-                ?? text
-        }
+        func limits() -> String { BeancounterKernelTests.openFilesLine(pid) }
         #expect(limits() == "Max open files 128 128 files", "\(limits())")
         resources.numfile = 64
         _ = try host.runtime.updateResources("files", resources)

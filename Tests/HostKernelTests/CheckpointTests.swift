@@ -83,7 +83,8 @@ struct CheckpointTests {
         let directory = host.root + "/manifests"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         try CheckpointTests.manifest.write(toFile: directory + "/counter.yaml", atomically: true, encoding: .utf8)
-        #expect(try berth(host, ["apply", directory]).code == 0)
+        let applied = try berth(host, ["apply", directory])
+        #expect(applied.code == 0, "\(applied.output)")
         #expect(eventually { lines(host).count >= 3 })
         let images = host.root + "/images"
 

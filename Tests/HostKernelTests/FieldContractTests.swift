@@ -281,11 +281,7 @@ struct FieldContractTests {
         try bench.write("resources: {numfile: 128}")
         #expect(try bench.berth("apply").code == 0)
         let pid = try #require(bench.pid())
-        func limit(_ pid: Int32) -> String {
-            let text = (try? String(contentsOfFile: "/proc/\(pid)/limits", encoding: .utf8)) ?? ""
-            return text.split(separator: "\n").first { $0.hasPrefix("Max open files") }.map { $0.split(separator: " ").joined(separator: " ") }
-                ?? text
-        }
+        func limit(_ pid: Int32) -> String { BeancounterKernelTests.openFilesLine(pid) }
         #expect(limit(pid) == "Max open files 128 128 files")
         try bench.write("resources: {numfile: 256}")
         let plan = try bench.berth("plan")

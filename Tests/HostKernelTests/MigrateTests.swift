@@ -84,9 +84,16 @@ struct MigrateTests {
 
     /// The counter, with a disk quota when `disk` (64 MiB: the backend the
     /// target's state dir gives, a disk image on the VM's plain ext4).
+    /// On a network of its own (br-migr, 10.87.0.0/24): the VM lane runs
+    /// suites side by side in one namespace, and CheckpointTests' counter
+    /// has br-ckpt and 10.77.0.0/24 there.
     static func counterManifest(disk: Bool) -> String {
-        guard disk else { return CheckpointTests.manifest }
-        return CheckpointTests.manifest.replacingOccurrences(
+        let own = CheckpointTests.manifest
+            .replacingOccurrences(of: "name: ckpt\n", with: "name: migr\n")
+            .replacingOccurrences(of: "network: ckpt\n", with: "network: migr\n")
+            .replacingOccurrences(of: "10.77.0.", with: "10.87.0.")
+        guard disk else { return own }
+        return own.replacingOccurrences(
             of: "      resources:\n", with: "      resources:\n        disk:\n          size: 64Mi\n")
     }
 
@@ -113,7 +120,7 @@ struct MigrateTests {
                 kill(sshd, SIGKILL)
                 _ = Reaper.wait(sshd)
             }
-            try? RouteNetlink().deleteLink("br-ckpt")
+            try? RouteNetlink().deleteLink("br-migr")
             try? RouteNetlink().deleteLink("mgsrc0")
             #expect(source.tearDown() == [])
             #expect(target.tearDown() == [])
@@ -136,7 +143,7 @@ struct MigrateTests {
         // The target has the container's network (its bridge in its namespace).
         let networkOnly = target.root + "/network"
         try FileManager.default.createDirectory(atPath: networkOnly, withIntermediateDirectories: true)
-        let network = String(CheckpointTests.manifest.components(separatedBy: "---").first ?? "")
+        let network = String(MigrateTests.counterManifest(disk: false).components(separatedBy: "---").first ?? "")
         try network.write(toFile: networkOnly + "/network.yaml", atomically: true, encoding: .utf8)
         try must(["/usr/bin/nsenter", "--net=/proc/\(sshd)/ns/net", ContainerCLITests.binary, "apply"] + targetGlobal + [networkOnly])
         timer.mark("target's network")
@@ -144,7 +151,8 @@ struct MigrateTests {
         let directory = source.root + "/manifests"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         try MigrateTests.counterManifest(disk: disk).write(toFile: directory + "/counter.yaml", atomically: true, encoding: .utf8)
-        #expect(try checkpoint.berth(source, ["apply", directory]).code == 0)
+        let applied = try checkpoint.berth(source, ["apply", directory])
+        #expect(applied.code == 0, "\(applied.output)")
         timer.mark("apply")
         #expect(eventually { checkpoint.lines(source).count >= 3 })
         timer.mark("3 counts")

@@ -80,12 +80,9 @@ enum Reconciliation {
         PhaseTimes.mark("observe")
         let conflicts = Planner.conflicts(desired: desired, observed: observed, options: options)
         guard conflicts.isEmpty else {
-            let locations = Dictionary(
-                desired.containers.map { (ObjectRef.container($0.metadata.name), $0.source) }
-                    + desired.networks.map { (ObjectRef.network($0.metadata.name), $0.source) },
-                uniquingKeysWith: { first, _ in first })
+            let sources = locations(desired)
             let errors = conflicts.compactMap { conflict in
-                locations[conflict.object].map {
+                sources[conflict.object].map {
                     ManifestError(
                         location: $0, fieldPath: "metadata.name", message: "\(conflict.object) belongs to source \(conflict.owner)",
                         hint: "apply it with that source (--source '\(conflict.owner)'), or pass --take-ownership to move it to this one")
@@ -98,9 +95,9 @@ enum Reconciliation {
         let actions = Planner.plan(desired: desired, observed: observed, options: options)
         let clashes = Planner.addressConflicts(desired: desired, observed: observed, actions: actions)
         guard clashes.isEmpty else {
-            let locations = Dictionary(desired.containers.map { ($0.metadata.name, $0.source) }, uniquingKeysWith: { first, _ in first })
+            let sources = locations(desired)
             let errors = clashes.compactMap { clash in
-                locations[clash.container].map {
+                sources[.container(clash.container)].map {
                     ManifestError(
                         location: $0, fieldPath: clash.field, message: clash.description,
                         hint: "delete it first: apply with --prune if no manifest of its source names it any more, or berth stop \(clash.holder)")
@@ -114,6 +111,15 @@ enum Reconciliation {
             Console.error("note: " + note)
         }
         return actions
+    }
+
+    /// Where the manifests declare each object, for errors found after
+    /// they were read.
+    static func locations(_ desired: DesiredHost) -> [ObjectRef: SourceLocation] {
+        Dictionary(
+            desired.containers.map { (ObjectRef.container($0.metadata.name), $0.source) }
+                + desired.networks.map { (ObjectRef.network($0.metadata.name), $0.source) },
+            uniquingKeysWith: { first, _ in first })
     }
 
     /// Errors found after the manifests were read (what the host holds
