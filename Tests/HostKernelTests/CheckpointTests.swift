@@ -64,9 +64,10 @@ struct CheckpointTests {
         return ((result.status >> 8) & 0xff, String(decoding: result.output, as: UTF8.self))
     }
 
-    /// The counter's lines ("PID N"), as its private layer holds them.
-    func lines(_ host: TestHost) -> [(pid: Int, count: Int)] {
-        let text = (try? String(contentsOfFile: host.root + "/state/containers/counter/upper/tmp/count", encoding: .utf8)) ?? ""
+    /// The counter's lines ("PID N"), as its private layer holds them
+    /// (`layer`: under the state dir; with a disk quota, `disk/upper`).
+    func lines(_ host: TestHost, layer: String = "/state/containers/counter/upper") -> [(pid: Int, count: Int)] {
+        let text = (try? String(contentsOfFile: host.root + layer + "/tmp/count", encoding: .utf8)) ?? ""
         return text.split(separator: "\n").compactMap { line in
             let fields = line.split(separator: " ")
             guard fields.count == 2, let pid = Int(fields[0]), let count = Int(fields[1]) else { return nil }
