@@ -154,5 +154,23 @@ struct CheckpointTests {
         #expect(record.checkpoint == nil)
         let plan = try berth(host, ["plan", "--detailed-exitcode", directory])
         #expect(plan.code == 0, "\(plan.output)")
+
+        // --leave-running: dumped, and it counts on; the plan stays a no-op,
+        // and a restore over the running container is refused.
+        let kept = host.root + "/images-kept"
+        let leave = try berth(host, ["checkpoint", "counter", "--to", kept, "--leave-running"])
+        #expect(leave.code == 0, "\(leave.output)")
+        #expect(FileManager.default.fileExists(atPath: kept + "/berth-checkpoint.json"))
+        guard case .running = host.runtime.status("counter") else {
+            Issue.record("counter is not running after checkpoint --leave-running")
+            return
+        }
+        let counted = lines(host).last?.count ?? 0
+        #expect(eventually { (lines(host).last?.count ?? 0) >= counted + 3 })
+        #expect(host.runtime.state.load("counter")?.checkpoint == nil)
+        let still = try berth(host, ["plan", "--detailed-exitcode", directory])
+        #expect(still.code == 0, "\(still.output)")
+        let over = try berth(host, ["restore", "counter", "--from", kept])
+        #expect(over.code == 1 && over.output.contains("is running"), "\(over.output)")
     }
 }
