@@ -13,13 +13,12 @@ struct library {
     void *handle;
 };
 
-static struct library nftables = {"libnftables.so.1", PTHREAD_ONCE_INIT, NULL};
+static const char nftables_soname[] = "libnftables.so.1";
 static struct library systemd = {"libsystemd.so.0", PTHREAD_ONCE_INIT, NULL};
 static struct library cap = {"libcap.so.2", PTHREAD_ONCE_INIT, NULL};
 static struct library yaml = {"libyaml-0.so.2", PTHREAD_ONCE_INIT, NULL};
 static char library_error[256];
 
-static void open_nftables(void) { nftables.handle = dlopen(nftables.soname, RTLD_NOW | RTLD_LOCAL); }
 static void open_systemd(void) { systemd.handle = dlopen(systemd.soname, RTLD_NOW | RTLD_LOCAL); }
 static void open_cap(void) { cap.handle = dlopen(cap.soname, RTLD_NOW | RTLD_LOCAL); }
 static void open_yaml(void) { yaml.handle = dlopen(yaml.soname, RTLD_NOW | RTLD_LOCAL); }
@@ -62,13 +61,93 @@ static void *symbol(struct library *library, void (*open)(void), const char *nam
         resolved args;                                                                                 \
     }
 
-FORWARD(nftables, struct nft_ctx *, nft_ctx_new, (uint32_t flags), (flags), NULL)
-FORWARD_VOID(nftables, nft_ctx_free, (struct nft_ctx * context), (context))
-FORWARD(nftables, int, nft_ctx_buffer_output, (struct nft_ctx * context), (context), -1)
-FORWARD(nftables, int, nft_ctx_buffer_error, (struct nft_ctx * context), (context), -1)
-FORWARD(nftables, const char *, nft_ctx_get_output_buffer, (struct nft_ctx * context), (context), NULL)
-FORWARD(nftables, const char *, nft_ctx_get_error_buffer, (struct nft_ctx * context), (context), NULL)
-FORWARD(nftables, int, nft_run_cmd_from_buffer, (struct nft_ctx * context, const char *commands), (context, commands), -1)
+// libnftables can be closed again (berth_nftables_close_idle): it and what
+// it loads (libnftnl, libmnl, libxtables, libjansson, libgmp) are about
+// 1.4 MiB of the agent's resident memory, used for a moment each pass.
+// Its functions are looked up when it is opened, under `lock`, and stay
+// valid while a context lives: every other call takes a context, and the
+// library is closed only when none does.
+static struct {
+    pthread_mutex_t lock;
+    void *handle;
+    unsigned contexts;
+    struct nft_ctx *(*ctx_new)(uint32_t flags);
+    void (*ctx_free)(struct nft_ctx *context);
+    int (*buffer_output)(struct nft_ctx *context);
+    int (*buffer_error)(struct nft_ctx *context);
+    const char *(*output_buffer)(struct nft_ctx *context);
+    const char *(*error_buffer)(struct nft_ctx *context);
+    int (*run)(struct nft_ctx *context, const char *commands);
+} nft = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+// Under nft.lock: opens libnftables and looks up its functions; 0 or -1
+// (library_error says why; nothing stays open).
+static int open_nft_locked(void) {
+    if (nft.handle) return 0;
+    void *handle = dlopen(nftables_soname, RTLD_NOW | RTLD_LOCAL);
+    const char *missing = NULL;
+    if (handle) {
+#define NFT_LOOKUP(field, name)                                                                                        \
+    if (!missing && !(*(void **)&nft.field = dlsym(handle, name))) missing = name;
+        NFT_LOOKUP(ctx_new, "nft_ctx_new")
+        NFT_LOOKUP(ctx_free, "nft_ctx_free")
+        NFT_LOOKUP(buffer_output, "nft_ctx_buffer_output")
+        NFT_LOOKUP(buffer_error, "nft_ctx_buffer_error")
+        NFT_LOOKUP(output_buffer, "nft_ctx_get_output_buffer")
+        NFT_LOOKUP(error_buffer, "nft_ctx_get_error_buffer")
+        NFT_LOOKUP(run, "nft_run_cmd_from_buffer")
+#undef NFT_LOOKUP
+        if (!missing) {
+            nft.handle = handle;
+            return 0;
+        }
+        dlclose(handle);
+    }
+    const char *why = dlerror();
+    snprintf(library_error, sizeof library_error, "%s: %s", nftables_soname,
+             missing ? missing : (why ? why : "cannot be loaded"));
+    return -1;
+}
+
+struct nft_ctx *berth_nft_ctx_new(uint32_t flags) {
+    pthread_mutex_lock(&nft.lock);
+    struct nft_ctx *context = open_nft_locked() == 0 ? nft.ctx_new(flags) : NULL;
+    if (context) nft.contexts++;
+    pthread_mutex_unlock(&nft.lock);
+    return context;
+}
+
+void berth_nft_ctx_free(struct nft_ctx *context) {
+    if (!context) return;
+    nft.ctx_free(context);
+    pthread_mutex_lock(&nft.lock);
+    nft.contexts--;
+    pthread_mutex_unlock(&nft.lock);
+}
+
+int berth_nft_ctx_buffer_output(struct nft_ctx *context) { return nft.buffer_output(context); }
+int berth_nft_ctx_buffer_error(struct nft_ctx *context) { return nft.buffer_error(context); }
+const char *berth_nft_ctx_get_output_buffer(struct nft_ctx *context) { return nft.output_buffer(context); }
+const char *berth_nft_ctx_get_error_buffer(struct nft_ctx *context) { return nft.error_buffer(context); }
+int berth_nft_run_cmd_from_buffer(struct nft_ctx *context, const char *commands) { return nft.run(context, commands); }
+
+int berth_nftables_close_idle(void) {
+    pthread_mutex_lock(&nft.lock);
+    int closed = nft.handle && nft.contexts == 0;
+    if (closed) {
+        dlclose(nft.handle);
+        nft.handle = NULL;
+    }
+    pthread_mutex_unlock(&nft.lock);
+    return closed;
+}
+
+int berth_nftables_is_open(void) {
+    pthread_mutex_lock(&nft.lock);
+    int open = nft.handle != NULL;
+    pthread_mutex_unlock(&nft.lock);
+    return open;
+}
 
 FORWARD(systemd, int, sd_notify, (int unset_environment, const char *state), (unset_environment, state), -ELIBACC)
 FORWARD(systemd, int, sd_watchdog_enabled, (int unset_environment, uint64_t *usec), (unset_environment, usec), -ELIBACC)

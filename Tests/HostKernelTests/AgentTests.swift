@@ -1,5 +1,6 @@
 import Foundation
 import Kernel
+import Netlink
 import Runtime
 import Testing
 
@@ -367,5 +368,52 @@ extension AgentTests {
         passes(3)
         #expect(said("host no longer overcommitted") == 1, "\(agent.output)")
         #expect(said("host overcommitted") == 1, "\(agent.output)")
+    }
+}
+
+extension AgentTests {
+    /// A network's table is listed by libnftables each pass; between passes
+    /// the agent closes the library (its idle memory: berth-bench scale).
+    /// The table deleted behind its back is still found and put back at
+    /// the next interval, the library opened again for that pass.
+    @Test func libnftablesIsClosedBetweenPassesAndTableDriftIsStillRepaired() throws {
+        let host = try TestHost()
+        let manifests = host.root + "/manifests"
+        try FileManager.default.createDirectory(atPath: manifests, withIntermediateDirectories: true)
+        try """
+        apiVersion: berth/v1
+        kind: Network
+        metadata: {name: agnft}
+        spec: {subnet: 10.92.0.0/24, bridge: br-agnft}
+        ---
+        apiVersion: berth/v1
+        kind: Container
+        metadata: {name: n1}
+        spec:
+          rootfs: {template: busybox}
+          init: {command: [/bin/sleep, "600"]}
+          networks: [{network: agnft, addresses: [10.92.0.10]}]
+          resources: {memory: {max: 64Mi}, pids: {max: 64}}
+
+        """.write(toFile: manifests + "/net.yaml", atomically: true, encoding: .utf8)
+        let agent = try AgentProcess(host, ["--manifests", manifests, "--interval", "1s"])
+        defer {
+            agent.kill()
+            #expect(host.tearDown() == [])
+            try? RouteNetlink().deleteLink("br-agnft")
+        }
+        #expect(agent.waitFor(seconds: 90) { $0.contains("READY=1") } != nil, "\(agent.output)")
+        let table = NetworkRuleset.tableName(cgroupParent: host.parent, network: "agnft")
+        func tableExists() -> Bool { (try? NFTables().run("list table inet \(table)")) != nil }
+        func libnftablesMapped() -> Bool { cat("/proc/\(agent.pid)/maps").contains("libnftables") }
+        #expect(tableExists())
+        #expect(eventually(seconds: 10) { !libnftablesMapped() }, "libnftables stays open between passes")
+
+        _ = try NFTables().run("delete table inet \(table)")
+        #expect(eventually { tableExists() }, "\(agent.output)")
+        #expect(eventually(seconds: 10) { !libnftablesMapped() })
+        agent.drain()
+        agent.signal(SIGTERM)
+        #expect(agent.exitCode() == 0, "\(agent.output)")
     }
 }

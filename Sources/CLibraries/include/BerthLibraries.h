@@ -33,6 +33,13 @@ int berth_nft_ctx_buffer_error(struct nft_ctx *context);
 const char *berth_nft_ctx_get_output_buffer(struct nft_ctx *context);
 const char *berth_nft_ctx_get_error_buffer(struct nft_ctx *context);
 int berth_nft_run_cmd_from_buffer(struct nft_ctx *context, const char *commands);
+// Closes libnftables (and what it loaded) when no context is alive: 1 when
+// it did, 0 when it was not open or a context lives. The next
+// berth_nft_ctx_new opens it again. For a long-running process between
+// uses (the agent between passes).
+int berth_nftables_close_idle(void);
+// Whether libnftables is open now (tests).
+int berth_nftables_is_open(void);
 
 int berth_sd_notify(int unset_environment, const char *state);
 int berth_sd_watchdog_enabled(int unset_environment, uint64_t *usec);

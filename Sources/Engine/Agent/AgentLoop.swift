@@ -147,6 +147,9 @@ public final class AgentLoop {
                     // resident memory; a pass decodes them again in about
                     // as long as it reads them: berth-bench reconcile).
                     runtime.state.forgetDecoded()
+                    // libnftables too (a network's table is listed each
+                    // pass): opened again by the next pass, ~1 ms.
+                    NFTables.closeIdle()
                     Syscall.releaseFreedMemory()
                 } else {
                     schedule.lockRetryAt = MonotonicClock.milliseconds() + 1000
