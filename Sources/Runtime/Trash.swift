@@ -63,7 +63,7 @@ public struct Trash: Sendable {
     /// Moves the directory `path`, a container's, into `directory` (one of
     /// the two trash directories, on its filesystem); a tree that cannot be
     /// moved (another filesystem, a mount point, a project-inheriting
-    /// parent: EXDEV, EBUSY) is removed here instead. Nothing when `path`
+    /// parent: EXDEV, EBUSY, whatever the error) is removed here instead. Nothing when `path`
     /// is missing. Returns whether it was moved.
     @discardableResult
     public func take(_ path: String, container: String, into directory: String) throws(SystemError) -> Bool {
@@ -75,11 +75,8 @@ public struct Trash: Sendable {
         try Syscall.makeDirectories(directory, mode: 0o700)
         let target = directory + "/" + Trash.entryName(container: container, unique: Trash.uniqueSuffix())
         if Glibc.rename(path, target) == 0 { return true }
-        let code = errno
-        if code == ENOENT { return false }
-        guard code == EXDEV || code == EBUSY || code == EPERM || code == EACCES || code == ENOTEMPTY || code == EEXIST else {
-            throw SystemError(call: "rename", errno: code, subject: path + " to " + target)
-        }
+        if errno == ENOENT { return false }
+        // Whatever kept it from moving, it goes now (removeTree says why not).
         try Syscall.removeTree(path)
         return false
     }

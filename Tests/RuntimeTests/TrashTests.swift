@@ -16,9 +16,10 @@ import Testing
         StateStore(paths: RuntimePaths(stateDirectory: .init(base + "/state"), runDirectory: .init(base + "/run"), cgroupParent: "x"))
     }
 
-    @Test(arguments: [
-        ("web1.123-abc-1", "web1"), ("a.b", "a"), ("web1", nil), (".hidden", nil), ("web1.", nil), ("", nil),
-    ] as [(String, String?)])
+    @Test(
+        arguments: [
+            ("web1.123-abc-1", "web1"), ("a.b", "a"), ("web1", nil), (".hidden", nil), ("web1.", nil), ("", nil),
+        ] as [(String, String?)])
     func anEntryNamesItsContainerBeforeTheFirstDot(entry: String, container: String?) {
         #expect(Trash.container(ofEntry: entry) == container)
     }
