@@ -26,14 +26,8 @@ public enum Spawn {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        // dup2 onto itself would keep close-on-exec: a copy above 3 first.
-        var spare: Int32 = -1
+        let spare = try passing(passed, to: program, &actions)
         defer { if spare >= 0 { Syscall.close(spare) } }
-        if let passed {
-            spare = fcntl(passed, F_DUPFD_CLOEXEC, 10)
-            if spare < 0 { throw SystemError(call: "fcntl", errno: errno, subject: "descriptor for \(program)") }
-            posix_spawn_file_actions_adddup2(&actions, spare, 3)
-        }
         var inputPipe: (read: Int32, write: Int32)?
         if let input {
             guard input.count <= 65536 else { throw SystemError(call: "posix_spawn", errno: E2BIG, subject: "input") }
@@ -121,14 +115,8 @@ public enum Spawn {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        // dup2 onto itself would keep close-on-exec: a copy above 3 first.
-        var spare: Int32 = -1
+        let spare = try passing(passed, to: program, &actions)
         defer { if spare >= 0 { Syscall.close(spare) } }
-        if let passed {
-            spare = fcntl(passed, F_DUPFD_CLOEXEC, 10)
-            if spare < 0 { throw SystemError(call: "fcntl", errno: errno, subject: "descriptor for \(program)") }
-            posix_spawn_file_actions_adddup2(&actions, spare, 3)
-        }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
@@ -144,6 +132,17 @@ public enum Spawn {
         }
         if result != 0 { throw SystemError(call: "posix_spawn", errno: result, subject: program) }
         return pid
+    }
+
+    /// Makes `passed` the program's descriptor 3. dup2 onto itself would keep
+    /// close-on-exec: a copy above 3 goes first, returned for the caller to
+    /// close once the program is started (-1: nothing passed).
+    static func passing(_ passed: Int32?, to program: String, _ actions: inout posix_spawn_file_actions_t) throws(SystemError) -> Int32 {
+        guard let passed else { return -1 }
+        let spare = fcntl(passed, F_DUPFD_CLOEXEC, 10)
+        if spare < 0 { throw SystemError(call: "fcntl", errno: errno, subject: "descriptor for \(program)") }
+        posix_spawn_file_actions_adddup2(&actions, spare, 3)
+        return spare
     }
 
     /// The child starts with an empty signal mask and default dispositions:
