@@ -154,7 +154,8 @@ public struct Trash: Sendable {
                 try Syscall.removeTree(entry)
                 removed += 1
             } catch {
-                failures[entry] = error
+                // Gone meanwhile (another remover): not a failure.
+                if Syscall.exists(entry) { failures[entry] = error }
             }
         }
         return (removed, failures)
