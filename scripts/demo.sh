@@ -22,6 +22,8 @@ global=(--state-dir "$work/state" --run-dir "$work/run" --cgroup-parent "$parent
 cleanup() {
     "$berth" apply "${global[@]}" --prune --yes > /dev/null 2>&1 || true
     for hierarchy in /sys/fs/cgroup/*/"$parent" /sys/fs/cgroup/"$parent"; do [[ -d $hierarchy ]] && rmdir "$hierarchy" 2> /dev/null; done
+    # The trash emptier apply started holds this lock until it is done.
+    if [[ -e $work/run/trash.lock ]]; then flock "$work/run/trash.lock" true; fi
     rm -rf "$work"
 }
 trap cleanup EXIT

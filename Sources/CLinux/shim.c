@@ -18,6 +18,8 @@
 #include <termios.h>
 #include <unistd.h>
 #include <malloc.h>
+#include <spawn.h>
+#include <sys/resource.h>
 #include <linux/openat2.h>
 #include <stdio.h>
 #include <sys/xattr.h>
@@ -52,6 +54,14 @@ long berth_statfs_type(const char *path) {
 }
 
 int berth_pipe2(int fds[2], int flags) { return pipe2(fds, flags); }
+
+int berth_background_priority(void) {
+    if (setpriority(PRIO_PROCESS, 0, 19) != 0) return -1;
+    // IOPRIO_PRIO_VALUE(IOPRIO_CLASS_IDLE, 0) for IOPRIO_WHO_PROCESS, this process.
+    return syscall(SYS_ioprio_set, 1, 0, 3 << 13) == 0 ? 0 : -1;
+}
+
+short berth_posix_spawn_setsid_flag(void) { return POSIX_SPAWN_SETSID; }
 
 int berth_openpty(int *master, int *slave) {
     int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);

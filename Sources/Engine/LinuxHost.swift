@@ -345,10 +345,12 @@ public struct LinuxHost: HostRuntime {
             // Another root filesystem: the container is made again (its
             // private layer kept only when the manifest says persistent).
             try runtime.stop(name, timeout: container.spec.stopTimeout)
-            try runtime.delete(name)
+            try runtime.delete(name, trash: true)
             _ = try runtime.start(container, networks: networks)
         case .deleteContainer:
-            try runtime.delete(name)
+            // Its files go to the trash: apply and the agent start an
+            // emptier once they are done (Trash).
+            try runtime.delete(name, trash: true)
         case .applyRuleset(let network, let reached, let containers):
             try ruleset(network, reached: reached, containers: containers).apply(state: runtime.state)
         case .deleteLegacyNAT(let table):

@@ -71,6 +71,7 @@ extension EventKind {
             return "host \(field("resource")) no longer overcommitted: the containers' limits are within \(field("allowed"))× the host's"
         case .diskRefusalsNotCounted: return "disk quota refusals (diskspace, diskinodes failcnt) not counted: \(field("error"))"
         case .commitNotRecorded: return "cannot record the applied commit in \(field("path")): \(field("error"))"
+        case .trashNotEmptied: return "a deleted container's files in \(field("path")) were not removed: \(field("error"))"
         }
     }
 }

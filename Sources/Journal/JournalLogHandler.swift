@@ -194,6 +194,9 @@ public enum EventKind: String, CaseIterable, Sendable {
     /// The agent cannot count (some of) the kernel's quota warnings: disk
     /// failcnt is not counted, or missed some.
     case diskRefusalsNotCounted = "disk quota refusals not counted"
+    /// The trash emptier could not remove a deleted container's directory
+    /// (it stays in the trash; the next emptier tries again).
+    case trashNotEmptied = "trash entry not removed"
 
     public var messageID: String {
         switch self {
@@ -249,6 +252,7 @@ public enum EventKind: String, CaseIterable, Sendable {
         case .hostOvercommitted: return "0ed1aad116074a5f950aceddf0ba96c4"
         case .overcommitCleared: return "f96bdb0f6b56425d83c6ce476745541c"
         case .diskRefusalsNotCounted: return "c69bbdf6ab3a4216b8a00912f1bb865c"
+        case .trashNotEmptied: return "4982fc1901a249bebf631c56270f1914"
         }
     }
 

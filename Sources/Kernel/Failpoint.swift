@@ -33,6 +33,8 @@ public enum Failpoint: String, CaseIterable, Sendable {
     // Deleting.
     case containerStopped = "delete.stopped"
     case runFilesRemoved = "delete.run-files-removed"
+    // Its directories moved into the trash, not yet emptied (Trash).
+    case containerTrashed = "delete.trashed"
     case bridgeDeleted = "network.bridge-deleted"
 
     static let armed: String? = {

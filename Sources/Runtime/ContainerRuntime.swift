@@ -743,7 +743,10 @@ public struct ContainerRuntime: Sendable {
 
     /// Stops the container and forgets it; its private layer goes unless it
     /// is kept (manifest `rootfs.persistent`, or `keepPrivateLayer`).
-    public func delete(_ name: String, keepPrivateLayer: Bool? = nil) throws {
+    /// With `trash`, its directories are moved into the trash (the name is
+    /// free at once) for an emptier to remove later (Trash); else they are
+    /// removed here.
+    public func delete(_ name: String, keepPrivateLayer: Bool? = nil, trash: Bool = false) throws {
         guard let record = state.load(name) else {
             // No record: only what runs in its cgroup under berth's parent.
             let group = try cgroupPath(name)
@@ -754,26 +757,40 @@ public struct ContainerRuntime: Sendable {
             }
             return
         }
-        try delete(record, keepPrivateLayer: keepPrivateLayer)
+        try delete(record, keepPrivateLayer: keepPrivateLayer, trash: trash)
     }
 
     /// `delete` of a record in hand.
-    func delete(_ record: ContainerRecord, keepPrivateLayer: Bool?) throws {
+    func delete(_ record: ContainerRecord, keepPrivateLayer: Bool?, trash: Bool = false) throws {
         let name = record.name
         try stop(record, timeout: Interval(milliseconds: 0))
         Failpoint.containerStopped.hit()
         let keep = keepPrivateLayer ?? record.keepPrivateLayer
-        try? Syscall.removeTree(state.runDirectory(name))
+        let bin = state.trash
+        if trash {
+            try? bin.take(state.runDirectory(name), container: name, into: bin.runDirectory)
+        } else {
+            try? Syscall.removeTree(state.runDirectory(name))
+        }
         Failpoint.runFilesRemoved.hit()
         // Its disk image is unmounted (the loop device goes with it); kept
         // with the private layer, else removed with the directory.
         try state.diskImage(name).unmount()
         if keep {
+            // A persistent private layer is never trashed: only its record goes.
             try? Syscall.removeFile(state.recordFile(name), missingOK: true)
+            return
+        }
+        // Its project's limits go first (a crash after this leaves the
+        // container to delete again). The ID is not given to another
+        // container while files in the trash still use it: freeProject
+        // skips an ID with inodes in use.
+        if let id = record.diskProject { try? ProjectQuota.setLimits(bytes: nil, inodes: nil, of: id, on: state.containersDirectory) }
+        if trash {
+            try bin.take(state.containerDirectory(name), container: name, into: bin.stateDirectory)
+            Failpoint.containerTrashed.hit()
         } else {
             try Syscall.removeTree(state.containerDirectory(name))
-            // Its project's limits go with its files (the ID is free again).
-            if let id = record.diskProject { try? ProjectQuota.setLimits(bytes: nil, inodes: nil, of: id, on: state.containersDirectory) }
         }
     }
 }

@@ -9,7 +9,8 @@ import Runtime
 /// step: one manifest file (one /16 network, N busybox `sleep` containers
 /// with memory and pids limits), `berth apply FILE`, a no-op `berth plan`
 /// and `berth drift`, `berth agent` idle over them, then the teardown: the
-/// file emptied and `berth apply --prune`. Then runc and crun creating and
+/// file emptied and `berth apply --prune` (when it returns, and when the
+/// trash emptier it started is done). Then runc and crun creating and
 /// deleting N containers of the same rootfs and limits, one command per
 /// container (they have no network: CNI would add one). Figures, never
 /// assertions; the targets are issue 16's.
@@ -86,8 +87,20 @@ func scaleBenchmark(count: Int) throws {
         throw BenchError("berth apply --prune failed: \(String(decoding: teardown.result.output.suffix(800), as: UTF8.self))")
     }
     let deleted = try finishTimes(teardown.result.output, kind: "delete")
-    phaseLine("teardown (emptied file, apply --prune)", teardown.seconds, target: 1.5)
+    phaseLine("teardown: apply returned", teardown.seconds, target: 1.5)
     decileLines(deleted)
+    // The deleted containers' files, moved to the trash, are removed by the
+    // detached emptier apply started (it holds the trash lock from before
+    // apply returned): the disk is free once it lets go.
+    let trash = host.runtime.state.trash
+    var leftover = 0
+    let emptying = Stopwatch.seconds { leftover = trash.emptyNow().removed }
+    print(
+        String(
+            format: "  %@ %8.3f s   (%.3f s after apply returned; nice 19, idle I/O%@)",
+            "teardown: trash empty".padding(toLength: 40, withPad: " ", startingAt: 0), teardown.seconds + emptying, emptying,
+            leftover > 0 ? ", \(leftover) entries left to this benchmark" : ""))
+    guard trash.isEmpty else { throw BenchError("the trash is not empty after the teardown: \(trash.entries().count) entries") }
     guard host.runtime.state.names().isEmpty else { throw BenchError("containers left after the teardown: \(host.runtime.state.names().count)") }
 
     // The peers, in the same run (BERTH_BENCH_PEERS=0: berth alone).

@@ -13,11 +13,11 @@ enum Arguments {
     static let commands = [
         "validate", "plan", "apply", "show", "drift", "list", "status", "logs", "run", "exec", "enter", "start", "stop",
         "ubc", "quota", "suspend", "resume", "checkpoint", "restore", "migrate", "events", "metrics", "agent", "version", "help",
-        "migrate-receive",
+        "migrate-receive", "trash-empty",
     ]
     /// Commands left out of the list an unknown one prints (help; berth
-    /// migrate's target side).
-    static let unlisted: Set = ["help", "migrate-receive"]
+    /// migrate's target side; the trash emptier apply and the agent start).
+    static let unlisted: Set = ["help", "migrate-receive", "trash-empty"]
 
     /// A command line no parser should see: exit 64 with this message.
     struct UnknownCommand: Error, Equatable, CustomStringConvertible {

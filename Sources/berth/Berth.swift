@@ -77,7 +77,7 @@ struct Berth: ParsableCommand {
             List.self, Status.self, Logs.self,
             Run.self, Exec.self, Enter.self, Start.self, Stop.self,
             UBC.self, DiskQuotaCommand.self, Suspend.self, Resume.self, Checkpoint.self, Restore.self, Migrate.self,
-            MigrateReceive.self,
+            MigrateReceive.self, TrashEmpty.self,
             Events.self, Metrics.self, Agent.self, Version.self,
         ]
     )

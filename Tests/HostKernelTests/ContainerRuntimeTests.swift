@@ -72,9 +72,23 @@ final class TestHost {
             usleep(20_000)
         }
         leaks += responders.map { "sysinfo responder \($0)" }
+        // A trash emptier that apply or the agent started (it holds the
+        // trash lock from before they return) is waited for: it removes
+        // files under root.
+        runtime.state.trash.emptyNow()
         try? FileManager.default.removeItem(atPath: root)
         if FileManager.default.fileExists(atPath: root) { leaks.append(root) }
         return leaks
+    }
+}
+
+/// `berth trash-empty`'s command line for a test host, as apply builds it.
+enum TrashEmptierArguments {
+    static func of(_ host: TestHost) -> [String] {
+        [
+            "/proc/self/exe", "trash-empty", "--state-dir", host.root + "/state", "--run-dir", host.root + "/run",
+            "--cgroup-parent", host.parent, "--inherited-lock",
+        ]
     }
 }
 
@@ -136,6 +150,37 @@ struct ContainerRuntimeTests {
         // berth exec joins the user namespace too, and the network works.
         #expect(try host.runtime.exec("userns1", command: ["/bin/sh", "-c", "test $(id -u) = 0"]) == 0)
         #expect(try Spawn.run(["/bin/busybox", "ping", "-c", "1", "-W", "2", "10.85.0.10"]).exitedCleanly)
+    }
+
+    @Test func aDeleteThroughTheTrashFreesTheNameAtOnceAndTheEmptierRemovesTheFiles() throws {
+        let host = try TestHost()
+        defer { #expect(host.tearDown() == []) }
+        let state = host.runtime.state
+        let first = try host.runtime.start(host.container("web1", command: ["/bin/sh", "-c", "echo one > /tmp/mark; exec sleep 300"]))
+        #expect(host.written("web1", "/tmp/mark") == "one")
+        try host.runtime.delete("web1", trash: true)
+        // Gone at once: no directory, no record, no cgroup; its two
+        // directories wait in the trash, as entries no scan takes for a container.
+        #expect(!Syscall.exists(state.containerDirectory("web1")) && !Syscall.exists(state.runDirectory("web1")))
+        #expect(state.names().isEmpty)
+        #expect(!host.runtime.cgroups.exists(try CgroupPath(host.parent).appending("web1")))
+        let trash = state.trash
+        #expect(trash.entries().count == 2, "\(trash.entries())")
+        #expect(trash.entries().allSatisfy { Trash.container(ofEntry: String($0.split(separator: "/").last ?? "")) == "web1" })
+
+        // The name again, at once, with a private layer of its own.
+        let second = try host.runtime.start(host.container("web1", command: ["/bin/sh", "-c", "echo two > /tmp/mark2; exec sleep 300"]))
+        #expect(host.written("web1", "/tmp/mark2") == "two")
+        #expect(!Syscall.exists(state.containerDirectory("web1") + "/upper/tmp/mark"))
+        #expect(second.pid != first.pid)
+
+        // The emptier as apply starts it (detached, handed the lock): the
+        // trash is empty once it lets go of the lock.
+        let pid = try #require(trash.startEmptier([ContainerCLITests.binary] + Array(TrashEmptierArguments.of(host).dropFirst())))
+        if let lock = trash.lock(wait: true) { withExtendedLifetime(lock) {} }
+        _ = Reaper.wait(pid)
+        #expect(trash.isEmpty, "\(trash.entries())")
+        #expect(state.names() == ["web1"])
     }
 
     @Test func fileWrittenInsideIsNotInTheTemplate() throws {

@@ -60,7 +60,7 @@ struct CrashConvergenceTests {
     static func phase(_ point: Failpoint) -> Phase {
         switch point {
         case .resourcesWritten, .networksConverged: return .update
-        case .containerStopped, .runFilesRemoved, .bridgeDeleted: return .delete
+        case .containerStopped, .runFilesRemoved, .containerTrashed, .bridgeDeleted: return .delete
         default: return .create
         }
     }
@@ -110,9 +110,14 @@ struct CrashConvergenceTests {
             #expect(limits.memoryMax == 96 << 20)
         }
 
-        // Everything removed through berth, then nothing of it is left.
+        // Everything removed through berth, then nothing of it is left:
+        // the trash too, once the emptier apply started is done (it holds
+        // the trash lock from before apply returns).
         try converged(["--prune", "--allow-empty", empty])
         #expect(host.runtime.state.names().isEmpty)
+        let trash = host.runtime.state.trash
+        if let lock = trash.lock(wait: true) { withExtendedLifetime(lock) {} }
+        #expect(trash.isEmpty, "\(point.rawValue): trash left: \(trash.entries())")
         #expect(host.runtime.state.recordedNetworks().isEmpty)
         let netlink = try RouteNetlink()
         for name in ["br-kfront", "br-kedge"] + [("kweb1", "kfront"), ("kweb2", "kedge")].map(NetworkAttacher.hostInterfaceName) {

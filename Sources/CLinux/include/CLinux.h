@@ -132,6 +132,16 @@ int berth_project_set(int fd, uint32_t id);
 // Returns the magic, or -1 with errno set. Goes when the module exports statfs.
 long berth_statfs_type(const char *path);
 
+// This process at nice 19 (setpriority(2)) and in the idle I/O class
+// (ioprio_set(2): no libc wrapper, and syscall(2) is variadic, which Swift
+// cannot call). The trash emptier runs so, yielding the CPU and the disk to
+// everything else. Returns 0, or -1 with errno set (of the first that failed).
+int berth_background_priority(void);
+
+// POSIX_SPAWN_SETSID: a GNU extension that Glibc's Swift module map does not
+// show (it needs _GNU_SOURCE). Goes when the module exports it.
+short berth_posix_spawn_setsid_flag(void);
+
 // malloc_trim(3): gives freed heap back to the kernel. <malloc.h> is not in
 // Swift's Glibc module map; the agent calls it after each pass so its idle
 // resident memory is what it keeps, not what a pass over 1000 containers

@@ -46,6 +46,9 @@ public final class AgentLoop {
         /// How far the containers' limits may add up past the host's memory
         /// and CPUs before the agent says the host is overcommitted.
         public var overcommit = OvercommitRatios.defaults
+        /// The command line of the trash emptier started after a pass that
+        /// left something in the trash (nil: the trash is left for apply).
+        public var trashEmptier: [String]?
 
         var lockPath: String { paths.runDirectory.string + "/berth.lock" }
         var appliedCommitPath: String { paths.stateDirectory.string + "/agent/applied-commit" }
@@ -80,6 +83,8 @@ public final class AgentLoop {
     var appliedCommit: String?
     /// A pidfd per running container's init: readable when it exits.
     var watched: [String: PidFD] = [:]
+    /// Trash emptiers this agent started and has not reaped yet.
+    var emptiers: [pid_t] = []
 
     /// How often console logs are checked against their cap: the kernel
     /// appends them for the inits, with no process of berth's in between,
@@ -151,6 +156,11 @@ public final class AgentLoop {
                     // pass): opened again by the next pass, ~1 ms.
                     NFTables.closeIdle()
                     Syscall.releaseFreedMemory()
+                    // What the pass deleted is removed off the pass, by a
+                    // detached emptier (Trash); the next pass does not wait.
+                    if let arguments = configuration.trashEmptier, let pid = runtime.state.trash.startEmptier(arguments) {
+                        emptiers.append(pid)
+                    }
                 } else {
                     schedule.lockRetryAt = MonotonicClock.milliseconds() + 1000
                 }
@@ -173,6 +183,7 @@ public final class AgentLoop {
                 watched[name] = nil
                 schedule.containerExited = true
             }
+            emptiers.removeAll { Reaper.poll($0) != nil }
             for signal in signals.drain() {
                 if signal == SIGHUP {
                     logger.info("reload requested (SIGHUP)")

@@ -1,3 +1,5 @@
+import CLinux
+
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -24,14 +26,8 @@ public enum Spawn {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        // dup2 onto itself would keep close-on-exec: a copy above 3 first.
-        var spare: Int32 = -1
+        let spare = try passing(passed, to: program, &actions)
         defer { if spare >= 0 { Syscall.close(spare) } }
-        if let passed {
-            spare = fcntl(passed, F_DUPFD_CLOEXEC, 10)
-            if spare < 0 { throw SystemError(call: "fcntl", errno: errno, subject: "descriptor for \(program)") }
-            posix_spawn_file_actions_adddup2(&actions, spare, 3)
-        }
         var inputPipe: (read: Int32, write: Int32)?
         if let input {
             guard input.count <= 65536 else { throw SystemError(call: "posix_spawn", errno: E2BIG, subject: "input") }
@@ -105,6 +101,48 @@ public enum Spawn {
         }
         if result != 0 { throw SystemError(call: "posix_spawn", errno: result, subject: program) }
         return pid
+    }
+
+    /// Starts a host program in a session of its own (setsid, through
+    /// posix_spawn's POSIX_SPAWN_SETSID: no Swift between fork and exec),
+    /// its stdin, stdout and stderr /dev/null, that outlives the caller:
+    /// berth's trash emptier after an apply. `passing`: a descriptor it gets
+    /// as its descriptor 3 (a lock it then holds). A caller that lives on
+    /// reaps the returned pid (Reaper.poll); one that exits leaves that to
+    /// init.
+    public static func detached(_ arguments: [String], passing passed: Int32? = nil) throws(SystemError) -> pid_t {
+        guard let program = arguments.first else { throw SystemError(call: "posix_spawn", errno: EINVAL) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        let spare = try passing(passed, to: program, &actions)
+        defer { if spare >= 0 { Syscall.close(spare) } }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        var arena = CStringArena()
+        defer { arena.free() }
+        let argv = arena.array(arguments)
+        var attributes = cleanSignalAttributes()
+        defer { posix_spawnattr_destroy(&attributes) }
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF) | berth_posix_spawn_setsid_flag())
+        var pid: pid_t = 0
+        let result = argv.withMemoryRebound(to: UnsafeMutablePointer<CChar>?.self, capacity: arguments.count + 1) { pointer in
+            posix_spawn(&pid, program, &actions, &attributes, pointer, environ)
+        }
+        if result != 0 { throw SystemError(call: "posix_spawn", errno: result, subject: program) }
+        return pid
+    }
+
+    /// Makes `passed` the program's descriptor 3. dup2 onto itself would keep
+    /// close-on-exec: a copy above 3 goes first, returned for the caller to
+    /// close once the program is started (-1: nothing passed).
+    static func passing(_ passed: Int32?, to program: String, _ actions: inout posix_spawn_file_actions_t) throws(SystemError) -> Int32 {
+        guard let passed else { return -1 }
+        let spare = fcntl(passed, F_DUPFD_CLOEXEC, 10)
+        if spare < 0 { throw SystemError(call: "fcntl", errno: errno, subject: "descriptor for \(program)") }
+        posix_spawn_file_actions_adddup2(&actions, spare, 3)
+        return spare
     }
 
     /// The child starts with an empty signal mask and default dispositions:

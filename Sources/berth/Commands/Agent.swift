@@ -98,6 +98,7 @@ struct Agent: ParsableCommand {
             source: sourceOptions.source ?? SourceOptions.absolute(manifestDirectory), host: try hostOptions.facts(), paths: global.paths)
         configuration.consoleLogs = try consoleLogs()
         configuration.overcommit = try overcommit.ratios()
+        configuration.trashEmptier = TrashEmpty.arguments(global.paths)
         if let metrics {
             // Bound before the first pass: a taken port fails the start, not a scrape.
             let responder = try HTTPResponder(address: metrics)

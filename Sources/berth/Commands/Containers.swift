@@ -274,7 +274,8 @@ struct List: ParsableCommand {
     }
 
     func run() throws {
-        let summaries = try RuntimeContext.runtime(global).list().map(ContainerSummary.init).filter { summary in
+        let runtime = try RuntimeContext.runtime(global)
+        let summaries = runtime.list().map(ContainerSummary.init).filter { summary in
             selector.allSatisfy { $0.matches(summary.labels) }
         }
         if format.output == .json {
@@ -287,6 +288,14 @@ struct List: ParsableCommand {
         }
         let chosen = columns.isEmpty ? ContainerSummary.Column.defaults : columns.flatMap { $0 }
         print(Table.render([chosen.map(\.header)] + summaries.map { summary in chosen.map(summary.cell) }))
+        // Deleted containers' files not yet removed (two readdirs when there are none).
+        let trash = runtime.state.trash
+        if !trash.isEmpty {
+            let entries = trash.entries().count
+            Console.error(
+                "note: \(entries) deleted container director\(entries == 1 ? "y" : "ies") (\(Table.size(trash.pendingBytes()))) "
+                    + "waiting in the trash (\(trash.stateDirectory), \(trash.runDirectory)); an emptier removes them")
+        }
     }
 }
 

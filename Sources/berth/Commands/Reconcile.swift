@@ -397,6 +397,10 @@ struct Apply: ParsableCommand {
 
     /// Carries out `actions`: one line per action as it finishes, then a total.
     func execute(_ actions: [Action], reconciler: Reconciler<LinuxHost>, everything: Bool) throws {
+        // Once the outcome is printed (failed or not): what this apply, or
+        // one that crashed, left in the trash is removed by a detached
+        // emptier; apply does not wait for it.
+        defer { Reconciliation.startTrashEmptier(global.paths) }
         let text = format.output == .text
         // Each outcome is printed once, here: not again as a log line.
         ConsoleLog.render([.applied])
