@@ -256,6 +256,11 @@ public final class RouteNetlink {
         }
     }
 
+    /// Sets a link's alias (IFLA_IFALIAS), and its device group when given.
+    public func setAlias(_ name: String, _ alias: String, group: UInt32? = nil) throws {
+        try request(RouteNetlink.setLink(index: try index(of: name), alias: alias, group: group), operation: "set alias of \(name)")
+    }
+
     /// Puts a link in a device group.
     public func setGroup(_ name: String, _ group: UInt32) throws {
         try request(RouteNetlink.setLink(index: try index(of: name), group: group), operation: "set group of \(name)")
