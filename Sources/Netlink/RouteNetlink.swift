@@ -299,6 +299,20 @@ public final class RouteNetlink {
         try request(RouteNetlink.deleteLink(index: try index(of: name)), operation: "delete link \(name)")
     }
 
+    /// Deletes a link if it is there; one that goes while this runs (a veth
+    /// whose peer's namespace the kernel is tearing down, asynchronously)
+    /// is gone as wanted. Whether this deleted it.
+    @discardableResult
+    public func deleteLinkIfPresent(_ name: String) throws -> Bool {
+        guard let link = try link(named: name) else { return false }
+        do {
+            try request(RouteNetlink.deleteLink(index: link.index), operation: "delete link \(name)")
+            return true
+        } catch let error as NetlinkError where error.errno == 19 {  // ENODEV
+            return false
+        }
+    }
+
     public func addAddress(_ cidr: CIDR, to name: String) throws {
         try request(RouteNetlink.newAddress(index: try index(of: name), cidr), operation: "add address \(cidr) to \(name)")
     }

@@ -248,7 +248,11 @@ public struct NetworkAttacher {
                 current = nil
             }
             if current == nil {
-                if hostLink != nil { try host.deleteLink(hostName) }
+                // A host end left by an init that is gone (a start berth was
+                // killed in, its init killed since) goes with that init's
+                // namespace, which the kernel frees asynchronously: it may
+                // vanish between the lookup and the delete.
+                if hostLink != nil { try host.deleteLinkIfPresent(hostName) }
                 try host.createVeth(hostName, peer: interface.interface, peerNamespaceFD: namespaceFD)
                 // A bridge port needs no IPv6 address; without one it sends no
                 // neighbour discovery or MLD to every other port of the bridge.
