@@ -57,7 +57,8 @@ public enum HostCheck {
             listening = answer
             return answer
         }
-        for (network, path, message) in subnetProblems(desired, prefixes: hostPrefixes(cgroupParent: runtime.paths.cgroupParent)) {
+        let prefixes = hostPrefixes(cgroupParent: runtime.paths.cgroupParent, recordedBridges: runtime.state.recordedBridges())
+        for (network, path, message) in subnetProblems(desired, prefixes: prefixes) {
             let location = locator.location(network: network.metadata.name, path) ?? network.source
             errors.append(
                 ManifestError(
@@ -185,8 +186,8 @@ extension HostCheck {
 
     /// The host's addresses and main-table routes (default routes aside),
     /// read with rtnetlink, without those of the bridges this instance made
-    /// (known by their alias). Empty when netlink cannot be read.
-    public static func hostPrefixes(cgroupParent: String) -> [HostPrefix] {
+    /// (`ownBridges`). Empty when netlink cannot be read.
+    public static func hostPrefixes(cgroupParent: String, recordedBridges: Set<String> = []) -> [HostPrefix] {
         guard let netlink = try? RouteNetlink() else { return [] }
         let addresses = (try? netlink.addresses()) ?? []
         let routes = (try? netlink.mainRoutes()) ?? []
@@ -202,8 +203,7 @@ extension HostCheck {
             case .failure: return []
             }
         }
-        let owner = NetworkAttacher.ownerAlias(cgroupParent: cgroupParent, network: "")
-        let ours = Set(links.filter { $0.alias?.hasPrefix(owner) == true }.map(\.index))
+        let ours = ownBridges(links, cgroupParent: cgroupParent, recordedBridges: recordedBridges)
         let names = Dictionary(links.map { ($0.index, $0.name) }, uniquingKeysWith: { first, _ in first })
         var prefixes: [HostPrefix] = []
         for (index, cidr) in addresses where !ours.contains(index) {
@@ -216,5 +216,20 @@ extension HostCheck {
             prefixes.append(HostPrefix(CIDR(address: destination, prefixLength: Int(route.destinationLength)), interface: interface, isRoute: true))
         }
         return prefixes
+    }
+
+    /// The indexes of the links among `links` that are bridges this
+    /// instance made: marked with its alias, or named by a network record
+    /// of its state dir. Either is enough: the record is written before the
+    /// bridge is created and the alias is set in a second request after it,
+    /// so a berth killed in between leaves a recorded bridge without its
+    /// alias (until the next apply marks it); one whose state dir was lost
+    /// still has the alias.
+    public static func ownBridges(_ links: [Link], cgroupParent: String, recordedBridges: Set<String>) -> Set<Int32> {
+        let owner = NetworkAttacher.ownerAlias(cgroupParent: cgroupParent, network: "")
+        return Set(
+            links.filter { link in
+                link.alias?.hasPrefix(owner) == true || (link.kind == "bridge" && recordedBridges.contains(link.name))
+            }.map(\.index))
     }
 }

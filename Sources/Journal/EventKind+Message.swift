@@ -37,6 +37,7 @@ extension EventKind {
         case .templateShifted: return "template \(field("lower")) shifted for a user namespace in \(field("path"))"
         case .bridgeCreated: return "Network/\(field("network")): bridge \(field("bridge")) created"
         case .bridgeAdopted: return "Network/\(field("network")): bridge \(field("bridge")) adopted"
+        case .bridgeMarked: return "Network/\(field("network")): bridge \(field("bridge")) marked as berth's"
         case .bridgeDeleted: return "Network/\(field("network")): bridge \(field("bridge")) deleted"
         case .oldBridgeDeleted: return "Network/\(field("network")): old bridge \(field("bridge")) deleted"
         case .networksAttached: return "\(container): attached to \(field("networks"))"

@@ -151,6 +151,9 @@ public enum EventKind: String, CaseIterable, Sendable {
     case templateShifted = "template shifted for a user namespace"
     case bridgeCreated = "bridge created"
     case bridgeAdopted = "bridge adopted"
+    /// A bridge berth's record owns gets its owner alias back (a kill
+    /// between the create and the alias left it unmarked).
+    case bridgeMarked = "bridge marked"
     case bridgeDeleted = "bridge deleted"
     case oldBridgeDeleted = "old bridge deleted"
     case networksAttached = "networks attached"
@@ -231,6 +234,7 @@ public enum EventKind: String, CaseIterable, Sendable {
         case .templateShifted: return "632c7741b4814d188b125c40626e3ea3"
         case .bridgeCreated: return "d20101a1899f4a38b8083ab74e8fc665"
         case .bridgeAdopted: return "b3a7173d403e470981637b810a90d347"
+        case .bridgeMarked: return "d83256207c1c4590987d89677846356c"
         case .bridgeDeleted: return "ec487ef716b8482787a1b7f4b9ca58bf"
         case .oldBridgeDeleted: return "dc5db2a59aaa4ce5a0a63586ffd1dcae"
         case .networksAttached: return "48c7c2d92b7846a49e33ae744d9318e9"

@@ -7,8 +7,12 @@
 /// converges and nothing leaks, whatever step an apply was killed at.
 /// Unset, a failpoint costs one comparison.
 public enum Failpoint: String, CaseIterable, Sendable {
-    // Creating a network.
+    // Creating a network. A record's temp file written, not yet renamed
+    // (it must never be read as a record); the bridge made, before the
+    // request that marks it with berth's alias.
+    case networkRecordRenaming = "network.record-renaming"
     case bridgeRecorded = "network.bridge-recorded"
+    case bridgeUnmarked = "network.bridge-unmarked"
     case bridgeCreated = "network.bridge-created"
     // Starting a container.
     case recordSaved = "start.record-saved"

@@ -256,6 +256,11 @@ public final class RouteNetlink {
         }
     }
 
+    /// Sets a link's alias (IFLA_IFALIAS), and its device group when given.
+    public func setAlias(_ name: String, _ alias: String, group: UInt32? = nil) throws {
+        try request(RouteNetlink.setLink(index: try index(of: name), alias: alias, group: group), operation: "set alias of \(name)")
+    }
+
     /// Puts a link in a device group.
     public func setGroup(_ name: String, _ group: UInt32) throws {
         try request(RouteNetlink.setLink(index: try index(of: name), group: group), operation: "set group of \(name)")
@@ -292,6 +297,20 @@ public final class RouteNetlink {
 
     public func deleteLink(_ name: String) throws {
         try request(RouteNetlink.deleteLink(index: try index(of: name)), operation: "delete link \(name)")
+    }
+
+    /// Deletes a link if it is there; one that goes while this runs (a veth
+    /// whose peer's namespace the kernel is tearing down, asynchronously)
+    /// is gone as wanted. Whether this deleted it.
+    @discardableResult
+    public func deleteLinkIfPresent(_ name: String) throws -> Bool {
+        guard let link = try link(named: name) else { return false }
+        do {
+            try request(RouteNetlink.deleteLink(index: link.index), operation: "delete link \(name)")
+            return true
+        } catch let error as NetlinkError where error.errno == 19 {  // ENODEV
+            return false
+        }
     }
 
     public func addAddress(_ cidr: CIDR, to name: String) throws {

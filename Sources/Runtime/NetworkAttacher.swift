@@ -47,7 +47,15 @@ public struct NetworkAttacher {
                     network.metadata.name, NetworkRecord(bridge: name, spec: network.spec, oldBridges: old.isEmpty ? nil : old))
             }
             Failpoint.bridgeRecorded.hit()
-            try netlink.createBridge(name, mtu: UInt32(network.spec.mtu), alias: owner, group: NetworkConfig.bridgeGroup)
+            // The kernel takes no alias with a new link: it is set after
+            // (the record owns the bridge until then).
+            if let owner {
+                try netlink.createBridge(name, mtu: UInt32(network.spec.mtu))
+                Failpoint.bridgeUnmarked.hit()
+                try netlink.setAlias(name, owner, group: NetworkConfig.bridgeGroup)
+            } else {
+                try netlink.createBridge(name, mtu: UInt32(network.spec.mtu), group: NetworkConfig.bridgeGroup)
+            }
             Failpoint.bridgeCreated.hit()
             logger.info("bridge created", metadata: ["network": "\(network.metadata.name)", "bridge": "\(name)"])
             link = try netlink.link(named: name)
@@ -57,6 +65,14 @@ public struct NetworkAttacher {
             // Ours by its alias, but the state dir lost the record: take it back.
             try state.recordNetwork(network.metadata.name, bridge: name)
             logger.info("bridge adopted", metadata: ["network": "\(network.metadata.name)", "bridge": "\(name)"])
+        }
+        if let owner, link.alias != owner, let state, state.networkRecord(network.metadata.name)?.bridge == name {
+            // Ours by its record, but not marked: the alias is set in a
+            // request after the create, and a berth killed in between left
+            // the bridge without it. Marked now, it stays known as berth's
+            // (a lost state dir, the host-subnet check).
+            try netlink.setAlias(name, owner)
+            logger.info("bridge marked", metadata: ["network": "\(network.metadata.name)", "bridge": "\(name)"])
         }
         if link.group != NetworkConfig.bridgeGroup {
             // The group tells berth's bridges apart in every network's forward filter.
@@ -232,7 +248,11 @@ public struct NetworkAttacher {
                 current = nil
             }
             if current == nil {
-                if hostLink != nil { try host.deleteLink(hostName) }
+                // A host end left by an init that is gone (a start berth was
+                // killed in, its init killed since) goes with that init's
+                // namespace, which the kernel frees asynchronously: it may
+                // vanish between the lookup and the delete.
+                if hostLink != nil { try host.deleteLinkIfPresent(hostName) }
                 try host.createVeth(hostName, peer: interface.interface, peerNamespaceFD: namespaceFD)
                 // A bridge port needs no IPv6 address; without one it sends no
                 // neighbour discovery or MLD to every other port of the bridge.

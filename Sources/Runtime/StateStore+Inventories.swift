@@ -27,6 +27,8 @@ extension StateStore {
     /// Writes a source's inventory (atomically, synced); an empty one is removed.
     public func saveInventory(_ inventory: Inventory) throws {
         let file = inventoriesDirectory + "/" + StateStore.inventoryFile(inventory.source)
+        // Temp files a killed writer left (never read: not `.json`).
+        Syscall.removeStaleTemporaries(in: inventoriesDirectory)
         if inventory.isEmpty {
             if Syscall.exists(file) { try FileManager.default.removeItem(atPath: file) }
             return

@@ -54,10 +54,13 @@ extension StateStore {
         try saveNetwork(name, record)
     }
 
-    /// Writes a network's record (atomically).
+    /// Writes a network's record (atomically). Temp files a killed writer
+    /// left in the directory go first.
     public func saveNetwork(_ name: String, _ record: NetworkRecord) throws {
         try FileManager.default.createDirectory(atPath: networksDirectory, withIntermediateDirectories: true)
-        try Syscall.writeAtomically(try RecordJSON.encode(record), to: networksDirectory + "/" + name)
+        Syscall.removeStaleTemporaries(in: networksDirectory)
+        try Syscall.writeAtomically(
+            try RecordJSON.encode(record), to: networksDirectory + "/" + name, beforeRename: { Failpoint.networkRecordRenaming.hit() })
     }
 
     /// One network's record, or nil when there is none or it is unreadable.
@@ -65,10 +68,14 @@ extension StateStore {
         (try? Syscall.readFile(networksDirectory + "/" + name, limit: 1 << 16)).flatMap(NetworkRecord.decode)
     }
 
-    /// Every network's record, by network name.
+    /// Every network's record, by network name. A temp file a berth killed
+    /// before its rename left (`NAME.tmp-PID`) is no record: read as one,
+    /// it would be a network of that name, and a prune would delete its
+    /// bridge (the record's) under the real network.
     public func networkRecords() -> [String: NetworkRecord] {
         var result: [String: NetworkRecord] = [:]
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: networksDirectory)) ?? [] where !name.hasPrefix(".") {
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: networksDirectory)) ?? []
+        where !name.hasPrefix(".") && !Syscall.isTemporaryName(name) {
             if let record = networkRecord(name) { result[name] = record }
         }
         return result
@@ -79,7 +86,14 @@ extension StateStore {
 
     public func hasNetworkRecord(_ name: String) -> Bool { Syscall.exists(networksDirectory + "/" + name) }
 
+    /// Every bridge a network record names (current or old): berth made them.
+    public func recordedBridges() -> Set<String> {
+        Set(networkRecords().values.flatMap { [$0.bridge] + ($0.oldBridges ?? []) })
+    }
+
+    /// Removes a network's record, and temp files killed writers left.
     public func forgetNetwork(_ name: String) {
         try? FileManager.default.removeItem(atPath: networksDirectory + "/" + name)
+        Syscall.removeStaleTemporaries(in: networksDirectory)
     }
 }

@@ -4,6 +4,7 @@ import Model
 import Testing
 
 @testable import Engine
+@testable import Netlink
 
 /// A network's subnet against the host's own addresses and routes (berth's
 /// bridges already left out by `hostPrefixes`).
@@ -33,6 +34,28 @@ import Testing
                 "vpn spec.subnet subnet 10.88.0.0/24 overlaps a route to 10.0.0.0/8 of the host's interface wg0",
                 "free spec.ipv6.subnet subnet fd00:1::/48 overlaps address fd00:1::5/64 of the host's interface eth0",
             ])
+    }
+}
+
+/// Which of the host's links are berth's own bridges, left out of the
+/// host-subnet check: marked with this instance's alias, or recorded in its
+/// state dir (a berth killed between the create and the alias leaves a
+/// recorded bridge without it).
+@Suite struct OwnBridgeTests {
+    @Test func aBridgeIsOursByItsAliasOrByItsRecord() {
+        func link(_ index: Int32, _ name: String, kind: String?, alias: String? = nil) -> Link {
+            Link(index: index, name: name, flags: 0, kind: kind, alias: alias)
+        }
+        let links = [
+            link(1, "eth0", kind: nil),
+            link(2, "br-kfront", kind: "bridge"),  // recorded, not marked yet
+            link(3, "br-marked", kind: "bridge", alias: "berth:berth.slice:kedge"),  // record lost
+            link(4, "br-other", kind: "bridge", alias: "berth:other.slice:kedge"),  // another instance's
+            link(5, "br-foreign", kind: "bridge"),
+            link(6, "br-old", kind: "veth"),  // a record's name, but no bridge
+        ]
+        let ours = HostCheck.ownBridges(links, cgroupParent: "berth.slice", recordedBridges: ["br-kfront", "br-old"])
+        #expect(ours == [2, 3])
     }
 }
 

@@ -103,7 +103,20 @@ struct CrashConvergenceTests {
         if let setUp { try converged(setUp) }
         let killed = try berth(["apply"] + target, failpoint: point)
         #expect(killed.status & 0x7f == SIGKILL, "\(point.rawValue) was not reached: \(String(decoding: killed.output, as: UTF8.self))")
+        let state = host.runtime.state
+        if point == .networkRecordRenaming {
+            // The temp file is there, and it is no network.
+            #expect(CrashConvergenceTests.files(state.networksDirectory).contains(where: Syscall.isTemporaryName))
+            #expect(state.recordedNetworks().keys.allSatisfy { ["kfront", "kedge"].contains($0) }, "\(state.recordedNetworks())")
+        }
         try converged(target)
+        // Each bridge berth made carries its mark again (a kill between the
+        // create and the alias left it unmarked).
+        let links = try RouteNetlink()
+        for (network, bridge) in [("kfront", "br-kfront"), ("kedge", "br-kedge")] {
+            guard let link = try links.link(named: bridge) else { continue }
+            #expect(link.alias == NetworkAttacher.ownerAlias(cgroupParent: host.parent, network: network), "\(point.rawValue): \(bridge)")
+        }
         if CrashConvergenceTests.phase(point) == .update {
             let record = try #require(host.runtime.state.load("kweb1"))
             let limits = try host.runtime.cgroups.observe(try CgroupPath(record.cgroup)).limits
@@ -119,6 +132,9 @@ struct CrashConvergenceTests {
         if let lock = trash.lock(wait: true) { withExtendedLifetime(lock) {} }
         #expect(trash.isEmpty, "\(point.rawValue): trash left: \(trash.entries())")
         #expect(host.runtime.state.recordedNetworks().isEmpty)
+        // No temp file a killed write left behind either.
+        let left = CrashConvergenceTests.files(state.networksDirectory) + CrashConvergenceTests.files(state.inventoriesDirectory)
+        #expect(left.isEmpty, "\(point.rawValue): state files left: \(left)")
         let netlink = try RouteNetlink()
         for name in ["br-kfront", "br-kedge"] + [("kweb1", "kfront"), ("kweb2", "kedge")].map(NetworkAttacher.hostInterfaceName) {
             #expect(try netlink.link(named: name) == nil, "\(point.rawValue): link \(name) left")
@@ -175,6 +191,11 @@ struct CrashConvergenceTests {
         for network in ["kfront", "kedge"] {
             #expect(!(try NFTables().tableExists(family: "inet", name: NetworkRuleset.tableName(cgroupParent: host.parent, network: network))))
         }
+    }
+
+    /// The names in a directory (none when it does not exist).
+    static func files(_ directory: String) -> [String] {
+        (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
     }
 
     /// Pids whose command line contains one of `markers`.

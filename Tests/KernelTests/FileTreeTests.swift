@@ -75,4 +75,27 @@ import Testing
         }
         #expect(throws: SystemError.self) { try Syscall.makeTemporaryDirectory(prefix: base + "/missing/ssh-") }
     }
+
+    /// writeAtomically's temp files (`NAME.tmp-PID`) are known by their
+    /// name; those a dead writer left are removed, those of a live one (or
+    /// of this process) kept, and so is every other file.
+    @Test func staleTempFilesAreKnownByNameAndOnlyADeadWritersAreRemoved() throws {
+        defer { try? Syscall.removeTree(base) }
+        #expect(Syscall.isTemporaryName("kedge.tmp-4242"))
+        #expect(Syscall.isTemporaryName("0a1b.json.tmp-1"))
+        #expect(Syscall.temporaryWriter("kedge.tmp-4242") == 4242)
+        for name in ["kedge", "kedge.tmp-", "kedge.tmp-12x", ".tmp-12", "kedge.tmp", "kedge-tmp-12", "a.json", "tmp-12"] {
+            #expect(!Syscall.isTemporaryName(name), "\(name)")
+        }
+        try Syscall.makeDirectories(base)
+        // No process has a pid of PID_MAX_LIMIT (pids stay below pid_max, at most that).
+        let dead: pid_t = 4_194_304
+        let names = ["kedge", "kedge.tmp-\(dead)", "kfront.tmp-\(getpid())", "kweb.tmp-1", "note.tmp-x"]
+        for name in names { try touch(base + "/" + name) }
+        #expect(Syscall.removeStaleTemporaries(in: base) == ["kedge.tmp-\(dead)"])
+        let left = Set(names).subtracting(["kedge.tmp-\(dead)"])
+        #expect(left.allSatisfy { Syscall.exists(base + "/" + $0) })
+        #expect(!Syscall.exists(base + "/kedge.tmp-\(dead)"))
+        #expect(Syscall.removeStaleTemporaries(in: base + "/missing").isEmpty)
+    }
 }

@@ -79,6 +79,28 @@ import Testing
         #expect(store.networkRecords().isEmpty)
     }
 
+    /// A temp file a berth killed before its rename left in the networks
+    /// directory holds a whole record: it is no network (read as one, a
+    /// prune would delete the real network's bridge under its name), and
+    /// the next write or removal of a record removes it.
+    @Test func aLeftoverTempFileIsNoNetworkAndIsRemoved() throws {
+        defer { try? Syscall.removeTree(base) }
+        let store = self.store
+        try store.saveNetwork("kedge", NetworkRecord(bridge: "br-kedge"))
+        let dead: pid_t = 4_194_304  // PID_MAX_LIMIT: no process has it
+        let leftover = store.networksDirectory + "/kedge.tmp-\(dead)"
+        try Syscall.writeAtomically(try RecordJSON.encode(NetworkRecord(bridge: "br-kedge")), to: leftover)
+        #expect(store.recordedNetworks() == ["kedge": "br-kedge"])
+        #expect(store.recordedBridges() == ["br-kedge"])
+        store.forgetNetwork("kedge")
+        #expect(store.networkRecords().isEmpty)
+        #expect(!Syscall.exists(leftover))
+        try Syscall.writeAtomically(try RecordJSON.encode(NetworkRecord(bridge: "br-kedge")), to: leftover)
+        try store.saveNetwork("kfront", NetworkRecord(bridge: "br-kfront", oldBridges: ["br-old"]))
+        #expect(!Syscall.exists(leftover))
+        #expect(store.recordedBridges() == ["br-kfront", "br-old"])
+    }
+
     /// A record written before networks were resolved once holds a spec
     /// with unset fields and no bridge: it reads back as the resolved
     /// manifest, so the planner sees no difference where there is none.
