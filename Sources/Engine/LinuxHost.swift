@@ -175,7 +175,8 @@ public struct LinuxHost: HostRuntime {
     /// One record checked against the kernel: run on the worker pool, so it
     /// touches only this container's record, cgroup and namespaces.
     static func observeContainer(_ name: String, runtime: ContainerRuntime, context: ContainerContext) -> ObservedSlot {
-        guard let record = runtime.state.load(name) else { return .absent }
+        // Without its networks (for its teardown): nothing here reads them.
+        guard let record = runtime.state.load(name, networks: false) else { return .absent }
         let running = runtime.isRunning(record)
         var usage: CgroupObservation?
         if running { usage = try? runtime.observeCgroup(record, usage: false) }

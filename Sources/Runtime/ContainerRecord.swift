@@ -134,7 +134,13 @@ public struct StateStore: Sendable {
     /// Decoded records by file version: container.json changes only when
     /// the container's definition does, so a pass that loads a record
     /// several times (observe, apply, the agent's checks) decodes it once.
-    private let decoded = FileVersionCache<ContainerRecord>()
+    private let decoded = FileVersionCache<DecodedRecord>()
+
+    /// A decoded record, and whether its `networks` were decoded too.
+    struct DecodedRecord: Sendable {
+        var record: ContainerRecord
+        var networks: Bool
+    }
 
     public init(paths: RuntimePaths) { self.paths = paths }
 
@@ -217,21 +223,26 @@ public struct StateStore: Sendable {
     /// is then the truth to rebuild from). Without an init file the
     /// container is stopped (a record written before init files existed keeps
     /// its pid in container.json: that is still honoured).
-    public func load(_ name: String) -> ContainerRecord? {
+    ///
+    /// `networks: false` (observe): the record's `networks` (the networks
+    /// it was attached to, for its teardown) may be left out, nil unless a
+    /// full record was already decoded: a fifth of the record that observe
+    /// and the planner never read (berth-bench scale: no-op plan and drift).
+    public func load(_ name: String, networks: Bool = true) -> ContainerRecord? {
         let file = recordFile(name)
         guard let version = Syscall.version(file) else { return nil }
         var record: ContainerRecord
-        if let known = decoded.value(file, version) {
-            record = known
+        if let known = decoded.value(file, version), known.networks || !networks {
+            record = known.record
         } else {
             guard let bytes = try? Syscall.readFile(file),
-                var fresh = try? RecordJSON.decode(ContainerRecord.self, from: bytes)
+                var fresh = try? RecordJSON.decode(ContainerRecord.self, from: bytes, omitting: networks ? [] : ["networks"])
             else { return nil }
             // A spec recorded before defaults were resolved may name no
             // hostname: the container's name is the default one.
             if fresh.spec?.hostname.isEmpty == true { fresh.spec?.hostname = fresh.name }
             // Kept only when the file did not change while it was read.
-            if Syscall.version(file) == version { decoded.keep(fresh, file, version) }
+            if Syscall.version(file) == version { decoded.keep(DecodedRecord(record: fresh, networks: networks), file, version) }
             record = fresh
         }
         if let line = try? Syscall.readFile(initFile(name), limit: 128) {

@@ -6,8 +6,12 @@
 /// record in a fresh process). This one reads any JSON, not only what
 /// RecordJSON writes, so records written by older berths read as before.
 extension RecordJSON {
-    static func decode<T: Decodable>(_ type: T.Type, from bytes: [UInt8]) throws -> T {
+    /// `omitting`: members of the top-level object that are checked as JSON
+    /// but neither built nor decoded (they read as absent): what a reader
+    /// does not need (observe and a record's networks; berth-bench scale).
+    static func decode<T: Decodable>(_ type: T.Type, from bytes: [UInt8], omitting: Set<String> = []) throws -> T {
         var parser = JSONParser(bytes: bytes)
+        parser.omitted = omitting
         let root = try parser.document()
         return try T(from: TreeDecoder(value: root, codingPath: []))
     }
@@ -29,6 +33,8 @@ struct JSONParser {
     let bytes: [UInt8]
     var position = 0
     var depth = 0
+    /// Members of the top-level object skipped over (skipValue) instead of kept.
+    var omitted: Set<String> = []
 
     init(bytes: [UInt8]) { self.bytes = bytes }
 
@@ -116,7 +122,11 @@ struct JSONParser {
             skipSpace()
             guard position < bytes.count, bytes[position] == UInt8(ascii: ":") else { throw Failure(offset: position, message: "expected ':'") }
             position += 1
-            members[key] = try value()
+            if depth == 1, omitted.contains(key) {
+                try skipValue()
+            } else {
+                members[key] = try value()
+            }
             skipSpace()
             guard position < bytes.count else { throw Failure(offset: position, message: "unexpected end") }
             position += 1
@@ -124,6 +134,50 @@ struct JSONParser {
             case UInt8(ascii: ","): continue
             case UInt8(ascii: "}"): return .object(members)
             default: throw Failure(offset: position - 1, message: "expected ',' or '}'")
+            }
+        }
+    }
+
+    /// One value checked by the same grammar as `value()` (the same
+    /// errors), without building it: no dictionaries or arrays made.
+    mutating func skipValue() throws {
+        skipSpace()
+        guard position < bytes.count else { throw Failure(offset: position, message: "unexpected end") }
+        let opening = bytes[position]
+        let closing = opening == UInt8(ascii: "{") ? UInt8(ascii: "}") : UInt8(ascii: "]")
+        guard opening == UInt8(ascii: "{") || opening == UInt8(ascii: "[") else {
+            // A string, number or literal: small, read as value() reads it.
+            _ = try value()
+            return
+        }
+        try enter()
+        defer { depth -= 1 }
+        position += 1
+        skipSpace()
+        if position < bytes.count, bytes[position] == closing {
+            position += 1
+            return
+        }
+        while true {
+            if opening == UInt8(ascii: "{") {
+                skipSpace()
+                guard position < bytes.count, bytes[position] == UInt8(ascii: "\"") else {
+                    throw Failure(offset: position, message: "expected a key")
+                }
+                _ = try string()
+                skipSpace()
+                guard position < bytes.count, bytes[position] == UInt8(ascii: ":") else { throw Failure(offset: position, message: "expected ':'") }
+                position += 1
+            }
+            try skipValue()
+            skipSpace()
+            guard position < bytes.count else { throw Failure(offset: position, message: "unexpected end") }
+            position += 1
+            switch bytes[position - 1] {
+            case UInt8(ascii: ","): continue
+            case closing: return
+            default:
+                throw Failure(offset: position - 1, message: opening == UInt8(ascii: "{") ? "expected ',' or '}'" : "expected ',' or ']'")
             }
         }
     }

@@ -146,6 +146,33 @@ import Testing
         }
     }
 
+    /// A member left out (observe: a record's networks) reads as absent;
+    /// every other member reads as before, and the skipped value is still
+    /// checked as JSON (the same documents are refused).
+    @Test func anOmittedMemberReadsAsAbsentAndIsStillChecked() throws {
+        var record = try RecordJSONTests.fullRecord()
+        let bytes = try RecordJSON.encode(record)
+        let partial = try RecordJSON.decode(ContainerRecord.self, from: bytes, omitting: ["networks"])
+        #expect(partial.networks == nil)
+        record.networks = nil
+        #expect(partial == record)
+        // Only the top level's member: spec.networks is kept.
+        #expect(partial.spec?.networks.isEmpty == false)
+        struct Sample: Decodable, Equatable { var keep: Int, skip: [String: [Int]]? }
+        let nested = #"{"skip": {"a": [1, {"b": "\u00e9"}], "c": {}, "d": []}, "keep": 1}"#
+        #expect(try RecordJSON.decode(Sample.self, from: Array(nested.utf8), omitting: ["skip"]) == Sample(keep: 1, skip: nil))
+        for text in [
+            #"{"skip": [1,], "keep": 1}"#, #"{"skip": {"a" 1}, "keep": 1}"#, #"{"skip": {"a": 1,}, "keep": 1}"#,
+            #"{"skip": ["\x"], "keep": 1}"#, #"{"skip": [1 "keep": 1}"#, #"{"skip": tru, "keep": 1}"#,
+            #"{"skip": {"a": [}], "keep": 1}"#, #"{"skip": "#,
+        ] {
+            #expect(throws: (any Error).self, "\(text)") { try RecordJSON.decode(Sample.self, from: Array(text.utf8), omitting: ["skip"]) }
+            #expect(throws: (any Error).self, "\(text)") { try RecordJSON.decode(Sample.self, from: Array(text.utf8)) }
+        }
+        let deep = #"{"skip": "# + String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000) + "}"
+        #expect(throws: (any Error).self) { try RecordJSON.decode(Sample.self, from: Array(deep.utf8), omitting: ["skip"]) }
+    }
+
     @Test func deepNestingIsAnErrorNotACrash() {
         let text = String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000)
         #expect(throws: (any Error).self) { try RecordJSON.decode([Int].self, from: Array(text.utf8)) }

@@ -57,6 +57,26 @@ import Testing
         #expect(store.load("none") == nil)
     }
 
+    /// Observe's load leaves the record's networks out; a full load after
+    /// it (teardown) is never served the record without them.
+    @Test func aRecordLoadedWithoutItsNetworksIsNotServedToAFullLoad() throws {
+        defer { try? Syscall.removeTree(base) }
+        let store = self.store
+        var full = record("c1", hostname: "one")
+        let spec = NetworkSpec(subnet: try CIDR(parsing: "10.9.0.0/24"))
+        full.networks = [
+            NetworkObject(metadata: ObjectMeta(name: "n1"), spec: spec.resolved(name: "n1"), source: SourceLocation(file: "f", line: 1, column: 1))
+        ]
+        try store.save(full)
+        var partial = full
+        partial.networks = nil
+        #expect(store.load("c1", networks: false) == partial)
+        #expect(store.load("c1") == full)
+        // A full record kept serves observe as well.
+        #expect(store.load("c1", networks: false) == full)
+        #expect(store.load("c1") == full)
+    }
+
     @Test func aNetworkRecordKeepsItsSpecAndAnOlderPlainRecordIsStillRead() throws {
         defer { try? Syscall.removeTree(base) }
         let store = self.store
