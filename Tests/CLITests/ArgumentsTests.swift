@@ -47,13 +47,19 @@ struct EventsSinceTests {
         ("90", now - 90_000_000), ("90s", now - 90_000_000), ("10m", now - 600_000_000), ("2h", now - 7_200_000_000),
         ("1h30m", now - 5_400_000_000), ("2025-12-03T07:00:00Z", now - 3_600_000_000), ("2025-12-03Z", now - 28_800_000_000),
         ("2025-12-03T07:30Z", now - 1_800_000_000), ("1000000h", 0),
+        // As journalctl writes it.
+        ("5 min ago", now - 300_000_000), ("5min ago", now - 300_000_000), ("2 hours ago", now - 7_200_000_000),
+        ("1h 30min ago", now - 5_400_000_000), ("90 seconds ago", now - 90_000_000), ("1 day ago", now - 86_400_000_000),
     ]
 
     @Test(arguments: accepted) func acceptsDurationsAndTimestamps(_ text: String, _ expected: UInt64) throws {
         #expect(try Events.microseconds(since: text, now: Self.now) == expected)
     }
 
-    @Test(arguments: ["", "yesterday", "10x", "2025-13-01", "2025-12-03T25:00:00Z", "2025-12-03 08:00:00+02", "-5"])
+    @Test(arguments: [
+        "", "yesterday", "10x", "2025-13-01", "2025-12-03T25:00:00Z", "2025-12-03 08:00:00+02", "-5", "ago", " ago", "min ago",
+        "5 parsecs ago", "5 min", "5 min ago ago", "99999999999999999999 days ago",
+    ])
     func refusesTheRest(_ text: String) {
         #expect(throws: (any Error).self) { try Events.microseconds(since: text, now: Self.now) }
     }

@@ -21,7 +21,8 @@ struct Events: ParsableCommand {
     @OptionGroup var format: OutputOptions
     @Option(
         help: ArgumentHelp(
-            "Only events since a time: a duration ago (90s, 10m, 2h, 1h30m; a bare number is seconds) or a timestamp "
+            "Only events since a time: a duration ago (90s, 10m, 2h, 1h30m, or as journalctl writes it: '5 min ago', "
+                + "'2 hours ago'; a bare number is seconds) or a timestamp "
                 + "(2026-12-03T08:00:00Z in UTC, 2026-12-03 08:00:00 or 2026-12-03 in local time).", valueName: "when"))
     var since: String?
     @Flag(name: [.customShort("f"), .long], help: "Print events as they come, until interrupted.") var follow = false
@@ -94,9 +95,42 @@ extension Events {
         if let interval = try? Interval(parsing: text) {
             return now - min(now, interval.milliseconds.multipliedReportingOverflow(by: 1000).partialValue)
         }
+        if let interval = durationAgo(text) {
+            return now - min(now, interval.milliseconds.multipliedReportingOverflow(by: 1000).partialValue)
+        }
         if let seconds = timestamp(text) { return UInt64(max(0, seconds)) * 1_000_000 }
         throw ValueError(
-            "'\(text)' is neither a duration nor a timestamp", hint: "write 10m, 2h, 2026-12-03T08:00:00Z or '2026-12-03 08:00:00'")
+            "'\(text)' is neither a duration nor a timestamp",
+            hint: "write 10m, 2h, '5 min ago', 2026-12-03T08:00:00Z or '2026-12-03 08:00:00'")
+    }
+
+    /// A duration ago as journalctl writes it: "5 min ago", "2 hours ago",
+    /// "1h 30min ago", "1 day ago" (a number, its unit spelled out or
+    /// short, with or without a space between; nil otherwise).
+    static func durationAgo(_ text: String) -> Interval? {
+        guard text.hasSuffix(" ago") else { return nil }
+        let units: [String: (unit: String, times: UInt64)] = [
+            "ms": ("ms", 1), "msec": ("ms", 1), "s": ("s", 1), "sec": ("s", 1), "secs": ("s", 1), "second": ("s", 1),
+            "seconds": ("s", 1), "m": ("m", 1), "min": ("m", 1), "mins": ("m", 1), "minute": ("m", 1), "minutes": ("m", 1),
+            "h": ("h", 1), "hr": ("h", 1), "hrs": ("h", 1), "hour": ("h", 1), "hours": ("h", 1), "d": ("h", 24), "day": ("h", 24),
+            "days": ("h", 24), "w": ("h", 168), "week": ("h", 168), "weeks": ("h", 168),
+        ]
+        var words = text.dropLast(4).split(separator: " ")[...]
+        var compact = ""
+        while let word = words.popFirst() {
+            let digits = word.prefix { $0.isASCII && $0.isNumber }
+            guard !digits.isEmpty, let number = UInt64(digits) else { return nil }
+            var unit = word.dropFirst(digits.count)
+            if unit.isEmpty {
+                guard let next = words.popFirst() else { return nil }
+                unit = next
+            }
+            guard let (short, times) = units[String(unit)] else { return nil }
+            let (scaled, overflow) = number.multipliedReportingOverflow(by: times)
+            guard !overflow else { return nil }
+            compact += "\(scaled)\(short)"
+        }
+        return compact.isEmpty ? nil : try? Interval(parsing: compact)
     }
 
     /// Seconds since the epoch of YYYY-MM-DD, optionally followed by
