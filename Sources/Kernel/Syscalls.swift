@@ -118,6 +118,19 @@ public enum Syscall {
         }
     }
 
+    /// The names in `directory` ("." and ".." aside; empty when it cannot
+    /// be opened), in no particular order.
+    public static func entryNames(in directory: String) -> [String] {
+        guard let stream = opendir(directory) else { return [] }
+        defer { closedir(stream) }
+        var names: [String] = []
+        while let entry = readdir(stream) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+
     /// forEachEntry with the names as the bytes the kernel gives (a name
     /// need not be UTF-8).
     static func forEachEntryName(

@@ -245,18 +245,16 @@ public final class RouteNetlink {
 
     // MARK: Operations
 
-    /// Creates a bridge; `alias` (IFLA_IFALIAS, which the kernel takes only
-    /// on an existing link, so in a second request) marks who owns it, and
-    /// `group` puts it in a device group (set in that second request too: an
-    /// IFLA_GROUP beside no name would change every link of a group).
-    public func createBridge(_ name: String, mtu: UInt32? = nil, alias: String? = nil, group: UInt32? = nil) throws {
+    /// Creates a bridge; `group` puts it in a device group, in a second
+    /// request (an IFLA_GROUP beside no name would change every link of a
+    /// group). Its owner's mark is `setAlias`'s, after it.
+    public func createBridge(_ name: String, mtu: UInt32? = nil, group: UInt32? = nil) throws {
         try request(RouteNetlink.newBridge(name, mtu: mtu), operation: "create bridge \(name)")
-        if alias != nil || group != nil {
-            try request(RouteNetlink.setLink(index: try index(of: name), alias: alias, group: group), operation: "set alias of \(name)")
-        }
+        if let group { try setGroup(name, group) }
     }
 
-    /// Sets a link's alias (IFLA_IFALIAS), and its device group when given.
+    /// Sets a link's alias (IFLA_IFALIAS, which the kernel takes only on an
+    /// existing link), and its device group when given.
     public func setAlias(_ name: String, _ alias: String, group: UInt32? = nil) throws {
         try request(RouteNetlink.setLink(index: try index(of: name), alias: alias, group: group), operation: "set alias of \(name)")
     }

@@ -84,39 +84,26 @@ public struct Trash: Sendable {
     /// Every entry waiting, as paths (both directories).
     public func entries() -> [String] {
         [stateDirectory, runDirectory].flatMap { directory in
-            Trash.names(in: directory).map { directory + "/" + $0 }
+            Syscall.entryNames(in: directory).map { directory + "/" + $0 }
         }
     }
 
     /// Whether nothing waits (two readdirs; a missing directory is empty).
-    public var isEmpty: Bool { Trash.names(in: stateDirectory).isEmpty && Trash.names(in: runDirectory).isEmpty }
+    public var isEmpty: Bool { Syscall.entryNames(in: stateDirectory).isEmpty && Syscall.entryNames(in: runDirectory).isEmpty }
 
     /// The bytes waiting in STATE/trash (blocks in use, as du counts
     /// them; the run dir's trash is tmpfs memory and not counted).
     public func pendingBytes() -> UInt64 {
         var total: UInt64 = 0
-        for entry in Trash.names(in: stateDirectory) {
+        for entry in Syscall.entryNames(in: stateDirectory) {
             let path = stateDirectory + "/" + entry
-            var info = stat()
-            if lstat(path, &info) == 0 { total &+= UInt64(max(0, info.st_blocks)) &* 512 }
-            for relative in (try? Syscall.treePaths(path)) ?? [] {
-                let child = path + "/" + String(decoding: relative.dropFirst(2), as: UTF8.self)
-                if lstat(child, &info) == 0 { total &+= UInt64(max(0, info.st_blocks)) &* 512 }
+            let children = ((try? Syscall.treePaths(path)) ?? []).map { path + "/" + String(decoding: $0.dropFirst(2), as: UTF8.self) }
+            for file in [path] + children {
+                var info = stat()
+                if lstat(file, &info) == 0 { total &+= UInt64(max(0, info.st_blocks)) &* 512 }
             }
         }
         return total
-    }
-
-    private static func names(in directory: String) -> [String] {
-        guard let stream = opendir(directory) else { return [] }
-        defer { closedir(stream) }
-        var names: [String] = []
-        while let entry = readdir(stream) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            if name == "." || name == ".." { continue }
-            names.append(name)
-        }
-        return names
     }
 
     /// The emptier's lock (flock on RUN/trash.lock), released when closed.

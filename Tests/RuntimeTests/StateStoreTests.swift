@@ -12,9 +12,7 @@ import Testing
 /// container.json and the init file, without root.
 @Suite struct StateStoreTests {
     let base = "/tmp/berth-state-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-    var store: StateStore {
-        StateStore(paths: RuntimePaths(stateDirectory: .init(base + "/state"), runDirectory: .init(base + "/run"), cgroupParent: "x"))
-    }
+    var store: StateStore { StateStore.scratch(base) }
 
     func record(_ name: String, hostname: String) -> ContainerRecord {
         var record = ContainerRecord(
@@ -133,5 +131,12 @@ import Testing
         var manifest = NetworkSpec(subnet: try CIDR(parsing: "10.88.0.0/24"))
         manifest.isolated = true
         #expect(store.networkRecord("front")?.spec == manifest.resolved(name: "front"))
+    }
+}
+
+extension StateStore {
+    /// A state store under `base` (its state and run dirs), for tests without root.
+    static func scratch(_ base: String) -> StateStore {
+        StateStore(paths: RuntimePaths(stateDirectory: .init(base + "/state"), runDirectory: .init(base + "/run"), cgroupParent: "x"))
     }
 }

@@ -12,9 +12,7 @@ import Testing
 /// The trash's names, its moves and its emptying, without root.
 @Suite struct TrashTests {
     let base = "/tmp/berth-trash-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-    var store: StateStore {
-        StateStore(paths: RuntimePaths(stateDirectory: .init(base + "/state"), runDirectory: .init(base + "/run"), cgroupParent: "x"))
-    }
+    var store: StateStore { StateStore.scratch(base) }
 
     @Test(
         arguments: [

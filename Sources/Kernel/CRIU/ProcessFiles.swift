@@ -53,12 +53,7 @@ public enum ProcessFiles {
         var found: [String: HostFile] = [:]
         for pid in pids {
             let directory = "/proc/\(pid)/fd"
-            guard let handle = opendir(directory) else { continue }
-            defer { closedir(handle) }
-            while let entry = readdir(handle) {
-                let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                    String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-                }
+            for name in Syscall.entryNames(in: directory) {
                 guard let fd = Int32(name) else { continue }
                 guard let info = fdinfo(pid, fd), !mounts.contains(info.mountID) else { continue }
                 var status = stat()

@@ -226,16 +226,7 @@ extension Syscall {
     /// process (a live one may still be writing). Returns their names.
     @discardableResult
     public static func removeStaleTemporaries(in directory: String) -> [String] {
-        guard let stream = opendir(directory) else { return [] }
-        var names: [String] = []
-        while let entry = readdir(stream) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-            }
-            names.append(name)
-        }
-        closedir(stream)
-        return names.filter { name in
+        entryNames(in: directory).filter { name in
             guard let pid = temporaryWriter(name), pid > 0, pid != getpid() else { return false }
             guard Glibc.kill(pid, 0) != 0 && errno == ESRCH else { return false }
             return unlink(directory + "/" + name) == 0

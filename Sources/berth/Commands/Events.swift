@@ -92,10 +92,7 @@ extension Events {
     /// `--since`: a duration ago, or a timestamp; microseconds since the epoch.
     static func microseconds(since text: String, now: UInt64) throws(ValueError) -> UInt64 {
         if let seconds = UInt64(text) { return now - min(now, seconds.multipliedReportingOverflow(by: 1_000_000).partialValue) }
-        if let interval = try? Interval(parsing: text) {
-            return now - min(now, interval.milliseconds.multipliedReportingOverflow(by: 1000).partialValue)
-        }
-        if let interval = durationAgo(text) {
+        if let interval = (try? Interval(parsing: text)) ?? durationAgo(text) {
             return now - min(now, interval.milliseconds.multipliedReportingOverflow(by: 1000).partialValue)
         }
         if let seconds = timestamp(text) { return UInt64(max(0, seconds)) * 1_000_000 }
