@@ -70,7 +70,17 @@ struct MigrateTests {
                 root + "/sshd_config",
             ], outputPath: root + "/sshd.log")
         let namespace = "/proc/\(pid)/ns/net"
-        #expect(eventually(seconds: 10) { (try? FileManager.default.destinationOfSymbolicLink(atPath: namespace)) != nil })
+        // The link exists from the spawn on, naming our namespace until
+        // unshare has made its own: moving the veth's peer before that put
+        // it in ours ("Cannot find device" inside; official CI of stop 17).
+        // Wait for sshd itself, which runs only after the unshare.
+        let ours = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/net")
+        let unshared = eventually(seconds: 30) {
+            guard let theirs = try? FileManager.default.destinationOfSymbolicLink(atPath: namespace) else { return false }
+            let program = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/exe")) ?? ""
+            return theirs != ours && program.hasSuffix("/sshd")
+        }
+        guard unshared else { throw TestFailure("sshd \(pid) did not start in a network namespace of its own") }
         try must(["/usr/bin/ip", "link", "add", "mgsrc0", "type", "veth", "peer", "name", "mgdst0", "netns", "\(pid)"])
         try must(["/usr/bin/ip", "addr", "add", "192.168.231.1/24", "dev", "mgsrc0"])
         try must(["/usr/bin/ip", "link", "set", "mgsrc0", "up"])
