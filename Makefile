@@ -23,13 +23,17 @@ build: deps
 # first in the search path. Linked by lld with packed relative relocations
 # (DT_RELR, glibc >= 2.36: a 8 KiB table instead of 1 MiB); type metadata
 # reached through direct accessors instead of mangled names that the runtime
-# demangles on first use (~1 ms per `berth run`; larger code); and no $ORIGIN
+# demangles on first use (~1 ms per `berth run`; larger code); no $ORIGIN
 # rpath (nothing is loaded from beside the binary, so the loader need not
-# look there for every library).
+# look there for every library); and no dynamic symbol table of berth's own
+# ~10,800 symbols (the toolchain's static-stdlib arguments export them all):
+# the Swift runtime's start-up dladdr scans that table, and the loader's
+# symbol lookups start in it (~0.3 ms of every berth process; nothing
+# looks a berth symbol up by name: dlsym only on the libraries' handles).
 STATIC_CXX := $(CURDIR)/.build/static-libstdc++
 RELEASE_FLAGS := --static-swift-stdlib --disable-local-rpath \
 	-Xswiftc -Xfrontend -Xswiftc -disable-concrete-type-metadata-mangled-name-accessors \
-	-Xswiftc -Xclang-linker -Xswiftc -fuse-ld=lld -Xlinker -z -Xlinker pack-relative-relocs \
+	-Xswiftc -Xclang-linker -Xswiftc -fuse-ld=lld -Xlinker -z -Xlinker pack-relative-relocs -Xlinker --no-export-dynamic \
 	-Xswiftc -L$(STATIC_CXX)
 release: deps
 	@archive=$$(clang -print-file-name=libstdc++.a); \
@@ -38,6 +42,8 @@ release: deps
 	$(SWIFT) build -c release $(RELEASE_FLAGS)
 	@if readelf -d .build/release/berth | grep -q 'NEEDED.*libstdc'; then \
 		echo "release: berth still loads libstdc++.so" >&2; exit 1; fi
+	@if [ "$$(readelf --dyn-syms -W .build/release/berth | wc -l)" -gt 2000 ]; then \
+		echo "release: berth still exports its symbols (--no-export-dynamic came before -export-dynamic)" >&2; exit 1; fi
 
 # The agent under systemd (README: "Running the agent under systemd"): the
 # release binary, the unit and the journal catalog. Then, as root:

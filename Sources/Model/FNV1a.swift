@@ -20,9 +20,19 @@ public enum FNV1a {
         return hash
     }
 
-    /// All of the value's hex digits, leading zeros included.
+    /// All of the value's hex digits, leading zeros included. Digit by
+    /// digit: `String(_:radix:)` is the standard library's unspecialized
+    /// generic, whose witness lookups cost a fresh process ~50 µs on the
+    /// first networked container start (its host interface name).
     static func paddedHex<Hash: FixedWidthInteger & UnsignedInteger>(_ value: Hash) -> String {
-        let hex = String(value, radix: 16)
-        return String(repeating: "0", count: Hash.bitWidth / 4 - hex.count) + hex
+        var digits: [UInt8] = []
+        digits.reserveCapacity(Hash.bitWidth / 4)
+        var shift = Hash.bitWidth - 4
+        while shift >= 0 {
+            let digit = UInt8(truncatingIfNeeded: value >> shift) & 0xf
+            digits.append(digit < 10 ? UInt8(ascii: "0") + digit : UInt8(ascii: "a") + digit - 10)
+            shift -= 4
+        }
+        return String(decoding: digits, as: UTF8.self)
     }
 }

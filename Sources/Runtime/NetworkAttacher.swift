@@ -210,8 +210,19 @@ public struct NetworkAttacher {
         let attachments = container.spec.networks
         guard !attachments.isEmpty else { return }
         try converge(pid: pid, container: container, networks: networks, ipv6: container.spec.usesIPv6)
-        logger.info(
-            "networks attached", metadata: ["container": "\(container.metadata.name)", "networks": "\(attachments.map(\.network))"])
+        logger.info("networks attached", metadata: ["container": "\(container.metadata.name)", "networks": "\(NetworkAttacher.listed(attachments))"])
+    }
+
+    /// The networks' names as an array prints them (`["a", "b"]`: names
+    /// are DNS labels, nothing to escape), written out: printing the array
+    /// reflects over it, ~0.1 ms of every networked start in a fresh process.
+    static func listed(_ attachments: [ContainerConfig.Attachment]) -> String {
+        var text = "["
+        for (index, attachment) in attachments.enumerated() {
+            if index > 0 { text += ", " }
+            text += "\"" + attachment.network + "\""
+        }
+        return text + "]"
     }
 
     /// Makes a running container's network namespace match its manifest,

@@ -31,7 +31,7 @@ enum Main {
         guard let request = FastPath.parse(arguments) else {
             // Berth.main's steps, with Foundation's file errors put in words.
             do {
-                var command = try Berth.parseAsRoot(arguments)
+                var command = try Berth.parsedDirectly(arguments) ?? Berth.parseAsRoot(arguments)
                 try command.run()
                 return
             } catch {
@@ -60,6 +60,56 @@ struct FileError: Error, CustomStringConvertible {
         var text = "\(path): \(reason)"
         if geteuid() != 0 && (code == EACCES || code == EPERM) { text += " (berth runs containers as root)" }
         return FileError(description: text)
+    }
+}
+
+extension Berth {
+    /// The named subcommand parsed as a root of its own, without the tree
+    /// of every subcommand: ArgumentParser reads each one's configuration
+    /// and keeps the whole stack for its messages. nil (and the caller
+    /// parses through Berth as ever, so that help, errors and their exit
+    /// codes are Berth's own) for help, for anything it does not accept, or
+    /// a subcommand it does not name. No subcommand has subcommands, nor
+    /// options of Berth's (the global options are each subcommand's).
+    static func parsedDirectly(_ arguments: [String]) -> ParsableCommand? {
+        guard let name = arguments.first, let type = subcommand(named: name) else { return nil }
+        let rest = Array(arguments.dropFirst())
+        for token in rest where token == "help" || token == "-h" || token == "--help" || token == "-help" { return nil }
+        return try? type.parseAsRoot(rest)
+    }
+
+    /// The subcommand type of each name in `Arguments.commands` but help
+    /// (a test holds the two equal to Berth's configuration).
+    static func subcommand(named name: String) -> ParsableCommand.Type? {
+        switch name {
+        case "validate": Validate.self
+        case "plan": Plan.self
+        case "apply": Apply.self
+        case "show": Show.self
+        case "drift": Drift.self
+        case "list": List.self
+        case "status": Status.self
+        case "logs": Logs.self
+        case "run": Run.self
+        case "exec": Exec.self
+        case "enter": Enter.self
+        case "start": Start.self
+        case "stop": Stop.self
+        case "ubc": UBC.self
+        case "quota": DiskQuotaCommand.self
+        case "suspend": Suspend.self
+        case "resume": Resume.self
+        case "checkpoint": Checkpoint.self
+        case "restore": Restore.self
+        case "migrate": Migrate.self
+        case "migrate-receive": MigrateReceive.self
+        case "trash-empty": TrashEmpty.self
+        case "events": Events.self
+        case "metrics": Metrics.self
+        case "agent": Agent.self
+        case "version": Version.self
+        default: nil
+        }
     }
 }
 

@@ -11,6 +11,37 @@ struct ArgumentsTests {
         #expect(Set(Arguments.commands) == Set(names + ["help"]))
     }
 
+    @Test func parsesDirectlyEverySubcommandButHelp() {
+        for type in Berth.configuration.subcommands {
+            let name = type.configuration.commandName ?? ""
+            #expect(Berth.subcommand(named: name).map(ObjectIdentifier.init) == ObjectIdentifier(type), "\(name)")
+        }
+        #expect(Berth.subcommand(named: "help") == nil && Berth.subcommand(named: "nosuch") == nil)
+    }
+
+    /// A subcommand parsed as its own root holds what Berth's tree gives.
+    @Test func aDirectParseEqualsTheTreeParse() throws {
+        let arguments = ["list", "--state-dir", "/s", "-q", "-l", "tier=web", "--columns", "name,state"]
+        let direct = try #require(Berth.parsedDirectly(arguments) as? List)
+        let tree = try #require(try Berth.parseAsRoot(arguments) as? List)
+        #expect(direct.global.stateDir == tree.global.stateDir && direct.global.verbosity == tree.global.verbosity)
+        #expect(direct.selector == tree.selector && direct.columns == tree.columns)
+        let apply = try #require(Berth.parsedDirectly(["apply", "-o", "json", "--source", "one", "--prune", "--allow-empty", "m.yaml"]) as? Apply)
+        #expect(apply.format.output == .json && apply.sourceOptions.source == "one" && apply.prune && apply.allowEmpty)
+        #expect(apply.manifests.paths == ["m.yaml"])
+    }
+
+    /// Help, errors and what only the root answers are left to Berth's
+    /// tree, which words them as ever.
+    @Test(arguments: [
+        ["apply", "--help"], ["apply", "-h"], ["list", "help"], ["help", "apply"], ["apply", "--bogus"], ["apply"],
+        ["list", "--quiet", "--verbose"], ["apply", "--generate-completion-script", "bash"], ["apply", "--experimental-dump-help"],
+        ["nosuch"], [],
+    ])
+    func leavesHelpAndErrorsToTheTree(arguments: [String]) {
+        #expect(Berth.parsedDirectly(arguments) == nil)
+    }
+
     static let moved: [([String], [String])] = [
         (["list"], ["list"]),
         (["--state-dir", "/s", "list"], ["list", "--state-dir", "/s"]),

@@ -66,6 +66,15 @@ import Testing
     @Test(arguments: ["berth/web1", "berth-test-1/a.b_c"])
     func acceptsCgroupPaths(path: String) throws { _ = try CgroupPath(path) }
 
+    /// The parent's directory under a hierarchy root, as joining the root
+    /// and all components but the last gave it.
+    @Test(arguments: ["berth", "berth/web1", "a/b/c.d"])
+    func parentDirectoryIsTheRootAndAllButTheLastComponent(path: String) throws {
+        let group = try CgroupPath(path)
+        let joined = (["/sys/fs/cgroup/cpuset"] + group.components.dropLast()).joined(separator: "/")
+        #expect(group.parentDirectory(under: "/sys/fs/cgroup/cpuset") == joined)
+    }
+
     @Test(arguments: ["", "/berth", "berth/", "berth/../x", "berth/a b", "berth/./x"])
     func refusesCgroupPaths(path: String) {
         #expect(throws: SystemError.self) { try CgroupPath(path) }

@@ -15,5 +15,12 @@ import Testing
         #expect(FNV1a.hex32("a") == "e40c292c")
         #expect(FNV1a.hex64("a") == "af63dc4c8601ec8c")
         #expect(FNV1a.hex32("").count == 8 && FNV1a.hex64("").count == 16)
+        // Written digit by digit: the standard library's rendering, padded.
+        for text in ["", "a", "b", "web1", "berth/web1", "0123456789"] {
+            let hex32 = String(FNV1a.hash32(text), radix: 16)
+            let hex64 = String(FNV1a.hash64(text), radix: 16)
+            #expect(FNV1a.hex32(text) == String(repeating: "0", count: 8 - hex32.count) + hex32)
+            #expect(FNV1a.hex64(text) == String(repeating: "0", count: 16 - hex64.count) + hex64)
+        }
     }
 }

@@ -144,4 +144,13 @@ public struct CgroupPath: Hashable, Sendable, CustomStringConvertible {
     public func appending(_ name: String) throws(SystemError) -> CgroupPath {
         try CgroupPath(description + "/" + name)
     }
+
+    /// The directory of its parent under `root` (a hierarchy's mount):
+    /// `root` itself for a one-component path. Cut from `description`,
+    /// not joined from the components: a generic `joined` costs a fresh
+    /// process a witness lookup on every container start.
+    public func parentDirectory(under root: String) -> String {
+        guard let slash = description.lastIndex(of: "/") else { return root }
+        return root + "/" + String(description[..<slash])
+    }
 }

@@ -320,7 +320,7 @@ public struct CgroupV1Driver: CgroupDriver {
 
     public func inheritedCPUs(_ path: CgroupPath) -> String? {
         guard let base = mounts["cpuset"] else { return nil }
-        let parent = ([base] + path.components.dropLast()).joined(separator: "/")
+        let parent = path.parentDirectory(under: base)
         return (try? CgroupFile.read(parent, "cpuset.cpus")).flatMap { $0.isEmpty ? nil : $0 }
     }
 

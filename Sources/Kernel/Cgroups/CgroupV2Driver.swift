@@ -150,7 +150,7 @@ public struct CgroupV2Driver: CgroupDriver {
     }
 
     public func inheritedCPUs(_ path: CgroupPath) -> String? {
-        let parent = ([root] + path.components.dropLast()).joined(separator: "/")
+        let parent = path.parentDirectory(under: root)
         return (try? CgroupFile.read(parent, "cpuset.cpus.effective")).flatMap { $0.isEmpty ? nil : $0 }
     }
 

@@ -188,7 +188,9 @@ extension Syscall {
     public static func writeAtomically(
         _ bytes: [UInt8], to path: String, mode: mode_t = 0o600, durable: Bool = true, beforeRename: () -> Void = {}
     ) throws(SystemError) {
-        let directory = path.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+        // Up to the last "/" ("" for a bare name), without a generic
+        // `joined`: its witness lookup costs a fresh process ~0.1 ms.
+        let directory = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? ""
         let temporary = "\(path).tmp-\(getpid())"
         let fd = try open(temporary, O_WRONLY | O_CREAT | O_TRUNC, mode: mode)
         do {

@@ -124,6 +124,18 @@ struct ContainerSummary: Encodable {
 
         static let defaults: [Column] = [.name, .state, .pid, .hostname, .uptime, .restarts, .addresses, .cpu, .memory, .pids]
 
+        /// Every column's name, comma-separated, for `list`'s help. Written
+        /// out: ArgumentParser reads every command's configuration on every
+        /// call, and a generic `joined` costs a fresh process ~0.1 ms.
+        static var names: String {
+            var text = ""
+            for column in allCases {
+                if !text.isEmpty { text += ", " }
+                text += column.rawValue
+            }
+            return text
+        }
+
         var header: String { self == .cpu ? "CPU(s)" : rawValue.uppercased() }
     }
 
@@ -232,7 +244,7 @@ struct List: ParsableCommand {
         commandName: "list",
         abstract: "List containers: name, state, init pid, hostname, uptime, restarts, addresses, cpu, memory, pids.",
         discussion: """
-            --columns picks and orders the columns (\(ContainerSummary.Column.allCases.map(\.rawValue).joined(separator: ", "))). \
+            --columns picks and orders the columns (\(ContainerSummary.Column.names)). \
             -l key=value shows only containers with that label (repeat it: all must match). -q prints the names alone. -o json gives every container with its cgroup, its root filesystem's layers \
             and its record; every key is there for a stopped container too (null when it does not apply).
             """)
