@@ -725,16 +725,7 @@ public struct ContainerRuntime: Sendable {
         guard let record = state.load(name, networks: false), let pid = record.pid, isRunning(record),
             let handle = try? PidFD(pid: pid, startTime: record.startTime)
         else { return }
-        // Its root held for the emptier (Trash.openRoot) when its private
-        // layer goes to the trash: not kept, not on a disk image (unmounted
-        // by the delete) nor in memory.
-        let trashed = !record.keepPrivateLayer && record.diskImage == nil && record.privateLayerInMemory != true
-        let root = trashed ? Trash.openRoot(of: pid) : nil
-        let killed = (try? handle.signal(SIGKILL)) == true
-        if let root {
-            // Opened after the pidfd and before the signal went through: its init's.
-            if killed { Trash.hold(root) } else { Syscall.close(root) }
-        }
+        _ = try? handle.signal(SIGKILL)
     }
 
     /// Kills what is left in the cgroup until it is empty (the pid

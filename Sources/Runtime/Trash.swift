@@ -182,67 +182,9 @@ public struct Trash: Sendable {
     /// is done (a test's tear-down that waits for the lock never races
     /// it). Returns its pid (nil: nothing to do, an emptier already runs,
     /// or it could not start; the next command that deletes tries again).
-    ///
-    /// Roots this process holds (`hold`) go to the emptier as descriptors 4
-    /// and on (`--held-roots N`); with the lock held by another emptier,
-    /// one starts all the same, without `inheritedLockFlag`: it closes them
-    /// and then waits for the lock. Closed here when none could start.
     public func startEmptier(_ arguments: [String]) -> pid_t? {
-        let roots = Trash.heldRoots.withLock { held in
-            defer { held.removeAll() }
-            return held
-        }
-        // This process's copies go once the emptier has its own.
-        defer { Trash.closeRoots(roots) }
-        if roots.isEmpty {
-            guard !isEmpty, let lock = lock(wait: false) else { return nil }
-            return withExtendedLifetime(lock) { try? Spawn.detached(arguments, passing: lock.fd) }
-        }
-        let lock = lock(wait: false)
-        let flags = lock == nil ? arguments.filter { $0 != Trash.inheritedLockFlag } : arguments
-        return withExtendedLifetime(lock) {
-            try? Spawn.detached(flags + [Trash.heldRootsOption, "\(roots.count)"], passing: lock?.fd, alsoPassing: roots)
-        }
-    }
-
-    /// The emptier's flag: its descriptor 3 holds the lock already.
-    public static let inheritedLockFlag = "--inherited-lock"
-    /// The emptier's option: descriptors 4 and on are this many held roots.
-    public static let heldRootsOption = "--held-roots"
-
-    /// Root filesystems of deleted containers this process holds open, for
-    /// the emptier (`startEmptier`).
-    static let heldRoots = Mutex<[Int32]>([])
-
-    /// At most this many roots are held at once: half the soft descriptor
-    /// limit less a margin (the hand-over copies each once more).
-    static let rootLimit: Int = {
-        var limit = rlimit()
-        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 0 }
-        return max(0, Int(clamping: min(limit.rlim_cur, 1 << 20)) / 2 - 128)
-    }()
-
-    /// Opens the root directory of `pid` (/proc/PID/root), a container's
-    /// init about to be killed, so that its overlay outlives the init's
-    /// mount namespace: its unmount, which syncs the filesystem
-    /// under the private layer (3-5 ms each on ext4, one after another),
-    /// happens when the emptier closes it, not in the init's exit that the
-    /// delete waits for (300 inits killed at once: all exited in 340-370 ms,
-    /// in 94-114 ms with their roots held; berth-bench scale, teardown).
-    /// Nil when the limit is reached or it cannot be opened. The caller
-    /// `hold`s it once the process is known to be still its container's
-    /// (a signal through its pidfd went through), else closes it.
-    public static func openRoot(of pid: pid_t) -> Int32? {
-        guard heldRoots.withLock({ $0.count }) < rootLimit else { return nil }
-        return try? Syscall.open("/proc/\(pid)/root", O_RDONLY | O_DIRECTORY)
-    }
-
-    /// Keeps `root` (from `openRoot`) for the emptier.
-    public static func hold(_ root: Int32) { heldRoots.withLock { $0.append(root) } }
-
-    /// Closes roots, side by side: their unmounts' syncs overlap.
-    public static func closeRoots(_ roots: [Int32]) {
-        WorkerPool.run(roots.count, width: 8) { Syscall.close(roots[$0]) }
+        guard !isEmpty, let lock = lock(wait: false) else { return nil }
+        return withExtendedLifetime(lock) { try? Spawn.detached(arguments, passing: lock.fd) }
     }
 }
 

@@ -110,25 +110,13 @@ public enum Spawn {
     /// as its descriptor 3 (a lock it then holds). A caller that lives on
     /// reaps the returned pid (Reaper.poll); one that exits leaves that to
     /// init.
-    public static func detached(_ arguments: [String], passing passed: Int32? = nil, alsoPassing extra: [Int32] = []) throws(SystemError)
-        -> pid_t
-    {
+    public static func detached(_ arguments: [String], passing passed: Int32? = nil) throws(SystemError) -> pid_t {
         guard let program = arguments.first else { throw SystemError(call: "posix_spawn", errno: EINVAL) }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         let spare = try passing(passed, to: program, &actions)
         defer { if spare >= 0 { Syscall.close(spare) } }
-        // `extra` become descriptors 4, 5, ...: copied first above them all,
-        // so that no dup2 overwrites one still to be passed.
-        var copies: [Int32] = []
-        defer { for copy in copies { Syscall.close(copy) } }
-        for (index, descriptor) in extra.enumerated() {
-            let copy = fcntl(descriptor, F_DUPFD_CLOEXEC, Int32(clamping: 4 + extra.count))
-            if copy < 0 { throw SystemError(call: "fcntl", errno: errno, subject: "descriptor for \(program)") }
-            copies.append(copy)
-            posix_spawn_file_actions_adddup2(&actions, copy, Int32(clamping: 4 + index))
-        }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)

@@ -18,17 +18,9 @@ struct TrashEmpty: ParsableCommand {
         shouldDisplay: false)
     @OptionGroup var global: GlobalOptions
     @Flag(help: "Descriptor 3 holds the trash lock already (taken by whoever started this).") var inheritedLock = false
-    @Option(help: "Descriptors 4 and on hold this many deleted containers' root filesystems: closed first.") var heldRoots = 0
-
-    func validate() throws {
-        guard (0...(1 << 20)).contains(heldRoots) else { throw ValidationError("--held-roots: 0 to 1048576") }
-    }
 
     func run() throws {
         _ = berth_background_priority()
-        // Deleted containers' roots, kept open by whoever started this: each
-        // close unmounts an overlay and syncs the state filesystem.
-        if heldRoots > 0 { Trash.closeRoots((0..<heldRoots).map { Int32(4 + $0) }) }
         let runtime = try RuntimeContext.runtime(global)
         let trash = runtime.state.trash
         let lock = inheritedLock ? Trash.Lock(holding: 3) : trash.lock(wait: true)
@@ -65,7 +57,7 @@ extension TrashEmpty {
     static func arguments(_ paths: RuntimePaths) -> [String] {
         [
             "/proc/self/exe", "trash-empty", "--state-dir", paths.stateDirectory.string, "--run-dir", paths.runDirectory.string,
-            "--cgroup-parent", paths.cgroupParent, Trash.inheritedLockFlag,
+            "--cgroup-parent", paths.cgroupParent, "--inherited-lock",
         ]
     }
 }
