@@ -178,8 +178,18 @@ public struct LinuxHost: HostRuntime {
         // Without its networks (for its teardown): nothing here reads them.
         guard let record = runtime.state.load(name, networks: false) else { return .absent }
         let running = runtime.isRunning(record)
+        // A container no manifest names is only pruned or reported as an
+        // orphan: its run state is all the planner reads of it, so its
+        // limits, mounts and disk are not read (berth-bench scale, teardown).
+        let named = context.containers[record.name] != nil
         var usage: CgroupObservation?
-        if running { usage = try? runtime.observeCgroup(record, usage: false) }
+        var frozen = false
+        if running && named {
+            usage = try? runtime.observeCgroup(record, usage: false)
+            frozen = usage?.frozen == true
+        } else if running, let group = try? CgroupPath(record.cgroup) {
+            frozen = runtime.cgroups.isFrozen(group)
+        }
         // A `berth run` container belongs to the berth that waits for it
         // (once that berth is gone, it is an unmanaged container like any).
         if record.hasLiveForegroundOwner && context.containers[record.name] == nil { return .known(record.name) }
@@ -203,7 +213,7 @@ public struct LinuxHost: HostRuntime {
         }
         // One read of the init's mountinfo serves numpty (its devpts) and
         // proc.virtualize (LXCFS's files over /proc).
-        let mountinfo = running ? record.pid.flatMap { try? Syscall.readFile("/proc/\($0)/mountinfo", limit: 4 << 20) } : nil
+        let mountinfo = running && named ? record.pid.flatMap { try? Syscall.readFile("/proc/\($0)/mountinfo", limit: 4 << 20) } : nil
         let mounts = mountinfo.map { MountInfo($0) }
         var resources: ObservedResources?
         if let usage {
@@ -236,7 +246,7 @@ public struct LinuxHost: HostRuntime {
         }
         let state: ObservedRunState
         if running {
-            state = usage?.frozen == true ? .frozen : .running
+            state = frozen ? .frozen : .running
         } else if let mark = record.checkpoint {
             state = .checkpointed(mark)
         } else if let pid = record.pid {

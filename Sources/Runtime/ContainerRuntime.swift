@@ -679,8 +679,9 @@ public struct ContainerRuntime: Sendable {
         }
     }
 
-    /// `stop` of a record in hand.
-    func stop(_ record: ContainerRecord, timeout: Interval) throws {
+    /// `stop` of a record in hand. Once nothing of it runs, `forget` makes
+    /// it stopped on disk (nil: its init file goes, StateStore.forgetInit).
+    func stop(_ record: ContainerRecord, timeout: Interval, forget: ((String) throws -> Void)? = nil) throws {
         let name = record.name
         let group = try CgroupPath(record.cgroup)
         // Through a pidfd checked against the recorded start time: the signal
@@ -710,7 +711,7 @@ public struct ContainerRuntime: Sendable {
         if let unit = record.scope, let scope = scopePath(record) { try stopScope(unit, path: scope) }
         // Its journal relay sends what is left and ends with the container.
         journalRelay(name).waitForEnd(milliseconds: 2000)
-        try state.forgetInit(name)
+        if let forget { try forget(name) } else { try state.forgetInit(name) }
         logger.info("stopped", metadata: ["container": "\(name)"])
     }
 
@@ -720,7 +721,8 @@ public struct ContainerRuntime: Sendable {
     /// for the exit and removes the rest; a crash in between leaves a
     /// stopped container that the next apply deletes again.
     public func killAhead(_ name: String) {
-        guard let record = state.load(name), let pid = record.pid, isRunning(record),
+        // Without its networks: the record observe decoded serves.
+        guard let record = state.load(name, networks: false), let pid = record.pid, isRunning(record),
             let handle = try? PidFD(pid: pid, startTime: record.startTime)
         else { return }
         _ = try? handle.signal(SIGKILL)
@@ -747,7 +749,9 @@ public struct ContainerRuntime: Sendable {
     /// free at once) for an emptier to remove later (Trash); else they are
     /// removed here.
     public func delete(_ name: String, keepPrivateLayer: Bool? = nil, trash: Bool = false) throws {
-        guard let record = state.load(name) else {
+        // Without its networks (nothing here reads or saves them): the
+        // record observe decoded serves (berth-bench scale, teardown).
+        guard let record = state.load(name, networks: false) else {
             // No record: only what runs in its cgroup under berth's parent.
             let group = try cgroupPath(name)
             try drain(group)
@@ -763,15 +767,24 @@ public struct ContainerRuntime: Sendable {
     /// `delete` of a record in hand.
     func delete(_ record: ContainerRecord, keepPrivateLayer: Bool?, trash: Bool = false) throws {
         let name = record.name
-        try stop(record, timeout: Interval(milliseconds: 0))
-        Failpoint.containerStopped.hit()
-        let keep = keepPrivateLayer ?? record.keepPrivateLayer
         let bin = state.trash
         if trash {
-            try? bin.take(state.runDirectory(name), container: name, into: bin.runDirectory)
+            // Its run directory goes to the trash with the init file in it,
+            // one rename that leaves the container stopped on disk: no
+            // unlink of the init file (on a run dir on ext4 with discard,
+            // 2-4 ms each, waited for; berth-bench scale, teardown). What
+            // could not be moved is removed, and the init file with it.
+            let state = state
+            try stop(record, timeout: Interval(milliseconds: 0)) { name in
+                try? bin.take(state.runDirectory(name), container: name, into: bin.runDirectory)
+                try state.forgetInit(name)
+            }
         } else {
-            try? Syscall.removeTree(state.runDirectory(name))
+            try stop(record, timeout: Interval(milliseconds: 0))
         }
+        Failpoint.containerStopped.hit()
+        let keep = keepPrivateLayer ?? record.keepPrivateLayer
+        if !trash { try? Syscall.removeTree(state.runDirectory(name)) }
         Failpoint.runFilesRemoved.hit()
         // Its disk image is unmounted (the loop device goes with it); kept
         // with the private layer, else removed with the directory.

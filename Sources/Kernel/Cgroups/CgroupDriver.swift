@@ -41,6 +41,19 @@ extension CgroupDriver {
 
     /// Limits, state and usage counters.
     public func observe(_ path: CgroupPath) throws(SystemError) -> CgroupObservation { try observe(path, usage: true) }
+
+    /// Whether the cgroup is frozen, by one read (v1 `freezer.state`, v2
+    /// `cgroup.events`): all observe needs of a container no manifest names.
+    public func isFrozen(_ path: CgroupPath) -> Bool {
+        if let v1 = self as? CgroupV1Driver {
+            guard let freezer = v1.directory("freezer", path) else { return false }
+            return (try? CgroupFile.read(freezer, "freezer.state")) == "FROZEN"
+        }
+        if let v2 = self as? CgroupV2Driver {
+            return CgroupValues.keyed((try? CgroupFile.read(v2.directory(path), "cgroup.events")) ?? "")["frozen"] == 1
+        }
+        return (try? observe(path, usage: false))?.frozen == true
+    }
 }
 
 /// How a process berth clones gets into its cgroup without berth migrating
