@@ -97,6 +97,8 @@ public enum Netlink {
     public static let IFLA_NET_NS_FD: UInt16 = 28
     public static let IFLA_INFO_KIND: UInt16 = 1
     public static let IFLA_INFO_DATA: UInt16 = 2
+    /// IFLA_BR_MCAST_SNOOPING in a bridge's IFLA_INFO_DATA (u8).
+    public static let IFLA_BR_MCAST_SNOOPING: UInt16 = 23
     public static let VETH_INFO_PEER: UInt16 = 1
 
     // Address attributes (IFA_*).

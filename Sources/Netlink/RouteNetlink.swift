@@ -114,11 +114,20 @@ public final class RouteNetlink {
 
     // MARK: Requests
 
-    /// RTM_NEWLINK for a bridge.
-    public static func newBridge(_ name: String, mtu: UInt32? = nil) -> (UInt16, UInt16, [UInt8]) {
+    /// RTM_NEWLINK for a bridge; `mac` is its address from the start (the
+    /// kernel then keeps it, instead of taking the lowest of its ports'
+    /// addresses, which it recomputes as each port joins or leaves), and
+    /// `multicastSnooping` false turns IGMP/MLD snooping off
+    /// (IFLA_BR_MCAST_SNOOPING).
+    public static func newBridge(_ name: String, mtu: UInt32? = nil, mac: [UInt8]? = nil, multicastSnooping: Bool? = nil)
+        -> (UInt16, UInt16, [UInt8])
+    {
         var attributes: [Attribute] = [.string(Netlink.IFLA_IFNAME, name)]
         if let mtu { attributes.append(.u32(Netlink.IFLA_MTU, mtu)) }
-        attributes.append(.nested(Netlink.IFLA_LINKINFO, [.string(Netlink.IFLA_INFO_KIND, "bridge")]))
+        if let mac { attributes.append(Attribute(Netlink.IFLA_ADDRESS, mac)) }
+        var info: [Attribute] = [.string(Netlink.IFLA_INFO_KIND, "bridge")]
+        if let multicastSnooping { info.append(.nested(Netlink.IFLA_INFO_DATA, [.u8(Netlink.IFLA_BR_MCAST_SNOOPING, multicastSnooping ? 1 : 0)])) }
+        attributes.append(.nested(Netlink.IFLA_LINKINFO, info))
         return (
             Netlink.RTM_NEWLINK, Netlink.NLM_F_CREATE | Netlink.NLM_F_EXCL,
             InterfaceInfo().encoded() + Attribute.encode(attributes)
@@ -163,6 +172,19 @@ public final class RouteNetlink {
         if let namespaceFD { attributes.append(.u32(Netlink.IFLA_NET_NS_FD, UInt32(bitPattern: namespaceFD))) }
         if let alias { attributes.append(.string(Netlink.IFLA_IFALIAS, alias)) }
         if let group { attributes.append(.u32(Netlink.IFLA_GROUP, group)) }
+        return (Netlink.RTM_NEWLINK, 0, info.encoded() + Attribute.encode(attributes))
+    }
+
+    /// RTM_NEWLINK on an existing link named `name` (the kernel finds it by
+    /// name: no get for its index first): up/down and bridge master.
+    public static func setLink(named name: String, up: Bool? = nil, master: Int32? = nil) -> (UInt16, UInt16, [UInt8]) {
+        var info = InterfaceInfo()
+        if let up {
+            info.flags = up ? Netlink.IFF_UP : 0
+            info.change = Netlink.IFF_UP
+        }
+        var attributes: [Attribute] = [.string(Netlink.IFLA_IFNAME, name)]
+        if let master { attributes.append(.u32(Netlink.IFLA_MASTER, UInt32(bitPattern: master))) }
         return (Netlink.RTM_NEWLINK, 0, info.encoded() + Attribute.encode(attributes))
     }
 
@@ -248,9 +270,18 @@ public final class RouteNetlink {
     /// Creates a bridge; `group` puts it in a device group, in a second
     /// request (an IFLA_GROUP beside no name would change every link of a
     /// group). Its owner's mark is `setAlias`'s, after it.
-    public func createBridge(_ name: String, mtu: UInt32? = nil, group: UInt32? = nil) throws {
-        try request(RouteNetlink.newBridge(name, mtu: mtu), operation: "create bridge \(name)")
+    public func createBridge(
+        _ name: String, mtu: UInt32? = nil, mac: [UInt8]? = nil, multicastSnooping: Bool? = nil, group: UInt32? = nil
+    ) throws {
+        try request(
+            RouteNetlink.newBridge(name, mtu: mtu, mac: mac, multicastSnooping: multicastSnooping), operation: "create bridge \(name)")
         if let group { try setGroup(name, group) }
+    }
+
+    /// Sets a link's up flag and bridge master by its name (one request,
+    /// no get of its index).
+    public func setLink(named name: String, up: Bool? = nil, master: Int32? = nil) throws {
+        try request(RouteNetlink.setLink(named: name, up: up, master: master), operation: "set link \(name)")
     }
 
     /// Sets a link's alias (IFLA_IFALIAS, which the kernel takes only on an
@@ -269,12 +300,14 @@ public final class RouteNetlink {
     }
 
     public func setLink(
-        _ name: String, up: Bool? = nil, master: String? = nil, mtu: UInt32? = nil, mac: [UInt8]? = nil, rename: String? = nil
+        _ name: String, up: Bool? = nil, master: String? = nil, mtu: UInt32? = nil, mac: [UInt8]? = nil, rename: String? = nil,
+        alias: String? = nil, group: UInt32? = nil
     ) throws {
         let index = try index(of: name)
         let masterIndex = try master.map { try self.index(of: $0) }
         try request(
-            RouteNetlink.setLink(index: index, up: up, master: masterIndex, mtu: mtu, mac: mac, rename: rename), operation: "set link \(name)")
+            RouteNetlink.setLink(index: index, up: up, master: masterIndex, mtu: mtu, mac: mac, rename: rename, alias: alias, group: group),
+            operation: "set link \(name)")
     }
 
     /// Moves a link into another network namespace (an RCU grace period,

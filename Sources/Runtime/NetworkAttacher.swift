@@ -47,15 +47,20 @@ public struct NetworkAttacher {
                     network.metadata.name, NetworkRecord(bridge: name, spec: network.spec, oldBridges: old.isEmpty ? nil : old))
             }
             Failpoint.bridgeRecorded.hit()
-            // The kernel takes no alias with a new link: it is set after
-            // (the record owns the bridge until then).
-            if let owner {
-                try netlink.createBridge(name, mtu: UInt32(network.spec.mtu))
-                Failpoint.bridgeUnmarked.hit()
-                try netlink.setAlias(name, owner, group: NetworkConfig.bridgeGroup)
-            } else {
-                try netlink.createBridge(name, mtu: UInt32(network.spec.mtu), group: NetworkConfig.bridgeGroup)
-            }
+            // Its own address (the gateway's MAC stays put as containers
+            // come and go; without one the kernel takes the lowest of its
+            // ports' and recomputes it for each port) and no multicast
+            // snooping (the kernel re-arms two query timers of every port
+            // each time a port comes up). Its MTU is the user's only when
+            // set on an existing bridge: one off at creation, then set
+            // (otherwise the kernel lowers it to the smallest port MTU as
+            // ports join). The kernel takes no alias with a new link: it is
+            // set with the MTU (the record owns the bridge until then).
+            let mtu = UInt32(network.spec.mtu)
+            try netlink.createBridge(
+                name, mtu: mtu > 68 ? mtu - 1 : mtu + 1, mac: NetworkAttacher.bridgeMAC(name), multicastSnooping: false)
+            Failpoint.bridgeUnmarked.hit()
+            try netlink.setLink(name, mtu: mtu, alias: owner, group: NetworkConfig.bridgeGroup)
             Failpoint.bridgeCreated.hit()
             logger.info("bridge created", metadata: ["network": "\(network.metadata.name)", "bridge": "\(name)"])
             link = try netlink.link(named: name)
@@ -183,6 +188,26 @@ public struct NetworkAttacher {
         logger.info("old bridge deleted", metadata: ["network": "\(network)", "bridge": "\(bridge)"])
     }
 
+    /// The address berth gives a bridge it creates: locally administered,
+    /// unicast, from a hash of its name (the same for the same bridge).
+    public static func bridgeMAC(_ bridge: String) -> [UInt8] {
+        let hash = FNV1a.hash64("berth-bridge/\(bridge)")
+        return [0x02] + (0..<5).map { UInt8(truncatingIfNeeded: hash >> (8 * $0)) }
+    }
+
+    /// IPv6 off on the host end of a veth, a bridge port, before it is up:
+    /// no link-local address (no DAD, MLD or router solicitations sent to
+    /// every other port), and no multicast route of its own in the host's
+    /// IPv6 table (the kernel walks those, one per port, each time a port
+    /// comes up or goes). Containers' IPv6 crosses the bridge all the same.
+    public static func disableIPv6(onPort name: String) throws {
+        let path = "/proc/sys/net/ipv6/conf/\(name)/disable_ipv6"
+        if (try? Syscall.writeValue("1", to: path, allowingSpaces: false)) != nil { return }
+        // A kernel without IPv6 has no such file; any other failure is thrown.
+        guard access(path, F_OK) == 0 || errno != ENOENT else { return }
+        try Syscall.writeValue("1", to: path, allowingSpaces: false)
+    }
+
     /// The alias berth puts on the bridges it creates: who owns it, so that a
     /// bridge is known as berth's even when the state dir is lost.
     public static func ownerAlias(cgroupParent: String, network: String) -> String {
@@ -247,6 +272,11 @@ public struct NetworkAttacher {
         }
         links.removeAll { $0.kind == "veth" && !wanted.contains($0.name) }
         let addresses = try inside.addresses()
+        // Host ends made here come up last, once their peer inside is up:
+        // the port then comes up with its carrier, and the kernel selects
+        // the bridge's port states (a walk over every port) once, not
+        // also for the carrier going down and up again.
+        var hostEndsDown: [String] = []
         for interface in layout {
             guard let network = networks[interface.network] else { continue }
             let bridge = try ensureBridge(network, netlink: host)
@@ -265,13 +295,14 @@ public struct NetworkAttacher {
                 // vanish between the lookup and the delete.
                 if hostLink != nil { try host.deleteLinkIfPresent(hostName) }
                 try host.createVeth(hostName, peer: interface.interface, peerNamespaceFD: namespaceFD)
-                // A bridge port needs no IPv6 address; without one it sends no
-                // neighbour discovery or MLD to every other port of the bridge.
-                try host.disableIPv6Addresses(hostName)
-                try host.setLink(hostName, up: true, master: network.spec.bridge)
+                try NetworkAttacher.disableIPv6(onPort: hostName)
+                // By name: no get of the host end (whose answer the kernel
+                // fills by a walk over every namespace its peers are in).
+                try host.setLink(named: hostName, master: bridge)
                 if network.spec.isolated { try host.setPortIsolated(hostName, true) }
+                hostEndsDown.append(hostName)
             } else if let hostLink, hostLink.master != bridge || !hostLink.isUp {
-                try host.setLink(hostName, up: true, master: network.spec.bridge)
+                try host.setLink(named: hostName, up: true, master: bridge)
                 if network.spec.isolated { try host.setPortIsolated(hostName, true) }
             }
             let present = current.map { link in addresses.filter { $0.index == link.index }.map(\.cidr) } ?? []
@@ -281,8 +312,9 @@ public struct NetworkAttacher {
             for address in interface.addresses where !present.contains(address) && (ipv6 || address.address.isIPv4) {
                 try inside.addAddress(address, to: interface.interface)
             }
-            if current?.isUp != true { try inside.setLink(interface.interface, up: true) }
+            if current?.isUp != true { try inside.setLink(named: interface.interface, up: true) }
         }
+        for hostName in hostEndsDown { try host.setLink(named: hostName, up: true) }
         let routes = try inside.defaultRoutes()
         try NetworkAttacher.convergeDefaultRoute(
             inside, family: Netlink.AF_INET, gateway: layout.compactMap(\.gateway).first, routes: routes)

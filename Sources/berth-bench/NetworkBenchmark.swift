@@ -129,6 +129,7 @@ func stepBreakdown(_ host: BenchHost, _ network: NetworkObject, name: String, ad
     let namespaceFD = try Syscall.open("/proc/\(pid)/ns/net", O_RDONLY)
     defer { Syscall.close(namespaceFD) }
     var inside: RouteNetlink?
+    var bridge: Int32 = 0
     let cidr = CIDR(address: address.address, prefixLength: network.spec.subnet.prefixLength)
     let steps: [(String, () throws -> Void)] = [
         ("netlink socket in the namespace (C thread)", { inside = RouteNetlink(transport: try NetlinkSocket(networkNamespaceFD: namespaceFD)) }),
@@ -138,14 +139,14 @@ func stepBreakdown(_ host: BenchHost, _ network: NetworkObject, name: String, ad
                 _ = try inside?.links(); _ = try inside?.addresses()
             }
         ),
-        ("bridge checked (get + its addresses)", { try attacher.ensureBridge(network, netlink: netlink) }),
+        ("bridge checked (get + its addresses)", { bridge = try attacher.ensureBridge(network, netlink: netlink) }),
         ("host end looked up by name", { _ = try netlink.link(named: hostName) }),
         ("veth created, peer in the namespace", { try netlink.createVeth(hostName, peer: "eth0", peerNamespaceFD: namespaceFD) }),
-        ("IPv6 addresses off on the host end", { try netlink.disableIPv6Addresses(hostName) }),
-        ("host end made a port of the bridge", { try netlink.setLink(hostName, master: network.spec.bridge) }),
-        ("host end up", { try netlink.setLink(hostName, up: true) }),
+        ("IPv6 off on the host end (sysctl)", { try NetworkAttacher.disableIPv6(onPort: hostName) }),
+        ("host end made a port of the bridge", { try netlink.setLink(named: hostName, master: bridge) }),
         ("address added inside", { try inside?.addAddress(cidr, to: "eth0") }),
-        ("eth0 up inside", { try inside?.setLink("eth0", up: true) }),
+        ("eth0 up inside", { try inside?.setLink(named: "eth0", up: true) }),
+        ("host end up (carrier on)", { try netlink.setLink(named: hostName, up: true) }),
         (
             "default route added inside",
             {

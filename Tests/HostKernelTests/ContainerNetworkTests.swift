@@ -185,6 +185,59 @@ struct ContainerNetworkTests {
         #expect(host.runtime.state.load("fw1")?.pid == pid)
     }
 
+    /// `ip -j` in the sandbox host, as a user checks it.
+    func ip(_ arguments: [String]) throws -> [[String: Any]] {
+        let output = try Spawn.run(["/usr/sbin/ip", "-j"] + arguments).output
+        return (try JSONSerialization.jsonObject(with: Data(output)) as? [[String: Any]]) ?? []
+    }
+
+    /// What berth sets up front on the bridge it makes and on each port
+    /// (issue 16: the kernel walks every port per port added or brought up
+    /// otherwise): the bridge's own address, kept as ports join; its MTU
+    /// kept when a port of another MTU joins (1400 here, veths have 1500);
+    /// multicast snooping off; IPv6 off on each host end (no address, no
+    /// multicast route of its own). Containers still reach each other.
+    @Test func theBridgeAndItsPortsAreSetUpFront() throws {
+        let host = try TestHost()
+        defer { #expect(host.tearDown() == []) }
+        var lan = try network("lan", subnet: "10.78.0.0/24", bridge: "br-t78")
+        lan.spec.mtu = 1400
+        defer { try? RouteNetlink().deleteLink("br-t78") }
+        let addressA = try CIDR(parsing: "10.78.0.11", requirePrefix: false)
+        let addressB = try CIDR(parsing: "10.78.0.12", requirePrefix: false)
+        _ = try host.runtime.start(
+            host.container("b", command: ["sleep", "300"]) { $0.networks = [NetworkAttachment(network: "lan", addresses: [addressB])] },
+            networks: [lan])
+        let mac = NetworkAttacher.bridgeMAC("br-t78").map { String(format: "%02x", $0) }.joined(separator: ":")
+        #expect(mac.hasPrefix("02:"))
+        func bridge() throws -> [String: Any] { try #require(try ip(["-d", "link", "show", "br-t78"]).first) }
+        let first = try bridge()
+        #expect(first["address"] as? String == mac)
+        #expect(first["mtu"] as? Int == 1400)
+        let data = (first["linkinfo"] as? [String: Any])?["info_data"] as? [String: Any]
+        #expect(data?["mcast_snooping"] as? Int == 0)
+
+        let probe = "ping -c 1 -W 3 10.78.0.12 > /dev/null 2>&1; echo $? > /tmp/ping; exec sleep 300"
+        _ = try host.runtime.start(
+            host.container("a", command: ["/bin/sh", "-c", probe]) { $0.networks = [NetworkAttachment(network: "lan", addresses: [addressA])] },
+            networks: [lan])
+        #expect(host.written("a", "/tmp/ping") == "0")
+        let second = try bridge()
+        #expect(second["address"] as? String == mac)
+        #expect(second["mtu"] as? Int == 1400)
+
+        for name in ["a", "b"] {
+            let port = NetworkAttacher.hostInterfaceName(container: name, network: "lan")
+            let link = try #require(try ip(["link", "show", port]).first)
+            #expect(link["master"] as? String == "br-t78")
+            #expect(link["operstate"] as? String == "UP")
+            let disabled = try Syscall.readFile("/proc/sys/net/ipv6/conf/\(port)/disable_ipv6", limit: 8)
+            #expect(disabled.first == UInt8(ascii: "1"))
+            #expect((try ip(["-6", "addr", "show", "dev", port]).first?["addr_info"] as? [Any] ?? []).isEmpty)
+            #expect(try ip(["-6", "route", "show", "table", "all", "dev", port]).isEmpty)
+        }
+    }
+
     @Test func containersOnAnIsolatedNetworkReachTheGatewayButNotEachOther() throws {
         let host = try TestHost()
         defer { #expect(host.tearDown() == []) }

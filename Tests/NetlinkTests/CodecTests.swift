@@ -25,6 +25,35 @@ func hex(_ text: String) -> [UInt8] {
         #expect(message.encoded() == expected)
     }
 
+    @Test func containerBridgeCarriesItsAddressAndSnoopingOff() {
+        let (_, _, payload) = RouteNetlink.newBridge("br0", mtu: 1499, mac: [0x02, 1, 2, 3, 4, 5], multicastSnooping: false)
+        let expected = hex(
+            """
+            00 00 00 00  00 00 00 00  00 00 00 00  00 00 00 00   # ifinfomsg: AF_UNSPEC, index 0, flags 0
+            08 00 03 00  62 72 30 00                             # IFLA_IFNAME "br0\\0"
+            08 00 04 00  db 05 00 00                             # IFLA_MTU 1499
+            0a 00 01 00  02 01 02 03  04 05 00 00                # IFLA_ADDRESS 02:01:02:03:04:05 + padding
+            1c 00 12 80                                          # IFLA_LINKINFO, nested, len 28
+            0b 00 01 00  62 72 69 64 67 65 00 00                 #   IFLA_INFO_KIND "bridge\\0" + padding
+            0c 00 02 80                                          #   IFLA_INFO_DATA, nested, len 12
+            05 00 17 00  00 00 00 00                             #     IFLA_BR_MCAST_SNOOPING 0 + padding
+            """)
+        #expect(payload == expected)
+    }
+
+    @Test func setLinkByNameCarriesTheNameAndNoIndex() {
+        let (type, flags, payload) = RouteNetlink.setLink(named: "vb0", up: true, master: 3)
+        #expect(type == Netlink.RTM_NEWLINK)
+        #expect(flags == 0)
+        let expected = hex(
+            """
+            00 00 00 00  00 00 00 00  01 00 00 00  01 00 00 00   # ifinfomsg: index 0, flags UP, change UP
+            08 00 03 00  76 62 30 00                             # IFLA_IFNAME "vb0\\0"
+            08 00 0a 00  03 00 00 00                             # IFLA_MASTER 3
+            """)
+        #expect(payload == expected)
+    }
+
     @Test func addressRequestCarriesLocalAddressAndBroadcast() throws {
         let (type, _, payload) = RouteNetlink.newAddress(index: 7, try CIDR(parsing: "10.88.0.1/24"))
         #expect(type == Netlink.RTM_NEWADDR)
