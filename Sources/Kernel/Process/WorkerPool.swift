@@ -33,6 +33,23 @@ public enum WorkerPool {
         for thread in threads { pthread_join(thread, nil) }
     }
 
+    /// `body(index)` for every index in 0..<count, run as `run` runs it;
+    /// the results in index order.
+    public static func map<Result: Sendable>(_ count: Int, width: Int, _ body: @escaping @Sendable (Int) -> Result) -> [Result] {
+        let results = Results<Result>(count: count)
+        run(count, width: width) { index in
+            let result = body(index)
+            results.slots.withLock { $0[index] = result }
+        }
+        return results.slots.withLock { $0.compactMap { $0 } }
+    }
+
+    /// The results by position, under one lock.
+    private final class Results<Result: Sendable>: Sendable {
+        let slots: Mutex<[Result?]>
+        init(count: Int) { slots = Mutex(Array(repeating: nil, count: count)) }
+    }
+
     private final class Work: Sendable {
         let count: Int
         let body: @Sendable (Int) -> Void
