@@ -137,7 +137,7 @@ public struct LinuxHost: HostRuntime {
     }
 
     /// Every recorded container observed, on the worker pool (most of it
-    /// waits in the kernel: netlink dumps of its namespace, cgroupfs
+    /// waits in the kernel: a netlink socket in its namespace, cgroupfs
     /// reads, its record decoded), in the order of the records.
     func observeContainers(_ context: ContainerContext) -> [ObservedSlot] {
         let names = runtime.state.names()
@@ -189,11 +189,9 @@ public struct LinuxHost: HostRuntime {
         if running, let pid = record.pid, let container = context.containers[record.name] {
             // A namespace that has and should have only lo is not read.
             if !container.spec.networks.isEmpty || !(record.spec?.networks ?? []).isEmpty {
-                // A socket of the host's for each container (a worker's
-                // own): it reads the namespace by its id, without entering it.
                 network = try? NetworkAttacher.observe(
                     pid: pid, container: container, networks: context.networks, ipv6: record.ipv6 ?? record.spec?.usesIPv6 ?? false,
-                    hostLinks: context.hostLinks, host: try? RouteNetlink())
+                    hostLinks: context.hostLinks)
             }
             if record.spec?.firewall != nil || record.firewallFingerprint != nil {
                 do {

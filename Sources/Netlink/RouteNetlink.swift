@@ -367,38 +367,9 @@ public final class RouteNetlink {
         return RouteNetlink.decodeLink(reply)
     }
 
-    /// RTM_GETLINK dump: of this socket's namespace, or of the one it
-    /// knows by the id `namespace` (IFLA_TARGET_NETNSID, Linux 4.20).
-    public func links(namespace: Int32? = nil) throws -> [Link] {
-        try dump(Netlink.RTM_GETLINK, RouteNetlink.getLinks(namespace: namespace), operation: "dump links")
-            .compactMap(RouteNetlink.decodeLink)
-    }
-
-    /// The payload of an RTM_GETLINK dump (of another namespace: its id).
-    public static func getLinks(namespace: Int32? = nil) -> [UInt8] {
-        InterfaceInfo().encoded()
-            + Attribute.encode(namespace.map { [.u32(Netlink.IFLA_TARGET_NETNSID, UInt32(bitPattern: $0))] } ?? [])
-    }
-
-    /// RTM_GETNSID for the network namespace of process `pid`: a struct
-    /// rtgenmsg (the family, padded to 4), then NETNSA_PID.
-    public static func getNamespaceID(ofProcess pid: Int32) -> (UInt16, UInt16, [UInt8]) {
-        (Netlink.RTM_GETNSID, 0, [Netlink.AF_UNSPEC, 0, 0, 0] + Attribute.encode([.u32(Netlink.NETNSA_PID, UInt32(bitPattern: pid))]))
-    }
-
-    /// The id this socket's namespace knows the network namespace of
-    /// process `pid` by, for the dumps of `links(namespace:)` and
-    /// `addresses(namespace:)`; nil when it has none (the kernel gives one
-    /// when a link dump shows a veth whose peer is there). Only asks:
-    /// never assigns one.
-    public func namespaceID(ofProcess pid: Int32) throws -> Int32? {
-        let operation = "get netns id of process \(pid)"
-        let reply = try get(RouteNetlink.getNamespaceID(ofProcess: pid), operation: operation)
-        guard reply.type == Netlink.RTM_NEWNSID, reply.payload.count >= 4, let attributes = Attribute.decode(reply.payload[4...]),
-            let value = attributes.first(where: { $0.type == Netlink.NETNSA_NSID })?.u32Value
-        else { throw NetlinkError(operation: operation, errno: 74) }  // EBADMSG
-        let id = Int32(bitPattern: value)
-        return id < 0 ? nil : id
+    /// RTM_GETLINK dump.
+    public func links() throws -> [Link] {
+        try dump(Netlink.RTM_GETLINK, InterfaceInfo().encoded(), operation: "dump links").compactMap(RouteNetlink.decodeLink)
     }
 
     static func decodeLink(_ message: NetlinkMessage) -> Link? {
@@ -455,10 +426,10 @@ public final class RouteNetlink {
 
     /// RTM_GETADDR dump: (link index, address with prefix); of one link
     /// when `index` is given (the socket asks for strict checking, so the
-    /// kernel filters); of the namespace this socket's knows by the id
-    /// `namespace` when given (IFA_TARGET_NETNSID, Linux 4.20).
-    public func addresses(index: Int32? = nil, namespace: Int32? = nil) throws -> [(index: Int32, cidr: CIDR)] {
-        return try dump(Netlink.RTM_GETADDR, RouteNetlink.getAddresses(index: index, namespace: namespace), operation: "dump addresses")
+    /// kernel filters).
+    public func addresses(index: Int32? = nil) throws -> [(index: Int32, cidr: CIDR)] {
+        let request = AddressInfo(family: Netlink.AF_UNSPEC, prefixLength: 0, index: UInt32(bitPattern: index ?? 0))
+        return try dump(Netlink.RTM_GETADDR, request.encoded(), operation: "dump addresses")
             .compactMap { message in
                 guard message.type == Netlink.RTM_NEWADDR, let info = AddressInfo.decode(message.payload),
                     let attributes = Attribute.decode(message.payload[AddressInfo.size...]),
@@ -470,12 +441,6 @@ public final class RouteNetlink {
             }
             // Without strict checking (old kernels) the filter is ignored.
             .filter { index == nil || $0.index == index }
-    }
-
-    /// The payload of an RTM_GETADDR dump (of one link, of another namespace).
-    public static func getAddresses(index: Int32? = nil, namespace: Int32? = nil) -> [UInt8] {
-        AddressInfo(family: Netlink.AF_UNSPEC, prefixLength: 0, index: UInt32(bitPattern: index ?? 0)).encoded()
-            + Attribute.encode(namespace.map { [.u32(Netlink.IFA_TARGET_NETNSID, UInt32(bitPattern: $0))] } ?? [])
     }
 
     /// RTM_GETROUTE dump of the main table's default routes.

@@ -300,38 +300,17 @@ public struct NetworkAttacher {
     /// The host's links come from one dump per pass (`hostLinks`, by name):
     /// a lookup per container cost two gets and a socket each (berth-bench
     /// scale, no-op plan and drift).
-    ///
-    /// Read from the host without entering the namespace where the host
-    /// knows it by an id (its veth's peer gives it one): the link and
-    /// address dumps of `host`'s socket name it (IFLA_TARGET_NETNSID,
-    /// IFA_TARGET_NETNSID), the IPv4 default route is /proc/PID/net/route.
-    /// A container with IPv6, or a namespace without an id, is read from a
-    /// socket made in it (a thread that enters it). The socket in the
-    /// namespace cost a thread and setns(2) per container: about two thirds
-    /// of the reads' time (berth-bench scale 300, no-op plan and drift).
     public static func observe(
-        pid: pid_t, container: ContainerObject, networks: [String: NetworkObject], ipv6: Bool, hostLinks: [String: Link],
-        host: RouteNetlink? = nil
+        pid: pid_t, container: ContainerObject, networks: [String: NetworkObject], ipv6: Bool, hostLinks: [String: Link]
     ) throws -> NetworkObservation {
-        let links: [Link]
-        let addresses: [(index: Int32, cidr: CIDR)]
-        let gateways: [IPAddress]
-        if !ipv6, let host, let namespace = try host.namespaceID(ofProcess: pid) {
-            links = try host.links(namespace: namespace)
-            addresses = try host.addresses(namespace: namespace)
-            gateways = ProcNetRoute.defaultGateways(try Syscall.readFile("/proc/\(pid)/net/route", limit: 1 << 20))
-        } else {
-            let namespaceFD = try Syscall.open("/proc/\(pid)/ns/net", O_RDONLY)
-            defer { Syscall.close(namespaceFD) }
-            let inside = RouteNetlink(transport: try NetlinkSocket(networkNamespaceFD: namespaceFD))
-            addresses = try inside.addresses()
-            links = try inside.links()
-            gateways = try inside.defaultRoutes().compactMap(\.gateway)
-        }
+        let namespaceFD = try Syscall.open("/proc/\(pid)/ns/net", O_RDONLY)
+        defer { Syscall.close(namespaceFD) }
+        let inside = RouteNetlink(transport: try NetlinkSocket(networkNamespaceFD: namespaceFD))
         let layout = Dictionary(
             container.interfaceLayout(networks: networks).map { ($0.interface, $0) }, uniquingKeysWith: { first, _ in first })
+        let addresses = try inside.addresses()
         var interfaces: [NetworkObservation.Interface] = []
-        for link in links where link.name != "lo" {
+        for link in try inside.links() where link.name != "lo" {
             var interface = NetworkObservation.Interface(
                 name: link.name, kind: link.kind, up: link.isUp,
                 addresses: addresses.filter { $0.index == link.index && !$0.cidr.isIPv6LinkLocal }.map(\.cidr))
@@ -342,6 +321,7 @@ public struct NetworkAttacher {
             }
             interfaces.append(interface)
         }
+        let gateways = try inside.defaultRoutes().compactMap(\.gateway)
         return NetworkObservation(interfaces: interfaces, defaultGateways: gateways, ipv6: ipv6)
     }
 }

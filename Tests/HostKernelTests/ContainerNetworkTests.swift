@@ -65,47 +65,6 @@ struct ContainerNetworkTests {
         #expect(left.isEmpty)
     }
 
-    /// Observe reads a container's namespace from a socket of the host's
-    /// (the namespace by its id, the IPv4 default route from
-    /// /proc/PID/net/route): it sees what a socket made inside sees, a
-    /// default route changed or deleted behind berth's back included.
-    @Test func aContainersNamespaceReadFromTheHostIsWhatItHasInside() throws {
-        let host = try TestHost()
-        defer { #expect(host.tearDown() == []) }
-        let front = try network("seen", subnet: "10.79.0.0/24", bridge: "br-t79")
-        defer { try? RouteNetlink().deleteLink("br-t79") }
-        let address = try CIDR(parsing: "10.79.0.11", requirePrefix: false)
-        let container = host.container("seen1", command: ["/bin/sleep", "300"]) {
-            $0.networks = [NetworkAttachment(network: "seen", addresses: [address])]
-        }
-        let pid = try #require(try host.runtime.start(container, networks: [front]).pid)
-        let netlink = try RouteNetlink()
-        let hostLinks = Dictionary(try netlink.links().map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
-        #expect(try netlink.namespaceID(ofProcess: pid) != nil, "its veth's peer gives the namespace an id")
-        func observed(fromHost: Bool) throws -> NetworkObservation {
-            try NetworkAttacher.observe(
-                pid: pid, container: container, networks: ["seen": front], ipv6: false, hostLinks: hostLinks,
-                host: fromHost ? try RouteNetlink() : nil)
-        }
-        let seen = try observed(fromHost: true)
-        #expect(seen == (try observed(fromHost: false)))
-        #expect(seen.defaultGateways.map(\.description) == ["10.79.0.1"])
-        #expect(seen.interfaces.map(\.name) == ["eth0"] && seen.interfaces.first?.addresses.map(\.description) == ["10.79.0.11/24"])
-        #expect(seen.interfaces.first?.hostSideAttached == true)
-        func ip(_ arguments: [String]) throws {
-            _ = try Spawn.run(["/usr/bin/nsenter", "-t", "\(pid)", "-n", "/usr/sbin/ip"] + arguments)
-        }
-        try ip(["route", "replace", "default", "via", "10.79.0.5"])
-        #expect(try observed(fromHost: true).defaultGateways.map(\.description) == ["10.79.0.5"])
-        #expect(try observed(fromHost: true) == (try observed(fromHost: false)))
-        try ip(["route", "del", "default"])
-        try ip(["addr", "add", "10.79.0.12/24", "dev", "eth0"])
-        let changed = try observed(fromHost: true)
-        #expect(changed.defaultGateways.isEmpty)
-        #expect(changed.interfaces.first?.addresses.map(\.description) == ["10.79.0.11/24", "10.79.0.12/24"])
-        #expect(changed == (try observed(fromHost: false)))
-    }
-
     /// What the sandbox host reaches: one ICMP echo, answered or not.
     func reachable(_ address: String) -> Bool {
         guard let result = try? Spawn.run(["/bin/busybox", "ping", "-c", "1", "-W", "2", address]) else { return false }

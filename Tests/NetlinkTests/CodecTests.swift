@@ -107,61 +107,6 @@ func hex(_ text: String) -> [UInt8] {
         #expect(payload == expected)
     }
 
-    /// Observe reads a container's namespace from the host's socket: the
-    /// namespace's id asked by the init's pid, then link and address dumps
-    /// that name it.
-    @Test func anotherNamespaceIsAskedForByPidAndDumpedByItsID() {
-        let (type, flags, payload) = RouteNetlink.getNamespaceID(ofProcess: 0x1234)
-        #expect(type == Netlink.RTM_GETNSID)
-        #expect(flags == 0)
-        #expect(
-            payload
-                == hex(
-                    """
-                    00 00 00 00                # rtgenmsg: AF_UNSPEC, padded
-                    08 00 02 00  34 12 00 00   # NETNSA_PID 0x1234
-                    """))
-        #expect(
-            RouteNetlink.getLinks(namespace: 7)
-                == hex(
-                    """
-                    00 00 00 00  00 00 00 00  00 00 00 00  00 00 00 00   # ifinfomsg: every link
-                    08 00 2e 00  07 00 00 00                             # IFLA_TARGET_NETNSID 7
-                    """))
-        #expect(RouteNetlink.getLinks() == hex("00 00 00 00  00 00 00 00  00 00 00 00  00 00 00 00   # this namespace's"))
-        #expect(
-            RouteNetlink.getAddresses(namespace: 7)
-                == hex(
-                    """
-                    00 00 00 00  00 00 00 00   # ifaddrmsg: AF_UNSPEC, every link
-                    08 00 0a 00  07 00 00 00   # IFA_TARGET_NETNSID 7
-                    """))
-        #expect(RouteNetlink.getAddresses(index: 3) == hex("00 00 00 00  03 00 00 00   # ifaddrmsg: link 3"))
-    }
-
-    /// /proc/PID/net/route as the kernel formats it: the default routes'
-    /// gateways (network-order words printed in host order), not a route
-    /// to a subnet, not a default route without a gateway.
-    @Test func procNetRouteGivesTheDefaultRoutesGateways() throws {
-        func word(_ address: String) throws -> String {
-            let value = try IPAddress(parsing: address).bytes.withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) }
-            let digits = String(value, radix: 16, uppercase: true)
-            return String(repeating: "0", count: 8 - digits.count) + digits
-        }
-        let text = """
-            Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT
-            eth0\t00000000\t\(try word("10.80.0.1"))\t0003\t0\t0\t0\t00000000\t0\t0\t0
-            eth0\t\(try word("10.80.0.0"))\t00000000\t0001\t0\t0\t0\t\(try word("255.255.0.0"))\t0\t0\t0
-            eth1\t00000000\t00000000\t0001\t0\t0\t0\t00000000\t0\t0\t0
-            eth1\t00000000\t\(try word("192.168.7.254"))\t0003\t0\t0\t100\t00000000\t0\t0\t0
-
-            """
-        let gateways = ProcNetRoute.defaultGateways(Array(text.utf8)).map(\.description)
-        #expect(gateways == ["10.80.0.1", "192.168.7.254"])
-        #expect(ProcNetRoute.defaultGateways([]) == [])
-        #expect(ProcNetRoute.defaultGateways(Array("Iface\tDestination\n".utf8)) == [])
-    }
-
     @Test func defaultRouteReplaceAndDelete() throws {
         let (type, flags, payload) = RouteNetlink.newDefaultRoute(via: try IPAddress(parsing: "10.88.0.1"), replace: true)
         #expect(type == Netlink.RTM_NEWROUTE)
