@@ -34,12 +34,19 @@ public enum WorkerPool {
     }
 
     /// `body(index)` for every index in 0..<count, run as `run` runs it;
-    /// the results in index order.
+    /// the results in index order. The indices are taken in runs, about
+    /// eight for each worker: a lock for each run, not each index (a body
+    /// of a few microseconds, the init check of a container, otherwise
+    /// queues the workers on the locks).
     public static func map<Result: Sendable>(_ count: Int, width: Int, _ body: @escaping @Sendable (Int) -> Result) -> [Result] {
         let results = Results<Result>(count: count)
-        run(count, width: width) { index in
-            let result = body(index)
-            results.slots.withLock { $0[index] = result }
+        let length = max(1, count / (max(1, width) * 8))
+        run((count + length - 1) / length, width: width) { run in
+            let indices = (run * length)..<min(count, (run + 1) * length)
+            let values = indices.map(body)
+            results.slots.withLock { slots in
+                for (index, value) in zip(indices, values) { slots[index] = value }
+            }
         }
         return results.slots.withLock { $0.compactMap { $0 } }
     }
