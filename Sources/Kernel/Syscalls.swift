@@ -253,9 +253,14 @@ public enum Syscall {
     public static func version(_ path: String) -> FileVersion? {
         var info = stat()
         guard fstatat(AT_FDCWD, path, &info, 0) == 0 else { return nil }
-        return FileVersion(
-            device: UInt64(info.st_dev), inode: UInt64(info.st_ino), size: Int64(info.st_size),
-            modified: Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec))
+        return FileVersion(info)
+    }
+
+    /// The version of the file open as `fd` (fstat(2): no path to look up).
+    public static func version(of fd: Int32) -> FileVersion? {
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { return nil }
+        return FileVersion(info)
     }
 
     /// The device number (major, minor) of the filesystem `path` is on
@@ -314,5 +319,13 @@ extension Syscall {
             if count == buffer.count && buffer.count < 65536 { buffer = uninitialized(min(buffer.count * 4, 65536)) }
         }
         return result
+    }
+}
+
+extension Syscall.FileVersion {
+    init(_ info: stat) {
+        self.init(
+            device: UInt64(info.st_dev), inode: UInt64(info.st_ino), size: Int64(info.st_size),
+            modified: Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec))
     }
 }

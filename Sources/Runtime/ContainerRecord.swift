@@ -230,19 +230,25 @@ public struct StateStore: Sendable {
     /// and the planner never read (berth-bench scale: no-op plan and drift).
     public func load(_ name: String, networks: Bool = true) -> ContainerRecord? {
         let file = recordFile(name)
-        guard let version = Syscall.version(file) else { return nil }
+        // One open: its version and its bytes from the same descriptor (a
+        // stat of the path before and after the read were two more lookups
+        // per record; berth-bench scale, no-op plan and drift).
+        guard let fd = try? Syscall.openReadOnly(file) else { return nil }
+        defer { Syscall.close(fd) }
+        guard let version = Syscall.version(of: fd) else { return nil }
         var record: ContainerRecord
         if let known = decoded.value(file, version), known.networks || !networks {
             record = known.record
         } else {
-            guard let bytes = try? Syscall.readFile(file),
+            guard let bytes = try? Syscall.readAll(fd, upTo: 1 << 20, subject: file),
                 var fresh = try? RecordJSON.decode(ContainerRecord.self, from: bytes, omitting: networks ? [] : ["networks"])
             else { return nil }
             // A spec recorded before defaults were resolved may name no
             // hostname: the container's name is the default one.
             if fresh.spec?.hostname.isEmpty == true { fresh.spec?.hostname = fresh.name }
-            // Kept only when the file did not change while it was read.
-            if Syscall.version(file) == version { decoded.keep(DecodedRecord(record: fresh, networks: networks), file, version) }
+            // Kept only when the file did not change while it was read
+            // (records are replaced by rename: an open file keeps its bytes).
+            if Syscall.version(of: fd) == version { decoded.keep(DecodedRecord(record: fresh, networks: networks), file, version) }
             record = fresh
         }
         if let line = try? Syscall.readFile(initFile(name), limit: 128) {
