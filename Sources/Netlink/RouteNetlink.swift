@@ -80,6 +80,8 @@ public struct BridgePort: Equatable, Sendable {
     public var master: Int32?
     /// IFLA_BRPORT_ISOLATED in IFLA_PROTINFO (nil: the kernel did not say).
     public var isolated: Bool?
+    /// Its MTU (IFLA_MTU; nil: the kernel did not say).
+    public var mtu: UInt32?
 }
 
 /// A route as a dump reports it.
@@ -136,17 +138,21 @@ public final class RouteNetlink {
 
     /// RTM_NEWLINK for a veth pair; the peer is created directly in the
     /// network namespace `peerNamespaceFD` when given (no later move, which
-    /// costs an RCU grace period).
-    public static func newVeth(_ name: String, peer: String, peerNamespaceFD: Int32? = nil) -> (UInt16, UInt16, [UInt8]) {
+    /// costs an RCU grace period). `mtu` goes on both ends in the same
+    /// request (IFLA_MTU on the link and in the peer's own attributes).
+    public static func newVeth(_ name: String, peer: String, peerNamespaceFD: Int32? = nil, mtu: UInt32? = nil)
+        -> (UInt16, UInt16, [UInt8])
+    {
         var peerAttributes: [Attribute] = [.string(Netlink.IFLA_IFNAME, peer)]
+        if let mtu { peerAttributes.append(.u32(Netlink.IFLA_MTU, mtu)) }
         if let peerNamespaceFD { peerAttributes.append(.u32(Netlink.IFLA_NET_NS_FD, UInt32(bitPattern: peerNamespaceFD))) }
         let peerInfo = Attribute(Netlink.VETH_INFO_PEER, InterfaceInfo().encoded() + Attribute.encode(peerAttributes))
-        let attributes: [Attribute] = [
-            .string(Netlink.IFLA_IFNAME, name),
+        var attributes: [Attribute] = [.string(Netlink.IFLA_IFNAME, name)]
+        if let mtu { attributes.append(.u32(Netlink.IFLA_MTU, mtu)) }
+        attributes.append(
             .nested(
                 Netlink.IFLA_LINKINFO,
-                [.string(Netlink.IFLA_INFO_KIND, "veth"), .nested(Netlink.IFLA_INFO_DATA, [peerInfo])]),
-        ]
+                [.string(Netlink.IFLA_INFO_KIND, "veth"), .nested(Netlink.IFLA_INFO_DATA, [peerInfo])]))
         return (
             Netlink.RTM_NEWLINK, Netlink.NLM_F_CREATE | Netlink.NLM_F_EXCL,
             InterfaceInfo().encoded() + Attribute.encode(attributes)
@@ -295,8 +301,9 @@ public final class RouteNetlink {
         try request(RouteNetlink.setLink(index: try index(of: name), group: group), operation: "set group of \(name)")
     }
 
-    public func createVeth(_ name: String, peer: String, peerNamespaceFD: Int32? = nil) throws {
-        try request(RouteNetlink.newVeth(name, peer: peer, peerNamespaceFD: peerNamespaceFD), operation: "create veth \(name)")
+    public func createVeth(_ name: String, peer: String, peerNamespaceFD: Int32? = nil, mtu: UInt32? = nil) throws {
+        try request(
+            RouteNetlink.newVeth(name, peer: peer, peerNamespaceFD: peerNamespaceFD, mtu: mtu), operation: "create veth \(name)")
     }
 
     public func setLink(
@@ -446,6 +453,7 @@ public final class RouteNetlink {
             switch attribute.type {
             case Netlink.IFLA_IFNAME: port.name = attribute.stringValue
             case Netlink.IFLA_MASTER: port.master = attribute.u32Value.map { Int32(bitPattern: $0) }
+            case Netlink.IFLA_MTU: port.mtu = attribute.u32Value
             case Netlink.IFLA_PROTINFO:
                 isPort = true
                 if let flag = Attribute.decode(attribute.value[...])?.first(where: { $0.type == Netlink.IFLA_BRPORT_ISOLATED }) {

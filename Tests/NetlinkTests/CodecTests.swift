@@ -41,6 +41,29 @@ func hex(_ text: String) -> [UInt8] {
         #expect(payload == expected)
     }
 
+    @Test func vethCreateCarriesTheMTUOnBothEndsInOneRequest() {
+        let (type, flags, payload) = RouteNetlink.newVeth("vb0", peer: "eth0", peerNamespaceFD: 7, mtu: 1400)
+        #expect(type == Netlink.RTM_NEWLINK && flags == Netlink.NLM_F_CREATE | Netlink.NLM_F_EXCL)
+        let expected = hex(
+            """
+            00 00 00 00  00 00 00 00  00 00 00 00  00 00 00 00   # ifinfomsg: AF_UNSPEC, index 0, flags 0
+            08 00 03 00  76 62 30 00                             # IFLA_IFNAME "vb0\\0"
+            08 00 04 00  78 05 00 00                             # IFLA_MTU 1400 (the host end)
+            44 00 12 80                                          # IFLA_LINKINFO, nested, len 68
+            09 00 01 00  76 65 74 68  00 00 00 00                #   IFLA_INFO_KIND "veth\\0" + padding
+            34 00 02 80                                          #   IFLA_INFO_DATA, nested, len 52
+            30 00 01 00                                          #     VETH_INFO_PEER, len 48
+            00 00 00 00  00 00 00 00  00 00 00 00  00 00 00 00   #       the peer's ifinfomsg
+            09 00 03 00  65 74 68 30  00 00 00 00                #       IFLA_IFNAME "eth0\\0" + padding
+            08 00 04 00  78 05 00 00                             #       IFLA_MTU 1400 (the container's end)
+            08 00 1c 00  07 00 00 00                             #       IFLA_NET_NS_FD 7
+            """)
+        #expect(payload == expected)
+        // Without an MTU neither end carries one (the kernel's 1500).
+        let plain = RouteNetlink.newVeth("vb0", peer: "eth0").2
+        #expect(plain.count == expected.count - 24 && !plain.contains(0x78))
+    }
+
     @Test func setLinkByNameCarriesTheNameAndNoIndex() {
         let (type, flags, payload) = RouteNetlink.setLink(named: "vb0", up: true, master: 3)
         #expect(type == Netlink.RTM_NEWLINK)
@@ -187,7 +210,7 @@ func hex(_ text: String) -> [UInt8] {
             05 00 21 00  01 00 00 00                             #   IFLA_BRPORT_ISOLATED 1 + padding
             """)
         let decoded = try #require(RouteNetlink.decodeBridgePort(NetlinkMessage(type: Netlink.RTM_NEWLINK, flags: 2, payload: port)))
-        #expect(decoded == BridgePort(index: 9, name: "vb1234abcd", master: 4, isolated: true))
+        #expect(decoded == BridgePort(index: 9, name: "vb1234abcd", master: 4, isolated: true, mtu: 1500))
         // The bridge itself answers too: its own index as master, no IFLA_PROTINFO.
         let bridge = hex(
             """
