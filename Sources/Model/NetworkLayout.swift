@@ -58,13 +58,21 @@ public struct NetworkObservation: Hashable, Sendable {
         /// The host end exists, is up and is a port of the network's bridge
         /// (nil when not checked: no attachment wants this interface).
         public var hostSideAttached: Bool?
+        /// Its MTU (nil: not read).
+        public var mtu: Int?
+        /// The MTU of its host end (nil: not read, or no host end).
+        public var hostMTU: Int?
 
-        public init(name: String, kind: String?, up: Bool, addresses: [CIDR], hostSideAttached: Bool? = nil) {
+        public init(
+            name: String, kind: String?, up: Bool, addresses: [CIDR], hostSideAttached: Bool? = nil, mtu: Int? = nil, hostMTU: Int? = nil
+        ) {
             self.name = name
             self.kind = kind
             self.up = up
             self.addresses = addresses
             self.hostSideAttached = hostSideAttached
+            self.mtu = mtu
+            self.hostMTU = hostMTU
         }
     }
 

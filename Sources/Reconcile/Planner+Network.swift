@@ -32,6 +32,17 @@ extension Planner {
                     NetworkChange(field: field + ".network", desired: wanted.network, observed: "not a port of its bridge", network: wanted.network))
             }
             if !interface.up { changes.append(NetworkChange(field: field + ".interface", desired: "up", observed: "down")) }
+            // Both ends of the veth have the network's MTU, as its bridge does.
+            if let mtu = networks[wanted.network]?.spec.mtu {
+                var observedMTUs: [String] = []
+                if let inside = interface.mtu, inside != mtu { observedMTUs.append("\(inside)") }
+                if let host = interface.hostMTU, host != mtu { observedMTUs.append("\(host) on the host end") }
+                if !observedMTUs.isEmpty {
+                    changes.append(
+                        NetworkChange(
+                            field: field + ".mtu", desired: "\(mtu)", observed: observedMTUs.joined(separator: ", "), network: wanted.network))
+                }
+            }
             if Set(wanted.addresses) != Set(interface.addresses) {
                 let needsIPv6 = !observed.ipv6 && wanted.addresses.contains { !$0.address.isIPv4 }
                 changes.append(

@@ -119,7 +119,7 @@ public enum Planner {
         let enforce = enforceAll || spec.drift == .enforce
         var actions = liveActions(
             container, current, recorded: recorded, desired: desired, attached: attached, enforce: enforce, oldBridges: observed.oldBridges,
-            diskGrowsLive: observed.diskGrowsLive, lxcfsLive: observed.lxcfsLive)
+            diskGrowsLive: observed.diskGrowsLive, lxcfsLive: observed.lxcfsLive, networkSpecs: observed.networkSpecs)
         if wanted == .running && current.state == .frozen {
             if enforce || stateOrigin == .manifest {
                 actions.append(Action(ref, .thawContainer, changes: stateChange(stateOrigin), reason: .frozenButRunningWanted))
@@ -136,7 +136,8 @@ public enum Planner {
     /// its next start.
     static func liveActions(
         _ container: ContainerObject, _ current: ObservedContainer, recorded: ContainerConfig?, desired: DesiredHost, attached: [NetworkObject],
-        enforce: Bool, oldBridges: [String: [String]] = [:], diskGrowsLive: Bool = true, lxcfsLive: Bool = false
+        enforce: Bool, oldBridges: [String: [String]] = [:], diskGrowsLive: Bool = true, lxcfsLive: Bool = false,
+        networkSpecs: [String: NetworkConfig] = [:]
     ) -> [Action] {
         let ref = ObjectRef.container(container.metadata.name)
         let spec = container.spec
@@ -225,12 +226,20 @@ public enum Planner {
         // A network whose bridge was renamed in its manifest: the container
         // moves to the new bridge, whatever its own drift policy.
         let moving = attached.filter { !(oldBridges[$0.metadata.name] ?? []).isEmpty }.map(\.metadata.name)
-        if let network = current.network, enforce || recorded == nil || recorded?.networks != spec.networks || !moving.isEmpty {
+        // A network whose `mtu` changed in its manifest: the container's
+        // interfaces on it take the new MTU, whatever its drift policy.
+        let resized = attached.filter { network in networkSpecs[network.metadata.name].map { $0.mtu != network.spec.mtu } == true }
+            .map(\.metadata.name)
+        if let network = current.network,
+            enforce || recorded == nil || recorded?.networks != spec.networks || !moving.isEmpty || !resized.isEmpty
+        {
             let networksByName = Dictionary(desired.networks.map { ($0.metadata.name, $0) }, uniquingKeysWith: { first, _ in first })
             let origin: ChangeOrigin = recorded?.networks != spec.networks ? .manifest : .drift
             var live: [FieldChange] = []
             for change in networkDrift(container, network, networks: networksByName) {
-                let moved = change.field.hasSuffix("].network") && change.network.map { moving.contains($0) } == true
+                let moved =
+                    change.field.hasSuffix("].network") && change.network.map { moving.contains($0) } == true
+                    || change.field.hasSuffix("].mtu") && change.network.map { resized.contains($0) } == true
                 let field = FieldChange(
                     change.field, desired: .text(change.desired), observed: .text(change.observed), origin: moved ? .manifest : origin)
                 guard enforce || field.origin == .manifest else { continue }

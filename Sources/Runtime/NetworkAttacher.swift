@@ -111,12 +111,15 @@ public struct NetworkAttacher {
     }
 
     /// `ensureBridge`, then every berth port of the bridge takes the
-    /// network's isolation flag; the record takes the spec.
+    /// network's isolation flag and MTU (the containers' ends take it in
+    /// their own converge); the record takes the spec.
     public func repairBridge(_ network: NetworkObject, netlink: RouteNetlink) throws {
         let bridge = try ensureBridge(network, netlink: netlink)
         let isolated = network.spec.isolated
-        for port in try netlink.bridgePorts(master: bridge) where NetworkAttacher.isHostInterface(port.name) && port.isolated != isolated {
-            try netlink.setPortIsolated(port.name, isolated)
+        let mtu = UInt32(network.spec.mtu)
+        for port in try netlink.bridgePorts(master: bridge) where NetworkAttacher.isHostInterface(port.name) {
+            if port.isolated != isolated { try netlink.setPortIsolated(port.name, isolated) }
+            if port.mtu != mtu { try netlink.setLink(port.name, mtu: mtu) }
         }
         try recordApplied(network)
     }
@@ -280,6 +283,8 @@ public struct NetworkAttacher {
         for interface in layout {
             guard let network = networks[interface.network] else { continue }
             let bridge = try ensureBridge(network, netlink: host)
+            // Both ends of the veth have the network's MTU, as its bridge does.
+            let mtu = UInt32(network.spec.mtu)
             let hostName = NetworkAttacher.hostInterfaceName(container: container.metadata.name, network: network.metadata.name)
             var current = links.first { $0.name == interface.interface }
             let hostLink = try host.link(named: hostName)
@@ -294,7 +299,7 @@ public struct NetworkAttacher {
                 // namespace, which the kernel frees asynchronously: it may
                 // vanish between the lookup and the delete.
                 if hostLink != nil { try host.deleteLinkIfPresent(hostName) }
-                try host.createVeth(hostName, peer: interface.interface, peerNamespaceFD: namespaceFD)
+                try host.createVeth(hostName, peer: interface.interface, peerNamespaceFD: namespaceFD, mtu: mtu)
                 try NetworkAttacher.disableIPv6(onPort: hostName)
                 // By name: no get of the host end (whose answer the kernel
                 // fills by a walk over every namespace its peers are in).
@@ -305,6 +310,8 @@ public struct NetworkAttacher {
                 try host.setLink(named: hostName, up: true, master: bridge)
                 if network.spec.isolated { try host.setPortIsolated(hostName, true) }
             }
+            if let hostLink, current != nil, hostLink.mtu != mtu { try host.setLink(hostName, mtu: mtu) }
+            if let current, current.mtu != mtu { try inside.setLink(interface.interface, mtu: mtu) }
             let present = current.map { link in addresses.filter { $0.index == link.index }.map(\.cidr) } ?? []
             for address in present where !interface.addresses.contains(address) && !address.isIPv6LinkLocal {
                 try inside.deleteAddress(address, from: interface.interface)
@@ -356,11 +363,12 @@ public struct NetworkAttacher {
         for link in try inside.links() where link.name != "lo" {
             var interface = NetworkObservation.Interface(
                 name: link.name, kind: link.kind, up: link.isUp,
-                addresses: addresses.filter { $0.index == link.index && !$0.cidr.isIPv6LinkLocal }.map(\.cidr))
+                addresses: addresses.filter { $0.index == link.index && !$0.cidr.isIPv6LinkLocal }.map(\.cidr), mtu: link.mtu.map { Int($0) })
             if let wanted = layout[link.name], let network = networks[wanted.network] {
                 let hostLink = hostLinks[hostInterfaceName(container: container.metadata.name, network: wanted.network)]
                 let bridge = hostLinks[network.spec.bridge]
                 interface.hostSideAttached = hostLink.map { $0.isUp && $0.master != nil && $0.master == bridge?.index } ?? false
+                interface.hostMTU = hostLink?.mtu.map { Int($0) }
             }
             interfaces.append(interface)
         }

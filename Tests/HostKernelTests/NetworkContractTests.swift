@@ -138,7 +138,10 @@ struct NetworkContractTests {
     static let cases: [Case] = [
         Case(
             field: "spec.mtu", before: "bridge: BRIDGE\nsubnet: 10.61.0.0/24\nmtu: 1500", after: "bridge: BRIDGE\nsubnet: 10.61.0.0/24\nmtu: 1400",
-            applied: { (bench: Bench) throws in #expect(bench.link(bench.bridge)?["mtu"] as? Int == 1400) },
+            applied: { (bench: Bench) throws in
+                #expect(bench.link(bench.bridge)?["mtu"] as? Int == 1400)
+                #expect(bench.link(bench.port)?["mtu"] as? Int == 1400)
+            },
             behindBack: { (bench: Bench) throws in try bench.run(["/usr/sbin/ip", "link", "set", "dev", bench.bridge, "mtu", "1300"]) }),
         Case(
             field: "spec.gateway", before: "bridge: BRIDGE\nsubnet: 10.61.0.0/24",
@@ -227,5 +230,50 @@ struct NetworkContractTests {
         let quiet = try bench.berth("drift", ["--detailed-exitcode"])
         #expect(quiet.code == 0, "\(quiet.output)")
         #expect(bench.pid() == pid)
+    }
+
+    /// A network's `mtu` reaches both ends of its containers' veths: at
+    /// creation, live when it changes (same init), and when an admin changes
+    /// the container's interface inside, apply puts it back.
+    @Test func theContainersInterfacesHaveTheNetworksMTU() throws {
+        let bench = try Bench()
+        defer { #expect(bench.tearDown() == []) }
+        /// eth0's MTU as `ip -j link` inside the container's namespace shows it.
+        func inside() throws -> Int? {
+            let initPID = try #require(bench.pid())
+            return try bench.json(["/usr/bin/nsenter", "-t", "\(initPID)", "-n", "/usr/sbin/ip", "-j", "link", "show", "dev", "eth0"]).first?[
+                "mtu"] as? Int
+        }
+        try bench.write("bridge: BRIDGE\nsubnet: 10.61.0.0/24\nmtu: 1400")
+        let first = try bench.berth("apply")
+        #expect(first.code == 0, "\(first.output)")
+        let pid = try #require(bench.pid())
+        #expect(try inside() == 1400)
+        #expect(bench.link(bench.port)?["mtu"] as? Int == 1400)
+        #expect(bench.link(bench.bridge)?["mtu"] as? Int == 1400)
+        let settled = try bench.berth("plan", ["--detailed-exitcode"])
+        #expect(settled.code == 0 && settled.output.contains("No changes"), "\(settled.output)")
+
+        try bench.write("bridge: BRIDGE\nsubnet: 10.61.0.0/24\nmtu: 1450")
+        let plan = try bench.berth("plan", ["--detailed-exitcode"])
+        #expect(plan.code == 2 && plan.output.contains("spec.mtu") && plan.output.contains("spec.networks[0].mtu"), "\(plan.output)")
+        let apply = try bench.berth("apply")
+        #expect(apply.code == 0, "\(apply.output)")
+        #expect(try inside() == 1450)
+        #expect(bench.link(bench.port)?["mtu"] as? Int == 1450)
+        #expect(bench.link(bench.bridge)?["mtu"] as? Int == 1450)
+        #expect(bench.pid() == pid, "changed live, not restarted")
+        let again = try bench.berth("plan", ["--detailed-exitcode"])
+        #expect(again.code == 0 && again.output.contains("No changes"), "\(again.output)")
+
+        try bench.run(["/usr/bin/nsenter", "-t", "\(pid)", "-n", "/usr/sbin/ip", "link", "set", "dev", "eth0", "mtu", "1300"])
+        let drift = try bench.berth("plan", ["--detailed-exitcode"])
+        #expect(drift.code == 2 && drift.output.contains("spec.networks[0].mtu"), "\(drift.output)")
+        let repair = try bench.berth("apply")
+        #expect(repair.code == 0, "\(repair.output)")
+        #expect(try inside() == 1450)
+        #expect(bench.pid() == pid)
+        let quiet = try bench.berth("plan", ["--detailed-exitcode"])
+        #expect(quiet.code == 0 && quiet.output.contains("No changes"), "\(quiet.output)")
     }
 }

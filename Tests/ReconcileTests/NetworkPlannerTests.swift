@@ -247,6 +247,59 @@ import Testing
             Planner.plan(desired: desired, observed: behind).map(\.kind) == [.updateLive, .updateLive, .delete])
     }
 
+    // MARK: spec.mtu on the containers' interfaces
+
+    /// web1 on `front` (bridge as wanted), its eth0 and host end at `mtu` and `hostMTU`.
+    func sized(_ web: ContainerObject, _ wanted: NetworkObject, applied: NetworkObject, mtu: Int, hostMTU: Int) throws -> (DesiredHost, ObservedHost)
+    {
+        var current = ObservedContainer(name: "web1", state: .running, recordedSpec: web.spec)
+        current.network = NetworkObservation(
+            interfaces: [
+                NetworkObservation.Interface(
+                    name: "eth0", kind: "veth", up: true, addresses: [try cidr("10.88.0.10/24")], hostSideAttached: true, mtu: mtu,
+                    hostMTU: hostMTU)
+            ], defaultGateways: [try IPAddress(parsing: "10.88.0.1")], ipv6: false)
+        var (desired, observed) = host(wanted, bridge(for: wanted), recorded: applied.spec)
+        desired.containers = [web]
+        observed.containers = [current]
+        return (desired, observed)
+    }
+
+    @Test(arguments: [DriftPolicy.enforce, .warn])
+    func aNewMTUReachesTheContainersInterfacesLive(policy: DriftPolicy) throws {
+        let web = try web(drift: policy)
+        let applied = try network()
+        let wanted = try network { $0.mtu = 1450 }
+        let (desired, observed) = try sized(web, wanted, applied: applied, mtu: 1500, hostMTU: 1500)
+        let update = Planner.plan(desired: desired, observed: observed).filter { $0.object == .container("web1") }
+        #expect(
+            update == [
+                Action(
+                    .container("web1"), .updateNetworks(web, networks: [wanted]),
+                    changes: [
+                        FieldChange(
+                            "spec.networks[0].mtu", desired: .text("1450"), observed: .text("1500, 1500 on the host end"), origin: .manifest)
+                    ], reason: .networkChangedLive)
+            ])
+        // Both ends as wanted: nothing.
+        let (_, settled) = try sized(web, wanted, applied: wanted, mtu: 1450, hostMTU: 1450)
+        #expect(Planner.plan(desired: desired, observed: settled).isEmpty)
+    }
+
+    @Test func anInterfacesMTUChangedInsideIsDriftRepairedLive() throws {
+        let wanted = try network { $0.mtu = 1450 }
+        let (desired, observed) = try sized(try web(), wanted, applied: wanted, mtu: 1300, hostMTU: 1450)
+        let actions = Planner.plan(desired: desired, observed: observed)
+        #expect(actions.map(\.kind) == [.updateLive])
+        #expect(actions.flatMap(\.changes) == [FieldChange("spec.networks[0].mtu", desired: .text("1450"), observed: .text("1300"), origin: .drift)])
+        // With drift policy warn it is reported, not planned.
+        let (_, warned) = try sized(try web(drift: .warn), wanted, applied: wanted, mtu: 1300, hostMTU: 1450)
+        var warnDesired = desired
+        warnDesired.containers = [try web(drift: .warn)]
+        #expect(Planner.plan(desired: warnDesired, observed: warned).isEmpty)
+        #expect(Planner.drift(desired: warnDesired, observed: warned).map(\.field) == ["spec.networks[0].mtu"])
+    }
+
     // MARK: Each network's nftables table
 
     @Test func onlyTheNetworkWhoseTableDiffersIsPlannedBeforeTheContainers() throws {
