@@ -181,7 +181,8 @@ public struct LinuxHost: HostRuntime {
         // A container no manifest names is only pruned or reported as an
         // orphan: its run state is all the planner reads of it, so its
         // limits, mounts and disk are not read (berth-bench scale, teardown).
-        let named = context.containers[record.name] != nil
+        let manifest = context.containers[record.name]
+        let named = manifest != nil
         var usage: CgroupObservation?
         var frozen = false
         if running && named {
@@ -192,11 +193,11 @@ public struct LinuxHost: HostRuntime {
         }
         // A `berth run` container belongs to the berth that waits for it
         // (once that berth is gone, it is an unmanaged container like any).
-        if record.hasLiveForegroundOwner && context.containers[record.name] == nil { return .known(record.name) }
+        if record.hasLiveForegroundOwner && !named { return .known(record.name) }
         var network: NetworkObservation?
         var firewallCurrent: Bool?
         // Unreadable (the init just died): nil, and network changes wait for a restart.
-        if running, let pid = record.pid, let container = context.containers[record.name] {
+        if running, let pid = record.pid, let container = manifest {
             // A namespace that has and should have only lo is not read.
             if !container.spec.networks.isEmpty || !(record.spec?.networks ?? []).isEmpty {
                 network = try? NetworkAttacher.observe(
@@ -223,7 +224,7 @@ public struct LinuxHost: HostRuntime {
             kernel.diskSize = disk?.size
             kernel.diskInodes = disk?.inodes
             kernel.diskUserQuota = disk?.userQuota
-            let spec = context.containers[record.name]?.spec.resources ?? record.spec?.resources
+            let spec = manifest?.spec.resources ?? record.spec?.resources
             // Its connection limit is read (one nft listing in its namespace)
             // only when the manifest or the record has one.
             if spec?.numtcpsock != nil || record.spec?.resources.numtcpsock != nil {

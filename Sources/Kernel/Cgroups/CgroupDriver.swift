@@ -24,6 +24,9 @@ public protocol CgroupDriver: Sendable {
     /// pids, cpu, failures). Planning needs no usage: that halves the reads.
     func observe(_ path: CgroupPath, usage: Bool) throws(SystemError) -> CgroupObservation
     func setFrozen(_ frozen: Bool, _ path: CgroupPath) throws(SystemError)
+    /// Whether the cgroup is frozen, by one read (v1 `freezer.state`, v2
+    /// `cgroup.events`): all observe needs of a container no manifest names.
+    func isFrozen(_ path: CgroupPath) -> Bool
     /// The CPUs a cgroup with no set of its own may use: its parent's.
     func inheritedCPUs(_ path: CgroupPath) -> String?
     /// SIGKILL to every process in the cgroup.
@@ -41,19 +44,6 @@ extension CgroupDriver {
 
     /// Limits, state and usage counters.
     public func observe(_ path: CgroupPath) throws(SystemError) -> CgroupObservation { try observe(path, usage: true) }
-
-    /// Whether the cgroup is frozen, by one read (v1 `freezer.state`, v2
-    /// `cgroup.events`): all observe needs of a container no manifest names.
-    public func isFrozen(_ path: CgroupPath) -> Bool {
-        if let v1 = self as? CgroupV1Driver {
-            guard let freezer = v1.directory("freezer", path) else { return false }
-            return (try? CgroupFile.read(freezer, "freezer.state")) == "FROZEN"
-        }
-        if let v2 = self as? CgroupV2Driver {
-            return CgroupValues.keyed((try? CgroupFile.read(v2.directory(path), "cgroup.events")) ?? "")["frozen"] == 1
-        }
-        return (try? observe(path, usage: false))?.frozen == true
-    }
 }
 
 /// How a process berth clones gets into its cgroup without berth migrating

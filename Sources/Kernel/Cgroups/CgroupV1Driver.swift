@@ -318,6 +318,11 @@ public struct CgroupV1Driver: CgroupDriver {
         return observation
     }
 
+    public func isFrozen(_ path: CgroupPath) -> Bool {
+        guard let freezer = directory("freezer", path) else { return false }
+        return (try? CgroupFile.read(freezer, "freezer.state")) == "FROZEN"
+    }
+
     public func inheritedCPUs(_ path: CgroupPath) -> String? {
         guard let base = mounts["cpuset"] else { return nil }
         let parent = path.parentDirectory(under: base)

@@ -124,7 +124,7 @@ public struct CgroupV2Driver: CgroupDriver {
         }
         limits.memoryMax = max("memory.max")
         limits.pidsMax = max("pids.max").map { Int($0) }
-        observation.frozen = CgroupValues.keyed(dir.read("cgroup.events") ?? "")["frozen"] == 1
+        observation.frozen = CgroupV2Driver.frozen(events: dir.read("cgroup.events"))
         limits.cpus = dir.read("cpuset.cpus").flatMap { $0.isEmpty ? nil : $0 }
         limits.memoryHigh = max("memory.high")
         limits.swapMax = max("memory.swap.max")
@@ -159,11 +159,17 @@ public struct CgroupV2Driver: CgroupDriver {
         _ = try CgroupFile.write(dir, "cgroup.freeze", frozen ? "1" : "0")
         // Freezing completes asynchronously: wait (bounded) until cgroup.events says so.
         for _ in 0..<400 {
-            let events = CgroupValues.keyed((try? CgroupFile.read(dir, "cgroup.events")) ?? "")
-            if (events["frozen"] == 1) == frozen { return }
+            if isFrozen(path) == frozen { return }
             usleep(5000)
         }
     }
+
+    public func isFrozen(_ path: CgroupPath) -> Bool {
+        CgroupV2Driver.frozen(events: try? CgroupFile.read(directory(path), "cgroup.events"))
+    }
+
+    /// `frozen 1` in the text of cgroup.events (nil: unreadable, not frozen).
+    static func frozen(events: String?) -> Bool { CgroupValues.keyed(events ?? "")["frozen"] == 1 }
 
     public func killAll(_ path: CgroupPath) throws(SystemError) {
         let dir = directory(path)
