@@ -32,29 +32,19 @@ enum RecordReader {
         var record = ContainerRecord(name: "", cgroup: "", rootfs: "", lower: "", upper: "", work: "", keepPrivateLayer: false)
         // The members Codable requires (non-optional), one bit each.
         var required: UInt8 = 0
+        func mark<T>(_ bit: UInt8, _ value: T) -> T {
+            required |= bit
+            return value
+        }
         for (key, member) in try object(value) {
             switch key {
-            case "name":
-                record.name = try string(member)
-                required |= 1
-            case "cgroup":
-                record.cgroup = try string(member)
-                required |= 2
-            case "rootfs":
-                record.rootfs = try string(member)
-                required |= 4
-            case "lower":
-                record.lower = try string(member)
-                required |= 8
-            case "upper":
-                record.upper = try string(member)
-                required |= 16
-            case "work":
-                record.work = try string(member)
-                required |= 32
-            case "keepPrivateLayer":
-                record.keepPrivateLayer = try bool(member)
-                required |= 64
+            case "name": record.name = mark(1, try string(member))
+            case "cgroup": record.cgroup = mark(2, try string(member))
+            case "rootfs": record.rootfs = mark(4, try string(member))
+            case "lower": record.lower = mark(8, try string(member))
+            case "upper": record.upper = mark(16, try string(member))
+            case "work": record.work = mark(32, try string(member))
+            case "keepPrivateLayer": record.keepPrivateLayer = mark(64, try bool(member))
             case "pid": record.pid = try optional(member) { try integer($0) }
             case "startTime": record.startTime = try optional(member) { try integer($0) }
             case "scope": record.scope = try optional(member, string)
@@ -107,20 +97,17 @@ enum RecordReader {
     }
 
     static func containerSpec(_ value: JSONValue) throws -> ContainerSpec {
-        var spec = ContainerSpec()
-        for (key, member) in try object(value) {
+        try fields(value, into: ContainerSpec()) { spec, key, member in
             switch key {
             case "placement":
                 spec.placement = try optional(member) { value in
-                    var placement = Placement()
-                    for (key, member) in try object(value) {
+                    try fields(value, into: Placement()) { placement, key, member in
                         switch key {
                         case "hostnames": placement.hostnames = try optional(member, strings)
                         case "hostLabels": placement.hostLabels = try optional(member, stringMap)
                         default: throw Unread()
                         }
                     }
-                    return placement
                 }
             case "profiles": spec.profiles = try optional(member, strings)
             case "state": spec.state = try optional(member) { try raw($0) }
@@ -128,15 +115,13 @@ enum RecordReader {
             case "rootfs": spec.rootfs = try optional(member, rootfs)
             case "init":
                 spec.`init` = try optional(member) { value in
-                    var initSpec = InitSpec()
-                    for (key, member) in try object(value) {
+                    try fields(value, into: InitSpec()) { initSpec, key, member in
                         switch key {
                         case "command": initSpec.command = try optional(member, strings)
                         case "workingDir": initSpec.workingDir = try optional(member, string)
                         default: throw Unread()
                         }
                     }
-                    return initSpec
                 }
             case "env": spec.env = try optional(member, stringMap)
             case "networks": spec.networks = try optional(member) { try array($0, attachment) }
@@ -159,20 +144,17 @@ enum RecordReader {
                 }
             case "capabilities":
                 spec.capabilities = try optional(member) { value in
-                    var capabilities = CapabilitiesSpec()
-                    for (key, member) in try object(value) {
+                    try fields(value, into: CapabilitiesSpec()) { capabilities, key, member in
                         switch key {
                         case "add": capabilities.add = try optional(member, strings)
                         case "drop": capabilities.drop = try optional(member, strings)
                         default: throw Unread()
                         }
                     }
-                    return capabilities
                 }
             case "security":
                 spec.security = try optional(member) { value in
-                    var security = SecuritySpec()
-                    for (key, member) in try object(value) {
+                    try fields(value, into: SecuritySpec()) { security, key, member in
                         switch key {
                         case "privileged": security.privileged = try optional(member, bool)
                         case "noNewPrivileges": security.noNewPrivileges = try optional(member, bool)
@@ -181,16 +163,13 @@ enum RecordReader {
                         default: throw Unread()
                         }
                     }
-                    return security
                 }
             case "proc":
                 spec.proc = try optional(member) { value in
-                    var proc = ProcSpec()
-                    for (key, member) in try object(value) {
+                    try fields(value, into: ProcSpec()) { proc, key, member in
                         guard key == "virtualize" else { throw Unread() }
                         proc.virtualize = try optional(member, bool)
                     }
-                    return proc
                 }
             case "mounts": spec.mounts = try optional(member) { try array($0, mount) }
             case "userNamespace":
@@ -212,32 +191,26 @@ enum RecordReader {
             case "firewall": spec.firewall = try optional(member, firewall)
             case "policy":
                 spec.policy = try optional(member) { value in
-                    var policy = ObjectPolicy()
-                    for (key, member) in try object(value) {
+                    try fields(value, into: ObjectPolicy()) { policy, key, member in
                         guard key == "drift" else { throw Unread() }
                         policy.drift = try optional(member) { try raw($0) }
                     }
-                    return policy
                 }
             case "logs":
                 spec.logs = try optional(member) { value in
-                    var logs = LogsSpec()
-                    for (key, member) in try object(value) {
+                    try fields(value, into: LogsSpec()) { logs, key, member in
                         guard key == "driver" else { throw Unread() }
                         logs.driver = try optional(member) { try raw($0) }
                     }
-                    return logs
                 }
             default: throw Unread()
             }
         }
-        return spec
     }
 
     /// A synthesized enum's form: `{"template": {"_0": "busybox"}}`.
     static func rootfs(_ value: JSONValue) throws -> RootfsSpec {
-        var rootfs = RootfsSpec()
-        for (key, member) in try object(value) {
+        try fields(value, into: RootfsSpec()) { rootfs, key, member in
             switch key {
             case "persistent": rootfs.persistent = try optional(member, bool)
             case "source":
@@ -256,7 +229,6 @@ enum RecordReader {
             default: throw Unread()
             }
         }
-        return rootfs
     }
 
     static func attachment(_ value: JSONValue) throws -> NetworkAttachment {
@@ -278,13 +250,11 @@ enum RecordReader {
     }
 
     static func resources(_ value: JSONValue) throws -> ResourcesSpec {
-        var resources = ResourcesSpec()
-        for (key, member) in try object(value) {
+        try fields(value, into: ResourcesSpec()) { resources, key, member in
             switch key {
             case "cpu":
                 resources.cpu = try optional(member) { value in
-                    var cpu = CPUSpec()
-                    for (key, member) in try object(value) {
+                    try fields(value, into: CPUSpec()) { cpu, key, member in
                         switch key {
                         case "weight": cpu.weight = try optional(member) { try integer($0) }
                         case "limit": cpu.limit = try optional(member) { try text($0) }
@@ -292,12 +262,10 @@ enum RecordReader {
                         default: throw Unread()
                         }
                     }
-                    return cpu
                 }
             case "memory":
                 resources.memory = try optional(member) { value in
-                    var memory = MemorySpec()
-                    for (key, member) in try object(value) {
+                    try fields(value, into: MemorySpec()) { memory, key, member in
                         switch key {
                         case "max": memory.max = try optional(member, byteSize)
                         case "high": memory.high = try optional(member, byteSize)
@@ -305,33 +273,27 @@ enum RecordReader {
                         default: throw Unread()
                         }
                     }
-                    return memory
                 }
             case "pids":
                 resources.pids = try optional(member) { value in
-                    var pids = PidsSpec()
-                    for (key, member) in try object(value) {
+                    try fields(value, into: PidsSpec()) { pids, key, member in
                         guard key == "max" else { throw Unread() }
                         pids.max = try optional(member) { try integer($0) }
                     }
-                    return pids
                 }
             case "io":
                 resources.io = try optional(member) { value in
-                    var io = IOSpec()
-                    for (key, member) in try object(value) {
+                    try fields(value, into: IOSpec()) { io, key, member in
                         switch key {
                         case "weight": io.weight = try optional(member) { try integer($0) }
                         case "limits": io.limits = try optional(member) { try array($0, ioLimit) }
                         default: throw Unread()
                         }
                     }
-                    return io
                 }
             case "disk":
                 resources.disk = try optional(member) { value in
-                    var disk = DiskSpec()
-                    for (key, member) in try object(value) {
+                    try fields(value, into: DiskSpec()) { disk, key, member in
                         switch key {
                         case "size": disk.size = try optional(member, byteSize)
                         case "inodes": disk.inodes = try optional(member) { try integer($0) }
@@ -339,7 +301,6 @@ enum RecordReader {
                         default: throw Unread()
                         }
                     }
-                    return disk
                 }
             case "numtcpsock": resources.numtcpsock = try optional(member) { try integer($0) }
             case "numpty": resources.numpty = try optional(member) { try integer($0) }
@@ -347,7 +308,6 @@ enum RecordReader {
             default: throw Unread()
             }
         }
-        return resources
     }
 
     static func ioLimit(_ value: JSONValue) throws -> IODeviceLimit {
@@ -406,8 +366,7 @@ enum RecordReader {
     }
 
     static func firewall(_ value: JSONValue) throws -> FirewallSpec {
-        var firewall = FirewallSpec()
-        for (key, member) in try object(value) {
+        try fields(value, into: FirewallSpec()) { firewall, key, member in
             switch key {
             case "defaultPolicy": firewall.defaultPolicy = try optional(member) { try raw($0) }
             case "rules":
@@ -433,10 +392,16 @@ enum RecordReader {
             default: throw Unread()
             }
         }
-        return firewall
     }
 
     // MARK: Values, as Codable reads them from the tree (TreeDecoder).
+
+    /// A struct read member by member into `initial` (an unknown member: `read` throws).
+    static func fields<T>(_ value: JSONValue, into initial: T, _ read: (inout T, String, JSONValue) throws -> Void) throws -> T {
+        var result = initial
+        for (key, member) in try object(value) { try read(&result, key, member) }
+        return result
+    }
 
     static func object(_ value: JSONValue) throws -> [String: JSONValue] {
         guard case .object(let members) = value else { throw Unread() }
