@@ -80,36 +80,6 @@ import Testing
         #expect(try driver.observe(try CgroupPath("top"), usage: false).limits.ioWeight == 3000)
     }
 
-    /// Containers' directories and files are looked up from their parent,
-    /// held open for a pass: a parent removed and made again is read
-    /// afresh (the held one finds nothing and the path is used).
-    @Test func v1ReadsFromTheHeldParentAndFromAParentMadeAgain() throws {
-        func files(_ shares: String) -> [String: String] {
-            [
-                "cpu/held/a/cpu.shares": shares, "cpuset/held/a/cpuset.cpus": "0\n", "memory/held/a/memory.limit_in_bytes": "4096\n",
-                "pids/held/a/pids.max": "7\n",
-            ]
-        }
-        let root = try Self.tree(files("2048\n"))
-        defer { try? FileManager.default.removeItem(atPath: root) }
-        let mounts = Dictionary(uniqueKeysWithValues: ["cpu", "cpuset", "memory", "pids"].map { ($0, root + "/" + $0) })
-        let driver = try CgroupV1Driver(mounts: mounts)
-        let first = try driver.observe(try CgroupPath("held/a"), usage: false)
-        #expect(first.limits.cpuWeight == 200 && first.limits.cpus == "0" && first.limits.memoryMax == 4096 && first.limits.pidsMax == 7)
-        for controller in ["cpu", "cpuset", "memory", "pids"] { try FileManager.default.removeItem(atPath: root + "/" + controller + "/held") }
-        for (path, content) in files("512\n") {
-            let directory = root + "/" + (path as NSString).deletingLastPathComponent
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            try content.write(toFile: root + "/" + path, atomically: false, encoding: .utf8)
-        }
-        let again = try driver.observe(try CgroupPath("held/a"), usage: false)
-        #expect(again.limits.cpuWeight == 50 && again.limits.pidsMax == 7)
-        // A parent per container (systemd's scopes): only the first few are held.
-        for index in 0..<40 { try FileManager.default.createDirectory(atPath: root + "/cpu/scope\(index)", withIntermediateDirectories: true) }
-        let many = (0..<40).compactMap { CgroupV1Driver.heldParent(root + "/cpu/scope\($0)") }
-        #expect(many.count <= 16)
-    }
-
     @Test func v1WithoutAQuotaKeepsTheDefaultPeriodAndAGoneCgroupReadsAsNothing() throws {
         let root = try Self.tree([
             "cpu/berth/a/cpu.cfs_quota_us": "-1\n", "cpu/berth/a/cpu.cfs_period_us": "50000\n",

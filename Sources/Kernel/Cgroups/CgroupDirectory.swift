@@ -11,35 +11,13 @@
 /// cgroup every pass (berth-bench scale: the opens were a fifth of a no-op
 /// `berth plan`'s CPU at 1000 containers). A cgroup that is gone reads
 /// every file as nil, as reading each path would.
-///
-/// `parent`: its parent directory, held open (HeldDirectory): the directory,
-/// or a file when it is not held, is looked up from there (two components,
-/// not the seven of /sys/fs/cgroup/CONTROLLER/PARENT/NAME/FILE; berth-bench
-/// scale). A lookup from a parent that was removed (and made again) fails,
-/// and is made again from the path.
 final class CgroupDirectory {
     let path: String
     private let fd: Int32
-    /// Not held, with a parent: files are opened relative to it as NAME/FILE.
-    private let parent: HeldDirectory?
-    private let name: String
 
-    init(_ path: String, held: Bool = true, parent: HeldDirectory? = nil) {
+    init(_ path: String, held: Bool = true) {
         self.path = path
-        let name = parent.map { String(path.dropFirst($0.path.count + 1)) } ?? ""
-        // The parent serves only a path right under it.
-        let usable = parent.flatMap { parent in path.hasPrefix(parent.path + "/") && !name.isEmpty && !name.contains("/") ? parent : nil }
-        self.name = name
-        if held {
-            var fd: Int32 = -1
-            if let usable { fd = openat(usable.fd, name, CgroupDirectory.openPath | O_DIRECTORY | O_CLOEXEC) }
-            if fd < 0 { fd = Glibc.open(path, CgroupDirectory.openPath | O_DIRECTORY | O_CLOEXEC) }
-            self.fd = fd
-            self.parent = nil
-        } else {
-            fd = AT_FDCWD
-            self.parent = usable
-        }
+        fd = held ? Glibc.open(path, CgroupDirectory.openPath | O_DIRECTORY | O_CLOEXEC) : AT_FDCWD
     }
 
     /// O_PATH (asm-generic fcntl.h), which Glibc's module does not export
@@ -52,15 +30,9 @@ final class CgroupDirectory {
     /// cannot be opened or read.
     func bytes(_ file: String) -> ArraySlice<UInt8>? {
         guard fd >= 0 || fd == AT_FDCWD else { return nil }
-        var descriptor: Int32 = -1
-        if let parent {
-            let relative = name + "/" + file
-            repeat { descriptor = openat(parent.fd, relative, O_RDONLY | O_CLOEXEC) } while descriptor < 0 && errno == EINTR
-        }
-        if descriptor < 0 {
-            let name = fd == AT_FDCWD ? path + "/" + file : file
-            repeat { descriptor = openat(fd, name, O_RDONLY | O_CLOEXEC) } while descriptor < 0 && errno == EINTR
-        }
+        let name = fd == AT_FDCWD ? path + "/" + file : file
+        var descriptor: Int32
+        repeat { descriptor = openat(fd, name, O_RDONLY | O_CLOEXEC) } while descriptor < 0 && errno == EINTR
         guard descriptor >= 0 else { return nil }
         defer { Syscall.close(descriptor) }
         guard let read = try? Syscall.readAll(descriptor, upTo: 1 << 20, subject: path + "/" + file) else { return nil }
@@ -88,22 +60,4 @@ final class CgroupDirectory {
         }
         return value
     }
-}
-
-/// A directory held open (O_PATH) for lookups below it, closed once the
-/// last user lets go (never under a lookup another thread still makes).
-final class HeldDirectory: Sendable {
-    let path: String
-    let fd: Int32
-    let opened: ContinuousClock.Instant
-
-    init?(_ path: String) {
-        let fd = Glibc.open(path, CgroupDirectory.openPath | O_DIRECTORY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        self.path = path
-        self.fd = fd
-        opened = .now
-    }
-
-    deinit { Syscall.close(fd) }
 }

@@ -256,12 +256,11 @@ public struct CgroupV1Driver: CgroupDriver {
         // directory where they are mounted together).
         var opened: [String: CgroupDirectory] = [:]
         func open(_ controller: String, held: Bool = true) -> CgroupDirectory? {
-            guard let directory = directory(controller, path), let mount = mounts[controller] else { return nil }
-            if let known = opened[directory] { return known }
-            let parent = CgroupV1Driver.heldParent(path.parentDirectory(under: mount))
-            let opening = CgroupDirectory(directory, held: held, parent: parent)
-            opened[directory] = opening
-            return opening
+            guard let path = directory(controller, path) else { return nil }
+            if let known = opened[path] { return known }
+            let directory = CgroupDirectory(path, held: held)
+            opened[path] = directory
+            return directory
         }
         if let cpu = open("cpu") {
             limits.cpuWeight = cpu.number("cpu.shares").map { KernelUnits.weight(shares: Int($0)) }
@@ -342,26 +341,6 @@ public struct CgroupV1Driver: CgroupDriver {
     }
 
     private static let weightFilesSeen = Mutex<[String: (files: [String], at: ContinuousClock.Instant)]>([:])
-
-    /// The containers' parent directory in a hierarchy, held open for a
-    /// second (a pass) so that each container's directory and files are
-    /// looked up from it (CgroupDirectory); one per hierarchy and parent.
-    /// At most 16 at once: where each container has a parent of its own
-    /// (the systemd driver's scopes) holding them gains nothing, and
-    /// those past the first few are looked up from the path as before.
-    static func heldParent(_ path: String) -> HeldDirectory? {
-        let now = ContinuousClock.now
-        return heldParents.withLock { held in
-            if let known = held[path], now - known.opened < .seconds(1) { return known }
-            held = held.filter { now - $0.value.opened < .seconds(1) }
-            guard held.count < 16 else { return nil }
-            let fresh = HeldDirectory(path)
-            held[path] = fresh
-            return fresh
-        }
-    }
-
-    private static let heldParents = Mutex<[String: HeldDirectory]>([:])
 
     public func isFrozen(_ path: CgroupPath) -> Bool {
         guard let freezer = directory("freezer", path) else { return false }
