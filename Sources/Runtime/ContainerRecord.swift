@@ -241,7 +241,7 @@ public struct StateStore: Sendable {
             record = known.record
         } else {
             guard let bytes = try? Syscall.readAll(fd, upTo: 1 << 20, subject: file),
-                var fresh = try? RecordJSON.decode(ContainerRecord.self, from: bytes, omitting: networks ? [] : ["networks"])
+                var fresh = try? RecordJSON.decodeRecord(from: bytes, omitting: networks ? [] : ["networks"])
             else { return nil }
             // A spec recorded before defaults were resolved may name no
             // hostname: the container's name is the default one.

@@ -2,6 +2,7 @@ import Foundation
 import Kernel
 import Model
 import Netlink
+import Synchronization
 import Testing
 
 /// rtnetlink against the sandbox's own network namespace, checked from the
@@ -59,5 +60,55 @@ struct NetlinkHostTests {
         #expect(
             try ip(["link", "show"]).allSatisfy { ($0["ifname"] as? String)?.hasPrefix("vt-test0") != true && $0["ifname"] as? String != "brt-test0" }
         )
+    }
+    /// Sockets in other namespaces come from a helper thread that goes
+    /// back home after each (one per asking thread, not a thread per
+    /// socket: berth-bench scale). Asked alternately for two namespaces,
+    /// each socket sees its own namespace, the asker's never changes, and
+    /// after each ask no thread of this process is left in either.
+    @Test func socketsInOtherNamespacesComeFromAHelperThatGoesBackHome() throws {
+        let holders = try (0..<2).map { _ in try Child(held: "exec /usr/bin/unshare --net /bin/sleep 30") }
+        defer { for holder in holders { holder.kill() } }
+        for holder in holders { holder.release() }
+        let mine = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/net")
+        var opened: [Int32] = []
+        var names: [String] = []
+        for holder in holders {
+            for _ in 0..<200 where (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(holder.pid)/ns/net")) == mine {
+                usleep(10_000)
+            }
+            opened.append(try Syscall.open("/proc/\(holder.pid)/ns/net", O_RDONLY))
+            names.append(try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(holder.pid)/ns/net"))
+        }
+        let namespaces = opened
+        defer { for namespace in namespaces { Syscall.close(namespace) } }
+        #expect(names[0] != mine && names[1] != mine && names[0] != names[1])
+        // A bridge in the first namespace tells the two apart.
+        try RouteNetlink(transport: try NetlinkSocket(networkNamespaceFD: namespaces[0])).createBridge("brt-helper0")
+        let visited = Set(names)
+        @Sendable func threadsVisiting() -> Int {
+            let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
+            let namespaces = tasks.map { (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/task/\($0)/ns/net")) ?? "" }
+            return namespaces.filter { visited.contains($0) }.count
+        }
+        let results = Mutex<(seen: [Bool], home: Bool, visiting: Int)>(([], true, 0))
+        let thread = try Threads.start {
+            for round in 0..<40 {
+                let inside = try? RouteNetlink(transport: try NetlinkSocket(networkNamespaceFD: namespaces[round % 2]))
+                let seen = (try? inside?.link(named: "brt-helper0")) != nil
+                let here = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/thread-self/ns/net")) == mine
+                let left = threadsVisiting()
+                results.withLock {
+                    $0.seen.append(inside != nil && seen == (round % 2 == 0))
+                    $0.home = $0.home && here
+                    $0.visiting = max($0.visiting, left)
+                }
+            }
+        }
+        pthread_join(thread, nil)
+        let (seen, home, visiting) = results.withLock { $0 }
+        #expect(seen.count == 40 && seen.allSatisfy { $0 })
+        #expect(home)
+        #expect(visiting == 0)
     }
 }

@@ -37,7 +37,9 @@ import Testing
             "memory/" + group + "memory.soft_limit_in_bytes": "9223372036854771712\n",
             "memory/" + group + "memory.memsw.limit_in_bytes": "33554432\n",
             "pids/" + group + "pids.max": "16\n",
-            // No CFQ weight: BFQ's is read.
+            // No CFQ weight: BFQ's is read (the parent has it too, as every
+            // cgroup below the root has: the parent is asked which file).
+            "blkio/berth/blkio.bfq.weight": "100\n",
             "blkio/" + group + "blkio.bfq.weight": "200\n",
             "blkio/" + group + "blkio.throttle.read_bps_device": "8:0 1048576\n",
             "blkio/" + group + "blkio.throttle.write_bps_device": "",
@@ -57,6 +59,25 @@ import Testing
         #expect(observed.limits.ioWeight == 2000)
         #expect(observed.limits.ioLimits.map { "\($0.major):\($0.minor) \($0.readBytesPerSecond ?? 0)" } == ["8:0 1048576"])
         #expect(observed.frozen)
+    }
+
+    /// Which weight file a host has is asked of the containers' parent
+    /// (once a second), not tried in each container's directory; a cgroup
+    /// right under the root (which lacks BFQ's file) still tries both.
+    @Test func v1WeightFilesAreAskedOfTheParent() throws {
+        let root = try Self.tree([
+            "blkio/noweights/a/blkio.weight": "500\n", "blkio/cfq/blkio.weight": "100\n", "blkio/cfq/a/blkio.weight": "500\n",
+            "blkio/top/blkio.bfq.weight": "300\n", "memory/x": "", "cpu/x": "", "pids/x": "",
+        ])
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let mounts = Dictionary(uniqueKeysWithValues: ["cpu", "memory", "pids", "blkio"].map { ($0, root + "/" + $0) })
+        let driver = try CgroupV1Driver(mounts: mounts)
+        #expect(driver.weightFiles(besides: try CgroupPath("noweights/a")).isEmpty)
+        #expect(try driver.observe(try CgroupPath("noweights/a"), usage: false).limits.ioWeight == nil)
+        #expect(driver.weightFiles(besides: try CgroupPath("cfq/a")) == ["blkio.weight"])
+        #expect(try driver.observe(try CgroupPath("cfq/a"), usage: false).limits.ioWeight == 5000)
+        #expect(driver.weightFiles(besides: try CgroupPath("top")) == ["blkio.weight", "blkio.bfq.weight"])
+        #expect(try driver.observe(try CgroupPath("top"), usage: false).limits.ioWeight == 3000)
     }
 
     @Test func v1WithoutAQuotaKeepsTheDefaultPeriodAndAGoneCgroupReadsAsNothing() throws {

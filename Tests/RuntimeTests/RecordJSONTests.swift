@@ -178,3 +178,125 @@ import Testing
         #expect(throws: (any Error).self) { try RecordJSON.decode([Int].self, from: Array(text.utf8)) }
     }
 }
+
+/// container.json's purpose-built reader (RecordReader): what it reads,
+/// it reads as Codable does; what it does not, Codable reads.
+@Suite struct RecordReaderTests {
+    /// The full record with every optional member of its own set too.
+    static func everyMember() throws -> ContainerRecord {
+        var record = try RecordJSONTests.fullRecord()
+        record.privateLayerInMemory = true
+        record.nestedUserNamespaces = true
+        record.sysinfoVirtualized = false
+        record.exitCode = -3
+        record.restarts = 2
+        record.diskImage = "/var/lib/berth/containers/full/disk.img"
+        record.diskProject = 4_000_000_000
+        record.labels = ["tier": "web", "": "empty key"]
+        record.checkpoint = CheckpointMark(directory: "/srv/images/full", time: -86_401)
+        return record
+    }
+
+    static func tree(_ bytes: [UInt8]) throws -> JSONValue {
+        var parser = JSONParser(bytes: bytes)
+        return try parser.document()
+    }
+
+    @Test func everyMemberIsReadWithoutCodableAndAsCodableReadsIt() throws {
+        let record = try RecordReaderTests.everyMember()
+        for bytes in [try RecordJSON.encode(record), Array(try JSONEncoder().encode(record))] {
+            // Not handed to Codable: the reader takes the whole record.
+            let read = try RecordReader.record(try RecordReaderTests.tree(bytes))
+            #expect(read == record)
+            #expect(try RecordJSON.decodeRecord(from: bytes) == record)
+            var withoutNetworks = record
+            withoutNetworks.networks = nil
+            #expect(try RecordJSON.decodeRecord(from: bytes, omitting: ["networks"]) == withoutNetworks)
+        }
+        // Sizes written as text, as Codable reads them too.
+        var text = String(decoding: try RecordJSON.encode(record), as: UTF8.self)
+        text = text.replacingOccurrences(of: "\"high\" : 1073741824", with: "\"high\" : \"1Gi\"")
+        #expect(text.contains("\"high\" : \"1Gi\""))
+        let bytes = Array(text.utf8)
+        #expect(try RecordReader.record(try RecordReaderTests.tree(bytes)) == (try JSONDecoder().decode(ContainerRecord.self, from: Data(bytes))))
+    }
+
+    /// Every member of the record removed, nulled, mistyped or joined by
+    /// an unknown one, at every depth: where the reader takes the tree,
+    /// Codable reads it and reads the same record.
+    @Test func whatTheReaderTakesCodableReadsTheSame() throws {
+        let tree = try RecordReaderTests.tree(try RecordJSON.encode(try RecordReaderTests.everyMember()))
+        var taken = 0
+        var handedOn = 0
+        for mutated in RecordReaderTests.mutations(tree) {
+            guard let read = try? RecordReader.record(mutated) else {
+                handedOn += 1
+                continue
+            }
+            taken += 1
+            let codable = try? ContainerRecord(from: TreeDecoder(value: mutated, codingPath: []))
+            #expect(codable == read)
+        }
+        #expect(taken > 100 && handedOn > 100, "\(taken) taken, \(handedOn) handed to Codable")
+    }
+
+    static func mutations(_ value: JSONValue) -> [JSONValue] {
+        let replacements: [JSONValue] = [
+            .null, .string("x"), .string("1"), .number("1"), .number("-1"), .number("1.5"), .number("70000"), .bool(true), .array([]),
+            .array([.string("x")]), .object([:]),
+        ]
+        var result: [JSONValue] = []
+        switch value {
+        case .object(let members):
+            var extended = members
+            extended["unknownMember"] = .number("1")
+            result.append(.object(extended))
+            for (key, member) in members {
+                var without = members
+                without[key] = nil
+                result.append(.object(without))
+                for replacement in replacements + mutations(member) {
+                    var changed = members
+                    changed[key] = replacement
+                    result.append(.object(changed))
+                }
+            }
+        case .array(let elements):
+            for (index, element) in elements.enumerated() {
+                for replacement in replacements + mutations(element) {
+                    var changed = elements
+                    changed[index] = replacement
+                    result.append(.array(changed))
+                }
+            }
+        default: break
+        }
+        return result
+    }
+
+    /// A bad record fails as it did: Codable's error, naming the member.
+    @Test func aBadRecordFailsWithCodablesErrorAtItsPath() {
+        let base = #""cgroup": "c", "rootfs": "r", "lower": "l", "upper": "u", "work": "w", "keepPrivateLayer": false"#
+        let spec = #""spec": {"rootfs": {"source": {"template": {"_0": "b"}}}, "resources": {"memory": {"max": true}}}"#
+        for (text, path) in [
+            (#"{"name": 5, "# + base + "}", "name"), (#"{"name": "n", "# + spec + ", " + base + "}", "spec.resources.memory.max"),
+        ] {
+            do {
+                _ = try RecordJSON.decodeRecord(from: Array(text.utf8))
+                Issue.record("\(text) decoded")
+            } catch let error as DecodingError {
+                let context: DecodingError.Context? =
+                    switch error {
+                    case .typeMismatch(_, let context), .dataCorrupted(let context): context
+                    default: nil
+                    }
+                let named = context?.codingPath.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: ".")
+                #expect(named == path, "\(text): \(error)")
+            } catch {
+                Issue.record("\(text): \(error)")
+            }
+        }
+        // Without the members Codable requires: its keyNotFound.
+        #expect(throws: DecodingError.self) { try RecordJSON.decodeRecord(from: Array(#"{"name": "n"}"#.utf8)) }
+    }
+}

@@ -1,3 +1,5 @@
+import Synchronization
+
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -304,7 +306,8 @@ public struct CgroupV1Driver: CgroupDriver {
         }
         if let blkio = open("blkio") {
             // CFQ's weight, else BFQ's; neither (no io scheduler with weights): none.
-            let weight = blkio.number("blkio.weight") ?? blkio.number("blkio.bfq.weight")
+            // Which of the two files the host has is asked once, beside it.
+            let weight = weightFiles(besides: path).lazy.compactMap { blkio.number($0) }.first
             limits.ioWeight = weight.map { KernelUnits.ioWeight(blkioWeight: Int($0)) }
             func read(_ file: String) -> String { blkio.read("blkio.throttle." + file) ?? "" }
             limits.ioLimits = CgroupValues.v1ThrottleLines(
@@ -317,6 +320,27 @@ public struct CgroupV1Driver: CgroupDriver {
         observation.limits = limits
         return observation
     }
+
+    /// The blkio weight files a cgroup has (CFQ's, BFQ's), as its parent
+    /// has them: a cgroup below the hierarchy's root has the files of the
+    /// io schedulers the kernel runs, so every container under one parent
+    /// has the same. Asked of the parent at most once a second (a pass),
+    /// not tried twice per container (two failed opens each on a host
+    /// without them: berth-bench scale, no-op plan and drift). Under the
+    /// root (which lacks BFQ's file) both are tried, as before.
+    func weightFiles(besides path: CgroupPath) -> [String] {
+        let files = ["blkio.weight", "blkio.bfq.weight"]
+        guard let mount = mounts["blkio"] else { return files }
+        let parent = path.parentDirectory(under: mount)
+        guard parent != mount, parent.hasPrefix(mount + "/") else { return files }
+        let now = ContinuousClock.now
+        if let seen = CgroupV1Driver.weightFilesSeen.withLock({ $0[parent] }), now - seen.at < .seconds(1) { return seen.files }
+        let present = files.filter { Syscall.exists(parent + "/" + $0) }
+        CgroupV1Driver.weightFilesSeen.withLock { $0[parent] = (present, now) }
+        return present
+    }
+
+    private static let weightFilesSeen = Mutex<[String: (files: [String], at: ContinuousClock.Instant)]>([:])
 
     public func isFrozen(_ path: CgroupPath) -> Bool {
         guard let freezer = directory("freezer", path) else { return false }
