@@ -20,6 +20,10 @@ public protocol HostRuntime {
     /// killed first, so their exits overlap). It must change nothing the
     /// actions' outcomes do not already say. Default: nothing.
     func beginBatch(_ actions: [Action])
+    /// Called once the batch `beginBatch` heard of is carried out (each
+    /// action's outcome settled), before the next action: what beginBatch
+    /// started is finished here. Default: nothing.
+    func endBatch(_ actions: [Action])
     /// Hears the whole plan before its first action is carried out (a host
     /// may start work that only its own later actions depend on). Default:
     /// nothing.
@@ -33,6 +37,7 @@ extension HostRuntime {
         for index in 0..<count { body(index) }
     }
     public func beginBatch(_ actions: [Action]) {}
+    public func endBatch(_ actions: [Action]) {}
 }
 
 /// What became of one action.
@@ -251,9 +256,11 @@ public enum Executor {
                             context.report(outcome)
                         }
                     }
-                    host.beginBatch(batch.indices.filter { skips[$0] == nil }.map { batch[$0] })
+                    let carriedOut = batch.indices.filter { skips[$0] == nil }.map { batch[$0] }
+                    host.beginBatch(carriedOut)
                     work(0)
                     host.concurrently(batch.count - 1, width: host.parallelActions) { work($0 + 1) }
+                    host.endBatch(carriedOut)
                     // The caller's closures are let go of here, whoever still
                     // holds `shared` (they must not outlive this call).
                     return shared.state.withLock { state in

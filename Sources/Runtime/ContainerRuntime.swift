@@ -728,6 +728,14 @@ public struct ContainerRuntime: Sendable {
         _ = try? handle.signal(SIGKILL)
     }
 
+    /// The host ends of the veths of a running container (its spec's
+    /// networks), for a batch delete (NetworkAttacher.groupHostEnds); none
+    /// when it does not run (its namespace, and its veths, are gone).
+    public func hostEnds(_ name: String) -> [String] {
+        guard let record = state.load(name, networks: false), record.pid != nil, isRunning(record) else { return [] }
+        return (record.spec?.networks ?? []).map { NetworkAttacher.hostInterfaceName(container: name, network: $0.network) }
+    }
+
     /// Kills what is left in the cgroup until it is empty (the pid
     /// namespace dies with init; its processes go in the next moments).
     func drain(_ group: CgroupPath) throws {

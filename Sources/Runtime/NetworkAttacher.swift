@@ -191,6 +191,35 @@ public struct NetworkAttacher {
         logger.info("old bridge deleted", metadata: ["network": "\(network)", "bridge": "\(bridge)"])
     }
 
+    /// Puts the host ends of veths, `names`, in a device group no link of
+    /// the host's namespace is in (the dump says which are used), for
+    /// `deleteLinks(group:)` to delete them (each pair, and its bridge port)
+    /// in one kernel batch. For containers about to be killed (a batch
+    /// delete): left alone, each pair goes when the kernel cleans the
+    /// container's network namespace up, in batches of whichever namespaces
+    /// died meanwhile, holding the RTNL lock that the network's bridge
+    /// delete then waits for (berth-bench scale, teardown). Done before the
+    /// kills: the requests, many to a datagram, then find the lock free.
+    /// Only veths with the names `hostInterfaceName` gives are touched; one
+    /// gone meanwhile is skipped. The group and how many are in it (nil:
+    /// none).
+    public static func groupHostEnds(_ names: Set<String>, netlink: RouteNetlink) throws -> (group: UInt32, count: Int)? {
+        let links = try netlink.links()
+        let ours = links.filter { names.contains($0.name) && $0.kind == "veth" && isHostInterface($0.name) }
+        guard !ours.isEmpty else { return nil }
+        let used = Set(links.map { $0.group ?? 0 })
+        var group: UInt32
+        repeat {
+            group = UInt32.random(in: 0x0001_0000...0xFFFF_FFFE)
+        } while used.contains(group) || group == NetworkConfig.bridgeGroup
+        let answers = try netlink.requestAll(ours.map { RouteNetlink.setLink(named: $0.name, group: group) }, operation: "set group of veths")
+        if let failed = answers.first(where: { $0 != 0 && $0 != ENODEV }) {
+            throw NetlinkError(operation: "set group of veths", errno: failed)
+        }
+        let count = answers.count { $0 == 0 }
+        return count > 0 ? (group, count) : nil
+    }
+
     /// The address berth gives a bridge it creates: locally administered,
     /// unicast, from a hash of its name (the same for the same bridge).
     public static func bridgeMAC(_ bridge: String) -> [UInt8] {

@@ -2,6 +2,7 @@ import Foundation
 import Kernel
 import Model
 import Netlink
+import Runtime
 import Synchronization
 import Testing
 
@@ -110,5 +111,38 @@ struct NetlinkHostTests {
         #expect(seen.count == 40 && seen.allSatisfy { $0 })
         #expect(home)
         #expect(visiting == 0)
+    }
+
+    /// A batch delete's veths go in one request: the named host ends are
+    /// put in a group no link is in, and that group's delete takes them
+    /// (their peers and bridge ports with them) and nothing else, whatever
+    /// group the others are in; a name that is not there is skipped.
+    @Test func hostEndsAreDeletedAsOneGroupAndNothingElse() throws {
+        let netlink = try RouteNetlink()
+        try netlink.createBridge("brt-ends")
+        defer { try? netlink.deleteLink("brt-ends") }
+        let bridge = try netlink.index(of: "brt-ends")
+        let names = (0..<4).map { NetworkAttacher.hostInterfaceName(container: "ends\($0)", network: "test") }
+        defer { for name in names { _ = try? netlink.deleteLinkIfPresent(name) } }
+        for (index, name) in names.enumerated() {
+            try netlink.createVeth(name, peer: "vt-ends\(index)p")
+            try netlink.setLink(named: name, master: bridge)
+        }
+        // One left in a group of its own, one in the default group.
+        try netlink.setGroup(names[3], 77)
+
+        let grouped = try #require(try NetworkAttacher.groupHostEnds(Set(names[0..<2] + ["vb00000000"]), netlink: netlink))
+        #expect(grouped.count == 2 && grouped.group != 0 && grouped.group != 77 && grouped.group != NetworkConfig.bridgeGroup)
+        #expect(try netlink.link(named: names[0])?.group == grouped.group)
+        try netlink.deleteLinks(group: grouped.group)
+        let left = Set(try netlink.links().map(\.name))
+        #expect(left.isDisjoint(with: [names[0], names[1], "vt-ends0p", "vt-ends1p"]))
+        #expect(left.isSuperset(of: [names[2], names[3], "vt-ends2p", "vt-ends3p", "brt-ends"]))
+        #expect(try netlink.link(named: names[3])?.group == 77)
+        #expect(try netlink.bridgePorts(master: bridge).map(\.name).sorted() == [names[2], names[3]].sorted())
+        // Nothing of the batch left: no group.
+        #expect(try NetworkAttacher.groupHostEnds(Set(names[0..<2]), netlink: netlink) == nil)
+        // A group no link is in: the kernel says so.
+        #expect(throws: NetlinkError.self) { try netlink.deleteLinks(group: grouped.group) }
     }
 }

@@ -77,6 +77,33 @@ func hex(_ text: String) -> [UInt8] {
         #expect(payload == expected)
     }
 
+    @Test func aGroupIsSetOnOneLinkByNameAndAGroupIsDeletedInOneRequest() {
+        // With the name, IFLA_GROUP moves that link only (without one, the
+        // kernel would change every link of a group).
+        let (type, _, payload) = RouteNetlink.setLink(named: "vb0", group: 0x1_0001)
+        #expect(type == Netlink.RTM_NEWLINK)
+        let expected = hex(
+            """
+            00 00 00 00  00 00 00 00  00 00 00 00  00 00 00 00   # ifinfomsg: index 0, no flags
+            08 00 03 00  76 62 30 00                             # IFLA_IFNAME "vb0\\0"
+            08 00 1b 00  01 00 01 00                             # IFLA_GROUP 0x10001
+            """)
+        #expect(payload == expected)
+        // A group's delete: index 0, no name, the group only.
+        let delete = RouteNetlink.deleteLinks(group: 0x1_0001)
+        #expect(delete?.0 == Netlink.RTM_DELLINK)
+        #expect(delete?.1 == 0)
+        #expect(
+            delete?.2
+                == hex(
+                    """
+                    00 00 00 00  00 00 00 00  00 00 00 00  00 00 00 00   # ifinfomsg: index 0
+                    08 00 1b 00  01 00 01 00                             # IFLA_GROUP 0x10001
+                    """))
+        // Never group 0, every link's default group.
+        #expect(RouteNetlink.deleteLinks(group: 0) == nil)
+    }
+
     @Test func addressRequestCarriesLocalAddressAndBroadcast() throws {
         let (type, _, payload) = RouteNetlink.newAddress(index: 7, try CIDR(parsing: "10.88.0.1/24"))
         #expect(type == Netlink.RTM_NEWADDR)

@@ -23,6 +23,8 @@ import Testing
         let running = Mutex((now: 0, most: 0))
         /// Each batch announced, with how many actions had been performed then.
         let begun = Mutex<[(actions: [Action], performedBefore: Int)]>([])
+        /// Each batch ended, with how many actions had been performed then.
+        let ended = Mutex<[(actions: [Action], performedBefore: Int)]>([])
         let failing: Set<ObjectRef>
         let parallelActions: Int
 
@@ -48,6 +50,11 @@ import Testing
         func beginBatch(_ actions: [Action]) {
             let performedBefore = performed.withLock { $0.count }
             begun.withLock { $0.append((actions, performedBefore)) }
+        }
+
+        func endBatch(_ actions: [Action]) {
+            let performedBefore = performed.withLock { $0.count }
+            ended.withLock { $0.append((actions, performedBefore)) }
         }
 
         func concurrently(_ count: Int, width: Int, _ body: @escaping @Sendable (Int) -> Void) {
@@ -126,7 +133,7 @@ import Testing
                 == .recordInventory(Inventory(source: "/srv/a", containers: ["old2"]), deleting: []))
     }
 
-    @Test func aBatchIsAnnouncedBeforeItsFirstActionWithoutTheActionsItSkips() {
+    @Test func aBatchIsAnnouncedBeforeItsFirstActionAndEndedAfterItsLastWithoutTheActionsItSkips() {
         let deletes = ["old1", "old2", "old3"].map { Action(.container($0), .deleteContainer, reason: .noManifest) }
         let plan = [Action(.container("old2"), .updateFirewall(nil), reason: .firewallReplacedLive)] + deletes
         let host = ParallelHost(failing: [.container("old2")])
@@ -137,6 +144,10 @@ import Testing
         let begun = host.begun.withLock { $0 }
         #expect(begun.map(\.actions) == [[deletes[0], deletes[2]]])
         #expect(begun.map(\.performedBefore) == [1])
+        // And ended once both were carried out, with the same actions.
+        let ended = host.ended.withLock { $0 }
+        #expect(ended.map(\.actions) == [[deletes[0], deletes[2]]])
+        #expect(ended.map(\.performedBefore) == [3])
     }
 
     @Test func onlyCreatesOfDistinctContainersOfOneFamilyGoTogether() {
