@@ -62,6 +62,7 @@ struct NetlinkHostTests {
             try ip(["link", "show"]).allSatisfy { ($0["ifname"] as? String)?.hasPrefix("vt-test0") != true && $0["ifname"] as? String != "brt-test0" }
         )
     }
+
     /// Sockets in other namespaces come from a helper thread that goes
     /// back home after each (one per asking thread, not a thread per
     /// socket: berth-bench scale). Asked alternately for two namespaces,
