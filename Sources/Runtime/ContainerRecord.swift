@@ -167,7 +167,7 @@ public struct StateStore: Sendable {
     /// Writes the record: container.json only when its content changed (and
     /// synced unless not `durable`), the init file (or its removal) always.
     public func save(_ record: ContainerRecord, durable: Bool = true) throws {
-        let bytes = try RecordJSON.encode(record.stopped)
+        let bytes = try RecordJSON.encode(record: record.stopped)
         if (try? Syscall.readFile(recordFile(record.name))) != bytes {
             try Syscall.makeDirectories(containerDirectory(record.name))
             try Syscall.writeAtomically(bytes, to: recordFile(record.name), durable: durable)
