@@ -175,6 +175,19 @@ public struct StateStore: Sendable {
         try saveInit(record)
     }
 
+    /// A `berth run` container's record: written once and not synced (it
+    /// is deleted when that berth exits; a killed berth's is pruned by the
+    /// next apply), and without the read-back of an earlier record (there
+    /// is none). With its init in container.json when `record` has one
+    /// (as berth wrote records before init files existed; load, stop and
+    /// prune still read those): no init file is made, then removed.
+    public func saveForeground(_ record: ContainerRecord) throws {
+        try Syscall.makeDirectories(containerDirectory(record.name))
+        try Syscall.writeAtomically(try RecordJSON.encode(record: record), to: recordFile(record.name), durable: false)
+        // An init file an earlier container of the name left would be read over the record's.
+        try Syscall.removeFile(initFile(record.name), missingOK: true)
+    }
+
     /// Makes a record written with `save(durable: false)` durable: its file,
     /// its directory and the containers directory (which holds a new
     /// container's directory) synced. A start overlaps this with the
