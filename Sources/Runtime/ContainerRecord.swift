@@ -12,7 +12,9 @@ import Synchronization
 /// synced), and its running init in `RUN/containers/NAME/init` (pid plus
 /// start time, re-checked against /proc). The run directory is a tmpfs on
 /// real hosts: like the processes, it does not outlive a reboot, so the
-/// init file needs no sync.
+/// init file needs no sync. A `berth run` container's record is written once
+/// (StateStore.saveForeground), with its init in it where the init is cloned
+/// first (cgroup v1).
 public struct ContainerRecord: Codable, Equatable, Sendable {
     public var name: String
     /// The init's pid in berth's pid namespace; nil when stopped.
