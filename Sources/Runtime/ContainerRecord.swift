@@ -12,7 +12,9 @@ import Synchronization
 /// synced), and its running init in `RUN/containers/NAME/init` (pid plus
 /// start time, re-checked against /proc). The run directory is a tmpfs on
 /// real hosts: like the processes, it does not outlive a reboot, so the
-/// init file needs no sync.
+/// init file needs no sync. A `berth run` container's record is written once
+/// (StateStore.saveForeground), with its init in it where the init is cloned
+/// first (cgroup v1).
 public struct ContainerRecord: Codable, Equatable, Sendable {
     public var name: String
     /// The init's pid in berth's pid namespace; nil when stopped.
@@ -167,12 +169,25 @@ public struct StateStore: Sendable {
     /// Writes the record: container.json only when its content changed (and
     /// synced unless not `durable`), the init file (or its removal) always.
     public func save(_ record: ContainerRecord, durable: Bool = true) throws {
-        let bytes = try RecordJSON.encode(record.stopped)
+        let bytes = try RecordJSON.encode(record: record.stopped)
         if (try? Syscall.readFile(recordFile(record.name))) != bytes {
             try Syscall.makeDirectories(containerDirectory(record.name))
             try Syscall.writeAtomically(bytes, to: recordFile(record.name), durable: durable)
         }
         try saveInit(record)
+    }
+
+    /// A `berth run` container's record: written once and not synced (it
+    /// is deleted when that berth exits; a killed berth's is pruned by the
+    /// next apply), and without the read-back of an earlier record (there
+    /// is none). With its init in container.json when `record` has one
+    /// (as berth wrote records before init files existed; load, stop and
+    /// prune still read those): no init file is made, then removed.
+    public func saveForeground(_ record: ContainerRecord) throws {
+        try Syscall.makeDirectories(containerDirectory(record.name))
+        try Syscall.writeAtomically(try RecordJSON.encode(record: record), to: recordFile(record.name), durable: false)
+        // An init file an earlier container of the name left would be read over the record's.
+        try Syscall.removeFile(initFile(record.name), missingOK: true)
     }
 
     /// Makes a record written with `save(durable: false)` durable: its file,

@@ -179,7 +179,16 @@ public struct ContainerRuntime: Sendable {
         var durable: BackgroundThread?
         defer { try? durable?.wait() }
         func prepare(pid: pid_t?) throws {
-            try state.save(record, durable: false)
+            if foreground {
+                // Once, with its init when it is cloned already (v1).
+                if let pid {
+                    record.pid = pid
+                    record.startTime = ProcessStat.read(pid)?.startTime
+                }
+                try state.saveForeground(record)
+            } else {
+                try state.save(record, durable: false)
+            }
             if !foreground {
                 let (state, name) = (state, name)
                 durable = BackgroundThread { try state.makeDurable(name) }
@@ -224,12 +233,14 @@ public struct ContainerRuntime: Sendable {
             }
             PhaseTimes.mark("create: firewall, release, init running")
             Failpoint.initReleased.hit()
+            // A foreground run's record holds its init already (prepare, v1).
+            let initRecorded = foreground && record.pid == pid
             record.pid = pid
-            record.startTime = ProcessStat.read(pid)?.startTime
+            if !initRecorded { record.startTime = ProcessStat.read(pid)?.startTime }
             if let firewall {
                 record.firewallFingerprint = firewall
                 try state.save(record)
-            } else {
+            } else if !initRecorded {
                 try state.saveInit(record)  // container.json is as written above
             }
             Failpoint.recordLost.hit { state.simulateCrashLoss(name, torn: false) }
@@ -551,9 +562,10 @@ public struct ContainerRuntime: Sendable {
             let status = try waitForeground(name, pid: pid, group: group, signals: signals, terminal: pty)
             let code = Reaper.exitCode(status)
             logger.info("exited", metadata: ["container": "\(name)", "code": "\(code)"])
-            // Read before the cgroup goes: a 137 is often the OOM killer's.
-            let oomKills = (try? observeCgroup(started, usage: true))?.oomKills ?? 0
-            if let record { try delete(record, keepPrivateLayer: false) }
+            // Read before the cgroup goes: a 137 is often the OOM killer's
+            // (its count alone: one file, not the cgroup's every figure).
+            let oomKills = cgroups.oomKills(group) ?? 0
+            if let record { try delete(record, keepPrivateLayer: false, forgetsInit: false) }
             return ForegroundExit(code: code, oomKills: oomKills)
         } catch {
             if let record { try? delete(record, keepPrivateLayer: false) } else { try? delete(name, keepPrivateLayer: false) }
@@ -706,11 +718,13 @@ public struct ContainerRuntime: Sendable {
         }
         try drain(group)
         try cgroups.remove(group)
-        if record.pid != nil { unregisterMachine(name) }
+        // A `berth run` container has neither a machine nor a journal relay.
+        let foreground = record.foregroundOwner != nil
+        if record.pid != nil && !foreground { unregisterMachine(name) }
         // Its scope goes with it (empty now: systemd may have collected it already).
         if let unit = record.scope, let scope = scopePath(record) { try stopScope(unit, path: scope) }
         // Its journal relay sends what is left and ends with the container.
-        journalRelay(name).waitForEnd(milliseconds: 2000)
+        if !foreground { journalRelay(name).waitForEnd(milliseconds: 2000) }
         if let forget { try forget(name) } else { try state.forgetInit(name) }
         logger.info("stopped", metadata: ["container": "\(name)"])
     }
@@ -772,8 +786,11 @@ public struct ContainerRuntime: Sendable {
         try delete(record, keepPrivateLayer: keepPrivateLayer, trash: trash)
     }
 
-    /// `delete` of a record in hand.
-    func delete(_ record: ContainerRecord, keepPrivateLayer: Bool?, trash: Bool = false) throws {
+    /// `delete` of a record in hand. Not `forgetsInit` (berth run's own
+    /// container, whose record holds its init): the stop leaves its record
+    /// as it is, since its directories go next (a crash in between leaves
+    /// the record of an init that is gone: a stopped container).
+    func delete(_ record: ContainerRecord, keepPrivateLayer: Bool?, trash: Bool = false, forgetsInit: Bool = true) throws {
         let name = record.name
         let bin = state.trash
         if trash {
@@ -788,7 +805,7 @@ public struct ContainerRuntime: Sendable {
                 try state.forgetInit(name)
             }
         } else {
-            try stop(record, timeout: Interval(milliseconds: 0))
+            try stop(record, timeout: Interval(milliseconds: 0), forget: forgetsInit ? nil : { _ in })
         }
         Failpoint.containerStopped.hit()
         let keep = keepPrivateLayer ?? record.keepPrivateLayer
@@ -811,6 +828,9 @@ public struct ContainerRuntime: Sendable {
             try bin.take(state.containerDirectory(name), container: name, into: bin.stateDirectory)
             Failpoint.containerTrashed.hit()
         } else {
+            // A private layer in memory leaves only the record in the
+            // state dir: two calls instead of a walk of the directory.
+            if record.privateLayerInMemory == true { try Syscall.removeFile(state.recordFile(name), missingOK: true) }
             try Syscall.removeTree(state.containerDirectory(name))
         }
     }

@@ -1,3 +1,5 @@
+import Model
+
 /// JSON for berth's own records (container.json): keys sorted, two-space
 /// indentation, read back with RecordJSON.decode (RecordJSON+Decode.swift).
 ///
@@ -263,4 +265,149 @@ private struct SingleNodeContainer: SingleValueEncodingContainer {
     mutating func encode<T: Encodable>(_ value: T) throws {
         try value.encode(to: NodeEncoder(node: node, codingPath: codingPath))
     }
+}
+
+/// container.json written field by field: the same bytes as the Codable
+/// path (RecordJSON.encode of a ContainerRecord; RecordJSONTests hold the
+/// two equal for a record with every field set), without a keyed container
+/// per record nor a dynamic `encodeIfPresent` per field. In a fresh process
+/// the generic path instantiates the containers' metadata first: most of
+/// the record's encoding in every `berth run` and start. The spec's common
+/// members likewise; its other members, the networks, labels and
+/// checkpoint mark are encoded as before (their own Codable), into the
+/// same tree.
+extension RecordJSON {
+    static func encode(record: ContainerRecord) throws -> [UInt8] {
+        let root = Node()
+        root.makeObject()
+        func scalar(_ key: String, _ bytes: [UInt8]) { root.member(key).value = .scalar(bytes) }
+        func string(_ key: String, _ value: String?) { if let value { scalar(key, Node.quoted(value)) } }
+        func flag(_ key: String, _ value: Bool?) { if let value { scalar(key, Array((value ? "true" : "false").utf8)) } }
+        func number<T: BinaryInteger>(_ key: String, _ value: T?) { if let value { scalar(key, Array(value.description.utf8)) } }
+        func encoded<T: Encodable>(_ key: String, _ value: T?) throws {
+            guard let value else { return }
+            try value.encode(to: NodeEncoder(node: root.member(key), codingPath: [MemberKey(stringValue: key)]))
+        }
+        string("name", record.name)
+        number("pid", record.pid)
+        number("startTime", record.startTime)
+        string("cgroup", record.cgroup)
+        string("scope", record.scope)
+        string("rootfs", record.rootfs)
+        string("lower", record.lower)
+        string("upper", record.upper)
+        string("work", record.work)
+        flag("keepPrivateLayer", record.keepPrivateLayer)
+        flag("privateLayerInMemory", record.privateLayerInMemory)
+        number("capabilities", record.capabilities)
+        flag("noNewPrivileges", record.noNewPrivileges)
+        flag("seccomp", record.seccomp)
+        flag("nestedUserNamespaces", record.nestedUserNamespaces)
+        flag("sysinfoVirtualized", record.sysinfoVirtualized)
+        if let environment = record.environment {
+            let array = root.member("environment")
+            array.makeArray()
+            for variable in environment { array.appended().value = .scalar(Node.quoted(variable)) }
+        }
+        flag("ipv6", record.ipv6)
+        string("firewallFingerprint", record.firewallFingerprint)
+        if let spec = record.spec { try write(spec, into: root.member("spec"), codingPath: [MemberKey(stringValue: "spec")]) }
+        try encoded("networks", record.networks)
+        if let owner = record.foregroundOwner {
+            let array = root.member("foregroundOwner")
+            array.makeArray()
+            for value in owner { array.appended().value = .scalar(Array(value.description.utf8)) }
+        }
+        number("exitCode", record.exitCode)
+        number("restarts", record.restarts)
+        string("diskImage", record.diskImage)
+        number("diskProject", record.diskProject)
+        try encoded("labels", record.labels)
+        try encoded("checkpoint", record.checkpoint)
+        var output: [UInt8] = []
+        root.write(to: &output, depth: 0)
+        output.append(UInt8(ascii: "\n"))
+        return output
+    }
+}
+
+extension RecordJSON {
+    /// A spec as its Codable writes it (the manifest form, ContainerSpec),
+    /// into `node`: the members a `berth run` container's spec has are
+    /// written here, the others by their own Codable. RecordJSONTests hold
+    /// the bytes equal for a spec with every field set.
+    fileprivate static func write(_ config: ContainerConfig, into node: Node, codingPath: [any CodingKey]) throws {
+        let spec = ContainerSpec(config)
+        node.makeObject()
+        func object(_ parent: Node, _ key: String) -> Node {
+            let member = parent.member(key)
+            member.makeObject()
+            return member
+        }
+        func string(_ parent: Node, _ key: String, _ value: String?) {
+            if let value { parent.member(key).value = .scalar(Node.quoted(value)) }
+        }
+        func flag(_ parent: Node, _ key: String, _ value: Bool?) {
+            if let value { parent.member(key).value = .scalar(Array((value ? "true" : "false").utf8)) }
+        }
+        func encoded<T: Encodable>(_ key: String, _ value: T?) throws {
+            guard let value else { return }
+            try value.encode(to: NodeEncoder(node: node.member(key), codingPath: codingPath + [MemberKey(stringValue: key)]))
+        }
+        try encoded("placement", spec.placement)
+        try encoded("profiles", spec.profiles)
+        string(node, "state", spec.state?.rawValue)
+        string(node, "hostname", spec.hostname)
+        if let rootfs = spec.rootfs {
+            let member = object(node, "rootfs")
+            if let source = rootfs.source {
+                // An enum case with a value: {"template": {"_0": "busybox"}}.
+                let (name, value) =
+                    switch source {
+                    case .template(let value): ("template", value)
+                    case .directory(let value): ("directory", value)
+                    case .tarball(let value): ("tarball", value)
+                    }
+                string(object(object(member, "source"), name), "_0", value)
+            }
+            flag(member, "persistent", rootfs.persistent)
+        }
+        if let initSpec = spec.`init` {
+            let member = object(node, "init")
+            if let command = initSpec.command {
+                let array = member.member("command")
+                array.makeArray()
+                for argument in command { array.appended().value = .scalar(Node.quoted(argument)) }
+            }
+            string(member, "workingDir", initSpec.workingDir)
+        }
+        try encoded("env", spec.env)
+        try encoded("networks", spec.networks)
+        try encoded("resources", spec.resources)
+        try encoded("devices", spec.devices)
+        try encoded("capabilities", spec.capabilities)
+        if let security = spec.security {
+            let member = object(node, "security")
+            flag(member, "privileged", security.privileged)
+            flag(member, "noNewPrivileges", security.noNewPrivileges)
+            string(member, "seccomp", security.seccomp?.rawValue)
+            flag(member, "nestedUserNamespaces", security.nestedUserNamespaces)
+        }
+        try encoded("proc", spec.proc)
+        try encoded("mounts", spec.mounts)
+        try encoded("userNamespace", spec.userNamespace)
+        string(node, "restartPolicy", spec.restartPolicy?.rawValue)
+        string(node, "stopTimeout", spec.stopTimeout?.description)
+        try encoded("firewall", spec.firewall)
+        if let policy = spec.policy { string(object(node, "policy"), "drift", policy.drift?.rawValue) }
+        if let logs = spec.logs { string(object(node, "logs"), "driver", logs.driver?.rawValue) }
+    }
+}
+
+/// A member's name as a coding key (the path of an encoding error).
+private struct MemberKey: CodingKey {
+    var stringValue: String
+    var intValue: Int? { nil }
+    init(stringValue: String) { self.stringValue = stringValue }
+    init?(intValue: Int) { nil }
 }

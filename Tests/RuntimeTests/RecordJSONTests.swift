@@ -77,6 +77,56 @@ import Testing
                 """)
     }
 
+    /// The field-by-field writer (StateStore's) writes the Codable path's
+    /// bytes: for a record with every field set (a field added to the
+    /// record and not to the writer fails here), with none of the optional
+    /// ones, and with empty lists.
+    @Test func theRecordWriterWritesTheCodableBytes() throws {
+        var full = try RecordJSONTests.fullRecord()
+        full.nestedUserNamespaces = true
+        full.sysinfoVirtualized = false
+        full.exitCode = -3
+        full.restarts = 2
+        full.diskImage = "/var/lib/berth/containers/full/disk.img"
+        full.diskProject = 70_000
+        full.labels = ["role": "web", "tier\"q": "été"]
+        full.checkpoint = CheckpointMark(directory: "/srv/images/full", time: -1)
+        full.spec?.procVirtualize = true
+        // Every field set, and every member of the spec and of those of
+        // its members the writer writes itself.
+        func unset(_ value: Any) -> [String] {
+            Mirror(reflecting: value).children.compactMap { child in
+                (child.value as? any OptionalValue)?.isNone == true ? (child.label ?? "?") : nil
+            }
+        }
+        let spec = ContainerSpec(try #require(full.spec))
+        let written: [Any] = [
+            full, spec, try #require(spec.rootfs), try #require(spec.`init`), try #require(spec.security),
+            try #require(spec.policy), try #require(spec.logs),
+        ]
+        for value in written { #expect(unset(value).isEmpty, "\(type(of: value)): fields the test leaves unset: \(unset(value))") }
+        var empty = ContainerRecord(
+            name: "bare", pid: nil, startTime: nil, cgroup: "berth/bare", rootfs: "/r", lower: "/l", upper: "/u", work: "/w",
+            keepPrivateLayer: false)
+        #expect(try RecordJSON.encode(record: empty) == RecordJSON.encode(empty))
+        empty.environment = []
+        empty.networks = []
+        empty.foregroundOwner = []
+        empty.labels = [:]
+        // A `berth run` container's spec: the defaults resolved.
+        var run = empty
+        var flags = ContainerSpec()
+        flags.rootfs = RootfsSpec(source: .directory("/srv/root"))
+        flags.`init` = InitSpec(command: ["/bin/true"], workingDir: nil)
+        run.spec = try #require(flags.resolved(name: "run-1"))
+        run.foregroundOwner = [1, 2]
+        for record in [full, full.stopped, empty, run] {
+            let direct = try RecordJSON.encode(record: record)
+            #expect(direct == (try RecordJSON.encode(record)), "\(String(decoding: direct, as: UTF8.self))")
+            #expect(try RecordJSON.decode(ContainerRecord.self, from: direct) == record)
+        }
+    }
+
     @Test func aNumberJSONCannotHoldIsAnError() {
         struct Sample: Encodable { var value = Double.nan }
         #expect(throws: EncodingError.self) { try RecordJSON.encode(Sample()) }
@@ -299,4 +349,10 @@ import Testing
         // Without the members Codable requires: its keyNotFound.
         #expect(throws: DecodingError.self) { try RecordJSON.decodeRecord(from: Array(#"{"name": "n"}"#.utf8)) }
     }
+}
+
+/// Whether a value seen through Mirror is an Optional that holds nothing.
+private protocol OptionalValue { var isNone: Bool { get } }
+extension Optional: OptionalValue {
+    var isNone: Bool { self == nil }
 }

@@ -27,6 +27,10 @@ public protocol CgroupDriver: Sendable {
     /// Whether the cgroup is frozen, by one read (v1 `freezer.state`, v2
     /// `cgroup.events`): all observe needs of a container no manifest names.
     func isFrozen(_ path: CgroupPath) -> Bool
+    /// Processes the kernel's OOM killer ended in the cgroup, by one read
+    /// (v1 `memory.oom_control`, v2 `memory.events`); nil when unreadable.
+    /// All a foreground run reads at its init's exit.
+    func oomKills(_ path: CgroupPath) -> UInt64?
     /// The CPUs a cgroup with no set of its own may use: its parent's.
     func inheritedCPUs(_ path: CgroupPath) -> String?
     /// SIGKILL to every process in the cgroup.

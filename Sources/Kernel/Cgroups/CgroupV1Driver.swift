@@ -347,6 +347,11 @@ public struct CgroupV1Driver: CgroupDriver {
         return (try? CgroupFile.read(freezer, "freezer.state")) == "FROZEN"
     }
 
+    public func oomKills(_ path: CgroupPath) -> UInt64? {
+        guard let memory = directory("memory", path), let text = try? CgroupFile.read(memory, "memory.oom_control") else { return nil }
+        return CgroupValues.keyed(text)["oom_kill"]
+    }
+
     public func inheritedCPUs(_ path: CgroupPath) -> String? {
         guard let base = mounts["cpuset"] else { return nil }
         let parent = path.parentDirectory(under: base)

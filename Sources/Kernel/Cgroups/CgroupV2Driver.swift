@@ -168,6 +168,11 @@ public struct CgroupV2Driver: CgroupDriver {
         CgroupV2Driver.frozen(events: try? CgroupFile.read(directory(path), "cgroup.events"))
     }
 
+    public func oomKills(_ path: CgroupPath) -> UInt64? {
+        guard let text = try? CgroupFile.read(directory(path), "memory.events") else { return nil }
+        return CgroupValues.keyed(text)["oom_kill"]
+    }
+
     /// `frozen 1` in the text of cgroup.events (nil: unreadable, not frozen).
     static func frozen(events: String?) -> Bool { CgroupValues.keyed(events ?? "")["frozen"] == 1 }
 
