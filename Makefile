@@ -35,15 +35,23 @@ build: deps
 # every start, a copy-on-write fault for each of the ~145 pages they touch;
 # at a fixed address the linker resolves them (a bare berth process 1.08 ->
 # 0.80 ms of CPU, 253 -> 117 page faults). The price: berth's own code and
-# data are not at a random address (its libraries, heap and stack still are).
+# data are not at a random address (its libraries, heap and stack still are):
+# `make release PIE=1` keeps a position-independent berth, for a site that
+# wants its image randomised too.
 # libgcc's unwinder is linked in too (-static-libgcc): one library less for
 # the loader to map, relocate and initialise (libgcc_s.so's cpu-feature
 # constructor; a bare berth process ~0.05-0.1 ms).
 STATIC_CXX := $(CURDIR)/.build/static-libstdc++
+PIE ?= 0
+ifeq ($(PIE),1)
+NO_PIE :=
+else
+NO_PIE := -Xswiftc -Xclang-linker -Xswiftc -no-pie
+endif
 RELEASE_FLAGS := --static-swift-stdlib --disable-local-rpath \
 	-Xswiftc -Xfrontend -Xswiftc -disable-concrete-type-metadata-mangled-name-accessors \
 	-Xswiftc -Xclang-linker -Xswiftc -fuse-ld=lld -Xlinker -z -Xlinker pack-relative-relocs -Xlinker --no-export-dynamic \
-	-Xswiftc -L$(STATIC_CXX) -Xswiftc -Xclang-linker -Xswiftc -no-pie \
+	-Xswiftc -L$(STATIC_CXX) $(NO_PIE) \
 	-Xswiftc -Xclang-linker -Xswiftc -static-libgcc
 release: deps
 	@archive=$$(clang -print-file-name=libstdc++.a); \
@@ -56,7 +64,7 @@ release: deps
 		echo "release: berth still loads libgcc_s.so" >&2; exit 1; fi
 	@if [ "$$(readelf --dyn-syms -W .build/release/berth | wc -l)" -gt 2000 ]; then \
 		echo "release: berth still exports its symbols (--no-export-dynamic came before -export-dynamic)" >&2; exit 1; fi
-	@if ! readelf -h .build/release/berth | grep -q 'Type: *EXEC'; then \
+	@if [ "$(PIE)" != 1 ] && ! readelf -h .build/release/berth | grep -q 'Type: *EXEC'; then \
 		echo "release: berth is still position-independent (-no-pie did not reach the linker)" >&2; exit 1; fi
 
 # The agent under systemd (README: "Running the agent under systemd"): the
