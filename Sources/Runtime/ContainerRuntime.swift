@@ -205,7 +205,7 @@ public struct ContainerRuntime: Sendable {
         // v2 clones the child into its cgroup, which must exist first; on v1
         // berth makes it while the child builds its root (a process dies with
         // berth before the go, so the record still comes before the cgroup),
-        // on a thread of its own while this one attaches the network (the
+        // on a thread of its own while this one attaches any network (the
         // host end of a veth goes with the child's namespace if berth dies
         // before the go: nothing of it outlives a crash before the record).
         PhaseTimes.mark("create: layers, directories, launch config")
@@ -216,10 +216,18 @@ public struct ContainerRuntime: Sendable {
             var firewall: String?
             let pid = try launch.start { pid in
                 PhaseTimes.mark("create: clone")
-                let cgroupWork = entry?.isNeededAtClone == true ? nil : PendingJob()
-                // Joined before the go, and before a failure's clean-up removes the cgroup.
+                // On a thread of its own only when there is a network to
+                // attach meanwhile (otherwise the hand-off would only cost);
+                // joined before the go, and before a failure's clean-up
+                // removes the cgroup.
+                let overlapped = entry?.isNeededAtClone != true && !spec.networks.isEmpty
+                let cgroupWork = overlapped ? PendingJob() : nil
                 defer { try? cgroupWork?.wait() }
-                cgroupWork?.start { try prepare(pid: pid) }
+                if let cgroupWork {
+                    cgroupWork.start { try prepare(pid: pid) }
+                } else if entry?.isNeededAtClone != true {
+                    try prepare(pid: pid)
+                }
                 Failpoint.cloned.hit()
                 // The child waits in its new network namespace: its network is
                 // ready before init runs.
