@@ -2,7 +2,6 @@ import FoundationEssentials
 import Kernel
 import Logging
 import Model
-import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -177,19 +176,18 @@ public struct ContainerRuntime: Sendable {
         // container starts; the start waits for that sync before it reports
         // the container started (hardening.md 27; failpoints start.record-lost
         // and start.record-torn: the next apply adopts or re-creates).
-        let durable = PendingJob()
-        defer { try? durable.wait() }
-        let (written, payload, state, cgroups, logger) = (
-            record, ContainerRuntime.payloadLimits(limits, scope: record.scope), state, cgroups, logger
-        )
-        let (scopeLimits, runtime) = (limits, self)
-        @Sendable func prepare(pid: pid_t?) throws {
-            try state.save(written, durable: false)
-            if !foreground { durable.start { try state.makeDurable(name) } }
+        var durable: BackgroundThread?
+        defer { try? durable?.wait() }
+        func prepare(pid: pid_t?) throws {
+            try state.save(record, durable: false)
+            if !foreground {
+                let (state, name) = (state, name)
+                durable = BackgroundThread { try state.makeDurable(name) }
+            }
             PhaseTimes.mark("create: record write")
             Failpoint.recordSaved.hit()
-            if let unit = written.scope, let pid {
-                try runtime.enterScope(written, unit: unit, pid: pid, limits: scopeLimits)
+            if let unit = record.scope, let pid {
+                try enterScope(record, unit: unit, pid: pid, limits: limits)
             } else {
                 try cgroups.create(group)
                 // Leftovers of a start that was interrupted (the record has no live
@@ -197,17 +195,14 @@ public struct ContainerRuntime: Sendable {
                 if !(try cgroups.processes(in: group)).isEmpty { try cgroups.killAll(group) }
             }
             Failpoint.cgroupCreated.hit()
-            let writes = try cgroups.apply(payload, to: group)
+            let writes = try cgroups.apply(ContainerRuntime.payloadLimits(limits, scope: record.scope), to: group)
             Failpoint.limitsApplied.hit()
             PhaseTimes.mark("create: cgroup and limits")
             logger.debug("cgroup limits", metadata: ["container": "\(name)", "writes": "\(writes)"])
         }
         // v2 clones the child into its cgroup, which must exist first; on v1
         // berth makes it while the child builds its root (a process dies with
-        // berth before the go, so the record still comes before the cgroup),
-        // on a thread of its own while this one attaches any network (the
-        // host end of a veth goes with the child's namespace if berth dies
-        // before the go: nothing of it outlives a crash before the record).
+        // berth before the go, so the record still comes before the cgroup).
         PhaseTimes.mark("create: layers, directories, launch config")
         do {
             if entry?.isNeededAtClone == true { try prepare(pid: nil) }
@@ -216,26 +211,13 @@ public struct ContainerRuntime: Sendable {
             var firewall: String?
             let pid = try launch.start { pid in
                 PhaseTimes.mark("create: clone")
-                // On a thread of its own only when there is a network to
-                // attach meanwhile (otherwise the hand-off would only cost);
-                // joined before the go, and before a failure's clean-up
-                // removes the cgroup.
-                let overlapped = entry?.isNeededAtClone != true && !spec.networks.isEmpty
-                let cgroupWork = overlapped ? PendingJob() : nil
-                defer { try? cgroupWork?.wait() }
-                if let cgroupWork {
-                    cgroupWork.start { try prepare(pid: pid) }
-                } else if entry?.isNeededAtClone != true {
-                    try prepare(pid: pid)
-                }
+                if entry?.isNeededAtClone != true { try prepare(pid: pid) }
                 Failpoint.cloned.hit()
                 // The child waits in its new network namespace: its network is
                 // ready before init runs.
                 try attacher.attach(pid: pid, container: container, networks: byName)
                 PhaseTimes.mark("create: network")
                 Failpoint.networkAttached.hit()
-                try cgroupWork?.wait()
-                PhaseTimes.mark("create: cgroup joined")
                 if spec.firewall != nil { firewall = try ContainerFirewall.apply(spec.firewall, pid: pid) }
                 if let limit = spec.resources.numtcpsock { try ConnectionLimit.apply(limit, pid: pid) }
                 Failpoint.firewallApplied.hit()
@@ -252,7 +234,7 @@ public struct ContainerRuntime: Sendable {
             }
             Failpoint.recordLost.hit { state.simulateCrashLoss(name, torn: false) }
             Failpoint.recordTorn.hit { state.simulateCrashLoss(name, torn: true) }
-            try durable.wait()
+            try durable?.wait()
             PhaseTimes.mark("create: init record, record durable")
             logger.info("started", metadata: ["container": "\(name)", "pid": "\(pid)"])
             PhaseTimes.mark("create: log line")
@@ -823,21 +805,5 @@ public struct ContainerRuntime: Sendable {
         } else {
             try Syscall.removeTree(state.containerDirectory(name))
         }
-    }
-}
-
-/// A job on a thread of its own (BackgroundThread), started later than it
-/// is declared: `wait` joins it once started (nothing to join otherwise)
-/// and throws what it threw.
-final class PendingJob: Sendable {
-    private let thread = Mutex<BackgroundThread?>(nil)
-
-    func start(_ job: @escaping @Sendable () throws -> Void) {
-        let started = BackgroundThread(job)
-        thread.withLock { $0 = started }
-    }
-
-    func wait() throws {
-        try thread.withLock { $0 }?.wait()
     }
 }
