@@ -266,7 +266,7 @@ public struct NetworkAttacher {
         // Nothing to attach: the new namespace's lo the child brings up itself.
         let attachments = container.spec.networks
         guard !attachments.isEmpty else { return }
-        try converge(pid: pid, container: container, networks: networks, ipv6: container.spec.usesIPv6)
+        try converge(pid: pid, container: container, networks: networks, ipv6: container.spec.usesIPv6, fresh: true)
         logger.info("networks attached", metadata: ["container": "\(container.metadata.name)", "networks": "\(NetworkAttacher.listed(attachments))"])
     }
 
@@ -288,12 +288,17 @@ public struct NetworkAttacher {
     /// route. At start the namespace holds only lo, so this is also the
     /// attach. Only veths are ever deleted (a moved-in device stays). IPv6
     /// addresses wait for a restart when IPv6 is off in the namespace.
-    public func converge(pid: pid_t, container: ContainerObject, networks: [String: NetworkObject], ipv6: Bool) throws {
+    /// `fresh`: the namespace is the one a start just made, holding only
+    /// lo, which the child brings up itself (attach): nothing in it is
+    /// dumped (no links, addresses nor routes to compare with).
+    public func converge(
+        pid: pid_t, container: ContainerObject, networks: [String: NetworkObject], ipv6: Bool, fresh: Bool = false
+    ) throws {
         let layout = container.interfaceLayout(networks: networks)
         let namespaceFD = try Syscall.open("/proc/\(pid)/ns/net", O_RDONLY)
         defer { Syscall.close(namespaceFD) }
         let inside = RouteNetlink(transport: try NetlinkSocket(networkNamespaceFD: namespaceFD))
-        var links = try inside.links()
+        var links = fresh ? [] : try inside.links()
         if let loopback = links.first(where: { $0.name == "lo" }), !loopback.isUp { try inside.setLink("lo", up: true) }
         guard !layout.isEmpty || links.contains(where: { $0.kind == "veth" }) else { return }
         let host = try RouteNetlink()
@@ -303,7 +308,7 @@ public struct NetworkAttacher {
             logger.info("network detached", metadata: ["container": "\(container.metadata.name)", "interface": "\(link.name)"])
         }
         links.removeAll { $0.kind == "veth" && !wanted.contains($0.name) }
-        let addresses = try inside.addresses()
+        let addresses = fresh ? [] : try inside.addresses()
         // Host ends made here come up last, once their peer inside is up:
         // the port then comes up with its carrier, and the kernel selects
         // the bridge's port states (a walk over every port) once, not
@@ -351,7 +356,7 @@ public struct NetworkAttacher {
             if current?.isUp != true { try inside.setLink(named: interface.interface, up: true) }
         }
         for hostName in hostEndsDown { try host.setLink(named: hostName, up: true) }
-        let routes = try inside.defaultRoutes()
+        let routes = fresh ? [] : try inside.defaultRoutes()
         try NetworkAttacher.convergeDefaultRoute(
             inside, family: Netlink.AF_INET, gateway: layout.compactMap(\.gateway).first, routes: routes)
         // IPv6 is off in a namespace started without an IPv6 address.

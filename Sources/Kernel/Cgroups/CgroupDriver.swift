@@ -110,6 +110,31 @@ enum CgroupFile {
         return CgroupWrite(file: file, value: value, readBack: back)
     }
 
+    /// `write`, skipped when the file already reads `value` (one open:
+    /// read, then write and read back only if it differs). For files whose
+    /// write costs the kernel more than a read: v1's cpu.cfs_period_us and
+    /// cpu.cfs_quota_us (tg_set_bandwidth walks every task group, a write
+    /// even of the value in place; berth-bench network, a new container's
+    /// defaults), cpu.shares, and cpuset.cpus (a new cpuset has its
+    /// parent's CPUs already).
+    static func writeIfDifferent(_ directory: String, _ file: String, _ value: String) throws(SystemError) -> CgroupWrite {
+        let path = directory + "/" + file
+        try Syscall.checkWritable(value, to: path)
+        let fd = Glibc.open(path, O_RDWR | O_CLOEXEC)
+        guard fd >= 0 else { return try write(directory, file, value) }
+        defer { Syscall.close(fd) }
+        if let bytes = try? Syscall.readAll(fd, upTo: 1 << 20, subject: path) {
+            let current = CgroupValues.trimmed(String(decoding: bytes, as: UTF8.self))
+            if current == value { return CgroupWrite(file: file, value: value, readBack: current) }
+        }
+        try Syscall.writeOnce(fd, Array(value.utf8), subject: path)
+        var back = ""
+        if lseek(fd, 0, SEEK_SET) == 0, let bytes = try? Syscall.readAll(fd, upTo: 1 << 20, subject: path) {
+            back = CgroupValues.trimmed(String(decoding: bytes, as: UTF8.self))
+        }
+        return CgroupWrite(file: file, value: value, readBack: back)
+    }
+
     static func read(_ directory: String, _ file: String) throws(SystemError) -> String {
         CgroupValues.trimmed(String(decoding: try Syscall.readFile(directory + "/" + file), as: UTF8.self))
     }

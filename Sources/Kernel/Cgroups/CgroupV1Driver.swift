@@ -155,18 +155,22 @@ public struct CgroupV1Driver: CgroupDriver {
     public func apply(_ limits: CgroupLimits, to path: CgroupPath) throws -> [CgroupWrite] {
         var writes: [CgroupWrite] = []
         if let cpu = directory("cpu", path) {
-            writes.append(try CgroupFile.write(cpu, "cpu.shares", "\(KernelUnits.shares(weight: limits.cpuWeight ?? 100))"))
-            writes.append(try CgroupFile.write(cpu, "cpu.cfs_period_us", "\(limits.cpuPeriodMicros)"))
-            writes.append(try CgroupFile.write(cpu, "cpu.cfs_quota_us", limits.cpuQuotaMicros.map(String.init) ?? "-1"))
+            // Written only where they differ: a new cgroup has the defaults
+            // (shares 1024, period 100000, no quota), and a write of the
+            // bandwidth files walks every task group of the host.
+            writes.append(try CgroupFile.writeIfDifferent(cpu, "cpu.shares", "\(KernelUnits.shares(weight: limits.cpuWeight ?? 100))"))
+            writes.append(try CgroupFile.writeIfDifferent(cpu, "cpu.cfs_period_us", "\(limits.cpuPeriodMicros)"))
+            writes.append(try CgroupFile.writeIfDifferent(cpu, "cpu.cfs_quota_us", limits.cpuQuotaMicros.map(String.init) ?? "-1"))
         }
         if let cpus = limits.cpus {
             guard let cpuset = directory("cpuset", path) else {
                 throw CgroupUnsupported(feature: "cpu set", reason: "the cpuset controller is not mounted")
             }
-            writes.append(try CgroupFile.write(cpuset, "cpuset.cpus", cpus))
+            writes.append(try CgroupFile.writeIfDifferent(cpuset, "cpuset.cpus", cpus))
         } else if let cpuset = directory("cpuset", path), let inherited = inheritedCPUs(path) {
-            // No set wanted: every CPU of the parent (a set written once would otherwise stay).
-            writes.append(try CgroupFile.write(cpuset, "cpuset.cpus", inherited))
+            // No set wanted: every CPU of the parent (a set written once would
+            // otherwise stay). A new cpuset has them already (create).
+            writes.append(try CgroupFile.writeIfDifferent(cpuset, "cpuset.cpus", inherited))
         }
         if let memory = directory("memory", path) {
             writes += try applyMemory(limits, memory)
