@@ -110,6 +110,18 @@ enum CgroupFile {
         return CgroupWrite(file: file, value: value, readBack: back)
     }
 
+    /// `write` to a write-only file (v1's devices.allow and devices.deny,
+    /// mode 0200): no read-back, which root's O_RDWR open would let through
+    /// only for the read to fail (EINVAL) after every rule.
+    static func writeOnly(_ directory: String, _ file: String, _ value: String) throws(SystemError) -> CgroupWrite {
+        let path = directory + "/" + file
+        try Syscall.checkWritable(value, to: path)
+        let fd = try Syscall.open(path, O_WRONLY)
+        defer { Syscall.close(fd) }
+        try Syscall.writeOnce(fd, Array(value.utf8), subject: path)
+        return CgroupWrite(file: file, value: value, readBack: "")
+    }
+
     /// `write`, skipped when the file already reads `value` (one open:
     /// read, then write and read back only if it differs). For files whose
     /// write costs the kernel more than a read: v1's cpu.cfs_period_us and

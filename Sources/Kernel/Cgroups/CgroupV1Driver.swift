@@ -183,8 +183,8 @@ public struct CgroupV1Driver: CgroupDriver {
                 throw CgroupUnsupported(feature: "device allow-list", reason: "the devices controller is not mounted")
             }
             // Default deny, then the allow-list: one rule per write.
-            writes.append(try CgroupFile.write(devices, "devices.deny", "a"))
-            for rule in rules { writes.append(try CgroupFile.write(devices, "devices.allow", rule.description)) }
+            writes.append(try CgroupFile.writeOnly(devices, "devices.deny", "a"))
+            for rule in rules { writes.append(try CgroupFile.writeOnly(devices, "devices.allow", rule.description)) }
         }
         if let blkio = directory("blkio", path) {
             writes += try applyIO(limits, blkio)
