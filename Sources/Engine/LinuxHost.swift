@@ -47,7 +47,9 @@ public struct LinuxHost: HostRuntime {
         }
         guard !names.isEmpty else { return }
         let runtime = runtime
-        let ends = WorkerPool.map(names.count, width: parallelActions) { runtime.hostEnds(names[$0]) }.flatMap { $0 }
+        // Each record loaded once, for its veths and its kill.
+        let running = WorkerPool.map(names.count, width: parallelActions) { runtime.runningRecord(names[$0]) }.compactMap { $0 }
+        let ends = running.flatMap { ContainerRuntime.hostEnds($0) }
         if !ends.isEmpty {
             do {
                 let netlink = try RouteNetlink()
@@ -59,7 +61,7 @@ public struct LinuxHost: HostRuntime {
             }
             PhaseTimes.mark("veths grouped")
         }
-        WorkerPool.run(names.count, width: parallelActions) { runtime.killAhead(names[$0]) }
+        WorkerPool.run(running.count, width: parallelActions) { runtime.killAhead(running[$0]) }
         PhaseTimes.mark("kill ahead")
     }
 

@@ -309,11 +309,6 @@ public final class RouteNetlink {
         try request(RouteNetlink.setLink(index: try index(of: name), alias: alias, group: group), operation: "set alias of \(name)")
     }
 
-    /// Puts the link named `name` in a device group (one request, by name).
-    public func setGroup(named name: String, _ group: UInt32) throws {
-        try request(RouteNetlink.setLink(named: name, group: group), operation: "set group of \(name)")
-    }
-
     /// Deletes every link of the device group `group` (not 0) at once.
     public func deleteLinks(group: UInt32) throws {
         guard let request = RouteNetlink.deleteLinks(group: group) else {

@@ -188,8 +188,6 @@ public struct ContainerRuntime: Sendable {
                 try state.saveForeground(record)
             } else {
                 try state.save(record, durable: false)
-            }
-            if !foreground {
                 let (state, name) = (state, name)
                 durable = BackgroundThread { try state.makeDurable(name) }
             }
@@ -734,20 +732,25 @@ public struct ContainerRuntime: Sendable {
     /// before the first delete, the inits' exits overlap. `delete` waits
     /// for the exit and removes the rest; a crash in between leaves a
     /// stopped container that the next apply deletes again.
-    public func killAhead(_ name: String) {
-        // Without its networks: the record observe decoded serves.
-        guard let record = state.load(name, networks: false), let pid = record.pid, isRunning(record),
-            let handle = try? PidFD(pid: pid, startTime: record.startTime)
-        else { return }
+    /// The record of a container that runs, for a batch delete (killAhead,
+    /// hostEnds); nil when it does not run. Without its networks: the
+    /// record observe decoded serves.
+    public func runningRecord(_ name: String) -> ContainerRecord? {
+        guard let record = state.load(name, networks: false), record.pid != nil, isRunning(record) else { return nil }
+        return record
+    }
+
+    /// SIGKILL to the init of `record` (runningRecord), through a pidfd
+    /// checked against its start time.
+    public func killAhead(_ record: ContainerRecord) {
+        guard let pid = record.pid, let handle = try? PidFD(pid: pid, startTime: record.startTime) else { return }
         _ = try? handle.signal(SIGKILL)
     }
 
     /// The host ends of the veths of a running container (its spec's
-    /// networks), for a batch delete (NetworkAttacher.groupHostEnds); none
-    /// when it does not run (its namespace, and its veths, are gone).
-    public func hostEnds(_ name: String) -> [String] {
-        guard let record = state.load(name, networks: false), record.pid != nil, isRunning(record) else { return [] }
-        return (record.spec?.networks ?? []).map { NetworkAttacher.hostInterfaceName(container: name, network: $0.network) }
+    /// networks), for a batch delete (NetworkAttacher.groupHostEnds).
+    public static func hostEnds(_ record: ContainerRecord) -> [String] {
+        (record.spec?.networks ?? []).map { NetworkAttacher.hostInterfaceName(container: record.name, network: $0.network) }
     }
 
     /// Kills what is left in the cgroup until it is empty (the pid

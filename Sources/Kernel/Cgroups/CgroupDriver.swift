@@ -102,6 +102,14 @@ enum CgroupFile {
             fd = try Syscall.open(path, O_WRONLY)
         }
         defer { Syscall.close(fd) }
+        return try writeAndReadBack(fd, path: path, file: file, value: value, readable: readable)
+    }
+
+    /// The write of `value` on `fd` and, when `readable`, its read-back from
+    /// offset 0 of the same descriptor (the kernel renders the file afresh).
+    private static func writeAndReadBack(
+        _ fd: Int32, path: String, file: String, value: String, readable: Bool
+    ) throws(SystemError) -> CgroupWrite {
         try Syscall.writeOnce(fd, Array(value.utf8), subject: path)
         var back = ""
         if readable, lseek(fd, 0, SEEK_SET) == 0, let bytes = try? Syscall.readAll(fd, upTo: 1 << 20, subject: path) {
@@ -118,8 +126,7 @@ enum CgroupFile {
         try Syscall.checkWritable(value, to: path)
         let fd = try Syscall.open(path, O_WRONLY)
         defer { Syscall.close(fd) }
-        try Syscall.writeOnce(fd, Array(value.utf8), subject: path)
-        return CgroupWrite(file: file, value: value, readBack: "")
+        return try writeAndReadBack(fd, path: path, file: file, value: value, readable: false)
     }
 
     /// `write`, skipped when the file already reads `value` (one open:
@@ -139,12 +146,7 @@ enum CgroupFile {
             let current = CgroupValues.trimmed(String(decoding: bytes, as: UTF8.self))
             if current == value { return CgroupWrite(file: file, value: value, readBack: current) }
         }
-        try Syscall.writeOnce(fd, Array(value.utf8), subject: path)
-        var back = ""
-        if lseek(fd, 0, SEEK_SET) == 0, let bytes = try? Syscall.readAll(fd, upTo: 1 << 20, subject: path) {
-            back = CgroupValues.trimmed(String(decoding: bytes, as: UTF8.self))
-        }
-        return CgroupWrite(file: file, value: value, readBack: back)
+        return try writeAndReadBack(fd, path: path, file: file, value: value, readable: true)
     }
 
     static func read(_ directory: String, _ file: String) throws(SystemError) -> String {
