@@ -60,8 +60,14 @@ func peerScale(count: Int, host: BenchHost) throws {
             _ = Reaper.wait(pid)
             deleted.append((start, since() - teardownBegan))
         }
-        for group in ["memory", "pids", "cpu", "cpuacct", "cpuset", "devices", "freezer", "blkio", "systemd"] {
-            rmdir("/sys/fs/cgroup/\(group)/\(parent)")
+        // runc on this hybrid host makes each container's cgroup in the
+        // cgroup2 `unified` hierarchy too, and leaves it at `delete`.
+        for group in ["memory", "pids", "cpu", "cpuacct", "cpuset", "devices", "freezer", "blkio", "systemd", "unified"] {
+            let directory = "/sys/fs/cgroup/\(group)/\(parent)"
+            for child in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] where child.hasPrefix("p") {
+                rmdir(directory + "/" + child)
+            }
+            rmdir(directory)
         }
         if let failure {
             print("  \(name): \(failure)")
