@@ -232,8 +232,11 @@ public struct NetworkAttacher {
     /// every other port), and no multicast route of its own in the host's
     /// IPv6 table (the kernel walks those, one per port, each time a port
     /// comes up or goes). Containers' IPv6 crosses the bridge all the same.
-    public static func disableIPv6(onPort name: String) throws {
+    /// `unlessOff`: read first, and write only when it is on (the write
+    /// takes the RTNL lock, retrying while another holder has it).
+    public static func disableIPv6(onPort name: String, unlessOff: Bool = false) throws {
         let path = "/proc/sys/net/ipv6/conf/\(name)/disable_ipv6"
+        if unlessOff, let value = try? Syscall.readFile(path, limit: 8), value.first == UInt8(ascii: "1") { return }
         if (try? Syscall.writeValue("1", to: path, allowingSpaces: false)) != nil { return }
         // A kernel without IPv6 has no such file; any other failure is thrown.
         guard access(path, F_OK) == 0 || errno != ENOENT else { return }
@@ -340,9 +343,14 @@ public struct NetworkAttacher {
                 try host.setLink(named: hostName, master: bridge)
                 if network.spec.isolated { try host.setPortIsolated(hostName, true) }
                 hostEndsDown.append(hostName)
-            } else if let hostLink, hostLink.master != bridge || !hostLink.isUp {
-                try host.setLink(named: hostName, up: true, master: bridge)
-                if network.spec.isolated { try host.setPortIsolated(hostName, true) }
+            } else {
+                // A host end made before: IPv6 off, as at a start (CRIU
+                // makes its own at a restore, up on the bridge, with IPv6).
+                try NetworkAttacher.disableIPv6(onPort: hostName, unlessOff: true)
+                if let hostLink, hostLink.master != bridge || !hostLink.isUp {
+                    try host.setLink(named: hostName, up: true, master: bridge)
+                    if network.spec.isolated { try host.setPortIsolated(hostName, true) }
+                }
             }
             if let hostLink, current != nil, hostLink.mtu != mtu { try host.setLink(hostName, mtu: mtu) }
             if let current, current.mtu != mtu { try inside.setLink(interface.interface, mtu: mtu) }

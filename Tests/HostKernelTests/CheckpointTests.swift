@@ -150,6 +150,12 @@ struct CheckpointTests {
             return line?.split(whereSeparator: { $0 == " " || $0 == "\t" }).last.flatMap { Int($0) }
         }
         #expect(holders.contains { insidePID($0) == last.pid }, "\(pids)")
+        // The host end CRIU made is a port as berth makes one: IPv6 off, no link-local address.
+        let port = NetworkAttacher.hostInterfaceName(container: "counter", network: "ckpt")
+        let disabled = try Syscall.readFile("/proc/sys/net/ipv6/conf/\(port)/disable_ipv6", limit: 8)
+        #expect(disabled.first == UInt8(ascii: "1"), "\(port)")
+        let v6 = try Spawn.run(["/usr/sbin/ip", "-6", "addr", "show", "dev", port]).output
+        #expect(String(decoding: v6, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines).isEmpty)
         // The next plan has nothing to do.
         #expect(record.checkpoint == nil)
         let plan = try berth(host, ["plan", "--detailed-exitcode", directory])
