@@ -153,7 +153,7 @@ bench: release
 # are not targets.
 bench-short: release
 	@if [ "$$(id -u)" -ne 0 ]; then echo "scale benchmark skipped: it needs root"; else \
-		bash scripts/sandbox-run.sh .build/release/berth-bench scale 20 && bash scripts/check-leaks.sh; fi
+		bash scripts/bench-short.sh; fi
 
 # libFuzzer targets (fuzz/): the manifest parser, decoder and validator, and
 # the netlink decoders, 10^6 executions each from the seed corpora; the

@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
-# After lane 2 (and a benchmark): nothing a test or a benchmark made may be
-# left on the machine, in any cgroup hierarchy (cgroup2's `unified` too).
+# After lane 2: nothing a test made may be left on the machine.
 set -euo pipefail
-leaks=$(find /sys/fs/cgroup -maxdepth 2 \( -name 'berth-test-*' -o -name 'berth-bench-*' \) 2>/dev/null || true)
+leaks=$(find /sys/fs/cgroup -maxdepth 2 -name 'berth-test-*' 2>/dev/null || true)
 if [[ -n "$leaks" ]]; then
     echo "check-leaks: cgroups left behind:" >&2
     echo "$leaks" >&2
