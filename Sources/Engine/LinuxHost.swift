@@ -21,6 +21,8 @@ public struct LinuxHost: HostRuntime {
     let inventoriesAhead = InventoryWriteAhead()
     /// The host ends of a batch of deletes, deleted beside it.
     let hostEnds = HostEndsDelete()
+    /// What observe reads without the manifests, read while they load.
+    let ahead = ObservationAhead()
 
     public init(runtime: ContainerRuntime, logger: Logger, parallelActions: Int = WorkerPool.defaultWidth) {
         self.runtime = runtime
@@ -84,14 +86,39 @@ public struct LinuxHost: HostRuntime {
     }
 
     /// What this host has: berth's records checked against the kernel.
+    /// Starts reading what the next `observe` needs and the manifests do not
+    /// say, on a thread of its own, while the caller loads the manifests
+    /// (plan and drift: the load is one thread's work, the other core was
+    /// idle): the host's links and bridge ports, and each container's record
+    /// decoded (StateStore keeps it for the file's version: observe opens
+    /// the file again and uses it only while the file is unchanged). The
+    /// kernel's state is read in the same pass as before, a few
+    /// milliseconds earlier, never kept for another command.
+    public func observeAhead() {
+        let runtime = runtime
+        ahead.start(
+            dump: {
+                guard let netlink = try? RouteNetlink(), let links = try? netlink.links() else { return nil }
+                // Ports only where there is a bridge (observe asks for them only with networks).
+                return ObservationAhead.Host(links: links, ports: links.contains { $0.kind == "bridge" } ? try? netlink.bridgePorts() : [])
+            },
+            names: { runtime.state.names() },
+            record: { _ = runtime.state.load($0, networks: false) })
+    }
+
+    /// Ends `observeAhead`'s thread when no observe follows (invalid
+    /// manifests): nothing runs beside the command's exit.
+    public func stopObservingAhead() { _ = ahead.finish() }
+
     public func observe(_ desired: DesiredHost) -> ObservedHost {
         var observed = ObservedHost()
+        let early = ahead.finish()
         observed.lxcfsLive = runtime.paths.lxcfs.isLive()
         let parent = try? runtime.cgroupLayout().containersParent()
         let netlink = try? RouteNetlink()
         // The host's links, one dump per pass: the containers' host ends and
         // the bridges (berth-bench scale: no-op plan and drift).
-        let hostLinks = netlink.flatMap { try? $0.links() } ?? []
+        let hostLinks = early?.links ?? netlink.flatMap { try? $0.links() } ?? []
         let context = ContainerContext(
             containers: Dictionary(desired.containers.map { ($0.metadata.name, $0) }, uniquingKeysWith: { first, _ in first }),
             networks: Dictionary(desired.networks.map { ($0.metadata.name, $0) }, uniquingKeysWith: { first, _ in first }),
@@ -113,7 +140,7 @@ public struct LinuxHost: HostRuntime {
         observed.networkSpecs = records.compactMapValues(\.spec)
         if let netlink {
             // One dump of the bridge ports serves every network.
-            let ports = desired.networks.isEmpty ? [] : (try? netlink.bridgePorts()) ?? []
+            let ports = desired.networks.isEmpty ? [] : early?.ports ?? (try? netlink.bridgePorts()) ?? []
             for network in desired.networks {
                 guard let bridge = try? NetworkAttacher.observeBridge(network, netlink: netlink, ports: ports) else { continue }
                 observed.networks.insert(network.metadata.name)
@@ -435,5 +462,55 @@ final class HostEndsDelete: Sendable {
             defer { thread = nil }
             return thread
         }?.wait()
+    }
+}
+
+/// `LinuxHost.observeAhead`'s thread: the host's links and bridge ports
+/// dumped first, then the records decoded until `finish` (observe's start)
+/// stops it, so a record is never decoded twice over; the rest are
+/// decoded by observe's workers as before.
+final class ObservationAhead: Sendable {
+    struct Host: Sendable {
+        var links: [Link]
+        /// Nil when their dump failed (observe dumps them itself).
+        var ports: [BridgePort]?
+    }
+    private let thread = Mutex<BackgroundThread?>(nil)
+    private let host = Mutex<Host?>(nil)
+    private let stopped = Atomic<Bool>(false)
+
+    /// `dump`: the host's links and ports (nil: none); then `record` for
+    /// each of `names` until `finish`.
+    func start(
+        dump: @escaping @Sendable () -> Host?, names: @escaping @Sendable () -> [String], record: @escaping @Sendable (String) -> Void
+    ) {
+        _ = finish()
+        stopped.store(false, ordering: .relaxed)
+        let started = BackgroundThread { [self] in
+            let dumped = dump()
+            host.withLock { $0 = dumped }
+            for name in names() {
+                if stopped.load(ordering: .relaxed) { return }
+                record(name)
+            }
+        }
+        thread.withLock { $0 = started }
+    }
+
+    /// Stops the thread (it ends after the record it is decoding) and
+    /// returns what it dumped; nil when it was not started or dumped
+    /// nothing. Taken once: a later observe dumps again.
+    func finish() -> Host? {
+        stopped.store(true, ordering: .relaxed)
+        let started = thread.withLock { thread in
+            defer { thread = nil }
+            return thread
+        }
+        guard let started else { return nil }
+        try? started.wait()
+        return host.withLock { host in
+            defer { host = nil }
+            return host
+        }
     }
 }

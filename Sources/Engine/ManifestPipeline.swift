@@ -133,10 +133,12 @@ extension HostCheck {
     /// quarter of a no-op plan's manifest load, one after another:
     /// berth-bench scale 300).
     static func initCheck(_ containers: [ContainerObject], runtime: ContainerRuntime) -> [InitCheckOutcome] {
-        WorkerPool.map(containers.count, width: WorkerPool.defaultWidth) { index in
+        // Each lower layer opened once, for all the containers that share it.
+        let shared = InitCheck.Layers()
+        return WorkerPool.map(containers.count, width: WorkerPool.defaultWidth) { index in
             let container = containers[index]
             do {
-                guard let root = try runtime.initCheckRoot(container) else { return .unchecked }
+                guard let root = try runtime.initCheckRoot(container, shared: shared) else { return .unchecked }
                 return .checked(InitCheck.problems(container.spec, in: root))
             } catch {
                 return .unreadable("\(error)")

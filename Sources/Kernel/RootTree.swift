@@ -40,6 +40,12 @@ public struct RootTree: Sendable {
     public func entry(_ path: String) throws(SystemError) -> Entry {
         let rootfd = try Syscall.open(root, O_RDONLY | O_DIRECTORY)
         defer { Syscall.close(rootfd) }
+        return try entry(path, rootFD: rootfd)
+    }
+
+    /// The same, in the tree's directory opened already (`rootFD`: an
+    /// O_RDONLY | O_DIRECTORY descriptor of `root`).
+    public func entry(_ path: String, rootFD rootfd: Int32) throws(SystemError) -> Entry {
         let fd: Int32
         do throws(SystemError) {
             fd = try RootTree.openat2InRoot(rootfd, path)
@@ -64,6 +70,11 @@ public struct RootTree: Sendable {
     public func isOpaqueDirectory(_ path: String) -> Bool {
         guard let rootfd = try? Syscall.open(root, O_RDONLY | O_DIRECTORY) else { return false }
         defer { Syscall.close(rootfd) }
+        return isOpaqueDirectory(path, rootFD: rootfd)
+    }
+
+    /// The same, in the tree's directory opened already.
+    public func isOpaqueDirectory(_ path: String, rootFD rootfd: Int32) -> Bool {
         guard let fd = try? RootTree.openat2InRoot(rootfd, path) else { return false }
         defer { Syscall.close(fd) }
         // An O_PATH descriptor takes no fgetxattr: read through /proc.

@@ -45,10 +45,12 @@ public enum Syscall {
 
     /// Reads a whole (small) file: procfs, sysfs and cgroupfs values, at
     /// most `limit` bytes.
-    public static func readFile(_ path: String, limit: Int = 1 << 20) throws(SystemError) -> [UInt8] {
+    /// `oneRecord`: the file is one record of a kernel seq_file (see
+    /// `readAll`), such as /proc/PID/stat.
+    public static func readFile(_ path: String, limit: Int = 1 << 20, oneRecord: Bool = false) throws(SystemError) -> [UInt8] {
         let fd = try open(path, O_RDONLY)
         defer { close(fd) }
-        return try readAll(fd, upTo: limit, subject: path)
+        return try readAll(fd, upTo: limit, subject: path, oneRecord: oneRecord)
     }
 
     /// mkdir(2). Idempotent when `existOK` (EEXIST is success).
@@ -303,7 +305,18 @@ public enum FilesystemMagic {
 
 extension Syscall {
     /// Reads until EOF or `limit` bytes; `subject` names the source in errors.
-    public static func readAll(_ fd: Int32, upTo limit: Int, subject: String = "pipe") throws(SystemError) -> [UInt8] {
+    ///
+    /// `oneRecord`: the file is a kernel seq_file that shows one record (a
+    /// cgroup control file, a single_open proc file such as /proc/PID/stat):
+    /// the kernel formats the record whole and copies as much as was asked,
+    /// so a read shorter than asked is its end, and the read that would
+    /// return 0 is not made (about 13 per container in a no-op plan:
+    /// berth-bench scale). Not for files of several records (mountinfo): a
+    /// read of those stops short of the end where the next record does not
+    /// fit.
+    public static func readAll(_ fd: Int32, upTo limit: Int, subject: String = "pipe", oneRecord: Bool = false) throws(SystemError)
+        -> [UInt8]
+    {
         var result: [UInt8] = []
         // Most reads are small kernel files (cgroup, proc): start with one
         // page and grow while reads fill the buffer. The buffer is not
@@ -318,6 +331,7 @@ extension Syscall {
             }
             if count == 0 { break }
             result.append(contentsOf: buffer[0..<count])
+            if oneRecord && count < want { break }
             if count == buffer.count && buffer.count < 65536 { buffer = uninitialized(min(buffer.count * 4, 65536)) }
         }
         return result

@@ -1,5 +1,6 @@
 import Kernel
 import Model
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -17,17 +18,83 @@ public enum InitCheck {
         case tree(RootTree)
         /// The busybox template before it is built: the layout it will have.
         case layout([String: RootTree.Entry])
+        /// A directory opened once, each path in it looked up once.
+        case opened(OpenedTree)
 
         func entry(_ path: String) throws(SystemError) -> RootTree.Entry {
             switch self {
             case .tree(let tree): return try tree.entry(path)
             case .layout(let entries): return entries[InitCheck.normalized(path)] ?? .missing
+            case .opened(let tree): return try tree.entry(path)
             }
         }
 
         func isOpaqueDirectory(_ path: String) -> Bool {
-            if case .tree(let tree) = self { return tree.isOpaqueDirectory(path) }
-            return false
+            switch self {
+            case .tree(let tree): return tree.isOpaqueDirectory(path)
+            case .layout: return false
+            case .opened(let tree): return tree.isOpaqueDirectory(path)
+            }
+        }
+    }
+
+    /// A layer's directory opened once (not once per path looked up), and
+    /// what each path is remembered for the one check: a container's
+    /// private layer is asked three paths or more, and the lower layer
+    /// that containers of one template share is asked the same paths for
+    /// each of them (a no-op plan of 1000 busybox containers: one lookup
+    /// of /bin/sleep in the template, not 1000; berth-bench scale).
+    /// Made for one pass of checks (`Layers`) and dropped after it.
+    public final class OpenedTree: Sendable {
+        public let tree: RootTree
+        /// -1: the directory could not be opened; each lookup goes through
+        /// `tree`, which says why.
+        private let fd: Int32
+        private let entries = Mutex<[String: Result<RootTree.Entry, SystemError>]>([:])
+        private let opaque = Mutex<[String: Bool]>([:])
+
+        public init(_ tree: RootTree) {
+            self.tree = tree
+            fd = (try? Syscall.open(tree.root, O_RDONLY | O_DIRECTORY)) ?? -1
+        }
+
+        deinit { if fd >= 0 { Syscall.close(fd) } }
+
+        func entry(_ path: String) throws(SystemError) -> RootTree.Entry {
+            if let known = entries.withLock({ $0[path] }) { return try known.get() }
+            let found: Result<RootTree.Entry, SystemError>
+            do throws(SystemError) {
+                found = .success(fd >= 0 ? try tree.entry(path, rootFD: fd) : try tree.entry(path))
+            } catch {
+                found = .failure(error)
+            }
+            entries.withLock { $0[path] = found }
+            return try found.get()
+        }
+
+        func isOpaqueDirectory(_ path: String) -> Bool {
+            if let known = opaque.withLock({ $0[path] }) { return known }
+            let found = fd >= 0 ? tree.isOpaqueDirectory(path, rootFD: fd) : tree.isOpaqueDirectory(path)
+            opaque.withLock { $0[path] = found }
+            return found
+        }
+    }
+
+    /// The lower layers of one pass of checks, each opened once and shared
+    /// by the containers that start from it (OpenedTree).
+    public final class Layers: Sendable {
+        private let trees = Mutex<[String: OpenedTree]>([:])
+
+        public init() {}
+
+        func layer(_ root: String) -> Layer {
+            .opened(
+                trees.withLock { trees in
+                    if let known = trees[root] { return known }
+                    let opened = OpenedTree(RootTree(root: root))
+                    trees[root] = opened
+                    return opened
+                })
         }
     }
 
@@ -189,28 +256,31 @@ extension ContainerRuntime {
     /// without making anything: a template not built yet is looked at as
     /// its layout. Nil for a tarball not unpacked yet (checked once it is)
     /// or unpacked out of this user's reach, or a container without a rootfs.
-    public func initCheckRoot(_ container: ContainerObject) throws -> InitCheck.Root? {
+    ///
+    /// `shared`: the lower layers of this pass of checks, each opened once
+    /// for every container that starts from it.
+    public func initCheckRoot(_ container: ContainerObject, shared: InitCheck.Layers = InitCheck.Layers()) throws -> InitCheck.Root? {
         var layers: [InitCheck.Layer] = []
         // The private layer of a container that exists already (overlayfs looks there first).
         let upper = state.containerDirectory(container.metadata.name) + "/upper"
-        if Syscall.exists(upper) { layers.append(.tree(RootTree(root: upper))) }
+        if Syscall.exists(upper) { layers.append(.opened(InitCheck.OpenedTree(RootTree(root: upper)))) }
         switch container.spec.rootfs {
         case .template(let template):
             if let built = templates.builtPath(of: template) {
-                layers.append(.tree(RootTree(root: built)))
+                layers.append(shared.layer(built))
             } else {
                 guard template == "busybox" else { return nil }
                 layers.append(.layout(try templates.busyboxLayout()))
             }
             return InitCheck.Root(layers: layers, name: "template \(template)")
         case .directory(let directory):
-            layers.append(.tree(RootTree(root: directory)))
+            layers.append(shared.layer(directory))
             return InitCheck.Root(layers: layers, name: "directory \(directory)")
         case .tarball(let tarball):
             let unpacked = try templates.cachePath(ofTarball: tarball)
             // Unpacked trees are root's alone (mode 0700): a plan by another user checks nothing there.
             guard Syscall.exists(unpacked), access(unpacked, R_OK | X_OK) == 0 else { return nil }
-            layers.append(.tree(RootTree(root: unpacked)))
+            layers.append(shared.layer(unpacked))
             return InitCheck.Root(layers: layers, name: "tarball \(tarball)")
         }
     }

@@ -395,9 +395,7 @@ public struct NetworkAttacher {
     public static func observe(
         pid: pid_t, container: ContainerObject, networks: [String: NetworkObject], ipv6: Bool, hostLinks: [String: Link]
     ) throws -> NetworkObservation {
-        let namespaceFD = try Syscall.open("/proc/\(pid)/ns/net", O_RDONLY)
-        defer { Syscall.close(namespaceFD) }
-        let inside = RouteNetlink(transport: try NetlinkSocket(networkNamespaceFD: namespaceFD))
+        let inside = RouteNetlink(transport: try NetlinkSocket(networkNamespaceOf: pid))
         let layout = Dictionary(
             container.interfaceLayout(networks: networks).map { ($0.interface, $0) }, uniquingKeysWith: { first, _ in first })
         let addresses = try inside.addresses()

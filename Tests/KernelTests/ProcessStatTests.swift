@@ -37,3 +37,30 @@ import Testing
         #expect(ProcessStat.uptime(text, startTime: start, ticksPerSecond: ticks) == expected)
     }
 }
+
+/// Syscall.readAll's `oneRecord`: a read shorter than asked ends it (a
+/// kernel seq_file of one record copies the record whole); a read that
+/// fills the buffer does not.
+@Suite struct OneRecordReadTests {
+    @Test func aShortReadEndsItAndAFullOneDoesNot() throws {
+        // Two messages of a seqpacket socket: each read returns one.
+        var ends: [Int32] = [0, 0]
+        #expect(socketpair(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue), 0, &ends) == 0)
+        defer { for end in ends { close(end) } }
+        for message in ["one", "two"] { try Syscall.writeAll(ends[1], Array(message.utf8), subject: "test") }
+        shutdown(ends[1], Int32(SHUT_WR))
+        #expect(try Syscall.readAll(ends[0], upTo: 1 << 20, oneRecord: true) == Array("one".utf8))
+        #expect(try Syscall.readAll(ends[0], upTo: 1 << 20) == Array("two".utf8))
+
+        // A file larger than the first buffer (4 KiB): read whole.
+        let path = "/tmp/berth-one-record-\(getpid())"
+        let bytes = (0..<10_000).map { UInt8(truncatingIfNeeded: $0) }
+        let fd = try Syscall.open(path, O_WRONLY | O_CREAT | O_TRUNC, mode: 0o600)
+        try Syscall.writeAll(fd, bytes, subject: path)
+        Syscall.close(fd)
+        defer { unlink(path) }
+        #expect(try Syscall.readFile(path, oneRecord: true) == bytes)
+        // /proc/PID/stat: one record.
+        #expect(ProcessStat.parse(try Syscall.readFile("/proc/self/stat", oneRecord: true)) != nil)
+    }
+}

@@ -119,27 +119,35 @@ import Testing
         try Syscall.symlink(base + "/outside", at: root + "/bin/host")
         try Syscall.symlink("../../../../../../../outside", at: root + "/bin/up")
         try Syscall.symlink("/bin/loop", at: root + "/bin/loop")
-        let rootfs = InitCheck.Root(layers: [.tree(RootTree(root: root))], name: "directory \(root)")
-
-        #expect(InitCheck.problems(InitCheckTests.spec(["/bin/httpd"], workingDir: "/srv"), in: rootfs).isEmpty)
-        #expect(InitCheck.problems(InitCheckTests.spec(["httpd"]), in: rootfs).isEmpty)
-        #expect(try RootTree(root: root).entry("/bin/host") == .missing)
-        #expect(try RootTree(root: root).entry("/bin/up") == .missing)
-        #expect(try RootTree(root: root).entry("/etc/motd") == .file)
-        #expect(
-            InitCheck.problems(InitCheckTests.spec(["/bin/host"]), in: rootfs).map(\.description) == [
-                "/bin/host is not in directory \(root)"
-            ])
-        #expect(
-            InitCheck.problems(InitCheckTests.spec(nil), in: rootfs).map(\.description) == ["/sbin/init is not in directory \(root)"])
-        let loop = InitCheck.problems(InitCheckTests.spec(["/bin/loop"]), in: rootfs).map(\.description)
-        #expect(loop.count == 1 && loop.first?.contains("ELOOP") == true, "\(loop)")
-        // A private layer that has the file: overlayfs shows it.
         let upper = base + "/upper"
         try Syscall.makeDirectories(upper + "/opt")
         try write(upper + "/opt/app", mode: 0o700)
-        let merged = InitCheck.Root(layers: [.tree(RootTree(root: upper)), .tree(RootTree(root: root))], name: "directory \(root)")
-        #expect(InitCheck.problems(InitCheckTests.spec(["/opt/app"], workingDir: "/srv"), in: merged).isEmpty)
+        #expect(try RootTree(root: root).entry("/bin/host") == .missing)
+        #expect(try RootTree(root: root).entry("/bin/up") == .missing)
+        #expect(try RootTree(root: root).entry("/etc/motd") == .file)
+        // Each directory looked at path by path, and opened once with its
+        // answers kept for the pass (plan's checks; the lower layer shared
+        // by the containers of one template, asked twice here): the same.
+        let shared = InitCheck.Layers()
+        let opened = InitCheck.Root(layers: [shared.layer(root)], name: "directory \(root)")
+        for rootfs in [InitCheck.Root(layers: [.tree(RootTree(root: root))], name: "directory \(root)"), opened, opened] {
+            #expect(InitCheck.problems(InitCheckTests.spec(["/bin/httpd"], workingDir: "/srv"), in: rootfs).isEmpty)
+            #expect(InitCheck.problems(InitCheckTests.spec(["httpd"]), in: rootfs).isEmpty)
+            #expect(
+                InitCheck.problems(InitCheckTests.spec(["/bin/host"]), in: rootfs).map(\.description) == [
+                    "/bin/host is not in directory \(root)"
+                ])
+            #expect(
+                InitCheck.problems(InitCheckTests.spec(nil), in: rootfs).map(\.description) == ["/sbin/init is not in directory \(root)"])
+            let loop = InitCheck.problems(InitCheckTests.spec(["/bin/loop"]), in: rootfs).map(\.description)
+            #expect(loop.count == 1 && loop.first?.contains("ELOOP") == true, "\(loop)")
+            // A private layer that has the file: overlayfs shows it.
+            let merged = InitCheck.Root(layers: [.opened(InitCheck.OpenedTree(RootTree(root: upper)))] + rootfs.layers, name: rootfs.name)
+            #expect(InitCheck.problems(InitCheckTests.spec(["/opt/app"], workingDir: "/srv"), in: merged).isEmpty)
+        }
+        // A directory that cannot be opened says why at each lookup.
+        let gone = InitCheck.Root(layers: [shared.layer(base + "/gone")], name: "directory \(base)/gone")
+        #expect(InitCheck.problems(InitCheckTests.spec(["/bin/httpd"]), in: gone).first?.message.contains("cannot be resolved") == true)
     }
 
     /// A private layer that deleted the command (a whiteout at it, or at a
@@ -180,10 +188,16 @@ import Testing
         let opaque = "import os, sys; os.setxattr(sys.argv[1], 'trusted.overlay.opaque', b'y')"
         #expect(try Spawn.run(["/usr/bin/python3", "-c", opaque, upper + "/opt/app"]).exitedCleanly)
         #expect(RootTree(root: upper).isOpaqueDirectory("/opt/app"))
-        #expect(
-            InitCheck.problems(InitCheckTests.spec(["/opt/app/run"]), in: merged).map(\.description) == [
-                "/opt/app/run is not in directory \(lower)"
-            ])
+        // The layers opened once (plan's checks) see the same.
+        let opened = InitCheck.Root(
+            layers: [.opened(InitCheck.OpenedTree(RootTree(root: upper))), InitCheck.Layers().layer(lower)], name: "directory \(lower)")
+        for rootfs in [merged, opened] {
+            #expect(InitCheck.problems(InitCheckTests.spec(["/usr/sbin/httpd"]), in: rootfs).count == 1)
+            #expect(
+                InitCheck.problems(InitCheckTests.spec(["/opt/app/run"]), in: rootfs).map(\.description) == [
+                    "/opt/app/run is not in directory \(lower)"
+                ])
+        }
     }
 
     @Test func theBusyboxLayoutIsWhatTheBuildMakes() throws {

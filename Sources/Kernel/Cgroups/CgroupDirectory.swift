@@ -35,7 +35,8 @@ final class CgroupDirectory {
         repeat { descriptor = openat(fd, name, O_RDONLY | O_CLOEXEC) } while descriptor < 0 && errno == EINTR
         guard descriptor >= 0 else { return nil }
         defer { Syscall.close(descriptor) }
-        guard let read = try? Syscall.readAll(descriptor, upTo: 1 << 20, subject: path + "/" + file) else { return nil }
+        // A control file is one record (Syscall.readAll): a short read is its end.
+        guard let read = try? Syscall.readAll(descriptor, upTo: 1 << 20, subject: path + "/" + file, oneRecord: true) else { return nil }
         var end = read.endIndex
         while end > read.startIndex, read[end - 1] == UInt8(ascii: "\n") || read[end - 1] == UInt8(ascii: " ") { end -= 1 }
         return read[..<end]

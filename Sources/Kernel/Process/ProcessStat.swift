@@ -14,7 +14,8 @@ public struct ProcessStat: Equatable, Sendable {
     public var isAlive: Bool { state != "Z" && state != "X" }
 
     public static func read(_ pid: pid_t, procRoot: String = "/proc") -> ProcessStat? {
-        guard let bytes = try? Syscall.readFile("\(procRoot)/\(pid)/stat", limit: 4096) else { return nil }
+        // One record (single_open): one read (Syscall.readAll).
+        guard let bytes = try? Syscall.readFile("\(procRoot)/\(pid)/stat", limit: 4096, oneRecord: true) else { return nil }
         return parse(bytes)
     }
 

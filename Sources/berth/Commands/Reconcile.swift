@@ -298,6 +298,9 @@ struct Plan: ParsableCommand {
         defer { PhaseTimes.flush() }
         let reconciler = try Reconciliation.reconciler(global)
         PhaseTimes.mark("runtime set-up")
+        // The host's links and the records, read while the manifests load.
+        reconciler.host.observeAhead()
+        defer { reconciler.host.stopObservingAhead() }
         let host = try hostOptions.facts()
         let (desired, files) = try manifests.loaded(host: host, format: format.output, runtime: reconciler.runtime)
         PhaseTimes.mark("manifest load")
@@ -444,9 +447,15 @@ struct Drift: ParsableCommand {
     func run() throws {
         PhaseTimes.mark("arguments")
         defer { PhaseTimes.flush() }
+        // The runtime first, so that the host's links and the records are
+        // read while the manifests load (its error, if any, still comes
+        // after theirs).
+        let early = Result { try Reconciliation.reconciler(global) }
+        if case .success(let reconciler) = early { reconciler.host.observeAhead() }
+        defer { if case .success(let reconciler) = early { reconciler.host.stopObservingAhead() } }
         let desired = try Reconciliation.desired(paths, host: try hostOptions.facts(), format: format.output)
         PhaseTimes.mark("manifest load")
-        let drifts = try Reconciliation.reconciler(global).drift(desired, options: PlanOptions(scope: sourceOptions.scope(paths: paths)))
+        let drifts = try early.get().drift(desired, options: PlanOptions(scope: sourceOptions.scope(paths: paths)))
         PhaseTimes.mark("observe and diff")
         try PlanOutput.printDrift(drifts, format: format.output)
         PhaseTimes.mark("output")
