@@ -8,10 +8,14 @@ import Runtime
 /// busybox rootfs, and the cost of many containers side by side.
 func runtimeBenchmark() throws {
     let iterations = Int(ProcessInfo.processInfo.environment["BERTH_BENCH_ITERATIONS"] ?? "") ?? 40
-    let host = try BenchHost("runtime")
+    // Every runtime's run state (berth's --run-dir, runc's and crun's
+    // --root) on one tmpfs, as /run is on a production host (/run/berth,
+    // /run/runc, /run/crun); berth's state dir stays on disk.
+    let host = try BenchHost("runtime", runStateOnTmpfs: true)
     defer { host.cleanUp() }
     let runtime = host.runtime
     let root = host.root
+    let runState = host.runState ?? root
     let berth = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("berth").path
     let global = host.global
     func container(_ name: String, _ command: [String]) -> ContainerObject { host.container(name, command) }
@@ -84,7 +88,7 @@ func runtimeBenchmark() throws {
             (
                 "\(name) run",
                 { index in
-                    let result = try Spawn.run([binary, "--root", root + "/" + name, "run", "--bundle", bundle, "b\(index)"])
+                    let result = try Spawn.run([binary, "--root", runState + "/" + name, "run", "--bundle", bundle, "b\(index)"])
                     guard result.exitedCleanly else { throw BenchError("\(name) run failed (status \(result.status))") }
                 }
             ))
@@ -100,7 +104,8 @@ func runtimeBenchmark() throws {
     try runtime.delete("cli")
 
     print(
-        "berth-bench runtime: create + start + exit of /bin/true on the busybox rootfs, \(iterations) runs each, interleaved (medians)")
+        "berth-bench runtime: create + start + exit of /bin/true on the busybox rootfs, \(iterations) runs each, interleaved (medians);"
+            + " run state of all (berth --run-dir, runc and crun --root) on the tmpfs \(runState), berth's state dir \(root)/state on disk")
     let runcMedian = peers["runc"].map { median(times[$0]) }
     let crunMedian = peers["crun"].map { median(times[$0]) }
     for (which, contender) in contenders.enumerated() {
