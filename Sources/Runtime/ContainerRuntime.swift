@@ -188,6 +188,9 @@ public struct ContainerRuntime: Sendable {
                 try state.saveForeground(record)
             } else {
                 try state.save(record, durable: false)
+                // Superseded: the record of an earlier `berth run` container
+                // of the name whose berth was killed (`berth start` of it).
+                try Syscall.removeFile(state.foregroundRecordFile(name), missingOK: true)
                 let (state, name) = (state, name)
                 durable = BackgroundThread { try state.makeDurable(name) }
             }

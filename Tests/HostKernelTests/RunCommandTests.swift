@@ -212,6 +212,13 @@ struct RunCommandTests {
             Issue.record("the container died with its berth")
             return
         }
+        // Stopped and started again by hand, it is a container like any
+        // other: its record in the state dir, the run directory's gone.
+        #expect(try Spawn.run([ContainerCLITests.binary, "stop"] + global(host) + ["--timeout", "0", "r4"]).exitedCleanly)
+        #expect(try Spawn.run([ContainerCLITests.binary, "start"] + global(host) + ["r4"]).exitedCleanly)
+        #expect(running(host, "r4"))
+        #expect(FileManager.default.fileExists(atPath: "\(host.root)/state/containers/r4/container.json"))
+        #expect(!FileManager.default.fileExists(atPath: "\(host.root)/run/containers/r4/container.json"))
         // (No source applied it: only a prune of everything removes it.)
         let prune = try Spawn.run([ContainerCLITests.binary, "apply"] + global(host) + ["--prune", "--yes"], mergingStandardError: true)
         #expect(String(decoding: prune.output, as: UTF8.self).contains("Container/r4"))
