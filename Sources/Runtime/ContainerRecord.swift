@@ -159,33 +159,50 @@ public struct StateStore: Sendable {
     }
     public func runDirectory(_ name: String) -> String { paths.runDirectory.string + "/containers/" + name }
 
+    /// The record of a container in the state dir (what survives a reboot).
     func recordFile(_ name: String) -> String { containerDirectory(name) + "/container.json" }
+    /// A `berth run` container's record: in its run directory, as runc's and
+    /// crun's state is in /run (it never outlives a reboot, nor the berth
+    /// that waits for it), and nothing of the container is in the state dir.
+    func foregroundRecordFile(_ name: String) -> String { runDirectory(name) + "/container.json" }
+    /// Where `record` is kept: the run directory's for a `berth run`
+    /// container (it has a foreground owner), else the state dir's.
+    func recordFile(of record: ContainerRecord) -> String {
+        record.foregroundOwner != nil ? foregroundRecordFile(record.name) : recordFile(record.name)
+    }
 
     /// Whether the container's record is there and this process may not
     /// read it (root's, 0600: a non-root reader of the real state dir).
-    public func recordForbidden(_ name: String) -> Bool { access(recordFile(name), R_OK) != 0 && errno == EACCES }
+    public func recordForbidden(_ name: String) -> Bool {
+        func forbidden(_ file: String) -> Bool { access(file, R_OK) != 0 && errno == EACCES }
+        return forbidden(recordFile(name)) || forbidden(foregroundRecordFile(name))
+    }
     func initFile(_ name: String) -> String { runDirectory(name) + "/init" }
 
     /// Writes the record: container.json only when its content changed (and
     /// synced unless not `durable`), the init file (or its removal) always.
+    /// A `berth run` container's is in its run directory and never synced.
     public func save(_ record: ContainerRecord, durable: Bool = true) throws {
         let bytes = try RecordJSON.encode(record: record.stopped)
-        if (try? Syscall.readFile(recordFile(record.name))) != bytes {
-            try Syscall.makeDirectories(containerDirectory(record.name))
-            try Syscall.writeAtomically(bytes, to: recordFile(record.name), durable: durable)
+        let file = recordFile(of: record)
+        if (try? Syscall.readFile(file)) != bytes {
+            let foreground = record.foregroundOwner != nil
+            try Syscall.makeDirectories(foreground ? runDirectory(record.name) : containerDirectory(record.name))
+            try Syscall.writeAtomically(bytes, to: file, durable: durable && !foreground)
         }
         try saveInit(record)
     }
 
-    /// A `berth run` container's record: written once and not synced (it
+    /// A `berth run` container's record: in its run directory (no
+    /// directory or file in the state dir), written once and not synced (it
     /// is deleted when that berth exits; a killed berth's is pruned by the
     /// next apply), and without the read-back of an earlier record (there
     /// is none). With its init in container.json when `record` has one
     /// (as berth wrote records before init files existed; load, stop and
     /// prune still read those): no init file is made, then removed.
     public func saveForeground(_ record: ContainerRecord) throws {
-        try Syscall.makeDirectories(containerDirectory(record.name))
-        try Syscall.writeAtomically(try RecordJSON.encode(record: record), to: recordFile(record.name), durable: false)
+        try Syscall.makeDirectories(runDirectory(record.name))
+        try Syscall.writeAtomically(try RecordJSON.encode(record: record), to: foregroundRecordFile(record.name), durable: false)
         // An init file an earlier container of the name left would be read over the record's.
         try Syscall.removeFile(initFile(record.name), missingOK: true)
     }
@@ -228,10 +245,20 @@ public struct StateStore: Sendable {
         try Syscall.removeFile(initFile(name), missingOK: true)
         // Written by berth before init files existed, the record holds its
         // pid. Decoded only then (a quoted "pid" elsewhere only costs a read).
+        // A `berth run` container's record is in its run directory (an
+        // earlier berth's, in the state dir): rewritten where it was read.
         let key = Array("\"pid\"".utf8)
-        guard let bytes = try? Syscall.readFile(recordFile(name)), bytes.indices.contains(where: { bytes[$0...].starts(with: key) })
-        else { return }
-        if let record = load(name), record.pid != nil { try save(record.stopped) }
+        var file = recordFile(name)
+        var read = try? Syscall.readFile(file)
+        if read == nil {
+            file = foregroundRecordFile(name)
+            read = try? Syscall.readFile(file)
+        }
+        guard let bytes = read, bytes.indices.contains(where: { bytes[$0...].starts(with: key) }) else { return }
+        if let record = load(name), record.pid != nil {
+            let durable = record.foregroundOwner == nil
+            try Syscall.writeAtomically(try RecordJSON.encode(record: record.stopped), to: file, durable: durable)
+        }
     }
 
     /// The record, or nil when there is none or it is unreadable (the kernel
@@ -243,12 +270,23 @@ public struct StateStore: Sendable {
     /// it was attached to, for its teardown) may be left out, nil unless a
     /// full record was already decoded: a fifth of the record that observe
     /// and the planner never read (berth-bench scale: no-op plan and drift).
+    ///
+    /// A record not in the state dir is looked for in the run directory
+    /// (a `berth run` container's).
     public func load(_ name: String, networks: Bool = true) -> ContainerRecord? {
-        let file = recordFile(name)
+        var file = recordFile(name)
         // One open: its version and its bytes from the same descriptor (a
         // stat of the path before and after the read were two more lookups
         // per record; berth-bench scale, no-op plan and drift).
-        guard let fd = try? Syscall.openReadOnly(file) else { return nil }
+        let fd: Int32
+        do {
+            fd = try Syscall.openReadOnly(file)
+        } catch {
+            guard error.errno == ENOENT || error.errno == ENOTDIR else { return nil }
+            file = foregroundRecordFile(name)
+            guard let opened = try? Syscall.openReadOnly(file) else { return nil }
+            fd = opened
+        }
         defer { Syscall.close(fd) }
         guard let version = Syscall.version(of: fd) else { return nil }
         var record: ContainerRecord
@@ -276,8 +314,15 @@ public struct StateStore: Sendable {
         return record
     }
 
+    /// Every container with a record: the state dir's, and the `berth run`
+    /// containers' in the run dir (there, only a directory that holds a
+    /// record: a stopped container's run directory outlives its init).
     public func names() -> [String] {
-        ((try? FileManager.default.contentsOfDirectory(atPath: containersDirectory)) ?? [])
-            .filter { !$0.hasPrefix(".") }.sorted()
+        var names = Set(Syscall.entryNames(in: containersDirectory).filter { !$0.hasPrefix(".") })
+        for name in Syscall.entryNames(in: paths.runDirectory.string + "/containers")
+        where !name.hasPrefix(".") && !names.contains(name) && Syscall.exists(foregroundRecordFile(name)) {
+            names.insert(name)
+        }
+        return names.sorted()
     }
 }

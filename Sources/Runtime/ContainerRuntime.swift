@@ -188,6 +188,9 @@ public struct ContainerRuntime: Sendable {
                 try state.saveForeground(record)
             } else {
                 try state.save(record, durable: false)
+                // Superseded: the record of an earlier `berth run` container
+                // of the name whose berth was killed (`berth start` of it).
+                try Syscall.removeFile(state.foregroundRecordFile(name), missingOK: true)
                 let (state, name) = (state, name)
                 durable = BackgroundThread { try state.makeDurable(name) }
             }
@@ -812,14 +815,23 @@ public struct ContainerRuntime: Sendable {
         }
         Failpoint.containerStopped.hit()
         let keep = keepPrivateLayer ?? record.keepPrivateLayer
-        if !trash { try? Syscall.removeTree(state.runDirectory(name)) }
+        // A `berth run` container's record is in its run directory, and
+        // nothing of it in the state dir: its record, then its (then empty)
+        // run directory, two calls instead of a walk of the directory.
+        let foreground = record.foregroundOwner != nil
+        if !trash {
+            if foreground { try? Syscall.removeFile(state.foregroundRecordFile(name), missingOK: true) }
+            try? Syscall.removeTree(state.runDirectory(name))
+        }
         Failpoint.runFilesRemoved.hit()
+        // (A `berth run` of an earlier berth kept its record in the state dir.)
+        if foreground && record.diskImage == nil && !Syscall.exists(state.containerDirectory(name)) { return }
         // Its disk image is unmounted (the loop device goes with it); kept
         // with the private layer, else removed with the directory.
         try state.diskImage(name).unmount()
         if keep {
             // A persistent private layer is never trashed: only its record goes.
-            try? Syscall.removeFile(state.recordFile(name), missingOK: true)
+            try? Syscall.removeFile(state.recordFile(of: record), missingOK: true)
             return
         }
         // Its project's limits go first (a crash after this leaves the

@@ -8,10 +8,14 @@ import Runtime
 /// busybox rootfs, and the cost of many containers side by side.
 func runtimeBenchmark() throws {
     let iterations = Int(ProcessInfo.processInfo.environment["BERTH_BENCH_ITERATIONS"] ?? "") ?? 40
-    let host = try BenchHost("runtime")
+    // Every runtime's run state (berth's --run-dir, runc's and crun's
+    // --root) on one tmpfs, as /run is on a production host (/run/berth,
+    // /run/runc, /run/crun); berth's state dir stays on disk.
+    let host = try BenchHost("runtime", runStateOnTmpfs: true)
     defer { host.cleanUp() }
     let runtime = host.runtime
     let root = host.root
+    let runState = host.runState ?? root
     let berth = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("berth").path
     let global = host.global
     func container(_ name: String, _ command: [String]) -> ContainerObject { host.container(name, command) }
@@ -84,33 +88,53 @@ func runtimeBenchmark() throws {
             (
                 "\(name) run",
                 { index in
-                    let result = try Spawn.run([binary, "--root", root + "/" + name, "run", "--bundle", bundle, "b\(index)"])
+                    let result = try Spawn.run([binary, "--root", runState + "/" + name, "run", "--bundle", bundle, "b\(index)"])
                     guard result.exitedCleanly else { throw BenchError("\(name) run failed (status \(result.status))") }
                 }
             ))
     }
 
+    // Beside the elapsed time, the CPU time of each run (user + system,
+    // of this process and of the processes it waited for: a runtime and
+    // the container it reaped): on a loaded machine the steadier figure.
     var times = [[Double]](repeating: [], count: contenders.count)
+    var cpuTimes = [[Double]](repeating: [], count: contenders.count)
     for index in 0..<iterations {
         for turn in 0..<contenders.count {
             let which = (index + turn) % contenders.count
+            let before = cpuSeconds()
             times[which].append(try Stopwatch.seconds { try contenders[which].run(index) })
+            cpuTimes[which].append(cpuSeconds() - before)
         }
     }
     try runtime.delete("cli")
 
     print(
-        "berth-bench runtime: create + start + exit of /bin/true on the busybox rootfs, \(iterations) runs each, interleaved (medians)")
+        "berth-bench runtime: create + start + exit of /bin/true on the busybox rootfs, \(iterations) runs each, interleaved (medians);"
+            + " run state of all (berth --run-dir, runc and crun --root) on the tmpfs \(runState), berth's state dir \(root)/state on disk")
     let runcMedian = peers["runc"].map { median(times[$0]) }
     let crunMedian = peers["crun"].map { median(times[$0]) }
+    let runcCPU = peers["runc"].map { median(cpuTimes[$0]) }
+    let crunCPU = peers["crun"].map { median(cpuTimes[$0]) }
+    print("  \("".padding(toLength: 36, withPad: " ", startingAt: 0)) elapsed                          CPU time")
     for (which, contender) in contenders.enumerated() {
         let value = median(times[which])
-        var ratios = ""
+        let cpu = median(cpuTimes[which])
+        var ratios = "", cpuRatios = ""
         if which < contenders.count - peers.count {
-            if let crunMedian { ratios += String(format: "  %.2fx crun", value / crunMedian) }
-            if let runcMedian { ratios += String(format: "  %.2fx runc", value / runcMedian) }
+            if let crunMedian, let crunCPU {
+                ratios += String(format: "  %.2fx crun", value / crunMedian)
+                cpuRatios += String(format: "  %.2fx crun", cpu / crunCPU)
+            }
+            if let runcMedian, let runcCPU {
+                ratios += String(format: "  %.2fx runc", value / runcMedian)
+                cpuRatios += String(format: "  %.2fx runc", cpu / runcCPU)
+            }
         }
-        print(String(format: "  %@ %7.2f ms%@", contender.label.padding(toLength: 36, withPad: " ", startingAt: 0), value * 1000, ratios))
+        print(
+            String(
+                format: "  %@ %7.2f ms%@ %7.2f ms%@", contender.label.padding(toLength: 36, withPad: " ", startingAt: 0), value * 1000,
+                ratios.padding(toLength: 24, withPad: " ", startingAt: 0), cpu * 1000, cpuRatios))
     }
     if runcMedian == nil { print("  runc: not installed (apt-get install runc): no ratio") }
     if crunMedian == nil { print("  crun: not installed (apt-get install crun): no ratio") }
@@ -178,4 +202,14 @@ func peerRunConfig(binary: String, bundle: String) throws {
     linux["namespaces"] = namespaces
     config["linux"] = linux
     try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: path))
+}
+
+/// User + system CPU seconds of this process and of the children it waited for.
+private func cpuSeconds() -> Double {
+    func seconds(_ who: Int32) -> Double {
+        var usage = rusage()
+        guard getrusage(__rusage_who_t(who), &usage) == 0 else { return 0 }
+        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+    }
+    return seconds(RUSAGE_SELF.rawValue) + seconds(RUSAGE_CHILDREN.rawValue)
 }

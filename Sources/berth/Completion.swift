@@ -13,16 +13,22 @@ enum Completion {
     /// The containers' names that start with `prefix` (the state dir is
     /// read, not the kernel: completing must be quick and needs no root).
     static func containerNames(_ words: [String], prefix: String) -> [String] {
+        // The run dir too: a `berth run` container's record is there.
         var stateDir = Instance.defaults.stateDir
+        var runDir = Instance.defaults.runDir
         for (index, word) in words.enumerated() {
             if word == "--state-dir", index + 1 < words.count {
                 stateDir = words[index + 1]
             } else if word.hasPrefix("--state-dir=") {
                 stateDir = String(word.dropFirst("--state-dir=".count))
+            } else if word == "--run-dir", index + 1 < words.count {
+                runDir = words[index + 1]
+            } else if word.hasPrefix("--run-dir=") {
+                runDir = String(word.dropFirst("--run-dir=".count))
             }
         }
         let paths = RuntimePaths(
-            stateDirectory: .init(stateDir), runDirectory: .init(Instance.defaults.runDir), cgroupParent: Instance.defaults.cgroupParent)
+            stateDirectory: .init(stateDir), runDirectory: .init(runDir), cgroupParent: Instance.defaults.cgroupParent)
         return StateStore(paths: paths).names().filter { name in
             name.hasPrefix(prefix) && (try? Names.checkDNSLabel(name)) != nil
         }

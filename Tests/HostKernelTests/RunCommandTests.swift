@@ -163,6 +163,13 @@ struct RunCommandTests {
         #expect(!FileManager.default.fileExists(atPath: "\(host.root)/state/containers/r2/upper"))
         #expect(!FileManager.default.fileExists(atPath: "\(host.root)/run/containers/r2/upper"))
         #expect(try Spawn.run([ContainerCLITests.binary, "status"] + global(host) + ["r2"]).output.contains(Array("in memory".utf8)))
+        // Its record is in its run directory (as runc's state is in /run):
+        // nothing of it is in the state dir, and list still shows it.
+        #expect(FileManager.default.fileExists(atPath: "\(host.root)/run/containers/r2/container.json"))
+        #expect(!FileManager.default.fileExists(atPath: "\(host.root)/state/containers/r2"))
+        #expect(host.runtime.state.names() == ["r2"])
+        let listed = try Spawn.run([ContainerCLITests.binary, "list"] + global(host))
+        #expect(String(decoding: listed.output, as: UTF8.self).contains("r2"), "\(String(decoding: listed.output, as: UTF8.self))")
 
         // No manifest names it, yet even a prune of everything leaves it: berth run owns it.
         let prune = try Spawn.run([ContainerCLITests.binary, "apply"] + global(host) + ["--prune", "--yes"], mergingStandardError: true)
@@ -190,16 +197,34 @@ struct RunCommandTests {
         #expect(eventually { running(host, "r4") })
         kill(berth, SIGKILL)
         _ = Reaper.wait(berth)
+        // One whose record is in the state dir, as an earlier berth kept it.
+        let earlier = try Spawn.start([ContainerCLITests.binary, "run"] + global(host) + ["--name", "r6", "--", "sleep", "300"])
+        #expect(eventually { running(host, "r6") })
+        kill(earlier, SIGKILL)
+        _ = Reaper.wait(earlier)
+        try FileManager.default.createDirectory(atPath: "\(host.root)/state/containers/r6", withIntermediateDirectories: true)
+        try FileManager.default.moveItem(
+            atPath: "\(host.root)/run/containers/r6/container.json", toPath: "\(host.root)/state/containers/r6/container.json")
+        #expect(running(host, "r6"))
         // The container outlives its berth (containers are detached); nobody
         // waits for it any more, so a prune removes it.
         guard case .running = host.runtime.status("r4") else {
             Issue.record("the container died with its berth")
             return
         }
+        // Stopped and started again by hand, it is a container like any
+        // other: its record in the state dir, the run directory's gone.
+        #expect(try Spawn.run([ContainerCLITests.binary, "stop"] + global(host) + ["--timeout", "0", "r4"]).exitedCleanly)
+        #expect(try Spawn.run([ContainerCLITests.binary, "start"] + global(host) + ["r4"]).exitedCleanly)
+        #expect(running(host, "r4"))
+        #expect(FileManager.default.fileExists(atPath: "\(host.root)/state/containers/r4/container.json"))
+        #expect(!FileManager.default.fileExists(atPath: "\(host.root)/run/containers/r4/container.json"))
         // (No source applied it: only a prune of everything removes it.)
         let prune = try Spawn.run([ContainerCLITests.binary, "apply"] + global(host) + ["--prune", "--yes"], mergingStandardError: true)
         #expect(String(decoding: prune.output, as: UTF8.self).contains("Container/r4"))
+        #expect(String(decoding: prune.output, as: UTF8.self).contains("Container/r6"))
         #expect(gone(host, "r4"))
+        #expect(gone(host, "r6"))
     }
 
     @Test func aSecondInterruptKillsAnInitThatIgnoresTheFirst() throws {

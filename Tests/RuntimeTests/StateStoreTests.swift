@@ -55,6 +55,34 @@ import Testing
         #expect(store.load("none") == nil)
     }
 
+    /// A `berth run` container's record is in its run directory: nothing of
+    /// it in the state dir, yet listed and loaded like any other, and a
+    /// stop (forgetInit) of it keeps it there.
+    @Test func aForegroundRecordLivesInTheRunDirectoryAndIsListedAndLoaded() throws {
+        defer { try? Syscall.removeTree(base) }
+        let store = self.store
+        var run = record("r1", hostname: "r1")
+        run.foregroundOwner = [1, 2]
+        run.privateLayerInMemory = true
+        run.pid = 4242
+        run.startTime = 99
+        try store.saveForeground(run)
+        #expect(Syscall.exists(base + "/run/containers/r1/container.json"))
+        #expect(!Syscall.exists(base + "/state/containers/r1"))
+        #expect(!Syscall.exists(base + "/run/containers/r1/init"))
+        #expect(store.load("r1") == run)
+        // Listed beside the state dir's records; a stopped container's run
+        // directory without a record is not.
+        try store.save(record("c1", hostname: "c1"))
+        try Syscall.makeDirectories(base + "/run/containers/c2/rootfs")
+        #expect(store.names() == ["c1", "r1"])
+        // Stopped: its record, without the init, stays in the run directory.
+        try store.forgetInit("r1")
+        #expect(store.load("r1") == run.stopped)
+        #expect(!Syscall.exists(base + "/state/containers/r1"))
+        #expect(!Syscall.exists(base + "/run/containers/r1/init"))
+    }
+
     /// Observe's load leaves the record's networks out; a full load after
     /// it (teardown) is never served the record without them.
     @Test func aRecordLoadedWithoutItsNetworksIsNotServedToAFullLoad() throws {
