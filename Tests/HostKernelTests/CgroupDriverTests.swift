@@ -36,25 +36,6 @@ struct CgroupDriverTests {
         #expect(cat(mount + "/cgroup.clone_children") == rootFlag)
     }
 
-    /// v1: a cpuset is removed with its CPUs emptied first (its offline
-    /// then rebuilds no scheduler domains); one that still holds a task is
-    /// left as it was, CPUs and all, so that it still takes tasks.
-    @Test func aCpusetHoldingATaskKeepsItsCpusWhenItsRemovalFails() throws {
-        guard let v1 = try CgroupDrivers.detect() as? CgroupV1Driver, let mount = v1.mounts["cpuset"] else { return }
-        let cgroup = try TestCgroup()
-        defer { #expect(cgroup.tearDown() == []) }
-        let held = try cgroup.spawnHeld("sleep 30")
-        let cpus = cat("\(mount)/\(cgroup.group)/cpuset.cpus")
-        #expect(cpus != "")
-        #expect(throws: SystemError.self) { try CgroupV1Driver.removeCpuset("\(mount)/\(cgroup.group)") }
-        #expect(cat("\(mount)/\(cgroup.group)/cpuset.cpus") == cpus)
-        #expect(throws: SystemError.self) { try cgroup.driver.remove(cgroup.group) }
-        held.kill()
-        try cgroup.driver.remove(cgroup.group)
-        #expect(!FileManager.default.fileExists(atPath: "\(mount)/\(cgroup.group)"))
-        #expect(!cgroup.driver.exists(cgroup.group))
-    }
-
     @Test func memoryLimitChangedLiveShowsInCgroupFile() throws {
         let cgroup = try TestCgroup()
         defer { #expect(cgroup.tearDown() == []) }

@@ -130,43 +130,7 @@ public struct CgroupV1Driver: CgroupDriver {
     }
 
     public func remove(_ path: CgroupPath) throws(SystemError) {
-        let cpuset = directory("cpuset", path)
-        for directory in directories(path) {
-            if directory == cpuset {
-                try CgroupV1Driver.removeCpuset(directory)
-            } else {
-                try Syscall.rmdir(directory, missingOK: true)
-            }
-        }
-    }
-
-    /// rmdir of a cpuset with its CPUs emptied first (a cpuset that holds
-    /// no task may have none): the kernel's offline of a v1 cpuset that
-    /// still has CPUs and sched_load_balance rebuilds the scheduler
-    /// domains, a walk of every cpuset, under the cgroup lock that every
-    /// rmdir of every hierarchy waits for (berth-bench scale, teardown). A
-    /// cpuset that still holds a task refuses the empty set (ENOSPC) and
-    /// then the rmdir (EBUSY); one that is left (the rmdir failed) gets
-    /// its parent's CPUs back, so that a later start can join it.
-    static func removeCpuset(_ directory: String) throws(SystemError) {
-        let fd = Glibc.open(directory + "/cpuset.cpus", O_WRONLY | O_CLOEXEC)
-        if fd < 0 {
-            // Gone already, or not a cpuset berth can write: the rmdir says.
-            try Syscall.rmdir(directory, missingOK: true)
-            return
-        }
-        let emptied = (try? Syscall.writeOnce(fd, [UInt8(ascii: "\n")], subject: directory + "/cpuset.cpus")) != nil
-        Syscall.close(fd)
-        do {
-            try Syscall.rmdir(directory, missingOK: true)
-        } catch {
-            if emptied, let parent = directory.lastIndex(of: "/").map({ String(directory[..<$0]) }),
-                let cpus = try? CgroupFile.read(parent, "cpuset.cpus")
-            {
-                _ = try? CgroupFile.write(directory, "cpuset.cpus", cpus)
-            }
-            throw error
-        }
+        for directory in directories(path) { try Syscall.rmdir(directory, missingOK: true) }
     }
 
     public func entry(_ path: CgroupPath) -> CgroupEntry { .moveSelf(taskFiles: directories(path).map { $0 + "/tasks" }) }
