@@ -68,6 +68,9 @@ public struct LinuxHost: HostRuntime {
     }
 
     public func endBatch(_ actions: [Action]) {
+        // Against "veths deleted": which of the two ends the batch (the
+        // deletes, bound by the cgroup lock, or the veths, by RTNL).
+        PhaseTimes.mark("batch carried out")
         do {
             try hostEnds.wait()
         } catch {
