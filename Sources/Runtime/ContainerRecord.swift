@@ -280,11 +280,11 @@ public struct StateStore: Sendable {
         // per record; berth-bench scale, no-op plan and drift).
         let fd: Int32
         do {
-            fd = try Syscall.openReadOnly(file)
+            fd = try Syscall.openReadOnlyKeepingAccessTime(file)
         } catch {
             guard error.errno == ENOENT || error.errno == ENOTDIR else { return nil }
             file = foregroundRecordFile(name)
-            guard let opened = try? Syscall.openReadOnly(file) else { return nil }
+            guard let opened = try? Syscall.openReadOnlyKeepingAccessTime(file) else { return nil }
             fd = opened
         }
         defer { Syscall.close(fd) }

@@ -55,6 +55,22 @@ import Testing
         #expect(store.load("none") == nil)
     }
 
+    /// Loading a record leaves its access time alone: under relatime the
+    /// first read after a write would dirty the inode for the next sync.
+    @Test func loadingARecordKeepsItsAccessTime() throws {
+        defer { try? Syscall.removeTree(base) }
+        let store = self.store
+        try store.save(record("c1", hostname: "one"))
+        let file = base + "/state/containers/c1/container.json"
+        // An access time before the last change: relatime would update it at a read.
+        var times = [timespec(tv_sec: 1_000_000, tv_nsec: 0), timespec(tv_sec: 2_000_000, tv_nsec: 0)]
+        #expect(utimensat(AT_FDCWD, file, &times, 0) == 0)
+        #expect(store.load("c1")?.spec?.hostname == "one")
+        var status = stat()
+        #expect(stat(file, &status) == 0)
+        #expect(status.st_atim.tv_sec == 1_000_000)
+    }
+
     /// A `berth run` container's record is in its run directory: nothing of
     /// it in the state dir, yet listed and loaded like any other, and a
     /// stop (forgetInit) of it keeps it there.
