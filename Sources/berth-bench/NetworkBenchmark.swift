@@ -13,7 +13,8 @@ func networkBenchmark() throws {
     let environment = ProcessInfo.processInfo.environment
     let count = Int(environment["BERTH_BENCH_NETWORK_CONTAINERS"] ?? "") ?? 1000
     let samples = Int(environment["BERTH_BENCH_ITERATIONS"] ?? "") ?? 20
-    let host = try BenchHost("network")
+    // The run dir on a tmpfs, as /run is on a production host.
+    let host = try BenchHost("network", runStateOnTmpfs: true)
     defer { host.cleanUp() }
     // 0. Through the binary, while the state dir holds nothing else.
     let berth = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("berth").path
@@ -88,7 +89,9 @@ func networkBenchmark() throws {
         }
     }
 
-    print("berth-bench network: \(count) containers on one bridge (veth into the namespace, address, lo, default route)")
+    print(
+        "berth-bench network: \(count) containers on one bridge (veth into the namespace, address, lo, default route);"
+            + " run dir on the tmpfs \(host.runState ?? host.root), state dir on disk")
     print(String(format: "  networked container ready (start, in process)  %7.2f ms median", Stopwatch.median(withNetwork) * 1000))
     print(String(format: "  the same container without a network           %7.2f ms median", Stopwatch.median(plain) * 1000))
     for line in applyLines { print(line) }

@@ -24,7 +24,7 @@ func peerScale(count: Int, host: BenchHost) throws {
         }
         if name == "crun" { _ = umount2("/sys/fs/cgroup/unified", Int32(MNT_DETACH)) }
         let parent = "\(host.parent)-\(name)"
-        let state = "\(root)/\(name)-state"
+        let state = (host.runState ?? root) + "/" + name
         // One bundle per container: the config names its own cgroup.
         for index in 0..<count {
             try peerConfig(binary: binary, bundle: "\(root)/\(name)/p\(index)", rootfs: rootfs, cgroup: "/\(parent)/p\(index)")

@@ -16,7 +16,9 @@ import Runtime
 /// assertions; the targets are issue 16's.
 func scaleBenchmark(count: Int) throws {
     guard count >= 10 else { throw BenchError("scale: N is at least 10") }
-    let host = try BenchHost("scale")
+    // The run state (berth --run-dir, the peers' --root) on a tmpfs, as
+    // /run is on a production host; the state dir on disk.
+    let host = try BenchHost("scale", runStateOnTmpfs: true)
     defer {
         host.cleanUp()
         try? RouteNetlink().deleteLink("br-scale")
@@ -39,7 +41,9 @@ func scaleBenchmark(count: Int) throws {
         return (seconds, result)
     }
     let workers = environment["BERTH_APPLY_WORKERS"].map { "BERTH_APPLY_WORKERS=\($0)" } ?? "default workers"
-    print("berth-bench scale: \(count) containers on one /16 network through the berth binary (\(workers))")
+    print(
+        "berth-bench scale: \(count) containers on one /16 network through the berth binary (\(workers));"
+            + " run state on the tmpfs \(host.runState ?? host.root), state dir \(host.root)/state on disk")
 
     // Create.
     let memoryBefore = availableMemory()
