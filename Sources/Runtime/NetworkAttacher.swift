@@ -259,14 +259,16 @@ public struct NetworkAttacher {
 
     /// Attaches the container whose init is `pid` (waiting, before exec) to
     /// its networks: veth into the bridge, addresses, lo up, default route.
-    public func attach(pid: pid_t, container: ContainerObject, networks: [String: NetworkObject]) throws {
+    /// `inside`: a netlink socket in the container's namespace already
+    /// (its child's, ChildNetlink); without one, one is opened from a thread.
+    public func attach(pid: pid_t, container: ContainerObject, networks: [String: NetworkObject], inside: NetlinkSocket? = nil) throws {
         for attachment in container.spec.networks where networks[attachment.network] == nil {
             throw SystemError(call: "attach", errno: ENOENT, subject: "network \(attachment.network)")
         }
         // Nothing to attach: the new namespace's lo the child brings up itself.
         let attachments = container.spec.networks
         guard !attachments.isEmpty else { return }
-        try converge(pid: pid, container: container, networks: networks, ipv6: container.spec.usesIPv6, fresh: true)
+        try converge(pid: pid, container: container, networks: networks, ipv6: container.spec.usesIPv6, fresh: true, inside: inside)
         logger.info("networks attached", metadata: ["container": "\(container.metadata.name)", "networks": "\(NetworkAttacher.listed(attachments))"])
     }
 
@@ -292,12 +294,13 @@ public struct NetworkAttacher {
     /// lo, which the child brings up itself (attach): nothing in it is
     /// dumped (no links, addresses nor routes to compare with).
     public func converge(
-        pid: pid_t, container: ContainerObject, networks: [String: NetworkObject], ipv6: Bool, fresh: Bool = false
+        pid: pid_t, container: ContainerObject, networks: [String: NetworkObject], ipv6: Bool, fresh: Bool = false,
+        inside socket: NetlinkSocket? = nil
     ) throws {
         let layout = container.interfaceLayout(networks: networks)
         let namespaceFD = try Syscall.open("/proc/\(pid)/ns/net", O_RDONLY)
         defer { Syscall.close(namespaceFD) }
-        let inside = RouteNetlink(transport: try NetlinkSocket(networkNamespaceFD: namespaceFD))
+        let inside = RouteNetlink(transport: try socket ?? NetlinkSocket(networkNamespaceFD: namespaceFD))
         var links = fresh ? [] : try inside.links()
         if let loopback = links.first(where: { $0.name == "lo" }), !loopback.isUp { try inside.setLink("lo", up: true) }
         guard !layout.isEmpty || links.contains(where: { $0.kind == "veth" }) else { return }
