@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include "BerthContainer.h"
 #include "BerthSignals.h"
+#include "CLinux.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -583,6 +584,52 @@ static int detach_from_parent(const int parent_fds[2]) {
     return 0;
 }
 
+// The child's NETLINK_ROUTE socket in its new network namespace, sent to
+// the parent over the sync socket (netlink_to_parent): the parent then has
+// its socket inside without a thread of its own entering the namespace.
+// Only system calls (async-signal-safe). The byte goes alone when no socket
+// could be opened: the parent opens one from a thread instead.
+static void send_netlink_socket(int sync_fd) {
+    int fd = berth_netlink_socket(0);
+    char byte = 'N';
+    struct iovec iov = {&byte, 1};
+    char control[CMSG_SPACE(sizeof(int))];
+    memset(control, 0, sizeof control);
+    struct msghdr message = {.msg_iov = &iov, .msg_iovlen = 1};
+    if (fd >= 0) {
+        message.msg_control = control;
+        message.msg_controllen = sizeof control;
+        struct cmsghdr *header = CMSG_FIRSTHDR(&message);
+        header->cmsg_level = SOL_SOCKET;
+        header->cmsg_type = SCM_RIGHTS;
+        header->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(header), &fd, sizeof fd);
+    }
+    (void)sendmsg(sync_fd, &message, MSG_NOSIGNAL);
+    if (fd >= 0) close(fd);
+}
+
+int berth_receive_descriptor(int socket) {
+    char byte;
+    struct iovec iov = {&byte, 1};
+    char control[CMSG_SPACE(sizeof(int))];
+    memset(control, 0, sizeof control);
+    struct msghdr message = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof control};
+    ssize_t got;
+    do {
+        got = recvmsg(socket, &message, MSG_CMSG_CLOEXEC);
+    } while (got < 0 && errno == EINTR);
+    if (got <= 0) return -1;
+    for (struct cmsghdr *header = CMSG_FIRSTHDR(&message); header; header = CMSG_NXTHDR(&message, header)) {
+        if (header->cmsg_level == SOL_SOCKET && header->cmsg_type == SCM_RIGHTS && header->cmsg_len == CMSG_LEN(sizeof(int))) {
+            int fd;
+            memcpy(&fd, CMSG_DATA(header), sizeof fd);
+            return fd;
+        }
+    }
+    return -1;
+}
+
 // Waits for the parent's go (one byte; EOF if berth died). 0, or -1.
 static int wait_for_go(int sync_fd) {
     char go;
@@ -688,6 +735,7 @@ static int mount_overlay(const struct berth_container_config *config) {
 
 __attribute__((noreturn)) static void child_main(const struct berth_container_config *config) {
     if (detach_from_parent(config->parent_fds) != 0) fail(config, BERTH_STEP_SYNC);
+    if (config->netlink_to_parent) send_netlink_socket(config->sync_fd);
     // In a user namespace the child needs its maps (written by the parent)
     // before it may mount anything: it waits first. Without one it builds
     // its root while the parent makes its cgroup and network, and waits

@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "BerthSysinfo.h"
 #include "BerthRelay.h"
+#include "BerthContainer.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -103,28 +104,6 @@ int berth_sysinfo_read(struct berth_sysinfo_values *values, const char *memory_d
 }
 
 static int fail(const char *what, const char *subject, int error) { return berth_helper_fail(what, subject, error); }
-
-// The listener, sent by the container's child; -1 when the socket closed
-// without one (the start failed before it).
-static int receive_listener(int socket) {
-    char byte;
-    struct iovec iov = {&byte, 1};
-    char control[CMSG_SPACE(sizeof(int))];
-    struct msghdr message = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof control};
-    ssize_t got;
-    do {
-        got = recvmsg(socket, &message, MSG_CMSG_CLOEXEC);
-    } while (got < 0 && errno == EINTR);
-    if (got <= 0) return -1;
-    for (struct cmsghdr *header = CMSG_FIRSTHDR(&message); header; header = CMSG_NXTHDR(&message, header)) {
-        if (header->cmsg_level == SOL_SOCKET && header->cmsg_type == SCM_RIGHTS && header->cmsg_len == CMSG_LEN(sizeof(int))) {
-            int fd;
-            memcpy(&fd, CMSG_DATA(header), sizeof fd);
-            return fd;
-        }
-    }
-    return -1;
-}
 
 struct responder {
     const char *memory_dir;
@@ -228,7 +207,9 @@ int berth_sysinfo_responder_main(int argc, char **argv) {
     if (child < 0) return fail("fork", "", errno);
     if (child > 0) return 0;
     berth_helper_detach();
-    int listener = receive_listener(socket);
+    // The listener, sent by the container's child; -1 when the socket
+    // closed without one (the start failed before it).
+    int listener = berth_receive_descriptor(socket);
     close(socket);
     if (listener >= 0) serve(&responder, listener);
     _exit(0);

@@ -31,7 +31,7 @@ public struct Reconciler<Host: HostRuntime> {
         _ plan: [Action], options: ApplyOptions = ApplyOptions(), starting: (Action) -> Void = { _ in },
         report: (Outcome) -> Void = { _ in }
     ) -> [Outcome] {
-        Executor.apply(plan, on: host, options: options, clock: MonotonicClock.milliseconds, starting: starting) { outcome in
+        Executor.apply(plan, on: host, options: options, clock: MonotonicClock.microseconds, starting: starting) { outcome in
             log(outcome)
             report(outcome)
         }

@@ -51,6 +51,10 @@ public final class NetlinkSocket: @unchecked Sendable {
         self.fd = fd
     }
 
+    /// A netlink socket opened elsewhere (a child's, received over a
+    /// socket), owned from now on.
+    init(adopting fd: Int32) { self.fd = fd }
+
     deinit { Glibc.close(fd) }
 
     /// send(2) of one datagram to the kernel.

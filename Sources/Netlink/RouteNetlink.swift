@@ -140,7 +140,9 @@ public final class RouteNetlink {
     /// network namespace `peerNamespaceFD` when given (no later move, which
     /// costs an RCU grace period). `mtu` goes on both ends in the same
     /// request (IFLA_MTU on the link and in the peer's own attributes).
-    public static func newVeth(_ name: String, peer: String, peerNamespaceFD: Int32? = nil, mtu: UInt32? = nil)
+    /// `master`: the host end is made a port of that bridge in the same
+    /// request (the kernel sets IFLA_MASTER on a link it creates).
+    public static func newVeth(_ name: String, peer: String, peerNamespaceFD: Int32? = nil, mtu: UInt32? = nil, master: Int32? = nil)
         -> (UInt16, UInt16, [UInt8])
     {
         var peerAttributes: [Attribute] = [.string(Netlink.IFLA_IFNAME, peer)]
@@ -149,6 +151,7 @@ public final class RouteNetlink {
         let peerInfo = Attribute(Netlink.VETH_INFO_PEER, InterfaceInfo().encoded() + Attribute.encode(peerAttributes))
         var attributes: [Attribute] = [.string(Netlink.IFLA_IFNAME, name)]
         if let mtu { attributes.append(.u32(Netlink.IFLA_MTU, mtu)) }
+        if let master { attributes.append(.u32(Netlink.IFLA_MASTER, UInt32(bitPattern: master))) }
         attributes.append(
             .nested(
                 Netlink.IFLA_LINKINFO,
@@ -322,9 +325,20 @@ public final class RouteNetlink {
         try request(RouteNetlink.setLink(index: try index(of: name), group: group), operation: "set group of \(name)")
     }
 
-    public func createVeth(_ name: String, peer: String, peerNamespaceFD: Int32? = nil, mtu: UInt32? = nil) throws {
+    public func createVeth(_ name: String, peer: String, peerNamespaceFD: Int32? = nil, mtu: UInt32? = nil, master: Int32? = nil) throws {
         try request(
-            RouteNetlink.newVeth(name, peer: peer, peerNamespaceFD: peerNamespaceFD, mtu: mtu), operation: "create veth \(name)")
+            RouteNetlink.newVeth(name, peer: peer, peerNamespaceFD: peerNamespaceFD, mtu: mtu, master: master),
+            operation: "create veth \(name)")
+    }
+
+    /// Sends `requests` in one datagram (carried out one after another,
+    /// each whatever the one before it answered) and throws the first
+    /// one's error that failed, naming its operation.
+    public func requestInOrder(_ requests: [(request: (UInt16, UInt16, [UInt8]), operation: String)]) throws {
+        let answers = try requestAll(requests.map(\.request), operation: requests.first?.operation ?? "requests")
+        for (answer, request) in zip(answers, requests) where answer != 0 {
+            throw NetlinkError(operation: request.operation, errno: answer)
+        }
     }
 
     public func setLink(

@@ -98,16 +98,27 @@ public enum SkipReason: Hashable, Sendable, CustomStringConvertible {
 public struct Outcome: Hashable, Sendable {
     public var action: Action
     public var result: ActionResult
-    /// How long it took, in milliseconds (0 when not carried out).
+    /// How long it took, in milliseconds (0 when not carried out): the
+    /// millisecond clock's readings apart, as a millisecond clock reads it.
     public var milliseconds: UInt64
+    /// How long it took, in microseconds (0 when not carried out).
+    public var microseconds: UInt64
     /// The apply's clock when it finished (milliseconds; 0 without a clock).
     public var finished: UInt64
 
-    public init(action: Action, result: ActionResult, milliseconds: UInt64 = 0, finished: UInt64 = 0) {
+    public init(action: Action, result: ActionResult, milliseconds: UInt64 = 0, microseconds: UInt64 = 0, finished: UInt64 = 0) {
         self.action = action
         self.result = result
         self.milliseconds = milliseconds
+        self.microseconds = microseconds
         self.finished = finished
+    }
+
+    /// From the apply's clock (microseconds) when it started and finished.
+    init(action: Action, result: ActionResult, started: UInt64, finished: UInt64) {
+        self.init(
+            action: action, result: result, milliseconds: finished / 1000 &- started / 1000, microseconds: finished &- started,
+            finished: finished / 1000)
     }
 
     /// Whether it changed the host (berth's own records are not the host).
@@ -130,7 +141,8 @@ public struct ApplyOptions: Sendable {
 /// creates (or of deletes) of distinct containers, which depend on nothing
 /// but what came before them, is carried out side by side when the host
 /// allows it (`parallelActions`): outcomes are still one per action, in
-/// the plan's order, and each is reported as it finishes.
+/// the plan's order, and each is reported as it finishes. `clock` reads
+/// microseconds (an outcome's milliseconds are its readings' milliseconds).
 public enum Executor {
     public static func apply(
         _ plan: [Action], on host: some HostRuntime, options: ApplyOptions = ApplyOptions(), clock: () -> UInt64 = { 0 },
@@ -183,7 +195,7 @@ public enum Executor {
                 result = carryOut(action, on: host)
             }
             let finished = clock()
-            let outcome = Outcome(action: action, result: result, milliseconds: finished &- started, finished: finished)
+            let outcome = Outcome(action: action, result: result, started: started, finished: finished)
             settle(outcome)
             report(outcome)
         }
@@ -251,7 +263,7 @@ public enum Executor {
                         let result = skip ?? carryOut(action, on: context.host)
                         shared.state.withLock { state in
                             let finished = context.clock()
-                            let outcome = Outcome(action: action, result: result, milliseconds: finished &- started, finished: finished)
+                            let outcome = Outcome(action: action, result: result, started: started, finished: finished)
                             state.outcomes[position] = outcome
                             context.report(outcome)
                         }

@@ -219,13 +219,14 @@ public struct ContainerRuntime: Sendable {
             let byName = Dictionary(networks.map { ($0.metadata.name, $0) }, uniquingKeysWith: { first, _ in first })
             let attacher = NetworkAttacher(logger: logger, state: state)
             var firewall: String?
-            let pid = try launch.start { pid in
+            launch.netlinkFromChild = !container.spec.networks.isEmpty
+            let pid = try launch.start { pid, netlink in
                 PhaseTimes.mark("create: clone")
                 if entry?.isNeededAtClone != true { try prepare(pid: pid) }
                 Failpoint.cloned.hit()
                 // The child waits in its new network namespace: its network is
                 // ready before init runs.
-                try attacher.attach(pid: pid, container: container, networks: byName)
+                try attacher.attach(pid: pid, container: container, networks: byName, inside: netlink?.socket())
                 PhaseTimes.mark("create: network")
                 Failpoint.networkAttached.hit()
                 if spec.firewall != nil { firewall = try ContainerFirewall.apply(spec.firewall, pid: pid) }

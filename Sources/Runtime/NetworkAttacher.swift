@@ -262,14 +262,16 @@ public struct NetworkAttacher {
 
     /// Attaches the container whose init is `pid` (waiting, before exec) to
     /// its networks: veth into the bridge, addresses, lo up, default route.
-    public func attach(pid: pid_t, container: ContainerObject, networks: [String: NetworkObject]) throws {
+    /// `inside`: a netlink socket in the container's namespace already
+    /// (its child's, ChildNetlink); without one, one is opened from a thread.
+    public func attach(pid: pid_t, container: ContainerObject, networks: [String: NetworkObject], inside: NetlinkSocket? = nil) throws {
         for attachment in container.spec.networks where networks[attachment.network] == nil {
             throw SystemError(call: "attach", errno: ENOENT, subject: "network \(attachment.network)")
         }
         // Nothing to attach: the new namespace's lo the child brings up itself.
         let attachments = container.spec.networks
         guard !attachments.isEmpty else { return }
-        try converge(pid: pid, container: container, networks: networks, ipv6: container.spec.usesIPv6, fresh: true)
+        try converge(pid: pid, container: container, networks: networks, ipv6: container.spec.usesIPv6, fresh: true, inside: inside)
         logger.info("networks attached", metadata: ["container": "\(container.metadata.name)", "networks": "\(NetworkAttacher.listed(attachments))"])
     }
 
@@ -295,12 +297,13 @@ public struct NetworkAttacher {
     /// lo, which the child brings up itself (attach): nothing in it is
     /// dumped (no links, addresses nor routes to compare with).
     public func converge(
-        pid: pid_t, container: ContainerObject, networks: [String: NetworkObject], ipv6: Bool, fresh: Bool = false
+        pid: pid_t, container: ContainerObject, networks: [String: NetworkObject], ipv6: Bool, fresh: Bool = false,
+        inside socket: NetlinkSocket? = nil
     ) throws {
         let layout = container.interfaceLayout(networks: networks)
         let namespaceFD = try Syscall.open("/proc/\(pid)/ns/net", O_RDONLY)
         defer { Syscall.close(namespaceFD) }
-        let inside = RouteNetlink(transport: try NetlinkSocket(networkNamespaceFD: namespaceFD))
+        let inside = RouteNetlink(transport: try socket ?? NetlinkSocket(networkNamespaceFD: namespaceFD))
         var links = fresh ? [] : try inside.links()
         if let loopback = links.first(where: { $0.name == "lo" }), !loopback.isUp { try inside.setLink("lo", up: true) }
         guard !layout.isEmpty || links.contains(where: { $0.kind == "veth" }) else { return }
@@ -317,13 +320,21 @@ public struct NetworkAttacher {
         // the bridge's port states (a walk over every port) once, not
         // also for the carrier going down and up again.
         var hostEndsDown: [String] = []
-        for interface in layout {
+        let routed = layout.firstIndex { $0.gateway != nil }
+        for (position, interface) in layout.enumerated() {
             guard let network = networks[interface.network] else { continue }
             let bridge = try ensureBridge(network, netlink: host)
             // Both ends of the veth have the network's MTU, as its bridge does.
             let mtu = UInt32(network.spec.mtu)
             let hostName = NetworkAttacher.hostInterfaceName(container: container.metadata.name, network: network.metadata.name)
             var current = links.first { $0.name == interface.interface }
+            if fresh {
+                try attachFresh(
+                    interface, hostName: hostName, bridge: bridge, mtu: mtu, isolated: network.spec.isolated, ipv6: ipv6,
+                    defaultRoute: position == routed ? interface.gateway : nil, namespaceFD: namespaceFD, host: host, inside: inside)
+                hostEndsDown.append(hostName)
+                continue
+            }
             let hostLink = try host.link(named: hostName)
             if current != nil && hostLink == nil {
                 // Its peer is not ours: make the pair again.
@@ -365,13 +376,51 @@ public struct NetworkAttacher {
         }
         for hostName in hostEndsDown { try host.setLink(named: hostName, up: true) }
         let routes = fresh ? [] : try inside.defaultRoutes()
-        try NetworkAttacher.convergeDefaultRoute(
-            inside, family: Netlink.AF_INET, gateway: layout.compactMap(\.gateway).first, routes: routes)
+        // A fresh namespace's IPv4 default route went with its interface's
+        // addresses (attachFresh).
+        if !fresh || layout.isEmpty {
+            try NetworkAttacher.convergeDefaultRoute(
+                inside, family: Netlink.AF_INET, gateway: layout.compactMap(\.gateway).first, routes: routes)
+        }
         // IPv6 is off in a namespace started without an IPv6 address.
         if ipv6 {
             try NetworkAttacher.convergeDefaultRoute(
                 inside, family: Netlink.AF_INET6, gateway: layout.compactMap(\.gateway6).first, routes: routes)
         }
+    }
+
+    /// One interface of a start's fresh namespace (only lo in it): the veth
+    /// made with its host end a port of the bridge in one request (no
+    /// lookup of the host end first: one left by a start that crashed is
+    /// found by the create's EEXIST, deleted and the pair made again), IPv6
+    /// off on the host end, then inside, in one datagram, the addresses,
+    /// the interface up and `defaultRoute` (the IPv4 default route, on the
+    /// first interface with a gateway). The host end comes up later (converge).
+    func attachFresh(
+        _ interface: InterfaceLayout, hostName: String, bridge: Int32, mtu: UInt32, isolated: Bool, ipv6: Bool,
+        defaultRoute: IPAddress?, namespaceFD: Int32, host: RouteNetlink, inside: RouteNetlink
+    ) throws {
+        do {
+            try host.createVeth(hostName, peer: interface.interface, peerNamespaceFD: namespaceFD, mtu: mtu, master: bridge)
+        } catch let error as NetlinkError where error.errno == EEXIST {
+            // A host end left by an init that is gone goes with that init's
+            // namespace, which the kernel frees asynchronously: it may
+            // vanish between the create and the delete.
+            try host.deleteLinkIfPresent(hostName)
+            try host.createVeth(hostName, peer: interface.interface, peerNamespaceFD: namespaceFD, mtu: mtu, master: bridge)
+        }
+        try NetworkAttacher.disableIPv6(onPort: hostName)
+        if isolated { try host.setPortIsolated(hostName, true) }
+        let index = try inside.index(of: interface.interface)
+        var requests: [(request: (UInt16, UInt16, [UInt8]), operation: String)] = []
+        for address in interface.addresses where ipv6 || address.address.isIPv4 {
+            requests.append((RouteNetlink.newAddress(index: index, address), "add address \(address) to \(interface.interface)"))
+        }
+        requests.append((RouteNetlink.setLink(named: interface.interface, up: true), "set link \(interface.interface)"))
+        if let gateway = defaultRoute {
+            requests.append((RouteNetlink.newDefaultRoute(via: gateway, replace: true), "add default route via \(gateway)"))
+        }
+        try inside.requestInOrder(requests)
     }
 
     /// The one default route of a family via `gateway` (none when nil).

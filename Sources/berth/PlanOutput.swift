@@ -42,6 +42,8 @@ enum PlanOutput {
         var error: String?
         var skipReason: String?
         var durationMs: UInt64?
+        /// The same, in microseconds.
+        var durationUs: UInt64?
         /// When it finished, in milliseconds since the apply began (actions
         /// carried out side by side finish in their own order).
         var finishedMs: UInt64?
@@ -67,6 +69,7 @@ enum PlanOutput {
                 }
                 failed = outcome.result.failed
                 durationMs = outcome.milliseconds
+                durationUs = outcome.microseconds
                 if let began { finishedMs = outcome.finished &- began }
             }
         }

@@ -238,6 +238,31 @@ struct ContainerNetworkTests {
         }
     }
 
+    /// A host end left by a start that crashed (its init gone, its veth
+    /// still there): the next start's create finds the name taken, deletes
+    /// it and makes the pair again, a port of the bridge, up.
+    @Test func aHostEndLeftByACrashedStartIsMadeAgain() throws {
+        let host = try TestHost()
+        defer { #expect(host.tearDown() == []) }
+        let lan = try network("left", subnet: "10.79.0.0/24", bridge: "br-t79")
+        defer { try? RouteNetlink().deleteLink("br-t79") }
+        let port = NetworkAttacher.hostInterfaceName(container: "lefty", network: "left")
+        let netlink = try RouteNetlink()
+        try netlink.createVeth(port, peer: "vbleftpeer")
+        let stale = try #require(try netlink.link(named: port))
+        let probe = "ping -c 1 -W 3 10.79.0.1 > /dev/null 2>&1; echo $? > /tmp/ping; exec sleep 300"
+        let address = try CIDR(parsing: "10.79.0.11", requirePrefix: false)
+        _ = try host.runtime.start(
+            host.container("lefty", command: ["/bin/sh", "-c", probe]) { $0.networks = [NetworkAttachment(network: "left", addresses: [address])] },
+            networks: [lan])
+        #expect(host.written("lefty", "/tmp/ping") == "0")
+        let link = try #require(try netlink.link(named: port))
+        #expect(link.index != stale.index)
+        #expect(link.master == (try netlink.index(of: "br-t79")))
+        #expect(link.isUp)
+        #expect(try netlink.link(named: "vbleftpeer") == nil)
+    }
+
     @Test func containersOnAnIsolatedNetworkReachTheGatewayButNotEachOther() throws {
         let host = try TestHost()
         defer { #expect(host.tearDown() == []) }

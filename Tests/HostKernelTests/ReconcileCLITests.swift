@@ -201,7 +201,7 @@ struct ReconcileCLITests {
         let failed = creates.filter { $0["result"] as? String == "failed" }.compactMap { $0["object"] as? String }
         #expect(failed == ["Container/par3"], "\(apply.output)")
         #expect(creates.filter { $0["result"] as? String == "applied" }.count == 7)
-        #expect(creates.allSatisfy { $0["finishedMs"] is NSNumber })
+        #expect(creates.allSatisfy { $0["finishedMs"] is NSNumber && $0["durationUs"] is NSNumber })
         let running = host.runtime.list().filter { if case .running = $0.status { return true } else { return false } }
         #expect(Set(running.map(\.record.name)) == Set(names).subtracting(["par3"]))
         #expect(host.runtime.state.load("par3").map { host.runtime.isRunning($0) } != true)

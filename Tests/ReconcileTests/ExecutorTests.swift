@@ -59,6 +59,18 @@ import Testing
         #expect(outcomes.map(\.result) == Array(repeating: .applied, count: plan.count))
     }
 
+    @Test func anOutcomeHasItsMicrosecondsAndTheMillisecondsAMillisecondClockReads() throws {
+        // The clock reads microseconds: 1.9999 ms to 2.0001 ms is 200 µs,
+        // and 1 ms on a millisecond clock (as durationMs always was).
+        var readings: [UInt64] = [1_999_900, 2_000_100]
+        let plan = [Action(.container("web1"), .createContainer(web, networks: []), reason: .doesNotExist)]
+        let outcomes = Executor.apply(plan, on: FakeHost(), clock: { readings.removeFirst() })
+        let outcome = try #require(outcomes.first)
+        #expect(outcome.microseconds == 200)
+        #expect(outcome.milliseconds == 1)
+        #expect(outcome.finished == 2000)
+    }
+
     @Test func pendingRestartAndReplaceWaitForTheirFlags() {
         let plan = [
             Action(.container("web1"), .restartContainer(web, networks: []), reason: .appliedAtRestart),

@@ -277,6 +277,8 @@ def test_quiet_prints_errors_and_the_total_and_json_a_result_per_action(instance
         ("pending-restart", "Container/q2", "pending-restart"),
     ]
     assert all(isinstance(a["durationMs"], int) and a["failed"] is False for a in actions)
+    # The same in microseconds: within the millisecond clock's quantum of durationMs.
+    assert all(isinstance(a["durationUs"], int) and abs(a["durationUs"] - a["durationMs"] * 1000) < 1000 for a in actions)
     assert result.stderr == ""
 
 

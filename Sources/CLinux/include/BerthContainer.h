@@ -104,7 +104,16 @@ struct berth_container_config {
     // sysinfo responder (BerthSysinfo.h), then closes the socket.
     int virtualize_sysinfo;
     int sysinfo_socket;
+    // With netlink_to_parent set, the child's first step: a NETLINK_ROUTE
+    // socket opened in its new network namespace, sent to the parent over
+    // sync_fd (one byte 'N', the socket as SCM_RIGHTS; the byte alone when
+    // it could not open one), then closed.
+    int netlink_to_parent;
 };
+
+// The descriptor a child sent over `socket` (SCM_RIGHTS, close-on-exec):
+// -1 when the child sent its byte without one or closed the socket first.
+int berth_receive_descriptor(int socket);
 
 // Steps reported on failure (berth_step_name gives their text).
 enum berth_step {

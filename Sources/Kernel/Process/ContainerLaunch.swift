@@ -97,6 +97,10 @@ public struct ContainerLaunch: Sendable {
     /// (SysinfoResponder): the child hands sysinfo(2) to it. The caller
     /// keeps and closes it.
     public var sysinfoSocket: Int32?
+    /// The child opens a NETLINK_ROUTE socket in its new network namespace
+    /// first thing and sends it to berth (`start(withNetlink:)`): berth's
+    /// requests inside need no thread of its own to enter the namespace.
+    public var netlinkFromChild = false
 
     public init(
         rootfs: String, overlay: (lower: String, upper: String, work: String)?, hostname: String, arguments: [String],
@@ -167,6 +171,12 @@ extension ContainerLaunch {
     /// once `beforeStart` returned, so a v1 cgroup may still be made there.
     /// Returns the pid once exec succeeded.
     public func start(beforeStart: (pid_t) throws -> Void) throws -> pid_t {
+        try start(withNetlink: { pid, _ in try beforeStart(pid) })
+    }
+
+    /// `start(beforeStart:)`, `beforeStart` also given the child's netlink
+    /// socket in its network namespace (with `netlinkFromChild`).
+    public func start(withNetlink beforeStart: (pid_t, ChildNetlink?) throws -> Void) throws -> pid_t {
         let handshake = try ChildHandshake()
         let stdin = inheritsStdio ? -1 : try Syscall.open("/dev/null", O_RDONLY)
         defer { if stdin >= 0 { Syscall.close(stdin) } }
@@ -233,6 +243,7 @@ extension ContainerLaunch {
         config.parent_fds = (handshake.sync.write, handshake.report.read)
         config.virtualize_sysinfo = sysinfoSocket == nil ? 0 : 1
         config.sysinfo_socket = sysinfoSocket ?? -1
+        config.netlink_to_parent = netlinkFromChild ? 1 : 0
 
         let entry = try CgroupEntryDescriptors(cgroup)
         let pid = entry.clone { cgroup in
@@ -253,9 +264,29 @@ extension ContainerLaunch {
                         try Syscall.writeOnce(fd, Array(text.utf8), subject: "/proc/\(pid)/\(file)")
                     }
                 }
-                try beforeStart(pid)
+                try beforeStart(pid, netlinkFromChild ? ChildNetlink(channel: handshake.sync.write) : nil)
             }, waitForExit: false, command: arguments.first)
         return pid
+    }
+}
+
+/// The netlink socket a cloned child opened in its new network namespace
+/// and sent over the handshake's sync socket (ContainerLaunch's
+/// `netlinkFromChild`), received at the first ask: by then the child,
+/// which sends it first thing, has sent it.
+public final class ChildNetlink {
+    let channel: Int32
+    private var asked = false
+
+    init(channel: Int32) { self.channel = channel }
+
+    /// The socket; nil when the child sent none (it could not open one, or
+    /// died first) or it was taken already.
+    public func socket() -> NetlinkSocket? {
+        guard !asked else { return nil }
+        asked = true
+        let fd = berth_receive_descriptor(channel)
+        return fd >= 0 ? NetlinkSocket(adopting: fd) : nil
     }
 }
 
