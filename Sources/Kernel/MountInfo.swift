@@ -16,30 +16,58 @@ public struct MountInfo: Sendable, Equatable {
     public var entries: [Entry]
 
     public init(_ bytes: [UInt8]) {
-        entries = []
+        var entries: [Entry] = []
+        MountInfo.forEachLine(bytes) { fields in
+            guard fields.count > 4,
+                let dash = fields.firstIndex(where: { $0.count == 1 && bytes[$0.lowerBound] == UInt8(ascii: "-") }), dash >= 5,
+                dash + 3 < fields.count
+            else { return }
+            func text(_ range: Range<Int>) -> String { String(decoding: bytes[range], as: UTF8.self) }
+            entries.append(Entry(mountPoint: text(fields[4]), type: text(fields[dash + 1]), superOptions: text(fields[dash + 3])))
+        }
+        self.entries = entries
+    }
+
+    /// The space-separated fields of each line, at most `limit` of them,
+    /// as bounds into `bytes` (one array reused from line to line).
+    static func forEachLine(_ bytes: [UInt8], limit: Int = .max, _ body: ([Range<Int>]) -> Void) {
         var lineStart = 0
-        // Field bounds of the current line, reused.
         var fields: [Range<Int>] = []
         while lineStart < bytes.count {
             var lineEnd = lineStart
             while lineEnd < bytes.count && bytes[lineEnd] != UInt8(ascii: "\n") { lineEnd += 1 }
             fields.removeAll(keepingCapacity: true)
             var index = lineStart
-            while index < lineEnd {
+            while index < lineEnd && fields.count < limit {
                 while index < lineEnd && bytes[index] == UInt8(ascii: " ") { index += 1 }
                 let start = index
                 while index < lineEnd && bytes[index] != UInt8(ascii: " ") { index += 1 }
                 if index > start { fields.append(start..<index) }
             }
             lineStart = lineEnd + 1
-            guard fields.count > 4,
-                let dash = fields.firstIndex(where: { $0.count == 1 && bytes[$0.lowerBound] == UInt8(ascii: "-") }), dash >= 5,
-                dash + 3 < fields.count
-            else { continue }
-            func text(_ range: Range<Int>) -> String { String(decoding: bytes[range], as: UTF8.self) }
-            entries.append(Entry(mountPoint: text(fields[4]), type: text(fields[dash + 1]), superOptions: text(fields[dash + 3])))
+            body(fields)
         }
     }
 
     public init(_ text: String) { self.init(Array(text.utf8)) }
+
+    /// The same entries from /proc/PID/mounts (`SOURCE MOUNTPOINT TYPE
+    /// OPTIONS 0 0`), whose options are the mount's flags followed by its
+    /// superblock's options (what `superOptions` holds here). Observe reads
+    /// it instead of mountinfo: the kernel writes it for the same mounts
+    /// (those reachable from the process's root), with the same escapes,
+    /// without each mount's root, ids and propagation, about a quarter less
+    /// kernel time per read (7-8 us of ~31 us at 20 mounts, every running
+    /// container on every pass). Its readers look for a mount point and
+    /// type and a `max=` among the options, which the mount's flags never
+    /// spell.
+    public init(mounts bytes: [UInt8]) {
+        var entries: [Entry] = []
+        MountInfo.forEachLine(bytes, limit: 4) { fields in
+            guard fields.count == 4 else { return }
+            func text(_ range: Range<Int>) -> String { String(decoding: bytes[range], as: UTF8.self) }
+            entries.append(Entry(mountPoint: text(fields[1]), type: text(fields[2]), superOptions: text(fields[3])))
+        }
+        self.entries = entries
+    }
 }

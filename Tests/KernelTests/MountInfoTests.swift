@@ -21,4 +21,30 @@ import Testing
         #expect(MountInfo("").entries.isEmpty)
         #expect(MountInfo("a b c d e f - x").entries.isEmpty)
     }
+
+    /// /proc/PID/mounts gives the same mount points and types, and the
+    /// superblock's options after the mount's flags.
+    @Test func mountsGiveTheSameMountPointsTypesAndOptions() {
+        let text = """
+            overlay / overlay rw,relatime,lowerdir=/l,upperdir=/u,workdir=/w 0 0
+            devpts /dev/pts devpts rw,nosuid,noexec,relatime,gid=5,mode=620,ptmxmode=666,max=3 0 0
+
+            lxcfs /proc/meminfo fuse.lxcfs rw,nosuid,nodev,relatime,user_id=0,group_id=0,allow_other 0 0
+            a\\040b /x\\040y tmpfs rw 0 0
+            short line
+            """
+        let mounts = MountInfo(mounts: Array(text.utf8))
+        #expect(
+            mounts.entries == [
+                .init(mountPoint: "/", type: "overlay", superOptions: "rw,relatime,lowerdir=/l,upperdir=/u,workdir=/w"),
+                .init(mountPoint: "/dev/pts", type: "devpts", superOptions: "rw,nosuid,noexec,relatime,gid=5,mode=620,ptmxmode=666,max=3"),
+                .init(
+                    mountPoint: "/proc/meminfo", type: "fuse.lxcfs",
+                    superOptions: "rw,nosuid,nodev,relatime,user_id=0,group_id=0,allow_other"),
+                .init(mountPoint: "/x\\040y", type: "tmpfs", superOptions: "rw"),
+            ])
+        #expect(ContainerLaunch.pseudoTerminalLimit(mounts) == 3)
+        #expect(LXCFS.virtualizes(mounts))
+        #expect(MountInfo(mounts: []).entries.isEmpty)
+    }
 }
