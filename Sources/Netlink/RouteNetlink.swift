@@ -104,12 +104,11 @@ public final class RouteNetlink {
 
     public init(transport: NetlinkTransport) { self.transport = transport }
 
-    /// A client in the network namespace of process `pid` (its
-    /// /proc/PID/ns/net): a container's, seen from the host.
+    /// A client in the network namespace of process `pid` (entered through
+    /// a pidfd, else its /proc/PID/ns/net: NetlinkSocket(networkNamespaceOf:)):
+    /// a container's, seen from the host.
     public static func inNamespace(ofProcess pid: Int32) throws -> RouteNetlink {
-        let namespaceFD = try Syscall.openReadOnly("/proc/\(pid)/ns/net")
-        defer { Syscall.close(namespaceFD) }
-        return RouteNetlink(transport: try NetlinkSocket(networkNamespaceFD: namespaceFD))
+        RouteNetlink(transport: try NetlinkSocket(networkNamespaceOf: pid))
     }
 
     public convenience init() throws { self.init(transport: try NetlinkSocket()) }

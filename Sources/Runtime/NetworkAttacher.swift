@@ -444,7 +444,7 @@ public struct NetworkAttacher {
     public static func observe(
         pid: pid_t, container: ContainerObject, networks: [String: NetworkObject], ipv6: Bool, hostLinks: [String: Link]
     ) throws -> NetworkObservation {
-        let inside = RouteNetlink(transport: try NetlinkSocket(networkNamespaceOf: pid))
+        let inside = try RouteNetlink.inNamespace(ofProcess: pid)
         let layout = Dictionary(
             container.interfaceLayout(networks: networks).map { ($0.interface, $0) }, uniquingKeysWith: { first, _ in first })
         let addresses = try inside.addresses()
