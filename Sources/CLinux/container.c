@@ -29,6 +29,8 @@
 #include <unistd.h>
 #include <net/if.h>
 #include <sys/socket.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
@@ -662,6 +664,83 @@ static int enter_cgroup(const struct berth_cgroup_entry *cgroup) {
     return 0;
 }
 
+// IPv6 off in the new namespace, through its own /proc (mounted at
+// `rootfd`; /proc/sys/net is the calling task's namespace). `default`
+// alone turns it off for every interface that comes in later, the veth
+// peers berth makes there, and the kernel sets it without the RTNL lock.
+// `all` also turns it off for those in already (lo), but the kernel takes
+// the lock for it as these sysctls do: a trylock retried for as long as
+// another holds it (another start's namespace or veth), spinning a CPU.
+// 0, or -1 with errno.
+static int ipv6_off(int rootfd, int all) {
+    static const char *const keys[] = {"proc/sys/net/ipv6/conf/all/disable_ipv6",
+                                       "proc/sys/net/ipv6/conf/default/disable_ipv6"};
+    for (int i = all ? 0 : 1; i < 2; i++) {
+        int fd = open_in_root(rootfd, keys[i], O_WRONLY, 1);
+        if (fd < 0) {
+            if (errno == ENOENT) return 0;  // a kernel without IPv6
+            return -1;
+        }
+        ssize_t written = write(fd, "1", 1);
+        close(fd);
+        if (written != 1) return -1;
+    }
+    return 0;
+}
+
+// lo's ::1 removed (after lo is up; a netlink request waits for the RTNL
+// lock asleep), so a namespace started without an IPv6 address has none.
+// lo made its IPv6 state with the namespace, before any `default` write.
+// 0, or -1 with errno.
+static int loopback_drop_ipv6(void) {
+    int fd = berth_netlink_socket(NETLINK_ROUTE);
+    if (fd < 0) return -1;
+    struct {
+        struct nlmsghdr header;
+        struct ifaddrmsg address;
+        struct rtattr local;
+        unsigned char bytes[16];
+    } request;
+    memset(&request, 0, sizeof request);
+    request.header.nlmsg_len = sizeof request;
+    request.header.nlmsg_type = RTM_DELADDR;
+    request.header.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+    request.header.nlmsg_seq = 1;
+    request.address.ifa_family = AF_INET6;
+    request.address.ifa_prefixlen = 128;
+    request.address.ifa_index = 1;  // lo, in every namespace
+    request.local.rta_len = RTA_LENGTH(16);
+    request.local.rta_type = IFA_LOCAL;
+    request.bytes[15] = 1;  // ::1
+    int result = -1;
+    if (send(fd, &request, sizeof request, 0) == (ssize_t)sizeof request) {
+        union {
+            struct nlmsghdr header;
+            char bytes[256];
+        } answer;
+        ssize_t got;
+        do {
+            got = recv(fd, &answer, sizeof answer, 0);
+        } while (got < 0 && errno == EINTR);
+        if (got >= (ssize_t)(NLMSG_HDRLEN + sizeof(struct nlmsgerr)) && answer.header.nlmsg_type == NLMSG_ERROR) {
+            const struct nlmsgerr *error = (const struct nlmsgerr *)NLMSG_DATA(&answer.header);
+            // Gone already, or no IPv6 in this kernel: nothing to remove.
+            int code = -error->error;
+            if (code == 0 || code == EADDRNOTAVAIL || code == EAFNOSUPPORT || code == EOPNOTSUPP) {
+                result = 0;
+            } else {
+                errno = code;
+            }
+        } else if (got >= 0) {
+            errno = EPROTO;
+        }
+    }
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return result;
+}
+
 // A new network namespace starts with lo down; the child brings it up
 // itself (an ioctl here instead of a netlink socket opened for it from a
 // thread that joins the namespace). 0, or -1 with errno.
@@ -735,17 +814,21 @@ static int mount_overlay(const struct berth_container_config *config) {
 
 __attribute__((noreturn)) static void child_main(const struct berth_container_config *config) {
     if (detach_from_parent(config->parent_fds) != 0) fail(config, BERTH_STEP_SYNC);
-    if (config->netlink_to_parent) send_netlink_socket(config->sync_fd);
     // In a user namespace the child needs its maps (written by the parent)
-    // before it may mount anything: it waits first. Without one it builds
-    // its root while the parent makes its cgroup and network, and waits
-    // before it enters the cgroup and leaves the host's tree.
+    // before it may mount anything: it sends its netlink socket and waits
+    // first, so the veths may come in before IPv6 is off (`all` then).
+    // Without one it builds its root while the parent makes its cgroup
+    // and network, turns IPv6 off (`default`, with lo's ::1 removed) and
+    // only then sends its socket (the parent makes the veths once it has
+    // it), and waits before it enters the cgroup and leaves the host's tree.
     if (config->user_namespace) {
+        if (config->netlink_to_parent) send_netlink_socket(config->sync_fd);
         if (wait_for_go(config->sync_fd) != 0) fail(config, BERTH_STEP_SYNC);
         if (enter_cgroup(&config->cgroup) != 0) fail(config, BERTH_STEP_CGROUP);
         if (become_namespace_root() != 0) fail(config, BERTH_STEP_IDENTITY);
     }
     if (loopback_up() != 0) fail(config, BERTH_STEP_LOOPBACK);
+    if (config->disable_ipv6 && !config->user_namespace && loopback_drop_ipv6() != 0) fail(config, BERTH_STEP_LOOPBACK);
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) fail(config, BERTH_STEP_PROPAGATION);
 
     umask(0);
@@ -757,24 +840,13 @@ __attribute__((noreturn)) static void child_main(const struct berth_container_co
     if (rootfd < 0) fail(config, BERTH_STEP_ROOT_OPEN);
 
     mount_on_dir(config, rootfd, "proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, BERTH_STEP_PROC);
+    // Before /proc/sys turns read-only.
+    if (config->disable_ipv6 && ipv6_off(rootfd, config->user_namespace) != 0) fail(config, BERTH_STEP_SYSCTL);
+    if (config->netlink_to_parent && !config->user_namespace) send_netlink_socket(config->sync_fd);
     mount_on_dir(config, rootfd, "sys", "sysfs", "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL,
                  BERTH_STEP_SYS);
     bind_over_proc(config, rootfd);
     make_dev(config, rootfd);
-    if (config->disable_ipv6) {
-        // The namespace's own /proc/sys/net, before /proc/sys turns read-only.
-        static const char *const keys[] = {"proc/sys/net/ipv6/conf/all/disable_ipv6",
-                                           "proc/sys/net/ipv6/conf/default/disable_ipv6", NULL};
-        for (const char *const *key = keys; *key; key++) {
-            int fd = open_in_root(rootfd, *key, O_WRONLY, 1);
-            if (fd < 0) {
-                if (errno == ENOENT) continue;  // a kernel without IPv6
-                fail(config, BERTH_STEP_SYSCTL);
-            }
-            if (write(fd, "1", 1) != 1) fail(config, BERTH_STEP_SYSCTL);
-            close(fd);
-        }
-    }
     for (int i = 0; i < config->bind_count; i++) {
         const struct berth_bind_mount *bind = &config->binds[i];
         const char *inside = bind->destination;

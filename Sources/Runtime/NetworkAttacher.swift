@@ -2,6 +2,7 @@ import Kernel
 import Logging
 import Model
 import Netlink
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -16,6 +17,13 @@ public struct NetworkAttacher {
     let logger: Logger
     /// Where created bridges are recorded (ownership: only those are deleted).
     var state: StateStore?
+
+    /// Held by a start's attach: the RTNL lock is the kernel's one lock
+    /// for every link change, so one start of a parallel apply waits here
+    /// asleep while another's are under way, rather than in the host end's
+    /// `disable_ipv6` write, which the kernel retries at once for as long
+    /// as another holds the RTNL lock (a spinning CPU).
+    static let attaching = Mutex(())
 
     public init(logger: Logger, state: StateStore? = nil) {
         self.logger = logger
@@ -271,7 +279,9 @@ public struct NetworkAttacher {
         // Nothing to attach: the new namespace's lo the child brings up itself.
         let attachments = container.spec.networks
         guard !attachments.isEmpty else { return }
-        try converge(pid: pid, container: container, networks: networks, ipv6: container.spec.usesIPv6, fresh: true, inside: inside)
+        try NetworkAttacher.attaching.withLock { _ in
+            try converge(pid: pid, container: container, networks: networks, ipv6: container.spec.usesIPv6, fresh: true, inside: inside)
+        }
         logger.info("networks attached", metadata: ["container": "\(container.metadata.name)", "networks": "\(NetworkAttacher.listed(attachments))"])
     }
 

@@ -121,7 +121,11 @@ struct ContainerNetworkTests {
         ])
         try host.runtime.updateNetworks(container, networks: [front, back])
         #expect(reachable("10.82.0.10"))
-        #expect(try addressesInside(pid: pid)["eth1"] == ["10.82.0.10/24"])
+        // No IPv6 address in the manifest: none inside, not even on lo or on
+        // the interface attached live (no link-local one either).
+        let attached = try addressesInside(pid: pid)
+        #expect(attached["eth1"] == ["10.82.0.10/24"])
+        #expect(attached["lo"] == ["127.0.0.1/8"])
         #expect(try host.runtime.exec("live1", command: ping) == 0)
         let netlink = try RouteNetlink()
         let backPort = NetworkAttacher.hostInterfaceName(container: "live1", network: "liveback")

@@ -129,7 +129,8 @@ struct ContainerRuntimeTests {
         let script =
             "cat /proc/self/uid_map > /tmp/map; id -u > /tmp/uid; stat -c %u /bin/busybox > /tmp/owner; "
             + "echo hi > /root/made; mknod /tmp/node c 1 3 2>/dev/null; echo $? > /tmp/mknod; "
-            + "cat /dev/null && echo ok > /tmp/devnull; exec sleep 300"
+            + "cat /dev/null && echo ok > /tmp/devnull; ip -o -6 addr | wc -l > /tmp/inet6; "
+            + "cat /proc/sys/net/ipv6/conf/eth0/disable_ipv6 > /tmp/v6off; exec sleep 300"
         let container = host.container("userns1", command: ["/bin/sh", "-c", script]) { spec in
             spec.userNamespace = UserNamespaceSpec(uidMap: [IDRange(containerID: 0, hostID: 200_000, size: 65536)])
             spec.networks = [NetworkAttachment(network: "usernet", addresses: [address])]
@@ -142,6 +143,9 @@ struct ContainerRuntimeTests {
         #expect(host.written("userns1", "/tmp/owner") == "0")
         #expect(host.written("userns1", "/tmp/mknod") != "0")
         #expect(host.written("userns1", "/tmp/devnull") == "ok")
+        // No IPv6 address in the manifest: IPv6 off inside, its veth's too.
+        #expect(host.written("userns1", "/tmp/v6off") == "1")
+        #expect(host.written("userns1", "/tmp/inet6") == "0")
         // Outside: the init and its files belong to host uid 200000, not root.
         let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
         #expect(status.split(separator: "\n").first { $0.hasPrefix("Uid:") }?.split(separator: "\t").dropFirst().first == "200000")
