@@ -688,74 +688,80 @@ static int ipv6_off(int rootfd, int all) {
     return 0;
 }
 
-// lo's ::1 removed (after lo is up; a netlink request waits for the RTNL
-// lock asleep), so a namespace started without an IPv6 address has none.
-// lo made its IPv6 state with the namespace, before any `default` write.
-// 0, or -1 with errno.
-static int loopback_drop_ipv6(void) {
-    int fd = berth_netlink_socket(NETLINK_ROUTE);
+// A new network namespace starts with lo down; the child brings it up
+// itself, and with `drop_ipv6` removes the ::1 lo gets then (lo made its
+// IPv6 state with the namespace, before any `default` write): a namespace
+// started without an IPv6 address has none. One netlink datagram with
+// both requests, each waiting for the RTNL lock asleep (lo's own
+// disable_ipv6, or `all`, would be a sysctl write that retries its
+// trylock, spinning, while another start holds the lock). lo is index 1
+// in every namespace. 0, or -1 with errno.
+static int loopback_up(int drop_ipv6) {
+    int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
     if (fd < 0) return -1;
     struct {
         struct nlmsghdr header;
+        struct ifinfomsg link;
+        struct nlmsghdr drop_header;
         struct ifaddrmsg address;
         struct rtattr local;
         unsigned char bytes[16];
     } request;
     memset(&request, 0, sizeof request);
-    request.header.nlmsg_len = sizeof request;
-    request.header.nlmsg_type = RTM_DELADDR;
+    request.header.nlmsg_len = NLMSG_LENGTH(sizeof(struct ifinfomsg));
+    request.header.nlmsg_type = RTM_NEWLINK;
     request.header.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
     request.header.nlmsg_seq = 1;
+    request.link.ifi_family = AF_UNSPEC;
+    request.link.ifi_index = 1;
+    request.link.ifi_flags = IFF_UP;
+    request.link.ifi_change = IFF_UP;
+    request.drop_header.nlmsg_len = NLMSG_LENGTH(sizeof(struct ifaddrmsg) + RTA_LENGTH(16));
+    request.drop_header.nlmsg_type = RTM_DELADDR;
+    request.drop_header.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+    request.drop_header.nlmsg_seq = 2;
     request.address.ifa_family = AF_INET6;
     request.address.ifa_prefixlen = 128;
-    request.address.ifa_index = 1;  // lo, in every namespace
+    request.address.ifa_index = 1;
     request.local.rta_len = RTA_LENGTH(16);
     request.local.rta_type = IFA_LOCAL;
     request.bytes[15] = 1;  // ::1
-    int result = -1;
-    if (send(fd, &request, sizeof request, 0) == (ssize_t)sizeof request) {
+    size_t length = drop_ipv6 ? sizeof request : request.header.nlmsg_len;
+    int expected = drop_ipv6 ? 2 : 1;
+    int result = send(fd, &request, length, 0) == (ssize_t)length ? 0 : -1;
+    while (result == 0 && expected > 0) {
         union {
             struct nlmsghdr header;
-            char bytes[256];
+            char bytes[512];
         } answer;
         ssize_t got;
         do {
             got = recv(fd, &answer, sizeof answer, 0);
         } while (got < 0 && errno == EINTR);
-        if (got >= (ssize_t)(NLMSG_HDRLEN + sizeof(struct nlmsgerr)) && answer.header.nlmsg_type == NLMSG_ERROR) {
-            const struct nlmsgerr *error = (const struct nlmsgerr *)NLMSG_DATA(&answer.header);
-            // Gone already, or no IPv6 in this kernel: nothing to remove.
-            int code = -error->error;
-            if (code == 0 || code == EADDRNOTAVAIL || code == EAFNOSUPPORT || code == EOPNOTSUPP) {
-                result = 0;
-            } else {
+        if (got < 0) {
+            result = -1;
+            break;
+        }
+        int left = (int)got;
+        for (struct nlmsghdr *header = &answer.header; NLMSG_OK(header, left); header = NLMSG_NEXT(header, left)) {
+            if (header->nlmsg_type != NLMSG_ERROR || header->nlmsg_len < NLMSG_LENGTH(sizeof(struct nlmsgerr))) continue;
+            expected--;
+            int code = -((const struct nlmsgerr *)NLMSG_DATA(header))->error;
+            // ::1 gone already, or no IPv6 in this kernel: nothing to remove.
+            int tolerated = header->nlmsg_seq == 2 && (code == EADDRNOTAVAIL || code == EAFNOSUPPORT || code == EOPNOTSUPP);
+            if (code != 0 && !tolerated) {
                 errno = code;
+                result = -1;
             }
-        } else if (got >= 0) {
+        }
+        if (got == 0) {
             errno = EPROTO;
+            result = -1;
         }
     }
     int saved = errno;
     close(fd);
     errno = saved;
-    return result;
-}
-
-// A new network namespace starts with lo down; the child brings it up
-// itself (an ioctl here instead of a netlink socket opened for it from a
-// thread that joins the namespace). 0, or -1 with errno.
-static int loopback_up(void) {
-    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return -1;
-    struct ifreq request;
-    memset(&request, 0, sizeof request);
-    memcpy(request.ifr_name, "lo", 3);
-    int result = ioctl(fd, SIOCGIFFLAGS, &request);
-    if (result == 0 && !(request.ifr_flags & IFF_UP)) {
-        request.ifr_flags |= IFF_UP;
-        result = ioctl(fd, SIOCSIFFLAGS, &request);
-    }
-    close(fd);
     return result;
 }
 
@@ -827,8 +833,8 @@ __attribute__((noreturn)) static void child_main(const struct berth_container_co
         if (enter_cgroup(&config->cgroup) != 0) fail(config, BERTH_STEP_CGROUP);
         if (become_namespace_root() != 0) fail(config, BERTH_STEP_IDENTITY);
     }
-    if (loopback_up() != 0) fail(config, BERTH_STEP_LOOPBACK);
-    if (config->disable_ipv6 && !config->user_namespace && loopback_drop_ipv6() != 0) fail(config, BERTH_STEP_LOOPBACK);
+    // With a user namespace `all` turns IPv6 off, lo's too (ipv6_off).
+    if (loopback_up(config->disable_ipv6 && !config->user_namespace) != 0) fail(config, BERTH_STEP_LOOPBACK);
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) fail(config, BERTH_STEP_PROPAGATION);
 
     umask(0);
