@@ -664,19 +664,18 @@ static int enter_cgroup(const struct berth_cgroup_entry *cgroup) {
     return 0;
 }
 
-// IPv6 off in the new namespace, through its own /proc (mounted at
-// `rootfd`; /proc/sys/net is the calling task's namespace). `default`
-// alone turns it off for every interface that comes in later, the veth
-// peers berth makes there, and the kernel sets it without the RTNL lock.
-// `all` also turns it off for those in already (lo), but the kernel takes
-// the lock for it as these sysctls do: a trylock retried for as long as
-// another holds it (another start's namespace or veth), spinning a CPU.
-// 0, or -1 with errno.
-static int ipv6_off(int rootfd, int all) {
-    static const char *const keys[] = {"proc/sys/net/ipv6/conf/all/disable_ipv6",
-                                       "proc/sys/net/ipv6/conf/default/disable_ipv6"};
+// IPv6 off in the new namespace, through its own proc (`procfd`, the
+// root of a proc mount; /proc/sys/net is the calling task's namespace).
+// `default` alone turns it off for every interface that comes in later,
+// the veth peers berth makes there, and the kernel sets it without the
+// RTNL lock. `all` also turns it off for those in already, but the kernel
+// takes the lock for it as these sysctls do: a trylock retried for as
+// long as another holds it (another start's namespace or veth), spinning
+// a CPU. 0, or -1 with errno.
+static int ipv6_off(int procfd, int all) {
+    static const char *const keys[] = {"sys/net/ipv6/conf/all/disable_ipv6", "sys/net/ipv6/conf/default/disable_ipv6"};
     for (int i = all ? 0 : 1; i < 2; i++) {
-        int fd = open_in_root(rootfd, keys[i], O_WRONLY, 1);
+        int fd = open_in_root(procfd, keys[i], O_WRONLY, 1);
         if (fd < 0) {
             if (errno == ENOENT) return 0;  // a kernel without IPv6
             return -1;
@@ -688,10 +687,29 @@ static int ipv6_off(int rootfd, int all) {
     return 0;
 }
 
+// The container's proc, made before its root is mounted and not yet
+// attached anywhere (the new mount API): a mount fd, or -1 with errno.
+// Nothing propagates from a detached mount; it is moved onto the root's
+// /proc later, so the container has the one proc mount as before.
+static int detached_proc(void) {
+    int context = fsopen("proc", FSOPEN_CLOEXEC);
+    if (context < 0) return -1;
+    int mount_fd = -1;
+    // "proc" as its source, as mount(2)'s: /proc/PID/mounts reads the same.
+    if (fsconfig(context, FSCONFIG_SET_STRING, "source", "proc", 0) == 0 &&
+        fsconfig(context, FSCONFIG_CMD_CREATE, NULL, NULL, 0) == 0)
+        mount_fd = fsmount(context, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+    int saved = errno;
+    close(context);
+    errno = saved;
+    return mount_fd;
+}
+
 // A new network namespace starts with lo down; the child brings it up
 // itself, and with `drop_ipv6` removes the ::1 lo gets then (lo made its
 // IPv6 state with the namespace, before any `default` write): a namespace
-// started without an IPv6 address has none. One netlink datagram with
+// started without an IPv6 address has none (with `all` written too, as in
+// a user namespace, it is gone already). One netlink datagram with
 // both requests, each waiting for the RTNL lock asleep (lo's own
 // disable_ipv6, or `all`, would be a sysctl write that retries its
 // trylock, spinning, while another start holds the lock). lo is index 1
@@ -820,21 +838,31 @@ static int mount_overlay(const struct berth_container_config *config) {
 
 __attribute__((noreturn)) static void child_main(const struct berth_container_config *config) {
     if (detach_from_parent(config->parent_fds) != 0) fail(config, BERTH_STEP_SYNC);
-    // In a user namespace the child needs its maps (written by the parent)
-    // before it may mount anything: it sends its netlink socket and waits
-    // first, so the veths may come in before IPv6 is off (`all` then).
-    // Without one it builds its root while the parent makes its cgroup
-    // and network, turns IPv6 off (`default`, with lo's ::1 removed) and
-    // only then sends its socket (the parent makes the veths once it has
-    // it), and waits before it enters the cgroup and leaves the host's tree.
+    // The parent makes the veths once it has the child's netlink socket.
+    // Without a user namespace the child first turns IPv6 off for what
+    // comes in (`default`, through its proc made early), then sends it.
+    // In a user namespace it needs its maps (written by the parent) before
+    // it may mount anything: it sends its socket and waits first, and the
+    // veths may come in before IPv6 is off (`all` then, later). Without
+    // one it builds its root while the parent makes its cgroup and
+    // network, and waits before it enters the cgroup and leaves the host.
+    int early_proc = -1;
+    int ipv6_all = config->user_namespace;
+    if (config->netlink_to_parent && config->disable_ipv6 && !config->user_namespace) {
+        early_proc = detached_proc();
+        if (early_proc < 0) {
+            ipv6_all = 1;  // no new mount API: as with a user namespace
+        } else if (ipv6_off(early_proc, 0) != 0) {
+            fail(config, BERTH_STEP_SYSCTL);
+        }
+    }
+    if (config->netlink_to_parent) send_netlink_socket(config->sync_fd);
     if (config->user_namespace) {
-        if (config->netlink_to_parent) send_netlink_socket(config->sync_fd);
         if (wait_for_go(config->sync_fd) != 0) fail(config, BERTH_STEP_SYNC);
         if (enter_cgroup(&config->cgroup) != 0) fail(config, BERTH_STEP_CGROUP);
         if (become_namespace_root() != 0) fail(config, BERTH_STEP_IDENTITY);
     }
-    // With a user namespace `all` turns IPv6 off, lo's too (ipv6_off).
-    if (loopback_up(config->disable_ipv6 && !config->user_namespace) != 0) fail(config, BERTH_STEP_LOOPBACK);
+    if (loopback_up(config->disable_ipv6) != 0) fail(config, BERTH_STEP_LOOPBACK);
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) fail(config, BERTH_STEP_PROPAGATION);
 
     umask(0);
@@ -845,10 +873,21 @@ __attribute__((noreturn)) static void child_main(const struct berth_container_co
     int rootfd = open(config->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (rootfd < 0) fail(config, BERTH_STEP_ROOT_OPEN);
 
-    mount_on_dir(config, rootfd, "proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, BERTH_STEP_PROC);
-    // Before /proc/sys turns read-only.
-    if (config->disable_ipv6 && ipv6_off(rootfd, config->user_namespace) != 0) fail(config, BERTH_STEP_SYSCTL);
-    if (config->netlink_to_parent && !config->user_namespace) send_netlink_socket(config->sync_fd);
+    if (early_proc >= 0) {
+        int fd = ensure_dir(rootfd, "proc");
+        if (fd < 0 || move_mount(early_proc, "", fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) != 0)
+            fail(config, BERTH_STEP_PROC);
+        close(fd);
+        close(early_proc);
+    } else {
+        mount_on_dir(config, rootfd, "proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, BERTH_STEP_PROC);
+        // Before /proc/sys turns read-only.
+        if (config->disable_ipv6) {
+            int procfd = open_in_root(rootfd, "proc", O_PATH | O_DIRECTORY, 1);
+            if (procfd < 0 || ipv6_off(procfd, ipv6_all) != 0) fail(config, BERTH_STEP_SYSCTL);
+            close(procfd);
+        }
+    }
     mount_on_dir(config, rootfd, "sys", "sysfs", "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL,
                  BERTH_STEP_SYS);
     bind_over_proc(config, rootfd);
