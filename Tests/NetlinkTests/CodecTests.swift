@@ -384,3 +384,118 @@ final class ScriptedDiag: NetlinkTransport {
     }
     func receive() throws -> [UInt8] { pending }
 }
+
+/// Another namespace read through its id (IFLA_/IFA_TARGET_NETNSID) and its
+/// default routes from /proc/PID/net (NetworkAttacher.observe).
+@Suite struct TargetNamespaceTests {
+    /// A dump's answers to the request's sequence, then NLMSG_DONE.
+    static func answers(_ type: UInt16, _ payloads: [[UInt8]]) -> ([UInt8]) -> [UInt8] {
+        { request in
+            let sequence = request.readLittleEndian(UInt32.self, at: 8) ?? 0
+            return payloads.flatMap { NetlinkMessage(type: type, flags: Netlink.NLM_F_MULTI, sequence: sequence, payload: $0).encoded() }
+                + NetlinkMessage(type: Netlink.NLMSG_DONE, flags: Netlink.NLM_F_MULTI, sequence: sequence, payload: [0, 0, 0, 0]).encoded()
+        }
+    }
+
+    static func link(_ name: String, index: Int32, target: Int32?, disableIPv6: UInt32? = nil) -> [UInt8] {
+        var attributes = [Attribute.string(Netlink.IFLA_IFNAME, name)]
+        if let target { attributes.append(.u32(Netlink.IFLA_TARGET_NETNSID, UInt32(bitPattern: target))) }
+        if let disableIPv6 {
+            // IFLA_AF_SPEC { AF_INET6 { IFLA_INET6_CONF: s32[DEVCONF_MAX] } }
+            var settings = [UInt8](repeating: 0, count: 4 * 40)
+            settings[4 * Netlink.DEVCONF_DISABLE_IPV6] = UInt8(disableIPv6)
+            let inet6 = Attribute(UInt16(Netlink.AF_INET6), Attribute.encode([Attribute(Netlink.IFLA_INET6_CONF, settings)]))
+            attributes.append(Attribute(Netlink.IFLA_AF_SPEC, Attribute.encode([inet6])))
+        }
+        return InterfaceInfo(index: index).encoded() + Attribute.encode(attributes)
+    }
+
+    @Test func aDumpOfAnotherNamespaceSaysWhereIPv6IsOff() throws {
+        let transport = ScriptedTransport([
+            Self.answers(
+                Netlink.RTM_NEWLINK,
+                [
+                    Self.link("lo", index: 1, target: 3, disableIPv6: 1), Self.link("eth0", index: 2, target: 3, disableIPv6: 0),
+                    Self.link("eth1", index: 3, target: 3),
+                ])
+        ])
+        let links = try #require(try RouteNetlink(transport: transport).links(inNamespace: 3))
+        #expect(links.map(\.ipv6Disabled) == [true, false, nil])
+    }
+
+    @Test func theNamespaceIdOfAProcessIsAskedByPid() throws {
+        let transport = ScriptedTransport([
+            { request in
+                let sequence = request.readLittleEndian(UInt32.self, at: 8) ?? 0
+                let payload = [UInt8](repeating: 0, count: 4) + Attribute.encode([.u32(Netlink.NETNSA_NSID, 7)])
+                return NetlinkMessage(type: Netlink.RTM_NEWNSID, flags: 0, sequence: sequence, payload: payload).encoded()
+            },
+            { request in
+                let sequence = request.readLittleEndian(UInt32.self, at: 8) ?? 0
+                let payload = [UInt8](repeating: 0, count: 4) + Attribute.encode([.u32(Netlink.NETNSA_NSID, UInt32(bitPattern: -1))])
+                return NetlinkMessage(type: Netlink.RTM_NEWNSID, flags: 0, sequence: sequence, payload: payload).encoded()
+            },
+        ])
+        let client = RouteNetlink(transport: transport)
+        #expect(try client.namespaceID(ofProcess: 4242) == 7)
+        // RTM_GETNSID, an rtgenmsg padded to 4 bytes, then NETNSA_PID.
+        let request = try #require(NetlinkMessage.decode(transport.sent[0])?.first)
+        #expect(request.type == Netlink.RTM_GETNSID)
+        #expect(Array(request.payload) == [0, 0, 0, 0] + Attribute.encode([.u32(Netlink.NETNSA_PID, 4242)]))
+        // None assigned (NETNSA_NSID_NOT_ASSIGNED).
+        #expect(try client.namespaceID(ofProcess: 4242) == nil)
+    }
+
+    @Test func aDumpOfAnotherNamespaceIsTakenOnlyWhenEachAnswerNamesIt() throws {
+        let transport = ScriptedTransport([
+            Self.answers(Netlink.RTM_NEWLINK, [Self.link("lo", index: 1, target: 3), Self.link("eth0", index: 2, target: 3)]),
+            // A kernel that ignored the id answers for its own namespace.
+            Self.answers(Netlink.RTM_NEWLINK, [Self.link("lo", index: 1, target: nil), Self.link("br0", index: 2, target: nil)]),
+        ])
+        let client = RouteNetlink(transport: transport)
+        #expect(try client.links(inNamespace: 3)?.map(\.name) == ["lo", "eth0"])
+        let request = try #require(NetlinkMessage.decode(transport.sent[0])?.first)
+        #expect(Array(request.payload) == InterfaceInfo().encoded() + Attribute.encode([.u32(Netlink.IFLA_TARGET_NETNSID, 3)]))
+        #expect(try client.links(inNamespace: 3) == nil)
+    }
+
+    @Test func addressesOfAnotherNamespaceCarryItsId() throws {
+        func address(_ bytes: [UInt8], index: UInt32, target: Int32?) -> [UInt8] {
+            var attributes = [Attribute(Netlink.IFA_LOCAL, bytes)]
+            if let target { attributes.append(.u32(Netlink.IFA_TARGET_NETNSID, UInt32(bitPattern: target))) }
+            return AddressInfo(family: Netlink.AF_INET, prefixLength: 16, index: index).encoded() + Attribute.encode(attributes)
+        }
+        let transport = ScriptedTransport([
+            Self.answers(Netlink.RTM_NEWADDR, [address([10, 80, 0, 2], index: 2, target: 5)]),
+            Self.answers(Netlink.RTM_NEWADDR, [address([10, 80, 0, 2], index: 2, target: nil)]),
+        ])
+        let client = RouteNetlink(transport: transport)
+        let seen = try #require(try client.addresses(inNamespace: 5))
+        #expect(seen.map(\.index) == [2])
+        #expect(seen.map(\.cidr.description) == ["10.80.0.2/16"])
+        let request = try #require(NetlinkMessage.decode(transport.sent[0])?.first)
+        #expect(
+            Array(request.payload)
+                == AddressInfo(family: Netlink.AF_UNSPEC, prefixLength: 0, index: 0).encoded()
+                + Attribute.encode([.u32(Netlink.IFA_TARGET_NETNSID, 5)]))
+        #expect(try client.addresses(inNamespace: 5) == nil)
+    }
+
+    @Test func theIPv4DefaultGatewaysComeFromProcNetRoute() {
+        // Each line padded with spaces, as the kernel pads it.
+        let pad = String(repeating: " ", count: 40)
+        let text = [
+            "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT",
+            "eth0\t00000000\t0100500A\t0003\t0\t0\t0\t00000000\t0\t0\t0",
+            "eth0\t00000000\t0200500A\t0003\t0\t0\t100\t00000000\t0\t0\t0",
+            "eth1\t00000000\t00000000\t0001\t0\t0\t0\t00000000\t0\t0\t0",
+            "eth0\t0000500A\t00000000\t0001\t0\t0\t0\t0000FFFF\t0\t0\t0",
+            "eth0\t0000500A\t0300500A\t0003\t0\t0\t0\t0000FFFF\t0\t0\t0",
+        ].map { $0 + pad + "\n" }.joined()
+        // Two default routes via a gateway; the one without a gateway and the subnets' are not.
+        #expect(RouteNetlink.defaultGateways(procRoute: Array(text.utf8))?.map(\.description) == ["10.80.0.1", "10.80.0.2"])
+        #expect(RouteNetlink.defaultGateways(procRoute: Array("Iface\tDestination\tGateway \tFlags\n".utf8)) == [])
+        #expect(RouteNetlink.defaultGateways(procRoute: Array("something else\n".utf8)) == nil)
+        #expect(RouteNetlink.defaultGateways(procRoute: Array("Iface\tDestination\tGateway \tFlags\neth0\tzz\n".utf8)) == nil)
+    }
+}
