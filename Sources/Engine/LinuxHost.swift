@@ -127,8 +127,7 @@ public struct LinuxHost: HostRuntime {
             networks: Dictionary(desired.networks.map { ($0.metadata.name, $0) }, uniquingKeysWith: { first, _ in first }),
             // The CPUs a container without a set of its own gets: read once.
             inheritedCPUs: parent.flatMap { try? $0.appending("x") }.flatMap { runtime.cgroups.inheritedCPUs($0) },
-            hostLinks: Dictionary(hostLinks.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first }),
-            netlink: RouteNetlinkPool())
+            hostLinks: Dictionary(hostLinks.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first }))
         var known: Set<String> = []
         for slot in observeContainers(context) {
             switch slot {
@@ -224,9 +223,6 @@ public struct LinuxHost: HostRuntime {
         var networks: [String: NetworkObject]
         var inheritedCPUs: String?
         var hostLinks: [String: Link]
-        /// Sockets in berth's namespace, through which the workers read the
-        /// containers' namespaces (NetworkAttacher.observe).
-        var netlink: RouteNetlinkPool
     }
 
     /// One container's observation: nothing (no record), only its name (a
@@ -267,7 +263,7 @@ public struct LinuxHost: HostRuntime {
             if !container.spec.networks.isEmpty || !(record.spec?.networks ?? []).isEmpty {
                 network = try? NetworkAttacher.observe(
                     pid: pid, container: container, networks: context.networks, ipv6: record.ipv6 ?? record.spec?.usesIPv6 ?? false,
-                    hostLinks: context.hostLinks, host: context.netlink)
+                    hostLinks: context.hostLinks)
             }
             if record.spec?.firewall != nil || record.firewallFingerprint != nil {
                 do {

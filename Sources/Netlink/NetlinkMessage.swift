@@ -78,12 +78,6 @@ public enum Netlink {
     public static let RTM_NEWROUTE: UInt16 = 24
     public static let RTM_DELROUTE: UInt16 = 25
     public static let RTM_GETROUTE: UInt16 = 26
-    public static let RTM_NEWNSID: UInt16 = 88
-    public static let RTM_GETNSID: UInt16 = 90
-
-    // Namespace id attributes (NETNSA_*, linux/net_namespace.h).
-    public static let NETNSA_NSID: UInt16 = 1
-    public static let NETNSA_PID: UInt16 = 2
 
     // Link attributes (IFLA_*).
     public static let IFLA_ADDRESS: UInt16 = 1
@@ -98,14 +92,9 @@ public enum Netlink {
     public static let IFLA_STATS64: UInt16 = 23
     public static let IFLA_AF_SPEC: UInt16 = 26
     public static let IFLA_INET6_ADDR_GEN_MODE: UInt16 = 8
-    /// AF_INET6's device settings in IFLA_AF_SPEC: an s32 per DEVCONF_ index.
-    public static let IFLA_INET6_CONF: UInt16 = 2
-    public static let DEVCONF_DISABLE_IPV6 = 26
     public static let IN6_ADDR_GEN_MODE_NONE: UInt8 = 1
     public static let IFLA_LINKINFO: UInt16 = 18
     public static let IFLA_NET_NS_FD: UInt16 = 28
-    /// A link dump of another namespace, named by its id in the socket's.
-    public static let IFLA_TARGET_NETNSID: UInt16 = 46
     public static let IFLA_INFO_KIND: UInt16 = 1
     public static let IFLA_INFO_DATA: UInt16 = 2
     /// IFLA_BR_MCAST_SNOOPING in a bridge's IFLA_INFO_DATA (u8).
@@ -116,8 +105,6 @@ public enum Netlink {
     public static let IFA_ADDRESS: UInt16 = 1
     public static let IFA_LOCAL: UInt16 = 2
     public static let IFA_BROADCAST: UInt16 = 4
-    /// An address dump of another namespace, named by its id in the socket's.
-    public static let IFA_TARGET_NETNSID: UInt16 = 10
 
     // Route attributes (RTA_*).
     public static let RTA_DST: UInt16 = 1

@@ -1,6 +1,5 @@
 import Kernel
 import Model
-import Synchronization
 
 /// The transport under the rtnetlink client: the kernel's socket, or a fake
 /// in tests.
@@ -41,13 +40,6 @@ public struct Link: Equatable, Sendable {
     public var group: UInt32?
     /// Its counters (IFLA_STATS64; nil: the kernel sent none).
     public var statistics: LinkStatistics?
-    /// The namespace id a dump of another namespace named (its
-    /// IFLA_TARGET_NETNSID, which the kernel puts in each answer).
-    public var targetNamespace: Int32?
-    /// Whether IPv6 is off on it (its IPv6 settings' disable_ipv6; nil:
-    /// not read, or the kernel sent no IPv6 settings). Read only by
-    /// `links(inNamespace:)`.
-    public var ipv6Disabled: Bool?
     public var isUp: Bool { flags & Netlink.IFF_UP != 0 }
 }
 
@@ -454,34 +446,7 @@ public final class RouteNetlink {
         try dump(Netlink.RTM_GETLINK, InterfaceInfo().encoded(), operation: "dump links").compactMap(RouteNetlink.decodeLink)
     }
 
-    /// The id this socket's network namespace has for the namespace of
-    /// process `pid` (RTM_GETNSID by pid); nil when it has none. The kernel
-    /// gives one when a link's peer is there (a container's veth: its
-    /// host end's IFLA_LINK_NETNSID); it is not made here.
-    public func namespaceID(ofProcess pid: Int32) throws -> Int32? {
-        let payload = [Netlink.AF_UNSPEC, 0, 0, 0] + Attribute.encode([.u32(Netlink.NETNSA_PID, UInt32(bitPattern: pid))])
-        let reply = try get((Netlink.RTM_GETNSID, 0, payload), operation: "namespace id")
-        guard reply.type == Netlink.RTM_NEWNSID, reply.payload.count >= 4, let attributes = Attribute.decode(reply.payload[4...]),
-            let id = attributes.first(where: { $0.type == Netlink.NETNSA_NSID })?.u32Value.map({ Int32(bitPattern: $0) }), id >= 0
-        else { return nil }
-        return id
-    }
-
-    /// RTM_GETLINK dump of the namespace this socket's knows as `id`
-    /// (IFLA_TARGET_NETNSID, Linux 4.20): no socket in it, nor a setns.
-    /// Nil when an answer does not carry the id back (a kernel that
-    /// ignored it answers with this namespace's links).
-    public func links(inNamespace id: Int32) throws -> [Link]? {
-        let payload = InterfaceInfo().encoded() + Attribute.encode([.u32(Netlink.IFLA_TARGET_NETNSID, UInt32(bitPattern: id))])
-        let links = try dump(Netlink.RTM_GETLINK, payload, operation: "dump links").compactMap {
-            RouteNetlink.decodeLink($0, ipv6Settings: true)
-        }
-        return links.allSatisfy({ $0.targetNamespace == id }) ? links : nil
-    }
-
-    static func decodeLink(_ message: NetlinkMessage) -> Link? { decodeLink(message, ipv6Settings: false) }
-
-    static func decodeLink(_ message: NetlinkMessage, ipv6Settings: Bool) -> Link? {
+    static func decodeLink(_ message: NetlinkMessage) -> Link? {
         guard message.type == Netlink.RTM_NEWLINK, let info = InterfaceInfo.decode(message.payload),
             let attributes = Attribute.decode(message.payload[InterfaceInfo.size...])
         else { return nil }
@@ -495,12 +460,6 @@ public final class RouteNetlink {
             case Netlink.IFLA_GROUP: link.group = attribute.u32Value
             case Netlink.IFLA_STATS64: link.statistics = LinkStatistics(stats64: attribute.value)
             case Netlink.IFLA_MASTER: link.master = attribute.u32Value.map { Int32(bitPattern: $0) }
-            case Netlink.IFLA_TARGET_NETNSID: link.targetNamespace = attribute.u32Value.map { Int32(bitPattern: $0) }
-            case Netlink.IFLA_AF_SPEC where ipv6Settings:
-                // AF_INET6's IFLA_INET6_CONF: the device's settings, an s32 each by DEVCONF_ index.
-                let inet6 = Attribute.decode(attribute.value[...])?.first { $0.type == UInt16(Netlink.AF_INET6) }
-                let settings = inet6.flatMap { Attribute.decode($0.value[...]) }?.first { $0.type == Netlink.IFLA_INET6_CONF }
-                link.ipv6Disabled = settings?.value.readLittleEndian(UInt32.self, at: 4 * Netlink.DEVCONF_DISABLE_IPV6).map { $0 != 0 }
             case Netlink.IFLA_LINKINFO:
                 link.kind = Attribute.decode(attribute.value[...])?.first { $0.type == Netlink.IFLA_INFO_KIND }?.stringValue
             default: break
@@ -544,67 +503,19 @@ public final class RouteNetlink {
     /// when `index` is given (the socket asks for strict checking, so the
     /// kernel filters).
     public func addresses(index: Int32? = nil) throws -> [(index: Int32, cidr: CIDR)] {
-        // Without a namespace id the answers carry none: never nil.
-        try addresses(index: index, namespace: nil) ?? []
-    }
-
-    /// RTM_GETADDR dump of the namespace this socket knows as `id`
-    /// (IFA_TARGET_NETNSID, Linux 4.20), as `links(inNamespace:)`; nil
-    /// when an answer does not carry the id back.
-    public func addresses(inNamespace id: Int32) throws -> [(index: Int32, cidr: CIDR)]? {
-        try addresses(index: nil, namespace: id)
-    }
-
-    func addresses(index: Int32?, namespace: Int32?) throws -> [(index: Int32, cidr: CIDR)]? {
         let request = AddressInfo(family: Netlink.AF_UNSPEC, prefixLength: 0, index: UInt32(bitPattern: index ?? 0))
-        var payload = request.encoded()
-        if let namespace { payload += Attribute.encode([.u32(Netlink.IFA_TARGET_NETNSID, UInt32(bitPattern: namespace))]) }
-        var addresses: [(index: Int32, cidr: CIDR)] = []
-        for message in try dump(Netlink.RTM_GETADDR, payload, operation: "dump addresses") {
-            guard message.type == Netlink.RTM_NEWADDR, let info = AddressInfo.decode(message.payload),
-                let attributes = Attribute.decode(message.payload[AddressInfo.size...])
-            else { continue }
-            if let namespace {
-                let target = attributes.first { $0.type == Netlink.IFA_TARGET_NETNSID }?.u32Value.map { Int32(bitPattern: $0) }
-                guard target == namespace else { return nil }
+        return try dump(Netlink.RTM_GETADDR, request.encoded(), operation: "dump addresses")
+            .compactMap { message in
+                guard message.type == Netlink.RTM_NEWADDR, let info = AddressInfo.decode(message.payload),
+                    let attributes = Attribute.decode(message.payload[AddressInfo.size...]),
+                    let value = (attributes.first { $0.type == Netlink.IFA_LOCAL } ?? attributes.first { $0.type == Netlink.IFA_ADDRESS })?
+                        .value,
+                    let address = IPAddress(bytes: value)
+                else { return nil }
+                return (Int32(bitPattern: info.index), CIDR(address: address, prefixLength: Int(info.prefixLength)))
             }
-            guard
-                let value = (attributes.first { $0.type == Netlink.IFA_LOCAL } ?? attributes.first { $0.type == Netlink.IFA_ADDRESS })?
-                    .value,
-                let address = IPAddress(bytes: value)
-            else { continue }
-            addresses.append((Int32(bitPattern: info.index), CIDR(address: address, prefixLength: Int(info.prefixLength))))
-        }
-        // Without strict checking (old kernels) the filter is ignored.
-        return addresses.filter { index == nil || $0.index == index }
-    }
-
-    /// The gateways of the main table's IPv4 default routes, from the text
-    /// of /proc/PID/net/route (the main table's IPv4 routes, Linux's
-    /// `route` format: destination, gateway and mask in hexadecimal, each
-    /// the native number of the address's bytes): a route with destination and mask
-    /// 0 and the gateway flag (RTF_GATEWAY), as `defaultRoutes()` gives
-    /// them of IPv4, without a socket in the namespace. Nil when the text is
-    /// not in that format.
-    public static func defaultGateways(procRoute text: [UInt8]) -> [IPAddress]? {
-        var lines = text.split(separator: UInt8(ascii: "\n"))[...]
-        guard let header = lines.popFirst(), RouteNetlink.fields(header).prefix(4) == ["Iface", "Destination", "Gateway", "Flags"]
-        else { return nil }
-        var gateways: [IPAddress] = []
-        for line in lines {
-            let fields = RouteNetlink.fields(line)
-            guard fields.count >= 8, let destination = UInt32(fields[1], radix: 16), let gateway = UInt32(fields[2], radix: 16),
-                let flags = UInt32(fields[3], radix: 16), let mask = UInt32(fields[7], radix: 16)
-            else { return nil }
-            guard destination == 0, mask == 0, flags & 0x2 != 0 else { continue }  // RTF_GATEWAY
-            // The address as the kernel holds it (network order), printed as a native number.
-            gateways.append(.v4(UInt32(bigEndian: gateway)))
-        }
-        return gateways
-    }
-
-    static func fields(_ line: ArraySlice<UInt8>) -> [String] {
-        line.split(whereSeparator: { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }).map { String(decoding: $0, as: UTF8.self) }
+            // Without strict checking (old kernels) the filter is ignored.
+            .filter { index == nil || $0.index == index }
     }
 
     /// RTM_GETROUTE dump of the main table's default routes.
@@ -733,31 +644,5 @@ public final class RouteNetlink {
                 }
             }
         }
-    }
-}
-
-/// Clients of this network namespace's rtnetlink for workers to share (a
-/// pass's container observations): one taken by each worker at a time and
-/// given back once its exchanges ended cleanly (an error may have left a
-/// dump unfinished on the socket, which would refuse the next one).
-public final class RouteNetlinkPool: @unchecked Sendable {
-    /// A client handed from one worker to the next, never used by two at once.
-    private final class Idle: @unchecked Sendable {
-        let client: RouteNetlink
-        init(_ client: RouteNetlink) { self.client = client }
-    }
-    private let idle = Mutex<[Idle]>([])
-
-    public init() {}
-
-    /// An idle client, else a new one (nil: no socket).
-    public func take() -> RouteNetlink? {
-        if let idle = idle.withLock({ $0.popLast() }) { return idle.client }
-        return try? RouteNetlink()
-    }
-
-    public func giveBack(_ client: RouteNetlink) {
-        let returned = Idle(client)
-        idle.withLock { $0.append(returned) }
     }
 }

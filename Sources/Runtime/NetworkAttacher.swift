@@ -441,48 +441,15 @@ public struct NetworkAttacher {
     /// The host's links come from one dump per pass (`hostLinks`, by name):
     /// a lookup per container cost two gets and a socket each (berth-bench
     /// scale, no-op plan and drift).
-    ///
-    /// With `host` (clients in berth's own namespace), the namespace is read
-    /// without a socket in it: its links and addresses dumped through the
-    /// id berth's namespace has for it (which its veth gave it), and, where
-    /// IPv6 is off on all its links, its default routes from
-    /// /proc/PID/net/route (the main table's IPv4 routes, as the dump's). A
-    /// socket in the namespace (a pidfd, a setns there and back on a helper
-    /// thread, one per container) was about a third of observing its
-    /// network (berth-bench scale, no-op plan and drift). The namespace is
-    /// asked itself as before when it has no id, when the kernel does not
-    /// answer for the id, and for the routes where IPv6 is on (no file
-    /// says an IPv6 route's table).
     public static func observe(
-        pid: pid_t, container: ContainerObject, networks: [String: NetworkObject], ipv6: Bool, hostLinks: [String: Link],
-        host: RouteNetlinkPool? = nil
+        pid: pid_t, container: ContainerObject, networks: [String: NetworkObject], ipv6: Bool, hostLinks: [String: Link]
     ) throws -> NetworkObservation {
-        var inside: RouteNetlink?
-        func insideClient() throws -> RouteNetlink {
-            if let inside { return inside }
-            let made = try RouteNetlink.inNamespace(ofProcess: pid)
-            inside = made
-            return made
-        }
-        var seenLinks: [Link]?
-        var seenAddresses: [(index: Int32, cidr: CIDR)]?
-        if let host, let client = host.take() {
-            do {
-                if let id = try client.namespaceID(ofProcess: pid), let links = try client.links(inNamespace: id) {
-                    seenLinks = links
-                    seenAddresses = try client.addresses(inNamespace: id)
-                }
-                host.giveBack(client)
-            } catch {
-                seenLinks = nil
-            }
-            if seenAddresses == nil { seenLinks = nil }
-        }
+        let inside = try RouteNetlink.inNamespace(ofProcess: pid)
         let layout = Dictionary(
             container.interfaceLayout(networks: networks).map { ($0.interface, $0) }, uniquingKeysWith: { first, _ in first })
-        let addresses = try seenAddresses ?? insideClient().addresses()
+        let addresses = try inside.addresses()
         var interfaces: [NetworkObservation.Interface] = []
-        for link in try seenLinks ?? insideClient().links() where link.name != "lo" {
+        for link in try inside.links() where link.name != "lo" {
             var interface = NetworkObservation.Interface(
                 name: link.name, kind: link.kind, up: link.isUp,
                 addresses: addresses.filter { $0.index == link.index && !$0.cidr.isIPv6LinkLocal }.map(\.cidr), mtu: link.mtu.map { Int($0) })
@@ -494,18 +461,7 @@ public struct NetworkAttacher {
             }
             interfaces.append(interface)
         }
-        // With IPv6 off on each of its links the namespace holds no IPv6
-        // route through them (the kernel removes them as it is turned off
-        // and refuses one added through such a link): its IPv4 routes are
-        // all, and /proc/PID/net/route has them. Else its own dump.
-        let ipv6Off = seenLinks?.allSatisfy { $0.ipv6Disabled == true } ?? false
-        let gateways = try (ipv6Off ? procIPv4DefaultGateways(pid: pid) : nil) ?? insideClient().defaultRoutes().compactMap(\.gateway)
+        let gateways = try inside.defaultRoutes().compactMap(\.gateway)
         return NetworkObservation(interfaces: interfaces, defaultGateways: gateways, ipv6: ipv6)
-    }
-
-    /// The IPv4 default routes' gateways of the network namespace of `pid`
-    /// from /proc/PID/net/route: nil when unreadable or not in its format.
-    static func procIPv4DefaultGateways(pid: pid_t) -> [IPAddress]? {
-        (try? Syscall.readFile("/proc/\(pid)/net/route", limit: 1 << 20)).flatMap { RouteNetlink.defaultGateways(procRoute: $0) }
     }
 }

@@ -86,54 +86,6 @@ struct ContainerNetworkTests {
         return result
     }
 
-    /// Observe reads a container's namespace through berth's own socket (by
-    /// the namespace's id) and /proc/PID/net/route: the same answers as a
-    /// socket in the namespace, and a change made there is seen the same.
-    @Test func theNamespaceReadFromTheHostSideAnswersAsFromInside() throws {
-        let host = try TestHost()
-        defer { #expect(host.tearDown() == []) }
-        let lan = try network("seen", subnet: "10.83.0.0/24", bridge: "br-t83")
-        var dual = try network("seen6", subnet: "10.84.0.0/24", bridge: "br-t84")
-        let subnet6 = try CIDR(parsing: "fd00:84::/64")
-        dual.spec.ipv6 = NetworkConfig.IPv6Config(subnet: subnet6, gateway: subnet6.firstHost)
-        defer { for bridge in ["br-t83", "br-t84"] { try? RouteNetlink().deleteLink(bridge) } }
-        let networks = [lan.metadata.name: lan, dual.metadata.name: dual]
-        for (name, network, addresses) in [("seen4", lan, ["10.83.0.10"]), ("seen6", dual, ["10.84.0.10", "fd00:84::10/64"])] {
-            let attachment = NetworkAttachment(
-                network: network.metadata.name, addresses: try addresses.map { try CIDR(parsing: $0, requirePrefix: false) })
-            let container = host.container(name, command: ["/bin/sleep", "300"]) { spec in spec.networks = [attachment] }
-            let record = try host.runtime.start(container, networks: [network])
-            let pid = try #require(record.pid)
-            let ipv6 = record.ipv6 ?? false
-            let hostLinks = Dictionary(try RouteNetlink().links().map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
-            func both() throws -> (fromHost: NetworkObservation, inside: NetworkObservation) {
-                (
-                    try NetworkAttacher.observe(
-                        pid: pid, container: container, networks: networks, ipv6: ipv6, hostLinks: hostLinks, host: RouteNetlinkPool()),
-                    try NetworkAttacher.observe(pid: pid, container: container, networks: networks, ipv6: ipv6, hostLinks: hostLinks)
-                )
-            }
-            // The kernel answers for the id (else observe takes the inside path and this proves nothing).
-            let id = try #require(try RouteNetlink().namespaceID(ofProcess: pid))
-            let links = try #require(try RouteNetlink().links(inNamespace: id))
-            #expect(links.contains { $0.name == "eth0" })
-            // Without IPv6 the routes come from /proc/PID/net/route; with it, from inside.
-            #expect(links.allSatisfy { $0.ipv6Disabled == true } == !ipv6)
-            var seen = try both()
-            #expect(seen.fromHost == seen.inside)
-            #expect(!seen.fromHost.defaultGateways.isEmpty)
-            #expect(seen.fromHost.interfaces.first?.addresses.isEmpty == false)
-            // Its default routes deleted and its MTU changed inside: seen the same.
-            let inside = try RouteNetlink.inNamespace(ofProcess: pid)
-            try inside.deleteDefaultRoute(family: Netlink.AF_INET)
-            try inside.setLink("eth0", mtu: 1400)
-            seen = try both()
-            #expect(seen.fromHost == seen.inside)
-            #expect(seen.fromHost.defaultGateways.allSatisfy { !$0.isIPv4 })
-            #expect(seen.fromHost.interfaces.first?.mtu == 1400)
-        }
-    }
-
     @Test func addressesAndNetworksChangeLiveWithoutARestart() throws {
         let host = try TestHost()
         defer { #expect(host.tearDown() == []) }
