@@ -211,7 +211,9 @@ public struct LinuxHost: HostRuntime {
         let names = runtime.state.names()
         let slots = Slots(count: names.count)
         let runtime = runtime
-        let run = LinuxHost.observedTogether
+        // Runs short enough that every worker gets several (a few
+        // containers: one each, as before).
+        let run = max(1, min(LinuxHost.observedTogether, names.count / (max(1, parallelActions) * 4)))
         WorkerPool.run((names.count + run - 1) / run, width: parallelActions) { part in
             let range = part * run..<min(names.count, (part + 1) * run)
             let loaded = range.map { index -> (record: ContainerRecord, running: Bool)? in
@@ -242,8 +244,8 @@ public struct LinuxHost: HostRuntime {
         return slots.state.withLock { $0 }
     }
 
-    /// How many containers a worker observes together (their namespaces'
-    /// sockets opened in one ask).
+    /// How many containers a worker observes together at most (their
+    /// namespaces' sockets opened in one ask).
     static let observedTogether = 16
 
     /// Whether observe reads the container's network namespace (a running
