@@ -191,9 +191,10 @@ struct netns_helper {
     pthread_cond_t cond;
     int home_fd;  // the helper's own network namespace
     enum { HELPER_IDLE, HELPER_ASKED, HELPER_DONE, HELPER_EXIT, HELPER_ENDED } state;
-    int netns_fd;
-    struct netns_socket_job *job;
-    int error;
+    // One socket per namespace asked for, in order.
+    const int *netns_fds;
+    struct netns_socket_job *jobs;
+    int count;
 };
 
 static pthread_key_t netns_helper_key;
@@ -207,14 +208,21 @@ static void *netns_helper_main(void *argument) {
             pthread_cond_wait(&helper->cond, &helper->lock);
         }
         if (helper->state == HELPER_EXIT) break;
-        helper->error = 0;
-        int home = 1;
-        if (setns(helper->netns_fd, CLONE_NEWNET) != 0) {
-            helper->error = errno;
-        } else {
-            open_netlink_socket(helper->job);
-            home = setns(helper->home_fd, CLONE_NEWNET) == 0;
+        // From one namespace straight to the next, home once at the end.
+        // A namespace it cannot enter gets no socket (it is still in the
+        // one before, or home): that job keeps the error.
+        int away = 0;
+        for (int i = 0; i < helper->count; i++) {
+            struct netns_socket_job *job = &helper->jobs[i];
+            if (setns(helper->netns_fds[i], CLONE_NEWNET) != 0) {
+                job->fd = -1;
+                job->error = errno;
+                continue;
+            }
+            away = 1;
+            open_netlink_socket(job);
         }
+        int home = !away || setns(helper->home_fd, CLONE_NEWNET) == 0;
         helper->state = home ? HELPER_DONE : HELPER_ENDED;
         pthread_cond_broadcast(&helper->cond);
         if (!home) break;
@@ -283,29 +291,52 @@ static struct netns_helper *netns_helper(void) {
     return helper;
 }
 
-int berth_netlink_protocol_socket_in_netns(int netns_fd, int protocol) {
-    struct netns_socket_job job = {protocol, -1, 0};
+// The calling thread's helper opens a socket in each of `count`
+// namespaces, one ask for all of them (a container observed costs no
+// hand-off of its own: berth-bench scale, no-op plan and drift).
+static int netns_helper_sockets(const int *netns_fds, struct netns_socket_job *jobs, int count) {
     struct netns_helper *helper = netns_helper();
     if (!helper) return -1;
     pthread_mutex_lock(&helper->lock);
-    helper->netns_fd = netns_fd;
-    helper->job = &job;
+    helper->netns_fds = netns_fds;
+    helper->jobs = jobs;
+    helper->count = count;
     helper->state = HELPER_ASKED;
     pthread_cond_broadcast(&helper->cond);
     while (helper->state == HELPER_ASKED) pthread_cond_wait(&helper->cond, &helper->lock);
     int ended = helper->state == HELPER_ENDED;
     if (!ended) helper->state = HELPER_IDLE;
-    int error = helper->error;
     pthread_mutex_unlock(&helper->lock);
     if (ended) {
         // It could not go back: it ended; the next ask makes a new one.
         (void)pthread_setspecific(netns_helper_key, NULL);
         netns_helper_free(helper);
     }
-    if (error != 0) {
-        errno = error;
+    return 0;
+}
+
+int berth_netlink_sockets_in_netns(const int *netns_fds, int *fds, int *errors, int count) {
+    if (count <= 0) return 0;
+    struct netns_socket_job *jobs = calloc((size_t)count, sizeof *jobs);
+    if (!jobs) return -1;
+    for (int i = 0; i < count; i++) jobs[i] = (struct netns_socket_job){0, -1, 0};
+    if (netns_helper_sockets(netns_fds, jobs, count) != 0) {
+        int saved = errno;
+        free(jobs);
+        errno = saved;
         return -1;
     }
+    for (int i = 0; i < count; i++) {
+        fds[i] = jobs[i].fd;
+        errors[i] = jobs[i].fd < 0 ? (jobs[i].error ? jobs[i].error : EIO) : 0;
+    }
+    free(jobs);
+    return 0;
+}
+
+int berth_netlink_protocol_socket_in_netns(int netns_fd, int protocol) {
+    struct netns_socket_job job = {protocol, -1, 0};
+    if (netns_helper_sockets(&netns_fd, &job, 1) != 0) return -1;
     if (job.fd < 0) {
         errno = job.error ? job.error : EIO;
         return -1;

@@ -200,15 +200,60 @@ public struct LinuxHost: HostRuntime {
     /// Every recorded container observed, on the worker pool (most of it
     /// waits in the kernel: a netlink socket in its namespace, cgroupfs
     /// reads, its record decoded), in the order of the records.
+    ///
+    /// In runs of a few containers: the sockets in the namespaces of a
+    /// run's running inits are opened in one ask of the worker's helper
+    /// thread (NetlinkSocket.inNamespaces), which goes from one namespace to
+    /// the next and home once, where an ask per container cost two thread
+    /// switches and a setns more each (berth-bench scale, no-op plan and
+    /// drift).
     func observeContainers(_ context: ContainerContext) -> [ObservedSlot] {
         let names = runtime.state.names()
         let slots = Slots(count: names.count)
         let runtime = runtime
-        WorkerPool.run(names.count, width: parallelActions) { index in
-            let slot = LinuxHost.observeContainer(names[index], runtime: runtime, context: context)
-            slots.state.withLock { $0[index] = slot }
+        // Runs short enough that every worker gets several (a few
+        // containers: one each, as before).
+        let run = max(1, min(LinuxHost.observedTogether, names.count / (max(1, parallelActions) * 4)))
+        WorkerPool.run((names.count + run - 1) / run, width: parallelActions) { part in
+            let range = part * run..<min(names.count, (part + 1) * run)
+            let loaded = range.map { index -> (record: ContainerRecord, running: Bool)? in
+                // Without its networks (for its teardown): nothing here reads them.
+                guard let record = runtime.state.load(names[index], networks: false) else { return nil }
+                return (record, runtime.isRunning(record))
+            }
+            var asked: [(position: Int, pid: Int32)] = []
+            for (position, entry) in loaded.enumerated() {
+                guard let entry, entry.running, let pid = entry.record.pid, LinuxHost.readsNetwork(entry.record, context) else { continue }
+                asked.append((position, pid))
+            }
+            var clients = [RouteNetlink?](repeating: nil, count: loaded.count)
+            for (ask, socket) in zip(asked, NetlinkSocket.inNamespaces(ofProcesses: asked.map(\.pid))) {
+                clients[ask.position] = socket.map { RouteNetlink(transport: $0) }
+            }
+            for (position, index) in range.enumerated() {
+                var slot = ObservedSlot.absent
+                if let entry = loaded[position] {
+                    slot = LinuxHost.observeContainer(
+                        entry.record, running: entry.running, runtime: runtime, context: context, inside: clients[position])
+                }
+                // Its socket closed once it is read.
+                clients[position] = nil
+                slots.state.withLock { $0[index] = slot }
+            }
         }
         return slots.state.withLock { $0 }
+    }
+
+    /// How many containers a worker observes together at most (their
+    /// namespaces' sockets opened in one ask).
+    static let observedTogether = 16
+
+    /// Whether observe reads the container's network namespace (a running
+    /// init's, named by a manifest): a namespace that has and should have
+    /// only lo is not read.
+    static func readsNetwork(_ record: ContainerRecord, _ context: ContainerContext) -> Bool {
+        guard let container = context.containers[record.name] else { return false }
+        return !container.spec.networks.isEmpty || !(record.spec?.networks ?? []).isEmpty
     }
 
     /// The pool's results by position, under one lock.
@@ -235,10 +280,12 @@ public struct LinuxHost: HostRuntime {
 
     /// One record checked against the kernel: run on the worker pool, so it
     /// touches only this container's record, cgroup and namespaces.
-    static func observeContainer(_ name: String, runtime: ContainerRuntime, context: ContainerContext) -> ObservedSlot {
-        // Without its networks (for its teardown): nothing here reads them.
-        guard let record = runtime.state.load(name, networks: false) else { return .absent }
-        let running = runtime.isRunning(record)
+    /// `running`: whether its init runs (ContainerRuntime.isRunning);
+    /// `inside`: a client in its network namespace, made ahead (else made
+    /// here when needed).
+    static func observeContainer(
+        _ record: ContainerRecord, running: Bool, runtime: ContainerRuntime, context: ContainerContext, inside: RouteNetlink?
+    ) -> ObservedSlot {
         // A container no manifest names is only pruned or reported as an
         // orphan: its run state is all the planner reads of it, so its
         // limits, mounts and disk are not read (berth-bench scale, teardown).
@@ -259,11 +306,10 @@ public struct LinuxHost: HostRuntime {
         var firewallCurrent: Bool?
         // Unreadable (the init just died): nil, and network changes wait for a restart.
         if running, let pid = record.pid, let container = manifest {
-            // A namespace that has and should have only lo is not read.
-            if !container.spec.networks.isEmpty || !(record.spec?.networks ?? []).isEmpty {
+            if LinuxHost.readsNetwork(record, context) {
                 network = try? NetworkAttacher.observe(
                     pid: pid, container: container, networks: context.networks, ipv6: record.ipv6 ?? record.spec?.usesIPv6 ?? false,
-                    hostLinks: context.hostLinks)
+                    hostLinks: context.hostLinks, inside: inside)
             }
             if record.spec?.firewall != nil || record.firewallFingerprint != nil {
                 do {

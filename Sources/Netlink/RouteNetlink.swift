@@ -523,9 +523,13 @@ public final class RouteNetlink {
         try mainRoutes().filter { $0.destinationLength == 0 && $0.gateway != nil }
     }
 
-    /// RTM_GETROUTE dump of the main table's routes, IPv4 and IPv6.
+    /// RTM_GETROUTE dump of the main table's routes, IPv4 and IPv6. The
+    /// request names the table (rtm_table): under strict checking the
+    /// kernel dumps that table only, not the local table's routes of every
+    /// address (berth-bench scale: a dump per container observed); a
+    /// kernel without it ignores the field, and the filter here is kept.
     public func mainRoutes() throws -> [Route] {
-        var request: [UInt8] = [Netlink.AF_UNSPEC, 0, 0, 0, 0, 0, 0, 0]
+        var request: [UInt8] = [Netlink.AF_UNSPEC, 0, 0, 0, Netlink.RT_TABLE_MAIN, 0, 0, 0]
         request.appendLittleEndian(UInt32(0))
         return try dump(Netlink.RTM_GETROUTE, request, operation: "dump routes").compactMap(RouteNetlink.decodeRoute)
             .filter { $0.table == UInt32(Netlink.RT_TABLE_MAIN) }

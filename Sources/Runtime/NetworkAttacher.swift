@@ -451,10 +451,13 @@ public struct NetworkAttacher {
     /// The host's links come from one dump per pass (`hostLinks`, by name):
     /// a lookup per container cost two gets and a socket each (berth-bench
     /// scale, no-op plan and drift).
+    /// `inside`: a client already in the namespace of `pid` (made with
+    /// others', NetlinkSocket.inNamespaces), else one is made.
     public static func observe(
-        pid: pid_t, container: ContainerObject, networks: [String: NetworkObject], ipv6: Bool, hostLinks: [String: Link]
+        pid: pid_t, container: ContainerObject, networks: [String: NetworkObject], ipv6: Bool, hostLinks: [String: Link],
+        inside made: RouteNetlink? = nil
     ) throws -> NetworkObservation {
-        let inside = try RouteNetlink.inNamespace(ofProcess: pid)
+        let inside = try made ?? RouteNetlink.inNamespace(ofProcess: pid)
         let layout = Dictionary(
             container.interfaceLayout(networks: networks).map { ($0.interface, $0) }, uniquingKeysWith: { first, _ in first })
         let addresses = try inside.addresses()

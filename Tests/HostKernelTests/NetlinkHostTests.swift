@@ -114,6 +114,39 @@ struct NetlinkHostTests {
         #expect(visiting == 0)
     }
 
+    /// Sockets in several namespaces opened in one ask
+    /// (NetlinkSocket.inNamespaces, observe's runs of containers): each in
+    /// its own process's namespace, none for a process that is gone, the
+    /// asker and every thread back home after.
+    @Test func socketsInSeveralNamespacesComeFromOneAsk() throws {
+        let holders = try (0..<3).map { _ in try Child(held: "exec /usr/bin/unshare --net /bin/sleep 30") }
+        defer { for holder in holders { holder.kill() } }
+        for holder in holders { holder.release() }
+        let mine = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/net")
+        for holder in holders {
+            for _ in 0..<200 where (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(holder.pid)/ns/net")) == mine {
+                usleep(10_000)
+            }
+        }
+        // A bridge in each namespace, named for it, tells them apart.
+        for (index, holder) in holders.enumerated() {
+            try RouteNetlink.inNamespace(ofProcess: holder.pid).createBridge("brt-many\(index)")
+        }
+        // The second one gone (and reaped) before the ask.
+        holders[1].kill()
+        let sockets = NetlinkSocket.inNamespaces(ofProcesses: holders.map(\.pid))
+        #expect(sockets.count == 3)
+        #expect(sockets[1] == nil)
+        for index in [0, 2] {
+            let client = RouteNetlink(transport: try #require(sockets[index]))
+            let bridges = try client.links().map(\.name).filter { $0.hasPrefix("brt-many") }
+            #expect(bridges == ["brt-many\(index)"])
+        }
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/thread-self/ns/net") == mine)
+        let tasks = try FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")
+        #expect(tasks.allSatisfy { (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/task/\($0)/ns/net")) == mine })
+    }
+
     /// A batch delete's veths go in one request: the named host ends are
     /// put in a group no link is in, and that group's delete takes them
     /// (their peers and bridge ports with them) and nothing else, whatever

@@ -55,6 +55,11 @@ int berth_netlink_socket_in_netns(int netns_fd);
 // The same for another netlink protocol (NETLINK_SOCK_DIAG counts the
 // namespace's sockets: sock_diag answers for the socket's own namespace).
 int berth_netlink_protocol_socket_in_netns(int netns_fd, int protocol);
+// A NETLINK_ROUTE socket in each of `count` network namespaces, opened by
+// the calling thread's helper in one ask (it goes from one namespace to
+// the next and home once): fds[i] the socket, else -1 and errors[i] the
+// errno. -1 (errno set) when no helper could be made.
+int berth_netlink_sockets_in_netns(const int *netns_fds, int *fds, int *errors, int count);
 
 // Runs body(argument) on a short-lived C thread that first joins the network
 // namespace `netns_fd` (setns of a network namespace is per thread); no
