@@ -50,6 +50,22 @@ public struct Attribute: Equatable, Sendable {
         return result
     }
 
+    /// `body(type, range)` for each attribute in `bytes` from `start`, as
+    /// `decode` finds them, without copying a value (a dump of a thousand
+    /// links: only the few attributes read are copied); false where
+    /// `decode` gives nil (the attributes before that were visited).
+    static func visit(_ bytes: [UInt8], from start: Int, _ body: (UInt16, Range<Int>) -> Void) -> Bool {
+        var offset = start
+        while offset + 4 <= bytes.count {
+            guard let length = bytes.readLittleEndian(UInt16.self, at: offset).map(Int.init), length >= 4,
+                offset + length <= bytes.count, let type = bytes.readLittleEndian(UInt16.self, at: offset + 2)
+            else { return false }
+            body(type & ~Netlink.NLA_F_NESTED, (offset + 4)..<(offset + length))
+            offset += (length + 3) & ~3
+        }
+        return true
+    }
+
     public var stringValue: String {
         String(decoding: value.prefix { $0 != 0 }, as: UTF8.self)
     }

@@ -447,25 +447,27 @@ public final class RouteNetlink {
     }
 
     static func decodeLink(_ message: NetlinkMessage) -> Link? {
-        guard message.type == Netlink.RTM_NEWLINK, let info = InterfaceInfo.decode(message.payload),
-            let attributes = Attribute.decode(message.payload[InterfaceInfo.size...])
-        else { return nil }
+        guard message.type == Netlink.RTM_NEWLINK, let info = InterfaceInfo.decode(message.payload) else { return nil }
+        // The attributes walked in place: only the ones read are copied.
+        let payload = message.payload
         var link = Link(index: info.index, name: "", flags: info.flags)
-        for attribute in attributes {
-            switch attribute.type {
-            case Netlink.IFLA_IFNAME: link.name = attribute.stringValue
-            case Netlink.IFLA_MTU: link.mtu = attribute.u32Value
-            case Netlink.IFLA_ADDRESS: link.mac = attribute.value
-            case Netlink.IFLA_IFALIAS: link.alias = attribute.stringValue
-            case Netlink.IFLA_GROUP: link.group = attribute.u32Value
-            case Netlink.IFLA_STATS64: link.statistics = LinkStatistics(stats64: attribute.value)
-            case Netlink.IFLA_MASTER: link.master = attribute.u32Value.map { Int32(bitPattern: $0) }
+        let string = { (range: Range<Int>) in String(decoding: payload[range].prefix { $0 != 0 }, as: UTF8.self) }
+        let u32 = { (range: Range<Int>) in range.count >= 4 ? payload.readLittleEndian(UInt32.self, at: range.lowerBound) : nil }
+        let whole = Attribute.visit(payload, from: InterfaceInfo.size) { type, range in
+            switch type {
+            case Netlink.IFLA_IFNAME: link.name = string(range)
+            case Netlink.IFLA_MTU: link.mtu = u32(range)
+            case Netlink.IFLA_ADDRESS: link.mac = Array(payload[range])
+            case Netlink.IFLA_IFALIAS: link.alias = string(range)
+            case Netlink.IFLA_GROUP: link.group = u32(range)
+            case Netlink.IFLA_STATS64: link.statistics = LinkStatistics(stats64: Array(payload[range]))
+            case Netlink.IFLA_MASTER: link.master = u32(range).map { Int32(bitPattern: $0) }
             case Netlink.IFLA_LINKINFO:
-                link.kind = Attribute.decode(attribute.value[...])?.first { $0.type == Netlink.IFLA_INFO_KIND }?.stringValue
+                link.kind = Attribute.decode(payload[range])?.first { $0.type == Netlink.IFLA_INFO_KIND }?.stringValue
             default: break
             }
         }
-        return link
+        return whole ? link : nil
     }
 
     /// Every bridge port (AF_BRIDGE dump), or those of the bridge `master`.

@@ -341,6 +341,29 @@ final class ScriptedTransport: NetlinkTransport {
         #expect(links[1].kind == "bridge")
         #expect(links[1].mtu == 1500)
     }
+
+    /// decodeLink reads its attributes in place (Attribute.visit): every one
+    /// it keeps, a value too short for a u32 read as absent, and nil for the
+    /// messages Attribute.decode refuses.
+    @Test func linkAttributesAreReadInPlace() throws {
+        let stats = (1...8).flatMap { counter in (0..<8).map { UInt8($0 == 0 ? counter : 0) } }
+        let attributes = Attribute.encode([
+            .string(Netlink.IFLA_IFNAME, "veth0"), .u32(Netlink.IFLA_MTU, 9000), Attribute(Netlink.IFLA_ADDRESS, [2, 0, 0, 0, 0, 1]),
+            .string(Netlink.IFLA_IFALIAS, "berth"), .u32(Netlink.IFLA_GROUP, 7), .u32(Netlink.IFLA_MASTER, 4),
+            Attribute(Netlink.IFLA_STATS64, stats), .nested(Netlink.IFLA_LINKINFO, [.string(Netlink.IFLA_INFO_KIND, "veth")]),
+        ])
+        let payload = InterfaceInfo(index: 5, flags: Netlink.IFF_UP).encoded() + attributes
+        let link = try #require(RouteNetlink.decodeLink(NetlinkMessage(type: Netlink.RTM_NEWLINK, flags: 0, payload: payload)))
+        #expect(link.index == 5 && link.name == "veth0" && link.mtu == 9000 && link.mac == [2, 0, 0, 0, 0, 1])
+        #expect(link.alias == "berth" && link.group == 7 && link.master == 4 && link.kind == "veth")
+        #expect(link.statistics?.receivePackets == 1 && link.statistics?.transmitDropped == 8)
+        let short = InterfaceInfo(index: 5).encoded() + Attribute.encode([Attribute(Netlink.IFLA_MTU, [1, 2])])
+        #expect(RouteNetlink.decodeLink(NetlinkMessage(type: Netlink.RTM_NEWLINK, flags: 0, payload: short))?.mtu == nil)
+        // An attribute longer than what is left: the whole message is refused.
+        let truncated = payload.dropLast(4)
+        #expect(Attribute.decode(truncated[InterfaceInfo.size...]) == nil)
+        #expect(RouteNetlink.decodeLink(NetlinkMessage(type: Netlink.RTM_NEWLINK, flags: 0, payload: Array(truncated))) == nil)
+    }
 }
 
 /// sock_diag dump requests: struct inet_diag_req_v2 and unix_diag_req, byte for byte.
