@@ -125,6 +125,13 @@ struct RunCommandTests {
             ])
         #expect(eventually { running(host, "r6") })
         let group = try CgroupPath(host.parent).appending("r6")
+        // On v1 the record (the status) is written before the cgroup and its
+        // limits (a crash then leaves a record to clean up by): wait for them.
+        #expect(
+            eventually {
+                guard let limits = try? host.runtime.cgroups.observe(group).limits else { return false }
+                return limits.memoryMax != nil && limits.pidsMax != nil && limits.cpuQuotaMicros != nil
+            })
         let limits = try host.runtime.cgroups.observe(group).limits
         #expect(limits.memoryMax == 64 << 20)
         #expect(limits.pidsMax == 32)
