@@ -17,13 +17,15 @@ import Testing
 struct CheckpointTests {
     /// A counter (not the init: a child of it, so its pid inside is not
     /// 1) that appends "PID N" to a file it holds open, every 100 ms.
+    /// Its subnet is its own: lane 2 runs suites side by side in one
+    /// network namespace (ContainerNetworkTests has 10.77.0.0/24 there).
     static let manifest = """
         apiVersion: berth/v1
         kind: Network
         metadata:
           name: ckpt
         spec:
-          subnet: 10.77.0.0/24
+          subnet: 10.67.0.0/24
           nat: false
         ---
         apiVersion: berth/v1
@@ -35,7 +37,7 @@ struct CheckpointTests {
             template: busybox
           networks:
             - network: ckpt
-              addresses: [10.77.0.10]
+              addresses: [10.67.0.10]
           resources:
             memory:
               max: 128Mi

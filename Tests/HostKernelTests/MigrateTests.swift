@@ -96,12 +96,12 @@ struct MigrateTests {
     /// target's state dir gives, a disk image on the VM's plain ext4).
     /// On a network of its own (br-migr, 10.87.0.0/24): the VM lane runs
     /// suites side by side in one namespace, and CheckpointTests' counter
-    /// has br-ckpt and 10.77.0.0/24 there.
+    /// has br-ckpt and 10.67.0.0/24 there.
     static func counterManifest(disk: Bool) -> String {
         let own = CheckpointTests.manifest
             .replacingOccurrences(of: "name: ckpt\n", with: "name: migr\n")
             .replacingOccurrences(of: "network: ckpt\n", with: "network: migr\n")
-            .replacingOccurrences(of: "10.77.0.", with: "10.87.0.")
+            .replacingOccurrences(of: "10.67.0.", with: "10.87.0.")
         guard disk else { return own }
         return own.replacingOccurrences(of: "  resources:\n", with: "  resources:\n    disk:\n      size: 64Mi\n")
     }
