@@ -756,7 +756,8 @@ static int loopback_up(int drop_ipv6) {
         do {
             got = recv(fd, &answer, sizeof answer, 0);
         } while (got < 0 && errno == EINTR);
-        if (got < 0) {
+        if (got <= 0) {
+            if (got == 0) errno = EPROTO;
             result = -1;
             break;
         }
@@ -771,10 +772,6 @@ static int loopback_up(int drop_ipv6) {
                 errno = code;
                 result = -1;
             }
-        }
-        if (got == 0) {
-            errno = EPROTO;
-            result = -1;
         }
     }
     int saved = errno;

@@ -22,10 +22,15 @@ public struct MountInfo: Sendable, Equatable {
                 let dash = fields.firstIndex(where: { $0.count == 1 && bytes[$0.lowerBound] == UInt8(ascii: "-") }), dash >= 5,
                 dash + 3 < fields.count
             else { return }
-            func text(_ range: Range<Int>) -> String { String(decoding: bytes[range], as: UTF8.self) }
-            entries.append(Entry(mountPoint: text(fields[4]), type: text(fields[dash + 1]), superOptions: text(fields[dash + 3])))
+            entries.append(MountInfo.entry(bytes, mountPoint: fields[4], type: fields[dash + 1], superOptions: fields[dash + 3]))
         }
         self.entries = entries
+    }
+
+    /// An entry from the bounds of its three fields in `bytes`.
+    static func entry(_ bytes: [UInt8], mountPoint: Range<Int>, type: Range<Int>, superOptions: Range<Int>) -> Entry {
+        func text(_ range: Range<Int>) -> String { String(decoding: bytes[range], as: UTF8.self) }
+        return Entry(mountPoint: text(mountPoint), type: text(type), superOptions: text(superOptions))
     }
 
     /// The space-separated fields of each line, at most `limit` of them,
@@ -65,8 +70,7 @@ public struct MountInfo: Sendable, Equatable {
         var entries: [Entry] = []
         MountInfo.forEachLine(bytes, limit: 4) { fields in
             guard fields.count == 4 else { return }
-            func text(_ range: Range<Int>) -> String { String(decoding: bytes[range], as: UTF8.self) }
-            entries.append(Entry(mountPoint: text(fields[1]), type: text(fields[2]), superOptions: text(fields[3])))
+            entries.append(MountInfo.entry(bytes, mountPoint: fields[1], type: fields[2], superOptions: fields[3]))
         }
         self.entries = entries
     }

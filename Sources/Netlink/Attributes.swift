@@ -35,25 +35,20 @@ public struct Attribute: Equatable, Sendable {
         return bytes
     }
 
-    /// Decodes a run of attributes; nil on a malformed length.
+    /// Decodes a run of attributes (the walk of `visit`, each value
+    /// copied); nil on a malformed length.
     public static func decode(_ bytes: ArraySlice<UInt8>) -> [Attribute]? {
         let array = Array(bytes)
         var result: [Attribute] = []
-        var offset = 0
-        while offset + 4 <= array.count {
-            guard let length = array.readLittleEndian(UInt16.self, at: offset).map(Int.init), length >= 4,
-                offset + length <= array.count, let type = array.readLittleEndian(UInt16.self, at: offset + 2)
-            else { return nil }
-            result.append(Attribute(type & ~Netlink.NLA_F_NESTED, Array(array[(offset + 4)..<(offset + length)])))
-            offset += (length + 3) & ~3
-        }
+        guard visit(array, from: 0, { type, range in result.append(Attribute(type, Array(array[range]))) }) else { return nil }
         return result
     }
 
-    /// `body(type, range)` for each attribute in `bytes` from `start`, as
-    /// `decode` finds them, without copying a value (a dump of a thousand
-    /// links: only the few attributes read are copied); false where
-    /// `decode` gives nil (the attributes before that were visited).
+    /// `body(type, range)` for each attribute in `bytes` from `start`
+    /// (its type without NLA_F_NESTED, its value's bounds), without copying
+    /// a value (a dump of a thousand links: only the few attributes read
+    /// are copied); false on a malformed length (the attributes before it
+    /// were visited).
     static func visit(_ bytes: [UInt8], from start: Int, _ body: (UInt16, Range<Int>) -> Void) -> Bool {
         var offset = start
         while offset + 4 <= bytes.count {
