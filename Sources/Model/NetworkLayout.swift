@@ -55,9 +55,12 @@ public struct NetworkObservation: Hashable, Sendable {
         public var up: Bool
         /// Addresses without IPv6 link-local ones (the kernel makes those).
         public var addresses: [CIDR]
-        /// The host end exists, is up and is a port of the network's bridge
-        /// (nil when not checked: no attachment wants this interface).
+        /// The host end exists, is up and is a port of the network's bridge;
+        /// with driver macvlan, the interface is a macvlan on the network's
+        /// lower end (nil when not checked: no attachment wants this interface).
         public var hostSideAttached: Bool?
+        /// A macvlan's isolation: mode private (nil: not a macvlan).
+        public var isolated: Bool?
         /// Its MTU (nil: not read).
         public var mtu: Int?
         /// The MTU of its host end (nil: not read, or no host end).
