@@ -148,9 +148,12 @@ public struct LinuxHost: HostRuntime {
                 guard let bridge = try? NetworkAttacher.observeBridge(network, netlink: netlink, ports: ports) else { continue }
                 observed.networks.insert(network.metadata.name)
                 observed.bridges[network.metadata.name] = BridgeObservation(
-                    up: bridge.up, mtu: bridge.mtu, group: bridge.group, addresses: bridge.addresses, ports: bridge.ports, lower: bridge.lower, driver: bridge.driver)
+                    up: bridge.up, mtu: bridge.mtu, group: bridge.group, addresses: bridge.addresses, ports: bridge.ports, lower: bridge.lower,
+                    driver: bridge.driver)
                 // A device made again for another driver starts with forwarding off.
-                if network.spec.needsForwarding && bridge.driver == network.spec.driver { observed.forwarding[network.metadata.name] = NetworkRuleset.forwarding(network.spec.bridge) }
+                if network.spec.needsForwarding && bridge.driver == network.spec.driver {
+                    observed.forwarding[network.metadata.name] = NetworkRuleset.forwarding(network.spec.bridge)
+                }
             }
             // Bridges marked as this instance's whose record was lost: still ours to prune.
             let owner = NetworkAttacher.ownerAlias(cgroupParent: runtime.paths.cgroupParent, network: "")

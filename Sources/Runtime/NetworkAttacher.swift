@@ -225,8 +225,7 @@ public struct NetworkAttacher {
     /// bridge, or a veth: macvlan; nil: another kind).
     public static func observeBridge(_ network: NetworkObject, netlink: RouteNetlink, ports: [BridgePort]) throws -> (
         up: Bool, mtu: Int?, group: UInt32?, addresses: [CIDR], ports: [String: Bool], lower: Bool?, driver: NetworkDriver?
-    )?
-    {
+    )? {
         guard let link = try netlink.link(named: network.spec.bridge) else { return nil }
         let addresses = try netlink.addresses(index: link.index).map(\.cidr).filter { !$0.isIPv6LinkLocal }
         var flags: [String: Bool] = [:]
