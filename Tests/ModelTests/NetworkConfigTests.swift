@@ -18,7 +18,27 @@ import Testing
         #expect(config.mtu == Defaults.bridgeMTU)
         #expect(config.portForwards.isEmpty && config.reach.isEmpty)
         #expect(config.drift == Defaults.drift)
+        #expect(config.driver == .bridge)
         #expect(config == NetworkConfig(name: "front", subnet: try Self.subnet()))
+    }
+
+    /// A macvlan network's lower end: named from the bridge's name, within
+    /// IFNAMSIZ, never a container's host-end name nor the bridge's own.
+    @Test func aMacvlanNetworksLowerEndIsNamedFromItsBridge() throws {
+        var spec = NetworkSpec(subnet: try Self.subnet())
+        spec.driver = .macvlan
+        let config = spec.resolved(name: "front")
+        #expect(config.driver == .macvlan)
+        #expect(config.macvlanLower.hasPrefix("bm") && config.macvlanLower.utf8.count == 10)
+        #expect(config.macvlanLower != config.bridge)
+        spec.bridge = "br-other"
+        #expect(spec.resolved(name: "front").macvlanLower != config.macvlanLower)
+        // Stored with its driver, read back equal; a record without one is a bridge network.
+        let stored = try JSONEncoder().encode(config)
+        #expect(String(decoding: stored, as: UTF8.self).contains("\"driver\":\"macvlan\""))
+        #expect(try JSONDecoder().decode(NetworkConfig.self, from: stored) == config)
+        let old = #"{"subnet":"10.88.0.0/24","bridge":"br-front"}"#
+        #expect(try JSONDecoder().decode(NetworkConfig.self, from: Data(old.utf8)).driver == .bridge)
     }
 
     @Test func aLongNameGetsAHashedBridgeThatFitsIFNAMSIZ() throws {
