@@ -148,7 +148,7 @@ public struct NetworkAttacher {
     /// A macvlan network's host side, made: a veth pair in the host's
     /// namespace, its end `bridge` (the gateway addresses, the network's
     /// MAC and group come with `ensureBridge`) and its lower end, which the
-    /// containers' macvlans sit on: up, IPv6 off (it holds no address).
+    /// containers' macvlans sit on: up.
     /// The containers reach the gateway and the host through the pair, and
     /// each other inside the macvlan driver (bridge mode), so the host has
     /// two links per network, whatever the number of containers.
@@ -157,7 +157,8 @@ public struct NetworkAttacher {
         let lower = network.spec.macvlanLower
         try netlink.createVeth(name, peer: lower, mtu: UInt32(network.spec.mtu))
         try netlink.setLink(name, mac: NetworkAttacher.bridgeMAC(name))
-        try NetworkAttacher.disableIPv6(onPort: lower)
+        // IPv6 stays on at the lower end: with it off, the kernel drops the
+        // IPv6 addresses of the macvlans on it as they come up.
         try netlink.setLink(lower, up: true)
     }
 

@@ -22,6 +22,26 @@ import Testing
         #expect(config == NetworkConfig(name: "front", subnet: try Self.subnet()))
     }
 
+    /// An address written without a prefix takes its network's: the IPv4
+    /// subnet's, or the IPv6 subnet's when inside it (a /128 has no route
+    /// to the IPv6 gateway, and the default route via it is refused).
+    @Test func anAddressWithoutAPrefixTakesItsSubnets() throws {
+        var network = NetworkSpec(subnet: try Self.subnet())
+        network.ipv6 = IPv6Subnet(subnet: try Self.subnet("fd00:88::/64"))
+        let front = NetworkObject(
+            metadata: ObjectMeta(name: "front"), spec: network.resolved(name: "front"), source: SourceLocation(file: "t", line: 1, column: 1))
+        var spec = ContainerSpec()
+        spec.rootfs = RootfsSpec(source: .template("busybox"))
+        let written = ["10.88.0.10", "fd00:88::10", "fd00:99::10", "fd00:88::11/120"]
+        spec.networks = [NetworkAttachment(network: "front", addresses: try written.map { try CIDR(parsing: $0, requirePrefix: false) })]
+        let web = ContainerObject(
+            metadata: ObjectMeta(name: "web"), spec: spec.resolved(name: "web", defaultRootfs: .template("busybox")),
+            source: SourceLocation(file: "t", line: 1, column: 1))
+        let layout = web.interfaceLayout(networks: ["front": front])
+        #expect(layout.first?.addresses.map(\.description) == ["10.88.0.10/24", "fd00:88::10/64", "fd00:99::10/128", "fd00:88::11/120"])
+        #expect(layout.first?.gateway6 == (try IPAddress(parsing: "fd00:88::1")))
+    }
+
     /// A macvlan network's lower end: named from the bridge's name, within
     /// IFNAMSIZ, never a container's host-end name nor the bridge's own.
     @Test func aMacvlanNetworksLowerEndIsNamedFromItsBridge() throws {
