@@ -1,0 +1,437 @@
+import Foundation
+import Kernel
+import Model
+import Netlink
+import Runtime
+import Testing
+
+/// A Network with `spec.driver: macvlan` on the real kernel, through the
+/// berth binary, checked as a user would (`ip -j -d link` on the host and,
+/// with nsenter, in each container's namespace; ping; a port forward; plan):
+/// the host holds one veth pair (the gateway end named `bridge`, the lower
+/// end `bmHASH`) and nothing per container; each container's eth0 is a
+/// macvlan on the lower end (mode bridge, private when `spec.isolated`);
+/// isolation, MTU and the driver itself change live; a deleted macvlan or
+/// a lower end set down is drift that apply repairs; checkpoint refuses.
+/// Its subnet (10.64.0.0/24) and names are its own: lane-2 suites run side
+/// by side in one network namespace.
+@Suite(.serialized, .enabled(if: Sandbox.isActive, "lane 2: run through scripts/sandbox-run.sh as root"))
+struct MacvlanNetworkTests {
+    struct Bench {
+        let host: TestHost
+        let manifests: String
+        /// The gateway end of the pair (or the bridge, with driver bridge).
+        let bridge: String
+        static let network = "mvnet"
+        static let containers = ["mv1", "mv2", "mv3"]
+        static let hostPort = 8164
+        var global: [String] { ["--state-dir", host.root + "/state", "--run-dir", host.root + "/run", "--cgroup-parent", host.parent] }
+        /// The lower end of the pair, as berth names it.
+        let lower: String
+
+        init() throws {
+            host = try TestHost()
+            manifests = host.root + "/manifests"
+            try FileManager.default.createDirectory(atPath: manifests, withIntermediateDirectories: true)
+            bridge = "bv" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
+            var config = NetworkConfig(name: Bench.network, subnet: try CIDR(parsing: "10.64.0.0/24"))
+            config.bridge = bridge
+            lower = config.macvlanLower
+        }
+
+        static func address(_ container: String) -> String { "10.64.0.1" + container.dropFirst(2) }
+
+        /// The network and its three containers; mv1 serves HTTP on 80,
+        /// forwarded from the host's port 8164.
+        func write(driver: String = "macvlan", isolated: Bool = false, mtu: Int = 1500) throws {
+            var text = """
+                apiVersion: berth/v1
+                kind: Network
+                metadata: {name: \(Bench.network)}
+                spec:
+                  driver: \(driver)
+                  bridge: \(bridge)
+                  subnet: 10.64.0.0/24
+                  isolated: \(isolated)
+                  mtu: \(mtu)
+                  portForwards:
+                    - {protocol: tcp, hostPort: \(Bench.hostPort), container: mv1, containerPort: 80}
+
+                """
+            for name in Bench.containers {
+                let command =
+                    name == "mv1"
+                    ? "[/bin/sh, -c, \"mkdir -p /www && echo hello from mv1 > /www/index.html && exec httpd -f -p 80 -h /www\"]"
+                    : "[/bin/sleep, \"600\"]"
+                text += """
+                    ---
+                    apiVersion: berth/v1
+                    kind: Container
+                    metadata: {name: \(name)}
+                    spec:
+                      rootfs: {template: busybox}
+                      init: {command: \(command)}
+                      stopTimeout: 200ms
+                      networks: [{network: \(Bench.network), addresses: [\(Bench.address(name))]}]
+
+                    """
+            }
+            try text.write(toFile: manifests + "/mv.yaml", atomically: true, encoding: .utf8)
+        }
+
+        @discardableResult
+        func berth(_ command: String, _ arguments: [String] = []) throws -> (code: Int32, output: String) {
+            let paths = ["plan", "apply", "drift"].contains(command) ? [manifests] : []
+            let result = try Spawn.run([ContainerCLITests.binary, command] + global + arguments + paths, mergingStandardError: true)
+            return ((result.status >> 8) & 0xff, String(decoding: result.output, as: UTF8.self))
+        }
+
+        /// `plan --detailed-exitcode` says "No changes".
+        func settled() throws -> Bool {
+            let plan = try berth("plan", ["--detailed-exitcode"])
+            #expect(plan.code == 0 && plan.output.contains("No changes"), "\(plan.output)")
+            return plan.code == 0
+        }
+
+        func pid(_ name: String) -> Int32? {
+            guard let record = host.runtime.state.load(name), host.runtime.isRunning(record) else { return nil }
+            return record.pid
+        }
+
+        func pids() -> [Int32?] { Bench.containers.map { pid($0) } }
+
+        /// What an admin's command prints; its JSON.
+        @discardableResult
+        func run(_ arguments: [String]) throws -> String {
+            let result = try Spawn.run(arguments, mergingStandardError: true)
+            let output = String(decoding: result.output, as: UTF8.self)
+            #expect(result.exitedCleanly, "\(arguments.joined(separator: " ")): \(output)")
+            return output
+        }
+
+        func json(_ arguments: [String]) throws -> [[String: Any]] {
+            (try JSONSerialization.jsonObject(with: Data(try run(arguments).utf8)) as? [[String: Any]]) ?? []
+        }
+
+        /// `ip -j -d link show dev NAME` on the host: nil when there is no such link.
+        func link(_ name: String) -> [String: Any]? {
+            guard let result = try? Spawn.run(["/usr/sbin/ip", "-j", "-d", "link", "show", "dev", name]), result.exitedCleanly else { return nil }
+            return ((try? JSONSerialization.jsonObject(with: Data(result.output))) as? [[String: Any]])?.first
+        }
+
+        /// `ip -j addr`'s addresses of a link (link-local aside), on the
+        /// host or inside `container`.
+        func addresses(_ name: String, inside container: String? = nil) throws -> [String] {
+            let info = try json(enter(container) + ["/usr/sbin/ip", "-j", "addr", "show", "dev", name]).first?["addr_info"] as? [[String: Any]] ?? []
+            return info.compactMap { entry -> String? in
+                guard let local = entry["local"] as? String, let prefix = entry["prefixlen"] as? Int, !local.hasPrefix("fe80:") else { return nil }
+                return "\(local)/\(prefix)"
+            }.sorted()
+        }
+
+        /// nsenter into the container's network namespace (nothing: the host).
+        func enter(_ container: String?) throws -> [String] {
+            guard let container else { return [] }
+            let initPID = try #require(pid(container))
+            return ["/usr/bin/nsenter", "-t", "\(initPID)", "-n"]
+        }
+
+        /// The container's eth0 as `ip -j -d link` inside shows it.
+        func eth0(_ container: String) throws -> [String: Any]? {
+            let output = try Spawn.run(try enter(container) + ["/usr/sbin/ip", "-j", "-d", "link", "show", "dev", "eth0"])
+            guard output.exitedCleanly else { return nil }
+            return ((try? JSONSerialization.jsonObject(with: Data(output.output))) as? [[String: Any]])?.first
+        }
+
+        static func kind(_ link: [String: Any]?) -> String? { (link?["linkinfo"] as? [String: Any])?["info_kind"] as? String }
+        static func mode(_ link: [String: Any]?) -> String? {
+            ((link?["linkinfo"] as? [String: Any])?["info_data"] as? [String: Any])?["mode"] as? String
+        }
+
+        /// The container's IPv4 default route's gateway, as `ip route` inside shows it.
+        func defaultGateway(_ container: String) throws -> String? {
+            try json(try enter(container) + ["/usr/sbin/ip", "-j", "-4", "route", "show", "default"]).first?["gateway"] as? String
+        }
+
+        /// One ICMP echo from inside a container (its busybox ping), answered or not.
+        func ping(from container: String, _ address: String) -> Bool {
+            (try? host.runtime.exec(container, command: ["/bin/ping", "-c", "1", "-W", "2", address])) == 0
+        }
+
+        /// One ICMP echo from the sandbox host.
+        func pingFromHost(_ address: String) -> Bool {
+            (try? Spawn.run(["/bin/busybox", "ping", "-c", "1", "-W", "2", address]))?.exitedCleanly == true
+        }
+
+        /// The port forward, fetched from the host at the gateway.
+        func fetch() -> String {
+            // Bounded: this busybox's own wget -T crashes.
+            let result = try? Spawn.run([
+                "/usr/bin/timeout", "3", "/bin/busybox", "wget", "-q", "-O", "-", "http://10.64.0.1:\(Bench.hostPort)/",
+            ])
+            return result.map { String(decoding: $0.output, as: UTF8.self) } ?? ""
+        }
+
+        /// Every container reaches the gateway and each other, the host
+        /// reaches each container, the forward serves mv1's page.
+        func everyoneReachesEveryone() {
+            for name in Bench.containers {
+                #expect(eventually(seconds: 10) { ping(from: name, "10.64.0.1") }, "\(name) → gateway")
+                #expect(eventually(seconds: 10) { pingFromHost(Bench.address(name)) }, "host → \(name)")
+                for other in Bench.containers where other != name {
+                    #expect(eventually(seconds: 10) { ping(from: name, Bench.address(other)) }, "\(name) → \(other)")
+                }
+            }
+            #expect(eventually(seconds: 10) { fetch().contains("hello from mv1") }, "port forward")
+        }
+
+        /// The host side of a macvlan network: the pair, the gateway end
+        /// holding the gateway, in group 48711, with the network's MAC, and
+        /// no link per container; inside, each eth0 a macvlan in `mode`,
+        /// with its address and default route, and `mtu`.
+        func expectMacvlan(mode: String, mtu: Int = 1500) throws {
+            let gateway = try #require(link(bridge), "no \(bridge)")
+            #expect(Bench.kind(gateway) == "veth")
+            #expect(gateway["link"] as? String == lower, "the pair's other end")
+            #expect(gateway["group"] as? String == "48711")
+            #expect(gateway["operstate"] as? String == "UP")
+            #expect(gateway["mtu"] as? Int == mtu)
+            let mac = NetworkAttacher.bridgeMAC(bridge).map { String(format: "%02x", $0) }.joined(separator: ":")
+            #expect(gateway["address"] as? String == mac)
+            #expect(try addresses(bridge) == ["10.64.0.1/24"])
+            let end = try #require(link(lower), "no \(lower)")
+            #expect(Bench.kind(end) == "veth")
+            #expect(end["link"] as? String == bridge)
+            #expect(end["operstate"] as? String == "UP")
+            #expect(end["mtu"] as? Int == mtu)
+            #expect(try addresses(lower) == [])
+            for name in Bench.containers {
+                #expect(link(NetworkAttacher.hostInterfaceName(container: name, network: Bench.network)) == nil, "a host link for \(name)")
+                let inside = try eth0(name)
+                #expect(Bench.kind(inside) == "macvlan", "\(name): \(String(describing: inside))")
+                #expect(Bench.mode(inside) == mode, "\(name)")
+                #expect(inside?["mtu"] as? Int == mtu, "\(name)")
+                #expect(try addresses("eth0", inside: name) == [Bench.address(name) + "/24"])
+                #expect(try defaultGateway(name) == "10.64.0.1")
+            }
+        }
+
+        /// The same network with driver bridge: a bridge, and a port per container.
+        func expectBridge() throws {
+            let device = try #require(link(bridge), "no \(bridge)")
+            #expect(Bench.kind(device) == "bridge")
+            #expect(device["group"] as? String == "48711")
+            #expect(try addresses(bridge) == ["10.64.0.1/24"])
+            #expect(link(lower) == nil, "the lower end is gone")
+            for name in Bench.containers {
+                let port = link(NetworkAttacher.hostInterfaceName(container: name, network: Bench.network))
+                #expect(port?["master"] as? String == bridge, "\(name)'s port")
+                #expect(Bench.kind(try eth0(name)) == "veth", "\(name)")
+                #expect(try addresses("eth0", inside: name) == [Bench.address(name) + "/24"])
+                #expect(try defaultGateway(name) == "10.64.0.1")
+            }
+        }
+
+        /// The manifest removed and everything pruned through berth: the
+        /// containers, the pair and the network's table go.
+        func prune() throws {
+            try FileManager.default.removeItem(atPath: manifests + "/mv.yaml")
+            let pruned = try berth("apply", ["--prune", "--allow-empty"])
+            #expect(pruned.code == 0, "\(pruned.output)")
+            #expect(host.runtime.state.names().isEmpty)
+            #expect(link(bridge) == nil && link(lower) == nil, "the pair is left")
+            let table = NetworkRuleset.tableName(cgroupParent: host.parent, network: Bench.network)
+            #expect((try? NFTables().run("list table inet \(table)")) == nil, "table \(table) is left")
+        }
+
+        /// The containers, then the pair (or bridge) if a test stopped
+        /// before its prune; returns what is left behind.
+        func tearDown() -> [String] {
+            var leaks = host.tearDown()
+            for name in [bridge, lower] where link(name) != nil { try? RouteNetlink().deleteLink(name) }
+            leaks += [bridge, lower].filter { link($0) != nil }.map { "link \($0)" }
+            return leaks
+        }
+    }
+
+    /// Apply, reach, forward, `spec.isolated` and `spec.mtu` live,
+    /// checkpoint refused, prune.
+    @Test func containersOnAMacvlanNetworkReachEachOtherAndItsFieldsChangeLive() throws {
+        let bench = try Bench()
+        defer { #expect(bench.tearDown() == []) }
+        try bench.write()
+        let first = try bench.berth("apply")
+        #expect(first.code == 0, "\(first.output)")
+        let pids = bench.pids()
+        #expect(pids.allSatisfy { $0 != nil })
+        try bench.expectMacvlan(mode: "bridge")
+        bench.everyoneReachesEveryone()
+        #expect(try bench.settled())
+
+        // spec.isolated: each macvlan in mode private, live (the network's
+        // isolation is its containers' macvlans' mode: the plan names those);
+        // the containers reach the gateway (and the host reaches them), never
+        // each other.
+        try bench.write(isolated: true)
+        let plan = try bench.berth("plan", ["--detailed-exitcode"])
+        #expect(plan.code == 2 && plan.output.contains("update-live Container/mv1 spec.networks[0].isolated"), "\(plan.output)")
+        let isolate = try bench.berth("apply")
+        #expect(isolate.code == 0, "\(isolate.output)")
+        try bench.expectMacvlan(mode: "private")
+        for name in Bench.containers {
+            #expect(eventually(seconds: 10) { bench.ping(from: name, "10.64.0.1") }, "\(name) → gateway")
+            #expect(eventually(seconds: 10) { bench.pingFromHost(Bench.address(name)) }, "host → \(name)")
+            for other in Bench.containers where other != name {
+                #expect(!bench.ping(from: name, Bench.address(other)), "\(name) → \(other) on an isolated network")
+            }
+        }
+        #expect(eventually(seconds: 10) { bench.fetch().contains("hello from mv1") }, "port forward")
+        #expect(try bench.settled())
+        #expect(bench.pids() == pids, "changed live, not restarted")
+        try bench.write(isolated: false)
+        #expect(try bench.berth("apply").code == 0)
+        try bench.expectMacvlan(mode: "bridge")
+        bench.everyoneReachesEveryone()
+        #expect(try bench.settled())
+
+        // spec.mtu: both ends of the pair and every macvlan, up and back down.
+        for mtu in [9000, 1500] {
+            try bench.write(mtu: mtu)
+            let resize = try bench.berth("plan", ["--detailed-exitcode"])
+            #expect(resize.code == 2 && resize.output.contains("spec.mtu") && resize.output.contains("spec.networks[0].mtu"), "\(resize.output)")
+            let applied = try bench.berth("apply")
+            #expect(applied.code == 0, "\(applied.output)")
+            try bench.expectMacvlan(mode: "bridge", mtu: mtu)
+            bench.everyoneReachesEveryone()
+            #expect(try bench.settled())
+        }
+        #expect(bench.pids() == pids, "changed live, not restarted")
+
+        // CRIU would have to make the macvlan again: refused before any dump.
+        let images = bench.host.root + "/images"
+        let checkpoint = try bench.berth("checkpoint", ["mv2", "--to", images])
+        #expect(checkpoint.code != 0 && checkpoint.output.contains("checkpoint and migrate need driver bridge"), "\(checkpoint.output)")
+        #expect(bench.pid("mv2") == pids[1], "still running")
+
+        try bench.prune()
+    }
+
+    /// A container's macvlan deleted, or put in another mode, and the lower
+    /// end set down, behind berth's back: drift names them, apply repairs.
+    @Test func aDeletedMacvlanAndALowerEndDownAreDriftThatApplyRepairs() throws {
+        let bench = try Bench()
+        defer { #expect(bench.tearDown() == []) }
+        try bench.write()
+        let first = try bench.berth("apply")
+        #expect(first.code == 0, "\(first.output)")
+        let pids = bench.pids()
+        #expect(try bench.settled())
+
+        try bench.run(try bench.enter("mv2") + ["/usr/sbin/ip", "link", "del", "dev", "eth0"])
+        #expect(try bench.eth0("mv2") == nil)
+        let deleted = try bench.berth("drift", ["--detailed-exitcode", "--output", "json"])
+        #expect(
+            deleted.code == 2 && deleted.output.contains("mv2") && deleted.output.contains("spec.networks[0]")
+                && deleted.output.contains("\"origin\" : \"drift\""), "\(deleted.output)")
+        let repaired = try bench.berth("apply")
+        #expect(repaired.code == 0, "\(repaired.output)")
+        try bench.expectMacvlan(mode: "bridge")
+        bench.everyoneReachesEveryone()
+        #expect(try bench.settled())
+
+        try bench.run(try bench.enter("mv3") + ["/usr/sbin/ip", "link", "set", "dev", "eth0", "type", "macvlan", "mode", "private"])
+        let moded = try bench.berth("plan", ["--detailed-exitcode"])
+        #expect(moded.code == 2 && moded.output.contains("spec.networks[0].isolated"), "\(moded.output)")
+        #expect(try bench.berth("apply").code == 0)
+        try bench.expectMacvlan(mode: "bridge")
+        #expect(try bench.settled())
+
+        try bench.run(["/usr/sbin/ip", "link", "set", "dev", bench.lower, "down"])
+        let down = try bench.berth("drift", ["--detailed-exitcode"])
+        #expect(down.code == 2 && down.output.contains("bridge.lower"), "\(down.output)")
+        let up = try bench.berth("apply")
+        #expect(up.code == 0, "\(up.output)")
+        try bench.expectMacvlan(mode: "bridge")
+        bench.everyoneReachesEveryone()
+        #expect(try bench.settled())
+
+        // The lower end at another MTU: the kernel lowers the macvlans on it too.
+        try bench.run(["/usr/sbin/ip", "link", "set", "dev", bench.lower, "mtu", "1400"])
+        let smaller = try bench.berth("drift", ["--detailed-exitcode"])
+        #expect(smaller.code == 2 && smaller.output.contains("bridge.lower"), "\(smaller.output)")
+        #expect(try bench.berth("apply").code == 0)
+        try bench.expectMacvlan(mode: "bridge")
+        #expect(try bench.settled())
+
+        // The pair deleted: every macvlan on its lower end goes with it.
+        try bench.run(["/usr/sbin/ip", "link", "del", "dev", bench.bridge])
+        #expect(try bench.eth0("mv1") == nil)
+        let gone = try bench.berth("drift", ["--detailed-exitcode"])
+        #expect(gone.code == 2 && gone.output.contains("Network/\(Bench.network)") && gone.output.contains("mv1"), "\(gone.output)")
+        let remade = try bench.berth("apply")
+        #expect(remade.code == 0, "\(remade.output)")
+        try bench.expectMacvlan(mode: "bridge")
+        bench.everyoneReachesEveryone()
+        #expect(try bench.settled())
+        #expect(bench.pids() == pids, "repaired live, not restarted")
+
+        try bench.prune()
+    }
+
+    /// `spec.driver` changed live, macvlan → bridge → macvlan: the device
+    /// made again under the same name, each container's eth0 of the other
+    /// kind with the same address, the same inits.
+    @Test func theDriverChangesLive() throws {
+        let bench = try Bench()
+        defer { #expect(bench.tearDown() == []) }
+        try bench.write()
+        let first = try bench.berth("apply")
+        #expect(first.code == 0, "\(first.output)")
+        let pids = bench.pids()
+        try bench.expectMacvlan(mode: "bridge")
+        #expect(try bench.settled())
+
+        try bench.write(driver: "bridge")
+        let plan = try bench.berth("plan", ["--detailed-exitcode"])
+        #expect(plan.code == 2 && plan.output.contains("spec.driver"), "\(plan.output)")
+        let toBridge = try bench.berth("apply")
+        #expect(toBridge.code == 0, "\(toBridge.output)")
+        try bench.expectBridge()
+        bench.everyoneReachesEveryone()
+        #expect(try bench.settled())
+        #expect(bench.pids() == pids, "changed live, not restarted")
+
+        try bench.write(driver: "macvlan")
+        let back = try bench.berth("plan", ["--detailed-exitcode"])
+        #expect(back.code == 2 && back.output.contains("spec.driver"), "\(back.output)")
+        let toMacvlan = try bench.berth("apply")
+        #expect(toMacvlan.code == 0, "\(toMacvlan.output)")
+        try bench.expectMacvlan(mode: "bridge")
+        bench.everyoneReachesEveryone()
+        #expect(try bench.settled())
+        #expect(bench.pids() == pids, "changed live, not restarted")
+
+        // An isolated network changes driver too: bridge ports isolated,
+        // then macvlans in mode private; mv1 never reaches mv2.
+        try bench.write(driver: "bridge", isolated: true)
+        #expect(try bench.berth("apply").code == 0)
+        try bench.expectBridge()
+        for name in Bench.containers {
+            let port = NetworkAttacher.hostInterfaceName(container: name, network: Bench.network)
+            #expect(try bench.json(["/usr/sbin/bridge", "-d", "-j", "link", "show", "dev", port]).first?["isolated"] as? Bool == true)
+        }
+        #expect(eventually(seconds: 10) { bench.ping(from: "mv1", "10.64.0.1") })
+        #expect(!bench.ping(from: "mv1", Bench.address("mv2")))
+        #expect(try bench.settled())
+        try bench.write(driver: "macvlan", isolated: true)
+        #expect(try bench.berth("apply").code == 0)
+        try bench.expectMacvlan(mode: "private")
+        #expect(eventually(seconds: 10) { bench.ping(from: "mv1", "10.64.0.1") })
+        #expect(!bench.ping(from: "mv1", Bench.address("mv2")))
+        #expect(eventually(seconds: 10) { bench.fetch().contains("hello from mv1") }, "port forward")
+        #expect(try bench.settled())
+        #expect(bench.pids() == pids, "changed live, not restarted")
+
+        try bench.prune()
+    }
+}
