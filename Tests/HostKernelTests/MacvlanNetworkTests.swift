@@ -17,25 +17,25 @@ import Testing
 /// by side in one network namespace.
 @Suite(.serialized, .enabled(if: Sandbox.isActive, "lane 2: run through scripts/sandbox-run.sh as root"))
 struct MacvlanNetworkTests {
+    /// NetworkContractTests' bench (a host, a manifests directory, bridge
+    /// names of its own, the CLI and `ip` as an admin runs them), with
+    /// this network's three containers.
     struct Bench {
-        let host: TestHost
-        let manifests: String
+        let base: NetworkContractTests.Bench
+        var host: TestHost { base.host }
+        var manifests: String { base.manifests }
         /// The gateway end of the pair (or the bridge, with driver bridge).
-        let bridge: String
+        var bridge: String { base.bridge }
         static let network = "mvnet"
         static let containers = ["mv1", "mv2", "mv3"]
         static let hostPort = 8164
-        var global: [String] { ["--state-dir", host.root + "/state", "--run-dir", host.root + "/run", "--cgroup-parent", host.parent] }
         /// The lower end of the pair, as berth names it.
         let lower: String
 
         init() throws {
-            host = try TestHost()
-            manifests = host.root + "/manifests"
-            try FileManager.default.createDirectory(atPath: manifests, withIntermediateDirectories: true)
-            bridge = "bv" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
+            base = try NetworkContractTests.Bench()
             var config = NetworkConfig(name: Bench.network, subnet: try CIDR(parsing: "10.64.0.0/24"))
-            config.bridge = bridge
+            config.bridge = base.bridge
             lower = config.macvlanLower
         }
 
@@ -79,11 +79,35 @@ struct MacvlanNetworkTests {
             try text.write(toFile: manifests + "/mv.yaml", atomically: true, encoding: .utf8)
         }
 
+        /// `berth COMMAND` of the manifests directory.
         @discardableResult
         func berth(_ command: String, _ arguments: [String] = []) throws -> (code: Int32, output: String) {
-            let paths = ["plan", "apply", "drift"].contains(command) ? [manifests] : []
-            let result = try Spawn.run([ContainerCLITests.binary, command] + global + arguments + paths, mergingStandardError: true)
-            return ((result.status >> 8) & 0xff, String(decoding: result.output, as: UTF8.self))
+            try base.berth(command, arguments)
+        }
+
+        /// `apply`, which succeeds.
+        func apply() throws {
+            let applied = try berth("apply")
+            #expect(applied.code == 0, "\(applied.output)")
+        }
+
+        /// The first apply, settled: the containers' inits.
+        func started() throws -> [Int32?] {
+            try write()
+            try apply()
+            #expect(try settled())
+            let pids = self.pids()
+            #expect(pids.allSatisfy { $0 != nil })
+            return pids
+        }
+
+        /// Apply, then the network as `expectMacvlan` has it, everyone
+        /// reaching everyone, and nothing left to plan.
+        func appliedAsMacvlan() throws {
+            try apply()
+            try expectMacvlan(mode: "bridge")
+            everyoneReachesEveryone()
+            #expect(try settled())
         }
 
         /// `plan --detailed-exitcode` says "No changes".
@@ -102,16 +126,8 @@ struct MacvlanNetworkTests {
 
         /// What an admin's command prints; its JSON.
         @discardableResult
-        func run(_ arguments: [String]) throws -> String {
-            let result = try Spawn.run(arguments, mergingStandardError: true)
-            let output = String(decoding: result.output, as: UTF8.self)
-            #expect(result.exitedCleanly, "\(arguments.joined(separator: " ")): \(output)")
-            return output
-        }
-
-        func json(_ arguments: [String]) throws -> [[String: Any]] {
-            (try JSONSerialization.jsonObject(with: Data(try run(arguments).utf8)) as? [[String: Any]]) ?? []
-        }
+        func run(_ arguments: [String]) throws -> String { try base.run(arguments) }
+        func json(_ arguments: [String]) throws -> [[String: Any]] { try base.json(arguments) }
 
         /// `ip -j -d link show dev NAME` on the host: nil when there is no such link.
         func link(_ name: String) -> [String: Any]? {
@@ -247,9 +263,9 @@ struct MacvlanNetworkTests {
         /// The containers, then the pair (or bridge) if a test stopped
         /// before its prune; returns what is left behind.
         func tearDown() -> [String] {
-            var leaks = host.tearDown()
-            for name in [bridge, lower] where link(name) != nil { try? RouteNetlink().deleteLink(name) }
-            leaks += [bridge, lower].filter { link($0) != nil }.map { "link \($0)" }
+            var leaks = base.tearDown()
+            if link(lower) != nil { try? RouteNetlink().deleteLink(lower) }
+            if link(lower) != nil { leaks.append("link \(lower)") }
             return leaks
         }
     }
@@ -259,14 +275,9 @@ struct MacvlanNetworkTests {
     @Test func containersOnAMacvlanNetworkReachEachOtherAndItsFieldsChangeLive() throws {
         let bench = try Bench()
         defer { #expect(bench.tearDown() == []) }
-        try bench.write()
-        let first = try bench.berth("apply")
-        #expect(first.code == 0, "\(first.output)")
-        let pids = bench.pids()
-        #expect(pids.allSatisfy { $0 != nil })
+        let pids = try bench.started()
         try bench.expectMacvlan(mode: "bridge")
         bench.everyoneReachesEveryone()
-        #expect(try bench.settled())
 
         // spec.isolated: each macvlan in mode private, live (the network's
         // isolation is its containers' macvlans' mode: the plan names those);
@@ -275,8 +286,7 @@ struct MacvlanNetworkTests {
         try bench.write(isolated: true)
         let plan = try bench.berth("plan", ["--detailed-exitcode"])
         #expect(plan.code == 2 && plan.output.contains("update-live Container/mv1 spec.networks[0].isolated"), "\(plan.output)")
-        let isolate = try bench.berth("apply")
-        #expect(isolate.code == 0, "\(isolate.output)")
+        try bench.apply()
         try bench.expectMacvlan(mode: "private")
         for name in Bench.containers {
             #expect(eventually(seconds: 10) { bench.ping(from: name, "10.64.0.1") }, "\(name) → gateway")
@@ -289,18 +299,14 @@ struct MacvlanNetworkTests {
         #expect(try bench.settled())
         #expect(bench.pids() == pids, "changed live, not restarted")
         try bench.write(isolated: false)
-        #expect(try bench.berth("apply").code == 0)
-        try bench.expectMacvlan(mode: "bridge")
-        bench.everyoneReachesEveryone()
-        #expect(try bench.settled())
+        try bench.appliedAsMacvlan()
 
         // spec.mtu: both ends of the pair and every macvlan, up and back down.
         for mtu in [9000, 1500] {
             try bench.write(mtu: mtu)
             let resize = try bench.berth("plan", ["--detailed-exitcode"])
             #expect(resize.code == 2 && resize.output.contains("spec.mtu") && resize.output.contains("spec.networks[0].mtu"), "\(resize.output)")
-            let applied = try bench.berth("apply")
-            #expect(applied.code == 0, "\(applied.output)")
+            try bench.apply()
             try bench.expectMacvlan(mode: "bridge", mtu: mtu)
             bench.everyoneReachesEveryone()
             #expect(try bench.settled())
@@ -309,7 +315,7 @@ struct MacvlanNetworkTests {
 
         // CRIU would have to make the macvlan again: refused before any dump.
         let images = bench.host.root + "/images"
-        let checkpoint = try bench.berth("checkpoint", ["mv2", "--to", images])
+        let checkpoint = try CheckpointTests().berth(bench.host, ["checkpoint", "mv2", "--to", images])
         #expect(checkpoint.code != 0 && checkpoint.output.contains("checkpoint and migrate need driver bridge"), "\(checkpoint.output)")
         #expect(bench.pid("mv2") == pids[1], "still running")
 
@@ -321,11 +327,7 @@ struct MacvlanNetworkTests {
     @Test func aDeletedMacvlanAndALowerEndDownAreDriftThatApplyRepairs() throws {
         let bench = try Bench()
         defer { #expect(bench.tearDown() == []) }
-        try bench.write()
-        let first = try bench.berth("apply")
-        #expect(first.code == 0, "\(first.output)")
-        let pids = bench.pids()
-        #expect(try bench.settled())
+        let pids = try bench.started()
 
         try bench.run(try bench.enter("mv2") + ["/usr/sbin/ip", "link", "del", "dev", "eth0"])
         #expect(try bench.eth0("mv2") == nil)
@@ -333,33 +335,25 @@ struct MacvlanNetworkTests {
         #expect(
             deleted.code == 2 && deleted.output.contains("mv2") && deleted.output.contains("spec.networks[0]")
                 && deleted.output.contains("\"origin\" : \"drift\""), "\(deleted.output)")
-        let repaired = try bench.berth("apply")
-        #expect(repaired.code == 0, "\(repaired.output)")
-        try bench.expectMacvlan(mode: "bridge")
-        bench.everyoneReachesEveryone()
-        #expect(try bench.settled())
+        try bench.appliedAsMacvlan()
 
         try bench.run(try bench.enter("mv3") + ["/usr/sbin/ip", "link", "set", "dev", "eth0", "type", "macvlan", "mode", "private"])
         let moded = try bench.berth("plan", ["--detailed-exitcode"])
         #expect(moded.code == 2 && moded.output.contains("spec.networks[0].isolated"), "\(moded.output)")
-        #expect(try bench.berth("apply").code == 0)
+        try bench.apply()
         try bench.expectMacvlan(mode: "bridge")
         #expect(try bench.settled())
 
         try bench.run(["/usr/sbin/ip", "link", "set", "dev", bench.lower, "down"])
         let down = try bench.berth("drift", ["--detailed-exitcode"])
         #expect(down.code == 2 && down.output.contains("bridge.lower"), "\(down.output)")
-        let up = try bench.berth("apply")
-        #expect(up.code == 0, "\(up.output)")
-        try bench.expectMacvlan(mode: "bridge")
-        bench.everyoneReachesEveryone()
-        #expect(try bench.settled())
+        try bench.appliedAsMacvlan()
 
         // The lower end at another MTU: the kernel lowers the macvlans on it too.
         try bench.run(["/usr/sbin/ip", "link", "set", "dev", bench.lower, "mtu", "1400"])
         let smaller = try bench.berth("drift", ["--detailed-exitcode"])
         #expect(smaller.code == 2 && smaller.output.contains("bridge.lower"), "\(smaller.output)")
-        #expect(try bench.berth("apply").code == 0)
+        try bench.apply()
         try bench.expectMacvlan(mode: "bridge")
         #expect(try bench.settled())
 
@@ -368,11 +362,7 @@ struct MacvlanNetworkTests {
         #expect(try bench.eth0("mv1") == nil)
         let gone = try bench.berth("drift", ["--detailed-exitcode"])
         #expect(gone.code == 2 && gone.output.contains("Network/\(Bench.network)") && gone.output.contains("mv1"), "\(gone.output)")
-        let remade = try bench.berth("apply")
-        #expect(remade.code == 0, "\(remade.output)")
-        try bench.expectMacvlan(mode: "bridge")
-        bench.everyoneReachesEveryone()
-        #expect(try bench.settled())
+        try bench.appliedAsMacvlan()
         #expect(bench.pids() == pids, "repaired live, not restarted")
 
         try bench.prune()
@@ -384,18 +374,13 @@ struct MacvlanNetworkTests {
     @Test func theDriverChangesLive() throws {
         let bench = try Bench()
         defer { #expect(bench.tearDown() == []) }
-        try bench.write()
-        let first = try bench.berth("apply")
-        #expect(first.code == 0, "\(first.output)")
-        let pids = bench.pids()
+        let pids = try bench.started()
         try bench.expectMacvlan(mode: "bridge")
-        #expect(try bench.settled())
 
         try bench.write(driver: "bridge")
         let plan = try bench.berth("plan", ["--detailed-exitcode"])
         #expect(plan.code == 2 && plan.output.contains("spec.driver"), "\(plan.output)")
-        let toBridge = try bench.berth("apply")
-        #expect(toBridge.code == 0, "\(toBridge.output)")
+        try bench.apply()
         try bench.expectBridge()
         bench.everyoneReachesEveryone()
         #expect(try bench.settled())
@@ -404,17 +389,13 @@ struct MacvlanNetworkTests {
         try bench.write(driver: "macvlan")
         let back = try bench.berth("plan", ["--detailed-exitcode"])
         #expect(back.code == 2 && back.output.contains("spec.driver"), "\(back.output)")
-        let toMacvlan = try bench.berth("apply")
-        #expect(toMacvlan.code == 0, "\(toMacvlan.output)")
-        try bench.expectMacvlan(mode: "bridge")
-        bench.everyoneReachesEveryone()
-        #expect(try bench.settled())
+        try bench.appliedAsMacvlan()
         #expect(bench.pids() == pids, "changed live, not restarted")
 
         // An isolated network changes driver too: bridge ports isolated,
         // then macvlans in mode private; mv1 never reaches mv2.
         try bench.write(driver: "bridge", isolated: true)
-        #expect(try bench.berth("apply").code == 0)
+        try bench.apply()
         try bench.expectBridge()
         for name in Bench.containers {
             let port = NetworkAttacher.hostInterfaceName(container: name, network: Bench.network)
@@ -424,7 +405,7 @@ struct MacvlanNetworkTests {
         #expect(!bench.ping(from: "mv1", Bench.address("mv2")))
         #expect(try bench.settled())
         try bench.write(driver: "macvlan", isolated: true)
-        #expect(try bench.berth("apply").code == 0)
+        try bench.apply()
         try bench.expectMacvlan(mode: "private")
         #expect(eventually(seconds: 10) { bench.ping(from: "mv1", "10.64.0.1") })
         #expect(!bench.ping(from: "mv1", Bench.address("mv2")))
