@@ -31,12 +31,20 @@ struct MacvlanNetworkTests {
         static let hostPort = 8164
         /// The lower end of the pair, as berth names it.
         let lower: String
+        /// A third device name of this bench's own.
+        let third: String
 
         init() throws {
             base = try NetworkContractTests.Bench()
+            lower = try Bench.lowerEnd(of: base.bridge)
+            third = "bv" + base.bridge.dropFirst(2)
+        }
+
+        /// The lower end of a macvlan network's pair whose gateway end is `bridge`.
+        static func lowerEnd(of bridge: String) throws -> String {
             var config = NetworkConfig(name: Bench.network, subnet: try CIDR(parsing: "10.64.0.0/24"))
-            config.bridge = base.bridge
-            lower = config.macvlanLower
+            config.bridge = bridge
+            return config.macvlanLower
         }
 
         static func address(_ container: String) -> String { "10.64.0.1" + container.dropFirst(2) }
@@ -44,39 +52,45 @@ struct MacvlanNetworkTests {
         /// The network and its three containers; mv1 serves HTTP on 80,
         /// forwarded from the host's port 8164.
         func write(driver: String = "macvlan", isolated: Bool = false, mtu: Int = 1500) throws {
-            var text = """
+            var text = Bench.network(
+                Bench.network, driver: driver, bridge: bridge, subnet: "10.64.0.0/24",
+                lines: [
+                    "isolated: \(isolated)", "mtu: \(mtu)", "portForwards:",
+                    "  - {protocol: tcp, hostPort: \(Bench.hostPort), container: mv1, containerPort: 80}",
+                ])
+            for name in Bench.containers {
+                text += Bench.container(name, networks: "{network: \(Bench.network), addresses: [\(Bench.address(name))]}")
+            }
+            try write(text)
+        }
+
+        func write(_ text: String) throws { try text.write(toFile: manifests + "/mv.yaml", atomically: true, encoding: .utf8) }
+
+        /// A Network's manifest; `lines` go under its spec.
+        static func network(_ name: String, driver: String, bridge: String, subnet: String, lines: [String] = []) -> String {
+            let spec = (["driver: \(driver)", "bridge: \(bridge)", "subnet: \(subnet)"] + lines).map { "  " + $0 + "\n" }.joined()
+            return "---\napiVersion: berth/v1\nkind: Network\nmetadata: {name: \(name)}\nspec:\n" + spec
+        }
+
+        /// A Container's manifest on `networks` (a YAML list's items); mv1
+        /// serves HTTP on 80, the others sleep.
+        static func container(_ name: String, networks: String) -> String {
+            let command =
+                name == "mv1"
+                ? "[/bin/sh, -c, \"mkdir -p /www && echo hello from mv1 > /www/index.html && exec httpd -f -p 80 -h /www\"]"
+                : "[/bin/sleep, \"600\"]"
+            return """
+                ---
                 apiVersion: berth/v1
-                kind: Network
-                metadata: {name: \(Bench.network)}
+                kind: Container
+                metadata: {name: \(name)}
                 spec:
-                  driver: \(driver)
-                  bridge: \(bridge)
-                  subnet: 10.64.0.0/24
-                  isolated: \(isolated)
-                  mtu: \(mtu)
-                  portForwards:
-                    - {protocol: tcp, hostPort: \(Bench.hostPort), container: mv1, containerPort: 80}
+                  rootfs: {template: busybox}
+                  init: {command: \(command)}
+                  stopTimeout: 200ms
+                  networks: [\(networks)]
 
                 """
-            for name in Bench.containers {
-                let command =
-                    name == "mv1"
-                    ? "[/bin/sh, -c, \"mkdir -p /www && echo hello from mv1 > /www/index.html && exec httpd -f -p 80 -h /www\"]"
-                    : "[/bin/sleep, \"600\"]"
-                text += """
-                    ---
-                    apiVersion: berth/v1
-                    kind: Container
-                    metadata: {name: \(name)}
-                    spec:
-                      rootfs: {template: busybox}
-                      init: {command: \(command)}
-                      stopTimeout: 200ms
-                      networks: [{network: \(Bench.network), addresses: [\(Bench.address(name))]}]
-
-                    """
-            }
-            try text.write(toFile: manifests + "/mv.yaml", atomically: true, encoding: .utf8)
         }
 
         /// `berth COMMAND` of the manifests directory.
@@ -152,9 +166,9 @@ struct MacvlanNetworkTests {
             return ["/usr/bin/nsenter", "-t", "\(initPID)", "-n"]
         }
 
-        /// The container's eth0 as `ip -j -d link` inside shows it.
-        func eth0(_ container: String) throws -> [String: Any]? {
-            let output = try Spawn.run(try enter(container) + ["/usr/sbin/ip", "-j", "-d", "link", "show", "dev", "eth0"])
+        /// The container's interface as `ip -j -d link` inside shows it.
+        func inside(_ container: String, _ interface: String = "eth0") throws -> [String: Any]? {
+            let output = try Spawn.run(try enter(container) + ["/usr/sbin/ip", "-j", "-d", "link", "show", "dev", interface])
             guard output.exitedCleanly else { return nil }
             return ((try? JSONSerialization.jsonObject(with: Data(output.output))) as? [[String: Any]])?.first
         }
@@ -215,6 +229,8 @@ struct MacvlanNetworkTests {
             let mac = NetworkAttacher.bridgeMAC(bridge).map { String(format: "%02x", $0) }.joined(separator: ":")
             #expect(gateway["address"] as? String == mac)
             #expect(try addresses(bridge) == ["10.64.0.1/24"])
+            // The port forward needs forwarding on the gateway's device.
+            #expect(cat("/proc/sys/net/ipv4/conf/\(bridge)/forwarding") == "1")
             let end = try #require(link(lower), "no \(lower)")
             #expect(Bench.kind(end) == "veth")
             #expect(end["link"] as? String == bridge)
@@ -223,7 +239,7 @@ struct MacvlanNetworkTests {
             #expect(try addresses(lower) == [])
             for name in Bench.containers {
                 #expect(link(NetworkAttacher.hostInterfaceName(container: name, network: Bench.network)) == nil, "a host link for \(name)")
-                let inside = try eth0(name)
+                let inside = try inside(name)
                 #expect(Bench.kind(inside) == "macvlan", "\(name): \(String(describing: inside))")
                 #expect(Bench.mode(inside) == mode, "\(name)")
                 #expect(inside?["mtu"] as? Int == mtu, "\(name)")
@@ -238,34 +254,41 @@ struct MacvlanNetworkTests {
             #expect(Bench.kind(device) == "bridge")
             #expect(device["group"] as? String == "48711")
             #expect(try addresses(bridge) == ["10.64.0.1/24"])
+            #expect(cat("/proc/sys/net/ipv4/conf/\(bridge)/forwarding") == "1")
             #expect(link(lower) == nil, "the lower end is gone")
             for name in Bench.containers {
                 let port = link(NetworkAttacher.hostInterfaceName(container: name, network: Bench.network))
                 #expect(port?["master"] as? String == bridge, "\(name)'s port")
-                #expect(Bench.kind(try eth0(name)) == "veth", "\(name)")
+                #expect(Bench.kind(try inside(name)) == "veth", "\(name)")
                 #expect(try addresses("eth0", inside: name) == [Bench.address(name) + "/24"])
                 #expect(try defaultGateway(name) == "10.64.0.1")
             }
         }
 
         /// The manifest removed and everything pruned through berth: the
-        /// containers, the pair and the network's table go.
-        func prune() throws {
+        /// containers, the networks' devices and tables go.
+        func prune(networks: [String] = [Bench.network]) throws {
             try FileManager.default.removeItem(atPath: manifests + "/mv.yaml")
             let pruned = try berth("apply", ["--prune", "--allow-empty"])
             #expect(pruned.code == 0, "\(pruned.output)")
             #expect(host.runtime.state.names().isEmpty)
-            #expect(link(bridge) == nil && link(lower) == nil, "the pair is left")
-            let table = NetworkRuleset.tableName(cgroupParent: host.parent, network: Bench.network)
-            #expect((try? NFTables().run("list table inet \(table)")) == nil, "table \(table) is left")
+            for name in try devices() { #expect(link(name) == nil, "\(name) is left") }
+            for network in networks {
+                let table = NetworkRuleset.tableName(cgroupParent: host.parent, network: network)
+                #expect((try? NFTables().run("list table inet \(table)")) == nil, "table \(table) is left")
+            }
         }
+
+        /// Every device name this bench may have berth make.
+        func devices() throws -> [String] { [bridge, lower, base.other, try Bench.lowerEnd(of: base.other), third, try Bench.lowerEnd(of: third)] }
 
         /// The containers, then the pair (or bridge) if a test stopped
         /// before its prune; returns what is left behind.
         func tearDown() -> [String] {
             var leaks = base.tearDown()
-            if link(lower) != nil { try? RouteNetlink().deleteLink(lower) }
-            if link(lower) != nil { leaks.append("link \(lower)") }
+            let names = (try? devices()) ?? [lower, third]
+            for name in names where link(name) != nil { try? RouteNetlink().deleteLink(name) }
+            leaks += names.filter { link($0) != nil }.map { "link \($0)" }
             return leaks
         }
     }
@@ -330,7 +353,7 @@ struct MacvlanNetworkTests {
         let pids = try bench.started()
 
         try bench.run(try bench.enter("mv2") + ["/usr/sbin/ip", "link", "del", "dev", "eth0"])
-        #expect(try bench.eth0("mv2") == nil)
+        #expect(try bench.inside("mv2") == nil)
         let deleted = try bench.berth("drift", ["--detailed-exitcode", "--output", "json"])
         #expect(
             deleted.code == 2 && deleted.output.contains("mv2") && deleted.output.contains("spec.networks[0]")
@@ -359,7 +382,7 @@ struct MacvlanNetworkTests {
 
         // The pair deleted: every macvlan on its lower end goes with it.
         try bench.run(["/usr/sbin/ip", "link", "del", "dev", bench.bridge])
-        #expect(try bench.eth0("mv1") == nil)
+        #expect(try bench.inside("mv1") == nil)
         let gone = try bench.berth("drift", ["--detailed-exitcode"])
         #expect(gone.code == 2 && gone.output.contains("Network/\(Bench.network)") && gone.output.contains("mv1"), "\(gone.output)")
         try bench.appliedAsMacvlan()
@@ -414,5 +437,51 @@ struct MacvlanNetworkTests {
         #expect(bench.pids() == pids, "changed live, not restarted")
 
         try bench.prune()
+    }
+
+    /// A macvlan network beside a bridge network and another macvlan
+    /// network: a container on the first and on the bridge network has a
+    /// macvlan eth0 and a veth eth1; IPv6 crosses the macvlans and the
+    /// pair; the other macvlan network's container reaches its own gateway
+    /// but no container of the first (networks are isolated from each
+    /// other: both pairs' gateway ends are in group 48711).
+    @Test func aMacvlanNetworkBesideABridgeNetworkAndAnotherMacvlanNetwork() throws {
+        let bench = try Bench()
+        defer { #expect(bench.tearDown() == []) }
+        let networks = [Bench.network, "mvbridge", "mvother"]
+        try bench.write(
+            Bench.network(Bench.network, driver: "macvlan", bridge: bench.bridge, subnet: "10.64.0.0/24", lines: ["ipv6: {subnet: \"fd00:64::/64\"}"])
+                + Bench.network(networks[1], driver: "bridge", bridge: bench.base.other, subnet: "10.64.1.0/24")
+                + Bench.network(networks[2], driver: "macvlan", bridge: bench.third, subnet: "10.64.2.0/24")
+                + Bench.container(
+                    "mv1",
+                    networks: "{network: \(Bench.network), addresses: [10.64.0.11, \"fd00:64::11/64\"]}, {network: mvbridge, addresses: [10.64.1.11]}"
+                )
+                + Bench.container("mv2", networks: "{network: \(Bench.network), addresses: [10.64.0.12, \"fd00:64::12/64\"]}")
+                + Bench.container("mv3", networks: "{network: mvother, addresses: [10.64.2.13]}"))
+        try bench.apply()
+        #expect(try bench.settled())
+
+        #expect(Bench.kind(try bench.inside("mv1")) == "macvlan")
+        #expect(Bench.kind(try bench.inside("mv1", "eth1")) == "veth")
+        #expect(bench.link(NetworkAttacher.hostInterfaceName(container: "mv1", network: "mvbridge"))?["master"] as? String == bench.base.other)
+        #expect(bench.link(NetworkAttacher.hostInterfaceName(container: "mv1", network: Bench.network)) == nil)
+        #expect(try bench.addresses("eth0", inside: "mv2") == ["10.64.0.12/24", "fd00:64::12/64"])
+        #expect(try bench.addresses(bench.bridge) == ["10.64.0.1/24", "fd00:64::1/64"])
+        let other = try #require(bench.link(bench.third))
+        #expect(Bench.kind(other) == "veth" && other["group"] as? String == "48711")
+        #expect(Bench.kind(try bench.inside("mv3")) == "macvlan")
+
+        // IPv6 once duplicate address detection is done.
+        #expect(eventually(seconds: 10) { bench.ping(from: "mv2", "fd00:64::11") }, "mv2 → mv1 over IPv6")
+        #expect(eventually(seconds: 10) { bench.ping(from: "mv2", "fd00:64::1") }, "mv2 → the IPv6 gateway")
+        #expect(eventually(seconds: 10) { bench.pingFromHost("fd00:64::12") }, "host → mv2 over IPv6")
+        #expect(eventually(seconds: 10) { bench.ping(from: "mv2", "10.64.0.11") })
+        #expect(eventually(seconds: 10) { bench.ping(from: "mv1", "10.64.1.1") }, "mv1 → the bridge network's gateway")
+        #expect(eventually(seconds: 10) { bench.ping(from: "mv3", "10.64.2.1") }, "mv3 → its gateway")
+        #expect(!bench.ping(from: "mv3", "10.64.0.12"), "mv3 reaches another network")
+        #expect(!bench.ping(from: "mv2", "10.64.2.13"), "mv2 reaches another network")
+
+        try bench.prune(networks: networks)
     }
 }
