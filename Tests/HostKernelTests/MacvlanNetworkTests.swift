@@ -345,8 +345,9 @@ struct MacvlanNetworkTests {
         try bench.prune()
     }
 
-    /// A container's macvlan deleted, or put in another mode, and the lower
-    /// end set down, behind berth's back: drift names them, apply repairs.
+    /// A container's macvlan deleted or put in another mode, the lower end
+    /// set down or to another MTU, the gateway end renamed, the pair
+    /// deleted, behind berth's back: drift names them, apply repairs.
     @Test func aDeletedMacvlanAndALowerEndDownAreDriftThatApplyRepairs() throws {
         let bench = try Bench()
         defer { #expect(bench.tearDown() == []) }
@@ -379,6 +380,17 @@ struct MacvlanNetworkTests {
         try bench.apply()
         try bench.expectMacvlan(mode: "bridge")
         #expect(try bench.settled())
+
+        // The gateway end renamed (as NetworkContractTests does to a
+        // bridge): the pair is made again under its name (the renamed one
+        // goes, and the macvlans on its lower end with it), the containers
+        // get their macvlans again, in the same apply.
+        try bench.run(["/usr/sbin/ip", "link", "set", "dev", bench.bridge, "down"])
+        try bench.run(["/usr/sbin/ip", "link", "set", "dev", bench.bridge, "name", bench.base.other])
+        let renamed = try bench.berth("drift", ["--detailed-exitcode"])
+        #expect(renamed.code == 2 && renamed.output.contains("spec.bridge"), "\(renamed.output)")
+        try bench.appliedAsMacvlan()
+        #expect(bench.link(bench.base.other) == nil, "the renamed end is left")
 
         // The pair deleted: every macvlan on its lower end goes with it.
         try bench.run(["/usr/sbin/ip", "link", "del", "dev", bench.bridge])
