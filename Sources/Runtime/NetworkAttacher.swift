@@ -85,7 +85,7 @@ public struct NetworkAttacher {
                 try netlink.createBridge(
                     name, mtu: mtu > 68 ? mtu - 1 : mtu + 1, mac: NetworkAttacher.bridgeMAC(name), multicastSnooping: false)
             case .macvlan:
-                try createMacvlanPair(network, netlink: netlink)
+                try createMacvlanPair(network, owner: owner, netlink: netlink)
             }
             Failpoint.bridgeUnmarked.hit()
             try netlink.setLink(name, mtu: mtu, alias: owner, group: NetworkConfig.bridgeGroup)
@@ -152,9 +152,24 @@ public struct NetworkAttacher {
     /// The containers reach the gateway and the host through the pair, and
     /// each other inside the macvlan driver (bridge mode), so the host has
     /// two links per network, whatever the number of containers.
-    func createMacvlanPair(_ network: NetworkObject, netlink: RouteNetlink) throws {
+    func createMacvlanPair(_ network: NetworkObject, owner: String?, netlink: RouteNetlink) throws {
         let name = network.spec.bridge
         let lower = network.spec.macvlanLower
+        if let stale = try netlink.link(named: lower) {
+            // The lower end of a pair of this network's whose gateway end
+            // was renamed behind berth's back (the name is a hash of the
+            // bridge's): it goes with its peer, and with the containers'
+            // macvlans on it (each is made again on the new pair in its
+            // converge). Only when the peer is berth's, by its alias.
+            let peer = try stale.parent.flatMap { try netlink.link(index: $0) }
+            guard stale.kind == "veth", let peer, let owner, peer.alias == owner else {
+                throw SystemError(
+                    call: "network \(network.metadata.name)", errno: EEXIST,
+                    subject: "\(lower), the name of the lower end of \(name)'s veth pair, is a link that is not berth's")
+            }
+            try netlink.deleteLinkIfPresent(lower)
+            logger.info("old bridge deleted", metadata: ["network": "\(network.metadata.name)", "bridge": "\(peer.name)"])
+        }
         try netlink.createVeth(name, peer: lower, mtu: UInt32(network.spec.mtu))
         try netlink.setLink(name, mac: NetworkAttacher.bridgeMAC(name))
         // IPv6 stays on at the lower end: with it off, the kernel drops the
@@ -594,8 +609,14 @@ public struct NetworkAttacher {
                         link.kind == "veth" && hostLink.map { $0.isUp && $0.master != nil && $0.master == bridge?.index } ?? false
                     interface.hostMTU = hostLink?.mtu.map { Int($0) }
                 case .macvlan:
+                    // On the lower end of the network's own pair: not on one
+                    // whose gateway end was renamed behind berth's back (the
+                    // lower end keeps its name; it goes when the pair is made
+                    // again, and the macvlan with it).
                     let lower = hostLinks[network.spec.macvlanLower]
-                    interface.hostSideAttached = link.kind == "macvlan" && lower != nil && link.parent == lower?.index
+                    let gateway = hostLinks[network.spec.bridge]
+                    interface.hostSideAttached =
+                        link.kind == "macvlan" && lower != nil && link.parent == lower?.index && gateway != nil && lower?.parent == gateway?.index
                     interface.isolated = link.macvlanMode.map { $0 == Netlink.MACVLAN_MODE_PRIVATE }
                 }
             }
