@@ -148,12 +148,17 @@ public struct LinuxHost: HostRuntime {
                 guard let bridge = try? NetworkAttacher.observeBridge(network, netlink: netlink, ports: ports) else { continue }
                 observed.networks.insert(network.metadata.name)
                 observed.bridges[network.metadata.name] = BridgeObservation(
-                    up: bridge.up, mtu: bridge.mtu, group: bridge.group, addresses: bridge.addresses, ports: bridge.ports)
-                if network.spec.needsForwarding { observed.forwarding[network.metadata.name] = NetworkRuleset.forwarding(network.spec.bridge) }
+                    up: bridge.up, mtu: bridge.mtu, group: bridge.group, addresses: bridge.addresses, ports: bridge.ports, lower: bridge.lower,
+                    driver: bridge.driver)
+                // A device made again for another driver starts with forwarding off.
+                if network.spec.needsForwarding && bridge.driver == network.spec.driver {
+                    observed.forwarding[network.metadata.name] = NetworkRuleset.forwarding(network.spec.bridge)
+                }
             }
             // Bridges marked as this instance's whose record was lost: still ours to prune.
             let owner = NetworkAttacher.ownerAlias(cgroupParent: runtime.paths.cgroupParent, network: "")
-            let bridges = hostLinks.filter { $0.kind == "bridge" }
+            // Bridges, and the gateway ends of macvlan networks' veth pairs.
+            let bridges = hostLinks.filter { $0.kind == "bridge" || $0.kind == "veth" && $0.alias != nil }
             var aliased: [String: [String]] = [:]
             for link in bridges {
                 guard let alias = link.alias, alias.hasPrefix(owner) else { continue }
@@ -162,7 +167,7 @@ public struct LinuxHost: HostRuntime {
                 if observed.recordedNetworks[network] == nil { observed.recordedNetworks[network] = link.name }
             }
             // Bridges berth made for a desired network under another name.
-            let existing = Set(bridges.map(\.name))
+            let existing = Set(hostLinks.filter { $0.kind == "bridge" || $0.kind == "veth" }.map(\.name))
             for network in desired.networks {
                 let name = network.metadata.name
                 let record = records[name]

@@ -256,7 +256,8 @@ extension HostCheck {
         let owner = NetworkAttacher.ownerAlias(cgroupParent: cgroupParent, network: "")
         return Set(
             links.filter { link in
-                link.alias?.hasPrefix(owner) == true || (link.kind == "bridge" && recordedBridges.contains(link.name))
+                link.alias?.hasPrefix(owner) == true
+                    || ((link.kind == "bridge" || link.kind == "veth") && recordedBridges.contains(link.name))
             }.map(\.index))
     }
 }

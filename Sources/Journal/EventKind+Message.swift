@@ -39,6 +39,8 @@ extension EventKind {
         case .bridgeAdopted: return "Network/\(field("network")): bridge \(field("bridge")) adopted"
         case .bridgeMarked: return "Network/\(field("network")): bridge \(field("bridge")) marked as berth's"
         case .bridgeDeleted: return "Network/\(field("network")): bridge \(field("bridge")) deleted"
+        case .networkDeviceReplaced:
+            return "Network/\(field("network")): \(field("bridge")) deleted and made again for driver \(field("driver"))"
         case .oldBridgeDeleted: return "Network/\(field("network")): old bridge \(field("bridge")) deleted"
         case .networksAttached: return "\(container): attached to \(field("networks"))"
         case .networkDetached: return "\(container): interface \(field("interface")) detached"

@@ -155,6 +155,8 @@ public enum EventKind: String, CaseIterable, Sendable {
     /// between the create and the alias left it unmarked).
     case bridgeMarked = "bridge marked"
     case bridgeDeleted = "bridge deleted"
+    /// A network's device made again for another `spec.driver`.
+    case networkDeviceReplaced = "network device replaced"
     case oldBridgeDeleted = "old bridge deleted"
     case networksAttached = "networks attached"
     case networkDetached = "network detached"
@@ -236,6 +238,7 @@ public enum EventKind: String, CaseIterable, Sendable {
         case .bridgeAdopted: return "b3a7173d403e470981637b810a90d347"
         case .bridgeMarked: return "d83256207c1c4590987d89677846356c"
         case .bridgeDeleted: return "ec487ef716b8482787a1b7f4b9ca58bf"
+        case .networkDeviceReplaced: return "7a680eaa221843cfb69e7ad20b9c6cfb"
         case .oldBridgeDeleted: return "dc5db2a59aaa4ce5a0a63586ffd1dcae"
         case .networksAttached: return "48c7c2d92b7846a49e33ae744d9318e9"
         case .networkDetached: return "c22f9d0bc65a4216aaf2e10933cbadad"

@@ -8,6 +8,7 @@
 /// spelled out (`NetworkSpec(config)`).
 public struct NetworkConfig: Hashable, Sendable {
     public var placement: Placement?
+    public var driver: NetworkDriver
     /// The bridge's interface name (the manifest's, or derived from the
     /// network's name: `NetworkSpec.defaultBridgeName(for:)`).
     public var bridge: String
@@ -38,6 +39,7 @@ public struct NetworkConfig: Hashable, Sendable {
 
     /// A network with every default: bridge `br-NAME`, gateway the first host.
     public init(name: String, subnet: CIDR) {
+        self.driver = .bridge
         self.bridge = NetworkSpec.defaultBridgeName(for: name)
         self.subnet = subnet
         self.gateway = subnet.firstHost
@@ -54,6 +56,12 @@ public struct NetworkConfig: Hashable, Sendable {
     /// interfaces without naming other networks. 0xbe47, shown by `ip -d
     /// link` as group 48711.
     public static let bridgeGroup: UInt32 = 0xbe47
+
+    /// With driver macvlan: the veth end the containers' macvlans sit on,
+    /// whose peer, named `bridge`, holds the gateway addresses (a hash of
+    /// the bridge's name, at most 15 bytes; never a name
+    /// `NetworkAttacher.hostInterfaceName` gives).
+    public var macvlanLower: String { "bm" + FNV1a.hex32("macvlan/" + bridge) }
 
     /// Whether IPv4 forwarding must be on for this network's bridge (NAT or
     /// port forwards); berth turns it on per bridge, never globally.
@@ -83,6 +91,7 @@ extension NetworkSpec {
     public func resolved(name: String) -> NetworkConfig {
         var config = NetworkConfig(name: name, subnet: subnet)
         config.placement = placement
+        config.driver = driver ?? .bridge
         if let bridge { config.bridge = bridge }
         if let gateway { config.gateway = gateway }
         config.ipv6 = ipv6.map { NetworkConfig.IPv6Config(subnet: $0.subnet, gateway: $0.effectiveGateway) }
@@ -103,6 +112,7 @@ extension NetworkSpec {
     public init(_ config: NetworkConfig) {
         self.init(subnet: config.subnet)
         placement = config.placement
+        driver = config.driver
         bridge = config.bridge
         gateway = config.gateway
         ipv6 = config.ipv6.map { IPv6Subnet(subnet: $0.subnet, gateway: $0.gateway) }

@@ -5,8 +5,8 @@ public struct InterfaceLayout: Hashable, Sendable {
     /// The name inside the container (eth0, eth1, ... by default).
     public var interface: String
     public var network: String
-    /// Addresses as they go on the interface: an IPv4 address written
-    /// without a prefix takes the network's.
+    /// Addresses as they go on the interface: an address written without a
+    /// prefix takes the network's (its IPv6 subnet's for an IPv6 one inside it).
     public var addresses: [CIDR]
     /// The gateway of the default route when this attachment carries it.
     public var gateway: IPAddress?
@@ -23,9 +23,13 @@ extension ContainerObject {
         var layout: [InterfaceLayout] = []
         for (index, attachment) in (spec.networks ?? []).enumerated() {
             guard let network = networks[attachment.network] else { continue }
-            let addresses = attachment.addresses.map { cidr in
-                cidr.prefixLength == cidr.address.bitWidth && cidr.address.isIPv4
-                    ? CIDR(address: cidr.address, prefixLength: network.spec.subnet.prefixLength) : cidr
+            let addresses = attachment.addresses.map { cidr -> CIDR in
+                guard cidr.prefixLength == cidr.address.bitWidth else { return cidr }
+                if cidr.address.isIPv4 { return CIDR(address: cidr.address, prefixLength: network.spec.subnet.prefixLength) }
+                // Without its subnet's prefix an IPv6 address has no route to
+                // the network's gateway (the default route is refused).
+                guard let subnet = network.spec.ipv6?.subnet, subnet.contains(cidr.address) else { return cidr }
+                return CIDR(address: cidr.address, prefixLength: subnet.prefixLength)
             }
             let isDefault = attachment.defaultRoute ?? (index == 0)
             let hasIPv6 = addresses.contains { !$0.address.isIPv4 }
@@ -55,9 +59,12 @@ public struct NetworkObservation: Hashable, Sendable {
         public var up: Bool
         /// Addresses without IPv6 link-local ones (the kernel makes those).
         public var addresses: [CIDR]
-        /// The host end exists, is up and is a port of the network's bridge
-        /// (nil when not checked: no attachment wants this interface).
+        /// The host end exists, is up and is a port of the network's bridge;
+        /// with driver macvlan, the interface is a macvlan on the network's
+        /// lower end (nil when not checked: no attachment wants this interface).
         public var hostSideAttached: Bool?
+        /// A macvlan's isolation: mode private (nil: not a macvlan).
+        public var isolated: Bool?
         /// Its MTU (nil: not read).
         public var mtu: Int?
         /// The MTU of its host end (nil: not read, or no host end).

@@ -1,6 +1,19 @@
-/// A bridge network that containers attach to.
+/// How a network's containers are joined on the host.
+public enum NetworkDriver: String, Hashable, Sendable, Codable, CaseIterable {
+    /// A Linux bridge; each container has a veth whose host end is a port.
+    case bridge
+    /// A macvlan in each container, in bridge mode (private when the
+    /// network is isolated), over one end of a veth pair whose other end
+    /// holds the gateway: no per-container device on the host, so nothing
+    /// on the host grows with the containers (for thousands per network).
+    case macvlan
+}
+
+/// A network that containers attach to.
 public struct NetworkSpec: Hashable, Sendable, Codable {
     public var placement: Placement?
+    /// Default: bridge.
+    public var driver: NetworkDriver?
     /// The bridge's interface name (default derived from the network name).
     public var bridge: String?
     public var subnet: CIDR

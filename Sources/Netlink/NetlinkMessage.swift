@@ -100,6 +100,10 @@ public enum Netlink {
     /// IFLA_BR_MCAST_SNOOPING in a bridge's IFLA_INFO_DATA (u8).
     public static let IFLA_BR_MCAST_SNOOPING: UInt16 = 23
     public static let VETH_INFO_PEER: UInt16 = 1
+    /// IFLA_MACVLAN_MODE in a macvlan's IFLA_INFO_DATA (u32), and its values.
+    public static let IFLA_MACVLAN_MODE: UInt16 = 1
+    public static let MACVLAN_MODE_PRIVATE: UInt32 = 1
+    public static let MACVLAN_MODE_BRIDGE: UInt32 = 4
 
     // Address attributes (IFA_*).
     public static let IFA_ADDRESS: UInt16 = 1

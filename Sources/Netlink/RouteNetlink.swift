@@ -38,6 +38,12 @@ public struct Link: Equatable, Sendable {
     public var alias: String?
     /// The device group (IFLA_GROUP; 0 is the default group).
     public var group: UInt32?
+    /// The link it is bound to (IFLA_LINK: a veth's peer, a macvlan's
+    /// lower device; an index in the namespace IFLA_LINK_NETNSID names
+    /// when the two are in different namespaces).
+    public var parent: Int32?
+    /// A macvlan's mode (IFLA_MACVLAN_MODE: Netlink.MACVLAN_MODE_*).
+    public var macvlanMode: UInt32?
     /// Its counters (IFLA_STATS64; nil: the kernel sent none).
     public var statistics: LinkStatistics?
     public var isUp: Bool { flags & Netlink.IFF_UP != 0 }
@@ -159,6 +165,36 @@ public final class RouteNetlink {
             Netlink.RTM_NEWLINK, Netlink.NLM_F_CREATE | Netlink.NLM_F_EXCL,
             InterfaceInfo().encoded() + Attribute.encode(attributes)
         )
+    }
+
+    /// RTM_NEWLINK for a macvlan on the link `lower` (an index in the
+    /// requesting socket's namespace), made straight in the network
+    /// namespace `namespaceFD` when given, in `mode` (Netlink.MACVLAN_MODE_*).
+    public static func newMacvlan(_ name: String, lower: Int32, namespaceFD: Int32? = nil, mtu: UInt32? = nil, mode: UInt32)
+        -> (UInt16, UInt16, [UInt8])
+    {
+        var attributes: [Attribute] = [.string(Netlink.IFLA_IFNAME, name), .u32(Netlink.IFLA_LINK, UInt32(bitPattern: lower))]
+        if let mtu { attributes.append(.u32(Netlink.IFLA_MTU, mtu)) }
+        if let namespaceFD { attributes.append(.u32(Netlink.IFLA_NET_NS_FD, UInt32(bitPattern: namespaceFD))) }
+        attributes.append(
+            .nested(
+                Netlink.IFLA_LINKINFO,
+                [.string(Netlink.IFLA_INFO_KIND, "macvlan"), .nested(Netlink.IFLA_INFO_DATA, [.u32(Netlink.IFLA_MACVLAN_MODE, mode)])]))
+        return (
+            Netlink.RTM_NEWLINK, Netlink.NLM_F_CREATE | Netlink.NLM_F_EXCL,
+            InterfaceInfo().encoded() + Attribute.encode(attributes)
+        )
+    }
+
+    /// RTM_NEWLINK on an existing macvlan named `name`: its mode.
+    public static func setMacvlanMode(named name: String, _ mode: UInt32) -> (UInt16, UInt16, [UInt8]) {
+        let attributes: [Attribute] = [
+            .string(Netlink.IFLA_IFNAME, name),
+            .nested(
+                Netlink.IFLA_LINKINFO,
+                [.string(Netlink.IFLA_INFO_KIND, "macvlan"), .nested(Netlink.IFLA_INFO_DATA, [.u32(Netlink.IFLA_MACVLAN_MODE, mode)])]),
+        ]
+        return (Netlink.RTM_NEWLINK, 0, InterfaceInfo().encoded() + Attribute.encode(attributes))
     }
 
     /// RTM_NEWLINK on an existing link: up/down, bridge master, MTU, MAC,
@@ -324,6 +360,15 @@ public final class RouteNetlink {
         try request(RouteNetlink.setLink(index: try index(of: name), group: group), operation: "set group of \(name)")
     }
 
+    public func setMacvlanMode(_ name: String, _ mode: UInt32) throws {
+        try request(RouteNetlink.setMacvlanMode(named: name, mode), operation: "set mode of macvlan \(name)")
+    }
+
+    public func createMacvlan(_ name: String, lower: Int32, namespaceFD: Int32? = nil, mtu: UInt32? = nil, mode: UInt32) throws {
+        try request(
+            RouteNetlink.newMacvlan(name, lower: lower, namespaceFD: namespaceFD, mtu: mtu, mode: mode), operation: "create macvlan \(name)")
+    }
+
     public func createVeth(_ name: String, peer: String, peerNamespaceFD: Int32? = nil, mtu: UInt32? = nil, master: Int32? = nil) throws {
         try request(
             RouteNetlink.newVeth(name, peer: peer, peerNamespaceFD: peerNamespaceFD, mtu: mtu, master: master),
@@ -462,8 +507,13 @@ public final class RouteNetlink {
             case Netlink.IFLA_GROUP: link.group = u32(range)
             case Netlink.IFLA_STATS64: link.statistics = LinkStatistics(stats64: Array(payload[range]))
             case Netlink.IFLA_MASTER: link.master = u32(range).map { Int32(bitPattern: $0) }
+            case Netlink.IFLA_LINK: link.parent = u32(range).map { Int32(bitPattern: $0) }
             case Netlink.IFLA_LINKINFO:
-                link.kind = Attribute.decode(payload[range])?.first { $0.type == Netlink.IFLA_INFO_KIND }?.stringValue
+                let info = Attribute.decode(payload[range])
+                link.kind = info?.first { $0.type == Netlink.IFLA_INFO_KIND }?.stringValue
+                if link.kind == "macvlan", let data = info?.first(where: { $0.type == Netlink.IFLA_INFO_DATA }) {
+                    link.macvlanMode = Attribute.decode(data.value[...])?.first { $0.type == Netlink.IFLA_MACVLAN_MODE }?.u32Value
+                }
             default: break
             }
         }

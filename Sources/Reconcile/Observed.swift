@@ -73,13 +73,24 @@ public struct BridgeObservation: Sendable, Equatable {
     public var addresses: [CIDR]?
     /// Its ports that are berth's veths: name → isolated (IFLA_BRPORT_ISOLATED).
     public var ports: [String: Bool]
+    /// With driver macvlan: whether the lower end of the veth pair is
+    /// there, up, with the network's MTU (nil: driver bridge, or not read).
+    public var lower: Bool?
+    /// The driver its device was made by: a bridge, or a veth (macvlan)
+    /// (nil: not read, or another kind of link).
+    public var driver: NetworkDriver?
 
-    public init(up: Bool, mtu: Int? = nil, group: UInt32? = nil, addresses: [CIDR]? = nil, ports: [String: Bool] = [:]) {
+    public init(
+        up: Bool, mtu: Int? = nil, group: UInt32? = nil, addresses: [CIDR]? = nil, ports: [String: Bool] = [:], lower: Bool? = nil,
+        driver: NetworkDriver? = nil
+    ) {
+        self.driver = driver
         self.up = up
         self.mtu = mtu
         self.group = group
         self.addresses = addresses
         self.ports = ports
+        self.lower = lower
     }
 }
 

@@ -47,7 +47,22 @@ extension Planner {
             addresses.isEmpty ? .absent : .text(addresses.map(\.description).sorted().joined(separator: ","))
         }
         var changes: [FieldChange] = []
+        if let driver = bridge.driver, driver != spec.driver {
+            // The device is deleted and made again; its containers' interfaces follow.
+            return [
+                FieldChange(
+                    "spec.driver", desired: .text(spec.driver.rawValue), observed: .text(driver.rawValue),
+                    origin: origin(recorded?.driver != spec.driver))
+            ]
+        }
         if !bridge.up { changes.append(FieldChange("bridge.state", desired: .text("up"), observed: .text("down"), origin: .drift)) }
+        if bridge.lower == false {
+            // The containers' macvlans sit on it.
+            changes.append(
+                FieldChange(
+                    "bridge.lower", desired: .text("\(spec.macvlanLower) up, MTU \(spec.mtu)"), observed: .text("down, another MTU or absent"),
+                    origin: .drift))
+        }
         if let mtu = bridge.mtu, mtu != spec.mtu {
             changes.append(
                 FieldChange(

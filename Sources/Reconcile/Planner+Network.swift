@@ -27,9 +27,17 @@ extension Planner {
                 changes.append(NetworkChange(field: field, desired: "\(wanted.interface) on \(wanted.network)", observed: "absent"))
                 continue
             }
+            let network = networks[wanted.network]
             if interface.hostSideAttached == false {
+                let observed = network?.spec.driver == .macvlan ? "not a macvlan on its lower end" : "not a port of its bridge"
+                changes.append(NetworkChange(field: field + ".network", desired: wanted.network, observed: observed, network: wanted.network))
+            }
+            if let network, network.spec.driver == .macvlan, let isolated = interface.isolated, isolated != network.spec.isolated {
+                // The network's isolation, held by each container's macvlan (its mode).
                 changes.append(
-                    NetworkChange(field: field + ".network", desired: wanted.network, observed: "not a port of its bridge", network: wanted.network))
+                    NetworkChange(
+                        field: field + ".isolated", desired: network.spec.isolated ? "private" : "bridge",
+                        observed: isolated ? "private" : "bridge", network: wanted.network))
             }
             if !interface.up { changes.append(NetworkChange(field: field + ".interface", desired: "up", observed: "down")) }
             // Both ends of the veth have the network's MTU, as its bridge does.
@@ -51,7 +59,8 @@ extension Planner {
             }
         }
         let wantedNames = Set(layout.map(\.interface))
-        for interface in observed.interfaces where interface.kind == "veth" && !wantedNames.contains(interface.name) {
+        for interface in observed.interfaces where interface.kind == "veth" || interface.kind == "macvlan" {
+            guard !wantedNames.contains(interface.name) else { continue }
             changes.append(NetworkChange(field: "spec.networks", desired: "no \(interface.name)", observed: interface.name))
         }
         // IPv6 routes only where IPv6 is on (a namespace started without it

@@ -230,16 +230,27 @@ public enum Planner {
         // interfaces on it take the new MTU, whatever its drift policy.
         let resized = attached.filter { network in networkSpecs[network.metadata.name].map { $0.mtu != network.spec.mtu } == true }
             .map(\.metadata.name)
+        // A macvlan network whose `isolated` changed in its manifest: the
+        // container's macvlans on it take the new mode, whatever its drift policy.
+        let reisolated = attached.filter { network in
+            network.spec.driver == .macvlan && networkSpecs[network.metadata.name].map { $0.isolated != network.spec.isolated } == true
+        }.map(\.metadata.name)
+        // A network whose `driver` changed in its manifest: the container's
+        // interfaces on it are made again, whatever its drift policy.
+        let redriven = attached.filter { network in networkSpecs[network.metadata.name].map { $0.driver != network.spec.driver } == true }
+            .map(\.metadata.name)
+        let followed = moving + reisolated + redriven
         if let network = current.network,
-            enforce || recorded == nil || recorded?.networks != spec.networks || !moving.isEmpty || !resized.isEmpty
+            enforce || recorded == nil || recorded?.networks != spec.networks || !followed.isEmpty || !resized.isEmpty
         {
             let networksByName = Dictionary(desired.networks.map { ($0.metadata.name, $0) }, uniquingKeysWith: { first, _ in first })
             let origin: ChangeOrigin = recorded?.networks != spec.networks ? .manifest : .drift
             var live: [FieldChange] = []
             for change in networkDrift(container, network, networks: networksByName) {
                 let moved =
-                    change.field.hasSuffix("].network") && change.network.map { moving.contains($0) } == true
+                    change.field.hasSuffix("].network") && change.network.map { moving.contains($0) || redriven.contains($0) } == true
                     || change.field.hasSuffix("].mtu") && change.network.map { resized.contains($0) } == true
+                    || change.field.hasSuffix("].isolated") && change.network.map { reisolated.contains($0) } == true
                 let field = FieldChange(
                     change.field, desired: .text(change.desired), observed: .text(change.observed), origin: moved ? .manifest : origin)
                 guard enforce || field.origin == .manifest else { continue }

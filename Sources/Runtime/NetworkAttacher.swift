@@ -42,6 +42,21 @@ public struct NetworkAttacher {
         var link = try netlink.link(named: name)
         let owner = state.map { NetworkAttacher.ownerAlias(cgroupParent: $0.paths.cgroupParent, network: network.metadata.name) }
         var changed = false
+        let kind = network.spec.driver == .bridge ? "bridge" : "veth"
+        if let existing = link, existing.kind != kind,
+            state?.networkRecord(network.metadata.name)?.bridge == name || (owner != nil && existing.alias == owner)
+        {
+            // Ours, made with the other driver (`spec.driver` changed): deleted
+            // and made again. A bridge's ports leave it (each container's
+            // veth is replaced by a macvlan in its converge); a macvlan
+            // network's pair takes its containers' macvlans with it (each
+            // gets a veth in its converge).
+            try netlink.deleteLink(name)
+            logger.info(
+                "network device replaced",
+                metadata: ["network": "\(network.metadata.name)", "bridge": "\(name)", "driver": "\(network.spec.driver.rawValue)"])
+            link = nil
+        }
         if link == nil {
             // Recorded first: a berth killed in between leaves a record of a
             // bridge that may not exist (deleting it is idempotent), never a
@@ -65,8 +80,13 @@ public struct NetworkAttacher {
             // ports join). The kernel takes no alias with a new link: it is
             // set with the MTU (the record owns the bridge until then).
             let mtu = UInt32(network.spec.mtu)
-            try netlink.createBridge(
-                name, mtu: mtu > 68 ? mtu - 1 : mtu + 1, mac: NetworkAttacher.bridgeMAC(name), multicastSnooping: false)
+            switch network.spec.driver {
+            case .bridge:
+                try netlink.createBridge(
+                    name, mtu: mtu > 68 ? mtu - 1 : mtu + 1, mac: NetworkAttacher.bridgeMAC(name), multicastSnooping: false)
+            case .macvlan:
+                try createMacvlanPair(network, owner: owner, netlink: netlink)
+            }
             Failpoint.bridgeUnmarked.hit()
             try netlink.setLink(name, mtu: mtu, alias: owner, group: NetworkConfig.bridgeGroup)
             Failpoint.bridgeCreated.hit()
@@ -74,6 +94,11 @@ public struct NetworkAttacher {
             link = try netlink.link(named: name)
         }
         guard let link else { throw NetlinkError(operation: "find bridge \(name)", errno: ENODEV) }
+        guard link.kind == kind else {
+            throw SystemError(
+                call: "network \(network.metadata.name)", errno: EEXIST,
+                subject: "\(name) is a \(link.kind ?? "link") that is not berth's, where driver \(network.spec.driver.rawValue) needs a \(kind)")
+        }
         if let owner, link.alias == owner, let state, !state.hasNetworkRecord(network.metadata.name) {
             // Ours by its alias, but the state dir lost the record: take it back.
             try state.recordNetwork(network.metadata.name, bridge: name)
@@ -114,8 +139,64 @@ public struct NetworkAttacher {
             try netlink.setLink(name, up: true)
             changed = true
         }
+        var attachPoint = link.index
+        if network.spec.driver == .macvlan { attachPoint = try ensureMacvlanLower(network, netlink: netlink, changed: &changed) }
         if changed { try recordApplied(network) }
-        return link.index
+        return attachPoint
+    }
+
+    /// A macvlan network's host side, made: a veth pair in the host's
+    /// namespace, its end `bridge` (the gateway addresses, the network's
+    /// MAC and group come with `ensureBridge`) and its lower end, which the
+    /// containers' macvlans sit on: up.
+    /// The containers reach the gateway and the host through the pair, and
+    /// each other inside the macvlan driver (bridge mode), so the host has
+    /// two links per network, whatever the number of containers.
+    func createMacvlanPair(_ network: NetworkObject, owner: String?, netlink: RouteNetlink) throws {
+        let name = network.spec.bridge
+        let lower = network.spec.macvlanLower
+        if let stale = try netlink.link(named: lower) {
+            // The lower end of a pair of this network's whose gateway end
+            // was renamed behind berth's back (the name is a hash of the
+            // bridge's): it goes with its peer, and with the containers'
+            // macvlans on it (each is made again on the new pair in its
+            // converge). Only when the peer is berth's, by its alias.
+            let peer = try stale.parent.flatMap { try netlink.link(index: $0) }
+            guard stale.kind == "veth", let peer, let owner, peer.alias == owner else {
+                throw SystemError(
+                    call: "network \(network.metadata.name)", errno: EEXIST,
+                    subject: "\(lower), the name of the lower end of \(name)'s veth pair, is a link that is not berth's")
+            }
+            try netlink.deleteLinkIfPresent(lower)
+            logger.info("old bridge deleted", metadata: ["network": "\(network.metadata.name)", "bridge": "\(peer.name)"])
+        }
+        try netlink.createVeth(name, peer: lower, mtu: UInt32(network.spec.mtu))
+        try netlink.setLink(name, mac: NetworkAttacher.bridgeMAC(name))
+        // IPv6 stays on at the lower end: with it off, the kernel drops the
+        // IPv6 addresses of the macvlans on it as they come up.
+        try netlink.setLink(lower, up: true)
+    }
+
+    /// A macvlan network's lower end: there, up, with the network's MTU (a
+    /// macvlan's MTU is at most its lower's; one lowered takes its
+    /// macvlans' down with it). Returns its index.
+    func ensureMacvlanLower(_ network: NetworkObject, netlink: RouteNetlink, changed: inout Bool) throws -> Int32 {
+        let name = network.spec.macvlanLower
+        guard let lower = try netlink.link(named: name), lower.kind == "veth" else {
+            throw SystemError(
+                call: "network \(network.metadata.name)", errno: ENODEV,
+                subject: "\(name), the lower end of \(network.spec.bridge)'s veth pair, is missing (delete \(network.spec.bridge) and apply again)")
+        }
+        let mtu = UInt32(network.spec.mtu)
+        if lower.mtu != mtu {
+            try netlink.setLink(name, mtu: mtu)
+            changed = true
+        }
+        if !lower.isUp {
+            try netlink.setLink(name, up: true)
+            changed = true
+        }
+        return lower.index
     }
 
     /// `ensureBridge`, then every berth port of the bridge takes the
@@ -154,14 +235,24 @@ public struct NetworkAttacher {
     /// up, MTU, device group, addresses (IPv6 link-local ones aside) and
     /// the isolation flag of berth's ports on it, from `ports` (one
     /// AF_BRIDGE dump for every network).
-    public static func observeBridge(_ network: NetworkObject, netlink: RouteNetlink, ports: [BridgePort]) throws
-        -> (up: Bool, mtu: Int?, group: UInt32?, addresses: [CIDR], ports: [String: Bool])?
-    {
+    /// With driver macvlan, `lower` says whether the lower end is there
+    /// and up with the network's MTU (nil with driver bridge).
+    /// `driver`: the driver the device named `bridge` was made by (a
+    /// bridge, or a veth: macvlan; nil: another kind).
+    public static func observeBridge(_ network: NetworkObject, netlink: RouteNetlink, ports: [BridgePort]) throws -> (
+        up: Bool, mtu: Int?, group: UInt32?, addresses: [CIDR], ports: [String: Bool], lower: Bool?, driver: NetworkDriver?
+    )? {
         guard let link = try netlink.link(named: network.spec.bridge) else { return nil }
         let addresses = try netlink.addresses(index: link.index).map(\.cidr).filter { !$0.isIPv6LinkLocal }
         var flags: [String: Bool] = [:]
         for port in ports where port.master == link.index && isHostInterface(port.name) { flags[port.name] = port.isolated ?? false }
-        return (link.isUp, link.mtu.map { Int($0) }, link.group, addresses, flags)
+        var lower: Bool?
+        if network.spec.driver == .macvlan {
+            let end = try netlink.link(named: network.spec.macvlanLower)
+            lower = end.map { $0.kind == "veth" && $0.isUp && $0.mtu == UInt32(network.spec.mtu) } ?? false
+        }
+        let driver: NetworkDriver? = link.kind == "bridge" ? .bridge : link.kind == "veth" ? .macvlan : nil
+        return (link.isUp, link.mtu.map { Int($0) }, link.group, addresses, flags, lower, driver)
     }
 
     /// Deletes a bridge berth created (its addresses go with it), and any
@@ -316,14 +407,14 @@ public struct NetworkAttacher {
         let inside = RouteNetlink(transport: try socket ?? NetlinkSocket(networkNamespaceFD: namespaceFD))
         var links = fresh ? [] : try inside.links()
         if let loopback = links.first(where: { $0.name == "lo" }), !loopback.isUp { try inside.setLink("lo", up: true) }
-        guard !layout.isEmpty || links.contains(where: { $0.kind == "veth" }) else { return }
+        guard !layout.isEmpty || links.contains(where: NetworkAttacher.isAttachment) else { return }
         let host = try RouteNetlink()
         let wanted = Set(layout.map(\.interface))
-        for link in links where link.kind == "veth" && !wanted.contains(link.name) {
+        for link in links where NetworkAttacher.isAttachment(link) && !wanted.contains(link.name) {
             try inside.deleteLink(link.name)
             logger.info("network detached", metadata: ["container": "\(container.metadata.name)", "interface": "\(link.name)"])
         }
-        links.removeAll { $0.kind == "veth" && !wanted.contains($0.name) }
+        links.removeAll { NetworkAttacher.isAttachment($0) && !wanted.contains($0.name) }
         let addresses = fresh ? [] : try inside.addresses()
         // Host ends made here come up last, once their peer inside is up:
         // the port then comes up with its carrier, and the kernel selects
@@ -333,47 +424,66 @@ public struct NetworkAttacher {
         let routed = layout.firstIndex { $0.gateway != nil }
         for (position, interface) in layout.enumerated() {
             guard let network = networks[interface.network] else { continue }
-            let bridge = try ensureBridge(network, netlink: host)
+            // The bridge's index, or with driver macvlan its lower end's.
+            let attachPoint = try ensureBridge(network, netlink: host)
             // Both ends of the veth have the network's MTU, as its bridge does.
             let mtu = UInt32(network.spec.mtu)
             let hostName = NetworkAttacher.hostInterfaceName(container: container.metadata.name, network: network.metadata.name)
+            let device: AttachedDevice =
+                network.spec.driver == .macvlan
+                ? .macvlan(lower: attachPoint, mode: NetworkAttacher.macvlanMode(isolated: network.spec.isolated))
+                : .veth(hostName: hostName, bridge: attachPoint, isolated: network.spec.isolated)
             var current = links.first { $0.name == interface.interface }
             if fresh {
                 try attachFresh(
-                    interface, hostName: hostName, bridge: bridge, mtu: mtu, isolated: network.spec.isolated, ipv6: ipv6,
-                    defaultRoute: position == routed ? interface.gateway : nil, namespaceFD: namespaceFD, host: host, inside: inside)
-                hostEndsDown.append(hostName)
+                    interface, device: device, mtu: mtu, ipv6: ipv6, defaultRoute: position == routed ? interface.gateway : nil,
+                    namespaceFD: namespaceFD, host: host, inside: inside)
+                if case .veth = device { hostEndsDown.append(hostName) }
                 continue
             }
-            let hostLink = try host.link(named: hostName)
-            if current != nil && hostLink == nil {
-                // Its peer is not ours: make the pair again.
-                try inside.deleteLink(interface.interface)
-                current = nil
-            }
-            if current == nil {
-                // A host end left by an init that is gone (a start berth was
-                // killed in, its init killed since) goes with that init's
-                // namespace, which the kernel frees asynchronously: it may
-                // vanish between the lookup and the delete.
-                if hostLink != nil { try host.deleteLinkIfPresent(hostName) }
-                try host.createVeth(hostName, peer: interface.interface, peerNamespaceFD: namespaceFD, mtu: mtu)
-                try NetworkAttacher.disableIPv6(onPort: hostName)
-                // By name: no get of the host end (whose answer the kernel
-                // fills by a walk over every namespace its peers are in).
-                try host.setLink(named: hostName, master: bridge)
-                if network.spec.isolated { try host.setPortIsolated(hostName, true) }
-                hostEndsDown.append(hostName)
-            } else {
-                // A host end made before: IPv6 off, as at a start (CRIU
-                // makes its own at a restore, up on the bridge, with IPv6).
-                try NetworkAttacher.disableIPv6(onPort: hostName, unlessOff: true)
-                if let hostLink, hostLink.master != bridge || !hostLink.isUp {
-                    try host.setLink(named: hostName, up: true, master: bridge)
-                    if network.spec.isolated { try host.setPortIsolated(hostName, true) }
+            switch device {
+            case .macvlan(let lower, let mode):
+                if let link = current, link.kind != "macvlan" || link.parent != lower {
+                    // A veth, or a macvlan on another network's lower end.
+                    try inside.deleteLink(interface.interface)
+                    current = nil
                 }
+                if current == nil {
+                    try host.createMacvlan(interface.interface, lower: lower, namespaceFD: namespaceFD, mtu: mtu, mode: mode)
+                } else if current?.macvlanMode != mode {
+                    try inside.setMacvlanMode(interface.interface, mode)
+                }
+            case .veth(let hostName, let bridge, let isolated):
+                let hostLink = try host.link(named: hostName)
+                if let link = current, hostLink == nil || link.kind != "veth" {
+                    // Its peer is not ours (or it is a macvlan): make the pair again.
+                    try inside.deleteLink(interface.interface)
+                    current = nil
+                }
+                if current == nil {
+                    // A host end left by an init that is gone (a start berth was
+                    // killed in, its init killed since) goes with that init's
+                    // namespace, which the kernel frees asynchronously: it may
+                    // vanish between the lookup and the delete.
+                    if hostLink != nil { try host.deleteLinkIfPresent(hostName) }
+                    try host.createVeth(hostName, peer: interface.interface, peerNamespaceFD: namespaceFD, mtu: mtu)
+                    try NetworkAttacher.disableIPv6(onPort: hostName)
+                    // By name: no get of the host end (whose answer the kernel
+                    // fills by a walk over every namespace its peers are in).
+                    try host.setLink(named: hostName, master: bridge)
+                    if isolated { try host.setPortIsolated(hostName, true) }
+                    hostEndsDown.append(hostName)
+                } else {
+                    // A host end made before: IPv6 off, as at a start (CRIU
+                    // makes its own at a restore, up on the bridge, with IPv6).
+                    try NetworkAttacher.disableIPv6(onPort: hostName, unlessOff: true)
+                    if let hostLink, hostLink.master != bridge || !hostLink.isUp {
+                        try host.setLink(named: hostName, up: true, master: bridge)
+                        if isolated { try host.setPortIsolated(hostName, true) }
+                    }
+                }
+                if let hostLink, current != nil, hostLink.mtu != mtu { try host.setLink(hostName, mtu: mtu) }
             }
-            if let hostLink, current != nil, hostLink.mtu != mtu { try host.setLink(hostName, mtu: mtu) }
             if let current, current.mtu != mtu { try inside.setLink(interface.interface, mtu: mtu) }
             let present = current.map { link in addresses.filter { $0.index == link.index }.map(\.cidr) } ?? []
             for address in present where !interface.addresses.contains(address) && !address.isIPv6LinkLocal {
@@ -399,28 +509,52 @@ public struct NetworkAttacher {
         }
     }
 
+    /// What joins a container's interface to its network.
+    enum AttachedDevice {
+        /// A veth whose host end `hostName` is a port of the bridge.
+        case veth(hostName: String, bridge: Int32, isolated: Bool)
+        /// A macvlan on the network's lower end, in `mode`.
+        case macvlan(lower: Int32, mode: UInt32)
+    }
+
+    /// A macvlan's mode for a network: private when isolated (the
+    /// containers reach the gateway only), else bridge.
+    public static func macvlanMode(isolated: Bool) -> UInt32 {
+        isolated ? Netlink.MACVLAN_MODE_PRIVATE : Netlink.MACVLAN_MODE_BRIDGE
+    }
+
+    /// Whether a link in a container's namespace is one berth attaches
+    /// (and so may delete): a veth or a macvlan. A device moved in stays.
+    static func isAttachment(_ link: Link) -> Bool { link.kind == "veth" || link.kind == "macvlan" }
+
     /// One interface of a start's fresh namespace (only lo in it): the veth
     /// made with its host end a port of the bridge in one request (no
     /// lookup of the host end first: one left by a start that crashed is
     /// found by the create's EEXIST, deleted and the pair made again), IPv6
-    /// off on the host end, then inside, in one datagram, the addresses,
+    /// off on the host end, or the macvlan made on the network's lower end
+    /// (nothing on the host); then inside, in one datagram, the addresses,
     /// the interface up and `defaultRoute` (the IPv4 default route, on the
     /// first interface with a gateway). The host end comes up later (converge).
     func attachFresh(
-        _ interface: InterfaceLayout, hostName: String, bridge: Int32, mtu: UInt32, isolated: Bool, ipv6: Bool,
-        defaultRoute: IPAddress?, namespaceFD: Int32, host: RouteNetlink, inside: RouteNetlink
+        _ interface: InterfaceLayout, device: AttachedDevice, mtu: UInt32, ipv6: Bool, defaultRoute: IPAddress?, namespaceFD: Int32,
+        host: RouteNetlink, inside: RouteNetlink
     ) throws {
-        do {
-            try host.createVeth(hostName, peer: interface.interface, peerNamespaceFD: namespaceFD, mtu: mtu, master: bridge)
-        } catch let error as NetlinkError where error.errno == EEXIST {
-            // A host end left by an init that is gone goes with that init's
-            // namespace, which the kernel frees asynchronously: it may
-            // vanish between the create and the delete.
-            try host.deleteLinkIfPresent(hostName)
-            try host.createVeth(hostName, peer: interface.interface, peerNamespaceFD: namespaceFD, mtu: mtu, master: bridge)
+        switch device {
+        case .macvlan(let lower, let mode):
+            try host.createMacvlan(interface.interface, lower: lower, namespaceFD: namespaceFD, mtu: mtu, mode: mode)
+        case .veth(let hostName, let bridge, let isolated):
+            do {
+                try host.createVeth(hostName, peer: interface.interface, peerNamespaceFD: namespaceFD, mtu: mtu, master: bridge)
+            } catch let error as NetlinkError where error.errno == EEXIST {
+                // A host end left by an init that is gone goes with that init's
+                // namespace, which the kernel frees asynchronously: it may
+                // vanish between the create and the delete.
+                try host.deleteLinkIfPresent(hostName)
+                try host.createVeth(hostName, peer: interface.interface, peerNamespaceFD: namespaceFD, mtu: mtu, master: bridge)
+            }
+            try NetworkAttacher.disableIPv6(onPort: hostName)
+            if isolated { try host.setPortIsolated(hostName, true) }
         }
-        try NetworkAttacher.disableIPv6(onPort: hostName)
-        if isolated { try host.setPortIsolated(hostName, true) }
         let index = try inside.index(of: interface.interface)
         var requests: [(request: (UInt16, UInt16, [UInt8]), operation: String)] = []
         for address in interface.addresses where ipv6 || address.address.isIPv4 {
@@ -467,10 +601,24 @@ public struct NetworkAttacher {
                 name: link.name, kind: link.kind, up: link.isUp,
                 addresses: addresses.filter { $0.index == link.index && !$0.cidr.isIPv6LinkLocal }.map(\.cidr), mtu: link.mtu.map { Int($0) })
             if let wanted = layout[link.name], let network = networks[wanted.network] {
-                let hostLink = hostLinks[hostInterfaceName(container: container.metadata.name, network: wanted.network)]
-                let bridge = hostLinks[network.spec.bridge]
-                interface.hostSideAttached = hostLink.map { $0.isUp && $0.master != nil && $0.master == bridge?.index } ?? false
-                interface.hostMTU = hostLink?.mtu.map { Int($0) }
+                switch network.spec.driver {
+                case .bridge:
+                    let hostLink = hostLinks[hostInterfaceName(container: container.metadata.name, network: wanted.network)]
+                    let bridge = hostLinks[network.spec.bridge]
+                    interface.hostSideAttached =
+                        link.kind == "veth" && hostLink.map { $0.isUp && $0.master != nil && $0.master == bridge?.index } ?? false
+                    interface.hostMTU = hostLink?.mtu.map { Int($0) }
+                case .macvlan:
+                    // On the lower end of the network's own pair: not on one
+                    // whose gateway end was renamed behind berth's back (the
+                    // lower end keeps its name; it goes when the pair is made
+                    // again, and the macvlan with it).
+                    let lower = hostLinks[network.spec.macvlanLower]
+                    let gateway = hostLinks[network.spec.bridge]
+                    interface.hostSideAttached =
+                        link.kind == "macvlan" && lower != nil && link.parent == lower?.index && gateway != nil && lower?.parent == gateway?.index
+                    interface.isolated = link.macvlanMode.map { $0 == Netlink.MACVLAN_MODE_PRIVATE }
+                }
             }
             interfaces.append(interface)
         }

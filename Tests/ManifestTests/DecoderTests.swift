@@ -250,6 +250,7 @@ import Testing
             "test.yaml:6:29: error: spec.portForwards[0].hostPort: 70000 is out of range (1-65535)"
         ),
         ("  bridge: br0\n", "test.yaml:5:3: error: spec.subnet: required field is missing"),
+        ("  subnet: 10.88.0.0/24\n  driver: vlan\n", "test.yaml:6:11: error: spec.driver: 'vlan' is not one of bridge, macvlan"),
     ])
     func badFieldIsReported(extra: String, expected: String) {
         let errors = rendered(decode(base + extra).errors)

@@ -18,7 +18,47 @@ import Testing
         #expect(config.mtu == Defaults.bridgeMTU)
         #expect(config.portForwards.isEmpty && config.reach.isEmpty)
         #expect(config.drift == Defaults.drift)
+        #expect(config.driver == .bridge)
         #expect(config == NetworkConfig(name: "front", subnet: try Self.subnet()))
+    }
+
+    /// An address written without a prefix takes its network's: the IPv4
+    /// subnet's, or the IPv6 subnet's when inside it (a /128 has no route
+    /// to the IPv6 gateway, and the default route via it is refused).
+    @Test func anAddressWithoutAPrefixTakesItsSubnets() throws {
+        var network = NetworkSpec(subnet: try Self.subnet())
+        network.ipv6 = IPv6Subnet(subnet: try Self.subnet("fd00:88::/64"))
+        let front = NetworkObject(
+            metadata: ObjectMeta(name: "front"), spec: network.resolved(name: "front"), source: SourceLocation(file: "t", line: 1, column: 1))
+        var spec = ContainerSpec()
+        spec.rootfs = RootfsSpec(source: .template("busybox"))
+        let written = ["10.88.0.10", "fd00:88::10", "fd00:99::10", "fd00:88::11/120"]
+        spec.networks = [NetworkAttachment(network: "front", addresses: try written.map { try CIDR(parsing: $0, requirePrefix: false) })]
+        let web = ContainerObject(
+            metadata: ObjectMeta(name: "web"), spec: spec.resolved(name: "web", defaultRootfs: .template("busybox")),
+            source: SourceLocation(file: "t", line: 1, column: 1))
+        let layout = web.interfaceLayout(networks: ["front": front])
+        #expect(layout.first?.addresses.map(\.description) == ["10.88.0.10/24", "fd00:88::10/64", "fd00:99::10/128", "fd00:88::11/120"])
+        #expect(layout.first?.gateway6 == (try IPAddress(parsing: "fd00:88::1")))
+    }
+
+    /// A macvlan network's lower end: named from the bridge's name, within
+    /// IFNAMSIZ, never a container's host-end name nor the bridge's own.
+    @Test func aMacvlanNetworksLowerEndIsNamedFromItsBridge() throws {
+        var spec = NetworkSpec(subnet: try Self.subnet())
+        spec.driver = .macvlan
+        let config = spec.resolved(name: "front")
+        #expect(config.driver == .macvlan)
+        #expect(config.macvlanLower.hasPrefix("bm") && config.macvlanLower.utf8.count == 10)
+        #expect(config.macvlanLower != config.bridge)
+        spec.bridge = "br-other"
+        #expect(spec.resolved(name: "front").macvlanLower != config.macvlanLower)
+        // Stored with its driver, read back equal; a record without one is a bridge network.
+        let stored = try JSONEncoder().encode(config)
+        #expect(String(decoding: stored, as: UTF8.self).contains("\"driver\":\"macvlan\""))
+        #expect(try JSONDecoder().decode(NetworkConfig.self, from: stored) == config)
+        let old = #"{"subnet":"10.88.0.0/24","bridge":"br-front"}"#
+        #expect(try JSONDecoder().decode(NetworkConfig.self, from: Data(old.utf8)).driver == .bridge)
     }
 
     @Test func aLongNameGetsAHashedBridgeThatFitsIFNAMSIZ() throws {

@@ -64,6 +64,32 @@ func hex(_ text: String) -> [UInt8] {
         #expect(plain.count == expected.count - 24 && !plain.contains(0x78))
     }
 
+    @Test func macvlanCreateNamesItsLowerItsNamespaceAndItsMode() {
+        let (type, flags, payload) = RouteNetlink.newMacvlan("eth0", lower: 9, namespaceFD: 7, mtu: 1400, mode: Netlink.MACVLAN_MODE_BRIDGE)
+        #expect(type == Netlink.RTM_NEWLINK && flags == Netlink.NLM_F_CREATE | Netlink.NLM_F_EXCL)
+        let expected = hex(
+            """
+            00 00 00 00  00 00 00 00  00 00 00 00  00 00 00 00   # ifinfomsg: AF_UNSPEC, index 0, flags 0
+            09 00 03 00  65 74 68 30  00 00 00 00                # IFLA_IFNAME "eth0\\0" + padding
+            08 00 05 00  09 00 00 00                             # IFLA_LINK 9 (the lower end)
+            08 00 04 00  78 05 00 00                             # IFLA_MTU 1400
+            08 00 1c 00  07 00 00 00                             # IFLA_NET_NS_FD 7
+            1c 00 12 80                                          # IFLA_LINKINFO, nested, len 28
+            0c 00 01 00  6d 61 63 76  6c 61 6e 00                #   IFLA_INFO_KIND "macvlan\\0"
+            0c 00 02 80                                          #   IFLA_INFO_DATA, nested, len 12
+            08 00 01 00  04 00 00 00                             #     IFLA_MACVLAN_MODE bridge (4)
+            """)
+        #expect(payload == expected)
+        // The mode alone, by name, on an existing macvlan: private (1).
+        let (setType, setFlags, set) = RouteNetlink.setMacvlanMode(named: "eth0", Netlink.MACVLAN_MODE_PRIVATE)
+        #expect(setType == Netlink.RTM_NEWLINK && setFlags == 0)
+        #expect(set.suffix(8) == [8, 0, 1, 0, 1, 0, 0, 0])
+        // Read back: its lower end and its mode.
+        let answer = InterfaceInfo(index: 3).encoded() + Array(payload.dropFirst(InterfaceInfo.size))
+        let link = RouteNetlink.decodeLink(NetlinkMessage(type: Netlink.RTM_NEWLINK, flags: 0, payload: answer))
+        #expect(link?.kind == "macvlan" && link?.parent == 9 && link?.macvlanMode == Netlink.MACVLAN_MODE_BRIDGE)
+    }
+
     @Test func setLinkByNameCarriesTheNameAndNoIndex() {
         let (type, flags, payload) = RouteNetlink.setLink(named: "vb0", up: true, master: 3)
         #expect(type == Netlink.RTM_NEWLINK)

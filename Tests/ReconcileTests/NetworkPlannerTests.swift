@@ -384,4 +384,89 @@ import Testing
             Planner.plan(desired: desired, observed: observed, options: PlanOptions(scope: .source("/srv/b"))).map(\.object).contains(
                 .ruleset(network: "front")))
     }
+    // MARK: spec.driver macvlan
+
+    /// web1 on `front`, its eth0 of `kind` (a macvlan in `mode` private or not).
+    func onMacvlan(_ web: ContainerObject, _ wanted: NetworkObject, applied: NetworkObject, kind: String, attached: Bool, isolated: Bool?)
+        throws -> (DesiredHost, ObservedHost)
+    {
+        var current = ObservedContainer(name: "web1", state: .running, recordedSpec: web.spec)
+        var interface = NetworkObservation.Interface(
+            name: "eth0", kind: kind, up: true, addresses: [try cidr("10.88.0.10/24")], hostSideAttached: attached, mtu: 1500)
+        interface.isolated = isolated
+        current.network = NetworkObservation(interfaces: [interface], defaultGateways: [try IPAddress(parsing: "10.88.0.1")], ipv6: false)
+        var device = bridge(for: applied)
+        device.ports = [:]
+        device.driver = applied.spec.driver
+        device.lower = applied.spec.driver == .macvlan ? true : nil
+        var (desired, observed) = host(wanted, device, recorded: applied.spec)
+        desired.containers = [web]
+        observed.containers = [current]
+        return (desired, observed)
+    }
+
+    @Test(arguments: [DriftPolicy.enforce, .warn])
+    func aDriverChangeMakesTheDeviceAndTheContainersInterfacesAgainLive(policy: DriftPolicy) throws {
+        let web = try web(drift: policy)
+        let applied = try network()
+        let wanted = try network { $0.driver = .macvlan }
+        let (desired, observed) = try onMacvlan(web, wanted, applied: applied, kind: "veth", attached: false, isolated: nil)
+        #expect(
+            Planner.plan(desired: desired, observed: observed) == [
+                Action(
+                    .network("front"), .repairBridge(wanted),
+                    changes: [FieldChange("spec.driver", desired: .text("macvlan"), observed: .text("bridge"), origin: .manifest)],
+                    reason: .bridgeRepaired),
+                Action(
+                    .container("web1"), .updateNetworks(web, networks: [wanted]),
+                    changes: [
+                        FieldChange(
+                            "spec.networks[0].network", desired: .text("front"), observed: .text("not a macvlan on its lower end"),
+                            origin: .manifest)
+                    ], reason: .networkChangedLive),
+            ])
+        // Made again and attached: nothing.
+        let (_, settled) = try onMacvlan(web, wanted, applied: wanted, kind: "macvlan", attached: true, isolated: false)
+        #expect(Planner.plan(desired: desired, observed: settled).isEmpty)
+    }
+
+    @Test(arguments: [DriftPolicy.enforce, .warn])
+    func aMacvlanNetworksIsolationIsEachContainersModeLive(policy: DriftPolicy) throws {
+        let web = try web(drift: policy)
+        let applied = try network { $0.driver = .macvlan }
+        let wanted = try network {
+            $0.driver = .macvlan
+            $0.isolated = true
+        }
+        let (desired, observed) = try onMacvlan(web, wanted, applied: applied, kind: "macvlan", attached: true, isolated: false)
+        let plan = Planner.plan(desired: desired, observed: observed)
+        // No bridge ports to flag: the network itself has nothing to change.
+        #expect(
+            plan == [
+                Action(
+                    .container("web1"), .updateNetworks(web, networks: [wanted]),
+                    changes: [FieldChange("spec.networks[0].isolated", desired: .text("private"), observed: .text("bridge"), origin: .manifest)],
+                    reason: .networkChangedLive)
+            ])
+        // A mode changed behind berth's back is drift, left alone under warn.
+        let (_, behind) = try onMacvlan(web, wanted, applied: wanted, kind: "macvlan", attached: true, isolated: false)
+        let drifted = Planner.plan(desired: desired, observed: behind)
+        #expect(drifted.map(\.operation) == (policy == .enforce ? [.updateNetworks(web, networks: [wanted])] : []))
+        #expect(Planner.drift(desired: desired, observed: behind).map(\.field) == ["spec.networks[0].isolated"])
+    }
+
+    @Test func aMacvlanNetworksLowerEndDownIsDriftRepairedLive() throws {
+        let wanted = try network { $0.driver = .macvlan }
+        var device = bridge(for: wanted)
+        device.ports = [:]
+        device.driver = .macvlan
+        device.lower = false
+        let (desired, observed) = host(wanted, device, recorded: wanted.spec)
+        let plan = Planner.plan(desired: desired, observed: observed)
+        #expect(plan.map(\.operation) == [.repairBridge(wanted)])
+        #expect(plan.first?.changes.map(\.field) == ["bridge.lower"])
+        #expect(plan.first?.changes.map(\.origin) == [.drift])
+        device.lower = true
+        #expect(Planner.plan(desired: desired, observed: host(wanted, device, recorded: wanted.spec).1).isEmpty)
+    }
 }

@@ -2,7 +2,7 @@ import Model
 
 extension Reader {
     static let networkFields = [
-        "placement", "bridge", "subnet", "gateway", "ipv6", "nat", "isolated", "mtu", "portForwards", "reach", "policy",
+        "placement", "driver", "bridge", "subnet", "gateway", "ipv6", "nat", "isolated", "mtu", "portForwards", "reach", "policy",
     ]
 
     mutating func networkSpec(_ node: Node, _ path: FieldPath) -> NetworkSpec? {
@@ -10,6 +10,7 @@ extension Reader {
         guard let f = mapping(node, path, fields: Reader.networkFields) else { return nil }
         let subnet = f.required("subnet", &self).flatMap { readSubnet($0, path / "subnet", v4: true) }
         let placement = f.read("placement", &self) { $0.placement($1, $2) }
+        let driver = f.read("driver", &self) { $0.enumeration($1, $2, NetworkDriver.self) }
         let bridge = f.read("bridge", &self) { $0.checked($1, $2, Names.checkInterfaceName) }
         let gateway = f.read("gateway", &self) { $0.parsed($1, $2, IPAddress.init(parsing:)) }
         let ipv6 = f.read("ipv6", &self) { reader, node, path -> IPv6Subnet? in
@@ -38,6 +39,7 @@ extension Reader {
         }
         var spec = NetworkSpec(subnet: subnet)
         spec.placement = placement
+        spec.driver = driver
         spec.bridge = bridge
         spec.gateway = gateway
         spec.ipv6 = ipv6

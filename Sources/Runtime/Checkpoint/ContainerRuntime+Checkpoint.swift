@@ -72,6 +72,7 @@ extension ContainerRuntime {
                 "container \(name) runs with a virtualized /proc (LXCFS and its sysinfo responder), which CRIU cannot checkpoint: "
                     + "set proc.virtualize: false and restart it first")
         }
+        let veths = try vethsOf(record)
         if Syscall.exists(directory) {
             let entries = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
             guard entries.isEmpty else { throw CheckpointError("\(directory) is not empty (a checkpoint goes into a new directory)") }
@@ -84,7 +85,6 @@ extension ContainerRuntime {
         let group = try CgroupPath(record.cgroup)
         let pids = try cgroups.processes(in: group)
         let hostFiles = ProcessFiles.outside(try ProcessFiles.mountIDs(of: pid), pids: pids)
-        let veths = try vethsOf(record)
         // berth's record beside the images, before the dump: it is part of
         // what the checksums cover.
         try Syscall.writeAtomically(try RecordJSON.encode(record), to: directory + "/" + CheckpointManifest.recordFileName)
@@ -261,8 +261,16 @@ extension ContainerRuntime {
         let networks = Dictionary((record.networks ?? []).map { ($0.metadata.name, $0) }, uniquingKeysWith: { first, _ in first })
         let container = ContainerObject(
             metadata: ObjectMeta(name: record.name), spec: spec, source: SourceLocation(file: "state", line: 1, column: 1))
-        return container.interfaceLayout(networks: networks).compactMap { interface in
+        return try container.interfaceLayout(networks: networks).compactMap { interface in
             guard let network = networks[interface.network] else { return nil }
+            guard network.spec.driver == .bridge else {
+                // CRIU makes veths again at a restore; a macvlan it would
+                // have to make on the network's lower end, which berth does
+                // not hand it.
+                throw CheckpointError(
+                    "container \(record.name) is attached to network \(network.metadata.name), driver \(network.spec.driver.rawValue), "
+                        + "which berth cannot restore: checkpoint and migrate need driver bridge")
+            }
             return CheckpointManifest.Veth(
                 inside: interface.interface,
                 host: NetworkAttacher.hostInterfaceName(container: record.name, network: network.metadata.name), bridge: network.spec.bridge)

@@ -9,6 +9,9 @@ extension ContainerRuntime: MigrationSource {
         if record.privateLayerInMemory == true {
             throw RuntimeError(description: "container \(name) runs in the foreground (berth run): its private layer is in memory")
         }
+        // Refused before anything is copied: a macvlan network's container
+        // cannot be restored (vethsOf says why).
+        _ = try vethsOf(record)
         return record.upper
     }
 
