@@ -15,17 +15,19 @@ import Netlink
 /// phase (median of each), from the marks berth writes with
 /// BERTH_PHASE_TIMES (PhaseTimes): process start is from the spawn to
 /// main, exit from the last mark to the bench seeing berth's exit.
+/// `driver`: the network's (`bridge`, or `macvlan`: no host end to make).
 /// Returns the lines to print.
-func networkedApplyBenchmark(_ host: BenchHost, berth: String, samples: Int) throws -> [String] {
-    let directory = host.root + "/apply-one"
+func networkedApplyBenchmark(_ host: BenchHost, berth: String, samples: Int, driver: String = "bridge") throws -> [String] {
+    let directory = host.root + "/apply-one-" + driver
     let file = directory + "/one.yaml"
+    let device = driver == "bridge" ? "br-one" : "mv-one"
     try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-    defer { try? RouteNetlink().deleteLink("br-one") }
+    defer { try? RouteNetlink().deleteLink(device) }
     let network = """
         apiVersion: berth/v1
         kind: Network
         metadata: {name: one}
-        spec: {subnet: 10.91.0.0/24, bridge: br-one}
+        spec: {driver: \(driver), subnet: 10.91.0.0/24, bridge: \(device)}
 
         """
     let container = """
@@ -100,8 +102,8 @@ func networkedApplyBenchmark(_ host: BenchHost, berth: String, samples: Int) thr
     let fine = Stopwatch.median(settled.fine)
     let command = Stopwatch.median(settled.commands)
     let heading: String =
-        "  one networked container, berth apply FILE to running (median of " + String(samples)
-        + ", the bridge already there, each round 0.5 s after the last prune):"
+        "  one networked container, berth apply FILE to running, network driver " + driver + " (median of " + String(samples)
+        + ", the network's device already there, each round 0.5 s after the last prune):"
     var lines: [String] = [heading]
     for (label, value) in [
         ("create action (apply's durationUs)", fine), ("create action (apply's durationMs, whole ms)", action),
