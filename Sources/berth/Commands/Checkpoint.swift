@@ -23,7 +23,9 @@ struct Checkpoint: ParsableCommand {
             Dumps its processes (memory, open files, established TCP connections), namespaces \
             and cgroup into a new directory, with berth-checkpoint.json: the container's spec, \
             the berth, kernel and CRIU versions, and a SHA-256 of every image file. The \
-            container stops unless --leave-running. berth restore NAME --from DIR brings it back.
+            container stops unless --leave-running. berth restore NAME --from DIR brings it back. \
+            A container on a network with driver macvlan is refused (CRIU makes veths again, not \
+            macvlans).
             """)
     @OptionGroup var global: GlobalOptions
     @Option(name: [.customLong("to"), .customLong("image-dir")], help: ArgumentHelp("New image directory.", valueName: "dir"))
@@ -69,7 +71,8 @@ struct Migrate: ParsableCommand {
             is deleted here only once the target's berth reports it running; on any failure it \
             runs here again and the target keeps nothing of it. Prints the freeze time and the \
             placement change to commit to the manifests. The target needs the container's \
-            networks and template. A container with a disk quota (resources.disk) gets the \
+            networks and template; a container on a macvlan network is refused, as by \
+            checkpoint. A container with a disk quota (resources.disk) gets the \
             same quota on the target, made before its layer is copied: a project quota where \
             the target's state dir enforces them, else a disk image; it prints which.
             """)
