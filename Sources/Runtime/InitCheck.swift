@@ -58,9 +58,32 @@ public enum InitCheck {
             fd = (try? Syscall.open(tree.root, O_RDONLY | O_DIRECTORY)) ?? -1
         }
 
+        private init(_ tree: RootTree, fd: Int32) {
+            self.tree = tree
+            self.fd = fd
+        }
+
+        /// The tree of a directory that may not exist: nil when it does
+        /// not (ENOENT), where the open that finds out is the one kept (a
+        /// container's private layer, asked for each container each plan:
+        /// an access(2) before the open was one more lookup of its path;
+        /// berth-bench scale). Any other failure to open it is a tree as
+        /// `init` makes it (each lookup through the path then says why).
+        public static func ifPresent(_ root: String) -> OpenedTree? {
+            do throws(SystemError) {
+                return OpenedTree(RootTree(root: root), fd: try Syscall.open(root, O_RDONLY | O_DIRECTORY))
+            } catch {
+                return error.errno == ENOENT ? nil : OpenedTree(RootTree(root: root))
+            }
+        }
+
         deinit { if fd >= 0 { Syscall.close(fd) } }
 
         func entry(_ path: String) throws(SystemError) -> RootTree.Entry {
+            // The root itself: the directory opened (O_DIRECTORY), as a
+            // lookup of "/" in it finds (RESOLVE_IN_ROOT); a working
+            // directory of "/" is asked of every container.
+            if fd >= 0 && path == "/" { return .directory }
             if let known = entries.withLock({ $0[path] }) { return try known.get() }
             let found: Result<RootTree.Entry, SystemError>
             do throws(SystemError) {
@@ -84,8 +107,18 @@ public enum InitCheck {
     /// by the containers that start from it (OpenedTree).
     public final class Layers: Sendable {
         private let trees = Mutex<[String: OpenedTree]>([:])
+        private let built = Mutex<[String: String?]>([:])
 
         public init() {}
+
+        /// `templates.builtPath(of:)`, asked once per template in the pass
+        /// (a stat of the template's binary per container otherwise).
+        func builtPath(of template: String, in templates: TemplateStore) -> String? {
+            if let known = built.withLock({ $0[template] }) { return known }
+            let path = templates.builtPath(of: template)
+            built.withLock { $0[template] = path }
+            return path
+        }
 
         func layer(_ root: String) -> Layer {
             .opened(
@@ -113,22 +146,36 @@ public enum InitCheck {
         /// first layer that has it, unless a layer above deleted it (a
         /// whiteout at the path or at a directory on the way) or made a
         /// directory on the way opaque.
+        ///
+        /// In a layer above others, the directories on the way are looked
+        /// up first, from the top: where one is not a directory in the
+        /// layer (missing, or a file), neither is the path (its lookup
+        /// resolves them), so it is not looked up there (a container's
+        /// private layer without /bin: one lookup for /bin/sleep, not two;
+        /// berth-bench scale, no-op plan at 1000). A whiteout on the way
+        /// hides the path; an opaque directory on the way hides the layers
+        /// below once the path is not in this one.
         func entry(_ path: String) throws(SystemError) -> RootTree.Entry {
             let components = InitCheck.normalized(path).split(separator: "/")
-            for (index, layer) in layers.enumerated() {
-                let entry = try layer.entry(path)
-                if entry == .whiteout { return .missing }
-                if entry != .missing { return entry }
-                guard index < layers.count - 1 else { break }
+            layers: for (index, layer) in layers.enumerated() {
+                guard index < layers.count - 1 else {
+                    let entry = try layer.entry(path)
+                    return entry == .whiteout ? .missing : entry
+                }
+                var directories: [String] = []
                 var prefix = ""
                 for component in components.dropLast() {
                     prefix += "/" + component
                     switch try layer.entry(prefix) {
                     case .whiteout: return .missing
-                    case .directory where layer.isOpaqueDirectory(prefix): return .missing
-                    default: continue
+                    case .directory: directories.append(prefix)
+                    default: continue layers
                     }
                 }
+                let entry = try layer.entry(path)
+                if entry == .whiteout { return .missing }
+                if entry != .missing { return entry }
+                if directories.contains(where: { layer.isOpaqueDirectory($0) }) { return .missing }
             }
             return .missing
         }
@@ -263,10 +310,10 @@ extension ContainerRuntime {
         var layers: [InitCheck.Layer] = []
         // The private layer of a container that exists already (overlayfs looks there first).
         let upper = state.containerDirectory(container.metadata.name) + "/upper"
-        if Syscall.exists(upper) { layers.append(.opened(InitCheck.OpenedTree(RootTree(root: upper)))) }
+        if let opened = InitCheck.OpenedTree.ifPresent(upper) { layers.append(.opened(opened)) }
         switch container.spec.rootfs {
         case .template(let template):
-            if let built = templates.builtPath(of: template) {
+            if let built = shared.builtPath(of: template, in: templates) {
                 layers.append(shared.layer(built))
             } else {
                 guard template == "busybox" else { return nil }
