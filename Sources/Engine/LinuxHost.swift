@@ -106,7 +106,8 @@ public struct LinuxHost: HostRuntime {
                 return ObservationAhead.Host(links: links, ports: links.contains { $0.kind == "bridge" } ? try? netlink.bridgePorts() : [])
             },
             names: { runtime.state.names() },
-            record: { _ = runtime.state.load($0, networks: false) })
+            // Decoded into the records' cache; observe reads the init files.
+            record: { _ = runtime.state.load($0, networks: false, initFile: false) })
     }
 
     /// Ends `observeAhead`'s thread when no observe follows (invalid
