@@ -29,6 +29,13 @@ public enum InitCheck {
             }
         }
 
+        /// A directory on disk, where a path is found only through the
+        /// directories on its way (a layout lists entries alone).
+        var isDirectory: Bool {
+            if case .layout = self { return false }
+            return true
+        }
+
         func isOpaqueDirectory(_ path: String) -> Bool {
             switch self {
             case .tree(let tree): return tree.isOpaqueDirectory(path)
@@ -147,35 +154,49 @@ public enum InitCheck {
         /// whiteout at the path or at a directory on the way) or made a
         /// directory on the way opaque.
         ///
-        /// In a layer above others, the directories on the way are looked
-        /// up first, from the top: where one is not a directory in the
-        /// layer (missing, or a file), neither is the path (its lookup
-        /// resolves them), so it is not looked up there (a container's
-        /// private layer without /bin: one lookup for /bin/sleep, not two;
-        /// berth-bench scale, no-op plan at 1000). A whiteout on the way
-        /// hides the path; an opaque directory on the way hides the layers
-        /// below once the path is not in this one.
+        /// In a directory (not a layout) above other layers, the directories
+        /// on the way are looked up first, from the top: where one is not a
+        /// directory there (missing, or a file), neither is the path (its
+        /// lookup resolves them), so it is not looked up in that layer (a
+        /// container's private layer without /bin: one lookup for
+        /// /bin/sleep, not two; berth-bench scale, no-op plan at 1000). A
+        /// whiteout on the way hides the path; an opaque directory on the
+        /// way hides the layers below once the path is not in this one.
         func entry(_ path: String) throws(SystemError) -> RootTree.Entry {
             let components = InitCheck.normalized(path).split(separator: "/")
             layers: for (index, layer) in layers.enumerated() {
-                guard index < layers.count - 1 else {
-                    let entry = try layer.entry(path)
-                    return entry == .whiteout ? .missing : entry
+                let above = index < layers.count - 1
+                var directories: [String]?
+                if above, layer.isDirectory {
+                    var found: [String] = []
+                    var prefix = ""
+                    for component in components.dropLast() {
+                        prefix += "/" + component
+                        switch try layer.entry(prefix) {
+                        case .whiteout: return .missing
+                        case .directory: found.append(prefix)
+                        default: continue layers
+                        }
+                    }
+                    directories = found
                 }
-                var directories: [String] = []
+                let entry = try layer.entry(path)
+                if entry == .whiteout { return .missing }
+                if entry != .missing { return entry }
+                guard above else { break }
+                if let directories {
+                    if directories.contains(where: { layer.isOpaqueDirectory($0) }) { return .missing }
+                    continue
+                }
                 var prefix = ""
                 for component in components.dropLast() {
                     prefix += "/" + component
                     switch try layer.entry(prefix) {
                     case .whiteout: return .missing
-                    case .directory: directories.append(prefix)
-                    default: continue layers
+                    case .directory where layer.isOpaqueDirectory(prefix): return .missing
+                    default: continue
                     }
                 }
-                let entry = try layer.entry(path)
-                if entry == .whiteout { return .missing }
-                if entry != .missing { return entry }
-                if directories.contains(where: { layer.isOpaqueDirectory($0) }) { return .missing }
             }
             return .missing
         }
