@@ -74,13 +74,16 @@ public enum InitCheck {
         /// not (ENOENT), where the open that finds out is the one kept (a
         /// container's private layer, asked for each container each plan:
         /// an access(2) before the open was one more lookup of its path;
-        /// berth-bench scale). Any other failure to open it is a tree as
-        /// `init` makes it (each lookup through the path then says why).
+        /// berth-bench scale). Any other failure to open it is decided as
+        /// before: a tree as `init` makes it (each lookup through the path
+        /// then says why) where the path exists, none where it cannot be
+        /// reached (another user's plan, a state dir it cannot search).
         public static func ifPresent(_ root: String) -> OpenedTree? {
             do throws(SystemError) {
                 return OpenedTree(RootTree(root: root), fd: try Syscall.open(root, O_RDONLY | O_DIRECTORY))
             } catch {
-                return error.errno == ENOENT ? nil : OpenedTree(RootTree(root: root))
+                guard error.errno != ENOENT, Syscall.exists(root) else { return nil }
+                return OpenedTree(RootTree(root: root))
             }
         }
 
