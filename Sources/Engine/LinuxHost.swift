@@ -106,7 +106,8 @@ public struct LinuxHost: HostRuntime {
                 return ObservationAhead.Host(links: links, ports: links.contains { $0.kind == "bridge" } ? try? netlink.bridgePorts() : [])
             },
             names: { runtime.state.names() },
-            record: { _ = runtime.state.load($0, networks: false) })
+            // Decoded into the records' cache; observe reads the init files.
+            record: { _ = runtime.state.load($0, networks: false, initFile: false) })
     }
 
     /// Ends `observeAhead`'s thread when no observe follows (invalid
@@ -127,7 +128,8 @@ public struct LinuxHost: HostRuntime {
             networks: Dictionary(desired.networks.map { ($0.metadata.name, $0) }, uniquingKeysWith: { first, _ in first }),
             // The CPUs a container without a set of its own gets: read once.
             inheritedCPUs: parent.flatMap { try? $0.appending("x") }.flatMap { runtime.cgroups.inheritedCPUs($0) },
-            hostLinks: Dictionary(hostLinks.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first }))
+            hostLinks: Dictionary(hostLinks.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first }),
+            cgroupParents: CgroupParents())
         var known: Set<String> = []
         for slot in observeContainers(context) {
             switch slot {
@@ -273,6 +275,8 @@ public struct LinuxHost: HostRuntime {
         var networks: [String: NetworkObject]
         var inheritedCPUs: String?
         var hostLinks: [String: Link]
+        /// The containers' cgroups' parents, opened once for the pass.
+        var cgroupParents: CgroupParents
     }
 
     /// One container's observation: nothing (no record), only its name (a
@@ -299,7 +303,7 @@ public struct LinuxHost: HostRuntime {
         var usage: CgroupObservation?
         var frozen = false
         if running && named {
-            usage = try? runtime.observeCgroup(record, usage: false)
+            usage = try? runtime.observeCgroup(record, usage: false, parents: context.cgroupParents)
             frozen = usage?.frozen == true
         } else if running, let group = try? CgroupPath(record.cgroup) {
             frozen = runtime.cgroups.isFrozen(group)

@@ -66,8 +66,13 @@ extension Planner {
         // IPv6 routes only where IPv6 is on (a namespace started without it
         // gets its IPv6 route at the restart its addresses wait for).
         for family in observed.ipv6 ? [true, false] : [true] {
-            let gateways = layout.compactMap { family ? $0.gateway : $0.gateway6 }.prefix(1).map(\.description)
-            let observedGateways = observed.defaultGateways.filter { $0.isIPv4 == family }.map(\.description).sorted()
+            let wantedGateway = layout.lazy.compactMap { family ? $0.gateway : $0.gateway6 }.first
+            let observedFamily = observed.defaultGateways.filter { $0.isIPv4 == family }
+            // The same gateway (or none on either side) spells the same:
+            // its text is made only to compare and show a difference.
+            if observedFamily.count <= 1 && observedFamily.first == wantedGateway { continue }
+            let gateways = wantedGateway.map { [$0.description] } ?? []
+            let observedGateways = observedFamily.map(\.description).sorted()
             if gateways != observedGateways {
                 changes.append(
                     NetworkChange(

@@ -7,8 +7,10 @@ enum RestartFields {
     /// Fields applied at the next start: (field, desired, recorded).
     static func changes(desired: ContainerConfig, recorded: ContainerConfig, networksLive: Bool) -> [FieldChange] {
         var changes: [FieldChange] = []
-        func add(_ field: String, _ changed: Bool, _ wanted: String, _ had: String) {
-            if changed { changes.append(FieldChange(field, desired: .text(wanted), observed: .text(had), origin: .manifest)) }
+        // The texts are made only for a field that changed (a no-op plan
+        // compares every running container's: berth-bench scale).
+        func add(_ field: String, _ changed: Bool, _ wanted: @autoclosure () -> String, _ had: @autoclosure () -> String) {
+            if changed { changes.append(FieldChange(field, desired: .text(wanted()), observed: .text(had()), origin: .manifest)) }
         }
         add("spec.hostname", desired.hostname != recorded.hostname, desired.hostname, recorded.hostname)
         add(

@@ -273,7 +273,12 @@ public struct StateStore: Sendable {
     ///
     /// A record not in the state dir is looked for in the run directory
     /// (a `berth run` container's).
-    public func load(_ name: String, networks: Bool = true) -> ContainerRecord? {
+    ///
+    /// `initFile: false`: the init file is not read (pid, start time, exit
+    /// code and restarts as container.json has them): for decoding records
+    /// ahead of observe, which loads each again and reads its init file
+    /// then (an open and a read per container less).
+    public func load(_ name: String, networks: Bool = true, initFile readsInit: Bool = true) -> ContainerRecord? {
         var file = recordFile(name)
         // One open: its version and its bytes from the same descriptor (a
         // stat of the path before and after the read were two more lookups
@@ -293,7 +298,8 @@ public struct StateStore: Sendable {
         if let known = decoded.value(file, version), known.networks || !networks {
             record = known.record
         } else {
-            guard let bytes = try? Syscall.readAll(fd, upTo: 1 << 20, subject: file),
+            // Replaced by rename, never written in place: a short read is its end.
+            guard let bytes = try? Syscall.readAll(fd, upTo: 1 << 20, subject: file, oneRecord: true),
                 var fresh = try? RecordJSON.decodeRecord(from: bytes, omitting: networks ? [] : ["networks"])
             else { return nil }
             // A spec recorded before defaults were resolved may name no
@@ -304,7 +310,7 @@ public struct StateStore: Sendable {
             if Syscall.version(of: fd) == version { decoded.keep(DecodedRecord(record: fresh, networks: networks), file, version) }
             record = fresh
         }
-        if let line = try? Syscall.readFile(initFile(name), limit: 128) {
+        if readsInit, let line = try? Syscall.readFile(initFile(name), limit: 128, oneRecord: true) {
             let fields = String(decoding: line, as: UTF8.self).split(whereSeparator: { $0 == " " || $0 == "\n" })
             record.pid = fields.first.flatMap { Int32($0) }
             record.startTime = fields.dropFirst().first.flatMap { UInt64($0) }

@@ -136,8 +136,8 @@ extension ContainerRuntime {
 
     /// The container's cgroup as the kernel holds it; with a scope, the
     /// weights are read from the scope's own files.
-    public func observeCgroup(_ record: ContainerRecord, usage: Bool) throws -> CgroupObservation {
-        var observed = try cgroups.observe(try CgroupPath(record.cgroup), usage: usage)
+    public func observeCgroup(_ record: ContainerRecord, usage: Bool, parents: CgroupParents? = nil) throws -> CgroupObservation {
+        var observed = try cgroups.observe(try CgroupPath(record.cgroup), usage: usage, parents: parents)
         if let scope = scopePath(record), let directory = cgroups.directory(of: "cpu", scope) {
             observed.limits.cpuWeight = (try? Syscall.readFile(directory + "/cpu.weight")).flatMap {
                 Int(String(decoding: $0, as: UTF8.self).split(separator: "\n").first ?? "")

@@ -29,6 +29,13 @@ public enum InitCheck {
             }
         }
 
+        /// A directory on disk, where a path is found only through the
+        /// directories on its way (a layout lists entries alone).
+        var isDirectory: Bool {
+            if case .layout = self { return false }
+            return true
+        }
+
         func isOpaqueDirectory(_ path: String) -> Bool {
             switch self {
             case .tree(let tree): return tree.isOpaqueDirectory(path)
@@ -58,9 +65,35 @@ public enum InitCheck {
             fd = (try? Syscall.open(tree.root, O_RDONLY | O_DIRECTORY)) ?? -1
         }
 
+        private init(_ tree: RootTree, fd: Int32) {
+            self.tree = tree
+            self.fd = fd
+        }
+
+        /// The tree of a directory that may not exist: nil when it does
+        /// not (ENOENT), where the open that finds out is the one kept (a
+        /// container's private layer, asked for each container each plan:
+        /// an access(2) before the open was one more lookup of its path;
+        /// berth-bench scale). Any other failure to open it is decided as
+        /// before: a tree as `init` makes it (each lookup through the path
+        /// then says why) where the path exists, none where it cannot be
+        /// reached (another user's plan, a state dir it cannot search).
+        public static func ifPresent(_ root: String) -> OpenedTree? {
+            do throws(SystemError) {
+                return OpenedTree(RootTree(root: root), fd: try Syscall.open(root, O_RDONLY | O_DIRECTORY))
+            } catch {
+                guard error.errno != ENOENT, Syscall.exists(root) else { return nil }
+                return OpenedTree(RootTree(root: root))
+            }
+        }
+
         deinit { if fd >= 0 { Syscall.close(fd) } }
 
         func entry(_ path: String) throws(SystemError) -> RootTree.Entry {
+            // The root itself: the directory opened (O_DIRECTORY), as a
+            // lookup of "/" in it finds (RESOLVE_IN_ROOT); a working
+            // directory of "/" is asked of every container.
+            if fd >= 0 && path == "/" { return .directory }
             if let known = entries.withLock({ $0[path] }) { return try known.get() }
             let found: Result<RootTree.Entry, SystemError>
             do throws(SystemError) {
@@ -84,8 +117,18 @@ public enum InitCheck {
     /// by the containers that start from it (OpenedTree).
     public final class Layers: Sendable {
         private let trees = Mutex<[String: OpenedTree]>([:])
+        private let built = Mutex<[String: String?]>([:])
 
         public init() {}
+
+        /// `templates.builtPath(of:)`, asked once per template in the pass
+        /// (a stat of the template's binary per container otherwise).
+        func builtPath(of template: String, in templates: TemplateStore) -> String? {
+            if let known = built.withLock({ $0[template] }) { return known }
+            let path = templates.builtPath(of: template)
+            built.withLock { $0[template] = path }
+            return path
+        }
 
         func layer(_ root: String) -> Layer {
             .opened(
@@ -113,13 +156,41 @@ public enum InitCheck {
         /// first layer that has it, unless a layer above deleted it (a
         /// whiteout at the path or at a directory on the way) or made a
         /// directory on the way opaque.
+        ///
+        /// In a directory (not a layout) above other layers, the directories
+        /// on the way are looked up first, from the top: where one is not a
+        /// directory there (missing, or a file), neither is the path (its
+        /// lookup resolves them), so it is not looked up in that layer (a
+        /// container's private layer without /bin: one lookup for
+        /// /bin/sleep, not two; berth-bench scale, no-op plan at 1000). A
+        /// whiteout on the way hides the path; an opaque directory on the
+        /// way hides the layers below once the path is not in this one.
         func entry(_ path: String) throws(SystemError) -> RootTree.Entry {
             let components = InitCheck.normalized(path).split(separator: "/")
-            for (index, layer) in layers.enumerated() {
+            layers: for (index, layer) in layers.enumerated() {
+                let above = index < layers.count - 1
+                var directories: [String]?
+                if above, layer.isDirectory {
+                    var found: [String] = []
+                    var prefix = ""
+                    for component in components.dropLast() {
+                        prefix += "/" + component
+                        switch try layer.entry(prefix) {
+                        case .whiteout: return .missing
+                        case .directory: found.append(prefix)
+                        default: continue layers
+                        }
+                    }
+                    directories = found
+                }
                 let entry = try layer.entry(path)
                 if entry == .whiteout { return .missing }
                 if entry != .missing { return entry }
-                guard index < layers.count - 1 else { break }
+                guard above else { break }
+                if let directories {
+                    if directories.contains(where: { layer.isOpaqueDirectory($0) }) { return .missing }
+                    continue
+                }
                 var prefix = ""
                 for component in components.dropLast() {
                     prefix += "/" + component
@@ -263,10 +334,10 @@ extension ContainerRuntime {
         var layers: [InitCheck.Layer] = []
         // The private layer of a container that exists already (overlayfs looks there first).
         let upper = state.containerDirectory(container.metadata.name) + "/upper"
-        if Syscall.exists(upper) { layers.append(.opened(InitCheck.OpenedTree(RootTree(root: upper)))) }
+        if let opened = InitCheck.OpenedTree.ifPresent(upper) { layers.append(.opened(opened)) }
         switch container.spec.rootfs {
         case .template(let template):
-            if let built = templates.builtPath(of: template) {
+            if let built = shared.builtPath(of: template, in: templates) {
                 layers.append(shared.layer(built))
             } else {
                 guard template == "busybox" else { return nil }

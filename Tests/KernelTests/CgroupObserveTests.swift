@@ -109,4 +109,38 @@ import Testing
         #expect(observed.limits.pidsMax == nil && observed.limits.ioWeight == 100 && observed.limits.ioLimits.count == 1)
         #expect(observed.memoryCurrent == 4096 && !observed.frozen)
     }
+
+    /// Each cgroup looked up from its parent, opened once for the pass
+    /// (CgroupParents): the same observation as by the whole path, a gone
+    /// cgroup or parent read as nothing, and the parent opened once.
+    @Test func observedFromTheParentsOpenedOnceForThePass() throws {
+        let root = try Self.tree([
+            "cpu/berth/a/cpu.shares": "512\n", "cpu/berth/a/cpu.cfs_quota_us": "20000\n", "cpu/berth/a/cpu.cfs_period_us": "50000\n",
+            "cpuset/berth/a/cpuset.cpus": "1\n", "memory/berth/a/memory.limit_in_bytes": "16777216\n",
+            "pids/berth/a/pids.max": "16\n", "pids/berth/b/pids.max": "32\n", "freezer/berth/a/freezer.state": "FROZEN\n",
+            "v2/berth/c/cpu.weight": "300\n", "v2/berth/c/memory.max": "536870912\n", "v2/berth/c/cgroup.events": "frozen 1\n",
+        ])
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let mounts = Dictionary(uniqueKeysWithValues: ["cpu", "cpuset", "memory", "pids", "freezer"].map { ($0, root + "/" + $0) })
+        let v1 = try CgroupV1Driver(mounts: mounts)
+        let v2 = CgroupV2Driver(root: root + "/v2")
+        let parents = CgroupParents()
+        for path in ["berth/a", "berth/b", "berth/gone", "gone/a", "berth/c"] {
+            let group = try CgroupPath(path)
+            for usage in [false, true] {
+                #expect(try v1.observe(group, usage: usage, parents: parents) == (try v1.observe(group, usage: usage)), "\(path)")
+                #expect(try v2.observe(group, usage: usage, parents: parents) == (try v2.observe(group, usage: usage)), "\(path)")
+            }
+        }
+        let a = try v1.observe(try CgroupPath("berth/a"), usage: false, parents: parents)
+        #expect(a.limits.cpuWeight == 50 && a.limits.cpuQuotaMicros == 20_000 && a.limits.cpuPeriodMicros == 50_000)
+        #expect(a.limits.cpus == "1" && a.limits.memoryMax == 16 << 20 && a.limits.pidsMax == 16 && a.frozen)
+        #expect(try v1.observe(try CgroupPath("berth/b"), usage: false, parents: parents).limits.pidsMax == 32)
+        let c = try v2.observe(try CgroupPath("berth/c"), usage: false, parents: parents)
+        #expect(c.limits.cpuWeight == 300 && c.limits.memoryMax == 512 << 20 && c.frozen)
+        // Relative to the parent: the parent's descriptor and the last component, once per parent.
+        let (fd, name) = parents.lookup(root + "/pids/berth/a")
+        #expect(fd >= 0 && name == "a" && parents.lookup(root + "/pids/berth/b").0 == fd)
+        #expect(parents.lookup(root + "/gone/a") == (AT_FDCWD, root + "/gone/a"))
+    }
 }

@@ -150,6 +150,43 @@ import Testing
         #expect(InitCheck.problems(InitCheckTests.spec(["/bin/httpd"]), in: gone).first?.message.contains("cannot be resolved") == true)
     }
 
+    /// A container's private layer is opened once: none where it is
+    /// missing, and "/" in it is the directory opened. A private layer
+    /// without a directory on the command's way, or with it, leaves the
+    /// command to the layer below; one with the command shows it.
+    @Test func aPrivateLayerIsOpenedOnceAndLookedUpFromTheTop() throws {
+        defer { try? Syscall.removeTree(base) }
+        #expect(InitCheck.OpenedTree.ifPresent(base + "/none") == nil)
+        let (lower, upper) = (base + "/lower", base + "/upper")
+        try Syscall.makeDirectories(lower + "/bin")
+        try write(lower + "/bin/sleep", mode: 0o755)
+        try Syscall.makeDirectories(upper)
+        try write(upper + "/file", mode: 0o644)
+        let opened = try #require(InitCheck.OpenedTree.ifPresent(upper))
+        #expect(try opened.entry("/") == .directory)
+        // A file where the layer should be: each lookup says why.
+        let file = try #require(InitCheck.OpenedTree.ifPresent(upper + "/file"))
+        #expect(throws: SystemError.self) { try file.entry("/bin/sleep") }
+        func problems(_ command: String) throws -> [String] {
+            let layers = InitCheck.Layers()
+            let root = InitCheck.Root(
+                layers: [.opened(try #require(InitCheck.OpenedTree.ifPresent(upper))), layers.layer(lower)], name: "directory \(lower)")
+            return InitCheck.problems(InitCheckTests.spec([command]), in: root).map(\.description)
+        }
+        #expect(try problems("/bin/sleep").isEmpty)
+        #expect(try problems("/bin/true") == ["/bin/true is not in directory \(lower)"])
+        try Syscall.makeDirectories(upper + "/bin")
+        #expect(try problems("/bin/sleep").isEmpty)
+        try write(upper + "/bin/true", mode: 0o755)
+        #expect(try problems("/bin/true").isEmpty)
+        try write(upper + "/bin/sleep", mode: 0o644)
+        #expect(try problems("/bin/sleep") == ["/bin/sleep is not executable in directory \(lower) (no execute bit)"])
+        // A file on the command's way in the private layer: the lower layer's command.
+        try Syscall.removeTree(upper + "/bin")
+        try write(upper + "/bin", mode: 0o644)
+        #expect(try problems("/bin/sleep").isEmpty)
+    }
+
     /// A private layer that deleted the command (a whiteout at it, or at a
     /// directory on the way) hides it, as overlayfs does.
     @Test func aWhiteoutInThePrivateLayerHidesTheCommand() {

@@ -1,3 +1,5 @@
+import Synchronization
+
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -11,13 +13,27 @@
 /// cgroup every pass (berth-bench scale: the opens were a fifth of a no-op
 /// `berth plan`'s CPU at 1000 containers). A cgroup that is gone reads
 /// every file as nil, as reading each path would.
+///
+/// `parents`: the directory is looked up in its parent, opened once for
+/// the pass (CgroupParents), and a file of a directory not held in it too.
 final class CgroupDirectory {
     let path: String
     private let fd: Int32
+    /// Not held: where its files are looked up (AT_FDCWD and the path, or
+    /// the parent's descriptor and the directory's name).
+    private let base: Int32
+    private let relative: String
 
-    init(_ path: String, held: Bool = true) {
+    init(_ path: String, held: Bool = true, parents: CgroupParents? = nil) {
         self.path = path
-        fd = held ? Glibc.open(path, CgroupDirectory.openPath | O_DIRECTORY | O_CLOEXEC) : AT_FDCWD
+        let (base, relative) = parents?.lookup(path) ?? (AT_FDCWD, path)
+        if held {
+            fd = openat(base, relative, CgroupDirectory.openPath | O_DIRECTORY | O_CLOEXEC)
+            (self.base, self.relative) = (AT_FDCWD, path)
+        } else {
+            fd = AT_FDCWD
+            (self.base, self.relative) = (base, relative)
+        }
     }
 
     /// O_PATH (asm-generic fcntl.h), which Glibc's module does not export
@@ -40,9 +56,9 @@ final class CgroupDirectory {
     /// on as before (Syscall.readAll) after the first bytes.
     func contents<T>(_ file: String, _ body: (UnsafeBufferPointer<UInt8>) -> T) -> T? {
         guard fd >= 0 || fd == AT_FDCWD else { return nil }
-        let name = fd == AT_FDCWD ? path + "/" + file : file
+        let (directory, name) = fd == AT_FDCWD ? (base, relative + "/" + file) : (fd, file)
         var descriptor: Int32
-        repeat { descriptor = openat(fd, name, O_RDONLY | O_CLOEXEC) } while descriptor < 0 && errno == EINTR
+        repeat { descriptor = openat(directory, name, O_RDONLY | O_CLOEXEC) } while descriptor < 0 && errno == EINTR
         guard descriptor >= 0 else { return nil }
         defer { Syscall.close(descriptor) }
         let small = CgroupDirectory.smallRead
@@ -90,5 +106,40 @@ final class CgroupDirectory {
             value = sum
         }
         return value
+    }
+}
+
+/// The parent directories of the cgroups one observe pass reads, each
+/// opened once (O_PATH) for the pass: a container's cgroup directory (or a
+/// file of one not held) is then looked up from its parent, one or two
+/// components, not the whole /sys/fs/cgroup/CONTROLLER/PARENT/NAME path
+/// (six opens per container on v1; the path walks were a seventh of the
+/// CPU of reading cgroups in a no-op `berth plan` at 1000 containers,
+/// berth-bench scale). Made per pass and dropped after it (a parent
+/// removed and made again is opened again by the next pass); a parent
+/// that cannot be opened is looked up by its path as before.
+public final class CgroupParents: Sendable {
+    private let opened = Mutex<[String: Int32]>([:])
+
+    public init() {}
+
+    deinit {
+        for fd in opened.withLock({ $0.values }) where fd >= 0 { Syscall.close(fd) }
+    }
+
+    /// Where `path` is looked up: its parent's descriptor and its last
+    /// component, or AT_FDCWD and `path`.
+    func lookup(_ path: String) -> (Int32, String) {
+        guard let slash = path.lastIndex(of: "/"), slash != path.startIndex, path.index(after: slash) != path.endIndex else {
+            return (AT_FDCWD, path)
+        }
+        let parent = String(path[..<slash])
+        let fd = opened.withLock { opened in
+            if let known = opened[parent] { return known }
+            let fd = Glibc.open(parent, CgroupDirectory.openPath | O_DIRECTORY | O_CLOEXEC)
+            opened[parent] = fd
+            return fd
+        }
+        return fd >= 0 ? (fd, String(path[path.index(after: slash)...])) : (AT_FDCWD, path)
     }
 }

@@ -22,7 +22,9 @@ public protocol CgroupDriver: Sendable {
     func apply(_ limits: CgroupLimits, to path: CgroupPath) throws -> [CgroupWrite]
     /// Limits and state; with `usage`, also the usage counters (memory,
     /// pids, cpu, failures). Planning needs no usage: that halves the reads.
-    func observe(_ path: CgroupPath, usage: Bool) throws(SystemError) -> CgroupObservation
+    /// `parents`: the pass's parent directories, opened once (nil: each
+    /// cgroup looked up by its whole path).
+    func observe(_ path: CgroupPath, usage: Bool, parents: CgroupParents?) throws(SystemError) -> CgroupObservation
     func setFrozen(_ frozen: Bool, _ path: CgroupPath) throws(SystemError)
     /// Whether the cgroup is frozen, by one read (v1 `freezer.state`, v2
     /// `cgroup.events`): all observe needs of a container no manifest names.
@@ -48,6 +50,12 @@ extension CgroupDriver {
 
     /// Limits, state and usage counters.
     public func observe(_ path: CgroupPath) throws(SystemError) -> CgroupObservation { try observe(path, usage: true) }
+
+    /// Limits and state (and usage counters with `usage`), each cgroup
+    /// looked up by its whole path.
+    public func observe(_ path: CgroupPath, usage: Bool) throws(SystemError) -> CgroupObservation {
+        try observe(path, usage: usage, parents: nil)
+    }
 }
 
 /// How a process berth clones gets into its cgroup without berth migrating

@@ -253,7 +253,7 @@ public struct CgroupV1Driver: CgroupDriver {
         return writes
     }
 
-    public func observe(_ path: CgroupPath, usage: Bool) throws(SystemError) -> CgroupObservation {
+    public func observe(_ path: CgroupPath, usage: Bool, parents: CgroupParents?) throws(SystemError) -> CgroupObservation {
         var observation = CgroupObservation()
         var limits = CgroupLimits()
         // Held open where several files are read (cpu and cpuacct share one
@@ -262,7 +262,7 @@ public struct CgroupV1Driver: CgroupDriver {
         func open(_ controller: String, held: Bool = true) -> CgroupDirectory? {
             guard let path = directory(controller, path) else { return nil }
             if let known = opened[path] { return known }
-            let directory = CgroupDirectory(path, held: held)
+            let directory = CgroupDirectory(path, held: held, parents: parents)
             opened[path] = directory
             return directory
         }

@@ -109,8 +109,8 @@ public struct CgroupV2Driver: CgroupDriver {
         }
     }
 
-    public func observe(_ path: CgroupPath, usage: Bool) throws(SystemError) -> CgroupObservation {
-        let dir = CgroupDirectory(directory(path))
+    public func observe(_ path: CgroupPath, usage: Bool, parents: CgroupParents?) throws(SystemError) -> CgroupObservation {
+        let dir = CgroupDirectory(directory(path), parents: parents)
         var observation = CgroupObservation()
         var limits = CgroupLimits()
         func max(_ file: String) -> UInt64? { dir.read(file).flatMap { CgroupValues.parseMax($0) ?? nil } }
