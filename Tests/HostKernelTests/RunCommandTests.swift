@@ -21,6 +21,17 @@ struct RunCommandTests {
         return false
     }
 
+    /// The container's init runs its command (`comm`): its `berth run` has
+    /// released it. The record says running earlier, from before the
+    /// cgroup, limits and network are set (a berth killed then takes the
+    /// start down with it: the init is never released).
+    func released(_ host: TestHost, _ name: String, command: String) -> Bool {
+        guard let pid = host.runtime.state.load(name)?.pid,
+            let comm = try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8)
+        else { return false }
+        return comm.trimmingCharacters(in: .whitespacesAndNewlines) == command
+    }
+
     /// Nothing of container `name` is left: record, run files, private layer, cgroup.
     func gone(_ host: TestHost, _ name: String) -> Bool {
         guard let group = try? CgroupPath(host.parent).appending(name) else { return false }
@@ -201,12 +212,12 @@ struct RunCommandTests {
         let host = try TestHost()
         defer { #expect(host.tearDown() == []) }
         let berth = try Spawn.start([ContainerCLITests.binary, "run"] + global(host) + ["--name", "r4", "--", "sleep", "300"])
-        #expect(eventually { running(host, "r4") })
+        #expect(eventually { running(host, "r4") && released(host, "r4", command: "sleep") })
         kill(berth, SIGKILL)
         _ = Reaper.wait(berth)
         // One whose record is in the state dir, as an earlier berth kept it.
         let earlier = try Spawn.start([ContainerCLITests.binary, "run"] + global(host) + ["--name", "r6", "--", "sleep", "300"])
-        #expect(eventually { running(host, "r6") })
+        #expect(eventually { running(host, "r6") && released(host, "r6", command: "sleep") })
         kill(earlier, SIGKILL)
         _ = Reaper.wait(earlier)
         try FileManager.default.createDirectory(atPath: "\(host.root)/state/containers/r6", withIntermediateDirectories: true)
