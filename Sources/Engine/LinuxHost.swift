@@ -160,7 +160,7 @@ public struct LinuxHost: HostRuntime {
             // Bridges marked as this instance's whose record was lost: still ours to prune.
             let owner = NetworkAttacher.ownerAlias(cgroupParent: runtime.paths.cgroupParent, network: "")
             // Bridges, and the gateway ends of macvlan networks' veth pairs.
-            let bridges = hostLinks.filter { $0.kind == "bridge" || $0.kind == "veth" && $0.alias != nil }
+            let bridges = hostLinks.filter { link in NetworkDriver(deviceKind: link.kind).map { $0 == .bridge || link.alias != nil } ?? false }
             var aliased: [String: [String]] = [:]
             for link in bridges {
                 guard let alias = link.alias, alias.hasPrefix(owner) else { continue }
@@ -169,7 +169,7 @@ public struct LinuxHost: HostRuntime {
                 if observed.recordedNetworks[network] == nil { observed.recordedNetworks[network] = link.name }
             }
             // Bridges berth made for a desired network under another name.
-            let existing = Set(hostLinks.filter { $0.kind == "bridge" || $0.kind == "veth" }.map(\.name))
+            let existing = Set(hostLinks.filter { NetworkDriver(deviceKind: $0.kind) != nil }.map(\.name))
             for network in desired.networks {
                 let name = network.metadata.name
                 let record = records[name]

@@ -257,7 +257,7 @@ extension HostCheck {
         return Set(
             links.filter { link in
                 link.alias?.hasPrefix(owner) == true
-                    || ((link.kind == "bridge" || link.kind == "veth") && recordedBridges.contains(link.name))
+                    || (NetworkDriver(deviceKind: link.kind) != nil && recordedBridges.contains(link.name))
             }.map(\.index))
     }
 }

@@ -9,6 +9,25 @@ public enum NetworkDriver: String, Hashable, Sendable, Codable, CaseIterable {
     case macvlan
 }
 
+extension NetworkDriver {
+    /// The kind (IFLA_INFO_KIND) of the host device named `spec.bridge`:
+    /// the bridge, or the gateway end of a macvlan network's veth pair.
+    public var deviceKind: String { self == .bridge ? "bridge" : "veth" }
+
+    /// The driver whose host device is of `kind` (nil: another kind).
+    public init?(deviceKind kind: String?) {
+        guard let driver = NetworkDriver.allCases.first(where: { $0.deviceKind == kind }) else { return nil }
+        self = driver
+    }
+
+    /// The kind of a container's interface on a network of this driver.
+    public var interfaceKind: String { self == .bridge ? "veth" : "macvlan" }
+
+    /// Every kind of interface berth attaches in a container's namespace
+    /// (and so may detach); a device of another kind moved in stays.
+    public static let interfaceKinds: Set<String> = Set(allCases.map(\.interfaceKind))
+}
+
 /// A network that containers attach to.
 public struct NetworkSpec: Hashable, Sendable, Codable {
     public var placement: Placement?

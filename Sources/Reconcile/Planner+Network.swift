@@ -59,7 +59,7 @@ extension Planner {
             }
         }
         let wantedNames = Set(layout.map(\.interface))
-        for interface in observed.interfaces where interface.kind == "veth" || interface.kind == "macvlan" {
+        for interface in observed.interfaces where interface.kind.map(NetworkDriver.interfaceKinds.contains) == true {
             guard !wantedNames.contains(interface.name) else { continue }
             changes.append(NetworkChange(field: "spec.networks", desired: "no \(interface.name)", observed: interface.name))
         }

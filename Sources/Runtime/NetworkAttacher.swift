@@ -42,7 +42,7 @@ public struct NetworkAttacher {
         var link = try netlink.link(named: name)
         let owner = state.map { NetworkAttacher.ownerAlias(cgroupParent: $0.paths.cgroupParent, network: network.metadata.name) }
         var changed = false
-        let kind = network.spec.driver == .bridge ? "bridge" : "veth"
+        let kind = network.spec.driver.deviceKind
         if let existing = link, existing.kind != kind,
             state?.networkRecord(network.metadata.name)?.bridge == name || (owner != nil && existing.alias == owner)
         {
@@ -251,8 +251,7 @@ public struct NetworkAttacher {
             let end = try netlink.link(named: network.spec.macvlanLower)
             lower = end.map { $0.kind == "veth" && $0.isUp && $0.mtu == UInt32(network.spec.mtu) } ?? false
         }
-        let driver: NetworkDriver? = link.kind == "bridge" ? .bridge : link.kind == "veth" ? .macvlan : nil
-        return (link.isUp, link.mtu.map { Int($0) }, link.group, addresses, flags, lower, driver)
+        return (link.isUp, link.mtu.map { Int($0) }, link.group, addresses, flags, lower, NetworkDriver(deviceKind: link.kind))
     }
 
     /// Deletes a bridge berth created (its addresses go with it), and any
@@ -524,8 +523,8 @@ public struct NetworkAttacher {
     }
 
     /// Whether a link in a container's namespace is one berth attaches
-    /// (and so may delete): a veth or a macvlan. A device moved in stays.
-    static func isAttachment(_ link: Link) -> Bool { link.kind == "veth" || link.kind == "macvlan" }
+    /// (and so may delete): NetworkDriver.interfaceKinds.
+    static func isAttachment(_ link: Link) -> Bool { link.kind.map(NetworkDriver.interfaceKinds.contains) ?? false }
 
     /// One interface of a start's fresh namespace (only lo in it): the veth
     /// made with its host end a port of the bridge in one request (no
@@ -613,10 +612,11 @@ public struct NetworkAttacher {
                     // whose gateway end was renamed behind berth's back (the
                     // lower end keeps its name; it goes when the pair is made
                     // again, and the macvlan with it).
-                    let lower = hostLinks[network.spec.macvlanLower]
-                    let gateway = hostLinks[network.spec.bridge]
-                    interface.hostSideAttached =
-                        link.kind == "macvlan" && lower != nil && link.parent == lower?.index && gateway != nil && lower?.parent == gateway?.index
+                    if let lower = hostLinks[network.spec.macvlanLower], let gateway = hostLinks[network.spec.bridge] {
+                        interface.hostSideAttached = link.kind == "macvlan" && link.parent == lower.index && lower.parent == gateway.index
+                    } else {
+                        interface.hostSideAttached = false
+                    }
                     interface.isolated = link.macvlanMode.map { $0 == Netlink.MACVLAN_MODE_PRIVATE }
                 }
             }

@@ -42,6 +42,14 @@ import Testing
         #expect(layout.first?.gateway6 == (try IPAddress(parsing: "fd00:88::1")))
     }
 
+    /// Each driver's host device and container interface, by kernel kind, both ways.
+    @Test func aDriverIsKnownByItsDevicesKind() {
+        #expect(NetworkDriver.bridge.deviceKind == "bridge" && NetworkDriver.macvlan.deviceKind == "veth")
+        #expect(NetworkDriver(deviceKind: "bridge") == .bridge && NetworkDriver(deviceKind: "veth") == .macvlan)
+        #expect(NetworkDriver(deviceKind: "macvlan") == nil && NetworkDriver(deviceKind: nil) == nil)
+        #expect(NetworkDriver.interfaceKinds == ["veth", "macvlan"])
+    }
+
     /// A macvlan network's lower end: named from the bridge's name, within
     /// IFNAMSIZ, never a container's host-end name nor the bridge's own.
     @Test func aMacvlanNetworksLowerEndIsNamedFromItsBridge() throws {

@@ -252,14 +252,20 @@ import Testing
     /// web1 on `front` (bridge as wanted), its eth0 and host end at `mtu` and `hostMTU`.
     func sized(_ web: ContainerObject, _ wanted: NetworkObject, applied: NetworkObject, mtu: Int, hostMTU: Int) throws -> (DesiredHost, ObservedHost)
     {
+        let interface = NetworkObservation.Interface(
+            name: "eth0", kind: "veth", up: true, addresses: [try cidr("10.88.0.10/24")], hostSideAttached: true, mtu: mtu, hostMTU: hostMTU)
+        return try running(web, with: interface, wanted, bridge(for: wanted), recorded: applied.spec)
+    }
+
+    /// web1 running with `interface` as its eth0 (gateway 10.88.0.1), on
+    /// `wanted`, whose device the kernel has as `device`.
+    func running(
+        _ web: ContainerObject, with interface: NetworkObservation.Interface, _ wanted: NetworkObject, _ device: BridgeObservation,
+        recorded: NetworkConfig
+    ) throws -> (DesiredHost, ObservedHost) {
         var current = ObservedContainer(name: "web1", state: .running, recordedSpec: web.spec)
-        current.network = NetworkObservation(
-            interfaces: [
-                NetworkObservation.Interface(
-                    name: "eth0", kind: "veth", up: true, addresses: [try cidr("10.88.0.10/24")], hostSideAttached: true, mtu: mtu,
-                    hostMTU: hostMTU)
-            ], defaultGateways: [try IPAddress(parsing: "10.88.0.1")], ipv6: false)
-        var (desired, observed) = host(wanted, bridge(for: wanted), recorded: applied.spec)
+        current.network = NetworkObservation(interfaces: [interface], defaultGateways: [try IPAddress(parsing: "10.88.0.1")], ipv6: false)
+        var (desired, observed) = host(wanted, device, recorded: recorded)
         desired.containers = [web]
         observed.containers = [current]
         return (desired, observed)
@@ -390,19 +396,14 @@ import Testing
     func onMacvlan(_ web: ContainerObject, _ wanted: NetworkObject, applied: NetworkObject, kind: String, attached: Bool, isolated: Bool?)
         throws -> (DesiredHost, ObservedHost)
     {
-        var current = ObservedContainer(name: "web1", state: .running, recordedSpec: web.spec)
         var interface = NetworkObservation.Interface(
             name: "eth0", kind: kind, up: true, addresses: [try cidr("10.88.0.10/24")], hostSideAttached: attached, mtu: 1500)
         interface.isolated = isolated
-        current.network = NetworkObservation(interfaces: [interface], defaultGateways: [try IPAddress(parsing: "10.88.0.1")], ipv6: false)
         var device = bridge(for: applied)
         device.ports = [:]
         device.driver = applied.spec.driver
         device.lower = applied.spec.driver == .macvlan ? true : nil
-        var (desired, observed) = host(wanted, device, recorded: applied.spec)
-        desired.containers = [web]
-        observed.containers = [current]
-        return (desired, observed)
+        return try running(web, with: interface, wanted, device, recorded: applied.spec)
     }
 
     @Test(arguments: [DriftPolicy.enforce, .warn])
