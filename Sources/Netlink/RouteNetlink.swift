@@ -147,11 +147,12 @@ public final class RouteNetlink {
     /// request (IFLA_MTU on the link and in the peer's own attributes).
     /// `master`: the host end is made a port of that bridge in the same
     /// request (the kernel sets IFLA_MASTER on a link it creates).
-    public static func newVeth(_ name: String, peer: String, peerNamespaceFD: Int32? = nil, mtu: UInt32? = nil, master: Int32? = nil)
-        -> (UInt16, UInt16, [UInt8])
-    {
+    public static func newVeth(
+        _ name: String, peer: String, peerNamespaceFD: Int32? = nil, mtu: UInt32? = nil, master: Int32? = nil, peerMAC: [UInt8]? = nil
+    ) -> (UInt16, UInt16, [UInt8]) {
         var peerAttributes: [Attribute] = [.string(Netlink.IFLA_IFNAME, peer)]
         if let mtu { peerAttributes.append(.u32(Netlink.IFLA_MTU, mtu)) }
+        if let peerMAC { peerAttributes.append(Attribute(Netlink.IFLA_ADDRESS, peerMAC)) }
         if let peerNamespaceFD { peerAttributes.append(.u32(Netlink.IFLA_NET_NS_FD, UInt32(bitPattern: peerNamespaceFD))) }
         let peerInfo = Attribute(Netlink.VETH_INFO_PEER, InterfaceInfo().encoded() + Attribute.encode(peerAttributes))
         var attributes: [Attribute] = [.string(Netlink.IFLA_IFNAME, name)]
@@ -169,12 +170,14 @@ public final class RouteNetlink {
 
     /// RTM_NEWLINK for a macvlan on the link `lower` (an index in the
     /// requesting socket's namespace), made straight in the network
-    /// namespace `namespaceFD` when given, in `mode` (Netlink.MACVLAN_MODE_*).
-    public static func newMacvlan(_ name: String, lower: Int32, namespaceFD: Int32? = nil, mtu: UInt32? = nil, mode: UInt32)
-        -> (UInt16, UInt16, [UInt8])
-    {
+    /// namespace `namespaceFD` when given, in `mode` (Netlink.MACVLAN_MODE_*),
+    /// with the hardware address `mac` when given (else the kernel's random one).
+    public static func newMacvlan(
+        _ name: String, lower: Int32, namespaceFD: Int32? = nil, mtu: UInt32? = nil, mode: UInt32, mac: [UInt8]? = nil
+    ) -> (UInt16, UInt16, [UInt8]) {
         var attributes: [Attribute] = [.string(Netlink.IFLA_IFNAME, name), .u32(Netlink.IFLA_LINK, UInt32(bitPattern: lower))]
         if let mtu { attributes.append(.u32(Netlink.IFLA_MTU, mtu)) }
+        if let mac { attributes.append(Attribute(Netlink.IFLA_ADDRESS, mac)) }
         if let namespaceFD { attributes.append(.u32(Netlink.IFLA_NET_NS_FD, UInt32(bitPattern: namespaceFD))) }
         attributes.append(
             .nested(
@@ -364,14 +367,19 @@ public final class RouteNetlink {
         try request(RouteNetlink.setMacvlanMode(named: name, mode), operation: "set mode of macvlan \(name)")
     }
 
-    public func createMacvlan(_ name: String, lower: Int32, namespaceFD: Int32? = nil, mtu: UInt32? = nil, mode: UInt32) throws {
+    public func createMacvlan(
+        _ name: String, lower: Int32, namespaceFD: Int32? = nil, mtu: UInt32? = nil, mode: UInt32, mac: [UInt8]? = nil
+    ) throws {
         try request(
-            RouteNetlink.newMacvlan(name, lower: lower, namespaceFD: namespaceFD, mtu: mtu, mode: mode), operation: "create macvlan \(name)")
+            RouteNetlink.newMacvlan(name, lower: lower, namespaceFD: namespaceFD, mtu: mtu, mode: mode, mac: mac),
+            operation: "create macvlan \(name)")
     }
 
-    public func createVeth(_ name: String, peer: String, peerNamespaceFD: Int32? = nil, mtu: UInt32? = nil, master: Int32? = nil) throws {
+    public func createVeth(
+        _ name: String, peer: String, peerNamespaceFD: Int32? = nil, mtu: UInt32? = nil, master: Int32? = nil, peerMAC: [UInt8]? = nil
+    ) throws {
         try request(
-            RouteNetlink.newVeth(name, peer: peer, peerNamespaceFD: peerNamespaceFD, mtu: mtu, master: master),
+            RouteNetlink.newVeth(name, peer: peer, peerNamespaceFD: peerNamespaceFD, mtu: mtu, master: master, peerMAC: peerMAC),
             operation: "create veth \(name)")
     }
 

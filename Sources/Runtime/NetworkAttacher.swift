@@ -428,10 +428,12 @@ public struct NetworkAttacher {
             // Both ends of the veth have the network's MTU, as its bridge does.
             let mtu = UInt32(network.spec.mtu)
             let hostName = NetworkAttacher.hostInterfaceName(container: container.metadata.name, network: network.metadata.name)
+            let mac = NetworkAttacher.containerMAC(
+                cgroupParent: state?.paths.cgroupParent ?? "", container: container.metadata.name, network: network.metadata.name)
             let device: AttachedDevice =
                 network.spec.driver == .macvlan
-                ? .macvlan(lower: attachPoint, mode: NetworkAttacher.macvlanMode(isolated: network.spec.isolated))
-                : .veth(hostName: hostName, bridge: attachPoint, isolated: network.spec.isolated)
+                ? .macvlan(lower: attachPoint, mode: NetworkAttacher.macvlanMode(isolated: network.spec.isolated), mac: mac)
+                : .veth(hostName: hostName, bridge: attachPoint, isolated: network.spec.isolated, mac: mac)
             var current = links.first { $0.name == interface.interface }
             if fresh {
                 try attachFresh(
@@ -441,18 +443,18 @@ public struct NetworkAttacher {
                 continue
             }
             switch device {
-            case .macvlan(let lower, let mode):
+            case .macvlan(let lower, let mode, let mac):
                 if let link = current, link.kind != "macvlan" || link.parent != lower {
                     // A veth, or a macvlan on another network's lower end.
                     try inside.deleteLink(interface.interface)
                     current = nil
                 }
                 if current == nil {
-                    try host.createMacvlan(interface.interface, lower: lower, namespaceFD: namespaceFD, mtu: mtu, mode: mode)
+                    try host.createMacvlan(interface.interface, lower: lower, namespaceFD: namespaceFD, mtu: mtu, mode: mode, mac: mac)
                 } else if current?.macvlanMode != mode {
                     try inside.setMacvlanMode(interface.interface, mode)
                 }
-            case .veth(let hostName, let bridge, let isolated):
+            case .veth(let hostName, let bridge, let isolated, let mac):
                 let hostLink = try host.link(named: hostName)
                 if let link = current, hostLink == nil || link.kind != "veth" {
                     // Its peer is not ours (or it is a macvlan): make the pair again.
@@ -465,7 +467,7 @@ public struct NetworkAttacher {
                     // namespace, which the kernel frees asynchronously: it may
                     // vanish between the lookup and the delete.
                     if hostLink != nil { try host.deleteLinkIfPresent(hostName) }
-                    try host.createVeth(hostName, peer: interface.interface, peerNamespaceFD: namespaceFD, mtu: mtu)
+                    try host.createVeth(hostName, peer: interface.interface, peerNamespaceFD: namespaceFD, mtu: mtu, peerMAC: mac)
                     try NetworkAttacher.disableIPv6(onPort: hostName)
                     // By name: no get of the host end (whose answer the kernel
                     // fills by a walk over every namespace its peers are in).
@@ -509,11 +511,23 @@ public struct NetworkAttacher {
     }
 
     /// What joins a container's interface to its network.
+    /// (`mac`: the container's end's hardware address, containerMAC.)
     enum AttachedDevice {
         /// A veth whose host end `hostName` is a port of the bridge.
-        case veth(hostName: String, bridge: Int32, isolated: Bool)
+        case veth(hostName: String, bridge: Int32, isolated: Bool, mac: [UInt8])
         /// A macvlan on the network's lower end, in `mode`.
-        case macvlan(lower: Int32, mode: UInt32)
+        case macvlan(lower: Int32, mode: UInt32, mac: [UInt8])
+    }
+
+    /// The hardware address of a container's interface on a network:
+    /// locally administered, unicast, from a hash of the instance (its
+    /// cgroup parent), the container and the network, so it is the same
+    /// at every start (as systemd-nspawn's, or LXD's kept `hwaddr`): the
+    /// host's and the other containers' neighbour entries for its address
+    /// stay right across a restart, and its IPv6 link-local address too.
+    public static func containerMAC(cgroupParent: String, container: String, network: String) -> [UInt8] {
+        let hash = FNV1a.hash64("berth-interface/\(cgroupParent)/\(container)/\(network)")
+        return [0x02] + (0..<5).map { UInt8(truncatingIfNeeded: hash >> (8 * $0)) }
     }
 
     /// A macvlan's mode for a network: private when isolated (the
@@ -539,17 +553,17 @@ public struct NetworkAttacher {
         host: RouteNetlink, inside: RouteNetlink
     ) throws {
         switch device {
-        case .macvlan(let lower, let mode):
-            try host.createMacvlan(interface.interface, lower: lower, namespaceFD: namespaceFD, mtu: mtu, mode: mode)
-        case .veth(let hostName, let bridge, let isolated):
+        case .macvlan(let lower, let mode, let mac):
+            try host.createMacvlan(interface.interface, lower: lower, namespaceFD: namespaceFD, mtu: mtu, mode: mode, mac: mac)
+        case .veth(let hostName, let bridge, let isolated, let mac):
             do {
-                try host.createVeth(hostName, peer: interface.interface, peerNamespaceFD: namespaceFD, mtu: mtu, master: bridge)
+                try host.createVeth(hostName, peer: interface.interface, peerNamespaceFD: namespaceFD, mtu: mtu, master: bridge, peerMAC: mac)
             } catch let error as NetlinkError where error.errno == EEXIST {
                 // A host end left by an init that is gone goes with that init's
                 // namespace, which the kernel frees asynchronously: it may
                 // vanish between the create and the delete.
                 try host.deleteLinkIfPresent(hostName)
-                try host.createVeth(hostName, peer: interface.interface, peerNamespaceFD: namespaceFD, mtu: mtu, master: bridge)
+                try host.createVeth(hostName, peer: interface.interface, peerNamespaceFD: namespaceFD, mtu: mtu, master: bridge, peerMAC: mac)
             }
             try NetworkAttacher.disableIPv6(onPort: hostName)
             if isolated { try host.setPortIsolated(hostName, true) }

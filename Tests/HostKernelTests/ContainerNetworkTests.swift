@@ -239,6 +239,13 @@ struct ContainerNetworkTests {
             #expect(disabled.first == UInt8(ascii: "1"))
             #expect((try ip(["-6", "addr", "show", "dev", port]).first?["addr_info"] as? [Any] ?? []).isEmpty)
             #expect(try ip(["-6", "route", "show", "table", "all", "dev", port]).isEmpty)
+            // The container's end: the hardware address berth derives for
+            // it (the same at every start), not the kernel's random one.
+            let pid = try #require(host.runtime.state.load(name)?.pid)
+            let inside = try Spawn.run(["/usr/bin/nsenter", "-t", "\(pid)", "-n", "/usr/sbin/ip", "-j", "link", "show", "eth0"]).output
+            let eth0 = (try JSONSerialization.jsonObject(with: Data(inside)) as? [[String: Any]])?.first
+            let mac = NetworkAttacher.containerMAC(cgroupParent: host.runtime.paths.cgroupParent, container: name, network: "lan")
+            #expect(eth0?["address"] as? String == mac.map { String(format: "%02x", $0) }.joined(separator: ":"), "\(name)")
         }
     }
 

@@ -64,6 +64,22 @@ func hex(_ text: String) -> [UInt8] {
         #expect(plain.count == expected.count - 24 && !plain.contains(0x78))
     }
 
+    @Test func theContainersEndOfAVethAndAMacvlanCarryTheirHardwareAddress() {
+        let mac: [UInt8] = [0x02, 0x11, 0x22, 0x33, 0x44, 0x55]
+        let address = hex("0a 00 01 00  02 11 22 33  44 55 00 00")  // IFLA_ADDRESS, 6 bytes + padding
+        // Inside the peer's attributes (the container's end), not the host end's.
+        let veth = RouteNetlink.newVeth("vb0", peer: "eth0", peerNamespaceFD: 7, peerMAC: mac).2
+        let withoutMAC = RouteNetlink.newVeth("vb0", peer: "eth0", peerNamespaceFD: 7).2
+        #expect(veth.count == withoutMAC.count + 12)
+        #expect(Array(veth.suffix(20)) == address + hex("08 00 1c 00  07 00 00 00"))
+        let macvlan = RouteNetlink.newMacvlan("eth0", lower: 9, mode: Netlink.MACVLAN_MODE_BRIDGE, mac: mac).2
+        let start = InterfaceInfo.size + 12 + 8  // ifinfomsg, IFLA_IFNAME "eth0", IFLA_LINK
+        #expect(Array(macvlan[start..<start + 12]) == address)
+        // Read back as the link's address.
+        let answer = InterfaceInfo(index: 3).encoded() + Array(macvlan.dropFirst(InterfaceInfo.size))
+        #expect(RouteNetlink.decodeLink(NetlinkMessage(type: Netlink.RTM_NEWLINK, flags: 0, payload: answer))?.mac == mac)
+    }
+
     @Test func macvlanCreateNamesItsLowerItsNamespaceAndItsMode() {
         let (type, flags, payload) = RouteNetlink.newMacvlan("eth0", lower: 9, namespaceFD: 7, mtu: 1400, mode: Netlink.MACVLAN_MODE_BRIDGE)
         #expect(type == Netlink.RTM_NEWLINK && flags == Netlink.NLM_F_CREATE | Netlink.NLM_F_EXCL)
