@@ -170,14 +170,12 @@ public final class RouteNetlink {
 
     /// RTM_NEWLINK for a macvlan on the link `lower` (an index in the
     /// requesting socket's namespace), made straight in the network
-    /// namespace `namespaceFD` when given, in `mode` (Netlink.MACVLAN_MODE_*),
-    /// with the hardware address `mac` when given (else the kernel's random one).
-    public static func newMacvlan(
-        _ name: String, lower: Int32, namespaceFD: Int32? = nil, mtu: UInt32? = nil, mode: UInt32, mac: [UInt8]? = nil
-    ) -> (UInt16, UInt16, [UInt8]) {
+    /// namespace `namespaceFD` when given, in `mode` (Netlink.MACVLAN_MODE_*).
+    public static func newMacvlan(_ name: String, lower: Int32, namespaceFD: Int32? = nil, mtu: UInt32? = nil, mode: UInt32)
+        -> (UInt16, UInt16, [UInt8])
+    {
         var attributes: [Attribute] = [.string(Netlink.IFLA_IFNAME, name), .u32(Netlink.IFLA_LINK, UInt32(bitPattern: lower))]
         if let mtu { attributes.append(.u32(Netlink.IFLA_MTU, mtu)) }
-        if let mac { attributes.append(Attribute(Netlink.IFLA_ADDRESS, mac)) }
         if let namespaceFD { attributes.append(.u32(Netlink.IFLA_NET_NS_FD, UInt32(bitPattern: namespaceFD))) }
         attributes.append(
             .nested(
@@ -255,6 +253,22 @@ public final class RouteNetlink {
         let inet6: [Attribute] = [.u8(Netlink.IFLA_INET6_ADDR_GEN_MODE, Netlink.IN6_ADDR_GEN_MODE_NONE)]
         let attributes: [Attribute] = [.nested(Netlink.IFLA_AF_SPEC, [.nested(UInt16(Netlink.AF_INET6), inet6)])]
         return (Netlink.RTM_NEWLINK, 0, InterfaceInfo(index: index).encoded() + Attribute.encode(attributes))
+    }
+
+    /// RTM_NEWLINK by name that turns `arp_notify` on for a link
+    /// (`net.ipv4.conf.NAME.arp_notify = 1`, through IFLA_AF_SPEC): when it
+    /// comes up, or its address changes, it sends a gratuitous ARP for each
+    /// of its IPv4 addresses, so neighbours that knew an address with
+    /// another MAC (a container started again, with a new macvlan) update
+    /// their entry at once instead of sending to the old MAC until theirs
+    /// goes stale. Sent before the link is up.
+    public static func announceAddresses(named name: String) -> (UInt16, UInt16, [UInt8]) {
+        let conf: [Attribute] = [.u32(Netlink.IPV4_DEVCONF_ARP_NOTIFY, 1)]
+        let attributes: [Attribute] = [
+            .string(Netlink.IFLA_IFNAME, name),
+            .nested(Netlink.IFLA_AF_SPEC, [.nested(UInt16(Netlink.AF_INET), [.nested(Netlink.IFLA_INET_CONF, conf)])]),
+        ]
+        return (Netlink.RTM_NEWLINK, 0, InterfaceInfo().encoded() + Attribute.encode(attributes))
     }
 
     /// RTM_GETLINK dump in the AF_BRIDGE family: one answer per bridge port
@@ -363,16 +377,18 @@ public final class RouteNetlink {
         try request(RouteNetlink.setLink(index: try index(of: name), group: group), operation: "set group of \(name)")
     }
 
+    /// `arp_notify` on for the link `name` (announceAddresses).
+    public func announceAddresses(_ name: String) throws {
+        try request(RouteNetlink.announceAddresses(named: name), operation: "set arp_notify on \(name)")
+    }
+
     public func setMacvlanMode(_ name: String, _ mode: UInt32) throws {
         try request(RouteNetlink.setMacvlanMode(named: name, mode), operation: "set mode of macvlan \(name)")
     }
 
-    public func createMacvlan(
-        _ name: String, lower: Int32, namespaceFD: Int32? = nil, mtu: UInt32? = nil, mode: UInt32, mac: [UInt8]? = nil
-    ) throws {
+    public func createMacvlan(_ name: String, lower: Int32, namespaceFD: Int32? = nil, mtu: UInt32? = nil, mode: UInt32) throws {
         try request(
-            RouteNetlink.newMacvlan(name, lower: lower, namespaceFD: namespaceFD, mtu: mtu, mode: mode, mac: mac),
-            operation: "create macvlan \(name)")
+            RouteNetlink.newMacvlan(name, lower: lower, namespaceFD: namespaceFD, mtu: mtu, mode: mode), operation: "create macvlan \(name)")
     }
 
     public func createVeth(

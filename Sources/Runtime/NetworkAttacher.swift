@@ -432,7 +432,7 @@ public struct NetworkAttacher {
                 cgroupParent: state?.paths.cgroupParent ?? "", container: container.metadata.name, network: network.metadata.name)
             let device: AttachedDevice =
                 network.spec.driver == .macvlan
-                ? .macvlan(lower: attachPoint, mode: NetworkAttacher.macvlanMode(isolated: network.spec.isolated), mac: mac)
+                ? .macvlan(lower: attachPoint, mode: NetworkAttacher.macvlanMode(isolated: network.spec.isolated))
                 : .veth(hostName: hostName, bridge: attachPoint, isolated: network.spec.isolated, mac: mac)
             var current = links.first { $0.name == interface.interface }
             if fresh {
@@ -443,14 +443,15 @@ public struct NetworkAttacher {
                 continue
             }
             switch device {
-            case .macvlan(let lower, let mode, let mac):
+            case .macvlan(let lower, let mode):
                 if let link = current, link.kind != "macvlan" || link.parent != lower {
                     // A veth, or a macvlan on another network's lower end.
                     try inside.deleteLink(interface.interface)
                     current = nil
                 }
                 if current == nil {
-                    try host.createMacvlan(interface.interface, lower: lower, namespaceFD: namespaceFD, mtu: mtu, mode: mode, mac: mac)
+                    try host.createMacvlan(interface.interface, lower: lower, namespaceFD: namespaceFD, mtu: mtu, mode: mode)
+                    try inside.announceAddresses(interface.interface)
                 } else if current?.macvlanMode != mode {
                     try inside.setMacvlanMode(interface.interface, mode)
                 }
@@ -468,6 +469,7 @@ public struct NetworkAttacher {
                     // vanish between the lookup and the delete.
                     if hostLink != nil { try host.deleteLinkIfPresent(hostName) }
                     try host.createVeth(hostName, peer: interface.interface, peerNamespaceFD: namespaceFD, mtu: mtu, peerMAC: mac)
+                    try inside.announceAddresses(interface.interface)
                     try NetworkAttacher.disableIPv6(onPort: hostName)
                     // By name: no get of the host end (whose answer the kernel
                     // fills by a walk over every namespace its peers are in).
@@ -511,12 +513,18 @@ public struct NetworkAttacher {
     }
 
     /// What joins a container's interface to its network.
-    /// (`mac`: the container's end's hardware address, containerMAC.)
     enum AttachedDevice {
-        /// A veth whose host end `hostName` is a port of the bridge.
+        /// A veth whose host end `hostName` is a port of the bridge, its
+        /// container's end with the hardware address `mac` (containerMAC).
         case veth(hostName: String, bridge: Int32, isolated: Bool, mac: [UInt8])
-        /// A macvlan on the network's lower end, in `mode`.
-        case macvlan(lower: Int32, mode: UInt32, mac: [UInt8])
+        /// A macvlan on the network's lower end, in `mode`, with the
+        /// kernel's random address: one with a fixed address would not come
+        /// up (EADDRINUSE) while the namespace of the container's last run
+        /// still holds its macvlan on the same lower end, which the kernel
+        /// frees asynchronously, up to a second or more after its init is
+        /// gone; nothing on the host names it, to delete it first as a
+        /// veth's host end is (a restart, or `apply --replace`).
+        case macvlan(lower: Int32, mode: UInt32)
     }
 
     /// The hardware address of a container's interface on a network:
@@ -525,6 +533,8 @@ public struct NetworkAttacher {
     /// at every start (as systemd-nspawn's, or LXD's kept `hwaddr`): the
     /// host's and the other containers' neighbour entries for its address
     /// stay right across a restart, and its IPv6 link-local address too.
+    /// A veth's: the pair of the container's last run is deleted by its
+    /// host end's name before the new one is made, so the address is free.
     public static func containerMAC(cgroupParent: String, container: String, network: String) -> [UInt8] {
         let hash = FNV1a.hash64("berth-interface/\(cgroupParent)/\(container)/\(network)")
         return [0x02] + (0..<5).map { UInt8(truncatingIfNeeded: hash >> (8 * $0)) }
@@ -553,8 +563,8 @@ public struct NetworkAttacher {
         host: RouteNetlink, inside: RouteNetlink
     ) throws {
         switch device {
-        case .macvlan(let lower, let mode, let mac):
-            try host.createMacvlan(interface.interface, lower: lower, namespaceFD: namespaceFD, mtu: mtu, mode: mode, mac: mac)
+        case .macvlan(let lower, let mode):
+            try host.createMacvlan(interface.interface, lower: lower, namespaceFD: namespaceFD, mtu: mtu, mode: mode)
         case .veth(let hostName, let bridge, let isolated, let mac):
             do {
                 try host.createVeth(hostName, peer: interface.interface, peerNamespaceFD: namespaceFD, mtu: mtu, master: bridge, peerMAC: mac)
@@ -570,6 +580,7 @@ public struct NetworkAttacher {
         }
         let index = try inside.index(of: interface.interface)
         var requests: [(request: (UInt16, UInt16, [UInt8]), operation: String)] = []
+        requests.append((RouteNetlink.announceAddresses(named: interface.interface), "set arp_notify on \(interface.interface)"))
         for address in interface.addresses where ipv6 || address.address.isIPv4 {
             requests.append((RouteNetlink.newAddress(index: index, address), "add address \(address) to \(interface.interface)"))
         }
