@@ -261,7 +261,9 @@ public final class RouteNetlink {
     /// of its IPv4 addresses, so neighbours that knew an address with
     /// another MAC (a container started again, with a new macvlan) update
     /// their entry at once instead of sending to the old MAC until theirs
-    /// goes stale. Sent before the link is up.
+    /// goes stale. Sent before the link is up. (A veth's container end has
+    /// the same MAC at every start, and its host end is still down when it
+    /// comes up: its announcement would go nowhere.)
     public static func announceAddresses(named name: String) -> (UInt16, UInt16, [UInt8]) {
         let conf: [Attribute] = [.u32(Netlink.IPV4_DEVCONF_ARP_NOTIFY, 1)]
         let attributes: [Attribute] = [

@@ -469,7 +469,6 @@ public struct NetworkAttacher {
                     // vanish between the lookup and the delete.
                     if hostLink != nil { try host.deleteLinkIfPresent(hostName) }
                     try host.createVeth(hostName, peer: interface.interface, peerNamespaceFD: namespaceFD, mtu: mtu, peerMAC: mac)
-                    try inside.announceAddresses(interface.interface)
                     try NetworkAttacher.disableIPv6(onPort: hostName)
                     // By name: no get of the host end (whose answer the kernel
                     // fills by a walk over every namespace its peers are in).
@@ -580,7 +579,9 @@ public struct NetworkAttacher {
         }
         let index = try inside.index(of: interface.interface)
         var requests: [(request: (UInt16, UInt16, [UInt8]), operation: String)] = []
-        requests.append((RouteNetlink.announceAddresses(named: interface.interface), "set arp_notify on \(interface.interface)"))
+        if case .macvlan = device {
+            requests.append((RouteNetlink.announceAddresses(named: interface.interface), "set arp_notify on \(interface.interface)"))
+        }
         for address in interface.addresses where ipv6 || address.address.isIPv4 {
             requests.append((RouteNetlink.newAddress(index: index, address), "add address \(address) to \(interface.interface)"))
         }
