@@ -25,23 +25,48 @@ public final class RunLock: @unchecked Sendable {
     /// and takes a shared lock it drops at once: no power over the holder);
     /// a file made before with another mode is given it (only then: a
     /// chmod is a write too).
-    public init(path: String, mode: mode_t = 0o600) throws {
+    ///
+    /// `waitMilliseconds`: while another process holds it, how long to wait
+    /// for it (tried again every 50 ms), `waiting` told once first, with
+    /// the holder's pid; past that, `Held`. Zero: no wait.
+    public init(path: String, mode: mode_t = 0o600, waitMilliseconds: UInt64 = 0, waiting: (String) -> Void = { _ in }) throws {
         let fd = try Syscall.open(path, O_RDWR | O_CREAT, mode: mode)
         var made = stat()
         if fstat(fd, &made) == 0, made.st_mode & 0o7777 != mode { _ = fchmod(fd, mode) }
-        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
+        let started = RunLock.now()
+        var told = false
+        while flock(fd, LOCK_EX | LOCK_NB) != 0 {
             let code = errno
-            var info = stat()
-            let holder =
-                fstat(fd, &info) == 0
-                ? RunLock.holder(
-                    locks: (try? Syscall.readFile("/proc/locks")) ?? [], device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
-                : nil
-            Syscall.close(fd)
-            if code == EWOULDBLOCK { throw Held(path: path, holder: holder.map { "\($0)" } ?? "?") }
-            throw SystemError(call: "flock", errno: code, subject: path)
+            guard code == EWOULDBLOCK else {
+                Syscall.close(fd)
+                throw SystemError(call: "flock", errno: code, subject: path)
+            }
+            let holder = RunLock.holder(of: fd).map { "\($0)" } ?? "?"
+            guard RunLock.now() - started < waitMilliseconds else {
+                Syscall.close(fd)
+                throw Held(path: path, holder: holder)
+            }
+            if !told {
+                waiting(holder)
+                told = true
+            }
+            usleep(50_000)
         }
         self.fd = fd
+    }
+
+    /// CLOCK_MONOTONIC in milliseconds.
+    static func now() -> UInt64 {
+        var time = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &time)
+        return UInt64(time.tv_sec) * 1000 + UInt64(time.tv_nsec) / 1_000_000
+    }
+
+    /// The pid holding the lock on the file open at `fd` (nil: not found).
+    static func holder(of fd: Int32) -> Int32? {
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { return nil }
+        return RunLock.holder(locks: (try? Syscall.readFile("/proc/locks")) ?? [], device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
     }
 
     /// The pid of the process holding an exclusive flock on the file

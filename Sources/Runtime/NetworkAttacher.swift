@@ -428,12 +428,10 @@ public struct NetworkAttacher {
             // Both ends of the veth have the network's MTU, as its bridge does.
             let mtu = UInt32(network.spec.mtu)
             let hostName = NetworkAttacher.hostInterfaceName(container: container.metadata.name, network: network.metadata.name)
-            let mac = NetworkAttacher.containerMAC(
-                cgroupParent: state?.paths.cgroupParent ?? "", container: container.metadata.name, network: network.metadata.name)
             let device: AttachedDevice =
                 network.spec.driver == .macvlan
                 ? .macvlan(lower: attachPoint, mode: NetworkAttacher.macvlanMode(isolated: network.spec.isolated))
-                : .veth(hostName: hostName, bridge: attachPoint, isolated: network.spec.isolated, mac: mac)
+                : .veth(hostName: hostName, bridge: attachPoint, isolated: network.spec.isolated)
             var current = links.first { $0.name == interface.interface }
             if fresh {
                 try attachFresh(
@@ -451,11 +449,10 @@ public struct NetworkAttacher {
                 }
                 if current == nil {
                     try host.createMacvlan(interface.interface, lower: lower, namespaceFD: namespaceFD, mtu: mtu, mode: mode)
-                    try inside.announceAddresses(interface.interface)
                 } else if current?.macvlanMode != mode {
                     try inside.setMacvlanMode(interface.interface, mode)
                 }
-            case .veth(let hostName, let bridge, let isolated, let mac):
+            case .veth(let hostName, let bridge, let isolated):
                 let hostLink = try host.link(named: hostName)
                 if let link = current, hostLink == nil || link.kind != "veth" {
                     // Its peer is not ours (or it is a macvlan): make the pair again.
@@ -468,7 +465,7 @@ public struct NetworkAttacher {
                     // namespace, which the kernel frees asynchronously: it may
                     // vanish between the lookup and the delete.
                     if hostLink != nil { try host.deleteLinkIfPresent(hostName) }
-                    try host.createVeth(hostName, peer: interface.interface, peerNamespaceFD: namespaceFD, mtu: mtu, peerMAC: mac)
+                    try host.createVeth(hostName, peer: interface.interface, peerNamespaceFD: namespaceFD, mtu: mtu)
                     try NetworkAttacher.disableIPv6(onPort: hostName)
                     // By name: no get of the host end (whose answer the kernel
                     // fills by a walk over every namespace its peers are in).
@@ -513,30 +510,10 @@ public struct NetworkAttacher {
 
     /// What joins a container's interface to its network.
     enum AttachedDevice {
-        /// A veth whose host end `hostName` is a port of the bridge, its
-        /// container's end with the hardware address `mac` (containerMAC).
-        case veth(hostName: String, bridge: Int32, isolated: Bool, mac: [UInt8])
-        /// A macvlan on the network's lower end, in `mode`, with the
-        /// kernel's random address: one with a fixed address would not come
-        /// up (EADDRINUSE) while the namespace of the container's last run
-        /// still holds its macvlan on the same lower end, which the kernel
-        /// frees asynchronously, up to a second or more after its init is
-        /// gone; nothing on the host names it, to delete it first as a
-        /// veth's host end is (a restart, or `apply --replace`).
+        /// A veth whose host end `hostName` is a port of the bridge.
+        case veth(hostName: String, bridge: Int32, isolated: Bool)
+        /// A macvlan on the network's lower end, in `mode`.
         case macvlan(lower: Int32, mode: UInt32)
-    }
-
-    /// The hardware address of a container's interface on a network:
-    /// locally administered, unicast, from a hash of the instance (its
-    /// cgroup parent), the container and the network, so it is the same
-    /// at every start (as systemd-nspawn's, or LXD's kept `hwaddr`): the
-    /// host's and the other containers' neighbour entries for its address
-    /// stay right across a restart, and its IPv6 link-local address too.
-    /// A veth's: the pair of the container's last run is deleted by its
-    /// host end's name before the new one is made, so the address is free.
-    public static func containerMAC(cgroupParent: String, container: String, network: String) -> [UInt8] {
-        let hash = FNV1a.hash64("berth-interface/\(cgroupParent)/\(container)/\(network)")
-        return [0x02] + (0..<5).map { UInt8(truncatingIfNeeded: hash >> (8 * $0)) }
     }
 
     /// A macvlan's mode for a network: private when isolated (the
@@ -564,24 +541,21 @@ public struct NetworkAttacher {
         switch device {
         case .macvlan(let lower, let mode):
             try host.createMacvlan(interface.interface, lower: lower, namespaceFD: namespaceFD, mtu: mtu, mode: mode)
-        case .veth(let hostName, let bridge, let isolated, let mac):
+        case .veth(let hostName, let bridge, let isolated):
             do {
-                try host.createVeth(hostName, peer: interface.interface, peerNamespaceFD: namespaceFD, mtu: mtu, master: bridge, peerMAC: mac)
+                try host.createVeth(hostName, peer: interface.interface, peerNamespaceFD: namespaceFD, mtu: mtu, master: bridge)
             } catch let error as NetlinkError where error.errno == EEXIST {
                 // A host end left by an init that is gone goes with that init's
                 // namespace, which the kernel frees asynchronously: it may
                 // vanish between the create and the delete.
                 try host.deleteLinkIfPresent(hostName)
-                try host.createVeth(hostName, peer: interface.interface, peerNamespaceFD: namespaceFD, mtu: mtu, master: bridge, peerMAC: mac)
+                try host.createVeth(hostName, peer: interface.interface, peerNamespaceFD: namespaceFD, mtu: mtu, master: bridge)
             }
             try NetworkAttacher.disableIPv6(onPort: hostName)
             if isolated { try host.setPortIsolated(hostName, true) }
         }
         let index = try inside.index(of: interface.interface)
         var requests: [(request: (UInt16, UInt16, [UInt8]), operation: String)] = []
-        if case .macvlan = device {
-            requests.append((RouteNetlink.announceAddresses(named: interface.interface), "set arp_notify on \(interface.interface)"))
-        }
         for address in interface.addresses where ipv6 || address.address.isIPv4 {
             requests.append((RouteNetlink.newAddress(index: index, address), "add address \(address) to \(interface.interface)"))
         }

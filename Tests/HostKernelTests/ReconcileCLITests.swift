@@ -217,6 +217,39 @@ struct ReconcileCLITests {
     }
 
     /// `berth COMMAND ARGUMENTS...` of `host`'s instance: exit code and output.
+    /// An apply while another process (the agent's pass, another apply)
+    /// holds the run lock: with `--lock-timeout 0s` it is refused at once,
+    /// naming the holder; by default it waits, says so, and goes on when
+    /// the lock is let go.
+    @Test func anApplyWaitsForTheRunLockUpToItsTimeout() throws {
+        let host = try TestHost()
+        defer { #expect(host.tearDown() == []) }
+        try FileManager.default.createDirectory(atPath: host.root + "/run", withIntermediateDirectories: true)
+        var held: RunLock? = try RunLock(path: host.root + "/run/berth.lock")
+        #expect(held != nil)
+
+        let global = ["--state-dir", host.root + "/state", "--run-dir", host.root + "/run", "--cgroup-parent", host.parent]
+        let result = try Spawn.run(
+            [ContainerCLITests.binary, "apply"] + global + ["--prune", "--yes", "--lock-timeout", "0s"], mergingStandardError: true)
+        let refused = ((result.status >> 8) & 0xff, String(decoding: result.output, as: UTF8.self))
+        #expect(refused.0 == 1, "\(refused.1)")
+        #expect(refused.1.contains("is held by pid \(getpid()): another berth apply or agent is running"), "\(refused.1)")
+        #expect(!refused.1.contains("waiting"), "\(refused.1)")
+
+        // The default (30s): it waits, and applies once the lock is let go.
+        let output = host.root + "/waiting.out"
+        let waiting = try Child(held: "exec \(ContainerCLITests.binary) apply \(global.joined(separator: " ")) --prune --yes > \(output) 2>&1")
+        defer { waiting.kill() }
+        waiting.release()
+        #expect(eventually(seconds: 10) { (try? String(contentsOfFile: output, encoding: .utf8))?.contains("waiting up to 30s") == true })
+        #expect(waiting.wait(timeoutSeconds: 1) == nil, "it still waits")
+        held = nil
+        let status = waiting.wait(timeoutSeconds: 30)
+        let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+        #expect(status.map { ($0 >> 8) & 0xff } == 0, "\(text)")
+        #expect(text.contains("note: waiting up to 30s for the run lock: pid \(getpid()) holds it"), "\(text)")
+    }
+
     static func cli(_ host: TestHost) -> ([String]) throws -> (code: Int32, output: String) {
         let global = ["--state-dir", host.root + "/state", "--run-dir", host.root + "/run", "--cgroup-parent", host.parent]
         return { arguments in

@@ -348,3 +348,13 @@ def test_commands_on_an_unknown_container_say_it_does_not_exist(tmp_path):
         result = berth(command[0], "--state-dir", state, "--run-dir", run, *command[1:])
         assert result.returncode == 1, result.stderr
         assert "no container nosuch (berth list shows the containers)" in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("value", ["soon", "-1s", "30"])
+def test_apply_refuses_a_bad_lock_timeout_before_anything(tmp_path, value):
+    """--lock-timeout is a duration (500ms, 30s, 5m): anything else is a usage error, before any lock or plan."""
+    result = berth("apply", f"--lock-timeout={value}", "--run-dir", str(tmp_path / "run"), "--state-dir", str(tmp_path / "state"),
+                   str(ROOT / "manifests"))
+    assert result.returncode == 64, result.stderr
+    assert any(line.startswith("Error: --lock-timeout: ") for line in result.stderr.splitlines()), result.stderr
+    assert not (tmp_path / "run").exists()

@@ -29,13 +29,20 @@ enum Reconciliation {
     /// The run dir's lock, held while apply plans and carries out. Apply
     /// changes the kernel: without root it is refused up front, in words
     /// (a dry run, like plan, goes on without the lock).
-    static func runLock(_ global: GlobalOptions, dryRun: Bool) throws -> RunLock? {
+    ///
+    /// While the agent's pass or another apply holds it, waits up to
+    /// `timeout` (saying so once on stderr unless quiet): an apply made
+    /// while the agent reconciles goes on once that pass ends.
+    static func runLock(_ global: GlobalOptions, dryRun: Bool, timeout: Interval = Interval(milliseconds: 0)) throws -> RunLock? {
         if geteuid() != 0 {
             if dryRun { return nil }
             throw CLIFailure("apply changes the kernel (namespaces, cgroups, links, nftables): run it as root")
         }
         try Syscall.makeDirectories(global.runDir)
-        return try RunLock(path: global.runDir + "/berth.lock")
+        return try RunLock(path: global.runDir + "/berth.lock", waitMilliseconds: timeout.milliseconds) { holder in
+            guard global.verbosity != .quiet else { return }
+            Console.error("note: waiting up to \(timeout) for the run lock: pid \(holder) holds it (another berth apply, or the agent's pass)")
+        }
     }
 
     /// The manifests, resolved for `host`; invalid ones print every error
@@ -339,9 +346,26 @@ struct Apply: ParsableCommand {
     @Flag(help: "Make containers whose root filesystem changed again (their private layer goes unless persistent).")
     var replace = false
     @OptionGroup var capacity: CapacityOptions
+    @Option(
+        help: ArgumentHelp(
+            "How long to wait while another berth apply or the agent's pass holds the run lock (0s: not at all).",
+            valueName: "duration"))
+    var lockTimeout: String = "30s"
     @OptionGroup var manifests: ManifestArguments
 
-    func validate() throws { try manifests.check(prune: prune) }
+    func validate() throws {
+        try manifests.check(prune: prune)
+        _ = try lockWait()
+    }
+
+    /// --lock-timeout, parsed.
+    func lockWait() throws -> Interval {
+        do {
+            return try Interval(parsing: lockTimeout)
+        } catch {
+            throw ValidationError("--lock-timeout: \(error.message)")
+        }
+    }
 
     func run() throws {
         PhaseTimes.mark("arguments")
@@ -363,7 +387,7 @@ struct Apply: ParsableCommand {
                 Reconciliation.plan(reconciler, desired, options: options, format: format.output), global: global, scope: options.scope,
                 yes: yes)
         }
-        let lock = try Reconciliation.runLock(global, dryRun: dryRun)
+        let lock = try Reconciliation.runLock(global, dryRun: dryRun, timeout: try lockWait())
         defer { withExtendedLifetime(lock) {} }
         PhaseTimes.mark("state lock")
         let actions = try Reconciliation.plan(reconciler, desired, options: options, format: format.output)
@@ -390,7 +414,7 @@ struct Apply: ParsableCommand {
             saved.paths.isEmpty
             ? (DesiredHost(host: saved.host, networks: [], containers: []), [])
             : try Reconciliation.loaded(saved.paths, host: saved.host, format: format.output, runtime: reconciler.runtime)
-        let lock = try Reconciliation.runLock(global, dryRun: false)
+        let lock = try Reconciliation.runLock(global, dryRun: false, timeout: try lockWait())
         defer { withExtendedLifetime(lock) {} }
         let options = PlanOptions(prune: saved.prune, scope: saved.scope, takeOwnership: saved.takeOwnership)
         let actions = try Reconciliation.plan(reconciler, desired, options: options, format: format.output)
