@@ -33,7 +33,7 @@ public final class RunLock: @unchecked Sendable {
         let fd = try Syscall.open(path, O_RDWR | O_CREAT, mode: mode)
         var made = stat()
         if fstat(fd, &made) == 0, made.st_mode & 0o7777 != mode { _ = fchmod(fd, mode) }
-        let started = RunLock.now()
+        let started = MonotonicClock.milliseconds()
         var told = false
         while flock(fd, LOCK_EX | LOCK_NB) != 0 {
             let code = errno
@@ -41,13 +41,15 @@ public final class RunLock: @unchecked Sendable {
                 Syscall.close(fd)
                 throw SystemError(call: "flock", errno: code, subject: path)
             }
-            let holder = RunLock.holder(of: fd).map { "\($0)" } ?? "?"
-            guard RunLock.now() - started < waitMilliseconds else {
+            // /proc/locks is read only for what is said: once when the
+            // wait starts, once when it gives up.
+            guard MonotonicClock.milliseconds() - started < waitMilliseconds else {
+                let holder = RunLock.holder(of: fd)
                 Syscall.close(fd)
                 throw Held(path: path, holder: holder)
             }
             if !told {
-                waiting(holder)
+                waiting(RunLock.holder(of: fd))
                 told = true
             }
             usleep(50_000)
@@ -55,18 +57,15 @@ public final class RunLock: @unchecked Sendable {
         self.fd = fd
     }
 
-    /// CLOCK_MONOTONIC in milliseconds.
-    static func now() -> UInt64 {
-        var time = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &time)
-        return UInt64(time.tv_sec) * 1000 + UInt64(time.tv_nsec) / 1_000_000
-    }
-
-    /// The pid holding the lock on the file open at `fd` (nil: not found).
-    static func holder(of fd: Int32) -> Int32? {
+    /// The pid holding the lock on the file open at `fd`, as text ("?":
+    /// not found).
+    static func holder(of fd: Int32) -> String {
         var info = stat()
-        guard fstat(fd, &info) == 0 else { return nil }
-        return RunLock.holder(locks: (try? Syscall.readFile("/proc/locks")) ?? [], device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
+        guard fstat(fd, &info) == 0,
+            let pid = RunLock.holder(
+                locks: (try? Syscall.readFile("/proc/locks")) ?? [], device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
+        else { return "?" }
+        return "\(pid)"
     }
 
     /// The pid of the process holding an exclusive flock on the file

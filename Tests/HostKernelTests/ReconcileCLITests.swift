@@ -18,7 +18,7 @@ struct ReconcileCLITests {
             for bridge in ["br-front", "br-edge"] { try? RouteNetlink().deleteLink(bridge) }
             #expect(host.tearDown() == [])
         }
-        let global = ["--state-dir", host.root + "/state", "--run-dir", host.root + "/run", "--cgroup-parent", host.parent]
+        let global = ReconcileCLITests.global(host)
         func berth(_ command: String, _ arguments: [String]) throws -> (code: Int32, output: String) {
             let result = try Spawn.run([ContainerCLITests.binary, command] + global + arguments)
             return ((result.status >> 8) & 0xff, String(decoding: result.output, as: UTF8.self))
@@ -216,7 +216,6 @@ struct ReconcileCLITests {
         #expect(host.runtime.state.names().isEmpty)
     }
 
-    /// `berth COMMAND ARGUMENTS...` of `host`'s instance: exit code and output.
     /// An apply while another process (the agent's pass, another apply)
     /// holds the run lock: with `--lock-timeout 0s` it is refused at once,
     /// naming the holder; by default it waits, says so, and goes on when
@@ -228,7 +227,7 @@ struct ReconcileCLITests {
         var held: RunLock? = try RunLock(path: host.root + "/run/berth.lock")
         #expect(held != nil)
 
-        let global = ["--state-dir", host.root + "/state", "--run-dir", host.root + "/run", "--cgroup-parent", host.parent]
+        let global = ReconcileCLITests.global(host)
         let result = try Spawn.run(
             [ContainerCLITests.binary, "apply"] + global + ["--prune", "--yes", "--lock-timeout", "0s"], mergingStandardError: true)
         let refused = ((result.status >> 8) & 0xff, String(decoding: result.output, as: UTF8.self))
@@ -250,8 +249,14 @@ struct ReconcileCLITests {
         #expect(text.contains("note: waiting up to 30s for the run lock: pid \(getpid()) holds it"), "\(text)")
     }
 
+    /// The global options of `host`'s instance.
+    static func global(_ host: TestHost) -> [String] {
+        ["--state-dir", host.root + "/state", "--run-dir", host.root + "/run", "--cgroup-parent", host.parent]
+    }
+
+    /// `berth COMMAND ARGUMENTS...` of `host`'s instance: exit code and output.
     static func cli(_ host: TestHost) -> ([String]) throws -> (code: Int32, output: String) {
-        let global = ["--state-dir", host.root + "/state", "--run-dir", host.root + "/run", "--cgroup-parent", host.parent]
+        let global = ReconcileCLITests.global(host)
         return { arguments in
             let result = try Spawn.run([ContainerCLITests.binary] + arguments.prefix(1) + global + arguments.dropFirst())
             return ((result.status >> 8) & 0xff, String(decoding: result.output, as: UTF8.self))

@@ -33,7 +33,7 @@ enum Reconciliation {
     /// While the agent's pass or another apply holds it, waits up to
     /// `timeout` (saying so once on stderr unless quiet): an apply made
     /// while the agent reconciles goes on once that pass ends.
-    static func runLock(_ global: GlobalOptions, dryRun: Bool, timeout: Interval = Interval(milliseconds: 0)) throws -> RunLock? {
+    static func runLock(_ global: GlobalOptions, dryRun: Bool, timeout: Interval) throws -> RunLock? {
         if geteuid() != 0 {
             if dryRun { return nil }
             throw CLIFailure("apply changes the kernel (namespaces, cgroups, links, nftables): run it as root")
