@@ -478,7 +478,7 @@ public struct LinuxHost: HostRuntime {
             // private layer kept only when the manifest says persistent).
             try runtime.stop(name, timeout: container.spec.stopTimeout)
             try runtime.delete(name, trash: true)
-            _ = try runtime.start(container, networks: networks)
+            _ = try runtime.start(container, networks: networks, ranBefore: true)
         case .deleteContainer:
             // Its files go to the trash: apply and the agent start an
             // emptier once they are done (Trash).

@@ -93,6 +93,10 @@ public enum Netlink {
     public static let IFLA_AF_SPEC: UInt16 = 26
     public static let IFLA_INET6_ADDR_GEN_MODE: UInt16 = 8
     public static let IN6_ADDR_GEN_MODE_NONE: UInt8 = 1
+    /// IFLA_AF_SPEC's AF_INET: the link's `net.ipv4.conf` values, each by
+    /// its IPV4_DEVCONF_* number.
+    public static let IFLA_INET_CONF: UInt16 = 1
+    public static let IPV4_DEVCONF_ARP_NOTIFY: UInt16 = 22
     public static let IFLA_LINKINFO: UInt16 = 18
     public static let IFLA_NET_NS_FD: UInt16 = 28
     public static let IFLA_INFO_KIND: UInt16 = 1

@@ -147,11 +147,12 @@ public final class RouteNetlink {
     /// request (IFLA_MTU on the link and in the peer's own attributes).
     /// `master`: the host end is made a port of that bridge in the same
     /// request (the kernel sets IFLA_MASTER on a link it creates).
-    public static func newVeth(_ name: String, peer: String, peerNamespaceFD: Int32? = nil, mtu: UInt32? = nil, master: Int32? = nil)
-        -> (UInt16, UInt16, [UInt8])
-    {
+    public static func newVeth(
+        _ name: String, peer: String, peerNamespaceFD: Int32? = nil, mtu: UInt32? = nil, master: Int32? = nil, peerMAC: [UInt8]? = nil
+    ) -> (UInt16, UInt16, [UInt8]) {
         var peerAttributes: [Attribute] = [.string(Netlink.IFLA_IFNAME, peer)]
         if let mtu { peerAttributes.append(.u32(Netlink.IFLA_MTU, mtu)) }
+        if let peerMAC { peerAttributes.append(Attribute(Netlink.IFLA_ADDRESS, peerMAC)) }
         if let peerNamespaceFD { peerAttributes.append(.u32(Netlink.IFLA_NET_NS_FD, UInt32(bitPattern: peerNamespaceFD))) }
         let peerInfo = Attribute(Netlink.VETH_INFO_PEER, InterfaceInfo().encoded() + Attribute.encode(peerAttributes))
         var attributes: [Attribute] = [.string(Netlink.IFLA_IFNAME, name)]
@@ -252,6 +253,24 @@ public final class RouteNetlink {
         let inet6: [Attribute] = [.u8(Netlink.IFLA_INET6_ADDR_GEN_MODE, Netlink.IN6_ADDR_GEN_MODE_NONE)]
         let attributes: [Attribute] = [.nested(Netlink.IFLA_AF_SPEC, [.nested(UInt16(Netlink.AF_INET6), inet6)])]
         return (Netlink.RTM_NEWLINK, 0, InterfaceInfo(index: index).encoded() + Attribute.encode(attributes))
+    }
+
+    /// RTM_NEWLINK by name that turns `arp_notify` on for a link
+    /// (`net.ipv4.conf.NAME.arp_notify = 1`, through IFLA_AF_SPEC): when it
+    /// comes up, or its address changes, it sends a gratuitous ARP for each
+    /// of its IPv4 addresses, so neighbours that knew an address with
+    /// another MAC (a container started again, with a new macvlan) update
+    /// their entry at once instead of sending to the old MAC until theirs
+    /// goes stale. Sent before the link is up. (A veth's container end has
+    /// the same MAC at every start, and its host end is still down when it
+    /// comes up: its announcement would go nowhere.)
+    public static func announceAddresses(named name: String) -> (UInt16, UInt16, [UInt8]) {
+        let conf: [Attribute] = [.u32(Netlink.IPV4_DEVCONF_ARP_NOTIFY, 1)]
+        let attributes: [Attribute] = [
+            .string(Netlink.IFLA_IFNAME, name),
+            .nested(Netlink.IFLA_AF_SPEC, [.nested(UInt16(Netlink.AF_INET), [.nested(Netlink.IFLA_INET_CONF, conf)])]),
+        ]
+        return (Netlink.RTM_NEWLINK, 0, InterfaceInfo().encoded() + Attribute.encode(attributes))
     }
 
     /// RTM_GETLINK dump in the AF_BRIDGE family: one answer per bridge port
@@ -360,6 +379,11 @@ public final class RouteNetlink {
         try request(RouteNetlink.setLink(index: try index(of: name), group: group), operation: "set group of \(name)")
     }
 
+    /// `arp_notify` on for the link `name` (announceAddresses).
+    public func announceAddresses(_ name: String) throws {
+        try request(RouteNetlink.announceAddresses(named: name), operation: "set arp_notify on \(name)")
+    }
+
     public func setMacvlanMode(_ name: String, _ mode: UInt32) throws {
         try request(RouteNetlink.setMacvlanMode(named: name, mode), operation: "set mode of macvlan \(name)")
     }
@@ -369,9 +393,11 @@ public final class RouteNetlink {
             RouteNetlink.newMacvlan(name, lower: lower, namespaceFD: namespaceFD, mtu: mtu, mode: mode), operation: "create macvlan \(name)")
     }
 
-    public func createVeth(_ name: String, peer: String, peerNamespaceFD: Int32? = nil, mtu: UInt32? = nil, master: Int32? = nil) throws {
+    public func createVeth(
+        _ name: String, peer: String, peerNamespaceFD: Int32? = nil, mtu: UInt32? = nil, master: Int32? = nil, peerMAC: [UInt8]? = nil
+    ) throws {
         try request(
-            RouteNetlink.newVeth(name, peer: peer, peerNamespaceFD: peerNamespaceFD, mtu: mtu, master: master),
+            RouteNetlink.newVeth(name, peer: peer, peerNamespaceFD: peerNamespaceFD, mtu: mtu, master: master, peerMAC: peerMAC),
             operation: "create veth \(name)")
     }
 

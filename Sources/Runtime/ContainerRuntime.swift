@@ -84,16 +84,21 @@ public struct ContainerRuntime: Sendable {
     /// Creates the container's cgroup and private layer and starts its init.
     /// A `foreground` container (berth run) gets berth's stdin, stdout and
     /// stderr, and is deleted once it exits: its record is not synced to disk.
+    /// `ranBefore`: the container ran before under this name though its record
+    /// is gone (a replace); a kept record or a restart count says so too. Its
+    /// macvlans then announce their new hardware addresses as they come up.
     public func start(
         _ container: ContainerObject, networks: [NetworkObject] = [], foreground: Bool = false, terminal: PseudoTerminal? = nil,
-        restarts: Int = 0
+        restarts: Int = 0, ranBefore: Bool = false
     ) throws -> ContainerRecord {
         PhaseTimes.mark("create: queued")
         let name = container.metadata.name
         try Names.checkDNSLabel(name)
-        if case .running(let pid) = status(name) {
+        let previous = status(name)
+        if case .running(let pid) = previous {
             throw RuntimeError(description: "container \(name) is already running (pid \(pid))")
         }
+        let again = ranBefore || restarts > 0 || previous == .stopped
         let spec = container.spec
         try checkProc(spec)
         // Where its cgroup goes (the systemd driver asks the bus): before anything is made.
@@ -226,7 +231,7 @@ public struct ContainerRuntime: Sendable {
                 Failpoint.cloned.hit()
                 // The child waits in its new network namespace: its network is
                 // ready before init runs.
-                try attacher.attach(pid: pid, container: container, networks: byName, inside: netlink?.socket())
+                try attacher.attach(pid: pid, container: container, networks: byName, inside: netlink?.socket(), announce: again)
                 PhaseTimes.mark("create: network")
                 Failpoint.networkAttached.hit()
                 if spec.firewall != nil { firewall = try ContainerFirewall.apply(spec.firewall, pid: pid) }

@@ -239,7 +239,29 @@ struct ContainerNetworkTests {
             #expect(disabled.first == UInt8(ascii: "1"))
             #expect((try ip(["-6", "addr", "show", "dev", port]).first?["addr_info"] as? [Any] ?? []).isEmpty)
             #expect(try ip(["-6", "route", "show", "table", "all", "dev", port]).isEmpty)
+            // The container's end: the hardware address berth derives for
+            // it (the same at every start), not the kernel's random one.
+            let pid = try #require(host.runtime.state.load(name)?.pid)
+            let inside = try Spawn.run(["/usr/bin/nsenter", "-t", "\(pid)", "-n", "/usr/sbin/ip", "-j", "link", "show", "eth0"]).output
+            let eth0 = (try JSONSerialization.jsonObject(with: Data(inside)) as? [[String: Any]])?.first
+            let mac = NetworkAttacher.containerMAC(cgroupParent: host.runtime.paths.cgroupParent, container: name, network: "lan")
+            #expect(eth0?["address"] as? String == mac.map { String(format: "%02x", $0) }.joined(separator: ":"), "\(name)")
         }
+        // Stopped and started again at once (its last namespace may still be
+        // being freed): the same address, and a reaches it.
+        func eth0(_ name: String) throws -> String? {
+            let pid = try #require(host.runtime.state.load(name)?.pid)
+            let output = try Spawn.run(["/usr/bin/nsenter", "-t", "\(pid)", "-n", "/usr/sbin/ip", "-j", "link", "show", "eth0"]).output
+            return (try JSONSerialization.jsonObject(with: Data(output)) as? [[String: Any]])?.first?["address"] as? String
+        }
+        let before = try eth0("b")
+        try host.runtime.stop("b", timeout: Interval(milliseconds: 300))
+        _ = try host.runtime.start(
+            host.container("b", command: ["sleep", "300"]) { $0.networks = [NetworkAttachment(network: "lan", addresses: [addressB])] },
+            networks: [lan])
+        #expect(try eth0("b") == before)
+        let pidA = try #require(host.runtime.state.load("a")?.pid)
+        #expect(try Spawn.run(["/usr/bin/nsenter", "-t", "\(pidA)", "-n", "/bin/busybox", "ping", "-c", "1", "-W", "3", "10.78.0.12"]).exitedCleanly)
     }
 
     /// A host end left by a start that crashed (its init gone, its veth

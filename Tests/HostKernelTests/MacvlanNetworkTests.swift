@@ -226,8 +226,8 @@ struct MacvlanNetworkTests {
             #expect(gateway["group"] as? String == "48711")
             #expect(gateway["operstate"] as? String == "UP")
             #expect(gateway["mtu"] as? Int == mtu)
-            let mac = NetworkAttacher.bridgeMAC(bridge).map { String(format: "%02x", $0) }.joined(separator: ":")
-            #expect(gateway["address"] as? String == mac)
+            let gatewayMAC = NetworkAttacher.bridgeMAC(bridge).map { String(format: "%02x", $0) }.joined(separator: ":")
+            #expect(gateway["address"] as? String == gatewayMAC)
             #expect(try addresses(bridge) == ["10.64.0.1/24"])
             // The port forward needs forwarding on the gateway's device.
             #expect(cat("/proc/sys/net/ipv4/conf/\(bridge)/forwarding") == "1")
@@ -248,6 +248,13 @@ struct MacvlanNetworkTests {
             }
         }
 
+        /// The hardware address berth gives `container`'s veth on this
+        /// network with driver bridge (a macvlan has the kernel's).
+        func mac(of container: String) -> String {
+            NetworkAttacher.containerMAC(cgroupParent: host.runtime.paths.cgroupParent, container: container, network: Bench.network)
+                .map { String(format: "%02x", $0) }.joined(separator: ":")
+        }
+
         /// The same network with driver bridge: a bridge, and a port per container.
         func expectBridge() throws {
             let device = try #require(link(bridge), "no \(bridge)")
@@ -259,7 +266,9 @@ struct MacvlanNetworkTests {
             for name in Bench.containers {
                 let port = link(NetworkAttacher.hostInterfaceName(container: name, network: Bench.network))
                 #expect(port?["master"] as? String == bridge, "\(name)'s port")
-                #expect(Bench.kind(try inside(name)) == "veth", "\(name)")
+                let inside = try inside(name)
+                #expect(Bench.kind(inside) == "veth", "\(name)")
+                #expect(inside?["address"] as? String == mac(of: name), "\(name)'s hardware address")
                 #expect(try addresses("eth0", inside: name) == [Bench.address(name) + "/24"])
                 #expect(try defaultGateway(name) == "10.64.0.1")
             }
@@ -335,6 +344,40 @@ struct MacvlanNetworkTests {
             #expect(try bench.settled())
         }
         #expect(bench.pids() == pids, "changed live, not restarted")
+
+        // Stopped and started again at once, while the kernel may still be
+        // freeing its last namespace (and that namespace's macvlan on the
+        // same lower end): it comes up (a fixed MAC would not: EADDRINUSE).
+        // Its new macvlan has a new MAC; mv1, mv2 and the host knew the old
+        // one (the pings above) and learn the new one from the gratuitous
+        // ARP it sends as it comes up (arp_notify), not when their entry
+        // goes stale (20-30 s, during which mv3 is unreachable for them).
+        // Only a start again announces: a first start's broadcast would reach
+        // every macvlan on the lower end, and no neighbour knew its addresses.
+        func arpNotify(_ name: String) throws -> String {
+            let output = try Spawn.run(try bench.enter(name) + ["/bin/cat", "/proc/sys/net/ipv4/conf/eth0/arp_notify"]).output
+            return String(decoding: output, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        #expect(try arpNotify("mv3") == "0", "a first start does not announce")
+        try bench.host.runtime.stop("mv3", timeout: Interval(milliseconds: 300))
+        try bench.apply()
+        #expect(bench.pid("mv3") != nil && bench.pid("mv3") != pids[2], "started again")
+        #expect(try arpNotify("mv3") == "1", "a start again announces")
+        // Within 3 s of wall time (`eventually` counts its tries, each ping's
+        // wait of 2 s apart).
+        func soon(_ condition: () -> Bool) -> Bool {
+            let deadline = Date().addingTimeInterval(3)
+            repeat {
+                if condition() { return true }
+            } while Date() < deadline
+            return false
+        }
+        for name in ["mv1", "mv2"] {
+            #expect(soon { bench.ping(from: name, Bench.address("mv3")) }, "\(name) → mv3 right after its restart")
+        }
+        #expect(soon { bench.pingFromHost(Bench.address("mv3")) }, "host → mv3 right after its restart")
+        try bench.expectMacvlan(mode: "bridge")
+        bench.everyoneReachesEveryone()
 
         // CRIU would have to make the macvlan again: refused before any dump.
         let images = bench.host.root + "/images"

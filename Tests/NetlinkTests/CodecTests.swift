@@ -64,6 +64,35 @@ func hex(_ text: String) -> [UInt8] {
         #expect(plain.count == expected.count - 24 && !plain.contains(0x78))
     }
 
+    @Test func arpNotifyIsSetThroughTheLinksIPv4Conf() {
+        let (type, flags, payload) = RouteNetlink.announceAddresses(named: "eth0")
+        #expect(type == Netlink.RTM_NEWLINK && flags == 0)
+        let expected = hex(
+            """
+            00 00 00 00  00 00 00 00  00 00 00 00  00 00 00 00   # ifinfomsg: AF_UNSPEC, index 0 (by name), flags 0
+            09 00 03 00  65 74 68 30  00 00 00 00                # IFLA_IFNAME "eth0\\0" + padding
+            14 00 1a 80                                          # IFLA_AF_SPEC, nested, len 20
+            10 00 02 80                                          #   AF_INET, nested, len 16
+            0c 00 01 80                                          #     IFLA_INET_CONF, nested, len 12
+            08 00 16 00  01 00 00 00                             #       IPV4_DEVCONF_ARP_NOTIFY (22) = 1
+            """)
+        #expect(payload == expected)
+    }
+
+    @Test func theContainersEndOfAVethCarriesItsHardwareAddress() {
+        let mac: [UInt8] = [0x02, 0x11, 0x22, 0x33, 0x44, 0x55]
+        let address = hex("0a 00 01 00  02 11 22 33  44 55 00 00")  // IFLA_ADDRESS, 6 bytes + padding
+        // Inside the peer's attributes (the container's end), not the host end's.
+        let veth = RouteNetlink.newVeth("vb0", peer: "eth0", peerNamespaceFD: 7, peerMAC: mac).2
+        let withoutMAC = RouteNetlink.newVeth("vb0", peer: "eth0", peerNamespaceFD: 7).2
+        #expect(veth.count == withoutMAC.count + 12)
+        #expect(Array(veth.suffix(20)) == address + hex("08 00 1c 00  07 00 00 00"))
+        // The peer's ifinfomsg and attributes read back as a link: its address.
+        let peerStart = veth.count - 20 - 12 - InterfaceInfo.size  // the address, IFLA_NET_NS_FD; IFLA_IFNAME "eth0"
+        let peer = InterfaceInfo(index: 3).encoded() + Array(veth[(peerStart + InterfaceInfo.size)...])
+        #expect(RouteNetlink.decodeLink(NetlinkMessage(type: Netlink.RTM_NEWLINK, flags: 0, payload: peer))?.mac == mac)
+    }
+
     @Test func macvlanCreateNamesItsLowerItsNamespaceAndItsMode() {
         let (type, flags, payload) = RouteNetlink.newMacvlan("eth0", lower: 9, namespaceFD: 7, mtu: 1400, mode: Netlink.MACVLAN_MODE_BRIDGE)
         #expect(type == Netlink.RTM_NEWLINK && flags == Netlink.NLM_F_CREATE | Netlink.NLM_F_EXCL)
