@@ -163,6 +163,43 @@ int berth_in_netns(int netns_fd, void (*body)(void *), void *argument) {
     return 0;
 }
 
+struct netns_sysctl {
+    const char *key;
+    const char *value;
+    int error;
+};
+
+static void write_sysctl(void *argument) {
+    struct netns_sysctl *job = argument;
+    int procfd = open("/proc/sys", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (procfd < 0) {
+        job->error = errno;
+        return;
+    }
+    int fd = openat(procfd, job->key, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+    job->error = fd < 0 ? errno : 0;
+    close(procfd);
+    if (fd < 0) return;
+    size_t length = strlen(job->value);
+    ssize_t written = write(fd, job->value, length);
+    if (written < 0) {
+        job->error = errno;
+    } else if ((size_t)written != length) {
+        job->error = EIO;
+    }
+    close(fd);
+}
+
+int berth_sysctl_in_netns(int netns_fd, const char *key, const char *value) {
+    struct netns_sysctl job = {key, value, 0};
+    if (berth_in_netns(netns_fd, write_sysctl, &job) != 0) return -1;
+    if (job.error != 0) {
+        errno = job.error;
+        return -1;
+    }
+    return 0;
+}
+
 struct netns_socket_job {
     int protocol;
     int fd;

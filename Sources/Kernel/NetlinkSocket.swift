@@ -4,6 +4,17 @@ import CLinux
     import Glibc
 #endif
 
+extension Syscall {
+    /// Writes `value` to /proc/sys/`key` in the network namespace
+    /// `namespaceFD` (a net sysctl is the opening thread's namespace's),
+    /// from a C thread that joins it.
+    public static func writeSysctl(_ key: String, _ value: String, networkNamespaceFD: Int32) throws(SystemError) {
+        guard berth_sysctl_in_netns(networkNamespaceFD, key, value) == 0 else {
+            throw SystemError(call: "write", errno: errno, subject: "/proc/sys/" + key + " in the container's network namespace")
+        }
+    }
+}
+
 /// An AF_NETLINK socket (raw datagrams). The protocol logic lives in the
 /// Netlink module; this is only the system calls.
 public final class NetlinkSocket: @unchecked Sendable {

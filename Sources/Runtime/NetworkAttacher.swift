@@ -533,6 +533,16 @@ public struct NetworkAttacher {
         case macvlan(lower: Int32, mode: UInt32)
     }
 
+    /// ndisc_notify on `interface` in the namespace (none on a kernel
+    /// without IPv6).
+    static func notifyNeighbours(of interface: String, networkNamespaceFD: Int32) throws(SystemError) {
+        do {
+            try Syscall.writeSysctl("net/ipv6/conf/\(interface)/ndisc_notify", "1", networkNamespaceFD: networkNamespaceFD)
+        } catch {
+            if error.errno != ENOENT { throw error }
+        }
+    }
+
     /// The hardware address of a container's interface on a network:
     /// locally administered, unicast, from a hash of the instance (its
     /// cgroup parent), the container and the network, so it is the same
@@ -593,6 +603,12 @@ public struct NetworkAttacher {
         // 1.3x from the first hundred to the last).
         if case .macvlan = device, announce {
             requests.append((RouteNetlink.announceAddresses(named: interface.interface), "set arp_notify on \(interface.interface)"))
+            // IPv6's counterpart (an unsolicited neighbour advertisement
+            // once each address is ready) is a sysctl only: rtnetlink's
+            // IFLA_INET6_CONF is read-only.
+            if ipv6, interface.addresses.contains(where: { !$0.address.isIPv4 }) {
+                try NetworkAttacher.notifyNeighbours(of: interface.interface, networkNamespaceFD: namespaceFD)
+            }
         }
         for address in interface.addresses where ipv6 || address.address.isIPv4 {
             requests.append((RouteNetlink.newAddress(index: index, address), "add address \(address) to \(interface.interface)"))

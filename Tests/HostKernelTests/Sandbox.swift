@@ -34,11 +34,16 @@ enum Sandbox {
     }
 }
 
-/// Whether `condition` holds within `seconds`, looking every 50 ms. Generous
-/// by default: it returns as soon as the condition holds, and the VM lane
-/// (qemu without KVM, suites in parallel) takes seconds to start a process.
+/// Whether `condition` holds within `seconds` of wall time, looking every
+/// 50 ms, and once more at the deadline. Generous by default: it returns as
+/// soon as the condition holds, and the VM lane (qemu without KVM, suites
+/// in parallel) takes seconds to start a process. A deadline, not a count
+/// of tries: a condition that itself waits (a ping's 2 s for an answer)
+/// made "10 seconds" last minutes, and hid a restarted container that
+/// stayed unreachable for 25 s.
 func eventually(seconds: Int = 30, _ condition: () -> Bool) -> Bool {
-    for _ in 0..<(seconds * 20) {
+    let deadline = ContinuousClock.now + .seconds(seconds)
+    while ContinuousClock.now < deadline {
         if condition() { return true }
         usleep(50_000)
     }

@@ -66,6 +66,12 @@ int berth_netlink_sockets_in_netns(const int *netns_fds, int *fds, int *errors, 
 // Swift code runs on that thread. -1 with errno when it could not join.
 int berth_in_netns(int netns_fd, void (*body)(void *), void *argument);
 
+// Writes `value` to /proc/sys/`key` as the network namespace `netns_fd`
+// sees it (/proc/sys/net is the opening thread's namespace), on a
+// short-lived C thread that joins it. 0, or -1 with errno (ENOENT: the
+// namespace has no such key).
+int berth_sysctl_in_netns(int netns_fd, const char *key, const char *value);
+
 // Runs nftables commands (one libnftables transaction) inside the network
 // namespace `netns_fd`, on a short-lived C thread that joins it. Returns 0
 // with nft's output, 1 with its error text (both in *output, to free()), or
