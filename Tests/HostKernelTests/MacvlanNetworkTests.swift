@@ -1,5 +1,6 @@
 import Foundation
 import Kernel
+import Logging
 import Model
 import Netlink
 import Runtime
@@ -498,16 +499,17 @@ struct MacvlanNetworkTests {
         let bench = try Bench()
         defer { #expect(bench.tearDown() == []) }
         let networks = [Bench.network, "mvbridge", "mvother"]
-        try bench.write(
+        let manifests =
             Bench.network(Bench.network, driver: "macvlan", bridge: bench.bridge, subnet: "10.64.0.0/24", lines: ["ipv6: {subnet: \"fd00:64::/64\"}"])
-                + Bench.network(networks[1], driver: "bridge", bridge: bench.base.other, subnet: "10.64.1.0/24")
-                + Bench.network(networks[2], driver: "macvlan", bridge: bench.third, subnet: "10.64.2.0/24")
-                + Bench.container(
-                    "mv1",
-                    networks: "{network: \(Bench.network), addresses: [10.64.0.11, \"fd00:64::11/64\"]}, {network: mvbridge, addresses: [10.64.1.11]}"
-                )
-                + Bench.container("mv2", networks: "{network: \(Bench.network), addresses: [10.64.0.12, \"fd00:64::12/64\"]}")
-                + Bench.container("mv3", networks: "{network: mvother, addresses: [10.64.2.13]}"))
+            + Bench.network(networks[1], driver: "bridge", bridge: bench.base.other, subnet: "10.64.1.0/24")
+            + Bench.network(networks[2], driver: "macvlan", bridge: bench.third, subnet: "10.64.2.0/24")
+            + Bench.container(
+                "mv1",
+                networks: "{network: \(Bench.network), addresses: [10.64.0.11, \"fd00:64::11/64\"]}, {network: mvbridge, addresses: [10.64.1.11]}"
+            )
+            + Bench.container("mv2", networks: "{network: \(Bench.network), addresses: [10.64.0.12, \"fd00:64::12/64\"]}")
+            + Bench.container("mv3", networks: "{network: mvother, addresses: [10.64.2.13]}")
+        try bench.write(manifests)
         try bench.apply()
         #expect(try bench.settled())
 
@@ -544,6 +546,19 @@ struct MacvlanNetworkTests {
         #expect(try bench.sysctl("mv2", "ipv6/conf/eth0/ndisc_notify") == "1", "a start again announces over IPv6")
         #expect(eventually(seconds: 5) { bench.ping(from: "mv1", "fd00:64::12") }, "mv1 → mv2 over IPv6 right after its restart")
         #expect(eventually(seconds: 5) { bench.pingFromHost("fd00:64::12") }, "host → mv2 over IPv6 right after its restart")
+        // Replaced (another root filesystem: its record goes, it is made
+        // again): it ran before, and announces.
+        let tree = try bench.host.runtime.templates.path(of: "busybox", logger: Logger(label: "test"))
+        let parts = manifests.components(separatedBy: "metadata: {name: mv2}")
+        try #require(parts.count == 2)
+        let replacing = parts[1].replacingOccurrences(of: "rootfs: {template: busybox}", with: "rootfs: {directory: \(tree)}")
+        try bench.write(parts[0] + "metadata: {name: mv2}" + replacing)
+        let replaced = try bench.berth("apply", ["--replace"])
+        #expect(replaced.code == 0 && replaced.output.contains("replaced"), "\(replaced.output)")
+        #expect(try bench.sysctl("mv2", "ipv4/conf/eth0/arp_notify") == "1", "a replaced container announces")
+        #expect(try bench.sysctl("mv2", "ipv6/conf/eth0/ndisc_notify") == "1", "a replaced container announces over IPv6")
+        #expect(eventually(seconds: 5) { bench.ping(from: "mv1", "fd00:64::12") }, "mv1 → mv2 over IPv6 right after its replace")
+        #expect(eventually(seconds: 3) { bench.ping(from: "mv1", "10.64.0.12") }, "mv1 → mv2 right after its replace")
 
         try bench.prune(networks: networks)
     }
