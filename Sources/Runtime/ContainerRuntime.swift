@@ -84,9 +84,10 @@ public struct ContainerRuntime: Sendable {
     /// Creates the container's cgroup and private layer and starts its init.
     /// A `foreground` container (berth run) gets berth's stdin, stdout and
     /// stderr, and is deleted once it exits: its record is not synced to disk.
-    /// `ranBefore`: the container ran before under this name though its record
-    /// is gone (a replace); a kept record or a restart count says so too. Its
-    /// macvlans then announce their new hardware addresses as they come up.
+    /// `ranBefore`: the container ran before under this name, in this boot,
+    /// though its record is gone (a replace); a kept record and run
+    /// directory, or a restart count, say so too. Its macvlans then
+    /// announce their new hardware addresses as they come up.
     public func start(
         _ container: ContainerObject, networks: [NetworkObject] = [], foreground: Bool = false, terminal: PseudoTerminal? = nil,
         restarts: Int = 0, ranBefore: Bool = false
@@ -98,7 +99,11 @@ public struct ContainerRuntime: Sendable {
         if case .running(let pid) = previous {
             throw RuntimeError(description: "container \(name) is already running (pid \(pid))")
         }
-        let again = ranBefore || restarts > 0 || previous == .stopped
+        // A stopped container ran in this boot when its run directory is
+        // still there (a tmpfs: a stop keeps it, a reboot does not). After a
+        // reboot no neighbour on this host knew its MACs: a thousand
+        // containers started again by the agent do not announce.
+        let again = ranBefore || restarts > 0 || (previous == .stopped && Syscall.exists(state.runDirectory(name)))
         let spec = container.spec
         try checkProc(spec)
         // Where its cgroup goes (the systemd driver asks the bus): before anything is made.

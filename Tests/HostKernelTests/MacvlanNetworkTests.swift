@@ -373,6 +373,12 @@ struct MacvlanNetworkTests {
         #expect(eventually(seconds: 3) { bench.pingFromHost(Bench.address("mv3")) }, "host → mv3 right after its restart")
         try bench.expectMacvlan(mode: "bridge")
         bench.everyoneReachesEveryone()
+        // Stopped, then started after a reboot (its run directory, a tmpfs,
+        // gone): no neighbour on this host knew its MACs, no announcement.
+        try bench.host.runtime.stop("mv3", timeout: Interval(milliseconds: 300))
+        try FileManager.default.removeItem(atPath: bench.host.runtime.state.runDirectory("mv3"))
+        try bench.apply()
+        #expect(try bench.sysctl("mv3", "ipv4/conf/eth0/arp_notify") == "0", "a start after a reboot does not announce")
 
         // CRIU would have to make the macvlan again: refused before any dump.
         let images = bench.host.root + "/images"
