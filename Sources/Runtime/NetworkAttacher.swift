@@ -457,8 +457,14 @@ public struct NetworkAttacher {
                     current = nil
                 }
                 if current == nil {
+                    // Made again on a running container (drift repaired, a
+                    // driver change): a new MAC for addresses its neighbours
+                    // know, announced as it comes up.
                     try host.createMacvlan(interface.interface, lower: lower, namespaceFD: namespaceFD, mtu: mtu, mode: mode)
                     try inside.announceAddresses(interface.interface)
+                    if ipv6, interface.addresses.contains(where: { !$0.address.isIPv4 }) {
+                        try NetworkAttacher.notifyNeighbours(of: interface.interface, networkNamespaceFD: namespaceFD)
+                    }
                 } else if current?.macvlanMode != mode {
                     try inside.setMacvlanMode(interface.interface, mode)
                 }
@@ -599,8 +605,7 @@ public struct NetworkAttacher {
         // Not at a first start: each announcement reaches every container on
         // the lower end (a macvlan broadcast), so a thousand first starts
         // would cost a million deliveries, and no neighbour knew these
-        // addresses with other MACs (berth-bench scale: create grew 0.9x →
-        // 1.3x from the first hundred to the last).
+        // addresses with other MACs.
         if case .macvlan = device, announce {
             requests.append((RouteNetlink.announceAddresses(named: interface.interface), "set arp_notify on \(interface.interface)"))
             // IPv6's counterpart (an unsolicited neighbour advertisement

@@ -404,6 +404,8 @@ struct MacvlanNetworkTests {
             deleted.code == 2 && deleted.output.contains("mv2") && deleted.output.contains("spec.networks[0]")
                 && deleted.output.contains("\"origin\" : \"drift\""), "\(deleted.output)")
         try bench.appliedAsMacvlan()
+        // Made again on the running container: a new MAC, announced.
+        #expect(try bench.sysctl("mv2", "ipv4/conf/eth0/arp_notify") == "1", "a macvlan made again announces")
 
         try bench.run(try bench.enter("mv3") + ["/usr/sbin/ip", "link", "set", "dev", "eth0", "type", "macvlan", "mode", "private"])
         let moded = try bench.berth("plan", ["--detailed-exitcode"])
@@ -565,6 +567,12 @@ struct MacvlanNetworkTests {
         #expect(try bench.sysctl("mv2", "ipv6/conf/eth0/ndisc_notify") == "1", "a replaced container announces over IPv6")
         #expect(eventually(seconds: 5) { bench.ping(from: "mv1", "fd00:64::12") }, "mv1 → mv2 over IPv6 right after its replace")
         #expect(eventually(seconds: 3) { bench.ping(from: "mv1", "10.64.0.12") }, "mv1 → mv2 right after its replace")
+        // Its macvlan deleted inside (drift) and made again by apply on the
+        // running container: announced over IPv6 too.
+        try bench.run(try bench.enter("mv2") + ["/usr/sbin/ip", "link", "del", "dev", "eth0"])
+        try bench.apply()
+        #expect(try bench.sysctl("mv2", "ipv6/conf/eth0/ndisc_notify") == "1", "a macvlan made again announces over IPv6")
+        #expect(eventually(seconds: 5) { bench.ping(from: "mv1", "fd00:64::12") }, "mv1 → mv2 over IPv6 right after the repair")
 
         try bench.prune(networks: networks)
     }
