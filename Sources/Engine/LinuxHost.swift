@@ -67,6 +67,12 @@ public struct LinuxHost: HostRuntime {
         PhaseTimes.mark("kill ahead")
     }
 
+    /// The host ends a quick restart set aside (NetworkAttacher.setAside)
+    /// and their old namespaces have not taken yet: deleted in one request.
+    public func finish(_ plan: [Action]) {
+        NetworkAttacher.deleteSetAside(cgroupParent: runtime.paths.cgroupParent)
+    }
+
     public func endBatch(_ actions: [Action]) {
         // Against "veths deleted": which of the two ends the batch (the
         // deletes, bound by the cgroup lock, or the veths, by RTNL).
@@ -123,6 +129,7 @@ public struct LinuxHost: HostRuntime {
         // The host's links, one dump per pass: the containers' host ends and
         // the bridges (berth-bench scale: no-op plan and drift).
         let hostLinks = early?.links ?? netlink.flatMap { try? $0.links() } ?? []
+        NetworkAttacher.noteSetAside(in: hostLinks, cgroupParent: runtime.paths.cgroupParent)
         let context = ContainerContext(
             containers: Dictionary(desired.containers.map { ($0.metadata.name, $0) }, uniquingKeysWith: { first, _ in first }),
             networks: Dictionary(desired.networks.map { ($0.metadata.name, $0) }, uniquingKeysWith: { first, _ in first }),

@@ -31,10 +31,12 @@ public struct Reconciler<Host: HostRuntime> {
         _ plan: [Action], options: ApplyOptions = ApplyOptions(), starting: (Action) -> Void = { _ in },
         report: (Outcome) -> Void = { _ in }
     ) -> [Outcome] {
-        Executor.apply(plan, on: host, options: options, clock: MonotonicClock.microseconds, starting: starting) { outcome in
+        let outcomes = Executor.apply(plan, on: host, options: options, clock: MonotonicClock.microseconds, starting: starting) { outcome in
             log(outcome)
             report(outcome)
         }
+        host.finish(plan)
+        return outcomes
     }
 
     /// Differences between the manifests and the kernel; read-only. Only

@@ -28,11 +28,15 @@ public protocol HostRuntime {
     /// may start work that only its own later actions depend on). Default:
     /// nothing.
     func prepare(_ plan: [Action])
+    /// Called once every action of the plan is carried out: what the
+    /// actions left for the end of the pass is done here. Default: nothing.
+    func finish(_ plan: [Action])
 }
 
 extension HostRuntime {
     public var parallelActions: Int { 1 }
     public func prepare(_ plan: [Action]) {}
+    public func finish(_ plan: [Action]) {}
     public func concurrently(_ count: Int, width: Int, _ body: @escaping @Sendable (Int) -> Void) {
         for index in 0..<count { body(index) }
     }

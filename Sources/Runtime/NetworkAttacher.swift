@@ -539,6 +539,68 @@ public struct NetworkAttacher {
         case macvlan(lower: Int32, mode: UInt32)
     }
 
+    /// A host end left by a container's last run, set down and renamed out
+    /// of the way (`vs` for `vb`) into this instance's set-aside group, so
+    /// the new pair can take its name at once: a rename queues no
+    /// unregister (no rcu_barrier, where a delete waits ~25 ms; an
+    /// `apply --restart` of bridge containers paid it for each). It goes
+    /// with its old namespace, which the kernel is freeing, or with the
+    /// group at the end of the pass (`deleteSetAside`). True when it is out
+    /// of the way (gone meanwhile too); false: the caller deletes it.
+    func setAside(_ hostName: String, host: RouteNetlink) throws -> Bool {
+        guard let state, NetworkAttacher.isHostInterface(hostName) else { return false }
+        let index: Int32
+        do {
+            index = try host.index(of: hostName)
+        } catch let error as NetlinkError where error.errno == ENODEV {
+            return true
+        }
+        let aside = "vs" + hostName.dropFirst(2)
+        let answers = try host.requestAll(
+            [
+                RouteNetlink.setLink(index: index, up: false),
+                RouteNetlink.setLink(index: index, rename: aside, group: NetworkAttacher.setAsideGroup(cgroupParent: state.paths.cgroupParent)),
+            ], operation: "set aside \(hostName)")
+        if answers.contains(ENODEV) { return true }
+        guard answers.allSatisfy({ $0 == 0 }) else { return false }
+        NetworkAttacher.setAsideInThisProcess.withLock { $0 = true }
+        return true
+    }
+
+    /// Whether this process set a host end aside (deleteSetAside has work).
+    static let setAsideInThisProcess = Mutex(false)
+
+    /// Set-aside host ends are on the host that an earlier berth did not
+    /// delete (it ended before its pass did, and their namespaces are held):
+    /// this pass's end deletes them (observe sees them in its link dump).
+    public static func noteSetAside(in links: [Link], cgroupParent: String) {
+        let group = setAsideGroup(cgroupParent: cgroupParent)
+        if links.contains(where: { $0.group == group }) { setAsideInThisProcess.withLock { $0 = true } }
+    }
+
+    /// The device group of an instance's set-aside host ends: from a hash of
+    /// its cgroup parent, above the 16-bit range (clear of the networks'
+    /// group and of a batch delete's random one only by chance of 1 in 2^32).
+    public static func setAsideGroup(cgroupParent: String) -> UInt32 {
+        let hash = UInt32(truncatingIfNeeded: FNV1a.hash64("berth-set-aside/\(cgroupParent)"))
+        return 0x0001_0000 + hash % (0xFFFF_FFFE - 0x0001_0000)
+    }
+
+    /// Deletes the host ends this process set aside that their namespaces
+    /// have not taken yet, in one request (one rcu_barrier for them all):
+    /// at the end of an apply or an agent's pass, and of `berth start`.
+    public static func deleteSetAside(cgroupParent: String) {
+        guard setAsideInThisProcess.withLock({ $0 }) else { return }
+        setAsideInThisProcess.withLock { $0 = false }
+        do {
+            try RouteNetlink().deleteLinks(group: setAsideGroup(cgroupParent: cgroupParent))
+        } catch let error as NetlinkError where error.errno == ENODEV {
+            // All gone with their namespaces.
+        } catch {
+            // They go with their namespaces all the same.
+        }
+    }
+
     /// ndisc_notify on `interface` in the namespace (none on a kernel
     /// without IPv6).
     static func notifyNeighbours(of interface: String, networkNamespaceFD: Int32) throws(SystemError) {
@@ -593,8 +655,9 @@ public struct NetworkAttacher {
             } catch let error as NetlinkError where error.errno == EEXIST {
                 // A host end left by an init that is gone goes with that init's
                 // namespace, which the kernel frees asynchronously: it may
-                // vanish between the create and the delete.
-                try host.deleteLinkIfPresent(hostName)
+                // vanish meanwhile. Set aside, not deleted here (a delete
+                // waits ~25 ms in rcu_barrier: each quick restart paid it).
+                if !(try setAside(hostName, host: host)) { try host.deleteLinkIfPresent(hostName) }
                 try host.createVeth(hostName, peer: interface.interface, peerNamespaceFD: namespaceFD, mtu: mtu, master: bridge, peerMAC: mac)
             }
             try NetworkAttacher.disableIPv6(onPort: hostName)

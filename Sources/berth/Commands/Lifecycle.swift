@@ -70,7 +70,9 @@ enum Lifecycle: Equatable {
         case .run(let request):
             return try request.perform()
         case .start(let instance, let name):
-            let record = try RuntimeContext.runtime(instance).restart(name)
+            let runtime = try RuntimeContext.runtime(instance)
+            let record = try runtime.restart(name)
+            NetworkAttacher.deleteSetAside(cgroupParent: runtime.paths.cgroupParent)
             if instance.verbosity != .quiet { print("started \(name) (pid \(record.pid.map(String.init) ?? "?"))") }
         case .stop(let instance, let timeout, let name):
             let runtime = try RuntimeContext.runtime(instance)
