@@ -462,9 +462,7 @@ public struct NetworkAttacher {
                     // know, announced as it comes up.
                     try host.createMacvlan(interface.interface, lower: lower, namespaceFD: namespaceFD, mtu: mtu, mode: mode)
                     try inside.announceAddresses(interface.interface)
-                    if ipv6, interface.addresses.contains(where: { !$0.address.isIPv4 }) {
-                        try NetworkAttacher.notifyNeighbours(of: interface.interface, networkNamespaceFD: namespaceFD)
-                    }
+                    try NetworkAttacher.notifyNeighbours(of: interface, ipv6: ipv6, networkNamespaceFD: namespaceFD)
                 } else if current?.macvlanMode != mode {
                     try inside.setMacvlanMode(interface.interface, mode)
                 }
@@ -590,22 +588,25 @@ public struct NetworkAttacher {
     /// have not taken yet, in one request (one rcu_barrier for them all):
     /// at the end of an apply or an agent's pass, and of `berth start`.
     public static func deleteSetAside(cgroupParent: String) {
-        guard setAsideInThisProcess.withLock({ $0 }) else { return }
-        setAsideInThisProcess.withLock { $0 = false }
-        do {
-            try RouteNetlink().deleteLinks(group: setAsideGroup(cgroupParent: cgroupParent))
-        } catch let error as NetlinkError where error.errno == ENODEV {
-            // All gone with their namespaces.
-        } catch {
-            // They go with their namespaces all the same.
+        let pending = setAsideInThisProcess.withLock { pending in
+            defer { pending = false }
+            return pending
         }
+        guard pending else { return }
+        // ENODEV: all gone with their namespaces already; on any other
+        // failure they go with their namespaces all the same.
+        _ = try? RouteNetlink().deleteLinks(group: setAsideGroup(cgroupParent: cgroupParent))
     }
 
-    /// ndisc_notify on `interface` in the namespace (none on a kernel
-    /// without IPv6).
-    static func notifyNeighbours(of interface: String, networkNamespaceFD: Int32) throws(SystemError) {
+    /// IPv6's counterpart of arp_notify, where `interface` has an IPv6
+    /// address (and IPv6 is on): ndisc_notify in the namespace, so an
+    /// unsolicited neighbour advertisement follows once each address is
+    /// ready. A sysctl only (rtnetlink's IFLA_INET6_CONF is read-only);
+    /// none on a kernel without IPv6.
+    static func notifyNeighbours(of interface: InterfaceLayout, ipv6: Bool, networkNamespaceFD: Int32) throws(SystemError) {
+        guard ipv6, interface.addresses.contains(where: { !$0.address.isIPv4 }) else { return }
         do {
-            try Syscall.writeSysctl("net/ipv6/conf/\(interface)/ndisc_notify", "1", networkNamespaceFD: networkNamespaceFD)
+            try Syscall.writeSysctl("net/ipv6/conf/\(interface.interface)/ndisc_notify", "1", networkNamespaceFD: networkNamespaceFD)
         } catch {
             if error.errno != ENOENT { throw error }
         }
@@ -671,12 +672,7 @@ public struct NetworkAttacher {
         // addresses with other MACs.
         if case .macvlan = device, announce {
             requests.append((RouteNetlink.announceAddresses(named: interface.interface), "set arp_notify on \(interface.interface)"))
-            // IPv6's counterpart (an unsolicited neighbour advertisement
-            // once each address is ready) is a sysctl only: rtnetlink's
-            // IFLA_INET6_CONF is read-only.
-            if ipv6, interface.addresses.contains(where: { !$0.address.isIPv4 }) {
-                try NetworkAttacher.notifyNeighbours(of: interface.interface, networkNamespaceFD: namespaceFD)
-            }
+            try NetworkAttacher.notifyNeighbours(of: interface, ipv6: ipv6, networkNamespaceFD: namespaceFD)
         }
         for address in interface.addresses where ipv6 || address.address.isIPv4 {
             requests.append((RouteNetlink.newAddress(index: index, address), "add address \(address) to \(interface.interface)"))
