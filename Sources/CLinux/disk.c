@@ -166,3 +166,11 @@ int berth_project_set(int fd, uint32_t id) {
     attributes.fsx_xflags |= FS_XFLAG_PROJINHERIT;
     return ioctl(fd, FS_IOC_FSSETXATTR, &attributes);
 }
+
+int berth_set_top_directory(int fd) {
+    int flags = 0;
+    if (ioctl(fd, FS_IOC_GETFLAGS, &flags) != 0) return -1;
+    if (flags & FS_TOPDIR_FL) return 0;
+    flags |= FS_TOPDIR_FL;
+    return ioctl(fd, FS_IOC_SETFLAGS, &flags);
+}

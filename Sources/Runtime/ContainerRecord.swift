@@ -1,3 +1,4 @@
+import CLinux
 import FoundationEssentials
 import Kernel
 import Model
@@ -151,6 +152,27 @@ public struct StateStore: Sendable {
     public func forgetDecoded() { decoded.removeAll() }
 
     public var containersDirectory: String { paths.stateDirectory.string + "/containers" }
+
+    /// The containers directory, made and marked a top directory
+    /// (FS_TOPDIR_FL, `chattr +T`) once per process, before a container's
+    /// directory is made in it: ext4 then places each container's tree in
+    /// a block group of its own choosing, as it does top-level directories,
+    /// not all of them beside their parent. Where ext4 has no journal, its
+    /// inode allocator passes over every inode freed in the last minute (5
+    /// with its block not yet written), one by one; a thousand containers
+    /// deleted then made again, all in one group, made the create 1.5-2x
+    /// slower (berth-bench scale: 5.8-8.2 s against 3.9 s rested; a CPU
+    /// profile gave 22% to recently_deleted). Spread, each group holds a
+    /// few. Another filesystem, or one without the flag, is left as it is.
+    public func prepareContainersDirectory() throws {
+        let directory = containersDirectory
+        guard StateStore.prepared.withLock({ $0.insert(directory).inserted }) else { return }
+        try Syscall.makeDirectories(directory)
+        let fd = try Syscall.openReadOnly(directory)
+        defer { Syscall.close(fd) }
+        _ = berth_set_top_directory(fd)
+    }
+    static let prepared = Mutex<Set<String>>([])
     public var templatesDirectory: String { paths.stateDirectory.string + "/templates" }
     public func containerDirectory(_ name: String) -> String { containersDirectory + "/" + name }
     /// The disk image of a container with a disk quota, and where it is mounted.

@@ -115,6 +115,7 @@ public struct ContainerRuntime: Sendable {
         // namespace). Any other's is on disk, in the state dir.
         let runDirectory = state.runDirectory(name)
         let mappedRoot = try mappedRoot(container)
+        if !foreground { try state.prepareContainersDirectory() }
         // With a disk quota the private layer is on the container's own disk image.
         let disk = foreground ? nil : try privateDisk(container, owner: mappedRoot ?? (0, 0))
         let privateDirectory = foreground ? runDirectory : disk?.directory ?? state.containerDirectory(name)

@@ -139,6 +139,12 @@ int berth_quota_get_next(int fd, int type, uint32_t id, uint32_t *found, struct 
 int berth_project_get(int fd, uint32_t *id, int *inherits);
 int berth_project_set(int fd, uint32_t id);
 
+// FS_TOPDIR_FL on the directory `fd` (chattr +T) unless it has it: ext4's
+// Orlov allocator then spreads its subdirectories over the block groups as
+// it does top-level ones. 0, or -1 and errno (ENOTTY, EOPNOTSUPP: a
+// filesystem without the flag).
+int berth_set_top_directory(int fd);
+
 // statfs(2)'s f_type: <sys/vfs.h> is not in Glibc's Swift module map.
 // Returns the magic, or -1 with errno set. Goes when the module exports statfs.
 long berth_statfs_type(const char *path);
