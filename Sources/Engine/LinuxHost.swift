@@ -98,18 +98,18 @@ public struct LinuxHost: HostRuntime {
     /// Starts reading what the next `observe` needs and the manifests do not
     /// say, on a thread of its own, while the caller loads the manifests
     /// (plan and drift: the load is one thread's work, the other core was
-    /// idle): the host's links and bridge ports, and each container's record
-    /// decoded (StateStore keeps it for the file's version: observe opens
-    /// the file again and uses it only while the file is unchanged). The
-    /// kernel's state is read in the same pass as before, a few
-    /// milliseconds earlier, never kept for another command.
+    /// idle): the host's links (bridge ports with their flags among them),
+    /// and each container's record decoded (StateStore keeps it for the
+    /// file's version: observe opens the file again and uses it only while
+    /// the file is unchanged). The kernel's state is read in the same pass
+    /// as before, a few milliseconds earlier, never kept for another
+    /// command.
     public func observeAhead() {
         let runtime = runtime
         ahead.start(
             dump: {
                 guard let netlink = try? RouteNetlink(), let links = try? netlink.links() else { return nil }
-                // Ports only where there is a bridge (observe asks for them only with networks).
-                return ObservationAhead.Host(links: links, ports: links.contains { $0.kind == "bridge" } ? try? netlink.bridgePorts() : [])
+                return ObservationAhead.Host(links: links)
             },
             names: { runtime.state.names() },
             // Decoded into the records' cache; observe reads the init files.
@@ -151,8 +151,11 @@ public struct LinuxHost: HostRuntime {
         observed.recordedNetworks = records.mapValues(\.bridge)
         observed.networkSpecs = records.compactMapValues(\.spec)
         if let netlink {
-            // One dump of the bridge ports serves every network.
-            let ports = desired.networks.isEmpty ? [] : early?.ports ?? (try? netlink.bridgePorts()) ?? []
+            // The bridge ports, and their isolation flags, from the host's
+            // link dump (IFLA_INFO_SLAVE_DATA): no second, AF_BRIDGE dump
+            // (berth-bench scale: ~20 ms of a no-op plan and of a teardown's
+            // observe at 1000 ports).
+            let ports = desired.networks.isEmpty ? [] : BridgePort.ports(of: hostLinks)
             for network in desired.networks {
                 guard let bridge = try? NetworkAttacher.observeBridge(network, netlink: netlink, ports: ports) else { continue }
                 observed.networks.insert(network.metadata.name)
@@ -531,21 +534,18 @@ final class HostEndsDelete: Sendable {
     }
 }
 
-/// `LinuxHost.observeAhead`'s thread: the host's links and bridge ports
-/// dumped first, then the records decoded until `finish` (observe's start)
+/// `LinuxHost.observeAhead`'s thread: the host's links dumped first, then the records decoded until `finish` (observe's start)
 /// stops it, so a record is never decoded twice over; the rest are
 /// decoded by observe's workers as before.
 final class ObservationAhead: Sendable {
     struct Host: Sendable {
         var links: [Link]
-        /// Nil when their dump failed (observe dumps them itself).
-        var ports: [BridgePort]?
     }
     private let thread = Mutex<BackgroundThread?>(nil)
     private let host = Mutex<Host?>(nil)
     private let stopped = Atomic<Bool>(false)
 
-    /// `dump`: the host's links and ports (nil: none); then `record` for
+    /// `dump`: the host's links (nil: none); then `record` for
     /// each of `names` until `finish`.
     func start(
         dump: @escaping @Sendable () -> Host?, names: @escaping @Sendable () -> [String], record: @escaping @Sendable (String) -> Void

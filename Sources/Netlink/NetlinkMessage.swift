@@ -101,6 +101,11 @@ public enum Netlink {
     public static let IFLA_NET_NS_FD: UInt16 = 28
     public static let IFLA_INFO_KIND: UInt16 = 1
     public static let IFLA_INFO_DATA: UInt16 = 2
+    /// The kind of the link's master (IFLA_INFO_SLAVE_KIND: "bridge" for a
+    /// bridge port), and its port attributes (IFLA_INFO_SLAVE_DATA: the
+    /// IFLA_BRPORT_* of a bridge port, as IFLA_PROTINFO has them).
+    public static let IFLA_INFO_SLAVE_KIND: UInt16 = 4
+    public static let IFLA_INFO_SLAVE_DATA: UInt16 = 5
     /// IFLA_BR_MCAST_SNOOPING in a bridge's IFLA_INFO_DATA (u8).
     public static let IFLA_BR_MCAST_SNOOPING: UInt16 = 23
     public static let VETH_INFO_PEER: UInt16 = 1

@@ -46,7 +46,29 @@ public struct Link: Equatable, Sendable {
     public var macvlanMode: UInt32?
     /// Its counters (IFLA_STATS64; nil: the kernel sent none).
     public var statistics: LinkStatistics?
+    /// A bridge port (IFLA_INFO_SLAVE_KIND "bridge"): whether it is
+    /// isolated (IFLA_BRPORT_ISOLATED in IFLA_INFO_SLAVE_DATA; nil: the
+    /// kernel did not say). Nil for any other link.
+    public var bridgePort: BridgePortFlags?
     public var isUp: Bool { flags & Netlink.IFF_UP != 0 }
+}
+
+/// What a link dump says of a bridge port (Link.bridgePort).
+public struct BridgePortFlags: Equatable, Sendable {
+    public var isolated: Bool?
+    public init(isolated: Bool? = nil) { self.isolated = isolated }
+}
+
+extension BridgePort {
+    /// The bridge ports of a link dump: the same as the AF_BRIDGE dump
+    /// (`RouteNetlink.bridgePorts`) says, without a second dump (the kernel
+    /// fills a port's attributes into both from br_port_fill_attrs).
+    public static func ports(of links: [Link], master: Int32? = nil) -> [BridgePort] {
+        links.compactMap { link in
+            guard let flags = link.bridgePort, let owner = link.master, owner != link.index, master == nil || owner == master else { return nil }
+            return BridgePort(index: link.index, name: link.name, master: owner, isolated: flags.isolated, mtu: link.mtu)
+        }
+    }
 }
 
 /// The first counters of struct rtnl_link_stats64, as the kernel counts them.
@@ -539,6 +561,11 @@ public final class RouteNetlink {
                 link.kind = info?.first { $0.type == Netlink.IFLA_INFO_KIND }?.stringValue
                 if link.kind == "macvlan", let data = info?.first(where: { $0.type == Netlink.IFLA_INFO_DATA }) {
                     link.macvlanMode = Attribute.decode(data.value[...])?.first { $0.type == Netlink.IFLA_MACVLAN_MODE }?.u32Value
+                }
+                if info?.first(where: { $0.type == Netlink.IFLA_INFO_SLAVE_KIND })?.stringValue == "bridge" {
+                    let data = info?.first { $0.type == Netlink.IFLA_INFO_SLAVE_DATA }
+                    let isolated = data.flatMap { Attribute.decode($0.value[...])?.first { $0.type == Netlink.IFLA_BRPORT_ISOLATED } }
+                    link.bridgePort = BridgePortFlags(isolated: isolated?.value.first.map { $0 != 0 })
                 }
             default: break
             }

@@ -174,6 +174,13 @@ struct NetlinkHostTests {
         #expect(left.isSuperset(of: [names[2], names[3], "vt-ends2p", "vt-ends3p", "brt-ends"]))
         #expect(try netlink.link(named: names[3])?.group == 77)
         #expect(try netlink.bridgePorts(master: bridge).map(\.name).sorted() == [names[2], names[3]].sorted())
+        // The link dump says of the ports what the AF_BRIDGE dump does
+        // (observe reads them from it), an isolated one too.
+        try netlink.setPortIsolated(names[2], true)
+        let fromLinks = BridgePort.ports(of: try netlink.links(), master: bridge).sorted { $0.index < $1.index }
+        #expect(fromLinks == (try netlink.bridgePorts(master: bridge)).sorted { $0.index < $1.index })
+        #expect(fromLinks.map(\.isolated) == [true, false] || fromLinks.map(\.isolated) == [false, true])
+        #expect(fromLinks.first { $0.name == names[2] }?.isolated == true)
         // Nothing of the batch left: no group.
         #expect(try NetworkAttacher.groupHostEnds(Set(names[0..<2]), netlink: netlink) == nil)
         // A group no link is in: the kernel says so.

@@ -303,6 +303,39 @@ func hex(_ text: String) -> [UInt8] {
         #expect(RouteNetlink.decodeBridgePort(NetlinkMessage(type: Netlink.RTM_NEWLINK, flags: 2, payload: bridge)) == nil)
     }
 
+    /// A normal link dump carries a port's flags too (IFLA_INFO_SLAVE_KIND
+    /// "bridge", IFLA_INFO_SLAVE_DATA): BridgePort.ports reads them from it
+    /// as decodeBridgePort does from the AF_BRIDGE dump.
+    @Test func linkAnswerOfABridgePortCarriesItsIsolationFlag() throws {
+        let port = hex(
+            """
+            00 00 01 00  09 00 00 00  43 10 01 00  00 00 00 00   # ifinfomsg: AF_UNSPEC, ARPHRD_ETHER, index 9
+            0f 00 03 00  76 62 31 32  33 34 61 62  63 64 00 00   # IFLA_IFNAME "vb1234abcd\0" + padding
+            08 00 0a 00  04 00 00 00                             # IFLA_MASTER 4
+            08 00 04 00  dc 05 00 00                             # IFLA_MTU 1500
+            30 00 12 80                                          # IFLA_LINKINFO, nested, len 48
+            09 00 01 00  76 65 74 68  00 00 00 00                #   IFLA_INFO_KIND "veth\0" + padding
+            0b 00 04 00  62 72 69 64  67 65 00 00                #   IFLA_INFO_SLAVE_KIND "bridge\0" + padding
+            14 00 05 80                                          #   IFLA_INFO_SLAVE_DATA, nested, len 20
+            05 00 01 00  03 00 00 00                             #     IFLA_BRPORT_STATE forwarding + padding
+            05 00 21 00  01 00 00 00                             #     IFLA_BRPORT_ISOLATED 1 + padding
+            """)
+        let link = try #require(RouteNetlink.decodeLink(NetlinkMessage(type: Netlink.RTM_NEWLINK, flags: 2, payload: port)))
+        #expect(link.kind == "veth" && link.bridgePort == BridgePortFlags(isolated: true))
+        // The bridge, and a link that is no port: none.
+        let bridge = hex(
+            """
+            00 00 01 00  04 00 00 00  43 10 01 00  00 00 00 00   # ifinfomsg: AF_UNSPEC, index 4
+            0a 00 03 00  62 72 2d 74 31 00 00 00                 # IFLA_IFNAME "br-t1\0" + padding
+            10 00 12 80                                          # IFLA_LINKINFO, nested, len 16
+            0b 00 01 00  62 72 69 64  67 65 00 00                #   IFLA_INFO_KIND "bridge\0" + padding
+            """)
+        let other = try #require(RouteNetlink.decodeLink(NetlinkMessage(type: Netlink.RTM_NEWLINK, flags: 2, payload: bridge)))
+        #expect(other.bridgePort == nil)
+        #expect(BridgePort.ports(of: [link, other]) == [BridgePort(index: 9, name: "vb1234abcd", master: 4, isolated: true, mtu: 1500)])
+        #expect(BridgePort.ports(of: [link, other], master: 5).isEmpty)
+    }
+
     @Test func attributesRoundTripWithPadding() {
         let attributes: [Attribute] = [.string(3, "eth0"), .u32(4, 1500), .u8(16, 6), Attribute(1, [1, 2, 3, 4, 5, 6])]
         let encoded = Attribute.encode(attributes)
