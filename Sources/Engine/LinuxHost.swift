@@ -153,8 +153,8 @@ public struct LinuxHost: HostRuntime {
         if let netlink {
             // The bridge ports, and their isolation flags, from the host's
             // link dump (IFLA_INFO_SLAVE_DATA): no second, AF_BRIDGE dump
-            // (berth-bench scale: ~20 ms of a no-op plan and of a teardown's
-            // observe at 1000 ports).
+            // of every port (within the noise of berth-bench scale's plan,
+            // drift and teardown at 1000 ports; one request fewer).
             let ports = desired.networks.isEmpty ? [] : BridgePort.ports(of: hostLinks)
             for network in desired.networks {
                 guard let bridge = try? NetworkAttacher.observeBridge(network, netlink: netlink, ports: ports) else { continue }
