@@ -108,8 +108,8 @@ public struct LinuxHost: HostRuntime {
         let runtime = runtime
         ahead.start(
             dump: {
-                guard let netlink = try? RouteNetlink(), let links = try? netlink.links() else { return nil }
-                return ObservationAhead.Host(links: links)
+                guard let netlink = try? RouteNetlink() else { return nil }
+                return try? netlink.links()
             },
             names: { runtime.state.names() },
             // Decoded into the records' cache; observe reads the init files.
@@ -128,7 +128,7 @@ public struct LinuxHost: HostRuntime {
         let netlink = try? RouteNetlink()
         // The host's links, one dump per pass: the containers' host ends and
         // the bridges (berth-bench scale: no-op plan and drift).
-        let hostLinks = early?.links ?? netlink.flatMap { try? $0.links() } ?? []
+        let hostLinks = early ?? netlink.flatMap { try? $0.links() } ?? []
         NetworkAttacher.noteSetAside(in: hostLinks, cgroupParent: runtime.paths.cgroupParent)
         let context = ContainerContext(
             containers: Dictionary(desired.containers.map { ($0.metadata.name, $0) }, uniquingKeysWith: { first, _ in first }),
@@ -534,27 +534,25 @@ final class HostEndsDelete: Sendable {
     }
 }
 
-/// `LinuxHost.observeAhead`'s thread: the host's links dumped first, then the records decoded until `finish` (observe's start)
-/// stops it, so a record is never decoded twice over; the rest are
-/// decoded by observe's workers as before.
+/// `LinuxHost.observeAhead`'s thread: the host's links dumped first, then
+/// the records decoded until `finish` (observe's start) stops it, so a
+/// record is never decoded twice over; the rest are decoded by observe's
+/// workers as before.
 final class ObservationAhead: Sendable {
-    struct Host: Sendable {
-        var links: [Link]
-    }
     private let thread = Mutex<BackgroundThread?>(nil)
-    private let host = Mutex<Host?>(nil)
+    private let links = Mutex<[Link]?>(nil)
     private let stopped = Atomic<Bool>(false)
 
-    /// `dump`: the host's links (nil: none); then `record` for
-    /// each of `names` until `finish`.
+    /// `dump`: the host's links (nil: none); then `record` for each of
+    /// `names` until `finish`.
     func start(
-        dump: @escaping @Sendable () -> Host?, names: @escaping @Sendable () -> [String], record: @escaping @Sendable (String) -> Void
+        dump: @escaping @Sendable () -> [Link]?, names: @escaping @Sendable () -> [String], record: @escaping @Sendable (String) -> Void
     ) {
         _ = finish()
         stopped.store(false, ordering: .relaxed)
         let started = BackgroundThread { [self] in
             let dumped = dump()
-            host.withLock { $0 = dumped }
+            links.withLock { $0 = dumped }
             for name in names() {
                 if stopped.load(ordering: .relaxed) { return }
                 record(name)
@@ -566,7 +564,7 @@ final class ObservationAhead: Sendable {
     /// Stops the thread (it ends after the record it is decoding) and
     /// returns what it dumped; nil when it was not started or dumped
     /// nothing. Taken once: a later observe dumps again.
-    func finish() -> Host? {
+    func finish() -> [Link]? {
         stopped.store(true, ordering: .relaxed)
         let started = thread.withLock { thread in
             defer { thread = nil }
@@ -574,9 +572,9 @@ final class ObservationAhead: Sendable {
         }
         guard let started else { return nil }
         try? started.wait()
-        return host.withLock { host in
-            defer { host = nil }
-            return host
+        return links.withLock { links in
+            defer { links = nil }
+            return links
         }
     }
 }

@@ -233,8 +233,8 @@ public struct NetworkAttacher {
 
     /// The bridge of a desired network as the kernel has it (nil: absent):
     /// up, MTU, device group, addresses (IPv6 link-local ones aside) and
-    /// the isolation flag of berth's ports on it, from `ports` (one
-    /// AF_BRIDGE dump for every network).
+    /// the isolation flag of berth's ports on it, from `ports` (the host's
+    /// one link dump for every network: BridgePort.ports(of:)).
     /// With driver macvlan, `lower` says whether the lower end is there
     /// and up with the network's MTU (nil with driver bridge).
     /// `driver`: the driver the device named `bridge` was made by (a
