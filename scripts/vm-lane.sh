@@ -20,7 +20,9 @@ tests=$(ls -d .build/debug/berthPackageTests.xctest 2>/dev/null || ls -d .build/
 # container's cgroup, which differs by version too, and the systemd cgroup
 # driver's scopes (~7 min under TCG).
 # BERTH_VM_SERIAL_SUITES overrides that list; with BERTH_VM_SUITES it is empty
-# unless given.
+# unless given. Each run has a bound of its own inside the VM (vm-watch.sh:
+# 1400 s and 800 s, within vm-run's 2400), past which what every process
+# waits on is printed before the run is ended.
 suites=${BERTH_VM_SUITES:-AgentTests|BeancounterKernelTests|CgroupDriverTests|CheckpointTCPTests|CheckpointTests|ContainerCLITests|ContainerExecTests|ContainerResourceTests|ContainerRuntimeTests|CrashConvergenceTests|DiskQuotaTests|EscapeTests|FieldContractTests|MigrateTests|ProcVirtualizationTests|ReconcileCLITests|RunCommandTests}
 if [[ -n "${BERTH_VM_SUITES:-}" ]]; then
     serial=${BERTH_VM_SERIAL_SUITES:-}
@@ -28,6 +30,6 @@ else
     serial=${BERTH_VM_SERIAL_SUITES:-JournaldTests/MachinedRegistrationTests}
 fi
 exec bash scripts/vm-run.sh "stat -f -c 'vm-lane: %n is %T' /sys/fs/cgroup /run && \
-BERTH_CRIU_REQUIRED=1 BERTH_LXCFS_REQUIRED=1 BERTH_TEST_ROOT=/run/berth-lane scripts/sandbox-run.sh $tests --testing-library swift-testing --filter 'HostKernelTests\\.($suites)' && \
-{ [ -z '$serial' ] || BERTH_TEST_ROOT=/run/berth-lane scripts/sandbox-run.sh $tests --testing-library swift-testing --filter 'HostKernelTests\\.($serial)'; } && \
+BERTH_CRIU_REQUIRED=1 BERTH_LXCFS_REQUIRED=1 BERTH_TEST_ROOT=/run/berth-lane VM_WATCH_EVENTS=/run/berth-lane/events.jsonl scripts/vm-watch.sh 1400 scripts/sandbox-run.sh $tests --testing-library swift-testing --event-stream-output-path /run/berth-lane/events.jsonl --event-stream-version 0 --filter 'HostKernelTests\\.($suites)' && \
+{ [ -z '$serial' ] || BERTH_TEST_ROOT=/run/berth-lane VM_WATCH_EVENTS=/run/berth-lane/serial.jsonl scripts/vm-watch.sh 800 scripts/sandbox-run.sh $tests --testing-library swift-testing --event-stream-output-path /run/berth-lane/serial.jsonl --event-stream-version 0 --filter 'HostKernelTests\\.($serial)'; } && \
 scripts/check-leaks.sh" 2400
