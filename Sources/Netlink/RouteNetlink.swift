@@ -57,6 +57,14 @@ public struct Link: Equatable, Sendable {
 public struct BridgePortFlags: Equatable, Sendable {
     public var isolated: Bool?
     public init(isolated: Bool? = nil) { self.isolated = isolated }
+
+    /// From a port's IFLA_BRPORT_* attributes: IFLA_PROTINFO of an
+    /// AF_BRIDGE dump, or IFLA_INFO_SLAVE_DATA of a link dump (the kernel
+    /// fills both from br_port_fill_attrs); nil `nest`: none said.
+    init(portAttributes nest: Attribute?) {
+        let flag = nest.flatMap { Attribute.decode($0.value[...])?.first { $0.type == Netlink.IFLA_BRPORT_ISOLATED } }
+        isolated = flag?.value.first.map { $0 != 0 }
+    }
 }
 
 extension BridgePort {
@@ -100,13 +108,14 @@ public struct LinkStatistics: Equatable, Sendable {
     }
 }
 
-/// A port of a bridge as an AF_BRIDGE link dump reports it.
+/// A port of a bridge as an AF_BRIDGE dump reports it, or as a link dump
+/// does (BridgePort.ports(of:)).
 public struct BridgePort: Equatable, Sendable {
     public var index: Int32
     public var name: String
     /// The bridge it is a port of (IFLA_MASTER).
     public var master: Int32?
-    /// IFLA_BRPORT_ISOLATED in IFLA_PROTINFO (nil: the kernel did not say).
+    /// IFLA_BRPORT_ISOLATED (nil: the kernel did not say).
     public var isolated: Bool?
     /// Its MTU (IFLA_MTU; nil: the kernel did not say).
     public var mtu: UInt32?
@@ -563,9 +572,7 @@ public final class RouteNetlink {
                     link.macvlanMode = Attribute.decode(data.value[...])?.first { $0.type == Netlink.IFLA_MACVLAN_MODE }?.u32Value
                 }
                 if info?.first(where: { $0.type == Netlink.IFLA_INFO_SLAVE_KIND })?.stringValue == "bridge" {
-                    let data = info?.first { $0.type == Netlink.IFLA_INFO_SLAVE_DATA }
-                    let isolated = data.flatMap { Attribute.decode($0.value[...])?.first { $0.type == Netlink.IFLA_BRPORT_ISOLATED } }
-                    link.bridgePort = BridgePortFlags(isolated: isolated?.value.first.map { $0 != 0 })
+                    link.bridgePort = BridgePortFlags(portAttributes: info?.first { $0.type == Netlink.IFLA_INFO_SLAVE_DATA })
                 }
             default: break
             }
@@ -595,9 +602,7 @@ public final class RouteNetlink {
             case Netlink.IFLA_MTU: port.mtu = attribute.u32Value
             case Netlink.IFLA_PROTINFO:
                 isPort = true
-                if let flag = Attribute.decode(attribute.value[...])?.first(where: { $0.type == Netlink.IFLA_BRPORT_ISOLATED }) {
-                    port.isolated = flag.value.first.map { $0 != 0 }
-                }
+                port.isolated = BridgePortFlags(portAttributes: attribute).isolated
             default: break
             }
         }
