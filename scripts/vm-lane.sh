@@ -30,6 +30,6 @@ else
     serial=${BERTH_VM_SERIAL_SUITES:-JournaldTests/MachinedRegistrationTests}
 fi
 exec bash scripts/vm-run.sh "stat -f -c 'vm-lane: %n is %T' /sys/fs/cgroup /run && \
-BERTH_CRIU_REQUIRED=1 BERTH_LXCFS_REQUIRED=1 BERTH_TEST_ROOT=/run/berth-lane VM_WATCH_EVENTS=/run/berth-lane/events.jsonl scripts/vm-watch.sh 1400 scripts/sandbox-run.sh $tests --testing-library swift-testing --event-stream-output-path /run/berth-lane/events.jsonl --event-stream-version 0 --filter 'HostKernelTests\\.($suites)' && \
-{ [ -z '$serial' ] || BERTH_TEST_ROOT=/run/berth-lane VM_WATCH_EVENTS=/run/berth-lane/serial.jsonl scripts/vm-watch.sh 800 scripts/sandbox-run.sh $tests --testing-library swift-testing --event-stream-output-path /run/berth-lane/serial.jsonl --event-stream-version 0 --filter 'HostKernelTests\\.($serial)'; } && \
+BERTH_CRIU_REQUIRED=1 BERTH_LXCFS_REQUIRED=1 BERTH_TEST_ROOT=/run/berth-lane scripts/vm-watch.sh 1400 scripts/sandbox-run.sh $tests --testing-library swift-testing --event-stream-output-path /run/berth-lane/events.jsonl --event-stream-version 0 --filter 'HostKernelTests\\.($suites)' && \
+{ [ -z '$serial' ] || BERTH_TEST_ROOT=/run/berth-lane scripts/vm-watch.sh 800 scripts/sandbox-run.sh $tests --testing-library swift-testing --event-stream-output-path /run/berth-lane/serial.jsonl --event-stream-version 0 --filter 'HostKernelTests\\.($serial)'; } && \
 scripts/check-leaks.sh" 2400

@@ -4,12 +4,19 @@
 # waiting on (its state, its kernel wait channel, and the kernel stack of each
 # thread that sleeps in the kernel), so a hang names itself in CI's output
 # instead of ending as qemu's timeout. Usage: vm-watch.sh SECONDS COMMAND...;
-# exits with the command's status, or 124 once the bound passed. With
-# VM_WATCH_EVENTS naming the swift-testing event stream the command writes
-# (--event-stream-output-path), the tests started and not ended are named too.
+# exits with the command's status, or 124 once the bound passed. Where the
+# command writes swift-testing's event stream (--event-stream-output-path
+# among its arguments), the tests started and not ended are named too.
 set -uo pipefail
 limit=$1
 shift
+events=
+previous=
+for argument in "$@"; do
+    if [[ $previous == --event-stream-output-path ]]; then events=$argument; fi
+    if [[ $argument == --event-stream-output-path=* ]]; then events=${argument#*=}; fi
+    previous=$argument
+done
 "$@" &
 pid=$!
 # One line per thread of a user process asleep, stopped or in D state; the D
@@ -40,8 +47,8 @@ report() {
     # references, a warning).
     dmesg 2>/dev/null | tail -n 12 | sed 's/^/vm-watch: kernel: /'
     threads D
-    if [[ -n ${VM_WATCH_EVENTS:-} && -r $VM_WATCH_EVENTS ]]; then
-        /usr/bin/python3 - "$VM_WATCH_EVENTS" <<'EOF'
+    if [[ -n $events && -r $events ]]; then
+        /usr/bin/python3 - "$events" <<'EOF'
 import json, sys
 running = {}
 for line in open(sys.argv[1], errors="replace"):

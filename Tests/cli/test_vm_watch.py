@@ -37,7 +37,9 @@ def test_a_run_past_its_bound_is_reported_and_ended(tmp_path):
     ]) + "\n")
     started = time.monotonic()
     # A process that sleeps past the bound, with a child of its own.
-    result = watch(2, ["sh", "-c", "sleep 317 & sleep 317"], env={"PATH": "/usr/bin:/bin", "VM_WATCH_EVENTS": str(events)})
+    # (sh -c takes the event stream's option as its $0 and $1.)
+    result = watch(2, ["sh", "-c", "sleep 317 & sleep 317", "--event-stream-output-path", str(events)],
+                   env={"PATH": "/usr/bin:/bin"})
     assert result.returncode == 124
     assert time.monotonic() - started < 30
     lines = result.stdout.splitlines()
