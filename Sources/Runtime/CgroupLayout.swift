@@ -71,7 +71,8 @@ public struct CgroupLayout: Sendable, Equatable {
     /// The container's name from a child of `containersParent()` (nil: not
     /// one of this instance's containers).
     public func containerName(child: String) -> String? {
-        guard manager == .systemd else { return child }
+        // (A leading dot: a deleted container's cgroup set aside, CgroupTrash.)
+        guard manager == .systemd else { return CgroupTrash.isEntry(child) ? nil : child }
         let prefix = parent + "-"
         guard child.hasPrefix(prefix), child.hasSuffix(".scope"), child.count > prefix.count + ".scope".count else { return nil }
         return String(child.dropFirst(prefix.count).dropLast(".scope".count))

@@ -73,6 +73,18 @@ public struct ContainerRuntime: Sendable {
         try cgroupLayout().group(name)
     }
 
+    /// Where deleted containers wait to be removed: their directories
+    /// (StateStore.trash), and their cgroups set aside under the cgroup
+    /// parent (with the cgroupfs manager, on cgroup v1; a systemd scope
+    /// goes with its unit).
+    public var trash: Trash {
+        var trash = state.trash
+        if paths.cgroupManager == .cgroupfs, cgroups.version == .v1, let parent = try? paths.cgroupLayout().containersParent() {
+            trash.cgroups = CgroupTrash(driver: cgroups, parent: parent)
+        }
+        return trash
+    }
+
     /// Running, stopped or unknown, from the record checked against /proc:
     /// the pid must still be our init (same start time) and not a zombie.
     public func status(_ name: String) -> Status {
@@ -706,7 +718,9 @@ public struct ContainerRuntime: Sendable {
 
     /// `stop` of a record in hand. Once nothing of it runs, `forget` makes
     /// it stopped on disk (nil: its init file goes, StateStore.forgetInit).
-    func stop(_ record: ContainerRecord, timeout: Interval, forget: ((String) throws -> Void)? = nil) throws {
+    /// `setAside`: its cgroup goes to that trash (a delete's) rather than
+    /// being removed here.
+    func stop(_ record: ContainerRecord, timeout: Interval, setAside: CgroupTrash? = nil, forget: ((String) throws -> Void)? = nil) throws {
         let name = record.name
         let group = try CgroupPath(record.cgroup)
         // Through a pidfd checked against the recorded start time: the signal
@@ -730,7 +744,8 @@ public struct ContainerRuntime: Sendable {
             _ = Reaper.poll(pid)
         }
         try drain(group)
-        try cgroups.remove(group)
+        // (A scope's cgroup goes with its unit: never set aside.)
+        if let setAside, record.scope == nil { try setAside.take(group, container: name) } else { try cgroups.remove(group) }
         // A `berth run` container has neither a machine nor a journal relay.
         let foreground = record.foregroundOwner != nil
         if record.pid != nil && !foreground { unregisterMachine(name) }
@@ -818,7 +833,7 @@ public struct ContainerRuntime: Sendable {
             // 2-4 ms each, waited for; berth-bench scale, teardown). What
             // could not be moved is removed, and the init file with it.
             let state = state
-            try stop(record, timeout: Interval(milliseconds: 0)) { name in
+            try stop(record, timeout: Interval(milliseconds: 0), setAside: self.trash.cgroups) { name in
                 try? bin.take(state.runDirectory(name), container: name, into: bin.runDirectory)
                 try state.forgetInit(name)
             }

@@ -18,6 +18,9 @@ import Synchronization
 /// DNS label), and STATE/trash is not STATE/containers, so no scan of
 /// containers ever takes an entry for a container.
 ///
+/// A deleted container's cgroups wait too, where the kernel renames
+/// cgroups (v1): beside the live ones, renamed (CgroupTrash).
+///
 /// One emptier at a time: RUN/trash.lock (flock). Whoever moves a tree in
 /// and then finds the lock held leaves the entry to the holder, which
 /// looks again after it lets go.
@@ -30,12 +33,16 @@ public struct Trash: Sendable {
     public let lockPath: String
     /// RUN, which holds the lock.
     let lockDirectory: String
+    /// The cgroups set aside under berth's cgroup parent (nil: the
+    /// directories only; ContainerRuntime.trash has both).
+    public var cgroups: CgroupTrash?
 
-    public init(paths: RuntimePaths) {
+    public init(paths: RuntimePaths, cgroups: CgroupTrash? = nil) {
         stateDirectory = paths.stateDirectory.string + "/trash"
         runDirectory = paths.runDirectory.string + "/trash"
         lockPath = paths.runDirectory.string + "/trash.lock"
         lockDirectory = paths.runDirectory.string
+        self.cgroups = cgroups
     }
 
     /// An entry's name: the container's, a dot, and `unique`.
@@ -81,15 +88,24 @@ public struct Trash: Sendable {
         return false
     }
 
-    /// Every entry waiting, as paths (both directories).
+    /// Every entry waiting, as paths (both directories; then the cgroups
+    /// set aside, each as `cgroup PATH`).
     public func entries() -> [String] {
+        directoryEntries() + (cgroups?.entries().map(CgroupTrash.describe) ?? [])
+    }
+
+    /// The entries of the two directories, as paths.
+    func directoryEntries() -> [String] {
         [stateDirectory, runDirectory].flatMap { directory in
             Syscall.entryNames(in: directory).map { directory + "/" + $0 }
         }
     }
 
-    /// Whether nothing waits (two readdirs; a missing directory is empty).
-    public var isEmpty: Bool { Syscall.entryNames(in: stateDirectory).isEmpty && Syscall.entryNames(in: runDirectory).isEmpty }
+    /// Whether nothing waits (two readdirs, a missing directory is empty;
+    /// and one of the cgroup parent).
+    public var isEmpty: Bool {
+        Syscall.entryNames(in: stateDirectory).isEmpty && Syscall.entryNames(in: runDirectory).isEmpty && cgroups?.isEmpty != false
+    }
 
     /// The bytes waiting in STATE/trash (blocks in use, as du counts
     /// them; the run dir's trash is tmpfs memory and not counted).
@@ -136,13 +152,23 @@ public struct Trash: Sendable {
     public func removeEntries() -> (removed: Int, failures: [String: SystemError]) {
         var removed = 0
         var failures: [String: SystemError] = [:]
-        for entry in entries() {
+        for entry in directoryEntries() {
             do {
                 try Syscall.removeTree(entry)
                 removed += 1
             } catch {
                 // Gone meanwhile (another remover): not a failure.
                 if Syscall.exists(entry) { failures[entry] = error }
+            }
+        }
+        if let cgroups {
+            for entry in cgroups.entries() {
+                do {
+                    try cgroups.driver.remove(entry)
+                    removed += 1
+                } catch {
+                    failures[CgroupTrash.describe(entry)] = error
+                }
             }
         }
         return (removed, failures)
@@ -186,6 +212,54 @@ public struct Trash: Sendable {
         guard !isEmpty, let lock = lock(wait: false) else { return nil }
         return withExtendedLifetime(lock) { try? Spawn.detached(arguments, passing: lock.fd) }
     }
+}
+
+/// The cgroups of deleted containers, set aside under berth's cgroup
+/// parent for the emptier (`CgroupDriver.setAside`): renamed
+/// `.NAME.UNIQUE`, beside the live ones, after the delete emptied them.
+/// No container's cgroup is named so (a container's name is a DNS label,
+/// never with a dot), so no scan of the parent takes one for a container
+/// (CgroupLayout.containerName). A renamed cgroup holds no process; its
+/// memory cgroup still holds the page cache charged to it until removed.
+/// On cgroup v2, which has no rename of cgroups, a delete removes the
+/// cgroup at once.
+public struct CgroupTrash: Sendable {
+    public let driver: any CgroupDriver
+    /// Where the containers' cgroups are (CgroupLayout.containersParent).
+    public let parent: CgroupPath
+
+    public init(driver: any CgroupDriver, parent: CgroupPath) {
+        self.driver = driver
+        self.parent = parent
+    }
+
+    /// An entry's name: a dot, the container's name, a dot, and `unique`.
+    public static func entryName(container: String, unique: String) -> String { "." + container + "." + unique }
+
+    /// Whether a child of the parent is an entry (a leading dot).
+    public static func isEntry(_ child: String) -> Bool { child.utf8.first == UInt8(ascii: ".") }
+
+    /// How an entry is named in the trash's entries and failures.
+    static func describe(_ entry: CgroupPath) -> String { "cgroup " + entry.description }
+
+    /// Sets `group`, the emptied cgroup of `container`, aside; where
+    /// cgroups cannot be renamed, or `group` is not directly under the
+    /// parent (a record from another layout), removes it at once.
+    public func take(_ group: CgroupPath, container: String) throws(SystemError) {
+        guard group.components.dropLast().elementsEqual(parent.components) else { return try driver.remove(group) }
+        if try driver.setAside(group, as: CgroupTrash.entryName(container: container, unique: Trash.uniqueSuffix())) { return }
+        try driver.remove(group)
+    }
+
+    /// The entries waiting, in any hierarchy.
+    public func entries() -> [CgroupPath] {
+        driver.childrenInAnyHierarchy(of: parent).filter(CgroupTrash.isEntry).compactMap { try? parent.appending($0) }
+    }
+
+    /// Whether none waits (one readdir: every hierarchy's entries are
+    /// renamed together; one a failed rename left elsewhere goes with the
+    /// next emptying).
+    public var isEmpty: Bool { !driver.children(of: parent).contains(where: CgroupTrash.isEntry) }
 }
 
 extension StateStore {

@@ -156,10 +156,10 @@ func scalePass(count: Int, driver: String, host: BenchHost, berth: String) throw
     let deleted = try finishTimes(teardown.result.output, kind: "delete")
     phaseLine("teardown: apply returned", teardown.seconds, target: 1.5)
     let teardownRatio = decileLines(deleted)
-    // The deleted containers' files, moved to the trash, are removed by the
-    // detached emptier apply started (it holds the trash lock from before
-    // apply returned): the disk is free once it lets go.
-    let trash = host.runtime.state.trash
+    // The deleted containers' files and cgroups, moved to the trash, are
+    // removed by the detached emptier apply started (it holds the trash lock
+    // from before apply returned): the disk is free once it lets go.
+    let trash = host.runtime.trash
     var leftover = 0
     let emptying = Stopwatch.seconds { leftover = trash.emptyNow().removed }
     print(

@@ -36,6 +36,36 @@ struct CgroupDriverTests {
         #expect(cat(mount + "/cgroup.clone_children") == rootFlag)
     }
 
+    /// v1: an emptied cgroup set aside is renamed beside the others in every
+    /// hierarchy (`ls` of the parent), then removed as any other; v2 has no
+    /// rename of cgroups: nothing is done and false says so.
+    @Test func anEmptiedCgroupIsSetAsideInEveryHierarchyOnV1() throws {
+        let cgroup = try TestCgroup()
+        defer { #expect(cgroup.tearDown() == []) }
+        let child = try cgroup.parent.appending("c2")
+        try cgroup.driver.create(child)
+        let aside = try cgroup.parent.appending(".c2.1-2a-3")
+        defer { try? cgroup.driver.remove(aside) }
+        defer { try? cgroup.driver.remove(child) }
+        let moved = try cgroup.driver.setAside(child, as: aside.components[1])
+        guard let v1 = cgroup.driver as? CgroupV1Driver else {
+            #expect(!moved)
+            #expect(cgroup.driver.exists(child))
+            return
+        }
+        #expect(moved)
+        for mount in Set(v1.mounts.values) {
+            let names = Syscall.entryNames(in: "\(mount)/\(cgroup.parent)")
+            #expect(names.contains(".c2.1-2a-3") && !names.contains("c2"), "\(mount): \(names)")
+        }
+        #expect(!cgroup.driver.exists(child) && cgroup.driver.exists(aside))
+        #expect(cgroup.driver.childrenInAnyHierarchy(of: cgroup.parent) == [".c2.1-2a-3", "c1"])
+        // A missing cgroup: nothing to do, no error.
+        #expect(try cgroup.driver.setAside(child, as: ".c2.1-2a-4"))
+        try cgroup.driver.remove(aside)
+        #expect(cgroup.driver.childrenInAnyHierarchy(of: cgroup.parent) == ["c1"])
+    }
+
     @Test func memoryLimitChangedLiveShowsInCgroupFile() throws {
         let cgroup = try TestCgroup()
         defer { #expect(cgroup.tearDown() == []) }

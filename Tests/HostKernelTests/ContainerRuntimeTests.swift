@@ -49,6 +49,15 @@ final class TestHost {
         return nil
     }
 
+    /// The directories of the cgroup `path` (v1: one per mounted hierarchy;
+    /// v2: the one), as `ls` would be given them.
+    static func cgroupDirectories(of path: String) -> [String] {
+        let driver = try? CgroupDrivers.detect()
+        if let v1 = driver as? CgroupV1Driver { return Set(v1.mounts.values).sorted().map { $0 + "/" + path } }
+        if let v2 = driver as? CgroupV2Driver { return [v2.root + "/" + path] }
+        return []
+    }
+
     /// Processes whose command line holds every one of `words` (in an argument).
     static func processes(withArguments words: [String]) -> [pid_t] {
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
@@ -61,6 +70,10 @@ final class TestHost {
 
     func tearDown() -> [String] {
         for name in runtime.state.names() { try? runtime.delete(name, keepPrivateLayer: false) }
+        // A trash emptier that apply or the agent started (it holds the
+        // trash lock from before they return) is waited for: it removes
+        // files under root, and the cgroups deletes set aside in the parent.
+        runtime.trash.emptyNow()
         if let parentPath = try? CgroupPath(parent) { try? runtime.cgroups.remove(parentPath) }
         var leaks: [String] = []
         if let parentPath = try? CgroupPath(parent), runtime.cgroups.exists(parentPath) { leaks.append("cgroup \(parent)") }
@@ -72,10 +85,6 @@ final class TestHost {
             usleep(20_000)
         }
         leaks += responders.map { "sysinfo responder \($0)" }
-        // A trash emptier that apply or the agent started (it holds the
-        // trash lock from before they return) is waited for: it removes
-        // files under root.
-        runtime.state.trash.emptyNow()
         try? FileManager.default.removeItem(atPath: root)
         if FileManager.default.fileExists(atPath: root) { leaks.append(root) }
         return leaks
@@ -168,9 +177,26 @@ struct ContainerRuntimeTests {
         #expect(!Syscall.exists(state.containerDirectory("web1")) && !Syscall.exists(state.runDirectory("web1")))
         #expect(state.names().isEmpty)
         #expect(!host.runtime.cgroups.exists(try CgroupPath(host.parent).appending("web1")))
-        let trash = state.trash
-        #expect(trash.entries().count == 2, "\(trash.entries())")
-        #expect(trash.entries().allSatisfy { Trash.container(ofEntry: String($0.split(separator: "/").last ?? "")) == "web1" })
+        // Its cgroup, on v1, waits beside the others, renamed `.web1.UNIQUE`
+        // in every hierarchy (`ls` of the parent), and holds nothing; on v2
+        // it is gone.
+        let parentDirectories = TestHost.cgroupDirectories(of: host.parent)
+        let setAside = parentDirectories.map { directory in Syscall.entryNames(in: directory).filter { $0.hasPrefix(".web1.") } }
+        if host.runtime.cgroups.version == .v1 {
+            #expect(setAside.allSatisfy { $0.count == 1 } && Set(setAside.flatMap { $0 }).count == 1, "\(parentDirectories) \(setAside)")
+            #expect(parentDirectories.allSatisfy { !Syscall.exists($0 + "/web1") })
+            let procs = setAside.first?.first.map { cat(parentDirectories[0] + "/" + $0 + "/cgroup.procs") }
+            #expect(procs == "", "\(procs ?? "none")")
+        } else {
+            #expect(setAside.allSatisfy { $0.isEmpty }, "\(setAside)")
+        }
+        // Not a container: nothing unrecorded runs under the parent.
+        #expect(host.runtime.unrecorded(known: []).isEmpty)
+        let trash = host.runtime.trash
+        let cgroupEntries = host.runtime.cgroups.version == .v1 ? 1 : 0
+        #expect(trash.entries().count == 2 + cgroupEntries, "\(trash.entries())")
+        let directories = trash.entries().filter { !$0.hasPrefix("cgroup ") }
+        #expect(directories.allSatisfy { Trash.container(ofEntry: String($0.split(separator: "/").last ?? "")) == "web1" })
 
         // The name again, at once, with a private layer of its own.
         let second = try host.runtime.start(host.container("web1", command: ["/bin/sh", "-c", "echo two > /tmp/mark2; exec sleep 300"]))
@@ -185,6 +211,12 @@ struct ContainerRuntimeTests {
         _ = Reaper.wait(pid)
         #expect(trash.isEmpty, "\(trash.entries())")
         #expect(state.names() == ["web1"])
+        // The parent holds the new web1's cgroup, and nothing set aside.
+        for directory in parentDirectories {
+            #expect(Syscall.entryNames(in: directory).filter { $0.hasPrefix(".") }.isEmpty, "\(directory)")
+            #expect(Syscall.exists(directory + "/web1/cgroup.procs"), "\(directory)")
+        }
+        #expect(try host.runtime.cgroups.processes(in: try CgroupPath(host.parent).appending("web1")).contains(second.pid ?? -1))
     }
 
     @Test func fileWrittenInsideIsNotInTheTemplate() throws {

@@ -128,7 +128,7 @@ struct CrashConvergenceTests {
         // the trash lock from before apply returns).
         try converged(["--prune", "--allow-empty", empty])
         #expect(host.runtime.state.names().isEmpty)
-        let trash = host.runtime.state.trash
+        let trash = host.runtime.trash
         if let lock = trash.lock(wait: true) { withExtendedLifetime(lock) {} }
         #expect(trash.isEmpty, "\(point.rawValue): trash left: \(trash.entries())")
         #expect(host.runtime.state.recordedNetworks().isEmpty)

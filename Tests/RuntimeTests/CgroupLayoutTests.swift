@@ -13,6 +13,8 @@ import Testing
         #expect(try layout.containersParent().description == "berth")
         #expect(layout.scope("web1") == nil && layout.slice == nil)
         #expect(layout.containerName(child: "web1") == "web1")
+        // A deleted container's cgroup set aside (CgroupTrash) is no container.
+        #expect(layout.containerName(child: CgroupTrash.entryName(container: "web1", unique: "1-2a-3")) == nil)
         // A nested parent, as tests and several instances use.
         #expect(try CgroupLayout(manager: .cgroupfs, parent: "berth-test/run1").group("a").description == "berth-test/run1/a")
     }

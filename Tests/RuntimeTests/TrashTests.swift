@@ -30,6 +30,16 @@ import Testing
         #expect(names.allSatisfy { (try? Names.checkDNSLabel($0)) == nil })
     }
 
+    @Test func setAsideCgroupNamesAreUniqueValidCgroupNamesAndNeverAContainers() throws {
+        let names = (0..<100).map { _ in CgroupTrash.entryName(container: "web1", unique: Trash.uniqueSuffix()) }
+        #expect(Set(names).count == 100)
+        #expect(names.allSatisfy { $0.hasPrefix(".web1.") && CgroupTrash.isEntry($0) })
+        #expect(names.allSatisfy { (try? Names.checkDNSLabel($0)) == nil })
+        // A cgroup path takes it (beside the containers' under the parent).
+        #expect(try CgroupPath("berth").appending(names[0]).components == ["berth", names[0]])
+        #expect(!CgroupTrash.isEntry("web1") && !CgroupTrash.isEntry(""))
+    }
+
     @Test func aTrashedDirectoryFreesTheNameAtOnceAndIsNoContainer() throws {
         defer { try? Syscall.removeTree(base) }
         let store = self.store

@@ -158,7 +158,7 @@ public final class AgentLoop {
                     Syscall.releaseFreedMemory()
                     // What the pass deleted is removed off the pass, by a
                     // detached emptier (Trash); the next pass does not wait.
-                    if let arguments = configuration.trashEmptier, let pid = runtime.state.trash.startEmptier(arguments) {
+                    if let arguments = configuration.trashEmptier, let pid = runtime.trash.startEmptier(arguments) {
                         emptiers.append(pid)
                     }
                 } else {

@@ -15,6 +15,18 @@ public protocol CgroupDriver: Sendable {
     func entry(_ path: CgroupPath) -> CgroupEntry
     /// Names of the cgroups directly below `path` (none when it does not exist).
     func children(of path: CgroupPath) -> [String]
+    /// Renames the empty cgroup `path` to `name` beside it, for a later
+    /// `remove` (CgroupTrash), where the kernel renames cgroups: v1, in
+    /// each hierarchy, where a rename is a kernfs rename and a removal
+    /// takes every control file down, both under the kernel's one cgroup
+    /// lock (berth-bench scale, teardown). A hierarchy where the rename
+    /// fails (other than for a missing cgroup) has it removed at once.
+    /// Returns false, with nothing done, where cgroups cannot be renamed
+    /// (v2).
+    func setAside(_ path: CgroupPath, as name: String) throws(SystemError) -> Bool
+    /// Names of the cgroups directly below `path` in any hierarchy (v1:
+    /// each hierarchy's, together; v2: `children`).
+    func childrenInAnyHierarchy(of path: CgroupPath) -> [String]
     /// Moves a process into the cgroup.
     func addProcess(_ pid: pid_t, to path: CgroupPath) throws(SystemError)
     func processes(in path: CgroupPath) throws(SystemError) -> [pid_t]
@@ -40,6 +52,10 @@ public protocol CgroupDriver: Sendable {
 }
 
 extension CgroupDriver {
+    public func setAside(_ path: CgroupPath, as name: String) throws(SystemError) -> Bool { false }
+
+    public func childrenInAnyHierarchy(of path: CgroupPath) -> [String] { children(of: path) }
+
     /// The directory of `controller`'s files for `path` (v2: the cgroup's
     /// own), or nil where the controller is not mounted.
     public func directory(of controller: String, _ path: CgroupPath) -> String? {

@@ -133,6 +133,21 @@ public struct CgroupV1Driver: CgroupDriver {
         for directory in directories(path) { try Syscall.rmdir(directory, missingOK: true) }
     }
 
+    public func setAside(_ path: CgroupPath, as name: String) throws(SystemError) -> Bool {
+        for directory in directories(path) {
+            guard let slash = directory.lastIndex(of: "/") else { continue }
+            if Glibc.rename(directory, String(directory[..<slash]) + "/" + name) == 0 || errno == ENOENT { continue }
+            try Syscall.rmdir(directory, missingOK: true)
+        }
+        return true
+    }
+
+    public func childrenInAnyHierarchy(of path: CgroupPath) -> [String] {
+        var names: Set<String> = []
+        for directory in directories(path) { names.formUnion(CgroupFile.children(directory)) }
+        return names.sorted()
+    }
+
     public func entry(_ path: CgroupPath) -> CgroupEntry { .moveSelf(taskFiles: directories(path).map { $0 + "/tasks" }) }
 
     public func children(of path: CgroupPath) -> [String] {

@@ -427,7 +427,7 @@ struct Apply: ParsableCommand {
         // Once the outcome is printed (failed or not): what this apply, or
         // one that crashed, left in the trash is removed by a detached
         // emptier; apply does not wait for it.
-        defer { Reconciliation.startTrashEmptier(global.paths) }
+        defer { Reconciliation.startTrashEmptier(reconciler.host.runtime) }
         let text = format.output == .text
         // Each outcome is printed once, here: not again as a log line.
         ConsoleLog.render([.applied])

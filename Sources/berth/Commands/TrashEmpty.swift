@@ -22,7 +22,7 @@ struct TrashEmpty: ParsableCommand {
     func run() throws {
         _ = berth_background_priority()
         let runtime = try RuntimeContext.runtime(global)
-        let trash = runtime.state.trash
+        let trash = runtime.trash
         let lock = inheritedLock ? Trash.Lock(holding: 3) : trash.lock(wait: true)
         guard let lock else { throw CLIFailure("cannot take the trash lock \(trash.lockPath)") }
         let began = MonotonicClock.milliseconds()
@@ -47,8 +47,8 @@ extension Reconciliation {
     /// soon after, with or without an agent. Also what makes an apply after
     /// a crash between a delete's rename and the emptying converge.
     @discardableResult
-    static func startTrashEmptier(_ paths: RuntimePaths) -> pid_t? {
-        Trash(paths: paths).startEmptier(TrashEmpty.arguments(paths))
+    static func startTrashEmptier(_ runtime: ContainerRuntime) -> pid_t? {
+        runtime.trash.startEmptier(TrashEmpty.arguments(runtime.paths))
     }
 }
 
