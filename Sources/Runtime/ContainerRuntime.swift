@@ -279,7 +279,7 @@ public struct ContainerRuntime: Sendable {
             return record
         } catch {
             try? cgroups.killAll(group)
-            try? drain(group)
+            _ = try? drain(group)
             try? cgroups.remove(group)
             if let unit = record.scope, let scope = scopePath(record) { try? stopScope(unit, path: scope) }
             throw error
@@ -743,9 +743,11 @@ public struct ContainerRuntime: Sendable {
             // Reaped here when this process started it (the agent, a benchmark).
             _ = Reaper.poll(pid)
         }
-        try drain(group)
-        // (A scope's cgroup goes with its unit: never set aside.)
-        if let setAside, record.scope == nil { try setAside.take(group, container: name) } else { try cgroups.remove(group) }
+        let emptied = try drain(group)
+        // Set aside only once empty: a cgroup something still runs in is
+        // refused by the removal, and the delete fails as it should. (A
+        // scope's cgroup goes with its unit: never set aside.)
+        if let setAside, emptied, record.scope == nil { try setAside.take(group, container: name) } else { try cgroups.remove(group) }
         // A `berth run` container has neither a machine nor a journal relay.
         let foreground = record.foregroundOwner != nil
         if record.pid != nil && !foreground { unregisterMachine(name) }
@@ -785,7 +787,9 @@ public struct ContainerRuntime: Sendable {
 
     /// Kills what is left in the cgroup until it is empty (the pid
     /// namespace dies with init; its processes go in the next moments).
-    func drain(_ group: CgroupPath) throws {
+    /// False when something was still in it after the last try.
+    @discardableResult
+    func drain(_ group: CgroupPath) throws -> Bool {
         // A while loop: `for ... where` would only filter, and go on reading
         // the cgroup all 400 times after it is empty.
         var pause: UInt32 = 100
@@ -796,6 +800,7 @@ public struct ContainerRuntime: Sendable {
             pause = min(pause * 2, 20_000)
             attempts += 1
         }
+        return attempts < 400
     }
 
     /// Stops the container and forgets it; its private layer goes unless it

@@ -211,7 +211,7 @@ extension ContainerRuntime {
             phases.mark("restore")
         } catch {
             try? cgroups.killAll(group)
-            try? drain(group)
+            _ = try? drain(group)
             try? cgroups.remove(group)
             throw error
         }
