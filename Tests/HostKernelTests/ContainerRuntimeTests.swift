@@ -336,6 +336,33 @@ struct ContainerRuntimeTests {
         #expect(!host.runtime.cgroups.exists(try CgroupPath(record.cgroup)))
     }
 
+    /// A suspended container: a delete kills it at once (the freezer no
+    /// longer holds the SIGKILL back until a wait runs out), and a stop
+    /// thaws it first, so that its init shuts down on SIGTERM as asked.
+    @Test func aSuspendedContainerIsDeletedAtOnceAndStoppedCleanly() throws {
+        let host = try TestHost()
+        defer { #expect(host.tearDown() == []) }
+        let killed = try host.runtime.start(host.container("c1", command: ["sleep", "300"]))
+        try host.runtime.setFrozen("c1", true)
+        #expect(host.runtime.cgroups.isFrozen(try CgroupPath(killed.cgroup)))
+        var began = MonotonicClock.milliseconds()
+        try host.runtime.delete("c1", trash: true)
+        #expect(MonotonicClock.milliseconds() - began < 2000)
+        #expect(ProcessStat.read(try #require(killed.pid))?.isAlive != true)
+        #expect(host.runtime.status("c1") == .unknown)
+
+        // A shell as PID 1 that leaves a mark on SIGTERM.
+        let script = "trap 'echo bye > /tmp/stopped; exit 0' TERM; while true; do sleep 1; done"
+        let stopped = try host.runtime.start(host.container("c2", command: ["/bin/sh", "-c", script]))
+        try host.runtime.setFrozen("c2", true)
+        began = MonotonicClock.milliseconds()
+        try host.runtime.stop("c2", timeout: Interval(milliseconds: 4000))
+        #expect(MonotonicClock.milliseconds() - began < 3000)
+        #expect(host.written("c2", "/tmp/stopped", waitSeconds: 1) == "bye")
+        #expect(ProcessStat.read(try #require(stopped.pid))?.isAlive != true)
+        #expect(host.runtime.status("c2") == .stopped)
+    }
+
     @Test func aNewRuntimeFindsTheRunningContainerAgain() throws {
         let host = try TestHost()
         defer { #expect(host.tearDown() == []) }
