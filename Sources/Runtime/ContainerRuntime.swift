@@ -77,12 +77,15 @@ public struct ContainerRuntime: Sendable {
     /// (StateStore.trash), and their cgroups set aside under the cgroup
     /// parent (with the cgroupfs manager, on cgroup v1; a systemd scope
     /// goes with its unit).
-    public var trash: Trash {
-        var trash = state.trash
-        if paths.cgroupManager == .cgroupfs, cgroups.version == .v1, let parent = try? paths.cgroupLayout().containersParent() {
-            trash.cgroups = CgroupTrash(driver: cgroups, parent: parent)
+    public var trash: Trash { Trash(paths: paths, cgroups: cgroupTrash) }
+
+    /// Where a delete sets its container's cgroup aside (nil: removed at
+    /// once, as on cgroup v2, which renames no cgroup, and under systemd).
+    var cgroupTrash: CgroupTrash? {
+        guard paths.cgroupManager == .cgroupfs, cgroups.version == .v1, let parent = try? paths.cgroupLayout().containersParent() else {
+            return nil
         }
-        return trash
+        return CgroupTrash(driver: cgroups, parent: parent)
     }
 
     /// Running, stopped or unknown, from the record checked against /proc:
@@ -758,8 +761,9 @@ public struct ContainerRuntime: Sendable {
         let emptied = try drain(group)
         // Set aside only once empty: a cgroup something still runs in is
         // refused by the removal, and the delete fails as it should. (A
-        // scope's cgroup goes with its unit: never set aside.)
-        if let setAside, emptied, record.scope == nil { try setAside.take(group, container: name) } else { try cgroups.remove(group) }
+        // scope's payload cgroup is not directly under the parent: `take`
+        // removes it.)
+        if let setAside, emptied { try setAside.take(group, container: name) } else { try cgroups.remove(group) }
         // A `berth run` container has neither a machine nor a journal relay.
         let foreground = record.foregroundOwner != nil
         if record.pid != nil && !foreground { unregisterMachine(name) }
@@ -850,7 +854,7 @@ public struct ContainerRuntime: Sendable {
             // 2-4 ms each, waited for; berth-bench scale, teardown). What
             // could not be moved is removed, and the init file with it.
             let state = state
-            try stop(record, timeout: Interval(milliseconds: 0), setAside: self.trash.cgroups) { name in
+            try stop(record, timeout: Interval(milliseconds: 0), setAside: cgroupTrash) { name in
                 try? bin.take(state.runDirectory(name), container: name, into: bin.runDirectory)
                 try state.forgetInit(name)
             }
