@@ -27,8 +27,9 @@ enum Main {
             Console.error("Error: \(error)\nUsage: berth <subcommand>\n  See 'berth --help' for more information.")
             exit(ExitCode.validationFailure.rawValue)
         }
-        // The lifecycle commands' plain forms skip ArgumentParser (FastPath).
-        guard let request = FastPath.parse(arguments) else {
+        // The plain forms of the lifecycle commands, plan, apply and drift
+        // skip ArgumentParser (FastPath).
+        guard let request = FastPath.command(arguments) else {
             // Berth.main's steps, with Foundation's file errors put in words.
             do {
                 var command = try Berth.parsedDirectly(arguments) ?? Berth.parseAsRoot(arguments)

@@ -39,6 +39,10 @@ struct GlobalOptions: ParsableArguments {
 
     func validate() throws {
         if quiet && verbose { throw ValidationError("give --quiet or --verbose, not both") }
+        try GlobalOptions.check(cgroupDriver: cgroupDriver)
+    }
+
+    static func check(cgroupDriver: String) throws {
         if CgroupManager(rawValue: cgroupDriver) == nil {
             throw ValidationError("--cgroup-driver \(cgroupDriver) (or BERTH_CGROUP_DRIVER): give cgroupfs or systemd")
         }
@@ -74,9 +78,15 @@ struct HostOptions: ParsableArguments {
     var hostLabel: [String] = []
 
     @Option(name: .long, help: ArgumentHelp("File of key=value host labels.", valueName: "file"))
-    var hostLabelsFile: String = "/etc/berth/host-labels"
+    var hostLabelsFile: String = HostOptions.defaultLabelsFile
 
-    func facts() throws -> HostFacts {
+    static let defaultLabelsFile = "/etc/berth/host-labels"
+
+    func facts() throws -> HostFacts { try HostOptions.facts(host: host, labels: hostLabel, file: hostLabelsFile) }
+
+    /// The host name given (else this machine's), and its labels: those
+    /// given, else the labels file's.
+    static func facts(host: String?, labels given: [String], file: String) throws -> HostFacts {
         let name: String
         if let host {
             name = host
@@ -84,10 +94,10 @@ struct HostOptions: ParsableArguments {
             name = try HostIdentity.hostname()
         }
         var labels: [String: String] = [:]
-        if hostLabel.isEmpty {
-            labels = try HostOptions.readLabels(file: hostLabelsFile)
+        if given.isEmpty {
+            labels = try HostOptions.readLabels(file: file)
         } else {
-            for item in hostLabel {
+            for item in given {
                 let (key, value) = try HostOptions.split(item, origin: "--host-label")
                 labels[key] = value
             }

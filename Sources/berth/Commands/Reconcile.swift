@@ -15,10 +15,10 @@ import Runtime
 
 /// The CLI's side of the engine: manifests loaded, plans printed.
 enum Reconciliation {
-    static func reconciler(_ global: GlobalOptions) throws -> Reconciler<LinuxHost> {
+    static func reconciler(_ instance: Instance) throws -> Reconciler<LinuxHost> {
         // The runtime first: it sets up logging (journald, stderr), and a
         // logger made before that would print swift-log's default lines.
-        let runtime = try RuntimeContext.runtime(global)
+        let runtime = try RuntimeContext.runtime(instance)
         let logger = Logger(label: "berth")
         // BERTH_APPLY_WORKERS: creates and deletes carried out at once (1:
         // one after another); `berth-bench scale` compares the two.
@@ -33,14 +33,14 @@ enum Reconciliation {
     /// While the agent's pass or another apply holds it, waits up to
     /// `timeout` (saying so once on stderr unless quiet): an apply made
     /// while the agent reconciles goes on once that pass ends.
-    static func runLock(_ global: GlobalOptions, dryRun: Bool, timeout: Interval) throws -> RunLock? {
+    static func runLock(_ instance: Instance, dryRun: Bool, timeout: Interval) throws -> RunLock? {
         if geteuid() != 0 {
             if dryRun { return nil }
             throw CLIFailure("apply changes the kernel (namespaces, cgroups, links, nftables): run it as root")
         }
-        try Syscall.makeDirectories(global.runDir)
-        return try RunLock(path: global.runDir + "/berth.lock", waitMilliseconds: timeout.milliseconds) { holder in
-            guard global.verbosity != .quiet else { return }
+        try Syscall.makeDirectories(instance.runDir)
+        return try RunLock(path: instance.runDir + "/berth.lock", waitMilliseconds: timeout.milliseconds) { holder in
+            guard instance.verbosity != .quiet else { return }
             Console.error("note: waiting up to \(timeout) for the run lock: pid \(holder) holds it (another berth apply, or the agent's pass)")
         }
     }
@@ -158,7 +158,7 @@ enum Reconciliation {
 
     /// Removing everything (`--prune` without manifests) is confirmed: on a
     /// terminal by typing yes, elsewhere only with `--yes`.
-    static func confirmRemovingEverything(_ actions: [Action], global: GlobalOptions, scope: PlanScope, yes: Bool) throws {
+    static func confirmRemovingEverything(_ actions: [Action], instance: Instance, scope: PlanScope, yes: Bool) throws {
         guard !yes, !actions.isEmpty else { return }
         var containers = Set<String>()
         var networks = Set<String>()
@@ -174,14 +174,14 @@ enum Reconciliation {
             "\(containerCount) container\(containerCount == 1 ? "" : "s") and \(networkCount) network\(networkCount == 1 ? "" : "s")"
         let whose: String
         switch scope {
-        case .instance: whose = "berth owns in \(global.stateDir)"
+        case .instance: whose = "berth owns in \(instance.stateDir)"
         case .source(let source): whose = "source \(source) applied"
         }
         guard isatty(STDIN_FILENO) == 1 else {
             throw CLIFailure("apply --prune without manifests removes \(what) \(whose); pass --yes to confirm (stdin is not a terminal)")
         }
         switch scope {
-        case .instance: Console.error("This removes everything berth owns in this instance (state dir \(global.stateDir)): \(what).")
+        case .instance: Console.error("This removes everything berth owns in this instance (state dir \(instance.stateDir)): \(what).")
         case .source(let source): Console.error("This removes everything source \(source) applied: \(what).")
         }
         Console.error("Type 'yes' to go on: ", newline: false)
@@ -199,13 +199,15 @@ struct SourceOptions: ParsableArguments {
             valueName: "name"))
     var source: String?
 
-    func validate() throws {
+    func validate() throws { try SourceOptions.check(source) }
+
+    static func check(_ source: String?) throws {
         if let source, let problem = Inventory.checkSourceName(source) { throw ValidationError("--source: \(problem)") }
     }
 
     /// The scope: the named source, the source the paths make, or (no
     /// paths, no --source) the whole instance.
-    func scope(paths: [String]) -> PlanScope {
+    static func scope(source: String?, paths: [String]) -> PlanScope {
         if let source { return .source(source) }
         if paths.isEmpty { return .instance }
         return .source(Inventory.sourceName(paths: paths.map(SourceOptions.absolute)))
@@ -229,13 +231,13 @@ struct CapacityOptions: ParsableArguments {
     @Flag(help: "Refuse to go on when the host is overcommitted past those ratios (else a warning).") var strict = false
 
     /// Warns on stderr, or with --strict fails, when the host is overcommitted.
-    func check(_ desired: DesiredHost) throws {
+    static func check(_ desired: DesiredHost, overcommit: String, strict: Bool) throws {
         let (memory, cpus) = HostIdentity.capacity()
-        let warnings = CapacityCheck.warnings(desired, host: HostCapacity(memoryBytes: memory, cpus: cpus), ratios: try overcommit.ratios())
+        let ratios = try OvercommitOption.ratios(overcommit)
+        let warnings = CapacityCheck.warnings(desired, host: HostCapacity(memoryBytes: memory, cpus: cpus), ratios: ratios)
         for warning in warnings { Console.error((strict ? "error: " : "warning: ") + warning.description) }
         if strict && !warnings.isEmpty {
-            throw CLIFailure(
-                "the host is overcommitted past --overcommit \(overcommit.overcommit) (--strict); nothing was planned or changed")
+            throw CLIFailure("the host is overcommitted past --overcommit \(overcommit) (--strict); nothing was planned or changed")
         }
     }
 }
@@ -247,12 +249,17 @@ struct OvercommitOption: ParsableArguments {
         help: ArgumentHelp(
             "Overcommit ratios of this host (or BERTH_OVERCOMMIT; default memory=1,cpu=4): berth warns past them.",
             valueName: "memory=R,cpu=R"))
-    var overcommit: String = Instance.environment("BERTH_OVERCOMMIT") ?? OvercommitRatios.defaults.description
+    var overcommit: String = OvercommitOption.defaultRatios
+
+    /// BERTH_OVERCOMMIT, or berth's own ratios.
+    static var defaultRatios: String { Instance.environment("BERTH_OVERCOMMIT") ?? OvercommitRatios.defaults.description }
 
     func validate() throws { _ = try ratios() }
 
-    func ratios() throws -> OvercommitRatios {
-        do { return try OvercommitRatios(parsing: overcommit) } catch { throw ValidationError("--overcommit: \(error.message)") }
+    func ratios() throws -> OvercommitRatios { try OvercommitOption.ratios(overcommit) }
+
+    static func ratios(_ text: String) throws -> OvercommitRatios {
+        do { return try OvercommitRatios(parsing: text) } catch { throw ValidationError("--overcommit: \(error.message)") }
     }
 }
 
@@ -263,20 +270,70 @@ struct ManifestArguments: ParsableArguments {
         completion: Completion.manifests)
     var paths: [String] = []
 
-    func check(prune: Bool) throws {
+    static func check(paths: [String], prune: Bool) throws {
         if paths.isEmpty && !prune {
             throw ValidationError("Missing manifest files or directories (or --prune alone, to remove everything berth owns).")
         }
     }
 
-    func desired(host: HostFacts, format: OutputFormat, runtime: ContainerRuntime?) throws -> DesiredHost {
-        try loaded(host: host, format: format, runtime: runtime).desired
-    }
-
-    func loaded(host: HostFacts, format: OutputFormat, runtime: ContainerRuntime?) throws -> (desired: DesiredHost, files: [String]) {
+    /// The manifests at `paths`; none (with --prune): the empty set.
+    static func loaded(_ paths: [String], host: HostFacts, format: OutputFormat, runtime: ContainerRuntime?) throws -> (
+        desired: DesiredHost, files: [String]
+    ) {
         if paths.isEmpty { return (DesiredHost(host: host, networks: [], containers: []), []) }
         return try Reconciliation.loaded(paths, host: host, format: format, runtime: runtime)
     }
+}
+
+/// What plan, apply and drift share, as plain values: what ArgumentParser
+/// parsed, or the fast path (FastPath) for their plain forms. Both run
+/// through the same code.
+struct ManifestRequest: Equatable {
+    var instance = Instance()
+    /// --host, --host-label (repeatable), --host-labels-file.
+    var host: String?
+    var hostLabels: [String] = []
+    var hostLabelsFile = HostOptions.defaultLabelsFile
+    var output = OutputFormat.text
+    var source: String?
+    var paths: [String] = []
+
+    init() {}
+    init(global: GlobalOptions, host: HostOptions, format: OutputOptions, source: SourceOptions, paths: [String]) {
+        instance = Instance(global)
+        self.host = host.host
+        hostLabels = host.hostLabel
+        hostLabelsFile = host.hostLabelsFile
+        output = format.output
+        self.source = source.source
+        self.paths = paths
+    }
+
+    func facts() throws -> HostFacts { try HostOptions.facts(host: host, labels: hostLabels, file: hostLabelsFile) }
+    var scope: PlanScope { SourceOptions.scope(source: source, paths: paths) }
+
+    /// The checks ArgumentParser makes of GlobalOptions and SourceOptions
+    /// (the fast path hands a command line that fails one to ArgumentParser,
+    /// which reports it in its words).
+    func validate() throws {
+        try GlobalOptions.check(cgroupDriver: instance.cgroupDriver)
+        try SourceOptions.check(source)
+    }
+}
+
+/// The capacity check's options (CapacityOptions) as values.
+struct CapacityRequest: Equatable {
+    var overcommit = OvercommitOption.defaultRatios
+    var strict = false
+
+    init() {}
+    init(_ options: CapacityOptions) {
+        overcommit = options.overcommit.overcommit
+        strict = options.strict
+    }
+
+    func validate() throws { _ = try OvercommitOption.ratios(overcommit) }
+    func check(_ desired: DesiredHost) throws { try CapacityOptions.check(desired, overcommit: overcommit, strict: strict) }
 }
 
 struct Plan: ParsableCommand {
@@ -298,24 +355,49 @@ struct Plan: ParsableCommand {
     var out: String?
     @OptionGroup var manifests: ManifestArguments
 
-    func validate() throws { try manifests.check(prune: prune) }
+    func validate() throws { try ManifestArguments.check(paths: manifests.paths, prune: prune) }
 
-    func run() throws {
+    var request: PlanRequest {
+        PlanRequest(
+            manifests: ManifestRequest(global: global, host: hostOptions, format: format, source: sourceOptions, paths: manifests.paths),
+            detailedExitcode: detailedExitcode, prune: prune, takeOwnership: takeOwnership, capacity: CapacityRequest(capacity), out: out)
+    }
+
+    func run() throws { try request.perform() }
+}
+
+/// `berth plan`, as values.
+struct PlanRequest: Equatable {
+    var manifests = ManifestRequest()
+    var detailedExitcode = false
+    var prune = false
+    var takeOwnership = false
+    var capacity = CapacityRequest()
+    var out: String?
+
+    func validate() throws {
+        try manifests.validate()
+        try capacity.validate()
+        try ManifestArguments.check(paths: manifests.paths, prune: prune)
+    }
+
+    func perform() throws {
         PhaseTimes.mark("arguments")
         defer { PhaseTimes.flush() }
-        let reconciler = try Reconciliation.reconciler(global)
+        let format = manifests.output
+        let reconciler = try Reconciliation.reconciler(manifests.instance)
         PhaseTimes.mark("runtime set-up")
         // The host's links and the records, read while the manifests load.
         reconciler.host.observeAhead()
         defer { reconciler.host.stopObservingAhead() }
-        let host = try hostOptions.facts()
-        let (desired, files) = try manifests.loaded(host: host, format: format.output, runtime: reconciler.runtime)
+        let host = try manifests.facts()
+        let (desired, files) = try ManifestArguments.loaded(manifests.paths, host: host, format: format, runtime: reconciler.runtime)
         PhaseTimes.mark("manifest load")
         try capacity.check(desired)
-        let options = PlanOptions(prune: prune, scope: sourceOptions.scope(paths: manifests.paths), takeOwnership: takeOwnership)
-        let actions = try Reconciliation.plan(reconciler, desired, options: options, format: format.output)
+        let options = PlanOptions(prune: prune, scope: manifests.scope, takeOwnership: takeOwnership)
+        let actions = try Reconciliation.plan(reconciler, desired, options: options, format: format)
         PhaseTimes.mark("plan")
-        try PlanOutput.printPlan(actions, format: format.output)
+        try PlanOutput.printPlan(actions, format: format)
         PhaseTimes.mark("output")
         if let out {
             let saved = SavedPlan(
@@ -324,7 +406,7 @@ struct Plan: ParsableCommand {
                 manifestsFingerprint: try SavedPlan.fingerprint(manifests: files), planFingerprint: try SavedPlan.fingerprint(actions: actions),
                 actions: actions.map { PlanOutput.ActionJSON($0) })
             try saved.write(to: out)
-            if format.output == .text { print("Saved the plan to \(out): berth apply \(out) carries out exactly these actions.") }
+            if format == .text { print("Saved the plan to \(out): berth apply \(out) carries out exactly these actions.") }
         }
         if detailedExitcode && !actions.isEmpty { throw ExitCode(2) }
     }
@@ -350,50 +432,84 @@ struct Apply: ParsableCommand {
         help: ArgumentHelp(
             "How long to wait while another berth apply or the agent's pass holds the run lock (0s: not at all).",
             valueName: "duration"))
-    var lockTimeout: String = "30s"
+    var lockTimeout: String = ApplyRequest.defaultLockTimeout
     @OptionGroup var manifests: ManifestArguments
 
     func validate() throws {
-        try manifests.check(prune: prune)
-        _ = try lockWait()
+        try ManifestArguments.check(paths: manifests.paths, prune: prune)
+        _ = try ApplyRequest.lockWait(lockTimeout)
+    }
+
+    var request: ApplyRequest {
+        ApplyRequest(
+            manifests: ManifestRequest(global: global, host: hostOptions, format: format, source: sourceOptions, paths: manifests.paths),
+            dryRun: dryRun, prune: prune, takeOwnership: takeOwnership, allowEmpty: allowEmpty, yes: yes, restart: restart, replace: replace,
+            capacity: CapacityRequest(capacity), lockTimeout: lockTimeout)
+    }
+
+    func run() throws { try request.perform() }
+}
+
+/// `berth apply`, as values.
+struct ApplyRequest: Equatable {
+    static let defaultLockTimeout = "30s"
+
+    var manifests = ManifestRequest()
+    var dryRun = false
+    var prune = false
+    var takeOwnership = false
+    var allowEmpty = false
+    var yes = false
+    var restart = false
+    var replace = false
+    var capacity = CapacityRequest()
+    var lockTimeout = ApplyRequest.defaultLockTimeout
+
+    func validate() throws {
+        try manifests.validate()
+        try capacity.validate()
+        try ManifestArguments.check(paths: manifests.paths, prune: prune)
+        _ = try ApplyRequest.lockWait(lockTimeout)
     }
 
     /// --lock-timeout, parsed.
-    func lockWait() throws -> Interval {
+    static func lockWait(_ text: String) throws -> Interval {
         do {
-            return try Interval(parsing: lockTimeout)
+            return try Interval(parsing: text)
         } catch {
             throw ValidationError("--lock-timeout: \(error.message)")
         }
     }
 
-    func run() throws {
+    func perform() throws {
         PhaseTimes.mark("arguments")
         defer { PhaseTimes.flush() }
-        if let saved = SavedPlan.read(manifests.paths) { return try apply(saved, file: manifests.paths[0]) }
-        let reconciler = try Reconciliation.reconciler(global)
+        let paths = manifests.paths
+        let format = manifests.output
+        if let saved = SavedPlan.read(paths) { return try apply(saved, file: paths[0]) }
+        let reconciler = try Reconciliation.reconciler(manifests.instance)
         PhaseTimes.mark("runtime set-up")
-        let desired = try manifests.desired(host: try hostOptions.facts(), format: format.output, runtime: reconciler.runtime)
+        let desired = try ManifestArguments.loaded(paths, host: try manifests.facts(), format: format, runtime: reconciler.runtime).desired
         PhaseTimes.mark("manifest load")
         try capacity.check(desired)
-        let everything = manifests.paths.isEmpty
+        let everything = paths.isEmpty
         if prune && !everything && desired.containers.isEmpty && !allowEmpty {
             throw CLIFailure("refusing to prune with no containers in the manifests (pass --allow-empty if that is meant)")
         }
-        let options = PlanOptions(prune: prune, scope: sourceOptions.scope(paths: manifests.paths), takeOwnership: takeOwnership)
+        let options = PlanOptions(prune: prune, scope: manifests.scope, takeOwnership: takeOwnership)
         if everything && !dryRun {
             // Asked before the run lock is taken: a prompt never holds up the agent.
             try Reconciliation.confirmRemovingEverything(
-                Reconciliation.plan(reconciler, desired, options: options, format: format.output), global: global, scope: options.scope,
-                yes: yes)
+                Reconciliation.plan(reconciler, desired, options: options, format: format), instance: manifests.instance,
+                scope: options.scope, yes: yes)
         }
-        let lock = try Reconciliation.runLock(global, dryRun: dryRun, timeout: try lockWait())
+        let lock = try Reconciliation.runLock(manifests.instance, dryRun: dryRun, timeout: try ApplyRequest.lockWait(lockTimeout))
         defer { withExtendedLifetime(lock) {} }
         PhaseTimes.mark("state lock")
-        let actions = try Reconciliation.plan(reconciler, desired, options: options, format: format.output)
+        let actions = try Reconciliation.plan(reconciler, desired, options: options, format: format)
         PhaseTimes.mark("plan")
         if dryRun {
-            try PlanOutput.printPlan(actions, format: format.output)
+            try PlanOutput.printPlan(actions, format: format)
             return
         }
         try execute(actions, reconciler: reconciler, everything: everything)
@@ -402,22 +518,22 @@ struct Apply: ParsableCommand {
     /// `berth apply FILE`: the saved plan's actions, when planning now from
     /// the same manifests and host gives exactly them.
     func apply(_ saved: SavedPlan, file: String) throws {
-        if prune || allowEmpty || yes || dryRun || takeOwnership || sourceOptions.source != nil || hostOptions.host != nil
-            || !hostOptions.hostLabel.isEmpty
+        if prune || allowEmpty || yes || dryRun || takeOwnership || manifests.source != nil || manifests.host != nil
+            || !manifests.hostLabels.isEmpty
         {
             throw ValidationError(
                 "a saved plan is applied as it was made: no --prune, --allow-empty, --yes, --dry-run, --take-ownership, --source or --host options"
             )
         }
-        let reconciler = try Reconciliation.reconciler(global)
+        let reconciler = try Reconciliation.reconciler(manifests.instance)
         let (desired, files) =
             saved.paths.isEmpty
             ? (DesiredHost(host: saved.host, networks: [], containers: []), [])
-            : try Reconciliation.loaded(saved.paths, host: saved.host, format: format.output, runtime: reconciler.runtime)
-        let lock = try Reconciliation.runLock(global, dryRun: false, timeout: try lockWait())
+            : try Reconciliation.loaded(saved.paths, host: saved.host, format: manifests.output, runtime: reconciler.runtime)
+        let lock = try Reconciliation.runLock(manifests.instance, dryRun: false, timeout: try ApplyRequest.lockWait(lockTimeout))
         defer { withExtendedLifetime(lock) {} }
         let options = PlanOptions(prune: saved.prune, scope: saved.scope, takeOwnership: saved.takeOwnership)
-        let actions = try Reconciliation.plan(reconciler, desired, options: options, format: format.output)
+        let actions = try Reconciliation.plan(reconciler, desired, options: options, format: manifests.output)
         if let refusal = try saved.refusal(manifests: files, now: actions, file: file) { throw CLIFailure(refusal) }
         try execute(actions, reconciler: reconciler, everything: saved.paths.isEmpty)
     }
@@ -428,23 +544,24 @@ struct Apply: ParsableCommand {
         // one that crashed, left in the trash is removed by a detached
         // emptier; apply does not wait for it.
         defer { Reconciliation.startTrashEmptier(reconciler.host.runtime) }
-        let text = format.output == .text
+        let text = manifests.output == .text
+        let verbosity = manifests.instance.verbosity
         // Each outcome is printed once, here: not again as a log line.
         ConsoleLog.render([.applied])
-        let progress = ProgressLine(total: actions.count, enabled: text && global.verbosity != .quiet)
+        let progress = ProgressLine(total: actions.count, enabled: text && verbosity != .quiet)
         let began = MonotonicClock.milliseconds()
         let outcomes = reconciler.apply(
             actions, options: ApplyOptions(restart: restart, replace: replace),
             starting: { action in progress.show("\(action.kind.rawValue) \(action.object)") }
         ) { outcome in
             progress.finished()
-            guard text, global.verbosity != .quiet || outcome.result.failed else { return }
+            guard text, verbosity != .quiet || outcome.result.failed else { return }
             let lines = PlanOutput.lines(outcome.action, suffix: ": \(outcome.result)")
             for line in lines { print(line) }
         }
         PhaseTimes.mark("the other actions (inventory record)")
         let failures = outcomes.filter(\.result.failed).count
-        if format.output == .json {
+        if !text {
             print(try JSONOutput.encode(outcomes.map { PlanOutput.ActionJSON($0.action, outcome: $0, began: began) }))
         } else if actions.isEmpty {
             print(everything ? "No changes: berth owns nothing in this instance." : "No changes: the host matches the manifests.")
@@ -468,20 +585,40 @@ struct Drift: ParsableCommand {
     @OptionGroup var sourceOptions: SourceOptions
     @Argument(help: ArgumentHelp("Manifest files or directories.", valueName: "path"), completion: Completion.manifests) var paths: [String]
 
-    func run() throws {
+    var request: DriftRequest {
+        DriftRequest(
+            manifests: ManifestRequest(global: global, host: hostOptions, format: format, source: sourceOptions, paths: paths),
+            detailedExitcode: detailedExitcode)
+    }
+
+    func run() throws { try request.perform() }
+}
+
+/// `berth drift`, as values.
+struct DriftRequest: Equatable {
+    var manifests = ManifestRequest()
+    var detailedExitcode = false
+
+    /// Drift needs a path (ArgumentParser's "missing expected argument").
+    func validate() throws {
+        try manifests.validate()
+        if manifests.paths.isEmpty { throw ValidationError("Missing expected argument '<path> ...'") }
+    }
+
+    func perform() throws {
         PhaseTimes.mark("arguments")
         defer { PhaseTimes.flush() }
         // The runtime first, so that the host's links and the records are
         // read while the manifests load (its error, if any, still comes
         // after theirs).
-        let early = Result { try Reconciliation.reconciler(global) }
+        let early = Result { try Reconciliation.reconciler(manifests.instance) }
         if case .success(let reconciler) = early { reconciler.host.observeAhead() }
         defer { if case .success(let reconciler) = early { reconciler.host.stopObservingAhead() } }
-        let desired = try Reconciliation.desired(paths, host: try hostOptions.facts(), format: format.output)
+        let desired = try Reconciliation.desired(manifests.paths, host: try manifests.facts(), format: manifests.output)
         PhaseTimes.mark("manifest load")
-        let drifts = try early.get().drift(desired, options: PlanOptions(scope: sourceOptions.scope(paths: paths)))
+        let drifts = try early.get().drift(desired, options: PlanOptions(scope: manifests.scope))
         PhaseTimes.mark("observe and diff")
-        try PlanOutput.printDrift(drifts, format: format.output)
+        try PlanOutput.printDrift(drifts, format: manifests.output)
         PhaseTimes.mark("output")
         if detailedExitcode && !drifts.isEmpty { throw ExitCode(2) }
     }
