@@ -188,8 +188,17 @@ public struct LinuxHost: HostRuntime {
                 if !old.isEmpty { observed.oldBridges[name] = old.sorted() }
             }
         }
-        // Each network's table, as the plan would build it, against berth's record and the kernel.
-        let nft = desired.networks.isEmpty ? nil : try? NFTables()
+        // Each network's table, as the plan would build it, against berth's
+        // record and the kernel; libnftables' context is made for the first
+        // table listed (none is while the ruleset stands at the generation
+        // recorded).
+        var listingContext: NFTables?
+        func nft() throws -> NFTables {
+            if let listingContext { return listingContext }
+            let made = try NFTables()
+            listingContext = made
+            return made
+        }
         for (network, reached, containers) in Planner.rulesetInputs(desired) {
             observed.rulesets[network.metadata.name] = ruleset(network, reached: reached, containers: containers)
                 .differences(state: runtime.state, nft: nft)

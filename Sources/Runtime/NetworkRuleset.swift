@@ -101,11 +101,27 @@ public struct NetworkRuleset: Equatable, Sendable {
     /// What berth keeps about the table it applied, in `STATE/rulesets/NETWORK`:
     /// the rules' fingerprint, each chain's listing as the kernel gave it
     /// back (hashed), and the plan rows' values.
+    ///
+    /// `generation`: where the kernel's ruleset stood when those chains were
+    /// listed (`NetworkRuleset.generation`); while it stands there, nothing
+    /// changed any table, so the chains are as listed and are not listed
+    /// again. Nil (records of older versions, or the kernel did not say):
+    /// listed every time.
     struct Record: Codable, Equatable {
         var table: String
         var fingerprint: String
         var chains: [String: String]
         var fields: [String: String]
+        var generation: String?
+    }
+
+    /// The ruleset's generation in this boot and network namespace, as a
+    /// record keeps it ("BOOT-ID NAMESPACE-COOKIE GENERATION"): the kernel
+    /// counts generations per namespace from boot, and gives a namespace's
+    /// cookie to no other until it reboots. Nil when it cannot tell.
+    static func generation() -> String? {
+        guard let boot = HostIdentity.bootID, let current = NFTablesNetlink.generation() else { return nil }
+        return "\(boot) \(current.namespaceCookie) \(current.id)"
     }
 
     /// One difference between this ruleset and the host: the manifest
@@ -132,8 +148,12 @@ public struct NetworkRuleset: Equatable, Sendable {
         if let forwardingBridge {
             try Syscall.writeValue("1", to: "/proc/sys/net/ipv4/conf/\(forwardingBridge)/forwarding", allowingSpaces: false)
         }
+        // The listing's generation, when no change came between (one did:
+        // none, and the next observe lists the table).
+        let before = NetworkRuleset.generation()
         let chains = NetworkRuleset.chainHashes(try nft.run("list table \(NetworkRuleset.family) \(table)"))
-        let record = Record(table: table, fingerprint: fingerprint, chains: chains, fields: fields)
+        let after = NetworkRuleset.generation()
+        let record = Record(table: table, fingerprint: fingerprint, chains: chains, fields: fields, generation: before == after ? before : nil)
         let path = NetworkRuleset.recordPath(state, network: network)
         try FileManager.default.createDirectory(
             atPath: String(path[..<(path.lastIndex(of: "/") ?? path.endIndex)]), withIntermediateDirectories: true)
@@ -155,9 +175,9 @@ public struct NetworkRuleset: Equatable, Sendable {
 
     /// Where the host differs from this ruleset: nothing when berth applied
     /// this very ruleset and the kernel lists each chain as it did then.
-    /// `nft`: a context shared by the networks of one pass (one is made
-    /// when nil).
-    public func differences(state: StateStore, nft: NFTables? = nil) -> [Difference] {
+    /// `nft`: the context for a listing, shared by the networks of one
+    /// pass (and made only when a table is listed).
+    public func differences(state: StateStore, nft: () throws -> NFTables = { try NFTables() }) -> [Difference] {
         let record = (try? Syscall.readFile(NetworkRuleset.recordPath(state, network: network), limit: 1 << 16))
             .flatMap { try? JSONDecoder().decode(Record.self, from: Data($0)) }
         guard let record, record.table == table else {
@@ -172,9 +192,13 @@ public struct NetworkRuleset: Equatable, Sendable {
                 ? [Difference(field: "table", desired: "\(table) as the manifests want", observed: "as applied before", drift: false)]
                 : changed
         }
+        // No change to any table since the chains were listed: they are as
+        // recorded (no libnftables, no listing: about 1 ms of each plan,
+        // apply, drift and agent pass with a network).
+        if let listed = record.generation, listed == NetworkRuleset.generation() { return [] }
         let listing: String?
         do {
-            listing = try (nft ?? NFTables()).run("list table \(NetworkRuleset.family) \(table)")
+            listing = try nft().run("list table \(NetworkRuleset.family) \(table)")
         } catch {
             listing = nil
         }

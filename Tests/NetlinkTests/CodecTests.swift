@@ -495,3 +495,27 @@ final class ScriptedDiag: NetlinkTransport {
     }
     func receive() throws -> [UInt8] { pending }
 }
+
+/// NFT_MSG_GETGEN and its answer, as nft's own generation check sends and
+/// reads them (nfgenmsg, then NFTA_GEN_ID big-endian).
+struct NFTablesGenerationCodecTests {
+    @Test func theRequestIsAnUnspecifiedFamilyGetGen() {
+        let (type, flags, payload) = NFTablesNetlink.getGeneration()
+        #expect(type == 10 << 8 | 16)
+        #expect(flags == 0)
+        #expect(payload == [0, 0, 0, 0])
+    }
+
+    @Test func theGenerationIsReadBigEndianAndNothingElseIsOne() {
+        let answer = hex(
+            """
+            00 00 00 2a              # nfgenmsg: AF_UNSPEC, version 0, res_id 42 (big-endian)
+            08 00 01 00 00 01 02 2a  # NFTA_GEN_ID 0x0001022a
+            08 00 02 00 d2 04 00 00  # NFTA_GEN_PROC_PID
+            """)
+        #expect(NFTablesNetlink.generationID(answer) == 0x0001_022a)
+        #expect(NFTablesNetlink.generationID(Array(answer.prefix(4))) == nil, "no NFTA_GEN_ID")
+        #expect(NFTablesNetlink.generationID([0, 0]) == nil, "no nfgenmsg")
+        #expect(NFTablesNetlink.generationID(Array(answer.prefix(4)) + [06, 00, 01, 00, 01, 02, 00, 00]) == nil, "a short NFTA_GEN_ID")
+    }
+}
