@@ -124,6 +124,29 @@ public struct NetworkRuleset: Equatable, Sendable {
         return "\(boot) \(current.namespaceCookie) \(current.id)"
     }
 
+    /// The generation one commit after `previous` (the kernel moves it on
+    /// by one per commit, past 0), or nil when `previous` is no generation.
+    static func following(_ previous: String) -> String? {
+        let parts = previous.split(separator: " ")
+        guard parts.count == 3, let id = UInt32(parts[2]) else { return nil }
+        return "\(parts[0]) \(parts[1]) \(id == .max ? 1 : id + 1)"
+    }
+
+    /// The other networks' records listed at `previous`, moved on to `next`:
+    /// the one commit between changed another table only. Best effort (a
+    /// record left behind is listed at the next observe).
+    static func carryOver(state: StateStore, from previous: String, to next: String, except network: String) {
+        let directory = state.paths.stateDirectory.string + "/rulesets"
+        for name in Syscall.entryNames(in: directory) where name != network && !name.hasPrefix(".") && !Syscall.isTemporaryName(name) {
+            let path = directory + "/" + name
+            guard let bytes = try? Syscall.readFile(path, limit: 1 << 16),
+                var record = try? JSONDecoder().decode(Record.self, from: Data(bytes)), record.generation == previous
+            else { continue }
+            record.generation = next
+            if let encoded = try? RecordJSON.encode(record) { try? Syscall.writeAtomically(encoded, to: path) }
+        }
+    }
+
     /// One difference between this ruleset and the host: the manifest
     /// changed it since berth applied it, or the kernel's table was changed
     /// behind berth's back (`drift`).
@@ -143,6 +166,8 @@ public struct NetworkRuleset: Equatable, Sendable {
     /// sysctl; records what was applied and how the kernel lists each chain.
     public func apply(state: StateStore) throws {
         let nft = try NFTables()
+        // Where the ruleset stood before this transaction.
+        let previous = NetworkRuleset.generation()
         try nft.run(text)
         Failpoint.natApplied.hit()
         if let forwardingBridge {
@@ -158,6 +183,13 @@ public struct NetworkRuleset: Equatable, Sendable {
         try FileManager.default.createDirectory(
             atPath: String(path[..<(path.lastIndex(of: "/") ?? path.endIndex)]), withIntermediateDirectories: true)
         try Syscall.writeAtomically(try RecordJSON.encode(record), to: path)
+        // This transaction and no other came after `previous`: the other
+        // networks' tables listed then are as listed (it changed this one
+        // only), and are not listed again for it (the example's two
+        // networks, applied one after the other).
+        if let previous, let before, before == after, NetworkRuleset.following(previous) == before {
+            NetworkRuleset.carryOver(state: state, from: previous, to: before, except: network)
+        }
     }
 
     /// Deletes a network's table and its record (idempotent).

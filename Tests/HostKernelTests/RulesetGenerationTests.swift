@@ -1,60 +1,144 @@
+import CLinux
 import Foundation
 import Kernel
 import Model
 import Runtime
+import Synchronization
 import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// A network's table is listed (libnftables) only when the kernel's ruleset
 /// moved on since berth listed it at apply: any committed change to any
 /// table does, so a change behind berth's back is still seen, and an
-/// unrelated one is listed and found no drift. In the sandbox's own network
-/// namespace.
+/// unrelated one is listed and found no drift. Each test's kernel work runs
+/// on a thread of its own in a network namespace of its own, where no other
+/// suite's commits move the generation.
 @Suite(.serialized, .enabled(if: Sandbox.isActive, "lane 2: run through scripts/sandbox-run.sh as root"))
 struct RulesetGenerationTests {
-    @Test func anUnchangedRulesetIsNotListedAgainAndEveryChangeIsSeen() throws {
-        let host = try TestHost()
-        defer { #expect(host.tearDown() == []) }
-        var spec = NetworkSpec(subnet: try CIDR(parsing: "10.93.0.0/24"))
-        spec.bridge = "br-gen"
-        let network = NetworkObject(
-            metadata: ObjectMeta(name: "gen"), spec: spec.resolved(name: "gen"), source: SourceLocation(file: "t", line: 1, column: 1))
-        let table = NetworkRuleset.tableName(cgroupParent: host.parent, network: "gen")
-        let ruleset = NetworkRuleset(table: table, network: network, reached: [], containers: [])
-        defer { try? NetworkRuleset.delete(table: table, network: "gen", state: host.runtime.state) }
-        try ruleset.apply(state: host.runtime.state)
+    /// What a step saw: the differences, and how many listings it took.
+    struct Step: Sendable {
+        var differences: [NetworkRuleset.Difference]
+        var listings: Int
+    }
 
-        // The record holds where the ruleset stood when its chains were listed: now.
-        let recordFile = host.root + "/state/rulesets/gen"
-        let record = try #require(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: recordFile))) as? [String: Any])
-        let generation = try #require(record["generation"] as? String)
-        #expect(generation.split(separator: " ").count == 3, "\(generation)")
-        #expect(generation.hasPrefix(try #require(HostIdentity.bootID)))
-
-        var listings = 0
-        func differences() -> [NetworkRuleset.Difference] {
-            ruleset.differences(state: host.runtime.state) {
-                listings += 1
-                return try NFTables()
+    /// `body` on a thread of its own in a network namespace of the test's
+    /// own (`ip netns add`, deleted after; the thread joins it through the
+    /// shim's berth_in_netns); its steps, for the test's thread to check.
+    func inOwnNetworkNamespace(state: StateStore, _ body: @escaping @Sendable (_ step: (NetworkRuleset) -> Step) throws -> Void) throws
+        -> [Step]
+    {
+        let name = "berth-generation-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        _ = try Spawn.run(["/usr/sbin/ip", "netns", "add", name])
+        defer { _ = try? Spawn.run(["/usr/sbin/ip", "netns", "del", name]) }
+        let namespace = try Syscall.open("/run/netns/" + name, O_RDONLY)
+        defer { Syscall.close(namespace) }
+        let steps = Mutex<[Step]>([])
+        let failure = Mutex<String?>(nil)
+        final class Job: Sendable {
+            let run: @Sendable () -> Void
+            init(_ run: @escaping @Sendable () -> Void) { self.run = run }
+        }
+        let job = Job {
+            do {
+                try body { ruleset in
+                    var listings = 0
+                    let differences = ruleset.differences(state: state) {
+                        listings += 1
+                        return try NFTables()
+                    }
+                    let step = Step(differences: differences, listings: listings)
+                    steps.withLock { $0.append(step) }
+                    return step
+                }
+            } catch {
+                failure.withLock { $0 = "\(error)" }
             }
         }
+        let joined = withExtendedLifetime(job) {
+            berth_in_netns(
+                namespace,
+                { argument in
+                    guard let argument else { return }
+                    Unmanaged<Job>.fromOpaque(argument).takeUnretainedValue().run()
+                }, Unmanaged.passUnretained(job).toOpaque())
+        }
+        #expect(joined == 0, "joined the namespace")
+        if let failure = failure.withLock({ $0 }) { Issue.record(Comment(rawValue: failure)) }
+        return steps.withLock { $0 }
+    }
+
+    static func ruleset(_ name: String, _ subnet: String) throws -> NetworkRuleset {
+        var spec = NetworkSpec(subnet: try CIDR(parsing: subnet))
+        spec.bridge = "br-" + name
+        let network = NetworkObject(
+            metadata: ObjectMeta(name: name), spec: spec.resolved(name: name), source: SourceLocation(file: "t", line: 1, column: 1))
+        return NetworkRuleset(table: "berth_test-" + name, network: network, reached: [], containers: [])
+    }
+
+    @Test func anUnchangedRulesetIsNotListedAgainAndEveryChangeIsSeen() throws {
+        let ruleset = try RulesetGenerationTests.ruleset("gen", "10.93.0.0/24")
+        let recorded = Mutex<String?>(nil)
+        let bootID = HostIdentity.bootID
+        let host = try TestHost()
+        defer { #expect(host.tearDown() == []) }
+        let state = host.runtime.state
+        let recordFile = host.root + "/state/rulesets/gen"
+        let steps = try inOwnNetworkNamespace(state: state) { step in
+            try ruleset.apply(state: state)
+            // The record holds where the ruleset stood when its chains were listed: now.
+            let record = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: recordFile)))
+            recorded.withLock { $0 = (record as? [String: Any])?["generation"] as? String }
+            _ = step(ruleset)  // nothing changed
+            try NFTables().run("add table inet berth_gen_other\ndelete table inet berth_gen_other\n")
+            _ = step(ruleset)  // another table made and deleted
+            try NFTables().run("add chain inet \(ruleset.table) extra { type filter hook forward priority -5; policy accept; }\n")
+            _ = step(ruleset)  // a chain added behind berth's back
+            try ruleset.apply(state: state)
+            _ = step(ruleset)  // applied again
+        }
+        let generation = try #require(recorded.withLock { $0 })
+        #expect(generation.split(separator: " ").count == 3, "\(generation)")
+        #expect(generation.hasPrefix(try #require(bootID)))
+        try #require(steps.count == 4)
         // Nothing changed: no listing, no difference.
-        #expect(differences() == [])
-        #expect(listings == 0)
-
-        // Another table made and deleted: the ruleset moved on; listed, and no drift.
-        try NFTables().run("add table inet berth_gen_other\ndelete table inet berth_gen_other\n")
-        #expect(differences() == [])
-        #expect(listings == 1)
-
-        // A chain added to berth's table behind its back: listed, and drift.
-        try NFTables().run("add chain inet \(table) extra { type filter hook forward priority -5; policy accept; }\n")
-        let drift = differences()
-        #expect(listings == 2)
-        #expect(drift.contains { $0.drift && $0.observed == "chain extra added" }, "\(drift)")
-
+        #expect(steps[0].differences == [] && steps[0].listings == 0)
+        // The ruleset moved on: listed, and no drift.
+        #expect(steps[1].differences == [] && steps[1].listings == 1)
+        // A chain added: listed, and drift.
+        #expect(steps[2].listings == 1)
+        #expect(steps[2].differences.contains { $0.drift && $0.observed == "chain extra added" }, "\(steps[2].differences)")
         // Applied again: recorded at the new generation, and not listed again.
-        try ruleset.apply(state: host.runtime.state)
-        #expect(differences() == [])
-        #expect(listings == 2)
+        #expect(steps[3].differences == [] && steps[3].listings == 0)
+    }
+
+    /// Two networks applied one after the other (the example's): the second
+    /// one's commit, the only one since the first was listed, carries the
+    /// first's record over; any other commit between leaves it to be listed.
+    @Test func aNetworkAppliedJustAfterAnotherCarriesItsRecordOver() throws {
+        let first = try RulesetGenerationTests.ruleset("gena", "10.94.0.0/24")
+        let second = try RulesetGenerationTests.ruleset("genb", "10.95.0.0/24")
+        let host = try TestHost()
+        defer { #expect(host.tearDown() == []) }
+        let state = host.runtime.state
+        let steps = try inOwnNetworkNamespace(state: state) { step in
+            try first.apply(state: state)
+            try second.apply(state: state)
+            _ = step(first)
+            _ = step(second)
+            // A commit of someone else's between the two.
+            try first.apply(state: state)
+            try NFTables().run("add table inet berth_gen_other\ndelete table inet berth_gen_other\n")
+            try second.apply(state: state)
+            _ = step(second)
+            _ = step(first)
+        }
+        try #require(steps.count == 4)
+        #expect(steps.allSatisfy { $0.differences == [] }, "\(steps.map(\.differences))")
+        #expect(steps[0].listings == 0, "the first network's record was carried over")
+        #expect(steps[1].listings == 0 && steps[2].listings == 0)
+        #expect(steps[3].listings == 1, "the first network's record was not carried over a commit berth did not make")
     }
 }
