@@ -341,7 +341,9 @@ public struct LinuxHost: HostRuntime {
             }
             if record.spec?.firewall != nil || record.firewallFingerprint != nil {
                 do {
-                    firewallCurrent = try ContainerFirewall.observe(pid: pid) == record.firewallFingerprint
+                    firewallCurrent =
+                        try ContainerFirewall.observe(pid: pid, recorded: (record.firewallFingerprint, record.firewallGeneration))
+                        == record.firewallFingerprint
                 } catch {
                     firewallCurrent = nil
                 }

@@ -64,10 +64,14 @@ public enum NFTablesNetlink {
         return id.value.reduce(0) { $0 << 8 | UInt32($1) }
     }
 
-    /// This network namespace's ruleset generation; nil when the kernel
-    /// does not tell (no CAP_NET_ADMIN, or no SO_NETNS_COOKIE before 5.14).
-    public static func generation() -> Generation? {
-        guard let socket = try? NetlinkSocket(protocol: NETLINK_NETFILTER) else { return nil }
+    /// The ruleset generation of this network namespace, or of the one
+    /// `networkNamespaceFD` opens (a container's); nil when the kernel does
+    /// not tell (no CAP_NET_ADMIN, or no SO_NETNS_COOKIE before 5.14).
+    public static func generation(networkNamespaceFD: Int32? = nil) -> Generation? {
+        let opened =
+            networkNamespaceFD.map { fd in try? NetlinkSocket(protocol: NETLINK_NETFILTER, networkNamespaceFD: fd) }
+            ?? (try? NetlinkSocket(protocol: NETLINK_NETFILTER))
+        guard let socket = opened else { return nil }
         var cookie: UInt64 = 0
         var length = socklen_t(MemoryLayout<UInt64>.size)
         guard getsockopt(socket.fd, SOL_SOCKET, SO_NETNS_COOKIE, &cookie, &length) == 0, cookie != 0 else { return nil }

@@ -39,21 +39,32 @@ public enum ContainerFirewall {
     /// Applies `firewall` inside the network namespace of `pid` (removing the
     /// table when there is nothing to enforce); returns the fingerprint of
     /// the table as the kernel now lists it (nil: no table).
+    /// With it, the generation of the namespace's ruleset that listing was
+    /// made at (RulesetGeneration; nil when a change came between).
     @discardableResult
-    public static func apply(_ firewall: ContainerConfig.Firewall?, pid: pid_t) throws -> String? {
+    public static func apply(_ firewall: ContainerConfig.Firewall?, pid: pid_t) throws -> (fingerprint: String, generation: String?)? {
         let text = ruleset(firewall) ?? "add table \(table)\ndelete table \(table)\n"
         let namespaceFD = try Syscall.open("/proc/\(pid)/ns/net", O_RDONLY)
         defer { Syscall.close(namespaceFD) }
         try NFTables.run(text, inNetworkNamespace: namespaceFD)
         guard ruleset(firewall) != nil else { return nil }
-        return FNV1a.hex64(try NFTables.run("list table \(table)", inNetworkNamespace: namespaceFD))
+        let (listing, generation) = try RulesetGeneration.listed(networkNamespaceFD: namespaceFD) {
+            try NFTables.run("list table \(table)", inNetworkNamespace: namespaceFD)
+        }
+        return (FNV1a.hex64(listing), generation)
     }
 
     /// The fingerprint of the table as the kernel lists it now, nil when
     /// there is no table: a flushed or edited table shows as a difference.
-    public static func observe(pid: pid_t) throws -> String? {
+    /// `recorded`: the fingerprint and generation berth recorded, given
+    /// back without a listing while the namespace's ruleset is still at
+    /// that generation (nothing in it changed since).
+    public static func observe(pid: pid_t, recorded: (fingerprint: String?, generation: String?)? = nil) throws -> String? {
         let namespaceFD = try Syscall.open("/proc/\(pid)/ns/net", O_RDONLY)
         defer { Syscall.close(namespaceFD) }
+        if let recorded, let generation = recorded.generation, generation == RulesetGeneration.current(networkNamespaceFD: namespaceFD) {
+            return recorded.fingerprint
+        }
         guard let listing = try? NFTables.run("list table \(table)", inNetworkNamespace: namespaceFD) else { return nil }
         return FNV1a.hex64(listing)
     }

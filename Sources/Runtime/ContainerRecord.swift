@@ -51,6 +51,9 @@ public struct ContainerRecord: Codable, Equatable, Sendable {
     /// The fingerprint of its firewall table as the kernel listed it right
     /// after berth applied it (nil: no table).
     public var firewallFingerprint: String?
+    /// Where its namespace's nftables ruleset stood when that listing was
+    /// made (RulesetGeneration); nil: listed at every observe.
+    public var firewallGeneration: String?
     /// The spec it was started from, so `berth start` can start it again.
     public var spec: ContainerConfig?
     /// The networks it was attached to, for `berth start`.

@@ -244,7 +244,7 @@ public struct ContainerRuntime: Sendable {
             if entry?.isNeededAtClone == true { try prepare(pid: nil) }
             let byName = Dictionary(networks.map { ($0.metadata.name, $0) }, uniquingKeysWith: { first, _ in first })
             let attacher = NetworkAttacher(logger: logger, state: state)
-            var firewall: String?
+            var firewall: (fingerprint: String, generation: String?)?
             launch.netlinkFromChild = !container.spec.networks.isEmpty
             let pid = try launch.start { pid, netlink in
                 PhaseTimes.mark("create: clone")
@@ -255,8 +255,10 @@ public struct ContainerRuntime: Sendable {
                 try attacher.attach(pid: pid, container: container, networks: byName, inside: netlink?.socket(), announce: again)
                 PhaseTimes.mark("create: network")
                 Failpoint.networkAttached.hit()
-                if spec.firewall != nil { firewall = try ContainerFirewall.apply(spec.firewall, pid: pid) }
+                // The connection limit's commit first: the firewall's
+                // listing is then the namespace's last (RulesetGeneration).
                 if let limit = spec.resources.numtcpsock { try ConnectionLimit.apply(limit, pid: pid) }
+                if spec.firewall != nil { firewall = try ContainerFirewall.apply(spec.firewall, pid: pid) }
                 Failpoint.firewallApplied.hit()
             }
             PhaseTimes.mark("create: firewall, release, init running")
@@ -266,7 +268,8 @@ public struct ContainerRuntime: Sendable {
             record.pid = pid
             if !initRecorded { record.startTime = ProcessStat.read(pid)?.startTime }
             if let firewall {
-                record.firewallFingerprint = firewall
+                record.firewallFingerprint = firewall.fingerprint
+                record.firewallGeneration = firewall.generation
                 try state.save(record)
             } else if !initRecorded {
                 try state.saveInit(record)  // container.json is as written above
@@ -465,7 +468,9 @@ public struct ContainerRuntime: Sendable {
     public func updateFirewall(_ name: String, _ firewall: ContainerConfig.Firewall?) throws {
         let (found, pid) = try runningRecord(name)
         var record = found
-        record.firewallFingerprint = try ContainerFirewall.apply(firewall, pid: pid)
+        let applied = try ContainerFirewall.apply(firewall, pid: pid)
+        record.firewallFingerprint = applied?.fingerprint
+        record.firewallGeneration = applied?.generation
         record.spec?.firewall = firewall
         try state.save(record)
         logger.info("firewall updated live", metadata: ["container": "\(name)"])
@@ -541,7 +546,11 @@ public struct ContainerRuntime: Sendable {
         record.networks = ContainerRuntime.attached(spec, of: networks)
         record.keep(launch)
         // Its firewall table is replaced (live) so that berth knows what the kernel holds.
-        if spec.firewall != nil { record.firewallFingerprint = try ContainerFirewall.apply(spec.firewall, pid: pid) }
+        if spec.firewall != nil {
+            let applied = try ContainerFirewall.apply(spec.firewall, pid: pid)
+            record.firewallFingerprint = applied?.fingerprint
+            record.firewallGeneration = applied?.generation
+        }
         try state.save(record)
         logger.info("adopted", metadata: ["container": "\(name)", "pid": "\(pid)"])
         registerMachine(record)

@@ -115,22 +115,8 @@ public struct NetworkRuleset: Equatable, Sendable {
         var generation: String?
     }
 
-    /// The ruleset's generation in this boot and network namespace, as a
-    /// record keeps it ("BOOT-ID NAMESPACE-COOKIE GENERATION"): the kernel
-    /// counts generations per namespace from boot, and gives a namespace's
-    /// cookie to no other until it reboots. Nil when it cannot tell.
-    static func generation() -> String? {
-        guard let boot = HostIdentity.bootID, let current = NFTablesNetlink.generation() else { return nil }
-        return "\(boot) \(current.namespaceCookie) \(current.id)"
-    }
-
-    /// The generation one commit after `previous` (the kernel moves it on
-    /// by one per commit, past 0), or nil when `previous` is no generation.
-    static func following(_ previous: String) -> String? {
-        let parts = previous.split(separator: " ")
-        guard parts.count == 3, let id = UInt32(parts[2]) else { return nil }
-        return "\(parts[0]) \(parts[1]) \(id == .max ? 1 : id + 1)"
-    }
+    /// This network namespace's ruleset generation (RulesetGeneration).
+    static func generation() -> String? { RulesetGeneration.current() }
 
     /// The other networks' records listed at `previous`, moved on to `next`:
     /// the one commit between changed another table only. Best effort (a
@@ -175,10 +161,9 @@ public struct NetworkRuleset: Equatable, Sendable {
         }
         // The listing's generation, when no change came between (one did:
         // none, and the next observe lists the table).
-        let before = NetworkRuleset.generation()
-        let chains = NetworkRuleset.chainHashes(try nft.run("list table \(NetworkRuleset.family) \(table)"))
-        let after = NetworkRuleset.generation()
-        let record = Record(table: table, fingerprint: fingerprint, chains: chains, fields: fields, generation: before == after ? before : nil)
+        let (listing, listed) = try RulesetGeneration.listed { try nft.run("list table \(NetworkRuleset.family) \(table)") }
+        let record = Record(
+            table: table, fingerprint: fingerprint, chains: NetworkRuleset.chainHashes(listing), fields: fields, generation: listed)
         let path = NetworkRuleset.recordPath(state, network: network)
         try FileManager.default.createDirectory(
             atPath: String(path[..<(path.lastIndex(of: "/") ?? path.endIndex)]), withIntermediateDirectories: true)
@@ -187,8 +172,8 @@ public struct NetworkRuleset: Equatable, Sendable {
         // networks' tables listed then are as listed (it changed this one
         // only), and are not listed again for it (the example's two
         // networks, applied one after the other).
-        if let previous, let before, before == after, NetworkRuleset.following(previous) == before {
-            NetworkRuleset.carryOver(state: state, from: previous, to: before, except: network)
+        if let previous, let listed, RulesetGeneration.following(previous) == listed {
+            NetworkRuleset.carryOver(state: state, from: previous, to: listed, except: network)
         }
     }
 

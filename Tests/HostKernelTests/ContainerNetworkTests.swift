@@ -187,6 +187,21 @@ struct ContainerNetworkTests {
         #expect(try get(8081))
         #expect(try Spawn.run(["/usr/bin/timeout", "3", "/bin/busybox", "ping", "-c", "1", "-W", "2", "10.78.0.10"]).exitedCleanly)
         #expect(host.runtime.state.load("fw1")?.pid == pid)
+
+        // Observed without a listing while nothing in its namespace's ruleset
+        // changed (the fingerprint given back is the one recorded, even a
+        // wrong one); a chain flushed behind berth's back is listed and seen.
+        let record = try #require(host.runtime.state.load("fw1"))
+        let fingerprint = try #require(record.firewallFingerprint)
+        let generation = try #require(record.firewallGeneration)
+        let initPID = try #require(pid)
+        #expect(try ContainerFirewall.observe(pid: initPID) == fingerprint)
+        #expect(try ContainerFirewall.observe(pid: initPID, recorded: ("not listed", generation)) == "not listed")
+        let namespace = try Syscall.open("/proc/\(initPID)/ns/net", O_RDONLY)
+        defer { Syscall.close(namespace) }
+        try NFTables.run("flush chain inet berth input", inNetworkNamespace: namespace)
+        let flushed = try ContainerFirewall.observe(pid: initPID, recorded: (fingerprint, generation))
+        #expect(flushed != nil && flushed != fingerprint)
     }
 
     /// `ip -j` in the sandbox host, as a user checks it.

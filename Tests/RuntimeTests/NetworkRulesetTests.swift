@@ -97,9 +97,9 @@ import Testing
 /// The generation one commit later, as a record keeps it.
 struct RulesetGenerationTextTests {
     @Test func theNextGenerationIsOneOnAndSkipsZero() {
-        #expect(NetworkRuleset.following("b00t 7 41") == "b00t 7 42")
-        #expect(NetworkRuleset.following("b00t 7 \(UInt32.max)") == "b00t 7 1")
-        #expect(NetworkRuleset.following("b00t 7") == nil)
-        #expect(NetworkRuleset.following("b00t 7 x") == nil)
+        #expect(RulesetGeneration.following("b00t 7 41") == "b00t 7 42")
+        #expect(RulesetGeneration.following("b00t 7 \(UInt32.max)") == "b00t 7 1")
+        #expect(RulesetGeneration.following("b00t 7") == nil)
+        #expect(RulesetGeneration.following("b00t 7 x") == nil)
     }
 }
