@@ -51,7 +51,7 @@ public enum ContainerFirewall {
         let (listing, generation) = try RulesetGeneration.listed(networkNamespaceFD: namespaceFD) {
             try NFTables.run("list table \(table)", inNetworkNamespace: namespaceFD)
         }
-        return (FNV1a.hex64(listing), generation)
+        return (FNV1a.hex64(listing), generation?.description)
     }
 
     /// The fingerprint of the table as the kernel lists it now, nil when
@@ -62,7 +62,9 @@ public enum ContainerFirewall {
     public static func observe(pid: pid_t, recorded: (fingerprint: String?, generation: String?)? = nil) throws -> String? {
         let namespaceFD = try Syscall.open("/proc/\(pid)/ns/net", O_RDONLY)
         defer { Syscall.close(namespaceFD) }
-        if let recorded, let generation = recorded.generation, generation == RulesetGeneration.current(networkNamespaceFD: namespaceFD) {
+        if let recorded, let generation = RulesetGeneration(recorded.generation),
+            generation == RulesetGeneration.current(networkNamespaceFD: namespaceFD)
+        {
             return recorded.fingerprint
         }
         guard let listing = try? NFTables.run("list table \(table)", inNetworkNamespace: namespaceFD) else { return nil }

@@ -103,7 +103,7 @@ public struct NetworkRuleset: Equatable, Sendable {
     /// back (hashed), and the plan rows' values.
     ///
     /// `generation`: where the kernel's ruleset stood when those chains were
-    /// listed (`NetworkRuleset.generation`); while it stands there, nothing
+    /// listed (RulesetGeneration's text); while it stands there, nothing
     /// changed any table, so the chains are as listed and are not listed
     /// again. Nil (records of older versions, or the kernel did not say):
     /// listed every time.
@@ -115,20 +115,17 @@ public struct NetworkRuleset: Equatable, Sendable {
         var generation: String?
     }
 
-    /// This network namespace's ruleset generation (RulesetGeneration).
-    static func generation() -> String? { RulesetGeneration.current() }
-
     /// The other networks' records listed at `previous`, moved on to `next`:
     /// the one commit between changed another table only. Best effort (a
     /// record left behind is listed at the next observe).
-    static func carryOver(state: StateStore, from previous: String, to next: String, except network: String) {
+    static func carryOver(state: StateStore, from previous: RulesetGeneration, to next: RulesetGeneration, except network: String) {
         let directory = state.paths.stateDirectory.string + "/rulesets"
         for name in Syscall.entryNames(in: directory) where name != network && !name.hasPrefix(".") && !Syscall.isTemporaryName(name) {
             let path = directory + "/" + name
             guard let bytes = try? Syscall.readFile(path, limit: 1 << 16),
-                var record = try? JSONDecoder().decode(Record.self, from: Data(bytes)), record.generation == previous
+                var record = try? JSONDecoder().decode(Record.self, from: Data(bytes)), RulesetGeneration(record.generation) == previous
             else { continue }
-            record.generation = next
+            record.generation = next.description
             if let encoded = try? RecordJSON.encode(record) { try? Syscall.writeAtomically(encoded, to: path) }
         }
     }
@@ -153,7 +150,7 @@ public struct NetworkRuleset: Equatable, Sendable {
     public func apply(state: StateStore) throws {
         let nft = try NFTables()
         // Where the ruleset stood before this transaction.
-        let previous = NetworkRuleset.generation()
+        let previous = RulesetGeneration.current()
         try nft.run(text)
         Failpoint.natApplied.hit()
         if let forwardingBridge {
@@ -163,7 +160,8 @@ public struct NetworkRuleset: Equatable, Sendable {
         // none, and the next observe lists the table).
         let (listing, listed) = try RulesetGeneration.listed { try nft.run("list table \(NetworkRuleset.family) \(table)") }
         let record = Record(
-            table: table, fingerprint: fingerprint, chains: NetworkRuleset.chainHashes(listing), fields: fields, generation: listed)
+            table: table, fingerprint: fingerprint, chains: NetworkRuleset.chainHashes(listing), fields: fields,
+            generation: listed?.description)
         let path = NetworkRuleset.recordPath(state, network: network)
         try FileManager.default.createDirectory(
             atPath: String(path[..<(path.lastIndex(of: "/") ?? path.endIndex)]), withIntermediateDirectories: true)
@@ -172,7 +170,7 @@ public struct NetworkRuleset: Equatable, Sendable {
         // networks' tables listed then are as listed (it changed this one
         // only), and are not listed again for it (the example's two
         // networks, applied one after the other).
-        if let previous, let listed, RulesetGeneration.following(previous) == listed {
+        if let previous, let listed, previous.next == listed {
             NetworkRuleset.carryOver(state: state, from: previous, to: listed, except: network)
         }
     }
@@ -212,7 +210,7 @@ public struct NetworkRuleset: Equatable, Sendable {
         // No change to any table since the chains were listed: they are as
         // recorded (no libnftables, no listing: about 1 ms of each plan,
         // apply, drift and agent pass with a network).
-        if let listed = record.generation, listed == NetworkRuleset.generation() { return [] }
+        if let listed = RulesetGeneration(record.generation), listed == RulesetGeneration.current() { return [] }
         let listing: String?
         do {
             listing = try nft().run("list table \(NetworkRuleset.family) \(table)")

@@ -1,34 +1,48 @@
 import Kernel
 import Netlink
 
-/// Where a network namespace's nftables ruleset stands, as a record keeps
-/// it beside the listing of a table it made ("BOOT-ID NAMESPACE-COOKIE
-/// GENERATION"): the kernel moves the generation on with every committed
-/// change to any table of the namespace, counts it from boot, and gives a
-/// namespace's cookie to no other until it reboots. The same text later
-/// means no table changed since: the listing still stands, and is not made
-/// again (libnftables stays unloaded).
-enum RulesetGeneration {
+/// Where a network namespace's nftables ruleset stands: the kernel moves
+/// the generation on by one with every committed change to any table of the
+/// namespace (past 0), counts it from boot, and gives a namespace's cookie
+/// to no other until it reboots. A record keeps it beside the listing of a
+/// table berth made (as its text, "BOOT-ID NAMESPACE-COOKIE GENERATION");
+/// the same generation later means no table changed since: the listing
+/// still stands, and is not made again (libnftables stays unloaded).
+struct RulesetGeneration: Equatable, Sendable, CustomStringConvertible {
+    var boot: String
+    var namespaceCookie: UInt64
+    var id: UInt32
+
+    var description: String { "\(boot) \(namespaceCookie) \(id)" }
+
+    /// A generation from a record's text; nil when it is none.
+    init?(_ text: String?) {
+        let parts = text?.split(separator: " ") ?? []
+        guard parts.count == 3, let cookie = UInt64(parts[1]), let id = UInt32(parts[2]) else { return nil }
+        self.init(boot: String(parts[0]), namespaceCookie: cookie, id: id)
+    }
+
+    init(boot: String, namespaceCookie: UInt64, id: UInt32) {
+        self.boot = boot
+        self.namespaceCookie = namespaceCookie
+        self.id = id
+    }
+
+    /// The generation one commit later.
+    var next: RulesetGeneration { RulesetGeneration(boot: boot, namespaceCookie: namespaceCookie, id: id == .max ? 1 : id + 1) }
+
     /// The current generation of this network namespace, or of the one
     /// `networkNamespaceFD` opens; nil when the kernel does not tell.
-    static func current(networkNamespaceFD: Int32? = nil) -> String? {
+    static func current(networkNamespaceFD: Int32? = nil) -> RulesetGeneration? {
         guard let boot = HostIdentity.bootID, let current = NFTablesNetlink.generation(networkNamespaceFD: networkNamespaceFD) else {
             return nil
         }
-        return "\(boot) \(current.namespaceCookie) \(current.id)"
-    }
-
-    /// The generation one commit after `previous` (the kernel moves it on
-    /// by one per commit, past 0), or nil when `previous` is no generation.
-    static func following(_ previous: String) -> String? {
-        let parts = previous.split(separator: " ")
-        guard parts.count == 3, let id = UInt32(parts[2]) else { return nil }
-        return "\(parts[0]) \(parts[1]) \(id == .max ? 1 : id + 1)"
+        return RulesetGeneration(boot: boot, namespaceCookie: current.namespaceCookie, id: current.id)
     }
 
     /// What a listing made between two reads of the generation was made at:
     /// `body`'s result, and the generation when no commit came between.
-    static func listed<Listing>(networkNamespaceFD: Int32? = nil, _ body: () throws -> Listing) rethrows -> (Listing, String?) {
+    static func listed<Listing>(networkNamespaceFD: Int32? = nil, _ body: () throws -> Listing) rethrows -> (Listing, RulesetGeneration?) {
         let before = current(networkNamespaceFD: networkNamespaceFD)
         let listing = try body()
         let after = current(networkNamespaceFD: networkNamespaceFD)

@@ -94,12 +94,19 @@ import Testing
     }
 }
 
-/// The generation one commit later, as a record keeps it.
+/// A ruleset generation as a record keeps it, and the one a commit later.
 struct RulesetGenerationTextTests {
+    @Test func readBackFromItsTextAndNothingElse() {
+        let generation = RulesetGeneration(boot: "b00t", namespaceCookie: 7, id: 41)
+        #expect(generation.description == "b00t 7 41")
+        #expect(RulesetGeneration(generation.description) == generation)
+        for text in [nil, "", "b00t 7", "b00t 7 x", "b00t -1 4", "b00t 7 41 2"] as [String?] {
+            #expect(RulesetGeneration(text) == nil, "\(String(describing: text))")
+        }
+    }
+
     @Test func theNextGenerationIsOneOnAndSkipsZero() {
-        #expect(RulesetGeneration.following("b00t 7 41") == "b00t 7 42")
-        #expect(RulesetGeneration.following("b00t 7 \(UInt32.max)") == "b00t 7 1")
-        #expect(RulesetGeneration.following("b00t 7") == nil)
-        #expect(RulesetGeneration.following("b00t 7 x") == nil)
+        #expect(RulesetGeneration(boot: "b00t", namespaceCookie: 7, id: 41).next.description == "b00t 7 42")
+        #expect(RulesetGeneration(boot: "b00t", namespaceCookie: 7, id: .max).next.description == "b00t 7 1")
     }
 }
