@@ -24,8 +24,12 @@ import Testing
             #expect(try Syscall.readFile(path).isEmpty)
         }
         try holdAndTryAgain()
-        // Released with its descriptor: the next taker gets it.
-        _ = try RunLock(path: path)
+        // Released with its descriptor: the next taker gets it. A process
+        // another test forks meanwhile holds a copy of the descriptor until
+        // it execs or exits (flock belongs to the open file, and O_CLOEXEC
+        // acts only at exec): the lock is free once that copy is gone, so
+        // the next taker may wait for it (CI: a second taker failed at once).
+        _ = try RunLock(path: path, waitMilliseconds: 10_000)
     }
 
     @Test func theHolderIsTheWriteFlockOfThatDeviceAndInode() {
