@@ -20,16 +20,13 @@ public enum HostIdentity {
         return String(decoding: bytes, as: UTF8.self)
     }
 
-    /// The running kernel's release (/proc/sys/kernel/osrelease, as
-    /// `uname -r` prints it), or "unknown" when it cannot be read.
     /// This boot's random ID (/proc/sys/kernel/random/boot_id), or nil;
     /// read once.
-    public static let bootID: String? = {
-        guard let text = try? Syscall.readFile("/proc/sys/kernel/random/boot_id", limit: 64) else { return nil }
-        let id = String(decoding: text, as: UTF8.self).filter { $0 != "\n" }
-        return id.isEmpty ? nil : id
-    }()
+    public static let bootID: String? = (try? Syscall.readFile("/proc/sys/kernel/random/boot_id", limit: 64))
+        .flatMap { String(decoding: $0, as: UTF8.self).split(whereSeparator: \.isWhitespace).first.map(String.init) }
 
+    /// The running kernel's release (/proc/sys/kernel/osrelease, as
+    /// `uname -r` prints it), or "unknown" when it cannot be read.
     public static func kernelRelease() -> String {
         guard let bytes = try? Syscall.readFile("/proc/sys/kernel/osrelease", limit: 256) else { return "unknown" }
         let blank: (Character) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\r" }

@@ -124,6 +124,13 @@ extension ContainerRecord {
     }
 
     /// What `berth exec` needs of how the init was launched.
+    /// The firewall table ContainerFirewall.apply left: its fingerprint and
+    /// the generation it was listed at (none: no table).
+    mutating func keepFirewall(_ applied: (fingerprint: String, generation: String?)?) {
+        firewallFingerprint = applied?.fingerprint
+        firewallGeneration = applied?.generation
+    }
+
     mutating func keep(_ launch: ContainerLaunch) {
         capabilities = launch.capabilities.mask
         noNewPrivileges = launch.noNewPrivileges

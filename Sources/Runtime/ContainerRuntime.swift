@@ -268,8 +268,7 @@ public struct ContainerRuntime: Sendable {
             record.pid = pid
             if !initRecorded { record.startTime = ProcessStat.read(pid)?.startTime }
             if let firewall {
-                record.firewallFingerprint = firewall.fingerprint
-                record.firewallGeneration = firewall.generation
+                record.keepFirewall(firewall)
                 try state.save(record)
             } else if !initRecorded {
                 try state.saveInit(record)  // container.json is as written above
@@ -468,9 +467,7 @@ public struct ContainerRuntime: Sendable {
     public func updateFirewall(_ name: String, _ firewall: ContainerConfig.Firewall?) throws {
         let (found, pid) = try runningRecord(name)
         var record = found
-        let applied = try ContainerFirewall.apply(firewall, pid: pid)
-        record.firewallFingerprint = applied?.fingerprint
-        record.firewallGeneration = applied?.generation
+        record.keepFirewall(try ContainerFirewall.apply(firewall, pid: pid))
         record.spec?.firewall = firewall
         try state.save(record)
         logger.info("firewall updated live", metadata: ["container": "\(name)"])
@@ -546,11 +543,7 @@ public struct ContainerRuntime: Sendable {
         record.networks = ContainerRuntime.attached(spec, of: networks)
         record.keep(launch)
         // Its firewall table is replaced (live) so that berth knows what the kernel holds.
-        if spec.firewall != nil {
-            let applied = try ContainerFirewall.apply(spec.firewall, pid: pid)
-            record.firewallFingerprint = applied?.fingerprint
-            record.firewallGeneration = applied?.generation
-        }
+        if spec.firewall != nil { record.keepFirewall(try ContainerFirewall.apply(spec.firewall, pid: pid)) }
         try state.save(record)
         logger.info("adopted", metadata: ["container": "\(name)", "pid": "\(pid)"])
         registerMachine(record)

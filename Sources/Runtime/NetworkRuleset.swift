@@ -119,12 +119,10 @@ public struct NetworkRuleset: Equatable, Sendable {
     /// the one commit between changed another table only. Best effort (a
     /// record left behind is listed at the next observe).
     static func carryOver(state: StateStore, from previous: RulesetGeneration, to next: RulesetGeneration, except network: String) {
-        let directory = state.paths.stateDirectory.string + "/rulesets"
-        for name in Syscall.entryNames(in: directory) where name != network && !name.hasPrefix(".") && !Syscall.isTemporaryName(name) {
-            let path = directory + "/" + name
-            guard let bytes = try? Syscall.readFile(path, limit: 1 << 16),
-                var record = try? JSONDecoder().decode(Record.self, from: Data(bytes)), RulesetGeneration(record.generation) == previous
-            else { continue }
+        for name in Syscall.entryNames(in: recordPath(state, network: ""))
+        where name != network && !name.hasPrefix(".") && !Syscall.isTemporaryName(name) {
+            let path = recordPath(state, network: name)
+            guard var record = NetworkRuleset.record(at: path), RulesetGeneration(record.generation) == previous else { continue }
             record.generation = next.description
             if let encoded = try? RecordJSON.encode(record) { try? Syscall.writeAtomically(encoded, to: path) }
         }
@@ -143,6 +141,11 @@ public struct NetworkRuleset: Equatable, Sendable {
 
     static func recordPath(_ state: StateStore, network: String) -> String {
         state.paths.stateDirectory.string + "/rulesets/" + network
+    }
+
+    /// The record at `path`; nil when there is none or it is unreadable.
+    static func record(at path: String) -> Record? {
+        (try? Syscall.readFile(path, limit: 1 << 16)).flatMap { try? JSONDecoder().decode(Record.self, from: Data($0)) }
     }
 
     /// Applies the table (one transaction) and the bridge's forwarding
@@ -193,9 +196,7 @@ public struct NetworkRuleset: Equatable, Sendable {
     /// `nft`: the context for a listing, shared by the networks of one
     /// pass (and made only when a table is listed).
     public func differences(state: StateStore, nft: () throws -> NFTables = { try NFTables() }) -> [Difference] {
-        let record = (try? Syscall.readFile(NetworkRuleset.recordPath(state, network: network), limit: 1 << 16))
-            .flatMap { try? JSONDecoder().decode(Record.self, from: Data($0)) }
-        guard let record, record.table == table else {
+        guard let record = NetworkRuleset.record(at: NetworkRuleset.recordPath(state, network: network)), record.table == table else {
             return [Difference(field: "table", desired: "\(table) (\(NetworkRuleset.family))", observed: nil, drift: false)]
         }
         guard record.fingerprint == fingerprint else {

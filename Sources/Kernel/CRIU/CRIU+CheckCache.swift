@@ -32,11 +32,9 @@ extension CRIU {
     /// a version request (the record written after). Throws "criu check
     /// failed: ..." as `check()` does.
     public func checkedVersion(cache: String) throws -> String {
-        let bootID = (try? Syscall.readFile("/proc/sys/kernel/random/boot_id", limit: 64))
-            .flatMap { String(decoding: $0, as: UTF8.self).split(whereSeparator: \.isWhitespace).first.map(String.init) }
         let key = CRIUSession.program.flatMap { program in
             Syscall.version(program).flatMap { binary in
-                bootID.map { CRIU.checkKey(bootID: $0, program: program, binary: binary) }
+                HostIdentity.bootID.map { CRIU.checkKey(bootID: $0, program: program, binary: binary) }
             }
         }
         if let key, let bytes = try? Syscall.readFile(cache, limit: 4096),
