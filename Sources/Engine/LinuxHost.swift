@@ -363,10 +363,12 @@ public struct LinuxHost: HostRuntime {
             kernel.diskInodes = disk?.inodes
             kernel.diskUserQuota = disk?.userQuota
             let spec = manifest?.spec.resources ?? record.spec?.resources
-            // Its connection limit is read (one nft listing in its namespace)
-            // only when the manifest or the record has one.
+            // Its connection limit is read only when the manifest or the
+            // record has one: one nft listing in its namespace, unless its
+            // ruleset still stands where berth set the limit.
             if spec?.numtcpsock != nil || record.spec?.resources.numtcpsock != nil {
-                kernel.numtcpsock = record.pid.flatMap { try? ConnectionLimit.observe(pid: $0)?.limit }
+                let recorded = (limit: record.spec?.resources.numtcpsock, generation: record.connectionLimitGeneration)
+                kernel.numtcpsock = record.pid.flatMap { try? ConnectionLimit.limit(pid: $0, recorded: recorded) }
             }
             kernel.numpty = mounts.flatMap { ContainerLaunch.pseudoTerminalLimit($0) }
             var openFilesLimitLive = true

@@ -38,10 +38,29 @@ public enum ConnectionLimit {
     static let jumpRule = "ct state new meta l4proto tcp jump \(countChain)"
 
     /// Sets the limit inside the network namespace of `pid`; nil removes it.
-    public static func apply(_ limit: Int?, pid: pid_t) throws {
+    /// Returns where the namespace's ruleset stood before and after: when
+    /// this commit was the only change between, the table is exactly the
+    /// one written (the commit replaces it whole), known at `after`.
+    @discardableResult
+    static func apply(_ limit: Int?, pid: pid_t) throws -> RulesetStep {
         let namespaceFD = try Syscall.open("/proc/\(pid)/ns/net", O_RDONLY)
         defer { Syscall.close(namespaceFD) }
-        try NFTables.run(limit.map(ruleset) ?? "add table \(table)\ndelete table \(table)\n", inNetworkNamespace: namespaceFD)
+        return try RulesetStep.committing(networkNamespaceFD: namespaceFD) {
+            try NFTables.run(limit.map(ruleset) ?? "add table \(table)\ndelete table \(table)\n", inNetworkNamespace: namespaceFD)
+        }
+    }
+
+    /// The limit the kernel holds (nil: no table), for plan and drift.
+    /// `recorded`: the limit berth set and the generation it is known at
+    /// (ContainerRecord.connectionLimitGeneration), given back without a
+    /// listing while the namespace's ruleset still stands there.
+    public static func limit(pid: pid_t, recorded: (limit: Int?, generation: String?)) throws -> Int? {
+        if let generation = RulesetGeneration(recorded.generation) {
+            let namespaceFD = try Syscall.open("/proc/\(pid)/ns/net", O_RDONLY)
+            defer { Syscall.close(namespaceFD) }
+            if generation == RulesetGeneration.current(networkNamespaceFD: namespaceFD) { return recorded.limit }
+        }
+        return try observe(pid: pid)?.limit
     }
 
     /// The limit the kernel holds and how many connections it refused; nil without the table.

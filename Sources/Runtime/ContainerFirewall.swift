@@ -36,22 +36,32 @@ public enum ContainerFirewall {
             + rules.map { "    \($0)\n" }.joined() + "  }\n}\n"
     }
 
+    /// What ContainerFirewall.apply left in the namespace.
+    struct Applied: Equatable, Sendable {
+        /// The fingerprint of the table as the kernel listed it right after
+        /// the commit; nil: no table.
+        var fingerprint: String?
+        /// Where the ruleset stood before the commit, and when the listing
+        /// was made (nil when a change came between its two reads; without
+        /// a table, right after the commit).
+        var step: RulesetStep
+    }
+
     /// Applies `firewall` inside the network namespace of `pid` (removing the
-    /// table when there is nothing to enforce); returns the fingerprint of
-    /// the table as the kernel now lists it (nil: no table).
-    /// With it, the generation of the namespace's ruleset that listing was
-    /// made at (RulesetGeneration; nil when a change came between).
-    @discardableResult
-    public static func apply(_ firewall: ContainerConfig.Firewall?, pid: pid_t) throws -> (fingerprint: String, generation: String?)? {
+    /// table when there is nothing to enforce) and lists the table it made.
+    static func apply(_ firewall: ContainerConfig.Firewall?, pid: pid_t) throws -> Applied {
         let text = ruleset(firewall) ?? "add table \(table)\ndelete table \(table)\n"
         let namespaceFD = try Syscall.open("/proc/\(pid)/ns/net", O_RDONLY)
         defer { Syscall.close(namespaceFD) }
+        let before = RulesetGeneration.current(networkNamespaceFD: namespaceFD)
         try NFTables.run(text, inNetworkNamespace: namespaceFD)
-        guard ruleset(firewall) != nil else { return nil }
-        let (listing, generation) = try RulesetGeneration.listed(networkNamespaceFD: namespaceFD) {
+        guard ruleset(firewall) != nil else {
+            return Applied(fingerprint: nil, step: RulesetStep(before: before, after: RulesetGeneration.current(networkNamespaceFD: namespaceFD)))
+        }
+        let (listing, listed) = try RulesetGeneration.listed(networkNamespaceFD: namespaceFD) {
             try NFTables.run("list table \(table)", inNetworkNamespace: namespaceFD)
         }
-        return (FNV1a.hex64(listing), generation?.description)
+        return Applied(fingerprint: FNV1a.hex64(listing), step: RulesetStep(before: before, after: listed))
     }
 
     /// The fingerprint of the table as the kernel lists it now, nil when

@@ -54,6 +54,10 @@ public struct ContainerRecord: Codable, Equatable, Sendable {
     /// Where its namespace's nftables ruleset stood when that listing was
     /// made (RulesetGeneration); nil: listed at every observe.
     public var firewallGeneration: String?
+    /// Where its namespace's ruleset stood when berth last knew its
+    /// connection limit table to be exactly `spec.resources.numtcpsock`'s
+    /// (none: no table); nil: listed at every observe.
+    public var connectionLimitGeneration: String?
     /// The spec it was started from, so `berth start` can start it again.
     public var spec: ContainerConfig?
     /// The networks it was attached to, for `berth start`.
@@ -123,14 +127,26 @@ extension ContainerRecord {
         return copy
     }
 
-    /// What `berth exec` needs of how the init was launched.
     /// The firewall table ContainerFirewall.apply left: its fingerprint and
-    /// the generation it was listed at (none: no table).
-    mutating func keepFirewall(_ applied: (fingerprint: String, generation: String?)?) {
-        firewallFingerprint = applied?.fingerprint
-        firewallGeneration = applied?.generation
+    /// the generation it was listed at (none: no table). The connection
+    /// limit, known right before that commit, is known after it when it was
+    /// the namespace's only change.
+    mutating func keepFirewall(_ applied: ContainerFirewall.Applied) {
+        firewallFingerprint = applied.fingerprint
+        firewallGeneration = applied.fingerprint == nil ? nil : applied.step.after?.description
+        connectionLimitGeneration = applied.step.carried(connectionLimitGeneration)
     }
 
+    /// The connection limit ConnectionLimit.apply set (spec.resources.numtcpsock,
+    /// which the caller records with it): known at the generation after its
+    /// commit when that was the namespace's only change. The firewall, known
+    /// right before, is then known after it too.
+    mutating func keepConnectionLimit(_ step: RulesetStep) {
+        connectionLimitGeneration = step.isSole ? step.after?.description : nil
+        firewallGeneration = step.carried(firewallGeneration)
+    }
+
+    /// What `berth exec` needs of how the init was launched.
     mutating func keep(_ launch: ContainerLaunch) {
         capabilities = launch.capabilities.mask
         noNewPrivileges = launch.noNewPrivileges

@@ -244,7 +244,8 @@ public struct ContainerRuntime: Sendable {
             if entry?.isNeededAtClone == true { try prepare(pid: nil) }
             let byName = Dictionary(networks.map { ($0.metadata.name, $0) }, uniquingKeysWith: { first, _ in first })
             let attacher = NetworkAttacher(logger: logger, state: state)
-            var firewall: (fingerprint: String, generation: String?)?
+            var firewall: ContainerFirewall.Applied?
+            var connectionLimit: RulesetStep?
             launch.netlinkFromChild = !container.spec.networks.isEmpty
             let pid = try launch.start { pid, netlink in
                 PhaseTimes.mark("create: clone")
@@ -256,8 +257,9 @@ public struct ContainerRuntime: Sendable {
                 PhaseTimes.mark("create: network")
                 Failpoint.networkAttached.hit()
                 // The connection limit's commit first: the firewall's
-                // listing is then the namespace's last (RulesetGeneration).
-                if let limit = spec.resources.numtcpsock { try ConnectionLimit.apply(limit, pid: pid) }
+                // listing is then the namespace's last, and both tables are
+                // known at its generation (RulesetStep).
+                if let limit = spec.resources.numtcpsock { connectionLimit = try ConnectionLimit.apply(limit, pid: pid) }
                 if spec.firewall != nil { firewall = try ContainerFirewall.apply(spec.firewall, pid: pid) }
                 Failpoint.firewallApplied.hit()
             }
@@ -267,8 +269,9 @@ public struct ContainerRuntime: Sendable {
             let initRecorded = foreground && record.pid == pid
             record.pid = pid
             if !initRecorded { record.startTime = ProcessStat.read(pid)?.startTime }
-            if let firewall {
-                record.keepFirewall(firewall)
+            if let connectionLimit { record.keepConnectionLimit(connectionLimit) }
+            if let firewall { record.keepFirewall(firewall) }
+            if firewall != nil || connectionLimit != nil {
                 try state.save(record)
             } else if !initRecorded {
                 try state.saveInit(record)  // container.json is as written above
@@ -432,7 +435,7 @@ public struct ContainerRuntime: Sendable {
         // numtcpsock: a connection limit in its network namespace (none: the table goes).
         // numpty: the max= of its devpts instance (none: the kernel's ceiling).
         if isRunning(record), let pid = record.pid {
-            try ConnectionLimit.apply(resources.numtcpsock, pid: pid)
+            record.keepConnectionLimit(try ConnectionLimit.apply(resources.numtcpsock, pid: pid))
             try PseudoTerminalLimit.apply(resources.numpty, pid: pid)
             try OpenFilesLimit.apply(resources.numfile, pid: pid)
         }
@@ -447,6 +450,9 @@ public struct ContainerRuntime: Sendable {
     /// policy, stop timeout, persistence; or anything while it is stopped).
     public func updateRecord(_ name: String, _ spec: ContainerConfig, labels: [String: String] = [:]) throws {
         guard var record = state.load(name) else { throw RuntimeError(description: "no container \(name)") }
+        // The connection limit is known as the recorded spec's: another
+        // one in the record is listed at the next observe.
+        if record.spec?.resources.numtcpsock != spec.resources.numtcpsock { record.connectionLimitGeneration = nil }
         record.spec = spec
         record.labels = labels.isEmpty ? nil : labels
         record.keepPrivateLayer = spec.persistent

@@ -58,6 +58,7 @@ enum RecordReader {
             case "ipv6": record.ipv6 = try optional(member, bool)
             case "firewallFingerprint": record.firewallFingerprint = try optional(member, string)
             case "firewallGeneration": record.firewallGeneration = try optional(member, string)
+            case "connectionLimitGeneration": record.connectionLimitGeneration = try optional(member, string)
             case "spec": record.spec = try optional(member, config)
             case "networks":
                 // Read by a teardown, not by a plan's observe (which omits

@@ -312,6 +312,7 @@ extension RecordJSON {
         flag("ipv6", record.ipv6)
         string("firewallFingerprint", record.firewallFingerprint)
         string("firewallGeneration", record.firewallGeneration)
+        string("connectionLimitGeneration", record.connectionLimitGeneration)
         if let spec = record.spec { try write(spec, into: root.member("spec"), codingPath: [MemberKey(stringValue: "spec")]) }
         try encoded("networks", record.networks)
         if let owner = record.foregroundOwner {

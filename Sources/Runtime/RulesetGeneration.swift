@@ -49,3 +49,34 @@ struct RulesetGeneration: Equatable, Sendable, CustomStringConvertible {
         return (listing, before == after ? before : nil)
     }
 }
+
+/// Where a namespace's ruleset stood before one of berth's commits there
+/// and after it (or after the listing that followed it). When it moved on
+/// by exactly one, the commit was the only change between: every other
+/// table of the namespace is as it was at `before`.
+struct RulesetStep: Equatable, Sendable {
+    var before: RulesetGeneration?
+    var after: RulesetGeneration?
+
+    /// No other commit came between the two reads.
+    var isSole: Bool {
+        guard let before, let after else { return false }
+        return before.next == after
+    }
+
+    /// Where another of berth's tables in the namespace, known as berth
+    /// made it at `recorded`, is known after this step: at `after` when it
+    /// was known right before it; otherwise as recorded (listed at the
+    /// next observe).
+    func carried(_ recorded: String?) -> String? {
+        guard isSole, let before, RulesetGeneration(recorded) == before else { return recorded }
+        return after?.description
+    }
+
+    /// `body` (a commit) between two reads of the generation.
+    static func committing(networkNamespaceFD: Int32, _ body: () throws -> Void) rethrows -> RulesetStep {
+        let before = RulesetGeneration.current(networkNamespaceFD: networkNamespaceFD)
+        try body()
+        return RulesetStep(before: before, after: RulesetGeneration.current(networkNamespaceFD: networkNamespaceFD))
+    }
+}

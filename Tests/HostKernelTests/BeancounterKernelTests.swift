@@ -162,6 +162,58 @@ struct BeancounterKernelTests {
 }
 
 extension BeancounterKernelTests {
+    /// A container with both of berth's tables in its namespace (its
+    /// connection limit and its firewall): each commit of berth's that is
+    /// the namespace's only change leaves both known at the generation after
+    /// it (RulesetStep), so that plan and drift list neither; a change
+    /// behind berth's back moves the generation on, and both are listed.
+    @Test func theConnectionLimitAndTheFirewallAreKnownWithoutAListingUntilTheirNamespaceChanges() throws {
+        let host = try TestHost()
+        defer { #expect(host.tearDown() == []) }
+        var resources = ResourcesSpec()
+        resources.numtcpsock = 20
+        let firewall = FirewallSpec(defaultPolicy: .accept, rules: [FirewallRule(action: .deny, protocol: .tcp, port: 9)])
+        let started = try host.runtime.start(
+            host.container("both", command: ["sleep", "300"]) {
+                $0.resources = resources
+                $0.firewall = firewall
+            }, networks: [])
+        let pid = try #require(started.pid)
+        func record() throws -> ContainerRecord { try #require(host.runtime.state.load("both")) }
+        func known() throws -> (limit: String, firewall: String) {
+            let now = try record()
+            return (try #require(now.connectionLimitGeneration), try #require(now.firewallGeneration))
+        }
+        // Both known where the firewall's listing was made, the namespace's last commit.
+        var generations = try known()
+        #expect(generations.limit == generations.firewall)
+        // Given back as recorded (even a wrong value): nothing was listed.
+        #expect(try ConnectionLimit.limit(pid: pid, recorded: (99, generations.limit)) == 99)
+        #expect(try ContainerFirewall.observe(pid: pid, recorded: ("not listed", generations.firewall)) == "not listed")
+
+        // The limit changed live: both move on to its commit's generation.
+        resources.numtcpsock = 21
+        _ = try host.runtime.updateResources("both", resources)
+        let afterLimit = try known()
+        #expect(afterLimit.limit != generations.limit && afterLimit.limit == afterLimit.firewall)
+        #expect(try ConnectionLimit.observe(pid: pid)?.limit == 21)
+        #expect(try ConnectionLimit.limit(pid: pid, recorded: (99, afterLimit.limit)) == 99)
+        // The firewall changed live: both move on to its listing's generation.
+        try host.runtime.updateFirewall("both", ContainerConfig.Firewall(firewall))
+        generations = try known()
+        #expect(generations.limit != afterLimit.limit && generations.limit == generations.firewall)
+        let fingerprint = try #require(try record().firewallFingerprint)
+        #expect(try ContainerFirewall.observe(pid: pid, recorded: ("not listed", generations.firewall)) == "not listed")
+
+        // A rule edited behind berth's back: both listed, the limit's rule is
+        // gone (no limit berth knows), the firewall lists as before.
+        let namespace = try Syscall.open("/proc/\(pid)/ns/net", O_RDONLY)
+        defer { Syscall.close(namespace) }
+        try NFTables.run("flush chain inet berth_ubc count", inNetworkNamespace: namespace)
+        #expect(try ConnectionLimit.limit(pid: pid, recorded: (21, generations.limit)) == nil)
+        #expect(try ContainerFirewall.observe(pid: pid, recorded: ("not listed", generations.firewall)) == fingerprint)
+    }
+
     /// spec.resources.numpty: 4 is the max= of the container's devpts
     /// instance: four opens of its ptmx (through the init's root, as a
     /// process inside opens /dev/ptmx) give terminals, the fifth fails with

@@ -186,6 +186,49 @@ struct FieldContractTests {
         #expect(bench.pid() == pid)
     }
 
+    /// spec.resources.numtcpsock, whose limit is a table in the container's
+    /// network namespace (not a cgroup file): changed live and read back as
+    /// `nft list table` shows it; observed without a listing while nothing
+    /// there changed, yet a rule edited behind berth's back is drift, and
+    /// so is the table deleted.
+    @Test func numtcpsockChangesLiveAndATableEditedBehindBerthsBackIsDrift() throws {
+        let bench = try Bench()
+        defer { #expect(bench.host.tearDown() == []) }
+        try bench.write("resources: {numtcpsock: 20}")
+        #expect(try bench.berth("apply").code == 0)
+        let pid = try #require(bench.pid())
+        let namespace = try Syscall.open("/proc/\(pid)/ns/net", O_RDONLY)
+        defer { Syscall.close(namespace) }
+        func counting() throws -> String {
+            try NFTables.run("list chain inet berth_ubc count", inNetworkNamespace: namespace)
+        }
+        #expect(try counting().contains("ct count over 20"))
+        #expect(try bench.berth("plan", ["--detailed-exitcode"]).code == 0)
+
+        try bench.write("resources: {numtcpsock: 30}")
+        let plan = try bench.berth("plan", ["--detailed-exitcode"])
+        #expect(
+            plan.code == 2 && plan.output.contains("update-live Container/fc1") && plan.output.contains("spec.resources.numtcpsock"), "\(plan.output)"
+        )
+        #expect(try bench.berth("apply").code == 0)
+        #expect(try counting().contains("ct count over 30"))
+        #expect(bench.pid() == pid, "changed live, not restarted")
+        #expect(try bench.berth("plan", ["--detailed-exitcode"]).output.contains("No changes"))
+        #expect(try bench.berth("drift", ["--detailed-exitcode"]).code == 0)
+
+        for edit in ["flush chain inet berth_ubc count", "delete table inet berth_ubc"] {
+            try NFTables.run(edit, inNetworkNamespace: namespace)
+            let drift = try bench.berth("drift", ["--detailed-exitcode", "--output", "json"])
+            #expect(
+                drift.code == 2 && drift.output.contains("spec.resources.numtcpsock") && drift.output.contains("\"origin\" : \"drift\""),
+                "\(edit): \(drift.output)")
+            #expect(try bench.berth("apply").code == 0)
+            #expect(try counting().contains("ct count over 30"))
+            #expect(try bench.berth("drift", ["--detailed-exitcode"]).code == 0, "\(edit)")
+        }
+        #expect(bench.pid() == pid)
+    }
+
     /// A limit the manifest leaves out is still the manifest's (none): one
     /// set by hand is drift, and apply takes it away again. Observe reads
     /// fewer files than it did (no stat first, no CFS period without a

@@ -110,3 +110,59 @@ struct RulesetGenerationTextTests {
         #expect(RulesetGeneration(boot: "b00t", namespaceCookie: 7, id: .max).next.description == "b00t 7 1")
     }
 }
+
+/// One of berth's commits in a container's namespace, and what it tells of
+/// the other table berth keeps there (RulesetStep, ContainerRecord).
+struct RulesetStepTests {
+    let at41 = RulesetGeneration(boot: "b00t", namespaceCookie: 7, id: 41)
+
+    @Test func aCommitIsTheOnlyChangeWhenTheGenerationMovedOnByOne() {
+        #expect(RulesetStep(before: at41, after: at41.next).isSole)
+        #expect(!RulesetStep(before: at41, after: at41.next.next).isSole)
+        #expect(!RulesetStep(before: at41, after: at41).isSole)
+        #expect(!RulesetStep(before: nil, after: at41).isSole)
+        #expect(!RulesetStep(before: at41, after: nil).isSole)
+        // Another namespace (a container started again) or another boot.
+        #expect(!RulesetStep(before: at41, after: RulesetGeneration(boot: "b00t", namespaceCookie: 8, id: 42)).isSole)
+        #expect(!RulesetStep(before: at41, after: RulesetGeneration(boot: "other", namespaceCookie: 7, id: 42)).isSole)
+    }
+
+    @Test func anotherTableIsCarriedOnOnlyWhenItWasKnownRightBefore() {
+        let sole = RulesetStep(before: at41, after: at41.next)
+        #expect(sole.carried(at41.description) == at41.next.description)
+        // Known at an older generation: something changed since, left as it was.
+        let older = RulesetGeneration(boot: "b00t", namespaceCookie: 7, id: 40).description
+        #expect(sole.carried(older) == older)
+        #expect(sole.carried(nil) == nil)
+        // Another commit came between: left as it was (listed at the next observe).
+        #expect(RulesetStep(before: at41, after: at41.next.next).carried(at41.description) == at41.description)
+    }
+
+    @Test func theRecordKeepsBothTablesAcrossEachOthersCommits() {
+        var record = ContainerRecord(
+            name: "c", pid: 1, startTime: 1, cgroup: "berth/c", scope: nil, rootfs: "/r", lower: "/l", upper: "/u", work: "/w",
+            keepPrivateLayer: false)
+        let at42 = at41.next
+        // At start: the connection limit's commit, then the firewall's.
+        record.keepConnectionLimit(RulesetStep(before: at41, after: at42))
+        #expect(record.connectionLimitGeneration == at42.description)
+        record.keepFirewall(ContainerFirewall.Applied(fingerprint: "f1", step: RulesetStep(before: at42, after: at42.next)))
+        #expect(record.firewallFingerprint == "f1" && record.firewallGeneration == at42.next.description)
+        #expect(record.connectionLimitGeneration == at42.next.description)
+        // A live change of the limit carries the firewall on.
+        record.keepConnectionLimit(RulesetStep(before: at42.next, after: at42.next.next))
+        #expect(record.connectionLimitGeneration == at42.next.next.description)
+        #expect(record.firewallGeneration == at42.next.next.description)
+        // Someone else's commit came between: the limit is not known, and the
+        // firewall stays where it was known (both listed at the next observe).
+        let known = record.firewallGeneration
+        record.keepConnectionLimit(RulesetStep(before: at42.next.next.next, after: at42.next.next.next.next))
+        #expect(record.connectionLimitGeneration == at42.next.next.next.next.description)
+        #expect(record.firewallGeneration == known)
+        record.keepConnectionLimit(RulesetStep(before: at41, after: at42.next))
+        #expect(record.connectionLimitGeneration == nil)
+        // The firewall removed: no fingerprint, no generation.
+        record.keepFirewall(ContainerFirewall.Applied(fingerprint: nil, step: RulesetStep(before: at42, after: at42.next)))
+        #expect(record.firewallFingerprint == nil && record.firewallGeneration == nil)
+    }
+}

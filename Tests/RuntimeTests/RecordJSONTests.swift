@@ -30,6 +30,7 @@ import Testing
         record.ipv6 = true
         record.firewallFingerprint = "table inet berth {\n\tchain input { }\n}"
         record.firewallGeneration = "5448d7ba-d3bd-4482-b669-4522437cf47e 835293 3"
+        record.connectionLimitGeneration = "5448d7ba-d3bd-4482-b669-4522437cf47e 835293 2"
         record.spec = container.spec
         record.networks = desired.networks
         record.foregroundOwner = [UInt64.max, 0]
