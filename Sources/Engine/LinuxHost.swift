@@ -23,6 +23,9 @@ public struct LinuxHost: HostRuntime {
     let hostEnds = HostEndsDelete()
     /// What observe reads without the manifests, read while they load.
     let ahead = ObservationAhead()
+    /// The network tables the last observe listed and found as recorded:
+    /// recorded at their listings' generation when the pass applies (prepare).
+    let confirmations = RulesetConfirmations()
 
     public init(runtime: ContainerRuntime, logger: Logger, parallelActions: Int = WorkerPool.defaultWidth) {
         self.runtime = runtime
@@ -84,7 +87,18 @@ public struct LinuxHost: HostRuntime {
         }
     }
 
-    public func prepare(_ plan: [Action]) { inventoriesAhead.start(plan, state: runtime.state) }
+    /// Before apply's first action (and in an agent's pass, even an empty
+    /// one): the tables observe listed and found as recorded are recorded
+    /// at their listings' generation. A commit of someone else's (another
+    /// program's table on the host) then costs one listing, not one at
+    /// every observe until berth next applies the table. Plan and drift
+    /// observe only.
+    public func prepare(_ plan: [Action]) {
+        for confirmation in confirmations.take() {
+            NetworkRuleset.confirm(confirmation, state: runtime.state)
+        }
+        inventoriesAhead.start(plan, state: runtime.state)
+    }
 
     /// A network's nftables table, with the networks it reaches and the
     /// containers its forwards name.
@@ -199,9 +213,12 @@ public struct LinuxHost: HostRuntime {
             listingContext = made
             return made
         }
+        var confirmed: [NetworkRuleset.Confirmation] = []
+        defer { confirmations.keep(confirmed) }
         for (network, reached, containers) in Planner.rulesetInputs(desired) {
-            observed.rulesets[network.metadata.name] = ruleset(network, reached: reached, containers: containers)
-                .differences(state: runtime.state, nft: nft)
+            let observation = ruleset(network, reached: reached, containers: containers).observe(state: runtime.state, nft: nft)
+            if let confirmation = observation.confirmation { confirmed.append(confirmation) }
+            observed.rulesets[network.metadata.name] = observation.differences
                 .map {
                     FieldChange(
                         $0.field, desired: .text($0.desired), observed: $0.observed.map { .text($0) } ?? .absent,
@@ -588,6 +605,23 @@ final class ObservationAhead: Sendable {
         return links.withLock { links in
             defer { links = nil }
             return links
+        }
+    }
+}
+
+/// The network tables an observe listed and found as recorded, kept for
+/// the apply that follows it (LinuxHost.prepare).
+final class RulesetConfirmations: Sendable {
+    private let pending = Mutex<[NetworkRuleset.Confirmation]>([])
+
+    /// What the last observe found (replacing what an earlier one did).
+    func keep(_ confirmations: [NetworkRuleset.Confirmation]) { pending.withLock { $0 = confirmations } }
+
+    /// What is kept, once.
+    func take() -> [NetworkRuleset.Confirmation] {
+        pending.withLock { pending in
+            defer { pending = [] }
+            return pending
         }
     }
 }

@@ -191,33 +191,72 @@ public struct NetworkRuleset: Equatable, Sendable {
         try Syscall.removeFile(state.paths.stateDirectory.string + "/nat.fingerprint", missingOK: true)
     }
 
+    /// A listing observe made and found as recorded, at a generation no
+    /// commit came into (between its two reads): recorded by `confirm`.
+    public struct Confirmation: Sendable {
+        let network: String
+        /// The record the listing was compared with.
+        let record: Record
+        let generation: RulesetGeneration
+    }
+
+    /// What observe found of this ruleset: where the host differs from it,
+    /// and, when the table was listed and found as recorded, the listing
+    /// to confirm.
+    public struct Observation {
+        public var differences: [Difference]
+        public var confirmation: Confirmation?
+    }
+
     /// Where the host differs from this ruleset: nothing when berth applied
     /// this very ruleset and the kernel lists each chain as it did then.
     /// `nft`: the context for a listing, shared by the networks of one
     /// pass (and made only when a table is listed).
     public func differences(state: StateStore, nft: () throws -> NFTables = { try NFTables() }) -> [Difference] {
+        observe(state: state, nft: nft).differences
+    }
+
+    /// `differences`, and the listing's confirmation when one was made and
+    /// found nothing.
+    public func observe(state: StateStore, nft: () throws -> NFTables = { try NFTables() }) -> Observation {
         guard let record = NetworkRuleset.record(at: NetworkRuleset.recordPath(state, network: network)), record.table == table else {
-            return [Difference(field: "table", desired: "\(table) (\(NetworkRuleset.family))", observed: nil, drift: false)]
+            return Observation(differences: [Difference(field: "table", desired: "\(table) (\(NetworkRuleset.family))", observed: nil, drift: false)])
         }
         guard record.fingerprint == fingerprint else {
             // The manifests changed it: the fields that differ, or the rules as a whole.
             let changed = NetworkRuleset.chains.map(\.field).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
                 .filter { fields[$0] != record.fields[$0] }
                 .map { Difference(field: $0, desired: fields[$0] ?? "none", observed: record.fields[$0] ?? "none", drift: false) }
-            return changed.isEmpty
-                ? [Difference(field: "table", desired: "\(table) as the manifests want", observed: "as applied before", drift: false)]
-                : changed
+            return Observation(
+                differences: changed.isEmpty
+                    ? [Difference(field: "table", desired: "\(table) as the manifests want", observed: "as applied before", drift: false)]
+                    : changed)
         }
         // No change to any table since the chains were listed: they are as
         // recorded (no libnftables, no listing: about 1 ms of each plan,
         // apply, drift and agent pass with a network).
-        if let listed = RulesetGeneration(record.generation), listed == RulesetGeneration.current() { return [] }
-        let listing: String?
-        do {
-            listing = try nft().run("list table \(NetworkRuleset.family) \(table)")
-        } catch {
-            listing = nil
-        }
+        if let listed = RulesetGeneration(record.generation), listed == RulesetGeneration.current() { return Observation(differences: []) }
+        let (listing, listed) = RulesetGeneration.listed { try? nft().run("list table \(NetworkRuleset.family) \(table)") }
+        let differences = differences(listing: listing, record: record)
+        guard differences.isEmpty, listing != nil, let listed else { return Observation(differences: differences) }
+        return Observation(differences: [], confirmation: Confirmation(network: network, record: record, generation: listed))
+    }
+
+    /// A listing observe confirmed, recorded at its generation (the next
+    /// observe then lists the table only when some table changed since):
+    /// by apply and the agent's pass, never by plan or drift, which write
+    /// nothing. Only while the record is still the one the listing was
+    /// compared with; best effort (not recorded: listed again).
+    public static func confirm(_ confirmation: Confirmation, state: StateStore) {
+        let path = recordPath(state, network: confirmation.network)
+        guard var record = record(at: path), record == confirmation.record else { return }
+        record.generation = confirmation.generation.description
+        if let encoded = try? RecordJSON.encode(record) { try? Syscall.writeAtomically(encoded, to: path, durable: false) }
+    }
+
+    /// The differences between a listing of the table (nil: it could not
+    /// be listed) and the chains berth recorded.
+    func differences(listing: String?, record: Record) -> [Difference] {
         let kernel = listing.map(NetworkRuleset.chainHashes) ?? [:]
         var differences: [Difference] = []
         for (name, field) in NetworkRuleset.chains where record.chains[name] != kernel[name] {

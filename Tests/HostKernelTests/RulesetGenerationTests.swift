@@ -2,6 +2,7 @@ import CLinux
 import Foundation
 import Kernel
 import Model
+import Netlink
 import Runtime
 import Synchronization
 import Testing
@@ -22,6 +23,8 @@ struct RulesetGenerationTests {
     struct Step: Sendable {
         var differences: [NetworkRuleset.Difference]
         var listings: Int
+        /// A listing found as recorded, for apply to record.
+        var confirmation: NetworkRuleset.Confirmation?
     }
 
     /// `body` on a thread of its own in a network namespace of the test's
@@ -45,11 +48,11 @@ struct RulesetGenerationTests {
             do {
                 try body { ruleset in
                     var listings = 0
-                    let differences = ruleset.differences(state: state) {
+                    let observation = ruleset.observe(state: state) {
                         listings += 1
                         return try NFTables()
                     }
-                    let step = Step(differences: differences, listings: listings)
+                    let step = Step(differences: observation.differences, listings: listings, confirmation: observation.confirmation)
                     steps.withLock { $0.append(step) }
                     return step
                 }
@@ -140,5 +143,95 @@ struct RulesetGenerationTests {
         #expect(steps[0].listings == 0, "the first network's record was carried over")
         #expect(steps[1].listings == 0 && steps[2].listings == 0)
         #expect(steps[3].listings == 1, "the first network's record was not carried over a commit berth did not make")
+    }
+
+    /// A commit of someone else's (another program's table) moves the
+    /// generation on: the next observe lists the table and finds it as
+    /// recorded. Once apply records that listing's generation, the observe
+    /// after it lists nothing; until then (plan, drift) every observe lists
+    /// it. A record rewritten since the listing is left as it is.
+    @Test func aListingFoundUnchangedIsRecordedAtItsGenerationAndNotMadeAgain() throws {
+        let ruleset = try RulesetGenerationTests.ruleset("genc", "10.96.0.0/24")
+        let host = try TestHost()
+        defer { #expect(host.tearDown() == []) }
+        let state = host.runtime.state
+        let steps = try inOwnNetworkNamespace(state: state) { step in
+            try ruleset.apply(state: state)
+            try NFTables().run("add table inet berth_gen_other\ndelete table inet berth_gen_other\n")
+            _ = step(ruleset)  // listed, found as recorded
+            let listed = step(ruleset)  // nothing recorded it: listed again
+            if let confirmation = listed.confirmation { NetworkRuleset.confirm(confirmation, state: state) }
+            _ = step(ruleset)  // recorded: not listed
+            try NFTables().run("add table inet berth_gen_other\ndelete table inet berth_gen_other\n")
+            let stale = step(ruleset)
+            try ruleset.apply(state: state)  // the record is rewritten after that listing
+            if let confirmation = stale.confirmation { NetworkRuleset.confirm(confirmation, state: state) }
+            _ = step(ruleset)  // the apply's own record stands: not listed
+        }
+        try #require(steps.count == 5)
+        #expect(steps.allSatisfy { $0.differences == [] }, "\(steps.map(\.differences))")
+        #expect(steps[0].listings == 1 && steps[0].confirmation != nil)
+        #expect(steps[1].listings == 1 && steps[1].confirmation != nil)
+        #expect(steps[2].listings == 0 && steps[2].confirmation == nil)
+        #expect(steps[3].listings == 1 && steps[3].confirmation != nil)
+        #expect(steps[4].listings == 0, "a confirmation older than the record was not written over it")
+    }
+
+    /// The same through the CLI, as a user meets it on a host where another
+    /// program commits a table: `plan` and `drift` leave the network's
+    /// record as it is; `apply`, with nothing to change, records where the
+    /// ruleset stands (the namespace's current generation), so that the
+    /// next command lists nothing.
+    @Test func applyWithNothingToChangeRecordsWhereTheRulesetStands() throws {
+        let host = try TestHost()
+        defer { #expect(host.tearDown() == []) }
+        try FileManager.default.createDirectory(atPath: host.root, withIntermediateDirectories: true)
+        let manifest = host.root + "/net.yaml"
+        try """
+        apiVersion: berth/v1
+        kind: Network
+        metadata: {name: gend}
+        spec: {subnet: 10.98.0.0/24, bridge: br-gend}
+
+        """.write(toFile: manifest, atomically: true, encoding: .utf8)
+        let recordFile = host.root + "/state/rulesets/gend"
+        let global = ReconcileCLITests.global(host)
+        @Sendable func recorded() -> String? {
+            let record = (try? Data(contentsOf: URL(fileURLWithPath: recordFile))).flatMap { try? JSONSerialization.jsonObject(with: $0) }
+            return (record as? [String: Any])?["generation"] as? String
+        }
+        let seen = Mutex<[String?]>([])
+        let outputs = Mutex<[String]>([])
+        _ = try inOwnNetworkNamespace(state: host.runtime.state) { _ in
+            // Spawned from this thread: in its namespace.
+            func berth(_ command: String) throws {
+                let result = try Spawn.run(
+                    [ContainerCLITests.binary, command] + global + [manifest], mergingStandardError: true)
+                outputs.withLock { $0.append("\(command): \(result.status) \(String(decoding: result.output, as: UTF8.self))") }
+            }
+            func current() -> String? { RulesetGenerationTests.currentGeneration() }
+            try berth("apply")
+            let applied = recorded()
+            try NFTables().run("add table inet berth_gen_other\ndelete table inet berth_gen_other\n")
+            let moved = current()
+            try berth("plan")
+            try berth("drift")
+            let afterReads = recorded()
+            try berth("apply")
+            seen.withLock { $0 = [applied, moved, afterReads, recorded(), current()] }
+        }
+        let values = seen.withLock { $0 }
+        try #require(values.count == 5, "\(outputs.withLock { $0 })")
+        let (applied, moved, afterReads, afterApply, now) = (values[0], values[1], values[2], values[3], values[4])
+        #expect(applied != nil && moved != nil && applied != moved, "\(values)")
+        #expect(afterReads == applied, "plan and drift wrote nothing")
+        #expect(afterApply == moved && afterApply == now, "\(values) \(outputs.withLock { $0 })")
+        #expect(outputs.withLock { $0 }.last?.contains("No changes") == true, "\(outputs.withLock { $0 })")
+    }
+
+    /// The generation of the calling thread's network namespace, as a record keeps it.
+    static func currentGeneration() -> String? {
+        guard let boot = HostIdentity.bootID, let current = NFTablesNetlink.generation(networkNamespaceFD: nil) else { return nil }
+        return "\(boot) \(current.namespaceCookie) \(current.id)"
     }
 }
