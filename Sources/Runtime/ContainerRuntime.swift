@@ -638,15 +638,31 @@ public struct ContainerRuntime: Sendable {
         return Reaper.wait(pid) ?? 0
     }
 
-    /// Every container berth knows, with its status and cgroup figures.
-    public func list() -> [(record: ContainerRecord, status: Status, usage: CgroupObservation?)] {
-        state.names().compactMap { name in
-            guard let record = state.load(name) else { return nil }
-            let status = status(name)
-            var usage: CgroupObservation?
-            if case .running = status { usage = try? observeCgroup(record, usage: true) }
-            return (record, status, usage)
-        }
+    /// One container as `list` shows it: its record, its status and, while
+    /// it runs, its cgroup figures.
+    public struct Entry: Sendable {
+        public var record: ContainerRecord
+        public var status: Status
+        public var usage: CgroupObservation?
+    }
+
+    /// Every container berth knows, in the state dir's order, each observed
+    /// on the worker pool (a fleet's cgroup files are read side by side:
+    /// `berth list`, the agent's metrics).
+    public func list() -> [Entry] {
+        let names = state.names()
+        let runtime = self
+        return WorkerPool.map(names.count, width: WorkerPool.defaultWidth) { runtime.entry(names[$0]) }.compactMap { $0 }
+    }
+
+    /// One container as `list` shows it (nil: no record of that name),
+    /// without looking at any other (`berth status`).
+    public func entry(_ name: String) -> Entry? {
+        guard let record = state.load(name) else { return nil }
+        let status: Status = isRunning(record) ? record.pid.map { .running(pid: $0) } ?? .stopped : .stopped
+        var usage: CgroupObservation?
+        if case .running = status { usage = try? observeCgroup(record, usage: true) }
+        return Entry(record: record, status: status, usage: usage)
     }
 
     /// The record of a running container; else an error that says whether

@@ -134,6 +134,24 @@ func scalePass(count: Int, driver: String, host: BenchHost, berth: String) throw
     }
     phaseLine("no-op plan (median of 5)", Stopwatch.median(plans), target: 0.2)
     phaseLine("drift (median of 5)", Stopwatch.median(drifts), target: 0.2)
+    // What an operator asks of the fleet (no target): every container's
+    // line, and one container's status.
+    var lists: [Double] = []
+    var statuses: [Double] = []
+    for _ in 0..<5 {
+        let list = try berthRun(["list", "-q"] + host.global)
+        guard list.result.exitedCleanly, list.result.output.filter({ $0 == UInt8(ascii: "\n") }).count == count else {
+            throw BenchError("\(driver): berth list: \(String(decoding: list.result.output.suffix(400), as: UTF8.self))")
+        }
+        lists.append(list.seconds)
+        let status = try berthRun(["status", "s\(count - 1)"] + host.global)
+        guard status.result.exitedCleanly else {
+            throw BenchError("\(driver): berth status: \(String(decoding: status.result.output.suffix(400), as: UTF8.self))")
+        }
+        statuses.append(status.seconds)
+    }
+    figureLine("list (median of 5)", Stopwatch.median(lists))
+    figureLine("status of one (median of 5)", Stopwatch.median(statuses))
 
     // The agent over the same manifests, idle.
     try agentMemory(host, manifests: directory, containers: count, arguments: source)
@@ -232,6 +250,11 @@ func phaseLine(_ label: String, _ seconds: Double, target: Double) {
         String(
             format: "  %@ %8.3f s   target ≤ %.1f s: %@", label.padding(toLength: 40, withPad: " ", startingAt: 0), seconds, target,
             seconds <= target ? "met" : String(format: "not met (%.1fx)", seconds / target)))
+}
+
+/// A figure without a target.
+func figureLine(_ label: String, _ seconds: Double) {
+    print(String(format: "  %@ %8.3f s", label.padding(toLength: 40, withPad: " ", startingAt: 0), seconds))
 }
 
 /// The time each tenth of the containers took (a hundred of 1000): from

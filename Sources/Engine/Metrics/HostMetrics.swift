@@ -76,9 +76,10 @@ public enum HostMetrics {
     /// Every container of the instance, read from the kernel now.
     public static func sample(_ runtime: ContainerRuntime) -> [ContainerSample] {
         let now = WallClock.seconds()
-        return runtime.list().map { record, status, usage in
-            var sample = ContainerSample(name: record.name, running: false, usage: usage)
-            guard case .running(let pid) = status else { return sample }
+        return runtime.list().map { entry in
+            let record = entry.record
+            var sample = ContainerSample(name: record.name, running: false, usage: entry.usage)
+            guard case .running(let pid) = entry.status else { return sample }
             sample.running = true
             if let group = try? CgroupPath(record.cgroup), let pids = try? runtime.cgroups.processes(in: group) {
                 for state in taskStates { sample.tasks[state] = 0 }

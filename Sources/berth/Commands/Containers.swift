@@ -287,7 +287,7 @@ struct List: ParsableCommand {
 
     func run() throws {
         let runtime = try RuntimeContext.runtime(global)
-        let summaries = runtime.list().map(ContainerSummary.init).filter { summary in
+        let summaries = runtime.list().map { ContainerSummary(record: $0.record, status: $0.status, usage: $0.usage) }.filter { summary in
             selector.allSatisfy { $0.matches(summary.labels) }
         }
         if format.output == .json {
@@ -320,7 +320,7 @@ struct Status: ParsableCommand {
 
     func run() throws {
         let runtime = try RuntimeContext.runtime(global)
-        guard let entry = runtime.list().first(where: { $0.record.name == name }) else {
+        guard let entry = runtime.entry(name) else {
             throw CLIFailure("no container named '\(name)'")
         }
         let summary = ContainerSummary(record: entry.record, status: entry.status, usage: entry.usage)
