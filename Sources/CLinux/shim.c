@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include "CLinux.h"
 
+#include <linux/capability.h>
 #include <pthread.h>
 #include <errno.h>
 #include <string.h>
@@ -24,6 +25,14 @@
 #include <stdio.h>
 #include <sys/xattr.h>
 #include <sys/resource.h>
+
+int berth_effective_capabilities(uint64_t *mask) {
+    struct __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
+    struct __user_cap_data_struct data[2];
+    if (syscall(SYS_capget, &header, data) != 0) return -1;
+    *mask = ((uint64_t)data[1].effective << 32) | data[0].effective;
+    return 0;
+}
 
 int berth_pidfd_open(pid_t pid, unsigned int flags) {
     return (int)syscall(SYS_pidfd_open, pid, flags);

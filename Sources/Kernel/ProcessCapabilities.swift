@@ -1,3 +1,5 @@
+import CLinux
+
 /// Capabilities of berth's own process that decide what it can change live.
 public enum ProcessCapabilities {
     /// CAP_SYS_RESOURCE in berth's effective set (/proc/self/status CapEff):
@@ -6,12 +8,12 @@ public enum ProcessCapabilities {
     /// machine that drops it) lacks it: those changes wait for a restart.
     public static let sysResource: Bool = effectiveMask.map { $0 & (1 << 24) != 0 } ?? false
 
-    /// The effective set, as /proc/self/status shows it (nil: unreadable).
+    /// The effective set (capget(2): what /proc/self/status shows as
+    /// CapEff, without the kernel formatting the whole file and berth
+    /// splitting it, 0.15 ms of every plan, apply and drift); nil when the
+    /// kernel does not say.
     static var effectiveMask: UInt64? {
-        guard let status = try? Syscall.readFile("/proc/self/status", limit: 1 << 16) else { return nil }
-        for line in String(decoding: status, as: UTF8.self).split(separator: "\n") where line.hasPrefix("CapEff:") {
-            return UInt64(line.dropFirst("CapEff:".count).trimmingPrefix(while: { $0 == " " || $0 == "\t" }), radix: 16)
-        }
-        return nil
+        var mask: UInt64 = 0
+        return berth_effective_capabilities(&mask) == 0 ? mask : nil
     }
 }

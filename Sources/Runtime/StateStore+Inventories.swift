@@ -14,7 +14,7 @@ extension StateStore {
     /// their objects then belong to no source (never pruned by one).
     public func inventories() -> [String: Inventory] {
         var result: [String: Inventory] = [:]
-        for file in (try? FileManager.default.contentsOfDirectory(atPath: inventoriesDirectory)) ?? [] where file.hasSuffix(".json") {
+        for file in Syscall.entryNames(in: inventoriesDirectory) where file.hasSuffix(".json") {
             guard let bytes = try? Syscall.readFile(inventoriesDirectory + "/" + file, limit: 1 << 24),
                 let inventory = try? RecordJSON.decode(Inventory.self, from: bytes),
                 StateStore.inventoryFile(inventory.source) == file

@@ -74,7 +74,7 @@ extension StateStore {
     /// bridge (the record's) under the real network.
     public func networkRecords() -> [String: NetworkRecord] {
         var result: [String: NetworkRecord] = [:]
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: networksDirectory)) ?? []
+        for name in Syscall.entryNames(in: networksDirectory)
         where !name.hasPrefix(".") && !Syscall.isTemporaryName(name) {
             if let record = networkRecord(name) { result[name] = record }
         }

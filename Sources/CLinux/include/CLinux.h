@@ -149,6 +149,10 @@ int berth_set_top_directory(int fd);
 // Returns the magic, or -1 with errno set. Goes when the module exports statfs.
 long berth_statfs_type(const char *path);
 
+// This thread's effective capability set (capget(2), version 3: both
+// 32-bit words). 0 on success, else -1 with errno set.
+int berth_effective_capabilities(uint64_t *mask);
+
 // This process at nice 19 (setpriority(2)) and in the idle I/O class
 // (ioprio_set(2): no libc wrapper, and syscall(2) is variadic, which Swift
 // cannot call). The trash emptier runs so, yielding the CPU and the disk to

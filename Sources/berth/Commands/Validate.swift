@@ -3,6 +3,7 @@ import Engine
 import FoundationEssentials
 import Manifest
 import Model
+import Runtime
 
 struct Validate: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -54,10 +55,9 @@ struct ValidationReport: Encodable {
 }
 
 enum JSONOutput {
+    /// JSONEncoder's text with pretty printing, sorted keys and slashes
+    /// unescaped, written by JSONText (the same bytes: JSONOutputTests).
     static func encode<T: Encodable>(_ value: T) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        let data = try encoder.encode(value)
-        return String(decoding: data, as: UTF8.self)
+        try JSONText.encode(value)
     }
 }
