@@ -14,7 +14,10 @@ import Netlink
 /// target: at most 5 ms. Then where the command's time goes, phase by
 /// phase (median of each), from the marks berth writes with
 /// BERTH_PHASE_TIMES (PhaseTimes): process start is from the spawn to
-/// main, exit from the last mark to the bench seeing berth's exit.
+/// main, exit from the last mark to the bench seeing berth's exit. The
+/// marks cost the command time of their own (their storage's first use,
+/// the file written at exit): the rounds that write them alternate with
+/// the rounds whose command is measured, as a user runs it.
 /// `driver`: the network's (`bridge`, or `macvlan`: no host end to make).
 /// Returns the lines to print.
 func networkedApplyBenchmark(_ host: BenchHost, berth: String, samples: Int, driver: String = "bridge") throws -> [String] {
@@ -45,12 +48,12 @@ func networkedApplyBenchmark(_ host: BenchHost, berth: String, samples: Int, dri
         """
     // A prune with the network alone names no container: --allow-empty.
     let phaseFile = directory + "/phases"
-    func apply(_ text: String, prune: Bool) throws -> (seconds: Double, output: [UInt8], phases: [(String, Double)]) {
+    func apply(_ text: String, prune: Bool, marked: Bool = false) throws -> (seconds: Double, output: [UInt8], phases: [(String, Double)]) {
         try text.write(toFile: file, atomically: true, encoding: .utf8)
         let arguments = [berth, "apply", "-o", "json", "--source", "one"] + (prune ? ["--prune", "--allow-empty"] : []) + host.global + [file]
         var result: Spawn.Result?
         unlink(phaseFile)
-        setenv("BERTH_PHASE_TIMES", phaseFile, 1)
+        if marked { setenv("BERTH_PHASE_TIMES", phaseFile, 1) }
         defer { unsetenv("BERTH_PHASE_TIMES") }
         let spawned = PhaseTimes.now()
         let seconds = try Stopwatch.seconds { result = try Spawn.run(arguments, outputLimit: 1 << 20) }
@@ -58,6 +61,7 @@ func networkedApplyBenchmark(_ host: BenchHost, berth: String, samples: Int, dri
         guard let result, result.exitedCleanly else {
             throw BenchError("berth apply failed: \(String(decoding: (result?.output ?? []).suffix(800), as: UTF8.self))")
         }
+        guard marked else { return (seconds, result.output, []) }
         return (seconds, result.output, phases(try String(contentsOfFile: phaseFile, encoding: .utf8), spawned: spawned, exited: exited))
     }
     // The network's bridge first, and one round to warm the template.
@@ -68,36 +72,44 @@ func networkedApplyBenchmark(_ host: BenchHost, berth: String, samples: Int, dri
     // RTNL lock a new veth waits for (tens of ms on this 2-core VM). A user's
     // one apply does not follow a prune by a millisecond; rounds back to back
     // are measured too and printed beside it.
-    func rounds(settle: Bool) throws -> (actions: [Double], fine: [Double], commands: [Double], phases: [(String, [Double])]) {
+    // Round 0 warms; then `samples` measured rounds, each followed (when
+    // `marked`) by one that writes the phase marks.
+    func rounds(settle: Bool, marked: Bool) throws -> (
+        actions: [Double], fine: [Double], commands: [Double], markedCommands: [Double], phases: [(String, [Double])]
+    ) {
         var actions: [Double] = []
         var fine: [Double] = []
         var commands: [Double] = []
+        var markedCommands: [Double] = []
         var phaseOrder: [String] = []
         var phaseTimes: [String: [Double]] = [:]
-        for round in 0...samples {
-            let created = try apply(network + container, prune: false)
+        for round in 0...(marked ? 2 * samples : samples) {
+            let marking = marked && round.isMultiple(of: 2) && round > 0
+            let created = try apply(network + container, prune: false, marked: marking)
             guard let action = try finishTimes(created.output, kind: "create").first else {
                 throw BenchError("berth apply created no container")
             }
-            if round > 0 {
+            if marking {
+                markedCommands.append(created.seconds)
+                for (name, seconds) in created.phases {
+                    if phaseTimes[name] == nil { phaseOrder.append(name) }
+                    phaseTimes[name, default: []].append(seconds)
+                }
+            } else if round > 0 {
                 actions.append(action.end - action.start)
                 guard let microseconds = try createMicroseconds(created.output) else {
                     throw BenchError("berth apply -o json gave its create no durationUs")
                 }
                 fine.append(microseconds / 1e6)
                 commands.append(created.seconds)
-                for (name, seconds) in created.phases {
-                    if phaseTimes[name] == nil { phaseOrder.append(name) }
-                    phaseTimes[name, default: []].append(seconds)
-                }
             }
             _ = try apply(network, prune: true)
             if settle { usleep(500_000) }
         }
-        return (actions, fine, commands, phaseOrder.map { ($0, phaseTimes[$0] ?? []) })
+        return (actions, fine, commands, markedCommands, phaseOrder.map { ($0, phaseTimes[$0] ?? []) })
     }
-    let settled = try rounds(settle: true)
-    let backToBack = try rounds(settle: false)
+    let settled = try rounds(settle: true, marked: true)
+    let backToBack = try rounds(settle: false, marked: false)
     let action = Stopwatch.median(settled.actions)
     let fine = Stopwatch.median(settled.fine)
     let command = Stopwatch.median(settled.commands)
@@ -118,7 +130,10 @@ func networkedApplyBenchmark(_ host: BenchHost, berth: String, samples: Int, dri
             format:
                 "    rounds back to back (the last prune's namespace still being freed): create action %.2f ms (whole ms %.2f), command %.2f ms",
             Stopwatch.median(backToBack.fine) * 1000, Stopwatch.median(backToBack.actions) * 1000, Stopwatch.median(backToBack.commands) * 1000))
-    lines.append("    where the command's time goes (median of each phase, ms):")
+    lines.append(
+        String(
+            format: "    where the command's time goes (median of each phase, ms; those rounds' command, with the marks: %.2f ms):",
+            Stopwatch.median(settled.markedCommands) * 1000))
     for (name, times) in settled.phases {
         lines.append(String(format: "      %@ %7.2f", name.padding(toLength: 44, withPad: " ", startingAt: 0), Stopwatch.median(times) * 1000))
     }
