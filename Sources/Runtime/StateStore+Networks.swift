@@ -35,12 +35,13 @@ public struct NetworkRecord: Codable, Equatable, Sendable {
     }
 
     /// A record file's bytes: JSON, or the bridge's name alone (older records).
-    static func decode(_ bytes: [UInt8]) -> NetworkRecord? {
+    /// Without `withSpec`, its spec is left out (not decoded).
+    static func decode(_ bytes: [UInt8], withSpec: Bool = true) -> NetworkRecord? {
         guard bytes.first == UInt8(ascii: "{") else {
             let bridge = String(decoding: bytes.filter { $0 != UInt8(ascii: "\n") && $0 != UInt8(ascii: " ") }, as: UTF8.self)
             return bridge.isEmpty ? nil : NetworkRecord(bridge: bridge)
         }
-        return try? RecordJSON.decode(NetworkRecord.self, from: bytes)
+        return try? RecordJSON.decode(NetworkRecord.self, from: bytes, omitting: withSpec ? [] : ["spec"])
     }
 }
 
@@ -64,19 +65,19 @@ extension StateStore {
     }
 
     /// One network's record, or nil when there is none or it is unreadable.
-    public func networkRecord(_ name: String) -> NetworkRecord? {
-        (try? Syscall.readFile(networksDirectory + "/" + name, limit: 1 << 16)).flatMap(NetworkRecord.decode)
+    public func networkRecord(_ name: String, withSpec: Bool = true) -> NetworkRecord? {
+        (try? Syscall.readFile(networksDirectory + "/" + name, limit: 1 << 16)).flatMap { NetworkRecord.decode($0, withSpec: withSpec) }
     }
 
     /// Every network's record, by network name. A temp file a berth killed
     /// before its rename left (`NAME.tmp-PID`) is no record: read as one,
     /// it would be a network of that name, and a prune would delete its
     /// bridge (the record's) under the real network.
-    public func networkRecords() -> [String: NetworkRecord] {
+    public func networkRecords(withSpecs: Bool = true) -> [String: NetworkRecord] {
         var result: [String: NetworkRecord] = [:]
         for name in Syscall.entryNames(in: networksDirectory)
         where !name.hasPrefix(".") && !Syscall.isTemporaryName(name) {
-            if let record = networkRecord(name) { result[name] = record }
+            if let record = networkRecord(name, withSpec: withSpecs) { result[name] = record }
         }
         return result
     }
@@ -87,8 +88,9 @@ extension StateStore {
     public func hasNetworkRecord(_ name: String) -> Bool { Syscall.exists(networksDirectory + "/" + name) }
 
     /// Every bridge a network record names (current or old): berth made them.
+    /// Their specs are not read (nor resolved).
     public func recordedBridges() -> Set<String> {
-        Set(networkRecords().values.flatMap { [$0.bridge] + ($0.oldBridges ?? []) })
+        Set(networkRecords(withSpecs: false).values.flatMap { [$0.bridge] + ($0.oldBridges ?? []) })
     }
 
     /// Removes a network's record, and temp files killed writers left.

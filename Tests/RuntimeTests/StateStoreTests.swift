@@ -134,6 +134,9 @@ import Testing
         try store.saveNetwork("front", record)
         #expect(store.networkRecord("front") == record)
         #expect(store.recordedNetworks() == ["front": "br-new"])
+        // The bridges alone (the host check's) are read without the spec.
+        #expect(store.networkRecord("front", withSpec: false) == NetworkRecord(bridge: "br-new", oldBridges: ["br-front"]))
+        #expect(store.recordedBridges() == ["br-new", "br-front"])
         // recordNetwork (adoption) keeps what else the record holds.
         try store.recordNetwork("front", bridge: "br-new")
         #expect(store.networkRecord("front") == record)
