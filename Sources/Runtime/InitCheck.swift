@@ -330,6 +330,18 @@ extension ContainerRuntime {
     ///
     /// `shared`: the lower layers of this pass of checks, each opened once
     /// for every container that starts from it.
+    /// Whether the container's init runs, started from the manifest's root
+    /// filesystem, command, working directory and mounts (what the init
+    /// check looks at).
+    public func runsAsRecorded(_ container: ContainerObject) -> Bool {
+        guard let record = state.load(container.metadata.name, networks: false), let recorded = record.spec else { return false }
+        let spec = container.spec
+        guard recorded.rootfs == spec.rootfs, recorded.command == spec.command, recorded.workingDir == spec.workingDir,
+            recorded.mounts == spec.mounts
+        else { return false }
+        return isRunning(record)
+    }
+
     public func initCheckRoot(_ container: ContainerObject, shared: InitCheck.Layers = InitCheck.Layers()) throws -> InitCheck.Root? {
         var layers: [InitCheck.Layer] = []
         // The private layer of a container that exists already (overlayfs looks there first).

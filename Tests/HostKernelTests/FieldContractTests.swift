@@ -186,6 +186,27 @@ struct FieldContractTests {
         #expect(bench.pid() == pid)
     }
 
+    /// The init check looks at what a plan would start: a container whose
+    /// init runs as the manifest says is not refused because its command
+    /// is gone from its root filesystem (removed inside it, a whiteout in
+    /// its private layer); a change that restarts it is, at the command.
+    @Test func aRunningInitIsNotCheckedButARestartOfItIs() throws {
+        let bench = try Bench()
+        defer { #expect(bench.host.tearDown() == []) }
+        try bench.write("init: {command: [/bin/sleep, \"600\"]}")
+        #expect(try bench.berth("apply").code == 0)
+        let pid = try #require(bench.pid())
+        #expect(try bench.host.runtime.exec("fc1", command: ["/bin/rm", "/bin/sleep"]) == 0)
+        #expect(try bench.host.runtime.exec("fc1", command: ["/bin/sh", "-c", "test ! -e /bin/sleep"]) == 0)
+        let plan = try bench.berth("plan", ["--detailed-exitcode"])
+        #expect(plan.code == 0 && plan.output.contains("No changes"), "\(plan.output)")
+        #expect(try bench.berth("drift", ["--detailed-exitcode"]).code == 0)
+        try bench.write("init: {command: [/bin/sleep, \"601\"]}")
+        let restart = try bench.berth("plan", ["--detailed-exitcode"])
+        #expect(restart.code == 1 && restart.output.contains("spec.init.command[0]: /bin/sleep is not in"), "\(restart.output)")
+        #expect(bench.pid() == pid)
+    }
+
     /// spec.resources.numtcpsock, whose limit is a table in the container's
     /// network namespace (not a cgroup file): changed live and read back as
     /// `nft list table` shows it; observed without a listing while nothing
