@@ -127,9 +127,9 @@ extension HostCheck {
         /// Nothing to check yet (a tarball not unpacked, a template not built).
         case unchecked
         /// Its init runs, started from this very root filesystem, command,
-        /// working directory and mounts: nothing of it is started (the
-        /// plan leaves it running, or restarts it for another field, when
-        /// the start reports what is missing).
+        /// working directory and mounts: what the lookups found missing is
+        /// not reported (the plan starts nothing of it; a restart for
+        /// another field reports it when the init starts).
         case runningAsRecorded
         case checked([InitCheck.Problem])
     }
