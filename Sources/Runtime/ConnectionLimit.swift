@@ -55,10 +55,10 @@ public enum ConnectionLimit {
     /// (ContainerRecord.connectionLimitGeneration), given back without a
     /// listing while the namespace's ruleset still stands there.
     public static func limit(pid: pid_t, recorded: (limit: Int?, generation: String?)) throws -> Int? {
-        if let generation = RulesetGeneration(recorded.generation) {
+        if recorded.generation != nil {
             let namespaceFD = try Syscall.open("/proc/\(pid)/ns/net", O_RDONLY)
             defer { Syscall.close(namespaceFD) }
-            if generation == RulesetGeneration.current(networkNamespaceFD: namespaceFD) { return recorded.limit }
+            if RulesetGeneration.stands(at: recorded.generation, networkNamespaceFD: namespaceFD) { return recorded.limit }
         }
         return try observe(pid: pid)?.limit
     }

@@ -72,11 +72,7 @@ public enum ContainerFirewall {
     public static func observe(pid: pid_t, recorded: (fingerprint: String?, generation: String?)? = nil) throws -> String? {
         let namespaceFD = try Syscall.open("/proc/\(pid)/ns/net", O_RDONLY)
         defer { Syscall.close(namespaceFD) }
-        if let recorded, let generation = RulesetGeneration(recorded.generation),
-            generation == RulesetGeneration.current(networkNamespaceFD: namespaceFD)
-        {
-            return recorded.fingerprint
-        }
+        if let recorded, RulesetGeneration.stands(at: recorded.generation, networkNamespaceFD: namespaceFD) { return recorded.fingerprint }
         guard let listing = try? NFTables.run("list table \(table)", inNetworkNamespace: namespaceFD) else { return nil }
         return FNV1a.hex64(listing)
     }

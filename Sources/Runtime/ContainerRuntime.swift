@@ -92,6 +92,11 @@ public struct ContainerRuntime: Sendable {
     /// the pid must still be our init (same start time) and not a zombie.
     public func status(_ name: String) -> Status {
         guard let record = state.load(name) else { return .unknown }
+        return status(of: record)
+    }
+
+    /// Running or stopped, from a record already loaded.
+    func status(of record: ContainerRecord) -> Status {
         guard isRunning(record), let pid = record.pid else { return .stopped }
         return .running(pid: pid)
     }
@@ -659,7 +664,7 @@ public struct ContainerRuntime: Sendable {
     /// without looking at any other (`berth status`).
     public func entry(_ name: String) -> Entry? {
         guard let record = state.load(name) else { return nil }
-        let status: Status = isRunning(record) ? record.pid.map { .running(pid: $0) } ?? .stopped : .stopped
+        let status = status(of: record)
         var usage: CgroupObservation?
         if case .running = status { usage = try? observeCgroup(record, usage: true) }
         return Entry(record: record, status: status, usage: usage)

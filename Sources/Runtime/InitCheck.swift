@@ -323,13 +323,6 @@ extension TemplateStore {
 }
 
 extension ContainerRuntime {
-    /// The root filesystem a container would start from, for InitCheck,
-    /// without making anything: a template not built yet is looked at as
-    /// its layout. Nil for a tarball not unpacked yet (checked once it is)
-    /// or unpacked out of this user's reach, or a container without a rootfs.
-    ///
-    /// `shared`: the lower layers of this pass of checks, each opened once
-    /// for every container that starts from it.
     /// Whether the container's init runs, started from the manifest's root
     /// filesystem, command, working directory and mounts (what the init
     /// check looks at).
@@ -342,6 +335,13 @@ extension ContainerRuntime {
         return isRunning(record)
     }
 
+    /// The root filesystem a container would start from, for InitCheck,
+    /// without making anything: a template not built yet is looked at as
+    /// its layout. Nil for a tarball not unpacked yet (checked once it is)
+    /// or unpacked out of this user's reach, or a container without a rootfs.
+    ///
+    /// `shared`: the lower layers of this pass of checks, each opened once
+    /// for every container that starts from it.
     public func initCheckRoot(_ container: ContainerObject, shared: InitCheck.Layers = InitCheck.Layers()) throws -> InitCheck.Root? {
         var layers: [InitCheck.Layer] = []
         // The private layer of a container that exists already (overlayfs looks there first).

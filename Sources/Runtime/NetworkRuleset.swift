@@ -235,7 +235,7 @@ public struct NetworkRuleset: Equatable, Sendable {
         // No change to any table since the chains were listed: they are as
         // recorded (no libnftables, no listing: about 1 ms of each plan,
         // apply, drift and agent pass with a network).
-        if let listed = RulesetGeneration(record.generation), listed == RulesetGeneration.current() { return Observation(differences: []) }
+        if RulesetGeneration.stands(at: record.generation) { return Observation(differences: []) }
         let (listing, listed) = RulesetGeneration.listed { try? nft().run("list table \(NetworkRuleset.family) \(table)") }
         let differences = differences(listing: listing, record: record)
         guard differences.isEmpty, listing != nil, let listed else { return Observation(differences: differences) }

@@ -40,6 +40,14 @@ struct RulesetGeneration: Equatable, Sendable, CustomStringConvertible {
         return RulesetGeneration(boot: boot, namespaceCookie: current.namespaceCookie, id: current.id)
     }
 
+    /// Whether the namespace's ruleset (this one's, or the one
+    /// `networkNamespaceFD` opens) still stands at `recorded`, a record's
+    /// text: no table changed since, and what was known then still holds.
+    static func stands(at recorded: String?, networkNamespaceFD: Int32? = nil) -> Bool {
+        guard let generation = RulesetGeneration(recorded) else { return false }
+        return generation == current(networkNamespaceFD: networkNamespaceFD)
+    }
+
     /// What a listing made between two reads of the generation was made at:
     /// `body`'s result, and the generation when no commit came between.
     static func listed<Listing>(networkNamespaceFD: Int32? = nil, _ body: () throws -> Listing) rethrows -> (Listing, RulesetGeneration?) {
