@@ -17,6 +17,10 @@
 #include <stdint.h>
 #include <string.h>
 #include <grp.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/statvfs.h>
 #include <sys/prctl.h>
@@ -643,8 +647,13 @@ static int wait_for_go(int sync_fd) {
 // In a user namespace whose maps the parent has written: become its root
 // (the host ids the map gives container root), keeping full capabilities
 // there. 0, or -1 with errno.
+// System calls, not glibc's wrappers: in a child that shares berth's
+// memory (berth_container_spawn) glibc sees berth's threads and would
+// broadcast the change to them.
 static int become_namespace_root(void) {
-    return setresgid(0, 0, 0) == 0 && setgroups(0, NULL) == 0 && setresuid(0, 0, 0) == 0 ? 0 : -1;
+    return syscall(SYS_setresgid, 0, 0, 0) == 0 && syscall(SYS_setgroups, 0, NULL) == 0 && syscall(SYS_setresuid, 0, 0, 0) == 0
+               ? 0
+               : -1;
 }
 
 // cgroup v1: the child moves itself into each hierarchy. Writing "0" to
@@ -950,12 +959,166 @@ __attribute__((noreturn)) static void child_main(const struct berth_container_co
     finish_and_exec(config, config->cwd);
 }
 
-pid_t berth_container_clone(const struct berth_container_config *config) {
+static unsigned long container_clone_flags(const struct berth_container_config *config) {
     unsigned long flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET;
     if (config->user_namespace) flags |= CLONE_NEWUSER;
-    pid_t pid = clone_child(flags, &config->cgroup);
+    return flags;
+}
+
+pid_t berth_container_clone(const struct berth_container_config *config) {
+    pid_t pid = clone_child(container_clone_flags(config), &config->cgroup);
     if (pid == 0) child_main(config);
     return pid;
+}
+
+// ---- an init cloned with berth's memory shared until it execs ---------------
+//
+// A fork-like clone copies berth's page tables, every page either side
+// writes until the exec is copied on the fault, and the exec tears the copy
+// down again: about a tenth of a container's start, and more the larger
+// berth has grown (the agent). Here the child shares berth's memory
+// (CLONE_VM) on a stack of its own, as posix_spawn's child does. CLONE_VFORK
+// holds the thread that cloned it until the child has exec'd or exited, so
+// that thread is one of its own, made for this clone: its thread-local
+// storage (errno, malloc's cache) is the child's alone meanwhile, and the
+// rest of berth goes on (cgroup, network, the go). The child runs only the
+// C above, system calls on its own stack; what it reads (the config, which
+// it gets a copy of, and the strings and arrays it points to) stays valid
+// until berth_spawned_finish, which waits for the exec.
+
+struct berth_spawned {
+    struct berth_container_config config;
+    unsigned long flags;
+    pthread_t thread;
+    int thread_started;
+    void *stack;
+    size_t stack_size;
+    // An eventfd written once the child runs (by the child), and once clone3
+    // failed or returned (by the thread).
+    int started;
+    // CLONE_PARENT_SETTID: the child's pid, written before it runs.
+    pid_t pid;
+    // The thread's clone3 failed with this errno (0: it did not).
+    int error;
+};
+
+enum { spawn_stack_size = 1 << 20, spawn_guard_size = 1 << 12 };
+
+#if defined(__x86_64__)
+// clone3 with a new stack: the child starts on it with no frame to return
+// to, so it calls `entry(argument)` from here and exits with its result
+// (entry never returns: child_main execs or _exits). The kernel's return,
+// or -errno.
+static long clone3_calling(struct berth_clone_args *args, int (*entry)(void *), void *argument) {
+    long result;
+    register int (*function)(void *) __asm__("r12") = entry;
+    register void *data __asm__("r13") = argument;
+    __asm__ volatile(
+        "syscall\n\t"
+        "test %%rax, %%rax\n\t"
+        "jnz 1f\n\t"
+        "xor %%ebp, %%ebp\n\t"
+        "mov %%r13, %%rdi\n\t"
+        "call *%%r12\n\t"
+        "mov %%eax, %%edi\n\t"
+        "mov %[exit], %%eax\n\t"
+        "syscall\n\t"
+        "hlt\n\t"
+        "1:\n\t"
+        : "=a"(result)
+        : "0"((long)SYS_clone3), "D"(args), "S"(sizeof *args), "r"(function), "r"(data), [exit] "i"(SYS_exit)
+        : "rcx", "r11", "memory");
+    return result;
+}
+
+static int spawned_child_main(void *argument) {
+    struct berth_spawned *spawned = argument;
+    uint64_t one = 1;
+    ssize_t ignored = write(spawned->started, &one, sizeof one);
+    (void)ignored;
+    child_main(&spawned->config);
+}
+
+static void *spawn_thread(void *argument) {
+    struct berth_spawned *spawned = argument;
+    // The child starts with every signal blocked (berth's handlers are in
+    // the memory it shares); finish_and_exec unblocks them with default
+    // dispositions.
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, NULL);
+    struct berth_clone_args args;
+    memset(&args, 0, sizeof args);
+    args.flags = spawned->flags | CLONE_VM | CLONE_VFORK | CLONE_PARENT_SETTID;
+    args.parent_tid = (uint64_t)(uintptr_t)&spawned->pid;
+    args.exit_signal = SIGCHLD;
+    args.stack = (uint64_t)(uintptr_t)spawned->stack;
+    args.stack_size = spawned->stack_size;
+    if (spawned->config.cgroup.directory_fd >= 0) {
+        args.flags |= CLONE_INTO_CGROUP;
+        args.cgroup = (uint64_t)spawned->config.cgroup.directory_fd;
+    }
+    long result = clone3_calling(&args, spawned_child_main, spawned);
+    if (result < 0) __atomic_store_n(&spawned->error, (int)-result, __ATOMIC_RELEASE);
+    // Once clone3 failed, or returned (the child exec'd or is gone, maybe
+    // killed before it said it runs): the caller waits no longer.
+    uint64_t one = 1;
+    ssize_t ignored = write(spawned->started, &one, sizeof one);
+    (void)ignored;
+    return NULL;
+}
+#endif
+
+void berth_spawned_finish(struct berth_spawned *spawned) {
+    if (!spawned) return;
+    if (spawned->thread_started) pthread_join(spawned->thread, NULL);
+    if (spawned->stack) munmap((char *)spawned->stack - spawn_guard_size, spawned->stack_size + spawn_guard_size);
+    if (spawned->started >= 0) close(spawned->started);
+    free(spawned);
+}
+
+pid_t berth_container_spawn(const struct berth_container_config *config, struct berth_spawned **out) {
+    *out = NULL;
+#if defined(__x86_64__)
+    struct berth_spawned *spawned = calloc(1, sizeof *spawned);
+    if (!spawned) return berth_container_clone(config);
+    spawned->config = *config;
+    spawned->flags = container_clone_flags(config);
+    spawned->started = eventfd(0, EFD_CLOEXEC);
+    void *mapping = mmap(NULL, spawn_stack_size + spawn_guard_size, PROT_READ | PROT_WRITE,
+                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK | MAP_NORESERVE, -1, 0);
+    if (mapping != MAP_FAILED) {
+        spawned->stack = (char *)mapping + spawn_guard_size;
+        spawned->stack_size = spawn_stack_size;
+        // A guard page below it: an overflow faults instead of writing into berth.
+        (void)mprotect(mapping, spawn_guard_size, PROT_NONE);
+    }
+    // Hardening (set-up helpers are non-dumpable until exec): the child's
+    // memory is berth's, so berth is made non-dumpable, before the child
+    // exists (and stays so: another start may be under way).
+    if (spawned->started < 0 || !spawned->stack || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0 ||
+        pthread_create(&spawned->thread, NULL, spawn_thread, spawned) != 0) {
+        berth_spawned_finish(spawned);
+        return berth_container_clone(config);
+    }
+    spawned->thread_started = 1;
+    uint64_t value;
+    while (read(spawned->started, &value, sizeof value) < 0 && errno == EINTR) {
+    }
+    int error = __atomic_load_n(&spawned->error, __ATOMIC_ACQUIRE);
+    if (error) {
+        berth_spawned_finish(spawned);
+        // No clone3 at all: the fork-like clone. CLONE_INTO_CGROUP refused:
+        // the caller clones again without it.
+        if (error == ENOSYS && config->cgroup.directory_fd < 0) return berth_container_clone(config);
+        errno = error;
+        return -1;
+    }
+    *out = spawned;
+    return __atomic_load_n(&spawned->pid, __ATOMIC_ACQUIRE);
+#else
+    return berth_container_clone(config);
+#endif
 }
 
 // ---- berth exec -------------------------------------------------------------

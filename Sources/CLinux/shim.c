@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <errno.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #include <linux/netlink.h>
 #include <sys/socket.h>
 #include <sched.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/vfs.h>
 #include <sys/wait.h>
@@ -33,6 +35,13 @@ int berth_effective_capabilities(uint64_t *mask) {
     *mask = ((uint64_t)data[1].effective << 32) | data[0].effective;
     return 0;
 }
+
+int berth_shares_memory(pid_t a, pid_t b) {
+    long order = syscall(SYS_kcmp, a, b, 1 /* KCMP_VM */, 0, 0);
+    return order < 0 ? -1 : order == 0;
+}
+
+int berth_dumpable(void) { return prctl(PR_GET_DUMPABLE, 0, 0, 0, 0); }
 
 int berth_pidfd_open(pid_t pid, unsigned int flags) {
     return (int)syscall(SYS_pidfd_open, pid, flags);

@@ -159,6 +159,20 @@ const char *berth_step_name(int step);
 // never returns.
 pid_t berth_container_clone(const struct berth_container_config *config);
 
+// berth_container_clone, with the child sharing berth's memory until it
+// execs (CLONE_VM, cloned from a thread of its own, which CLONE_VFORK holds
+// meanwhile): no copy of berth's page tables, no copy-on-write faults, no
+// teardown at the exec. The config is copied; what it points to must stay
+// valid until berth_spawned_finish, which the caller calls once the child
+// has exec'd or exited (or was killed and reaped), whatever happened. The
+// pid, or -1 with errno (then `*spawned` is NULL). Falls back to the
+// fork-like clone where clone3 or the thread is not there.
+struct berth_spawned;
+pid_t berth_container_spawn(const struct berth_container_config *config, struct berth_spawned **spawned);
+// Waits for the spawning thread (the child exec'd or exited) and frees
+// what berth_container_spawn made. NULL is a no-op.
+void berth_spawned_finish(struct berth_spawned *spawned);
+
 #endif
 
 #ifndef BERTH_EXEC_H

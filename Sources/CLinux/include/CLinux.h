@@ -153,6 +153,16 @@ long berth_statfs_type(const char *path);
 // 32-bit words). 0 on success, else -1 with errno set.
 int berth_effective_capabilities(uint64_t *mask);
 
+// Whether processes `a` and `b` share one address space (kcmp(2),
+// KCMP_VM; no libc wrapper, and syscall(2) is variadic): 1 yes, 0 no, -1
+// with errno. The tests check with it that an init shares berth's memory
+// until it execs (berth_container_spawn), and no longer after.
+int berth_shares_memory(pid_t a, pid_t b);
+
+// prctl(PR_GET_DUMPABLE) of this process (prctl(2) is variadic): 0 while
+// a child that shares its memory may still be setting up (hardening.md 1).
+int berth_dumpable(void);
+
 // This process at nice 19 (setpriority(2)) and in the idle I/O class
 // (ioprio_set(2): no libc wrapper, and syscall(2) is variadic, which Swift
 // cannot call). The trash emptier runs so, yielding the CPU and the disk to

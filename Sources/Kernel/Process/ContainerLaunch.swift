@@ -246,9 +246,14 @@ extension ContainerLaunch {
         config.netlink_to_parent = netlinkFromChild ? 1 : 0
 
         let entry = try CgroupEntryDescriptors(cgroup)
+        // The child shares berth's memory until it execs (berth_container_spawn):
+        // what it reads (the arena's strings, the arrays above, the entry's
+        // task files) stays until it has exec'd or is gone.
+        var spawned: OpaquePointer?
+        defer { withExtendedLifetime(entry) { berth_spawned_finish(spawned) } }
         let pid = entry.clone { cgroup in
             config.cgroup = cgroup
-            return berth_container_clone(&config)
+            return berth_container_spawn(&config, &spawned)
         }
         if pid < 0 { throw SystemError(call: "clone", errno: errno, subject: rootfs) }
         let maps = idMaps
