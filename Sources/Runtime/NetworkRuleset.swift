@@ -145,7 +145,7 @@ public struct NetworkRuleset: Equatable, Sendable {
 
     /// The record at `path`; nil when there is none or it is unreadable.
     static func record(at path: String) -> Record? {
-        (try? Syscall.readFile(path, limit: 1 << 16)).flatMap { try? RecordJSON.decode(Record.self, from: $0) }
+        (try? Syscall.readFile(path, limit: 1 << 16)).flatMap { try? RecordJSON.decodeRulesetRecord(from: $0) }
     }
 
     /// Applies the table (one transaction) and the bridge's forwarding

@@ -16,7 +16,7 @@ extension StateStore {
         var result: [String: Inventory] = [:]
         for file in Syscall.entryNames(in: inventoriesDirectory) where file.hasSuffix(".json") {
             guard let bytes = try? Syscall.readFile(inventoriesDirectory + "/" + file, limit: 1 << 24),
-                let inventory = try? RecordJSON.decode(Inventory.self, from: bytes),
+                let inventory = try? RecordJSON.decodeInventory(from: bytes),
                 StateStore.inventoryFile(inventory.source) == file
             else { continue }
             result[inventory.source] = inventory

@@ -41,7 +41,7 @@ public struct NetworkRecord: Codable, Equatable, Sendable {
             let bridge = String(decoding: bytes.filter { $0 != UInt8(ascii: "\n") && $0 != UInt8(ascii: " ") }, as: UTF8.self)
             return bridge.isEmpty ? nil : NetworkRecord(bridge: bridge)
         }
-        return try? RecordJSON.decode(NetworkRecord.self, from: bytes, omitting: withSpec ? [] : ["spec"])
+        return try? RecordJSON.decodeNetworkRecord(from: bytes, omitting: withSpec ? [] : ["spec"])
     }
 }
 

@@ -352,3 +352,100 @@ private protocol OptionalValue { var isNone: Bool { get } }
 extension Optional: OptionalValue {
     var isNone: Bool { self == nil }
 }
+
+/// A network's record, its ruleset's and an inventory, read member by
+/// member (RecordJSON+SmallRecords) as their Codable reads them.
+@Suite struct SmallRecordReaderTests {
+    static func networkRecord() throws -> NetworkRecord {
+        var spec = NetworkSpec(subnet: try CIDR(parsing: "10.88.0.0/24"))
+        spec.driver = .macvlan
+        spec.gateway = try IPAddress(parsing: "10.88.0.254")
+        spec.ipv6 = IPv6Subnet(subnet: try CIDR(parsing: "fd00:88::/64"))
+        spec.nat = true
+        spec.isolated = true
+        spec.mtu = 1400
+        spec.portForwards = [PortForward(protocol: .udp, hostPort: 5353, hostAddress: try IPAddress(parsing: "10.0.0.1"), container: "dns")]
+        spec.reach = ["back"]
+        return NetworkRecord(bridge: "br-new", spec: spec.resolved(name: "front"), oldBridges: ["br-front", "br-older"])
+    }
+
+    static let ruleset = NetworkRuleset.Record(
+        table: "berth_front", fingerprint: "f00d", chains: ["forward": "rule 1\nrule 2", "postrouting": ""],
+        fields: ["spec.nat": "true", "ünïcode \"quoted\"": "\\"], generation: "41")
+
+    static let inventory: Inventory = {
+        var inventory = Inventory(source: "/srv/manifests one")
+        // As stored, not sorted again (Codable's reading).
+        inventory.containers = ["web", "db", "web"]
+        inventory.networks = ["front"]
+        return inventory
+    }()
+
+    @Test func eachIsReadWithoutCodableAndAsCodableReadsIt() throws {
+        let network = try SmallRecordReaderTests.networkRecord()
+        for bytes in [try RecordJSON.encode(network), Array(try JSONEncoder().encode(network))] {
+            let tree = try RecordReaderTests.tree(bytes)
+            #expect(try RecordReader.networkRecord(tree) == network)
+            #expect(try RecordJSON.decodeNetworkRecord(from: bytes) == network)
+            #expect(
+                try RecordJSON.decodeNetworkRecord(from: bytes, omitting: ["spec"]) == NetworkRecord(bridge: "br-new", oldBridges: network.oldBridges)
+            )
+        }
+        // A record without a spec or old bridges, and one whose spec names no
+        // bridge (written before specs were resolved): it gets the record's.
+        let plain = Array(#"{"bridge": "br-plain"}"#.utf8)
+        #expect(try RecordReader.networkRecord(try RecordReaderTests.tree(plain)) == NetworkRecord(bridge: "br-plain"))
+        let unnamed = Array(#"{"bridge": "br-x", "spec": {"subnet": "10.89.0.0/24"}, "oldBridges": null}"#.utf8)
+        #expect(
+            try RecordReader.networkRecord(try RecordReaderTests.tree(unnamed))
+                == (try JSONDecoder().decode(NetworkRecord.self, from: Data(unnamed))))
+        var rulesets = [SmallRecordReaderTests.ruleset]
+        rulesets.append(NetworkRuleset.Record(table: "t", fingerprint: "", chains: [:], fields: [:], generation: nil))
+        for ruleset in rulesets {
+            for bytes in [try RecordJSON.encode(ruleset), Array(try JSONEncoder().encode(ruleset))] {
+                #expect(try RecordReader.rulesetRecord(try RecordReaderTests.tree(bytes)) == ruleset)
+                #expect(try RecordJSON.decodeRulesetRecord(from: bytes) == ruleset)
+            }
+        }
+        let inventory = SmallRecordReaderTests.inventory
+        for bytes in [try RecordJSON.encode(inventory), Array(try JSONEncoder().encode(inventory))] {
+            #expect(try RecordReader.inventory(try RecordReaderTests.tree(bytes)) == inventory)
+            #expect(try RecordJSON.decodeInventory(from: bytes) == inventory)
+        }
+    }
+
+    /// Every member removed, nulled, mistyped or joined by an unknown one,
+    /// at every depth: where the reader takes the tree, Codable reads the
+    /// same value; where it does not, decoding the bytes is Codable's.
+    @Test func whatTheReadersTakeCodableReadsTheSame() throws {
+        func check<T: Codable & Equatable>(_ value: T, _ read: (JSONValue) throws -> T) throws -> (taken: Int, handedOn: Int) {
+            var counts = (taken: 0, handedOn: 0)
+            for mutated in RecordReaderTests.mutations(try RecordReaderTests.tree(try RecordJSON.encode(value))) {
+                guard let read = try? read(mutated) else {
+                    counts.handedOn += 1
+                    continue
+                }
+                counts.taken += 1
+                #expect((try? T(from: TreeDecoder(value: mutated, codingPath: []))) == read)
+            }
+            return counts
+        }
+        let network = try check(try SmallRecordReaderTests.networkRecord(), RecordReader.networkRecord)
+        let ruleset = try check(SmallRecordReaderTests.ruleset, RecordReader.rulesetRecord)
+        let inventory = try check(SmallRecordReaderTests.inventory, RecordReader.inventory)
+        #expect(network.taken > 20 && network.handedOn > 20, "\(network)")
+        #expect(ruleset.taken > 3 && ruleset.handedOn > 20, "\(ruleset)")
+        #expect(inventory.taken > 0 && inventory.handedOn > 10, "\(inventory)")
+    }
+
+    /// A bad record fails as before: with Codable's error (the network
+    /// record's spec names its member).
+    @Test func aBadRecordFailsAsCodableFailsIt() {
+        for text in [#"{"bridge": 5}"#, #"{"bridge": "b", "spec": {"subnet": "not a subnet"}}"#, #"{"source": "s"}"#] {
+            let bytes = Array(text.utf8)
+            #expect(throws: DecodingError.self) { try RecordJSON.decodeNetworkRecord(from: bytes) }
+            #expect(throws: DecodingError.self) { try RecordJSON.decodeRulesetRecord(from: bytes) }
+            #expect(throws: DecodingError.self) { try RecordJSON.decodeInventory(from: bytes) }
+        }
+    }
+}
