@@ -45,6 +45,15 @@ enum Reconciliation {
         }
     }
 
+    /// The run lock when it is free at once; nil when another process holds
+    /// it, the run dir is not there yet (nothing is made before the
+    /// manifests are found valid) or it cannot be taken: then `runLock`
+    /// makes the dir, waits for the lock, or says why.
+    static func runLockIfFree(_ instance: Instance) -> RunLock? {
+        guard geteuid() == 0, Syscall.exists(instance.runDir) else { return nil }
+        return try? RunLock(path: instance.runDir + "/berth.lock")
+    }
+
     /// The manifests, resolved for `host`; invalid ones print every error
     /// (as JSON with -o json) and exit 1: nothing is planned or changed.
     ///
@@ -489,10 +498,19 @@ struct ApplyRequest: Equatable {
         if let saved = SavedPlan.read(paths) { return try apply(saved, file: paths[0]) }
         let reconciler = try Reconciliation.reconciler(manifests.instance)
         PhaseTimes.mark("runtime set-up")
+        let everything = paths.isEmpty
+        // The run lock at once when nobody holds it (not for the prompt of
+        // an apply of everything, which comes before the lock): the host's
+        // links and the records are then read while the manifests load, as
+        // plan and drift do, and nothing can change them in between. When
+        // another holds it, the manifests load first, as ever, and an
+        // invalid one is said without waiting for the lock.
+        let early = everything || dryRun ? nil : Reconciliation.runLockIfFree(manifests.instance)
+        if early != nil { reconciler.host.observeAhead() }
+        defer { if early != nil { reconciler.host.stopObservingAhead() } }
         let desired = try ManifestArguments.loaded(paths, host: try manifests.facts(), format: format, runtime: reconciler.runtime).desired
         PhaseTimes.mark("manifest load")
         try capacity.check(desired)
-        let everything = paths.isEmpty
         if prune && !everything && desired.containers.isEmpty && !allowEmpty {
             throw CLIFailure("refusing to prune with no containers in the manifests (pass --allow-empty if that is meant)")
         }
@@ -503,7 +521,7 @@ struct ApplyRequest: Equatable {
                 Reconciliation.plan(reconciler, desired, options: options, format: format), instance: manifests.instance,
                 scope: options.scope, yes: yes)
         }
-        let lock = try Reconciliation.runLock(manifests.instance, dryRun: dryRun, timeout: try ApplyRequest.lockWait(lockTimeout))
+        let lock = try early ?? Reconciliation.runLock(manifests.instance, dryRun: dryRun, timeout: try ApplyRequest.lockWait(lockTimeout))
         defer { withExtendedLifetime(lock) {} }
         PhaseTimes.mark("state lock")
         let actions = try Reconciliation.plan(reconciler, desired, options: options, format: format)
