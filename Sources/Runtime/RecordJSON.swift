@@ -341,7 +341,11 @@ extension RecordJSON {
         string("firewallGeneration", record.firewallGeneration)
         string("connectionLimitGeneration", record.connectionLimitGeneration)
         if let spec = record.spec { try write(spec, into: root.member("spec"), codingPath: [MemberKey(stringValue: "spec")]) }
-        try encoded("networks", record.networks)
+        if let networks = record.networks {
+            let array = root.member("networks")
+            array.makeArray()
+            for network in networks { ValueWriter.write(network, into: array.appended()) }
+        }
         if let owner = record.foregroundOwner {
             let array = root.member("foregroundOwner")
             array.makeArray()
@@ -411,8 +415,12 @@ extension RecordJSON {
             string(member, "workingDir", initSpec.workingDir)
         }
         try encoded("env", spec.env)
-        try encoded("networks", spec.networks)
-        try encoded("resources", spec.resources)
+        if let networks = spec.networks {
+            let array = node.member("networks")
+            array.makeArray()
+            for attachment in networks { ValueWriter.write(attachment, into: array.appended()) }
+        }
+        if let resources = spec.resources { ValueWriter.write(resources, into: node.member("resources")) }
         try encoded("devices", spec.devices)
         try encoded("capabilities", spec.capabilities)
         if let security = spec.security {
@@ -430,6 +438,137 @@ extension RecordJSON {
         try encoded("firewall", spec.firewall)
         if let policy = spec.policy { string(object(node, "policy"), "drift", policy.drift?.rawValue) }
         if let logs = spec.logs { string(object(node, "logs"), "driver", logs.driver?.rawValue) }
+    }
+}
+
+/// The spec's resources and networks and the record's networks written
+/// member by member, as their synthesized Codable writes them (optionals
+/// left out when nil, values as their text where they are TextCodable,
+/// sizes as byte counts): in a fresh process the generic path instantiated
+/// each type's keyed container first, about half of a create's record
+/// write. RecordJSONTests hold the bytes equal for values with every field set.
+private enum ValueWriter {
+    static func object(_ node: Node) -> Node {
+        node.makeObject()
+        return node
+    }
+    static func string(_ parent: Node, _ key: String, _ value: String?) {
+        if let value { parent.member(key).value = .scalar(Node.quoted(value)) }
+    }
+    static func flag(_ parent: Node, _ key: String, _ value: Bool?) {
+        if let value { parent.member(key).value = .scalar(Array((value ? "true" : "false").utf8)) }
+    }
+    static func number<T: BinaryInteger>(_ parent: Node, _ key: String, _ value: T?) {
+        if let value { parent.member(key).value = .scalar(Array(value.description.utf8)) }
+    }
+    static func size(_ parent: Node, _ key: String, _ value: ByteSize?) { number(parent, key, value?.bytes) }
+    static func strings(_ parent: Node, _ key: String, _ values: [String]?) {
+        guard let values else { return }
+        let array = parent.member(key)
+        array.makeArray()
+        for value in values { array.appended().value = .scalar(Node.quoted(value)) }
+    }
+    static func map(_ parent: Node, _ key: String, _ values: [String: String]?) {
+        guard let values else { return }
+        let member = object(parent.member(key))
+        for (name, value) in values { member.member(name).value = .scalar(Node.quoted(value)) }
+    }
+
+    static func write(_ resources: ResourcesSpec, into node: Node) {
+        _ = object(node)
+        if let cpu = resources.cpu {
+            let member = object(node.member("cpu"))
+            number(member, "weight", cpu.weight)
+            string(member, "limit", cpu.limit?.description)
+            string(member, "cpus", cpu.cpus?.description)
+        }
+        if let memory = resources.memory {
+            let member = object(node.member("memory"))
+            size(member, "max", memory.max)
+            size(member, "high", memory.high)
+            size(member, "swap", memory.swap)
+        }
+        if let pids = resources.pids { number(object(node.member("pids")), "max", pids.max) }
+        if let io = resources.io {
+            let member = object(node.member("io"))
+            number(member, "weight", io.weight)
+            if let limits = io.limits {
+                let array = member.member("limits")
+                array.makeArray()
+                for limit in limits {
+                    let element = object(array.appended())
+                    string(element, "device", limit.device)
+                    size(element, "readBytesPerSecond", limit.readBytesPerSecond)
+                    size(element, "writeBytesPerSecond", limit.writeBytesPerSecond)
+                    number(element, "readIOPS", limit.readIOPS)
+                    number(element, "writeIOPS", limit.writeIOPS)
+                }
+            }
+        }
+        if let disk = resources.disk {
+            let member = object(node.member("disk"))
+            size(member, "size", disk.size)
+            number(member, "inodes", disk.inodes)
+            flag(member, "userQuota", disk.userQuota)
+        }
+        number(node, "numtcpsock", resources.numtcpsock)
+        number(node, "numpty", resources.numpty)
+        number(node, "numfile", resources.numfile)
+    }
+
+    static func write(_ attachment: NetworkAttachment, into node: Node) {
+        _ = object(node)
+        string(node, "network", attachment.network)
+        strings(node, "addresses", attachment.addresses.map(\.description))
+        string(node, "interface", attachment.interface)
+        flag(node, "defaultRoute", attachment.defaultRoute)
+    }
+
+    /// A network as ManifestObject's Codable writes it: metadata, the spec
+    /// in its manifest form (NetworkConfig's Codable: NetworkSpec), source.
+    static func write(_ network: NetworkObject, into node: Node) {
+        _ = object(node)
+        let metadata = object(node.member("metadata"))
+        string(metadata, "name", network.metadata.name)
+        map(metadata, "labels", network.metadata.labels)
+        map(metadata, "annotations", network.metadata.annotations)
+        let spec = NetworkSpec(network.spec)
+        let member = object(node.member("spec"))
+        if let placement = spec.placement {
+            let written = object(member.member("placement"))
+            strings(written, "hostnames", placement.hostnames)
+            map(written, "hostLabels", placement.hostLabels)
+        }
+        string(member, "driver", spec.driver?.rawValue)
+        string(member, "bridge", spec.bridge)
+        string(member, "subnet", spec.subnet.description)
+        string(member, "gateway", spec.gateway?.description)
+        if let ipv6 = spec.ipv6 {
+            let written = object(member.member("ipv6"))
+            string(written, "subnet", ipv6.subnet.description)
+            string(written, "gateway", ipv6.gateway?.description)
+        }
+        flag(member, "nat", spec.nat)
+        flag(member, "isolated", spec.isolated)
+        number(member, "mtu", spec.mtu)
+        if let forwards = spec.portForwards {
+            let array = member.member("portForwards")
+            array.makeArray()
+            for forward in forwards {
+                let element = object(array.appended())
+                string(element, "protocol", forward.protocol.rawValue)
+                number(element, "hostPort", forward.hostPort)
+                string(element, "hostAddress", forward.hostAddress?.description)
+                string(element, "container", forward.container)
+                number(element, "containerPort", forward.containerPort)
+            }
+        }
+        strings(member, "reach", spec.reach)
+        if let policy = spec.policy { string(object(member.member("policy")), "drift", policy.drift?.rawValue) }
+        let source = object(node.member("source"))
+        string(source, "file", network.source.file)
+        number(source, "line", network.source.line)
+        number(source, "column", network.source.column)
     }
 }
 

@@ -88,6 +88,19 @@ import Testing
         // Labels whose text the writer escapes.
         full.labels = ["role": "web", "tier\"q": "été"]
         full.spec?.procVirtualize = true
+        // The resources every-field.yaml leaves out (a host-dependent disk,
+        // the beancounters), and every member of each io limit.
+        full.spec?.resources.disk = DiskSpec(size: ByteSize(bytes: 1 << 30), inodes: 100_000, userQuota: true)
+        full.spec?.resources.numtcpsock = 64
+        full.spec?.resources.numpty = 8
+        full.spec?.resources.numfile = 4096
+        var limit = IODeviceLimit(device: "8:0")
+        limit.readBytesPerSecond = ByteSize(bytes: 1_048_576)
+        limit.writeBytesPerSecond = ByteSize(bytes: 2_097_152)
+        limit.readIOPS = UInt64.max
+        limit.writeIOPS = 1
+        full.spec?.resources.io?.limits?.append(limit)
+        full.spec?.resources.io?.limits?.removeAll { $0.readBytesPerSecond == nil || $0.writeIOPS == nil }
         // Every field set, and every member of the spec and of those of
         // its members the writer writes itself.
         func unset(_ value: Any) -> [String] {
@@ -96,10 +109,26 @@ import Testing
             }
         }
         let spec = ContainerSpec(try #require(full.spec))
-        let written: [Any] = [
+        let resources = try #require(spec.resources)
+        let io = try #require(resources.io)
+        var written: [Any] = [
             full, spec, try #require(spec.rootfs), try #require(spec.`init`), try #require(spec.security),
-            try #require(spec.policy), try #require(spec.logs),
+            try #require(spec.policy), try #require(spec.logs), resources, try #require(resources.cpu),
+            try #require(resources.memory), try #require(resources.pids), io, try #require(resources.disk),
         ]
+        let limits: [IODeviceLimit] = try #require(io.limits)
+        let attachments: [NetworkAttachment] = try #require(spec.networks)
+        written += limits as [Any]
+        written += attachments as [Any]
+        for network in try #require(full.networks) {
+            let networkSpec = NetworkSpec(network.spec)
+            written.append(networkSpec)
+            written.append(try #require(networkSpec.placement))
+            written.append(try #require(networkSpec.ipv6))
+            written.append(try #require(networkSpec.policy))
+            let forwards: [PortForward] = try #require(networkSpec.portForwards)
+            written += forwards as [Any]
+        }
         for value in written { #expect(unset(value).isEmpty, "\(type(of: value)): fields the test leaves unset: \(unset(value))") }
         var empty = ContainerRecord(
             name: "bare", pid: nil, startTime: nil, cgroup: "berth/bare", rootfs: "/r", lower: "/l", upper: "/u", work: "/w",
