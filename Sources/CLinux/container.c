@@ -644,6 +644,17 @@ static int wait_for_go(int sync_fd) {
     return result;
 }
 
+// Waits for the parent's first byte, the cgroup made (EOF if berth died),
+// keeping the socket for the go. 0, or -1.
+static int wait_for_cgroup(int sync_fd) {
+    char ready;
+    ssize_t got;
+    do {
+        got = read(sync_fd, &ready, 1);
+    } while (got < 0 && errno == EINTR);
+    return got == 1 ? 0 : -1;
+}
+
 // In a user namespace whose maps the parent has written: become its root
 // (the host ids the map gives container root), keeping full capabilities
 // there. 0, or -1 with errno.
@@ -927,8 +938,13 @@ __attribute__((noreturn)) static void child_main(const struct berth_container_co
     if (config->hostname && sethostname(config->hostname, strlen(config->hostname)) != 0)
         fail(config, BERTH_STEP_HOSTNAME);
 
+    // Without a user namespace the parent says twice: once its cgroup is
+    // made (the child enters it and finishes what is its own: its cgroup
+    // namespace, the pivot, limits, filter, capabilities, session, while
+    // the parent makes its network), then the go, when its network is
+    // ready: only the exec is left. With one it went at the single go.
     if (!config->user_namespace) {
-        if (wait_for_go(config->sync_fd) != 0) fail(config, BERTH_STEP_SYNC);
+        if (wait_for_cgroup(config->sync_fd) != 0) fail(config, BERTH_STEP_SYNC);
         if (enter_cgroup(&config->cgroup) != 0) fail(config, BERTH_STEP_CGROUP);
     }
     // Once in its cgroup: that cgroup is the root of its cgroup namespace.
@@ -956,6 +972,7 @@ __attribute__((noreturn)) static void child_main(const struct berth_container_co
         if (config->stdio[fd] != fd && dup2(config->stdio[fd], fd) != fd) fail(config, BERTH_STEP_STDIO);
     }
     if (config->controlling_tty && ioctl(0, TIOCSCTTY, 0) != 0) fail(config, BERTH_STEP_STDIO);
+    if (!config->user_namespace && wait_for_go(config->sync_fd) != 0) fail(config, BERTH_STEP_SYNC);
     finish_and_exec(config, config->cwd);
 }
 

@@ -252,9 +252,12 @@ public struct ContainerRuntime: Sendable {
             var firewall: ContainerFirewall.Applied?
             var connectionLimit: RulesetStep?
             launch.netlinkFromChild = !container.spec.networks.isEmpty
-            let pid = try launch.start { pid, netlink in
+            let pid = try launch.start { pid, netlink, cgroupMade in
                 PhaseTimes.mark("create: clone")
                 if entry?.isNeededAtClone != true { try prepare(pid: pid) }
+                // In its cgroup (or its scope) with its limits: the child
+                // finishes its own set-up while its network is made.
+                cgroupMade()
                 Failpoint.cloned.hit()
                 // The child waits in its new network namespace: its network is
                 // ready before init runs.

@@ -13,6 +13,10 @@ final class ChildHandshake {
     let sync: (read: Int32, write: Int32)
     let report: (read: Int32, write: Int32)
     private var childEndsOpen = true
+    /// The bytes the child waits for: two for a container's init without a
+    /// user namespace (its cgroup made, then the go), else one (the go).
+    var stages = 1
+    private var cgroupSaid = false
 
     init() throws(SystemError) {
         let sync = try SocketChannel.make()
@@ -35,6 +39,16 @@ final class ChildHandshake {
         }
     }
 
+    /// The first of two stages: the child's cgroup is made, so it enters it
+    /// and finishes its own set-up while berth makes its network. Once; a
+    /// no-op with one stage. A child gone meanwhile is found by `release`.
+    func cgroupMade() {
+        guard stages == 2, !cgroupSaid else { return }
+        cgroupSaid = true
+        var byte: UInt8 = 1
+        _ = send(sync.write, &byte, 1, Int32(MSG_NOSIGNAL))
+    }
+
     /// After clone: closes the child's ends, runs `beforeStart`, lets the
     /// child go and waits for exec. On failure the child is killed and reaped.
     /// `waitForExit` also reaps the child and returns its wait status.
@@ -51,11 +65,14 @@ final class ChildHandshake {
         }
         // A child that already failed (it builds its root before the go)
         // has closed its end: its report below says why.
-        var go: UInt8 = 1
-        let sent = send(sync.write, &go, 1, Int32(MSG_NOSIGNAL))
+        // The go, and the cgroup's byte before it when it was not said.
+        let count = stages == 2 && !cgroupSaid ? 2 : 1
+        cgroupSaid = true
+        var go: (UInt8, UInt8) = (1, 1)
+        let sent = withUnsafeBytes(of: &go) { send(sync.write, $0.baseAddress, count, Int32(MSG_NOSIGNAL)) }
         let sendErrno = errno
         let record = try Syscall.readAll(report.read, upTo: 8)
-        if sent != 1 && record.count != 8 {
+        if sent != count && record.count != 8 {
             _ = Glibc.kill(pid, SIGKILL)
             _ = Reaper.wait(pid)
             throw SystemError(call: "send", errno: sendErrno, subject: "child sync socket")

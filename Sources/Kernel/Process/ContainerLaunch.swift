@@ -171,13 +171,19 @@ extension ContainerLaunch {
     /// once `beforeStart` returned, so a v1 cgroup may still be made there.
     /// Returns the pid once exec succeeded.
     public func start(beforeStart: (pid_t) throws -> Void) throws -> pid_t {
-        try start(withNetlink: { pid, _ in try beforeStart(pid) })
+        try start(withNetlink: { pid, _, _ in try beforeStart(pid) })
     }
 
     /// `start(beforeStart:)`, `beforeStart` also given the child's netlink
-    /// socket in its network namespace (with `netlinkFromChild`).
-    public func start(withNetlink beforeStart: (pid_t, ChildNetlink?) throws -> Void) throws -> pid_t {
+    /// socket in its network namespace (with `netlinkFromChild`), and what
+    /// to call once its cgroup is made (`cgroupMade`): without a user
+    /// namespace the child then enters it and finishes its own set-up (its
+    /// cgroup namespace, the pivot, its limits, filter, capabilities and
+    /// session) while `beforeStart` goes on (the network); the go leaves it
+    /// only the exec. Not called, the go says both.
+    public func start(withNetlink beforeStart: (pid_t, ChildNetlink?, _ cgroupMade: () -> Void) throws -> Void) throws -> pid_t {
         let handshake = try ChildHandshake()
+        handshake.stages = idMaps == nil ? 2 : 1
         let stdin = inheritsStdio ? -1 : try Syscall.open("/dev/null", O_RDONLY)
         defer { if stdin >= 0 { Syscall.close(stdin) } }
         let console = inheritsStdio || output != nil ? -1 : try Syscall.open(consoleLog, O_WRONLY | O_CREAT | O_APPEND, mode: 0o640)
@@ -269,7 +275,7 @@ extension ContainerLaunch {
                         try Syscall.writeOnce(fd, Array(text.utf8), subject: "/proc/\(pid)/\(file)")
                     }
                 }
-                try beforeStart(pid, netlinkFromChild ? ChildNetlink(channel: handshake.sync.write) : nil)
+                try beforeStart(pid, netlinkFromChild ? ChildNetlink(channel: handshake.sync.write) : nil) { handshake.cgroupMade() }
             }, waitForExit: false, command: arguments.first)
         return pid
     }
