@@ -468,6 +468,13 @@ private enum ValueWriter {
         array.makeArray()
         for value in values { array.appended().value = .scalar(Node.quoted(value)) }
     }
+    /// An array of objects, each written by `write`.
+    static func objects<T>(_ parent: Node, _ key: String, _ values: [T]?, _ write: (T, Node) -> Void) {
+        guard let values else { return }
+        let array = parent.member(key)
+        array.makeArray()
+        for value in values { write(value, object(array.appended())) }
+    }
     static func map(_ parent: Node, _ key: String, _ values: [String: String]?) {
         guard let values else { return }
         let member = object(parent.member(key))
@@ -492,17 +499,12 @@ private enum ValueWriter {
         if let io = resources.io {
             let member = object(node.member("io"))
             number(member, "weight", io.weight)
-            if let limits = io.limits {
-                let array = member.member("limits")
-                array.makeArray()
-                for limit in limits {
-                    let element = object(array.appended())
-                    string(element, "device", limit.device)
-                    size(element, "readBytesPerSecond", limit.readBytesPerSecond)
-                    size(element, "writeBytesPerSecond", limit.writeBytesPerSecond)
-                    number(element, "readIOPS", limit.readIOPS)
-                    number(element, "writeIOPS", limit.writeIOPS)
-                }
+            objects(member, "limits", io.limits) { limit, element in
+                string(element, "device", limit.device)
+                size(element, "readBytesPerSecond", limit.readBytesPerSecond)
+                size(element, "writeBytesPerSecond", limit.writeBytesPerSecond)
+                number(element, "readIOPS", limit.readIOPS)
+                number(element, "writeIOPS", limit.writeIOPS)
             }
         }
         if let disk = resources.disk {
@@ -551,17 +553,12 @@ private enum ValueWriter {
         flag(member, "nat", spec.nat)
         flag(member, "isolated", spec.isolated)
         number(member, "mtu", spec.mtu)
-        if let forwards = spec.portForwards {
-            let array = member.member("portForwards")
-            array.makeArray()
-            for forward in forwards {
-                let element = object(array.appended())
-                string(element, "protocol", forward.protocol.rawValue)
-                number(element, "hostPort", forward.hostPort)
-                string(element, "hostAddress", forward.hostAddress?.description)
-                string(element, "container", forward.container)
-                number(element, "containerPort", forward.containerPort)
-            }
+        objects(member, "portForwards", spec.portForwards) { forward, element in
+            string(element, "protocol", forward.protocol.rawValue)
+            number(element, "hostPort", forward.hostPort)
+            string(element, "hostAddress", forward.hostAddress?.description)
+            string(element, "container", forward.container)
+            number(element, "containerPort", forward.containerPort)
         }
         strings(member, "reach", spec.reach)
         if let policy = spec.policy { string(object(member.member("policy")), "drift", policy.drift?.rawValue) }
