@@ -657,10 +657,9 @@ static int wait_for_cgroup(int sync_fd) {
 
 // In a user namespace whose maps the parent has written: become its root
 // (the host ids the map gives container root), keeping full capabilities
-// there. 0, or -1 with errno.
-// System calls, not glibc's wrappers: in a child that shares berth's
-// memory (berth_container_spawn) glibc sees berth's threads and would
-// broadcast the change to them.
+// there. System calls, not glibc's wrappers: in a child that shares
+// berth's memory (berth_container_spawn) glibc sees berth's threads and
+// would broadcast the change to them. 0, or -1 with errno.
 static int become_namespace_root(void) {
     return syscall(SYS_setresgid, 0, 0, 0) == 0 && syscall(SYS_setgroups, 0, NULL) == 0 && syscall(SYS_setresuid, 0, 0, 0) == 0
                ? 0
