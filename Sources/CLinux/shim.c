@@ -13,8 +13,6 @@
 #include <linux/netlink.h>
 #include <sys/socket.h>
 #include <sched.h>
-#include <sys/prctl.h>
-#include <sys/syscall.h>
 #include <sys/vfs.h>
 #include <sys/wait.h>
 #include <signal.h>

@@ -300,21 +300,16 @@ private struct SingleNodeContainer: SingleValueEncodingContainer {
 /// per record nor a dynamic `encodeIfPresent` per field. In a fresh process
 /// the generic path instantiates the containers' metadata first: most of
 /// the record's encoding in every `berth run` and start. The spec's common
-/// members likewise; its other members, the networks, labels and
-/// checkpoint mark are encoded as before (their own Codable), into the
-/// same tree.
+/// members, its resources and networks, the record's networks and labels
+/// likewise (ValueWriter); the spec's other members and the checkpoint
+/// mark by their own Codable, into the same tree.
 extension RecordJSON {
     static func encode(record: ContainerRecord) throws -> [UInt8] {
         let root = Node()
         root.makeObject()
-        func scalar(_ key: String, _ bytes: [UInt8]) { root.member(key).value = .scalar(bytes) }
-        func string(_ key: String, _ value: String?) { if let value { scalar(key, Node.quoted(value)) } }
-        func flag(_ key: String, _ value: Bool?) { if let value { scalar(key, Array((value ? "true" : "false").utf8)) } }
-        func number<T: BinaryInteger>(_ key: String, _ value: T?) { if let value { scalar(key, Array(value.description.utf8)) } }
-        func encoded<T: Encodable>(_ key: String, _ value: T?) throws {
-            guard let value else { return }
-            try value.encode(to: NodeEncoder(node: root.member(key), codingPath: [MemberKey(stringValue: key)]))
-        }
+        func string(_ key: String, _ value: String?) { ValueWriter.string(root, key, value) }
+        func flag(_ key: String, _ value: Bool?) { ValueWriter.flag(root, key, value) }
+        func number<T: BinaryInteger>(_ key: String, _ value: T?) { ValueWriter.number(root, key, value) }
         string("name", record.name)
         number("pid", record.pid)
         number("startTime", record.startTime)
@@ -331,21 +326,13 @@ extension RecordJSON {
         flag("seccomp", record.seccomp)
         flag("nestedUserNamespaces", record.nestedUserNamespaces)
         flag("sysinfoVirtualized", record.sysinfoVirtualized)
-        if let environment = record.environment {
-            let array = root.member("environment")
-            array.makeArray()
-            for variable in environment { array.appended().value = .scalar(Node.quoted(variable)) }
-        }
+        ValueWriter.strings(root, "environment", record.environment)
         flag("ipv6", record.ipv6)
         string("firewallFingerprint", record.firewallFingerprint)
         string("firewallGeneration", record.firewallGeneration)
         string("connectionLimitGeneration", record.connectionLimitGeneration)
         if let spec = record.spec { try write(spec, into: root.member("spec"), codingPath: [MemberKey(stringValue: "spec")]) }
-        if let networks = record.networks {
-            let array = root.member("networks")
-            array.makeArray()
-            for network in networks { ValueWriter.write(network, into: array.appended()) }
-        }
+        ValueWriter.objects(root, "networks", record.networks) { ValueWriter.write($0, into: $1) }
         if let owner = record.foregroundOwner {
             let array = root.member("foregroundOwner")
             array.makeArray()
@@ -355,8 +342,10 @@ extension RecordJSON {
         number("restarts", record.restarts)
         string("diskImage", record.diskImage)
         number("diskProject", record.diskProject)
-        try encoded("labels", record.labels)
-        try encoded("checkpoint", record.checkpoint)
+        ValueWriter.map(root, "labels", record.labels)
+        if let checkpoint = record.checkpoint {
+            try checkpoint.encode(to: NodeEncoder(node: root.member("checkpoint"), codingPath: [MemberKey(stringValue: "checkpoint")]))
+        }
         var output: [UInt8] = []
         root.write(to: &output, depth: 0, layout: .record)
         output.append(UInt8(ascii: "\n"))
@@ -372,17 +361,8 @@ extension RecordJSON {
     fileprivate static func write(_ config: ContainerConfig, into node: Node, codingPath: [any CodingKey]) throws {
         let spec = ContainerSpec(config)
         node.makeObject()
-        func object(_ parent: Node, _ key: String) -> Node {
-            let member = parent.member(key)
-            member.makeObject()
-            return member
-        }
-        func string(_ parent: Node, _ key: String, _ value: String?) {
-            if let value { parent.member(key).value = .scalar(Node.quoted(value)) }
-        }
-        func flag(_ parent: Node, _ key: String, _ value: Bool?) {
-            if let value { parent.member(key).value = .scalar(Array((value ? "true" : "false").utf8)) }
-        }
+        func object(_ parent: Node, _ key: String) -> Node { ValueWriter.object(parent.member(key)) }
+        let (string, flag) = (ValueWriter.string, ValueWriter.flag)
         func encoded<T: Encodable>(_ key: String, _ value: T?) throws {
             guard let value else { return }
             try value.encode(to: NodeEncoder(node: node.member(key), codingPath: codingPath + [MemberKey(stringValue: key)]))
@@ -407,19 +387,11 @@ extension RecordJSON {
         }
         if let initSpec = spec.`init` {
             let member = object(node, "init")
-            if let command = initSpec.command {
-                let array = member.member("command")
-                array.makeArray()
-                for argument in command { array.appended().value = .scalar(Node.quoted(argument)) }
-            }
+            ValueWriter.strings(member, "command", initSpec.command)
             string(member, "workingDir", initSpec.workingDir)
         }
         try encoded("env", spec.env)
-        if let networks = spec.networks {
-            let array = node.member("networks")
-            array.makeArray()
-            for attachment in networks { ValueWriter.write(attachment, into: array.appended()) }
-        }
+        ValueWriter.objects(node, "networks", spec.networks) { ValueWriter.write($0, into: $1) }
         if let resources = spec.resources { ValueWriter.write(resources, into: node.member("resources")) }
         try encoded("devices", spec.devices)
         try encoded("capabilities", spec.capabilities)
