@@ -65,14 +65,13 @@ final class ChildHandshake {
         }
         // A child that already failed (it builds its root before the go)
         // has closed its end: its report below says why.
-        // The go, and the cgroup's byte before it when it was not said.
-        let count = stages == 2 && !cgroupSaid ? 2 : 1
-        cgroupSaid = true
-        var go: (UInt8, UInt8) = (1, 1)
-        let sent = withUnsafeBytes(of: &go) { send(sync.write, $0.baseAddress, count, Int32(MSG_NOSIGNAL)) }
+        // The cgroup's byte first when `beforeStart` did not say it, then the go.
+        cgroupMade()
+        var go: UInt8 = 1
+        let sent = send(sync.write, &go, 1, Int32(MSG_NOSIGNAL))
         let sendErrno = errno
         let record = try Syscall.readAll(report.read, upTo: 8)
-        if sent != count && record.count != 8 {
+        if sent != 1 && record.count != 8 {
             _ = Glibc.kill(pid, SIGKILL)
             _ = Reaper.wait(pid)
             throw SystemError(call: "send", errno: sendErrno, subject: "child sync socket")
